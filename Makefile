@@ -1,0 +1,96 @@
+# loop-orchestrator: the bash substrate (shell/) and the Python layers (packages/*).
+SHELL := /bin/bash
+BIN ?= $(HOME)/.local/bin
+UV ?= uv
+PYTEST_ARGS ?=
+SKILLS_DIR ?= $(HOME)/.claude/skills
+
+# The CLIs `make install` links into BIN: shell/<name>.sh, shell/scripts/<name>.sh and shell/bin/<name>.
+SHELL_CLIS = $(sort $(basename $(notdir $(wildcard shell/loop-*.sh shell/scripts/loop-*.sh))) \
+                    $(notdir $(wildcard shell/bin/*)))
+SHELL_SCRIPTS = $(wildcard shell/*.sh shell/lib/*.sh shell/scripts/*.sh shell/bin/*)
+
+.PHONY: help install uninstall print-paths check check-syntax check-shellcheck check-portability \
+        check-shell-tests install-python check-python lint typecheck imports test-python check-all \
+        test test-integration bench demo install-skill
+
+help:
+	@echo "make install [BIN=dir]   link the shell CLIs into BIN (default ~/.local/bin)"
+	@echo "make uninstall           remove those links"
+	@echo "make print-paths         show what install would link, change nothing"
+	@echo "make check               the bash substrate alone: bash -n, shellcheck, bash-3.2 lint, shell tests"
+	@echo "make install-python      install the Python layers as uv tools (pip --user fallback)"
+	@echo "make check-python        ruff, mypy --strict, import-linter, package tests"
+	@echo "make check-all           check + check-python"
+	@echo "make test                everything: check-all + integration tests"
+	@echo "make bench               run the benchmarks and write bench/results/"
+
+print-paths:
+	@for n in $(SHELL_CLIS); do \
+	  for s in shell/$$n.sh shell/scripts/$$n.sh shell/bin/$$n; do \
+	    if [ -f "$$s" ]; then echo "$(BIN)/$$n -> $(CURDIR)/$$s"; break; fi; \
+	  done; \
+	done
+
+install:
+	@mkdir -p "$(BIN)"
+	@for n in $(SHELL_CLIS); do \
+	  for s in shell/$$n.sh shell/scripts/$$n.sh shell/bin/$$n; do \
+	    if [ -f "$$s" ]; then ln -sfn "$(CURDIR)/$$s" "$(BIN)/$$n"; echo "linked $(BIN)/$$n"; break; fi; \
+	  done; \
+	done
+
+uninstall:
+	@for n in $(SHELL_CLIS); do \
+	  if [ -L "$(BIN)/$$n" ]; then rm -f "$(BIN)/$$n"; echo "removed $(BIN)/$$n"; fi; \
+	done
+
+# ---- the substrate alone -------------------------------------------------------------------
+check: check-syntax check-shellcheck check-portability check-shell-tests
+
+check-syntax:
+	@for f in $(SHELL_SCRIPTS); do bash -n "$$f" || exit 1; done; echo "bash -n: ok"
+
+check-shellcheck:
+	@$(UV) run --frozen shellcheck -x $(SHELL_SCRIPTS) && echo "shellcheck: ok"
+
+check-portability:
+	@python3 tools/bash32_lint.py shell && echo "bash-3.2 portability lint: ok"
+
+# The scripts run with a bare python3 (a venv with the standard library only); see shell/tests/conftest.py.
+check-shell-tests:
+	$(UV) run --frozen pytest -n 2 shell/tests $(PYTEST_ARGS)
+
+# ---- the Python layers ---------------------------------------------------------------------
+install-python:
+	@bash tools/install-python.sh
+
+lint:
+	$(UV) run --frozen ruff check .
+	$(UV) run --frozen ruff format --check packages tests-integration tools bench
+
+typecheck:
+	$(UV) run --frozen mypy
+
+imports:
+	$(UV) run --frozen lint-imports
+
+test-python:
+	$(UV) run --frozen pytest -n 2 packages $(PYTEST_ARGS)
+
+check-python: lint typecheck imports test-python
+
+check-all: check check-python
+
+test-integration:
+	$(UV) run --frozen pytest -n 2 tests-integration $(PYTEST_ARGS)
+
+test: check-all test-integration
+
+bench:
+	$(UV) run --frozen python bench/run.py
+
+install-skill:
+	@mkdir -p "$(SKILLS_DIR)"
+	@ln -sfn "$(CURDIR)/skills/loop-orchestrator" "$(SKILLS_DIR)/loop-orchestrator"
+	@echo "linked $(SKILLS_DIR)/loop-orchestrator"

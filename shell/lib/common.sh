@@ -1,0 +1,71 @@
+#!/usr/bin/env bash
+# common.sh: helpers every loop-* script sources (tmux socket selection, errors, python3 lookup).
+# Sourced, never executed. bash >= 3.2: no associative arrays, no mapfile, no ${x,,}.
+
+# The directory holding this file (shell/lib), resolved by the sourcing script's own lookup.
+LOOP_LIB_DIR=${LOOP_LIB_DIR:-$(cd -P "$(dirname "${BASH_SOURCE[0]}")" && pwd)}
+LOOP_SHELL_ROOT=${LOOP_SHELL_ROOT:-$(cd -P "$LOOP_LIB_DIR/.." && pwd)}
+
+# loop_tmux ARGS...: run tmux against the server LOOP_TMUX_SOCKET selects (a socket path), or the default.
+loop_tmux() {
+  if [ -n "${LOOP_TMUX_SOCKET:-}" ]; then
+    tmux -S "$LOOP_TMUX_SOCKET" "$@"
+  else
+    tmux "$@"
+  fi
+}
+
+# loop_die MSG [CODE]: one line on stderr prefixed with the script name, then exit CODE (default 1).
+loop_die() {
+  printf '%s: %s\n' "${LOOP_PROG:-${0##*/}}" "$1" >&2
+  exit "${2:-1}"
+}
+
+# loop_usage_error MSG: a usage error (exit 2).
+loop_usage_error() {
+  printf '%s: %s\n' "${LOOP_PROG:-${0##*/}}" "$1" >&2
+  printf "Try '%s --help'.\n" "${LOOP_PROG:-${0##*/}}" >&2
+  exit 2
+}
+
+# loop_warn MSG: a warning line on stderr.
+loop_warn() {
+  printf '%s: warning: %s\n' "${LOOP_PROG:-${0##*/}}" "$1" >&2
+}
+
+# loop_python: the python3 to run stdlib helpers with (LOOP_PYTHON overrides).
+loop_python() {
+  if [ -n "${LOOP_PYTHON:-}" ]; then
+    printf '%s\n' "$LOOP_PYTHON"
+  elif command -v python3 >/dev/null 2>&1; then
+    printf '%s\n' python3
+  else
+    loop_die "python3 is required but was not found on PATH" 1
+  fi
+}
+
+# loop_py HELPER ARGS...: run shell/lib/HELPER.py with the stdlib python3.
+loop_py() {
+  local helper=$1
+  shift
+  "$(loop_python)" "$LOOP_LIB_DIR/$helper.py" "$@"
+}
+
+# loop_need_value FLAG ARGC: fail with a usage error when FLAG has no value after it.
+loop_need_value() {
+  if [ "$2" -lt 2 ]; then
+    loop_usage_error "$1 needs a value"
+  fi
+}
+
+# loop_current_session: the session this shell runs in (inside tmux), or nothing.
+loop_current_session() {
+  if [ -n "${TMUX:-}" ] || [ -n "${TMUX_PANE:-}" ]; then
+    loop_tmux display-message -p '#{session_name}' 2>/dev/null || true
+  fi
+}
+
+# loop_contract_version: the CONTRACT major version this shell implements.
+loop_contract_version() {
+  cat "$LOOP_SHELL_ROOT/CONTRACT_VERSION"
+}

@@ -1,0 +1,213 @@
+#!/usr/bin/env python3
+"""frontmatter.py: the YAML-subset frontmatter reader the bash substrate uses (stdlib only, py3.8+).
+
+Accepted between a leading `---` line and the next `---` line:
+  key: value        bare, 'single' or "double" quoted scalars; a blank value is ""
+  key: [a, "b c"]   inline lists
+  key:              followed by `  - item` lines: a block list
+  # comment         whole-line comments; ` #` starts a trailing comment on a bare scalar
+Anything else is an error with the line number. Values stay strings (no YAML type coercion), so
+`jira: 0012` and `id: T0001` keep their exact text.
+
+CLI:  frontmatter.py get FILE KEY       print the value (lists one item per line); exit 1 if absent
+      frontmatter.py json FILE          print {"frontmatter": {...}, "body": "..."} as JSON
+      frontmatter.py check FILE         exit 0 if the frontmatter parses, else one line and exit 1
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import sys
+from typing import Dict, List, Tuple, Union
+
+Value = Union[str, List[str]]
+
+KEY_RE = re.compile(r"^([A-Za-z_][A-Za-z0-9_-]*)\s*:(.*)$")
+
+
+class FrontmatterError(ValueError):
+    """The text has no frontmatter block, or a line in it is outside the accepted subset."""
+
+
+def _unquote(raw: str, lineno: int) -> str:
+    s = raw.strip()
+    if not s:
+        return ""
+    if s[0] == '"':
+        end = _closing_quote(s, '"')
+        if end < 0:
+            raise FrontmatterError(f"line {lineno}: unterminated double-quoted value")
+        rest = s[end + 1 :].strip()
+        if rest and not rest.startswith("#"):
+            raise FrontmatterError(f"line {lineno}: text after a quoted value")
+        try:
+            return json.loads(s[: end + 1])
+        except ValueError:
+            return s[1:end]
+    if s[0] == "'":
+        end = _closing_quote(s, "'")
+        if end < 0:
+            raise FrontmatterError(f"line {lineno}: unterminated single-quoted value")
+        rest = s[end + 1 :].strip()
+        if rest and not rest.startswith("#"):
+            raise FrontmatterError(f"line {lineno}: text after a quoted value")
+        return s[1:end].replace("''", "'")
+    hash_at = s.find(" #")
+    if hash_at >= 0:
+        s = s[:hash_at]
+    return s.strip()
+
+
+def _closing_quote(s: str, q: str) -> int:
+    i = 1
+    while i < len(s):
+        ch = s[i]
+        if q == '"' and ch == "\\":
+            i += 2
+            continue
+        if ch == q:
+            if q == "'" and i + 1 < len(s) and s[i + 1] == "'":
+                i += 2
+                continue
+            return i
+        i += 1
+    return -1
+
+
+def _split_inline_list(inner: str, lineno: int) -> List[str]:
+    items: List[str] = []
+    buf = ""
+    quote = ""
+    i = 0
+    while i < len(inner):
+        ch = inner[i]
+        if quote:
+            buf += ch
+            if ch == "\\" and quote == '"' and i + 1 < len(inner):
+                buf += inner[i + 1]
+                i += 2
+                continue
+            if ch == quote:
+                quote = ""
+        elif ch in "'\"":
+            quote = ch
+            buf += ch
+        elif ch == ",":
+            items.append(buf)
+            buf = ""
+        else:
+            buf += ch
+        i += 1
+    if quote:
+        raise FrontmatterError(f"line {lineno}: unterminated quote in list")
+    if buf.strip() or items:
+        items.append(buf)
+    out = [_unquote(item, lineno) for item in items]
+    if any(item == "" for item in out):
+        raise FrontmatterError(f"line {lineno}: empty item in list")
+    return out
+
+
+def split(text: str) -> Tuple[List[str], str]:
+    """Return (frontmatter lines, body). Raises FrontmatterError when there is no block."""
+    if text.startswith("\ufeff"):
+        text = text[1:]
+    lines = text.split("\n")
+    if not lines or lines[0].rstrip("\r") != "---":
+        raise FrontmatterError("no frontmatter: the file must start with a '---' line")
+    for idx in range(1, len(lines)):
+        if lines[idx].rstrip("\r") == "---":
+            return [ln.rstrip("\r") for ln in lines[1:idx]], "\n".join(lines[idx + 1 :])
+    raise FrontmatterError("frontmatter is not closed by a '---' line")
+
+
+def parse(text: str) -> Tuple[Dict[str, Value], str]:
+    """Parse frontmatter + body. Duplicate keys are an error (the second would silently win in YAML)."""
+    fm_lines, body = split(text)
+    data: Dict[str, Value] = {}
+    pending_list: Union[str, None] = None
+    blank_heads = set()
+    for offset, line in enumerate(fm_lines, start=2):
+        stripped = line.strip()
+        if not stripped or stripped.startswith("#"):
+            continue
+        if line[:1] in (" ", "\t") or stripped.startswith("- "):
+            if pending_list is not None and stripped.startswith("-"):
+                item = _unquote(stripped[1:], offset)
+                current = data[pending_list]
+                assert isinstance(current, list)
+                current.append(item)
+                continue
+            raise FrontmatterError(f"line {offset}: unexpected indented line")
+        m = KEY_RE.match(line)
+        if not m:
+            raise FrontmatterError(f"line {offset}: expected 'key: value'")
+        key, raw = m.group(1), m.group(2).strip()
+        if key in data:
+            raise FrontmatterError(f"line {offset}: duplicate key '{key}'")
+        pending_list = None
+        if raw.startswith("["):
+            if not raw.rstrip().endswith("]"):
+                raise FrontmatterError(f"line {offset}: inline list for '{key}' is not closed by ']'")
+            data[key] = _split_inline_list(raw.rstrip()[1:-1], offset)
+        elif raw == "" or raw.startswith("#"):
+            # Either a blank scalar or the head of a block list; items (if any) follow.
+            data[key] = []
+            pending_list = key
+            blank_heads.add(key)
+        else:
+            data[key] = _unquote(raw, offset)
+    for key in blank_heads:
+        if data[key] == []:
+            data[key] = ""
+    return data, body
+
+
+def _read(path: str) -> str:
+    with open(path, "rb") as fh:
+        raw = fh.read()
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError:
+        raise FrontmatterError("not valid UTF-8") from None
+
+
+def main(argv: List[str]) -> int:
+    prog = "frontmatter.py"
+    if not argv or argv[0] in ("-h", "--help"):
+        print(__doc__.strip())
+        return 0 if argv else 2
+    verb = argv[0]
+    try:
+        if verb == "get" and len(argv) == 3:
+            data, _ = parse(_read(argv[1]))
+            if argv[2] not in data:
+                return 1
+            value = data[argv[2]]
+            if isinstance(value, list):
+                for item in value:
+                    sys.stdout.write(item + "\n")
+            else:
+                sys.stdout.write(value + "\n")
+            return 0
+        if verb == "json" and len(argv) == 2:
+            data, body = parse(_read(argv[1]))
+            json.dump({"frontmatter": data, "body": body}, sys.stdout, ensure_ascii=False)
+            sys.stdout.write("\n")
+            return 0
+        if verb == "check" and len(argv) == 2:
+            parse(_read(argv[1]))
+            return 0
+    except FrontmatterError as exc:
+        sys.stderr.write(f"{argv[1]}: {exc}\n")
+        return 1
+    except OSError as exc:
+        sys.stderr.write(f"{prog}: {argv[1]}: {exc.strerror}\n")
+        return 1
+    sys.stderr.write(f"{prog}: usage: get FILE KEY | json FILE | check FILE\n")
+    return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

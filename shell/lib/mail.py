@@ -1,0 +1,314 @@
+#!/usr/bin/env python3
+"""mail.py: the mailbox convention for the bash substrate (stdlib only, python 3.8+).
+
+A message is <mailbox>/YYYYMMDD-HHMMSS-<from>-to-<to>.md (same-second collisions: <to>.2.md, .3.md,
+...), with YAML-subset frontmatter carrying `subject:`. Pending = the messages in <mailbox>/; acking
+moves one into <mailbox>/processed/ by an atomic rename. Nothing here modifies or deletes a message.
+
+CLI (every verb takes --dir MAILBOX, default .loop/messages):
+  send --from L --to L --subject S (--body TEXT | --body-file F | --body-stdin)   prints the new path
+  ack FILE                 move FILE (a name or path in the mailbox) to processed/; prints the new path
+  list [--json]            pending messages, oldest first (JSON: the MailList surface)
+  count                    the number of pending messages, a bare integer
+  pending                  a one-line-per-message summary (name and subject)
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as _dt
+import json
+import os
+import re
+import sys
+import tempfile
+from typing import Any, Dict, List, Optional
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import frontmatter
+
+LANE_RE = re.compile(r"^[A-Za-z][A-Za-z0-9_-]*$")
+NAME_RE = re.compile(
+    r"^(?P<date>\d{8})-(?P<time>\d{6})-(?P<from>[A-Za-z][A-Za-z0-9_-]*?)-to-"
+    r"(?P<to>[A-Za-z][A-Za-z0-9_-]*?)(?:\.(?P<seq>[2-9]|[1-9][0-9]+))?\.md$"
+)
+SUBJECT_READ_LIMIT = 65536
+CONTRACT_VERSION = 1
+
+
+class MailError(Exception):
+    """A one-line, user-facing mailbox error."""
+
+
+def parse_name(name: str) -> Optional[Dict[str, Any]]:
+    """Split a message file name into its parts, or None when it is not a message name."""
+    m = NAME_RE.match(name)
+    if not m:
+        return None
+    try:
+        _dt.datetime.strptime(m.group("date") + m.group("time"), "%Y%m%d%H%M%S")
+    except ValueError:
+        return None
+    return {
+        "date": m.group("date"),
+        "time": m.group("time"),
+        "from": m.group("from"),
+        "to": m.group("to"),
+        "seq": int(m.group("seq")) if m.group("seq") else 1,
+    }
+
+
+def format_name(stamp: _dt.datetime, sender: str, recipient: str, seq: int = 1) -> str:
+    for lane in (sender, recipient):
+        if not LANE_RE.match(lane):
+            raise MailError(
+                f"invalid lane name {lane!r}: use letters, digits, '_' and '-', starting with a letter"
+            )
+    suffix = "" if seq == 1 else f".{seq}"
+    return f"{stamp.strftime('%Y%m%d-%H%M%S')}-{sender}-to-{recipient}{suffix}.md"
+
+
+def read_subject(path: str) -> Optional[str]:
+    """The message's subject, or None when it has none or its frontmatter does not parse."""
+    try:
+        with open(path, "rb") as fh:
+            raw = fh.read(SUBJECT_READ_LIMIT)
+        text = raw.decode("utf-8", errors="replace")
+        data, _ = frontmatter.parse(text)
+    except (OSError, frontmatter.FrontmatterError):
+        return None
+    subject = data.get("subject")
+    return subject if isinstance(subject, str) and subject else None
+
+
+def _iso_mtime(mtime: float) -> str:
+    return _dt.datetime.fromtimestamp(mtime, _dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def pending(mailbox: str, with_subjects: bool = True) -> List[Dict[str, Any]]:
+    """Pending messages, oldest first (by name, which sorts by time then sender)."""
+    out: List[Dict[str, Any]] = []
+    try:
+        entries = list(os.scandir(mailbox))
+    except FileNotFoundError:
+        return out
+    for entry in entries:
+        parts = parse_name(entry.name)
+        if parts is None or not entry.is_file():
+            continue
+        try:
+            mtime = entry.stat().st_mtime
+        except OSError:
+            continue  # acked between the listing and the stat
+        out.append(
+            {
+                "file": entry.name,
+                "from": parts["from"],
+                "to": parts["to"],
+                "subject": read_subject(entry.path) if with_subjects else None,
+                "mtime": _iso_mtime(mtime),
+            }
+        )
+    out.sort(key=lambda m: _sort_key(m["file"]))
+    return out
+
+
+def _sort_key(name: str) -> Any:
+    parts = parse_name(name)
+    assert parts is not None
+    return (parts["date"], parts["time"], parts["seq"], name)
+
+
+def pending_count(mailbox: str) -> int:
+    try:
+        return sum(1 for e in os.scandir(mailbox) if parse_name(e.name) is not None and e.is_file())
+    except FileNotFoundError:
+        return 0
+
+
+def processed_count(mailbox: str) -> int:
+    try:
+        return sum(1 for e in os.scandir(os.path.join(mailbox, "processed")) if e.name.endswith(".md"))
+    except FileNotFoundError:
+        return 0
+
+
+def _fsync_dir(path: str) -> None:
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+def _quote(value: str) -> str:
+    return json.dumps(value, ensure_ascii=False)
+
+
+def render(
+    sender: str,
+    recipient: str,
+    subject: str,
+    body: str,
+    stamp: _dt.datetime,
+    extra: Optional[Dict[str, str]] = None,
+) -> str:
+    if "\n" in subject or "\r" in subject:
+        raise MailError("the subject must be one line")
+    if not subject.strip():
+        raise MailError("the subject must not be empty")
+    lines = [
+        "---",
+        f"subject: {_quote(subject)}",
+        f"from: {sender}",
+        f"to: {recipient}",
+        f"ts: {stamp.strftime('%Y-%m-%dT%H:%M:%SZ')}",
+    ]
+    for key, value in (extra or {}).items():
+        lines.append(f"{key}: {_quote(value)}")
+    lines.append("---")
+    text = "\n".join(lines) + "\n"
+    if body:
+        text += body if body.endswith("\n") else body + "\n"
+    return text
+
+
+def send(
+    mailbox: str,
+    sender: str,
+    recipient: str,
+    subject: str,
+    body: str,
+    extra: Optional[Dict[str, str]] = None,
+    now: Optional[_dt.datetime] = None,
+) -> str:
+    """Write a message atomically under a name no other message has; never overwrites."""
+    stamp = (now or _dt.datetime.now(_dt.timezone.utc)).astimezone(_dt.timezone.utc)
+    format_name(stamp, sender, recipient)  # validates the lane names
+    text = render(sender, recipient, subject, body, stamp, extra)
+    os.makedirs(os.path.join(mailbox, "processed"), exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=".mail-", suffix=".tmp", dir=mailbox)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(text)
+            fh.flush()
+            os.fsync(fh.fileno())
+        seq = 1
+        while True:
+            name = format_name(stamp, sender, recipient, seq)
+            # A name already acked into processed/ is taken too: names stay unique for good.
+            if not os.path.exists(os.path.join(mailbox, "processed", name)):
+                try:
+                    os.link(tmp, os.path.join(mailbox, name))  # atomic, and fails if the name exists
+                    break
+                except FileExistsError:
+                    pass
+            seq += 1
+    finally:
+        os.unlink(tmp)
+    _fsync_dir(mailbox)
+    return os.path.join(mailbox, name)
+
+
+def ack(mailbox: str, file: str) -> str:
+    """Move one pending message into processed/ (atomic rename, same filesystem)."""
+    name = os.path.basename(file)
+    if parse_name(name) is None:
+        raise MailError(f"{name}: not a mailbox message name (YYYYMMDD-HHMMSS-<from>-to-<to>.md)")
+    src_dir = os.path.dirname(file) if os.sep in file else mailbox
+    if os.path.realpath(src_dir) != os.path.realpath(mailbox):
+        raise MailError(f"{file}: not in the mailbox {mailbox}")
+    src = os.path.join(mailbox, name)
+    processed = os.path.join(mailbox, "processed")
+    dst = os.path.join(processed, name)
+    if not os.path.isfile(src):
+        if os.path.exists(dst):
+            raise MailError(f"{name}: already acked")
+        raise MailError(f"{name}: no such pending message")
+    os.makedirs(processed, exist_ok=True)
+    try:
+        os.link(src, dst)  # no-clobber: a processed message is never replaced
+    except FileExistsError:
+        raise MailError(f"{name}: a processed message with this name exists; left pending") from None
+    os.unlink(src)
+    _fsync_dir(processed)
+    _fsync_dir(mailbox)
+    return dst
+
+
+def _read_body(args: argparse.Namespace) -> str:
+    if args.body is not None:
+        return str(args.body)
+    if args.body_file is not None:
+        try:
+            with open(args.body_file, encoding="utf-8") as fh:
+                return fh.read()
+        except (OSError, UnicodeDecodeError) as exc:
+            raise MailError(f"cannot read --body-file {args.body_file}: {exc}") from None
+    if args.body_stdin:
+        return sys.stdin.read()
+    return ""
+
+
+def main(argv: List[str]) -> int:
+    parser = argparse.ArgumentParser(
+        prog="mail.py", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--dir", default=".loop/messages", help="the mailbox directory")
+    sub = parser.add_subparsers(dest="verb", required=True)
+    p_send = sub.add_parser("send")
+    p_send.add_argument("--from", dest="sender", required=True)
+    p_send.add_argument("--to", dest="recipient", required=True)
+    p_send.add_argument("--subject", required=True)
+    group = p_send.add_mutually_exclusive_group()
+    group.add_argument("--body")
+    group.add_argument("--body-file")
+    group.add_argument("--body-stdin", action="store_true")
+    p_ack = sub.add_parser("ack")
+    p_ack.add_argument("file")
+    p_list = sub.add_parser("list")
+    p_list.add_argument("--json", action="store_true")
+    sub.add_parser("count")
+    sub.add_parser("pending")
+    args = parser.parse_args(argv)
+    mailbox = args.dir
+    try:
+        if args.verb == "send":
+            print(send(mailbox, args.sender, args.recipient, args.subject, _read_body(args)))
+        elif args.verb == "ack":
+            print(ack(mailbox, args.file))
+        elif args.verb == "list":
+            items = pending(mailbox)
+            if args.json:
+                doc = {
+                    "contract_version": CONTRACT_VERSION,
+                    "mailbox_dir": os.path.abspath(mailbox),
+                    "pending": items,
+                    "processed_count": processed_count(mailbox),
+                }
+                json.dump(doc, sys.stdout, ensure_ascii=False)
+                sys.stdout.write("\n")
+            else:
+                for m in items:
+                    print(f"{m['file']}\t{m['subject'] or '(no subject)'}")
+        elif args.verb == "count":
+            print(pending_count(mailbox))
+        elif args.verb == "pending":
+            for m in pending(mailbox):
+                print(f"- {m['file']}: {m['subject'] or '(no subject)'}")
+    except MailError as exc:
+        sys.stderr.write(f"loop-mail: {exc}\n")
+        return 1
+    except OSError as exc:
+        sys.stderr.write(f"loop-mail: {exc.filename or mailbox}: {exc.strerror}\n")
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

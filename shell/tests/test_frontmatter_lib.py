@@ -1,0 +1,88 @@
+"""shell/lib/frontmatter.py: the stdlib YAML-subset reader every shell helper uses."""
+
+from __future__ import annotations
+
+import importlib.util
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+LIB = Path(__file__).resolve().parents[1] / "lib"
+_spec = importlib.util.spec_from_file_location("frontmatter", LIB / "frontmatter.py")
+assert _spec and _spec.loader
+fm = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(fm)
+
+
+def test_scalars_lists_and_body() -> None:
+    text = (
+        "---\n"
+        "id: T0001\n"
+        'title: "a: b \\"quoted\\""\n'
+        "scope: 'it''s one line'\n"
+        'depends_on: [T0002, "T0003"]\n'
+        "jira:\n"
+        "labels:\n"
+        "  - one\n"
+        "  - 'two words'\n"
+        "note: bare # trailing comment\n"
+        "---\n"
+        "## Objective\nbody text\n"
+    )
+    data, body = fm.parse(text)
+    assert data == {
+        "id": "T0001",
+        "title": 'a: b "quoted"',
+        "scope": "it's one line",
+        "depends_on": ["T0002", "T0003"],
+        "jira": "",
+        "labels": ["one", "two words"],
+        "note": "bare",
+    }
+    assert body == "## Objective\nbody text\n"
+
+
+def test_values_are_not_coerced() -> None:
+    data, _ = fm.parse("---\njira: 0012\nflag: yes\nempty: []\n---\n")
+    assert data == {"jira": "0012", "flag": "yes", "empty": []}
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("no frontmatter\n", "must start with a '---' line"),
+        ("---\nid: x\n", "not closed"),
+        ("---\njust words\n---\n", "line 2: expected 'key: value'"),
+        ("---\na: 1\na: 2\n---\n", "duplicate key 'a'"),
+        ('---\na: "open\n---\n', "unterminated double-quoted"),
+        ("---\na: [x, y\n---\n", "not closed by ']'"),
+        ("---\na: [x, , y]\n---\n", "empty item"),
+    ],
+)
+def test_bad_frontmatter_is_one_clear_error(text: str, message: str) -> None:
+    with pytest.raises(fm.FrontmatterError, match=message.replace("[", r"\[").replace("]", r"\]")):
+        fm.parse(text)
+
+
+def test_cli_get_and_errors(tmp_path: Path) -> None:
+    good = tmp_path / "t.md"
+    good.write_text("---\nsubject: hello there\ndeps: [a, b]\n---\nbody\n")
+
+    def run(*a):
+        return subprocess.run(
+            [sys.executable, str(LIB / "frontmatter.py"), *a],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+
+    assert run("get", str(good), "subject").stdout == "hello there\n"
+    assert run("get", str(good), "deps").stdout == "a\nb\n"
+    assert run("get", str(good), "missing").returncode == 1
+    bad = tmp_path / "bad.md"
+    bad.write_bytes(b"---\n\xff\xfe: x\n---\n")
+    res = run("check", str(bad))
+    assert res.returncode == 1
+    assert res.stderr.count("\n") == 1 and "Traceback" not in res.stderr
