@@ -37,7 +37,9 @@ def _fmt(value: object) -> str:
 
 
 def main(argv: list[str]) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--only", default="", help="run only modules whose name contains this")
     parser.add_argument("--out", default=str(BENCH_DIR / "results"), help="where to write results")
     args = parser.parse_args(argv)
@@ -53,8 +55,17 @@ def main(argv: list[str]) -> int:
         except Exception:  # a broken benchmark is reported, and the others still run
             failures += 1
             traceback.print_exc()
-            rows.append({"module": path.stem, "name": "(benchmark failed)", "value": None, "unit": "",
-                         "goal": "", "met": False, "detail": "see the traceback above"})
+            rows.append(
+                {
+                    "module": path.stem,
+                    "name": "(benchmark failed)",
+                    "value": None,
+                    "unit": "",
+                    "goal": "",
+                    "met": False,
+                    "detail": "see the traceback above",
+                }
+            )
             continue
         for fig in figures:
             rows.append({"module": path.stem, **fig})
@@ -62,11 +73,20 @@ def main(argv: list[str]) -> int:
         print(f"   ({time.monotonic() - started:.1f}s)", flush=True)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    meta = {"generated_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
-            "machine": platform.platform(), "python": platform.python_version()}
+    meta = {
+        "generated_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+        "machine": platform.platform(),
+        "python": platform.python_version(),
+    }
     (out / "bench.json").write_text(json.dumps({**meta, "figures": rows}, indent=2) + "\n")
-    lines = [f"# make bench — {meta['generated_at']}", "", f"{meta['machine']}, Python {meta['python']}", "",
-             "| module | figure | value | goal | met | detail |", "|---|---|---|---|---|---|"]
+    lines = [
+        f"# make bench — {meta['generated_at']}",
+        "",
+        f"{meta['machine']}, Python {meta['python']}",
+        "",
+        "| module | figure | value | goal | met | detail |",
+        "|---|---|---|---|---|---|",
+    ]
     for r in rows:
         met = {True: "yes", False: "NO", None: "n/a"}[r.get("met")]
         value = "" if r["value"] is None else f"{_fmt(r['value'])} {r['unit']}".strip()

@@ -1,4 +1,7 @@
-"""The typed Python boundary to loop-orchestrator's bash substrate and tmux. Its major version is the CONTRACT version."""
+"""The typed Python boundary to loop-orchestrator's bash substrate and tmux.
+
+Its major version is the CONTRACT version.
+"""
 
 from importlib.metadata import version as _version
 
