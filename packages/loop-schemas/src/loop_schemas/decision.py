@@ -1,0 +1,214 @@
+"""The brain's answer: one fenced ```decision block, YAML inside, parsed strictly.
+
+A block that is malformed, missing, duplicated, too large or over the action cap is a parse failure
+(DecisionParseError, one line) — never a partial decision. No action may aim at the coord lane.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from loop_schemas._frontmatter import _NoAliasLoader
+from loop_schemas.errors import SchemaError
+
+MAX_ACTIONS = 8
+MAX_PAYLOAD = 16384
+MAX_BLOCK_BYTES = 256 * 1024
+WINDOW_PATTERN = r"^[A-Za-z][A-Za-z0-9_-]+$"
+LANE_PATTERN = r"^[A-Za-z][A-Za-z0-9_-]*$"
+COORD = "coord"
+
+_FENCE_OPEN = re.compile(r"^[ \t]*(`{3,}|~{3,})[ \t]*decision[ \t]*$")
+
+
+class DecisionParseError(SchemaError):
+    """The brain's output holds no valid decision block."""
+
+
+def _no_coord(name: str) -> str:
+    if name.strip().lower() == COORD:
+        raise ValueError("no action may target the coord lane")
+    return name
+
+
+class _Action(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=False)
+
+    rationale: Annotated[str, Field(min_length=1, max_length=MAX_PAYLOAD)]
+
+    @field_validator("rationale")
+    @classmethod
+    def _rationale_not_blank(cls, value: str) -> str:
+        if not value.strip():
+            raise ValueError("rationale must not be blank")
+        return value
+
+
+class DispatchAction(_Action):
+    kind: Literal["dispatch"]
+    lane: Annotated[str, Field(pattern=LANE_PATTERN, max_length=64)]
+    payload: Annotated[str, Field(min_length=1, max_length=MAX_PAYLOAD)]
+    mode: Literal["text", "command"] = "text"
+    wait_ready: bool = True
+
+    @field_validator("lane")
+    @classmethod
+    def _lane_not_coord(cls, value: str) -> str:
+        return _no_coord(value)
+
+
+class AddLaneAction(_Action):
+    kind: Literal["add_lane"]
+    window: Annotated[str, Field(pattern=WINDOW_PATTERN, max_length=64)]
+    harness: Annotated[str, Field(pattern=LANE_PATTERN, max_length=64)] | None = None
+    cmd: Annotated[str, Field(min_length=1, max_length=MAX_PAYLOAD)] | None = None
+    model: Annotated[str, Field(max_length=200)] | None = None
+    role: Annotated[str, Field(max_length=200)] | None = None
+    auto_approve: bool = False
+    brief: Annotated[str, Field(max_length=MAX_PAYLOAD)] | None = None
+
+    @field_validator("window")
+    @classmethod
+    def _window_not_coord(cls, value: str) -> str:
+        return _no_coord(value)
+
+    @model_validator(mode="after")
+    def _harness_xor_cmd(self) -> AddLaneAction:
+        if (self.harness is None) == (self.cmd is None):
+            raise ValueError("add_lane needs exactly one of harness or cmd")
+        return self
+
+
+class DropLaneAction(_Action):
+    kind: Literal["drop_lane"]
+    window: Annotated[str, Field(pattern=WINDOW_PATTERN, max_length=64)]
+
+    @field_validator("window")
+    @classmethod
+    def _window_not_coord(cls, value: str) -> str:
+        return _no_coord(value)
+
+
+class SteerAction(_Action):
+    kind: Literal["steer"]
+    lane: Annotated[str, Field(pattern=LANE_PATTERN, max_length=64)]
+    payload: Annotated[str, Field(min_length=1, max_length=MAX_PAYLOAD)]
+    mode: Literal["text", "command"] = "text"
+    interrupt: bool = True
+    wait_for_idle: bool = False
+    expects_reply: bool = False
+    reply_timeout_s: Annotated[int, Field(gt=0, le=7 * 24 * 3600)] = 1800
+
+    @field_validator("lane")
+    @classmethod
+    def _lane_not_coord(cls, value: str) -> str:
+        return _no_coord(value)
+
+
+class StopAction(_Action):
+    kind: Literal["stop"]
+
+
+class EscalateAction(_Action):
+    kind: Literal["escalate"]
+    summary: Annotated[str, Field(min_length=1, max_length=MAX_PAYLOAD)]
+
+
+Action = Annotated[
+    DispatchAction | AddLaneAction | DropLaneAction | SteerAction | StopAction | EscalateAction,
+    Field(discriminator="kind"),
+]
+
+
+class Decision(BaseModel):
+    """Version 1 of the decision block: a critique and at most eight typed actions."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    version: Literal[1]
+    critique: Annotated[str, Field(min_length=1, max_length=MAX_PAYLOAD)]
+    actions: Annotated[list[Action], Field(max_length=MAX_ACTIONS)] = Field(default_factory=list)
+
+    @field_validator("critique")
+    @classmethod
+    def _critique_not_blank(cls, value: str) -> str:
+        if not value.strip():
+            raise ValueError("critique must not be blank")
+        return value
+
+
+def extract_decision_blocks(text: str) -> list[str]:
+    """The bodies of every fenced block whose info string is exactly `decision`."""
+    blocks: list[str] = []
+    lines = text.splitlines()
+    i = 0
+    while i < len(lines):
+        m = _FENCE_OPEN.match(lines[i])
+        if not m:
+            i += 1
+            continue
+        fence = m.group(1)
+        close = re.compile(r"^[ \t]*" + re.escape(fence[0]) + "{" + str(len(fence)) + r",}[ \t]*$")
+        body: list[str] = []
+        i += 1
+        while i < len(lines) and not close.match(lines[i]):
+            body.append(lines[i])
+            i += 1
+        if i >= len(lines):
+            raise DecisionParseError("the ```decision block is not closed")
+        blocks.append("\n".join(body))
+        i += 1
+    return blocks
+
+
+def _first_error(exc: ValidationError) -> str:
+    err = exc.errors(include_url=False)[0]
+    loc = ".".join(
+        str(p)
+        for p in err.get("loc", ())
+        if p not in ("dispatch", "add_lane", "drop_lane", "steer", "stop", "escalate")
+    )
+    msg = str(err.get("msg", "invalid")).replace("Value error, ", "")
+    more = len(exc.errors()) - 1
+    suffix = f" (and {more} more problem{'s' if more > 1 else ''})" if more else ""
+    return f"{loc or 'decision'}: {msg}{suffix}"
+
+
+def parse_decision_dict(data: object) -> Decision:
+    if not isinstance(data, dict):
+        raise DecisionParseError("the decision block must be a YAML mapping")
+    actions = data.get("actions")
+    if isinstance(actions, list) and len(actions) > MAX_ACTIONS:
+        raise DecisionParseError(f"actions: {len(actions)} actions, at most {MAX_ACTIONS} are allowed")
+    try:
+        return Decision.model_validate(data)
+    except ValidationError as exc:
+        raise DecisionParseError(_first_error(exc)) from None
+
+
+def parse_decision_block(text: str) -> Decision:
+    """Find exactly one ```decision block in the brain's output and validate it."""
+    if len(text.encode("utf-8", errors="replace")) > 4 * MAX_BLOCK_BYTES:
+        raise DecisionParseError("brain output is too large to hold a decision")
+    blocks = extract_decision_blocks(text)
+    if not blocks:
+        raise DecisionParseError("no ```decision block in the brain's output")
+    if len(blocks) > 1:
+        raise DecisionParseError(f"{len(blocks)} ```decision blocks; exactly one is allowed")
+    body = blocks[0]
+    if len(body.encode("utf-8", errors="replace")) > MAX_BLOCK_BYTES:
+        raise DecisionParseError("the decision block is too large")
+    try:
+        data = yaml.load(body, Loader=_NoAliasLoader)  # noqa: S506 - a SafeLoader subclass
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" (line {mark.line + 1})" if mark is not None else ""
+        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        raise DecisionParseError(f"the decision block is not valid YAML{where}: {problem}") from None
+    except (ValueError, RecursionError) as exc:
+        raise DecisionParseError(f"the decision block is not valid YAML: {exc}") from None
+    return parse_decision_dict(data)

@@ -1,0 +1,57 @@
+"""`loop-digest --json`: the state file, the mailbox, unpushed commits and the ADR ledger in one document."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class DigestMail(BaseModel):
+    model_config = ConfigDict(extra="forbid", populate_by_name=True, serialize_by_alias=True)
+
+    file: str
+    sender: str = Field(alias="from")
+    recipient: str = Field(alias="to")
+    subject: str | None
+    mtime: str
+
+
+class DigestMailbox(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    pending: list[DigestMail]
+    processed_count: int = Field(ge=0)
+
+
+class UnpushedRepo(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    repo: str
+    path: str
+    branch: str | None
+    upstream: str | None
+    count: int | None
+
+
+class DigestAdr(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    id: int
+    status: str
+    title: str
+    path: str
+
+
+class Digest(BaseModel):
+    """`state` is the state file as parsed JSON (users' extra keys included), or null with `state_error`."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    contract_version: Literal[1]
+    generated_at: str
+    state: dict[str, Any] | None
+    state_error: str | None = None
+    mailbox: DigestMailbox
+    unpushed: list[UnpushedRepo]
+    adrs: list[DigestAdr]

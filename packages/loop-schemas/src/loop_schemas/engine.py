@@ -1,0 +1,104 @@
+"""Files the engine keeps under .loop/sessions/<s>/engine/: the pending decision and events.jsonl."""
+
+from __future__ import annotations
+
+import json
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from loop_schemas.decision import Decision
+from loop_schemas.errors import SchemaError
+
+GateClass = Literal["safe", "destructive", "blocked"]
+ActionState = Literal["queued", "running", "blocked", "done", "failed", "rejected", "uncertain"]
+
+# The event names the engine writes; the union is open (extra event types are allowed).
+KNOWN_EVENTS = (
+    "cycle-start",
+    "observed",
+    "ingest",
+    "brain-call",
+    "brain-answered",
+    "brain-failed",
+    "decision",
+    "decision-queued",
+    "decision-approved",
+    "decision-rejected",
+    "decision-noop",
+    "decision-dropped",
+    "action-started",
+    "action-done",
+    "action-failed",
+    "action-blocked",
+    "action-uncertain",
+    "ask",
+    "ask-reply",
+    "ask-timeout",
+    "task-in-progress",
+    "task-review",
+    "cycle-end",
+    "cycle-skipped",
+    "cycle-crashed",
+    "daemon-start",
+    "daemon-stop",
+)
+
+
+class GatedAction(BaseModel):
+    """The gate's verdict on one action of a decision, by index."""
+
+    model_config = ConfigDict(extra="allow")
+
+    gate_class: GateClass
+    reasons: list[str] = Field(default_factory=list)
+    state: ActionState = "queued"
+
+
+class PendingDecision(BaseModel):
+    """pending-decision.json: the one decision in flight, waiting for `loop-engine approve|reject`."""
+
+    model_config = ConfigDict(extra="allow")
+
+    contract_version: Literal[1] = 1
+    id: str = Field(pattern=r"^d-[A-Za-z0-9._-]+$")
+    session: str
+    created_at: str
+    approval_mode: Literal["manual", "auto", "full"]
+    decision: Decision
+    gates: list[GatedAction]
+    cycle_id: str | None = None
+    trigger: str | None = None
+    asks: dict[str, str] = Field(default_factory=dict)
+    brain: dict[str, Any] | None = None
+
+
+class EngineEvent(BaseModel):
+    """One line of events.jsonl. Every event has these fields; each event type adds its own."""
+
+    model_config = ConfigDict(extra="allow")
+
+    contract_version: Literal[1] = 1
+    id: str
+    timestamp: str
+    session: str
+    event: str
+
+
+class EventParseError(SchemaError):
+    """A line of events.jsonl that is not an event."""
+
+
+def parse_event(line: str | bytes) -> EngineEvent:
+    try:
+        data = json.loads(line)
+    except ValueError as exc:
+        raise EventParseError(f"not JSON: {exc}") from None
+    if not isinstance(data, dict):
+        raise EventParseError("an event must be a JSON object")
+    try:
+        return EngineEvent.model_validate(data)
+    except ValidationError as exc:
+        err = exc.errors(include_url=False)[0]
+        loc = ".".join(str(p) for p in err.get("loc", ()))
+        raise EventParseError(f"{loc or 'event'}: {err.get('msg')}") from None

@@ -1,0 +1,43 @@
+"""The one error type loop-schemas raises: a file or document that does not match its format."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One thing wrong with a document: where (a dotted field path, or "" for the whole) and what."""
+
+    field: str
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.field}: {self.message}" if self.field else self.message
+
+
+class SchemaError(ValueError):
+    """A document that does not parse or validate. `str()` is one line; `.problems` lists every finding."""
+
+    def __init__(self, message: str, problems: list[Problem] | None = None) -> None:
+        first_line = message.splitlines()[0] if message else "invalid document"
+        super().__init__(first_line)
+        self.problems: list[Problem] = list(problems) if problems else [Problem("", first_line)]
+
+
+def problems_from_validation(exc: object) -> list[Problem]:
+    """Flatten a pydantic ValidationError into Problems (one per error, dotted location)."""
+    errors = getattr(exc, "errors", None)
+    if errors is None:
+        return [Problem("", str(exc).splitlines()[0] if str(exc) else "invalid")]
+    out: list[Problem] = []
+    for err in errors(include_url=False):
+        loc = ".".join(str(part) for part in err.get("loc", ()))
+        msg = str(err.get("msg", "invalid")).splitlines()[0]
+        out.append(Problem(loc, msg))
+    return out or [Problem("", "invalid")]
+
+
+def schema_error_from_validation(exc: object, what: str) -> SchemaError:
+    problems = problems_from_validation(exc)
+    return SchemaError(f"{what}: {problems[0]}", problems)

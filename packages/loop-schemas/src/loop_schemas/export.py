@@ -1,0 +1,69 @@
+"""The JSON Schema of every model that defines a file or a JSON surface, as committed files."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from pydantic import BaseModel
+
+from loop_schemas._atomic import atomic_write
+from loop_schemas.adr import AdrFrontmatter
+from loop_schemas.decision import Decision
+from loop_schemas.digest import Digest
+from loop_schemas.engine import EngineEvent, PendingDecision
+from loop_schemas.lane_config import EngineConfig, LaneConfig
+from loop_schemas.lanes import LaneList, LaneStatusReport
+from loop_schemas.mail import MailFrontmatter, MailList
+from loop_schemas.metrics import Metrics
+from loop_schemas.registry import HarnessRegistry
+from loop_schemas.state import OrchestratorState
+from loop_schemas.task import TaskFrontmatter
+from loop_schemas.watchdog import RestartEvent, WatchdogLifecycleEvent
+
+SCHEMA_MODELS: dict[str, type[BaseModel]] = {
+    "orchestrator-state": OrchestratorState,
+    "mail-frontmatter": MailFrontmatter,
+    "mail-list": MailList,
+    "task-frontmatter": TaskFrontmatter,
+    "adr-frontmatter": AdrFrontmatter,
+    "lane-config": LaneConfig,
+    "engine-config": EngineConfig,
+    "harness-registry": HarnessRegistry,
+    "lane-status": LaneStatusReport,
+    "lane-list": LaneList,
+    "digest": Digest,
+    "watchdog-restart": RestartEvent,
+    "watchdog-lifecycle": WatchdogLifecycleEvent,
+    "metrics": Metrics,
+    "decision": Decision,
+    "pending-decision": PendingDecision,
+    "engine-event": EngineEvent,
+}
+
+
+def register(name: str, model: type[BaseModel]) -> None:
+    """Add a model to the export set (used by loop_schemas.pm so its models ship as schemas too)."""
+    SCHEMA_MODELS[name] = model
+
+
+def schema_text(model: type[BaseModel]) -> str:
+    schema = model.model_json_schema(mode="validation")
+    schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
+    return json.dumps(schema, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+
+
+def rendered_schemas() -> dict[str, str]:
+    """File name → JSON Schema text, for every exported model."""
+    return {f"{name}.schema.json": schema_text(model) for name, model in sorted(SCHEMA_MODELS.items())}
+
+
+def export_schemas(directory: Path) -> list[Path]:
+    """Write every schema into `directory` (created when missing); returns the files written."""
+    directory.mkdir(parents=True, exist_ok=True)
+    written = []
+    for file_name, text in rendered_schemas().items():
+        path = directory / file_name
+        atomic_write(path, text)
+        written.append(path)
+    return written

@@ -1,0 +1,210 @@
+"""`lane-config.yaml`: the `lanes:` the bash resolver reads and the optional `engine:` section.
+
+A host overlay `<base>.<hostname -s>.yaml` beside the file is merged on top: lanes lane by lane,
+engine top-level keys replaced whole. Unknown keys are kept and reported as warnings.
+"""
+
+from __future__ import annotations
+
+import socket
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from loop_schemas._frontmatter import safe_yaml
+from loop_schemas.errors import SchemaError, schema_error_from_validation
+
+LaneConfigName = Literal[
+    "coord", "web", "infra", "validate-left", "validate-right", "ops-top", "ops-bottom", "docs"
+]
+LANE_CONFIG_NAMES: tuple[str, ...] = (
+    "coord",
+    "web",
+    "infra",
+    "validate-left",
+    "validate-right",
+    "ops-top",
+    "ops-bottom",
+    "docs",
+)
+ApprovalMode = Literal["manual", "auto", "full"]
+MAX_CONFIG_BYTES = 4 * 1024 * 1024
+
+
+class LaneSpec(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+    harness: str | None = None
+    model: str | None = None
+    cmd: str | None = None
+    auto_approve: bool = False
+    repo: str | None = None
+    role: str | None = None
+
+
+class BrainConfig(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+    harness: str = "builtin"
+    model: str | None = None
+    timeout_s: Annotated[float, Field(gt=0)] = 300
+    max_retries: Annotated[int, Field(ge=0)] = 1
+    max_calls_per_hour: Annotated[int, Field(ge=0)] = 12
+    extra_args: list[str] = Field(default_factory=list)
+    stream: bool = False
+
+
+class IngestConfig(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+    mode: Literal["lane", "headless"] = "lane"
+    lane: str = "docs"
+    timeout_s: Annotated[float, Field(gt=0)] = 600
+
+
+class DestructiveConfig(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+    max_dispatches_per_cycle: Annotated[int, Field(ge=0)] = 4
+    max_lanes: Annotated[int, Field(ge=0)] = 12
+    payload_patterns: list[str] = Field(default_factory=list)
+
+
+class PmConfig(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+    adapters: list[str] = Field(default_factory=list)
+
+
+class EngineConfig(BaseModel):
+    """The engine's configuration; every key optional, defaults as CONTRACT v1 lists them."""
+
+    model_config = ConfigDict(extra="allow")
+
+    approval_mode: ApprovalMode = "manual"
+    checkpoint_interval_s: Annotated[float, Field(gt=0)] = 900
+    poll_interval_s: Annotated[float, Field(gt=0)] = 10
+    min_cycle_interval_s: Annotated[float, Field(ge=0)] = 120
+    brain: BrainConfig = Field(default_factory=BrainConfig)
+    ingest: IngestConfig = Field(default_factory=IngestConfig)
+    destructive: DestructiveConfig = Field(default_factory=DestructiveConfig)
+    pm: PmConfig = Field(default_factory=PmConfig)
+
+    def unknown_keys(self) -> list[str]:
+        """Dotted names of keys the model does not know (kept, but worth a warning)."""
+        out = [f"engine.{k}" for k in (self.model_extra or {})]
+        for name in ("brain", "ingest", "destructive", "pm"):
+            sub = getattr(self, name)
+            out.extend(f"engine.{name}.{k}" for k in (sub.model_extra or {}))
+        return out
+
+
+class LaneConfig(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+    lanes: dict[LaneConfigName, LaneSpec] = Field(default_factory=dict)
+    engine: EngineConfig | None = None
+
+
+class LoadedLaneConfig(BaseModel):
+    """A lane-config as loaded: the merged model, the effective engine config, files read, warnings."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    config: LaneConfig
+    engine: EngineConfig
+    sources: list[str]
+    warnings: list[str]
+
+
+def _coerce_lanes(data: dict[str, Any], where: str) -> None:
+    lanes = data.get("lanes")
+    if lanes is None:
+        data["lanes"] = {}
+        return
+    if not isinstance(lanes, dict):
+        raise SchemaError(f"{where}: lanes: must be a mapping of lane name to settings")
+    for name, spec in list(lanes.items()):
+        if spec is None:
+            lanes[name] = {}
+    if "engine" in data and data["engine"] is None:
+        data["engine"] = {}
+
+
+def parse_lane_config(text: str, where: str = "lane-config") -> LaneConfig:
+    """One YAML document (no overlay). SchemaError with every problem when it does not validate."""
+    data = safe_yaml(text) if text.strip() else {}
+    if data is None:
+        data = {}
+    if not isinstance(data, dict):
+        raise SchemaError(f"{where}: the top level must be a mapping")
+    _coerce_lanes(data, where)
+    try:
+        return LaneConfig.model_validate(data)
+    except ValidationError as exc:
+        raise schema_error_from_validation(exc, where) from None
+
+
+def _read(path: Path) -> dict[str, Any]:
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise SchemaError(f"{path}: unreadable: {exc.strerror or exc}") from None
+    if len(raw) > MAX_CONFIG_BYTES:
+        raise SchemaError(f"{path}: larger than {MAX_CONFIG_BYTES} bytes")
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        raise SchemaError(f"{path}: not UTF-8 text") from None
+    data = safe_yaml(text) if text.strip() else {}
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise SchemaError(f"{path}: the top level must be a mapping")
+    return data
+
+
+def host_overlay_path(path: Path, hostname: str | None = None) -> Path:
+    short = (hostname if hostname is not None else socket.gethostname()).split(".")[0]
+    return path.with_name(f"{path.stem}.{short}{path.suffix}")
+
+
+def merge_overlay(base: dict[str, Any], overlay: dict[str, Any]) -> dict[str, Any]:
+    """Lanes replace lane by lane; engine top-level keys replace whole; other top-level keys replace."""
+    merged = dict(base)
+    for key, value in overlay.items():
+        if key == "lanes" and isinstance(value, dict) and isinstance(base.get("lanes"), dict):
+            lanes = dict(base["lanes"])
+            lanes.update(value)
+            merged["lanes"] = lanes
+        elif key == "engine" and isinstance(value, dict) and isinstance(base.get("engine"), dict):
+            engine = dict(base["engine"])
+            engine.update(value)
+            merged["engine"] = engine
+        else:
+            merged[key] = value
+    return merged
+
+
+def load_lane_config(path: Path, hostname: str | None = None) -> LoadedLaneConfig:
+    """Read a lane-config and its host overlay; SchemaError (one line) when either is invalid."""
+    data = _read(path)
+    sources = [str(path)]
+    overlay = host_overlay_path(path, hostname)
+    if overlay != path and overlay.is_file():
+        data = merge_overlay(data, _read(overlay))
+        sources.append(str(overlay))
+    _coerce_lanes(data, str(path))
+    try:
+        config = LaneConfig.model_validate(data)
+    except ValidationError as exc:
+        raise schema_error_from_validation(exc, str(path)) from None
+    engine = config.engine if config.engine is not None else EngineConfig()
+    warnings = [f"{path}: unknown key {k} (kept, ignored)" for k in engine.unknown_keys()]
+    warnings += [f"{path}: unknown top-level key {k} (kept, ignored)" for k in (config.model_extra or {})]
+    for lane, spec in config.lanes.items():
+        warnings += [
+            f"{path}: lanes.{lane}: unknown key {k} (kept, ignored)" for k in (spec.model_extra or {})
+        ]
+    return LoadedLaneConfig(config=config, engine=engine, sources=sources, warnings=warnings)

@@ -1,0 +1,62 @@
+"""`loop-lane-status --json` and `loop-tmux list-lanes --json`."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict
+
+LaneState = Literal["working", "awaiting-approval", "idle", "errored", "unknown"]
+LANE_STATES: tuple[LaneState, ...] = ("working", "awaiting-approval", "idle", "errored", "unknown")
+FIXED_LANES = ("coord", "web", "infra", "validate-left", "validate-right", "ops-top", "ops-bottom", "docs")
+BASE_WINDOWS = ("coord", "web", "infra", "validate", "ops", "docs")
+
+
+class LaneStatus(BaseModel):
+    """One lane's status. `status` is one of five frozen words; finer states go in `detail`."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    lane: str
+    status: LaneState
+    target: str
+    kind: Literal["fixed", "dynamic"]
+    detail: str | None = None
+    harness: str | None = None
+    source: Literal["screen", "hook", "process"] | None = None
+
+
+class LaneStatusReport(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    contract_version: Literal[1]
+    session: str
+    generated_at: str
+    lanes: dict[str, LaneStatus]
+
+
+class Lane(BaseModel):
+    """One window of a session as list-lanes reports it (metadata from @loop_lane_* options)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    window: str
+    window_id: str | None = None
+    harness: str | None
+    model: str | None
+    role: str | None
+    cmd: str | None
+    base: bool
+    kind: Literal["standing", "worker"] | None
+    repo: str | None = None
+    isolation: Literal["shared", "worktree"] | None = None
+    branch: str | None = None
+
+
+class LaneList(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    contract_version: Literal[1]
+    session: str
+    generated_at: str
+    lanes: list[Lane]

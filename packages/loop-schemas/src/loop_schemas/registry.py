@@ -1,0 +1,57 @@
+"""`harness-registry.sh list --json`: the per-harness invocation contract."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+HARNESS_ORDER = (
+    "pi",
+    "claude",
+    "opencode",
+    "codex",
+    "cursor-agent",
+    "hermes",
+    "droid",
+    "forge",
+    "amp",
+    "openclaw",
+    "mprocs",
+    "shell",
+)
+
+
+class Harness(BaseModel):
+    """One harness's invocation contract. Fields a newer registry adds are kept (extra="allow")."""
+
+    model_config = ConfigDict(extra="allow")
+
+    name: str
+    binary: str = ""
+    kind: Literal["ai", "shell", "tool"] = "ai"
+    launch_cmd: str = ""
+    auto_approve_flag: str = ""
+    model_flag: str = ""
+    oneshot_template: str = ""
+    idle_pattern: str = ""
+    busy_pattern: str = ""
+    approval_pattern: str = ""
+    welcome_pattern: str = ""
+    error_pattern: str = ""
+    process_names: list[str] = Field(default_factory=list)
+    paste_delay: float = Field(default=2.0, ge=0)
+    clear_cmd: str = ""
+    verified: bool = False
+    notes: str = ""
+
+    @property
+    def has_oneshot(self) -> bool:
+        return "{prompt}" in self.oneshot_template
+
+
+class HarnessRegistry(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    contract_version: Literal[1]
+    harnesses: list[Harness]

@@ -1,0 +1,136 @@
+"""`.loop/orchestrator-state.json`, schema v2: the minimum shape (loops) and the extended one (lanes).
+
+Users and their tools add keys; every model here keeps unknown keys, and `dump_state` writes back
+only what was read or set, so a read-modify-write never drops or invents a field.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from loop_schemas._atomic import atomic_write, file_lock
+from loop_schemas.errors import SchemaError, schema_error_from_validation
+
+LoopStatus = Literal["spec", "plan", "implement", "verify", "canary", "shipped", "reverted", "blocked"]
+LOOP_STATUSES: tuple[str, ...] = (
+    "spec",
+    "plan",
+    "implement",
+    "verify",
+    "canary",
+    "shipped",
+    "reverted",
+    "blocked",
+)
+ReconciliationStance = Literal["now", "later", "out-of-scope"]
+STATE_FILE = Path(".loop/orchestrator-state.json")
+MAX_STATE_BYTES = 64 * 1024 * 1024
+
+
+class Artifacts(BaseModel):
+    """Links to a loop's records; `decision_record` points at the ADR that decided it."""
+
+    model_config = ConfigDict(extra="allow")
+
+    spec: str | None = None
+    plan: str | None = None
+    verify_record: str | None = None
+    canary_record: str | None = None
+    retro: str | None = None
+    decision_record: str | None = None
+
+
+class LoopEntry(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+    name: str | None = None
+    status: LoopStatus
+    branch: str | None = None
+    deployed_to: list[str] = Field(default_factory=list)
+    canary_target: str | None = None
+    blast_radius: str | None = None
+    reconciliation_stance: ReconciliationStance | None = None
+    artifacts: Artifacts | None = None
+    commits: list[str] = Field(default_factory=list)
+    updated_at: str | None = None
+    updated_by: str | None = None
+
+
+class StateLane(BaseModel):
+    """The extended shape's per-lane entry: live status and the tail of the lane's pane."""
+
+    model_config = ConfigDict(extra="allow")
+
+    status: str | None = None
+    harness: str | None = None
+    target: str | None = None
+    pane_tail: list[str] | str | None = None
+    updated_at: str | None = None
+
+
+class OrchestratorState(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+    schema_version: Literal[2]
+    updated_at: str | None = None
+    loops: dict[str, LoopEntry]
+    lanes: dict[str, StateLane] | list[StateLane] | None = None
+    objective: str | None = None
+    open_conflicts: list[Any] | None = None
+
+
+def parse_state(text: str | bytes, where: str = "state") -> OrchestratorState:
+    """Parse the state file's JSON; SchemaError (one line, every problem listed) when it is not v2."""
+    try:
+        data = json.loads(text)
+    except (ValueError, RecursionError) as exc:
+        raise SchemaError(f"{where}: not valid JSON: {exc}".splitlines()[0]) from None
+    return state_from_dict(data, where)
+
+
+def state_from_dict(data: object, where: str = "state") -> OrchestratorState:
+    if not isinstance(data, dict):
+        raise SchemaError(f"{where}: the state must be a JSON object")
+    try:
+        return OrchestratorState.model_validate(data)
+    except ValidationError as exc:
+        raise schema_error_from_validation(exc, where) from None
+
+
+def load_state(path: Path) -> OrchestratorState:
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        raise SchemaError(f"{path}: no state file") from None
+    except OSError as exc:
+        raise SchemaError(f"{path}: unreadable: {exc.strerror}") from None
+    if len(raw) > MAX_STATE_BYTES:
+        raise SchemaError(f"{path}: larger than {MAX_STATE_BYTES} bytes")
+    return parse_state(raw, str(path))
+
+
+def dump_state(state: OrchestratorState) -> str:
+    """The state as JSON text: the keys it was read with (extras included) plus any that were set."""
+    data = state.model_dump(mode="json", exclude_unset=True)
+    return json.dumps(data, indent=2, ensure_ascii=False) + "\n"
+
+
+def update_state(
+    path: Path, change: Callable[[OrchestratorState], OrchestratorState | None]
+) -> OrchestratorState:
+    """Read-modify-write under the state's lock, written atomically.
+
+    `change` may mutate the state in place or return a new one.
+    """
+    with file_lock(path):
+        state = load_state(path)
+        result = change(state)
+        if result is not None:
+            state = result
+        atomic_write(path, dump_state(state))
+        return state

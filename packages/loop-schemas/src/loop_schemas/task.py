@@ -1,0 +1,305 @@
+"""Task files `tasks/T<NNNN>-<slug>.md`: frontmatter, the six body sections, the DAG, status and location."""
+
+from __future__ import annotations
+
+import enum
+import re
+import unicodedata
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Annotated, Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from loop_schemas._frontmatter import format_scalar, parse_frontmatter
+from loop_schemas._frontmatter import set_frontmatter_key as _set_key
+from loop_schemas.errors import Problem, SchemaError, problems_from_validation
+
+TASK_ID_PATTERN = r"^T\d{4}$"
+TASK_FILE_RE = re.compile(r"^T(\d{4})-([a-z0-9][a-z0-9-]*)\.md$")
+REQUIRED_SECTIONS: tuple[str, ...] = (
+    "Objective",
+    "Context you need",
+    "Deliverables",
+    "Acceptance criteria",
+    "Verification",
+    "Out of scope",
+)
+EXEMPT_FILES = ("README.md",)
+_HEADING = re.compile(r"^##[ \t]+(.+?)[ \t]*#*[ \t]*$")
+
+
+class TaskStatus(str, enum.Enum):
+    OPEN = "open"
+    IN_PROGRESS = "in-progress"
+    REVIEW = "review"
+    DONE = "done"
+    DROPPED = "dropped"
+
+
+ACTIVE_STATUSES = frozenset({TaskStatus.OPEN, TaskStatus.IN_PROGRESS, TaskStatus.REVIEW})
+ARCHIVED_STATUSES = frozenset({TaskStatus.DONE, TaskStatus.DROPPED})
+
+
+class TaskFrontmatter(BaseModel):
+    """A task's frontmatter. Keys a project adds are kept (extra="allow")."""
+
+    model_config = ConfigDict(extra="allow")
+
+    id: Annotated[str, Field(pattern=TASK_ID_PATTERN)]
+    title: Annotated[str, Field(min_length=1)]
+    status: TaskStatus
+    depends_on: list[Annotated[str, Field(pattern=TASK_ID_PATTERN)]]
+    scope: Annotated[str, Field(min_length=1)]
+    loop: str | None = None
+    jira: str | None = None
+
+    @field_validator("title", "scope")
+    @classmethod
+    def _one_line(cls, value: str) -> str:
+        if not value.strip():
+            raise ValueError("must not be blank")
+        if "\n" in value.strip():
+            raise ValueError("must be one line")
+        return value
+
+    @field_validator("depends_on", mode="before")
+    @classmethod
+    def _list(cls, value: Any) -> Any:
+        if value is None:
+            return []
+        return value
+
+    @field_validator("loop", "jira", mode="before")
+    @classmethod
+    def _blank_is_none(cls, value: Any) -> Any:
+        if value is None:
+            return None
+        text = str(value).strip()
+        return text or None
+
+
+class Task(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    frontmatter: TaskFrontmatter
+    body: str
+    sections: dict[str, str]
+    path: str | None = None
+
+    @property
+    def id(self) -> str:
+        return self.frontmatter.id
+
+    @property
+    def status(self) -> TaskStatus:
+        return self.frontmatter.status
+
+
+@dataclass(frozen=True)
+class LintFinding:
+    path: str
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.path}: {self.message}"
+
+
+def _section_name(heading: str) -> str | None:
+    """The required section a `## ` heading names (a trailing note after the name is allowed)."""
+    for name in REQUIRED_SECTIONS:
+        if heading == name:
+            return name
+        if heading.lower().startswith(name.lower()):
+            rest = heading[len(name) :]
+            if rest and not rest[0].isalnum():
+                return name
+    return None
+
+
+def split_sections(body: str) -> dict[str, str]:
+    """`## ` sections of the body by required name (other headings are kept under their own text)."""
+    sections: dict[str, str] = {}
+    current: str | None = None
+    buf: list[str] = []
+    in_fence = False
+    for line in body.splitlines():
+        if line.lstrip().startswith(("```", "~~~")):
+            in_fence = not in_fence
+        match = None if in_fence else _HEADING.match(line)
+        if match:
+            if current is not None:
+                sections[current] = "\n".join(buf).strip("\n")
+            heading = match.group(1).strip()
+            current = _section_name(heading) or heading
+            buf = []
+        elif current is not None:
+            buf.append(line)
+    if current is not None:
+        sections[current] = "\n".join(buf).strip("\n")
+    return sections
+
+
+def parse_task(text: str, path: str | Path | None = None) -> Task:
+    """A task file's model; SchemaError listing every problem (frontmatter fields, missing sections)."""
+    where = str(path) if path is not None else "task"
+    data, body = parse_frontmatter(text)
+    problems: list[Problem] = []
+    frontmatter: TaskFrontmatter | None = None
+    try:
+        frontmatter = TaskFrontmatter.model_validate(data)
+    except ValidationError as exc:
+        problems.extend(problems_from_validation(exc))
+    sections = split_sections(body)
+    for name in REQUIRED_SECTIONS:
+        if name not in sections:
+            problems.append(Problem("body", f"missing section '## {name}'"))
+    if path is not None and frontmatter is not None:
+        match = TASK_FILE_RE.match(Path(path).name)
+        if match is None:
+            problems.append(Problem("", "file name must be T<NNNN>-<slug>.md (lowercase slug)"))
+        elif f"T{match.group(1)}" != frontmatter.id:
+            problems.append(Problem("id", f"{frontmatter.id} does not match the file name"))
+    if problems or frontmatter is None:
+        raise SchemaError(f"{where}: {problems[0]}", problems)
+    return Task(
+        frontmatter=frontmatter, body=body, sections=sections, path=str(path) if path is not None else None
+    )
+
+
+_KEY_ORDER = ("id", "title", "status", "depends_on", "scope", "loop", "jira")
+
+
+def format_task(frontmatter: dict[str, object] | TaskFrontmatter, body: str) -> str:
+    """A task file's text: frontmatter in the convention's style (inline lists, blank jira), then body."""
+    if isinstance(frontmatter, TaskFrontmatter):
+        data: dict[str, object] = frontmatter.model_dump(mode="json")
+    else:
+        data = dict(frontmatter)
+    keys = [k for k in _KEY_ORDER if k in data or k in ("depends_on", "jira")]
+    keys += [k for k in data if k not in _KEY_ORDER]
+    lines = ["---"]
+    for key in keys:
+        value = data.get(key)
+        if key == "depends_on":
+            value = list(value) if isinstance(value, (list, tuple)) else []
+        lines.append(f"{key}: {format_scalar(value)}".rstrip())
+    lines.append("---")
+    text = "\n".join(lines) + "\n"
+    if body and not body.startswith("\n"):
+        text += "\n"
+    return text + body
+
+
+def set_frontmatter_key(text: str, key: str, value: object) -> str:
+    """Change (or add) one frontmatter key of a task file, every other byte untouched."""
+    return _set_key(text, key, value)
+
+
+def slugify(title: str, max_length: int = 48) -> str:
+    """A file-name slug: lowercase ASCII letters, digits and single hyphens; 'task' when nothing is left."""
+    folded = unicodedata.normalize("NFKD", title).encode("ascii", "ignore").decode("ascii").lower()
+    slug = re.sub(r"[^a-z0-9]+", "-", folded).strip("-")
+    if len(slug) > max_length:
+        slug = slug[:max_length].rstrip("-")
+    return slug or "task"
+
+
+def task_paths(tasks_dir: Path) -> list[Path]:
+    """Every task-like Markdown file in tasks/ and tasks/archive/ (README.md exempt), sorted."""
+    out: list[Path] = []
+    for directory in (tasks_dir, tasks_dir / "archive"):
+        if directory.is_dir():
+            out.extend(
+                p
+                for p in directory.iterdir()
+                if p.suffix == ".md" and p.name not in EXEMPT_FILES and p.is_file()
+            )
+    return sorted(out)
+
+
+def _find_cycle(graph: dict[str, list[str]]) -> list[str] | None:
+    white, grey, black = 0, 1, 2
+    color = dict.fromkeys(graph, white)
+    for start in sorted(graph):
+        if color[start] != white:
+            continue
+        stack: list[tuple[str, Iterable[str]]] = [(start, iter(graph[start]))]
+        path = [start]
+        color[start] = grey
+        while stack:
+            node, children = stack[-1]
+            advanced = False
+            for child in children:
+                if child not in color:
+                    continue
+                if color[child] == grey:
+                    return [*path[path.index(child) :], child]
+                if color[child] == white:
+                    color[child] = grey
+                    stack.append((child, iter(graph[child])))
+                    path.append(child)
+                    advanced = True
+                    break
+            if not advanced:
+                color[node] = black
+                stack.pop()
+                path.pop()
+    return None
+
+
+def lint_tasks(tasks_dir: Path) -> list[LintFinding]:
+    """Every violation of the task convention under tasks_dir (empty list: all pass)."""
+    findings: list[LintFinding] = []
+    tasks: dict[str, Task] = {}
+    seen: dict[str, str] = {}
+    for path in task_paths(tasks_dir):
+        rel = str(path.relative_to(tasks_dir.parent)) if tasks_dir.parent != path else str(path)
+        try:
+            text = path.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            findings.append(LintFinding(rel, f"unreadable: {exc}".splitlines()[0]))
+            continue
+        try:
+            task = parse_task(text, path)
+        except SchemaError as exc:
+            findings.extend(LintFinding(rel, str(p)) for p in exc.problems)
+            continue
+        if task.id in seen:
+            findings.append(LintFinding(rel, f"id: {task.id} already used by {seen[task.id]}"))
+            continue
+        seen[task.id] = rel
+        tasks[task.id] = task
+        archived = path.parent.name == "archive" and path.parent.parent == tasks_dir
+        status = task.status
+        if archived and status in ACTIVE_STATUSES:
+            findings.append(
+                LintFinding(rel, f"status: {status.value} task must live in tasks/, not tasks/archive/")
+            )
+        if not archived and status in ARCHIVED_STATUSES:
+            findings.append(LintFinding(rel, f"status: {status.value} task must move to tasks/archive/"))
+    for task_id, task in sorted(tasks.items()):
+        for dep in task.frontmatter.depends_on:
+            if dep == task_id:
+                findings.append(LintFinding(seen[task_id], f"depends_on: {dep} depends on itself"))
+            elif dep not in tasks:
+                findings.append(LintFinding(seen[task_id], f"depends_on: {dep} does not exist"))
+    cycle = _find_cycle({tid: [d for d in t.frontmatter.depends_on if d != tid] for tid, t in tasks.items()})
+    if cycle:
+        findings.append(LintFinding(seen[cycle[0]], "depends_on: cycle " + " -> ".join(cycle)))
+    return findings
+
+
+def load_tasks(tasks_dir: Path) -> tuple[list[Task], list[LintFinding]]:
+    """The tasks that parse, and a finding per file that does not (no DAG checks)."""
+    tasks: list[Task] = []
+    bad: list[LintFinding] = []
+    for path in task_paths(tasks_dir):
+        try:
+            tasks.append(parse_task(path.read_text(encoding="utf-8"), path))
+        except (OSError, UnicodeDecodeError) as exc:
+            bad.append(LintFinding(str(path), f"unreadable: {exc}".splitlines()[0]))
+        except SchemaError as exc:
+            bad.append(LintFinding(str(path), str(exc.problems[0])))
+    return tasks, bad

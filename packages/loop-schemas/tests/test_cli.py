@@ -1,0 +1,94 @@
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from loop_schemas.__main__ import infer_kind
+
+
+def run(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "loop_schemas", *args], capture_output=True, text=True, check=False
+    )
+
+
+def test_corrupt_state_is_one_line_no_traceback(tmp_path: Path) -> None:
+    state = tmp_path / ".loop" / "orchestrator-state.json"
+    state.parent.mkdir()
+    state.write_text('{"schema_version": 2, "loops": {"a": ')
+    proc = run("validate", str(state))
+    assert proc.returncode == 1
+    assert proc.stdout == ""
+    lines = proc.stderr.splitlines()
+    assert len(lines) == 1 and lines[0].startswith(f"{state}: not valid JSON")
+    assert "Traceback" not in proc.stderr
+
+
+def test_every_problem_gets_a_line(tmp_path: Path) -> None:
+    state = tmp_path / "orchestrator-state.json"
+    state.write_text(json.dumps({"schema_version": 2, "loops": {"a": {"status": "x"}, "b": {"status": "y"}}}))
+    proc = run("validate", str(state))
+    assert proc.returncode == 1
+    assert sorted(proc.stderr.splitlines()) == sorted(
+        [
+            f"{state}: loops.a.status: Input should be 'spec', 'plan', 'implement', 'verify', 'canary', "
+            "'shipped', 'reverted' or 'blocked'",
+            f"{state}: loops.b.status: Input should be 'spec', 'plan', 'implement', 'verify', 'canary', "
+            "'shipped', 'reverted' or 'blocked'",
+        ]
+    )
+
+
+def test_valid_files_exit_zero(tmp_path: Path) -> None:
+    state = tmp_path / "orchestrator-state.json"
+    state.write_text(json.dumps({"schema_version": 2, "loops": {}}))
+    assert run("validate", str(state)).returncode == 0
+    mail = tmp_path / "20260415-112233-web-to-coord.md"
+    mail.write_text("---\nsubject: hi\n---\nbody\n")
+    proc = run("validate", str(mail), "--json")
+    assert proc.returncode == 0
+    assert json.loads(proc.stdout) == {"file": str(mail), "kind": "mail", "valid": True, "problems": []}
+
+
+def test_kind_override_and_unknown_kind(tmp_path: Path) -> None:
+    odd = tmp_path / "notes.txt"
+    odd.write_text("```decision\nversion: 1\ncritique: ok\nactions: []\n```\n")
+    assert run("validate", str(odd)).returncode == 1
+    assert run("validate", str(odd), "--kind", "decision").returncode == 0
+    assert run("validate", str(odd), "--kind", "nope").returncode == 2
+
+
+def test_binary_and_missing_files(tmp_path: Path) -> None:
+    blob = tmp_path / "orchestrator-state.json"
+    blob.write_bytes(b"\xff\xfe\x00garbage")
+    proc = run("validate", str(blob))
+    assert proc.returncode == 1 and "not UTF-8" in proc.stderr and "Traceback" not in proc.stderr
+    proc = run("validate", str(tmp_path / "absent.json"))
+    assert proc.returncode == 1 and "unreadable" in proc.stderr
+
+
+@pytest.mark.parametrize(
+    ("path", "kind"),
+    [
+        ("proj/.loop/orchestrator-state.json", "state"),
+        ("proj/.loop/messages/20260415-112233-web-to-coord.md", "mail"),
+        ("proj/tasks/T0001-x.md", "task"),
+        ("proj/tasks/archive/T0001-x.md", "task"),
+        ("proj/docs/adr/0001-x.md", "adr"),
+        ("proj/lane-config.yaml", "lane-config"),
+        ("proj/.loop/sessions/s/engine/pending-decision.json", "decision"),
+        ("proj/README.md", None),
+    ],
+)
+def test_infer_kind(path: str, kind: str | None) -> None:
+    assert infer_kind(Path(path)) == kind
+
+
+def test_export_writes_every_schema(tmp_path: Path) -> None:
+    proc = run("export", str(tmp_path / "out"))
+    assert proc.returncode == 0
+    names = {p.name for p in (tmp_path / "out").iterdir()}
+    assert {"orchestrator-state.schema.json", "decision.schema.json", "digest.schema.json"} <= names

@@ -1,0 +1,101 @@
+"""Every parser, fed arbitrary text: a model or a SchemaError, never another exception."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from loop_schemas import (
+    SchemaError,
+    parse_adr,
+    parse_decision_block,
+    parse_lane_config,
+    parse_mail,
+    parse_mail_name,
+    parse_state,
+    parse_task,
+    set_frontmatter_key,
+)
+from loop_schemas.metrics import parse_metrics_line
+from loop_schemas.watchdog import parse_watchdog_line
+
+FRONTMATTER_ALPHABET = st.sampled_from([*"-:#[]{}&*!|>'\"%@`,?\n \t abcdefT0123456789_.", "---\n"])
+frontmatterish = st.lists(FRONTMATTER_ALPHABET, max_size=200).map("".join)
+text = st.one_of(st.text(max_size=400), frontmatterish, frontmatterish.map(lambda s: "---\n" + s + "\n---\n"))
+
+PARSERS: dict[str, Callable[[str], object]] = {
+    "state": parse_state,
+    "task": parse_task,
+    "adr": parse_adr,
+    "mail": parse_mail,
+    "mail-name": parse_mail_name,
+    "decision": parse_decision_block,
+    "lane-config": parse_lane_config,
+    "metrics-line": parse_metrics_line,
+    "watchdog-line": parse_watchdog_line,
+}
+
+
+@pytest.mark.parametrize("name", sorted(PARSERS))
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(data=text)
+def test_parser_total(name: str, data: str) -> None:
+    try:
+        PARSERS[name](data)
+    except SchemaError as exc:
+        assert str(exc) and "\n" not in str(exc)
+
+
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.text(max_size=20),
+    lambda children: (
+        st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=10), children, max_size=4)
+    ),
+    max_leaves=20,
+)
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    doc=st.dictionaries(st.sampled_from(["schema_version", "loops", "lanes", "updated_at", "x"]), json_values)
+)
+def test_state_structured_fuzz(doc: dict[str, object]) -> None:
+    try:
+        parse_state(json.dumps(doc))
+    except SchemaError:
+        pass
+
+
+@settings(max_examples=100, deadline=None)
+@given(value=st.text(max_size=60))
+def test_set_frontmatter_key_round_trips_any_value(value: str) -> None:
+    base = "---\nid: T0001\nkey: old\n---\nbody\n"
+    from loop_schemas._frontmatter import parse_frontmatter
+
+    out = set_frontmatter_key(base, "key", value)
+    data, body = parse_frontmatter(out)
+    assert body == "body\n"
+    expected = value if value.strip() else None
+    got = data["key"]
+    if expected is None:
+        assert got in (None, "", value)
+    else:
+        assert got == value
+
+
+@settings(max_examples=50, deadline=None)
+@given(data=st.binary(max_size=200))
+def test_validate_cli_never_tracebacks_in_process(
+    tmp_path_factory: pytest.TempPathFactory, data: bytes
+) -> None:
+    from loop_schemas.__main__ import validate_file
+
+    directory = tmp_path_factory.mktemp("v")
+    for name in ("orchestrator-state.json", "T0001-x.md", "lane-config.yaml"):
+        path = Path(directory) / name
+        path.write_bytes(data)
+        validate_file(path, None)

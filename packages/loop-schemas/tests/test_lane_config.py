@@ -1,0 +1,72 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from loop_schemas import EngineConfig, SchemaError, load_lane_config, parse_lane_config
+
+CONFIG = """
+lanes:
+  web: { harness: pi, model: "" }
+  infra: { harness: claude, model: "" }
+  ops-top:
+    harness: shell
+    cmd: watch -n 10 curl -sf https://example.com/healthz
+engine:
+  approval_mode: auto
+  brain: { harness: claude, timeout_s: 120 }
+  mystery: 1
+"""
+
+
+def test_engine_defaults_match_contract() -> None:
+    cfg = EngineConfig()
+    assert (cfg.approval_mode, cfg.checkpoint_interval_s, cfg.poll_interval_s, cfg.min_cycle_interval_s) == (
+        "manual",
+        900,
+        10,
+        120,
+    )
+    assert (cfg.brain.timeout_s, cfg.brain.max_retries, cfg.brain.max_calls_per_hour) == (300, 1, 12)
+    assert (cfg.ingest.mode, cfg.ingest.lane, cfg.ingest.timeout_s) == ("lane", "docs", 600)
+    assert (cfg.destructive.max_dispatches_per_cycle, cfg.destructive.max_lanes) == (4, 12)
+    assert cfg.pm.adapters == []
+
+
+def test_load_with_host_overlay(tmp_path: Path) -> None:
+    path = tmp_path / "lane-config.yaml"
+    path.write_text(CONFIG)
+    (tmp_path / "lane-config.box1.yaml").write_text(
+        "lanes:\n  web: { harness: codex }\nengine:\n  brain: { harness: codex }\n"
+    )
+    loaded = load_lane_config(path, hostname="box1.example.com")
+    assert loaded.config.lanes["web"].harness == "codex"
+    assert loaded.config.lanes["infra"].harness == "claude"
+    # engine top-level keys replace whole: brain.timeout_s falls back to its default
+    assert loaded.engine.brain.harness == "codex" and loaded.engine.brain.timeout_s == 300
+    assert loaded.engine.approval_mode == "auto"
+    assert any("engine.mystery" in w for w in loaded.warnings)
+    assert len(loaded.sources) == 2
+
+
+def test_no_overlay_for_other_hosts(tmp_path: Path) -> None:
+    path = tmp_path / "lane-config.yaml"
+    path.write_text(CONFIG)
+    (tmp_path / "lane-config.box1.yaml").write_text("lanes:\n  web: { harness: codex }\n")
+    assert load_lane_config(path, hostname="other").config.lanes["web"].harness == "pi"
+
+
+@pytest.mark.parametrize(
+    ("text", "needle"),
+    [
+        ("lanes:\n  frontend: { harness: pi }\n", "frontend"),
+        ("engine:\n  approval_mode: yolo\n", "approval_mode"),
+        ("lanes: [web]\n", "lanes"),
+        ("lanes:\n  web: { harness: pi\n", "YAML"),
+        ("a: &x [1]\nb: *x\n", "aliases"),
+    ],
+)
+def test_bad_configs(text: str, needle: str) -> None:
+    with pytest.raises(SchemaError) as info:
+        parse_lane_config(text)
+    assert needle in str(info.value) or any(needle in str(p) for p in info.value.problems)

@@ -1,0 +1,97 @@
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import pytest
+from loop_schemas import (
+    AdrStatus,
+    SchemaError,
+    accept_gate_problems,
+    format_mail_name,
+    parse_adr,
+    parse_mail,
+    parse_mail_name,
+)
+
+
+def test_mail_name_with_hyphenated_lanes() -> None:
+    parsed = parse_mail_name("20260415-112233-validate-left-to-ops-top.md")
+    assert (parsed.sender, parsed.recipient, parsed.seq) == ("validate-left", "ops-top", 1)
+    assert parsed.timestamp == dt.datetime(2026, 4, 15, 11, 22, 33)
+    assert parsed.file_name == "20260415-112233-validate-left-to-ops-top.md"
+
+
+def test_mail_name_collision_suffix() -> None:
+    parsed = parse_mail_name("20260415-112233-web-to-coord.3.md")
+    assert parsed.seq == 3
+    assert format_mail_name("web", "coord", parsed.timestamp, 3) == "20260415-112233-web-to-coord.3.md"
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "20261315-112233-web-to-coord.md",
+        "20260415-112233-web-coord.md",
+        "20260415-112233--to-coord.md",
+        "x.md",
+        "20260415-112233-web-to-coord.1.md",
+        "20260415-112233-web-to-coord.txt",
+    ],
+)
+def test_bad_mail_names(name: str) -> None:
+    with pytest.raises(SchemaError):
+        parse_mail_name(name)
+
+
+def test_format_refuses_ambiguous_sender() -> None:
+    with pytest.raises(SchemaError):
+        format_mail_name("a-to-b", "coord", dt.datetime(2026, 1, 1))
+    with pytest.raises(SchemaError):
+        format_mail_name("web", "co ord", dt.datetime(2026, 1, 1))
+
+
+def test_mail_reply_subject() -> None:
+    msg = parse_mail("---\nsubject: re:ask-12 done\n---\nbody\n")
+    assert msg.frontmatter.reply_to == "ask-12"
+    assert parse_mail("---\nsubject: Need token\n---\n").frontmatter.reply_to is None
+    assert parse_mail("no frontmatter at all").frontmatter.subject is None
+
+
+ADR = """---
+status: Proposed
+date: 2026-04-15
+verify_record: docs/verify/queue.md
+rollback: https://wiki.example.com/rollback
+canary_record:
+supersedes:
+---
+# 3. Choose the job queue: Redis vs SQS
+
+Context.
+"""
+
+
+def test_parse_adr() -> None:
+    adr = parse_adr(ADR, "docs/adr/0003-choose-the-job-queue.md")
+    assert adr.number == 3 and adr.title == "Choose the job queue: Redis vs SQS"
+    assert adr.frontmatter.status is AdrStatus.PROPOSED
+    assert adr.frontmatter.date == "2026-04-15"
+
+
+def test_accept_gate(tmp_path: Path) -> None:
+    adr = parse_adr(ADR)
+    problems = accept_gate_problems(adr, tmp_path)
+    assert problems == ["verify_record: docs/verify/queue.md does not exist"]
+    (tmp_path / "docs/verify").mkdir(parents=True)
+    (tmp_path / "docs/verify/queue.md").write_text("proof")
+    assert accept_gate_problems(adr, tmp_path) == []
+    bare = parse_adr(ADR.replace("rollback: https://wiki.example.com/rollback", "rollback:"))
+    assert any("rollback" in p for p in accept_gate_problems(bare, tmp_path))
+    accepted = parse_adr(ADR.replace("status: Proposed", "status: accepted"))
+    assert any("only a Proposed" in p for p in accept_gate_problems(accepted, tmp_path))
+
+
+def test_adr_bad_status() -> None:
+    with pytest.raises(SchemaError, match="status"):
+        parse_adr(ADR.replace("Proposed", "Maybe"))
