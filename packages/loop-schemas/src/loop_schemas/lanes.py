@@ -15,9 +15,9 @@ BASE_WINDOWS = ("coord", "web", "infra", "validate", "ops", "docs")
 class LaneStatus(BaseModel):
     """One lane's status. `status` is one of five frozen words; finer states go in `detail`."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="allow")
 
-    lane: str
+    lane: str | None = None  # the report's key; added inside each entry by newer scripts
     status: LaneState
     target: str
     kind: Literal["fixed", "dynamic"]
@@ -27,7 +27,7 @@ class LaneStatus(BaseModel):
 
 
 class LaneStatusReport(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="allow")
 
     contract_version: Literal[1]
     session: str
@@ -38,7 +38,7 @@ class LaneStatusReport(BaseModel):
 class Lane(BaseModel):
     """One window of a session as list-lanes reports it (metadata from @loop_lane_* options)."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="allow")
 
     window: str
     window_id: str | None = None
@@ -54,7 +54,7 @@ class Lane(BaseModel):
 
 
 class LaneList(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="allow")
 
     contract_version: Literal[1]
     session: str

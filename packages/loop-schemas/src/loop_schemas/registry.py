@@ -51,7 +51,7 @@ class Harness(BaseModel):
 
 
 class HarnessRegistry(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="allow")
 
     contract_version: Literal[1]
     harnesses: list[Harness]
