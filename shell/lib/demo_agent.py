@@ -1,0 +1,203 @@
+#!/usr/bin/env python3
+"""demo_agent: a simulated coding agent for the demo loop. No AI: it only pretends, and says so.
+
+Usage: demo_agent.py [--lane NAME] [--project-root DIR] [--work-s SECS] [any other args are ignored]
+
+It runs in a tmux pane like a real harness: an idle prompt, then for each prompt it receives (a bracketed
+paste followed by Enter) a few seconds of a busy spinner, then a report to the coordinator written as a
+mailbox message (.loop/messages/<stamp>-<lane>-to-coord.md, through mail.py so names never collide):
+
+- a prompt holding a task file (`id: T0001` in its frontmatter) is answered with `task: T0001` and a
+  `subject: done T0001: <title>` (the loop moves the task to review; only a human marks it done);
+- a prompt that asks for a reply with `re:<ask-id>` is answered with `subject: re:<ask-id>`;
+- anything else gets `subject: demo report`.
+
+The lane name defaults to the pane's tmux window name; the project root to the nearest directory above
+the working directory that has a .loop/ (or --project-root / LOOP_PROJECT_ROOT). Standard library only.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as _dt
+import os
+import re
+import select
+import subprocess
+import sys
+import termios
+import time
+import tty
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import mail
+
+SPINNER = "|/-\\"
+TASK_ID = re.compile(r"^id:[ \t]*(T\d{4})[ \t]*$", re.MULTILINE)
+TITLE = re.compile(r"^title:[ \t]*(.+?)[ \t]*$", re.MULTILINE)
+ASK = re.compile(r"\bre:([A-Za-z0-9][A-Za-z0-9_.:-]*)")
+PASTE_START = b"\x1b[200~"
+PASTE_END = b"\x1b[201~"
+
+
+def window_name() -> str:
+    pane = os.environ.get("TMUX_PANE")
+    if not pane:
+        return "demo"
+    try:
+        out = subprocess.run(
+            ["tmux", "display-message", "-p", "-t", pane, "#{window_name}"],
+            capture_output=True,
+            text=True,
+            timeout=5,
+            check=False,
+        ).stdout.strip()
+    except (OSError, subprocess.TimeoutExpired):
+        return "demo"
+    return out if mail.LANE_RE.match(out or "") else "demo"
+
+
+def project_root(explicit: str | None) -> str:
+    if explicit:
+        return explicit
+    if os.environ.get("LOOP_PROJECT_ROOT"):
+        return os.environ["LOOP_PROJECT_ROOT"]
+    here = os.getcwd()
+    while True:
+        if os.path.isdir(os.path.join(here, ".loop")):
+            return here
+        parent = os.path.dirname(here)
+        if parent == here:
+            return os.getcwd()
+        here = parent
+
+
+class Screen:
+    def __init__(self, lane: str) -> None:
+        self.lane = lane
+        self.history: list[str] = []
+
+    def draw(self, status_line: str) -> None:
+        out = [
+            "\x1b[H\x1b[2J",
+            f"loop-orchestrator demo agent (lane {self.lane}) -- a simulation: no AI runs here.\r\n",
+            "It reports back to coord by mail after pretending to work.\r\n\r\n",
+        ]
+        out.extend(f"  {line}\r\n" for line in self.history[-12:])
+        out.append("\r\n" + status_line + "\r\n")
+        sys.stdout.write("".join(out))
+        sys.stdout.flush()
+
+    def idle(self) -> None:
+        self.draw("demo> _\r\n  demo agent ready -- paste a prompt and press Enter")
+
+
+def reply_for(prompt: str) -> tuple[str, str | None]:
+    """(subject, task id or None) for the report on `prompt`."""
+    ask = ASK.search(prompt)
+    task = TASK_ID.search(prompt)
+    task_id = task.group(1) if task else None
+    if ask:
+        return f"re:{ask.group(1)}", task_id
+    if task_id:
+        title = TITLE.search(prompt)
+        return f"done {task_id}: {title.group(1) if title else 'task'}", task_id
+    return "demo report", None
+
+
+def report(root: str, lane: str, prompt: str) -> str:
+    subject, task_id = reply_for(prompt)
+    first = prompt.strip().splitlines()[0][:120] if prompt.strip() else "(empty)"
+    body = (
+        f"Simulated work by the demo agent on lane {lane} at {_dt.datetime.now():%H:%M:%S}.\n"
+        f"Prompt began with: {first}\n"
+        "Nothing was changed: this agent is a simulation.\n"
+    )
+    extra = {"task": task_id} if task_id else None
+    return mail.send(os.path.join(root, ".loop", "messages"), lane, "coord", subject, body, extra=extra)
+
+
+def work(screen: Screen, seconds: float) -> bool:
+    """Spin for `seconds`; False when interrupted (Escape or C-c)."""
+    end = time.monotonic() + seconds
+    i = 0
+    while time.monotonic() < end:
+        screen.draw(f"{SPINNER[i % 4]} demo agent working... (esc to interrupt)")
+        i += 1
+        ready, _, _ = select.select([sys.stdin], [], [], 0.2)
+        if ready:
+            data = os.read(sys.stdin.fileno(), 1024)
+            if data in (b"\x1b", b"\x03"):
+                return False
+    return True
+
+
+def main(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(prog="demo_agent.py", add_help=True)
+    parser.add_argument("--lane")
+    parser.add_argument("--project-root")
+    parser.add_argument("--work-s", type=float, default=float(os.environ.get("LOOP_DEMO_WORK_S", "3")))
+    args, _ignored = parser.parse_known_args(argv)
+    lane = args.lane or window_name()
+    root = project_root(args.project_root)
+    screen = Screen(lane)
+    fd = sys.stdin.fileno()
+    saved = termios.tcgetattr(fd) if os.isatty(fd) else None
+    if saved is not None:
+        tty.setraw(fd)
+    sys.stdout.write("\x1b[?2004h")  # ask the terminal (tmux) for bracketed paste
+    buf = b""
+    composer = b""
+    in_paste = False
+    try:
+        screen.idle()
+        while True:
+            data = os.read(fd, 65536)
+            if not data:
+                return 0
+            buf += data
+            while buf:
+                if in_paste:
+                    end = buf.find(PASTE_END)
+                    if end < 0:
+                        composer, buf = composer + buf, b""
+                        break
+                    composer, buf, in_paste = composer + buf[:end], buf[end + len(PASTE_END) :], False
+                    continue
+                if buf.startswith(PASTE_START):
+                    buf, in_paste = buf[len(PASTE_START) :], True
+                    continue
+                if PASTE_START.startswith(buf):
+                    break  # a paste marker split across reads
+                byte, buf = buf[:1], buf[1:]
+                if byte == b"\x04" and not composer:
+                    return 0
+                if byte in (b"\r", b"\n"):
+                    prompt = composer.decode("utf-8", errors="replace")
+                    composer = b""
+                    if not prompt.strip():
+                        continue
+                    screen.history.append(f"> {prompt.strip().splitlines()[0][:70]}")
+                    if work(screen, args.work_s):
+                        path = report(root, lane, prompt)
+                        screen.history.append(f"reported to coord: {os.path.basename(path)}")
+                    else:
+                        screen.history.append("interrupted")
+                    screen.idle()
+                elif byte in (b"\x7f", b"\x08"):
+                    composer = composer[:-1]
+                elif byte == b"\x15":
+                    composer = b""
+                elif byte not in (b"\x1b",):
+                    composer += byte
+    except KeyboardInterrupt:
+        return 130
+    finally:
+        sys.stdout.write("\x1b[?2004l")
+        sys.stdout.flush()
+        if saved is not None:
+            termios.tcsetattr(fd, termios.TCSADRAIN, saved)
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

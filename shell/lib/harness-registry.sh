@@ -1,0 +1,464 @@
+#!/usr/bin/env bash
+# harness-registry.sh: the per-harness invocation contract (launch, flags, one-shot template, screen patterns).
+#
+# Run it as a CLI, or source it for the harness_* functions (sourcing spawns nothing and sets no shell
+# options). The data lives here, in bash, one block per harness in _registry_load; every other layer
+# (lane-config-resolver, loop-lane-status, the Python engine) reads it through `list --json`.
+#
+# Verification: each block says `verified=true` only when its launch/auto-approve/model flags and its
+# one-shot template were checked against the harness's own documentation or source (see the notes
+# field, which names what is and is not confirmed). Screen patterns are best-effort markers of each
+# TUI (and of the fake agent in shell/tests/fake_agent.py, which mimics them); they are never used to
+# decide anything destructive. Patterns use only syntax that both `grep -E` and Python `re` accept.
+
+if [ "${BASH_SOURCE[0]}" = "$0" ]; then
+  set -euo pipefail
+fi
+
+# The twelve harnesses, in the contract's order.
+REGISTRY_HARNESSES="pi claude opencode codex cursor-agent hermes droid forge amp openclaw mprocs shell"
+# Every field, in the order `fields` prints them.
+REGISTRY_FIELDS="name binary kind launch_cmd auto_approve_flag model_flag oneshot_template idle_pattern busy_pattern approval_pattern welcome_pattern error_pattern process_names paste_delay clear_cmd verified notes"
+
+# _registry_load NAME: assign the harness's fields to the CALLER's locals (binary kind launch_cmd …).
+# Returns 1 for an unknown name. Callers declare the locals first (dynamic scope; nothing leaks).
+_registry_load() {
+  # Shared defaults (an AI harness whose patterns come from its own block).
+  binary=$1 kind=ai launch_cmd=$1 auto_approve_flag='' model_flag='' oneshot_template=''
+  idle_pattern='' busy_pattern='esc to interrupt' approval_pattern='' welcome_pattern='' error_pattern=''
+  process_names=$1 paste_delay=0.5 clear_cmd='' verified=false notes=''
+  case $1 in
+    pi)
+      model_flag=--model
+      oneshot_template='pi -p {prompt}'
+      idle_pattern='↑[0-9]+ ↓[0-9]+'
+      busy_pattern='Working\.\.\.|esc to interrupt'
+      approval_pattern='Allow tool call'
+      welcome_pattern='^ ?pi v[0-9]'
+      error_pattern='^ ?Error: '
+      verified=true
+      notes='pi coding agent (earendil-works/pi, npm @mariozechner/pi-coding-agent): --model takes provider/id or a fuzzy id; -p/--print runs one prompt and exits. pi asks no per-tool approval, so there is no auto-approve flag (--approve only trusts project extensions). idle = the footer token counters.'
+      ;;
+    claude)
+      auto_approve_flag=--dangerously-skip-permissions
+      model_flag=--model
+      oneshot_template='claude -p {prompt}'
+      idle_pattern='\? for shortcuts|shift\+tab to cycle|bypass permissions on|accept edits on'
+      busy_pattern='esc to interrupt|ctrl\+c to interrupt'
+      approval_pattern='Do you want to proceed\?|Do you want to make this edit|Do you want to create|Would you like to proceed\?'
+      welcome_pattern='Welcome to Claude Code'
+      error_pattern='API Error: [0-9]+|usage limit reached|Claude usage limit'
+      paste_delay=1.0
+      clear_cmd=/clear
+      verified=true
+      notes='Claude Code: --dangerously-skip-permissions, --model, -p/--print (documented). Offers hooks (Stop/Notification/UserPromptSubmit); see shell/hooks/. /clear starts a fresh conversation.'
+      ;;
+    opencode)
+      auto_approve_flag=--dangerously-skip-permissions
+      model_flag=--model
+      oneshot_template='opencode run {prompt}'
+      idle_pattern='enter send|ctrl\+p commands'
+      busy_pattern='esc interrupt|esc to interrupt'
+      approval_pattern='Permission required'
+      welcome_pattern='opencode v[0-9]'
+      error_pattern='AI_APICallError'
+      clear_cmd=/new
+      verified=true
+      notes='opencode (anomalyco/opencode): -m/--model provider/model and "opencode run [message]" are documented. --dangerously-skip-permissions exists on "run" and (with the alias --yolo) on the TUI since mid-2026; older builds reject it on the TUI (OPENCODE_PERMISSION={"*":"allow"} is the env equivalent). /new starts a fresh session.'
+      ;;
+    codex)
+      auto_approve_flag=--dangerously-bypass-approvals-and-sandbox
+      model_flag=--model
+      oneshot_template='codex exec {prompt}'
+      idle_pattern='\? for shortcuts|context left|⏎ send'
+      busy_pattern='esc to interrupt'
+      approval_pattern='Would you like to run the following command\?|Would you like to make the following edits\?|Allow command\?'
+      welcome_pattern='OpenAI Codex'
+      error_pattern='stream error|unexpected status [0-9]+'
+      paste_delay=0.8
+      clear_cmd=/new
+      verified=true
+      notes='OpenAI Codex CLI: -m/--model, "codex exec PROMPT" (non-interactive) and --dangerously-bypass-approvals-and-sandbox (alias --yolo; --full-auto is the sandboxed, still-asking alternative) are documented. /new starts a fresh chat.'
+      ;;
+    cursor-agent)
+      auto_approve_flag=--force
+      model_flag=--model
+      oneshot_template='cursor-agent -p {prompt}'
+      idle_pattern='/ commands · @ files'
+      busy_pattern='ctrl\+c to stop|esc to interrupt'
+      approval_pattern='Run this command\?'
+      welcome_pattern='Cursor Agent'
+      error_pattern='Connection failed'
+      verified=true
+      notes='Cursor CLI (binary cursor-agent, also installed as agent): -p/--print, --model and --force (alias --yolo: run every action without approval) are documented. Recent builds also want --trust for headless runs in an untrusted workspace.'
+      ;;
+    hermes)
+      auto_approve_flag=--yolo
+      model_flag=--model
+      oneshot_template='hermes chat --oneshot -q {prompt}'
+      idle_pattern='\? for help'
+      busy_pattern='Working…|esc to interrupt'
+      approval_pattern='Allow command\?'
+      welcome_pattern='starting…'
+      error_pattern='Error: API request failed'
+      verified=true
+      notes='Hermes Agent (NousResearch): --yolo, -m/--model and "hermes chat --oneshot -q PROMPT" (answer and exit; -q alone seeds an interactive session) are in its CLI reference. Screen patterns are generic (unverified against the real TUI).'
+      ;;
+    droid)
+      auto_approve_flag=--skip-permissions-unsafe
+      model_flag=--model
+      oneshot_template='droid exec {prompt}'
+      idle_pattern='\? for help'
+      busy_pattern='Working…|esc to interrupt'
+      approval_pattern='Allow command\?'
+      welcome_pattern='starting…'
+      error_pattern='Error: API request failed'
+      notes='Factory droid: "droid exec PROMPT", -m/--model and --skip-permissions-unsafe are in the droid exec reference; that the interactive TUI takes the same two flags is unverified. droid exec is read-only unless given --auto low|medium|high. Screen patterns are generic (unverified).'
+      ;;
+    forge)
+      oneshot_template='forge -p {prompt}'
+      idle_pattern='\? for help'
+      busy_pattern='Working…|esc to interrupt'
+      approval_pattern='Allow command\?'
+      welcome_pattern='starting…'
+      error_pattern='Error: API request failed'
+      notes='Forge (antinomyhq/forgecode): "forge -p PROMPT" runs one prompt headless and tool calls are auto-approved by default (no approval flag exists). No model flag is documented (the model is chosen with /model or its config), so the model flag is empty (unverified). Screen patterns are generic (unverified).'
+      ;;
+    amp)
+      auto_approve_flag=--dangerously-allow-all
+      oneshot_template='amp -x {prompt}'
+      idle_pattern='\? for help'
+      busy_pattern='Working…|esc to interrupt'
+      approval_pattern='Allow command\?'
+      welcome_pattern='starting…'
+      error_pattern='Error: API request failed'
+      notes='Amp (Sourcegraph): -x/--execute is in its CLI flag reference; --dangerously-allow-all is the flag Amp itself names when execute mode refuses a tool, and other orchestrators pass it (not read in the official manual here). Amp picks its own models (-m selects a mode, not a model), so there is no model flag. Screen patterns are generic (unverified).'
+      ;;
+    openclaw)
+      launch_cmd='openclaw tui'
+      oneshot_template='openclaw agent --agent main --message {prompt}'
+      idle_pattern='\? for help'
+      busy_pattern='Working…|esc to interrupt'
+      approval_pattern='Allow command\?'
+      welcome_pattern='starting…'
+      error_pattern='Error: API request failed'
+      notes='OpenClaw: "openclaw agent --agent <id> --message TEXT" runs one agent turn and "openclaw tui" opens the terminal UI (both documented). openclaw tui has no model flag (only --thinking; openclaw agent has --model) and approvals are configured (tools.exec.mode), not flagged, so both flags are empty. Screen patterns are generic (unverified).'
+      ;;
+    mprocs)
+      kind=tool
+      busy_pattern=
+      paste_delay=0.2
+      verified=true
+      notes='mprocs: a process runner TUI (a tool lane, not an AI harness): no model, approval or one-shot mode. The watchdog never restarts it.'
+      ;;
+    shell)
+      binary='sh'
+      kind=shell
+      launch_cmd=
+      busy_pattern=
+      process_names='bash zsh sh fish dash ksh mksh tcsh csh nu login'
+      paste_delay=0.1
+      verified=true
+      notes='A plain shell lane: nothing is launched (the pane keeps its login shell) unless the lane has a cmd. process_names are the shells harness_is_bare_shell_process recognises (a leading "-" of a login shell is ignored).'
+      ;;
+    *)
+      return 1
+      ;;
+  esac
+  return 0
+}
+
+# harness_known NAME: true when NAME is one of the twelve harnesses.
+harness_known() {
+  case " $REGISTRY_HARNESSES " in
+    *" ${1:-} "*) [ -n "${1:-}" ] ;;
+    *) return 1 ;;
+  esac
+}
+
+# harness_field NAME FIELD: print one field (process_names space-separated). 1 = unknown name, 2 = unknown field.
+harness_field() {
+  local name=${1:-} field=${2:-}
+  local binary kind launch_cmd auto_approve_flag model_flag oneshot_template idle_pattern busy_pattern
+  local approval_pattern welcome_pattern error_pattern process_names paste_delay clear_cmd verified notes
+  harness_known "$name" || return 1
+  _registry_load "$name" || return 1
+  case $field in
+    name) printf '%s\n' "$name" ;;
+    binary) printf '%s\n' "$binary" ;;
+    kind) printf '%s\n' "$kind" ;;
+    launch_cmd) printf '%s\n' "$launch_cmd" ;;
+    auto_approve_flag) printf '%s\n' "$auto_approve_flag" ;;
+    model_flag) printf '%s\n' "$model_flag" ;;
+    oneshot_template) printf '%s\n' "$oneshot_template" ;;
+    idle_pattern) printf '%s\n' "$idle_pattern" ;;
+    busy_pattern) printf '%s\n' "$busy_pattern" ;;
+    approval_pattern) printf '%s\n' "$approval_pattern" ;;
+    welcome_pattern) printf '%s\n' "$welcome_pattern" ;;
+    error_pattern) printf '%s\n' "$error_pattern" ;;
+    process_names) printf '%s\n' "$process_names" ;;
+    paste_delay) printf '%s\n' "$paste_delay" ;;
+    clear_cmd) printf '%s\n' "$clear_cmd" ;;
+    verified) printf '%s\n' "$verified" ;;
+    notes) printf '%s\n' "$notes" ;;
+    *) return 2 ;;
+  esac
+}
+
+# harness_binary_path NAME: the absolute path of the harness's binary on PATH (1 when absent or unknown).
+harness_binary_path() {
+  local binary kind launch_cmd auto_approve_flag model_flag oneshot_template idle_pattern busy_pattern
+  local approval_pattern welcome_pattern error_pattern process_names paste_delay clear_cmd verified notes
+  harness_known "${1:-}" || return 1
+  _registry_load "$1" || return 1
+  command -v "$binary" 2>/dev/null || return 1
+}
+
+# registry_shell_quote STRING: quote a word for a POSIX shell exactly like Python's shlex.quote.
+registry_shell_quote() {
+  local s=${1-} out LC_ALL=C
+  if [ -z "$s" ]; then
+    printf "''\n"
+    return 0
+  fi
+  case $s in
+    *[!A-Za-z0-9@%+=:,./_-]*) ;;
+    *)
+      printf '%s\n' "$s"
+      return 0
+      ;;
+  esac
+  out="'"
+  while :; do
+    case $s in
+      *\'*)
+        out="$out${s%%\'*}'\"'\"'"
+        s=${s#*\'}
+        ;;
+      *)
+        out="$out$s'"
+        break
+        ;;
+    esac
+  done
+  printf '%s\n' "$out"
+}
+
+# _registry_launch NAME AUTO(0|1) [MODEL]: the shell command that starts the harness in a lane.
+_registry_launch() {
+  local name=$1 auto=$2 model=${3-} out
+  local binary kind launch_cmd auto_approve_flag model_flag oneshot_template idle_pattern busy_pattern
+  local approval_pattern welcome_pattern error_pattern process_names paste_delay clear_cmd verified notes
+  harness_known "$name" || return 1
+  _registry_load "$name" || return 1
+  out=$launch_cmd
+  if [ "$auto" = 1 ] && [ -n "$auto_approve_flag" ]; then
+    out="$out $auto_approve_flag"
+  fi
+  if [ -n "$model" ]; then
+    if [ -n "$model_flag" ] && [ -n "$launch_cmd" ]; then
+      out="$out $model_flag $(registry_shell_quote "$model")"
+    else
+      printf 'harness-registry: warning: harness %s has no model flag; ignoring model %s\n' \
+        "$name" "$(registry_shell_quote "$model")" >&2
+    fi
+  fi
+  printf '%s\n' "$out"
+}
+
+# harness_resolve_launch NAME [MODEL]: the launch command (model applied per the harness contract).
+harness_resolve_launch() {
+  _registry_launch "${1:-}" 0 "${2-}"
+}
+
+# harness_resolve_launch_auto_approve NAME [MODEL]: the launch command with the auto-approve flag.
+harness_resolve_launch_auto_approve() {
+  _registry_launch "${1:-}" 1 "${2-}"
+}
+
+# harness_is_bare_shell_process COMMAND: true when a pane's #{pane_current_command} is a bare shell
+# (bash, zsh, sh, fish, dash, ksh, tcsh, … and login shells such as -bash or a full path).
+harness_is_bare_shell_process() {
+  local c=${1:-} binary kind launch_cmd auto_approve_flag model_flag oneshot_template idle_pattern busy_pattern
+  local approval_pattern welcome_pattern error_pattern process_names paste_delay clear_cmd verified notes
+  c=${c##*/}
+  c=${c#-}
+  [ -n "$c" ] || return 1
+  _registry_load shell
+  case " $process_names " in
+    *" $c "*) return 0 ;;
+    *) return 1 ;;
+  esac
+}
+
+# harness_is_ai NAME: true when NAME is a registered AI harness (not shell, not a tool such as mprocs).
+harness_is_ai() {
+  [ "$(harness_field "${1:-}" kind 2>/dev/null)" = ai ]
+}
+
+# ---- CLI -------------------------------------------------------------------------------------------
+
+_registry_usage() {
+  cat <<'EOF'
+Usage: harness-registry.sh list [--json]
+       harness-registry.sh --json
+       harness-registry.sh fields <name>
+       harness-registry.sh field <name> <field>
+       harness-registry.sh oneshot <name>
+       harness-registry.sh launch <name> [--model M] [--auto-approve]
+       harness-registry.sh probe <name> [model]
+
+The per-harness invocation contract. Harnesses, in order:
+  pi claude opencode codex cursor-agent hermes droid forge amp openclaw mprocs shell
+
+Verbs:
+  list            the twelve names, one per line; with --json the whole registry
+                  ({contract_version: 1, harnesses: [...]}, loop_schemas.HarnessRegistry)
+  fields NAME     every field as field=value lines
+  field NAME F    one field's value (process_names space-separated)
+  oneshot NAME    the headless one-shot template with a literal {prompt} placeholder; a harness
+                  without a one-shot mode prints nothing and exits 1. Split it shell-style and put
+                  the prompt in as ONE argv element, never through a shell.
+  launch NAME     the lane launch command (--model applies the model flag, --auto-approve adds the
+                  auto-approve flag)
+  probe NAME [M]  is the binary on PATH? prints binary path and launch commands; exit 1 when missing
+
+Fields: name binary kind(ai|shell|tool) launch_cmd auto_approve_flag model_flag oneshot_template
+  idle_pattern busy_pattern approval_pattern welcome_pattern error_pattern (ERE/Python regexes,
+  empty = none) process_names paste_delay(seconds) clear_cmd verified(true|false) notes
+
+Sourced (". lib/harness-registry.sh"), it defines harness_known, harness_field NAME FIELD,
+harness_binary_path NAME, harness_resolve_launch NAME [MODEL],
+harness_resolve_launch_auto_approve NAME [MODEL], harness_is_bare_shell_process COMMAND,
+harness_is_ai NAME and registry_shell_quote STRING; sourcing runs nothing else.
+
+Exit: 0 ok; 1 unknown harness/field, no one-shot mode, binary missing (probe); 2 usage.
+EOF
+}
+
+_registry_die() {
+  printf 'harness-registry: %s\n' "$1" >&2
+  exit "${2:-1}"
+}
+
+_registry_lib_dir() {
+  local src=${BASH_SOURCE[0]} dir
+  while [ -h "$src" ]; do
+    dir=$(cd -P "$(dirname "$src")" && pwd)
+    src=$(readlink "$src")
+    case $src in /*) ;; *) src=$dir/$src ;; esac
+  done
+  cd -P "$(dirname "$src")" && pwd
+}
+
+# _registry_records: every harness's fields as unit-separated (\037) name/field/value records (\036-ended).
+_registry_records() {
+  local h binary kind launch_cmd auto_approve_flag model_flag oneshot_template idle_pattern busy_pattern
+  local approval_pattern welcome_pattern error_pattern process_names paste_delay clear_cmd verified notes
+  for h in $REGISTRY_HARNESSES; do
+    _registry_load "$h"
+    printf '%s\037%s\037%s\036' \
+      "$h" name "$h" "$h" binary "$binary" "$h" kind "$kind" "$h" launch_cmd "$launch_cmd" \
+      "$h" auto_approve_flag "$auto_approve_flag" "$h" model_flag "$model_flag" \
+      "$h" oneshot_template "$oneshot_template" "$h" idle_pattern "$idle_pattern" \
+      "$h" busy_pattern "$busy_pattern" "$h" approval_pattern "$approval_pattern" \
+      "$h" welcome_pattern "$welcome_pattern" "$h" error_pattern "$error_pattern" \
+      "$h" process_names "$process_names" "$h" paste_delay "$paste_delay" "$h" clear_cmd "$clear_cmd" \
+      "$h" verified "$verified" "$h" notes "$notes"
+  done
+}
+
+_registry_json() {
+  local py=${LOOP_PYTHON:-python3} lib
+  lib=$(_registry_lib_dir)
+  command -v "$py" >/dev/null 2>&1 || _registry_die "python3 is required for --json but was not found on PATH"
+  _registry_records | "$py" "$lib/registry.py" json
+}
+
+_registry_need_known() {
+  [ -n "${1:-}" ] || _registry_die "missing harness name (try --help)" 2
+  harness_known "$1" || _registry_die "unknown harness '$1' (known: $REGISTRY_HARNESSES)" 1
+}
+
+_registry_main() {
+  local verb=${1:-}
+  case $verb in
+    -h | --help | help)
+      _registry_usage
+      return 0
+      ;;
+    '') _registry_die "missing verb (try --help)" 2 ;;
+    --json)
+      [ $# -eq 1 ] || _registry_die "--json takes no other arguments" 2
+      _registry_json
+      ;;
+    list)
+      shift
+      case ${1:-} in
+        '')
+          # shellcheck disable=SC2086
+          printf '%s\n' $REGISTRY_HARNESSES
+          ;;
+        --json) [ $# -eq 1 ] || _registry_die "list: unexpected argument '$2'" 2; _registry_json ;;
+        *) _registry_die "list: unexpected argument '$1'" 2 ;;
+      esac
+      ;;
+    fields)
+      [ $# -eq 2 ] || _registry_die "usage: fields <name>" 2
+      _registry_need_known "$2"
+      local f
+      for f in $REGISTRY_FIELDS; do
+        printf '%s=%s\n' "$f" "$(harness_field "$2" "$f")"
+      done
+      ;;
+    field)
+      [ $# -eq 3 ] || _registry_die "usage: field <name> <field>" 2
+      _registry_need_known "$2"
+      harness_field "$2" "$3" || _registry_die "unknown field '$3' (fields: $REGISTRY_FIELDS)" 1
+      ;;
+    oneshot)
+      [ $# -eq 2 ] || _registry_die "usage: oneshot <name>" 2
+      _registry_need_known "$2"
+      local tpl
+      tpl=$(harness_field "$2" oneshot_template)
+      [ -n "$tpl" ] || return 1
+      printf '%s\n' "$tpl"
+      ;;
+    launch)
+      shift
+      local name='' model='' auto=0
+      while [ $# -gt 0 ]; do
+        case $1 in
+          --model) [ $# -ge 2 ] || _registry_die "--model needs a value" 2; model=$2; shift 2 ;;
+          --auto-approve) auto=1; shift ;;
+          -*) _registry_die "launch: unknown option '$1'" 2 ;;
+          *) [ -z "$name" ] || _registry_die "launch: unexpected argument '$1'" 2; name=$1; shift ;;
+        esac
+      done
+      _registry_need_known "$name"
+      _registry_launch "$name" "$auto" "$model"
+      ;;
+    probe)
+      [ $# -ge 2 ] && [ $# -le 3 ] || _registry_die "usage: probe <name> [model]" 2
+      _registry_need_known "$2"
+      local name=$2 model=${3-} bin path
+      bin=$(harness_field "$name" binary)
+      printf 'harness: %s (%s)\n' "$name" "$(harness_field "$name" kind)"
+      printf 'launch: %s\n' "$(_registry_launch "$name" 0 "$model")"
+      printf 'launch --auto-approve: %s\n' "$(_registry_launch "$name" 1 "$model" 2>/dev/null)"
+      printf 'oneshot: %s\n' "$(harness_field "$name" oneshot_template)"
+      printf 'verified: %s\n' "$(harness_field "$name" verified)"
+      if path=$(harness_binary_path "$name"); then
+        printf 'binary: %s -> %s\n' "$bin" "$path"
+      else
+        printf 'binary: %s -> not found on PATH\n' "$bin"
+        return 1
+      fi
+      ;;
+    *) _registry_die "unknown verb '$verb' (try --help)" 2 ;;
+  esac
+}
+
+if [ "${BASH_SOURCE[0]}" = "$0" ]; then
+  _registry_main "$@"
+fi

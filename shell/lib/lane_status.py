@@ -1,0 +1,1129 @@
+#!/usr/bin/env python3
+"""lane_status: resolve lanes to tmux panes and classify them (working, awaiting-approval, idle, ...).
+
+Stdlib only, python 3.8+. Called by loop-lane-status.sh (verb `status`), by the Claude Code hook
+(verb `hook`) and imported by dispatch.py (resolve_lane, Fleet, snapshot, classify_panes).
+
+A fleet question costs a constant number of tmux client spawns, whatever the pane count: ONE
+`list-panes -s -F` (every pane of the session with its lane metadata), ONE chained
+`capture-pane \\; display-message <marker> \\; ...` for every pane whose screen is needed, and --
+only for panes that look idle and were not already seen idle, unchanged, moments ago -- ONE more
+chained capture after a short pause (the idle debounce). When loop-lane-status.sh prefetched (see
+Prefetch), the listing and the captures arrive on stdin from ONE tmux client the shell started while
+this interpreter was starting, and a steady-state poll costs that single spawn.
+
+Verbs:
+  status --session S (--lane L | --all) [--json] [--print-target] [--prefetch-file F]
+  hook EVENT                 write a hook status file for $TMUX_PANE (hook JSON on stdin, optional)
+
+Environment: LOOP_TMUX_SOCKET (tmux server socket), LOOP_LANE_IDLE_HOME_PATTERN (extra idle markers,
+an ERE alternation), LOOP_LANE_DEBOUNCE_S (pause before the confirming capture, default 0.2),
+LOOP_LANE_TAIL_LINES (non-blank screen lines read from the bottom, default 15),
+LOOP_LANE_STATUS_CACHE_DIR (debounce, prefetch and registry caches; default
+$TMPDIR/loop-lane-status-<uid>), LOOP_LANE_STATUS_NO_CACHE=1 (no debounce or prefetch cache: always
+list, capture and confirm idle with a second capture), LOOP_LANE_HOOK_DIR and
+LOOP_TMUX_STATE_DIR (where hook status files live: <dir>/hooks/pane-<N>.status).
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+
+# This runs on every status poll, so its imports are only builtin modules: no re, json,
+# subprocess, contextlib or zlib on the hot path (each costs milliseconds of startup). Regexes are
+# rebuilt from cached _sre code (see SreCache), JSON is written by hand (dump_json), caches are
+# marshal or plain text, and tmux is started with os.posix_spawnp.
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    import re
+
+CONTRACT_VERSION = 1
+LIB_DIR = os.path.dirname(os.path.abspath(__file__))
+FIXED_LANES = ("coord", "web", "infra", "validate-left", "validate-right", "ops-top", "ops-bottom", "docs")
+STATUSES = ("working", "awaiting-approval", "idle", "errored", "unknown")
+DEFAULT_SHELLS = ("bash", "zsh", "sh", "fish", "dash", "ksh", "mksh", "tcsh", "csh", "nu", "login")
+# Always treated as busy for an AI harness, whatever the registry says.
+GENERIC_BUSY = r"esc to interrupt"
+HOOK_STATES = {"working", "idle", "awaiting-approval"}
+ERROR_TAIL = 8  # an error line counts only this close to the bottom
+PREFETCH_TAG = "lls1"  # first word of the header line of a prefetched tmux answer
+
+PANE_FIELDS = (
+    "session_name",
+    "window_id",
+    "window_index",
+    "window_name",
+    "pane_id",
+    "pane_index",
+    "pane_left",
+    "pane_top",
+    "pane_dead",
+    "pane_current_command",
+    "pane_pid",
+    "pane_height",
+    "@loop_lane",
+    "@loop_lane_harness",
+    "socket_path",
+    "@loop_state_dir",
+)
+
+
+class LaneError(Exception):
+    """A lane or session that cannot be resolved (exit 1), or bad input."""
+
+
+def warn(msg: str) -> None:
+    sys.stderr.write(f"loop-lane-status: warning: {msg}\n")
+
+
+# ---- tmux -------------------------------------------------------------------------------------------
+def tmux_argv(*args: str) -> list[str]:
+    sock = os.environ.get("LOOP_TMUX_SOCKET", "")
+    return ["tmux", "-S", sock, *args] if sock else ["tmux", *args]
+
+
+class Result:
+    __slots__ = ("returncode", "stderr", "stdout")
+
+    def __init__(self, returncode: int, stdout: bytes, stderr: bytes) -> None:
+        self.returncode = returncode
+        self.stdout = stdout
+        self.stderr = stderr
+
+
+def _read_all(fd: int) -> bytes:
+    chunks = []
+    while True:
+        chunk = os.read(fd, 1 << 16)
+        if not chunk:
+            break
+        chunks.append(chunk)
+    os.close(fd)
+    return b"".join(chunks)
+
+
+def run(argv: list[str], stdin: bytes | None = None) -> Result:
+    """Run a command, capturing stdout/stderr (posix_spawnp: no subprocess import on the hot path)."""
+    if stdin is not None or not hasattr(os, "posix_spawnp"):
+        import subprocess
+
+        try:
+            proc = subprocess.run(argv, input=stdin, capture_output=True, check=False)
+        except OSError as exc:
+            raise LaneError(f"cannot run {argv[0]}: {exc}") from None
+        return Result(proc.returncode, proc.stdout, proc.stderr)
+    r_out, w_out = os.pipe()
+    r_err, w_err = os.pipe()
+    actions = [
+        (os.POSIX_SPAWN_OPEN, 0, os.devnull, os.O_RDONLY, 0),
+        (os.POSIX_SPAWN_DUP2, w_out, 1),
+        (os.POSIX_SPAWN_DUP2, w_err, 2),
+    ]
+    try:
+        pid = os.posix_spawnp(argv[0], argv, dict(os.environ), file_actions=actions)
+    except OSError as exc:
+        for fd in (r_out, w_out, r_err, w_err):
+            os.close(fd)
+        raise LaneError(f"cannot run {argv[0]}: {exc}") from None
+    os.close(w_out)
+    os.close(w_err)
+    out = _read_all(r_out)  # tmux writes little to stderr, so reading stdout first cannot block it
+    err = _read_all(r_err)
+    _, status = os.waitpid(pid, 0)
+    code = os.WEXITSTATUS(status) if os.WIFEXITED(status) else 128 + os.WTERMSIG(status)
+    return Result(code, out, err)
+
+
+def tmux(*args: str, stdin: bytes | None = None) -> Result:
+    return run(tmux_argv(*args), stdin)
+
+
+def token() -> str:
+    return os.urandom(12).hex()
+
+
+def digest_of(text: str) -> str:
+    """A short fingerprint of a screen tail (crc32 + length; binascii is a light import)."""
+    import binascii
+
+    data = text.encode("utf-8", "surrogateescape")
+    return f"{binascii.crc32(data):08x}{len(data):x}"
+
+
+def tempdir() -> str:
+    return os.environ.get("TMPDIR") or "/tmp"
+
+
+def exact_session(session: str) -> str:
+    """An exact `-t` target for a session: `=name:` (the colon keeps tmux from prefix-matching)."""
+    return f"={session}:"
+
+
+def _unlink(path: str) -> None:
+    try:  # noqa: SIM105 (contextlib costs an import on the hot path)
+        os.unlink(path)
+    except OSError:
+        pass
+
+
+class Pane:
+    __slots__ = (
+        "command",
+        "dead",
+        "dynamic",
+        "harness_opt",
+        "height",
+        "left",
+        "pane_id",
+        "pane_index",
+        "pid",
+        "session",
+        "socket",
+        "state_dir",
+        "top",
+        "window_id",
+        "window_index",
+        "window_name",
+    )
+
+    def __init__(self, values: list[str]) -> None:
+        (
+            self.session,
+            self.window_id,
+            window_index,
+            self.window_name,
+            self.pane_id,
+            pane_index,
+            left,
+            top,
+            dead,
+            self.command,
+            self.pid,
+            height,
+            lane_flag,
+            self.harness_opt,
+            self.socket,
+            self.state_dir,
+        ) = values
+        self.window_index = _int(window_index)
+        self.pane_index = _int(pane_index)
+        self.left = _int(left)
+        self.top = _int(top)
+        self.height = _int(height) or 24
+        self.dead = dead == "1"
+        self.dynamic = lane_flag == "1"
+
+
+def _int(text: str) -> int:
+    try:
+        return int(text)
+    except ValueError:
+        return 0
+
+
+def listing_format(nonce: str) -> str:
+    """The list-panes -F format: PANE_FIELDS joined by ~nonce~, each record ended by ~nonce$."""
+    return f"~{nonce}~".join("#{%s}" % f for f in PANE_FIELDS) + f"~{nonce}$"
+
+
+def parse_listing(text: str, nonce: str) -> list[Pane]:
+    sep, end = f"~{nonce}~", f"~{nonce}$"
+    panes = []
+    for raw in text.split(end):
+        record = raw.lstrip("\n")
+        if not record:
+            continue
+        values = record.split(sep)
+        if len(values) != len(PANE_FIELDS):
+            continue
+        panes.append(Pane(values))
+    panes.sort(key=lambda p: (p.window_index, p.pane_index))
+    return panes
+
+
+def list_panes(session: str) -> list[Pane]:
+    """Every pane of `session` (one tmux client spawn). Raises LaneError when the session is absent."""
+    nonce = token()
+    proc = tmux("list-panes", "-s", "-t", exact_session(session), "-F", listing_format(nonce))
+    if proc.returncode != 0:
+        msg = proc.stderr.decode("utf-8", "replace").strip() or "tmux list-panes failed"
+        raise LaneError(f"session {session!r} not found ({msg})")
+    return parse_listing(proc.stdout.decode("utf-8", "surrogateescape"), nonce)
+
+
+def capture_args(pane_ids: list[str], marker: str) -> list[str]:
+    """tmux arguments capturing each pane's visible screen, each capture followed by a marker line."""
+    args: list[str] = []
+    for pid in pane_ids:
+        args += [";", "capture-pane", "-p", "-t", pid, ";", "display-message", "-p", marker]
+    return args[1:]
+
+
+def split_captures(text: str, pane_ids: list[str], marker: str) -> dict[str, list[str]]:
+    """{pane id: screen lines} for the captures that completed (a failed one ends tmux's chain)."""
+    chunks = text.split(marker + "\n")
+    result: dict[str, list[str]] = {}
+    for pid, chunk in zip(pane_ids, chunks[:-1]):  # noqa: B905 (3.8 has no strict=)
+        result[pid] = chunk.split("\n")
+    return result
+
+
+def capture_many(pane_ids: list[str]) -> dict[str, list[str]]:
+    """Capture the visible screen of every pane in ONE tmux client: captures split by a nonce line.
+
+    A pane that vanished mid-call makes tmux stop the chain: it and later panes get no entry."""
+    if not pane_ids:
+        return {}
+    marker = "loop-capture-" + token()
+    proc = tmux(*capture_args(pane_ids, marker))
+    return split_captures(proc.stdout.decode("utf-8", "surrogateescape"), pane_ids, marker)
+
+
+# ---- registry -----------------------------------------------------------------------------------------
+def cache_dir() -> str:
+    base = os.environ.get("LOOP_LANE_STATUS_CACHE_DIR") or os.path.join(
+        tempdir(), f"loop-lane-status-{os.getuid()}"
+    )
+    try:  # noqa: SIM105 (contextlib costs an import on the hot path)
+        os.makedirs(base, mode=0o700, exist_ok=True)
+    except OSError:
+        pass
+    return base
+
+
+def _atomic_write(path: str, data: bytes) -> None:
+    """Replace `path` with `data` (temp file + rename; a cache, so a failure is silently skipped)."""
+    tmp = f"{path}.{os.getpid()}.{token()}.tmp"
+    try:
+        with open(tmp, "wb") as fh:
+            fh.write(data)
+        os.replace(tmp, path)
+    except OSError:
+        _unlink(tmp)
+
+
+def _read_bytes(path: str) -> bytes | None:
+    try:
+        with open(path, "rb") as fh:
+            return fh.read()
+    except OSError:
+        return None
+
+
+class SreCache:
+    """Compiled regexes without `import re` (which alone costs ~4 ms of startup).
+
+    The first time a pattern is compiled, `re` compiles it while _sre.compile is watched, and the
+    arguments re handed it (the pattern's SRE code) are kept in the registry cache file. Later runs
+    rebuild the identical Pattern object with _sre.compile(*args), a builtin. The cache is keyed by the
+    interpreter version and _sre.MAGIC; _sre validates the code it is given, and any failure falls back
+    to `import re`."""
+
+    def __init__(self, saved: object) -> None:
+        self.args: dict[str, tuple[object, ...]] = saved if isinstance(saved, dict) else {}
+        self.dirty = False
+
+    def compile(self, pattern: str) -> re.Pattern[str]:
+        import _sre
+
+        args = self.args.get(pattern)
+        if args is not None:
+            try:
+                compiled = _sre.compile(*args)
+                if compiled.pattern == pattern:
+                    return compiled  # type: ignore[no-any-return]
+            except Exception:
+                pass
+        import re
+
+        real = _sre.compile
+        seen: list[tuple[object, ...]] = []
+
+        def spy(*a: object) -> object:
+            seen.append(a)
+            return real(*a)
+
+        _sre.compile = spy
+        try:
+            re.purge()
+            compiled = re.compile(pattern)  # raises re.error for a bad pattern
+        finally:
+            _sre.compile = real
+        if seen and seen[-1] and seen[-1][0] == pattern:
+            self.args[pattern] = tuple(_plain(a) for a in seen[-1])
+            self.dirty = True
+        return compiled
+
+
+def _plain(value: object) -> object:
+    """`value` with int subclasses (re's named opcodes) made plain ints, so marshal can store it."""
+    if isinstance(value, bool) or value is None or isinstance(value, (str, float)):
+        return value
+    if isinstance(value, int):
+        return int(value)
+    if isinstance(value, list):
+        return [_plain(v) for v in value]
+    if isinstance(value, tuple):
+        return tuple(_plain(v) for v in value)
+    if isinstance(value, dict):
+        return {_plain(k): _plain(v) for k, v in value.items()}
+    return value
+
+
+def registry_cache_key(script: str) -> list[object]:
+    import _sre
+
+    st = os.stat(script)
+    return [script, st.st_mtime_ns, st.st_size, sys.version, _sre.MAGIC]
+
+
+class RegistryCache:
+    """The harness registry (`harness-registry.sh list --json`) and compiled patterns, in one marshal file."""
+
+    def __init__(self) -> None:
+        import marshal
+
+        self.script = os.path.join(LIB_DIR, "harness-registry.sh")
+        self.harnesses: dict[str, dict[str, object]] = {}
+        self.path = os.path.join(cache_dir(), f"registry-{sys.version_info[0]}.{sys.version_info[1]}.marshal")
+        try:
+            self.key = registry_cache_key(self.script)
+        except OSError:
+            self.key = []
+        data = _read_bytes(self.path)
+        saved: object = None
+        if data and self.key:
+            try:
+                doc = marshal.loads(data)
+                if isinstance(doc, dict) and doc.get("key") == self.key:
+                    harnesses = doc.get("harnesses")
+                    if isinstance(harnesses, dict):
+                        self.harnesses = harnesses
+                        saved = doc.get("sre")
+            except (ValueError, EOFError, TypeError):
+                pass
+        self.fresh = not self.harnesses
+        if self.fresh and self.key:
+            self.harnesses = read_registry(self.script)
+        self.sre = SreCache(saved)
+
+    def save(self) -> None:
+        if not self.key or not self.harnesses or not (self.fresh or self.sre.dirty):
+            return
+        import marshal
+
+        doc = {"key": self.key, "harnesses": self.harnesses, "sre": self.sre.args}
+        try:
+            data = marshal.dumps(doc)
+        except ValueError:
+            return
+        _atomic_write(self.path, data)
+
+
+def read_registry(script: str) -> dict[str, dict[str, object]]:
+    """{name: fields} from `bash harness-registry.sh list --json` (the registry's public interface)."""
+    import json
+
+    try:
+        proc = run(["bash", script, "list", "--json"])
+        doc = json.loads(proc.stdout.decode("utf-8", "replace")) if proc.returncode == 0 else {}
+    except (LaneError, ValueError):
+        doc = {}
+    harnesses: dict[str, dict[str, object]] = {}
+    for item in doc.get("harnesses", []) if isinstance(doc, dict) else []:
+        if isinstance(item, dict) and isinstance(item.get("name"), str):
+            harnesses[item["name"]] = item
+    if not harnesses:
+        warn("harness registry unavailable; using generic patterns")
+    return harnesses
+
+
+def load_registry() -> dict[str, dict[str, object]]:
+    """The harness registry as {name: fields} (cached; see RegistryCache)."""
+    cache = RegistryCache()
+    cache.save()
+    return cache.harnesses
+
+
+def _compile(pattern: object, what: str, sre: SreCache | None = None) -> re.Pattern[str] | None:
+    if not isinstance(pattern, str) or not pattern:
+        return None
+    try:
+        return (sre or SreCache(None)).compile(pattern)
+    except Exception as exc:
+        warn(f"ignoring bad {what}: {exc}")
+        return None
+
+
+class Patterns:
+    """Compiled screen patterns for one harness (None = that state is never matched)."""
+
+    def __init__(self, fields: dict[str, object], generic_busy: bool, sre: SreCache) -> None:
+        busy = fields.get("busy_pattern") or ""
+        if generic_busy:
+            busy = f"{busy}|{GENERIC_BUSY}" if busy else GENERIC_BUSY
+        self.busy = _compile(busy, "busy_pattern", sre)
+        self.idle = _compile(fields.get("idle_pattern"), "idle_pattern", sre)
+        self.approval = _compile(fields.get("approval_pattern"), "approval_pattern", sre)
+        self.welcome = _compile(fields.get("welcome_pattern"), "welcome_pattern", sre)
+        self.error = _compile(fields.get("error_pattern"), "error_pattern", sre)
+
+
+class Registry:
+    """The registry's fields as classification needs them (patterns compiled lazily, per harness)."""
+
+    def __init__(self, harnesses: dict[str, dict[str, object]], sre: SreCache | None = None) -> None:
+        self.harnesses = harnesses
+        self.sre = sre if sre is not None else SreCache(None)
+        self._patterns: dict[str, Patterns] = {}
+        shell = harnesses.get("shell", {})
+        names = shell.get("process_names") if isinstance(shell, dict) else None
+        self.shells = {str(n) for n in names} if isinstance(names, list) and names else set(DEFAULT_SHELLS)
+        self.by_process: dict[str, str] = {}
+        for name, fields in harnesses.items():
+            if fields.get("kind") != "ai":
+                continue
+            procs = fields.get("process_names")
+            for proc in procs if isinstance(procs, list) else []:
+                self.by_process.setdefault(str(proc), name)
+        home = os.environ.get("LOOP_LANE_IDLE_HOME_PATTERN", "")
+        self.home = _compile(home, "LOOP_LANE_IDLE_HOME_PATTERN", self.sre)
+
+    def is_ai(self, harness: str | None) -> bool:
+        if not harness:
+            return False
+        fields = self.harnesses.get(harness)
+        if fields is None:
+            return harness != "shell"  # an unknown name on a lane is taken as an AI harness
+        return fields.get("kind") == "ai"
+
+    def is_shell_process(self, command: str) -> bool:
+        return command.lstrip("-") in self.shells or command in self.shells
+
+    def patterns(self, harness: str | None) -> Patterns:
+        key = harness or ""
+        if key not in self._patterns:
+            known = harness is not None and harness in self.harnesses
+            fields = self.harnesses[harness] if known and harness else self._union()
+            self._patterns[key] = Patterns(fields, True, self.sre)
+        return self._patterns[key]
+
+    def _union(self) -> dict[str, object]:
+        """Patterns of every AI harness joined, for a pane whose harness is not known."""
+        out: dict[str, object] = {}
+        for field in ("busy_pattern", "idle_pattern", "approval_pattern", "welcome_pattern", "error_pattern"):
+            parts = [
+                f"(?:{f[field]})"
+                for f in self.harnesses.values()
+                if f.get("kind") == "ai" and isinstance(f.get(field), str) and f.get(field)
+            ]
+            out[field] = "|".join(parts)
+        return out
+
+
+# ---- lanes -----------------------------------------------------------------------------------------------
+def _first(panes: list[Pane]) -> Pane | None:
+    return panes[0] if panes else None
+
+
+def fixed_lane_panes(panes: list[Pane], lane: str) -> tuple[bool, Pane | None]:
+    """(window exists, pane) for a fixed lane name, resolved by pane geometry, never by index."""
+    window = {
+        "validate-left": "validate",
+        "validate-right": "validate",
+        "ops-top": "ops",
+        "ops-bottom": "ops",
+    }.get(lane, lane)
+    in_window = [p for p in panes if p.window_name == window]
+    if not in_window:
+        return False, None
+    first_id = in_window[0].window_id
+    in_window = [p for p in in_window if p.window_id == first_id]
+    if lane in ("validate-left", "validate-right", "ops-top", "ops-bottom"):
+        if len(in_window) < 2 and lane in ("validate-right", "ops-bottom"):
+            return True, None
+        if lane == "validate-left":
+            return True, min(in_window, key=lambda p: (p.left, p.top))
+        if lane == "validate-right":
+            return True, max(in_window, key=lambda p: (p.left, -p.top))
+        if lane == "ops-top":
+            return True, min(in_window, key=lambda p: (p.top, p.left))
+        return True, max(in_window, key=lambda p: (p.top, -p.left))
+    return True, in_window[0]
+
+
+def resolve_lane(panes: list[Pane], lane: str) -> tuple[str, Pane]:
+    """(kind, pane) for a lane name: a fixed lane, an add-lane window's name, or a pane id (%N)."""
+    if lane in FIXED_LANES:
+        exists, pane = fixed_lane_panes(panes, lane)
+        if pane is None:
+            why = "has no such pane" if exists else "window does not exist"
+            raise LaneError(f"lane {lane!r}: {why}")
+        return "fixed", pane
+    if lane.startswith("%"):
+        for pane in panes:
+            if pane.pane_id == lane:
+                return "dynamic", pane
+        raise LaneError(f"no pane {lane!r} in this session")
+    matches = [p for p in panes if p.window_name == lane]
+    tagged = [p for p in matches if p.dynamic]
+    pane = _first(tagged) or _first(matches)
+    if pane is None:
+        raise LaneError(f"unknown lane {lane!r} (not a fixed lane and no window by that name)")
+    return "dynamic", pane
+
+
+def all_lanes(panes: list[Pane]) -> list[tuple[str, str, Pane | None, str | None]]:
+    """[(lane, kind, pane or None, window_id)] for --all: fixed lanes with windows + add-lane windows."""
+    out: list[tuple[str, str, Pane | None, str | None]] = []
+    for lane in FIXED_LANES:
+        exists, pane = fixed_lane_panes(panes, lane)
+        if exists:
+            window = {"validate-left": "validate", "validate-right": "validate"}.get(lane, lane)
+            window = {"ops-top": "ops", "ops-bottom": "ops"}.get(window, window)
+            wid = next((p.window_id for p in panes if p.window_name == window), None)
+            out.append((lane, "fixed", pane, wid))
+    seen_windows: set[str] = set()
+    names = {entry[0] for entry in out}
+    for pane in panes:
+        if not pane.dynamic or pane.window_id in seen_windows:
+            continue
+        seen_windows.add(pane.window_id)
+        name = pane.window_name
+        if name in names:
+            name = f"{name}@{pane.window_id}"
+        names.add(name)
+        out.append((name, "dynamic", pane, pane.window_id))
+    return out
+
+
+# ---- hooks -------------------------------------------------------------------------------------------
+def hook_dir(state_dir_option: str = "") -> str:
+    explicit = os.environ.get("LOOP_LANE_HOOK_DIR", "")
+    if explicit:
+        return explicit
+    state = os.environ.get("LOOP_TMUX_STATE_DIR", "") or state_dir_option
+    if state:
+        return os.path.join(state, "hooks")
+    return os.path.join(tempdir(), f"loop-lane-hooks-{os.getuid()}")
+
+
+def hook_file(directory: str, pane_id: str) -> str:
+    return os.path.join(directory, "pane-" + pane_id.lstrip("%") + ".status")
+
+
+def read_hook(pane: Pane) -> str | None:
+    """The state a harness hook recorded for this pane, when its file exists and names this server."""
+    path = hook_file(hook_dir(pane.state_dir), pane.pane_id)
+    try:
+        with open(path, encoding="utf-8") as fh:
+            fields = fh.readline().rstrip("\n").split("\t")
+    except (OSError, UnicodeDecodeError):
+        return None
+    if len(fields) < 4 or fields[0] not in HOOK_STATES:
+        return None
+    if fields[3] and pane.socket and fields[3] != pane.socket:
+        return None  # written by a pane with the same id on another tmux server
+    return fields[0]
+
+
+# ---- classification --------------------------------------------------------------------------------------
+class Verdict:
+    __slots__ = ("detail", "digest", "harness", "source", "status")
+
+    def __init__(
+        self, status: str, detail: str | None, source: str, harness: str | None, digest: str = ""
+    ) -> None:
+        self.status = status
+        self.detail = detail
+        self.source = source
+        self.harness = harness
+        self.digest = digest
+
+
+def live_tail(lines: list[str]) -> list[str]:
+    """The last LOOP_LANE_TAIL_LINES non-blank lines of a visible screen (the live part)."""
+    try:
+        keep = max(3, int(os.environ.get("LOOP_LANE_TAIL_LINES", "15")))
+    except ValueError:
+        keep = 15
+    rows = [line.rstrip() for line in lines if line.strip()]
+    return rows[-keep:]
+
+
+def _last_match(pattern: re.Pattern[str] | None, rows: list[str]) -> int:
+    if pattern is None:
+        return -1
+    for i in range(len(rows) - 1, -1, -1):
+        if pattern.search(rows[i]):
+            return i
+    return -1
+
+
+def classify_screen(rows: list[str], pats: Patterns, home: re.Pattern[str] | None) -> tuple[str, str | None]:
+    """(status, detail) from the live tail of an AI harness's screen."""
+    idle_at = max(_last_match(pats.idle, rows), _last_match(home, rows))
+    approval_at = _last_match(pats.approval, rows)
+    if approval_at >= 0 and approval_at > idle_at:
+        return "awaiting-approval", "approval"
+    if _last_match(pats.busy, rows) >= 0:
+        return "working", "busy"
+    error_at = _last_match(pats.error, rows)
+    if error_at >= 0 and error_at >= len(rows) - ERROR_TAIL:
+        return "errored", "error"
+    if idle_at >= 0:
+        return "idle", "ready"
+    if _last_match(pats.welcome, rows) >= 0:
+        return "working", "booting"
+    return "unknown", None
+
+
+def pane_harness(pane: Pane, registry: Registry) -> str | None:
+    if pane.harness_opt:
+        return pane.harness_opt
+    return registry.by_process.get(pane.command)
+
+
+def classify_without_screen(pane: Pane, registry: Registry) -> Verdict | None:
+    """What process state and hooks decide on their own (None: the screen must be read)."""
+    harness = pane_harness(pane, registry)
+    if pane.dead:
+        return Verdict("errored", "dead", "process", harness)
+    ai = registry.is_ai(harness)
+    if registry.is_shell_process(pane.command):
+        if ai:
+            return Verdict("errored", "exited-to-shell", "process", harness)
+        return Verdict("idle", "ready", "process", harness or "shell")
+    if not ai and harness is not None:
+        # A shell/tool lane running a foreground program (a watcher, a log tail): busy by definition.
+        return Verdict("working", "busy", "process", harness)
+    hooked = read_hook(pane)
+    if hooked is not None:
+        detail = {"working": "busy", "idle": "ready", "awaiting-approval": "approval"}[hooked]
+        return Verdict(hooked, detail, "hook", harness)
+    return None
+
+
+def screen_verdict(pane: Pane, lines: list[str], registry: Registry) -> Verdict:
+    harness = pane_harness(pane, registry)
+    rows = live_tail(lines)
+    status, detail = classify_screen(rows, registry.patterns(harness), registry.home)
+    if status == "unknown" and harness is None:
+        # Not a known harness and nothing on screen looks like one: a plain program in the foreground.
+        return Verdict("working", "busy", "process", None)
+    digest = digest_of("\n".join(rows))
+    return Verdict(status, detail, "screen", harness, digest)
+
+
+def no_cache() -> bool:
+    return os.environ.get("LOOP_LANE_STATUS_NO_CACHE", "") in ("1", "true", "yes")
+
+
+class DebounceCache:
+    """When each pane was first/last seen idle with an unchanged screen (lets a poller skip the pause).
+
+    A text file per tmux server, one line per pane: pane_id TAB pane_pid TAB digest TAB since TAB last."""
+
+    def __init__(self, socket: str) -> None:
+        self.enabled = not no_cache()
+        self.path = os.path.join(cache_dir(), "debounce-" + digest_of(socket or "default") + ".txt")
+        self.entries: dict[str, tuple[str, str, float, float]] = {}
+        self.dirty = False
+        data = _read_bytes(self.path) if self.enabled else None
+        for line in (data or b"").decode("utf-8", "replace").split("\n"):
+            parts = line.split("\t")
+            if len(parts) != 5:
+                continue
+            try:
+                self.entries[parts[0]] = (parts[1], parts[2], float(parts[3]), float(parts[4]))
+            except ValueError:
+                continue
+
+    def confirmed(self, pane: Pane, digest: str, now: float, debounce_s: float, max_gap_s: float) -> bool:
+        entry = self.entries.get(pane.pane_id)
+        if not self.enabled or entry is None:
+            return False
+        pid, seen_digest, since, last = entry
+        if pid != pane.pid or seen_digest != digest:
+            return False
+        return now - last <= max_gap_s and now - since >= debounce_s
+
+    def note(self, pane: Pane, verdict: Verdict, now: float) -> None:
+        if not self.enabled:
+            return
+        entry = self.entries.get(pane.pane_id)
+        if verdict.status != "idle" or verdict.source != "screen":
+            if entry is not None:
+                del self.entries[pane.pane_id]
+                self.dirty = True
+            return
+        same = entry is not None and entry[0] == pane.pid and entry[1] == verdict.digest
+        if same and entry is not None and now - entry[3] < 1.0:
+            return  # a repeat sighting within a second: not worth a file write (the gap allowed is 5 s)
+        since = entry[2] if same and entry is not None else now
+        self.entries[pane.pane_id] = (pane.pid, verdict.digest, since, now)
+        self.dirty = True
+
+    def forget(self, pane_id: str) -> None:
+        """Drop a pane's idle sighting now (after input was sent to it) and save."""
+        if self.entries.pop(pane_id, None) is not None:
+            self.dirty = True
+            self.save()
+
+    def save(self) -> None:
+        if self.enabled and self.dirty:
+            lines = [f"{k}\t{v[0]}\t{v[1]}\t{v[2]!r}\t{v[3]!r}\n" for k, v in self.entries.items()]
+            _atomic_write(self.path, "".join(lines).encode("utf-8", "surrogateescape"))
+
+
+def _env_float(name: str, default: float) -> float:
+    try:
+        return float(os.environ.get(name, "") or default)
+    except ValueError:
+        return default
+
+
+def classify_panes(
+    targets: list[Pane], registry: Registry, screens: dict[str, list[str]] | None = None
+) -> dict[str, Verdict]:
+    """Verdicts for many panes: one chained capture (+ one confirming capture for unconfirmed idle).
+
+    `screens` are captures already taken (a prefetch); only panes missing from it are captured."""
+    verdicts: dict[str, Verdict] = {}
+    need: list[Pane] = []
+    for pane in targets:
+        if pane.pane_id in verdicts:
+            continue
+        early = classify_without_screen(pane, registry)
+        if early is not None:
+            verdicts[pane.pane_id] = early
+        else:
+            need.append(pane)
+    if not need:
+        return verdicts
+    socket = need[0].socket
+    cache = DebounceCache(socket)
+    debounce_s = _env_float("LOOP_LANE_DEBOUNCE_S", 0.2)
+    max_gap_s = _env_float("LOOP_LANE_DEBOUNCE_MAX_GAP_S", 5.0)
+    have = screens or {}
+    missing = [p.pane_id for p in need if p.pane_id not in have]
+    if missing:
+        have = dict(have)
+        have.update(capture_many(missing))
+    screens = have
+    now = time.time()
+    unconfirmed: list[Pane] = []
+    first_seen: dict[str, Verdict] = {}
+    for pane in need:
+        verdict = screen_verdict(pane, screens.get(pane.pane_id, []), registry)
+        if verdict.status == "idle" and not cache.confirmed(pane, verdict.digest, now, debounce_s, max_gap_s):
+            unconfirmed.append(pane)
+            first_seen[pane.pane_id] = verdict
+            cache.note(pane, verdict, now)
+        else:
+            cache.note(pane, verdict, now)
+            verdicts[pane.pane_id] = verdict
+    if unconfirmed:
+        time.sleep(debounce_s)
+        again = capture_many([p.pane_id for p in unconfirmed])
+        now = time.time()
+        for pane in unconfirmed:
+            lines = again.get(pane.pane_id)
+            if lines is None:
+                verdict = Verdict("unknown", "no-pane", "screen", pane_harness(pane, registry))
+            else:
+                verdict = screen_verdict(pane, lines, registry)
+            # Idle must be seen twice in a row; anything else seen second wins at once.
+            cache.note(pane, verdict, now)
+            verdicts[pane.pane_id] = verdict
+    cache.save()
+    return verdicts
+
+
+# ---- output ------------------------------------------------------------------------------------------------
+def now_iso() -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+
+
+# JSON string escapes: control characters, quote, backslash, and the lone surrogates that
+# surrogateescape decoding makes of bytes that are not UTF-8 (json.loads gives the same str back).
+_JSON_ESCAPES: dict[int, str] = {i: f"\\u{i:04x}" for i in range(0x20)}
+_JSON_ESCAPES.update(
+    {0x22: '\\"', 0x5C: "\\\\", 0x0A: "\\n", 0x0D: "\\r", 0x09: "\\t", 0x08: "\\b", 0x0C: "\\f"}
+)
+_JSON_ESCAPES.update({i: f"\\u{i:04x}" for i in range(0xDC80, 0xDD00)})
+
+
+def dump_json(value: object) -> str:
+    """Compact JSON for None, bool, int, float, str, list and dict (stdlib `json` costs ~5 ms to import)."""
+    if value is None:
+        return "null"
+    if value is True:
+        return "true"
+    if value is False:
+        return "false"
+    if isinstance(value, str):
+        return '"' + value.translate(_JSON_ESCAPES) + '"'
+    if isinstance(value, (int, float)):
+        return repr(value)
+    if isinstance(value, dict):
+        return "{" + ", ".join(f"{dump_json(str(k))}: {dump_json(v)}" for k, v in value.items()) + "}"
+    if isinstance(value, (list, tuple)):
+        return "[" + ", ".join(dump_json(v) for v in value) + "]"
+    raise TypeError(f"cannot encode {type(value).__name__} as JSON")
+
+
+def entry(lane: str, kind: str, target: str, verdict: Verdict) -> dict[str, object]:
+    return {
+        "lane": lane,
+        "status": verdict.status,
+        "target": target,
+        "kind": kind,
+        "detail": verdict.detail,
+        "harness": verdict.harness,
+        "source": verdict.source,
+    }
+
+
+class Prefetch:
+    """The tmux answer loop-lane-status.sh fetched while this interpreter was starting.
+
+    The shell reads a tmux argv from a cache file written by the previous call (prepare(): one line,
+    arguments separated by \\x1f) and pipes tmux's output to us on stdin. The argv prints a header
+    line `lls1 <nonce> <pane numbers...>` (pane ids without their "%"), lists the session's panes,
+    then captures each of those panes, each capture followed by a marker line. The answer is used
+    only where it checks out (same session, every marker present); whatever is missing is asked of
+    tmux again, so a stale file costs a spawn, never a wrong answer."""
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+        self.panes: list[Pane] | None = None
+        self.screens: dict[str, list[str]] = {}
+        self.old_argv: bytes | None = None
+
+    def read(self, session: str) -> None:
+        self.old_argv = _read_bytes(self.path)
+        try:
+            data = sys.stdin.buffer.read()
+        except (OSError, ValueError):
+            return
+        text = data.decode("utf-8", "surrogateescape")
+        head, _, rest = text.partition("\n")
+        words = head.split(" ")
+        if len(words) < 2 or words[0] != PREFETCH_TAG or len(words[1]) != 24:
+            return
+        nonce, ids = words[1], ["%" + n for n in words[2:]]
+        listed, found, rest = rest.partition(f"{PREFETCH_TAG}-{nonce}-list\n")
+        if not found:
+            return
+        panes = parse_listing(listed, nonce)
+        if not panes or any(p.session != session for p in panes):
+            return
+        self.panes = panes
+        self.screens = split_captures(rest, ids, f"{PREFETCH_TAG}-{nonce}-cap")
+
+    def prepare(self, session: str, panes: list[Pane]) -> None:
+        """Write the argv the next call's shell runs: this session's listing plus a capture of each pane."""
+        ids = [p.pane_id for p in panes if p.pane_id[1:].isdigit() and p.pane_id.startswith("%")]
+        nonce = None
+        if self.old_argv:
+            old = self.old_argv.rstrip(b"\n").split(b"\x1f")
+            if len(old) > 3 and old[:2] == [b"display-message", b"-p"]:
+                header = old[2].decode("utf-8", "replace").split(" ")
+                if (
+                    ["%" + n for n in header[2:]] == ids
+                    and len(header) > 1
+                    and old[7:8] == [exact_session(session).encode("utf-8", "surrogateescape")]
+                ):
+                    return  # unchanged: nothing to write
+                if len(header) > 1 and len(header[1]) == 24:
+                    nonce = header[1]
+        nonce = nonce or token()
+        # display-message expands strftime sequences, so the header names panes without their "%".
+        argv = ["display-message", "-p", " ".join([PREFETCH_TAG, nonce, *(i[1:] for i in ids)])]
+        argv += [";", "list-panes", "-s", "-t", exact_session(session), "-F", listing_format(nonce)]
+        argv += [";", "display-message", "-p", f"{PREFETCH_TAG}-{nonce}-list"]
+        if ids:
+            argv += [";", *capture_args(ids, f"{PREFETCH_TAG}-{nonce}-cap")]
+        if any("\x1f" in a or "\n" in a for a in argv):
+            return  # a session name the one-line file format cannot hold: no prefetch for it
+        data = "\x1f".join(argv).encode("utf-8", "surrogateescape") + b"\n"
+        try:
+            os.makedirs(os.path.dirname(self.path) or ".", mode=0o700, exist_ok=True)
+        except OSError:
+            return
+        _atomic_write(self.path, data)
+
+
+def cmd_status(args: list[str]) -> int:
+    session = lane = prefetch_path = None
+    want_all = as_json = print_target = False
+    it = iter(args)
+    for arg in it:
+        if arg == "--session":
+            session = next(it, None)
+        elif arg == "--lane":
+            lane = next(it, None)
+        elif arg == "--all":
+            want_all = True
+        elif arg == "--json":
+            as_json = True
+        elif arg == "--print-target":
+            print_target = True
+        elif arg == "--prefetch-file":
+            prefetch_path = next(it, None)
+        else:
+            raise LaneError(f"unexpected argument {arg!r}")
+    if not session or (lane is None) == (not want_all):
+        raise LaneError("status needs --session S and one of --lane L / --all")
+    prefetch = Prefetch(prefetch_path) if prefetch_path and not no_cache() else None
+    if prefetch is not None:
+        prefetch.read(session)
+    panes = prefetch.panes if prefetch is not None and prefetch.panes is not None else list_panes(session)
+    if prefetch is not None:
+        prefetch.prepare(session, panes)
+    screens = prefetch.screens if prefetch is not None else None
+    cache = RegistryCache()
+    registry = Registry(cache.harnesses, cache.sre)
+    try:
+        return _report(session, lane, panes, registry, screens, as_json, print_target)
+    finally:
+        cache.save()
+
+
+def _report(
+    session: str,
+    lane: str | None,
+    panes: list[Pane],
+    registry: Registry,
+    screens: dict[str, list[str]] | None,
+    as_json: bool,
+    print_target: bool,
+) -> int:
+    out: list[str] = []
+    if lane is None:
+        rows = all_lanes(panes)
+        verdicts = classify_panes([p for _, _, p, _ in rows if p is not None], registry, screens)
+        lanes: dict[str, object] = {}
+        for name, kind, pane, wid in rows:
+            if pane is None:
+                v = Verdict("unknown", "no-pane", "process", None)
+                lanes[name] = entry(name, kind, wid or "", v)
+            else:
+                lanes[name] = entry(name, kind, pane.pane_id, verdicts[pane.pane_id])
+        if as_json:
+            doc = {
+                "contract_version": CONTRACT_VERSION,
+                "session": session,
+                "generated_at": now_iso(),
+                "lanes": lanes,
+            }
+            out.append(dump_json(doc))
+        else:
+            for name, item in lanes.items():
+                assert isinstance(item, dict)
+                out.append(f"{name}\t{item['status']}")
+    else:
+        kind, pane = resolve_lane(panes, lane)
+        if print_target:
+            out.append(pane.pane_id)
+        else:
+            verdict = classify_panes([pane], registry, screens)[pane.pane_id]
+            if as_json:
+                doc = {
+                    "contract_version": CONTRACT_VERSION,
+                    "session": session,
+                    "generated_at": now_iso(),
+                    "lanes": {lane: entry(lane, kind, pane.pane_id, verdict)},
+                }
+                out.append(dump_json(doc))
+            else:
+                out.append(verdict.status)
+    sys.stdout.write("\n".join(out) + "\n" if out else "")
+    return 0
+
+
+# Claude Code hook events -> lane state ("" = remove the status file, None = leave it alone).
+HOOK_EVENTS = {
+    "SessionStart": "idle",
+    "UserPromptSubmit": "working",
+    "PreToolUse": "working",
+    "PostToolUse": "working",
+    "PermissionRequest": "awaiting-approval",
+    "Stop": "idle",
+    "SessionEnd": "",
+}
+
+
+def cmd_hook(args: list[str]) -> int:
+    """Record a harness hook event for the pane this process runs in. Never fails the harness."""
+    if len(args) != 1:
+        raise LaneError("hook needs exactly one EVENT argument")
+    event = args[0]
+    pane_id = os.environ.get("TMUX_PANE", "")
+    import json
+
+    payload: dict[str, object] = {}
+    if not sys.stdin.isatty():
+        try:
+            raw = sys.stdin.read(1 << 20)
+            loaded = json.loads(raw) if raw.strip() else {}
+            payload = loaded if isinstance(loaded, dict) else {}
+        except (OSError, ValueError):
+            payload = {}
+    if event == "auto":
+        event = str(payload.get("hook_event_name", ""))
+    state = HOOK_EVENTS.get(event)
+    if event == "Notification":
+        kind = str(payload.get("notification_type", ""))
+        message = str(payload.get("message", ""))
+        if kind == "permission_prompt" or (not kind and "permission" in message.lower()):
+            state = "awaiting-approval"
+        elif kind == "idle_prompt" or (not kind and "waiting for your input" in message.lower()):
+            state = "idle"
+    if not pane_id.startswith("%") or state is None:
+        return 0
+    tmux_env = os.environ.get("TMUX", "")
+    socket = tmux_env.split(",", 1)[0] if tmux_env else ""
+    state_dir_opt = ""
+    if not os.environ.get("LOOP_LANE_HOOK_DIR") and not os.environ.get("LOOP_TMUX_STATE_DIR"):
+        proc = tmux("display-message", "-p", "-t", pane_id, "#{@loop_state_dir}")
+        state_dir_opt = proc.stdout.decode("utf-8", "replace").strip() if proc.returncode == 0 else ""
+    directory = hook_dir(state_dir_opt)
+    path = hook_file(directory, pane_id)
+    if state == "":
+        _unlink(path)
+        return 0
+    try:
+        os.makedirs(directory, exist_ok=True)
+    except OSError as exc:
+        raise LaneError(f"cannot create {directory}: {exc}") from None
+    _atomic_write(
+        path, f"{state}\t{int(time.time())}\t{event}\t{socket}\n".encode("utf-8", "surrogateescape")
+    )
+    return 0
+
+
+def main(argv: list[str]) -> int:
+    if not argv or argv[0] in ("-h", "--help"):
+        sys.stdout.write(__doc__ or "")
+        return 0
+    verb, rest = argv[0], argv[1:]
+    try:
+        if verb == "status":
+            return cmd_status(rest)
+        if verb == "hook":
+            return cmd_hook(rest)
+        raise LaneError(f"unknown verb {verb!r}")
+    except LaneError as exc:
+        sys.stderr.write(f"loop-lane-status: {exc}\n")
+        return 1
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

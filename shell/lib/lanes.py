@@ -1,0 +1,825 @@
+#!/usr/bin/env python3
+"""lanes.py: the tmux side of loop-tmux.sh — boot plan, window creation, lane listing (stdlib, 3.8+).
+
+Every tmux call goes through `tmux [-S $LOOP_TMUX_SOCKET]` with argv lists: no shell ever sees a
+command, a window name or an option value. Two tmux parsing rules are handled here, once:
+  * an argv element ending in ';' ends a tmux command: a trailing ';' is sent as '\\;' (tmux turns it
+    back into ';'), see targ();
+  * -n window names and -c directories are expanded as formats: '#' is sent as '##', see fmt_lit().
+Reading back uses one list-windows/list-panes call whose fields are separated by a random nonce, so
+values holding newlines, tabs, quotes or unicode come back intact.
+
+A lane pane runs its launch command inside an interactive POSIX shell that falls back to the user's
+shell when the command exits:  <sh> -i -c 'eval "$1"; exec "$2" -l' loop-lane <launch> <user shell>
+(-i gives job control, so #{pane_current_command} names the harness while it runs and the shell once
+it has exited — the "fell back to a bare shell" signal of --boot-check and the watchdog).
+
+Lane metadata lives in @loop_lane_* options: window options for single-lane windows (every add-lane
+window and coord/web/infra/docs), pane options (-p) for every base pane. @loop_lane_pane names the
+pane a lane's options belong to, so a pane split off later is never taken for the lane.
+
+The harness registry and lane-config are read only through their CLIs (`harness-registry.sh list
+--json`, `lane-config-resolver.sh print-resolved --json`); watchdog.py reuses this module's tmux helpers.
+
+Verbs (argv from loop-tmux.sh; records for bash are NUL-separated fields):
+  boot ...            plan the six windows; --print-cmds [--json] prints the plan, otherwise create
+                      what is missing in the session (idempotent) and print a summary
+  add-window ...      create one add-lane window, print "<window_id> <pane_id>"
+  find --session S --window W      print window_id, base(0|1), isolation, worktree, branch (NUL-sep.)
+  list --session S [--json]        list-lanes (human table or loop_schemas.LaneList JSON)
+  panes --session S   every lane pane: lane, pane_id, current command, dead, harness, launch (NUL-sep.)
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as _dt
+import json
+import os
+import re
+import shlex
+import subprocess
+import sys
+from typing import Any, Dict, List, Optional, Sequence
+
+LIB_DIR = os.path.dirname(os.path.abspath(__file__))
+RESOLVER = os.path.join(LIB_DIR, "lane-config-resolver.sh")
+REGISTRY = os.path.join(LIB_DIR, "harness-registry.sh")
+
+CONTRACT_VERSION = 1
+LANE_ORDER = ("coord", "web", "infra", "validate-left", "validate-right", "ops-top", "ops-bottom", "docs")
+WINDOWS = ("coord", "web", "infra", "validate", "ops", "docs")
+WINDOW_OF = {
+    "coord": "coord",
+    "web": "web",
+    "infra": "infra",
+    "validate-left": "validate",
+    "validate-right": "validate",
+    "ops-top": "ops",
+    "ops-bottom": "ops",
+    "docs": "docs",
+}
+# The lane that opens each window and the one split off it (-h: right, -v: below).
+SPLITS = {"validate": ("validate-left", "validate-right", "-h"), "ops": ("ops-top", "ops-bottom", "-v")}
+PRESETS = ("pi-claude", "all-pi", "all-claude", "validation-only", "monitor")
+DEFAULT_PRESET = "pi-claude"
+# preset -> {lane: ("digest" | "harness:<name>" | "flag:<preset-fed flag>")}
+PRESET_TABLE: Dict[str, Dict[str, str]] = {
+    "pi-claude": {"coord": "digest", "web": "harness:pi", "infra": "harness:claude"},
+    "all-pi": {"coord": "digest", "web": "harness:pi", "infra": "harness:pi"},
+    "all-claude": {"coord": "digest", "web": "harness:claude", "infra": "harness:claude"},
+    "validation-only": {},
+    "monitor": {"coord": "digest"},
+}
+PRESET_FED = {
+    "validate-left": "validate_cmd",
+    "ops-top": "gateway_health_cmd",
+    "ops-bottom": "log_stream_cmd",
+}
+FED_FLAG = {
+    "validate_cmd": "--validate-cmd",
+    "gateway_health_cmd": "--gateway-health-cmd",
+    "log_stream_cmd": "--log-stream-cmd",
+}
+for _p in ("pi-claude", "all-pi", "all-claude"):
+    PRESET_TABLE[_p].update({lane: "flag:" + flag for lane, flag in PRESET_FED.items()})
+PRESET_TABLE["validation-only"]["validate-left"] = "flag:validate_cmd"
+PRESET_TABLE["monitor"].update({"ops-top": "flag:gateway_health_cmd", "ops-bottom": "flag:log_stream_cmd"})
+# Per-lane override flags (argparse dests); they beat the preset, a lane-config block beats them.
+LANE_FLAG = {
+    "coord": "coord_cmd",
+    "web": "web_cmd",
+    "infra": "infra_cmd",
+    "validate-left": "validate_left_cmd",
+    "validate-right": "validate_right_cmd",
+    "ops-top": "ops_top_cmd",
+    "ops-bottom": "ops_bottom_cmd",
+    "docs": "docs_cmd",
+}
+OPTION_KEYS = (
+    "name",
+    "harness",
+    "model",
+    "role",
+    "cmd",
+    "repo",
+    "kind",
+    "isolation",
+    "branch",
+    "auto_approve",
+    "launch",
+    "cwd",
+    "pane",
+    "worktree",
+)
+WRAPPER = 'eval "$1"; exec "$2" -l'
+POSIX_SHELLS = ("bash", "zsh", "sh", "dash", "ksh", "mksh", "ash", "yash", "posh")
+
+
+class LaneError(Exception):
+    """A one-line error (exit 1)."""
+
+
+class UsageError(Exception):
+    """A usage error (exit 2)."""
+
+
+def now_iso() -> str:
+    return _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+# ---- tmux -----------------------------------------------------------------------------------------------
+
+
+def tmux_argv(*args: str) -> List[str]:
+    sock = os.environ.get("LOOP_TMUX_SOCKET", "")
+    return ["tmux", "-S", sock, *args] if sock else ["tmux", *args]
+
+
+def tmux(*args: str, check: bool = True) -> subprocess.CompletedProcess:  # type: ignore[type-arg]
+    try:
+        proc = subprocess.run(tmux_argv(*args), capture_output=True, check=False)
+    except OSError as exc:
+        raise LaneError(f"cannot run tmux: {exc}") from None
+    if check and proc.returncode != 0:
+        msg = proc.stderr.decode("utf-8", "replace").strip().splitlines()
+        raise LaneError("tmux: " + (msg[-1] if msg else f"exit {proc.returncode}"))
+    return proc
+
+
+def targ(value: str) -> str:
+    """An argv element tmux takes literally (a trailing ';' would end the tmux command)."""
+    return value[:-1] + "\\;" if value.endswith(";") else value
+
+
+def fmt_lit(value: str) -> str:
+    """A literal for an argument tmux expands as a format (-n NAME, -c DIR)."""
+    return targ(value.replace("#", "##"))
+
+
+class Batch:
+    """tmux commands chained into ONE client call (separated by ';' argv elements)."""
+
+    def __init__(self) -> None:
+        self.args: List[str] = []
+
+    def add(self, *args: str) -> None:
+        if self.args:
+            self.args.append(";")
+        self.args.extend(targ(a) for a in args)
+
+    def run(self) -> None:
+        if self.args:
+            tmux(*self.args)
+            self.args = []
+
+
+def read_rows(command: Sequence[str], fields: Sequence[str]) -> List[Dict[str, str]]:
+    """Run list-windows/list-panes with the given format fields; values may hold any character."""
+    nonce = os.urandom(12).hex()
+    rec, sep = f"R{nonce}R", f"F{nonce}F"
+    fmt = rec + sep.join("#{" + f + "}" for f in fields)
+    proc = tmux(*command, "-F", fmt)
+    text = proc.stdout.decode("utf-8", "surrogateescape")
+    rows = []
+    for chunk in text.split(rec)[1:]:
+        body = chunk[:-1] if chunk.endswith("\n") else chunk
+        values = body.split(sep)
+        if len(values) != len(fields):
+            raise LaneError("tmux returned a malformed listing")
+        rows.append({f: values[i] for i, f in enumerate(fields)})
+    return rows
+
+
+def _utf8(value: str) -> str:
+    return value.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+
+
+def has_session(session: str) -> bool:
+    return tmux("has-session", "-t", "=" + session, check=False).returncode == 0
+
+
+def server_default_shell() -> str:
+    proc = tmux("show-options", "-gv", "default-shell", check=False)
+    value = proc.stdout.decode("utf-8", "replace").strip() if proc.returncode == 0 else ""
+    return value or os.environ.get("SHELL") or "/bin/sh"
+
+
+def lane_command(launch: str, user_shell: str) -> List[str]:
+    """argv for a pane that runs LAUNCH and falls back to the user's shell when it exits."""
+    base = os.path.basename(user_shell).lstrip("-")
+    wrapper = user_shell if base in POSIX_SHELLS else _which("bash") or "/bin/sh"
+    return [wrapper, "-i", "-c", WRAPPER, "loop-lane", launch, user_shell]
+
+
+def _which(name: str) -> Optional[str]:
+    for d in os.environ.get("PATH", "").split(os.pathsep):
+        p = os.path.join(d, name)
+        if d and os.path.isfile(p) and os.access(p, os.X_OK):
+            return p
+    return None
+
+
+# ---- harness inference ---------------------------------------------------------------------------------
+
+
+def infer_harness(cmd: Optional[str], harnesses: Dict[str, Dict[str, Any]]) -> Optional[str]:
+    """The registered (non-shell) harness a command starts with, e.g. 'claude --model x' -> claude."""
+    if not cmd:
+        return None
+    try:
+        words = shlex.split(cmd)
+    except ValueError:
+        words = cmd.split()
+    while words and (
+        re.match(r"^[A-Za-z_][A-Za-z0-9_]*=", words[0]) or words[0] in ("env", "exec", "command")
+    ):
+        words = words[1:]
+    if not words:
+        return None
+    first = os.path.basename(words[0])
+    for name, entry in harnesses.items():
+        if entry.get("kind") == "shell":
+            continue
+        if first == name or first == entry.get("binary") or first in (entry.get("process_names") or []):
+            return name
+    return None
+
+
+def load_registry() -> Dict[str, Dict[str, Any]]:
+    """{name: fields} from `harness-registry.sh list --json` (the registry's public interface)."""
+    try:
+        proc = subprocess.run(["bash", REGISTRY, "list", "--json"], capture_output=True, check=False)
+    except OSError as exc:
+        raise LaneError(f"cannot run {REGISTRY}: {exc}") from None
+    if proc.returncode != 0:
+        msg = proc.stderr.decode("utf-8", "replace").strip().splitlines()
+        raise LaneError("harness registry: " + (msg[-1] if msg else f"exit {proc.returncode}"))
+    try:
+        doc = json.loads(proc.stdout.decode("utf-8"))
+        return {str(h["name"]): h for h in doc["harnesses"]}
+    except (ValueError, KeyError, TypeError) as exc:
+        raise LaneError(f"harness registry: unreadable --json output ({exc})") from None
+
+
+def resolve_lane_config(path: str, project_root: str) -> Dict[str, Dict[str, Any]]:
+    """The resolved lanes of a lane-config, through `lane-config-resolver.sh print-resolved --json`.
+
+    The resolver's warnings are passed through to stderr; its errors (bad YAML, unknown harness,
+    PyYAML missing, ...) become LaneError lines, exit 1.
+    """
+    env = dict(os.environ)
+    env["LANE_CONFIG_PROJECT_ROOT"] = project_root
+    try:
+        proc = subprocess.run(
+            ["bash", RESOLVER, "print-resolved", "--json", "--lane-config", path],
+            capture_output=True,
+            check=False,
+            env=env,
+        )
+    except OSError as exc:
+        raise LaneError(f"cannot run {RESOLVER}: {exc}") from None
+    err = proc.stderr.decode("utf-8", "replace")
+    if proc.returncode != 0:
+        lines = [line for line in err.splitlines() if line.strip()] or [f"exit {proc.returncode}"]
+        raise LaneError("--lane-config: " + "\n".join(lines))
+    if err:
+        sys.stderr.write(err)
+    try:
+        doc = json.loads(proc.stdout.decode("utf-8"))
+        lanes = doc["lanes"]
+        if not isinstance(lanes, dict):
+            raise TypeError("lanes is not a mapping")
+        return lanes
+    except (ValueError, KeyError, TypeError) as exc:
+        raise LaneError(f"--lane-config: unreadable resolver output ({exc})") from None
+
+
+def launch_for(entry: Dict[str, Any], model: Optional[str] = None, auto: bool = False) -> str:
+    """A harness's lane launch command, built from its registry fields like harness_resolve_launch."""
+    out = str(entry.get("launch_cmd") or "")
+    flag = str(entry.get("auto_approve_flag") or "")
+    if auto and flag:
+        out = f"{out} {flag}"
+    model_flag = str(entry.get("model_flag") or "")
+    if model and model_flag and out:
+        out = f"{out} {model_flag} {shlex.quote(model)}"
+    return out
+
+
+def show(value: Any) -> str:
+    """One-line rendering for human output: None is '-', control characters are escaped."""
+    if value is None:
+        return "-"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    text = str(value)
+    return "".join(ch if ch.isprintable() else ch.encode("unicode_escape").decode("ascii") for ch in text)
+
+
+# ---- boot plan -------------------------------------------------------------------------------------------
+
+
+class Lane:
+    def __init__(self, lane: str) -> None:
+        self.lane = lane
+        self.window = WINDOW_OF[lane]
+        self.cwd = ""
+        self.cmd: Optional[str] = None
+        self.harness: Optional[str] = None
+        self.model: Optional[str] = None
+        self.role: Optional[str] = None
+        self.repo: Optional[str] = None
+        self.auto_approve = False
+        self.launch: Optional[str] = None
+        self.source = "empty"
+
+    def as_dict(self) -> Dict[str, Any]:
+        return {
+            "window": self.window,
+            "cwd": self.cwd,
+            "cmd": self.cmd,
+            "harness": self.harness,
+            "model": self.model,
+            "role": self.role,
+            "repo": self.repo,
+            "auto_approve": self.auto_approve,
+            "launch": self.launch,
+            "source": self.source,
+        }
+
+    def options(self) -> Dict[str, str]:
+        values = {
+            "name": self.lane,
+            "harness": self.harness,
+            "model": self.model,
+            "role": self.role,
+            "cmd": self.cmd,
+            "repo": self.repo,
+            "kind": "standing",
+            "auto_approve": "1" if self.auto_approve else None,
+            "launch": self.launch,
+            "cwd": self.cwd,
+        }
+        return {k: v for k, v in values.items() if v}
+
+
+def make_plan(args: argparse.Namespace, harnesses: Dict[str, Dict[str, Any]]) -> List[Lane]:
+    preset = args.preset
+    table = PRESET_TABLE[preset]
+    for lane_name, dest in PRESET_FED.items():
+        if getattr(args, dest) is not None and "flag:" + dest not in table.values():
+            warn(
+                f"preset {preset} does not use {FED_FLAG[dest]}; ignoring it "
+                f"(--{lane_name}-cmd always applies)"
+            )
+    # Run through bash: the script need not carry an executable bit (a fresh clone may not).
+    digest = " ".join(
+        [
+            "bash",
+            shlex.quote(os.path.join(args.self_dir, "loop-digest.sh")),
+            "--project-root",
+            shlex.quote(args.project_root),
+        ]
+        + (["--state-file", shlex.quote(args.state_file)] if args.state_file else [])
+        + (["--mailbox-dir", shlex.quote(args.mailbox_dir)] if args.mailbox_dir else [])
+    )
+    web_dir = args.worktree_web or args.project_root
+    cwd = {
+        "coord": args.project_root,
+        "web": web_dir,
+        "infra": args.worktree_infra or args.infra_root,
+        "validate-left": web_dir,
+        "validate-right": web_dir,
+        "ops-top": args.project_root,
+        "ops-bottom": args.project_root,
+        "docs": args.project_root,
+    }
+    resolved: Dict[str, Dict[str, Any]] = {}
+    if args.lane_config:
+        resolved = resolve_lane_config(args.lane_config, args.project_root)
+    plan = []
+    for name in LANE_ORDER:
+        lane = Lane(name)
+        lane.cwd = cwd[name]
+        spec = table.get(name)
+        if spec == "digest":
+            lane.cmd, lane.source = digest, "preset"
+        elif spec and spec.startswith("harness:"):
+            lane.harness, lane.source = spec.split(":", 1)[1], "preset"
+        elif spec and spec.startswith("flag:"):
+            value = getattr(args, spec.split(":", 1)[1])
+            if value:
+                lane.cmd, lane.source = value, "preset"
+        flag_value = getattr(args, LANE_FLAG[name])
+        if flag_value is not None:
+            lane.cmd, lane.harness, lane.source = flag_value or None, None, "flag"
+        from_config = False
+        if name in resolved and name != "coord":
+            block = resolved[name]
+            lane.cmd, lane.harness, lane.model = block.get("cmd"), block.get("harness"), block.get("model")
+            lane.role, lane.repo = block.get("role"), block.get("repo")
+            lane.auto_approve = block.get("auto_approve") is True
+            lane.launch = block.get("launch") or None
+            lane.source = "lane-config"
+            from_config = True
+        if not from_config:
+            if lane.cmd:
+                lane.launch = lane.cmd
+            elif lane.harness:
+                lane.launch = launch_for(harnesses[lane.harness], lane.model, lane.auto_approve) or None
+        if lane.cmd and lane.harness is None:
+            lane.harness = infer_harness(lane.cmd, harnesses)
+        plan.append(lane)
+    return plan
+
+
+def print_plan(args: argparse.Namespace, plan: List[Lane], as_json: bool) -> None:
+    if as_json:
+        doc = {
+            "contract_version": CONTRACT_VERSION,
+            "session": args.session,
+            "preset": args.preset,
+            "project_root": args.project_root,
+            "infra_root": args.infra_root,
+            "state_dir": args.state_dir,
+            "lane_config": args.lane_config,
+            "lanes": {lane.lane: lane.as_dict() for lane in plan},
+        }
+        sys.stdout.write(json.dumps(doc, ensure_ascii=False) + "\n")
+        return
+    out = [
+        f"session:      {show(args.session)}",
+        f"preset:       {args.preset}",
+        f"project-root: {show(args.project_root)}",
+        f"infra-root:   {show(args.infra_root)}",
+        f"state-dir:    {show(args.state_dir)}",
+        f"lane-config:  {show(args.lane_config)}",
+    ]
+    for lane in plan:
+        what = show(lane.launch) if lane.launch else "(empty: a plain shell)"
+        harness = f" [{lane.harness}]" if lane.harness else ""
+        out.append(f"{lane.lane:<15} {lane.source:<11} cwd={show(lane.cwd)}{harness}")
+        out.append(f"{'':<15} {what}")
+    sys.stdout.write("\n".join(out) + "\n")
+
+
+def window_rows(session: str) -> List[Dict[str, str]]:
+    return read_rows(
+        ["list-windows", "-t", "=" + session],
+        ["window_id", "window_name", "@loop_lane", "window_panes"],
+    )
+
+
+def _create_window(session: str, window: str, lanes: List[Lane], user_shell: str, new: bool) -> List[str]:
+    """Create one base window (new-session for the first one); return its window id and pane ids."""
+    first = lanes[0]
+    fmt = "#{window_id} #{pane_id}"
+    if new:
+        argv = ["new-session", "-d", "-s", targ(session), "-n", window, "-c", fmt_lit(first.cwd)]
+    else:
+        argv = ["new-window", "-d", "-t", "=" + session + ":", "-n", window, "-c", fmt_lit(first.cwd)]
+    argv += ["-P", "-F", fmt]
+    if first.launch:
+        argv += [targ(a) for a in lane_command(first.launch, user_shell)]
+    window_id, pane_id = tmux(*argv).stdout.decode().split()
+    ids = [window_id, pane_id]
+    if window in SPLITS:
+        second = lanes[1]
+        argv = ["split-window", "-d", SPLITS[window][2], "-t", pane_id, "-c", fmt_lit(second.cwd)]
+        argv += ["-P", "-F", "#{pane_id}"]
+        if second.launch:
+            argv += [targ(a) for a in lane_command(second.launch, user_shell)]
+        ids.append(tmux(*argv).stdout.decode().strip())
+    return ids
+
+
+def boot(args: argparse.Namespace, harnesses: Dict[str, Dict[str, Any]]) -> int:
+    plan = make_plan(args, harnesses)
+    if args.print_cmds:
+        print_plan(args, plan, args.json)
+        return 0
+    by_window: Dict[str, List[Lane]] = {}
+    for lane in plan:
+        by_window.setdefault(lane.window, []).append(lane)
+    session = args.session
+    created: List[str] = []
+    kept: List[str] = []
+    batch = Batch()
+    new = not has_session(session)
+    existing = set() if new else {r["window_name"] for r in window_rows(session) if r["@loop_lane"] != "1"}
+    # The shell a lane falls back to: the server's default-shell ($SHELL while there is no server).
+    user_shell = server_default_shell()
+    for window in WINDOWS:
+        if window in existing:
+            kept.append(window)
+            continue
+        ids = _create_window(session, window, by_window[window], user_shell, new)
+        new = False
+        _tag_window(batch, ids[0], ids[1:], by_window[window])
+        created.append(window)
+    for key, value in (
+        ("@loop_project_root", args.project_root),
+        ("@loop_state_dir", args.state_dir),
+        ("@loop_preset", args.preset),
+        ("@loop_infra_root", args.infra_root),
+    ):
+        batch.add("set-option", "-t", "=" + session + ":", key, value)
+    batch.run()
+    if created:
+        sys.stdout.write(f"loop-tmux: session {session}: created {', '.join(created)}\n")
+    if kept:
+        sys.stdout.write(f"loop-tmux: session {session}: kept existing {', '.join(kept)}\n")
+    return 0
+
+
+def _tag_window(batch: Batch, window_id: str, pane_ids: List[str], lanes: List[Lane]) -> None:
+    """Lane options of a base window: every lane pane gets pane options (-p) naming itself in
+    @loop_lane_pane; a one-pane window also carries them as window options; a two-pane window
+    (validate, ops) carries only its name and kind at window level."""
+    for i, pane in enumerate(pane_ids):
+        opts = lanes[i].options()
+        opts["pane"] = pane
+        for key, value in opts.items():
+            batch.add("set-option", "-p", "-t", pane, "@loop_lane_" + key, value)
+    if len(pane_ids) == 1:
+        opts = lanes[0].options()
+        opts["pane"] = pane_ids[0]
+    else:
+        opts = {"name": lanes[0].window, "kind": "standing"}
+    for key, value in opts.items():
+        batch.add("set-option", "-w", "-t", window_id, "@loop_lane_" + key, value)
+
+
+# ---- add-lane / find / list / panes ---------------------------------------------------------------------
+
+
+def add_window(args: argparse.Namespace) -> int:
+    if not has_session(args.session):
+        raise LaneError(f"no tmux session {args.session!r}")
+    if find_windows(args.session, args.window):
+        raise LaneError(f"window {args.window!r} already exists in session {args.session}")
+    opts: Dict[str, str] = {}
+    for item in args.opt:
+        key, _, value = item.partition("=")
+        if key not in OPTION_KEYS:
+            raise UsageError(f"unknown lane option {key!r}")
+        if value:
+            opts[key] = value
+    argv = [
+        "new-window",
+        "-d",
+        "-t",
+        "=" + args.session + ":",
+        "-n",
+        fmt_lit(args.window),
+        "-c",
+        fmt_lit(args.cwd),
+        "-P",
+        "-F",
+        "#{window_id} #{pane_id}",
+    ]
+    if args.launch:
+        argv += ["--", *[targ(a) for a in lane_command(args.launch, server_default_shell())]]
+    window_id, pane_id = tmux(*argv).stdout.decode().split()
+    batch = Batch()
+    opts["pane"] = pane_id
+    if args.launch:
+        opts["launch"] = args.launch
+    if "harness" not in opts and opts.get("cmd"):
+        # A --cmd lane that starts a registered harness (e.g. "claude --model x") is that harness's lane.
+        inferred = infer_harness(opts["cmd"], load_registry())
+        if inferred:
+            opts["harness"] = inferred
+    batch.add("set-option", "-w", "-t", window_id, "@loop_lane", "1")
+    for key, value in opts.items():
+        batch.add("set-option", "-w", "-t", window_id, "@loop_lane_" + key, value)
+    batch.run()
+    sys.stdout.write(f"{window_id} {pane_id}\n")
+    return 0
+
+
+LIST_FIELDS = [
+    "window_id",
+    "window_name",
+    "@loop_lane",
+    "@loop_lane_harness",
+    "@loop_lane_model",
+    "@loop_lane_role",
+    "@loop_lane_cmd",
+    "@loop_lane_kind",
+    "@loop_lane_repo",
+    "@loop_lane_isolation",
+    "@loop_lane_branch",
+    "@loop_lane_worktree",
+]
+
+
+def _session_rows(session: str) -> List[Dict[str, str]]:
+    if not has_session(session):
+        raise LaneError(f"no tmux session {session!r}")
+    return read_rows(["list-windows", "-t", "=" + session], LIST_FIELDS)
+
+
+def find_windows(session: str, window: str) -> List[Dict[str, str]]:
+    rows = _session_rows(session)
+    if window.startswith("@") and re.match(r"^@[0-9]+$", window):
+        return [r for r in rows if r["window_id"] == window]
+    return [r for r in rows if _utf8(r["window_name"]) == window]
+
+
+def find(args: argparse.Namespace) -> int:
+    rows = find_windows(args.session, args.window)
+    if not rows:
+        raise LaneError(f"no window {args.window!r} in session {args.session}")
+    if len(rows) > 1:
+        lanes = [r for r in rows if r["@loop_lane"] == "1"]
+        if len(lanes) != 1:
+            ids = ", ".join(r["window_id"] for r in rows)
+            raise LaneError(f"window name {args.window!r} is ambiguous ({ids}); name the window id instead")
+        rows = lanes
+    row = rows[0]
+    fields = [
+        row["window_id"],
+        "0" if row["@loop_lane"] == "1" else "1",
+        row["@loop_lane_isolation"],
+        row["@loop_lane_worktree"],
+        row["@loop_lane_branch"],
+    ]
+    sys.stdout.buffer.write(b"".join(f.encode("utf-8", "surrogateescape") + b"\0" for f in fields))
+    return 0
+
+
+def lane_entry(row: Dict[str, str]) -> Dict[str, Any]:
+    def opt(key: str) -> Optional[str]:
+        value = _utf8(row["@loop_lane_" + key])
+        return value if value != "" else None
+
+    base = row["@loop_lane"] != "1"
+    kind = opt("kind") or ("standing" if base else "worker")
+    isolation = opt("isolation")
+    return {
+        "window": _utf8(row["window_name"]),
+        "window_id": row["window_id"],
+        "harness": opt("harness"),
+        "model": opt("model"),
+        "role": opt("role"),
+        "cmd": opt("cmd"),
+        "base": base,
+        "kind": kind,
+        "repo": opt("repo"),
+        "isolation": isolation if isolation in ("shared", "worktree") else None,
+        "branch": opt("branch"),
+    }
+
+
+def list_lanes(args: argparse.Namespace) -> int:
+    lanes = [lane_entry(r) for r in _session_rows(args.session)]
+    if args.json:
+        doc = {
+            "contract_version": CONTRACT_VERSION,
+            "session": args.session,
+            "generated_at": now_iso(),
+            "lanes": lanes,
+        }
+        sys.stdout.write(json.dumps(doc, ensure_ascii=False) + "\n")
+        return 0
+    head = ("WINDOW", "ID", "HARNESS", "MODEL", "KIND", "BASE", "ISOLATION", "ROLE", "CMD")
+    rows = [head] + [
+        (
+            show(e["window"]),
+            e["window_id"],
+            show(e["harness"]),
+            show(e["model"]),
+            e["kind"],
+            "yes" if e["base"] else "no",
+            show(e["isolation"]),
+            show(e["role"]),
+            show(e["cmd"]),
+        )
+        for e in lanes
+    ]
+    widths = [min(max(len(r[i]) for r in rows), 40) for i in range(len(head) - 1)]
+    for r in rows:
+        cells = [r[i][:40].ljust(widths[i]) for i in range(len(head) - 1)] + [r[-1]]
+        sys.stdout.write("  ".join(cells).rstrip() + "\n")
+    return 0
+
+
+PANE_FIELDS = [
+    "pane_id",
+    "window_name",
+    "pane_current_command",
+    "pane_dead",
+    "@loop_lane_name",
+    "@loop_lane_harness",
+    "@loop_lane_launch",
+    "@loop_lane_pane",
+    "@loop_lane",
+    "@loop_lane_cwd",
+]
+
+
+def lane_panes(session: str) -> List[Dict[str, str]]:
+    """Every pane that carries lane options of its own (@loop_lane_pane names it), with its lane name."""
+    if not has_session(session):
+        raise LaneError(f"no tmux session {session!r}")
+    out = []
+    for row in read_rows(["list-panes", "-s", "-t", "=" + session], PANE_FIELDS):
+        if row["@loop_lane_pane"] != row["pane_id"]:
+            continue
+        lane = dict(row)
+        lane["lane"] = (
+            row["@loop_lane_name"]
+            if row["@loop_lane"] != "1" and row["@loop_lane_name"]
+            else row["window_name"]
+        )
+        out.append(lane)
+    return out
+
+
+def panes(args: argparse.Namespace) -> int:
+    data = b""
+    for row in lane_panes(args.session):
+        fields = [
+            row["lane"],
+            row["pane_id"],
+            row["pane_current_command"],
+            row["pane_dead"],
+            row["@loop_lane_harness"],
+            row["@loop_lane_launch"],
+        ]
+        data += b"".join(f.encode("utf-8", "surrogateescape") + b"\0" for f in fields)
+    sys.stdout.buffer.write(data)
+    return 0
+
+
+# ---- CLI -------------------------------------------------------------------------------------------------
+
+
+def warn(msg: str) -> None:
+    sys.stderr.write(f"loop-tmux: warning: {msg}\n")
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> Any:  # type: ignore[override]
+        raise UsageError(message)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = _Parser(prog="lanes.py", add_help=True)
+    sub = p.add_subparsers(dest="verb")
+    b = sub.add_parser("boot")
+    for name in ("session", "project-root", "infra-root", "self-dir", "state-dir"):
+        b.add_argument("--" + name, required=True)
+    for name in ("worktree-web", "worktree-infra", "state-file", "mailbox-dir", "lane-config"):
+        b.add_argument("--" + name, default=None)
+    b.add_argument("--preset", default=DEFAULT_PRESET, choices=PRESETS)
+    for dest in list(LANE_FLAG.values()) + list(FED_FLAG):
+        b.add_argument("--" + dest.replace("_", "-"), dest=dest, default=None)
+    b.add_argument("--print-cmds", action="store_true")
+    b.add_argument("--json", action="store_true")
+    a = sub.add_parser("add-window")
+    a.add_argument("--session", required=True)
+    a.add_argument("--window", required=True)
+    a.add_argument("--cwd", required=True)
+    a.add_argument("--launch", default="")
+    a.add_argument("--opt", action="append", default=[])
+    for verb in ("find", "list", "panes"):
+        s = sub.add_parser(verb)
+        s.add_argument("--session", required=True)
+        if verb == "find":
+            s.add_argument("--window", required=True)
+        if verb == "list":
+            s.add_argument("--json", action="store_true")
+    return p
+
+
+def main(argv: List[str]) -> int:
+    if not argv or argv[0] in ("-h", "--help"):
+        sys.stdout.write(__doc__ or "")
+        return 0 if argv else 2
+    try:
+        args = build_parser().parse_args(argv)
+        if args.verb == "boot":
+            return boot(args, load_registry())
+        if args.verb == "add-window":
+            return add_window(args)
+        if args.verb == "find":
+            return find(args)
+        if args.verb == "list":
+            return list_lanes(args)
+        if args.verb == "panes":
+            return panes(args)
+        raise UsageError("missing verb")
+    except UsageError as exc:
+        sys.stderr.write(f"loop-tmux: {exc}\n")
+        return 2
+    except LaneError as exc:
+        for line in str(exc).splitlines():
+            sys.stderr.write(f"loop-tmux: {line}\n")
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

@@ -1,0 +1,496 @@
+#!/usr/bin/env python3
+"""watchdog.py: the lane watchdog behind lib/lane-health.sh (stdlib only, python 3.8+).
+
+It polls one tmux session and re-launches every AI lane whose pane fell back to a bare shell (the
+harness exited or crashed) or died. A lane is any pane carrying its own lane options
+(@loop_lane_pane = its pane id): the base lanes loop-tmux boots and every add-lane window, found
+afresh on each poll. Only lanes whose @loop_lane_harness is an AI harness in the registry and that
+have a launch command (@loop_lane_launch) are watched; shell, tool and plain-command lanes are left alone.
+
+Per lane: a lane must look down on two looks at least --confirm seconds apart (a lane that is just
+starting runs its wrapper shell for a moment); then it is restarted at once, and each further
+restart waits a back-off that starts at --backoff-base seconds and doubles up to --backoff-max. After
+--max-failures restarts without --healthy seconds of the harness running in between, the watchdog
+gives up on the lane (one `giving-up` line) until it is seen running again (`recovered`).
+
+Lines appended to <state-dir>/lane-restarts.jsonl (one JSON object per line, written whole):
+  restart    {timestamp, session, lane, target, cmd, attempt}         (never an `event` key)
+  lifecycle  {timestamp, session, event, lane, target, detail}        event: started, giving-up,
+             recovered, restart-failed, stopped
+Singleton: the running watchdog holds an exclusive lock on <state-dir>/lane-health.lock and records
+its pid in <state-dir>/lane-health.pid; a second one exits at once ("already running").
+
+CLI (through lib/lane-health.sh):
+  watchdog.py start  --session S --state-dir D [knobs]   detach (double fork), print the pid, exit 0
+  watchdog.py run    --session S --state-dir D [knobs]   poll in the foreground
+  watchdog.py once   --session S --state-dir D [knobs]   one poll (no back-off memory, no confirm wait)
+  watchdog.py stop   --session S --state-dir D            stop the running watchdog (SIGTERM)
+  watchdog.py status --session S --state-dir D            "running <pid>" (exit 0) or "not running" (exit 1)
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import datetime as _dt
+import errno
+import fcntl
+import json
+import os
+import signal
+import sys
+import time
+from typing import Any, Dict, List, Optional
+
+LIB_DIR = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, LIB_DIR)
+import lanes  # noqa: E402
+
+LOG_NAME = "lane-restarts.jsonl"
+PID_NAME = "lane-health.pid"
+LOCK_NAME = "lane-health.lock"
+OUT_NAME = "lane-health.log"
+DEFAULTS = {
+    "interval": ("LOOP_LANE_HEALTH_INTERVAL", 30.0),
+    "max_failures": ("LOOP_LANE_HEALTH_MAX_FAILURES", 5.0),
+    "backoff_base": ("LOOP_LANE_HEALTH_BACKOFF_BASE", 2.0),
+    "backoff_max": ("LOOP_LANE_HEALTH_BACKOFF_MAX", 60.0),
+    "confirm": ("LOOP_LANE_HEALTH_CONFIRM", 2.0),
+    "healthy": ("LOOP_LANE_HEALTH_HEALTHY", 120.0),
+}
+PANE_FIELDS = [
+    "pane_id",
+    "window_name",
+    "pane_current_command",
+    "pane_dead",
+    "pane_current_path",
+    "@loop_lane",
+    "@loop_lane_name",
+    "@loop_lane_pane",
+    "@loop_lane_harness",
+    "@loop_lane_launch",
+    "@loop_lane_cwd",
+]
+
+
+class UsageError(Exception):
+    """A usage error (exit 2)."""
+
+
+def now_iso() -> str:
+    return _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+class Log:
+    """Append-only JSONL: each line goes out in one write() on an O_APPEND descriptor."""
+
+    def __init__(self, state_dir: str, session: str) -> None:
+        self.path = os.path.join(state_dir, LOG_NAME)
+        self.session = session
+
+    def write(self, record: Dict[str, Any]) -> None:
+        line = json.dumps(record, ensure_ascii=False) + "\n"
+        fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+        try:
+            os.write(fd, line.encode("utf-8", "surrogateescape"))
+        finally:
+            os.close(fd)
+
+    def restart(self, lane: str, target: str, cmd: str, attempt: int) -> None:
+        self.write(
+            {
+                "timestamp": now_iso(),
+                "session": self.session,
+                "lane": lane,
+                "target": target,
+                "cmd": cmd,
+                "attempt": attempt,
+            }
+        )
+
+    def event(
+        self, event: str, detail: str, lane: Optional[str] = None, target: Optional[str] = None
+    ) -> None:
+        record: Dict[str, Any] = {"timestamp": now_iso(), "session": self.session, "event": event}
+        if lane is not None:
+            record["lane"] = lane
+        if target is not None:
+            record["target"] = target
+        record["detail"] = detail
+        self.write(record)
+
+
+class LaneState:
+    def __init__(self) -> None:
+        self.failures = 0
+        self.next_at = 0.0
+        self.last_restart = 0.0
+        self.down_since: Optional[float] = None
+        self.given_up = False
+
+
+class Watchdog:
+    def __init__(self, args: argparse.Namespace, harnesses: Dict[str, Dict[str, Any]]) -> None:
+        self.args = args
+        self.session: str = args.session
+        self.log = Log(args.state_dir, args.session)
+        self.ai = {name for name, h in harnesses.items() if h.get("kind") == "ai"}
+        shells = harnesses.get("shell", {}).get("process_names") or []
+        if isinstance(shells, str):
+            shells = shells.split()
+        self.shells = set(shells) or {"bash", "zsh", "sh", "fish", "dash", "ksh", "tcsh", "csh"}
+        self.state: Dict[str, LaneState] = {}
+        self.missing = 0
+
+    def backoff(self, failures: int) -> float:
+        """The wait before restart number failures+1 (the first restart is immediate)."""
+        if failures <= 0:
+            return 0.0
+        return float(min(self.args.backoff_base * (2 ** (failures - 1)), self.args.backoff_max))
+
+    def is_bare_shell(self, command: str) -> bool:
+        name = os.path.basename(command).lstrip("-")
+        return bool(name) and name in self.shells
+
+    def lane_rows(self) -> Optional[List[Dict[str, str]]]:
+        if not lanes.has_session(self.session):
+            return None
+        try:
+            rows = lanes.read_rows(["list-panes", "-s", "-t", "=" + self.session], PANE_FIELDS)
+        except lanes.LaneError:
+            return None
+        return [r for r in rows if r["@loop_lane_pane"] == r["pane_id"]]
+
+    def lane_name(self, row: Dict[str, str]) -> str:
+        if row["@loop_lane"] != "1" and row["@loop_lane_name"]:
+            return row["@loop_lane_name"]
+        return row["window_name"]
+
+    def poll(self, now: float, once: bool = False) -> Optional[float]:
+        """One look at the session. Returns the seconds until something is due (None: session gone)."""
+        rows = self.lane_rows()
+        if rows is None:
+            return None
+        due: List[float] = []
+        seen = set()
+        for row in rows:
+            harness, launch = row["@loop_lane_harness"], row["@loop_lane_launch"]
+            if harness not in self.ai or not launch:
+                continue
+            pane = row["pane_id"]
+            seen.add(pane)
+            st = self.state.setdefault(pane, LaneState())
+            lane = self.lane_name(row)
+            down = row["pane_dead"] == "1" or self.is_bare_shell(row["pane_current_command"])
+            if not down:
+                st.down_since = None
+                if st.given_up:
+                    st.given_up, st.failures = False, 0
+                    self.log.event("recovered", f"{harness} is running again", lane, pane)
+                elif st.failures and now - st.last_restart >= self.args.healthy:
+                    st.failures = 0
+                continue
+            if st.given_up:
+                continue
+            if not once:
+                if st.down_since is None:
+                    st.down_since = now
+                if now - st.down_since < self.args.confirm:
+                    due.append(st.down_since + self.args.confirm - now)
+                    continue
+                if now < st.next_at:
+                    due.append(st.next_at - now)
+                    continue
+            if st.failures >= self.args.max_failures:
+                st.given_up = True
+                self.log.event(
+                    "giving-up",
+                    f"{harness} fell back to a shell after {st.failures} restart(s); not restarting it again",
+                    lane,
+                    pane,
+                )
+                continue
+            self.restart(row, lane, st, now)
+            due.append(max(self.backoff(st.failures), self.args.confirm))
+        for pane in list(self.state):
+            if pane not in seen:
+                del self.state[pane]
+        return min(due) if due else self.args.interval
+
+    def restart(self, row: Dict[str, str], lane: str, st: LaneState, now: float) -> None:
+        pane, launch = row["pane_id"], row["@loop_lane_launch"]
+        cwd = row["@loop_lane_cwd"] if os.path.isdir(row["@loop_lane_cwd"]) else row["pane_current_path"]
+        argv = ["respawn-pane", "-k", "-t", pane]
+        if cwd and os.path.isdir(cwd):
+            argv += ["-c", lanes.fmt_lit(cwd)]
+        argv += [lanes.targ(a) for a in lanes.lane_command(launch, lanes.server_default_shell())]
+        st.failures += 1
+        st.last_restart = now
+        st.down_since = None
+        st.next_at = now + self.backoff(st.failures)
+        try:
+            lanes.tmux(*argv)
+        except lanes.LaneError as exc:
+            self.log.event("restart-failed", str(exc), lane, pane)
+            return
+        self.log.restart(lane, pane, launch, st.failures)
+
+
+# ---- process management -------------------------------------------------------------------------------
+
+
+def _paths(state_dir: str) -> Dict[str, str]:
+    return {
+        "pid": os.path.join(state_dir, PID_NAME),
+        "lock": os.path.join(state_dir, LOCK_NAME),
+        "out": os.path.join(state_dir, OUT_NAME),
+    }
+
+
+def running_pid(state_dir: str) -> Optional[int]:
+    """The pid of the live watchdog of this state dir, or None (the lock tells, not the pid file)."""
+    paths = _paths(state_dir)
+    try:
+        fd = os.open(paths["lock"], os.O_RDWR)
+    except OSError:
+        return None
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError as exc:
+            if exc.errno not in (errno.EWOULDBLOCK, errno.EAGAIN, errno.EACCES):
+                raise
+            try:
+                with open(paths["pid"], encoding="ascii") as fh:
+                    pid = int(fh.read().strip() or "0")
+            except (OSError, ValueError):
+                return -1
+            return pid if pid > 0 and _alive(pid) else -1
+        fcntl.flock(fd, fcntl.LOCK_UN)
+        return None
+    finally:
+        os.close(fd)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def take_lock(state_dir: str) -> Optional[int]:
+    """The locked descriptor (kept open for the process lifetime), or None when another one holds it."""
+    fd = os.open(_paths(state_dir)["lock"], os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        os.close(fd)
+        return None
+    os.set_inheritable(fd, False)
+    return fd
+
+
+def write_pid(state_dir: str) -> None:
+    path = _paths(state_dir)["pid"]
+    tmp = f"{path}.{os.getpid()}.tmp"
+    with open(tmp, "w", encoding="ascii") as fh:
+        fh.write(f"{os.getpid()}\n")
+    os.replace(tmp, path)
+
+
+def serve(args: argparse.Namespace, lock_fd: int, harnesses: Dict[str, Dict[str, Any]]) -> int:
+    """The poll loop. Runs until the session is gone or SIGTERM/SIGINT."""
+    dog = Watchdog(args, harnesses)
+    stopping: List[str] = []
+
+    def _stop(signum: int, _frame: Any) -> None:
+        stopping.append(signal.Signals(signum).name)
+
+    signal.signal(signal.SIGTERM, _stop)
+    signal.signal(signal.SIGINT, _stop)
+    signal.signal(signal.SIGHUP, signal.SIG_IGN)
+    write_pid(args.state_dir)
+    dog.log.event(
+        "started",
+        f"pid {os.getpid()}, interval {args.interval:g}s, max failures {args.max_failures}, "
+        f"back-off {args.backoff_base:g}s doubling to {args.backoff_max:g}s",
+    )
+    reason = ""
+    gone = 0
+    while not stopping:
+        wait = dog.poll(time.monotonic())
+        if wait is None:
+            gone += 1
+            if gone >= 2:
+                reason = f"session {args.session} is gone"
+                break
+            wait = min(args.interval, 1.0)
+        else:
+            gone = 0
+        deadline = time.monotonic() + max(wait, 0.05)
+        while not stopping and time.monotonic() < deadline:
+            time.sleep(min(0.2, max(deadline - time.monotonic(), 0.01)))
+    dog.log.event("stopped", reason or f"signal {stopping[0] if stopping else '?'}")
+    with contextlib.suppress(OSError):
+        os.unlink(_paths(args.state_dir)["pid"])
+    os.close(lock_fd)
+    return 0
+
+
+def start(args: argparse.Namespace, harnesses: Dict[str, Dict[str, Any]]) -> int:
+    """Detach a watchdog (double fork, new session, stdio to lane-health.log); report its pid."""
+    pid = running_pid(args.state_dir)
+    if pid is not None:
+        sys.stdout.write(f"lane-health: already running for {args.session} (pid {pid})\n")
+        return 0
+    read_fd, write_fd = os.pipe()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    child = os.fork()
+    if child == 0:
+        os.close(read_fd)
+        try:
+            os.setsid()
+            if os.fork() != 0:
+                os._exit(0)
+            devnull = os.open(os.devnull, os.O_RDONLY)
+            out = os.open(_paths(args.state_dir)["out"], os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+            os.dup2(devnull, 0)
+            os.dup2(out, 1)
+            os.dup2(out, 2)
+            os.close(devnull)
+            os.close(out)
+            lock_fd = take_lock(args.state_dir)
+            if lock_fd is None:
+                os.write(write_fd, b"busy\n")
+                os.close(write_fd)
+                os._exit(0)
+            os.write(write_fd, f"ok {os.getpid()}\n".encode())
+            os.close(write_fd)
+            code = serve(args, lock_fd, harnesses)
+        except BaseException as exc:  # the detached process reports and exits, never a traceback on a tty
+            sys.stderr.write(f"lane-health: {exc}\n")
+            code = 1
+        os._exit(code)
+    os.close(write_fd)
+    os.waitpid(child, 0)
+    with os.fdopen(read_fd, "rb") as fh:
+        answer = fh.read().decode("ascii", "replace").split()
+    if answer and answer[0] == "ok":
+        sys.stdout.write(
+            f"lane-health: watchdog started for {args.session} (pid {answer[1]}, "
+            f"log {os.path.join(args.state_dir, LOG_NAME)})\n"
+        )
+        return 0
+    if answer and answer[0] == "busy":
+        pid = running_pid(args.state_dir)
+        sys.stdout.write(f"lane-health: already running for {args.session} (pid {pid})\n")
+        return 0
+    sys.stderr.write(f"lane-health: the watchdog did not start (see {_paths(args.state_dir)['out']})\n")
+    return 1
+
+
+def stop(args: argparse.Namespace) -> int:
+    pid = running_pid(args.state_dir)
+    if pid is None or pid < 0:
+        sys.stdout.write(f"lane-health: not running for {args.session}\n")
+        return 0
+    os.kill(pid, signal.SIGTERM)
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline and running_pid(args.state_dir) is not None:
+        time.sleep(0.05)
+    if running_pid(args.state_dir) is not None:
+        sys.stderr.write(f"lane-health: pid {pid} did not stop within 10s\n")
+        return 1
+    sys.stdout.write(f"lane-health: stopped (pid {pid})\n")
+    return 0
+
+
+# ---- CLI ------------------------------------------------------------------------------------------------
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> Any:  # type: ignore[override]
+        raise UsageError(message)
+
+
+def _number(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if not value >= 0 or value == float("inf"):
+        raise argparse.ArgumentTypeError(f"must be a non-negative number: {text!r}")
+    return value
+
+
+def parse(argv: List[str]) -> argparse.Namespace:
+    p = _Parser(prog="lane-health.sh", add_help=False)
+    p.add_argument("verb", choices=("start", "run", "once", "stop", "status"))
+    p.add_argument("--session", required=True)
+    p.add_argument("--state-dir", required=True)
+    for dest in DEFAULTS:
+        p.add_argument("--" + dest.replace("_", "-"), dest=dest, type=_number, default=None)
+    args = p.parse_args(argv)
+    for dest, (env, default) in DEFAULTS.items():
+        if getattr(args, dest) is None:
+            raw = os.environ.get(env, "")
+            try:
+                setattr(args, dest, _number(raw) if raw else default)
+            except argparse.ArgumentTypeError as exc:
+                raise UsageError(f"{env}: {exc}") from None
+    args.max_failures = int(args.max_failures)
+    if args.interval <= 0:
+        raise UsageError("--interval must be above 0")
+    if not args.session or "\n" in args.session:
+        raise UsageError("--session must be a session name")
+    args.state_dir = os.path.abspath(args.state_dir)
+    return args
+
+
+def main(argv: List[str]) -> int:
+    if argv and argv[0] in ("-h", "--help"):
+        sys.stdout.write(__doc__ or "")
+        return 0
+    try:
+        args = parse(argv)
+        if args.verb == "status":
+            pid = running_pid(args.state_dir)
+            if pid is None:
+                sys.stdout.write("not running\n")
+                return 1
+            sys.stdout.write(f"running {pid}\n")
+            return 0
+        if args.verb == "stop":
+            return stop(args)
+        try:
+            os.makedirs(args.state_dir, exist_ok=True)
+        except OSError as exc:
+            raise lanes.LaneError(f"cannot create the state dir {args.state_dir}: {exc.strerror}") from None
+        if not lanes.has_session(args.session):
+            raise lanes.LaneError(f"no tmux session {args.session!r}")
+        harnesses = lanes.load_registry()
+        if args.verb == "once":
+            Watchdog(args, harnesses).poll(time.monotonic(), once=True)
+            return 0
+        if args.verb == "run":
+            lock_fd = take_lock(args.state_dir)
+            if lock_fd is None:
+                sys.stdout.write(f"lane-health: already running for {args.session}\n")
+                return 0
+            return serve(args, lock_fd, harnesses)
+        return start(args, harnesses)
+    except UsageError as exc:
+        sys.stderr.write(f"lane-health: {exc}\nTry 'lane-health.sh --help'.\n")
+        return 2
+    except lanes.LaneError as exc:
+        sys.stderr.write(f"lane-health: {exc}\n")
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

@@ -1,0 +1,187 @@
+#!/usr/bin/env bash
+# loop-lane-status: classify a lane (or every lane) of a loop session as working|awaiting-approval|idle|errored|unknown.
+set -euo pipefail
+
+# Resolve our own directory through symlinks without readlink -f, and without forking: this script
+# runs on every status poll, so each $(...) would show in its latency.
+_loop_src=${BASH_SOURCE[0]}
+while [ -h "$_loop_src" ]; do
+  _loop_link=$(readlink "$_loop_src")
+  case $_loop_link in
+    /*) _loop_src=$_loop_link ;;
+    *) _loop_src=${_loop_src%/*}/$_loop_link ;;
+  esac
+done
+case $_loop_src in
+  */*) LOOP_SELF_DIR=${_loop_src%/*} ;;
+  *) LOOP_SELF_DIR=. ;;
+esac
+case $LOOP_SELF_DIR in
+  /*) ;;
+  *) LOOP_SELF_DIR=$PWD/$LOOP_SELF_DIR ;;
+esac
+LOOP_LIB_DIR=$LOOP_SELF_DIR/lib
+LOOP_SHELL_ROOT=$LOOP_SELF_DIR
+# shellcheck source=lib/common.sh
+. "$LOOP_LIB_DIR/common.sh"
+LOOP_PROG=loop-lane-status
+
+usage() {
+  cat <<'EOF'
+Usage: loop-lane-status [--session S] <session> <lane>
+       loop-lane-status --print-target <session> <lane>
+       loop-lane-status --json <session> <lane>
+       loop-lane-status --json --all <session>
+       loop-lane-status --session S [--json] (<lane> | --all)
+
+Prints exactly one word for a lane: working, awaiting-approval, idle, errored or unknown
+(exit 0 for any of them). --json prints
+  {contract_version, session, generated_at, lanes: {<lane>: {lane, status, target, kind, detail,
+   harness, source}}}
+with kind fixed|dynamic, detail a finer state or null (booting, exited-to-shell, dead, ready, busy,
+approval, error, no-pane) and source screen|hook|process. --all covers the fixed lanes whose windows
+exist and every add-lane window (without --json: one "lane<TAB>status" line each).
+
+Lanes: coord, web, infra, validate-left, validate-right, ops-top, ops-bottom, docs (found through
+list-panes by window name and pane position), any other window name (add-lane lanes), or a pane id %N.
+Inside tmux the session defaults to the current one when only <lane> is given.
+
+Options:
+  --session S      the session (instead of the first positional)
+  --json           JSON output (loop_schemas.LaneStatusReport)
+  --all            every lane of the session (needs --json for the JSON document)
+  --print-target   print a tmux -t target for the lane's pane (do not parse it)
+  -h, --help       this help
+
+How it decides: a dead pane is errored (dead); an AI lane back at a bare shell is errored
+(exited-to-shell); a Claude Code hook status file beats the screen (see shell/hooks/README.md);
+otherwise the live tail of the screen is matched against the harness registry's patterns:
+approval prompt, busy spinner ("esc to interrupt" always counts), error line, idle prompt, welcome
+(booting = working). Idle is debounced: it must be seen twice, a short pause apart.
+
+Cost: a constant number of tmux client spawns whatever the pane count -- one listing, one chained
+capture, one confirming capture when idle was not seen moments ago. A repeated poll costs ONE spawn:
+the listing and captures the previous call prepared run while python starts (a cache file per
+session), and anything stale or missing in that answer is asked of tmux again.
+
+Environment:
+  LOOP_TMUX_SOCKET               tmux server socket path
+  LOOP_LANE_IDLE_HOME_PATTERN    ERE alternation of extra idle markers (a harness's home screen)
+  LOOP_LANE_DEBOUNCE_S           pause before the confirming capture (default 0.2)
+  LOOP_LANE_DEBOUNCE_MAX_GAP_S   reuse an idle sighting this recent (default 5)
+  LOOP_LANE_TAIL_LINES           non-blank bottom lines read (default 15)
+  LOOP_LANE_STATUS_CACHE_DIR     cache directory (default $TMPDIR/loop-lane-status-<uid>)
+  LOOP_LANE_STATUS_NO_CACHE=1    no debounce or prefetch cache: always list, capture, and confirm
+                                 idle with a second capture
+  LOOP_LANE_HOOK_DIR             hook status files directory (default <state-dir>/hooks)
+  LOOP_TMUX_STATE_DIR            the session state dir (hooks live in its hooks/)
+
+Exit: 0 a status was printed; 1 the session or lane cannot be resolved; 2 usage.
+EOF
+}
+
+lane_status_main() {
+  local session="" as_json=0 want_all=0 print_target=0
+  local -a pos=()
+  while [ $# -gt 0 ]; do
+    case $1 in
+      -h | --help)
+        usage
+        exit 0
+        ;;
+      --session)
+        loop_need_value "$1" $#
+        session=$2
+        shift 2
+        ;;
+      --session=*)
+        session=${1#--session=}
+        shift
+        ;;
+      --json)
+        as_json=1
+        shift
+        ;;
+      --all)
+        want_all=1
+        shift
+        ;;
+      --print-target)
+        print_target=1
+        shift
+        ;;
+      --)
+        shift
+        while [ $# -gt 0 ]; do
+          pos+=("$1")
+          shift
+        done
+        ;;
+      -?*) loop_usage_error "unknown option: $1" ;;
+      *)
+        pos+=("$1")
+        shift
+        ;;
+    esac
+  done
+  local npos=${#pos[@]} lane=""
+  if [ "$want_all" = 1 ]; then
+    [ "$print_target" = 0 ] || loop_usage_error "--print-target takes one lane, not --all"
+    if [ "$npos" -eq 1 ] && [ -z "$session" ]; then
+      session=${pos[0]}
+    elif [ "$npos" -ne 0 ]; then
+      loop_usage_error "--all takes only the session"
+    fi
+  else
+    if [ "$npos" -eq 2 ] && [ -z "$session" ]; then
+      session=${pos[0]}
+      lane=${pos[1]}
+    elif [ "$npos" -eq 1 ]; then
+      lane=${pos[0]}
+    else
+      loop_usage_error "expected <session> <lane>"
+    fi
+  fi
+  if [ -z "$session" ]; then
+    session=$(loop_current_session)
+    [ -n "$session" ] || loop_usage_error "no session: pass <session> or --session S (or run inside tmux)"
+  fi
+  local -a args=(status --session "$session")
+  if [ "$want_all" = 1 ]; then
+    args+=(--all)
+  else
+    [ -n "$lane" ] || loop_usage_error "the lane name is empty"
+    args+=(--lane "$lane")
+  fi
+  [ "$as_json" = 0 ] || args+=(--json)
+  [ "$print_target" = 0 ] || args+=(--print-target)
+  local py=${LOOP_PYTHON:-python3}
+  command -v "$py" >/dev/null 2>&1 || loop_die "python3 is required but was not found on PATH" 1
+  local cache=${LOOP_LANE_STATUS_CACHE_DIR:-${TMPDIR:-/tmp}/loop-lane-status-${UID}}
+  # lane_status is imported (not run as a script) so its bytecode is cached -- in the private cache
+  # dir (pycache_prefix), never beside the source; that saves compiling 1000 lines on every poll.
+  local -a run=("$py" -S -X "pycache_prefix=$cache/pyc" -c
+    'import sys; sys.dont_write_bytecode = False; sys.path[0] = sys.argv[1]; import lane_status; sys.exit(lane_status.main(sys.argv[2:]))'
+    "$LOOP_LIB_DIR")
+  case ${LOOP_LANE_STATUS_NO_CACHE:-} in
+    1 | true | yes) exec ${run[@]+"${run[@]}"} ${args[@]+"${args[@]}"} </dev/null ;;
+  esac
+  # The prefetch: the tmux command the previous call prepared (this session's listing plus a capture
+  # of each of its panes, in a private cache file) runs while python starts, and its
+  # answer arrives on python's stdin. lane_status.py checks it and asks tmux for anything missing.
+  local key="${LOOP_TMUX_SOCKET:-default}--$session"
+  key=${key//[!A-Za-z0-9._-]/_}
+  local file="$cache/prefetch-${key:0:180}.argv"
+  args+=(--prefetch-file "$file")
+  local -a tmux_args=()
+  if [ -f "$file" ] && [ -O "$file" ]; then
+    # One line, arguments separated by \x1f: a single read builds the array.
+    IFS=$'\x1f' read -r -a tmux_args <"$file" || tmux_args=()
+  fi
+  if [ "${#tmux_args[@]}" -gt 0 ]; then
+    exec ${run[@]+"${run[@]}"} ${args[@]+"${args[@]}"} < <(loop_tmux ${tmux_args[@]+"${tmux_args[@]}"} 2>/dev/null)
+  fi
+  exec ${run[@]+"${run[@]}"} ${args[@]+"${args[@]}"} </dev/null
+}
+
+lane_status_main "$@"

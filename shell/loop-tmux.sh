@@ -1,0 +1,534 @@
+#!/usr/bin/env bash
+# loop-tmux: boot the six-window loop session (coord, web, infra, validate, ops, docs) and add/list/drop lanes.
+set -euo pipefail
+
+_loop_src=${BASH_SOURCE[0]}
+while [ -h "$_loop_src" ]; do
+  _loop_dir=$(cd -P "$(dirname "$_loop_src")" && pwd)
+  _loop_src=$(readlink "$_loop_src")
+  case $_loop_src in /*) ;; *) _loop_src=$_loop_dir/$_loop_src ;; esac
+done
+LOOP_SELF_DIR=$(cd -P "$(dirname "$_loop_src")" && pwd)
+LOOP_LIB_DIR=$LOOP_SELF_DIR/lib
+# shellcheck source=lib/common.sh
+. "$LOOP_LIB_DIR/common.sh"
+# shellcheck source=lib/harness-registry.sh
+. "$LOOP_LIB_DIR/harness-registry.sh"
+LOOP_PROG=loop-tmux
+
+usage() {
+  cat <<'EOF'
+Usage: loop-tmux [up] [boot options]
+       loop-tmux add-lane [--session S] --window W (--harness H | --cmd C) [--model M] [--repo P]
+                 [--role R] [--kind standing|worker] [--worktree] [--auto-approve]
+                 [--wait-ready [--ready-timeout SECS]]
+       loop-tmux list-lanes [--session S] [--json]
+       loop-tmux drop-lane [--session S] --window W [--force]
+
+Boot (the default action; "up" names it explicitly) creates the session's six windows:
+  coord     loop-digest.sh in redraw mode (the preset default)
+  web       the primary-repo AI lane            infra   the secondary-repo AI lane
+  validate  two panes: watcher (left), adhoc (right)
+  ops       two panes: health probe (top), log tail (bottom)
+  docs      the synthesis / memory lane
+Booting a session that already exists only creates the windows it lacks (no duplicates).
+
+Boot options:
+  --project NAME            project name (the default session name)
+  --session S               tmux session name (default: --project, else the project root's basename)
+  --project-root DIR        the primary repo (default: the current directory)
+  --infra-root DIR          the secondary repo (default: the project root)
+  --worktree-web DIR        run web + validate in DIR instead of the project root (env LOOP_WORKTREE_WEB)
+  --worktree-infra DIR      run infra in DIR instead of the infra root (env LOOP_WORKTREE_INFRA)
+                            (both are checked before anything starts: a missing directory fails)
+  --state-file F            passed to the coord digest (--state-file)
+  --mailbox-dir D           passed to the coord digest (--mailbox-dir)
+  --preset P                pi-claude (default), all-pi, all-claude, validation-only, monitor
+  --coord-cmd C  --web-cmd C  --infra-cmd C  --docs-cmd C
+  --validate-left-cmd C  --validate-right-cmd C  --ops-top-cmd C  --ops-bottom-cmd C
+                            a lane's command (beats the preset; '' leaves the lane empty)
+  --validate-cmd C          the watcher the preset puts in validate-left
+  --gateway-health-cmd C    the health probe the preset puts in ops-top
+  --log-stream-cmd C        the log tail the preset puts in ops-bottom
+  --lane-config P           lane composition YAML (lib/lane-config-resolver.sh; needs PyYAML); its
+                            host overlay <base>.<hostname -s>.yaml is merged on top, lane by lane
+  --print-cmds              resolve everything and print the plan; touch no tmux (--json: as JSON)
+  --no-attach               do not attach / switch to the session afterwards
+  --boot-check [SECS]       after SECS (default 8) print "boot-check: ok|FAIL <lane> ..." per AI lane;
+                            FAIL = the harness fell back to a bare shell (or the pane died); any
+                            FAIL makes the exit status 1
+  --auto-restart            start the session's lane watchdog (lib/lane-health.sh start: detached,
+                            one per state dir; tune it with the LOOP_LANE_HEALTH_* variables)
+  --state-dir DIR           watchdog state + lane-restarts.jsonl (env LOOP_TMUX_STATE_DIR; default
+                            <project-root>/.loop/sessions/<session>)
+Precedence, last wins: preset < --*-cmd flags < lane-config.
+
+Presets      coord       web     infra   validate-left    ops-top             ops-bottom
+  pi-claude  loop-digest pi      claude  --validate-cmd   --gateway-health-cmd --log-stream-cmd
+  all-pi     loop-digest pi      pi      --validate-cmd   --gateway-health-cmd --log-stream-cmd
+  all-claude loop-digest claude  claude  --validate-cmd   --gateway-health-cmd --log-stream-cmd
+  validation-only  -     -       -       --validate-cmd   -                   -
+  monitor    loop-digest -       -       -                --gateway-health-cmd --log-stream-cmd
+Unset lanes still get their window/pane: a plain shell.
+
+add-lane creates window W running harness H (resolved through lib/harness-registry.sh, with --model
+and --auto-approve applied per harness) or the command C, in --repo P (default: the project root).
+W must match ^[A-Za-z][A-Za-z0-9_-]+$ and be new in the session. The window is tagged @loop_lane=1
+and its metadata kept in @loop_lane_* window options (harness, model, role, cmd, kind, repo, launch,
+isolation, branch); a --cmd that starts a registered harness records that harness.
+  --kind standing|worker    stored as @loop_lane_kind (default worker)
+  --worktree                give the lane its own git worktree <repo>/.loop/worktrees/<session>/<W>
+                            on branch loop/<session>/<W>
+  --wait-ready              block until loop-lane-status says the lane is idle
+  --ready-timeout SECS      how long --wait-ready waits (default 60); a timeout exits 1 (the window stays)
+drop-lane kills window W; base windows need --force. A worktree lane's worktree is removed when
+clean and kept (with a warning) when it holds uncommitted changes.
+list-lanes prints a table; --json prints {contract_version, session, generated_at, lanes: [{window,
+window_id, harness, model, role, cmd, base, kind, repo, isolation, branch}]} (loop_schemas.LaneList;
+base = not made by add-lane; unset values are null; a two-pane window reports its active pane's
+lane options).
+--session defaults to the current tmux session.
+
+Environment: LOOP_TMUX_SOCKET (tmux server socket), LOOP_TMUX_STATE_DIR, LOOP_WORKTREE_WEB,
+LOOP_WORKTREE_INFRA, LOOP_TMUX_READY_TIMEOUT (default --ready-timeout), LOOP_PYTHON.
+Exit: 0 ok; 1 failure (missing directory, bad lane-config or PyYAML missing, tmux error, boot-check
+FAIL, duplicate or unknown window, base window without --force, --wait-ready timeout); 2 usage.
+EOF
+}
+
+# ---- helpers ---------------------------------------------------------------------------------------
+
+# lane_abs_dir FLAG DIR: print DIR as an absolute path; fail when it is not a directory.
+lane_abs_dir() {
+  local flag=$1 dir=$2
+  [ -n "$dir" ] || loop_die "$flag: empty path"
+  [ -d "$dir" ] || loop_die "$flag: $dir is not a directory"
+  (cd "$dir" && pwd) || loop_die "$flag: cannot enter $dir"
+}
+
+# lane_abs_path PATH: PATH made absolute against the current directory (it need not exist).
+lane_abs_path() {
+  case $1 in
+    /*) printf '%s\n' "$1" ;;
+    *) printf '%s/%s\n' "$(pwd)" "$1" ;;
+  esac
+}
+
+lane_one_line() {
+  local s=$1 nl='
+'
+  printf '%s\n' "${s//$nl/\\n}"
+}
+
+# lane_session_default S: S, else the current tmux session, else a usage error.
+lane_session_default() {
+  local s=$1
+  if [ -z "$s" ]; then
+    s=$(loop_current_session)
+  fi
+  [ -n "$s" ] || loop_usage_error "--session is required outside tmux"
+  printf '%s\n' "$s"
+}
+
+# lane_valid_window NAME: NAME matches ^[A-Za-z][A-Za-z0-9_-]+$ (checked byte-wise in the C locale).
+lane_valid_window() {
+  local LC_ALL=C
+  case $1 in
+    [A-Za-z]?*) ;;
+    *) return 1 ;;
+  esac
+  case ${1#?} in
+    *[!A-Za-z0-9_-]*) return 1 ;;
+  esac
+  return 0
+}
+
+# lane_is_number X: a non-negative decimal number.
+lane_is_number() {
+  case $1 in
+    '' | *[!0-9.]* | *.*.* | .) return 1 ;;
+    *) return 0 ;;
+  esac
+}
+
+# ---- boot ------------------------------------------------------------------------------------------
+
+tmux_boot() {
+  local project='' session='' root='' infra='' wt_web=${LOOP_WORKTREE_WEB:-} wt_infra=${LOOP_WORKTREE_INFRA:-}
+  local state_file='' mailbox='' preset=pi-claude lane_config='' state_dir=${LOOP_TMUX_STATE_DIR:-}
+  local print_cmds=0 as_json=0 no_attach=0 boot_check='' auto_restart=0
+  local pyargs=()
+  while [ $# -gt 0 ]; do
+    case $1 in
+      -h | --help)
+        usage
+        return 0
+        ;;
+      --project) loop_need_value "$1" $#; project=$2; shift 2 ;;
+      --session) loop_need_value "$1" $#; session=$2; shift 2 ;;
+      --project-root) loop_need_value "$1" $#; root=$2; shift 2 ;;
+      --infra-root) loop_need_value "$1" $#; infra=$2; shift 2 ;;
+      --worktree-web) loop_need_value "$1" $#; wt_web=$2; [ -n "$2" ] || loop_die "--worktree-web: empty path"; shift 2 ;;
+      --worktree-infra) loop_need_value "$1" $#; wt_infra=$2; [ -n "$2" ] || loop_die "--worktree-infra: empty path"; shift 2 ;;
+      --state-file) loop_need_value "$1" $#; state_file=$2; shift 2 ;;
+      --mailbox-dir) loop_need_value "$1" $#; mailbox=$2; shift 2 ;;
+      --preset) loop_need_value "$1" $#; preset=$2; shift 2 ;;
+      --lane-config) loop_need_value "$1" $#; lane_config=$2; shift 2 ;;
+      --state-dir) loop_need_value "$1" $#; state_dir=$2; [ -n "$2" ] || loop_usage_error "--state-dir: empty path"; shift 2 ;;
+      --coord-cmd | --web-cmd | --infra-cmd | --docs-cmd | --validate-cmd | --validate-left-cmd | \
+        --validate-right-cmd | --gateway-health-cmd | --log-stream-cmd | --ops-top-cmd | --ops-bottom-cmd)
+        loop_need_value "$1" $#
+        pyargs+=("$1=$2")
+        shift 2
+        ;;
+      --print-cmds) print_cmds=1; shift ;;
+      --json) as_json=1; shift ;;
+      --no-attach) no_attach=1; shift ;;
+      --auto-restart) auto_restart=1; shift ;;
+      --boot-check)
+        boot_check=8
+        if [ $# -ge 2 ] && lane_is_number "$2"; then
+          boot_check=$2
+          shift
+        fi
+        shift
+        ;;
+      --*) loop_usage_error "unknown option '$1'" ;;
+      *) loop_usage_error "unexpected argument '$1'" ;;
+    esac
+  done
+  case $preset in
+    pi-claude | all-pi | all-claude | validation-only | monitor) ;;
+    *) loop_usage_error "unknown preset '$preset' (pi-claude, all-pi, all-claude, validation-only, monitor)" ;;
+  esac
+  [ "$as_json" = 0 ] || [ "$print_cmds" = 1 ] || loop_usage_error "--json needs --print-cmds"
+
+  root=$(lane_abs_dir --project-root "${root:-.}")
+  if [ -n "$infra" ]; then infra=$(lane_abs_dir --infra-root "$infra"); else infra=$root; fi
+  if [ -n "$wt_web" ]; then wt_web=$(lane_abs_dir --worktree-web "$wt_web"); fi
+  if [ -n "$wt_infra" ]; then wt_infra=$(lane_abs_dir --worktree-infra "$wt_infra"); fi
+  if [ -n "$lane_config" ]; then
+    [ -f "$lane_config" ] || loop_die "--lane-config: $lane_config: no such file"
+    lane_config=$(lane_abs_path "$lane_config")
+  fi
+  if [ -n "$state_file" ]; then state_file=$(lane_abs_path "$state_file"); fi
+  if [ -n "$mailbox" ]; then mailbox=$(lane_abs_path "$mailbox"); fi
+
+  if [ -z "$session" ]; then
+    session=${project:-$(basename "$root")}
+    session=$(printf '%s' "$session" | LC_ALL=C tr -c 'A-Za-z0-9_-' '_')
+  fi
+  case $session in
+    '' | *[:.]* | *'
+'*) loop_usage_error "bad session name '$session' (no ':', '.' or newline)" ;;
+  esac
+  if [ -z "$state_dir" ]; then state_dir=$root/.loop/sessions/$session; fi
+  state_dir=$(lane_abs_path "$state_dir")
+
+  pyargs+=("--session=$session" "--project-root=$root" "--infra-root=$infra" "--self-dir=$LOOP_SELF_DIR"
+    "--state-dir=$state_dir" "--preset=$preset")
+  if [ -n "$wt_web" ]; then pyargs+=("--worktree-web=$wt_web"); fi
+  if [ -n "$wt_infra" ]; then pyargs+=("--worktree-infra=$wt_infra"); fi
+  if [ -n "$state_file" ]; then pyargs+=("--state-file=$state_file"); fi
+  if [ -n "$mailbox" ]; then pyargs+=("--mailbox-dir=$mailbox"); fi
+  if [ -n "$lane_config" ]; then pyargs+=("--lane-config=$lane_config"); fi
+
+  if [ "$print_cmds" = 1 ]; then
+    if [ "$as_json" = 1 ]; then pyargs+=(--json); fi
+    LANE_CONFIG_PROJECT_ROOT=$root loop_py lanes boot --print-cmds ${pyargs[@]+"${pyargs[@]}"}
+    return $?
+  fi
+
+  mkdir -p "$state_dir" || loop_die "cannot create the state dir $state_dir"
+  LANE_CONFIG_PROJECT_ROOT=$root loop_py lanes boot ${pyargs[@]+"${pyargs[@]}"}
+
+  if [ "$auto_restart" = 1 ]; then
+    lane_start_watchdog "$session" "$state_dir"
+  fi
+  local rc=0
+  if [ -n "$boot_check" ]; then
+    lane_boot_check "$session" "$boot_check" || rc=$?
+  fi
+  if [ "$no_attach" = 0 ]; then
+    lane_attach "$session"
+  fi
+  return "$rc"
+}
+
+# lane_start_watchdog SESSION STATE_DIR: detach the singleton watchdog (lib/lane-health.sh start).
+lane_start_watchdog() {
+  bash "$LOOP_LIB_DIR/lane-health.sh" start --session "$1" --state-dir "$2" ||
+    loop_die "--auto-restart: the watchdog did not start"
+}
+
+# lane_boot_check SESSION SECS: after SECS, one line per AI lane; 1 when any fell back to a shell.
+lane_boot_check() {
+  local session=$1 secs=$2 tmp lane pane cmd dead harness launch fails=0 checked=0
+  sleep "$secs"
+  tmp=$(mktemp "${TMPDIR:-/tmp}/loop-tmux.XXXXXX")
+  if ! loop_py lanes panes --session "$session" >"$tmp"; then
+    rm -f "$tmp"
+    loop_die "boot-check: cannot list the panes of $session"
+  fi
+  while IFS= read -r -d '' lane && IFS= read -r -d '' pane && IFS= read -r -d '' cmd &&
+    IFS= read -r -d '' dead && IFS= read -r -d '' harness && IFS= read -r -d '' launch; do
+    if [ -z "$harness" ] || [ "$(harness_field "$harness" kind 2>/dev/null || true)" != ai ]; then continue; fi
+    checked=$((checked + 1))
+    if [ "$dead" = 1 ]; then
+      printf 'boot-check: FAIL %s (%s): the pane is dead; launch: %s\n' \
+        "$(lane_one_line "$lane")" "$pane" "$(lane_one_line "$launch")"
+      fails=$((fails + 1))
+    elif harness_is_bare_shell_process "$cmd"; then
+      printf 'boot-check: FAIL %s (%s): %s fell back to a bare shell (%s); launch: %s\n' \
+        "$(lane_one_line "$lane")" "$pane" "$harness" "$cmd" "$(lane_one_line "$launch")"
+      fails=$((fails + 1))
+    else
+      printf 'boot-check: ok %s (%s): %s running (%s)\n' "$(lane_one_line "$lane")" "$pane" "$harness" "$cmd"
+    fi
+  done <"$tmp"
+  rm -f "$tmp"
+  printf 'boot-check: %d AI lane(s) checked, %d FAIL\n' "$checked" "$fails"
+  [ "$fails" -eq 0 ]
+}
+
+lane_attach() {
+  local session=$1
+  if [ -n "${TMUX:-}" ]; then
+    loop_tmux switch-client -t "=$session" || loop_warn "could not switch to $session"
+  elif [ -t 0 ] && [ -t 1 ]; then
+    loop_tmux attach-session -t "=$session"
+  else
+    loop_warn "not attaching (no terminal); attach with: tmux attach -t $session"
+  fi
+}
+
+# ---- add-lane / list-lanes / drop-lane ------------------------------------------------------------
+
+tmux_add_lane() {
+  local session='' window='' harness='' cmd='' model='' repo='' role='' kind=worker worktree=0 auto=0
+  local wait_ready=0 timeout=${LOOP_TMUX_READY_TIMEOUT:-} have_harness=0 have_cmd=0
+  [ -n "$timeout" ] || timeout=60
+  while [ $# -gt 0 ]; do
+    case $1 in
+      -h | --help) usage; return 0 ;;
+      --session) loop_need_value "$1" $#; session=$2; shift 2 ;;
+      --window) loop_need_value "$1" $#; window=$2; shift 2 ;;
+      --harness) loop_need_value "$1" $#; harness=$2; have_harness=1; shift 2 ;;
+      --cmd) loop_need_value "$1" $#; cmd=$2; have_cmd=1; shift 2 ;;
+      --model) loop_need_value "$1" $#; model=$2; shift 2 ;;
+      --repo) loop_need_value "$1" $#; repo=$2; shift 2 ;;
+      --role) loop_need_value "$1" $#; role=$2; shift 2 ;;
+      --kind) loop_need_value "$1" $#; kind=$2; shift 2 ;;
+      --worktree) worktree=1; shift ;;
+      --auto-approve) auto=1; shift ;;
+      --wait-ready) wait_ready=1; shift ;;
+      --ready-timeout) loop_need_value "$1" $#; timeout=$2; shift 2 ;;
+      *) loop_usage_error "add-lane: unknown argument '$1'" ;;
+    esac
+  done
+  session=$(lane_session_default "$session")
+  [ -n "$window" ] || loop_usage_error "add-lane: --window is required"
+  lane_valid_window "$window" ||
+    loop_usage_error "add-lane: bad window name '$(lane_one_line "$window")' (letter first, then letters, digits, _ or -; at least 2 characters)"
+  if [ "$have_harness" = "$have_cmd" ]; then
+    loop_usage_error "add-lane: give exactly one of --harness or --cmd"
+  fi
+  if [ "$have_harness" = 1 ]; then
+    harness_known "$harness" || loop_usage_error "add-lane: unknown harness '$harness' (known: ${REGISTRY_HARNESSES:-see harness-registry.sh list})"
+  else
+    [ -n "$cmd" ] || loop_usage_error "add-lane: --cmd is empty"
+  fi
+  case $kind in standing | worker) ;; *) loop_usage_error "add-lane: --kind must be standing or worker" ;; esac
+  lane_is_number "$timeout" || loop_usage_error "add-lane: --ready-timeout must be a number of seconds"
+  loop_tmux has-session -t "=$session" 2>/dev/null || loop_die "no tmux session '$session'"
+
+  if [ -n "$repo" ]; then
+    repo=$(lane_abs_dir --repo "$repo")
+  else
+    repo=$(loop_tmux show-options -v -t "=$session:" @loop_project_root 2>/dev/null || true)
+    [ -n "$repo" ] && [ -d "$repo" ] || repo=$(pwd)
+  fi
+  if loop_py lanes find --session "$session" --window "$window" >/dev/null 2>&1; then
+    loop_die "window '$(lane_one_line "$window")' already exists in session $session"
+  fi
+
+  local launch='' cwd=$repo isolation=shared branch='' wt=''
+  if [ "$have_harness" = 1 ]; then
+    if [ "$auto" = 1 ]; then
+      launch=$(harness_resolve_launch_auto_approve "$harness" "$model")
+    else
+      launch=$(harness_resolve_launch "$harness" "$model")
+    fi
+  else
+    launch=$cmd
+  fi
+  if [ "$worktree" = 1 ]; then
+    lane_make_worktree "$session" "$window" "$repo"
+    cwd=$_LANE_WT_CWD wt=$_LANE_WT_PATH branch=$_LANE_WT_BRANCH isolation=worktree
+  fi
+  local out opts=()
+  opts=("--opt=kind=$kind" "--opt=isolation=$isolation" "--opt=repo=$repo" "--opt=cwd=$cwd")
+  if [ "$have_harness" = 1 ]; then opts+=("--opt=harness=$harness"); fi
+  if [ -n "$model" ]; then opts+=("--opt=model=$model"); fi
+  if [ -n "$role" ]; then opts+=("--opt=role=$role"); fi
+  if [ "$have_cmd" = 1 ]; then opts+=("--opt=cmd=$cmd"); fi
+  if [ "$auto" = 1 ]; then opts+=("--opt=auto_approve=1"); fi
+  if [ -n "$branch" ]; then opts+=("--opt=branch=$branch" "--opt=worktree=$wt"); fi
+  if ! out=$(loop_py lanes add-window "--session=$session" "--window=$window" "--cwd=$cwd" \
+    "--launch=$launch" ${opts[@]+"${opts[@]}"}); then
+    if [ -n "$wt" ]; then git -C "$repo" worktree remove --force "$wt" >/dev/null 2>&1 || true; fi
+    loop_die "add-lane: could not create window '$(lane_one_line "$window")'"
+  fi
+  local window_id=${out%% *} pane_id=${out#* }
+  printf 'loop-tmux: added lane %s (%s, %s) in %s: %s\n' "$(lane_one_line "$window")" "$window_id" \
+    "$pane_id" "$(lane_one_line "$cwd")" "$(lane_one_line "${launch:-(a plain shell)}")"
+  if [ "$wait_ready" = 1 ]; then
+    lane_wait_ready "$session" "$pane_id" "$timeout"
+  fi
+}
+
+# lane_make_worktree SESSION WINDOW REPO: sets _LANE_WT_PATH, _LANE_WT_BRANCH and _LANE_WT_CWD.
+lane_make_worktree() {
+  local session=$1 window=$2 repo=$3 top rel
+  case $window in
+    '' | .* | -* | *[!A-Za-z0-9._-]* | *..* | *.lock)
+      loop_usage_error "add-lane --worktree: window '$(lane_one_line "$window")' cannot name a branch (use letters, digits, . _ -)" ;;
+  esac
+  case $session in
+    -* | *[!A-Za-z0-9._-]* | *..*) loop_usage_error "add-lane --worktree: session '$session' cannot name a branch" ;;
+  esac
+  command -v git >/dev/null 2>&1 || loop_die "add-lane --worktree: git is not installed"
+  top=$(git -C "$repo" rev-parse --show-toplevel 2>/dev/null) || loop_die "add-lane --worktree: $repo is not in a git repository"
+  rel=${repo#"$top"}
+  _LANE_WT_BRANCH=loop/$session/$window
+  _LANE_WT_PATH=$top/.loop/worktrees/$session/$window
+  _LANE_WT_CWD=$_LANE_WT_PATH$rel
+  git check-ref-format "refs/heads/$_LANE_WT_BRANCH" || loop_usage_error "add-lane --worktree: bad branch name $_LANE_WT_BRANCH"
+  [ ! -e "$_LANE_WT_PATH" ] || loop_die "add-lane --worktree: $_LANE_WT_PATH already exists (a kept worktree?)"
+  mkdir -p "$top/.loop/worktrees/$session" || loop_die "add-lane --worktree: cannot create $top/.loop/worktrees"
+  if [ ! -e "$top/.loop/worktrees/.gitignore" ]; then
+    printf '*\n' >"$top/.loop/worktrees/.gitignore"
+  fi
+  if git -C "$top" show-ref --verify --quiet "refs/heads/$_LANE_WT_BRANCH"; then
+    git -C "$top" worktree add --quiet "$_LANE_WT_PATH" "$_LANE_WT_BRANCH" >&2 ||
+      loop_die "add-lane --worktree: git worktree add failed"
+  else
+    git -C "$top" worktree add --quiet -b "$_LANE_WT_BRANCH" "$_LANE_WT_PATH" HEAD >&2 ||
+      loop_die "add-lane --worktree: git worktree add failed"
+  fi
+  [ -d "$_LANE_WT_CWD" ] || _LANE_WT_CWD=$_LANE_WT_PATH
+}
+
+# lane_wait_ready SESSION PANE SECS: poll loop-lane-status until the lane is idle.
+lane_wait_ready() {
+  local session=$1 pane=$2 secs=$3 status='' whole end
+  local status_script=$LOOP_SELF_DIR/loop-lane-status.sh
+  [ -f "$status_script" ] || loop_die "--wait-ready: $status_script is missing"
+  whole=${secs%%.*}
+  [ -n "$whole" ] || whole=0
+  case $secs in *.*[1-9]*) whole=$((whole + 1)) ;; esac
+  end=$((SECONDS + whole))
+  while :; do
+    status=$(bash "$status_script" "$session" "$pane" 2>/dev/null || true)
+    if [ "$status" = idle ]; then
+      printf 'loop-tmux: lane %s is ready\n' "$pane"
+      return 0
+    fi
+    [ "$SECONDS" -lt "$end" ] || break
+    sleep 0.3
+  done
+  loop_die "--wait-ready: lane $pane not idle after ${secs}s (last status: ${status:-none}); the window stays"
+}
+
+tmux_list_lanes() {
+  local session='' as_json=0
+  while [ $# -gt 0 ]; do
+    case $1 in
+      -h | --help) usage; return 0 ;;
+      --session) loop_need_value "$1" $#; session=$2; shift 2 ;;
+      --json) as_json=1; shift ;;
+      *) loop_usage_error "list-lanes: unknown argument '$1'" ;;
+    esac
+  done
+  session=$(lane_session_default "$session")
+  if [ "$as_json" = 1 ]; then
+    loop_py lanes list --session "$session" --json
+  else
+    loop_py lanes list --session "$session"
+  fi
+}
+
+tmux_drop_lane() {
+  local session='' window='' force=0
+  while [ $# -gt 0 ]; do
+    case $1 in
+      -h | --help) usage; return 0 ;;
+      --session) loop_need_value "$1" $#; session=$2; shift 2 ;;
+      --window) loop_need_value "$1" $#; window=$2; shift 2 ;;
+      --force) force=1; shift ;;
+      *) loop_usage_error "drop-lane: unknown argument '$1'" ;;
+    esac
+  done
+  session=$(lane_session_default "$session")
+  [ -n "$window" ] || loop_usage_error "drop-lane: --window is required"
+  local tmp window_id base isolation wt branch
+  tmp=$(mktemp "${TMPDIR:-/tmp}/loop-tmux.XXXXXX")
+  if ! loop_py lanes find --session "$session" --window "$window" >"$tmp"; then
+    rm -f "$tmp"
+    exit 1
+  fi
+  {
+    IFS= read -r -d '' window_id
+    IFS= read -r -d '' base
+    IFS= read -r -d '' isolation
+    IFS= read -r -d '' wt
+    IFS= read -r -d '' branch
+  } <"$tmp" || true
+  rm -f "$tmp"
+  if [ "$base" = 1 ] && [ "$force" = 0 ]; then
+    loop_die "'$(lane_one_line "$window")' is a base window (not made by add-lane); pass --force to drop it"
+  fi
+  loop_tmux kill-window -t "$window_id" || loop_die "could not kill window $window_id"
+  printf 'loop-tmux: dropped lane %s (%s)\n' "$(lane_one_line "$window")" "$window_id"
+  if [ "$isolation" = worktree ] && [ -n "$wt" ]; then
+    lane_drop_worktree "$wt" "$branch"
+  fi
+}
+
+# lane_drop_worktree PATH BRANCH: remove a clean worktree; keep one holding uncommitted work.
+lane_drop_worktree() {
+  local wt=$1 branch=$2 dirty common main
+  if [ ! -d "$wt" ]; then
+    loop_warn "worktree $wt is already gone"
+    return 0
+  fi
+  if ! dirty=$(git -C "$wt" status --porcelain 2>/dev/null); then
+    loop_warn "kept worktree $wt: git status failed there"
+    return 0
+  fi
+  if [ -n "$dirty" ]; then
+    loop_warn "kept worktree $wt (branch $branch): it holds uncommitted changes"
+    return 0
+  fi
+  common=$(cd "$wt" && cd "$(git rev-parse --git-common-dir)" && pwd) || common=$wt/.git
+  main=$(dirname "$common")
+  if git -C "$main" worktree remove "$wt" >/dev/null 2>&1; then
+    printf 'loop-tmux: removed clean worktree %s (branch %s kept)\n' "$wt" "$branch"
+  else
+    loop_warn "could not remove worktree $wt (branch $branch)"
+  fi
+}
+
+# ---- main ------------------------------------------------------------------------------------------
+
+tmux_main() {
+  case ${1:-} in
+    up) shift; tmux_boot "$@" ;;
+    add-lane) shift; tmux_add_lane "$@" ;;
+    list-lanes) shift; tmux_list_lanes "$@" ;;
+    drop-lane) shift; tmux_drop_lane "$@" ;;
+    *) tmux_boot "$@" ;;
+  esac
+}
+
+tmux_main "$@"

@@ -1,0 +1,110 @@
+"""The demo agent: a simulated harness that works on a prompt and reports back to coord by mail."""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+SHELL_DIR = Path(__file__).resolve().parents[1]
+
+
+def _conftest() -> Any:
+    spec = importlib.util.spec_from_file_location("_demo_conftest", Path(__file__).with_name("conftest.py"))
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules.setdefault("_demo_conftest", module)
+    spec.loader.exec_module(module)
+    return module
+
+
+retry_until = _conftest().retry_until
+ShellEnv = Any
+TmuxServer = Any
+
+pytestmark = pytest.mark.tmux
+
+TASK_PROMPT = """---
+id: T0007
+title: Wire the health probe
+status: open
+depends_on: []
+scope: ops only
+---
+## Objective
+Probe it.
+"""
+
+
+def _head(path: Path) -> dict[str, Any]:
+    data = yaml.safe_load(path.read_text().split("---\n")[1])
+    assert isinstance(data, dict)
+    return data
+
+
+def _pending(root: Path) -> list[Path]:
+    return sorted((root / ".loop" / "messages").glob("*-to-coord*.md"))
+
+
+def _boot(shell_env: ShellEnv, tmux_server: TmuxServer, root: Path) -> None:
+    (root / ".loop" / "messages").mkdir(parents=True)
+    agent = SHELL_DIR / "lib" / "demo_agent.py"
+    tmux_server.tmux(
+        "new-session",
+        "-d",
+        "-s",
+        "demo",
+        "-n",
+        "web",
+        "-x",
+        "120",
+        "-y",
+        "40",
+        "-c",
+        str(root),
+        f"python3 {agent} --work-s 0.3",
+    )
+    retry_until(lambda: "demo agent ready" in tmux_server.capture("=demo:web"))
+    assert "a simulation" in tmux_server.capture("=demo:web")
+
+
+def _send(shell_env: ShellEnv, text: str) -> None:
+    proc = shell_env.run(
+        "loop-dispatch.sh",
+        "--window",
+        "demo:web",
+        "--mode",
+        "text",
+        "--",
+        text,
+        env={"LOOP_DISPATCH_PASTE_DELAY": "0.1"},
+    )
+    assert proc.returncode == 0, proc.stderr
+
+
+def test_task_prompt_is_reported_done_for_review(
+    shell_env: ShellEnv, tmux_server: TmuxServer, tmp_path: Path
+) -> None:
+    root = tmp_path / "proj"
+    _boot(shell_env, tmux_server, root)
+    _send(shell_env, TASK_PROMPT)
+    messages = retry_until(lambda: _pending(root), timeout=15)
+    assert isinstance(messages, list) and len(messages) == 1
+    head = _head(messages[0])
+    assert "-web-to-coord" in messages[0].name
+    assert head["subject"] == "done T0007: Wire the health probe"
+    assert head["task"] == "T0007"
+    assert "simulation" in messages[0].read_text()
+
+
+def test_ask_gets_a_re_reply(shell_env: ShellEnv, tmux_server: TmuxServer, tmp_path: Path) -> None:
+    root = tmp_path / "proj"
+    _boot(shell_env, tmux_server, root)
+    _send(shell_env, "Status please. Reply by mail with subject re:ask-42 when you know.")
+    messages = retry_until(lambda: _pending(root), timeout=15)
+    assert isinstance(messages, list)
+    assert _head(messages[0])["subject"] == "re:ask-42"
