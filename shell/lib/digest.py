@@ -1,0 +1,726 @@
+#!/usr/bin/env python3
+"""digest.py: the loop digest behind loop-digest (stdlib only, python 3.8+).
+
+Reads .loop/orchestrator-state.json (schema v2: the minimum shape with `loops`, or the extended one
+that also carries `lanes` with pane tails), the mailbox, the unpushed commits of each repository and
+the ADR ledger, and prints either the ASCII digest (once, or redrawn in place every --interval
+seconds) or one JSON document (the contract's Digest surface).
+
+A missing or corrupt state file never stops the digest: it shows one line saying what is wrong (and
+`state: null` plus `state_error` in JSON) and keeps redrawing. Untrusted text (loop names, subjects,
+pane tails) has its control characters made visible before it reaches the terminal.
+
+CLI: digest.py [--project-root P] [--state-file F] [--mailbox-dir D] [--adr-dir D] [--extra-repo R]...
+               [--interval S] [--once] [--no-clear] [--json] [--messages N]
+Env: LOOP_DIGEST_ADR_DIR (the ADR folder when --adr-dir is not given), LOOP_DIGEST_NOW (an ISO-8601
+     time to render instead of the clock, for golden files).
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import json
+import os
+import re
+import sys
+import time
+from typing import Any, Dict, List, Optional, Tuple
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import contextlib
+
+import adr
+import frontmatter
+
+# Start-up time is most of a --json run, so modules only some paths need (mail's argparse,
+# subprocess, signal, shutil) are imported where they are used.
+
+CONTRACT_VERSION = 1
+PROG = "loop-digest"
+RULE = "════"
+MAX_STATE_BYTES = 64 * 1024 * 1024
+SUBJECT_READ = 4096
+DEFAULT_MESSAGES = 6
+DEFAULT_INTERVAL = 5.0
+TAIL_LINES = 1
+CONTROL_RE = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+TRACK_RE = re.compile(r"ahead (\d+)")
+FM_CLOSE_RE = re.compile(rb"\n---\r?(?:\n|$)")
+# The mailbox name grammar, kept identical to mail.NAME_RE (a test holds them equal); importing mail
+# here would pull in argparse and tempfile on every redraw.
+NAME_RE = re.compile(
+    r"^(?P<date>\d{8})-(?P<time>\d{6})-(?P<from>[A-Za-z][A-Za-z0-9_-]*?)-to-"
+    r"(?P<to>[A-Za-z][A-Za-z0-9_-]*?)(?:\.(?P<seq>[2-9]|[1-9][0-9]+))?\.md$"
+)
+LOOP_STATUSES = ("spec", "plan", "implement", "verify", "canary", "shipped", "reverted", "blocked")
+
+
+class UsageError(Exception):
+    pass
+
+
+def clean(value: Any) -> str:
+    """Any value as one printable line (control characters and escapes replaced by '?')."""
+    if value is None:
+        return ""
+    if not isinstance(value, str):
+        value = json.dumps(value, ensure_ascii=False) if isinstance(value, (list, dict)) else str(value)
+    return " ".join(CONTROL_RE.sub("?", value).split())
+
+
+# ---- inputs ------------------------------------------------------------------------------------------
+
+
+def read_state(path: str) -> Tuple[Optional[Dict[str, Any]], Optional[str]]:
+    """(the parsed state or None, a one-line problem or None)."""
+    try:
+        with open(path, "rb") as fh:
+            raw = fh.read(MAX_STATE_BYTES + 1)
+    except FileNotFoundError:
+        return None, f"no state file at {path} (create one with loop-init)"
+    except IsADirectoryError:
+        return None, f"state file path is a directory: {path}"
+    except OSError as exc:
+        return None, f"cannot read {path}: {exc.strerror}"
+    if len(raw) > MAX_STATE_BYTES:
+        return None, f"state file larger than {MAX_STATE_BYTES} bytes, not read: {path}"
+    if not raw.strip():
+        return None, f"empty state file {path}"
+    try:
+        doc = json.loads(raw.decode("utf-8"))
+    except UnicodeDecodeError:
+        return None, f"state file is not UTF-8 text: {path}"
+    except ValueError as exc:
+        msg = getattr(exc, "msg", str(exc))
+        where = f" (line {exc.lineno}, column {exc.colno})" if hasattr(exc, "lineno") else ""
+        return None, f"not valid JSON ({msg}{where}): {path}"
+    except RecursionError:
+        return None, f"state file nested too deeply to read: {path}"
+    if not isinstance(doc, dict):
+        return None, f"state file holds a JSON {type(doc).__name__}, not an object: {path}"
+    problems = []
+    if doc.get("schema_version") != 2:
+        problems.append(f"schema_version is {clean(json.dumps(doc.get('schema_version')))}, expected 2")
+    if not isinstance(doc.get("loops"), dict):
+        problems.append("'loops' is missing or not an object")
+    if problems:
+        return doc, "; ".join(problems) + f": {path}"
+    return doc, None
+
+
+def _subject(path: str) -> Optional[str]:
+    """The message's subject from the head of the file (its frontmatter), or None. Same reading as
+    mail.read_subject, with a fast path for the common plain and simply-quoted values."""
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:
+        return None
+    try:
+        raw = os.read(fd, SUBJECT_READ)
+    except OSError:
+        return None
+    finally:
+        os.close(fd)
+    if raw.startswith(b"\xef\xbb\xbf"):
+        raw = raw[3:]
+    if not (raw.startswith(b"---\n") or raw.startswith(b"---\r\n")):
+        return None
+    close = FM_CLOSE_RE.search(raw, 3)
+    end = close.start() if close else -1
+    if end < 0:
+        if len(raw) < SUBJECT_READ - 3:
+            return None
+        import mail  # a frontmatter longer than the fast window: the full reader
+
+        return mail.read_subject(path)
+    at = raw.find(b"\nsubject:", 0, end)
+    if at < 0:
+        return None
+    stop = raw.find(b"\n", at + 9)
+    line = raw[at + 9 : stop if stop >= 0 else end].decode("utf-8", errors="replace").rstrip("\r")
+    value = line.strip()
+    if value[:1] == '"' and value.endswith('"') and "\\" not in value and value.count('"') == 2:
+        return value[1:-1] or None
+    if value[:1].isalnum() and " #" not in value:
+        return value
+    # anything unusual: the full frontmatter reader, exactly as mail.read_subject would read it
+    try:
+        data, _ = frontmatter.parse(raw[: end + 4].decode("utf-8", errors="replace") + "\n")
+    except frontmatter.FrontmatterError:
+        return None
+    subject = data.get("subject")
+    return subject if isinstance(subject, str) and subject else None
+
+
+def parse_name(name: str) -> Optional[Dict[str, Any]]:
+    """mail.parse_name without strptime (the digest parses thousands of names per redraw)."""
+    m = NAME_RE.match(name)
+    if not m:
+        return None
+    d, t = m.group("date"), m.group("time")
+    try:
+        _dt.datetime(int(d[:4]), int(d[4:6]), int(d[6:]), int(t[:2]), int(t[2:4]), int(t[4:]))
+    except ValueError:
+        return None
+    seq = m.group("seq")
+    return {"date": d, "time": t, "from": m.group("from"), "to": m.group("to"), "seq": int(seq) if seq else 1}
+
+
+def mailbox_entries(mailbox: str, with_subjects: bool) -> List[Dict[str, Any]]:
+    """Pending messages, oldest first: {file, from, to, subject, mtime} (+ _path, _key internally)."""
+    out: List[Dict[str, Any]] = []
+    try:
+        it = os.scandir(mailbox)
+    except (FileNotFoundError, NotADirectoryError):
+        return out
+    with it:
+        for entry in it:
+            name = entry.name
+            if not name.endswith(".md") or name[0] == ".":
+                continue
+            parts = parse_name(name)
+            if parts is None:
+                continue
+            try:
+                st = entry.stat()
+            except OSError:
+                continue  # acked between the listing and the stat
+            if not entry.is_file():
+                continue
+            out.append(
+                {
+                    "file": name,
+                    "from": parts["from"],
+                    "to": parts["to"],
+                    "subject": _subject(entry.path) if with_subjects else None,
+                    "mtime": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(st.st_mtime)),
+                    "_path": entry.path,
+                    "_key": (parts["date"], parts["time"], parts["seq"], name),
+                }
+            )
+    out.sort(key=lambda m: m["_key"])
+    return out
+
+
+def processed_count(mailbox: str) -> int:
+    try:
+        names = os.listdir(os.path.join(mailbox, "processed"))
+    except (FileNotFoundError, NotADirectoryError):
+        return 0
+    return sum(1 for n in names if n.endswith(".md") and n[0] != ".")
+
+
+GIT_FORMAT = "%(HEAD)%00%(refname:short)%00%(upstream:short)%00%(upstream:track)"
+
+
+class _Git:
+    """One `git for-each-ref` child started with posix_spawn (cheaper to import than subprocess)."""
+
+    def __init__(self, path: str) -> None:
+        argv = ["git", "-C", path, "for-each-ref", "--format=" + GIT_FORMAT, "refs/heads"]
+        env = dict(os.environ, GIT_OPTIONAL_LOCKS="0", LC_ALL="C")
+        rfd, wfd = os.pipe()
+        try:
+            self.pid = os.posix_spawnp(
+                "git",
+                argv,
+                env,
+                file_actions=[
+                    (os.POSIX_SPAWN_OPEN, 0, os.devnull, os.O_RDONLY, 0),
+                    (os.POSIX_SPAWN_DUP2, wfd, 1),
+                    (os.POSIX_SPAWN_OPEN, 2, os.devnull, os.O_WRONLY, 0),
+                    (os.POSIX_SPAWN_CLOSE, rfd),
+                ],
+            )
+        except OSError:
+            os.close(rfd)
+            os.close(wfd)
+            raise
+        os.close(wfd)
+        self.rfd = rfd
+        self.returncode: Optional[int] = None
+
+    def communicate(self, timeout: float) -> bytes:
+        import select
+
+        chunks = []
+        deadline = time.monotonic() + timeout
+        try:
+            while True:
+                left = deadline - time.monotonic()
+                if left <= 0 or not select.select([self.rfd], [], [], left)[0]:
+                    os.kill(self.pid, 9)
+                    os.waitpid(self.pid, 0)
+                    raise TimeoutError
+                chunk = os.read(self.rfd, 65536)
+                if not chunk:
+                    break
+                chunks.append(chunk)
+        finally:
+            os.close(self.rfd)
+        _, status = os.waitpid(self.pid, 0)
+        self.returncode = (
+            os.waitstatus_to_exitcode(status) if hasattr(os, "waitstatus_to_exitcode") else status
+        )
+        return b"".join(chunks)
+
+
+def start_git(path: str) -> Any:
+    """Start the one git call a repository's row needs (it runs while the mailbox is read), or None."""
+    if not os.path.isdir(path):
+        return None
+    try:
+        return _Git(path)
+    except OSError:
+        return None
+
+
+def unpushed(path: str, proc: Any = None) -> Dict[str, Any]:
+    """{repo, path, branch, upstream, count} for one repository; nulls where git cannot say."""
+    row: Dict[str, Any] = {
+        "repo": os.path.basename(os.path.abspath(path)) or path,
+        "path": os.path.abspath(path),
+        "branch": None,
+        "upstream": None,
+        "count": None,
+    }
+    if not os.path.isdir(path):
+        row["error"] = "no such directory"
+        return row
+    if proc is None:
+        proc = start_git(path)
+    if proc is None:
+        row["error"] = "git is not installed"
+        return row
+    try:
+        out = proc.communicate(timeout=10)
+    except TimeoutError:
+        row["error"] = "git timed out"
+        return row
+    if proc.returncode != 0:
+        row["error"] = "not a git repository"
+        return row
+    for line in out.decode("utf-8", errors="replace").splitlines():
+        fields = line.split("\x00")
+        if len(fields) != 4 or fields[0] != "*":
+            continue
+        row["branch"] = fields[1]
+        if fields[2]:
+            row["upstream"] = fields[2]
+            if "gone" in fields[3]:
+                row["error"] = "upstream is gone"
+            else:
+                m = TRACK_RE.search(fields[3])
+                row["count"] = int(m.group(1)) if m else 0
+        return row
+    # no current branch: a detached HEAD, or a repository with no commits yet
+    import subprocess
+
+    head = subprocess.run(
+        ["git", "-C", path, "symbolic-ref", "-q", "--short", "HEAD"],
+        capture_output=True,
+        timeout=10,
+        check=False,
+    )
+    if head.returncode == 0 and head.stdout.strip():
+        row["branch"] = head.stdout.decode("utf-8", errors="replace").strip()
+        row["error"] = "no commits yet"
+    else:
+        row["error"] = "detached HEAD"
+    return row
+
+
+def adr_rows(adr_dir: str) -> List[Dict[str, Any]]:
+    rows = []
+    for rec in adr.ledger(adr_dir, limit=16384):
+        rows.append(
+            {"id": rec.number, "status": rec.status, "title": rec.title, "path": os.path.abspath(rec.path)}
+        )
+    return rows
+
+
+class Options:
+    def __init__(self) -> None:
+        self.project_root = "."
+        self.state_file = ""
+        self.mailbox_dir = ""
+        self.adr_dir = ""
+        self.extra_repos: List[str] = []
+        self.interval = DEFAULT_INTERVAL
+        self.once = False
+        self.no_clear = False
+        self.json = False
+        self.messages = DEFAULT_MESSAGES
+
+    def resolve(self) -> None:
+        root = self.project_root
+        norm = os.path.normpath
+        self.state_file = norm(self.state_file or os.path.join(root, ".loop", "orchestrator-state.json"))
+        self.mailbox_dir = norm(self.mailbox_dir or os.path.join(root, ".loop", "messages"))
+        self.adr_dir = norm(
+            self.adr_dir or os.environ.get("LOOP_DIGEST_ADR_DIR", "") or os.path.join(root, "docs", "adr")
+        )
+
+
+def now_utc() -> _dt.datetime:
+    fixed = os.environ.get("LOOP_DIGEST_NOW", "")
+    if fixed:
+        try:
+            stamp = _dt.datetime.fromisoformat(fixed.replace("Z", "+00:00"))
+            return stamp if stamp.tzinfo else stamp.replace(tzinfo=_dt.timezone.utc)
+        except ValueError:
+            pass
+    return _dt.datetime.now(_dt.timezone.utc)
+
+
+def collect(opts: Options, with_subjects: bool = True) -> Dict[str, Any]:
+    repos = []
+    seen = set()
+    for repo in [opts.project_root, *opts.extra_repos]:
+        key = os.path.realpath(repo)
+        if key not in seen:
+            seen.add(key)
+            repos.append((repo, start_git(repo)))
+    state, state_error = read_state(opts.state_file)
+    pending = mailbox_entries(opts.mailbox_dir, with_subjects)
+    rows = [unpushed(repo, proc) for repo, proc in repos]
+    return {
+        "contract_version": CONTRACT_VERSION,
+        "generated_at": now_utc().strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "state": state,
+        "state_error": state_error,
+        "mailbox": {"pending": pending, "processed_count": processed_count(opts.mailbox_dir)},
+        "unpushed": rows,
+        "adrs": adr_rows(opts.adr_dir),
+    }
+
+
+def json_doc(doc: Dict[str, Any]) -> Dict[str, Any]:
+    """The contract document: internal keys dropped."""
+    pending = [
+        {k: m[k] for k in ("file", "from", "to", "subject", "mtime")} for m in doc["mailbox"]["pending"]
+    ]
+    unpushed_rows = [
+        {k: r[k] for k in ("repo", "path", "branch", "upstream", "count")} for r in doc["unpushed"]
+    ]
+    return {
+        "contract_version": CONTRACT_VERSION,
+        "generated_at": doc["generated_at"],
+        "state": doc["state"],
+        "state_error": doc["state_error"],
+        "mailbox": {"pending": pending, "processed_count": doc["mailbox"]["processed_count"]},
+        "unpushed": unpushed_rows,
+        "adrs": doc["adrs"],
+    }
+
+
+# ---- rendering ---------------------------------------------------------------------------------------
+
+
+def _local_hhmm(stamp: _dt.datetime) -> str:
+    if os.environ.get("LOOP_DIGEST_NOW"):
+        return stamp.strftime("%H:%M")  # as given: golden files must not depend on the machine's zone
+    return stamp.astimezone().strftime("%H:%M")
+
+
+def _columns(rows: List[List[str]], caps: List[int]) -> List[str]:
+    """Left-aligned columns (the last one free), each column as wide as its widest cell up to its cap."""
+    if not rows:
+        return []
+    widths = [0] * (len(rows[0]) - 1)
+    for row in rows:
+        for i in range(len(widths)):
+            widths[i] = min(max(widths[i], len(row[i])), caps[i])
+    out = []
+    for row in rows:
+        cells = []
+        for i, cell in enumerate(row[:-1]):
+            shown = cell[: max(widths[i] - 1, 1)] + "…" if len(cell) > widths[i] else cell
+            cells.append(shown.ljust(widths[i]))
+        cells.append(row[-1])
+        out.append("  ".join(cells).rstrip())
+    return out
+
+
+def loop_rows(loops: Dict[str, Any]) -> List[List[str]]:
+    rows = []
+    for loop_id, entry in loops.items():
+        if not isinstance(entry, dict):
+            rows.append([clean(loop_id), "?", "", "", "(not an object)"])
+            continue
+        status = clean(entry.get("status")) or "?"
+        if status not in LOOP_STATUSES:
+            status = status + "?"
+        branch = clean(entry.get("branch")) or "-"
+        canary = clean(entry.get("canary_target"))
+        rows.append(
+            [clean(loop_id), status, branch, f"canary:{canary}" if canary else "", clean(entry.get("name"))]
+        )
+    return rows
+
+
+def lane_rows(lanes: Any) -> List[List[str]]:
+    items: List[Tuple[str, Any]] = []
+    if isinstance(lanes, dict):
+        items = list(lanes.items())
+    elif isinstance(lanes, list):
+        for n, entry in enumerate(lanes):
+            name = (
+                entry.get("name") or entry.get("lane") or entry.get("window")
+                if isinstance(entry, dict)
+                else None
+            )
+            items.append((name or f"#{n}", entry))
+    rows = []
+    for name, entry in items:
+        if not isinstance(entry, dict):
+            rows.append([clean(name), "?", "", ""])
+            continue
+        tail = entry.get("pane_tail")
+        if isinstance(tail, list):
+            lines = [clean(t) for t in tail if clean(t)]
+        elif isinstance(tail, str):
+            lines = [clean(t) for t in tail.splitlines() if clean(t)]
+        else:
+            lines = []
+        last = " | ".join(lines[-TAIL_LINES:]) if lines else ""
+        rows.append(
+            [clean(name), clean(entry.get("status")) or "?", clean(entry.get("harness")) or "-", last]
+        )
+    return rows
+
+
+def render(doc: Dict[str, Any], opts: Options, max_rows: Optional[int] = None) -> List[str]:
+    """The digest as lines. With max_rows the loops block is cut to fit (redraw mode)."""
+    stamp = _dt.datetime.fromisoformat(doc["generated_at"].replace("Z", "+00:00"))
+    if os.environ.get("LOOP_DIGEST_NOW"):
+        stamp = now_utc()
+    head: List[str] = [f"{RULE} orchestrator loops @ {_local_hhmm(stamp)} {RULE}"]
+    state = doc["state"]
+    loops_block: List[str] = []
+    if doc["state_error"]:
+        head.append(f"state: {clean(doc['state_error'])}")
+    if isinstance(state, dict):
+        session = clean(state.get("session")) or "-"
+        head.append(
+            f"schema_version={clean(state.get('schema_version')) or '-'} session={session} "
+            f"updated={clean(state.get('updated_at')) or '-'}"
+        )
+        if state.get("objective"):
+            head.append(f"objective: {clean(state.get('objective'))}")
+        conflicts = state.get("open_conflicts")
+        if isinstance(conflicts, list) and conflicts:
+            head.append(f"open conflicts ({len(conflicts)}): " + "; ".join(clean(c) for c in conflicts[:3]))
+        loops = state.get("loops")
+        if isinstance(loops, dict):
+            head.append("LOOPS:" if loops else "LOOPS: (none)")
+            loops_block = _columns(loop_rows(loops), [24, 10, 24, 28, 0])
+        lanes = state.get("lanes")
+        lanes_block: List[str] = []
+        if lanes:
+            lanes_block = ["LANES:", *_columns(lane_rows(lanes), [16, 18, 12, 0])]
+    else:
+        lanes_block = []
+
+    pending = doc["mailbox"]["pending"]
+    shown = list(reversed(pending[-opts.messages :])) if opts.messages > 0 else []
+    processed = doc["mailbox"]["processed_count"]
+    mail_block = [
+        f"{RULE} latest {len(shown)} messages {RULE}  ({len(pending)} pending, {processed} processed)"
+    ]
+    if not shown:
+        mail_block.append("(no pending mail)")
+    else:
+        for m in shown:
+            subject = m["subject"]
+            if subject is None and "_path" in m:
+                subject = _subject(m["_path"])
+            mail_block.append(f"{m['file']}  {clean(subject) if subject else '(no subject)'}")
+        if len(pending) > len(shown):
+            mail_block.append(f"… {len(pending) - len(shown)} older pending")
+
+    git_block = [f"{RULE} unpushed commits {RULE}"]
+    git_rows = []
+    for r in doc["unpushed"]:
+        if r["count"] is not None:
+            git_rows.append(
+                [clean(r["repo"]), str(r["count"]), f"({clean(r['branch'])} vs {clean(r['upstream'])})"]
+            )
+        elif r.get("branch") and not r.get("upstream") and not r.get("error"):
+            git_rows.append([clean(r["repo"]), "-", f"({clean(r['branch'])}: no upstream)"])
+        else:
+            why = r.get("error") or "unknown"
+            git_rows.append([clean(r["repo"]), "-", f"({why})"])
+    git_block += _columns(git_rows, [28, 5, 0])
+
+    adr_block = [f"{RULE} decisions (MADR) {RULE}"]
+    if doc["adrs"]:
+        adr_block += _columns(
+            [[f"{a['id']:04d}", clean(a["status"]), clean(a["title"])] for a in doc["adrs"]], [4, 10, 0]
+        )
+    else:
+        adr_block.append("(no ADRs)")
+
+    if max_rows is not None:
+        fixed = len(head) + len(lanes_block) + len(mail_block) + len(git_block) + len(adr_block)
+        room = max_rows - fixed
+        if len(loops_block) > room:
+            keep = max(room - 1, 0)
+            cut = len(loops_block) - keep
+            loops_block = [*loops_block[:keep], f"… {cut} more loops (loop-digest --json lists them all)"]
+            if room <= 0:
+                loops_block = []
+    return head + loops_block + lanes_block + mail_block + git_block + adr_block
+
+
+def _fit(lines: List[str], width: int) -> List[str]:
+    out = []
+    for line in lines:
+        out.append(line[: max(width - 1, 1)] + "…" if len(line) > width else line)
+    return out
+
+
+# ---- CLI -----------------------------------------------------------------------------------------
+
+
+def parse_args(argv: List[str]) -> Options:
+    opts = Options()
+    i = 0
+    valued = (
+        "--project-root",
+        "--state-file",
+        "--mailbox-dir",
+        "--adr-dir",
+        "--extra-repo",
+        "--interval",
+        "--messages",
+    )
+    while i < len(argv):
+        arg = argv[i]
+        if arg in valued:
+            if i + 1 >= len(argv):
+                raise UsageError(f"{arg} needs a value")
+            value = argv[i + 1]
+            i += 2
+            if arg == "--project-root":
+                opts.project_root = value
+            elif arg == "--state-file":
+                opts.state_file = value
+            elif arg == "--mailbox-dir":
+                opts.mailbox_dir = value
+            elif arg == "--adr-dir":
+                opts.adr_dir = value
+            elif arg == "--extra-repo":
+                opts.extra_repos.append(value)
+            elif arg == "--interval":
+                try:
+                    opts.interval = float(value)
+                except ValueError:
+                    raise UsageError(f"--interval needs a number of seconds (got {value!r})") from None
+                if not (opts.interval > 0) or opts.interval > 86400:
+                    raise UsageError(f"--interval must be above 0 and at most 86400 (got {value!r})")
+            elif arg == "--messages":
+                if not value.isdigit():
+                    raise UsageError(f"--messages needs a whole number (got {value!r})")
+                opts.messages = int(value)
+            continue
+        if arg == "--once":
+            opts.once = True
+        elif arg == "--no-clear":
+            opts.no_clear = True
+        elif arg == "--json":
+            opts.json = True
+            opts.once = True
+        else:
+            raise UsageError(f"unknown argument: {arg}")
+        i += 1
+    if not os.path.isdir(opts.project_root):
+        raise UsageError(f"project root not found: {opts.project_root}")
+    opts.resolve()
+    return opts
+
+
+def _write(data: str) -> None:
+    sys.stdout.write(data)
+    sys.stdout.flush()
+
+
+def redraw_loop(opts: Options) -> int:
+    """Redraw in place every interval: cursor home, each line cleared to its end, the rest of the screen
+    cleared after the frame; the whole frame in one write, so the pane never flashes blank."""
+    import shutil
+    import signal
+
+    tty = sys.stdout.isatty()
+    in_place = tty and not opts.no_clear
+    stop = {"now": False}
+
+    def on_signal(signum: int, frame: Any) -> None:
+        stop["now"] = True
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, on_signal)
+    if in_place:
+        _write("\x1b[?25l\x1b[H\x1b[2J")
+    first = True
+    try:
+        while True:
+            started = time.monotonic()
+            try:
+                size = shutil.get_terminal_size((100, 40))
+                doc = collect(opts, with_subjects=False)
+                lines = render(doc, opts, max_rows=size.lines - 1 if in_place else None)
+                if tty:
+                    lines = _fit(lines, size.columns)
+            except (OSError, ValueError) as exc:  # never die on a bad tick: say it and try again
+                lines = [f"{RULE} loop-digest {RULE}", f"error: {clean(str(exc))}"]
+            if in_place:
+                _write("\x1b[H" + "".join(line + "\x1b[K\n" for line in lines) + "\x1b[J")
+            else:
+                _write(("" if first else "\n") + "\n".join(lines) + "\n")
+            first = False
+            delay = opts.interval - (time.monotonic() - started)
+            if delay > 0:
+                time.sleep(delay)
+    except KeyboardInterrupt:
+        return 0
+    finally:
+        if in_place:
+            _write("\x1b[?25h\n")
+
+
+def main(argv: List[str]) -> int:
+    try:
+        opts = parse_args(argv)
+    except UsageError as exc:
+        sys.stderr.write(f"{PROG}: {exc}\nTry '{PROG} --help'.\n")
+        return 2
+    try:
+        if opts.json:
+            doc = collect(opts, with_subjects=True)
+            sys.stdout.write(json.dumps(json_doc(doc), ensure_ascii=False))
+            sys.stdout.write("\n")
+            return 0
+        if opts.once:
+            doc = collect(opts, with_subjects=False)
+            lines = render(doc, opts)
+            if sys.stdout.isatty():
+                import shutil
+
+                lines = _fit(lines, shutil.get_terminal_size((100, 40)).columns)
+            sys.stdout.write("\n".join(lines) + "\n")
+            return 0
+        return redraw_loop(opts)
+    except BrokenPipeError:
+        # stdout's reader went away: point fd 1 at /dev/null so the interpreter's final flush is quiet
+        with contextlib.suppress(OSError):
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, sys.stdout.fileno())
+            os.close(devnull)
+        return 0
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

@@ -1,0 +1,68 @@
+#!/usr/bin/env bash
+# loop-digest: render the loop state, the mailbox, unpushed commits and the ADR ledger (once, redrawn, or JSON).
+set -euo pipefail
+
+_loop_src=${BASH_SOURCE[0]}
+while [ -h "$_loop_src" ]; do
+  _loop_dir=$(cd -P "$(dirname "$_loop_src")" && pwd)
+  _loop_src=$(readlink "$_loop_src")
+  case $_loop_src in /*) ;; *) _loop_src=$_loop_dir/$_loop_src ;; esac
+done
+LOOP_SELF_DIR=$(cd -P "$(dirname "$_loop_src")" && pwd)
+LOOP_LIB_DIR=$LOOP_SELF_DIR/lib
+# shellcheck source=lib/common.sh
+. "$LOOP_LIB_DIR/common.sh"
+LOOP_PROG=loop-digest
+
+usage() {
+  cat <<'USAGE'
+Usage: loop-digest [--project-root P] [--state-file F] [--mailbox-dir D] [--adr-dir D]
+                   [--extra-repo R]... [--interval SECS] [--once] [--no-clear] [--json]
+                   [--messages N]
+
+Shows, from the operated project's files:
+  - the loops of .loop/orchestrator-state.json (schema v2; the extended shape's lanes with the last
+    line of their pane tails too), or one line saying why the state file cannot be shown;
+  - the latest N pending mailbox messages with their subject, and the pending/processed counts;
+  - unpushed commits per repository: the project root and each --extra-repo (e.g. the infra root);
+  - the decision ledger (MADR) from docs/adr.
+Without --once it redraws in place every --interval seconds (the coord pane runs it so); a broken or
+missing state file never stops the redraw.
+
+Options:
+  --project-root P   the operated project (default: the current directory)
+  --state-file F     default <project-root>/.loop/orchestrator-state.json
+  --mailbox-dir D    default <project-root>/.loop/messages
+  --adr-dir D        default LOOP_DIGEST_ADR_DIR, else <project-root>/docs/adr
+  --extra-repo R     another repository to count unpushed commits in (repeatable)
+  --interval SECS    seconds between redraws (default 5)
+  --once             print the digest once and exit
+  --no-clear         redraw by appending frames instead of drawing over the last one
+  --json             print one JSON document and exit (implies --once):
+                     {contract_version, generated_at, state, state_error,
+                      mailbox: {pending: [{file, from, to, subject, mtime}], processed_count},
+                      unpushed: [{repo, path, branch, upstream, count}],
+                      adrs: [{id, status, title, path}]}
+                     state is the parsed state file, or null when it is missing or unreadable
+                     (state_error then says why)
+  --messages N       how many of the latest messages to list (default 6)
+  -h, --help         this help
+
+Exit: 0 ok (a bad state file is shown, not an error); 2 usage.
+USAGE
+}
+
+for _arg in "$@"; do
+  case $_arg in
+    -h | --help)
+      usage
+      exit 0
+      ;;
+  esac
+done
+
+# Start-up is most of a run: -S skips site (the helper needs the standard library only), and importing
+# digest as a module (not running the file) lets python reuse its cached bytecode.
+# shellcheck disable=SC2016 # the python program is literal
+exec "$(loop_python)" -S -c 'import sys; sys.path.insert(0, sys.argv[1]); import digest; sys.exit(digest.main(sys.argv[2:]))' \
+  "$LOOP_LIB_DIR" "$@"

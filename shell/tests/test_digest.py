@@ -1,0 +1,488 @@
+"""loop-digest.sh: golden text output, the --json Digest document, unpushed commits from real git repos,
+bad state files, and the in-place redraw in a real tmux pane.
+
+Golden files live in shell/tests/golden/; regenerate them deliberately with LOOP_UPDATE_GOLDEN=1.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+TESTS = Path(__file__).resolve().parent
+SHELL = TESTS.parent
+GOLDEN = TESTS / "golden"
+NOW = "2026-04-15T11:22:00Z"
+
+
+def _load(name: str, path: Path):
+    spec = importlib.util.spec_from_file_location(name, path)
+    assert spec and spec.loader
+    module = importlib.util.module_from_spec(spec)
+    sys.modules.setdefault(name, module)
+    spec.loader.exec_module(module)
+    return module
+
+
+sys.path.insert(0, str(SHELL / "lib"))
+digest_lib = _load("digest", SHELL / "lib" / "digest.py")
+mail_lib = _load("mail", SHELL / "lib" / "mail.py")
+retry_until = _load("_digest_conftest", TESTS / "conftest.py").retry_until
+
+MINIMUM_STATE = {
+    "schema_version": 2,
+    "updated_at": "2026-04-15T11:20:00Z",
+    "loops": {
+        "loop-6a": {
+            "name": "Verify checkout flow",
+            "status": "implement",
+            "branch": "dev",
+            "canary_target": "test-target",
+        },
+        "loop-7": {"name": "Migrate sessions table", "status": "canary", "branch": "feature/sessions"},
+        "loop-8": {"name": "Retire the old queue", "status": "spec"},
+    },
+}
+
+EXTENDED_STATE = {
+    **MINIMUM_STATE,
+    "session": "myapp",
+    "objective": "Ship the checkout rewrite",
+    "open_conflicts": ["web and infra both touch deploy.yaml"],
+    "lanes": {
+        "web": {"status": "working", "harness": "pi", "pane_tail": ["running tests", "12 passed"]},
+        "infra": {"status": "idle", "harness": "claude", "pane_tail": "applied plan\n> "},
+    },
+}
+
+
+def _write_state(root: Path, doc: object) -> None:
+    (root / ".loop").mkdir(exist_ok=True)
+    text = doc if isinstance(doc, str) else json.dumps(doc, indent=2)
+    (root / ".loop" / "orchestrator-state.json").write_text(text)
+
+
+def _mail(
+    root: Path, name: str, subject: str | None, mtime: int = 1776252000, processed: bool = False
+) -> Path:
+    box = root / ".loop" / "messages"
+    if processed:
+        box = box / "processed"
+    box.mkdir(parents=True, exist_ok=True)
+    head = (
+        f"---\nsubject: {json.dumps(subject)}\nfrom: x\n---\n" if subject is not None else "no frontmatter\n"
+    )
+    path = box / name
+    path.write_text(head + "body\n")
+    os.utime(path, (mtime, mtime))
+    return path
+
+
+def _adr(root: Path, name: str, status: str, title: str) -> None:
+    d = root / "docs" / "adr"
+    d.mkdir(parents=True, exist_ok=True)
+    (d / name).write_text(f"---\nstatus: {status}\nverify_record:\nrollback:\n---\n\n# {title}\n")
+
+
+def _project(root: Path, state: object) -> None:
+    _write_state(root, state)
+    _mail(root, "20260415-112233-web-to-infra.md", "Need staging token for canary", 1776252153)
+    _mail(root, "20260415-112301-infra-to-coord.md", "re:a-12 token rotated", 1776252181)
+    _mail(root, "20260415-112301-infra-to-coord.2.md", None, 1776252181)
+    _mail(root, "20260414-090000-docs-to-coord.md", "old and done", processed=True)
+    _adr(root, "0001-choose-the-job-queue.md", "Accepted", "Choose the job queue: Redis vs SQS")
+    _adr(root, "0002-session-store.md", "Proposed", "Session store")
+
+
+def _run(shell_env, *args: str, env: dict[str, str] | None = None):
+    full = {"LOOP_DIGEST_NOW": NOW}
+    full.update(env or {})
+    return shell_env.run("loop-digest.sh", *args, env=full)
+
+
+def _golden(name: str, text: str) -> None:
+    path = GOLDEN / name
+    if os.environ.get("LOOP_UPDATE_GOLDEN"):
+        GOLDEN.mkdir(exist_ok=True)
+        path.write_text(text)
+    assert path.is_file(), f"golden file {path} missing: run with LOOP_UPDATE_GOLDEN=1 once"
+    assert text == path.read_text(), f"output differs from {path.name}; if intended, LOOP_UPDATE_GOLDEN=1"
+
+
+# ---- golden text ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "name,state",
+    [
+        ("digest-minimum.txt", MINIMUM_STATE),
+        ("digest-extended.txt", EXTENDED_STATE),
+        ("digest-missing-state.txt", None),
+        ("digest-corrupt-state.txt", '{"schema_version": 2, "loops": {'),
+        ("digest-wrong-shape.txt", {"schema_version": 1, "loops": []}),
+    ],
+)
+def test_digest_text_matches_golden(shell_env, name, state):
+    root = shell_env.cwd
+    _project(root, state if state is not None else {})
+    if state is None:
+        (root / ".loop" / "orchestrator-state.json").unlink()
+    proc = _run(shell_env, "--once")
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stderr == ""
+    assert "Traceback" not in proc.stdout
+    _golden(name, proc.stdout)
+
+
+def test_digest_shows_the_spec_blocks(shell_env):
+    _project(shell_env.cwd, EXTENDED_STATE)
+    out = _run(shell_env, "--once").stdout
+    assert out.startswith("════ orchestrator loops @ 11:22 ════\n")
+    assert "schema_version=2 session=myapp updated=2026-04-15T11:20:00Z" in out
+    assert "loop-6a  implement  dev" in out and "canary:test-target  Verify checkout flow" in out
+    assert "LANES:" in out and "12 passed" in out
+    # newest first, with subjects; the message without frontmatter says so
+    mail_lines = out.split("════ latest 3 messages ════")[1].splitlines()[1:4]
+    assert mail_lines == [
+        "20260415-112301-infra-to-coord.2.md  (no subject)",
+        "20260415-112301-infra-to-coord.md  re:a-12 token rotated",
+        "20260415-112233-web-to-infra.md  Need staging token for canary",
+    ]
+    assert "════ decisions (MADR) ════" in out
+    assert "0001  Accepted  Choose the job queue: Redis vs SQS" in out
+
+
+def test_messages_flag_limits_the_list(shell_env):
+    _project(shell_env.cwd, MINIMUM_STATE)
+    out = _run(shell_env, "--once", "--messages", "1").stdout
+    assert "════ latest 1 messages ════  (3 pending, 1 processed)" in out
+    assert "… 2 older pending" in out
+
+
+def test_untrusted_text_cannot_reach_the_terminal_raw(shell_env):
+    state = json.loads(json.dumps(MINIMUM_STATE))
+    state["loops"]["evil\x1b]0;pwned\x07"] = {"name": "red \x1b[31m alert", "status": "spec"}
+    _project(shell_env.cwd, state)
+    _mail(shell_env.cwd, "20260415-120000-web-to-coord.md", "clear \x1b[2J screen")
+    out = _run(shell_env, "--once").stdout
+    assert "\x1b" not in out and "\x07" not in out
+    assert "red ?[31m alert" in out
+    assert "clear ?[2J screen" in out
+
+
+# ---- JSON ---------------------------------------------------------------------------------------
+
+
+def test_json_document_is_the_contract_digest(shell_env):
+    from loop_schemas import Digest
+
+    root = shell_env.cwd
+    _project(root, EXTENDED_STATE)
+    proc = _run(shell_env, "--json")
+    assert proc.returncode == 0, proc.stderr
+    doc = json.loads(proc.stdout)
+    Digest.model_validate(doc)
+    assert set(doc) >= {"contract_version", "generated_at", "state", "mailbox", "unpushed", "adrs"}
+    assert doc["contract_version"] == 1
+    assert doc["generated_at"] == NOW
+    assert doc["state"] == EXTENDED_STATE  # the parsed file, extra keys and all
+    assert doc["state_error"] is None
+    pending = doc["mailbox"]["pending"]
+    assert [m["file"] for m in pending] == [
+        "20260415-112233-web-to-infra.md",
+        "20260415-112301-infra-to-coord.md",
+        "20260415-112301-infra-to-coord.2.md",
+    ]
+    assert pending[0] == {
+        "file": "20260415-112233-web-to-infra.md",
+        "from": "web",
+        "to": "infra",
+        "subject": "Need staging token for canary",
+        "mtime": "2026-04-15T11:22:33Z",
+    }
+    assert pending[2]["subject"] is None
+    assert doc["mailbox"]["processed_count"] == 1
+    assert doc["adrs"] == [
+        {
+            "id": 1,
+            "status": "Accepted",
+            "title": "Choose the job queue: Redis vs SQS",
+            "path": str(root / "docs" / "adr" / "0001-choose-the-job-queue.md"),
+        },
+        {
+            "id": 2,
+            "status": "Proposed",
+            "title": "Session store",
+            "path": str(root / "docs" / "adr" / "0002-session-store.md"),
+        },
+    ]
+    row = doc["unpushed"][0]
+    assert row == {"repo": "project", "path": str(root), "branch": None, "upstream": None, "count": None}
+
+
+@pytest.mark.parametrize(
+    "content,fragment",
+    [
+        (None, "no state file at"),
+        ("{not json", "not valid JSON"),
+        ("", "empty state file"),
+        ("[1, 2]", "holds a JSON list"),
+    ],
+)
+def test_json_state_null_with_a_reason_for_bad_state(shell_env, content, fragment):
+    root = shell_env.cwd
+    if content is not None:
+        _write_state(root, content)
+    proc = _run(shell_env, "--json")
+    assert proc.returncode == 0
+    doc = json.loads(proc.stdout)
+    assert doc["state"] is None
+    assert fragment in doc["state_error"]
+    assert "\n" not in doc["state_error"]
+
+
+def test_json_keeps_a_parsed_state_of_the_wrong_shape_and_says_so(shell_env):
+    _write_state(shell_env.cwd, {"schema_version": 1, "loops": []})
+    doc = json.loads(_run(shell_env, "--json").stdout)
+    assert doc["state"] == {"schema_version": 1, "loops": []}
+    assert "schema_version is 1, expected 2" in doc["state_error"]
+
+
+def test_flags_and_env_select_inputs(shell_env, tmp_path):
+    other = tmp_path / "elsewhere"
+    _adr(other, "0007-seven.md", "Proposed", "Seven")  # other/docs/adr
+    box = tmp_path / "box"
+    _mail(tmp_path, "20260101-000000-a-to-b.md", "in the other box")
+    (tmp_path / ".loop" / "messages").rename(box)
+    state = tmp_path / "state.json"
+    state.write_text(json.dumps(MINIMUM_STATE))
+    args = ["--json", "--state-file", str(state), "--mailbox-dir", str(box)]
+    doc = json.loads(_run(shell_env, *args, "--adr-dir", str(other / "docs" / "adr")).stdout)
+    assert doc["state"]["loops"].keys() == MINIMUM_STATE["loops"].keys()
+    assert [m["subject"] for m in doc["mailbox"]["pending"]] == ["in the other box"]
+    assert [a["id"] for a in doc["adrs"]] == [7]
+    # the env var is the default for --adr-dir, and the flag beats it
+    env = {"LOOP_DIGEST_ADR_DIR": str(other / "docs" / "adr")}
+    assert [a["id"] for a in json.loads(_run(shell_env, "--json", env=env).stdout)["adrs"]] == [7]
+    empty = tmp_path / "empty-adr"
+    empty.mkdir()
+    flag_wins = json.loads(_run(shell_env, "--json", "--adr-dir", str(empty), env=env).stdout)
+    assert flag_wins["adrs"] == []
+
+
+# ---- unpushed commits, real git ---------------------------------------------------------------------
+
+
+def _git(cwd: Path, *args: str) -> None:
+    env = dict(
+        os.environ,
+        GIT_AUTHOR_NAME="t",
+        GIT_AUTHOR_EMAIL="t@x",
+        GIT_COMMITTER_NAME="t",
+        GIT_COMMITTER_EMAIL="t@x",
+        GIT_CONFIG_NOSYSTEM="1",
+        HOME=str(cwd),
+    )
+    subprocess.run(["git", "-C", str(cwd), *args], check=True, capture_output=True, env=env)
+
+
+def _repo(path: Path, branch: str, remote: Path | None, ahead: int) -> None:
+    path.mkdir(parents=True, exist_ok=True)
+    _git(path, "init", "-q", "-b", branch)
+    _git(path, "commit", "-q", "--allow-empty", "-m", "base")
+    if remote is not None:
+        subprocess.run(["git", "init", "-q", "--bare", str(remote)], check=True)
+        _git(path, "remote", "add", "origin", str(remote))
+        _git(path, "push", "-q", "-u", "origin", branch)
+    for n in range(ahead):
+        _git(path, "commit", "-q", "--allow-empty", "-m", f"local {n}")
+
+
+def test_unpushed_counts_per_repo(shell_env, tmp_path):
+    root = shell_env.cwd
+    _repo(root, "dev", tmp_path / "app.git", 3)
+    infra = tmp_path / "my-app-infra"
+    _repo(infra, "main", tmp_path / "infra.git", 0)
+    local = tmp_path / "no-upstream"
+    _repo(local, "work", None, 1)
+    _write_state(root, MINIMUM_STATE)
+    args = ["--extra-repo", str(infra), "--extra-repo", str(local), "--extra-repo", str(tmp_path / "nope")]
+    doc = json.loads(_run(shell_env, "--json", *args).stdout)
+    rows = {r["repo"]: r for r in doc["unpushed"]}
+    assert rows["project"] == {
+        "repo": "project",
+        "path": str(root),
+        "branch": "dev",
+        "upstream": "origin/dev",
+        "count": 3,
+    }
+    assert rows["my-app-infra"]["count"] == 0 and rows["my-app-infra"]["branch"] == "main"
+    assert rows["no-upstream"] == {
+        "repo": "no-upstream",
+        "path": str(local),
+        "branch": "work",
+        "upstream": None,
+        "count": None,
+    }
+    assert rows["nope"]["count"] is None
+    text = _run(shell_env, "--once", *args).stdout
+    assert "project       3  (dev vs origin/dev)" in text
+    assert "my-app-infra  0  (main vs origin/main)" in text
+    assert "no-upstream   -  (work: no upstream)" in text
+    assert "nope          -  (no such directory)" in text
+
+
+def test_the_primary_repo_is_listed_once_even_when_repeated(shell_env):
+    doc = json.loads(_run(shell_env, "--json", "--extra-repo", str(shell_env.cwd)).stdout)
+    assert len(doc["unpushed"]) == 1
+
+
+# ---- usage -------------------------------------------------------------------------------------------
+
+
+def test_help_and_usage_errors(shell_env):
+    help_ = shell_env.run("loop-digest.sh", "--help")
+    assert help_.returncode == 0 and "--extra-repo" in help_.stdout and "--no-clear" in help_.stdout
+    for args in (["--bogus"], ["--interval"], ["--interval", "0"], ["--interval", "x"], ["--messages", "-1"]):
+        proc = shell_env.run("loop-digest.sh", *args)
+        assert proc.returncode == 2, args
+        assert proc.stderr.startswith("loop-digest: ") and "Traceback" not in proc.stderr
+    missing = shell_env.run("loop-digest.sh", "--once", "--project-root", "/nonexistent/x")
+    assert missing.returncode == 2 and "project root not found" in missing.stderr
+
+
+# ---- parsers agree with the mailbox library (hypothesis) -----------------------------------------
+
+
+def test_name_grammar_is_the_mailbox_grammar():
+    assert digest_lib.NAME_RE.pattern == mail_lib.NAME_RE.pattern
+
+
+NAME_PARTS = st.tuples(
+    st.from_regex(r"20[0-9]{2}(0[0-9]|1[0-3])[0-3][0-9]", fullmatch=True),
+    st.from_regex(r"[0-2][0-9][0-6][0-9][0-6][0-9]", fullmatch=True),
+    st.from_regex(r"[A-Za-z][A-Za-z0-9_-]{0,6}", fullmatch=True),
+    st.from_regex(r"[A-Za-z][A-Za-z0-9_-]{0,6}", fullmatch=True),
+    st.sampled_from(["", ".2", ".10", ".1", ".0"]),
+)
+
+
+@given(NAME_PARTS)
+@settings(max_examples=300, deadline=None)
+def test_fast_name_parser_equals_mail_parse_name(parts):
+    date, time_, sender, recipient, seq = parts
+    name = f"{date}-{time_}-{sender}-to-{recipient}{seq}.md"
+    assert digest_lib.parse_name(name) == mail_lib.parse_name(name)
+
+
+@given(st.text(max_size=40))
+@settings(max_examples=300, deadline=None)
+def test_fast_name_parser_never_raises(text):
+    assert digest_lib.parse_name(text) == mail_lib.parse_name(text)
+
+
+SUBJECT_VALUES = st.one_of(
+    st.text(alphabet=st.characters(blacklist_categories=("Cs",), blacklist_characters="\n\r"), max_size=30),
+    st.text(max_size=20).map(json.dumps),
+    st.text(alphabet="ab '#\"", max_size=12).map(lambda s: "'" + s.replace("'", "''") + "'"),
+)
+
+
+@given(
+    SUBJECT_VALUES,
+    st.sampled_from(["---\n", "---\r\n", "\ufeff---\n", "----\n", "--- x\n", ""]),
+    st.sampled_from(["---\n", "----\n", "---", "--- \n", ""]),
+)
+@settings(max_examples=400, deadline=None)
+def test_fast_subject_reader_equals_mail_read_subject(tmp_path_factory, value, opening, closing):
+    path = tmp_path_factory.mktemp("subj") / "20260101-000000-a-to-b.md"
+    path.write_text(f"{opening}subject: {value}\nfrom: a\n{closing}body\n", encoding="utf-8")
+    assert digest_lib._subject(str(path)) == mail_lib.read_subject(str(path))
+
+
+def test_subject_reader_handles_long_frontmatter(tmp_path):
+    path = tmp_path / "20260101-000000-a-to-b.md"
+    path.write_text("---\n" + "".join(f"pad{n}: x\n" for n in range(2000)) + "subject: far down\n---\nbody\n")
+    assert digest_lib._subject(str(path)) == "far down" == mail_lib.read_subject(str(path))
+
+
+# ---- redraw in a real tmux pane -------------------------------------------------------------------
+
+
+@pytest.mark.tmux
+def test_redraw_in_place_survives_a_corrupt_state_file(shell_env, tmux_server):
+    root = shell_env.cwd
+    _project(root, MINIMUM_STATE)
+    cmd = f"bash {SHELL / 'loop-digest.sh'} --project-root {root} --interval 0.2"
+    env = " ".join(f"{k}={v}" for k, v in (("PATH", shell_env.env["PATH"]), ("HOME", shell_env.env["HOME"])))
+    tmux_server.tmux("new-session", "-d", "-s", "d", "-x", "120", "-y", "40", f"env {env} {cmd}")
+    target = "=d:0.0"
+
+    def screen() -> str:
+        return tmux_server.capture(target, lines=0)
+
+    retry_until(lambda: "loop-6a" in screen())
+    # the state file breaks: one line says so, the rest of the digest is still drawn
+    _write_state(root, "{ broken")
+    retry_until(lambda: "state: not valid JSON" in screen())
+    shown = screen()
+    assert "Traceback" not in shown and "════ latest 3 messages ════" in shown
+    assert "loop-6a" not in shown  # drawn over in place, no stale rows left behind
+    # and it recovers on the next tick once the file is good again
+    state = json.loads(json.dumps(MINIMUM_STATE))
+    state["loops"]["loop-9"] = {"name": "Brand new loop", "status": "plan"}
+    _write_state(root, state)
+    retry_until(lambda: "Brand new loop" in screen())
+    assert "not valid JSON" not in screen()
+    # in place: the first frame line is at the top of the screen and there is no scrollback growth
+    assert screen().splitlines()[0].startswith("════ orchestrator loops @")
+    history = tmux_server.out("display-message", "-p", "-t", target, "#{history_size}").strip()
+    assert int(history) == 0
+    # the pane process is still the digest (it did not die on the bad file)
+    assert tmux_server.out("display-message", "-p", "-t", target, "#{pane_dead}").strip() == "0"
+
+
+@pytest.mark.tmux
+def test_redraw_fits_the_pane_with_many_loops(shell_env, tmux_server):
+    root = shell_env.cwd
+    state = {
+        "schema_version": 2,
+        "loops": {f"loop-{i:03d}": {"name": f"n{i}", "status": "plan"} for i in range(300)},
+    }
+    _project(root, state)
+    cmd = f"bash {SHELL / 'loop-digest.sh'} --project-root {root} --interval 0.3"
+    tmux_server.tmux(
+        "new-session", "-d", "-s", "d", "-x", "100", "-y", "30", f"env PATH={shell_env.env['PATH']} {cmd}"
+    )
+    target = "=d:0.0"
+    retry_until(lambda: "more loops" in tmux_server.capture(target, lines=0))
+    shown = tmux_server.capture(target, lines=0)
+    assert "════ decisions (MADR) ════" in shown  # the bottom blocks stay visible
+    assert int(tmux_server.out("display-message", "-p", "-t", target, "#{history_size}").strip()) == 0
+
+
+def test_no_clear_appends_frames(shell_env):
+    _project(shell_env.cwd, MINIMUM_STATE)
+    try:
+        proc = subprocess.run(
+            ["bash", str(SHELL / "loop-digest.sh"), "--no-clear", "--interval", "0.1"],
+            check=False,
+            cwd=shell_env.cwd,
+            env=shell_env.env,
+            capture_output=True,
+            text=True,
+            timeout=0.8,
+        )
+        out = proc.stdout
+    except subprocess.TimeoutExpired as exc:
+        out = (exc.stdout or b"").decode() if isinstance(exc.stdout, bytes) else (exc.stdout or "")
+    assert out.count("════ orchestrator loops @") >= 2
+    assert "\x1b[" not in out
