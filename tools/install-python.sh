@@ -14,6 +14,9 @@ if command -v uv >/dev/null 2>&1; then
     if [ "$t" = loop-engine ] && has_scripts loop-substrate; then
       extra=(--with-executables-from loop-substrate)
     fi
+    if [ "$t" = loop-pm ]; then
+      extra=(--with ./packages/loop-pm-jira)  # the reference adapter, found through its entry point
+    fi
     uv tool install --force --reinstall ${extra[@]+"${extra[@]}"} "./packages/$t"
   done
 else
@@ -21,5 +24,6 @@ else
   for t in $tools; do
     has_scripts "$t" || continue
     python3 -m pip install --user --upgrade "./packages/loop-schemas" "./packages/loop-substrate" "./packages/$t"
+    if [ "$t" = loop-pm ]; then python3 -m pip install --user --upgrade "./packages/loop-pm-jira"; fi
   done
 fi

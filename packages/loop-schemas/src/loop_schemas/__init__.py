@@ -50,6 +50,18 @@ from loop_schemas.mail import (
     parse_mail_name,
 )
 from loop_schemas.metrics import Metrics, format_metrics_line, parse_metrics_line
+from loop_schemas.pm import (
+    ADAPTER_GROUP,
+    COMMAND_GROUP,
+    AdapterError,
+    AdapterInfo,
+    AdapterList,
+    PmAdapter,
+    RemoteIssue,
+    SyncAction,
+    SyncPlan,
+    SyncResult,
+)
 from loop_schemas.registry import HARNESS_ORDER, Harness, HarnessRegistry
 from loop_schemas.state import (
     Artifacts,
@@ -82,7 +94,9 @@ __version__ = _version("loop-schemas")
 CONTRACT_VERSION = 1
 
 __all__ = [
+    "ADAPTER_GROUP",
     "ADR_FILE_RE",
+    "COMMAND_GROUP",
     "CONTRACT_VERSION",
     "HARNESS_ORDER",
     "MAX_ACTIONS",
@@ -90,6 +104,9 @@ __all__ = [
     "REQUIRED_SECTIONS",
     "TASK_FILE_RE",
     "Action",
+    "AdapterError",
+    "AdapterInfo",
+    "AdapterList",
     "AddLaneAction",
     "Adr",
     "AdrFrontmatter",
@@ -130,13 +147,18 @@ __all__ = [
     "Metrics",
     "OrchestratorState",
     "PendingDecision",
+    "PmAdapter",
     "PmConfig",
     "Problem",
+    "RemoteIssue",
     "RestartEvent",
     "SchemaError",
     "StateLane",
     "SteerAction",
     "StopAction",
+    "SyncAction",
+    "SyncPlan",
+    "SyncResult",
     "Task",
     "TaskFrontmatter",
     "TaskStatus",

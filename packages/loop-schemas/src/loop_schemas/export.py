@@ -16,6 +16,7 @@ from loop_schemas.lane_config import EngineConfig, LaneConfig
 from loop_schemas.lanes import LaneList, LaneStatusReport
 from loop_schemas.mail import MailFrontmatter, MailList
 from loop_schemas.metrics import Metrics
+from loop_schemas.pm import AdapterList, SyncResult
 from loop_schemas.registry import HarnessRegistry
 from loop_schemas.state import OrchestratorState
 from loop_schemas.task import TaskFrontmatter
@@ -39,6 +40,8 @@ SCHEMA_MODELS: dict[str, type[BaseModel]] = {
     "decision": Decision,
     "pending-decision": PendingDecision,
     "engine-event": EngineEvent,
+    "pm-adapter-list": AdapterList,
+    "pm-sync-result": SyncResult,
 }
 
 

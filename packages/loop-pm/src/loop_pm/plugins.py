@@ -1,0 +1,151 @@
+"""Adapter discovery through entry points: listed by name without importing, loaded on demand.
+
+Two groups: `loop_orchestrator.pm_adapters` (the sync adapters, objects satisfying
+`loop_schemas.pm.PmAdapter`) and `loop_orchestrator.pm_commands` (click groups mounted as
+`loop-pm <name> …`). A plugin that fails to load is reported with the reason, never skipped.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from importlib.metadata import EntryPoint, entry_points
+
+from loop_schemas.pm import ADAPTER_GROUP, COMMAND_GROUP, AdapterInfo, Availability, PmAdapter
+
+
+class PluginLoadError(Exception):
+    """An entry point that could not be imported or does not provide what its group promises."""
+
+
+@dataclass(frozen=True)
+class PluginEntry:
+    """An installed plugin as its distribution's metadata declares it (nothing imported)."""
+
+    name: str
+    value: str
+    distribution: str | None
+    version: str | None
+    entry_point: EntryPoint
+
+
+def _dist_of(ep: EntryPoint) -> tuple[str | None, str | None]:
+    dist = getattr(ep, "dist", None)
+    if dist is None:
+        return None, None
+    try:
+        return str(dist.name), str(dist.version)
+    except Exception:  # malformed metadata: still list the plugin
+        return None, None
+
+
+def discover(group: str = ADAPTER_GROUP) -> list[PluginEntry]:
+    """Every entry point of the group, sorted by name, read from metadata only (no import)."""
+    found: list[PluginEntry] = []
+    seen: set[tuple[str, str, str | None]] = set()
+    for ep in entry_points(group=group):
+        dist, version = _dist_of(ep)
+        ident = (ep.name, ep.value, dist)
+        if ident in seen:  # the same distribution visible twice on sys.path
+            continue
+        seen.add(ident)
+        found.append(PluginEntry(ep.name, ep.value, dist, version, ep))
+    return sorted(found, key=lambda e: (e.name, e.distribution or ""))
+
+
+def _describe(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return f"{type(exc).__name__}: {text[0]}" if text else type(exc).__name__
+
+
+def load_adapter(entry: PluginEntry) -> PmAdapter:
+    """Import the entry point; instantiate it when it is a class; check it satisfies PmAdapter."""
+    try:
+        obj = entry.entry_point.load()
+    except Exception as exc:
+        raise PluginLoadError(
+            f"adapter '{entry.name}' ({entry.value}) failed to load: {_describe(exc)}"
+        ) from None
+    if isinstance(obj, type):
+        try:
+            obj = obj()
+        except Exception as exc:
+            raise PluginLoadError(
+                f"adapter '{entry.name}' ({entry.value}) failed to initialise: {_describe(exc)}"
+            ) from None
+    if not isinstance(obj, PmAdapter):
+        missing = [
+            m for m in ("availability", "sync_options", "connect") if not callable(getattr(obj, m, None))
+        ]
+        raise PluginLoadError(
+            f"adapter '{entry.name}' ({entry.value}) does not implement the PmAdapter protocol"
+            f" (missing: {', '.join(missing) or 'unknown'})"
+        )
+    return obj
+
+
+def find_adapter(name: str) -> PluginEntry:
+    """The single installed adapter called `name`; PluginLoadError when absent or ambiguous."""
+    entries = [e for e in discover(ADAPTER_GROUP) if e.name == name]
+    if not entries:
+        installed = ", ".join(sorted({e.name for e in discover(ADAPTER_GROUP)})) or "none"
+        raise PluginLoadError(f"no PM adapter named '{name}' is installed (installed: {installed})")
+    if len(entries) > 1:
+        dists = ", ".join(e.distribution or e.value for e in entries)
+        raise PluginLoadError(
+            f"PM adapter name '{name}' is registered by more than one distribution: {dists}"
+        )
+    return entries[0]
+
+
+def adapter_infos() -> tuple[list[AdapterInfo], list[str]]:
+    """One row per installed adapter (loading each to ask its availability) and the load problems."""
+    problems: list[str] = []
+    entries = discover(ADAPTER_GROUP)
+    command_names = {e.name for e in discover(COMMAND_GROUP)}
+    counts: dict[str, int] = {}
+    for entry in entries:
+        counts[entry.name] = counts.get(entry.name, 0) + 1
+    rows: list[AdapterInfo] = []
+    for entry in entries:
+        loaded = False
+        if counts[entry.name] > 1:
+            availability = Availability(
+                available=False, reason=f"the name '{entry.name}' is registered by more than one distribution"
+            )
+            problems.append(f"adapter '{entry.name}': {availability.reason}")
+        else:
+            try:
+                adapter = load_adapter(entry)
+                loaded = True
+                availability = adapter.availability()
+            except PluginLoadError as exc:
+                availability = Availability(available=False, reason=str(exc))
+                problems.append(str(exc))
+            except Exception as exc:
+                availability = Availability(
+                    available=False, reason=f"availability check failed: {_describe(exc)}"
+                )
+                problems.append(f"adapter '{entry.name}': {availability.reason}")
+        rows.append(
+            AdapterInfo(
+                name=entry.name,
+                entry_point=entry.value,
+                distribution=entry.distribution,
+                version=entry.version,
+                available=availability.available,
+                reason=availability.reason,
+                loaded=loaded,
+                commands=entry.name in command_names,
+            )
+        )
+    return rows, problems
+
+
+def load_command(entry: PluginEntry) -> object:
+    """Import a command-group entry point (the caller checks it is a click command)."""
+    try:
+        return entry.entry_point.load()
+    except Exception as exc:
+        raise PluginLoadError(
+            f"commands '{entry.name}' ({entry.value}) failed to load: {_describe(exc)}"
+        ) from None

@@ -1,0 +1,252 @@
+"""The task files a sync reads and the few writes it is allowed: a new task from a remote issue, the
+`jira:` key written back, the Done → archive move, and their ops-wiki/log.md lines. Every write is atomic.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import os
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from loop_schemas import (
+    TASK_FILE_RE,
+    SchemaError,
+    Task,
+    TaskStatus,
+    append_line,
+    atomic_write,
+    format_task,
+    parse_task,
+    set_frontmatter_key,
+    slugify,
+)
+from loop_schemas.pm import RemoteIssue, TaskSnapshot
+
+ACTIVE = (TaskStatus.OPEN, TaskStatus.IN_PROGRESS, TaskStatus.REVIEW)
+ARCHIVED = (TaskStatus.DONE, TaskStatus.DROPPED)
+EXEMPT = ("README.md",)
+
+
+class TaskWriteError(Exception):
+    """A task file could not be written as planned (it changed, or already exists)."""
+
+
+@dataclass
+class TaskFile:
+    path: Path
+    text: str
+    task: Task
+
+    @property
+    def id(self) -> str:
+        return self.task.frontmatter.id
+
+    @property
+    def status(self) -> TaskStatus:
+        return self.task.frontmatter.status
+
+    @property
+    def key(self) -> str | None:
+        return self.task.frontmatter.jira
+
+    @property
+    def archived(self) -> bool:
+        return self.path.parent.name == "archive"
+
+
+@dataclass
+class TaskTree:
+    tasks_dir: Path
+    files: list[TaskFile] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)
+    max_number: int = 0
+
+    def by_id(self, task_id: str) -> list[TaskFile]:
+        return [f for f in self.files if f.id == task_id]
+
+    def by_key(self) -> dict[str, TaskFile]:
+        out: dict[str, TaskFile] = {}
+        for f in self.files:
+            if f.key and f.key not in out:
+                out[f.key] = f
+        return out
+
+
+def read_tree(tasks_dir: Path) -> TaskTree:
+    """Every task file in tasks/ and tasks/archive/; unparsable ones become problems (never fatal)."""
+    tree = TaskTree(tasks_dir)
+    for directory in (tasks_dir, tasks_dir / "archive"):
+        if not directory.is_dir():
+            continue
+        for path in sorted(directory.iterdir()):
+            if path.suffix != ".md" or path.name in EXEMPT or not path.is_file():
+                continue
+            match = TASK_FILE_RE.match(path.name)
+            if match:
+                tree.max_number = max(tree.max_number, int(match.group(1)))
+            rel = display(path, tasks_dir)
+            try:
+                text = path.read_text(encoding="utf-8")
+            except (OSError, UnicodeDecodeError) as exc:
+                tree.problems.append(f"{rel}: unreadable ({type(exc).__name__}); skipped")
+                continue
+            try:
+                task = parse_task(text, path)
+            except SchemaError as exc:
+                tree.problems.append(f"{rel}: {exc}; skipped")
+                continue
+            number = int(task.frontmatter.id[1:])
+            tree.max_number = max(tree.max_number, number)
+            tree.files.append(TaskFile(path, text, task))
+    return tree
+
+
+def display(path: Path, tasks_dir: Path) -> str:
+    """A path relative to the project root (the tasks folder's parent) when it is inside it."""
+    try:
+        return str(path.relative_to(tasks_dir.parent))
+    except ValueError:
+        return str(path)
+
+
+def snapshot(tf: TaskFile) -> TaskSnapshot:
+    fm = tf.task.frontmatter
+    return TaskSnapshot(
+        id=fm.id,
+        title=fm.title,
+        status=fm.status,
+        scope=fm.scope,
+        description=tf.task.body.strip("\n"),
+        jira=fm.jira,
+        path=str(tf.path),
+    )
+
+
+def today() -> str:
+    return _dt.date.today().isoformat()
+
+
+def log_path(project_root: Path) -> Path:
+    return project_root / "ops-wiki" / "log.md"
+
+
+def log_created(project_root: Path, key: str, task_id: str) -> None:
+    append_line(log_path(project_root), f"## [{today()}] sync | {key} created from {task_id}")
+
+
+def log_done(project_root: Path, task_id: str) -> None:
+    append_line(log_path(project_root), f"## [{today()}] task | {task_id} done")
+
+
+def log_has_done(project_root: Path, task_id: str) -> bool:
+    path = log_path(project_root)
+    try:
+        text = path.read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return False
+    return (
+        re.search(rf"^## \[\d{{4}}-\d{{2}}-\d{{2}}\] task \| {re.escape(task_id)} done\s*$", text, re.M)
+        is not None
+    )
+
+
+# ------------------------------------------------------------------------------------------- writes
+
+
+def _reread(tf: TaskFile) -> str:
+    try:
+        text = tf.path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise TaskWriteError(f"{tf.path.name}: cannot re-read ({type(exc).__name__})") from None
+    return text
+
+
+def write_key(tf: TaskFile, key: str) -> None:
+    """Write `jira: <key>` into the task's frontmatter (the one sanctioned write), atomically.
+
+    Refuses when the file meanwhile got a different key: a non-empty key always means an existing issue.
+    """
+    text = _reread(tf)
+    try:
+        current = parse_task(text, tf.path).frontmatter.jira
+    except SchemaError as exc:
+        raise TaskWriteError(
+            f"{tf.path.name}: changed since it was read and no longer parses: {exc}"
+        ) from None
+    if current == key:
+        return
+    if current:
+        raise TaskWriteError(f"{tf.id} already names {current}; not overwritten with {key}")
+    atomic_write(tf.path, set_frontmatter_key(text, "jira", key))
+
+
+def archive_done(tf: TaskFile, tasks_dir: Path) -> Path:
+    """Set `status: done` and move the task to tasks/archive/ (copy atomically, then unlink)."""
+    text = _reread(tf)
+    new_text = set_frontmatter_key(text, "status", TaskStatus.DONE.value)
+    target = tasks_dir / "archive" / tf.path.name
+    if target.exists() and target.resolve() != tf.path.resolve():
+        try:
+            existing = parse_task(target.read_text(encoding="utf-8"), target)
+        except (OSError, UnicodeDecodeError, SchemaError):
+            raise TaskWriteError(
+                f"{display(target, tasks_dir)} already exists and is not this task"
+            ) from None
+        if existing.frontmatter.id != tf.id:
+            raise TaskWriteError(f"{display(target, tasks_dir)} already exists and is not this task")
+    atomic_write(target, new_text)
+    os.unlink(tf.path)
+    return target
+
+
+def new_task_text(task_id: str, issue: RemoteIssue, adapter: str) -> str:
+    """A task file for a remote issue: frontmatter with the key, the six sections, passing lint."""
+    title = " ".join(issue.title.split()) or issue.key
+    where = issue.url or issue.key
+    described = issue.description.strip()
+    objective = described if described else title
+    objective = _demote_headings(objective)
+    kind = f" {issue.issue_type}" if issue.issue_type else ""
+    parent = f" Parent: {issue.parent}." if issue.parent else ""
+    frontmatter: dict[str, object] = {
+        "id": task_id,
+        "title": title,
+        "status": issue.task_status.value,
+        "depends_on": [],
+        "scope": f"imported from {adapter} {issue.key}",
+        "jira": issue.key,
+    }
+    body = (
+        "## Objective\n\n"
+        f"{objective}\n\n"
+        "## Context you need\n\n"
+        f"Imported by `loop-pm sync --adapter {adapter} pull` from{kind} {issue.key} ({where}),"
+        f" remote status '{issue.status}'.{parent} This file is now the source of truth: edit it here,"
+        " not in the PM tool.\n\n"
+        "## Deliverables\n\n"
+        f"- What {issue.key} asks for (refine this list before starting).\n\n"
+        "## Acceptance criteria\n\n"
+        f"- The intent of {issue.key} is met and reviewed (refine before starting).\n\n"
+        "## Verification\n\n"
+        "- Describe how a reviewer proves the acceptance criteria (commands, tests, pages).\n\n"
+        "## Out of scope\n\n"
+        f"- Anything {issue.key} does not ask for.\n"
+    )
+    return format_task(frontmatter, body)
+
+
+def _demote_headings(text: str) -> str:
+    """Remote text must not open its own `## ` sections inside Objective: push its headings down."""
+    return re.sub(r"^(#{1,2})([ \t])", r"###\2", text, flags=re.M)
+
+
+def task_path_for(tasks_dir: Path, task_id: str, title: str) -> Path:
+    return tasks_dir / f"{task_id}-{slugify(title)}.md"
+
+
+def create_task_file(path: Path, text: str) -> None:
+    if path.exists():
+        raise TaskWriteError(f"{path.name} already exists")
+    atomic_write(path, text)

@@ -1,0 +1,292 @@
+"""The sync rules, against an in-memory remote: file wins, Done archives, pull idempotent, push creates
+and writes the key back, a cut-off run re-runs without duplicates, a dry run writes nothing."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from pathlib import Path
+
+import pytest
+from loop_pm.sync import Context, SyncAbortedError, run_direction
+from loop_schemas import TaskStatus, lint_tasks, parse_task
+from loop_schemas.pm import AdapterAuthError, AdapterError, task_label
+from pm_fakes import MemoryAdapter, Remote, task_text, write_task
+
+
+def ctx_for(project: Path, adapter: MemoryAdapter, dry_run: bool = False) -> Context:
+    return Context("mem", project / "tasks", project, adapter.connect({}), dry_run)
+
+
+def tree_digest(root: Path) -> dict[str, str]:
+    return {
+        str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(root.rglob("*"))
+        if p.is_file()
+    }
+
+
+def log_lines(project: Path) -> list[str]:
+    path = project / "ops-wiki" / "log.md"
+    return path.read_text().splitlines() if path.exists() else []
+
+
+# ---------------------------------------------------------------------------------------------- pull
+
+
+def test_pull_creates_lintable_task_files_with_the_key(
+    project: Path, adapter: MemoryAdapter, remote: Remote
+) -> None:
+    write_task(project / "tasks", "T0003", "Existing work")
+    remote.add("Write the docs", description="Explain the thing.\n\n## Not a section\n\nMore.")
+    remote.add("Fix login", TaskStatus.IN_PROGRESS)
+    remote.add("Old work", TaskStatus.DONE)  # Done and unknown: not imported
+
+    plan = run_direction(ctx_for(project, adapter), "pull")
+
+    assert [a.kind for a in plan.actions] == ["create-task", "create-task"]
+    assert all(a.state == "done" for a in plan.actions)
+    names = sorted(p.name for p in (project / "tasks").glob("*.md"))
+    assert names == ["T0003-existing-work.md", "T0004-write-the-docs.md", "T0005-fix-login.md"]
+    docs = parse_task((project / "tasks" / "T0004-write-the-docs.md").read_text(), "T0004-write-the-docs.md")
+    assert docs.frontmatter.jira == "MEM-1"
+    assert docs.frontmatter.status == TaskStatus.OPEN
+    assert "Explain the thing." in docs.sections["Objective"]
+    assert "### Not a section" in docs.sections["Objective"]  # remote headings cannot open sections
+    fix = parse_task((project / "tasks" / "T0005-fix-login.md").read_text(), "T0005-fix-login.md")
+    assert fix.frontmatter.status == TaskStatus.IN_PROGRESS
+    assert lint_tasks(project / "tasks") == []
+
+
+def test_pull_is_idempotent(project: Path, adapter: MemoryAdapter, remote: Remote) -> None:
+    remote.add("One")
+    remote.add("Two")
+    run_direction(ctx_for(project, adapter), "pull")
+    before = tree_digest(project)
+    plan = run_direction(ctx_for(project, adapter), "pull")
+    assert plan.actions == []
+    assert tree_digest(project) == before
+
+
+def test_file_wins_pull_never_rewrites_a_linked_task(
+    project: Path, adapter: MemoryAdapter, remote: Remote
+) -> None:
+    issue = remote.add("Remote title changed by a human", TaskStatus.IN_PROGRESS, description="remote text")
+    path = write_task(project / "tasks", "T0001", "Local title", status="review", jira=issue.key)
+    before = path.read_bytes()
+    plan = run_direction(ctx_for(project, adapter), "pull")
+    assert plan.actions == []
+    assert path.read_bytes() == before
+
+
+def test_remote_done_archives_the_task_and_logs(
+    project: Path, adapter: MemoryAdapter, remote: Remote
+) -> None:
+    issue = remote.add("Ship it", TaskStatus.IN_PROGRESS)
+    path = write_task(project / "tasks", "T0007", "Ship it", status="in-progress", jira=issue.key)
+    original = path.read_text()
+    remote.issues[issue.key] = issue.model_copy(update={"task_status": TaskStatus.DONE, "status": "Done"})
+
+    plan = run_direction(ctx_for(project, adapter), "pull")
+
+    assert [(a.kind, a.state) for a in plan.actions] == [("archive-task", "done")]
+    archived = project / "tasks" / "archive" / path.name
+    assert not path.exists()
+    text = archived.read_text()
+    assert "status: done\n" in text
+    # every other byte is kept: only the status line changed
+    assert text == original.replace("status: in-progress\n", "status: done\n")
+    assert re.fullmatch(r"## \[\d{4}-\d{2}-\d{2}\] task \| T0007 done", log_lines(project)[-1])
+    assert lint_tasks(project / "tasks") == []
+    # and again: nothing more to do, no second log line
+    assert run_direction(ctx_for(project, adapter), "pull").actions == []
+    assert len(log_lines(project)) == 1
+
+
+def test_remote_wont_do_only_warns(project: Path, adapter: MemoryAdapter, remote: Remote) -> None:
+    issue = remote.add("Maybe", TaskStatus.DROPPED, name="Won't Do")
+    path = write_task(project / "tasks", "T0001", "Maybe", jira=issue.key)
+    plan = run_direction(ctx_for(project, adapter), "pull")
+    assert plan.actions == []
+    assert any("Won't Do" in w and "T0001" in w for w in plan.warnings)
+    assert path.exists()
+
+
+def test_interrupted_archive_move_is_finished_by_the_next_pull(
+    project: Path, adapter: MemoryAdapter, remote: Remote
+) -> None:
+    issue = remote.add("Half moved", TaskStatus.DONE)
+    live = write_task(project / "tasks", "T0002", "Half moved", status="open", jira=issue.key)
+    done = project / "tasks" / "archive" / live.name
+    done.parent.mkdir()
+    done.write_text(live.read_text().replace("status: open", "status: done"))
+    assert lint_tasks(project / "tasks")  # duplicate id: the state a crash leaves
+
+    plan = run_direction(ctx_for(project, adapter), "pull")
+
+    assert [a.kind for a in plan.actions] == ["archive-task"]
+    assert not live.exists() and done.exists()
+    assert lint_tasks(project / "tasks") == []
+    assert log_lines(project)[-1].endswith("task | T0002 done")
+
+
+def test_pull_links_an_issue_an_interrupted_push_created(
+    project: Path, adapter: MemoryAdapter, remote: Remote
+) -> None:
+    path = write_task(project / "tasks", "T0001", "Pushed once")
+    issue = remote.add("Pushed once", labels=[task_label("T0001")])
+    plan = run_direction(ctx_for(project, adapter), "pull")
+    assert [(a.kind, a.key) for a in plan.actions] == [("link-task", issue.key)]
+    assert parse_task(path.read_text(), path).frontmatter.jira == issue.key
+    assert sorted(p.name for p in (project / "tasks").glob("*.md")) == [path.name]  # not imported twice
+    assert log_lines(project)[-1].endswith(f"sync | {issue.key} created from T0001")
+
+
+def test_bad_task_files_are_skipped_with_a_warning(
+    project: Path, adapter: MemoryAdapter, remote: Remote
+) -> None:
+    (project / "tasks" / "T0001-broken.md").write_text("---\nid: T0001\n---\nno sections\n")
+    (project / "tasks" / "README.md").write_text("# tasks\n")
+    remote.add("New")
+    plan = run_direction(ctx_for(project, adapter), "pull")
+    assert any("T0001-broken.md" in w for w in plan.warnings)
+    # ids are allocated past the broken file's number, never reusing it
+    assert [a.task_id for a in plan.actions] == ["T0002"]
+
+
+# ---------------------------------------------------------------------------------------------- push
+
+
+def test_push_creates_issues_writes_keys_back_and_logs(
+    project: Path, adapter: MemoryAdapter, remote: Remote
+) -> None:
+    t1 = write_task(project / "tasks", "T0001", "Open one")
+    t2 = write_task(project / "tasks", "T0002", "Busy one", status="in-progress")
+    t3 = write_task(project / "tasks", "T0003", "In review", status="review")
+    t4 = write_task(project / "tasks", "T0004", "Finished", status="done")
+    before = {p: p.read_text() for p in (t3, t4)}
+
+    plan = run_direction(ctx_for(project, adapter), "push")
+
+    assert [(a.kind, a.task_id, a.state) for a in plan.actions] == [
+        ("create-issue", "T0001", "done"),
+        ("create-issue", "T0002", "done"),
+    ]
+    k1 = parse_task(t1.read_text(), t1).frontmatter.jira
+    k2 = parse_task(t2.read_text(), t2).frontmatter.jira
+    assert {k1, k2} == set(remote.issues)
+    assert remote.issues[k1 or ""].task_id == "T0001"
+    # only the jira line changed
+    assert t1.read_text() == task_text("T0001", "Open one").replace("jira:\n", f"jira: {k1}\n")
+    assert {p: p.read_text() for p in (t3, t4)} == before
+    assert [line.split("] ", 1)[1] for line in log_lines(project)] == [
+        f"sync | {k1} created from T0001",
+        f"sync | {k2} created from T0002",
+    ]
+    assert lint_tasks(project / "tasks") == []
+    # a second push has nothing to do
+    assert run_direction(ctx_for(project, adapter), "push").actions == []
+
+
+def test_push_updates_the_remote_from_the_file(project: Path, adapter: MemoryAdapter, remote: Remote) -> None:
+    issue = remote.add("Old remote title", TaskStatus.OPEN, description="stale")
+    write_task(project / "tasks", "T0001", "The file's title", status="review", jira=issue.key)
+    plan = run_direction(ctx_for(project, adapter), "push")
+    assert [(a.kind, a.changes) for a in plan.actions] == [
+        ("update-issue", ["title", "description", "status"])
+    ]
+    now = remote.issues[issue.key]
+    assert now.title == "The file's title"
+    assert now.task_status == TaskStatus.REVIEW
+    assert "The file's title: objective." in now.description
+
+
+def test_push_never_reopens_a_remote_done_issue(
+    project: Path, adapter: MemoryAdapter, remote: Remote
+) -> None:
+    issue = remote.add("Closed by a human", TaskStatus.DONE)
+    write_task(project / "tasks", "T0001", "Closed by a human", jira=issue.key)
+    ctx = ctx_for(project, adapter)
+    # make description identical so status is the only difference
+    tf_desc = parse_task((project / "tasks" / "T0001-closed-by-a-human.md").read_text()).body.strip("\n")
+    remote.issues[issue.key] = remote.issues[issue.key].model_copy(update={"description": tf_desc})
+    plan = run_direction(ctx, "push")
+    assert plan.actions == []
+    assert any("not reopened" in w for w in plan.warnings)
+    assert remote.issues[issue.key].task_status == TaskStatus.DONE
+
+
+def test_push_rerun_after_interruption_creates_no_duplicate(
+    project: Path, adapter: MemoryAdapter, remote: Remote
+) -> None:
+    path = write_task(project / "tasks", "T0001", "Cut off")
+    # the remote created the issue, then the process died before the key reached the file
+    remote.add("Cut off", labels=[task_label("T0001")])
+    plan = run_direction(ctx_for(project, adapter), "push")
+    assert [a.kind for a in plan.actions] == ["link-task"]
+    assert len(remote.issues) == 1
+    assert ("create", "T0001") not in remote.calls
+    assert parse_task(path.read_text(), path).frontmatter.jira == "MEM-1"
+
+
+def test_a_failed_create_is_reported_and_the_rest_go_on(
+    project: Path, adapter: MemoryAdapter, remote: Remote
+) -> None:
+    write_task(project / "tasks", "T0001", "Will fail")
+    t2 = write_task(project / "tasks", "T0002", "Will work")
+    remote.fail_create["T0001"] = AdapterError(
+        "Jira rejected POST /rest/api/3/issue (HTTP 400): summary: bad"
+    )
+    plan = run_direction(ctx_for(project, adapter), "push")
+    states = {a.task_id: (a.state, a.error) for a in plan.actions}
+    assert states["T0001"][0] == "failed" and "HTTP 400" in (states["T0001"][1] or "")
+    assert states["T0002"] == ("done", None)
+    assert parse_task(t2.read_text(), t2).frontmatter.jira
+
+
+def test_a_fatal_error_stops_the_run(project: Path, adapter: MemoryAdapter, remote: Remote) -> None:
+    write_task(project / "tasks", "T0001", "First")
+    write_task(project / "tasks", "T0002", "Second")
+    remote.fail_create["T0001"] = AdapterAuthError("credentials rejected (HTTP 401)")
+    with pytest.raises(SyncAbortedError) as info:
+        run_direction(ctx_for(project, adapter), "push")
+    assert "401" in str(info.value)
+    assert info.value.plan is not None
+    assert [a.state for a in info.value.plan.actions] == ["failed", "skipped"]
+    assert ("create", "T0002") not in remote.calls
+
+
+def test_a_planning_error_writes_nothing(project: Path, adapter: MemoryAdapter, remote: Remote) -> None:
+    write_task(project / "tasks", "T0001", "Any")
+    remote.fail_fetch = AdapterError("Jira answered HTTP 400 for POST /rest/api/3/search/jql: bad JQL")
+    before = tree_digest(project)
+    with pytest.raises(SyncAbortedError, match="bad JQL"):
+        run_direction(ctx_for(project, adapter), "push")
+    assert tree_digest(project) == before
+
+
+# ------------------------------------------------------------------------------------------- dry run
+
+
+def test_dry_run_writes_nothing_anywhere(project: Path, adapter: MemoryAdapter, remote: Remote) -> None:
+    write_task(project / "tasks", "T0001", "Needs an issue")
+    linked = remote.add("Linked", TaskStatus.OPEN)
+    write_task(project / "tasks", "T0002", "Linked differently", jira=linked.key)
+    done = remote.add("Done remotely", TaskStatus.OPEN)
+    write_task(project / "tasks", "T0003", "Done remotely", jira=done.key)
+    remote.issues[done.key] = remote.issues[done.key].model_copy(update={"task_status": TaskStatus.DONE})
+    remote.add("Brand new remote")
+    before = tree_digest(project)
+    issues_before = {k: v.model_dump() for k, v in remote.issues.items()}
+
+    ctx = ctx_for(project, adapter, dry_run=True)
+    pull = run_direction(ctx, "pull")
+    push = run_direction(ctx, "push")
+
+    assert sorted(a.kind for a in pull.actions) == ["archive-task", "create-task"]
+    assert sorted(a.kind for a in push.actions) == ["create-issue", "update-issue", "update-issue"]
+    assert all(a.state == "planned" for a in pull.actions + push.actions)
+    assert tree_digest(project) == before
+    assert not (project / ".loop").exists() and not (project / "ops-wiki").exists()
+    assert remote.writes() == []
+    assert {k: v.model_dump() for k, v in remote.issues.items()} == issues_before

@@ -1,0 +1,449 @@
+"""loop-pm + loop-pm-jira through the installed `loop-pm` CLI against a stateful fake Jira over real HTTP
+on 127.0.0.1: sync both ways, every scrum verb, paging, 410, 429/5xx, the parent rejection, an
+interrupted push, and the configuration errors — each a single line with a non-zero exit."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import httpx
+import pytest
+from loop_schemas import lint_tasks, parse_task
+
+HERE = Path(__file__).resolve().parent
+REPO = HERE.parent
+
+
+def _load_fake() -> ModuleType:
+    spec = importlib.util.spec_from_file_location("fake_jira_for_pm_tests", HERE / "fake_jira.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+fake_jira = _load_fake()
+LOOP_PM = Path(sys.executable).parent / "loop-pm"
+SECTIONS = (
+    "Objective",
+    "Context you need",
+    "Deliverables",
+    "Acceptance criteria",
+    "Verification",
+    "Out of scope",
+)
+
+
+@pytest.fixture
+def jira() -> Iterator[Any]:
+    server = fake_jira.FakeJiraServer().start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def project(tmp_path: Path) -> Path:
+    (tmp_path / "tasks").mkdir()
+    return tmp_path
+
+
+def jira_env(server: Any, **extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("JIRA_")}
+    env.update(
+        JIRA_BASE_URL=server.url,
+        JIRA_EMAIL=fake_jira.EMAIL,
+        JIRA_API_TOKEN=fake_jira.TOKEN,
+        JIRA_ALLOW_INSECURE_BASE_URL="1",
+        JIRA_PROJECT_KEY="TEAM",
+        JIRA_BOARD_ID="7",
+    )
+    env.update(extra)
+    return env
+
+
+def pm(
+    env: dict[str, str], *args: str, cwd: Path | None = None, exe: Path = LOOP_PM
+) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [str(exe), *args],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        stdin=subprocess.DEVNULL,
+        check=False,
+    )
+
+
+def write_task(project: Path, task_id: str, title: str, status: str = "open", jira: str = "") -> Path:
+    slug = re.sub(r"[^a-z0-9]+", "-", title.lower()).strip("-")
+    folder = project / "tasks" / ("archive" if status in ("done", "dropped") else "")
+    folder.mkdir(parents=True, exist_ok=True)
+    body = "\n".join(f"## {s}\n\n{title}: {s.lower()}.\n" for s in SECTIONS)
+    path = folder / f"{task_id}-{slug}.md"
+    path.write_text(
+        f"---\nid: {task_id}\ntitle: {title}\nstatus: {status}\ndepends_on: []\nscope: one line\n"
+        f"jira: {jira}\n---\n\n{body}"
+    )
+    return path
+
+
+def digest(root: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}
+
+
+def one_line_error(proc: subprocess.CompletedProcess[str]) -> str:
+    lines = [line for line in proc.stderr.splitlines() if line.strip()]
+    assert proc.returncode != 0
+    assert "Traceback" not in proc.stderr
+    assert len(lines) == 1, proc.stderr
+    return lines[0]
+
+
+def shell_lint(project: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [
+            "bash",
+            str(REPO / "shell" / "scripts" / "loop-task-lint.sh"),
+            "--tasks-dir",
+            str(project / "tasks"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+
+# ------------------------------------------------------------------------------------------- the fake
+
+
+def test_the_fake_speaks_current_jira(jira: Any) -> None:
+    auth = (fake_jira.EMAIL, fake_jira.TOKEN)
+    with httpx.Client(base_url=jira.url, auth=auth) as http:
+        assert http.post("/rest/api/3/search", json={"jql": "project = TEAM"}).status_code == 410
+        assert http.get("/rest/api/3/myself").status_code == 200
+    with httpx.Client(base_url=jira.url, auth=(fake_jira.EMAIL, "wrong")) as http:
+        assert http.get("/rest/api/3/myself").status_code == 401
+
+
+# ------------------------------------------------------------------------------------------------ sync
+
+
+def test_pull_dry_run_shows_remote_issues_and_writes_nothing(jira: Any, project: Path) -> None:
+    state = jira.state
+    for n in range(5):
+        state.add_issue("TEAM", f"Remote issue {n}", status="In Progress" if n == 2 else "To Do")
+    state.add_issue("TEAM", "An epic", issuetype="Epic")
+    state.add_issue("TEAM", "Finished long ago", status="Done")
+    state.add_issue("CORP", "Other project")
+    before = digest(project)
+
+    proc = pm(jira_env(jira), "sync", "--adapter", "jira", "pull", "--dry-run", cwd=project)
+
+    assert proc.returncode == 0, proc.stderr
+    shown = re.findall(r"create-task  T\d{4} (TEAM-\d+)", proc.stdout)
+    assert shown == ["TEAM-1", "TEAM-2", "TEAM-3", "TEAM-4", "TEAM-5"]  # paged (2 per page), in order
+    assert proc.stdout.count("would pull  create-task") == 5
+    assert "dry run: 5 actions planned; nothing was written" in proc.stdout
+    assert digest(project) == before
+    assert state.writes() == []
+    searches = [r for r in state.requests if r[1] == "/rest/api/3/search/jql"]
+    assert len(searches) == 3 and searches[1][2]["nextPageToken"]  # 6 open issues, 2 a page
+    assert not any(r[1] == "/rest/api/3/search" for r in state.requests)
+
+
+def test_pull_then_push_round_trips(jira: Any, project: Path) -> None:
+    state = jira.state
+    state.add_issue("TEAM", "Write the docs", description="Explain the setup.\n\nWith examples.")
+    state.add_issue("TEAM", "Fix login", status="In Progress")
+    env = jira_env(jira)
+
+    pulled = pm(env, "sync", "--adapter", "jira", "pull", cwd=project)
+    assert pulled.returncode == 0, pulled.stderr
+    docs = project / "tasks" / "T0001-write-the-docs.md"
+    login = project / "tasks" / "T0002-fix-login.md"
+    assert parse_task(docs.read_text(), docs).frontmatter.jira == "TEAM-1"
+    assert parse_task(login.read_text(), login).frontmatter.status.value == "in-progress"
+    assert lint_tasks(project / "tasks") == []
+    assert shell_lint(project).returncode == 0
+    # idempotent
+    again = pm(env, "sync", "--adapter", "jira", "pull", cwd=project)
+    assert again.returncode == 0 and "nothing to do" in again.stdout
+
+    # local edits win: retitle one task and put it in review; add a new task
+    login.write_text(
+        login.read_text()
+        .replace("title: Fix login", "title: Fix login on Safari")
+        .replace("status: in-progress", "status: review")
+    )
+    new = write_task(project, "T0003", "Add audit log", status="in-progress")
+    pushed = pm(env, "sync", "--adapter", "jira", "push", "--json", cwd=project)
+    assert pushed.returncode == 0, pushed.stderr
+    result = json.loads(pushed.stdout)
+    assert result["ok"] and result["contract_version"] == 1
+    kinds = {(a["kind"], a["task_id"]) for a in result["actions"]}
+    assert ("create-issue", "T0003") in kinds and ("update-issue", "T0002") in kinds
+    team2 = state.issues["TEAM-2"]
+    assert (team2.summary, team2.status) == ("Fix login on Safari", "In Review")
+    created_key = parse_task(new.read_text(), new).frontmatter.jira
+    assert created_key == "TEAM-3"
+    created = state.issues[created_key]
+    assert created.labels == ["loop-task-T0003"] and created.status == "In Progress"
+    assert created.description["type"] == "doc"
+    # transitions were chosen by name, through the transitions API
+    posted = [r for r in state.requests if r[0] == "POST" and r[1].endswith("/transitions")]
+    assert posted and all(set(r[2]) == {"transition"} for r in posted)
+    log = (project / "ops-wiki" / "log.md").read_text().splitlines()
+    assert re.fullmatch(r"## \[\d{4}-\d{2}-\d{2}\] sync \| TEAM-3 created from T0003", log[-1])
+    assert pm(env, "sync", "--adapter", "jira", "push", cwd=project).stdout.strip().endswith("agree")
+
+    # a human closes TEAM-1 in Jira: pull flips T0001 to done and archives it, with the log line
+    state.issues["TEAM-1"].status = "Done"
+    both = pm(env, "sync", "--adapter", "jira", "both", cwd=project)
+    assert both.returncode == 0, both.stderr
+    archived = project / "tasks" / "archive" / "T0001-write-the-docs.md"
+    assert archived.exists() and not docs.exists()
+    assert parse_task(archived.read_text(), archived).frontmatter.status.value == "done"
+    assert (project / "ops-wiki" / "log.md").read_text().splitlines()[-1].endswith("task | T0001 done")
+    assert shell_lint(project).returncode == 0
+    final = pm(env, "sync", "--adapter", "jira", "both", cwd=project)
+    assert final.returncode == 0 and final.stdout.strip().endswith("agree")
+
+
+def test_company_managed_project_rejects_parent(jira: Any, project: Path) -> None:
+    epic = jira.state.add_issue("CORP", "Platform epic", issuetype="Epic")
+    path = write_task(project, "T0001", "Harden auth", status="review")
+    write_task(project, "T0002", "Open work")
+    env = jira_env(jira, JIRA_PROJECT_KEY="CORP")
+    proc = pm(env, "sync", "--adapter", "jira", "push", "--epic", epic.key, cwd=project)
+    assert proc.returncode == 0, proc.stderr
+    assert "rejected the epic link" in proc.stderr and "never guessed" in proc.stderr
+    corp = [i for i in jira.state.issues.values() if i.project == "CORP" and i.issuetype == "Task"]
+    assert len(corp) == 1 and corp[0].parent is None  # review tasks are not created, open ones are
+    assert corp[0].summary == "Open work"
+    # put the review task on a CORP issue: CORP has no "In Review", so it lands in In Progress, with a warning
+    issue = jira.state.add_issue("CORP", "Harden auth")
+    path.write_text(path.read_text().replace("jira: \n", f"jira: {issue.key}\n"))
+    proc = pm(env, "sync", "--adapter", "jira", "push", cwd=project)
+    assert proc.returncode == 0, proc.stderr
+    assert jira.state.issues[issue.key].status == "In Progress"
+    assert "no 'In Review / Review / Code Review' status" in proc.stderr
+
+
+def test_rate_limits_and_server_errors_are_retried(jira: Any, project: Path) -> None:
+    jira.state.add_issue("TEAM", "Survives flakiness")
+    jira.state.fail_next("POST", "/rest/api/3/search/jql", 429, headers={"Retry-After": "1"})
+    jira.state.fail_next("POST", "/rest/api/3/search/jql", 503)
+    start = time.monotonic()
+    proc = pm(jira_env(jira), "sync", "--adapter", "jira", "pull", cwd=project)
+    assert proc.returncode == 0, proc.stderr
+    assert time.monotonic() - start >= 1.0  # Retry-After was honoured
+    assert (project / "tasks" / "T0001-survives-flakiness.md").exists()
+    assert [r[1] for r in jira.state.requests].count("/rest/api/3/search/jql") == 3
+
+
+def test_an_interrupted_push_reruns_without_duplicates(jira: Any, project: Path) -> None:
+    path = write_task(project, "T0001", "Killed midway")
+    reached, release = jira.state.hold("POST", "/rest/api/3/issue")
+    proc = subprocess.Popen(
+        [str(LOOP_PM), "sync", "--adapter", "jira", "push"],
+        cwd=project,
+        env=jira_env(jira),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        stdin=subprocess.DEVNULL,
+    )
+    try:
+        assert reached.wait(timeout=60), "the push never created the issue"
+        proc.send_signal(signal.SIGKILL)  # killed after Jira created the issue, before the key was written
+        proc.wait(timeout=30)
+    finally:
+        release.set()
+        if proc.poll() is None:
+            proc.kill()
+        assert proc.stdout is not None and proc.stderr is not None
+        proc.stdout.close()
+        proc.stderr.close()
+    assert parse_task(path.read_text(), path).frontmatter.jira is None
+    assert len(jira.state.issues) == 1
+
+    rerun = pm(jira_env(jira), "sync", "--adapter", "jira", "push", cwd=project)
+    assert rerun.returncode == 0, rerun.stderr
+    assert "link-task" in rerun.stdout
+    assert len(jira.state.issues) == 1
+    assert parse_task(path.read_text(), path).frontmatter.jira == "TEAM-1"
+    assert (project / "ops-wiki" / "log.md").read_text().count("TEAM-1 created from T0001") == 1
+
+
+# ----------------------------------------------------------------------------------------------- verbs
+
+
+def test_every_scrum_verb(jira: Any, project: Path, tmp_path: Path) -> None:
+    env = jira_env(jira)
+    state = jira.state
+    one = state.add_issue("TEAM", "Story one")
+    two = state.add_issue("TEAM", "Story two")
+
+    created = pm(env, "jira", "ensure-epic", "--name", "Checkout revamp")
+    assert created.returncode == 0, created.stderr
+    epic_key = created.stdout.strip()
+    assert state.issues[epic_key].issuetype == "Epic"
+    found = pm(env, "jira", "ensure-epic", "--name", "  checkout   REVAMP ")
+    assert found.stdout.strip() == epic_key
+    assert sum(1 for i in state.issues.values() if i.issuetype == "Epic") == 1
+
+    assert pm(env, "jira", "sprint-status").stdout.strip() == "no active sprint"
+    assert json.loads(pm(env, "jira", "sprint-status", "--json").stdout) == {
+        "contract_version": 1,
+        "board": 7,
+        "active": None,
+    }
+
+    started = pm(
+        env, "jira", "start-sprint", "--create", "Sprint 1", "--goal", "ship it", "--duration-days", "7"
+    )
+    assert started.returncode == 0, started.stderr
+    sprint = next(s for s in state.sprints.values() if s.name == "Sprint 1")
+    assert sprint.state == "active" and sprint.goal == "ship it"
+    assert "started sprint" in started.stdout and "Sprint 1" in started.stdout
+    status = pm(env, "jira", "sprint-status", "--board", "7")
+    assert (
+        status.stdout.startswith(f"active sprint {sprint.id} (Sprint 1)") and "goal: ship it" in status.stdout
+    )
+
+    moved = pm(env, "jira", "move-to-sprint", "--active", one.key, two.key)
+    assert moved.returncode == 0, moved.stderr
+    assert state.issues[one.key].sprint == sprint.id == state.issues[two.key].sprint
+    state.issues[one.key].status = "Done"
+
+    completed = pm(env, "jira", "complete-sprint", "--active")
+    assert completed.returncode == 0, completed.stderr
+    assert "1 incomplete issue returned to the backlog" in completed.stdout
+    assert sprint.state == "closed" and state.issues[two.key].sprint is None
+
+    nxt = state.add_sprint(7, "Sprint 2")
+    state.add_sprint(7, "Sprint 3")
+    assert pm(env, "jira", "start-sprint", "--next").returncode == 0
+    assert nxt.state == "active"
+    moved = pm(env, "jira", "move-to-sprint", "--sprint", str(nxt.id), two.key)
+    assert moved.returncode == 0 and state.issues[two.key].sprint == nxt.id
+    assert pm(env, "jira", "complete-sprint", "--sprint", str(nxt.id)).returncode == 0
+    later = state.add_sprint(7, "Sprint 4")
+    assert pm(env, "jira", "start-sprint", "--sprint", str(later.id), "--board", "7").returncode == 0
+    assert later.state == "active"
+
+    retro = pm(env, "jira", "retro", "--epic", epic_key, "--body", "- went well\n- to improve")
+    assert retro.returncode == 0, retro.stderr
+    comment = state.issues[epic_key].comments[-1]["body"]
+    assert comment["type"] == "doc" and "Retrospective: Checkout revamp" in json.dumps(comment)
+    body_file = tmp_path / "retro.md"
+    body_file.write_text("## What happened\n\nThings.\n")
+    as_issue = pm(
+        env,
+        "jira",
+        "retro",
+        "--epic",
+        epic_key,
+        "--title",
+        "Retro S1",
+        "--body-file",
+        str(body_file),
+        "--as-issue",
+    )
+    assert as_issue.returncode == 0, as_issue.stderr
+    retro_issue = next(i for i in state.issues.values() if i.summary == "Retro S1")
+    assert retro_issue.labels == ["retrospective"] and retro_issue.parent == epic_key
+
+    done = pm(env, "jira", "complete-epic", epic_key)
+    assert done.returncode == 0, done.stderr
+    assert state.issues[epic_key].status == "Done"
+    assert "child issues unchanged" in done.stdout
+    assert "already" in pm(env, "jira", "complete-epic", epic_key).stdout
+
+
+@pytest.mark.parametrize(
+    ("args", "needle"),
+    [
+        (["jira", "move-to-sprint", "TEAM-1"], "exactly one of"),
+        (["jira", "move-to-sprint", "--active", "--sprint", "3", "TEAM-1"], "exactly one of"),
+        (["jira", "start-sprint"], "exactly one of"),
+        (["jira", "retro", "--epic", "TEAM-1"], "exactly one of"),
+        (["jira", "start-sprint", "--next", "--duration-days", "0"], "duration-days"),
+    ],
+)
+def test_verb_usage_errors_exit_2(jira: Any, args: list[str], needle: str) -> None:
+    proc = pm(jira_env(jira), *args)
+    assert proc.returncode == 2
+    assert needle in proc.stderr
+
+
+def test_verb_failures_are_one_line(jira: Any) -> None:
+    env = jira_env(jira)
+    line = one_line_error(pm(env, "jira", "complete-sprint", "--active"))
+    assert "board 7 has no active sprint" in line
+    line = one_line_error(pm(env, "jira", "complete-epic", "TEAM-999"))
+    assert "HTTP 404" in line
+    line = one_line_error(pm(env, "jira", "start-sprint", "--next"))
+    assert "no future sprint" in line
+    line = one_line_error(pm(jira_env(jira, JIRA_BOARD_ID=""), "jira", "sprint-status", "--board", "x"))
+    assert "--board must be a board id" in line
+
+
+# -------------------------------------------------------------------------------------- configuration
+
+
+@pytest.mark.parametrize(
+    ("extra", "needle"),
+    [
+        ({"JIRA_BASE_URL": "not a url"}, "JIRA_BASE_URL"),
+        ({"JIRA_BASE_URL": f"https://bot:{fake_jira.TOKEN}@127.0.0.1:1"}, "user@"),
+        ({"JIRA_ALLOW_INSECURE_BASE_URL": ""}, "must be https://"),
+        ({"JIRA_BASE_URL": "http://jira.example.com"}, "localhost and 127.0.0.1 only"),
+        ({"JIRA_API_TOKEN": "wrong-token"}, "rejected the credentials (HTTP 401)"),
+        ({"JIRA_EMAIL": ""}, "missing environment: JIRA_EMAIL"),
+    ],
+)
+def test_bad_configuration_is_one_clear_line(
+    jira: Any, project: Path, extra: dict[str, str], needle: str
+) -> None:
+    env = jira_env(jira, **extra)
+    for args in (["sync", "--adapter", "jira", "pull"], ["jira", "sprint-status"]):
+        proc = pm(env, *args, cwd=project)
+        line = one_line_error(proc)
+        assert needle in line
+        assert fake_jira.TOKEN not in proc.stderr + proc.stdout
+    assert jira.state.writes() == []
+    if extra.get("JIRA_API_TOKEN") != "wrong-token":
+        listing = json.loads(pm(env, "list-adapters", "--json").stdout)
+        row = next(a for a in listing["adapters"] if a["name"] == "jira")
+        assert row["available"] is False and needle in row["reason"]
+
+
+def test_the_token_never_reaches_output(jira: Any, project: Path) -> None:
+    jira.state.add_issue("TEAM", "Anything")
+    jira.state.fail_next(
+        "POST",
+        "/rest/api/3/search/jql",
+        400,
+        body={"errorMessages": [f"echo {fake_jira.TOKEN}"], "errors": {}},
+    )
+    proc = pm(jira_env(jira), "sync", "--adapter", "jira", "pull", "--json", cwd=project)
+    assert proc.returncode == 1
+    assert fake_jira.TOKEN not in proc.stdout + proc.stderr
+    assert "***" in proc.stderr
