@@ -383,6 +383,11 @@ def make_plan(args: argparse.Namespace, harnesses: Dict[str, Dict[str, Any]]) ->
         ]
         + (["--state-file", shlex.quote(args.state_file)] if args.state_file else [])
         + (["--mailbox-dir", shlex.quote(args.mailbox_dir)] if args.mailbox_dir else [])
+        + (
+            ["--extra-repo", shlex.quote(args.infra_root)]
+            if args.infra_root and os.path.abspath(args.infra_root) != os.path.abspath(args.project_root)
+            else []
+        )
     )
     web_dir = args.worktree_web or args.project_root
     cwd = {

@@ -1,0 +1,54 @@
+#!/usr/bin/env bash
+# loop-init: scaffold an operated project for loop-orchestrator (state file, mailbox, ops-wiki, tasks, ADRs), never overwriting.
+set -euo pipefail
+
+_loop_src=${BASH_SOURCE[0]}
+while [ -h "$_loop_src" ]; do
+  _loop_dir=$(cd -P "$(dirname "$_loop_src")" && pwd)
+  _loop_src=$(readlink "$_loop_src")
+  case $_loop_src in /*) ;; *) _loop_src=$_loop_dir/$_loop_src ;; esac
+done
+LOOP_SELF_DIR=$(cd -P "$(dirname "$_loop_src")" && pwd)
+LOOP_LIB_DIR=$LOOP_SELF_DIR/lib
+# shellcheck source=lib/common.sh
+. "$LOOP_LIB_DIR/common.sh"
+LOOP_PROG=loop-init
+
+usage() {
+  cat <<'USAGE'
+Usage: loop-init [--project-root P] [--project NAME] [--no-agents] [--no-lane-config] [--dry-run] [--json]
+
+Sets up the files a loop keeps in the operated project, creating only what is missing (an existing
+file or folder is never changed, so running it again is safe):
+  .loop/orchestrator-state.json   schema v2 with no loops yet
+  .loop/messages/processed/       the mailbox and its acked folder
+  ops-wiki/index.md log.md checkpoint.md (with the <!-- coord-decisions --> line) lanes/ loops/
+  tasks/README.md tasks/archive/  the tasks-as-files convention
+  docs/adr/                       decision records (loop-adr)
+  AGENTS.md                       the operating rules for the project's lanes
+  lane-config.yaml                a starter lane composition with a manual-mode engine: section
+Prints one line per item: `created <path>` or `exists  <path> (left as it is)`.
+
+Options:
+  --project-root P   the project to set up (default: the current directory)
+  --project NAME     the name used in the starter files (default: the folder's name)
+  --no-agents        do not create AGENTS.md
+  --no-lane-config   do not create lane-config.yaml
+  --dry-run          print what would be created, create nothing
+  --json             print {contract_version, project_root, dry_run, created: [...], existing: [...]}
+  -h, --help         this help
+
+Exit: 0 ok (also when everything existed); 1 failure (a path in the way, unwritable folder); 2 usage.
+USAGE
+}
+
+for _arg in "$@"; do
+  case $_arg in
+    -h | --help)
+      usage
+      exit 0
+      ;;
+  esac
+done
+
+loop_py init "$@"

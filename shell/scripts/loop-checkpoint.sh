@@ -1,0 +1,144 @@
+#!/usr/bin/env bash
+# loop-checkpoint: assemble the stateless coordinator prompt from the ops-wiki, print it or dispatch it.
+set -euo pipefail
+
+_loop_src=${BASH_SOURCE[0]}
+while [ -h "$_loop_src" ]; do
+  _loop_dir=$(cd -P "$(dirname "$_loop_src")" && pwd)
+  _loop_src=$(readlink "$_loop_src")
+  case $_loop_src in /*) ;; *) _loop_src=$_loop_dir/$_loop_src ;; esac
+done
+LOOP_SELF_DIR=$(cd -P "$(dirname "$_loop_src")" && pwd)
+LOOP_LIB_DIR=$(cd -P "$LOOP_SELF_DIR/../lib" && pwd)
+# shellcheck source=../lib/common.sh
+. "$LOOP_LIB_DIR/common.sh"
+LOOP_PROG=loop-checkpoint
+
+usage() {
+  cat <<'USAGE'
+Usage: loop-checkpoint (--print | --dispatch [lane]) [--project-root P] [--header-file F]
+                       [--token-ceiling N] [--session S] [--mailbox-dir D]
+
+Assembles the coordinator's checkpoint prompt: a fixed header, then ops-wiki/checkpoint.md,
+ops-wiki/index.md and the pending-mail summary, each marked as data between BEGIN/END DATA lines.
+It never reads ops-wiki/log.md or processed mail, so its size does not grow with the session's age.
+
+Modes:
+  --print              write the prompt to stdout
+  --dispatch [lane]    send it to a lane with loop-dispatch --mode text (default lane: coord) and
+                       append `## [YYYY-MM-DD] checkpoint | ...` to ops-wiki/log.md
+
+Options:
+  --project-root P     the operated project (default: the current directory)
+  --header-file F      the fixed header (default: lib/checkpoint-header.md beside this script);
+                       an engine swaps it to ask for a side-effect-free decision block
+  --token-ceiling N    refuse above N tokens (default LOOP_CHECKPOINT_TOKEN_CEILING or 48000)
+  --session S          the tmux session for --dispatch (default: the current one)
+  --mailbox-dir D      the mailbox (default: <project-root>/.loop/messages)
+  -h, --help           this help
+
+stderr always gets `prompt size: <N> bytes (~<M> tokens, bytes/4)`; a warning follows above
+24000 tokens. Tokens are estimated as bytes/4.
+
+Exit: 0 printed or delivered; 1 failure (unreadable header, dispatch not delivered); 2 usage;
+3 the prompt is above the token ceiling (nothing printed or sent).
+USAGE
+}
+
+# checkpoint_dispatcher: the loop-dispatch beside this install, else the one on PATH.
+checkpoint_dispatcher() {
+  local cand=$LOOP_SELF_DIR/../loop-dispatch.sh
+  if [ -f "$cand" ]; then
+    printf '%s\n' "$cand"
+  elif command -v loop-dispatch >/dev/null 2>&1; then
+    command -v loop-dispatch
+  else
+    return 1
+  fi
+}
+
+checkpoint_main() {
+  local mode="" lane="coord" root="." header="" session="" mailbox=""
+  local ceiling=${LOOP_CHECKPOINT_TOKEN_CEILING:-}
+  [ -n "$ceiling" ] || ceiling=48000
+  while [ $# -gt 0 ]; do
+    case $1 in
+      -h | --help)
+        usage
+        exit 0
+        ;;
+      --print)
+        [ -z "$mode" ] || loop_usage_error "give one of --print or --dispatch"
+        mode=print
+        shift
+        ;;
+      --dispatch)
+        [ -z "$mode" ] || loop_usage_error "give one of --print or --dispatch"
+        mode=dispatch
+        shift
+        if [ $# -gt 0 ]; then
+          case $1 in
+            -*) ;;
+            *)
+              lane=$1
+              shift
+              ;;
+          esac
+        fi
+        ;;
+      --project-root | --header-file | --token-ceiling | --session | --mailbox-dir)
+        loop_need_value "$1" $#
+        case $1 in
+          --project-root) root=$2 ;;
+          --header-file) header=$2 ;;
+          --token-ceiling) ceiling=$2 ;;
+          --session) session=$2 ;;
+          --mailbox-dir) mailbox=$2 ;;
+        esac
+        shift 2
+        ;;
+      *) loop_usage_error "unknown argument: $1" ;;
+    esac
+  done
+  [ -n "$mode" ] || loop_usage_error "give --print or --dispatch [lane]"
+  case $ceiling in
+    "" | *[!0-9]* | 0) loop_usage_error "the token ceiling must be a positive whole number (got '$ceiling')" ;;
+  esac
+  [ -n "$lane" ] || loop_usage_error "the lane name is empty"
+  [ -d "$root" ] || loop_die "project root not found: $root" 1
+  if [ -n "$header" ] && [ ! -r "$header" ]; then
+    loop_die "cannot read the header file: $header" 1
+  fi
+
+  local -a args=(--prog "$LOOP_PROG" assemble --project-root "$root" --token-ceiling "$ceiling")
+  [ -z "$header" ] || args+=(--header-file "$header")
+  [ -z "$mailbox" ] || args+=(--mailbox-dir "$mailbox")
+
+  if [ "$mode" = print ]; then
+    loop_py checkpoint ${args[@]+"${args[@]}"}
+    return
+  fi
+
+  local dispatcher
+  dispatcher=$(checkpoint_dispatcher) || loop_die "loop-dispatch not found (beside this script or on PATH)" 1
+  local tmp
+  tmp=$(mktemp "${TMPDIR:-/tmp}/loop-checkpoint.XXXXXX")
+  # shellcheck disable=SC2064 # expand now: the path is fixed
+  trap "rm -f '$tmp'" EXIT
+  local rc=0
+  loop_py checkpoint ${args[@]+"${args[@]}"} --out "$tmp" || rc=$?
+  [ "$rc" = 0 ] || exit "$rc"
+  local nbytes
+  nbytes=$(wc -c <"$tmp")
+  nbytes=$((nbytes + 0))
+  local -a dargs=(--mode text --file "$tmp")
+  [ -z "$session" ] || dargs=(--session "$session" ${dargs[@]+"${dargs[@]}"})
+  if ! bash "$dispatcher" ${dargs[@]+"${dargs[@]}"} -- "$lane"; then
+    loop_die "the checkpoint prompt was not delivered to $lane" 1
+  fi
+  loop_py checkpoint --prog "$LOOP_PROG" log --project-root "$root" --kind checkpoint \
+    --text "dispatched to $lane ($nbytes bytes, ~$((nbytes / 4)) tokens)" ||
+    loop_warn "delivered, but could not append to $root/ops-wiki/log.md"
+}
+
+checkpoint_main "$@"

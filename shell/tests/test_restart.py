@@ -1,0 +1,176 @@
+"""bin/loop-restart: env file, reinstall, `loop-engine restart`, PM adapter assert; fakes on PATH."""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+from pathlib import Path
+
+import pytest
+
+TESTS = Path(__file__).resolve().parent
+SHELL = TESTS.parent
+SECRET = "s3cr3t-token-value"
+
+
+def _load(name: str, path: Path):
+    spec = importlib.util.spec_from_file_location(name, path)
+    assert spec and spec.loader
+    module = importlib.util.module_from_spec(spec)
+    sys.modules.setdefault(name, module)
+    spec.loader.exec_module(module)
+    return module
+
+
+sys.path.insert(0, str(SHELL / "lib"))
+restart_lib = _load("restart", SHELL / "lib" / "restart.py")
+
+
+@pytest.fixture
+def fakes(shell_env, tmp_path):
+    """Fake loop-engine and loop-pm on PATH. Each records its argv and whether JIRA_API_TOKEN was set."""
+    bindir = tmp_path / "fakes"
+    bindir.mkdir()
+    calls = tmp_path / "calls.log"
+    engine = bindir / "loop-engine"
+    engine.write_text(
+        "#!/usr/bin/env bash\n"
+        f'printf "engine %s token=%s\\n" "$*" "${{JIRA_API_TOKEN:+set}}" >> "{calls}"\n'
+        'exit "${FAKE_ENGINE_RC:-0}"\n'
+    )
+    pm = bindir / "loop-pm"
+    pm.write_text(
+        "#!/usr/bin/env bash\n"
+        f'printf "pm %s token=%s\\n" "$*" "${{JIRA_API_TOKEN:+set}}" >> "{calls}"\n'
+        'if [ -n "${JIRA_API_TOKEN:-}" ]; then avail=true; else avail=false; fi\n'
+        'printf \'{"contract_version": 1, "adapters": [{"name": "jira", "entry_point": "x", "available": %s, '
+        '"reason": "JIRA_API_TOKEN is not set", "loaded": true}]}\\n\' "$avail"\n'
+    )
+    for f in (engine, pm):
+        f.chmod(0o755)
+    shell_env.prepend_path(bindir)
+    secrets = tmp_path / "secrets"
+    secrets.mkdir()
+    shell_env.env["LOOP_SECRETS_DIR"] = str(secrets)
+    shell_env.env["LOOP_RESTART_INSTALL_CMD"] = f'echo reinstalled >> "{calls}"'
+    return {"calls": calls, "secrets": secrets, "bindir": bindir}
+
+
+def _config(root: Path, adapters: str) -> None:
+    (root / "lane-config.yaml").write_text(
+        f"lanes:\n  web: {{harness: pi}}\nengine:\n  approval_mode: manual\n  pm:\n    adapters: {adapters}\n"
+    )
+
+
+def _calls(fakes) -> list[str]:
+    path = fakes["calls"]
+    return path.read_text().splitlines() if path.exists() else []
+
+
+def test_restart_with_a_pm_adapter(shell_env, fakes):
+    root = shell_env.cwd
+    _config(root, "[jira]")
+    (fakes["secrets"] / "myloop.env").write_text(f"JIRA_API_TOKEN={SECRET}\nJIRA_EMAIL=a@b.c\n")
+    proc = shell_env.run("bin/loop-restart", "myloop")
+    assert proc.returncode == 0, proc.stderr
+    assert _calls(fakes) == [
+        "reinstalled",
+        f"engine --project-root {root} --session myloop restart --timeout 60 token=set",
+        "pm list-adapters --json token=set",
+    ]
+    assert "PM adapters available: jira" in proc.stdout
+    assert SECRET not in proc.stdout + proc.stderr
+
+
+def test_missing_env_file_fails_before_restarting(shell_env, fakes):
+    _config(shell_env.cwd, "[jira]")
+    proc = shell_env.run("bin/loop-restart", "myloop")
+    assert proc.returncode == 1
+    assert "missing env file" in proc.stderr and "myloop.env" in proc.stderr
+    assert _calls(fakes) == []  # nothing reinstalled, nothing restarted
+
+
+def test_adapter_unavailable_after_restart_fails_the_assert(shell_env, fakes):
+    _config(shell_env.cwd, "[jira]")
+    (fakes["secrets"] / "myloop.env").write_text("JIRA_EMAIL=a@b.c\n")  # no token: jira unavailable
+    proc = shell_env.run("bin/loop-restart", "myloop")
+    assert proc.returncode == 1
+    assert "adapter 'jira' is not available: JIRA_API_TOKEN is not set" in proc.stderr
+    assert any(c.startswith("engine ") for c in _calls(fakes))
+
+
+def test_adapter_not_installed_fails(shell_env, fakes):
+    _config(shell_env.cwd, "[jira, linear]")
+    (fakes["secrets"] / "myloop.env").write_text(f"JIRA_API_TOKEN={SECRET}\n")
+    proc = shell_env.run("bin/loop-restart", "myloop")
+    assert proc.returncode == 1 and "adapter 'linear' is not installed" in proc.stderr
+
+
+def test_no_pm_loop_needs_no_env_file(shell_env, fakes):
+    _config(shell_env.cwd, "[]")
+    proc = shell_env.run("bin/loop-restart", "govern")
+    assert proc.returncode == 0, proc.stderr
+    assert "no PM adapter configured" in proc.stdout
+    assert [c for c in _calls(fakes) if c.startswith("pm ")] == []
+    # no lane-config at all is a no-PM loop too
+    (shell_env.cwd / "lane-config.yaml").unlink()
+    assert shell_env.run("bin/loop-restart", "govern").returncode == 0
+
+
+def test_failed_reinstall_or_restart_exit_1(shell_env, fakes):
+    _config(shell_env.cwd, "[]")
+    bad_install = shell_env.run("bin/loop-restart", "s", env={"LOOP_RESTART_INSTALL_CMD": "exit 3"})
+    assert bad_install.returncode == 1 and "reinstall failed" in bad_install.stderr
+    assert not any(c.startswith("engine ") for c in _calls(fakes))
+    bad_restart = shell_env.run("bin/loop-restart", "s", env={"FAKE_ENGINE_RC": "1"})
+    assert bad_restart.returncode == 1 and "loop-engine restart failed" in bad_restart.stderr
+
+
+def test_engine_missing_is_a_failure_not_a_crash(shell_env, fakes):
+    _config(shell_env.cwd, "[]")
+    (fakes["bindir"] / "loop-engine").unlink()
+    proc = shell_env.run("bin/loop-restart", "s")
+    assert proc.returncode == 1 and "loop-engine is not installed" in proc.stderr
+
+
+def test_usage(shell_env, fakes):
+    for args in ([], ["a", "b"], ["--bogus", "s"], ["../x"], ["s", "--timeout", "soon"]):
+        proc = shell_env.run("bin/loop-restart", *args)
+        assert proc.returncode == 2, args
+    assert _calls(fakes) == []
+
+
+def test_host_overlay_replaces_engine_pm(shell_env, fakes):
+    import socket
+
+    root = shell_env.cwd
+    _config(root, "[jira]")
+    host = socket.gethostname().split(".")[0]
+    (root / f"lane-config.{host}.yaml").write_text("engine:\n  pm:\n    adapters: []\n")
+    proc = shell_env.run("bin/loop-restart", "myloop")
+    assert proc.returncode == 0, proc.stderr  # no env file needed: this host syncs nothing
+
+
+@pytest.mark.parametrize(
+    "text,expected",
+    [
+        ("engine:\n  pm:\n    adapters: [jira]\n", ["jira"]),
+        ("engine:\n  pm:\n    adapters:\n      - jira\n      - linear\n", ["jira", "linear"]),
+        ("engine: {pm: {adapters: [jira]}}\n", ["jira"]),
+        ("engine:\n  pm: {adapters: []}\n", []),
+        ("lanes:\n  web: {harness: pi}\n", []),
+        ("engine:\n  brain: {harness: claude}\n  pm:\n    adapters: ['jira']  # the one\n", ["jira"]),
+    ],
+)
+def test_adapter_reader_without_pyyaml(text, expected):
+    found, value = restart_lib.read_adapters_minimal(text)
+    assert restart_lib._names(value if found else None, "x") == expected
+
+
+def test_adapter_reader_in_the_stdlib_only_python(shell_env, fakes):
+    """The scripts' python3 has no PyYAML: the small reader handles the real config."""
+    _config(shell_env.cwd, "[jira]")
+    (fakes["secrets"] / "myloop.env").write_text(f"JIRA_API_TOKEN={SECRET}\n")
+    proc = shell_env.run("bin/loop-restart", "myloop")
+    assert proc.returncode == 0, proc.stderr
+    assert "PM adapters available: jira" in proc.stdout
