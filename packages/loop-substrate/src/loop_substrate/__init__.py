@@ -1,10 +1,24 @@
-"""The typed Python boundary to loop-orchestrator's bash substrate and tmux.
-
-Its major version is the CONTRACT version.
-"""
+"""loop-substrate: the one place Python reaches tmux and the bash substrate. Its major version is the
+CONTRACT version; the shell scripts it runs are bundled in the wheel."""
 
 from importlib.metadata import version as _version
 
+from loop_substrate.client import SUPPORTED_CONTRACT, Substrate, check_contract, current_session
+from loop_substrate.errors import ContractMismatchError, SubstrateError
+from loop_substrate.paths import SCRIPT_NAMES, contract_version, script_path, shell_dir
+
 __version__ = _version("loop-substrate")
 
-__all__ = ["__version__"]
+__all__ = [
+    "SCRIPT_NAMES",
+    "SUPPORTED_CONTRACT",
+    "ContractMismatchError",
+    "Substrate",
+    "SubstrateError",
+    "__version__",
+    "check_contract",
+    "contract_version",
+    "current_session",
+    "script_path",
+    "shell_dir",
+]

@@ -1,0 +1,279 @@
+"""`Substrate`: the typed client over the bash substrate's CONTRACT CLIs.
+
+Every write goes through a CONTRACT CLI, run by its installed path (never looked up on PATH). Reads the
+CLIs do not offer (a pane's text) use libtmux. Failures raise SubstrateError.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any, Literal, TypeVar
+
+from loop_schemas import Digest, Harness, HarnessRegistry, Lane, LaneList, LaneStatus, LaneStatusReport
+from pydantic import BaseModel, ValidationError
+
+from loop_substrate.errors import ContractMismatchError, SubstrateError
+from loop_substrate.paths import contract_version, script_path
+
+SUPPORTED_CONTRACT = 1
+DEFAULT_TIMEOUT = 120.0
+M = TypeVar("M", bound=BaseModel)
+
+
+def _last_line(text: str) -> str:
+    lines = [line.strip() for line in text.strip().splitlines() if line.strip()]
+    return lines[-1] if lines else ""
+
+
+def check_contract() -> int:
+    """The bundled shell's CONTRACT version; ContractMismatchError when its major is not ours."""
+    found = contract_version()
+    if found != SUPPORTED_CONTRACT:
+        raise ContractMismatchError(
+            ["loop-substrate"],
+            None,
+            f"the shell speaks CONTRACT v{found}, this loop-substrate needs v{SUPPORTED_CONTRACT}",
+        )
+    return found
+
+
+def current_session(socket: str | None = None) -> str | None:
+    """The tmux session this process runs in (None outside tmux)."""
+    if not os.environ.get("TMUX"):
+        return None
+    tmux = shutil.which("tmux")
+    if tmux is None:
+        return None
+    argv = [tmux, *(["-S", socket] if socket else []), "display-message", "-p", "#{session_name}"]
+    pane = os.environ.get("TMUX_PANE")
+    if pane:
+        argv[len(argv) - 2 : len(argv) - 2] = ["-t", pane]
+    try:
+        proc = subprocess.run(argv, capture_output=True, text=True, timeout=10, check=False)
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    name = proc.stdout.strip()
+    return name if proc.returncode == 0 and name else None
+
+
+class Substrate:
+    """One session of one project, reached through the substrate CLIs (and libtmux for pane text)."""
+
+    def __init__(self, session: str, project_root: Path, socket: str | None = None) -> None:
+        self.session = session
+        self.project_root = Path(project_root)
+        self.socket = socket if socket is not None else (os.environ.get("LOOP_TMUX_SOCKET") or None)
+
+    # -- running the CLIs -------------------------------------------------------------------
+    def env(self) -> dict[str, str]:
+        env = dict(os.environ)
+        if self.socket:
+            env["LOOP_TMUX_SOCKET"] = self.socket
+        return env
+
+    def argv(self, cli: str, args: Sequence[str]) -> list[str]:
+        bash = shutil.which("bash") or "/bin/bash"
+        return [bash, str(script_path(cli)), *args]
+
+    def run(
+        self,
+        cli: str,
+        args: Sequence[str],
+        *,
+        input_text: str | None = None,
+        timeout: float = DEFAULT_TIMEOUT,
+        ok_codes: Sequence[int] = (0,),
+        extra_env: Mapping[str, str] | None = None,
+    ) -> subprocess.CompletedProcess[str]:
+        """Run a substrate CLI; SubstrateError unless it exits with one of `ok_codes`."""
+        argv = self.argv(cli, args)
+        env = self.env()
+        if extra_env:
+            env.update(extra_env)
+        try:
+            proc = subprocess.run(
+                argv,
+                input=input_text,
+                capture_output=True,
+                text=True,
+                timeout=timeout,
+                cwd=self.project_root if self.project_root.is_dir() else None,
+                env=env,
+                check=False,
+                errors="replace",
+            )
+        except subprocess.TimeoutExpired:
+            raise SubstrateError(argv, None, f"timed out after {timeout:g}s") from None
+        except OSError as exc:
+            raise SubstrateError(argv, None, f"cannot run: {exc.strerror or exc}") from None
+        if proc.returncode not in ok_codes:
+            raise SubstrateError(argv, proc.returncode, _last_line(proc.stderr) or _last_line(proc.stdout))
+        return proc
+
+    def _json(self, cli: str, args: Sequence[str], model: type[M], **kwargs: Any) -> M:
+        proc = self.run(cli, args, **kwargs)
+        try:
+            return model.model_validate(json.loads(proc.stdout))
+        except (ValueError, ValidationError) as exc:
+            first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+            raise SubstrateError(self.argv(cli, args), proc.returncode, f"bad JSON output: {first}") from None
+
+    # -- lanes --------------------------------------------------------------------------------
+    def lane_status(self, lane: str | None = None) -> list[LaneStatus]:
+        args = ["--json", "--all", self.session] if lane is None else ["--json", self.session, lane]
+        report = self._json("loop-lane-status", args, LaneStatusReport)
+        out = []
+        for name, status in report.lanes.items():
+            out.append(status if status.lane == name else status.model_copy(update={"lane": name}))
+        return out
+
+    def list_lanes(self) -> list[Lane]:
+        return self._json("loop-tmux", ["list-lanes", "--session", self.session, "--json"], LaneList).lanes
+
+    def print_target(self, lane: str) -> str:
+        return self.run("loop-lane-status", ["--print-target", self.session, lane]).stdout.strip()
+
+    def dispatch(
+        self,
+        lane: str,
+        text: str,
+        *,
+        mode: Literal["text", "command"] = "text",
+        interrupt: bool = False,
+        wait_ready: float | bool | None = None,
+        no_clear: bool = False,
+        verify: bool = False,
+        no_enter: bool = False,
+    ) -> None:
+        """Deliver `text` to a lane byte for byte (exit 0 = delivered); SubstrateError when not delivered."""
+        if "\x00" in text:
+            raise SubstrateError(["loop-dispatch"], None, "the payload holds a NUL byte")
+        args = ["--session", self.session, "--mode", mode]
+        timeout = DEFAULT_TIMEOUT
+        if interrupt:
+            args.append("--interrupt")
+        if no_clear:
+            args.append("--no-clear")
+        if verify:
+            args.append("--verify")
+        if no_enter:
+            args.append("--no-enter")
+        if wait_ready:
+            args.append("--wait-ready")
+            if not isinstance(wait_ready, bool):
+                args += ["--ready-timeout", f"{float(wait_ready):g}"]
+                timeout += float(wait_ready)
+            else:
+                timeout += 60
+        self.run("loop-dispatch", [*args, "--", lane, text], timeout=timeout)
+
+    def add_lane(
+        self,
+        window: str,
+        *,
+        harness: str | None = None,
+        cmd: str | None = None,
+        model: str | None = None,
+        repo: str | None = None,
+        role: str | None = None,
+        kind: Literal["standing", "worker"] | None = None,
+        worktree: bool = False,
+        auto_approve: bool = False,
+        wait_ready: float | bool | None = None,
+    ) -> None:
+        if (harness is None) == (cmd is None):
+            raise ValueError("add_lane needs exactly one of harness= or cmd=")
+        args = ["add-lane", "--session", self.session, "--window", window]
+        args += ["--harness", harness] if harness is not None else ["--cmd", str(cmd)]
+        for flag, value in (("--model", model), ("--repo", repo), ("--role", role), ("--kind", kind)):
+            if value is not None:
+                args += [flag, value]
+        if worktree:
+            args.append("--worktree")
+        if auto_approve:
+            args.append("--auto-approve")
+        timeout = DEFAULT_TIMEOUT
+        if wait_ready:
+            args.append("--wait-ready")
+            if not isinstance(wait_ready, bool):
+                args += ["--ready-timeout", f"{float(wait_ready):g}"]
+                timeout += float(wait_ready)
+            else:
+                timeout += 60
+        self.run("loop-tmux", args, timeout=timeout)
+
+    def drop_lane(self, window: str, *, force: bool = False) -> None:
+        self.run(
+            "loop-tmux",
+            ["drop-lane", "--session", self.session, "--window", window, *(["--force"] if force else [])],
+        )
+
+    def capture(self, lane: str, lines: int = 50) -> str:
+        """The last `lines` lines of a lane's pane (libtmux; read-only)."""
+        import libtmux
+
+        target = self.print_target(lane)
+        server = libtmux.Server(socket_path=self.socket) if self.socket else libtmux.Server()
+        try:
+            result = server.cmd("capture-pane", "-p", "-J", "-t", target, "-S", f"-{max(1, int(lines))}")
+        except Exception as exc:  # libtmux raises several types for a server that is gone
+            raise SubstrateError(
+                ["tmux", "capture-pane", "-t", target], None, str(exc).splitlines()[0]
+            ) from None
+        if result.returncode not in (0, None) or result.stderr:
+            raise SubstrateError(
+                ["tmux", "capture-pane", "-t", target],
+                result.returncode,
+                _last_line("\n".join(result.stderr)),
+            )
+        return "\n".join(result.stdout)
+
+    # -- memory -------------------------------------------------------------------------------
+    def digest(self) -> Digest:
+        return self._json("loop-digest", ["--json", "--project-root", str(self.project_root)], Digest)
+
+    def checkpoint_prompt(self, header_file: Path | None = None) -> str:
+        args = ["--print", "--project-root", str(self.project_root)]
+        if header_file is not None:
+            args += ["--header-file", str(header_file)]
+        return self.run("loop-checkpoint", args).stdout
+
+    def wiki_pending(self) -> int:
+        out = self.run("loop-wiki-pending", ["--project-root", str(self.project_root), "--quiet"]).stdout
+        try:
+            return int(out.strip())
+        except ValueError:
+            raise SubstrateError(["loop-wiki-pending"], 0, f"not a count: {out.strip()[:40]!r}") from None
+
+    def send_mail(self, sender: str, recipient: str, subject: str, body: str = "") -> Path:
+        """Write a message into the project's mailbox (never overwrites); returns its path."""
+        proc = self.run(
+            "loop-mail",
+            [
+                "send",
+                "--project-root",
+                str(self.project_root),
+                "--from",
+                sender,
+                "--to",
+                recipient,
+                "--subject",
+                subject,
+                "--body-file",
+                "-",
+            ],
+            input_text=body,
+        )
+        return Path(proc.stdout.strip().splitlines()[-1])
+
+    def ack_mail(self, path: Path | str) -> Path:
+        proc = self.run("loop-mail", ["ack", "--project-root", str(self.project_root), str(path)])
+        return Path(proc.stdout.strip().splitlines()[-1])
+
+    def registry(self) -> list[Harness]:
+        return self._json("lib/harness-registry.sh", ["list", "--json"], HarnessRegistry).harnesses

@@ -1,0 +1,135 @@
+"""The client against FakeSubstrate: the exact argv each method runs and how it reads the answers."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from loop_substrate import ContractMismatchError, Substrate, SubstrateError, check_contract
+from loop_substrate.testing import FakeSubstrate
+
+REPORT = {
+    "contract_version": 1,
+    "session": "s",
+    "generated_at": "2026-11-25T10:00:00Z",
+    "lanes": {
+        "coord": {"status": "idle", "target": "%1", "kind": "fixed"},
+        "web2": {"lane": "web2", "status": "working", "target": "%7", "kind": "dynamic", "detail": "busy"},
+    },
+}
+
+
+def test_lane_status_fills_lane_names(fake_substrate: FakeSubstrate, tmp_path: Path) -> None:
+    fake_substrate.respond("loop-lane-status", REPORT)
+    lanes = Substrate("s", tmp_path).lane_status()
+    assert [(lane.lane, lane.status, lane.kind) for lane in lanes] == [
+        ("coord", "idle", "fixed"),
+        ("web2", "working", "dynamic"),
+    ]
+    assert fake_substrate.calls("loop-lane-status")[0]["args"] == ["--json", "--all", "s"]
+    Substrate("s", tmp_path).lane_status("web")
+    assert fake_substrate.calls("loop-lane-status")[1]["args"] == ["--json", "s", "web"]
+
+
+def test_dispatch_passes_payload_as_one_argument(fake_substrate: FakeSubstrate, tmp_path: Path) -> None:
+    payload = "-rf $(whoami) `id`; \"quoted\" 'single'\n\tC-c Enter\n☃"
+    Substrate("s", tmp_path).dispatch("web", payload, interrupt=True, wait_ready=30)
+    call = fake_substrate.calls("loop-dispatch")[0]
+    assert call["args"] == [
+        "--session",
+        "s",
+        "--mode",
+        "text",
+        "--interrupt",
+        "--wait-ready",
+        "--ready-timeout",
+        "30",
+        "--",
+        "web",
+        payload,
+    ]
+
+
+def test_failures_carry_command_code_and_stderr(fake_substrate: FakeSubstrate, tmp_path: Path) -> None:
+    fake_substrate.respond(
+        "loop-dispatch", "", exit_code=1, stderr="noise\nloop-dispatch: lane web is busy\n"
+    )
+    with pytest.raises(SubstrateError) as info:
+        Substrate("s", tmp_path).dispatch("web", "hi")
+    err = info.value
+    assert err.returncode == 1
+    assert err.stderr_line == "loop-dispatch: lane web is busy"
+    assert err.command[1].endswith("loop-dispatch.sh")
+
+
+def test_bad_json_is_a_substrate_error(fake_substrate: FakeSubstrate, tmp_path: Path) -> None:
+    fake_substrate.respond("loop-lane-status", "{not json")
+    with pytest.raises(SubstrateError, match="bad JSON output"):
+        Substrate("s", tmp_path).lane_status()
+    fake_substrate.respond("loop-lane-status", {**REPORT, "contract_version": 2})
+    with pytest.raises(SubstrateError, match="bad JSON output"):
+        Substrate("s", tmp_path).lane_status()
+
+
+def test_add_and_drop_lane_argv(fake_substrate: FakeSubstrate, tmp_path: Path) -> None:
+    sub = Substrate("s", tmp_path)
+    sub.add_lane("web2", harness="amp", auto_approve=True, repo="./api", role="impl", kind="worker")
+    sub.add_lane("watch", cmd="npm run test:watch")
+    sub.drop_lane("web2", force=True)
+    calls = [c["args"] for c in fake_substrate.calls("loop-tmux")]
+    assert calls == [
+        [
+            "add-lane",
+            "--session",
+            "s",
+            "--window",
+            "web2",
+            "--harness",
+            "amp",
+            "--repo",
+            "./api",
+            "--role",
+            "impl",
+            "--kind",
+            "worker",
+            "--auto-approve",
+        ],
+        ["add-lane", "--session", "s", "--window", "watch", "--cmd", "npm run test:watch"],
+        ["drop-lane", "--session", "s", "--window", "web2", "--force"],
+    ]
+    with pytest.raises(ValueError):
+        sub.add_lane("x", harness="pi", cmd="ls")
+
+
+def test_wiki_pending_and_checkpoint(fake_substrate: FakeSubstrate, tmp_path: Path) -> None:
+    fake_substrate.respond("loop-wiki-pending", "7\n")
+    fake_substrate.respond("loop-checkpoint", "PROMPT\n")
+    sub = Substrate("s", tmp_path)
+    assert sub.wiki_pending() == 7
+    assert sub.checkpoint_prompt(tmp_path / "h.md") == "PROMPT\n"
+    assert fake_substrate.calls("loop-checkpoint")[0]["args"] == [
+        "--print",
+        "--project-root",
+        str(tmp_path),
+        "--header-file",
+        str(tmp_path / "h.md"),
+    ]
+    fake_substrate.respond("loop-wiki-pending", "lots\n")
+    with pytest.raises(SubstrateError):
+        sub.wiki_pending()
+
+
+def test_socket_reaches_the_scripts(fake_substrate: FakeSubstrate, tmp_path: Path) -> None:
+    fake_substrate.respond(
+        "loop-tmux", json.dumps({"contract_version": 1, "session": "s", "generated_at": "t", "lanes": []})
+    )
+    Substrate("s", tmp_path, socket="/tmp/x.sock").list_lanes()
+    assert fake_substrate.calls("loop-tmux")[0]["args"] == ["list-lanes", "--session", "s", "--json"]
+
+
+def test_contract_mismatch(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    fake = FakeSubstrate(tmp_path / "f", contract_version=2)
+    monkeypatch.setenv("LOOP_SHELL_DIR", str(fake.shell))
+    with pytest.raises(ContractMismatchError, match="CONTRACT v2"):
+        check_contract()
