@@ -190,7 +190,8 @@ def _emit(result: SyncResult, as_json: bool) -> None:
             click.echo(f"{PROG}: warning: {warning}", err=True)
         for action in result.actions:
             click.echo(_action_line(action, result.dry_run))
-        click.echo(_summary(result))
+        if not (result.error and not result.actions):  # a run that failed before planning has no summary
+            click.echo(_summary(result))
     if result.error:
         click.echo(f"{PROG}: error: {result.error}", err=True)
 
