@@ -1,6 +1,7 @@
 """Build hook: put the repository's shell/ (the single source of the bash substrate) into the wheel.
 
-From a checkout shell/ is at ../../shell; from an sdist it sits beside this file. Tests and caches stay out.
+From a checkout shell/ is at ../../shell; from an sdist it sits beside this file. Tests and caches stay
+out, except the fake agent TUI that the pytest plugin offers to the layers above.
 """
 
 from __future__ import annotations
@@ -12,6 +13,8 @@ from typing import Any
 from hatchling.builders.hooks.plugin.interface import BuildHookInterface
 
 SKIP_DIRS = {"tests", "__pycache__"}
+# The one file of shell/tests the wheel carries: the fake agent TUI behind the `fake_agent` pytest fixture.
+KEEP_FROM_TESTS = ("fake_agent.py",)
 
 
 def shell_source(root: Path) -> Path:
@@ -26,6 +29,7 @@ def shell_files(source: Path) -> list[Path]:
     for dirpath, dirnames, filenames in os.walk(source):
         dirnames[:] = sorted(d for d in dirnames if d not in SKIP_DIRS)
         out.extend(Path(dirpath) / name for name in sorted(filenames) if not name.endswith(".pyc"))
+    out.extend(source / "tests" / name for name in KEEP_FROM_TESTS if (source / "tests" / name).is_file())
     return out
 
 

@@ -2,19 +2,23 @@
 
 - `loop_tmux_server`: a tmux server on its own socket (path in LOOP_TMUX_SOCKET for the test), killed after.
 - `fake_substrate`: a FakeSubstrate with its environment applied, so Substrate calls hit recorders.
+- `fake_agent`: harness shims on PATH that run the fake agent TUI (see FakeAgentKit).
 """
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import shutil
 import subprocess
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
+from loop_substrate.paths import shell_dir
 from loop_substrate.testing import FakeSubstrate
 
 
@@ -43,3 +47,73 @@ def fake_substrate(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> FakeSubst
     for key, value in fake.env.items():
         monkeypatch.setenv(key, value)
     return fake
+
+
+class FakeAgentKit:
+    """The fake agent TUI (a stdlib program that plays any harness in a tmux pane) wired for a test.
+
+    `bin` holds one shim per AI harness name running the fake agent; put it first on PATH (see `env`).
+    Each agent records the exact bytes of every submission under `log_dir` (see `submissions`).
+    """
+
+    AI_HARNESSES = (
+        "pi",
+        "claude",
+        "opencode",
+        "codex",
+        "cursor-agent",
+        "hermes",
+        "droid",
+        "forge",
+        "amp",
+        "openclaw",
+    )
+
+    def __init__(self, root: Path) -> None:
+        self.program = shell_dir() / "tests" / "fake_agent.py"
+        if not self.program.is_file():
+            pytest.skip("the fake agent is not bundled with this loop-substrate")
+        self.bin = root / "bin"
+        self.log_dir = root / "received"
+        self.bin.mkdir(parents=True, exist_ok=True)
+        self.log_dir.mkdir(parents=True, exist_ok=True)
+        python = shutil.which("python3") or "python3"
+        for name in self.AI_HARNESSES:
+            shim = self.bin / name
+            shim.write_text(
+                f'#!/usr/bin/env bash\nexec "{python}" "{self.program}" --play {name} '
+                f'--log-dir "{self.log_dir}" "$@"\n'
+            )
+            shim.chmod(0o755)
+
+    @property
+    def env(self) -> dict[str, str]:
+        return {"PATH": f"{self.bin}{os.pathsep}{os.environ.get('PATH', '')}"}
+
+    def submissions(self, harness: str) -> list[bytes]:
+        """Every prompt the agent playing `harness` received, exactly as the bytes arrived."""
+        module = _load_program(self.program)
+        found: list[bytes] = module.read_submissions(self.log_dir, harness)
+        return found
+
+    def tricky_prompt(self) -> str:
+        """4 KiB of quotes, $(…), backticks, tmux key names, tabs, unicode and newlines."""
+        prompt: str = _load_program(self.program).tricky_prompt()
+        return prompt
+
+
+def _load_program(path: Path) -> Any:
+    spec = importlib.util.spec_from_file_location("loop_substrate_fake_agent", path)
+    if spec is None or spec.loader is None:
+        raise ImportError(f"cannot load {path}")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture
+def fake_agent(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> FakeAgentKit:
+    """Harness shims that run the fake agent TUI, first on PATH for this test."""
+    kit = FakeAgentKit(tmp_path / "fake-agent")
+    monkeypatch.setenv("PATH", kit.env["PATH"])
+    return kit
