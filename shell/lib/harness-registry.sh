@@ -17,6 +17,9 @@ fi
 
 # The twelve harnesses, in the contract's order.
 REGISTRY_HARNESSES="pi claude opencode codex cursor-agent hermes droid forge amp openclaw mprocs shell"
+# Harnesses added within CONTRACT v1: known everywhere and in `list --json`, but not in the plain `list`,
+# which stays exactly the twelve above.
+REGISTRY_EXTRA_HARNESSES="demo"
 # Every field, in the order `fields` prints them.
 REGISTRY_FIELDS="name binary kind launch_cmd auto_approve_flag model_flag oneshot_template idle_pattern busy_pattern approval_pattern welcome_pattern error_pattern process_names paste_delay clear_cmd verified notes"
 
@@ -151,6 +154,17 @@ _registry_load() {
       verified=true
       notes='mprocs: a process runner TUI (a tool lane, not an AI harness): no model, approval or one-shot mode. The watchdog never restarts it.'
       ;;
+    demo)
+      # The demo loop's simulated agent (lib/demo_agent.py, stdlib python): no AI, and it says so.
+      binary=python3
+      launch_cmd="python3 $(registry_shell_quote "$(_registry_lib_dir)/demo_agent.py")"
+      idle_pattern='demo agent ready'
+      busy_pattern='demo agent working|esc to interrupt'
+      process_names='python3 python'
+      paste_delay=0.2
+      verified=true
+      notes='demo: a simulated agent for the demo loop (shell/lib/demo_agent.py). It shows an idle prompt, spins for a few seconds on a prompt (LOOP_DEMO_WORK_S), then mails a report to coord (re:<ask-id> for an ask, task: T<NNNN> for a task). No model, approval or one-shot mode.'
+      ;;
     shell)
       binary='sh'
       kind=shell
@@ -170,7 +184,7 @@ _registry_load() {
 
 # harness_known NAME: true when NAME is one of the twelve harnesses.
 harness_known() {
-  case " $REGISTRY_HARNESSES " in
+  case " $REGISTRY_HARNESSES $REGISTRY_EXTRA_HARNESSES " in
     *" ${1:-} "*) [ -n "${1:-}" ] ;;
     *) return 1 ;;
   esac
@@ -355,7 +369,7 @@ _registry_lib_dir() {
 _registry_records() {
   local h binary kind launch_cmd auto_approve_flag model_flag oneshot_template idle_pattern busy_pattern
   local approval_pattern welcome_pattern error_pattern process_names paste_delay clear_cmd verified notes
-  for h in $REGISTRY_HARNESSES; do
+  for h in $REGISTRY_HARNESSES $REGISTRY_EXTRA_HARNESSES; do
     _registry_load "$h"
     printf '%s\037%s\037%s\036' \
       "$h" name "$h" "$h" binary "$binary" "$h" kind "$kind" "$h" launch_cmd "$launch_cmd" \

@@ -75,7 +75,7 @@ def test_list_is_the_twelve_in_contract_order(shell_env) -> None:
 def test_json_dump_has_every_field_typed_and_agrees_with_field(shell_env) -> None:
     doc = _registry_json(shell_env)  # the bare (stdlib-only) python3 is first on PATH here
     assert doc["contract_version"] == 1
-    assert [h["name"] for h in doc["harnesses"]] == NAMES
+    assert [h["name"] for h in doc["harnesses"]] == [*NAMES, "demo"]  # demo: an addition, not in `list`
     assert _reg(shell_env, "list", "--json").stdout == _reg(shell_env, "--json").stdout
     for entry in doc["harnesses"]:
         assert list(entry) == FIELDS, entry["name"]
@@ -95,7 +95,7 @@ def test_json_dump_has_every_field_typed_and_agrees_with_field(shell_env) -> Non
             assert got.stdout == f"{want}\n", (entry["name"], field)
     kinds = {h["name"]: h["kind"] for h in doc["harnesses"]}
     assert kinds["mprocs"] == "tool" and kinds["shell"] == "shell"
-    assert {n for n, k in kinds.items() if k == "ai"} == set(NAMES[:10])
+    assert {n for n, k in kinds.items() if k == "ai"} == {*NAMES[:10], "demo"}
 
 
 def test_flags_of_the_real_clis(shell_env) -> None:
@@ -229,3 +229,11 @@ def test_model_is_one_shell_word(shell_env, model: str) -> None:
     )
     assert proc.returncode == 0
     assert shlex.split(proc.stdout.rstrip("\n")) == ["pi", "--model", model]
+
+
+def test_demo_harness_launches_the_bundled_demo_agent(shell_env) -> None:
+    launch = _reg(shell_env, "launch", "demo").stdout.strip()
+    words = shlex.split(launch)
+    assert words[0] == "python3" and Path(words[1]).name == "demo_agent.py" and Path(words[1]).is_file()
+    assert _reg(shell_env, "oneshot", "demo").returncode == 1
+    assert "demo" not in _reg(shell_env, "list").stdout.split()
