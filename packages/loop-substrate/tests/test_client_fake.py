@@ -133,3 +133,9 @@ def test_contract_mismatch(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> N
     monkeypatch.setenv("LOOP_SHELL_DIR", str(fake.shell))
     with pytest.raises(ContractMismatchError, match="CONTRACT v2"):
         check_contract()
+
+
+def test_registry_through_the_fake(fake_substrate: FakeSubstrate, tmp_path: Path) -> None:
+    fake_substrate.respond("lib/harness-registry.sh", {"contract_version": 1, "harnesses": [{"name": "pi"}]})
+    assert [h.name for h in Substrate("s", tmp_path).registry()] == ["pi"]
+    assert fake_substrate.calls("lib/harness-registry.sh")[0]["args"] == ["list", "--json"]

@@ -79,9 +79,10 @@ class FakeSubstrate:
         """What `cli` prints and exits with from now on (a dict is printed as JSON)."""
         base = self.root / "responses" / cli.replace("/", "__")
         text = json.dumps(stdout) + "\n" if isinstance(stdout, dict) else stdout
-        base.with_suffix(".out").write_text(text)
-        base.with_suffix(".err").write_text(stderr)
-        base.with_suffix(".code").write_text(str(exit_code))
+        # suffixes are appended, never substituted: "lib/harness-registry.sh" keeps its ".sh"
+        base.with_name(base.name + ".out").write_text(text)
+        base.with_name(base.name + ".err").write_text(stderr)
+        base.with_name(base.name + ".code").write_text(str(exit_code))
 
     def calls(self, cli: str | None = None) -> list[dict[str, object]]:
         """Every recorded call (`{"cli", "args", "stdin"}`), oldest first; only `cli`'s when given."""

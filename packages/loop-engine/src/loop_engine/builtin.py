@@ -1,0 +1,153 @@
+"""The built-in brain (`harness: builtin`, the default): deterministic, no LLM, so the loop runs anywhere.
+
+- Ready tasks (open, every depends_on done or in review), in id order, are dispatched WHOLE (the task
+  file's text is the prompt, plus a short note on how to report) to idle implementation lanes — AI
+  lanes that are not coord, docs, validate or ops, and never a lane whose pane runs a bare shell.
+- A lane that was given a task and went idle with no completion report is steered once, with
+  expects_reply: it answers by mail `re:<ask-id>`.
+- With nothing to do it answers `stop`.
+
+It answers with the same fenced ```decision block an LLM brain would, so its answers go through the
+same parser and gate.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Mapping
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+import yaml
+
+from loop_engine.events import parse_iso, utcnow
+from loop_engine.observe import Observation
+from loop_engine.tasks import TaskView, ready_tasks
+
+PAYLOAD_MAX = 16384
+MAX_ACTIONS = 8
+STEER_AFTER_S = 120
+
+
+class _OneLineDumper(yaml.SafeDumper):
+    """Multi-line strings as double-quoted one-liners: no payload line can look like a closing fence."""
+
+
+def _str(dumper: yaml.SafeDumper, value: str) -> yaml.ScalarNode:
+    style = '"' if ("\n" in value or "`" in value) else None
+    return dumper.represent_scalar("tag:yaml.org,2002:str", value, style=style)
+
+
+_OneLineDumper.add_representer(str, _str)
+
+
+def report_note(lane: str, task_id: str) -> str:
+    return (
+        "\n\n---\n"
+        f"You are lane `{lane}`. When {task_id} is complete, report by mail (one message):\n"
+        f"  loop-mail send --from {lane} --to coord --subject 'done {task_id}: <one line>' "
+        "--body '<what changed, how it was verified>'\n"
+    )
+
+
+def task_payload(task: TaskView, lane: str) -> str:
+    payload = task.text.rstrip("\n") + report_note(lane, task.id)
+    if len(payload) <= PAYLOAD_MAX:
+        return payload
+    return (
+        f"Work on task {task.id} ({task.title}). Its full text is in {task.path.name} under tasks/ — read"
+        " it whole before starting." + report_note(lane, task.id)
+    )
+
+
+@dataclass(frozen=True)
+class BuiltinInput:
+    observation: Observation
+    tasks: list[TaskView]
+    assignments: Mapping[str, Mapping[str, Any]]  # task id -> {lane, state, dispatched_at, seen_working, ask}
+    open_ask_lanes: Collection[str]
+    uncertain_tasks: Collection[str]
+    max_dispatches: int
+
+
+def decide(inp: BuiltinInput) -> str:
+    """The decision block (as text) for this observation."""
+    actions: list[dict[str, Any]] = []
+    lanes = inp.observation.lanes
+    holding = {a.get("lane") for a in inp.assignments.values() if a.get("state") == "in-progress"}
+    # steer lanes that went idle holding a task and sent no report
+    now = utcnow()
+    for task_id, a in sorted(inp.assignments.items()):
+        if a.get("state") != "in-progress" or a.get("ask"):
+            continue
+        lane = lanes.get(str(a.get("lane")))
+        if lane is None or lane.status != "idle" or not lane.agent or lane.name in inp.open_ask_lanes:
+            continue
+        try:
+            old = now - parse_iso(str(a.get("dispatched_at"))) > timedelta(seconds=STEER_AFTER_S)
+        except ValueError:
+            old = True
+        if not (a.get("seen_working") or old):
+            continue
+        actions.append(
+            {
+                "kind": "steer",
+                "lane": lane.name,
+                "interrupt": False,
+                "wait_for_idle": False,
+                "expects_reply": True,
+                "reply_timeout_s": 1800,
+                "payload": (
+                    f"Status check on {task_id}: you went idle and no completion report has arrived. "
+                    f"Is {task_id} done? If it is, say what changed and how it was verified; if not, "
+                    "say what blocks it."
+                ),
+                "rationale": f"{lane.name} went idle holding {task_id} with no report",
+            }
+        )
+    idle = sorted(
+        name
+        for name, lane in lanes.items()
+        if lane.implementation
+        and lane.status == "idle"
+        and name not in holding
+        and name not in inp.open_ask_lanes
+    )
+    steered = {a["lane"] for a in actions}
+    idle = [name for name in idle if name not in steered]
+    ready = [
+        t
+        for t in ready_tasks(inp.tasks)
+        if t.id not in inp.uncertain_tasks and (inp.assignments.get(t.id) or {}).get("state") != "in-progress"
+    ]
+    budget = max(0, min(inp.max_dispatches - len(actions), MAX_ACTIONS - len(actions)))
+    for task, lane_name in list(zip(ready, idle, strict=False))[:budget]:
+        actions.append(
+            {
+                "kind": "dispatch",
+                "lane": lane_name,
+                "mode": "text",
+                "wait_ready": True,
+                "payload": task_payload(task, lane_name),
+                "rationale": f"{task.id} is ready (its dependencies are done or in review) "
+                f"and {lane_name} is idle",
+            }
+        )
+    in_progress = sum(1 for a in inp.assignments.values() if a.get("state") == "in-progress")
+    critique = (
+        f"built-in brain: {len(ready)} ready task(s), {len(idle)} idle implementation lane(s), "
+        f"{in_progress} task(s) in progress. Nothing is verified by this brain: lane reports are "
+        "claims until validate proves them."
+    )
+    if not actions:
+        actions.append(
+            {"kind": "stop", "rationale": "no ready task for an idle lane and no lane to check on"}
+        )
+    block = yaml.dump(
+        {"version": 1, "critique": critique, "actions": actions},
+        Dumper=_OneLineDumper,
+        sort_keys=False,
+        allow_unicode=True,
+        width=1 << 30,
+    )
+    return f"```decision\n{block}```\n"

@@ -1,0 +1,419 @@
+"""loop-engine: the command line of the deterministic orchestration loop.
+
+Every command is a few lines: parse, call the engine, print. User errors are one line on stderr and
+exit 1; usage errors exit 2; `--json` prints exactly one JSON document carrying contract_version 1.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, NoReturn
+
+import click
+import yaml
+from loop_schemas import PendingDecision
+
+from loop_engine import config as config_mod
+from loop_engine import queue as q
+from loop_engine import watch
+from loop_engine.cycle import APPROVALS, Engine, EngineError
+from loop_engine.events import EventLog, iso, parse_iso, utcnow
+from loop_engine.paths import EnginePaths
+from loop_engine.store import StoreError, read_json
+
+EXIT_FAILURE = 1
+
+
+class _Group(click.Group):
+    """Turns any unexpected exception into one line on stderr and exit 1 (never a traceback)."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except (click.exceptions.Exit, click.ClickException, click.Abort, SystemExit):
+            raise
+        except Exception as exc:
+            raise click.ClickException(_one_line(exc)) from None
+
+
+def _one_line(exc: BaseException) -> str:
+    from loop_substrate import SubstrateError
+
+    text = str(exc).strip()
+    first = text.splitlines()[0] if text else type(exc).__name__
+    if isinstance(exc, SubstrateError):
+        return f"substrate: {first}"
+    if isinstance(exc, (EngineError, q.QueueError, StoreError, watch.DaemonError, config_mod.ConfigError)):
+        return first
+    return f"{type(exc).__name__}: {first}"
+
+
+@dataclass
+class Ctx:
+    paths: EnginePaths
+
+    def config(self) -> config_mod.EffectiveConfig:
+        try:
+            return config_mod.load(self.paths.project_root)
+        except config_mod.ConfigError as exc:
+            raise click.ClickException(str(exc)) from None
+
+    def engine(self, abort: Any = None) -> Engine:
+        from loop_engine.observe import SubstrateUnavailableError, make_substrate
+
+        cfg = self.config()
+        for warning in cfg.warnings:
+            click.echo(f"loop-engine: warning: {warning}", err=True)
+        try:
+            substrate = make_substrate(self.paths.session, self.paths.project_root)
+        except SubstrateUnavailableError as exc:
+            raise click.ClickException(str(exc)) from None
+        return Engine(self.paths, substrate, cfg, abort=abort)
+
+    def argv_prefix(self) -> list[str]:
+        return [
+            sys.executable,
+            "-m",
+            "loop_engine",
+            "--project-root",
+            str(self.paths.project_root),
+            "--session",
+            self.paths.session,
+        ]
+
+
+def _emit(doc: dict[str, Any]) -> None:
+    click.echo(json.dumps(doc, indent=2, ensure_ascii=False))
+
+
+def _fail(message: str) -> NoReturn:
+    raise click.ClickException(message)
+
+
+@click.group(cls=_Group)
+@click.option(
+    "--project-root",
+    type=click.Path(file_okay=False, path_type=Path),
+    envvar="LOOP_PROJECT_ROOT",
+    default=".",
+    show_default=True,
+    help="The operated project's root (holds .loop/). Env: LOOP_PROJECT_ROOT.",
+)
+@click.option(
+    "--session",
+    envvar="LOOP_SESSION",
+    default=None,
+    help="The loop session (tmux session) name. Env: LOOP_SESSION; default: the current tmux session.",
+)
+@click.version_option(package_name="loop-engine")
+@click.pass_context
+def main(ctx: click.Context, project_root: Path, session: str | None) -> None:
+    """The orchestration loop: one cycle, the human gate, the watch daemon."""
+    if not session:
+        from loop_substrate import current_session
+
+        session = current_session()
+    if not session:
+        raise click.UsageError("--session is required (or set LOOP_SESSION, or run inside tmux)")
+    if not project_root.is_dir():
+        raise click.UsageError(f"--project-root {project_root}: not a directory")
+    try:
+        ctx.obj = Ctx(EnginePaths(project_root.resolve(), session))
+    except ValueError as exc:
+        raise click.UsageError(str(exc)) from None
+
+
+@main.command()
+@click.option(
+    "--approval",
+    type=click.Choice(APPROVALS),
+    default=None,
+    help="manual queues everything; auto runs safe actions; full runs safe and destructive ones "
+    "(default: the config's approval_mode).",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print the cycle result as JSON.")
+@click.pass_obj
+def once(obj: Ctx, approval: str | None, as_json: bool) -> None:
+    """Run one cycle now (observe, ingest, brain, gate, run or queue). Exit 1 when the brain failed."""
+    result = obj.engine().cycle(approval=approval, trigger="once")
+    if as_json:
+        _emit(result.as_dict())
+    else:
+        suffix = f" ({result.decision_id})" if result.decision_id else ""
+        click.echo(f"{result.outcome}: {result.detail}{suffix}")
+    if result.outcome == "brain-failed":
+        sys.exit(EXIT_FAILURE)
+
+
+def _recent(stamps: list[Any]) -> list[str]:
+    out = []
+    for stamp in stamps:
+        try:
+            if (utcnow() - parse_iso(str(stamp))).total_seconds() < 3600:
+                out.append(str(stamp))
+        except ValueError:
+            continue
+    return out
+
+
+def status_doc(obj: Ctx) -> dict[str, Any]:
+    paths = obj.paths
+    cfg = obj.config()
+    pending = q.read_pending(paths)
+    if pending is not None:
+        PendingDecision.model_validate(pending)
+    budget = read_json(paths.budget, {})
+    backoff = read_json(paths.backoff, {})
+    asks = read_json(paths.asks, {})
+    active_backoff = None
+    if backoff.get("until"):
+        try:
+            if parse_iso(str(backoff["until"])) > utcnow():
+                active_backoff = {"until": backoff["until"], "reason": backoff.get("reason")}
+        except ValueError:
+            pass
+    daemon = watch.daemon_info(paths)
+    warnings = list(cfg.warnings)
+    if daemon["warning"]:
+        warnings.append(daemon["warning"])
+    uncertain = read_json(paths.uncertain, [])
+    if uncertain:
+        warnings.append(
+            f"{len(uncertain)} action(s) may have been sent before a crash: check the lane, then run "
+            "`loop-engine resolve ID --sent` or `--not-sent`"
+        )
+    return {
+        "contract_version": 1,
+        "session": paths.session,
+        "project_root": str(paths.project_root),
+        "generated_at": iso(),
+        "approval_mode": cfg.approval_mode,
+        "brain_harness": cfg.brain_harness,
+        "pending": pending,
+        "daemon": daemon,
+        "budget": {
+            "calls_last_hour": len(_recent(budget.get("calls", []))),
+            "max_calls_per_hour": int(cfg.model.brain.max_calls_per_hour),
+        },
+        "backoff": active_backoff,
+        "asks": {
+            "open": sum(1 for a in asks.values() if a.get("state") == "open"),
+            "timed_out": sum(1 for a in asks.values() if a.get("state") == "timed-out"),
+        },
+        "uncertain": uncertain,
+        "warnings": warnings,
+    }
+
+
+@main.command()
+@click.option("--json", "as_json", is_flag=True, help="Print the status as one JSON document.")
+@click.pass_obj
+def status(obj: Ctx, as_json: bool) -> None:
+    """The pending decision, the daemon, the brain budget and back-off, warnings."""
+    doc = status_doc(obj)
+    if as_json:
+        _emit(doc)
+        return
+    d = doc["daemon"]
+    state = "running" if d["running"] else "not running"
+    if d["paused"]:
+        state += ", paused"
+    since = f" (pid {d['pid']}, since {d['started_at']})" if d["running"] else ""
+    click.echo(f"daemon: {state}{since}")
+    budget = doc["budget"]
+    click.echo(
+        f"approval: {doc['approval_mode']}  brain: {doc['brain_harness']}  "
+        f"calls last hour: {budget['calls_last_hour']}/{budget['max_calls_per_hour']}"
+    )
+    if doc["backoff"]:
+        click.echo(f"brain backing off until {doc['backoff']['until']}")
+    pending = doc["pending"]
+    if pending is None:
+        click.echo("no pending decision")
+    else:
+        click.echo(f"pending decision {pending['id']} ({pending.get('created_at')})")
+        click.echo(f"  critique: {pending['decision'].get('critique', '')}")
+        actions = pending["decision"].get("actions", [])
+        for i, (action, gate) in enumerate(zip(actions, pending["gates"], strict=False)):
+            target = action.get("lane") or action.get("window") or ""
+            click.echo(f"  [{i}] {action.get('kind')} {target} - {gate['gate_class']}, {gate['state']}")
+            for reason in gate.get("reasons", []):
+                click.echo(f"       {reason}")
+    for u in doc["uncertain"]:
+        click.echo(f"uncertain: {u['id']} {u.get('kind')} {u.get('target')} (may have been sent)")
+    for w in doc["warnings"]:
+        click.echo(f"warning: {w}", err=True)
+
+
+@main.command()
+@click.argument("decision_id")
+@click.option("--json", "as_json", is_flag=True, help="Print the outcome as JSON.")
+@click.pass_obj
+def approve(obj: Ctx, decision_id: str, as_json: bool) -> None:
+    """Run the pending decision's queued actions (blocked ones never run), archive and file it.
+
+    Exit 1 when any action failed (it is recorded, never retried)."""
+    result = obj.engine().approve(decision_id)
+    failed = [o for o in result["outcomes"] if o["state"] != "done"]
+    if as_json:
+        _emit(result)
+    else:
+        done = len(result["outcomes"]) - len(failed)
+        click.echo(f"approved {decision_id}: {done} action(s) run, {len(failed)} failed")
+    for o in failed:
+        click.echo(f"loop-engine: action {o['index']} failed: {o.get('error')}", err=True)
+    if failed:
+        sys.exit(EXIT_FAILURE)
+
+
+@main.command()
+@click.argument("decision_id")
+@click.option("--reason", default=None, help="Why (recorded in the archive and events).")
+@click.pass_obj
+def reject(obj: Ctx, decision_id: str, reason: str | None) -> None:
+    """Reject the pending decision: nothing runs; it is archived with the reason."""
+    obj.engine().reject(decision_id, reason)
+    click.echo(f"rejected {decision_id}")
+
+
+@main.command()
+@click.argument("action_id")
+@click.option("--sent", "sent", flag_value=True, default=None, help="It did arrive: record it as done.")
+@click.option("--not-sent", "sent", flag_value=False, help="It did not arrive: drop it (never re-sent).")
+@click.pass_obj
+def resolve(obj: Ctx, action_id: str, sent: bool | None) -> None:
+    """Settle an action a crash left uncertain (see status), after checking the lane by hand."""
+    if sent is None:
+        raise click.UsageError("say --sent or --not-sent")
+    obj.engine().resolve(action_id, sent=sent)
+    click.echo(f"resolved {action_id} as {'sent' if sent else 'not sent'}")
+
+
+@main.command("watch")
+@click.option("--foreground", is_flag=True, help="Run in this process instead of detaching.")
+@click.pass_obj
+def watch_cmd(obj: Ctx, foreground: bool) -> None:
+    """Start the daemon (a singleton): cycles on triggers, zero brain calls while nothing changes."""
+    if foreground:
+        obj.config()  # fail fast on a bad config
+        daemon = watch.Daemon(obj.paths, lambda abort: obj.engine(abort=abort))
+        sys.exit(daemon.run())
+    pid = watch.spawn(obj.paths, obj.argv_prefix())
+    click.echo(f"loop-engine watch started (pid {pid}); log: {obj.paths.daemon_log}")
+
+
+@main.command("stop")
+@click.option("--timeout", default=60.0, show_default=True, type=click.FloatRange(min=0))
+@click.pass_obj
+def stop_cmd(obj: Ctx, timeout: float) -> None:
+    """Stop the daemon and wait until it is gone (SIGKILL after --timeout)."""
+    stopped = watch.stop(obj.paths, timeout)
+    click.echo("daemon stopped" if stopped else "no daemon running")
+
+
+@main.command()
+@click.option(
+    "--timeout",
+    default=60.0,
+    show_default=True,
+    type=click.FloatRange(min=0),
+    help="Seconds to wait for the old daemon to exit before SIGKILL.",
+)
+@click.pass_obj
+def restart(obj: Ctx, timeout: float) -> None:
+    """Stop the daemon, confirm it is dead, start a new one (never two at once)."""
+    watch.stop(obj.paths, timeout)
+    if watch.daemon_alive(obj.paths):
+        _fail("the old daemon is still alive; not starting another")
+    pid = watch.spawn(obj.paths, obj.argv_prefix())
+    click.echo(f"loop-engine watch restarted (pid {pid})")
+
+
+@main.command("pause")
+@click.pass_obj
+def pause_cmd(obj: Ctx) -> None:
+    """Hold the daemon's cycles (it keeps running and observing) until resume."""
+    watch.pause(obj.paths)
+    EventLog(obj.paths.events, obj.paths.session).emit("paused")
+    click.echo("paused")
+
+
+@main.command("resume")
+@click.pass_obj
+def resume_cmd(obj: Ctx) -> None:
+    """Let the daemon cycle again."""
+    watch.resume(obj.paths)
+    EventLog(obj.paths.events, obj.paths.session).emit("resumed")
+    click.echo("resumed")
+
+
+@main.command("cycle-now")
+@click.pass_obj
+def cycle_now(obj: Ctx) -> None:
+    """Ask the running daemon for a cycle now (skips debounce and the unchanged-observation check)."""
+    watch.request_cycle(obj.paths)
+    if not watch.daemon_alive(obj.paths):
+        click.echo("no daemon running: the request waits for `watch` (or run `once`)", err=True)
+    else:
+        click.echo("cycle requested")
+
+
+@main.command()
+@click.option("--since", default=None, help="An event id (events after it) or an ISO-8601 time.")
+@click.option("--json", "as_json", is_flag=True, help="Print {contract_version, session, events}.")
+@click.pass_obj
+def events(obj: Ctx, since: str | None, as_json: bool) -> None:
+    """The engine's events, oldest first."""
+    log = EventLog(obj.paths.events, obj.paths.session)
+    try:
+        records = list(log.read(since))
+    except ValueError:
+        raise click.BadParameter(
+            "not an event id (e-...) or an ISO-8601 time", param_hint="--since"
+        ) from None
+    if as_json:
+        _emit({"contract_version": 1, "session": obj.paths.session, "events": records})
+        return
+    skip = {"contract_version", "id", "timestamp", "session", "event"}
+    for r in records:
+        extra = " ".join(f"{k}={json.dumps(v, ensure_ascii=False)}" for k, v in r.items() if k not in skip)
+        click.echo(f"{r.get('timestamp')} {r.get('event')} {extra}".rstrip())
+
+
+@main.command("config")
+@click.option("--json", "as_json", is_flag=True, help="Print the effective config as JSON.")
+@click.pass_obj
+def config_cmd(obj: Ctx, as_json: bool) -> None:
+    """The effective engine config (lane-config.yaml engine:, host overlay, env)."""
+    cfg = obj.config()
+    doc = {
+        "contract_version": 1,
+        "source": str(cfg.source) if cfg.source else None,
+        "sources": cfg.sources,
+        "env_overrides": cfg.env_overrides,
+        "warnings": cfg.warnings,
+        "engine": cfg.as_dict(),
+    }
+    if as_json:
+        _emit(doc)
+        return
+    click.echo(f"# source: {' + '.join(cfg.sources) if cfg.sources else '(none: defaults)'}")
+    for var, value in cfg.env_overrides.items():
+        click.echo(f"# env: {var}={value}")
+    click.echo(yaml.safe_dump({"engine": doc["engine"]}, sort_keys=False).rstrip())
+    for w in cfg.warnings:
+        click.echo(f"warning: {w}", err=True)
+
+
+def run() -> None:
+    """The console-script entry point."""
+    main(prog_name="loop-engine")
+
+
+if __name__ == "__main__":  # pragma: no cover
+    os.environ.setdefault("PYTHONUNBUFFERED", "1")
+    run()

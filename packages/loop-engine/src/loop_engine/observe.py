@@ -1,0 +1,233 @@
+"""Observation: one cheap look at the fleet and the mailbox, and the one seam onto loop-substrate.
+
+Everything the engine learns about tmux comes from `Substrate.lane_status()`, `list_lanes()` and
+`registry()`. The mailbox is read from its directory directly (only pending files at its top level,
+never processed/, so a cycle costs the same with 0 or 50k processed messages).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal, Protocol
+
+from loop_schemas import Harness, Lane, LaneStatus, SchemaError, parse_mail, parse_mail_name
+
+from loop_engine.gate import LaneFacts
+
+BARE_DETAILS = frozenset({"exited-to-shell", "dead", "no-pane"})
+NON_IMPL_LANES = frozenset({"coord", "docs", "validate-left", "validate-right", "ops-top", "ops-bottom"})
+IMPL_ROLES = frozenset({"impl", "implementation", "implementer", "worker", "dev", "coder"})
+MAIL_HEAD_LIMIT = 65536
+
+
+class SubstrateLike(Protocol):
+    """The part of loop_substrate.Substrate the engine uses (unit tests pass an in-process double)."""
+
+    def lane_status(self, lane: str | None = None) -> list[LaneStatus]: ...
+    def list_lanes(self) -> list[Lane]: ...
+    def registry(self) -> list[Harness]: ...
+    def dispatch(
+        self,
+        lane: str,
+        text: str,
+        *,
+        mode: Literal["text", "command"] = "text",
+        interrupt: bool = False,
+        wait_ready: float | bool | None = None,
+        no_clear: bool = False,
+        verify: bool = False,
+        no_enter: bool = False,
+    ) -> None: ...
+    def add_lane(
+        self,
+        window: str,
+        *,
+        harness: str | None = None,
+        cmd: str | None = None,
+        model: str | None = None,
+        repo: str | None = None,
+        role: str | None = None,
+        kind: Literal["standing", "worker"] | None = None,
+        worktree: bool = False,
+        auto_approve: bool = False,
+        wait_ready: float | bool | None = None,
+    ) -> None: ...
+    def drop_lane(self, window: str, *, force: bool = False) -> None: ...
+    def checkpoint_prompt(self, header_file: Path | None = None) -> str: ...
+
+
+@dataclass(frozen=True)
+class LaneView:
+    name: str
+    status: str
+    detail: str | None
+    harness: str | None
+    base: bool
+    role: str | None
+    agent: bool  # runs an AI agent right now (not a bare shell, a command or a dead pane)
+
+    @property
+    def implementation(self) -> bool:
+        """An AI lane the built-in brain may give tasks to (never coord, docs, validate or ops lanes)."""
+        if not self.agent or self.name == "coord":
+            return False
+        role = (self.role or "").lower()
+        if self.name in NON_IMPL_LANES:
+            return role in IMPL_ROLES
+        return not role or role in IMPL_ROLES or role.startswith("impl")
+
+
+@dataclass(frozen=True)
+class MailItem:
+    name: str
+    path: Path
+    sender: str
+    recipient: str
+    subject: str | None
+    task: str | None = None
+
+
+@dataclass
+class Observation:
+    lanes: dict[str, LaneView] = field(default_factory=dict)
+    mail: list[MailItem] = field(default_factory=list)
+    ai_harnesses: frozenset[str] = frozenset()
+
+    def lane_facts(self) -> dict[str, LaneFacts]:
+        return {n: LaneFacts(name=n, base=v.base, agent=v.agent) for n, v in self.lanes.items()}
+
+    def fingerprint(self, extra: str = "") -> str:
+        digest = hashlib.sha256()
+        for name in sorted(self.lanes):
+            lane = self.lanes[name]
+            digest.update(f"{name}\0{lane.status}\0{lane.detail}\0{lane.harness}\n".encode())
+        for item in self.mail:
+            digest.update(f"{item.name}\n".encode())
+        digest.update(extra.encode())
+        return digest.hexdigest()
+
+
+def observe_lanes(
+    substrate: SubstrateLike, registry: Sequence[Harness] | None = None
+) -> tuple[dict[str, LaneView], frozenset[str], list[Harness]]:
+    """The live fleet (statuses, harnesses, whether each pane runs an agent), the AI harness names, and
+    the registry. The independent substrate calls run side by side (each is a subprocess); pass the
+    registry when it is already known.
+    """
+    with ThreadPoolExecutor(max_workers=3) as pool:
+        f_status = pool.submit(substrate.lane_status)
+        f_lanes = pool.submit(substrate.list_lanes)
+        f_registry = pool.submit(substrate.registry) if registry is None else None
+        statuses = f_status.result()
+        windows = f_lanes.result()
+        harnesses = f_registry.result() if f_registry is not None else list(registry or ())
+    ai = frozenset(h.name for h in harnesses if h.kind == "ai")
+    meta = {lane.window: lane for lane in windows}
+    views: dict[str, LaneView] = {}
+    for status in statuses:
+        name = status.lane or ""
+        if not name:
+            continue
+        window = meta.get(name)
+        harness = status.harness or (window.harness if window is not None else None)
+        base = window.base if window is not None else status.kind != "dynamic"
+        agent = harness in ai and status.detail not in BARE_DETAILS
+        views[name] = LaneView(
+            name=name,
+            status=status.status,
+            detail=status.detail,
+            harness=harness,
+            base=base,
+            role=window.role if window is not None else None,
+            agent=agent,
+        )
+    return views, ai, harnesses
+
+
+_HEAD_CACHE: dict[tuple[str, int, int], tuple[str | None, str | None]] = {}
+
+
+def read_mail_head(path: Path) -> tuple[str | None, str | None]:
+    """(subject, task) from a message's frontmatter; (None, None) when it has none or it is malformed.
+
+    Messages are never edited once written, so the answer is cached by (path, size, mtime).
+    """
+    try:
+        st = path.stat()
+    except OSError:
+        return None, None
+    key = (str(path), st.st_size, st.st_mtime_ns)
+    hit = _HEAD_CACHE.get(key)
+    if hit is not None:
+        return hit
+    try:
+        with path.open("rb") as fh:
+            raw = fh.read(MAIL_HEAD_LIMIT)
+    except OSError:
+        return None, None
+    try:
+        fm = parse_mail(raw.decode("utf-8", errors="replace")).frontmatter
+        found = (fm.subject, fm.task)
+    except SchemaError:
+        found = (None, None)
+    if len(_HEAD_CACHE) > 20000:
+        _HEAD_CACHE.clear()
+    _HEAD_CACHE[key] = found
+    return found
+
+
+def pending_mail(mailbox: Path) -> list[MailItem]:
+    """Pending messages, oldest first (by file name), from the top level of the mailbox only."""
+    items: list[MailItem] = []
+    try:
+        entries = list(os.scandir(mailbox))
+    except (FileNotFoundError, NotADirectoryError):
+        return items
+    for entry in entries:
+        if not entry.name.endswith(".md") or not entry.is_file(follow_symlinks=False):
+            continue
+        try:
+            parsed = parse_mail_name(entry.name)
+        except SchemaError:
+            continue
+        subject, task = read_mail_head(Path(entry.path))
+        items.append(
+            MailItem(
+                name=entry.name,
+                path=Path(entry.path),
+                sender=parsed.sender,
+                recipient=parsed.recipient,
+                subject=subject,
+                task=task,
+            )
+        )
+    items.sort(key=lambda m: _mail_sort_key(m.name))
+    return items
+
+
+def _mail_sort_key(name: str) -> tuple[str, int]:
+    stem = name[:-3]
+    head, _, tail = stem.rpartition(".")
+    if head and tail.isdigit():
+        return head, int(tail)
+    return stem, 1
+
+
+class SubstrateUnavailableError(Exception):
+    """loop-substrate's bundled shell is missing or speaks another CONTRACT major version."""
+
+
+def make_substrate(session: str, project_root: Path) -> SubstrateLike:
+    """The real loop_substrate.Substrate for this session (LOOP_TMUX_SOCKET selects the tmux server)."""
+    from loop_substrate import Substrate, SubstrateError, check_contract
+
+    try:
+        check_contract()
+    except SubstrateError as exc:
+        raise SubstrateUnavailableError(str(exc)) from None
+    return Substrate(session, project_root, socket=os.environ.get("LOOP_TMUX_SOCKET") or None)

@@ -1,0 +1,165 @@
+"""The decision queue: at most one decision in flight, in .loop/sessions/<s>/engine/pending-decision.json.
+
+A decision's life: brain answer → gated → (parts run now, by the approval mode) → the rest waits in
+pending-decision.json for `approve` / `reject` → it is archived in decisions/<id>.json. Execution goes
+through executing/<id>.json, where each action is marked `started` BEFORE it is sent and `done` /
+`failed` after; a decision found in executing/ at start-up was interrupted by a crash, and its
+`started` actions are surfaced as uncertain for a human — never re-sent.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from loop_schemas import PendingDecision, atomic_write, file_lock
+from pydantic import ValidationError
+
+from loop_engine.events import iso
+from loop_engine.paths import EnginePaths
+from loop_engine.store import StoreError, read_json, write_json
+
+MARKER = "<!-- coord-decisions -->"
+FILED_KEEP = 10
+_FILED_RE = re.compile(r"<!-- engine-decision (d-[^ ]+) -->\n.*?<!-- /engine-decision -->\n", re.DOTALL)
+
+
+class QueueError(Exception):
+    """A user-facing problem with the decision queue (no such decision, one already pending...)."""
+
+
+@contextlib.contextmanager
+def locked(paths: EnginePaths) -> Iterator[None]:
+    paths.engine_dir.mkdir(parents=True, exist_ok=True)
+    with file_lock(paths.queue_lock):
+        yield
+
+
+def read_pending(paths: EnginePaths) -> dict[str, Any] | None:
+    try:
+        doc: dict[str, Any] = read_json(paths.pending, {})
+    except StoreError as exc:
+        raise QueueError(str(exc)) from exc
+    return doc or None
+
+
+def write_pending(paths: EnginePaths, doc: dict[str, Any]) -> None:
+    """Replace pending-decision.json; the document must validate as a loop_schemas.PendingDecision."""
+    try:
+        PendingDecision.model_validate(doc)
+    except ValidationError as exc:
+        raise QueueError(f"refusing to write an invalid pending decision: {exc.errors()[0]}") from None
+    write_json(paths.pending, doc)
+
+
+def clear_pending(paths: EnginePaths) -> None:
+    with contextlib.suppress(FileNotFoundError):
+        os.unlink(paths.pending)
+        _fsync_dir(paths.engine_dir)
+
+
+def archive(paths: EnginePaths, doc: dict[str, Any], resolution: str, **extra: Any) -> Path:
+    record = dict(doc)
+    record.update(resolution=resolution, resolved_at=iso(), **extra)
+    target = paths.decisions / f"{doc['id']}.json"
+    write_json(target, record)
+    return target
+
+
+def begin_execution(paths: EnginePaths, doc: dict[str, Any], indices: list[int]) -> Path:
+    """Write executing/<id>.json with every chosen action `pending`, before anything is sent."""
+    record = dict(doc)
+    record["steps"] = [{"index": i, "state": "pending", "result": None, "error": None} for i in indices]
+    path = paths.executing / f"{doc['id']}.json"
+    write_json(path, record)
+    return path
+
+
+def mark_step(path: Path, index: int, state: str, *, result: Any = None, error: str | None = None) -> None:
+    record: dict[str, Any] = read_json(path, {})
+    for step in record.get("steps", []):
+        if step.get("index") == index:
+            step.update(state=state, result=result, error=error, at=iso())
+    write_json(path, record)
+
+
+def finish_execution(path: Path) -> dict[str, Any]:
+    record: dict[str, Any] = read_json(path, {})
+    with contextlib.suppress(FileNotFoundError):
+        os.unlink(path)
+        _fsync_dir(path.parent)
+    return record
+
+
+def interrupted(paths: EnginePaths) -> list[Path]:
+    try:
+        return sorted(p for p in paths.executing.iterdir() if p.suffix == ".json")
+    except FileNotFoundError:
+        return []
+
+
+def _clean(text: str) -> str:
+    return text.replace("<!--", "&lt;!--").replace("-->", "--&gt;")
+
+
+def file_decision(
+    paths: EnginePaths, doc: dict[str, Any], outcomes: list[dict[str, Any]], approved_by: str
+) -> bool:
+    """File an executed decision just below the coord-decisions marker (newest first, the last 10 kept).
+
+    False when ops-wiki/checkpoint.md or its marker is missing (nothing is written then).
+    """
+    path = paths.checkpoint
+    if not path.exists():
+        return False
+    decision = doc.get("decision", {})
+    lines = [
+        f"<!-- engine-decision {doc['id']} -->",
+        f"### {doc['id']} · {iso()} · approved by {approved_by}",
+        "",
+        "Critique: " + _clean(" ".join(str(decision.get("critique", "")).split()))[:1000],
+        "",
+    ]
+    actions = decision.get("actions", [])
+    for out in outcomes:
+        i = int(out["index"])
+        action = actions[i] if i < len(actions) else {}
+        target = action.get("lane") or action.get("window") or ""
+        first = str(action.get("payload") or action.get("summary") or action.get("brief") or "").strip()
+        first = first.splitlines()[0][:100] if first else ""
+        lines.append(f"- {action.get('kind', '?')} {target}: {_clean(first)} → {out['state']}")
+    lines.append("<!-- /engine-decision -->")
+    block = "\n".join(lines) + "\n"
+    with file_lock(path):
+        text = path.read_text(encoding="utf-8")
+        at = text.find(MARKER + "\n")
+        if at < 0:
+            if not text.endswith(MARKER):
+                return False
+            text += "\n"
+            at = text.find(MARKER + "\n")
+        head_end = at + len(MARKER) + 1
+        tail = text[head_end:]
+        kept = 0
+
+        def trim(m: re.Match[str]) -> str:
+            nonlocal kept
+            kept += 1
+            return m.group(0) if kept < FILED_KEEP else ""
+
+        tail = _FILED_RE.sub(trim, tail)
+        atomic_write(path, text[:head_end] + block + tail)
+    return True
+
+
+def _fsync_dir(folder: Path) -> None:
+    with contextlib.suppress(OSError):
+        fd = os.open(folder, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)

@@ -1,0 +1,329 @@
+"""The watch daemon: a pid-file singleton that polls cheaply and runs a cycle only when something changed.
+
+Triggers: the checkpoint interval, a new pending message (an ask reply among them), a lane going
+working → idle, a change of the state file, and `cycle-now`. Triggers are debounced by
+min_cycle_interval_s (cycle-now and ask replies skip the debounce). A cycle whose observation is
+unchanged since the last brain call skips the brain, so an idle fleet costs zero brain calls.
+
+Singleton: daemon.lock is flock'ed for the daemon's whole life, and daemon.pid records its pid, start
+time and the installed code's stamp. The lock, not the pid file, says whether a daemon is alive, so a
+stale pid file after a kill -9 is harmless. `status` warns when the installed code is newer than the
+running daemon (run `restart`). `restart` confirms the old daemon dead before starting a new one.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from loop_schemas import atomic_write
+
+import loop_engine
+from loop_engine import asks as asks_mod
+from loop_engine.events import iso
+from loop_engine.observe import read_mail_head
+from loop_engine.paths import EnginePaths
+
+
+class DaemonError(Exception):
+    """A daemon control problem (one line for the user)."""
+
+
+def code_stamp() -> float:
+    """The newest mtime among the installed loop_engine files: a reinstall moves it forward."""
+    root = Path(loop_engine.__file__).parent
+    newest = 0.0
+    for path in root.rglob("*"):
+        if path.suffix in (".py", ".md"):
+            with contextlib.suppress(OSError):
+                newest = max(newest, path.stat().st_mtime)
+    return newest
+
+
+@contextlib.contextmanager
+def _try_lock(path: Path) -> Iterator[bool]:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            yield False
+            return
+        try:
+            yield True
+        finally:
+            fcntl.flock(fd, fcntl.LOCK_UN)
+    finally:
+        os.close(fd)
+
+
+def daemon_alive(paths: EnginePaths) -> bool:
+    """True when some process holds the daemon lock (the only trustworthy liveness test)."""
+    if not paths.daemon_lock.exists():
+        return False
+    with _try_lock(paths.daemon_lock) as got:
+        return not got
+
+
+def read_pid(paths: EnginePaths) -> dict[str, Any] | None:
+    try:
+        text = paths.pid.read_text(encoding="utf-8")
+    except OSError:
+        return None
+    first, _, rest = text.partition("\n")
+    info: dict[str, Any] = {}
+    with contextlib.suppress(ValueError):
+        loaded = json.loads(rest) if rest.strip() else {}
+        if isinstance(loaded, dict):
+            info.update(loaded)
+    if first.strip().isdigit():
+        info["pid"] = int(first.strip())
+    return info or None
+
+
+def daemon_info(paths: EnginePaths) -> dict[str, Any]:
+    alive = daemon_alive(paths)
+    info = read_pid(paths) or {}
+    stale = False
+    if alive and isinstance(info.get("code_stamp"), (int, float)):
+        stale = code_stamp() > float(info["code_stamp"]) + 1e-6
+    return {
+        "running": alive,
+        "pid": info.get("pid") if alive else None,
+        "started_at": info.get("started_at") if alive else None,
+        "version": info.get("version") if alive else None,
+        "paused": paths.paused.exists(),
+        "stale": stale,
+        "warning": (
+            "the installed loop-engine is newer than the running daemon: run `loop-engine restart`"
+            if stale
+            else None
+        ),
+    }
+
+
+def pause(paths: EnginePaths) -> None:
+    paths.engine_dir.mkdir(parents=True, exist_ok=True)
+    atomic_write(paths.paused, iso() + "\n")
+
+
+def resume(paths: EnginePaths) -> None:
+    with contextlib.suppress(FileNotFoundError):
+        paths.paused.unlink()
+
+
+def request_cycle(paths: EnginePaths) -> None:
+    paths.engine_dir.mkdir(parents=True, exist_ok=True)
+    atomic_write(paths.cycle_now, iso() + "\n")
+
+
+def stop(paths: EnginePaths, timeout: float = 30.0) -> bool:
+    """SIGTERM the daemon and wait until its lock is free; SIGKILL after `timeout`. False if none ran."""
+    if not daemon_alive(paths):
+        return False
+    info = read_pid(paths) or {}
+    pid = info.get("pid")
+    if not isinstance(pid, int):
+        raise DaemonError("a daemon holds the lock but daemon.pid names no pid; stop it by hand")
+    with contextlib.suppress(ProcessLookupError):
+        os.kill(pid, signal.SIGTERM)
+    if _wait_dead(paths, timeout):
+        return True
+    with contextlib.suppress(ProcessLookupError):
+        os.kill(pid, signal.SIGKILL)
+    if _wait_dead(paths, 10.0):
+        return True
+    raise DaemonError(f"daemon pid {pid} did not stop")
+
+
+def _wait_dead(paths: EnginePaths, timeout: float) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if not daemon_alive(paths):
+            return True
+        time.sleep(0.05)
+    return not daemon_alive(paths)
+
+
+def spawn(paths: EnginePaths, argv_prefix: list[str], timeout: float = 15.0) -> int:
+    """Start `watch --foreground` detached; return its pid once it holds the singleton lock."""
+    if daemon_alive(paths):
+        raise DaemonError(f"a daemon is already running (pid {(read_pid(paths) or {}).get('pid')})")
+    paths.engine_dir.mkdir(parents=True, exist_ok=True)
+    with paths.daemon_log.open("ab") as log:
+        proc = subprocess.Popen(
+            [*argv_prefix, "watch", "--foreground"],
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=log,
+            start_new_session=True,
+            close_fds=True,
+        )
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        info = read_pid(paths) or {}
+        if daemon_alive(paths) and info.get("pid") == proc.pid:
+            return proc.pid
+        if proc.poll() is not None:
+            raise DaemonError(f"the daemon exited at start (code {proc.returncode}); see {paths.daemon_log}")
+        time.sleep(0.05)
+    raise DaemonError(f"the daemon did not come up within {timeout:g}s; see {paths.daemon_log}")
+
+
+@dataclass
+class Poll:
+    mail: frozenset[str]
+    lanes: dict[str, str]
+    state: str
+    pending: bool
+
+
+def _one_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return f"{type(exc).__name__}: {text.splitlines()[0] if text else ''}"
+
+
+class Daemon:
+    """The watch loop. `engine_factory` builds a fresh Engine (config re-read) for each cycle."""
+
+    def __init__(self, paths: EnginePaths, engine_factory: Callable[[Callable[[], bool]], Any]) -> None:
+        self.paths = paths
+        self.engine_factory = engine_factory
+        self.stopping = threading.Event()
+
+    def _signal(self, signum: int, frame: Any) -> None:
+        self.stopping.set()
+
+    def run(self) -> int:
+        self.paths.ensure()
+        fd = os.open(self.paths.daemon_lock, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(fd)
+            raise DaemonError(
+                f"a daemon is already running (pid {(read_pid(self.paths) or {}).get('pid')})"
+            ) from None
+        try:
+            meta = {
+                "started_at": iso(),
+                "version": loop_engine.__version__,
+                "code_stamp": code_stamp(),
+                "python": sys.executable,
+            }
+            atomic_write(self.paths.pid, f"{os.getpid()}\n{json.dumps(meta)}\n")
+            if threading.current_thread() is threading.main_thread():
+                signal.signal(signal.SIGTERM, self._signal)
+                signal.signal(signal.SIGINT, self._signal)
+            engine = self.engine_factory(self.stopping.is_set)
+            engine.events.emit("daemon-start", pid=os.getpid(), version=loop_engine.__version__)
+            try:
+                self._loop()
+            finally:
+                self.engine_factory(self.stopping.is_set).events.emit("daemon-stop", pid=os.getpid())
+                with contextlib.suppress(OSError):
+                    info = read_pid(self.paths) or {}
+                    if info.get("pid") == os.getpid():
+                        self.paths.pid.unlink()
+        finally:
+            os.close(fd)  # releases the lock
+        return 0
+
+    def _poll_files(self) -> tuple[frozenset[str], str, bool]:
+        """The cheap part of a poll: pending mail names, the state file's stamp, a pending decision."""
+        try:
+            names = frozenset(e.name for e in os.scandir(self.paths.mailbox) if e.name.endswith(".md"))
+        except (FileNotFoundError, NotADirectoryError):
+            names = frozenset()
+        try:
+            st = self.paths.state_file.stat()
+            state = f"{st.st_mtime_ns}:{st.st_size}"
+        except OSError:
+            state = "-"
+        return names, state, self.paths.pending.exists()
+
+    def _poll(self, engine: Any) -> Poll:
+        lanes: dict[str, str] = {}
+        try:
+            for status in engine.substrate.lane_status():
+                lanes[str(status.lane)] = str(status.status)
+        except Exception as exc:  # tmux gone for a moment: observation resumes at the next poll
+            print(f"loop-engine: lane poll failed: {_one_line(exc)}", file=sys.stderr, flush=True)
+        names, state, pending = self._poll_files()
+        return Poll(mail=names, lanes=lanes, state=state, pending=pending)
+
+    def _loop(self) -> None:
+        engine = self.engine_factory(self.stopping.is_set)
+        last_cycle = 0.0
+        last_brain_fp: str | None = None
+        prev: Poll | None = None
+        reasons: set[str] = {"start"}
+        urgent = True
+        while not self.stopping.is_set():
+            cfg = engine.config.model
+            poll_s = max(0.2, float(cfg.poll_interval_s))
+            now = time.monotonic()
+            cur = self._poll(engine)
+            if prev is not None:
+                new_mail = cur.mail - prev.mail
+                if new_mail:
+                    reasons.add("new-mail")
+                    if any(asks_mod.reply_to(_subject(self.paths.mailbox / n)) for n in new_mail):
+                        reasons.add("ask-reply")
+                        urgent = True
+                if any(prev.lanes.get(k) == "working" and v == "idle" for k, v in cur.lanes.items()):
+                    reasons.add("lane-idle")
+                if cur.state != prev.state:
+                    reasons.add("state-file")
+                if prev.pending and not cur.pending:
+                    reasons.add("decision-resolved")
+            prev = cur
+            if self.paths.cycle_now.exists():
+                with contextlib.suppress(FileNotFoundError):
+                    self.paths.cycle_now.unlink()
+                reasons.add("cycle-now")
+                urgent = True
+            if now - last_cycle >= float(cfg.checkpoint_interval_s):
+                reasons.add("interval")
+            debounced = now - last_cycle >= float(cfg.min_cycle_interval_s)
+            if reasons and not self.paths.paused.exists() and (urgent or debounced):
+                trigger = ",".join(sorted(reasons))
+                forced = "cycle-now" in reasons
+                keep: set[str] = set()
+                try:
+                    engine = self.engine_factory(self.stopping.is_set)
+                    result = engine.cycle(
+                        trigger=trigger, skip_if_fingerprint=None if forced else last_brain_fp
+                    )
+                    if result.outcome == "brain-failed":
+                        last_brain_fp = None  # a failed call is retried at the next trigger
+                    elif result.brain_called or result.detail.startswith("a decision"):
+                        last_brain_fp = result.fingerprint
+                    if result.detail.startswith(("brain backing off", "brain budget")):
+                        keep = reasons - {"cycle-now"}  # try again after the debounce
+                except Exception as exc:  # recorded as cycle-crashed by the engine; the daemon lives on
+                    print(f"loop-engine: cycle failed: {_one_line(exc)}", file=sys.stderr, flush=True)
+                last_cycle = time.monotonic()
+                reasons = keep
+                urgent = False
+                # the cycle's own writes (the state file's lanes, a resolved decision) are no trigger
+                after = self._poll_files()
+                prev = Poll(mail=prev.mail, lanes=prev.lanes, state=after[1], pending=after[2])
+            self.stopping.wait(poll_s)
+
+
+def _subject(path: Path) -> str | None:
+    subject, _ = read_mail_head(path)
+    return subject

@@ -1,0 +1,183 @@
+"""External brains: argv building, the subprocess, live transcripts, failure classes, back-off, budget."""
+
+from __future__ import annotations
+
+import json
+import sys
+import threading
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from engine_fakes import Project, retry_until
+from loop_engine.brain import BrainError, build_argv, parse_reset, run_oneshot
+from loop_engine.events import parse_iso, utcnow
+
+FAKE_BRAIN = r"""
+import json, os, sys, time
+mode = os.environ.get("FAKE_BRAIN", "ok")
+open(os.environ["FAKE_BRAIN_LOG"], "a").write(json.dumps(sys.argv[1:]) + "\n")
+if mode == "ok":
+    print("thinking...", flush=True)
+    print("```decision\nversion: 1\ncritique: fine\nactions:\n  - kind: dispatch\n    lane: web\n"
+          "    payload: do the thing\n    rationale: because\n```")
+elif mode == "slow":
+    print("first line", flush=True)
+    time.sleep(30)
+elif mode == "quota":
+    print("Claude AI usage limit reached|4102444800", file=sys.stderr)
+    sys.exit(1)
+elif mode == "exit":
+    print("segfault-ish", file=sys.stderr)
+    sys.exit(3)
+elif mode == "garbage":
+    print("I think we should just run rm -rf")
+elif mode == "stream":
+    pieces = ["```decision\nversion: 1\n", "critique: streamed\nactions:\n",
+              "  - kind: stop\n    rationale: done\n```"]
+    for piece in pieces:
+        print(json.dumps({"type": "stream_event", "event": {"type": "content_block_delta",
+                          "delta": {"type": "text_delta", "text": piece}}}), flush=True)
+    print(json.dumps({"type": "result", "result": "".join(pieces), "is_error": False}))
+"""
+
+
+@pytest.fixture
+def brain(tmp_path: Path, project: Project, monkeypatch: pytest.MonkeyPatch) -> Path:
+    script = tmp_path / "fake_brain.py"
+    script.write_text(FAKE_BRAIN)
+    log = tmp_path / "brain.log"
+    monkeypatch.setenv("FAKE_BRAIN_LOG", str(log))
+    project.substrate.oneshot["claude"] = f"{sys.executable} {script} -p {{prompt}}"
+    return log
+
+
+def test_prompt_is_one_argv_element_never_shell_parsed() -> None:
+    nasty = "a b; rm -rf / $(reboot) `id` 'q' \"dq\"\n{prompt} C-c"
+    argv = build_argv("claude -p {prompt}", nasty, model="opus", model_flag="--model", extra_args=["--x"])
+    assert argv == ["claude", "-p", nasty, "--model", "opus", "--x"]
+    assert build_argv("tool --prompt={prompt}", "a b")[-1] == "--prompt=a b"
+    assert build_argv("amp -x", "hi") == ["amp", "-x", "hi"]
+    with pytest.raises(ValueError):
+        build_argv("claude 'unclosed", "x")
+
+
+def test_parse_reset_forms() -> None:
+    now = utcnow()
+    assert parse_reset("limit reached|4102444800") == parse_iso("2100-01-01T00:00:00Z")
+    got = parse_reset("try again in 2h 30m", now)
+    assert got is not None and abs((got - now) - timedelta(hours=2, minutes=30)) < timedelta(seconds=1)
+    assert parse_reset("Retry-After: 60", now) == now + timedelta(seconds=60)
+    assert parse_reset("no idea") is None
+
+
+def test_transcript_is_written_while_the_brain_runs(
+    tmp_path: Path, brain: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("FAKE_BRAIN", "slow")
+    transcript = tmp_path / "t.log"
+    stop = threading.Event()
+    errors: list[BaseException] = []
+
+    def go() -> None:
+        try:
+            run_oneshot(
+                [sys.executable, str(tmp_path / "fake_brain.py"), "x"],
+                timeout_s=20,
+                transcript=transcript,
+                abort=stop.is_set,
+            )
+        except BrainError as exc:
+            errors.append(exc)
+
+    t = threading.Thread(target=go)
+    t.start()
+    retry_until(lambda: transcript.exists() and "first line" in transcript.read_text(), timeout=10)
+    stop.set()
+    t.join(10)
+    assert errors and "aborted" in str(errors[0])
+
+
+def test_timeout_class(tmp_path: Path, brain: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("FAKE_BRAIN", "slow")
+    with pytest.raises(BrainError) as info:
+        run_oneshot(
+            [sys.executable, str(tmp_path / "fake_brain.py"), "x"], timeout_s=0.5, transcript=tmp_path / "t"
+        )
+    assert info.value.failure_class == "timeout"
+
+
+def test_engine_with_external_brain_queues_its_decision(
+    project: Project, brain: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("FAKE_BRAIN", "ok")
+    engine = project.engine(brain={"harness": "claude", "model": "opus"})
+    result = engine.cycle(approval="manual")
+    assert result.outcome == "queued"
+    argv = json.loads(brain.read_text().splitlines()[0])
+    prompt = argv[1]
+    assert argv[0] == "-p" and argv[2:] == ["--model", "opus"]
+    assert "<<<BEGIN DATA checkpoint" in prompt and "all quiet" in prompt and "```decision" in prompt
+    answered = project.events("brain-answered")[0]
+    assert answered["duration_s"] >= 0 and Path(answered["transcript"]).read_text().count("thinking...") == 1
+    assert len(json.loads(project.paths.budget.read_text())["calls"]) == 1
+
+
+def test_quota_backs_off_only_the_brain(
+    project: Project, brain: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("FAKE_BRAIN", "quota")
+    engine = project.engine(brain={"harness": "claude", "max_retries": 3})
+    first = engine.cycle(approval="manual")
+    assert first.outcome == "brain-failed" and first.detail.startswith("quota")
+    failed = project.events("brain-failed")
+    assert len(failed) == 1 and failed[0]["failure_class"] == "quota"  # no retry on quota
+    assert failed[0]["reset_at"] == "2100-01-01T00:00:00Z"
+    calls = len(brain.read_text().splitlines())
+    project.mail("web", subject="news")
+    second = engine.cycle(approval="manual")
+    assert second.outcome == "skipped" and "backing off" in second.detail
+    assert len(brain.read_text().splitlines()) == calls  # brain not called
+    observed = project.events("observed")
+    assert observed[-1]["pending_mail"] == 1  # observation went on
+
+
+def test_exit_and_parse_failures_are_classified_and_retried(
+    project: Project, brain: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("FAKE_BRAIN", "exit")
+    engine = project.engine(brain={"harness": "claude", "max_retries": 1})
+    assert engine.cycle(approval="full").outcome == "brain-failed"
+    assert [e["failure_class"] for e in project.events("brain-failed")] == ["exit", "exit"]
+    monkeypatch.setenv("FAKE_BRAIN", "garbage")
+    project.mail("web", subject="change")
+    assert engine.cycle(approval="full").outcome == "brain-failed"
+    assert [e["failure_class"] for e in project.events("brain-failed")][-2:] == ["parse", "parse"]
+    assert project.substrate.sent == []
+
+
+def test_budget_caps_brain_calls(project: Project, brain: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("FAKE_BRAIN", "ok")
+    engine = project.engine(brain={"harness": "claude", "max_calls_per_hour": 1})
+    assert engine.cycle(approval="manual").outcome == "queued"
+    engine.reject(json.loads(project.paths.pending.read_text())["id"], "test")
+    result = engine.cycle(approval="manual")
+    assert result.outcome == "skipped" and "budget" in result.detail
+    assert len(brain.read_text().splitlines()) == 1
+
+
+def test_stream_json_is_decoded(project: Project, brain: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("FAKE_BRAIN", "stream")
+    engine = project.engine(brain={"harness": "claude", "stream": True})
+    result = engine.cycle(approval="manual")
+    assert result.outcome == "noop"
+    argv = json.loads(brain.read_text().splitlines()[0])
+    assert "stream-json" in argv
+    transcript = Path(project.events("brain-answered")[0]["transcript"]).read_text()
+    assert "critique: streamed" in transcript and '"type"' not in transcript
+
+
+def test_missing_oneshot_template_is_an_exit_failure(project: Project) -> None:
+    engine = project.engine(brain={"harness": "pi"})
+    assert engine.cycle(approval="manual").outcome == "brain-failed"
+    assert project.events("brain-failed")[0]["failure_class"] == "exit"

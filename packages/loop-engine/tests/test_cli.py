@@ -1,0 +1,220 @@
+"""The CLI over the REAL loop_substrate.Substrate, whose CLIs are loop-substrate's recording fakes.
+
+These tests pin what the engine actually hands the substrate (argv, byte-exact payloads) and the
+CLI's surfaces: --json documents, exit codes, one-line errors.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from click.testing import CliRunner
+from engine_fakes import TASK
+from loop_engine.cli import main
+from loop_schemas import PendingDecision, parse_event
+from loop_substrate.testing import FakeSubstrate
+
+SESSION = "s1"
+
+
+def lane_report(lanes: dict[str, tuple[str, str | None, str]]) -> dict[str, Any]:
+    return {
+        "contract_version": 1,
+        "session": SESSION,
+        "generated_at": "2026-01-01T00:00:00Z",
+        "lanes": {
+            name: {"status": st, "target": f"%{i}", "kind": kind, "harness": h, "detail": "ready"}
+            for i, (name, (st, h, kind)) in enumerate(lanes.items())
+        },
+    }
+
+
+def lane_list(lanes: dict[str, tuple[str, str | None, str]]) -> dict[str, Any]:
+    return {
+        "contract_version": 1,
+        "session": SESSION,
+        "generated_at": "2026-01-01T00:00:00Z",
+        "lanes": [
+            {
+                "window": name,
+                "harness": h,
+                "model": None,
+                "role": None,
+                "cmd": None,
+                "base": kind == "fixed",
+                "kind": "standing" if kind == "fixed" else "worker",
+            }
+            for name, (_st, h, kind) in lanes.items()
+        ],
+    }
+
+
+REGISTRY = {
+    "contract_version": 1,
+    "harnesses": [
+        {"name": "pi", "kind": "ai", "oneshot_template": "pi -p {prompt}"},
+        {"name": "claude", "kind": "ai", "oneshot_template": "claude -p {prompt}"},
+        {"name": "shell", "kind": "shell"},
+    ],
+}
+
+
+@pytest.fixture
+def root(tmp_path: Path, fake_substrate: FakeSubstrate) -> Path:
+    root = tmp_path / "proj"
+    (root / ".loop" / "messages" / "processed").mkdir(parents=True)
+    (root / "ops-wiki").mkdir()
+    (root / "ops-wiki" / "checkpoint.md").write_text("# cp\n\n<!-- coord-decisions -->\nolder notes\n")
+    (root / "tasks" / "archive").mkdir(parents=True)
+    lanes = {
+        "coord": ("idle", None, "fixed"),
+        "web": ("idle", "pi", "fixed"),
+        "sh": ("idle", "shell", "dynamic"),
+    }
+    fake_substrate.respond("loop-lane-status", lane_report(lanes))
+    fake_substrate.respond("loop-tmux", lane_list(lanes))
+    respond_registry(fake_substrate, REGISTRY)
+    return root
+
+
+def respond_registry(fake: FakeSubstrate, registry: dict[str, Any]) -> None:
+    """FakeSubstrate.respond() drops the `.sh` of `lib/harness-registry.sh` (Path.with_suffix), so the
+    recorder never finds the answer; write the files under the name the recorder reads."""
+    base = fake.root / "responses" / "lib__harness-registry.sh"
+    Path(f"{base}.out").write_text(json.dumps(registry) + "\n")
+    Path(f"{base}.code").write_text("0")
+
+
+def cli(root: Path, *args: str) -> Any:
+    return CliRunner().invoke(main, ["--project-root", str(root), "--session", SESSION, *args])
+
+
+def test_once_manual_queues_and_approve_sends_the_task_text_byte_for_byte(
+    root: Path, fake_substrate: FakeSubstrate
+) -> None:
+    text = TASK.format(id="T0001", title="quote", status="open", deps="")
+    text += "Run $(rm -rf /) `x` 'y' \"z\" ; C-c Enter \\ and a\ttab, unicode \u00e9\n"
+    (root / "tasks" / "T0001-quote.md").write_text(text)
+    out = cli(root, "once", "--approval", "manual", "--json")
+    assert out.exit_code == 0, out.output
+    result = json.loads(out.output)
+    assert result["contract_version"] == 1 and result["outcome"] == "queued"
+    assert fake_substrate.calls("loop-dispatch") == []  # manual: nothing sent
+
+    status = json.loads(cli(root, "status", "--json").output)
+    pending = PendingDecision.model_validate(status["pending"])
+    assert pending.id == result["decision_id"]
+    assert status["daemon"]["running"] is False and status["budget"]["max_calls_per_hour"] == 12
+
+    out = cli(root, "approve", pending.id)
+    assert out.exit_code == 0, out.output
+    calls = fake_substrate.calls("loop-dispatch")
+    assert len(calls) == 1
+    args = calls[0]["args"]
+    assert isinstance(args, list)
+    assert args[:4] == ["--session", SESSION, "--mode", "text"]
+    assert "--wait-ready" in args
+    lane, payload = args[args.index("--") + 1 :]
+    assert lane == "web"
+    assert payload.startswith(text.rstrip("\n"))  # the whole task file, byte for byte
+    assert "T0001" in payload and "loop-mail send --from web" in payload
+    assert "status: in-progress" in (root / "tasks" / "T0001-quote.md").read_text()
+    head, _, tail = (root / "ops-wiki" / "checkpoint.md").read_text().partition("<!-- coord-decisions -->")
+    assert pending.id in tail and pending.id not in head and "older notes" in tail
+    # a second approve of the same id: nothing pending, one line, exit 1, nothing re-sent
+    again = cli(root, "approve", pending.id)
+    assert again.exit_code == 1 and "no pending decision" in again.output
+    assert len(fake_substrate.calls("loop-dispatch")) == 1
+
+
+def test_reject_runs_nothing_and_archives(root: Path, fake_substrate: FakeSubstrate) -> None:
+    (root / "tasks" / "T0001-a.md").write_text(TASK.format(id="T0001", title="a", status="open", deps=""))
+    decision = json.loads(cli(root, "once", "--json").output)["decision_id"]
+    out = cli(root, "reject", decision, "--reason", "not now")
+    assert out.exit_code == 0
+    assert fake_substrate.calls("loop-dispatch") == []
+    archived = json.loads(
+        (root / ".loop/sessions" / SESSION / "engine/decisions" / f"{decision}.json").read_text()
+    )
+    assert archived["resolution"] == "rejected" and archived["reason"] == "not now"
+    events = json.loads(cli(root, "events", "--json").output)["events"]
+    kinds = [parse_event(json.dumps(e)).event for e in events]
+    assert "decision-rejected" in kinds and kinds[0] == "cycle-start"
+
+
+def test_auto_runs_safe_dispatch_but_never_text_into_a_shell_lane(
+    root: Path, fake_substrate: FakeSubstrate
+) -> None:
+    brain = (
+        "```decision\nversion: 1\ncritique: c\nactions:\n"
+        "  - {kind: dispatch, lane: web, payload: hello, rationale: r}\n"
+        "  - {kind: dispatch, lane: sh, payload: ls, rationale: r}\n```\n"
+    )
+    fake_substrate.respond("loop-checkpoint", "HEADER\nbody\n")
+    bindir = root.parent / "brainbin"
+    bindir.mkdir()
+    answer = root.parent / "answer.txt"
+    answer.write_text(brain)
+    script = bindir / "pi"
+    script.write_text(f"#!/bin/sh\ncat '{answer}'\n")
+    script.chmod(0o755)
+    (root / "lane-config.yaml").write_text("engine:\n  brain: {harness: pi}\n")
+    import os
+
+    os.environ["PATH"] = f"{bindir}{os.pathsep}{os.environ['PATH']}"
+    out = cli(root, "once", "--approval", "auto", "--json")
+    assert out.exit_code == 0, out.output
+    assert json.loads(out.output)["outcome"] == "partial"
+    sent = [c["args"][-2:] for c in fake_substrate.calls("loop-dispatch")]
+    assert sent == [["web", "hello"]]
+    pending = json.loads(cli(root, "status", "--json").output)["pending"]
+    assert [g["gate_class"] for g in pending["gates"]] == ["safe", "destructive"]
+    assert [g["state"] for g in pending["gates"]] == ["done", "queued"]
+
+
+def test_usage_and_config_errors_are_one_line(root: Path, tmp_path: Path) -> None:
+    out = CliRunner().invoke(
+        main, ["--project-root", str(root), "status"], env={"LOOP_SESSION": "", "TMUX": ""}
+    )
+    assert out.exit_code == 2 and "--session" in out.output
+    out = cli(root, "once", "--approval", "sometimes")
+    assert out.exit_code == 2
+    out = cli(root, "events", "--since", "yesterday-ish")
+    assert out.exit_code == 2
+    (root / "lane-config.yaml").write_text("engine:\n  approval_mode: sometimes\n")
+    out = cli(root, "config", "--json")
+    assert out.exit_code == 1 and "Traceback" not in out.output and len(out.output.strip().splitlines()) == 1
+    out = CliRunner().invoke(main, ["--project-root", str(root), "--session", "../x", "status"])
+    assert out.exit_code == 2
+
+
+def test_config_json_merges_overlay_and_env(root: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    (root / "lane-config.yaml").write_text(
+        "lanes: {web: {harness: pi}}\nengine:\n  approval_mode: auto\n"
+        "  brain: {harness: claude, timeout_s: 30}\n  surprise: 1\n"
+    )
+    (root / "lane-config.myhost.yaml").write_text("engine:\n  brain: {harness: codex}\n")
+    monkeypatch.setattr("socket.gethostname", lambda: "myhost.example")
+    monkeypatch.setenv("LOOP_ENGINE_POLL_INTERVAL_S", "3")
+    doc = json.loads(cli(root, "config", "--json").output)
+    engine = doc["engine"]
+    assert engine["approval_mode"] == "auto"
+    assert engine["brain"]["harness"] == "codex" and engine["brain"]["timeout_s"] == 300  # replaced whole
+    assert engine["poll_interval_s"] == 3
+    assert engine["ingest"] == {"mode": "lane", "lane": "docs", "timeout_s": 600}
+    assert any("surprise" in w for w in doc["warnings"])
+    assert len(doc["sources"]) == 2
+
+
+def test_pause_resume_cycle_now_without_daemon(root: Path) -> None:
+    assert cli(root, "pause").exit_code == 0
+    assert json.loads(cli(root, "status", "--json").output)["daemon"]["paused"] is True
+    assert cli(root, "resume").exit_code == 0
+    assert json.loads(cli(root, "status", "--json").output)["daemon"]["paused"] is False
+    out = cli(root, "cycle-now")
+    assert out.exit_code == 0
+    assert (root / ".loop/sessions" / SESSION / "engine/cycle-now").exists()
+    assert cli(root, "stop").output.strip() == "no daemon running"
