@@ -1,0 +1,768 @@
+"""The flight deck: a live view of one loop session that changes nothing except by running CLIs.
+
+IO happens in two kinds of worker threads: one refresh loop (a Reader collecting Snapshots, the lane
+tail and the brain transcript) and one thread per CLI the deck runs. They post messages; the UI thread
+applies them to the widgets by diff.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import threading
+import time
+import traceback
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, ClassVar
+
+from loop_schemas import append_line
+from textual import work
+from textual.app import App, ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Horizontal, Vertical
+from textual.widgets import Footer, Header, Label, Log, Static, TabbedContent, TabPane
+
+from loop_deck.commands import Command, CommandBuilder, CommandResult, EngineMissingError, Runner, run_command
+from loop_deck.messages import CommandFinished, SnapshotReady, TailReady
+from loop_deck.screens import (
+    AddLaneRequest,
+    AddLaneScreen,
+    ConfirmScreen,
+    HelpScreen,
+    MessageScreen,
+    RejectScreen,
+    TextPromptScreen,
+    TextRequest,
+    TypedConfirmScreen,
+)
+from loop_deck.snapshot import (
+    BASE_WINDOWS,
+    Clock,
+    DeckPaths,
+    FleetRow,
+    Reader,
+    Snapshot,
+    SubstrateLike,
+    find_engine,
+    harness_names,
+    one_line,
+)
+from loop_deck.widgets import KeyedTable
+
+TAIL_LINES = 200
+TRANSCRIPT_BYTES = 64 * 1024
+TABS = {"decision": "decision", "mail": "mail", "adrs": "adrs", "lane": "lane", "brain": "brain"}
+# Actions that open a dialog or run a CLI: only from the main screen, never under a dialog.
+DECK_ACTIONS = frozenset(
+    {
+        "steer",
+        "dispatch",
+        "add_lane",
+        "drop_lane",
+        "jump",
+        "checkpoint",
+        "pause_resume",
+        "approve",
+        "reject",
+        "accept_adr",
+        "tab",
+        "help",
+    }
+)
+
+
+class DeckApp(App[None]):
+    TITLE = "loop-deck"
+    CSS_PATH = "deck.tcss"
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("s", "steer", "steer"),
+        Binding("d", "dispatch", "dispatch"),
+        Binding("n", "add_lane", "add"),
+        Binding("x", "drop_lane", "drop"),
+        Binding("g", "jump", "jump"),
+        Binding("c", "checkpoint", "checkpoint"),
+        Binding("p", "pause_resume", "pause"),
+        Binding("y", "approve", "approve"),
+        Binding("N", "reject", "reject"),
+        Binding("a", "accept_adr", "accept ADR", show=False),
+        Binding("o", "tab('decision')", "decision", show=False),
+        Binding("m", "tab('mail')", "mail", show=False),
+        Binding("r", "tab('adrs')", "ADRs", show=False),
+        Binding("l", "tab('lane')", "lane", show=False),
+        Binding("b", "tab('brain')", "brain"),
+        Binding("question_mark", "help", "help"),
+        Binding("q", "quit", "quit"),
+    ]
+
+    def __init__(
+        self,
+        reader: Reader,
+        builder: CommandBuilder,
+        *,
+        runner: Runner = run_command,
+        interval: float = 1.0,
+        auto_refresh: bool = True,
+        self_pane: str | None = None,
+        harnesses: list[str] | None = None,
+    ) -> None:
+        super().__init__()
+        self.reader = reader
+        self.paths = reader.paths
+        self.builder = builder
+        self.runner = runner
+        self.refresh_interval = interval
+        self.live_refresh = auto_refresh
+        self.self_pane = self_pane
+        self.harnesses = harnesses if harnesses is not None else harness_names()
+        self.snapshot: Snapshot | None = None
+        self.last_result: CommandResult | None = None
+        self.commands_run: list[Command] = []
+        self.crash_log: Path | None = None
+        self._crash_line: str | None = None
+        self._stop = threading.Event()
+        self._wake = threading.Event()
+        # read by the refresh thread: plain values, set on the UI thread
+        self._active_tab = "decision"
+        self._tail_lane: str | None = None
+        self._tail_text: str | None = None
+        self._transcript_pos: tuple[Path, int] | None = None
+
+    # ---- layout -----------------------------------------------------------------------------
+    def compose(self) -> ComposeResult:
+        yield Header(show_clock=False, icon="◆")
+        yield Static("reading the session…", id="banner", markup=False)
+        with Horizontal(id="main"):
+            with Vertical(id="left"):
+                yield Label("FLEET", id="fleet-title", classes="section")
+                yield KeyedTable(("lane", "harness", "role", "status", "restarts", "activity"), id="fleet")
+                yield Label("LOOPS", id="loops-title", classes="section")
+                yield KeyedTable(("loop", "name", "status", "branch", "canary"), id="loops")
+            with TabbedContent(id="right", initial="decision"):
+                with TabPane("decision (o)", id="decision"):
+                    yield Static("no pending decision", id="decision-head", markup=False)
+                    yield Static("", id="critique", markup=False)
+                    yield KeyedTable(("#", "kind", "target", "gate", "state", "what"), id="actions")
+                    yield Static("", id="action-detail", markup=False)
+                with TabPane("mail (m)", id="mail"):
+                    yield KeyedTable(("", "when", "from", "to", "subject"), id="mailbox")
+                with TabPane("ADRs (r)", id="adrs"):
+                    yield KeyedTable(("id", "status", "accept gate", "title"), id="adr-table")
+                    yield Static("", id="adr-detail", markup=False)
+                with TabPane("lane (l)", id="lane"):
+                    yield Static("select a lane in the fleet table", id="lane-info", markup=False)
+                    yield Log(id="lane-tail", max_lines=2000)
+                with TabPane("brain (b)", id="brain"):
+                    yield Static("no brain transcript yet", id="brain-info", markup=False)
+                    yield Log(id="brain-log", max_lines=5000)
+        yield Static("no command run yet", id="cmdlog", markup=False)
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.sub_title = f"{self.paths.session} · {self.paths.project_root.name}"
+        self.query_one("#fleet", KeyedTable).focus()
+        if self.live_refresh:
+            self._refresh_loop()
+        else:
+            self.refresh_now()
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        return not (action in DECK_ACTIONS and len(self.screen_stack) > 1)
+
+    # ---- crash handling: the deck's one write ---------------------------------------------------
+    def _handle_exception(self, error: Exception) -> None:
+        try:
+            self.crash_log = record_crash(self.paths, error)
+            where = f"details in {self.crash_log}"
+        except OSError as exc:
+            where = f"and the crash log could not be written: {exc.strerror}"
+        self._crash_line = f"loop-deck: crashed: {type(error).__name__}: {one_line(error)} ({where})"
+        super()._handle_exception(error)
+
+    def _print_error_renderables(self) -> None:
+        if self._crash_line is not None:
+            self._exit_renderables.clear()
+            self.error_console.print(self._crash_line, markup=False, highlight=False, soft_wrap=True)
+            return
+        super()._print_error_renderables()
+
+    # ---- the refresh worker ----------------------------------------------------------------------
+    @work(thread=True, exclusive=True, group="refresh", exit_on_error=True)
+    def _refresh_loop(self) -> None:
+        while not self._stop.is_set():
+            started = time.monotonic()
+            self._tick()
+            self._wake.wait(max(0.05, self.refresh_interval - (time.monotonic() - started)))
+            self._wake.clear()
+
+    @work(thread=True, exclusive=True, group="refresh-once", exit_on_error=True)
+    def _refresh_once(self) -> None:
+        self._tick()
+
+    def refresh_now(self) -> None:
+        """Read the session again now (wakes the refresh loop, or runs one read when there is none)."""
+        if self.live_refresh:
+            self._wake.set()
+        else:
+            self._refresh_once()
+
+    def _tick(self) -> None:
+        snap = self.reader.collect()
+        self.post_message(SnapshotReady(snap))
+        if self._active_tab == "lane":
+            self._read_lane_tail()
+        elif self._active_tab == "brain":
+            self._read_transcript(snap.transcript)
+
+    def _read_lane_tail(self) -> None:
+        lane = self._tail_lane
+        if lane is None:
+            return
+        try:
+            text = self.reader.substrate.capture(lane, TAIL_LINES)
+        except Exception as exc:  # a lane that just went away: say so in the panel
+            text = f"(cannot capture {lane}: {one_line(exc)})"
+        text = text.rstrip("\n")
+        if text != self._tail_text:
+            self._tail_text = text
+            self.post_message(TailReady(f"lane:{lane}", text))
+
+    def _read_transcript(self, path: Path | None) -> None:
+        if path is None:
+            return
+        start = 0
+        reset = self._transcript_pos is None or self._transcript_pos[0] != path
+        if not reset and self._transcript_pos is not None:
+            start = self._transcript_pos[1]
+        try:
+            size = path.stat().st_size
+            if size < start:
+                start, reset = 0, True
+            if size - start > TRANSCRIPT_BYTES:
+                start = size - TRANSCRIPT_BYTES
+            with path.open("rb") as fh:
+                fh.seek(start)
+                chunk = fh.read(size - start)
+        except OSError:
+            return
+        self._transcript_pos = (path, start + len(chunk))
+        if reset or chunk:
+            text = chunk.decode("utf-8", errors="replace")
+            self.post_message(TailReady("brain-reset:" + path.name if reset else "brain", text))
+
+    def on_unmount(self) -> None:
+        self._stop.set()
+        self._wake.set()
+
+    # ---- applying a snapshot (by diff) -------------------------------------------------------------
+    def on_snapshot_ready(self, message: SnapshotReady) -> None:
+        snap = message.snapshot
+        self.snapshot = snap
+        self._apply_banner(snap)
+        self._apply_fleet(snap)
+        loops = self.query_one("#loops", KeyedTable)
+        loops.set_rows([(r.loop_id, (r.loop_id, r.name, r.status, r.branch, r.canary)) for r in snap.loops])
+        _set_text(
+            self.query_one("#loops-title", Label),
+            "LOOPS" + (f" — objective: {snap.objective}" if snap.objective else ""),
+        )
+        self._apply_decision(snap)
+        self.query_one("#mailbox", KeyedTable).set_rows(
+            [
+                (m.key, ("done" if m.processed else "NEW", m.when, m.sender, m.recipient, m.subject))
+                for m in snap.mail
+            ]
+        )
+        self.query_one("#adr-table", KeyedTable).set_rows(
+            [(str(a.number), (f"{a.number:04d}", a.status, a.verdict, a.title)) for a in snap.adrs]
+        )
+        self._show_adr_detail()
+        self._show_lane_info()
+        if snap.transcript is not None:
+            _set_text(
+                self.query_one("#brain-info", Static),
+                f"{snap.engine.label}\ntranscript: {snap.transcript.name}",
+            )
+        else:
+            _set_text(self.query_one("#brain-info", Static), f"{snap.engine.label}\nno brain transcript yet")
+
+    def _apply_banner(self, snap: Snapshot) -> None:
+        parts = [snap.engine.label]
+        parts.append(f"{snap.pending_mail} pending mail")
+        if snap.decision is not None:
+            parts.append(f"decision {snap.decision.decision_id} waiting: y approve / N reject")
+        banner = self.query_one("#banner", Static)
+        _set_text(banner, " · ".join(parts + snap.problems))
+        banner.set_class(bool(snap.problems), "error")
+        banner.set_class(not snap.problems and not snap.engine.running, "warn")
+
+    def _apply_fleet(self, snap: Snapshot) -> None:
+        rows = []
+        for r in snap.fleet:
+            status = r.status + (f" ({r.detail})" if r.detail and r.detail != r.status else "")
+            restarts = str(r.restarts) + (" · gave up" if r.giveups else "")
+            marker = " (this deck)" if self.self_pane and r.target == self.self_pane else ""
+            rows.append((r.lane, (r.lane + marker, r.harness, r.role, status, restarts, r.activity)))
+        self.query_one("#fleet", KeyedTable).set_rows(rows)
+        title = f"FLEET — {len(snap.fleet)} lanes" if not snap.fleet_error else f"FLEET — {snap.fleet_error}"
+        _set_text(self.query_one("#fleet-title", Label), title)
+        self._sync_tail_lane()
+
+    def _apply_decision(self, snap: Snapshot) -> None:
+        head = self.query_one("#decision-head", Static)
+        critique = self.query_one("#critique", Static)
+        table = self.query_one("#actions", KeyedTable)
+        d = snap.decision
+        if d is None:
+            _set_text(head, snap.decision_error or "no pending decision")
+            _set_text(critique, "")
+            table.set_rows([])
+            _set_text(self.query_one("#action-detail", Static), "")
+            return
+        trigger = f" · trigger: {d.trigger}" if d.trigger else ""
+        _set_text(
+            head,
+            f"decision {d.decision_id} · {d.created_at} · mode {d.approval_mode}{trigger}\n"
+            "y approve · N reject",
+        )
+        _set_text(critique, f"critique: {d.critique}")
+        table.set_rows(
+            [(str(a.index), (str(a.index), a.kind, a.target, a.gate, a.state, a.summary)) for a in d.actions]
+        )
+        self._show_action_detail()
+
+    def _show_action_detail(self) -> None:
+        if self.snapshot is None or self.snapshot.decision is None:
+            return
+        key = self.query_one("#actions", KeyedTable).selected_key()
+        action = next((a for a in self.snapshot.decision.actions if str(a.index) == key), None)
+        text = ""
+        if action is not None:
+            text = f"#{action.index} rationale: {action.rationale}"
+            if action.reasons:
+                text += "\ngate: " + "; ".join(action.reasons)
+        _set_text(self.query_one("#action-detail", Static), text)
+
+    def _show_adr_detail(self) -> None:
+        adr = self._selected_adr()
+        text = ""
+        if adr is not None:
+            text = f"{adr.file}: " + (
+                "the accept gate passes (a: accept)"
+                if adr.acceptable
+                else "accept would be refused:\n  " + "\n  ".join(adr.problems)
+            )
+        _set_text(self.query_one("#adr-detail", Static), text)
+
+    def _selected_row(self) -> FleetRow | None:
+        if self.snapshot is None:
+            return None
+        key = self.query_one("#fleet", KeyedTable).selected_key()
+        return next((r for r in self.snapshot.fleet if r.lane == key), None)
+
+    def _show_lane_info(self) -> None:
+        row = self._selected_row()
+        info = self.query_one("#lane-info", Static)
+        if row is None:
+            _set_text(info, "select a lane in the fleet table")
+            return
+        detail = f" ({row.detail})" if row.detail and row.detail != row.status else ""
+        base = "base window" if row.base else "added lane"
+        _set_text(
+            info,
+            (
+                f"{row.lane} · window {row.window} ({base}, {row.kind}) · pane {row.target}\n"
+                f"harness {row.harness or '-'} · model {row.model or '-'} · role {row.role or '-'}\n"
+                f"status {row.status}{detail} · restarts {row.restarts}"
+                + (" · the watchdog gave up" if row.giveups else "")
+                + f" · last activity {row.activity}"
+            ),
+        )
+
+    def _sync_tail_lane(self) -> None:
+        row = self._selected_row()
+        lane = row.lane if row is not None else None
+        if lane != self._tail_lane:
+            self._tail_lane = lane
+            self._tail_text = None
+            log = self.query_one("#lane-tail", Log)
+            log.clear()
+            if self._active_tab == "lane":
+                self.refresh_now()
+
+    # ---- tails --------------------------------------------------------------------------------------
+    def on_tail_ready(self, message: TailReady) -> None:
+        if message.source.startswith("lane:"):
+            if message.source != f"lane:{self._tail_lane}":
+                return
+            log = self.query_one("#lane-tail", Log)
+            log.clear()
+            log.write(message.text)
+            return
+        log = self.query_one("#brain-log", Log)
+        if message.source.startswith("brain-reset:"):
+            log.clear()
+            log.write(f"── {message.source.split(':', 1)[1]}\n")
+        log.write(message.text)
+
+    # ---- events ------------------------------------------------------------------------------------
+    def on_data_table_row_highlighted(self, event: KeyedTable.RowHighlighted) -> None:
+        table_id = event.data_table.id
+        if table_id == "fleet":
+            self._show_lane_info()
+            self._sync_tail_lane()
+        elif table_id == "actions":
+            self._show_action_detail()
+        elif table_id == "adr-table":
+            self._show_adr_detail()
+
+    def on_data_table_row_selected(self, event: KeyedTable.RowSelected) -> None:
+        table_id = event.data_table.id
+        if table_id == "fleet":
+            self.action_tab("lane")
+        elif table_id == "mailbox":
+            self._open_mail(str(event.row_key.value))
+
+    def on_tabbed_content_tab_activated(self, event: TabbedContent.TabActivated) -> None:
+        pane = event.pane.id or "decision"
+        if pane != self._active_tab:
+            self._active_tab = pane
+            if pane in ("lane", "brain"):
+                self._tail_text = None
+                self.refresh_now()
+
+    def _open_mail(self, key: str) -> None:
+        if self.snapshot is None:
+            return
+        mail = next((m for m in self.snapshot.mail if m.key == key), None)
+        if mail is None:
+            return
+        try:
+            text = mail.path(self.paths).read_text(encoding="utf-8", errors="replace")
+        except OSError as exc:
+            text = f"(cannot read: {exc.strerror})"
+        state = "processed" if mail.processed else "pending"
+        self.push_screen(
+            MessageScreen(f"{mail.file} ({state}) — from {mail.sender} to {mail.recipient}", text)
+        )
+
+    # ---- running CLIs ---------------------------------------------------------------------------------
+    def run_cli(self, command: Command) -> None:
+        self.commands_run.append(command)
+        _set_text(self.query_one("#cmdlog", Static), f"$ {command.display}\n… running")
+        self._run_worker(command)
+
+    @work(thread=True, group="commands")
+    def _run_worker(self, command: Command) -> None:
+        self.post_message(CommandFinished(self.runner(command)))
+
+    def on_command_finished(self, message: CommandFinished) -> None:
+        result = message.result
+        self.last_result = result
+        cmdlog = self.query_one("#cmdlog", Static)
+        _set_text(cmdlog, f"$ {result.command.display}\n{result.summary}")
+        cmdlog.set_class(not result.ok, "error")
+        self.notify(result.summary, severity="information" if result.ok else "error", timeout=6)
+        if "add-lane" in result.command.argv or "drop-lane" in result.command.argv:
+            self.reader.invalidate_lanes()
+        self.refresh_now()
+
+    def _build(self, make: Callable[[], Command]) -> Command | None:
+        try:
+            return make()
+        except EngineMissingError as exc:
+            self.notify(str(exc), severity="warning")
+        except ValueError as exc:
+            self.notify(one_line(exc), severity="warning")
+        return None
+
+    def _run_built(self, make: Callable[[], Command]) -> None:
+        command = self._build(make)
+        if command is not None:
+            self.run_cli(command)
+
+    def _need_lane(self, verb: str) -> FleetRow | None:
+        row = self._selected_row()
+        if row is None:
+            self.notify("select a lane in the fleet table first", severity="warning")
+            return None
+        if self.self_pane and row.target == self.self_pane:
+            self.notify(
+                f"{row.lane} is the pane this deck runs in: cannot {verb} it from here", severity="warning"
+            )
+            return None
+        return row
+
+    def _need_engine(self) -> bool:
+        if self.builder.engine_cmd is None:
+            self.notify("loop-engine is not installed: the deck is a live dashboard only", severity="warning")
+            return False
+        return True
+
+    # ---- actions ----------------------------------------------------------------------------------------
+    def action_steer(self) -> None:
+        row = self._need_lane("steer")
+        if row is None:
+            return
+        lane = row.lane
+
+        def send(req: TextRequest | None) -> None:
+            if req is not None:
+                self._run_built(lambda: self.builder.steer(lane, req.text))
+
+        self.push_screen(
+            TextPromptScreen(f"Steer {lane}: Escape interrupts it, then this text is sent"), send
+        )
+
+    def action_dispatch(self) -> None:
+        row = self._need_lane("dispatch to")
+        if row is None:
+            return
+        lane = row.lane
+
+        def send(req: TextRequest | None) -> None:
+            if req is not None:
+                self._run_built(lambda: self.builder.dispatch(lane, req.text, mode=req.mode))
+
+        self.push_screen(TextPromptScreen(f"Dispatch to {lane}", allow_command_mode=True), send)
+
+    def action_add_lane(self) -> None:
+        taken = {r.window for r in self.snapshot.fleet} if self.snapshot else set()
+
+        def add(req: AddLaneRequest | None) -> None:
+            if req is not None:
+                self._run_built(
+                    lambda: self.builder.add_lane(
+                        req.window,
+                        harness=req.harness,
+                        cmd=req.cmd,
+                        model=req.model,
+                        role=req.role,
+                        worktree=req.worktree,
+                        auto_approve=req.auto_approve,
+                    )
+                )
+
+        self.push_screen(AddLaneScreen(self.harnesses, taken), add)
+
+    def action_drop_lane(self) -> None:
+        row = self._need_lane("drop")
+        if row is None:
+            return
+        window = row.window
+        base = row.base or window in BASE_WINDOWS
+        if base:
+            command = self.builder.drop_lane(window, force=True)
+
+            def typed(ok: bool | None) -> None:
+                if ok:
+                    self.run_cli(command)
+
+            self.push_screen(
+                TypedConfirmScreen(
+                    f"{window} is a base window of the session. Drop it anyway (--force)?",
+                    window,
+                    detail="Its pane and everything running in it are killed.",
+                    command=command.display,
+                ),
+                typed,
+            )
+            return
+        command = self.builder.drop_lane(window)
+
+        def confirm(ok: bool | None) -> None:
+            if ok:
+                self.run_cli(command)
+
+        self.push_screen(ConfirmScreen(f"Drop lane {window}?", command=command.display), confirm)
+
+    def action_jump(self) -> None:
+        row = self._selected_row()
+        if row is None:
+            self.notify("select a lane in the fleet table first", severity="warning")
+            return
+        self.run_cli(self.builder.jump(row.target))
+        if not os.environ.get("TMUX"):
+            self.notify(f"outside tmux: attach with  tmux attach -t ={self.paths.session}", timeout=8)
+
+    def action_checkpoint(self) -> None:
+        running = bool(self.snapshot and self.snapshot.engine.running)
+        if self.builder.engine_cmd is None and self.snapshot is not None:
+            coord = next((r for r in self.snapshot.fleet if r.lane == "coord"), None)
+            if coord is not None and self.self_pane and coord.target == self.self_pane:
+                self.notify(
+                    "this deck is the coord pane: start loop-engine to run checkpoints, or "
+                    "dispatch one to a lane with d",
+                    severity="warning",
+                    timeout=8,
+                )
+                return
+        command = self._build(lambda: self.builder.checkpoint(engine_running=running))
+        if command is None:
+            return
+
+        def confirm(ok: bool | None) -> None:
+            if ok:
+                self.run_cli(command)
+
+        self.push_screen(ConfirmScreen("Run a checkpoint now?", command=command.display), confirm)
+
+    def action_pause_resume(self) -> None:
+        if not self._need_engine():
+            return
+        paused = bool(self.snapshot and self.snapshot.engine.paused)
+        self._run_built(self.builder.resume if paused else self.builder.pause)
+
+    def _pending(self) -> str | None:
+        if self.snapshot is None or self.snapshot.decision is None:
+            self.notify("no pending decision", severity="information")
+            return None
+        if not self._need_engine():
+            return None
+        return self.snapshot.decision.decision_id
+
+    def _decision_text(self) -> str:
+        if self.snapshot is None or self.snapshot.decision is None:
+            return ""
+        d = self.snapshot.decision
+        lines = [f"critique: {d.critique}", ""]
+        for a in d.actions:
+            lines.append(f"#{a.index} {a.kind} {a.target} [{a.gate}, {a.state}] {a.summary}")
+            if a.gate == "blocked":
+                lines.append("    blocked: never runs, whatever is approved")
+        return "\n".join(lines)
+
+    def action_approve(self) -> None:
+        decision_id = self._pending()
+        if decision_id is None:
+            return
+        command = self.builder.approve(decision_id)
+
+        def confirm(ok: bool | None) -> None:
+            if ok:
+                self.run_cli(command)
+
+        self.push_screen(
+            ConfirmScreen(
+                f"Approve decision {decision_id}? Its queued actions run now.",
+                self._decision_text(),
+                command.display,
+            ),
+            confirm,
+        )
+
+    def action_reject(self) -> None:
+        decision_id = self._pending()
+        if decision_id is None:
+            return
+
+        def confirm(reason: str | None) -> None:
+            if reason is not None:
+                self._run_built(lambda: self.builder.reject(decision_id, reason))
+
+        self.push_screen(RejectScreen(decision_id, self._decision_text()), confirm)
+
+    def _selected_adr(self) -> Any:
+        if self.snapshot is None:
+            return None
+        key = self.query_one("#adr-table", KeyedTable).selected_key()
+        return next((a for a in self.snapshot.adrs if str(a.number) == key), None)
+
+    def action_accept_adr(self) -> None:
+        adr = self._selected_adr()
+        if adr is None:
+            self.action_tab("adrs")
+            self.notify("select an ADR in the ADRs tab (r), then press a", severity="warning")
+            return
+        expected = f"accept {adr.number}"
+        verdict = (
+            "the accept gate passes"
+            if adr.acceptable
+            else "loop-adr will refuse it:\n  " + "\n  ".join(adr.problems)
+        )
+        command = self.builder.accept_adr(adr.number, self.paths.adr_dir)
+
+        def confirm(ok: bool | None) -> None:
+            if ok:
+                self.run_cli(command)
+
+        self.push_screen(
+            TypedConfirmScreen(
+                f"Accept ADR {adr.number:04d} — {adr.title}?",
+                expected,
+                detail=verdict,
+                command=command.display,
+            ),
+            confirm,
+        )
+
+    def action_tab(self, tab: str) -> None:
+        self.query_one("#right", TabbedContent).active = TABS.get(tab, "decision")
+        table = {"mail": "#mailbox", "adrs": "#adr-table", "decision": "#actions"}.get(tab)
+        if table is not None:
+            self.query_one(table, KeyedTable).focus()
+
+    def action_help(self) -> None:
+        self.push_screen(HelpScreen())
+
+
+def _set_text(widget: Static | Label, text: str) -> None:
+    """Update only when the text changed: an idle tick repaints nothing."""
+    if getattr(widget, "_deck_text", None) != text:
+        widget._deck_text = text  # type: ignore[union-attr]
+        widget.update(text)
+
+
+def record_crash(paths: DeckPaths, error: BaseException) -> Path:
+    """Append one JSON line for a crash to deck-crash.log in the session's state dir (mined by improve)."""
+    path = paths.crash_log
+    record = {
+        "timestamp": dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "component": "deck",
+        "session": paths.session,
+        "error": f"{type(error).__name__}: {one_line(error)}",
+        "traceback": "".join(traceback.format_exception(type(error), error, error.__traceback__)),
+    }
+    append_line(path, json.dumps(record, ensure_ascii=False))
+    return path
+
+
+def make_app(
+    project_root: Path,
+    session: str,
+    *,
+    socket: str | None = None,
+    interval: float = 1.0,
+    state_dir: Path | None = None,
+    adr_dir: Path | None = None,
+    substrate: SubstrateLike | None = None,
+    runner: Runner = run_command,
+    engine_cmd: str | bool | None = True,
+    auto_refresh: bool = True,
+    clock: Clock = time.time,
+    self_pane: str | bool | None = True,
+) -> DeckApp:
+    """Build the deck for one session. `engine_cmd=True` finds loop-engine on PATH; None means absent.
+
+    Tests pass a double substrate, a recording runner and a fixed clock.
+    """
+    if substrate is None:
+        from loop_substrate import Substrate
+
+        substrate = Substrate(session, project_root, socket=socket)
+    engine = find_engine() if engine_cmd is True else (engine_cmd or None)
+    pane = os.environ.get("TMUX_PANE") if self_pane is True else (self_pane or None)
+    paths = DeckPaths(project_root, session, state_dir=state_dir, adr_dir=adr_dir)
+    reader = Reader(substrate, paths, engine if isinstance(engine, str) else None, clock=clock)
+    builder = CommandBuilder(
+        project_root, session, socket=socket, engine_cmd=engine if isinstance(engine, str) else None
+    )
+    return DeckApp(
+        reader,
+        builder,
+        runner=runner,
+        interval=interval,
+        auto_refresh=auto_refresh,
+        self_pane=pane if isinstance(pane, str) else None,
+    )

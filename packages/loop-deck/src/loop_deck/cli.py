@@ -1,0 +1,104 @@
+"""loop-deck: the interactive flight deck for one loop session."""
+
+from __future__ import annotations
+
+import re
+import sys
+from pathlib import Path
+
+import click
+
+SESSION_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
+
+
+@click.command(context_settings={"help_option_names": ["-h", "--help"]})
+@click.option(
+    "--project-root",
+    type=click.Path(path_type=Path),
+    default=Path("."),
+    show_default=True,
+    help="The operated project's root (the directory holding .loop/).",
+)
+@click.option(
+    "--session", "-s", default=None, help="The tmux session (default: the current one, inside tmux)."
+)
+@click.option(
+    "--socket",
+    envvar="LOOP_TMUX_SOCKET",
+    default=None,
+    help="tmux server socket path (env LOOP_TMUX_SOCKET).",
+)
+@click.option(
+    "--state-dir",
+    type=click.Path(path_type=Path),
+    envvar="LOOP_TMUX_STATE_DIR",
+    default=None,
+    help="The session's state dir: lane-restarts.jsonl and deck-crash.log "
+    "(env LOOP_TMUX_STATE_DIR; default <project-root>/.loop/sessions/<session>).",
+)
+@click.option(
+    "--adr-dir",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="The ADR folder (default: LOOP_ADR_DIR, else <project-root>/docs/adr).",
+)
+@click.option(
+    "--interval",
+    type=click.FloatRange(0.2, 60),
+    default=1.0,
+    show_default=True,
+    help="Seconds between refreshes.",
+)
+@click.version_option(package_name="loop-deck")
+def main(
+    project_root: Path,
+    session: str | None,
+    socket: str | None,
+    state_dir: Path | None,
+    adr_dir: Path | None,
+    interval: float,
+) -> None:
+    """Watch and steer one loop session: the fleet, loops, mail, the pending decision, ADRs.
+
+    The deck writes no file of the project: every action runs the CLI a human would
+    (loop-dispatch, loop-tmux, loop-adr, loop-checkpoint, loop-engine) and shows the exact
+    command and its result. Without loop-engine on PATH it is a live dashboard.
+    """
+    if not project_root.is_dir():
+        raise click.UsageError(f"--project-root {project_root}: not a directory")
+    root = project_root.resolve()
+    if session is None:
+        from loop_substrate import current_session
+
+        session = current_session(socket)
+        if session is None:
+            raise click.UsageError("--session is required outside tmux")
+    if not SESSION_RE.match(session):
+        raise click.UsageError(f"--session {session!r}: letters, digits, '.', '_' and '-' only")
+    if not sys.stdout.isatty() or not sys.stdin.isatty():
+        raise click.ClickException("loop-deck needs a terminal (run it in a tmux pane or a terminal)")
+
+    from loop_deck.app import make_app
+
+    app = make_app(
+        root,
+        session,
+        socket=socket,
+        interval=interval,
+        state_dir=state_dir.resolve() if state_dir else None,
+        adr_dir=adr_dir.resolve() if adr_dir else None,
+    )
+    try:
+        app.run()
+    except Exception as exc:  # a crash outside the app's own handlers: logged, one line, exit 1
+        from loop_deck.app import record_crash
+        from loop_deck.snapshot import one_line
+
+        try:
+            where = f"details in {record_crash(app.paths, exc)}"
+        except OSError as err:
+            where = f"the crash log could not be written: {err.strerror}"
+        raise click.ClickException(f"crashed: {type(exc).__name__}: {one_line(exc)} ({where})") from None
+    if app.return_code:
+        # the crash line was printed by the app; the traceback is in deck-crash.log
+        sys.exit(app.return_code)

@@ -1,0 +1,25 @@
+"""The deck's modal screens: confirmations, prompts, the add-lane form, a mail viewer, help."""
+
+from loop_deck.screens.modals import (
+    AddLaneRequest,
+    AddLaneScreen,
+    ConfirmScreen,
+    HelpScreen,
+    MessageScreen,
+    RejectScreen,
+    TextPromptScreen,
+    TextRequest,
+    TypedConfirmScreen,
+)
+
+__all__ = [
+    "AddLaneRequest",
+    "AddLaneScreen",
+    "ConfirmScreen",
+    "HelpScreen",
+    "MessageScreen",
+    "RejectScreen",
+    "TextPromptScreen",
+    "TextRequest",
+    "TypedConfirmScreen",
+]

@@ -1,0 +1,294 @@
+"""Modal screens. Each returns its answer through dismiss(); None or False always means "cancelled"."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import ClassVar, Literal
+
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.screen import ModalScreen
+from textual.widgets import Button, Checkbox, Input, Label, Select, Static, TextArea
+
+WINDOW_RE = re.compile(r"^[A-Za-z][A-Za-z0-9_-]+$")
+
+
+class ConfirmScreen(ModalScreen[bool]):
+    """y confirms; n, N or escape cancels. Nothing else answers, so a stray key never confirms."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("y", "answer(True)", "yes"),
+        Binding("n,N,escape", "answer(False)", "no"),
+    ]
+
+    def __init__(self, question: str, detail: str = "", command: str = "") -> None:
+        super().__init__()
+        self.question = question
+        self.detail = detail
+        self.command = command
+
+    def compose(self) -> ComposeResult:
+        with Vertical(classes="dialog wide"):
+            yield Static(self.question, id="question", markup=False, classes="title")
+            if self.detail:
+                with VerticalScroll(classes="detail-box"):
+                    yield Static(self.detail, id="detail", markup=False)
+            if self.command:
+                yield Static(f"runs: {self.command}", id="will-run", markup=False, classes="will-run")
+            yield Label("[b]y[/b] yes    [b]n[/b] / escape: no")
+
+    def action_answer(self, value: bool) -> None:
+        self.dismiss(value)
+
+
+class TypedConfirmScreen(ModalScreen[bool]):
+    """Confirms only when exactly `expected` is typed (base-lane drops, ADR accepts); escape cancels."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [Binding("escape", "cancel", "cancel")]
+
+    def __init__(self, question: str, expected: str, detail: str = "", command: str = "") -> None:
+        super().__init__()
+        self.question = question
+        self.expected = expected
+        self.detail = detail
+        self.command = command
+
+    def compose(self) -> ComposeResult:
+        with Vertical(classes="dialog wide"):
+            yield Static(self.question, classes="title", markup=False)
+            if self.detail:
+                yield Static(self.detail, id="detail", markup=False)
+            if self.command:
+                yield Static(f"runs: {self.command}", id="will-run", markup=False, classes="will-run")
+            yield Static(f"Type {self.expected!r} and press enter to confirm; escape cancels.", markup=False)
+            yield Input(id="typed", placeholder=self.expected)
+
+    def on_mount(self) -> None:
+        self.query_one("#typed", Input).focus()
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        event.stop()
+        if event.value.strip() == self.expected:
+            self.dismiss(True)
+        else:
+            self.notify(f"typed text does not match {self.expected!r}: nothing done", severity="warning")
+            self.dismiss(False)
+
+    def action_cancel(self) -> None:
+        self.dismiss(False)
+
+
+@dataclass(frozen=True)
+class TextRequest:
+    text: str
+    mode: Literal["text", "command"] = "text"
+
+
+class TextPromptScreen(ModalScreen["TextRequest | None"]):
+    """Multi-line text for steer / dispatch. ctrl+s sends, escape cancels."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("ctrl+s", "send", "send", priority=True),
+        Binding("escape", "cancel", "cancel"),
+    ]
+
+    def __init__(self, title: str, *, allow_command_mode: bool = False) -> None:
+        super().__init__()
+        self.title_text = title
+        self.allow_command_mode = allow_command_mode
+
+    def compose(self) -> ComposeResult:
+        with Vertical(classes="dialog wide"):
+            yield Static(self.title_text, classes="title", markup=False)
+            yield TextArea(id="text", soft_wrap=True)
+            if self.allow_command_mode:
+                yield Checkbox("send as a shell command (--mode command)", id="command-mode")
+            yield Label("[b]ctrl+s[/b] send    [b]escape[/b] cancel")
+
+    def on_mount(self) -> None:
+        self.query_one("#text", TextArea).focus()
+
+    def action_send(self) -> None:
+        text = self.query_one("#text", TextArea).text
+        if not text.strip():
+            self.notify("nothing to send", severity="warning")
+            return
+        mode: Literal["text", "command"] = "text"
+        if self.allow_command_mode and self.query_one("#command-mode", Checkbox).value:
+            mode = "command"
+        self.dismiss(TextRequest(text, mode))
+
+    def action_cancel(self) -> None:
+        self.dismiss(None)
+
+
+class RejectScreen(ModalScreen["str | None"]):
+    """Reject the pending decision: an optional reason, enter confirms, escape cancels."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [Binding("escape", "cancel", "cancel")]
+
+    def __init__(self, decision_id: str, detail: str) -> None:
+        super().__init__()
+        self.decision_id = decision_id
+        self.detail = detail
+
+    def compose(self) -> ComposeResult:
+        with Vertical(classes="dialog wide"):
+            yield Static(
+                f"Reject decision {self.decision_id}? Nothing of it will run.", classes="title", markup=False
+            )
+            with VerticalScroll(classes="detail-box"):
+                yield Static(self.detail, id="detail", markup=False)
+            yield Label("Reason (recorded for the engine; optional). [b]enter[/b] rejects, escape cancels.")
+            yield Input(id="reason", placeholder="why not")
+
+    def on_mount(self) -> None:
+        self.query_one("#reason", Input).focus()
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        event.stop()
+        self.dismiss(event.value.strip())
+
+    def action_cancel(self) -> None:
+        self.dismiss(None)
+
+
+@dataclass(frozen=True)
+class AddLaneRequest:
+    window: str
+    harness: str
+    cmd: str
+    model: str
+    role: str
+    worktree: bool
+    auto_approve: bool
+
+
+class AddLaneScreen(ModalScreen["AddLaneRequest | None"]):
+    """The add-lane form: a window name and a harness (or a raw command), model, role, options."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [Binding("escape", "cancel", "cancel")]
+
+    def __init__(self, harnesses: list[str], taken: set[str]) -> None:
+        super().__init__()
+        self.harnesses = harnesses
+        self.taken = taken
+
+    def compose(self) -> ComposeResult:
+        with Vertical(classes="dialog wide"):
+            yield Static("Add a lane (runs loop-tmux add-lane)", classes="title", markup=False)
+            yield Input(placeholder="window name, e.g. web2", id="window")
+            yield Select([(h, h) for h in self.harnesses], prompt="harness", id="harness", allow_blank=True)
+            yield Input(placeholder="or a command instead of a harness (runs as typed in the pane)", id="cmd")
+            yield Input(placeholder="model (optional)", id="model")
+            yield Input(placeholder="role (optional)", id="role")
+            with Horizontal(classes="options"):
+                yield Checkbox("own git worktree", id="worktree")
+                yield Checkbox("auto-approve", id="auto-approve")
+            with Horizontal(classes="buttons"):
+                yield Button("add", id="add", variant="primary")
+                yield Button("cancel", id="cancel")
+
+    def on_mount(self) -> None:
+        self.query_one("#window", Input).focus()
+
+    def _value(self, name: str) -> str:
+        return self.query_one(f"#{name}", Input).value.strip()
+
+    def on_button_pressed(self, event: Button.Pressed) -> None:
+        if event.button.id == "cancel":
+            self.dismiss(None)
+        else:
+            self._submit()
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        event.stop()
+        self._submit()
+
+    def _submit(self) -> None:
+        window = self._value("window")
+        selected = self.query_one("#harness", Select).value
+        harness = selected if isinstance(selected, str) else ""
+        cmd = self._value("cmd")
+        if not WINDOW_RE.match(window):
+            self.notify(
+                "window: letters, digits, '_' or '-', starting with a letter (2+ chars)", severity="warning"
+            )
+            return
+        if window in self.taken:
+            self.notify(f"a lane named {window} already exists", severity="warning")
+            return
+        if bool(harness) == bool(cmd):
+            self.notify("choose a harness or type a command (exactly one)", severity="warning")
+            return
+        self.dismiss(
+            AddLaneRequest(
+                window=window,
+                harness=harness,
+                cmd=cmd,
+                model=self._value("model"),
+                role=self._value("role"),
+                worktree=self.query_one("#worktree", Checkbox).value,
+                auto_approve=self.query_one("#auto-approve", Checkbox).value,
+            )
+        )
+
+    def action_cancel(self) -> None:
+        self.dismiss(None)
+
+
+class MessageScreen(ModalScreen[None]):
+    """A mailbox message, shown as text (never rendered as markup)."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [Binding("escape,q,enter", "close", "close")]
+
+    def __init__(self, title: str, text: str) -> None:
+        super().__init__()
+        self.title_text = title
+        self.text = text
+
+    def compose(self) -> ComposeResult:
+        with Vertical(classes="dialog wide tall"):
+            yield Static(self.title_text, classes="title", markup=False)
+            with VerticalScroll(id="message-scroll"):
+                yield Static(self.text, markup=False, id="message-body")
+            yield Label("[b]escape[/b] close")
+
+    def action_close(self) -> None:
+        self.dismiss(None)
+
+
+HELP = """\
+loop-deck: every action runs the CLI a human would, and the bottom line shows the exact command.
+
+  s  steer the selected lane        loop-dispatch --mode text --interrupt LANE -
+  d  dispatch to the selected lane  loop-dispatch --mode text|command LANE -
+  n  add a lane                     loop-tmux add-lane …
+  x  drop the selected lane         loop-tmux drop-lane … (a base lane: type its name, --force)
+  g  jump to the lane in tmux       tmux switch-client -t TARGET
+  c  run a checkpoint               loop-engine cycle-now | once; without the engine,
+                                    loop-checkpoint --dispatch coord
+  p  pause / resume the engine      loop-engine pause | resume
+  y  approve the pending decision   loop-engine approve ID   (asks first)
+  N  reject it                      loop-engine reject ID --reason …   (asks first)
+  a  accept the selected ADR        loop-adr accept N --yes   (type 'accept N'; the gate still runs)
+
+  o decision   m mail   r ADRs   l lane detail + live tail   b brain transcript
+  enter  open the selected message / show the selected lane
+  tab    move between the tables   ?  this help   q  quit
+
+The deck writes no file of the project; its one file is deck-crash.log in the session's state dir.
+"""
+
+
+class HelpScreen(ModalScreen[None]):
+    BINDINGS: ClassVar[list[BindingType]] = [Binding("escape,q,question_mark", "close", "close")]
+
+    def compose(self) -> ComposeResult:
+        with Vertical(classes="dialog wide"):
+            yield Static(HELP, markup=False, id="help-text")
+
+    def action_close(self) -> None:
+        self.dismiss(None)

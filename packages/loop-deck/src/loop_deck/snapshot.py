@@ -1,0 +1,731 @@
+"""One read of everything the deck shows: the fleet, loops, mail, the pending decision, ADRs, the engine.
+
+The deck is a strict non-writer: this module only reads files (through the loop-schemas parsers) and
+asks loop-substrate for lane status. Every reader turns a missing or corrupt file into an error string,
+never an exception, so a bad file never stops the deck. A `Reader` keeps what it parsed keyed by each
+file's (mtime, size), so an idle tick costs a few stat() calls and one loop-lane-status call.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+from loop_schemas import (
+    HARNESS_ORDER,
+    PendingDecision,
+    RestartEvent,
+    SchemaError,
+    accept_gate_problems,
+    parse_adr,
+    parse_event,
+    parse_mail,
+    parse_mail_name,
+    parse_state,
+    parse_watchdog_line,
+)
+from pydantic import ValidationError
+
+# Fixed lanes whose pane lives inside a shared window.
+_LANE_WINDOW = {
+    "validate-left": "validate",
+    "validate-right": "validate",
+    "ops-top": "ops",
+    "ops-bottom": "ops",
+}
+BASE_WINDOWS = ("coord", "web", "infra", "validate", "ops", "docs")
+RECENT_PROCESSED = 20
+LANE_META_EVERY_S = 15.0
+ADR_RECHECK_S = 10.0
+EVENTS_TAIL_BYTES = 32 * 1024
+SUBJECT_HEAD_BYTES = 8192
+
+Clock = Callable[[], float]
+FileKey = tuple[int, int, int]
+
+
+class LaneStatusLike(Protocol):
+    @property
+    def lane(self) -> str | None: ...
+    @property
+    def status(self) -> str: ...
+    @property
+    def target(self) -> str: ...
+    @property
+    def kind(self) -> str: ...
+    @property
+    def detail(self) -> str | None: ...
+    @property
+    def harness(self) -> str | None: ...
+
+
+class LaneLike(Protocol):
+    @property
+    def window(self) -> str: ...
+    @property
+    def harness(self) -> str | None: ...
+    @property
+    def model(self) -> str | None: ...
+    @property
+    def role(self) -> str | None: ...
+    @property
+    def base(self) -> bool: ...
+
+
+class SubstrateLike(Protocol):
+    """The part of loop_substrate.Substrate the deck reads with (tests pass a double)."""
+
+    def lane_status(self, lane: str | None = None) -> Sequence[LaneStatusLike]: ...
+
+    def list_lanes(self) -> Sequence[LaneLike]: ...
+
+    def capture(self, lane: str, lines: int = 50) -> str: ...
+
+
+@dataclass(frozen=True)
+class DeckPaths:
+    """The files the deck reads for one session of one project."""
+
+    project_root: Path
+    session: str
+    state_dir: Path | None = None  # where lane-restarts.jsonl and deck-crash.log live
+    adr_dir: Path | None = None
+
+    @property
+    def loop_dir(self) -> Path:
+        return self.project_root / ".loop"
+
+    @property
+    def state_file(self) -> Path:
+        return self.loop_dir / "orchestrator-state.json"
+
+    @property
+    def mailbox(self) -> Path:
+        return self.loop_dir / "messages"
+
+    @property
+    def session_dir(self) -> Path:
+        return self.state_dir if self.state_dir is not None else self.loop_dir / "sessions" / self.session
+
+    @property
+    def engine_dir(self) -> Path:
+        return self.loop_dir / "sessions" / self.session / "engine"
+
+    @property
+    def restarts_log(self) -> Path:
+        return self.session_dir / "lane-restarts.jsonl"
+
+    @property
+    def crash_log(self) -> Path:
+        return self.session_dir / "deck-crash.log"
+
+    @property
+    def adrs(self) -> Path:
+        if self.adr_dir is not None:
+            return self.adr_dir
+        env = os.environ.get("LOOP_ADR_DIR")
+        if env:
+            path = Path(env)
+            return path if path.is_absolute() else self.project_root / path
+        return self.project_root / "docs" / "adr"
+
+
+@dataclass(frozen=True)
+class FleetRow:
+    lane: str
+    window: str
+    harness: str
+    model: str
+    role: str
+    status: str
+    detail: str
+    restarts: int
+    giveups: int
+    target: str
+    kind: str
+    base: bool
+    activity: str
+
+
+@dataclass(frozen=True)
+class LoopRow:
+    loop_id: str
+    name: str
+    status: str
+    branch: str
+    canary: str
+    updated_at: str
+
+
+@dataclass(frozen=True)
+class MailRow:
+    file: str
+    sender: str
+    recipient: str
+    subject: str
+    when: str
+    processed: bool
+
+    @property
+    def key(self) -> str:
+        return ("p:" if self.processed else "n:") + self.file
+
+    def path(self, paths: DeckPaths) -> Path:
+        return (paths.mailbox / "processed" / self.file) if self.processed else paths.mailbox / self.file
+
+
+@dataclass(frozen=True)
+class AdrRow:
+    number: int
+    status: str
+    title: str
+    file: str
+    problems: tuple[str, ...]
+
+    @property
+    def acceptable(self) -> bool:
+        return not self.problems
+
+    @property
+    def verdict(self) -> str:
+        return "passes" if not self.problems else self.problems[0]
+
+
+@dataclass(frozen=True)
+class ActionRow:
+    index: int
+    kind: str
+    target: str
+    gate: str
+    state: str
+    summary: str
+    rationale: str
+    reasons: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class DecisionView:
+    decision_id: str
+    created_at: str
+    approval_mode: str
+    trigger: str
+    critique: str
+    actions: tuple[ActionRow, ...]
+
+
+@dataclass(frozen=True)
+class EngineInfo:
+    installed: bool
+    running: bool = False
+    paused: bool = False
+    pid: int | None = None
+    brain_running: str | None = None  # the brain call id while one is in flight
+    last_event: str | None = None
+
+    @property
+    def label(self) -> str:
+        if not self.installed:
+            return "engine not installed — live dashboard only"
+        if not self.running:
+            return "engine off — live dashboard" + (" (paused)" if self.paused else "")
+        state = "paused" if self.paused else "running"
+        brain = f" · brain thinking ({self.brain_running})" if self.brain_running else ""
+        return f"engine {state} (pid {self.pid}){brain}"
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    taken_at: float
+    fleet: tuple[FleetRow, ...] = ()
+    fleet_error: str | None = None
+    loops: tuple[LoopRow, ...] = ()
+    objective: str | None = None
+    state_error: str | None = None
+    mail: tuple[MailRow, ...] = ()
+    pending_mail: int = 0
+    decision: DecisionView | None = None
+    decision_error: str | None = None
+    adrs: tuple[AdrRow, ...] = ()
+    engine: EngineInfo = field(default_factory=lambda: EngineInfo(False))
+    transcript: Path | None = None
+
+    @property
+    def problems(self) -> list[str]:
+        return [p for p in (self.state_error, self.fleet_error, self.decision_error) if p]
+
+
+def lane_window(lane: str) -> str:
+    return _LANE_WINDOW.get(lane, lane)
+
+
+def harness_names() -> list[str]:
+    """The registry's harness names (the CONTRACT's fixed order; no subprocess needed)."""
+    return list(HARNESS_ORDER)
+
+
+def find_engine() -> str | None:
+    """The loop-engine CLI: $LOOP_DECK_ENGINE, else `loop-engine` on PATH, else None (dashboard only)."""
+    return os.environ.get("LOOP_DECK_ENGINE") or shutil.which("loop-engine")
+
+
+def ago(seconds: float) -> str:
+    """Coarse on purpose: the text changes at most once a minute, so idle ticks rewrite no cell."""
+    seconds = max(0, int(seconds))
+    if seconds < 60:
+        return "<1m"
+    if seconds < 3600:
+        return f"{seconds // 60}m"
+    if seconds < 86400:
+        return f"{seconds // 3600}h{(seconds % 3600) // 60:02d}m"
+    return f"{seconds // 86400}d"
+
+
+def one_line(exc: BaseException | str) -> str:
+    text = str(exc).strip().splitlines()
+    return text[0] if text else (exc.__class__.__name__ if isinstance(exc, BaseException) else "")
+
+
+def file_key(path: Path) -> FileKey | None:
+    try:
+        st = path.stat()
+    except OSError:
+        return None
+    return (st.st_mtime_ns, st.st_size, st.st_ino)
+
+
+# ---- pure readers (each turns a bad file into an error string) ---------------------------------------------
+def read_restarts(path: Path) -> dict[str, tuple[int, int]]:
+    """Per lane: (restarts, give-ups). A line without "event" is a restart (CONTRACT)."""
+    counts: dict[str, list[int]] = {}
+    try:
+        with path.open("rb") as fh:
+            lines = fh.read().splitlines()
+    except OSError:
+        return {}
+    for line in lines:
+        if not line.strip():
+            continue
+        try:
+            event = parse_watchdog_line(line)
+        except SchemaError:
+            continue
+        if not event.lane:
+            continue
+        slot = counts.setdefault(event.lane, [0, 0])
+        if isinstance(event, RestartEvent):
+            slot[0] += 1
+        elif event.event == "giving-up":
+            slot[1] += 1
+    return {lane: (c[0], c[1]) for lane, c in counts.items()}
+
+
+def read_loops(path: Path) -> tuple[tuple[LoopRow, ...], str | None, str | None]:
+    """(rows, objective, error)."""
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        return (), None, f"no state file ({_rel(path)})"
+    except OSError as exc:
+        return (), None, f"state file unreadable: {exc.strerror}"
+    try:
+        state = parse_state(raw, "state file")
+    except SchemaError as exc:
+        return (), None, f"state file is corrupt — {one_line(exc)}"
+    rows = tuple(
+        LoopRow(
+            loop_id=loop_id,
+            name=loop.name or "",
+            status=str(loop.status),
+            branch=loop.branch or "",
+            canary=loop.canary_target or "",
+            updated_at=loop.updated_at or "",
+        )
+        for loop_id, loop in state.loops.items()
+    )
+    return rows, state.objective, None
+
+
+def _rel(path: Path) -> str:
+    parts = path.parts
+    return "/".join(parts[-2:]) if len(parts) >= 2 else str(path)
+
+
+def read_subject(path: Path) -> str:
+    try:
+        with path.open("rb") as fh:
+            head = fh.read(SUBJECT_HEAD_BYTES).decode("utf-8", errors="replace")
+    except OSError:
+        return ""
+    end = head.find("\n---", 3)
+    if head.startswith("---") and end > 0:
+        head = head[: end + 4]
+    try:
+        return parse_mail(head).frontmatter.subject or ""
+    except SchemaError:
+        return "(unreadable frontmatter)"
+
+
+def read_decision(path: Path) -> tuple[DecisionView | None, str | None]:
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        return None, None
+    except OSError as exc:
+        return None, f"pending decision unreadable: {exc.strerror}"
+    try:
+        pending = PendingDecision.model_validate_json(raw)
+    except ValidationError as exc:
+        err = exc.errors(include_url=False)[0]
+        where = ".".join(str(p) for p in err.get("loc", ())) or "file"
+        return None, f"pending decision is corrupt — {where}: {one_line(str(err.get('msg', 'invalid')))}"
+    actions = []
+    for i, action in enumerate(pending.decision.actions):
+        gate = pending.gates[i] if i < len(pending.gates) else None
+        data = action.model_dump()
+        actions.append(
+            ActionRow(
+                index=i,
+                kind=action.kind,
+                target=str(data.get("lane") or data.get("window") or ""),
+                gate=gate.gate_class if gate else "?",
+                state=gate.state if gate else "?",
+                summary=summarise_action(data),
+                rationale=action.rationale,
+                reasons=tuple(gate.reasons) if gate else (),
+            )
+        )
+    return (
+        DecisionView(
+            decision_id=pending.id,
+            created_at=pending.created_at,
+            approval_mode=pending.approval_mode,
+            trigger=pending.trigger or "",
+            critique=pending.decision.critique,
+            actions=tuple(actions),
+        ),
+        None,
+    )
+
+
+def summarise_action(action: dict[str, Any]) -> str:
+    kind = action.get("kind")
+    if kind in ("dispatch", "steer"):
+        payload = str(action.get("payload", ""))
+        first = payload.strip().splitlines()[0] if payload.strip() else ""
+        more = " …" if len(payload.strip().splitlines()) > 1 or len(first) > 70 else ""
+        extra = " ask" if action.get("expects_reply") else ""
+        return f"[{action.get('mode', 'text')}{extra}] {first[:70]}{more}"
+    if kind == "add_lane":
+        what = f"harness {action['harness']}" if action.get("harness") else f"cmd: {action.get('cmd')}"
+        return f"{what}" + (f", role {action['role']}" if action.get("role") else "")
+    if kind == "escalate":
+        return str(action.get("summary", ""))[:80]
+    return ""
+
+
+def read_adr(path: Path, project_root: Path, adr_dir: Path) -> AdrRow:
+    number = int(path.name[:4])
+    try:
+        adr = parse_adr(path.read_text(encoding="utf-8", errors="replace"), path)
+    except (OSError, SchemaError) as exc:
+        return AdrRow(
+            number, "?", path.stem[5:].replace("-", " "), path.name, (f"unreadable: {one_line(exc)}",)
+        )
+    problems = tuple(accept_gate_problems(adr, project_root, adr_dir))
+    return AdrRow(number, adr.frontmatter.status.value, adr.title, path.name, problems)
+
+
+def pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    cmdline = Path(f"/proc/{pid}/cmdline")
+    if cmdline.parent.parent.is_dir() and Path("/proc/self").exists():
+        try:
+            text = cmdline.read_bytes()
+        except OSError:
+            return False
+        return b"loop-engine" in text or b"loop_engine" in text
+    return True
+
+
+def read_daemon_pid(engine_dir: Path) -> int | None:
+    """The pid on the first line of the engine's daemon.pid (the JSON after it is not needed here)."""
+    try:
+        with (engine_dir / "daemon.pid").open("rb") as fh:
+            first = fh.readline().strip()
+    except OSError:
+        return None
+    return int(first) if first.isdigit() else None
+
+
+def brain_in_flight(events_tail: bytes) -> tuple[str | None, str | None]:
+    """(call id of a brain call with no answer yet, the last event's name) from the tail of events.jsonl."""
+    in_flight: str | None = None
+    last: str | None = None
+    for line in events_tail.splitlines():
+        try:
+            event = parse_event(line)
+        except SchemaError:
+            continue
+        last = f"{event.event} {event.timestamp}"
+        extra = event.model_extra or {}
+        if event.event == "brain-call":
+            in_flight = str(extra.get("call_id") or event.id)
+        elif event.event in ("brain-answered", "brain-failed", "cycle-end", "cycle-crashed", "daemon-stop"):
+            in_flight = None
+    return in_flight, last
+
+
+# ---- the stateful reader ---------------------------------------------------------------------------------
+_UNSET = object()
+
+
+@dataclass
+class _Cached:
+    key: object = _UNSET
+    value: Any = None
+
+
+class Reader:
+    """Collects Snapshots for one session, re-parsing a file only when its (mtime, size) changed."""
+
+    def __init__(
+        self, substrate: SubstrateLike, paths: DeckPaths, engine_cmd: str | None, clock: Clock = time.time
+    ) -> None:
+        self.substrate = substrate
+        self.paths = paths
+        self.engine_cmd = engine_cmd
+        self.clock = clock
+        self._state = _Cached()
+        self._restarts = _Cached()
+        self._decision = _Cached()
+        self._mail_pending = _Cached()
+        self._mail_processed = _Cached()
+        self._subjects: dict[str, tuple[FileKey | None, str]] = {}
+        self._adrs = _Cached()
+        self._adrs_at = 0.0
+        self._events = _Cached()
+        self._transcripts = _Cached()
+        self._meta: dict[str, LaneLike] = {}
+        self._meta_at = float("-inf")
+        self._meta_lanes: frozenset[str] = frozenset()
+        self._first_seen: dict[str, float] = {}
+        self._last_working: dict[str, float] = {}
+
+    def invalidate_lanes(self) -> None:
+        """Re-read lane metadata (list-lanes) on the next collect: after add-lane / drop-lane."""
+        self._meta_at = float("-inf")
+
+    # -- fleet --------------------------------------------------------------------------------------------
+    def fleet(self, now: float) -> tuple[tuple[FleetRow, ...], str | None]:
+        try:
+            statuses = list(self.substrate.lane_status())
+        except Exception as exc:  # SubstrateError, or anything a broken substrate raises: shown, not fatal
+            return (), one_line(exc)
+        names = frozenset(st.lane or "" for st in statuses)
+        if names != self._meta_lanes or now - self._meta_at >= LANE_META_EVERY_S:
+            try:
+                self._meta = {lane.window: lane for lane in self.substrate.list_lanes()}
+            except Exception:  # noqa: S110 - metadata is a nicety: keep the last good copy, retry next time
+                pass
+            else:
+                self._meta_lanes = names
+                self._meta_at = now
+        key = file_key(self.paths.restarts_log)
+        if key != self._restarts.key:
+            self._restarts = _Cached(key, read_restarts(self.paths.restarts_log) if key else {})
+        restarts: dict[str, tuple[int, int]] = self._restarts.value
+        rows = []
+        for st in statuses:
+            lane = st.lane or ""
+            window = lane_window(lane)
+            meta = self._meta.get(window)
+            self._first_seen.setdefault(lane, now)
+            if st.status == "working":
+                self._last_working[lane] = now
+            if lane in self._last_working:
+                since = now - self._last_working[lane]
+                activity = "now" if since <= 0 else ago(since)
+            elif now - self._first_seen[lane] < 60:
+                activity = "—"  # not seen working since the deck started
+            else:
+                activity = "≥" + ago(now - self._first_seen[lane])
+            r, g = restarts.get(lane, restarts.get(window, (0, 0)))
+            rows.append(
+                FleetRow(
+                    lane=lane,
+                    window=window,
+                    harness=st.harness or (meta.harness if meta is not None else None) or "",
+                    model=(meta.model if meta is not None else None) or "",
+                    role=(meta.role if meta is not None else None) or "",
+                    status=st.status,
+                    detail=st.detail or "",
+                    restarts=r,
+                    giveups=g,
+                    target=st.target,
+                    kind=st.kind,
+                    base=meta.base if meta is not None else window in BASE_WINDOWS,
+                    activity=activity,
+                )
+            )
+        return tuple(rows), None
+
+    # -- files ---------------------------------------------------------------------------------------------
+    def loops(self) -> tuple[tuple[LoopRow, ...], str | None, str | None]:
+        key = file_key(self.paths.state_file)
+        if key != self._state.key:
+            self._state = _Cached(key, read_loops(self.paths.state_file))
+        value: tuple[tuple[LoopRow, ...], str | None, str | None] = self._state.value
+        return value
+
+    def decision(self) -> tuple[DecisionView | None, str | None]:
+        path = self.paths.engine_dir / "pending-decision.json"
+        key = file_key(path)
+        if key is None:
+            self._decision = _Cached()
+            return None, None
+        if key != self._decision.key:
+            self._decision = _Cached(key, read_decision(path))
+        value: tuple[DecisionView | None, str | None] = self._decision.value
+        return value
+
+    def _mail_dir(self, folder: Path, processed: bool, cache: _Cached) -> tuple[_Cached, tuple[MailRow, ...]]:
+        key = file_key(folder)
+        if key is not None and key == cache.key:
+            rows: tuple[MailRow, ...] = cache.value
+            return cache, rows
+        try:
+            names = sorted(e.name for e in os.scandir(folder) if e.name.endswith(".md") and e.is_file())
+        except OSError:
+            names = []
+        if processed:
+            names = names[-RECENT_PROCESSED:][::-1]
+        out = []
+        for name in names:
+            try:
+                parsed = parse_mail_name(name)
+            except SchemaError:
+                continue
+            path = folder / name
+            fkey = file_key(path)
+            cached = self._subjects.get(("p:" if processed else "n:") + name)
+            if cached is None or cached[0] != fkey:
+                cached = (fkey, read_subject(path))
+                self._subjects[("p:" if processed else "n:") + name] = cached
+            out.append(
+                MailRow(
+                    name,
+                    parsed.sender,
+                    parsed.recipient,
+                    cached[1],
+                    parsed.timestamp.strftime("%m-%d %H:%M"),
+                    processed,
+                )
+            )
+        return _Cached(key, tuple(out)), tuple(out)
+
+    def mail(self) -> tuple[tuple[MailRow, ...], int]:
+        self._mail_pending, pending = self._mail_dir(self.paths.mailbox, False, self._mail_pending)
+        self._mail_processed, processed = self._mail_dir(
+            self.paths.mailbox / "processed", True, self._mail_processed
+        )
+        if len(self._subjects) > 4 * (len(pending) + len(processed)) + 64:
+            keep = {m.key for m in (*pending, *processed)}
+            self._subjects = {k: v for k, v in self._subjects.items() if k in keep}
+        return pending + processed, len(pending)
+
+    def adrs(self, now: float) -> tuple[AdrRow, ...]:
+        folder = self.paths.adrs
+        try:
+            files = sorted(
+                e.name
+                for e in os.scandir(folder)
+                if e.is_file() and e.name[:4].isdigit() and e.name.endswith(".md") and e.name[4:5] == "-"
+            )
+        except OSError:
+            files = []
+        key = tuple((name, file_key(folder / name)) for name in files)
+        if key != self._adrs.key or now - self._adrs_at >= ADR_RECHECK_S:
+            rows = tuple(read_adr(folder / name, self.paths.project_root, folder) for name in files)
+            self._adrs = _Cached(key, rows)
+            self._adrs_at = now
+        value: tuple[AdrRow, ...] = self._adrs.value
+        return value
+
+    def engine(self) -> EngineInfo:
+        engine_dir = self.paths.engine_dir
+        pid = read_daemon_pid(engine_dir)
+        running = pid is not None and pid_alive(pid)
+        paused = (engine_dir / "paused").exists()
+        events = engine_dir / "events.jsonl"
+        key = file_key(events)
+        if key != self._events.key:
+            tail = b""
+            if key is not None:
+                try:
+                    with events.open("rb") as fh:
+                        fh.seek(max(0, key[1] - EVENTS_TAIL_BYTES))
+                        tail = fh.read()
+                except OSError:
+                    tail = b""
+                if key[1] > EVENTS_TAIL_BYTES:
+                    tail = tail.split(b"\n", 1)[-1]
+            self._events = _Cached(key, brain_in_flight(tail))
+        in_flight, last = self._events.value if self._events.value else (None, None)
+        return EngineInfo(
+            installed=self.engine_cmd is not None,
+            running=running,
+            paused=paused,
+            pid=pid if running else None,
+            brain_running=in_flight if running else None,
+            last_event=last,
+        )
+
+    def transcript(self) -> Path | None:
+        folder = self.paths.engine_dir / "transcripts"
+        key = file_key(folder)
+        if key is None:
+            return None
+        if key != self._transcripts.key:
+            newest: tuple[int, str] | None = None
+            with contextlib.suppress(OSError):
+                for entry in os.scandir(folder):
+                    if entry.is_file():
+                        stamp = entry.stat().st_mtime_ns
+                        if newest is None or (stamp, entry.name) > newest:
+                            newest = (stamp, entry.name)
+            self._transcripts = _Cached(key, folder / newest[1] if newest else None)
+        value: Path | None = self._transcripts.value
+        return value
+
+    def collect(self) -> Snapshot:
+        now = self.clock()
+        fleet, fleet_error = self.fleet(now)
+        loops, objective, state_error = self.loops()
+        decision, decision_error = self.decision()
+        mail, pending = self.mail()
+        return Snapshot(
+            taken_at=now,
+            fleet=fleet,
+            fleet_error=fleet_error,
+            loops=loops,
+            objective=objective,
+            state_error=state_error,
+            mail=mail,
+            pending_mail=pending,
+            decision=decision,
+            decision_error=decision_error,
+            adrs=self.adrs(now),
+            engine=self.engine(),
+            transcript=self.transcript(),
+        )

@@ -1,0 +1,235 @@
+"""Doubles for the deck's tests: a project on disk, a substrate stub, a recording runner, a fixed clock."""
+
+from __future__ import annotations
+
+import json
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from loop_deck.app import DeckApp, make_app
+from loop_deck.commands import Command, CommandResult
+from loop_schemas import Lane, LaneStatus, PendingDecision
+
+SESSION = "demo"
+ENGINE = "/opt/loop/bin/loop-engine"
+NOW = 1_795_000_000.0  # a fixed clock: snapshots and "last activity" never depend on the real time
+
+
+def status(
+    lane: str,
+    state: str,
+    target: str,
+    *,
+    kind: str = "fixed",
+    harness: str | None = None,
+    detail: str | None = None,
+) -> LaneStatus:
+    return LaneStatus(
+        lane=lane,
+        status=state,
+        target=target,
+        kind=kind,
+        harness=harness,  # type: ignore[arg-type]
+        detail=detail,
+    )
+
+
+def lane(
+    window: str, harness: str | None, role: str | None, *, base: bool = True, model: str | None = None
+) -> Lane:
+    return Lane(
+        window=window,
+        harness=harness,
+        model=model,
+        role=role,
+        cmd=None,
+        base=base,
+        kind="standing" if base else "worker",
+    )
+
+
+@dataclass
+class StubSubstrate:
+    """lane_status / list_lanes / capture from memory (the real Substrate runs CLIs; see fake_substrate)."""
+
+    statuses: list[LaneStatus] = field(default_factory=list)
+    lanes: list[Lane] = field(default_factory=list)
+    tails: dict[str, str] = field(default_factory=dict)
+    fail: str | None = None
+    status_calls: int = 0
+    list_calls: int = 0
+
+    def lane_status(self, lane: str | None = None) -> list[LaneStatus]:
+        self.status_calls += 1
+        if self.fail:
+            raise RuntimeError(self.fail)
+        return list(self.statuses)
+
+    def list_lanes(self) -> list[Lane]:
+        self.list_calls += 1
+        return list(self.lanes)
+
+    def capture(self, lane: str, lines: int = 50) -> str:
+        if lane not in self.tails:
+            raise RuntimeError(f"no pane for {lane}")
+        return self.tails[lane]
+
+
+@dataclass
+class RecordingRunner:
+    commands: list[Command] = field(default_factory=list)
+    returncode: int = 0
+    stdout: str = "done\n"
+    stderr: str = ""
+
+    def __call__(self, command: Command) -> CommandResult:
+        self.commands.append(command)
+        return CommandResult(command, self.returncode, self.stdout, self.stderr)
+
+
+def default_fleet() -> StubSubstrate:
+    return StubSubstrate(
+        statuses=[
+            status("coord", "idle", "%0", harness="shell"),
+            status("web", "working", "%1", harness="claude"),
+            status("infra", "idle", "%2", harness="codex"),
+            status("validate-left", "idle", "%3", harness="shell"),
+            status("docs", "awaiting-approval", "%7", harness="pi"),
+            status("web2", "errored", "%9", kind="dynamic", harness="claude", detail="exited-to-shell"),
+        ],
+        lanes=[
+            lane("coord", None, "coordinator"),
+            lane("web", "claude", "impl", model="opus"),
+            lane("infra", "codex", "impl"),
+            lane("validate", None, "watcher"),
+            lane("docs", "pi", "synthesis"),
+            lane("web2", "claude", "api work", base=False),
+        ],
+        tails={"web": "$ make test\n41 passed\n> working on T0002…", "infra": "codex> idle"},
+    )
+
+
+def write_project(root: Path) -> Path:
+    (root / ".loop" / "messages" / "processed").mkdir(parents=True)
+    (root / "docs" / "adr").mkdir(parents=True)
+    state = {
+        "schema_version": 2,
+        "updated_at": "2026-11-24T10:00:00Z",
+        "objective": "ship checkout v2",
+        "loops": {
+            "loop-1": {
+                "name": "Checkout flow",
+                "status": "implement",
+                "branch": "dev",
+                "canary_target": "staging",
+            },
+            "loop-2": {"name": "Search", "status": "verify", "branch": "feat/search"},
+        },
+    }
+    (root / ".loop" / "orchestrator-state.json").write_text(json.dumps(state))
+    (root / ".loop" / "messages" / "20261124-100000-web-to-coord.md").write_text(
+        '---\nsubject: "tests green on dev"\n---\nAll 41 pass.\n'
+    )
+    (root / ".loop" / "messages" / "20261124-101500-infra-to-coord.md").write_text(
+        "---\nsubject: re:ask-7 staging token rotated\n---\nDone.\n"
+    )
+    (root / ".loop" / "messages" / "processed" / "20261124-090000-ops-top-to-coord.md").write_text(
+        "---\nsubject: health ok\n---\n"
+    )
+    (root / ".loop" / "messages" / "not-a-message.md").write_text("ignored\n")
+    (root / "docs" / "adr" / "0001-choose-queue.md").write_text(
+        "---\nstatus: Proposed\ndate: 2026-11-20\nverify_record:\nrollback:\n---\n# 1. Choose the queue\n"
+    )
+    (root / "verify.md").write_text("proof\n")
+    (root / "docs" / "adr" / "0002-auth-model.md").write_text(
+        "---\nstatus: Proposed\ndate: 2026-11-21\nverify_record: verify.md\nrollback: https://x/rb\n---\n"
+        "# Auth model\n"
+    )
+    (root / "docs" / "adr" / "0003-old-cache.md").write_text(
+        "---\nstatus: Accepted\ndate: 2026-10-01\nverify_record: verify.md\nrollback: verify.md\n---\n"
+        "# Old cache\n"
+    )
+    return root
+
+
+PENDING = {
+    "contract_version": 1,
+    "id": "d-20261124-0001",
+    "session": SESSION,
+    "created_at": "2026-11-24T10:05:00Z",
+    "approval_mode": "manual",
+    "trigger": "mail",
+    "decision": {
+        "version": 1,
+        "critique": "web finished T0001; infra is idle and T0002 is ready.",
+        "actions": [
+            {
+                "kind": "dispatch",
+                "lane": "infra",
+                "payload": "Do T0002: wire the queue",
+                "mode": "text",
+                "rationale": "T0002 is ready and infra is idle",
+            },
+            {
+                "kind": "dispatch",
+                "lane": "web",
+                "payload": "rm -rf build",
+                "mode": "command",
+                "rationale": "clean the build",
+            },
+            {
+                "kind": "add_lane",
+                "window": "web3",
+                "harness": "claude",
+                "role": "reviewer",
+                "rationale": "a reviewer for T0001",
+            },
+        ],
+    },
+    "gates": [
+        {"gate_class": "safe", "reasons": [], "state": "queued"},
+        {"gate_class": "destructive", "reasons": ["mode: command runs a raw command"], "state": "queued"},
+        {"gate_class": "safe", "reasons": [], "state": "queued"},
+    ],
+}
+
+
+def write_pending_decision(root: Path, session: str = SESSION) -> Path:
+    PendingDecision.model_validate(PENDING)  # the fixture itself must be a valid pending decision
+    engine = root / ".loop" / "sessions" / session / "engine"
+    engine.mkdir(parents=True, exist_ok=True)
+    path = engine / "pending-decision.json"
+    path.write_text(json.dumps(PENDING))
+    return path
+
+
+def write_fake_engine(bin_dir: Path, recorder_root: Path) -> Path:
+    """A `loop-engine` on PATH that records its argv through the loop-substrate fake's recorder."""
+    path = bin_dir / "loop-engine"
+    path.write_text(
+        f"#!/usr/bin/env bash\nexec {sys.executable} {recorder_root / 'recorder.py'} {recorder_root} "
+        'loop-engine "$@"\n'
+    )
+    path.chmod(0o755)
+    return path
+
+
+def build(
+    project: Path,
+    substrate: object,
+    runner: object,
+    *,
+    engine: str | None = ENGINE,
+    self_pane: str | None = None,
+) -> DeckApp:
+    return make_app(
+        project,
+        SESSION,
+        substrate=substrate,
+        runner=runner,
+        engine_cmd=engine,  # type: ignore[arg-type]
+        auto_refresh=False,
+        clock=lambda: NOW,
+        self_pane=self_pane,
+    )

@@ -1,0 +1,199 @@
+"""The whole path for real: loop_substrate.Substrate running the CLIs (loop-substrate's recorders stand in
+for the bash scripts), the real runner, a `loop-engine` on PATH. Proves the argv that reached each CLI,
+and that a session of every action leaves the project tree exactly as it was."""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+from typing import Any
+
+import pytest
+from deck_fakes import NOW, PENDING, SESSION, write_fake_engine, write_pending_decision
+from loop_deck.app import DeckApp, make_app
+from loop_deck.widgets import KeyedTable
+from loop_substrate.testing import FakeSubstrate
+from textual.widgets import Input, TextArea
+
+pytestmark = pytest.mark.anyio
+
+LANES = {
+    "contract_version": 1,
+    "session": SESSION,
+    "generated_at": "2026-11-24T10:00:00Z",
+    "lanes": {
+        "coord": {"status": "idle", "target": "%0", "kind": "fixed"},
+        "web": {"status": "working", "target": "%1", "kind": "fixed", "harness": "claude"},
+        "w2": {"status": "idle", "target": "%5", "kind": "dynamic", "harness": "pi"},
+    },
+}
+LIST = {
+    "contract_version": 1,
+    "session": SESSION,
+    "generated_at": "2026-11-24T10:00:00Z",
+    "lanes": [
+        {
+            "window": "coord",
+            "harness": None,
+            "model": None,
+            "role": None,
+            "cmd": None,
+            "base": True,
+            "kind": "standing",
+        },
+        {
+            "window": "web",
+            "harness": "claude",
+            "model": None,
+            "role": "impl",
+            "cmd": None,
+            "base": True,
+            "kind": "standing",
+        },
+        {
+            "window": "w2",
+            "harness": "pi",
+            "model": None,
+            "role": "helper",
+            "cmd": None,
+            "base": False,
+            "kind": "worker",
+        },
+    ],
+}
+
+
+def tree(root: Path) -> dict[str, tuple[object, ...]]:
+    out: dict[str, tuple[object, ...]] = {}
+    for path in sorted(root.rglob("*")):
+        st = path.lstat()
+        digest = hashlib.sha256(path.read_bytes()).hexdigest() if path.is_file() else ""
+        out[str(path.relative_to(root))] = (st.st_mode, st.st_size, st.st_mtime_ns, digest)
+    return out
+
+
+@pytest.fixture
+def wired(fake_substrate: FakeSubstrate, project: Path, tmp_path: Path) -> tuple[FakeSubstrate, DeckApp]:
+    fake_substrate.respond("loop-lane-status", LANES)
+    fake_substrate.respond("loop-tmux", LIST)
+    fake_substrate.respond("loop-dispatch", "", stderr="")
+    fake_substrate.respond("loop-engine", "approved d-20261124-0001: 3 action(s) run, 0 failed\n")
+    write_fake_engine(fake_substrate.bin, fake_substrate.root)
+    write_pending_decision(project)
+    app = make_app(
+        project,
+        SESSION,
+        socket=str(tmp_path / "no-such-tmux-socket"),
+        auto_refresh=False,
+        clock=lambda: NOW,
+        self_pane=None,
+    )
+    return fake_substrate, app
+
+
+async def settle(app: DeckApp, pilot: Any) -> None:
+    for _ in range(3):
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+
+
+async def test_every_action_reaches_its_cli_with_the_exact_argv(
+    wired: tuple[FakeSubstrate, DeckApp], project: Path
+) -> None:
+    fake, app = wired
+    root = str(project)
+    async with app.run_test(size=(160, 48)) as pilot:
+        await settle(app, pilot)
+        fleet = app.query_one("#fleet", KeyedTable)
+        assert fleet.keys == ["coord", "web", "w2"]
+        assert fleet.row("w2")[:4] == ["w2", "pi", "helper", "idle"]
+        assert fake.calls("loop-lane-status")[0]["args"] == ["--json", "--all", SESSION]
+        assert fake.calls("loop-tmux")[0]["args"] == ["list-lanes", "--session", SESSION, "--json"]
+        await pilot.press("y", "y")
+        await settle(app, pilot)
+        await pilot.press("N", *"later", "enter")
+        await settle(app, pilot)
+        await pilot.press("p")
+        await settle(app, pilot)
+        engine = [c["args"] for c in fake.calls("loop-engine")]
+        prefix = ["--project-root", root, "--session", SESSION]
+        assert engine == [
+            [*prefix, "approve", PENDING["id"]],
+            [*prefix, "reject", PENDING["id"], "--reason", "later"],
+            [*prefix, "pause"],
+        ]
+        fleet.focus()
+        fleet.move_cursor(row=2)
+        await pilot.press("d")
+        app.screen.query_one("#text", TextArea).insert("line 1\n'quoted' $(not run)")
+        await pilot.press("ctrl+s")
+        await settle(app, pilot)
+        sent = fake.calls("loop-dispatch")[-1]
+        assert sent["args"] == ["--session", SESSION, "--mode", "text", "w2", "-"]
+        assert sent["stdin"] == "line 1\n'quoted' $(not run)"
+        await pilot.press("x", "y")
+        await settle(app, pilot)
+        assert [c["args"] for c in fake.calls("loop-tmux")][-2:] == [
+            ["drop-lane", "--session", SESSION, "--window", "w2"],
+            ["list-lanes", "--session", SESSION, "--json"],
+        ]
+        await pilot.press("n")
+        app.screen.query_one("#window", Input).value = "probe"
+        app.screen.query_one("#cmd", Input).value = "scripts/probe.sh --every 5"
+        app.screen.query_one("#window", Input).focus()
+        await pilot.press("enter")
+        await settle(app, pilot)
+        assert fake.calls("loop-tmux")[-2]["args"] == [
+            "add-lane",
+            "--session",
+            SESSION,
+            "--window",
+            "probe",
+            "--cmd",
+            "scripts/probe.sh --every 5",
+        ]
+        assert "ok: " in str(app.query_one("#cmdlog").render())
+
+
+async def test_the_deck_writes_no_file_of_the_project(
+    wired: tuple[FakeSubstrate, DeckApp], project: Path
+) -> None:
+    fake, app = wired
+    (project / "ops-wiki").mkdir()
+    (project / "ops-wiki" / "log.md").write_text("# log\n")
+    before = tree(project)
+    async with app.run_test(size=(160, 48)) as pilot:
+        await settle(app, pilot)
+        fleet = app.query_one("#fleet", KeyedTable)
+        fleet.focus()
+        fleet.move_cursor(row=1)
+        keys = ["y", "y", "N", "enter", "p", "c", "y", "g", "s"]
+        await pilot.press(*keys)
+        app.screen.query_one("#text", TextArea).insert("steer text")
+        await pilot.press("ctrl+s", "d")
+        app.screen.query_one("#text", TextArea).insert("dispatch text")
+        await pilot.press("ctrl+s", "x", *"web", "enter", "r")
+        adrs = app.query_one("#adr-table", KeyedTable)
+        adrs.move_cursor(row=adrs.keys.index("2"))
+        await pilot.press(
+            "a", *"accept 2", "enter", "m", "enter", "escape", "b", "l", "o", "question_mark", "escape"
+        )
+        await settle(app, pilot)
+        for _ in range(3):
+            app.refresh_now()
+            await settle(app, pilot)
+        ran = {c["cli"] for c in fake.calls()}
+        assert {"loop-engine", "loop-dispatch", "loop-tmux", "loop-adr", "loop-lane-status"} <= ran
+        assert [c.argv[-1] for c in app.commands_run] == [
+            PENDING["id"],
+            PENDING["id"],
+            "pause",
+            "once",
+            "%1",
+            "-",
+            "-",
+            "--force",
+            "--yes",
+        ]
+    assert tree(project) == before
+    assert not (project / ".loop" / "sessions" / SESSION / "deck-crash.log").exists()

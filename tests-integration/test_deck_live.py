@@ -1,0 +1,195 @@
+"""loop-deck for real: its wheel `uv tool install`ed into an empty tool dir, run in the coord pane of a live
+session (fake agents, a recording `loop-engine` on PATH), read with capture-pane and driven with
+send-keys. Shows the fleet, the loops and the pending decision; approving runs `loop-engine approve`."""
+
+from __future__ import annotations
+
+import json
+import os
+import shlex
+import shutil
+import subprocess
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from live_session import REPO, SHELL, fake_bin, make_project, retry_until
+
+pytestmark = [pytest.mark.slow, pytest.mark.tmux]
+
+SESSION = "deckl"
+DECISION = "d-20261125-0007"
+PENDING = {
+    "contract_version": 1,
+    "id": DECISION,
+    "session": SESSION,
+    "created_at": "2026-11-25T10:05:00Z",
+    "approval_mode": "manual",
+    "decision": {
+        "version": 1,
+        "critique": "web is idle and loop-1 waits on its canary",
+        "actions": [
+            {
+                "kind": "dispatch",
+                "lane": "web",
+                "payload": "check the canary",
+                "mode": "text",
+                "rationale": "the canary decides loop-1",
+            }
+        ],
+    },
+    "gates": [{"gate_class": "safe", "reasons": [], "state": "queued"}],
+}
+ENGINE = """#!/usr/bin/env bash
+# a stand-in loop-engine: records its argv, answers like the real one
+printf '%s\\n' "$*" >> "{calls}"
+for a in "$@"; do last=$a; done
+case " $* " in
+  *" approve "*) echo "approved $last: 1 action(s) run, 0 failed" ;;
+  *) echo ok ;;
+esac
+"""
+
+
+@dataclass
+class Deck:
+    socket: str
+    root: Path
+    calls: Path
+    tool_bin: Path
+
+    def tmux(self, *args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(["tmux", "-S", self.socket, *args], capture_output=True, text=True, check=False)
+
+    def screen(self) -> str:
+        return self.tmux("capture-pane", "-p", "-t", f"={SESSION}:coord").stdout
+
+    def keys(self, *keys: str) -> None:
+        self.tmux("send-keys", "-t", f"={SESSION}:coord", *keys)
+
+
+@pytest.fixture(scope="module")
+def deck(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Deck]:
+    uv = shutil.which("uv")
+    if shutil.which("tmux") is None or uv is None:
+        pytest.skip("needs tmux and uv")
+    base = tmp_path_factory.mktemp("deck")
+    dist = base / "dist"
+    for package in ("loop-schemas", "loop-substrate", "loop-deck"):
+        subprocess.run(
+            [uv, "build", "--package", package, "--wheel", "--out-dir", str(dist)],
+            cwd=REPO,
+            check=True,
+            capture_output=True,
+        )
+    tool_env = dict(os.environ, UV_TOOL_DIR=str(base / "tools"), UV_TOOL_BIN_DIR=str(base / "toolbin"))
+    install = subprocess.run(
+        [uv, "tool", "install", "--offline", "--find-links", str(dist), "loop-deck"],
+        env=tool_env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if install.returncode != 0:  # no cached dependencies: let uv fetch them
+        install = subprocess.run(
+            [uv, "tool", "install", "--find-links", str(dist), "loop-deck"],
+            env=tool_env,
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+    assert install.returncode == 0, install.stderr
+    tool_bin = base / "toolbin"
+    assert (tool_bin / "loop-deck").exists()
+    root = base / "proj"
+    root.mkdir()
+    make_project(root)
+    engine_dir = root / ".loop" / "sessions" / SESSION / "engine"
+    engine_dir.mkdir(parents=True)
+    (engine_dir / "pending-decision.json").write_text(json.dumps(PENDING))
+    bindir = fake_bin(base)
+    calls = base / "engine-calls"
+    (bindir / "loop-engine").write_text(ENGINE.replace("{calls}", str(calls)))
+    (bindir / "loop-engine").chmod(0o755)
+    sockdir = Path(os.path.realpath("/tmp")) / f"ld-{os.getpid()}"
+    sockdir.mkdir(exist_ok=True)
+    socket = str(sockdir / "s")
+    env = {k: v for k, v in os.environ.items() if k not in ("TMUX", "TMUX_PANE", "VIRTUAL_ENV")}
+    env.update(
+        {
+            "LOOP_TMUX_SOCKET": socket,
+            "TMUX_TMPDIR": str(sockdir),
+            "FAKE_AGENT_WELCOME_S": "0.2",
+            "PATH": f"{bindir}{os.pathsep}/usr/local/bin:/usr/bin:/bin",
+            "TERM": "xterm-256color",
+            "LANG": "C.UTF-8",
+            "LC_ALL": "C.UTF-8",
+        }
+    )
+    coord = shlex.join([str(tool_bin / "loop-deck"), "--project-root", str(root), "--session", SESSION])
+    boot = subprocess.run(
+        [
+            "bash",
+            str(SHELL / "loop-tmux.sh"),
+            "--project",
+            SESSION,
+            "--project-root",
+            str(root),
+            "--preset",
+            "all-pi",
+            "--coord-cmd",
+            coord,
+            "--no-attach",
+        ],
+        env=env,
+        cwd=root,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    d = Deck(socket, root, calls, tool_bin)
+    try:
+        assert boot.returncode == 0, boot.stderr
+        d.tmux("resize-window", "-t", f"={SESSION}:coord", "-x", "170", "-y", "45")
+        yield d
+    finally:
+        subprocess.run(["tmux", "-S", socket, "kill-server"], capture_output=True, check=False)
+        shutil.rmtree(sockdir, ignore_errors=True)
+
+
+def test_the_deck_shows_fleet_loops_and_the_pending_decision(deck: Deck) -> None:
+    retry_until(lambda: "FLEET — " in deck.screen() and "infra" in deck.screen(), timeout=30)
+
+    def ready() -> str:
+        text = deck.screen()
+        return text if DECISION in text and "loop-1" in text else ""
+
+    screen = retry_until(ready, timeout=20)
+    assert isinstance(screen, str)
+    assert "coord (this deck)" in screen  # it knows it runs in the coord pane
+    for lane in ("web", "infra", "docs"):
+        assert lane in screen
+    assert "Verify checkout flow" in screen and "canary" in screen
+    assert "engine off — live dashboard" in screen  # loop-engine is installed, no daemon runs
+    assert "web is idle and loop-1 waits on its canary" in screen
+
+
+def test_approving_from_the_deck_runs_loop_engine_approve(deck: Deck) -> None:
+    retry_until(lambda: DECISION in deck.screen(), timeout=30)
+    deck.keys("y")
+    retry_until(lambda: "Its queued actions run now" in deck.screen(), timeout=10)
+    assert not deck.calls.exists()  # nothing runs before the confirmation
+    deck.keys("y")
+    retry_until(lambda: deck.calls.exists() and "approve" in deck.calls.read_text(), timeout=15)
+    assert deck.calls.read_text().splitlines() == [
+        f"--project-root {deck.root} --session {SESSION} approve {DECISION}"
+    ]
+    retry_until(lambda: f"ok: approved {DECISION}" in deck.screen(), timeout=10)
+
+
+def test_quitting_leaves_no_crash_log(deck: Deck) -> None:
+    deck.keys("q")
+    retry_until(lambda: "FLEET" not in deck.screen(), timeout=10)
+    assert not (deck.root / ".loop" / "sessions" / SESSION / "deck-crash.log").exists()
