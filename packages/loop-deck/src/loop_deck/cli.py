@@ -75,6 +75,12 @@ def main(
             raise click.UsageError("--session is required outside tmux")
     if not SESSION_RE.match(session):
         raise click.UsageError(f"--session {session!r}: letters, digits, '.', '_' and '-' only")
+    from loop_substrate import SubstrateError, check_contract
+
+    try:
+        check_contract()  # refuse a substrate that speaks another CONTRACT major version
+    except SubstrateError as exc:
+        raise click.ClickException(str(exc)) from None
     if not sys.stdout.isatty() or not sys.stdin.isatty():
         raise click.ClickException("loop-deck needs a terminal (run it in a tmux pane or a terminal)")
 
