@@ -6,7 +6,7 @@ PYTEST_ARGS ?=
 SKILLS_DIR ?= $(HOME)/.claude/skills
 
 # The CLIs `make install` links into BIN: shell/<name>.sh, shell/scripts/<name>.sh and shell/bin/<name>.
-SHELL_CLIS = $(sort $(basename $(notdir $(wildcard shell/loop-*.sh shell/scripts/loop-*.sh))) \
+SHELL_CLIS = $(sort $(basename $(notdir $(wildcard shell/loop-*.sh shell/scripts/loop-*.sh shell/hooks/loop-*.sh))) \
                     $(notdir $(wildcard shell/bin/*)))
 SHELL_SCRIPTS = $(wildcard shell/*.sh shell/lib/*.sh shell/scripts/*.sh shell/bin/*)
 
@@ -27,7 +27,7 @@ help:
 
 print-paths:
 	@for n in $(SHELL_CLIS); do \
-	  for s in shell/$$n.sh shell/scripts/$$n.sh shell/bin/$$n; do \
+	  for s in shell/$$n.sh shell/scripts/$$n.sh shell/hooks/$$n.sh shell/bin/$$n; do \
 	    if [ -f "$$s" ]; then echo "$(BIN)/$$n -> $(CURDIR)/$$s"; break; fi; \
 	  done; \
 	done
@@ -35,7 +35,7 @@ print-paths:
 install:
 	@mkdir -p "$(BIN)"
 	@for n in $(SHELL_CLIS); do \
-	  for s in shell/$$n.sh shell/scripts/$$n.sh shell/bin/$$n; do \
+	  for s in shell/$$n.sh shell/scripts/$$n.sh shell/hooks/$$n.sh shell/bin/$$n; do \
 	    if [ -f "$$s" ]; then ln -sfn "$(CURDIR)/$$s" "$(BIN)/$$n"; echo "linked $(BIN)/$$n"; break; fi; \
 	  done; \
 	done
@@ -89,6 +89,11 @@ test: check-all test-integration
 
 bench:
 	$(UV) run --frozen python bench/run.py
+
+# The demo loop (no AI CLI needed): make demo [DEMO_ARGS="--auto"] (loop-demo --help for every flag).
+DEMO_ARGS ?=
+demo:
+	$(UV) run --frozen loop-demo $(DEMO_ARGS)
 
 install-skill:
 	@mkdir -p "$(SKILLS_DIR)"

@@ -387,6 +387,16 @@ tmux_add_lane() {
   fi
 }
 
+# lane_git_worktree_add TOP ARGS...: `git worktree add`, its failure reported as one line (git's own reason).
+lane_git_worktree_add() {
+  local top=$1 err
+  shift
+  if ! err=$(git -C "$top" worktree add --quiet "$@" 2>&1 >/dev/null); then
+    err=$(printf '%s\n' "$err" | sed -n '$p')
+    loop_die "add-lane --worktree: git worktree add failed: ${err#fatal: }"
+  fi
+}
+
 # lane_make_worktree SESSION WINDOW REPO: sets _LANE_WT_PATH, _LANE_WT_BRANCH and _LANE_WT_CWD.
 lane_make_worktree() {
   local session=$1 window=$2 repo=$3 top rel
@@ -403,6 +413,8 @@ lane_make_worktree() {
   _LANE_WT_BRANCH=loop/$session/$window
   _LANE_WT_PATH=$top/.loop/worktrees/$session/$window
   _LANE_WT_CWD=$_LANE_WT_PATH$rel
+  git -C "$top" rev-parse --verify --quiet HEAD >/dev/null ||
+    loop_die "add-lane --worktree: $top has no commit yet (a worktree branches from HEAD; commit first)"
   git check-ref-format "refs/heads/$_LANE_WT_BRANCH" || loop_usage_error "add-lane --worktree: bad branch name $_LANE_WT_BRANCH"
   [ ! -e "$_LANE_WT_PATH" ] || loop_die "add-lane --worktree: $_LANE_WT_PATH already exists (a kept worktree?)"
   mkdir -p "$top/.loop/worktrees/$session" || loop_die "add-lane --worktree: cannot create $top/.loop/worktrees"
@@ -410,11 +422,9 @@ lane_make_worktree() {
     printf '*\n' >"$top/.loop/worktrees/.gitignore"
   fi
   if git -C "$top" show-ref --verify --quiet "refs/heads/$_LANE_WT_BRANCH"; then
-    git -C "$top" worktree add --quiet "$_LANE_WT_PATH" "$_LANE_WT_BRANCH" >&2 ||
-      loop_die "add-lane --worktree: git worktree add failed"
+    lane_git_worktree_add "$top" "$_LANE_WT_PATH" "$_LANE_WT_BRANCH"
   else
-    git -C "$top" worktree add --quiet -b "$_LANE_WT_BRANCH" "$_LANE_WT_PATH" HEAD >&2 ||
-      loop_die "add-lane --worktree: git worktree add failed"
+    lane_git_worktree_add "$top" -b "$_LANE_WT_BRANCH" "$_LANE_WT_PATH" HEAD
   fi
   [ -d "$_LANE_WT_CWD" ] || _LANE_WT_CWD=$_LANE_WT_PATH
 }

@@ -218,3 +218,50 @@ def test_real_calls_accept_flags(live: Live, tmp_path: Path) -> None:
         "w2",
         "hello from the contract suite",
     )
+
+
+# -- the JSON surfaces our implementation adds ------------------------------------------------------------
+
+
+def test_added_surfaces_validate(live: Live, tmp_path: Path) -> None:
+    config = tmp_path / "lane-config.yaml"
+    config.write_text(
+        'lanes:\n  web: {harness: pi, role: "impl\\nwith \\"quotes\\""}\n  ops-top: {cmd: scripts/probe.sh}\n'
+    )
+    resolved = live.json(
+        "lib/lane-config-resolver.sh", "print-resolved", "--json", "--lane-config", str(config)
+    )
+    assert_valid("resolved-lane-config", resolved)
+    assert isinstance(resolved, dict) and resolved["lanes"]["web"]["role"] == 'impl\nwith "quotes"'
+    plan = live.json(
+        "loop-tmux.sh", "--project", "plan", "--project-root", str(live.root), "--print-cmds", "--json"
+    )
+    assert_valid("boot-plan", plan)
+    adrs = live.json("loop-adr.sh", "list", "--json", "--adr-dir", str(live.root / "docs" / "adr"))
+    assert_valid("adr-list", adrs)
+    assert isinstance(adrs, dict) and adrs["adrs"][0]["acceptable"] is False
+
+
+def test_engine_surfaces_validate(live: Live) -> None:
+    import shutil
+    import subprocess
+
+    engine = shutil.which("loop-engine", path=live.env["PATH"])
+    if engine is None:
+        pytest.skip("loop-engine is not installed in this environment")
+    base = [engine, "--project-root", str(live.root), "--session", live.session]
+    once = subprocess.run(
+        [*base, "once", "--approval", "manual", "--json"],
+        capture_output=True,
+        text=True,
+        env=live.env,
+        timeout=120,
+        check=False,
+    )
+    assert once.returncode == 0, once.stderr
+    assert_valid("engine-cycle", json.loads(once.stdout))
+    status = subprocess.run(
+        [*base, "status", "--json"], capture_output=True, text=True, env=live.env, timeout=60, check=False
+    )
+    assert status.returncode == 0, status.stderr
+    assert_valid("engine-status", json.loads(status.stdout))

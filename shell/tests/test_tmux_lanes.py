@@ -294,3 +294,19 @@ def test_wait_ready_times_out(session, tmux_server):
     assert proc.returncode == 1
     assert "not idle" in proc.stderr
     assert "stuck" in tmux_server.out("list-windows", "-t", "=s:", "-F", "#{window_name}").split()
+
+
+def test_worktree_in_a_repo_without_commits_is_one_clear_line(session, tmux_server, tmp_path):
+    fresh = tmp_path / "fresh"
+    fresh.mkdir()
+    _git(fresh, "init", "-q")
+    proc = _lt(
+        session, "add-lane", "--session", "s", "--window", "iso3", "--cmd", "sleep 300",
+        "--repo", str(fresh), "--worktree",
+    )  # fmt: skip
+    assert proc.returncode == 1
+    assert proc.stderr.strip().splitlines() == [
+        f"loop-tmux: add-lane --worktree: {fresh} has no commit yet"
+        " (a worktree branches from HEAD; commit first)"
+    ]
+    assert "iso3" not in tmux_server.out("list-windows", "-t", "=s:", "-F", "#{window_name}").split()

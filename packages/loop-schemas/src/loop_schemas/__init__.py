@@ -7,7 +7,15 @@ adapters need nothing but this distribution.
 from importlib.metadata import version as _version
 
 from loop_schemas._atomic import LockTimeoutError, append_line, atomic_write, file_lock
-from loop_schemas.adr import ADR_FILE_RE, Adr, AdrFrontmatter, AdrStatus, accept_gate_problems, parse_adr
+from loop_schemas.adr import (
+    ADR_FILE_RE,
+    Adr,
+    AdrFrontmatter,
+    AdrList,
+    AdrStatus,
+    accept_gate_problems,
+    parse_adr,
+)
 from loop_schemas.decision import (
     MAX_ACTIONS,
     MAX_PAYLOAD,
@@ -24,7 +32,14 @@ from loop_schemas.decision import (
     parse_decision_block,
 )
 from loop_schemas.digest import Digest, DigestAdr, DigestMail, DigestMailbox, UnpushedRepo
-from loop_schemas.engine import EngineEvent, GatedAction, PendingDecision, parse_event
+from loop_schemas.engine import (
+    CycleResult,
+    EngineEvent,
+    EngineStatus,
+    GatedAction,
+    PendingDecision,
+    parse_event,
+)
 from loop_schemas.errors import Problem, SchemaError
 from loop_schemas.lane_config import (
     BrainConfig,
@@ -35,10 +50,11 @@ from loop_schemas.lane_config import (
     LaneSpec,
     LoadedLaneConfig,
     PmConfig,
+    ResolvedLaneConfig,
     load_lane_config,
     parse_lane_config,
 )
-from loop_schemas.lanes import Lane, LaneList, LaneStatus, LaneStatusReport
+from loop_schemas.lanes import BootPlan, Lane, LaneList, LaneStatus, LaneStatusReport
 from loop_schemas.mail import (
     MailFrontmatter,
     MailItem,
@@ -110,9 +126,12 @@ __all__ = [
     "AddLaneAction",
     "Adr",
     "AdrFrontmatter",
+    "AdrList",
     "AdrStatus",
     "Artifacts",
+    "BootPlan",
     "BrainConfig",
+    "CycleResult",
     "Decision",
     "DecisionParseError",
     "DestructiveConfig",
@@ -124,6 +143,7 @@ __all__ = [
     "DropLaneAction",
     "EngineConfig",
     "EngineEvent",
+    "EngineStatus",
     "EscalateAction",
     "GatedAction",
     "Harness",
@@ -151,6 +171,7 @@ __all__ = [
     "PmConfig",
     "Problem",
     "RemoteIssue",
+    "ResolvedLaneConfig",
     "RestartEvent",
     "SchemaError",
     "StateLane",

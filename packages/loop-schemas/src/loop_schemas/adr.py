@@ -5,7 +5,7 @@ from __future__ import annotations
 import enum
 import re
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
 
@@ -140,3 +140,26 @@ def accept_gate_problems(adr: Adr, project_root: Path, adr_dir: Path | None = No
     if fm.status is not AdrStatus.PROPOSED:
         problems.append(f"status: is {fm.status.value}, only a Proposed ADR can be accepted")
     return problems
+
+
+class AdrListEntry(BaseModel):
+    """One ADR in `loop-adr list --json`, with the accept gate's verdict."""
+
+    model_config = ConfigDict(extra="allow")
+
+    id: int
+    status: str | None
+    title: str
+    path: str
+    acceptable: bool
+    gate_problems: list[str]
+
+
+class AdrList(BaseModel):
+    """`loop-adr list --json`: the decision ledger."""
+
+    model_config = ConfigDict(extra="allow")
+
+    contract_version: Literal[1]
+    adr_dir: str
+    adrs: list[AdrListEntry]

@@ -121,3 +121,57 @@ def parse_event(line: str | bytes) -> EngineEvent:
         err = exc.errors(include_url=False)[0]
         loc = ".".join(str(p) for p in err.get("loc", ()))
         raise EventParseError(f"{loc or 'event'}: {err.get('msg')}") from None
+
+
+class DaemonStatus(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+    running: bool
+    pid: int | None
+    started_at: str | None
+    paused: bool
+    stale: bool
+    warning: str | None
+
+
+class EngineStatus(BaseModel):
+    """`loop-engine status --json`: the pending decision, the daemon, the budget and back-off."""
+
+    model_config = ConfigDict(extra="allow")
+
+    contract_version: Literal[1]
+    session: str
+    project_root: str
+    generated_at: str
+    approval_mode: Literal["manual", "auto", "full"]
+    brain_harness: str
+    pending: PendingDecision | None
+    daemon: DaemonStatus
+    budget: dict[str, int]
+    backoff: dict[str, Any] | None
+    asks: dict[str, int]
+    uncertain: list[Any]
+    warnings: list[str]
+
+
+class CycleAction(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+    index: int
+    kind: str
+    target: str | None
+    gate_class: GateClass
+
+
+class CycleResult(BaseModel):
+    """`loop-engine once --json`: what one cycle did."""
+
+    model_config = ConfigDict(extra="allow")
+
+    contract_version: Literal[1]
+    cycle_id: str
+    outcome: Literal["queued", "executed", "partial", "noop", "skipped", "brain-failed", "dropped"]
+    decision_id: str | None
+    detail: str | None
+    brain_called: bool
+    actions: list[CycleAction]

@@ -8,12 +8,12 @@ from pathlib import Path
 from pydantic import BaseModel
 
 from loop_schemas._atomic import atomic_write
-from loop_schemas.adr import AdrFrontmatter
+from loop_schemas.adr import AdrFrontmatter, AdrList
 from loop_schemas.decision import Decision
 from loop_schemas.digest import Digest
-from loop_schemas.engine import EngineEvent, PendingDecision
-from loop_schemas.lane_config import EngineConfig, LaneConfig
-from loop_schemas.lanes import LaneList, LaneStatusReport
+from loop_schemas.engine import CycleResult, EngineEvent, EngineStatus, PendingDecision
+from loop_schemas.lane_config import EngineConfig, LaneConfig, ResolvedLaneConfig
+from loop_schemas.lanes import BootPlan, LaneList, LaneStatusReport
 from loop_schemas.mail import MailFrontmatter, MailList
 from loop_schemas.metrics import Metrics
 from loop_schemas.pm import AdapterList, SyncResult
@@ -41,6 +41,11 @@ SCHEMA_MODELS: dict[str, type[BaseModel]] = {
     "pending-decision": PendingDecision,
     "engine-event": EngineEvent,
     "pm-adapter-list": AdapterList,
+    "adr-list": AdrList,
+    "resolved-lane-config": ResolvedLaneConfig,
+    "boot-plan": BootPlan,
+    "engine-status": EngineStatus,
+    "engine-cycle": CycleResult,
     "pm-sync-result": SyncResult,
 }
 

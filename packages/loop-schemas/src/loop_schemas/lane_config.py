@@ -208,3 +208,29 @@ def load_lane_config(path: Path, hostname: str | None = None) -> LoadedLaneConfi
             f"{path}: lanes.{lane}: unknown key {k} (kept, ignored)" for k in (spec.model_extra or {})
         ]
     return LoadedLaneConfig(config=config, engine=engine, sources=sources, warnings=warnings)
+
+
+class ResolvedLane(BaseModel):
+    """One lane as `lane-config-resolver.sh print-resolved --json` resolves it (unset values are null)."""
+
+    model_config = ConfigDict(extra="allow")
+
+    harness: str | None
+    model: str | None
+    cmd: str | None
+    repo: str | None
+    role: str | None
+    auto_approve: bool
+    launch: str | None
+
+
+class ResolvedLaneConfig(BaseModel):
+    """`lane-config-resolver.sh print-resolved --json`: the lanes of a lane-config after overlay and paths."""
+
+    model_config = ConfigDict(extra="allow")
+
+    contract_version: Literal[1]
+    lane_config: str
+    host_overlay: str | None
+    project_root: str | None
+    lanes: dict[str, ResolvedLane]

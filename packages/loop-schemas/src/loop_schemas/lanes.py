@@ -60,3 +60,35 @@ class LaneList(BaseModel):
     session: str
     generated_at: str
     lanes: list[Lane]
+
+
+class PlannedLane(BaseModel):
+    """One lane of `loop-tmux --print-cmds --json`: where it runs and what it launches."""
+
+    model_config = ConfigDict(extra="allow")
+
+    window: str
+    cwd: str | None
+    cmd: str | None
+    harness: str | None
+    model: str | None
+    role: str | None
+    repo: str | None
+    auto_approve: bool
+    launch: str | None
+    source: Literal["preset", "flag", "lane-config", "empty"]
+
+
+class BootPlan(BaseModel):
+    """`loop-tmux --print-cmds --json`: the resolved boot, computed without touching tmux."""
+
+    model_config = ConfigDict(extra="allow")
+
+    contract_version: Literal[1]
+    session: str
+    preset: str
+    project_root: str
+    infra_root: str
+    state_dir: str
+    lane_config: str | None
+    lanes: dict[str, PlannedLane]
