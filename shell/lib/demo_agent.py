@@ -132,7 +132,23 @@ def work(screen: Screen, seconds: float) -> bool:
     return True
 
 
+PROCESS_NAME = "loop-demo-agent"  # what tmux shows as the pane's command (the registry's process_names)
+
+
+def _take_process_name(argv: list[str]) -> None:
+    """Re-exec under argv[0] = PROCESS_NAME, so a lane running the demo agent is told apart from any
+    other python3 pane (tmux reports a pane's command from argv[0])."""
+    if os.environ.get("LOOP_DEMO_AGENT_NAMED") == "1" or not sys.executable:
+        return
+    os.environ["LOOP_DEMO_AGENT_NAMED"] = "1"
+    try:
+        os.execv(sys.executable, [PROCESS_NAME, "-S", os.path.abspath(__file__), *argv])
+    except OSError:
+        return  # keep running under the plain name
+
+
 def main(argv: list[str]) -> int:
+    _take_process_name(argv)
     parser = argparse.ArgumentParser(prog="demo_agent.py", add_help=True)
     parser.add_argument("--lane")
     parser.add_argument("--project-root")

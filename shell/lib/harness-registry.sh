@@ -160,7 +160,7 @@ _registry_load() {
       launch_cmd="python3 $(registry_shell_quote "$(_registry_lib_dir)/demo_agent.py")"
       idle_pattern='demo agent ready'
       busy_pattern='demo agent working|esc to interrupt'
-      process_names='python3 python'
+      process_names='loop-demo-agent'
       paste_delay=0.2
       verified=true
       notes='demo: a simulated agent for the demo loop (shell/lib/demo_agent.py). It shows an idle prompt, spins for a few seconds on a prompt (LOOP_DEMO_WORK_S), then mails a report to coord (re:<ask-id> for an ask, task: T<NNNN> for a task). No model, approval or one-shot mode.'

@@ -70,6 +70,10 @@ def _boot(shell_env: ShellEnv, tmux_server: TmuxServer, root: Path) -> None:
     )
     retry_until(lambda: "demo agent ready" in tmux_server.capture("=demo:web"))
     assert "a simulation" in tmux_server.capture("=demo:web")
+    # its own process name: the registry tells it apart from any other python3 pane by this
+    assert tmux_server.out("display", "-p", "-t", "=demo:web", "#{pane_current_command}").strip() == (
+        "loop-demo-agent"
+    )
 
 
 def _send(shell_env: ShellEnv, text: str) -> None:
