@@ -24,6 +24,8 @@ help:
 	@echo "make check-all           check + check-python"
 	@echo "make test                everything: check-all + integration tests"
 	@echo "make bench               run the benchmarks and write bench/results/"
+	@echo "make demo [DEMO_ARGS=…]  the demo loop: simulated agents, the engine, the deck (no AI CLI needed)"
+	@echo "make install-skill       link the operator skill into SKILLS_DIR (default ~/.claude/skills)"
 
 print-paths:
 	@for n in $(SHELL_CLIS); do \

@@ -33,7 +33,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import mail
 
 SPINNER = "|/-\\"
-TASK_ID = re.compile(r"^id:[ \t]*(T\d{4})[ \t]*$", re.MULTILINE)
+TASK_ID = re.compile(r"^id:[ \t]*['\"]?(T\d{4})['\"]?[ \t]*$", re.MULTILINE)
 TITLE = re.compile(r"^title:[ \t]*(.+?)[ \t]*$", re.MULTILINE)
 ASK = re.compile(r"\bre:([A-Za-z0-9][A-Za-z0-9_.:-]*)")
 PASTE_START = b"\x1b[200~"

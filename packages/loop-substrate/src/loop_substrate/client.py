@@ -10,6 +10,7 @@ import json
 import os
 import shutil
 import subprocess
+import sys
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, Literal, TypeVar
@@ -74,6 +75,10 @@ class Substrate:
         env = dict(os.environ)
         if self.socket:
             env["LOOP_TMUX_SOCKET"] = self.socket
+        # the scripts' python helpers run on this interpreter unless told otherwise: it has PyYAML (a
+        # dependency of loop-schemas), which --lane-config needs, where a system python3 may not
+        if not env.get("LOOP_PYTHON") and sys.executable:
+            env["LOOP_PYTHON"] = sys.executable
         return env
 
     def argv(self, cli: str, args: Sequence[str]) -> list[str]:

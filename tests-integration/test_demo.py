@@ -1,0 +1,164 @@
+"""loop-demo for real on a private tmux server: loop-init's project, demo agents in the lanes, the engine's
+watch daemon, the deck in coord. `--auto --until-done` takes every seeded task to review and exits 0;
+manual mode waits for a human, and --keep leaves the loop running for one."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from live_session import retry_until
+from loop_schemas import parse_mail, parse_task
+
+pytestmark = [pytest.mark.slow, pytest.mark.tmux]
+
+IDS = ["T0001", "T0002", "T0003", "T0004"]
+SESSION = "loop-demo"
+
+
+@dataclass
+class Run:
+    base: Path
+    socket: str
+    env: dict[str, str]
+
+    @property
+    def root(self) -> Path:
+        return self.base / "proj"
+
+    def demo(self, *args: str, timeout: float = 240) -> subprocess.CompletedProcess[str]:
+        exe = Path(sys.executable).parent / "loop-demo"
+        argv = [str(exe)] if exe.exists() else [sys.executable, "-m", "loop_engine.demo"]
+        return subprocess.run(
+            [*argv, "--project-root", str(self.root), *args],
+            capture_output=True,
+            text=True,
+            env=self.env,
+            timeout=timeout,
+            check=False,
+        )
+
+    def engine(self, *args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "loop_engine",
+                "--project-root",
+                str(self.root),
+                "--session",
+                SESSION,
+                *args,
+            ],
+            capture_output=True,
+            text=True,
+            env=self.env,
+            timeout=120,
+            check=False,
+        )
+
+    def has_session(self) -> bool:
+        argv = ["tmux", "-S", self.socket, "has-session", "-t", f"={SESSION}"]
+        return subprocess.run(argv, capture_output=True, check=False).returncode == 0
+
+    def statuses(self) -> dict[str, str]:
+        out = {}
+        for path in sorted((self.root / "tasks").glob("T*.md")):
+            fm = parse_task(path.read_text()).frontmatter
+            out[fm.id] = fm.status.value
+        return out
+
+    def events(self) -> list[dict[str, object]]:
+        path = self.root / ".loop" / "sessions" / SESSION / "engine" / "events.jsonl"
+        return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+
+
+@pytest.fixture
+def run(tmp_path: Path) -> Iterator[Run]:
+    if shutil.which("tmux") is None:
+        pytest.skip("tmux is not installed")
+    sockdir = Path(os.path.realpath("/tmp")) / f"ldemo-{os.getpid()}-{tmp_path.name[-12:]}"
+    sockdir.mkdir()
+    socket = str(sockdir / "s")
+    env = {
+        k: v for k, v in os.environ.items() if k not in ("TMUX", "TMUX_PANE") and not k.startswith("LOOP_")
+    }
+    env.update(
+        {
+            "LOOP_TMUX_SOCKET": socket,
+            "TMUX_TMPDIR": str(sockdir),
+            "LOOP_DEMO_WORK_S": "0.5",
+            "LOOP_DISPATCH_PASTE_DELAY": "0.1",
+            "TERM": "xterm-256color",
+        }
+    )
+    r = Run(base=tmp_path, socket=socket, env=env)
+    try:
+        yield r
+    finally:
+        r.engine("stop", "--timeout", "10")
+        subprocess.run(["tmux", "-S", socket, "kill-server"], capture_output=True, check=False)
+        shutil.rmtree(sockdir, ignore_errors=True)
+
+
+def test_auto_takes_every_seeded_task_to_review_and_tears_down(run: Run) -> None:
+    proc = run.demo("--auto", "--no-attach", "--until-done", "180")
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stderr == ""
+    assert "every seeded task is in review (4 of 4)" in proc.stdout
+    for tid in IDS:
+        assert f"loop-demo: {tid} review" in proc.stdout
+    # the finish line is review: the engine never marks a task done
+    assert run.statuses() == dict.fromkeys(IDS, "review")
+    # each task was reported by the demo agent of the lane that held it, by mail to coord
+    events = run.events()
+    held = {str(e["task"]): str(e["lane"]) for e in events if e["event"] == "task-in-progress"}
+    reviewed = {str(e["task"]): str(e["lane"]) for e in events if e["event"] == "task-review"}
+    assert set(held) == set(IDS) and reviewed == held
+    assert set(held.values()) <= {"web", "infra"}
+    for tid, lane in reviewed.items():
+        mails = [
+            parse_mail(p.read_text()).frontmatter
+            for p in (run.root / ".loop" / "messages").glob(f"*-{lane}-to-coord*.md")
+        ]
+        assert any(m.task == tid and (m.subject or "").startswith(f"done {tid}: ") for m in mails), tid
+    # dependencies were honoured: T0003 only after T0001 and T0002 were reported, T0004 after T0003
+    order = [str(e["task"]) for e in events if e["event"] in ("task-in-progress", "task-review")]
+    kinds = [str(e["event"]) for e in events if e["event"] in ("task-in-progress", "task-review")]
+    seq = list(zip(kinds, order, strict=True))
+    assert seq.index(("task-in-progress", "T0003")) > seq.index(("task-review", "T0001"))
+    assert seq.index(("task-in-progress", "T0003")) > seq.index(("task-review", "T0002"))
+    assert seq.index(("task-in-progress", "T0004")) > seq.index(("task-review", "T0003"))
+    # torn down: no session, no daemon
+    assert not run.has_session()
+    status = json.loads(run.engine("status", "--json").stdout)
+    assert status["daemon"]["running"] is False
+
+
+def test_manual_mode_waits_for_a_human_and_keep_leaves_the_loop_running(run: Run) -> None:
+    proc = run.demo("--no-attach", "--until-done", "3", "--keep")
+    assert proc.returncode == 1
+    lines = proc.stderr.splitlines()
+    assert len(lines) == 1
+    assert lines[0].startswith("loop-demo: timed out after 3s: 0 of 4 tasks in review (T0001 open")
+    assert "waits for approval" in lines[0]
+    assert "--keep: left running" in proc.stdout
+    assert run.has_session()
+    status = json.loads(run.engine("status", "--json").stdout)
+    assert status["daemon"]["running"] is True and status["approval_mode"] == "manual"
+    pending = status["pending"]
+    assert [a["lane"] for a in pending["decision"]["actions"]] == ["infra", "web"]
+    assert run.statuses() == dict.fromkeys(IDS, "open")
+    # the human approves: the first wave flows to the demo lanes and comes back for review
+    approved = run.engine("approve", pending["id"])
+    assert approved.returncode == 0, approved.stderr
+    retry_until(lambda: run.statuses()["T0001"] == run.statuses()["T0002"] == "review", timeout=60)
+    assert run.statuses()["T0003"] == "open"  # the next wave waits for the next approval
+    retry_until(lambda: (json.loads(run.engine("status", "--json").stdout)["pending"] or {}).get("id"), 30)
