@@ -22,6 +22,7 @@ from loop_engine import queue as q
 from loop_engine import watch
 from loop_engine.cycle import APPROVALS, Engine, EngineError
 from loop_engine.events import EventLog, iso, parse_iso, utcnow
+from loop_engine.improve_cli import improve_command
 from loop_engine.paths import EnginePaths
 from loop_engine.store import StoreError, read_json
 
@@ -407,6 +408,9 @@ def config_cmd(obj: Ctx, as_json: bool) -> None:
     click.echo(yaml.safe_dump({"engine": doc["engine"]}, sort_keys=False).rstrip())
     for w in cfg.warnings:
         click.echo(f"warning: {w}", err=True)
+
+
+main.add_command(improve_command)
 
 
 def run() -> None:
