@@ -33,6 +33,9 @@ class _Group(click.Group):
     """Turns any unexpected exception into one line on stderr and exit 1 (never a traceback)."""
 
     def invoke(self, ctx: click.Context) -> Any:
+        # `loop-engine <command> --help` must work without a session: note it before the group runs
+        rest = [*getattr(ctx, "_protected_args", []), *ctx.args]
+        ctx.meta["loop_engine.help"] = any(arg in ("--help", "-h") for arg in rest)
         try:
             return super().invoke(ctx)
         except (click.exceptions.Exit, click.ClickException, click.Abort, SystemExit):
@@ -119,6 +122,8 @@ def main(ctx: click.Context, project_root: Path, session: str | None) -> None:
 
         session = current_session()
     if not session:
+        if ctx.meta.get("loop_engine.help"):
+            return  # `loop-engine <command> --help` needs no session: click prints the help next
         raise click.UsageError("--session is required (or set LOOP_SESSION, or run inside tmux)")
     if not project_root.is_dir():
         raise click.UsageError(f"--project-root {project_root}: not a directory")
