@@ -1,5 +1,7 @@
 # loop-orchestrator: the bash substrate (shell/) and the Python layers (packages/*).
 SHELL := /bin/bash
+# uv installs itself into ~/.local/bin (tools/setup.sh): make sure this make run finds it
+export PATH := $(HOME)/.local/bin:$(PATH)
 BIN ?= $(HOME)/.local/bin
 UV ?= uv
 PYTEST_ARGS ?=
@@ -12,7 +14,7 @@ SHELL_SCRIPTS = $(wildcard shell/*.sh shell/lib/*.sh shell/scripts/*.sh shell/bi
 
 .PHONY: help install uninstall print-paths check check-syntax check-shellcheck check-portability \
         check-shell-tests install-python check-python lint typecheck imports test-python check-all \
-        test test-integration bench demo install-skill
+        test test-integration bench demo setup install-skill
 
 help:
 	@echo "make install [BIN=dir]   link the shell CLIs into BIN (default ~/.local/bin)"
@@ -24,6 +26,7 @@ help:
 	@echo "make check-all           check + check-python"
 	@echo "make test                everything: check-all + integration tests"
 	@echo "make bench               run the benchmarks and write bench/results/"
+	@echo "make setup               install what is missing (tmux, uv) and sync the workspace"
 	@echo "make demo [DEMO_ARGS=…]  the demo loop: simulated agents, the engine, the deck (no AI CLI needed)"
 	@echo "make install-skill       link the operator skill into SKILLS_DIR (default ~/.claude/skills)"
 
@@ -87,15 +90,19 @@ check-all: check check-python
 test-integration:
 	$(UV) run --frozen pytest -n 2 tests-integration $(PYTEST_ARGS)
 
-test: check-all test-integration
+test: setup check-all test-integration
 
 bench:
 	$(UV) run --frozen python bench/run.py
 
 # The demo loop (no AI CLI needed): make demo [DEMO_ARGS="--auto"] (loop-demo --help for every flag).
 DEMO_ARGS ?=
-demo:
+demo: setup
 	$(UV) run --frozen loop-demo $(DEMO_ARGS)
+
+# A bare machine made ready: tmux, make, uv, the workspace (idempotent; quick when all is there).
+setup:
+	@bash tools/setup.sh
 
 install-skill:
 	@mkdir -p "$(SKILLS_DIR)"

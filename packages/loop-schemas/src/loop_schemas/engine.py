@@ -61,6 +61,20 @@ KNOWN_EVENTS = (
     "daemon-stop",
     "paused",
     "resumed",
+    "improve-started",
+    "improve-mined",
+    "improve-brain-call",
+    "improve-brain-answered",
+    "improve-brain-failed",
+    "improve-brain-skipped",
+    "improve-proposed",
+    "improve-proposal-rejected",
+    "improve-done",
+    "improve-applied",
+    "improve-apply-failed",
+    "improve-judged",
+    "improve-reverted",
+    "improve-revert-failed",
 )
 
 
