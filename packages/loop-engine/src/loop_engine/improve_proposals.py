@@ -10,13 +10,12 @@ from __future__ import annotations
 
 import json
 import math
-import re
 import textwrap
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-import yaml
+from loop_schemas import SchemaError, extract_fenced_blocks, load_yaml
 from pydantic import BaseModel, ConfigDict, Field
 
 from loop_engine.improve_mine import Cluster
@@ -37,7 +36,6 @@ ProposalState = Literal["proposed", "applying", "applied", "kept", "regressed", 
 Surface = Literal["header", "agents", "config", "none"]
 EDIT_SURFACES = ("header", "agents", "config")
 _FIELDS = frozenset({"signature", "surface", "file", "title", "rationale", "edit"})
-_FENCE_OPEN = re.compile(r"^[ \t]*(`{3,}|~{3,})[ \t]*improve[ \t]*$")
 
 
 class Proposal(BaseModel):
@@ -107,35 +105,11 @@ class ProposalParseError(Exception):
 
 
 # ------------------------------------------------------------------ the brain's block
-class _NoAliasLoader(yaml.SafeLoader):
-    def compose_node(self, parent: Any, index: Any) -> Any:
-        if self.check_event(yaml.AliasEvent):
-            event = self.peek_event()  # type: ignore[no-untyped-call]
-            raise yaml.composer.ComposerError(None, None, "YAML aliases are not allowed", event.start_mark)
-        return super().compose_node(parent, index)
-
-
 def extract_improve_blocks(text: str) -> list[str]:
-    blocks: list[str] = []
-    lines = text.splitlines()
-    i = 0
-    while i < len(lines):
-        m = _FENCE_OPEN.match(lines[i])
-        if not m:
-            i += 1
-            continue
-        fence = m.group(1)
-        close = re.compile(r"^[ \t]*" + re.escape(fence[0]) + "{" + str(len(fence)) + r",}[ \t]*$")
-        body: list[str] = []
-        i += 1
-        while i < len(lines) and not close.match(lines[i]):
-            body.append(lines[i])
-            i += 1
-        if i >= len(lines):
-            raise ProposalParseError("the ```improve block is not closed")
-        blocks.append("\n".join(body))
-        i += 1
-    return blocks
+    try:
+        return extract_fenced_blocks(text, "improve")
+    except SchemaError as exc:
+        raise ProposalParseError(str(exc)) from None
 
 
 def parse_improve_block(text: str) -> list[Any]:
@@ -150,12 +124,11 @@ def parse_improve_block(text: str) -> list[Any]:
     if len(blocks[0].encode("utf-8", errors="replace")) > BLOCK_MAX_BYTES:
         raise ProposalParseError("the ```improve block is too large")
     try:
-        data = yaml.load(blocks[0], Loader=_NoAliasLoader)  # noqa: S506 - a SafeLoader subclass
-    except yaml.YAMLError as exc:
-        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
-        raise ProposalParseError(f"the ```improve block is not valid YAML: {problem}") from None
-    except (ValueError, TypeError, RecursionError) as exc:
-        raise ProposalParseError(f"the ```improve block is not valid YAML: {exc}".splitlines()[0]) from None
+        data = load_yaml(blocks[0])
+    except SchemaError as exc:
+        raise ProposalParseError(
+            f"the ```improve block is not valid YAML: {exc}".replace("YAML: YAML: ", "YAML: ")
+        ) from None
     if not isinstance(data, dict):
         raise ProposalParseError("the ```improve block must be a YAML mapping")
     if data.get("version") != 1:

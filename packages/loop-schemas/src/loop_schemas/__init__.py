@@ -41,6 +41,7 @@ from loop_schemas.engine import (
     parse_event,
 )
 from loop_schemas.errors import Problem, SchemaError
+from loop_schemas.fenced import extract_fenced_blocks, load_yaml
 from loop_schemas.lane_config import (
     BrainConfig,
     DestructiveConfig,
@@ -191,6 +192,7 @@ __all__ = [
     "atomic_write",
     "dump_state",
     "extract_decision_blocks",
+    "extract_fenced_blocks",
     "file_lock",
     "format_mail_name",
     "format_metrics_line",
@@ -199,6 +201,7 @@ __all__ = [
     "load_lane_config",
     "load_state",
     "load_tasks",
+    "load_yaml",
     "parse_adr",
     "parse_decision_block",
     "parse_event",

@@ -6,7 +6,6 @@ A block that is malformed, missing, duplicated, too large or over the action cap
 
 from __future__ import annotations
 
-import re
 from typing import Annotated, Literal
 
 import yaml
@@ -14,6 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from loop_schemas._frontmatter import _NoAliasLoader
 from loop_schemas.errors import SchemaError
+from loop_schemas.fenced import extract_fenced_blocks
 
 MAX_ACTIONS = 8
 MAX_PAYLOAD = 16384
@@ -21,8 +21,6 @@ MAX_BLOCK_BYTES = 256 * 1024
 WINDOW_PATTERN = r"^[A-Za-z][A-Za-z0-9_-]+$"
 LANE_PATTERN = r"^[A-Za-z][A-Za-z0-9_-]*$"
 COORD = "coord"
-
-_FENCE_OPEN = re.compile(r"^[ \t]*(`{3,}|~{3,})[ \t]*decision[ \t]*$")
 
 
 class DecisionParseError(SchemaError):
@@ -143,26 +141,10 @@ class Decision(BaseModel):
 
 def extract_decision_blocks(text: str) -> list[str]:
     """The bodies of every fenced block whose info string is exactly `decision`."""
-    blocks: list[str] = []
-    lines = text.splitlines()
-    i = 0
-    while i < len(lines):
-        m = _FENCE_OPEN.match(lines[i])
-        if not m:
-            i += 1
-            continue
-        fence = m.group(1)
-        close = re.compile(r"^[ \t]*" + re.escape(fence[0]) + "{" + str(len(fence)) + r",}[ \t]*$")
-        body: list[str] = []
-        i += 1
-        while i < len(lines) and not close.match(lines[i]):
-            body.append(lines[i])
-            i += 1
-        if i >= len(lines):
-            raise DecisionParseError("the ```decision block is not closed")
-        blocks.append("\n".join(body))
-        i += 1
-    return blocks
+    try:
+        return extract_fenced_blocks(text, "decision")
+    except SchemaError as exc:
+        raise DecisionParseError(str(exc)) from None
 
 
 def _first_error(exc: ValidationError) -> str:
