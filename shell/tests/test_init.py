@@ -6,6 +6,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+SHELL = Path(__file__).resolve().parents[1]
+
 EXPECTED = [
     ".loop/",
     ".loop/orchestrator-state.json",
@@ -75,11 +77,13 @@ def test_init_result_passes_the_substrate_checks(shell_env):
     assert digest["state"] == json.loads((root / ".loop" / "orchestrator-state.json").read_text())
     assert digest["state_error"] is None
     agents = (root / "AGENTS.md").read_text()
+    assert agents == (SHELL / "templates" / "AGENTS.md").read_text()  # the one template, copied whole
     for topic in (
         "Who writes what",
         "Mail",
         "Ingest",
-        "Checkpoints",
+        "coordinator contract",
+        "Experiment protocol",
         "Tasks",
         "Decisions",
         "Safety",
