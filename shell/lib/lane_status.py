@@ -295,7 +295,12 @@ def cache_dir() -> str:
 
 
 def _atomic_write(path: str, data: bytes) -> None:
-    """Replace `path` with `data` (temp file + rename; a cache, so a failure is silently skipped)."""
+    """Replace `path` with `data` (temp file + rename; a cache, so a failure is silently skipped).
+
+    An unchanged file is left alone: a rename costs far more than reading the old bytes back.
+    """
+    if _read_bytes(path) == data:
+        return
     tmp = f"{path}.{os.getpid()}.{token()}.tmp"
     try:
         with open(tmp, "wb") as fh:
