@@ -33,9 +33,9 @@ import sys
 from typing import Any, Dict, List, Optional, Tuple
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import contextlib
 
 import frontmatter
+from atomic import atomic_write
 
 CONTRACT_VERSION = 1
 PROG = "loop-adr"
@@ -262,46 +262,6 @@ class Lock:
 
     def __exit__(self, *exc: object) -> None:
         os.close(self.fd)  # closing releases the lock
-
-
-def _fsync_dir(path: str) -> None:
-    try:
-        fd = os.open(path, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
-
-
-def atomic_write(path: str, text: str, exclusive: bool = False) -> None:
-    """Write text to path via a temp file in the same folder; exclusive: fail if path exists (no clobber)."""
-    import tempfile
-
-    folder = os.path.dirname(path) or "."
-    fd, tmp = tempfile.mkstemp(prefix=".adr-", suffix=".tmp", dir=folder)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
-            fh.flush()
-            os.fsync(fh.fileno())
-        if exclusive:
-            os.link(tmp, path)  # raises FileExistsError rather than replace
-            os.unlink(tmp)
-        else:
-            try:
-                os.chmod(tmp, os.stat(path).st_mode & 0o7777)
-            except OSError:
-                os.chmod(tmp, 0o644)
-            os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
-    _fsync_dir(folder)
 
 
 def _fm_value(value: str) -> str:

@@ -32,6 +32,7 @@ from typing import List, Optional, Tuple
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import mail
+from atomic import append_locked
 
 LIB_DIR = os.path.dirname(os.path.abspath(__file__))
 DEFAULT_HEADER = os.path.join(LIB_DIR, "checkpoint-header.md")
@@ -165,25 +166,7 @@ def append_log(project_root: str, kind: str, text: str, today: Optional[_dt.date
     wiki = os.path.join(project_root, "ops-wiki")
     if not os.path.isdir(wiki):
         raise CheckpointError(f"{wiki} does not exist (run loop-init first)")
-    path = os.path.join(wiki, "log.md")
-    fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_APPEND, 0o644)
-    try:
-        try:
-            import fcntl
-
-            fcntl.flock(fd, fcntl.LOCK_EX)
-        except ImportError:  # pragma: no cover - not on POSIX
-            pass
-        size = os.fstat(fd).st_size
-        prefix = ""
-        if size > 0:
-            os.lseek(fd, size - 1, os.SEEK_SET)
-            if os.read(fd, 1) != b"\n":
-                prefix = "\n"
-        os.write(fd, (prefix + line).encode("utf-8"))
-        os.fsync(fd)
-    finally:
-        os.close(fd)
+    append_locked(os.path.join(wiki, "log.md"), line)
     return line
 
 

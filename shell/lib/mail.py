@@ -26,6 +26,7 @@ from typing import Any, Dict, List, Optional
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import frontmatter
+from atomic import fsync_dir
 
 LANE_RE = re.compile(r"^[A-Za-z][A-Za-z0-9_-]*$")
 NAME_RE = re.compile(
@@ -133,19 +134,6 @@ def processed_count(mailbox: str) -> int:
         return 0
 
 
-def _fsync_dir(path: str) -> None:
-    try:
-        fd = os.open(path, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
-
-
 def _quote(value: str) -> str:
     return json.dumps(value, ensure_ascii=False)
 
@@ -211,7 +199,7 @@ def send(
             seq += 1
     finally:
         os.unlink(tmp)
-    _fsync_dir(mailbox)
+    fsync_dir(mailbox)
     return os.path.join(mailbox, name)
 
 
@@ -236,8 +224,8 @@ def ack(mailbox: str, file: str) -> str:
     except FileExistsError:
         raise MailError(f"{name}: a processed message with this name exists; left pending") from None
     os.unlink(src)
-    _fsync_dir(processed)
-    _fsync_dir(mailbox)
+    fsync_dir(processed)
+    fsync_dir(mailbox)
     return dst
 
 

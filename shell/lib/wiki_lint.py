@@ -33,6 +33,7 @@ from typing import Dict, List, Optional, Pattern, Set, Tuple
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import checkpoint
+from atomic import append_locked
 
 PROG = "loop-wiki-lint"
 MARKER = "<!-- coord-decisions -->"
@@ -228,27 +229,6 @@ def quarantine(wiki: str, rel: str) -> str:
     return os.path.relpath(dst, wiki).replace(os.sep, "/")
 
 
-def _append_locked(path: str, text: str, header: str = "") -> None:
-    fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_APPEND, 0o644)
-    try:
-        try:
-            import fcntl
-
-            fcntl.flock(fd, fcntl.LOCK_EX)
-        except ImportError:  # pragma: no cover
-            pass
-        size = os.fstat(fd).st_size
-        prefix = header if size == 0 else ""
-        if size > 0:
-            os.lseek(fd, size - 1, os.SEEK_SET)
-            if os.read(fd, 1) != b"\n":
-                prefix = "\n"
-        os.write(fd, (prefix + text).encode("utf-8"))
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
 REVIEW_QUEUE_HEADER = """\
 # Review queue
 
@@ -342,7 +322,7 @@ def build(
                 f"- [ ] [{day.isoformat()}] SUSPECT-INSTRUCTION quarantined ops-wiki/{display(rel)} -> "
                 f"ops-wiki/{display(new_rel)} ({why})\n"
             )
-        _append_locked(os.path.join(wiki, REVIEW_QUEUE), "".join(lines), REVIEW_QUEUE_HEADER)
+        append_locked(os.path.join(wiki, REVIEW_QUEUE), "".join(lines), REVIEW_QUEUE_HEADER)
 
     pages = sorted(texts)
     page_set = set(pages)
