@@ -12,23 +12,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from loop_substrate.pytest_plugin import FakeAgentKit
 
 REPO = Path(__file__).resolve().parents[1]
 SHELL = REPO / "shell"
-FAKE_AGENT = SHELL / "tests" / "fake_agent.py"
 SCHEMAS = REPO / "packages" / "loop-schemas" / "schemas"
-AI_HARNESSES = (
-    "pi",
-    "claude",
-    "opencode",
-    "codex",
-    "cursor-agent",
-    "hermes",
-    "droid",
-    "forge",
-    "amp",
-    "openclaw",
-)
 
 
 def retry_until(predicate: Callable[[], object], timeout: float = 15.0, interval: float = 0.1) -> object:
@@ -74,17 +62,8 @@ class Live:
 
 
 def fake_bin(directory: Path) -> Path:
-    """Shims that make every AI harness name run the fake agent TUI."""
-    bindir = directory / "fakebin"
-    received = bindir / "received"
-    received.mkdir(parents=True, exist_ok=True)
-    for name in AI_HARNESSES:
-        shim = bindir / name
-        shim.write_text(
-            f'#!/usr/bin/env bash\nexec python3 "{FAKE_AGENT}" --play {name} --log-dir "{received}" "$@"\n'
-        )
-        shim.chmod(0o755)
-    return bindir
+    """Shims that make every AI harness name run the fake agent TUI (loop-substrate's test kit)."""
+    return FakeAgentKit(directory / "fakebin").bin
 
 
 def make_project(root: Path) -> None:

@@ -73,7 +73,7 @@ class FakeAgentKit:
         self.program = shell_dir() / "tests" / "fake_agent.py"
         if not self.program.is_file():
             pytest.skip("the fake agent is not bundled with this loop-substrate")
-        self.bin = root / "bin"
+        self.bin = root  # the shims; their logs go to <root>/received
         self.log_dir = root / "received"
         self.bin.mkdir(parents=True, exist_ok=True)
         self.log_dir.mkdir(parents=True, exist_ok=True)
