@@ -48,7 +48,9 @@ Options:
 A claude lane that is idle gets `/clear` first on a fresh (non --interrupt) dispatch, waiting up to
 LOOP_DISPATCH_CLEAR_TIMEOUT (default 8 s) for it to settle, unless --no-clear or
 LOOP_DISPATCH_NO_CLEAR=1; if the clear cannot be confirmed the prompt is delivered anyway.
-An AI lane whose pane fell back to a bare shell, or a dead pane, is refused (exit 1).
+An AI lane whose pane fell back to a bare shell, or a dead pane, is refused (exit 1). With --wait-ready
+a lane that is still booting may sit at its launching shell for up to LOOP_DISPATCH_SHELL_GRACE_S
+before that counts; the refusal is then judged after the wait.
 
 Environment:
   LOOP_TMUX_SOCKET               tmux server socket path
@@ -58,6 +60,7 @@ Environment:
   LOOP_DISPATCH_NO_CLEAR=1       never send /clear
   LOOP_DISPATCH_READY_TIMEOUT    default for --ready-timeout (60)
   LOOP_DISPATCH_INTERRUPT_WAIT   pause after Escape for --interrupt (1.0)
+  LOOP_DISPATCH_SHELL_GRACE_S    --wait-ready: how long a bare shell may show while a lane boots (3)
   LOOP_DISPATCH_ENTER_RETRIES    extra Enter presses when the screen did not react (2)
   LOOP_DISPATCH_ENTER_CONFIRM_S  how long to watch for a reaction per Enter (1.5)
 

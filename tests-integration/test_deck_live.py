@@ -162,9 +162,14 @@ def deck(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Deck]:
 def test_the_deck_shows_fleet_loops_and_the_pending_decision(deck: Deck) -> None:
     retry_until(lambda: "FLEET — " in deck.screen() and "infra" in deck.screen(), timeout=30)
 
+    critique = PENDING["decision"]["critique"]  # type: ignore[index]
+
     def ready() -> str:
+        # capture-pane can catch the deck between two paints (a resize repaints the whole screen), so wait
+        # for one whole frame holding the decision and its detail, then check everything on that frame
         text = deck.screen()
-        return text if DECISION in text and "loop-1" in text else ""
+        wanted = (DECISION, "Verify checkout flow", critique)
+        return text if all(w in text for w in wanted) else ""
 
     screen = retry_until(ready, timeout=20)
     assert isinstance(screen, str)

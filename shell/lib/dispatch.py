@@ -132,12 +132,26 @@ def paste_and_enter(
 
 
 def wait_until_idle(pane: ls.Pane, registry: ls.Registry, timeout: float) -> bool:
-    deadline = time.monotonic() + timeout
+    """Poll the pane (re-read each time: its command changes while a lane boots) until it is idle.
+
+    A dead pane ends the wait at once. A lane at a bare shell ends it only once that has lasted
+    LOOP_DISPATCH_SHELL_GRACE_S (default 3 s): a freshly launched harness sits in the shell that starts
+    it for a moment before its own process takes the pane."""
+    start = time.monotonic()
+    deadline = start + timeout
+    grace = env_float("LOOP_DISPATCH_SHELL_GRACE_S", 3.0)
     while True:
+        try:
+            pane = describe_target(pane.pane_id, None)
+        except ls.LaneError:
+            return False  # the pane is gone
         verdict = status_of(pane, registry)
         if verdict.status == "idle":
             return True
-        if verdict.detail in ("dead", "exited-to-shell") or time.monotonic() >= deadline:
+        now = time.monotonic()
+        if verdict.detail == "dead" or now >= deadline:
+            return False
+        if verdict.detail == "exited-to-shell" and now - start >= grace:
             return False
         time.sleep(0.2)
 
@@ -155,6 +169,17 @@ def clear_first(pane: ls.Pane, registry: ls.Registry) -> None:
     remaining = max(0.0, timeout - (time.monotonic() - start))
     if not wait_until_idle(pane, registry, remaining):
         ls.warn(f"{pane.pane_id} did not settle after /clear within {timeout:g}s; delivering anyway")
+
+
+def refuse_unsafe(pane: ls.Pane, label: str, harness: str | None, registry: ls.Registry) -> None:
+    """Raise DispatchError for a dead pane, or an AI lane whose pane fell back to a bare shell."""
+    if pane.dead:
+        raise DispatchError(f"lane {label} is a dead pane ({pane.pane_id}); not delivered")
+    if registry.is_ai(harness) and registry.is_shell_process(pane.command):
+        raise DispatchError(
+            f"lane {label} should run {harness} but its pane is at a bare shell ({pane.command}); "
+            "not delivered (a prompt pasted into a shell would run as commands)"
+        )
 
 
 def read_payload(args: dict[str, object]) -> bytes:
@@ -218,20 +243,22 @@ def run(argv: list[str]) -> int:
         _kind, pane = ls.resolve_lane(panes, str(args["lane"]))
         label = str(args["lane"])
     harness = ls.pane_harness(pane, registry)
-    if pane.dead:
-        raise DispatchError(f"lane {label} is a dead pane ({pane.pane_id}); not delivered")
-    if registry.is_ai(harness) and registry.is_shell_process(pane.command):
-        raise DispatchError(
-            f"lane {label} should run {harness} but its pane is at a bare shell ({pane.command}); "
-            "not delivered (a prompt pasted into a shell would run as commands)"
-        )
+    wait_ready = bool(args.get("wait_ready"))
+    if not wait_ready:  # with --wait-ready a lane still booting may sit at its launching shell a moment
+        refuse_unsafe(pane, label, harness, registry)
     interrupt = bool(args.get("interrupt"))
     if interrupt:
         ls.tmux("send-keys", "-t", pane.pane_id, "Escape")
         time.sleep(env_float("LOOP_DISPATCH_INTERRUPT_WAIT", 1.0))
-    if args.get("wait_ready"):
+    if wait_ready:
         timeout = float(str(args.get("ready_timeout") or os.environ.get("LOOP_DISPATCH_READY_TIMEOUT") or 60))
-        if not wait_until_idle(pane, registry, timeout):
+        ready = wait_until_idle(pane, registry, timeout)
+        try:
+            pane = describe_target(pane.pane_id, None)
+        except ls.LaneError:
+            raise DispatchError(f"lane {label}: its pane {pane.pane_id} is gone; not delivered") from None
+        refuse_unsafe(pane, label, harness, registry)
+        if not ready:
             raise DispatchError(f"lane {label} was not ready (idle) within {timeout:g}s; not delivered")
     no_clear = bool(args.get("no_clear")) or env_flag("LOOP_DISPATCH_NO_CLEAR")
     fresh = harness == "claude" and not interrupt and not no_clear

@@ -152,6 +152,27 @@ def test_wait_ready_outlasts_a_welcome_screen_that_swallows_input(
     assert timed_out.returncode == 1 and "not ready" in timed_out.stderr
 
 
+def test_wait_ready_waits_out_the_shell_that_launches_a_lane(tmux_server, shell_env, lanes, fake_harnesses):
+    """A lane just added sits at its launching shell for a moment; --wait-ready must wait, not refuse."""
+    log = fake_harnesses / "received"
+    codex = {"@loop_lane": "1", "@loop_lane_harness": "codex"}
+    pane = lanes("late", "bash -c 'sleep 1.5; exec codex'", options=codex)
+    launching = str(tmux_server.out("display-message", "-p", "-t", pane, "#{pane_current_command}")).strip()
+    assert launching != "codex"  # the agent has not taken the pane yet
+    proc = _dispatch(shell_env, "--session", "s", "--wait-ready", "--ready-timeout", "20", "late", "hello")
+    assert proc.returncode == 0, proc.stderr
+    retry_until(lambda: fake_agent.read_submissions(log, "late") == [b"hello"])
+    # a shell that stays a shell is still refused once the grace is over, and nothing is typed into it
+    stuck = lanes("stuck", "bash --norc --noprofile -i", options=codex)
+    retry_until(lambda: _screen(tmux_server, stuck).strip())
+    env = {"LOOP_DISPATCH_SHELL_GRACE_S": "0.5"}
+    refused = _dispatch(
+        shell_env, "--session", "s", "--wait-ready", "--ready-timeout", "20", "stuck", "echo typed", env=env
+    )
+    assert refused.returncode == 1 and "bare shell" in refused.stderr, refused.stderr
+    assert "typed" not in _screen(tmux_server, stuck)
+
+
 def test_window_target_command_mode_into_a_shell(tmux_server, shell_env, lanes):
     lanes("validate", "sleep 600")
     lanes("validate", "bash --norc --noprofile -i", split="-h")

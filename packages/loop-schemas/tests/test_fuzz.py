@@ -7,7 +7,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from loop_schemas import (
     SchemaError,
@@ -72,6 +72,8 @@ def test_state_structured_fuzz(doc: dict[str, object]) -> None:
 
 @settings(max_examples=100, deadline=None)
 @given(value=st.text(max_size=60))
+@example(value="0\xa0")  # str.rstrip() once ate the trailing no-break space and YAML read back the int 0
+@example(value=" ")
 def test_set_frontmatter_key_round_trips_any_value(value: str) -> None:
     base = "---\nid: T0001\nkey: old\n---\nbody\n"
     from loop_schemas._frontmatter import parse_frontmatter

@@ -84,7 +84,7 @@ def format_scalar(value: object) -> str:
     if isinstance(value, (list, tuple)):
         return "[" + ", ".join(format_scalar(v) for v in value) + "]"
     text = str(value)
-    if text and "\n" not in text:
+    if text and "\n" not in text and text == text.strip():  # str.strip: any Unicode space, e.g. U+00A0
         try:
             if yaml.safe_load(text) == text and not text.startswith(("[", "{", "'", '"')) and "#" not in text:
                 return text
@@ -126,7 +126,7 @@ def set_frontmatter_key(text: str, key: str, value: object) -> str:
     if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_-]*", key):
         raise SchemaError(f"frontmatter: bad key {key!r}")
     rendered = format_scalar(value)
-    line = f"{key}: {rendered}".rstrip() + "\n"
+    line = (f"{key}: {rendered}" if rendered else f"{key}:") + "\n"
     lines = text.splitlines(keepends=True)
     if not lines or not _FENCE.match(lines[0].rstrip("\r\n")):
         raise SchemaError("frontmatter: missing (the file must start with a '---' line)")
