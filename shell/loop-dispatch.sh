@@ -158,12 +158,10 @@ dispatch_main() {
   args+=(${flags[@]+"${flags[@]}"})
   local py=${LOOP_PYTHON:-python3}
   command -v "$py" >/dev/null 2>&1 || loop_die "python3 is required but was not found on PATH" 1
-  # dispatch.py is imported, not run as a script, so its bytecode (and lane_status's) is cached in a
-  # private directory (pycache_prefix), never beside the source.
+  # lib/codecache.py runs dispatch (and the lane_status it uses) from compiled code kept in a private
+  # cache directory, never in a __pycache__ beside the source.
   local cache=${LOOP_LANE_STATUS_CACHE_DIR:-${TMPDIR:-/tmp}/loop-lane-status-${UID}}
-  local -a run=("$py" -S -X "pycache_prefix=$cache/pyc" -c
-    'import sys; sys.dont_write_bytecode = False; sys.path[0] = sys.argv[1]; import dispatch; sys.exit(dispatch.main(sys.argv[2:]))'
-    "$LOOP_LIB_DIR")
+  local -a run=("$py" -S "$LOOP_LIB_DIR/codecache.py" "$cache/code" "lane_status,dispatch")
   if [ -n "$file" ]; then
     [ -r "$file" ] || loop_die "cannot read payload file: $file" 1
     exec ${run[@]+"${run[@]}"} ${args[@]+"${args[@]}"} --payload-file "$file"

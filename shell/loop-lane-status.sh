@@ -158,11 +158,9 @@ lane_status_main() {
   local py=${LOOP_PYTHON:-python3}
   command -v "$py" >/dev/null 2>&1 || loop_die "python3 is required but was not found on PATH" 1
   local cache=${LOOP_LANE_STATUS_CACHE_DIR:-${TMPDIR:-/tmp}/loop-lane-status-${UID}}
-  # lane_status is imported (not run as a script) so its bytecode is cached -- in the private cache
-  # dir (pycache_prefix), never beside the source; that saves compiling 1000 lines on every poll.
-  local -a run=("$py" -S -X "pycache_prefix=$cache/pyc" -c
-    'import sys; sys.dont_write_bytecode = False; sys.path[0] = sys.argv[1]; import lane_status; sys.exit(lane_status.main(sys.argv[2:]))'
-    "$LOOP_LIB_DIR")
+  # lib/codecache.py runs lane_status from compiled code kept in the private cache dir, never in a
+  # __pycache__ beside the source; that saves compiling 1000 lines on every poll.
+  local -a run=("$py" -S "$LOOP_LIB_DIR/codecache.py" "$cache/code" lane_status)
   case ${LOOP_LANE_STATUS_NO_CACHE:-} in
     1 | true | yes) exec ${run[@]+"${run[@]}"} ${args[@]+"${args[@]}"} </dev/null ;;
   esac
@@ -179,7 +177,10 @@ lane_status_main() {
     IFS=$'\x1f' read -r -a tmux_args <"$file" || tmux_args=()
   fi
   if [ "${#tmux_args[@]}" -gt 0 ]; then
-    exec ${run[@]+"${run[@]}"} ${args[@]+"${args[@]}"} < <(loop_tmux ${tmux_args[@]+"${tmux_args[@]}"} 2>/dev/null)
+    local -a tmux_cmd=(tmux)
+    [ -z "${LOOP_TMUX_SOCKET:-}" ] || tmux_cmd+=(-S "$LOOP_TMUX_SOCKET")
+    # exec: the subshell becomes the tmux client instead of forking one more process
+    exec ${run[@]+"${run[@]}"} ${args[@]+"${args[@]}"} < <(exec ${tmux_cmd[@]+"${tmux_cmd[@]}"} ${tmux_args[@]+"${tmux_args[@]}"} 2>/dev/null)
   fi
   exec ${run[@]+"${run[@]}"} ${args[@]+"${args[@]}"} </dev/null
 }

@@ -27,21 +27,69 @@ LOOP_TMUX_STATE_DIR (where hook status files live: <dir>/hooks/pane-<N>.status).
 
 from __future__ import annotations
 
-import os
+import posix
 import sys
 import time
 
-# This runs on every status poll, so its imports are only builtin modules: no re, json,
-# subprocess, contextlib or zlib on the hot path (each costs milliseconds of startup). Regexes are
-# rebuilt from cached _sre code (see SreCache), JSON is written by hand (dump_json), caches are
-# marshal or plain text, and tmux is started with os.posix_spawnp.
+# This runs on every status poll, so its imports are only builtin modules: no os, re, json,
+# subprocess, contextlib, binascii or zlib on the hot path (each costs from 0.4 to several ms of
+# startup; os alone ~1 ms, for os.environ's collections.abc). Regexes are rebuilt from cached _sre code
+# (see SreCache), JSON is written by hand (dump_json), caches are marshal or plain text, tmux is
+# started with posix_spawnp, and the few os functions used are the small posix-based ones below.
+
+_FS_ENCODING = sys.getfilesystemencoding()
+
+
+def getenv(name: str, default: str = "") -> str:
+    """os.environ.get without importing os (when a caller already imported os, its environ is used,
+    so changes made through os.environ are seen)."""
+    os_module = sys.modules.get("os")
+    if os_module is not None:
+        return str(os_module.environ.get(name, default))
+    value = posix.environ.get(name.encode(_FS_ENCODING, "surrogateescape"))
+    return default if value is None else value.decode(_FS_ENCODING, "surrogateescape")
+
+
+def _spawn_env() -> dict[object, object]:
+    os_module = sys.modules.get("os")
+    return dict(os_module.environ) if os_module is not None else dict(posix.environ)
+
+
+def path_join(directory: str, name: str) -> str:
+    """os.path.join for two parts."""
+    if name.startswith("/") or not directory:
+        return name
+    return directory.rstrip("/") + "/" + name
+
+
+def dirname(path: str) -> str:
+    head = path.rpartition("/")[0]
+    return head or ("/" if path.startswith("/") else "")
+
+
+def makedirs(path: str, mode: int = 0o777) -> None:
+    """os.makedirs(path, mode, exist_ok=True): missing parents are made (mode applies to the leaf)."""
+    try:
+        posix.mkdir(path, mode)
+    except FileExistsError:
+        return
+    except FileNotFoundError:
+        parent = dirname(path.rstrip("/"))
+        if not parent or parent == path:
+            raise
+        makedirs(parent)
+        try:
+            posix.mkdir(path, mode)
+        except FileExistsError:
+            return
+
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     import re
 
 CONTRACT_VERSION = 1
-LIB_DIR = os.path.dirname(os.path.abspath(__file__))
+LIB_DIR = dirname(__file__ if __file__.startswith("/") else path_join(posix.getcwd(), __file__))
 FIXED_LANES = ("coord", "web", "infra", "validate-left", "validate-right", "ops-top", "ops-bottom", "docs")
 STATUSES = ("working", "awaiting-approval", "idle", "errored", "unknown")
 DEFAULT_SHELLS = ("bash", "zsh", "sh", "fish", "dash", "ksh", "mksh", "tcsh", "csh", "nu", "login")
@@ -81,7 +129,7 @@ def warn(msg: str) -> None:
 
 # ---- tmux -------------------------------------------------------------------------------------------
 def tmux_argv(*args: str) -> list[str]:
-    sock = os.environ.get("LOOP_TMUX_SOCKET", "")
+    sock = getenv("LOOP_TMUX_SOCKET", "")
     return ["tmux", "-S", sock, *args] if sock else ["tmux", *args]
 
 
@@ -97,17 +145,17 @@ class Result:
 def _read_all(fd: int) -> bytes:
     chunks = []
     while True:
-        chunk = os.read(fd, 1 << 16)
+        chunk = posix.read(fd, 1 << 16)
         if not chunk:
             break
         chunks.append(chunk)
-    os.close(fd)
+    posix.close(fd)
     return b"".join(chunks)
 
 
 def run(argv: list[str], stdin: bytes | None = None) -> Result:
     """Run a command, capturing stdout/stderr (posix_spawnp: no subprocess import on the hot path)."""
-    if stdin is not None or not hasattr(os, "posix_spawnp"):
+    if stdin is not None or not hasattr(posix, "posix_spawnp"):
         import subprocess
 
         try:
@@ -115,25 +163,25 @@ def run(argv: list[str], stdin: bytes | None = None) -> Result:
         except OSError as exc:
             raise LaneError(f"cannot run {argv[0]}: {exc}") from None
         return Result(proc.returncode, proc.stdout, proc.stderr)
-    r_out, w_out = os.pipe()
-    r_err, w_err = os.pipe()
+    r_out, w_out = posix.pipe()
+    r_err, w_err = posix.pipe()
     actions = [
-        (os.POSIX_SPAWN_OPEN, 0, os.devnull, os.O_RDONLY, 0),
-        (os.POSIX_SPAWN_DUP2, w_out, 1),
-        (os.POSIX_SPAWN_DUP2, w_err, 2),
+        (posix.POSIX_SPAWN_OPEN, 0, "/dev/null", posix.O_RDONLY, 0),
+        (posix.POSIX_SPAWN_DUP2, w_out, 1),
+        (posix.POSIX_SPAWN_DUP2, w_err, 2),
     ]
     try:
-        pid = os.posix_spawnp(argv[0], argv, dict(os.environ), file_actions=actions)
+        pid = posix.posix_spawnp(argv[0], argv, _spawn_env(), file_actions=actions)
     except OSError as exc:
         for fd in (r_out, w_out, r_err, w_err):
-            os.close(fd)
+            posix.close(fd)
         raise LaneError(f"cannot run {argv[0]}: {exc}") from None
-    os.close(w_out)
-    os.close(w_err)
+    posix.close(w_out)
+    posix.close(w_err)
     out = _read_all(r_out)  # tmux writes little to stderr, so reading stdout first cannot block it
     err = _read_all(r_err)
-    _, status = os.waitpid(pid, 0)
-    code = os.WEXITSTATUS(status) if os.WIFEXITED(status) else 128 + os.WTERMSIG(status)
+    _, status = posix.waitpid(pid, 0)
+    code = posix.WEXITSTATUS(status) if posix.WIFEXITED(status) else 128 + posix.WTERMSIG(status)
     return Result(code, out, err)
 
 
@@ -142,19 +190,23 @@ def tmux(*args: str, stdin: bytes | None = None) -> Result:
 
 
 def token() -> str:
-    return os.urandom(12).hex()
+    return posix.urandom(12).hex()
+
+
+# 2**64 - 59, the largest prime below 2**64. Not a Mersenne prime, so no short cycle of byte positions
+# makes two different screens collide (with 2**61 - 1, bytes 61 apart would).
+_DIGEST_PRIME = 18446744073709551557
 
 
 def digest_of(text: str) -> str:
-    """A short fingerprint of a screen tail (crc32 + length; binascii is a light import)."""
-    import binascii
-
+    """A short fingerprint of a screen tail: its bytes as one number modulo a 64-bit prime, and its
+    length (builtin arithmetic; binascii.crc32 would cost an extension-module load per poll)."""
     data = text.encode("utf-8", "surrogateescape")
-    return f"{binascii.crc32(data):08x}{len(data):x}"
+    return f"{int.from_bytes(data, 'little') % _DIGEST_PRIME:016x}{len(data):x}"
 
 
 def tempdir() -> str:
-    return os.environ.get("TMPDIR") or "/tmp"
+    return getenv("TMPDIR") or "/tmp"
 
 
 def exact_session(session: str) -> str:
@@ -164,7 +216,7 @@ def exact_session(session: str) -> str:
 
 def _unlink(path: str) -> None:
     try:  # noqa: SIM105 (contextlib costs an import on the hot path)
-        os.unlink(path)
+        posix.unlink(path)
     except OSError:
         pass
 
@@ -284,11 +336,9 @@ def capture_many(pane_ids: list[str]) -> dict[str, list[str]]:
 
 # ---- registry -----------------------------------------------------------------------------------------
 def cache_dir() -> str:
-    base = os.environ.get("LOOP_LANE_STATUS_CACHE_DIR") or os.path.join(
-        tempdir(), f"loop-lane-status-{os.getuid()}"
-    )
+    base = getenv("LOOP_LANE_STATUS_CACHE_DIR") or path_join(tempdir(), f"loop-lane-status-{posix.getuid()}")
     try:  # noqa: SIM105 (contextlib costs an import on the hot path)
-        os.makedirs(base, mode=0o700, exist_ok=True)
+        makedirs(base, 0o700)
     except OSError:
         pass
     return base
@@ -301,11 +351,11 @@ def _atomic_write(path: str, data: bytes) -> None:
     """
     if _read_bytes(path) == data:
         return
-    tmp = f"{path}.{os.getpid()}.{token()}.tmp"
+    tmp = f"{path}.{posix.getpid()}.{token()}.tmp"
     try:
         with open(tmp, "wb") as fh:
             fh.write(data)
-        os.replace(tmp, path)
+        posix.replace(tmp, path)
     except OSError:
         _unlink(tmp)
 
@@ -381,7 +431,7 @@ def _plain(value: object) -> object:
 def registry_cache_key(script: str) -> list[object]:
     import _sre
 
-    st = os.stat(script)
+    st = posix.stat(script)
     return [script, st.st_mtime_ns, st.st_size, sys.version, _sre.MAGIC]
 
 
@@ -391,9 +441,9 @@ class RegistryCache:
     def __init__(self) -> None:
         import marshal
 
-        self.script = os.path.join(LIB_DIR, "harness-registry.sh")
+        self.script = path_join(LIB_DIR, "harness-registry.sh")
         self.harnesses: dict[str, dict[str, object]] = {}
-        self.path = os.path.join(cache_dir(), f"registry-{sys.version_info[0]}.{sys.version_info[1]}.marshal")
+        self.path = path_join(cache_dir(), f"registry-{sys.version_info[0]}.{sys.version_info[1]}.marshal")
         try:
             self.key = registry_cache_key(self.script)
         except OSError:
@@ -494,7 +544,7 @@ class Registry:
             procs = fields.get("process_names")
             for proc in procs if isinstance(procs, list) else []:
                 self.by_process.setdefault(str(proc), name)
-        home = os.environ.get("LOOP_LANE_IDLE_HOME_PATTERN", "")
+        home = getenv("LOOP_LANE_IDLE_HOME_PATTERN", "")
         self.home = _compile(home, "LOOP_LANE_IDLE_HOME_PATTERN", self.sre)
 
     def is_ai(self, harness: str | None) -> bool:
@@ -607,17 +657,17 @@ def all_lanes(panes: list[Pane]) -> list[tuple[str, str, Pane | None, str | None
 
 # ---- hooks -------------------------------------------------------------------------------------------
 def hook_dir(state_dir_option: str = "") -> str:
-    explicit = os.environ.get("LOOP_LANE_HOOK_DIR", "")
+    explicit = getenv("LOOP_LANE_HOOK_DIR", "")
     if explicit:
         return explicit
-    state = os.environ.get("LOOP_TMUX_STATE_DIR", "") or state_dir_option
+    state = getenv("LOOP_TMUX_STATE_DIR", "") or state_dir_option
     if state:
-        return os.path.join(state, "hooks")
-    return os.path.join(tempdir(), f"loop-lane-hooks-{os.getuid()}")
+        return path_join(state, "hooks")
+    return path_join(tempdir(), f"loop-lane-hooks-{posix.getuid()}")
 
 
 def hook_file(directory: str, pane_id: str) -> str:
-    return os.path.join(directory, "pane-" + pane_id.lstrip("%") + ".status")
+    return path_join(directory, "pane-" + pane_id.lstrip("%") + ".status")
 
 
 def read_hook(pane: Pane) -> str | None:
@@ -652,7 +702,7 @@ class Verdict:
 def live_tail(lines: list[str]) -> list[str]:
     """The last LOOP_LANE_TAIL_LINES non-blank lines of a visible screen (the live part)."""
     try:
-        keep = max(3, int(os.environ.get("LOOP_LANE_TAIL_LINES", "15")))
+        keep = max(3, int(getenv("LOOP_LANE_TAIL_LINES", "15")))
     except ValueError:
         keep = 15
     rows = [line.rstrip() for line in lines if line.strip()]
@@ -724,7 +774,7 @@ def screen_verdict(pane: Pane, lines: list[str], registry: Registry) -> Verdict:
 
 
 def no_cache() -> bool:
-    return os.environ.get("LOOP_LANE_STATUS_NO_CACHE", "") in ("1", "true", "yes")
+    return getenv("LOOP_LANE_STATUS_NO_CACHE", "") in ("1", "true", "yes")
 
 
 class DebounceCache:
@@ -734,7 +784,7 @@ class DebounceCache:
 
     def __init__(self, socket: str) -> None:
         self.enabled = not no_cache()
-        self.path = os.path.join(cache_dir(), "debounce-" + digest_of(socket or "default") + ".txt")
+        self.path = path_join(cache_dir(), "debounce-" + digest_of(socket or "default") + ".txt")
         self.entries: dict[str, tuple[str, str, float, float]] = {}
         self.dirty = False
         data = _read_bytes(self.path) if self.enabled else None
@@ -786,7 +836,7 @@ class DebounceCache:
 
 def _env_float(name: str, default: float) -> float:
     try:
-        return float(os.environ.get(name, "") or default)
+        return float(getenv(name, "") or default)
     except ValueError:
         return default
 
@@ -871,6 +921,8 @@ def dump_json(value: object) -> str:
     if value is False:
         return "false"
     if isinstance(value, str):
+        if value.isascii() and value.isprintable() and '"' not in value and "\\" not in value:
+            return '"' + value + '"'  # nothing to escape (the usual case, and translate() is slow)
         return '"' + value.translate(_JSON_ESCAPES) + '"'
     if isinstance(value, (int, float)):
         return repr(value)
@@ -957,7 +1009,7 @@ class Prefetch:
             return  # a session name the one-line file format cannot hold: no prefetch for it
         data = "\x1f".join(argv).encode("utf-8", "surrogateescape") + b"\n"
         try:
-            os.makedirs(os.path.dirname(self.path) or ".", mode=0o700, exist_ok=True)
+            makedirs(dirname(self.path) or ".", 0o700)
         except OSError:
             return
         _atomic_write(self.path, data)
@@ -1068,7 +1120,7 @@ def cmd_hook(args: list[str]) -> int:
     if len(args) != 1:
         raise LaneError("hook needs exactly one EVENT argument")
     event = args[0]
-    pane_id = os.environ.get("TMUX_PANE", "")
+    pane_id = getenv("TMUX_PANE", "")
     import json
 
     payload: dict[str, object] = {}
@@ -1091,10 +1143,10 @@ def cmd_hook(args: list[str]) -> int:
             state = "idle"
     if not pane_id.startswith("%") or state is None:
         return 0
-    tmux_env = os.environ.get("TMUX", "")
+    tmux_env = getenv("TMUX", "")
     socket = tmux_env.split(",", 1)[0] if tmux_env else ""
     state_dir_opt = ""
-    if not os.environ.get("LOOP_LANE_HOOK_DIR") and not os.environ.get("LOOP_TMUX_STATE_DIR"):
+    if not getenv("LOOP_LANE_HOOK_DIR") and not getenv("LOOP_TMUX_STATE_DIR"):
         proc = tmux("display-message", "-p", "-t", pane_id, "#{@loop_state_dir}")
         state_dir_opt = proc.stdout.decode("utf-8", "replace").strip() if proc.returncode == 0 else ""
     directory = hook_dir(state_dir_opt)
@@ -1103,7 +1155,7 @@ def cmd_hook(args: list[str]) -> int:
         _unlink(path)
         return 0
     try:
-        os.makedirs(directory, exist_ok=True)
+        makedirs(directory)
     except OSError as exc:
         raise LaneError(f"cannot create {directory}: {exc}") from None
     _atomic_write(

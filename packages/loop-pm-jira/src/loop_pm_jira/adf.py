@@ -56,7 +56,8 @@ def from_markdown(markdown: str) -> dict[str, Any]:
                 code.append(lines[index])
                 index += 1
             index += 1
-            node: dict[str, Any] = {"type": "codeBlock", "content": [_text("\n".join(code))] if code else []}
+            body = "\n".join(code)  # Jira rejects an empty text node: an empty block has no content
+            node: dict[str, Any] = {"type": "codeBlock", "content": [_text(body)] if body else []}
             if language:
                 node["attrs"] = {"language": language}
             blocks.append(node)
