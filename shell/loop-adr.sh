@@ -175,7 +175,8 @@ adr_main() {
         problems=$(loop_py adr ${g[@]+"${g[@]}"} gate "$id" 2>&1) || rc=$?
         if [ "$rc" != 0 ]; then
           [ -z "$problems" ] || printf '%s\n' "$problems" >&2
-          [ "$rc" = 2 ] && exit 2
+          # 3: the gate's problems are listed above; 1 (not found, unreadable) and 2 (usage) said why already
+          [ "$rc" = 3 ] || exit "$rc"
           loop_die "refusing to accept ADR $id: the gate does not pass (see above)" 1
         fi
       fi

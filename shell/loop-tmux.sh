@@ -239,7 +239,8 @@ tmux_boot() {
     return $?
   fi
 
-  mkdir -p "$state_dir" || loop_die "cannot create the state dir $state_dir"
+  local why
+  why=$(mkdir -p "$state_dir" 2>&1) || loop_die "cannot create the state dir $state_dir (${why##*: })"
   LANE_CONFIG_PROJECT_ROOT=$root loop_py lanes boot ${pyargs[@]+"${pyargs[@]}"}
 
   if [ "$auto_restart" = 1 ]; then
@@ -374,10 +375,13 @@ tmux_add_lane() {
   if [ "$have_cmd" = 1 ]; then opts+=("--opt=cmd=$cmd"); fi
   if [ "$auto" = 1 ]; then opts+=("--opt=auto_approve=1"); fi
   if [ -n "$branch" ]; then opts+=("--opt=branch=$branch" "--opt=worktree=$wt"); fi
-  if ! out=$(loop_py lanes add-window "--session=$session" "--window=$window" "--cwd=$cwd" \
-    "--launch=$launch" ${opts[@]+"${opts[@]}"}); then
+  local rc=0
+  out=$(loop_py lanes add-window "--session=$session" "--window=$window" "--cwd=$cwd" \
+    "--launch=$launch" ${opts[@]+"${opts[@]}"}) || rc=$?
+  if [ "$rc" != 0 ]; then
+    # lanes.py said why on stderr (one line); its status is ours
     if [ -n "$wt" ]; then git -C "$repo" worktree remove --force "$wt" >/dev/null 2>&1 || true; fi
-    loop_die "add-lane: could not create window '$(lane_one_line "$window")'"
+    exit "$rc"
   fi
   local window_id=${out%% *} pane_id=${out#* }
   printf 'loop-tmux: added lane %s (%s, %s) in %s: %s\n' "$(lane_one_line "$window")" "$window_id" \

@@ -15,7 +15,8 @@ CLI (global options before the verb: --adr-dir D  --project-root P):
   new TITLE            create the next NNNN-<slug>.md (status Proposed); prints its path
   list [--json]        the ledger, oldest first
   show ID              the record's text (control characters made visible)
-  gate ID              exit 0 when `accept` would pass, else one line per problem and exit 1
+  gate ID              exit 0 when `accept` would pass, else one line per problem and exit 3
+                       (1 = not found / unreadable, as for every verb)
   accept ID            the gate, then status Accepted (under the lock)
   reject ID            status Rejected (a Proposed record only)
   supersede ID --by ID2  ID becomes Superseded (superseded_by: ID2's file), ID2 gets supersedes: ID's file
@@ -520,7 +521,7 @@ def main(argv: List[str]) -> int:
             problems = gate_problems(rec, project_root, adr_dir)
             for p in problems:
                 sys.stdout.write(f"{rec.name}: {p}\n")
-            return 1 if problems else 0
+            return 3 if problems else 0
         elif verb == "accept" and len(rest) == 1:
             rec = accept(adr_dir, project_root, rest[0])
             sys.stdout.write(f"accepted {rec.name}\n")

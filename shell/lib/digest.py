@@ -46,6 +46,18 @@ TAIL_LINES = 1
 CONTROL_RE = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 TRACK_RE = re.compile(r"ahead (\d+)")
 FM_CLOSE_RE = re.compile(rb"\n---\r?(?:\n|$)")
+# A frontmatter block every line of which frontmatter.parse surely accepts: `key: value` with a bare,
+# "double" or 'single' quoted value (no inline list), blank lines and comments. Only for such a block
+# (and no key twice) may the subject be read from its own line: any other line could make the full
+# parser reject the whole block, and then mail.read_subject reports no subject.
+SIMPLE_FM_RE = re.compile(
+    rb"(?:(?:[A-Za-z_][A-Za-z0-9_-]*[ \t]*:[ \t]*"
+    rb"(?:[^\s\"'\[#][^\n]*"
+    rb"|\"(?:[^\"\\\n]|\\[^\n])*\"[ \t]*(?:#[^\n]*)?"
+    rb"|'(?:[^'\n]|'')*'[ \t]*(?:#[^\n]*)?)?"
+    rb"|[ \t]*(?:#[^\n]*)?)\r?\n)*"
+)
+FM_KEY_RE = re.compile(rb"^([A-Za-z_][A-Za-z0-9_-]*)[ \t]*:", re.M)
 # The mailbox name grammar, kept identical to mail.NAME_RE (a test holds them equal); importing mail
 # here would pull in argparse and tempfile on every redraw.
 NAME_RE = re.compile(
@@ -133,9 +145,13 @@ def _subject(path: str) -> Optional[str]:
         import mail  # a frontmatter longer than the fast window: the full reader
 
         return mail.read_subject(path)
+    block = raw[raw.index(b"\n") + 1 : end + 1]
+    if SIMPLE_FM_RE.fullmatch(block) is None or _repeats_a_key(block):
+        return _parsed_subject(raw, end)
     at = raw.find(b"\nsubject:", 0, end)
     if at < 0:
-        return None
+        # no `subject:` line; `subject :` is one too, for the full reader
+        return _parsed_subject(raw, end) if raw.find(b"\nsubject", 0, end) >= 0 else None
     stop = raw.find(b"\n", at + 9)
     line = raw[at + 9 : stop if stop >= 0 else end].decode("utf-8", errors="replace").rstrip("\r")
     value = line.strip()
@@ -144,6 +160,16 @@ def _subject(path: str) -> Optional[str]:
     if value[:1].isalnum() and " #" not in value:
         return value
     # anything unusual: the full frontmatter reader, exactly as mail.read_subject would read it
+    return _parsed_subject(raw, end)
+
+
+def _repeats_a_key(block: bytes) -> bool:
+    keys = FM_KEY_RE.findall(block)
+    return len(keys) != len(set(keys))
+
+
+def _parsed_subject(raw: bytes, end: int) -> Optional[str]:
+    """The subject as frontmatter.parse reads the block that closes at `end` (mail.read_subject's way)."""
     try:
         data, _ = frontmatter.parse(raw[: end + 4].decode("utf-8", errors="replace") + "\n")
     except frontmatter.FrontmatterError:

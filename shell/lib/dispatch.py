@@ -53,7 +53,11 @@ def screen(pane_id: str) -> str:
 
 
 def describe_target(target: str, session: str | None) -> ls.Pane:
-    """The pane a --window target names. Session parts are made exact (=name) so tmux cannot prefix-match."""
+    """The pane a --window target names. Session parts are made exact (=name) so tmux cannot prefix-match.
+
+    The target is resolved by `list-panes -t`, which fails for a window or pane that does not exist;
+    `display-message -t` would not: it falls back to some other pane (or prints empty fields for a
+    missing %N), and a prompt meant for a lane that is gone must not land in another one."""
     if target.startswith(("%", "@", "=")):
         exact = target
     elif ":" in target:
@@ -63,16 +67,30 @@ def describe_target(target: str, session: str | None) -> ls.Pane:
     else:
         exact = target
     nonce = ls.token()
-    sep, end = f"~{nonce}~", f"~{nonce}$"
-    fmt = sep.join("#{%s}" % f for f in ls.PANE_FIELDS) + end
-    proc = ls.tmux("display-message", "-p", "-t", exact, fmt)
+    picked = f"~{nonce}@"
+    proc = ls.tmux(
+        "list-panes",
+        "-t",
+        exact,
+        "-F",
+        ls.listing_format(nonce),
+        ";",
+        "display-message",
+        "-p",
+        "-t",
+        exact,
+        picked + "#{pane_id}",
+    )
     if proc.returncode != 0:
         msg = proc.stderr.decode("utf-8", "replace").strip()
         raise ls.LaneError(f"no such pane {target!r} ({msg or 'tmux failed'})")
-    values = proc.stdout.decode("utf-8", "surrogateescape").split(end)[0].split(sep)
-    if len(values) != len(ls.PANE_FIELDS):
-        raise ls.LaneError(f"cannot read pane {target!r}")
-    return ls.Pane(values)
+    text = proc.stdout.decode("utf-8", "surrogateescape")
+    listing, _, chosen = text.rpartition(picked)
+    pane_id = chosen.strip()
+    for pane in ls.parse_listing(listing, nonce):
+        if pane.pane_id == pane_id:
+            return pane
+    raise ls.LaneError(f"no such pane {target!r}")
 
 
 def status_of(pane: ls.Pane, registry: ls.Registry) -> ls.Verdict:

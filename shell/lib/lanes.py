@@ -33,14 +33,18 @@ Verbs (argv from loop-tmux.sh; records for bash are NUL-separated fields):
 from __future__ import annotations
 
 import argparse
+import contextlib
 import datetime as _dt
+import fcntl
+import hashlib
 import json
 import os
 import re
 import shlex
 import subprocess
 import sys
-from typing import Any, Dict, List, Optional, Sequence
+import tempfile
+from typing import Any, Dict, Iterator, List, Optional, Sequence
 
 LIB_DIR = os.path.dirname(os.path.abspath(__file__))
 RESOLVER = os.path.join(LIB_DIR, "lane-config-resolver.sh")
@@ -559,9 +563,48 @@ def _tag_window(batch: Batch, window_id: str, pane_ids: List[str], lanes: List[L
 # ---- add-lane / find / list / panes ---------------------------------------------------------------------
 
 
+def lock_dir() -> str:
+    """$TMPDIR/loop-tmux-<uid>: a private directory (0700, ours, not a symlink) for add-window's locks."""
+    path = os.path.join(tempfile.gettempdir(), f"loop-tmux-{os.getuid()}")
+    try:
+        os.mkdir(path, 0o700)
+    except FileExistsError:
+        pass
+    except OSError as exc:
+        raise LaneError(f"cannot create the lock directory {path}: {exc.strerror}") from None
+    st = os.lstat(path)
+    if not os.path.isdir(path) or os.path.islink(path) or st.st_uid != os.getuid() or st.st_mode & 0o022:
+        raise LaneError(f"unsafe lock directory {path} (not a private directory of this user); remove it")
+    return path
+
+
+@contextlib.contextmanager
+def session_lock(session: str) -> Iterator[None]:
+    """Serialise the check-then-create of add-window for one session name, so two concurrent add-lanes
+    of the same window cannot both pass the "is it new?" check (tmux itself allows duplicate names).
+    An flock: a killed holder never leaves it taken. Keyed by the session name only: sessions of the
+    same name on other servers merely wait their turn."""
+    digest = hashlib.sha256(session.encode("utf-8", "surrogateescape")).hexdigest()[:32]
+    path = os.path.join(lock_dir(), f"add-window-{digest}.lock")
+    try:
+        fd = os.open(path, os.O_RDWR | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0), 0o600)
+    except OSError as exc:
+        raise LaneError(f"cannot open the lock {path}: {exc.strerror}") from None
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)
+
+
 def add_window(args: argparse.Namespace) -> int:
     if not has_session(args.session):
         raise LaneError(f"no tmux session {args.session!r}")
+    with session_lock(args.session):
+        return _add_window_locked(args)
+
+
+def _add_window_locked(args: argparse.Namespace) -> int:
     if find_windows(args.session, args.window):
         raise LaneError(f"window {args.window!r} already exists in session {args.session}")
     opts: Dict[str, str] = {}

@@ -105,6 +105,11 @@ checkpoint_main() {
     "" | *[!0-9]* | 0) loop_usage_error "the token ceiling must be a positive whole number (got '$ceiling')" ;;
   esac
   [ -n "$lane" ] || loop_usage_error "the lane name is empty"
+  if [ "$mode" = dispatch ] && [ -z "$session" ]; then
+    # the session is known before anything is built (or, for the lint, quarantined)
+    session=$(loop_current_session)
+    [ -n "$session" ] || loop_usage_error "--dispatch needs --session S outside tmux"
+  fi
   [ -d "$root" ] || loop_die "project root not found: $root" 1
   if [ -n "$header" ] && [ ! -r "$header" ]; then
     loop_die "cannot read the header file: $header" 1

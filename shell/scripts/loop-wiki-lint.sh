@@ -100,6 +100,11 @@ wikilint_main() {
   done
   [ -n "$mode" ] || loop_usage_error "give --print or --dispatch [--lane NAME]"
   [ -n "$lane" ] || loop_usage_error "the lane name is empty"
+  if [ "$mode" = dispatch ] && [ -z "$session" ]; then
+    # the session is known before anything is built (or, for the lint, quarantined)
+    session=$(loop_current_session)
+    [ -n "$session" ] || loop_usage_error "--dispatch needs --session S outside tmux"
+  fi
   [ -d "$root" ] || loop_die "project root not found: $root" 1
 
   if [ "$mode" = print ]; then

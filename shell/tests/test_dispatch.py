@@ -173,6 +173,22 @@ def test_wait_ready_waits_out_the_shell_that_launches_a_lane(tmux_server, shell_
     assert "typed" not in _screen(tmux_server, stuck)
 
 
+def test_a_window_target_that_does_not_exist_is_refused_and_nothing_lands(
+    tmux_server, shell_env, lanes, fake_harnesses
+):
+    """tmux's display-message falls back to another pane for a missing target; dispatch must not."""
+    log = fake_harnesses / "received"
+    pane = lanes("web", "codex", options={"@loop_lane": "1", "@loop_lane_harness": "codex"})
+    _ready(tmux_server, pane)
+    for target in ("s:nosuch", "nosuch", "s:web.7", "%999", "=nosuch:web"):
+        proc = _dispatch(shell_env, "--session", "s", "--window", target, "stray prompt")
+        assert proc.returncode == 1, (target, proc.stderr)
+        assert "no such pane" in proc.stderr and len(proc.stderr.strip().splitlines()) == 1, proc.stderr
+    ok = _dispatch(shell_env, "--session", "s", "--window", "web", "meant for web")
+    assert ok.returncode == 0, ok.stderr
+    retry_until(lambda: fake_agent.read_submissions(log, "web") == [b"meant for web"])
+
+
 def test_window_target_command_mode_into_a_shell(tmux_server, shell_env, lanes):
     lanes("validate", "sleep 600")
     lanes("validate", "bash --norc --noprofile -i", split="-h")

@@ -152,8 +152,13 @@ def test_engine_running_paused_and_brain_in_flight(project: Path, fleet: StubSub
     engine_dir = project / ".loop" / "sessions" / SESSION / "engine"
     engine_dir.mkdir(parents=True)
     # a live process that looks like the daemon
-    proc = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)", "loop-engine"])
+    proc = subprocess.Popen(
+        [sys.executable, "-c", "import time; print('up', flush=True); time.sleep(30)", "loop-engine"],
+        stdout=subprocess.PIPE,
+    )
     try:
+        # once it prints, it has run: some kernels show an empty /proc/<pid>/cmdline just after exec
+        assert proc.stdout is not None and proc.stdout.readline() == b"up\n"
         (engine_dir / "daemon.pid").write_text(f'{proc.pid}\n{{"started_at": "x"}}\n')
         events = [
             {"id": "e1", "timestamp": "t1", "session": SESSION, "event": "cycle-start"},
@@ -180,6 +185,8 @@ def test_engine_running_paused_and_brain_in_flight(project: Path, fleet: StubSub
     finally:
         proc.kill()
         proc.wait()
+        if proc.stdout is not None:
+            proc.stdout.close()
     snap = r.collect()
     assert not snap.engine.running  # a dead pid is an engine that is off
 

@@ -7,6 +7,8 @@ CLI's surfaces: --json documents, exit codes, one-line errors.
 from __future__ import annotations
 
 import json
+import threading
+import time
 from pathlib import Path
 from typing import Any
 
@@ -218,3 +220,124 @@ def test_pause_resume_cycle_now_without_daemon(root: Path) -> None:
     assert out.exit_code == 0
     assert (root / ".loop/sessions" / SESSION / "engine/cycle-now").exists()
     assert cli(root, "stop").output.strip() == "no daemon running"
+
+
+@pytest.mark.parametrize(
+    "damage",
+    [
+        lambda doc: {"id": 5},  # JSON, but not a pending decision
+        lambda doc: {k: v for k, v in doc.items() if k != "gates"},  # the right id, no gates
+        lambda doc: {**doc, "decision": "approve everything"},
+    ],
+)
+def test_a_malformed_pending_decision_is_refused_by_every_command_and_kept(
+    root: Path, fake_substrate: FakeSubstrate, damage: Any
+) -> None:
+    (root / "tasks" / "T0001-a.md").write_text(TASK.format(id="T0001", title="a", status="open", deps=""))
+    decision = json.loads(cli(root, "once", "--json").output)["decision_id"]
+    pending = root / ".loop/sessions" / SESSION / "engine/pending-decision.json"
+    pending.write_text(json.dumps(damage(json.loads(pending.read_text()))))
+    before = pending.read_bytes()
+    for args in (("status",), ("status", "--json"), ("approve", decision), ("reject", decision), ("once",)):
+        out = cli(root, *args)
+        assert out.exit_code == 1, (args, out.output)
+        lines = out.output.strip().splitlines()
+        assert len(lines) == 1 and "Traceback" not in out.output, (args, out.output)
+        assert "pending-decision.json: not a valid pending decision" in lines[0], (args, lines)
+    assert pending.read_bytes() == before
+    assert fake_substrate.calls("loop-dispatch") == []
+    assert not (root / ".loop/sessions" / SESSION / "engine/decisions" / f"{decision}.json").exists()
+
+
+def test_approve_and_watch_refuse_a_session_that_is_gone_and_keep_the_decision(
+    root: Path, fake_substrate: FakeSubstrate
+) -> None:
+    (root / "tasks" / "T0001-a.md").write_text(TASK.format(id="T0001", title="a", status="open", deps=""))
+    decision = json.loads(cli(root, "once", "--json").output)["decision_id"]
+    pending = root / ".loop/sessions" / SESSION / "engine/pending-decision.json"
+    before = pending.read_bytes()
+    # the tmux server went away between the cycle and the human's approval
+    gone = "loop-tmux: no tmux session 's1'"
+    fake_substrate.respond("loop-tmux", "", exit_code=1, stderr=gone)
+    fake_substrate.respond("loop-dispatch", "", exit_code=1, stderr="loop-dispatch: session 's1' not found")
+    out = cli(root, "approve", decision)
+    assert out.exit_code == 1 and "Traceback" not in out.output
+    line = out.output.strip()
+    assert len(line.splitlines()) == 1 and "stays pending" in line
+    assert "cannot be reached: loop-tmux.sh: loop-tmux: no tmux session 's1'" in line
+    assert fake_substrate.calls("loop-dispatch") == []  # nothing was tried
+    assert pending.read_bytes() == before  # the human's decision is not consumed
+    assert not (root / ".loop/sessions" / SESSION / "engine/decisions" / f"{decision}.json").exists()
+    out = cli(root, "watch")
+    assert out.exit_code == 1 and "no tmux session 's1'" in out.output
+    assert not (root / ".loop/sessions" / SESSION / "engine/daemon.pid").exists()
+
+
+def test_a_lane_config_that_is_not_yaml_names_the_file(root: Path) -> None:
+    (root / "lane-config.yaml").write_text("lanes: {web: {harness: pi}\n")
+    for args in (("config",), ("status",), ("once",)):
+        out = cli(root, *args)
+        assert out.exit_code == 1 and "Traceback" not in out.output
+        line = out.output.strip()
+        assert len(line.splitlines()) == 1
+        assert line.startswith(f"Error: {root / 'lane-config.yaml'}: YAML:"), line
+        assert line.count("lane-config.yaml") == 1
+
+
+def test_once_with_the_session_gone_says_so_and_records_no_engine_crash(
+    root: Path, fake_substrate: FakeSubstrate
+) -> None:
+    (root / "tasks" / "T0001-a.md").write_text(TASK.format(id="T0001", title="a", status="open", deps=""))
+    fake_substrate.respond("loop-tmux", "", exit_code=1, stderr="loop-tmux: no tmux session 's1'")
+    out = cli(root, "once")
+    assert out.exit_code == 1 and "Traceback" not in out.output
+    assert out.output.strip().splitlines() == [
+        "Error: session 's1' cannot be reached: loop-tmux.sh: loop-tmux: no tmux session 's1' (exit 1)"
+    ]
+    events = root / ".loop/sessions" / SESSION / "engine/events.jsonl"
+    kinds = [json.loads(line)["event"] for line in events.read_text().splitlines()] if events.exists() else []
+    assert "cycle-crashed" not in kinds and "cycle-start" not in kinds  # improve must not mine a code crash
+
+
+def test_status_warns_about_a_state_file_it_cannot_use(root: Path) -> None:
+    state = root / ".loop" / "orchestrator-state.json"
+    state.write_text('{"schema_version": 2, "loops": ')
+    out = cli(root, "status", "--json")
+    assert out.exit_code == 0, out.output
+    warnings = json.loads(out.output)["warnings"]
+    assert any("state file cannot be used" in w and str(state) in w for w in warnings), warnings
+    assert state.read_text() == '{"schema_version": 2, "loops": '  # kept as it was
+
+
+def test_watch_waits_out_a_vanished_session_and_records_no_crash(
+    root: Path, fake_substrate: FakeSubstrate
+) -> None:
+    from loop_engine import watch
+    from loop_engine.cli import Ctx
+    from loop_engine.paths import EnginePaths
+
+    (root / "lane-config.yaml").write_text("engine:\n  poll_interval_s: 0.05\n  min_cycle_interval_s: 0\n")
+    fake_substrate.respond("loop-tmux", "", exit_code=1, stderr="loop-tmux: no tmux session 's1'")
+    paths = EnginePaths(root, SESSION)
+    ctx = Ctx(paths)
+    daemon = watch.Daemon(paths, lambda abort: ctx.engine(abort=abort))
+    thread = threading.Thread(target=daemon.run, daemon=True)
+    thread.start()
+    events = paths.events
+
+    def kinds() -> list[str]:
+        lines = events.read_text().splitlines() if events.exists() else []
+        return [json.loads(line)["event"] for line in lines]
+
+    try:
+        deadline = time.monotonic() + 20
+        while len(fake_substrate.calls("loop-tmux")) < 5 and time.monotonic() < deadline:
+            daemon.stopping.wait(0.05)
+        assert len(fake_substrate.calls("loop-tmux")) >= 5  # it kept asking, poll after poll
+    finally:
+        daemon.stopping.set()
+        thread.join(20)
+    assert not thread.is_alive()
+    seen = kinds()
+    assert seen.count("session-unreachable") == 1, seen  # said once, not every poll
+    assert "cycle-crashed" not in seen and "cycle-start" not in seen

@@ -290,3 +290,38 @@ def test_dry_run_writes_nothing_anywhere(project: Path, adapter: MemoryAdapter, 
     assert not (project / ".loop").exists() and not (project / "ops-wiki").exists()
     assert remote.writes() == []
     assert {k: v.model_dump() for k, v in remote.issues.items()} == issues_before
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        # the frontmatter parses, but the body lacks its sections (a common hand edit)
+        "---\nid: T0001\ntitle: Plain\nstatus: open\ndepends_on: []\nscope: s\njira: MEM-1\n---\n"
+        "no sections\n",
+        # the frontmatter does not parse at all
+        "---\nid: T0001\ntitle: [broken\njira: 'MEM-1'  # linked\n---\n",
+    ],
+)
+def test_pull_never_reimports_an_issue_named_by_a_skipped_file(
+    project: Path, adapter: MemoryAdapter, remote: Remote, text: str
+) -> None:
+    (project / "tasks" / "T0001-plain.md").write_text(text)
+    remote.add("Plain")  # MEM-1, still open remotely
+    remote.add("Other")  # MEM-2, named by no file
+    plan = run_direction(ctx_for(project, adapter), "pull")
+    assert [(a.kind, a.key) for a in plan.actions] == [("create-task", "MEM-2")]
+    assert any("MEM-1 is named by tasks/T0001-plain.md" in w for w in plan.warnings)
+    assert sorted(p.name for p in (project / "tasks").glob("*.md")) == ["T0001-plain.md", "T0002-other.md"]
+
+
+def test_pull_never_reimports_an_issue_of_a_task_id_used_twice(
+    project: Path, adapter: MemoryAdapter, remote: Remote
+) -> None:
+    write_task(project / "tasks", "T0001", "Plain", jira="MEM-1")
+    (project / "tasks" / "T0001-copy.md").write_text(
+        (project / "tasks" / "T0001-plain.md").read_text().replace("jira: MEM-1", "jira: ")
+    )
+    remote.add("Plain")
+    plan = run_direction(ctx_for(project, adapter), "pull")
+    assert plan.actions == []
+    assert any("more than one file" in w for w in plan.warnings)

@@ -15,7 +15,7 @@ from typing import Any, NoReturn
 
 import click
 import yaml
-from loop_schemas import PendingDecision
+from loop_schemas import PendingDecision, SchemaError, load_state
 
 from loop_engine import config as config_mod
 from loop_engine import queue as q
@@ -145,12 +145,15 @@ def main(ctx: click.Context, project_root: Path, session: str | None) -> None:
 @click.pass_obj
 def once(obj: Ctx, approval: str | None, as_json: bool) -> None:
     """Run one cycle now (observe, ingest, brain, gate, run or queue). Exit 1 when the brain failed."""
-    result = obj.engine().cycle(approval=approval, trigger="once")
+    engine = obj.engine()
+    engine.require_session()  # a session that is not there is the operator's news, not an engine crash
+    result = engine.cycle(approval=approval, trigger="once")
     if as_json:
         _emit(result.as_dict())
     else:
         suffix = f" ({result.decision_id})" if result.decision_id else ""
-        click.echo(f"{result.outcome}: {result.detail}{suffix}")
+        failed = result.outcome == "brain-failed"
+        click.echo(f"{result.outcome}: {result.detail}{suffix}", err=failed)
     if result.outcome == "brain-failed":
         sys.exit(EXIT_FAILURE)
 
@@ -184,6 +187,11 @@ def status_doc(obj: Ctx) -> dict[str, Any]:
             pass
     daemon = watch.daemon_info(paths)
     warnings = list(cfg.warnings)
+    if paths.state_file.exists():
+        try:
+            load_state(paths.state_file)
+        except SchemaError as exc:  # the engine keeps the file as it is and does not write lanes into it
+            warnings.append(f"the state file cannot be used: {exc}")
     if daemon["warning"]:
         warnings.append(daemon["warning"])
     uncertain = read_json(paths.uncertain, [])
@@ -308,6 +316,7 @@ def watch_cmd(obj: Ctx, foreground: bool) -> None:
         obj.config()  # fail fast on a bad config
         daemon = watch.Daemon(obj.paths, lambda abort: obj.engine(abort=abort))
         sys.exit(daemon.run())
+    obj.engine().require_session()  # a daemon for a session that is not there would only crash-loop
     pid = watch.spawn(obj.paths, obj.argv_prefix())
     click.echo(f"loop-engine watch started (pid {pid}); log: {obj.paths.daemon_log}")
 

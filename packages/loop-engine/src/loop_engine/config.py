@@ -94,7 +94,9 @@ def load(project_root: Path) -> EffectiveConfig:
         try:
             loaded = load_lane_config(path)
         except SchemaError as exc:
-            raise ConfigError(str(exc).splitlines()[0] if str(exc) else "invalid lane-config") from None
+            first = str(exc).splitlines()[0] if str(exc).strip() else "invalid lane-config"
+            # the file is named once, whichever layer wrote the message (a YAML error names none)
+            raise ConfigError(first if str(path) in first else f"{path}: {first}") from None
         model = loaded.engine
         warnings = list(loaded.warnings)
         sources = list(loaded.sources)

@@ -897,8 +897,22 @@ class Engine:
             raise EngineError(f"{decision_id} is not the pending decision (pending: {doc.get('id')})")
         return doc
 
+    def require_session(self) -> None:
+        """EngineError unless the session's tmux server answers (asked through the substrate)."""
+        try:
+            self.substrate.list_lanes()
+        except Exception as exc:
+            text = str(exc).strip()
+            first = text.splitlines()[0] if text else type(exc).__name__
+            raise EngineError(f"session {self.paths.session!r} cannot be reached: {first}") from None
+
     def approve(self, decision_id: str) -> dict[str, Any]:
         self.recover()
+        self._pending_for(decision_id)  # a wrong id is reported before the session is asked
+        try:
+            self.require_session()
+        except EngineError as exc:  # nothing is sent and the decision is not consumed
+            raise EngineError(f"{exc}; nothing was run, {decision_id} stays pending") from None
         with q.locked(self.paths):
             doc = self._pending_for(decision_id)
             indices = [i for i, g in enumerate(doc["gates"]) if g.get("state") == "queued"]

@@ -40,11 +40,26 @@ def locked(paths: EnginePaths) -> Iterator[None]:
 
 
 def read_pending(paths: EnginePaths) -> dict[str, Any] | None:
+    """The pending decision, or None; QueueError (one line naming the file) when it is not one.
+
+    A damaged file is never overwritten or acted on: every command refuses until a human moves it aside.
+    """
     try:
         doc: dict[str, Any] = read_json(paths.pending, {})
     except StoreError as exc:
-        raise QueueError(str(exc)) from exc
-    return doc or None
+        raise QueueError(f"{exc}; move it aside to clear the queue") from exc
+    if not doc:
+        return None
+    try:
+        PendingDecision.model_validate(doc)
+    except ValidationError as exc:
+        err = exc.errors(include_url=False)[0]
+        where = ".".join(str(p) for p in err.get("loc", ())) or "(top level)"
+        raise QueueError(
+            f"{paths.pending}: not a valid pending decision ({where}: {err.get('msg')}); "
+            "move it aside to clear the queue"
+        ) from None
+    return doc
 
 
 def write_pending(paths: EnginePaths, doc: dict[str, Any]) -> None:

@@ -31,6 +31,7 @@ from loop_schemas import atomic_write
 
 import loop_engine
 from loop_engine import asks as asks_mod
+from loop_engine.cycle import EngineError
 from loop_engine.events import iso
 from loop_engine.observe import read_mail_head
 from loop_engine.paths import EnginePaths
@@ -268,6 +269,7 @@ class Daemon:
         engine = self.engine_factory(self.stopping.is_set)
         last_cycle = 0.0
         last_brain_fp: str | None = None
+        session_gone = False
         prev: Poll | None = None
         reasons: set[str] = {"start"}
         urgent = True
@@ -304,6 +306,19 @@ class Daemon:
                 keep: set[str] = set()
                 try:
                     engine = self.engine_factory(self.stopping.is_set)
+                    try:
+                        engine.require_session()
+                    except EngineError as exc:
+                        if not session_gone:  # said once; observation goes on until it is back
+                            why = _one_line(exc)
+                            engine.events.emit("session-unreachable", trigger=trigger, error=why)
+                            print(f"loop-engine: {why}; waiting for it", file=sys.stderr, flush=True)
+                        session_gone = True
+                        self.stopping.wait(poll_s)
+                        continue
+                    if session_gone:
+                        engine.events.emit("session-back", trigger=trigger)
+                    session_gone = False
                     result = engine.cycle(
                         trigger=trigger, skip_if_fingerprint=None if forced else last_brain_fp
                     )

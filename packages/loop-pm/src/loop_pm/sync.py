@@ -145,6 +145,7 @@ def plan_pull(ctx: Context) -> tuple[SyncPlan, list[_Step]]:
         who = f"{tf.id} names " if tf else ""
         plan.warnings.append(f"{who}{key}, which does not exist remotely (the file is left as it is)")
     next_number = tree.max_number + 1
+    interrupted_keys = {live.key for live, _ in interrupted.values() if live.key}
     seen: set[str] = set()
     for issue in sorted(fetched.issues, key=_key_order):
         if issue.key in seen:
@@ -171,6 +172,15 @@ def plan_pull(ctx: Context) -> tuple[SyncPlan, list[_Step]]:
                 plan.warnings.append(
                     f"{issue.key} is '{issue.status}' remotely; {tf.id} is left as it is "
                     "(only Done flips a task)"
+                )
+            continue
+        if issue.key in interrupted_keys:
+            continue  # its task file is being moved to the archive (above)
+        if issue.key in tree.claimed:  # named by a file that is skipped: importing it would duplicate it
+            if issue.task_status in ACTIVE:
+                plan.warnings.append(
+                    f"{issue.key} is named by {tree.claimed[issue.key]}, which is skipped; "
+                    "not imported again (fix that file)"
                 )
             continue
         if issue.task_id and issue.task_id in by_id:

@@ -62,6 +62,9 @@ class TaskTree:
     files: list[TaskFile] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
     max_number: int = 0
+    # every issue key a file names, usable or not (key -> the file): a key named by a skipped file is
+    # still taken, so a pull never imports its issue a second time
+    claimed: dict[str, str] = field(default_factory=dict)
 
     def by_id(self, task_id: str) -> list[TaskFile]:
         return [f for f in self.files if f.id == task_id]
@@ -89,18 +92,46 @@ def read_tree(tasks_dir: Path) -> TaskTree:
             rel = display(path, tasks_dir)
             try:
                 text = path.read_text(encoding="utf-8")
-            except (OSError, UnicodeDecodeError) as exc:
+            except UnicodeDecodeError as exc:
+                tree.problems.append(f"{rel}: unreadable ({type(exc).__name__}); skipped")
+                _claim(tree, _named_key(path.read_bytes().decode("utf-8", errors="replace")), rel)
+                continue
+            except OSError as exc:
                 tree.problems.append(f"{rel}: unreadable ({type(exc).__name__}); skipped")
                 continue
             try:
                 task = parse_task(text, path)
             except SchemaError as exc:
                 tree.problems.append(f"{rel}: {exc}; skipped")
+                _claim(tree, _named_key(text), rel)
                 continue
             number = int(task.frontmatter.id[1:])
             tree.max_number = max(tree.max_number, number)
             tree.files.append(TaskFile(path, text, task))
+            _claim(tree, task.frontmatter.jira, rel)
     return tree
+
+
+_JIRA_LINE_RE = re.compile(r"""^jira:[ \t]*["']?([^\s"'#]+)["']?[ \t]*(?:#.*)?$""")
+
+
+def _named_key(text: str) -> str | None:
+    """The `jira:` key a file's frontmatter names, read line by line (for a file that does not parse)."""
+    lines = text.lstrip("\ufeff").splitlines()
+    if not lines or lines[0].strip() != "---":
+        return None
+    for line in lines[1:]:
+        if line.strip() == "---":
+            break
+        match = _JIRA_LINE_RE.match(line.rstrip())
+        if match:
+            return match.group(1)
+    return None
+
+
+def _claim(tree: TaskTree, key: str | None, rel: str) -> None:
+    if key and key not in tree.claimed:
+        tree.claimed[key] = rel
 
 
 def display(path: Path, tasks_dir: Path) -> str:

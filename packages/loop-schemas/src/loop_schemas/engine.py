@@ -57,6 +57,8 @@ KNOWN_EVENTS = (
     "cycle-skipped",
     "cycle-end",
     "cycle-crashed",
+    "session-unreachable",
+    "session-back",
     "daemon-start",
     "daemon-stop",
     "paused",
