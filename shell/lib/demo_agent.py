@@ -10,7 +10,10 @@ mailbox message (.loop/messages/<stamp>-<lane>-to-coord.md, through mail.py so n
 - a prompt holding a task file (`id: T0001` in its frontmatter) is answered with `task: T0001` and a
   `subject: done T0001: <title>` (the loop moves the task to review; only a human marks it done);
 - a prompt that asks for a reply with `re:<ask-id>` is answered with `subject: re:<ask-id>`;
-- anything else gets `subject: demo report`.
+- anything else gets `subject: demo report`;
+- except the engine's ingest nudge (a prompt starting `Ingest:`), which gets no mail: a reply would be
+  new pending mail, hence another nudge, without end. The agent notes a simulated ingest in
+  ops-wiki/log.md and leaves the messages pending (it does not read them, so it does not ack them).
 
 The lane name defaults to the pane's tmux window name; the project root to the nearest directory above
 the working directory that has a .loop/ (or --project-root / LOOP_PROJECT_ROOT). Standard library only.
@@ -105,6 +108,25 @@ def reply_for(prompt: str) -> tuple[str, str | None]:
     return "demo report", None
 
 
+def is_ingest_nudge(prompt: str) -> bool:
+    return prompt.lstrip().startswith("Ingest:")
+
+
+def note_ingest(root: str, lane: str) -> str:
+    """Append a simulated-ingest line to ops-wiki/log.md (when the project has one); return what was done."""
+    count = len(mail.pending(os.path.join(root, ".loop", "messages"), with_subjects=False))
+    log = os.path.join(root, "ops-wiki", "log.md")
+    if not os.path.isfile(log):
+        return f"ingest nudge: {count} pending, no ops-wiki/log.md to note it in"
+    line = (
+        f"## [{_dt.date.today():%Y-%m-%d}] ingest | simulated by the demo agent on {lane}: "
+        f"{count} message(s) left pending (a simulation reads and acks nothing)\n"
+    )
+    with open(log, "a", encoding="utf-8") as fh:
+        fh.write(line)
+    return f"ingest nudge: noted in ops-wiki/log.md, {count} left pending"
+
+
 def report(root: str, lane: str, prompt: str) -> str:
     subject, task_id = reply_for(prompt)
     first = prompt.strip().splitlines()[0][:120] if prompt.strip() else "(empty)"
@@ -195,8 +217,11 @@ def main(argv: list[str]) -> int:
                         continue
                     screen.history.append(f"> {prompt.strip().splitlines()[0][:70]}")
                     if work(screen, args.work_s):
-                        path = report(root, lane, prompt)
-                        screen.history.append(f"reported to coord: {os.path.basename(path)}")
+                        if is_ingest_nudge(prompt):
+                            screen.history.append(note_ingest(root, lane))
+                        else:
+                            path = report(root, lane, prompt)
+                            screen.history.append(f"reported to coord: {os.path.basename(path)}")
                     else:
                         screen.history.append("interrupted")
                     screen.idle()

@@ -112,3 +112,25 @@ def test_ask_gets_a_re_reply(shell_env: ShellEnv, tmux_server: TmuxServer, tmp_p
     messages = retry_until(lambda: _pending(root), timeout=15)
     assert isinstance(messages, list)
     assert _head(messages[0])["subject"] == "re:ask-42"
+
+
+def test_an_ingest_nudge_gets_no_mail_only_a_simulated_log_line(
+    shell_env: ShellEnv, tmux_server: TmuxServer, tmp_path: Path
+) -> None:
+    """A reply to the engine's ingest nudge would be new pending mail, hence another nudge, without end."""
+    root = tmp_path / "proj"
+    (root / "ops-wiki").mkdir(parents=True)
+    (root / "ops-wiki" / "log.md").write_text("# log\n")
+    _boot(shell_env, tmux_server, root)
+    waiting = root / ".loop" / "messages" / "20261125-100000-web-to-coord.md"
+    waiting.write_text("---\nsubject: done T0001: a\n---\nbody\n")
+    _send(shell_env, "Ingest: 1 pending message(s) in .loop/messages/. Run the ingest protocol.")
+    retry_until(
+        lambda: "simulated by the demo agent" in (root / "ops-wiki" / "log.md").read_text(), timeout=15
+    )
+    retry_until(lambda: "left pending" in tmux_server.capture("=demo:web"), timeout=5)
+    assert _pending(root) == [waiting]  # no reply mail, and the waiting report is left for the engine
+    log = (root / "ops-wiki" / "log.md").read_text().splitlines()
+    assert (
+        log[-1].startswith("## [") and "ingest | simulated by the demo agent on web: 1 message(s)" in log[-1]
+    )
