@@ -45,7 +45,9 @@ DEFAULT_INTERVAL = 5.0
 TAIL_LINES = 1
 CONTROL_RE = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 TRACK_RE = re.compile(r"ahead (\d+)")
-FM_CLOSE_RE = re.compile(rb"\n---\r?(?:\n|$)")
+# Fences: '---' plus optional trailing spaces/tabs, as frontmatter.split and loop_schemas read them.
+FM_OPEN_RE = re.compile(rb"---[ \t]*\r?\n")
+FM_CLOSE_RE = re.compile(rb"\n---[ \t]*\r?(?:\n|$)")
 # A frontmatter block every line of which frontmatter.parse surely accepts: `key: value` with a bare,
 # "double" or 'single' quoted value (no inline list), blank lines and comments. Only for such a block
 # (and no key twice) may the subject be read from its own line: any other line could make the full
@@ -62,7 +64,7 @@ FM_KEY_RE = re.compile(rb"^([A-Za-z_][A-Za-z0-9_-]*)[ \t]*:", re.M)
 # here would pull in argparse and tempfile on every redraw.
 NAME_RE = re.compile(
     r"^(?P<date>\d{8})-(?P<time>\d{6})-(?P<from>[A-Za-z][A-Za-z0-9_-]*?)-to-"
-    r"(?P<to>[A-Za-z][A-Za-z0-9_-]*?)(?:\.(?P<seq>[2-9]|[1-9][0-9]+))?\.md$"
+    r"(?P<to>[A-Za-z][A-Za-z0-9_-]*?)(?:\.(?P<seq>[2-9]|[1-9][0-9]+))?\.md\Z"
 )
 LOOP_STATUSES = ("spec", "plan", "implement", "verify", "canary", "shipped", "reverted", "blocked")
 
@@ -135,7 +137,7 @@ def _subject(path: str) -> Optional[str]:
         os.close(fd)
     if raw.startswith(b"\xef\xbb\xbf"):
         raw = raw[3:]
-    if not (raw.startswith(b"---\n") or raw.startswith(b"---\r\n")):
+    if FM_OPEN_RE.match(raw) is None:
         return None
     close = FM_CLOSE_RE.search(raw, 3)
     end = close.start() if close else -1

@@ -114,10 +114,11 @@ def split(text: str) -> Tuple[List[str], str]:
     if text.startswith("\ufeff"):
         text = text[1:]
     lines = text.split("\n")
-    if not lines or lines[0].rstrip("\r") != "---":
+    # a fence is '---' plus optional trailing spaces/tabs (and CR), the same rule as loop_schemas
+    if not lines or lines[0].rstrip("\r").rstrip(" \t") != "---":
         raise FrontmatterError("no frontmatter: the file must start with a '---' line")
     for idx in range(1, len(lines)):
-        if lines[idx].rstrip("\r") == "---":
+        if lines[idx].rstrip("\r").rstrip(" \t") == "---":
             return [ln.rstrip("\r") for ln in lines[1:idx]], "\n".join(lines[idx + 1 :])
     raise FrontmatterError("frontmatter is not closed by a '---' line")
 

@@ -28,10 +28,10 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import frontmatter
 from atomic import fsync_dir
 
-LANE_RE = re.compile(r"^[A-Za-z][A-Za-z0-9_-]*$")
+LANE_RE = re.compile(r"^[A-Za-z][A-Za-z0-9_-]*\Z")
 NAME_RE = re.compile(
     r"^(?P<date>\d{8})-(?P<time>\d{6})-(?P<from>[A-Za-z][A-Za-z0-9_-]*?)-to-"
-    r"(?P<to>[A-Za-z][A-Za-z0-9_-]*?)(?:\.(?P<seq>[2-9]|[1-9][0-9]+))?\.md$"
+    r"(?P<to>[A-Za-z][A-Za-z0-9_-]*?)(?:\.(?P<seq>[2-9]|[1-9][0-9]+))?\.md\Z"
 )
 SUBJECT_READ_LIMIT = 65536
 CONTRACT_VERSION = 1
@@ -65,6 +65,8 @@ def format_name(stamp: _dt.datetime, sender: str, recipient: str, seq: int = 1) 
             raise MailError(
                 f"invalid lane name {lane!r}: use letters, digits, '_' and '-', starting with a letter"
             )
+    if "-to-" in sender + "-":  # names split at the first '-to-': sender `a-to` would read as `a`
+        raise MailError(f"invalid sender {sender!r}: a sender name cannot contain '-to-' or end in '-to'")
     suffix = "" if seq == 1 else f".{seq}"
     return f"{stamp.strftime('%Y%m%d-%H%M%S')}-{sender}-to-{recipient}{suffix}.md"
 

@@ -14,7 +14,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 TESTS = Path(__file__).resolve().parent
@@ -398,9 +398,11 @@ SUBJECT_VALUES = st.one_of(
 
 @given(
     SUBJECT_VALUES,
-    st.sampled_from(["---\n", "---\r\n", "\ufeff---\n", "----\n", "--- x\n", ""]),
-    st.sampled_from(["---\n", "----\n", "---", "--- \n", ""]),
+    st.sampled_from(["---\n", "---\r\n", "\ufeff---\n", "----\n", "--- x\n", "--- \n", "---\t\r\n", ""]),
+    st.sampled_from(["---\n", "----\n", "---", "--- \n", "---\t\r\n", ""]),
 )
+@example(value="0", opening="---\n", closing="--- \n")  # fences may carry trailing blanks (one rule)
+@example(value="0", opening="--- \n", closing="---\n")
 @settings(max_examples=400, deadline=None)
 def test_fast_subject_reader_equals_mail_read_subject(tmp_path_factory, value, opening, closing):
     path = tmp_path_factory.mktemp("subj") / "20260101-000000-a-to-b.md"

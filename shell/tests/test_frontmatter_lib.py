@@ -86,3 +86,13 @@ def test_cli_get_and_errors(tmp_path: Path) -> None:
     res = run("check", str(bad))
     assert res.returncode == 1
     assert res.stderr.count("\n") == 1 and "Traceback" not in res.stderr
+
+
+def test_fences_may_carry_trailing_blanks_as_in_loop_schemas() -> None:
+    """'--- ' closes the block for loop-task-lint as it does for the Python layers (one rule, not two)."""
+    from loop_schemas._frontmatter import parse_frontmatter
+
+    text = "--- \nid: T0001\ntitle: a\n---\t\r\nbody\n"
+    data, body = fm.parse(text)
+    assert data["id"] == "T0001" and body == "body\n"
+    assert parse_frontmatter(text)[0]["id"] == "T0001"

@@ -686,6 +686,15 @@ def test_mail_errors(shell_env):
     assert shell_env.run("scripts/loop-mail.sh", "ack", "nope.md").returncode == 1
     multi = shell_env.run("scripts/loop-mail.sh", "send", "--from", "a", "--to", "b", "--subject", "one\ntwo")
     assert multi.returncode == 1 and "one line" in multi.stderr
+    # a sender the file name could not tell apart from the recipient: `web-to` + `-to-coord` reads as
+    # from `web` to `to-coord`; a trailing newline must not slip through the name check either
+    for sender in ("web-to", "a-to-b", "web\n"):
+        odd = shell_env.run(
+            "scripts/loop-mail.sh", "send", "--from", sender, "--to", "coord", "--subject", "x"
+        )
+        assert odd.returncode == 1 and "invalid" in odd.stderr, (sender, odd.stderr)
+    mailbox = shell_env.cwd / ".loop" / "messages"
+    assert not [p.name for p in mailbox.glob("*-to-*.md") if "-to-to-" in p.name or "-to-b-to-" in p.name]
 
 
 # ---- every script has --help --------------------------------------------------------------------

@@ -153,7 +153,13 @@ def test_engine_running_paused_and_brain_in_flight(project: Path, fleet: StubSub
     engine_dir.mkdir(parents=True)
     # a live process that looks like the daemon
     proc = subprocess.Popen(
-        [sys.executable, "-c", "import time; print('up', flush=True); time.sleep(30)", "loop-engine"],
+        [
+            sys.executable,
+            "-c",
+            "import time; print('up', flush=True); time.sleep(30)",
+            "loop-engine",
+            "watch",
+        ],
         stdout=subprocess.PIPE,
     )
     try:
@@ -197,6 +203,18 @@ def test_a_pid_of_another_program_is_not_the_engine(project: Path, fleet: StubSu
     (engine_dir / "daemon.pid").write_text(f"{os.getpid()}\n")  # pytest, not loop-engine
     if Path("/proc/self/cmdline").exists():
         assert not reader(project, fleet).collect().engine.running
+
+
+def test_only_a_watch_daemon_command_line_counts_as_the_engine() -> None:
+    from loop_deck.snapshot import is_engine_daemon
+
+    py = b"/usr/bin/python3"
+    assert is_engine_daemon([py, b"-m", b"loop_engine", b"--session", b"s", b"watch", b"--foreground"])
+    assert is_engine_daemon([b"/home/u/.local/bin/loop-engine", b"--session", b"s", b"watch"])
+    assert not is_engine_daemon([b"less", b"loop-engine.log"])
+    assert not is_engine_daemon([py, b"-m", b"pytest", b"packages/loop-deck", b"packages/loop-engine"])
+    assert not is_engine_daemon([py, b"-m", b"loop_engine", b"--session", b"s", b"status"])
+    assert not is_engine_daemon([b""])
 
 
 @settings(max_examples=60, deadline=None)

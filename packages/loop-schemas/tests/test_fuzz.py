@@ -74,6 +74,8 @@ def test_state_structured_fuzz(doc: dict[str, object]) -> None:
 @given(value=st.text(max_size=60))
 @example(value="0\xa0")  # str.rstrip() once ate the trailing no-break space and YAML read back the int 0
 @example(value=" ")
+@example(value="\u2028yes")  # U+2028 was written raw: YAML breaks the line there and the file stopped parsing
+@example(value="a\u2029b")
 def test_set_frontmatter_key_round_trips_any_value(value: str) -> None:
     base = "---\nid: T0001\nkey: old\n---\nbody\n"
     from loop_schemas._frontmatter import parse_frontmatter
@@ -101,3 +103,54 @@ def test_validate_cli_never_tracebacks_in_process(
         path = Path(directory) / name
         path.write_bytes(data)
         validate_file(path, None)
+
+
+# The value a key had before set_frontmatter_key replaces it, in each layout YAML allows.
+OLD_VALUES = {
+    "inline": "key: old\n",
+    "literal block": "key: |\n  line one\n  line two\n",
+    "literal block with a blank line": "key: |\n  a\n\n  b\n",
+    "block list at the key's indent": "key:\n- a\n- b\n",
+    "indented block list with a comment": "key:\n  - a\n# note\n  - b\n",
+    "folded plain scalar": "key: a\n  b\n",
+}
+scalars = st.one_of(
+    st.text(max_size=30),
+    st.integers(),
+    st.floats(allow_nan=False),
+    st.booleans(),
+    st.none(),
+    st.lists(st.one_of(st.text(max_size=8), st.integers(), st.none()), max_size=4),
+    st.dictionaries(
+        st.text(max_size=6), st.one_of(st.text(max_size=6), st.integers(), st.none()), max_size=3
+    ),
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(layout=st.sampled_from(sorted(OLD_VALUES)), value=scalars, crlf=st.booleans())
+@example(layout="block list at the key's indent", value="new", crlf=False)  # `- a` lines were left behind
+@example(layout="literal block with a blank line", value="new", crlf=False)  # `  b` became part of `new`
+@example(layout="inline", value=1.5, crlf=False)  # written bare as "1.5"… then quoted: read back as text
+@example(layout="inline", value=1e20, crlf=False)  # `1e+20` is a string to YAML 1.1
+@example(layout="inline", value=["a, b"], crlf=False)  # `[a, b]`: two items
+@example(layout="inline", value=["a", None], crlf=False)  # `[a, ]`: the null item vanished
+@example(layout="inline", value=["x]"], crlf=False)  # `[x]]`: not YAML at all
+@example(layout="inline", value={"k": 1}, crlf=False)  # written as the text "{'k': 1}"
+def test_set_frontmatter_key_replaces_the_whole_value_and_nothing_else(
+    layout: str, value: object, crlf: bool
+) -> None:
+    from loop_schemas._frontmatter import parse_frontmatter
+
+    text = "---\nid: T0001\n" + OLD_VALUES[layout] + "other: keep\n---\nbody\n"
+    if crlf:
+        text = text.replace("\n", "\r\n")
+    out = set_frontmatter_key(text, "key", value)
+    data, body = parse_frontmatter(out)
+    assert body == ("body\r\n" if crlf else "body\n")
+    assert data["id"] == "T0001" and data["other"] == "keep" and set(data) == {"id", "key", "other"}
+    if isinstance(value, str) and not value.strip():
+        assert data["key"] in (None, "", value)
+    else:
+        assert data["key"] == value
+    assert set_frontmatter_key(out, "key", "z") == set_frontmatter_key(text, "key", "z")

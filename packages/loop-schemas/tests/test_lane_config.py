@@ -70,3 +70,27 @@ def test_bad_configs(text: str, needle: str) -> None:
     with pytest.raises(SchemaError) as info:
         parse_lane_config(text)
     assert needle in str(info.value) or any(needle in str(p) for p in info.value.problems)
+
+
+@pytest.mark.parametrize("value", [".inf", "-.inf", ".nan", "1e300", "1.0e+10"])
+@pytest.mark.parametrize("key", ["poll_interval_s", "checkpoint_interval_s", "min_cycle_interval_s"])
+def test_intervals_must_be_finite_and_bounded(tmp_path: Path, key: str, value: str) -> None:
+    # `.inf` once validated (gt=0 holds) and the daemon died on Event.wait(inf): OverflowError
+    path = tmp_path / "lane-config.yaml"
+    path.write_text(f"engine:\n  {key}: {value}\n  brain: {{timeout_s: 30}}\n")
+    with pytest.raises(SchemaError, match=key):
+        load_lane_config(path, hostname="nohost")
+    path.write_text(f"engine:\n  brain: {{timeout_s: {value}}}\n")
+    with pytest.raises(SchemaError, match="timeout_s"):
+        load_lane_config(path, hostname="nohost")
+    path.write_text(f"engine:\n  {key}: 86400\n")
+    assert getattr(load_lane_config(path, hostname="nohost").engine, key) == 86400
+
+
+def test_warnings_stay_one_line(tmp_path: Path) -> None:
+    path = tmp_path / "lane-config.yaml"
+    path.write_text('engine:\n  "a\\r\\nb": 1\n"c\\nd": 2\nlanes:\n  web: {"e\\u2028f": 3}\n')
+    warnings = load_lane_config(path, hostname="nohost").warnings
+    assert len(warnings) == 3
+    assert all(len(w.splitlines()) == 1 for w in warnings), warnings
+    assert any("a\\r\\nb" in w for w in warnings)

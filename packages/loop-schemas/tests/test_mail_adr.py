@@ -4,6 +4,8 @@ import datetime as dt
 from pathlib import Path
 
 import pytest
+from hypothesis import example, given, settings
+from hypothesis import strategies as st
 from loop_schemas import (
     AdrStatus,
     SchemaError,
@@ -49,6 +51,36 @@ def test_format_refuses_ambiguous_sender() -> None:
         format_mail_name("a-to-b", "coord", dt.datetime(2026, 1, 1))
     with pytest.raises(SchemaError):
         format_mail_name("web", "co ord", dt.datetime(2026, 1, 1))
+    # `a-to` + `-to-` + `b` is `a-to-to-b`, which reads as from `a` to `to-b`
+    with pytest.raises(SchemaError, match="end in '-to'"):
+        format_mail_name("a-to", "b", dt.datetime(2026, 1, 1))
+    with pytest.raises(SchemaError):  # `$` once let a trailing newline through
+        format_mail_name("web\n", "coord", dt.datetime(2026, 1, 1))
+    with pytest.raises(SchemaError):
+        parse_mail_name("20260101-000000-web-to-coord.md\n")
+
+
+lane_names = st.from_regex(r"[A-Za-z][A-Za-z0-9_-]{0,12}", fullmatch=True)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    sender=lane_names,
+    recipient=lane_names,
+    seq=st.integers(1, 500),
+    when=st.datetimes().map(lambda d: d.replace(microsecond=0)),
+)
+@example(sender="a-to", recipient="b", seq=1, when=dt.datetime(2026, 1, 1))
+@example(sender="web", recipient="coord", seq=1, when=dt.datetime(999, 1, 2, 3, 4, 5))  # strftime: "999…"
+def test_mail_names_round_trip(sender: str, recipient: str, seq: int, when: dt.datetime) -> None:
+    try:
+        name = format_mail_name(sender, recipient, when, seq)
+    except SchemaError:
+        assert "-to-" in sender + "-"
+        return
+    parsed = parse_mail_name(name)
+    assert (parsed.sender, parsed.recipient, parsed.seq, parsed.timestamp) == (sender, recipient, seq, when)
+    assert parsed.file_name == name
 
 
 def test_mail_reply_subject() -> None:
@@ -95,3 +127,27 @@ def test_accept_gate(tmp_path: Path) -> None:
 def test_adr_bad_status() -> None:
     with pytest.raises(SchemaError, match="status"):
         parse_adr(ADR.replace("Proposed", "Maybe"))
+
+
+@pytest.mark.parametrize(
+    ("body", "title"),
+    [
+        ("# 1. Use a queue\r\n\r\nbody\r\n", "Use a queue"),  # a CRLF file's title once ended in \r
+        ("# Use a queue ##\n", "Use a queue"),  # closing #s, as loop-adr (shell) reads them
+        ("#   \n", "use a queue"),  # a blank heading is no title: the file name's slug
+        ("# Use\ta   queue\n", "Use a queue"),
+    ],
+)
+def test_adr_title_is_one_clean_line(body: str, title: str) -> None:
+    text = "---\nstatus: Proposed\n---\n" + body
+    assert parse_adr(text, "0001-use-a-queue.md").title == title
+
+
+@pytest.mark.parametrize(
+    "subject", ["yes", "no", "0012", "12:30", "1e3", "0x10", "2026-01-01", ".inf", "true"]
+)
+def test_mail_subject_is_the_text_as_written(subject: str) -> None:
+    # YAML typing once turned `yes` into "True" and `12:30` into "750"; the shell's loop-mail keeps the text
+    msg = parse_mail(f"---\nsubject: {subject}\ntask: {subject}\n---\nbody\n")
+    assert (msg.frontmatter.subject, msg.frontmatter.task) == (subject, subject)
+    assert parse_mail("---\nsubject: ~\ntask:\n---\n").frontmatter.subject is None

@@ -64,6 +64,9 @@ def test_comparable_text_is_idempotent(text: str) -> None:
 def test_comparable_text_ignores_trailing_space_and_blank_runs() -> None:
     assert comparable_text("a  \n\n\n\nb\n") == comparable_text("a\n\nb")
     assert comparable_text("a\nb") != comparable_text("a\n\nb")
+    # a trailing U+2028 / form feed is trailing space, not a line break that adds a blank line
+    assert comparable_text("a\u2028\nb\x0c\r\nc") == "a\nb\nc"
+    assert comparable_text("a\rb") == "a\nb"
 
 
 def test_models_round_trip_as_json() -> None:

@@ -124,3 +124,20 @@ def test_load_state_missing_file(tmp_path: Path) -> None:
 def test_dump_round_trip() -> None:
     doc = {**MINIMUM, "loops": {"a": FULL_LOOP}}
     assert json.loads(dump_state(parse_state(json.dumps(doc)))) == doc
+
+
+def test_an_in_place_change_to_a_default_list_is_written(tmp_path: Path) -> None:
+    # exclude_unset once dropped it: commits/deployed_to were never "set", so the append was lost
+    path = tmp_path / "orchestrator-state.json"
+    path.write_text(json.dumps({"schema_version": 2, "loops": {"x": {"status": "spec", "mine": [1]}}}))
+
+    def change(state: OrchestratorState) -> None:
+        state.loops["x"].commits.append("abc123")
+        state.loops["x"].deployed_to.append("prod")
+
+    update_state(path, change)
+    entry = json.loads(path.read_text())["loops"]["x"]
+    assert entry == {"status": "spec", "deployed_to": ["prod"], "commits": ["abc123"], "mine": [1]}
+    # an untouched default is still not invented
+    update_state(path, lambda state: None)
+    assert "artifacts" not in json.loads(path.read_text())["loops"]["x"]

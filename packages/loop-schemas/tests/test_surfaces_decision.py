@@ -67,6 +67,8 @@ def test_a_full_decision_parses_into_typed_actions() -> None:
         (block(GOOD) + block(GOOD), "2 ```decision blocks"),
         ("```decision\nversion: 1\n", "not closed"),
         (block("version: 2\ncritique: x\nactions: []"), "version"),
+        (block("version: true\ncritique: x\nactions: []"), "version must be the number 1"),  # True == 1
+        (block("version: yes\ncritique: x\nactions: []"), "version must be the number 1"),
         (block("version: 1\ncritique: '   '\nactions: []"), "critique must not be blank"),
         (block("version: 1\nactions: []"), "critique"),
         (block("- just a list"), "must be a YAML mapping"),
@@ -185,3 +187,14 @@ def test_arbitrary_yaml_structures_are_rejected_cleanly(value: object) -> None:
         parse_decision_block(block(yaml.safe_dump({"version": 1, "critique": "c", "actions": [value]})))
     except DecisionParseError:
         pass
+
+
+@pytest.mark.parametrize("odd", ["\x1e", "\x0c", "\x85", "\u2028", "\u2029", "a\rb"])
+def test_block_bodies_are_the_exact_lines_between_the_fences(odd: str) -> None:
+    from loop_schemas import extract_fenced_blocks
+
+    # str.splitlines() once split at these too, so the body YAML saw had a newline the brain never wrote
+    body = f"payload: 'x{odd}y'\nnext: 1"
+    for eol in ("\n", "\r\n"):
+        text = eol.join(["before", "```improve", *body.split("\n"), "```", "after"])
+        assert extract_fenced_blocks(text, "improve") == [body]

@@ -3,6 +3,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from hypothesis import example, given, settings
+from hypothesis import strategies as st
 from loop_schemas import (
     REQUIRED_SECTIONS,
     SchemaError,
@@ -13,6 +15,7 @@ from loop_schemas import (
     set_frontmatter_key,
     slugify,
 )
+from loop_schemas.task import split_sections
 
 TASK = """---
 id: T0001
@@ -100,6 +103,84 @@ def test_format_task_round_trips() -> None:
     again = parse_task(text)
     assert again.frontmatter == task.frontmatter
     assert "depends_on: []" in text and "\njira:\n" in text
+
+
+extra_values = st.one_of(
+    st.text(max_size=20),
+    st.integers(),
+    st.floats(allow_nan=False),
+    st.booleans(),
+    st.none(),
+    st.lists(
+        st.one_of(st.text(max_size=8), st.integers(), st.none(), st.floats(allow_nan=False)), max_size=4
+    ),
+    st.dictionaries(
+        st.text(max_size=6), st.one_of(st.text(max_size=6), st.integers(), st.none()), max_size=3
+    ),
+)
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    title=st.text(min_size=1, max_size=40).filter(lambda t: t.strip() and "\n" not in t.strip()),
+    extra=extra_values,
+)
+@example(title="a\u2028b", extra=None)  # U+2028 was written raw: the file no longer parsed
+@example(title="x", extra=1.5)  # a float came back as the text "1.5"
+@example(title="x", extra=["a, b", None])  # `[a, b, ]`: the list came back as ["a", "b"]
+@example(title="x", extra={"k": [1, 2]})  # a mapping came back as the text "{'k': [1, 2]}"
+@example(title="yes", extra="no")
+def test_format_task_round_trips_any_values(title: str, extra: object) -> None:
+    body = parse_task(TASK).body
+    frontmatter = {
+        "id": "T0001",
+        "title": title,
+        "status": TaskStatus.REVIEW,
+        "depends_on": ["T0002"],
+        "scope": "s",
+        "estimate": extra,
+        "no": extra,  # written bare, YAML read this key as False and it came back as "False"
+    }
+    task = parse_task(format_task(frontmatter, body))
+    assert task.frontmatter.title == title and task.status is TaskStatus.REVIEW
+    assert task.frontmatter.model_dump()["estimate"] == extra
+    assert task.frontmatter.model_dump()["no"] == extra
+    assert task.body == body
+    again = parse_task(format_task(task.frontmatter, task.body))
+    assert again.frontmatter == task.frontmatter and again.body == task.body
+
+
+@pytest.mark.parametrize(
+    ("body", "found"),
+    [
+        # four spaces make a code line, not a fence: the heading after it is real (it once was hidden)
+        ("    ```\n## Objective\n", True),
+        # a ~~~ line inside a ``` block does not close it (it once toggled the fence off)
+        ("```\n~~~\n## Objective\n```\n", False),
+        # nor does ```python (a closing fence carries no info string), nor a shorter fence
+        ("````\n```\n## Objective\n````\n", False),
+        ("```\n```python\n## Objective\n```\n", False),
+        ("```\ncode\n```\n## Objective\n", True),
+        # a U+2028 inside a line does not end it
+        ("x\u2028## Objective\n", False),
+    ],
+)
+def test_sections_inside_code_blocks_are_not_sections(body: str, found: bool) -> None:
+    # the same rules as the shell's loop-task-lint (shell/lib/tasks.py), so both lints agree
+    assert ("Objective" in split_sections(body)) is found
+
+
+@pytest.mark.parametrize(
+    ("written", "title"), [("42", "42"), ("yes", "yes"), ("1.50", "1.50"), ("0x1F", "0x1F")]
+)
+def test_convention_keys_are_the_text_as_written(written: str, title: str) -> None:
+    # YAML typing once made `title: 42` an int (a lint error loop-task-lint.sh does not report) and
+    # `jira: 0012` the octal 10
+    text = TASK.replace("title: Add the checkout canary", f"title: {written}").replace("jira:", "jira: 0012")
+    text = text.replace("scope: web checkout flow only", "scope: on\nestimate: 3")
+    task = parse_task(text)
+    assert (task.frontmatter.title, task.frontmatter.jira, task.frontmatter.scope) == (title, "0012", "on")
+    assert task.frontmatter.model_dump()["estimate"] == 3  # a project's own key keeps its YAML type
 
 
 def test_slugify() -> None:

@@ -454,8 +454,19 @@ def pid_alive(pid: int) -> bool:
             text = cmdline.read_bytes()
         except OSError:
             return False
-        return b"loop-engine" in text or b"loop_engine" in text
+        return is_engine_daemon(text.split(b"\0"))
     return True
+
+
+def is_engine_daemon(argv: list[bytes]) -> bool:
+    """Whether a command line is loop-engine's watch daemon (`python -m loop_engine ... watch` or a
+    `loop-engine ... watch` script), not just any program whose arguments mention it (a pid file can
+    outlive its daemon, and the pid be reused by, say, `less loop-engine.log`)."""
+    engine = any(
+        a in (b"loop_engine", b"loop-engine") or a.endswith((b"/loop-engine", b"/loop_engine/__main__.py"))
+        for a in argv
+    )
+    return engine and b"watch" in argv
 
 
 def read_daemon_pid(engine_dir: Path) -> int | None:

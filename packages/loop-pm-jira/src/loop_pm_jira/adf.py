@@ -13,7 +13,7 @@ from typing import Any
 _HEADING = re.compile(r"^(#{1,6})[ \t]+(.*?)[ \t]*#*[ \t]*$")
 _BULLET = re.compile(r"^[ \t]{0,3}[-*+][ \t]+(.*)$")
 _ORDERED = re.compile(r"^[ \t]{0,3}\d{1,9}[.)][ \t]+(.*)$")
-_FENCE = re.compile(r"^[ \t]{0,3}(```|~~~)[ \t]*([A-Za-z0-9_+.-]*)")
+_FENCE = re.compile(r"^[ \t]{0,3}(`{3,}|~{3,})[ \t]*([A-Za-z0-9_+.-]*)(.*)$")
 _RULE = re.compile(r"^[ \t]{0,3}([-*_])([ \t]*\1){2,}[ \t]*$")
 _QUOTE = re.compile(r"^[ \t]{0,3}>[ \t]?(.*)$")
 
@@ -35,7 +35,7 @@ def _paragraph(lines: list[str]) -> dict[str, Any]:
 def from_markdown(markdown: str) -> dict[str, Any]:
     """An ADF document (version 1) for the Markdown text."""
     blocks: list[dict[str, Any]] = []
-    lines = markdown.replace("\r\n", "\n").split("\n")
+    lines = re.split(r"\r\n|\r|\n", markdown)  # a lone CR ends a line too, as in CommonMark
     index = 0
     para: list[str] = []
 
@@ -47,11 +47,12 @@ def from_markdown(markdown: str) -> dict[str, Any]:
     while index < len(lines):
         line = lines[index]
         fence = _FENCE.match(line)
-        if fence:
+        if fence and not (fence.group(1)[0] == "`" and "`" in fence.group(3)):  # ```x``` is inline code
             flush()
             marker, language = fence.group(1), fence.group(2)
             code: list[str] = []
             index += 1
+            # closed by a line starting with a fence at least as long as the opening one, of the same char
             while index < len(lines) and not lines[index].strip().startswith(marker):
                 code.append(lines[index])
                 index += 1
@@ -114,7 +115,7 @@ def from_markdown(markdown: str) -> dict[str, Any]:
                     index += 1
                 blocks.append({"type": "blockquote", "content": [_paragraph(quoted)]})
                 continue
-            para.append(line.rstrip())
+            para.append(line.rstrip(" \t"))  # only what a Markdown line may end in: `---\r` stays text
             index += 1
             continue
         continue
@@ -157,10 +158,17 @@ def _block(node: dict[str, Any]) -> str:
     if kind == "heading":
         level = attrs.get("level", 1)
         level = level if isinstance(level, int) and 1 <= level <= 6 else 1
-        return "#" * level + " " + _inline(content)
+        text = _inline(content).strip(" \t")  # spaces around a heading's text are not part of it
+        if text.endswith("#"):  # `# a#` reads back as `a`: a closing ` #` keeps the text
+            text += " #"
+        return "#" * level + " " + text
     if kind == "codeBlock":
         language = attrs.get("language") or ""
-        return f"```{language}\n{_inline(content)}\n```"
+        code = _inline(content)
+        # a fence longer than any run of backticks opening a code line, so no code line closes it early
+        runs = [len(s) - len(s.lstrip("`")) for s in (line.strip() for line in code.split("\n"))]
+        fence = "`" * max([3, *(r + 1 for r in runs if r >= 3)])
+        return f"{fence}{language}\n{code}\n{fence}"
     if kind == "rule":
         return "---"
     if kind in ("bulletList", "orderedList"):
@@ -170,9 +178,12 @@ def _block(node: dict[str, Any]) -> str:
                 continue
             text = "\n".join(_block(b) for b in item.get("content") or [] if isinstance(b, dict))
             first, *rest = text.split("\n") if text else [""]
+            first = first.lstrip(" \t")  # spaces after the bullet are not part of the item
             bullet = "-" if kind == "bulletList" else f"{number}."
+            if _RULE.match(f"{bullet} {first}"):  # `- --` reads back as a rule; `* --` is an item
+                bullet = "*"
             lines.append(f"{bullet} {first}")
-            lines.extend(f"  {r}" for r in rest)
+            lines.extend(_continuation(r) for r in rest if r.strip())  # a blank line would end the list
         return "\n".join(lines)
     if kind == "blockquote":
         inner = "\n\n".join(_block(b) for b in content or [] if isinstance(b, dict))
@@ -182,6 +193,14 @@ def _block(node: dict[str, Any]) -> str:
     if isinstance(content, list) and any(isinstance(c, dict) and c.get("type") == "text" for c in content):
         return _inline(content)
     return "\n\n".join(_block(b) for b in content or [] if isinstance(b, dict))
+
+
+def _continuation(line: str) -> str:
+    """A list item's next line, indented so it reads back as part of the item, not as a new item."""
+    indented = f"  {line}"
+    if _BULLET.match(indented) or _ORDERED.match(indented):
+        return f"    {line.lstrip()}"  # four spaces: too deep to open an item
+    return indented
 
 
 def to_text(document: Any) -> str:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import datetime as _dt
+import enum
+import math
 import re
 from typing import Any
 
@@ -23,10 +25,25 @@ class _NoAliasLoader(yaml.SafeLoader):
         return super().compose_node(parent, index)
 
 
-def safe_yaml(text: str) -> Any:
-    """yaml.safe_load without aliases; raises SchemaError with the YAML problem on one line."""
+class _TextLoader(_NoAliasLoader):
+    """Plain scalars stay the text they are (`yes`, `0012`, `12:30`), as the shell's frontmatter reader
+    keeps them; only a null (`~`, `null`, nothing) is None."""
+
+
+_TextLoader.yaml_implicit_resolvers = {
+    first: [(tag, regexp) for tag, regexp in resolvers if tag == "tag:yaml.org,2002:null"]
+    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
+
+
+def safe_yaml(text: str, *, keep_text: bool = False) -> Any:
+    """yaml.safe_load without aliases; raises SchemaError with the YAML problem on one line.
+
+    `keep_text`: plain scalars are not typed (no bools, numbers or dates), only nulls are None.
+    """
+    loader = _TextLoader if keep_text else _NoAliasLoader
     try:
-        return yaml.load(text, Loader=_NoAliasLoader)  # noqa: S506 - a SafeLoader subclass
+        return yaml.load(text, Loader=loader)  # noqa: S506 - a SafeLoader subclass
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" (line {mark.line + 1}, column {mark.column + 1})" if mark is not None else ""
@@ -60,14 +77,19 @@ def _plain(value: Any) -> Any:
     return value
 
 
-def parse_frontmatter(text: str, *, required: bool = True) -> tuple[dict[str, Any], str]:
-    """The frontmatter as a mapping (dates as ISO text) and the body. SchemaError when malformed."""
+def parse_frontmatter(
+    text: str, *, required: bool = True, keep_text: bool = False
+) -> tuple[dict[str, Any], str]:
+    """The frontmatter as a mapping (dates as ISO text) and the body. SchemaError when malformed.
+
+    `keep_text`: plain scalars stay text, as written (see safe_yaml).
+    """
     raw, body = split_frontmatter(text)
     if raw is None:
         if required:
             raise SchemaError("frontmatter: missing (the file must start with a '---' line)")
         return {}, body
-    data = safe_yaml(raw) if raw.strip() else {}
+    data = safe_yaml(raw, keep_text=keep_text) if raw.strip() else {}
     if data is None:
         data = {}
     if not isinstance(data, dict):
@@ -75,22 +97,62 @@ def parse_frontmatter(text: str, *, required: bool = True) -> tuple[dict[str, An
     return _plain(data), body
 
 
-def format_scalar(value: object) -> str:
-    """A value as it is written in our frontmatter: bare when YAML reads it back unchanged, else quoted."""
+def format_scalar(value: object, *, flow: bool = False) -> str:
+    """A value as it is written in our frontmatter: bare when YAML reads it back unchanged, else quoted.
+
+    `flow` renders an item of an inline `[list]` or `{mapping}`, where `,`, `[`, `]`, `{`, `}` and a bare
+    null (an empty item) would read back as something else.
+    """
+    if isinstance(value, enum.Enum):
+        value = value.value
     if value is None:
-        return ""
+        return "null" if flow else ""
     if isinstance(value, bool):
         return "true" if value else "false"
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, float):
+        return _format_float(value)
     if isinstance(value, (list, tuple)):
-        return "[" + ", ".join(format_scalar(v) for v in value) + "]"
+        return "[" + ", ".join(format_scalar(v, flow=True) for v in value) + "]"
+    if isinstance(value, dict):
+        items = (f"{format_scalar(k, flow=True)}: {format_scalar(v, flow=True)}" for k, v in value.items())
+        return "{" + ", ".join(items) + "}"
     text = str(value)
-    if text and "\n" not in text and text == text.strip():  # str.strip: any Unicode space, e.g. U+00A0
-        try:
-            if yaml.safe_load(text) == text and not text.startswith(("[", "{", "'", '"')) and "#" not in text:
-                return text
-        except yaml.YAMLError:
-            pass
+    if _bare_ok(text, flow):
+        return text
     return '"' + "".join(_escape(ch) for ch in text) + '"'
+
+
+# Every character str.splitlines() or YAML treats as a line break: never written bare, always escaped.
+_LINE_BREAKS = frozenset("\n\r\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029")
+
+
+def _bare_ok(text: str, flow: bool) -> bool:
+    if not text or text != text.strip():  # str.strip: any Unicode space, e.g. U+00A0
+        return False
+    if "#" in text or text.startswith(("[", "{", "'", '"')):
+        return False
+    if any(ch in _LINE_BREAKS or not _yaml_printable(ord(ch)) for ch in text):
+        return False
+    if flow and (":" in text or any(ch in text for ch in ",[]{}")):
+        return False
+    try:
+        return bool(yaml.safe_load(f"[{text}]" if flow else text) == ([text] if flow else text))
+    except yaml.YAMLError:
+        return False
+
+
+def _format_float(value: float) -> str:
+    """A float YAML 1.1 reads back as the same float (PyYAML's own spelling: .inf, .nan, 1.0e+20)."""
+    if math.isnan(value):
+        return ".nan"
+    if math.isinf(value):
+        return ".inf" if value > 0 else "-.inf"
+    text = repr(value).lower()
+    if "." not in text and "e" in text:
+        text = text.replace("e", ".0e", 1)
+    return text
 
 
 def _yaml_printable(code: int) -> bool:
@@ -116,9 +178,32 @@ def _escape(ch: str) -> str:
     if ch == "\r":
         return "\\r"
     code = ord(ch)
-    if not _yaml_printable(code) or code == 0x85:
+    if not _yaml_printable(code) or ch in _LINE_BREAKS:
         return f"\\u{code:04x}" if code <= 0xFFFF else f"\\U{code:08x}"
     return ch
+
+
+def _value_end(lines: list[str], index: int) -> int:
+    """The index of the first line after the value of the key on lines[index].
+
+    A value goes on over indented lines (a block scalar, a nested mapping, a folded plain scalar), over
+    `- item` lines (a block list, which YAML allows at the key's own indent) and over blank lines and
+    comments between those; blank lines and comments after the last of them stay where they are.
+    """
+    end = index + 1
+    probe = index + 1
+    while probe < len(lines):
+        current = lines[probe].rstrip("\r\n")
+        if _FENCE.match(current):
+            break
+        if (current[:1] in (" ", "\t") and current.strip()) or re.match(r"-(?:[ \t]|$)", current):
+            probe += 1
+            end = probe
+        elif not current.strip() or current.startswith("#"):
+            probe += 1
+        else:
+            break
+    return end
 
 
 def set_frontmatter_key(text: str, key: str, value: object) -> str:
@@ -126,20 +211,18 @@ def set_frontmatter_key(text: str, key: str, value: object) -> str:
     if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_-]*", key):
         raise SchemaError(f"frontmatter: bad key {key!r}")
     rendered = format_scalar(value)
-    line = (f"{key}: {rendered}" if rendered else f"{key}:") + "\n"
+    written_key = format_scalar(key)  # `on`, `no`, `null`… are quoted: bare, YAML reads True, False, None
+    line = (f"{written_key}: {rendered}" if rendered else f"{written_key}:") + "\n"
     lines = text.splitlines(keepends=True)
     if not lines or not _FENCE.match(lines[0].rstrip("\r\n")):
         raise SchemaError("frontmatter: missing (the file must start with a '---' line)")
-    key_re = re.compile(rf"^{re.escape(key)}[ \t]*:")
+    key_re = re.compile(rf"^(?:{re.escape(key)}|\"{re.escape(key)}\"|'{re.escape(key)}')[ \t]*:")
     for index in range(1, len(lines)):
         current = lines[index]
         if _FENCE.match(current.rstrip("\r\n")):
             return "".join([*lines[:index], line, *lines[index:]])
         if key_re.match(current):
             eol = "\r\n" if current.endswith("\r\n") else "\n"
-            # a block value (indented continuation lines) belongs to this key and is replaced too
-            end = index + 1
-            while end < len(lines) and lines[end][:1] in (" ", "\t") and lines[end].strip():
-                end += 1
+            end = _value_end(lines, index)
             return "".join([*lines[:index], line.rstrip("\n") + eol, *lines[end:]])
     raise SchemaError("frontmatter: opening '---' has no closing '---'")

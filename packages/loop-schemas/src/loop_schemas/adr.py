@@ -13,7 +13,8 @@ from loop_schemas._frontmatter import parse_frontmatter
 from loop_schemas.errors import SchemaError, schema_error_from_validation
 
 ADR_FILE_RE = re.compile(r"^(\d{4})-([a-z0-9][a-z0-9-]*)\.md$")
-_TITLE = re.compile(r"^#[ \t]+(?:\d+\.[ \t]+)?(.+?)[ \t]*$", re.MULTILINE)
+# the first `# ` heading, as shell/lib/adr.py reads it: closing #s and a CRLF's \r are not the title
+_TITLE = re.compile(r"^#[ \t]+(?:\d+\.[ \t]+)?(.+?)[ \t]*#*[ \t\r]*$", re.MULTILINE)
 _URL = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://")
 
 
@@ -90,7 +91,9 @@ def parse_adr(text: str, path: str | Path | None = None) -> Adr:
             raise SchemaError(f"{where}: file name must be NNNN-<slug>.md")
         number, slug = int(match.group(1)), match.group(2)
     title_match = _TITLE.search(body)
-    title = title_match.group(1) if title_match else (slug.replace("-", " ") if slug else "")
+    title = " ".join(title_match.group(1).split()) if title_match else ""  # one line, as the shell shows it
+    if not title:
+        title = slug.replace("-", " ") if slug else ""
     return Adr(
         number=number,
         slug=slug,

@@ -131,6 +131,13 @@ class Decision(BaseModel):
     critique: Annotated[str, Field(min_length=1, max_length=MAX_PAYLOAD)]
     actions: Annotated[list[Action], Field(max_length=MAX_ACTIONS)] = Field(default_factory=list)
 
+    @field_validator("version", mode="before")
+    @classmethod
+    def _version_is_a_number(cls, value: object) -> object:
+        if isinstance(value, bool):  # True == 1 in Python: `version: true` (or `yes`) passed as version 1
+            raise ValueError("version must be the number 1")
+        return value
+
     @field_validator("critique")
     @classmethod
     def _critique_not_blank(cls, value: str) -> str:

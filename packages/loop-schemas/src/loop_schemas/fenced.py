@@ -20,7 +20,9 @@ def extract_fenced_blocks(text: str, info: str) -> list[str]:
     """
     opener = re.compile(r"^[ \t]*(`{3,}|~{3,})[ \t]*" + re.escape(info) + r"[ \t]*$")
     blocks: list[str] = []
-    lines = text.splitlines()
+    # lines end at \n (or \r\n) only: str.splitlines() would also split at \x0c, \x1e, \x85, U+2028…,
+    # changing the block's text before YAML sees it
+    lines = [line[:-1] if line.endswith("\r") else line for line in text.split("\n")]
     i = 0
     while i < len(lines):
         m = opener.match(lines[i])

@@ -6,11 +6,12 @@ engine top-level keys replaced whole. Unknown keys are kept and reported as warn
 
 from __future__ import annotations
 
+import math
 import socket
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
 
 from loop_schemas._frontmatter import safe_yaml
 from loop_schemas.errors import SchemaError, schema_error_from_validation
@@ -30,6 +31,18 @@ LANE_CONFIG_NAMES: tuple[str, ...] = (
 )
 ApprovalMode = Literal["manual", "auto", "full"]
 MAX_CONFIG_BYTES = 4 * 1024 * 1024
+MAX_SECONDS = 10**9
+
+
+def _bounded_seconds(value: float) -> float:
+    """`.inf`, `.nan` and anything above MAX_SECONDS (about 31 years) are refused: the engine sleeps and
+    waits on these values, and Python's timers overflow (a traceback in the daemon) far below `.inf`."""
+    if not math.isfinite(value) or value > MAX_SECONDS:
+        raise ValueError(f"must be a finite number of seconds, at most {MAX_SECONDS}")
+    return value
+
+
+Seconds = Annotated[float, Field(gt=0), AfterValidator(_bounded_seconds)]
 
 
 class LaneSpec(BaseModel):
@@ -48,7 +61,7 @@ class BrainConfig(BaseModel):
 
     harness: str = "builtin"
     model: str | None = None
-    timeout_s: Annotated[float, Field(gt=0)] = 300
+    timeout_s: Seconds = 300
     max_retries: Annotated[int, Field(ge=0)] = 1
     max_calls_per_hour: Annotated[int, Field(ge=0)] = 12
     extra_args: list[str] = Field(default_factory=list)
@@ -60,7 +73,7 @@ class IngestConfig(BaseModel):
 
     mode: Literal["lane", "headless"] = "lane"
     lane: str = "docs"
-    timeout_s: Annotated[float, Field(gt=0)] = 600
+    timeout_s: Seconds = 600
 
 
 class DestructiveConfig(BaseModel):
@@ -83,9 +96,9 @@ class EngineConfig(BaseModel):
     model_config = ConfigDict(extra="allow")
 
     approval_mode: ApprovalMode = "manual"
-    checkpoint_interval_s: Annotated[float, Field(gt=0)] = 900
-    poll_interval_s: Annotated[float, Field(gt=0)] = 10
-    min_cycle_interval_s: Annotated[float, Field(ge=0)] = 120
+    checkpoint_interval_s: Seconds = 900
+    poll_interval_s: Seconds = 10
+    min_cycle_interval_s: Annotated[float, Field(ge=0), AfterValidator(_bounded_seconds)] = 120
     brain: BrainConfig = Field(default_factory=BrainConfig)
     ingest: IngestConfig = Field(default_factory=IngestConfig)
     destructive: DestructiveConfig = Field(default_factory=DestructiveConfig)
@@ -187,6 +200,12 @@ def merge_overlay(base: dict[str, Any], overlay: dict[str, Any]) -> dict[str, An
     return merged
 
 
+def _shown(key: str) -> str:
+    """A key as a warning names it: as written, or quoted with escapes when it holds a line break or a
+    control character (a warning is one line)."""
+    return key if key.isprintable() else repr(key)
+
+
 def load_lane_config(path: Path, hostname: str | None = None) -> LoadedLaneConfig:
     """Read a lane-config and its host overlay; SchemaError (one line) when either is invalid."""
     data = _read(path)
@@ -201,11 +220,13 @@ def load_lane_config(path: Path, hostname: str | None = None) -> LoadedLaneConfi
     except ValidationError as exc:
         raise schema_error_from_validation(exc, str(path)) from None
     engine = config.engine if config.engine is not None else EngineConfig()
-    warnings = [f"{path}: unknown key {k} (kept, ignored)" for k in engine.unknown_keys()]
-    warnings += [f"{path}: unknown top-level key {k} (kept, ignored)" for k in (config.model_extra or {})]
+    warnings = [f"{path}: unknown key {_shown(k)} (kept, ignored)" for k in engine.unknown_keys()]
+    warnings += [
+        f"{path}: unknown top-level key {_shown(k)} (kept, ignored)" for k in (config.model_extra or {})
+    ]
     for lane, spec in config.lanes.items():
         warnings += [
-            f"{path}: lanes.{lane}: unknown key {k} (kept, ignored)" for k in (spec.model_extra or {})
+            f"{path}: lanes.{lane}: unknown key {_shown(k)} (kept, ignored)" for k in (spec.model_extra or {})
         ]
     return LoadedLaneConfig(config=config, engine=engine, sources=sources, warnings=warnings)
 

@@ -12,10 +12,10 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from loop_schemas._frontmatter import parse_frontmatter
 from loop_schemas.errors import SchemaError, schema_error_from_validation
 
-LANE_NAME_RE = re.compile(r"^[A-Za-z][A-Za-z0-9_-]*$")
+LANE_NAME_RE = re.compile(r"^[A-Za-z][A-Za-z0-9_-]*\Z")
 MAIL_NAME_RE = re.compile(
     r"^(?P<date>\d{8})-(?P<time>\d{6})-(?P<from>[A-Za-z][A-Za-z0-9_-]*?)-to-"
-    r"(?P<to>[A-Za-z][A-Za-z0-9_-]*?)(?:\.(?P<seq>[2-9]|[1-9][0-9]+))?\.md$"
+    r"(?P<to>[A-Za-z][A-Za-z0-9_-]*?)(?:\.(?P<seq>[2-9]|[1-9][0-9]+))?\.md\Z"
 )
 REPLY_PREFIX = "re:"
 
@@ -64,12 +64,13 @@ def format_mail_name(sender: str, recipient: str, when: _dt.datetime, seq: int =
             raise SchemaError(
                 f"invalid lane name {lane!r}: letters, digits, '_' and '-', starting with a letter"
             )
-    if "-to-" in sender:
-        raise SchemaError(f"invalid sender {sender!r}: a sender name cannot contain '-to-'")
+    if "-to-" in sender + "-":  # the name splits at its first '-to-': `a-to` + `-to-b` would read `a`
+        raise SchemaError(f"invalid sender {sender!r}: a sender name cannot contain '-to-' or end in '-to'")
     if seq < 1:
         raise SchemaError("seq must be >= 1")
     suffix = "" if seq == 1 else f".{seq}"
-    return f"{when.strftime('%Y%m%d-%H%M%S')}-{sender}-to-{recipient}{suffix}.md"
+    stamp = f"{when.year:04d}{when.month:02d}{when.day:02d}-{when.hour:02d}{when.minute:02d}{when.second:02d}"
+    return f"{stamp}-{sender}-to-{recipient}{suffix}.md"
 
 
 class MailFrontmatter(BaseModel):
@@ -97,7 +98,8 @@ class MailMessage(BaseModel):
 
 def parse_mail(text: str, name: str | None = None) -> MailMessage:
     """A message's text (and optionally its file name). Frontmatter may be absent; malformed is an error."""
-    data, body = parse_frontmatter(text, required=False)
+    # `subject: yes` is the text "yes", not True (loop-mail and loop-digest read it so too)
+    data, body = parse_frontmatter(text, required=False, keep_text=True)
     for key in ("subject", "task"):
         if key in data and data[key] is not None and not isinstance(data[key], str):
             data[key] = str(data[key])

@@ -282,7 +282,9 @@ def task_id_from_labels(labels: Sequence[str]) -> str | None:
 
 def comparable_text(text: str) -> str:
     """Text normalised for 'did it change' checks: trailing spaces and blank-line runs ignored."""
-    lines = [line.rstrip() for line in text.strip().splitlines()]
+    # lines end at \n, \r\n or \r only (str.splitlines would also break at U+2028, \x0c…, which a
+    # description keeps inside a line; rstrip() then drops them at a line's end like any trailing space)
+    lines = [line.rstrip() for line in re.split(r"\r\n|\r|\n", text.strip())]
     out: list[str] = []
     for line in lines:
         if not line and out and not out[-1]:

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic_core import to_jsonable_python
 
 from loop_schemas._atomic import atomic_write, file_lock
 from loop_schemas.errors import SchemaError, schema_error_from_validation
@@ -115,9 +116,26 @@ def load_state(path: Path) -> OrchestratorState:
 
 
 def dump_state(state: OrchestratorState) -> str:
-    """The state as JSON text: the keys it was read with (extras included) plus any that were set."""
-    data = state.model_dump(mode="json", exclude_unset=True)
-    return json.dumps(data, indent=2, ensure_ascii=False) + "\n"
+    """The state as JSON text: the keys it was read with (extras included), any that were set, and any
+    whose value now differs from its default (a list default appended to in place is a change too)."""
+    return json.dumps(_dump(state), indent=2, ensure_ascii=False) + "\n"
+
+
+def _dump(value: Any) -> Any:
+    if isinstance(value, BaseModel):
+        out: dict[str, Any] = {}
+        for name, field in type(value).model_fields.items():
+            current = getattr(value, name)
+            if name in value.model_fields_set or current != field.get_default(call_default_factory=True):
+                out[name] = _dump(current)
+        for key, extra in (value.model_extra or {}).items():
+            out[key] = _dump(extra)
+        return out
+    if isinstance(value, dict):
+        return {str(k): _dump(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_dump(v) for v in value]
+    return to_jsonable_python(value)  # a datetime or enum a change assigned, as model_dump(mode="json")
 
 
 def update_state(

@@ -28,6 +28,7 @@ REQUIRED_SECTIONS: tuple[str, ...] = (
 )
 EXEMPT_FILES = ("README.md",)
 _HEADING = re.compile(r"^##[ \t]+(.+?)[ \t]*#*[ \t]*$")
+_FENCE_LINE = re.compile(r"^[ \t]{0,3}(`{3,}|~{3,})")  # up to three spaces in: four make a code line
 
 
 class TaskStatus(str, enum.Enum):
@@ -123,10 +124,21 @@ def split_sections(body: str) -> dict[str, str]:
     sections: dict[str, str] = {}
     current: str | None = None
     buf: list[str] = []
-    in_fence = False
-    for line in body.splitlines():
-        if line.lstrip().startswith(("```", "~~~")):
-            in_fence = not in_fence
+    fence = ""  # the open fence's marker; a fence closes on the same character, at least as long, bare
+    for raw in body.split("\n"):  # not splitlines(): a U+2028 or form feed does not end a Markdown line
+        line = raw.rstrip("\r")
+        opener = _FENCE_LINE.match(line)
+        in_fence = bool(fence)
+        if opener and not fence:
+            fence = opener.group(1)
+            in_fence = True
+        elif (
+            opener
+            and opener.group(1)[0] == fence[0]
+            and len(opener.group(1)) >= len(fence)
+            and not line.strip()[len(opener.group(1)) :].strip()  # a closing fence has no info string
+        ):
+            fence = ""
         match = None if in_fence else _HEADING.match(line)
         if match:
             if current is not None:
@@ -145,6 +157,10 @@ def parse_task(text: str, path: str | Path | None = None) -> Task:
     """A task file's model; SchemaError listing every problem (frontmatter fields, missing sections)."""
     where = str(path) if path is not None else "task"
     data, body = parse_frontmatter(text)
+    # the convention's own keys are text as written (`title: 42`, `jira: 0012`), as the shell's lint reads
+    # them; keys a project adds keep their YAML types
+    as_text, _ = parse_frontmatter(text, keep_text=True)
+    data.update({k: as_text[k] for k in _KEY_ORDER if k in as_text})
     problems: list[Problem] = []
     frontmatter: TaskFrontmatter | None = None
     try:
@@ -174,7 +190,7 @@ _KEY_ORDER = ("id", "title", "status", "depends_on", "scope", "loop", "jira")
 def format_task(frontmatter: dict[str, object] | TaskFrontmatter, body: str) -> str:
     """A task file's text: frontmatter in the convention's style (inline lists, blank jira), then body."""
     if isinstance(frontmatter, TaskFrontmatter):
-        data: dict[str, object] = frontmatter.model_dump(mode="json")
+        data: dict[str, object] = frontmatter.model_dump()  # Python values: format_scalar spells them
     else:
         data = dict(frontmatter)
     keys = [k for k in _KEY_ORDER if k in data or k in ("depends_on", "jira")]
@@ -184,7 +200,7 @@ def format_task(frontmatter: dict[str, object] | TaskFrontmatter, body: str) -> 
         value = data.get(key)
         if key == "depends_on":
             value = list(value) if isinstance(value, (list, tuple)) else []
-        lines.append(f"{key}: {format_scalar(value)}".rstrip())
+        lines.append(f"{format_scalar(key)}: {format_scalar(value)}".rstrip())  # a key `no` would read False
     lines.append("---")
     text = "\n".join(lines) + "\n"
     if body and not body.startswith("\n"):
