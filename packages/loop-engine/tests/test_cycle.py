@@ -116,6 +116,28 @@ def test_completion_report_moves_task_to_review_never_done(project: Project) -> 
     assert project.events("task-review")[0]["task"] == "T0001"
 
 
+def test_a_report_the_docs_lane_acked_before_the_cycle_still_moves_the_task(project: Project) -> None:
+    """Ingest may ack a lane's report before any cycle saw it pending; the task must not stick."""
+    import datetime as dt
+
+    project.task("T0001", "a")
+    engine = project.engine()
+    engine.cycle(approval="auto")
+    lane = project.substrate.sent[0]["lane"]
+    processed = project.root / ".loop" / "messages" / "processed"
+    processed.mkdir(parents=True, exist_ok=True)
+    # an old report for the same task id (a previous run) is history, not this dispatch's report
+    (processed / f"20250101-000000-{lane}-to-coord.md").write_text("---\nsubject: done T0001: old\n---\n")
+    engine.cycle(approval="auto")
+    assert _status(project, "T0001") == "in-progress"
+    stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S")
+    (processed / f"{stamp}-{lane}-to-coord.md").write_text("---\nsubject: done T0001: finished it\n---\n")
+    engine.cycle(approval="auto")
+    assert _status(project, "T0001") == "review"
+    review = project.events("task-review")
+    assert [e["task"] for e in review] == ["T0001"] and review[0]["mail"] == f"{stamp}-{lane}-to-coord.md"
+
+
 def test_idle_lane_without_report_is_steered_with_an_ask_and_reply_closes_it(project: Project) -> None:
     project.task("T0001", "a")
     engine = project.engine()
@@ -137,6 +159,20 @@ def test_idle_lane_without_report_is_steered_with_an_ask_and_reply_closes_it(pro
     engine.cycle(approval="auto")
     assert json.loads(project.paths.asks.read_text())[ask_id]["state"] == "answered"
     assert project.events("ask-answered")[0]["ask_id"] == ask_id
+
+
+def test_an_ask_reply_acked_before_the_cycle_still_answers_the_ask(project: Project) -> None:
+    import datetime as dt
+
+    from loop_engine.asks import AskBook
+
+    AskBook(project.paths.asks).record("a-7", lane="web", decision_id="d-1", timeout_s=3600, task="T0001")
+    processed = project.root / ".loop" / "messages" / "processed"
+    processed.mkdir(parents=True, exist_ok=True)
+    stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S")
+    (processed / f"{stamp}-web-to-coord.md").write_text("---\nsubject: re:a-7\n---\nthe answer\n")
+    project.engine().cycle(approval="manual")
+    assert json.loads(project.paths.asks.read_text())["a-7"]["state"] == "answered"
 
 
 def test_ask_timeout_is_recorded(project: Project) -> None:

@@ -14,7 +14,7 @@ import secrets
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -44,7 +44,7 @@ from loop_engine.config import BUILTIN, EffectiveConfig
 from loop_engine.events import EventLog, iso, new_id, parse_iso, utcnow
 from loop_engine.gate import BASE_LANES, GateContext, gate_actions, runnable
 from loop_engine.ingest import run_ingest
-from loop_engine.observe import Observation, SubstrateLike, observe_lanes, pending_mail
+from loop_engine.observe import MailItem, Observation, SubstrateLike, acked_mail, observe_lanes, pending_mail
 from loop_engine.paths import EnginePaths
 from loop_engine.store import read_json, updating, write_json
 from loop_engine.tasks import TaskError, TaskView, load_tasks, mentions, set_status, task_of_payload
@@ -178,6 +178,8 @@ class Engine:
         """Follow the fleet: lanes seen working, completion reports (→ review), ask replies, timeouts."""
         by_id = {t.id: t for t in tasks}
         changed: list[str] = []
+        acked = self._acked_since_work_began()
+        mail = [*obs.mail, *acked]
         if self.paths.assignments.exists():
             with updating(self.paths.assignments, {}) as assignments:
                 for a in assignments.values():
@@ -186,7 +188,7 @@ class Engine:
                     lane = obs.lanes.get(str(a.get("lane")))
                     if lane is not None and lane.status == "working":
                         a["seen_working"] = True
-                for item in obs.mail:
+                for item in mail:
                     if asks_mod.reply_to(item.subject):
                         continue
                     held = [
@@ -212,8 +214,29 @@ class Engine:
                         self.events.emit(
                             "task-review", task=tid, lane=item.sender, mail=item.name, moved=moved
                         )
-        self.asks.settle(obs.mail, self.events)
+        self.asks.settle(mail, self.events)
         return changed
+
+    def _acked_since_work_began(self) -> list[MailItem]:
+        """Mail already acked (processed/) that may still be a report or a reply the engine has not seen:
+        stamped no earlier than the oldest in-progress dispatch or open ask (less a two-minute margin
+        for clocks). Nothing in flight: nothing is read, so an idle loop never lists processed/."""
+        since: list[datetime] = []
+        for path, key, live in (
+            (self.paths.assignments, "dispatched_at", "in-progress"),
+            (self.paths.asks, "asked_at", "open"),
+        ):
+            data = read_json(path, {})
+            for entry in data.values() if isinstance(data, dict) else ():
+                if isinstance(entry, dict) and entry.get("state") == live:
+                    try:
+                        since.append(parse_iso(str(entry.get(key))))
+                    except ValueError:
+                        continue
+        if not since:
+            return []
+        stamp = (min(since) - timedelta(seconds=120)).astimezone().strftime("%Y%m%d-%H%M%S")
+        return acked_mail(self.paths.mailbox, stamp)
 
     def _uncertain(self) -> list[dict[str, Any]]:
         value: list[dict[str, Any]] = read_json(self.paths.uncertain, [])

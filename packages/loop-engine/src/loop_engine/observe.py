@@ -210,6 +210,44 @@ def pending_mail(mailbox: Path) -> list[MailItem]:
     return items
 
 
+def acked_mail(mailbox: Path, stamped_since: str) -> list[MailItem]:
+    """Acked messages (mailbox/processed/) whose names are stamped at or after `stamped_since`
+    (YYYYMMDD-HHMMSS, local time as in the names), oldest first.
+
+    A lane's report can be acked by the docs lane's ingest before a cycle ever sees it pending; the
+    engine reads these so such a report still moves its task to review (and such a reply still answers
+    its ask). Only the names are listed; only the recent ones are opened."""
+    processed = mailbox / "processed"
+    items: list[MailItem] = []
+    try:
+        entries = list(os.scandir(processed))
+    except (FileNotFoundError, NotADirectoryError):
+        return items
+    for entry in entries:
+        name = entry.name
+        if name[:15] < stamped_since or not name.endswith(".md"):
+            continue
+        try:
+            parsed = parse_mail_name(name)
+        except SchemaError:
+            continue
+        if not entry.is_file(follow_symlinks=False):
+            continue
+        subject, task = read_mail_head(Path(entry.path))
+        items.append(
+            MailItem(
+                name=name,
+                path=Path(entry.path),
+                sender=parsed.sender,
+                recipient=parsed.recipient,
+                subject=subject,
+                task=task,
+            )
+        )
+    items.sort(key=lambda m: _mail_sort_key(m.name))
+    return items
+
+
 def _mail_sort_key(name: str) -> tuple[str, int]:
     stem = name[:-3]
     head, _, tail = stem.rpartition(".")
