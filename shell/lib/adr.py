@@ -278,16 +278,16 @@ def _fm_value(value: str) -> str:
 def set_keys(text: str, values: Dict[str, str]) -> str:
     """The text with frontmatter keys replaced (or added before the closing ---); every other byte kept."""
     lines = text.split("\n")
-    if not lines or lines[0].rstrip("\r") != "---":
+    if not lines or lines[0].rstrip("\r").rstrip(" \t") != "---":  # fences as frontmatter.split reads them
         raise AdrError("the record has no frontmatter (it must start with a '---' line)")
-    end = next((i for i in range(1, len(lines)) if lines[i].rstrip("\r") == "---"), -1)
+    end = next((i for i in range(1, len(lines)) if lines[i].rstrip("\r").rstrip(" \t") == "---"), -1)
     if end < 0:
         raise AdrError("the record's frontmatter is not closed by a '---' line")
     todo = dict(values)
     for i in range(1, end):
-        m = frontmatter.KEY_RE.match(lines[i])
-        if m and m.group(1) in todo:
-            key = m.group(1)
+        pair = frontmatter.match_key(lines[i])
+        if pair is not None and pair[0] in todo:
+            key = pair[0]
             # a block list under the key would be left dangling: refuse rather than corrupt
             if i + 1 < end and lines[i + 1][:1] in (" ", "\t", "-"):
                 raise AdrError(f"frontmatter key '{key}' holds a block list; edit it by hand")

@@ -23,7 +23,10 @@ from typing import Dict, List, Tuple, Union
 
 Value = Union[str, List[str]]
 
-KEY_RE = re.compile(r"^([A-Za-z_][A-Za-z0-9_-]*)\s*:(.*)$")
+# A key, bare or quoted: loop_schemas quotes a key YAML would read as something else (no, on, null).
+KEY_RE = re.compile(
+    r"^(?:\"([A-Za-z_][A-Za-z0-9_-]*)\"|'([A-Za-z_][A-Za-z0-9_-]*)'|([A-Za-z_][A-Za-z0-9_-]*))\s*:(.*)$"
+)
 
 
 class FrontmatterError(ValueError):
@@ -123,6 +126,14 @@ def split(text: str) -> Tuple[List[str], str]:
     raise FrontmatterError("frontmatter is not closed by a '---' line")
 
 
+def match_key(line: str) -> Union[Tuple[str, str], None]:
+    """(key, the text after its colon) for a `key: value` line, the key unquoted; None otherwise."""
+    m = KEY_RE.match(line)
+    if m is None:
+        return None
+    return m.group(1) or m.group(2) or m.group(3), m.group(4)
+
+
 def parse(text: str) -> Tuple[Dict[str, Value], str]:
     """Parse frontmatter + body. Duplicate keys are an error (the second would silently win in YAML)."""
     fm_lines, body = split(text)
@@ -141,10 +152,10 @@ def parse(text: str) -> Tuple[Dict[str, Value], str]:
                 current.append(item)
                 continue
             raise FrontmatterError(f"line {offset}: unexpected indented line")
-        m = KEY_RE.match(line)
-        if not m:
+        pair = match_key(line)
+        if pair is None:
             raise FrontmatterError(f"line {offset}: expected 'key: value'")
-        key, raw = m.group(1), m.group(2).strip()
+        key, raw = pair[0], pair[1].strip()
         if key in data:
             raise FrontmatterError(f"line {offset}: duplicate key '{key}'")
         pending_list = None

@@ -414,3 +414,15 @@ def test_no_python_traceback_on_unreadable_record(shell_env):
     assert json.loads(proc.stdout)["adrs"][0]["status"] == "Unknown"
     acc = _adr(shell_env, "accept", "1")
     assert acc.returncode == 1 and "Traceback" not in acc.stderr
+
+
+def test_accept_reads_fences_with_trailing_blanks_and_quoted_keys(shell_env):
+    """The same frontmatter rules as every other reader: '--- ' is a fence, "status": is status."""
+    path = _ready(shell_env)
+    text = path.read_text().replace("---\n", "--- \n", 2).replace("status: Proposed", '"status": Proposed')
+    path.write_text(text)
+    proc = _adr(shell_env, "accept", "1")
+    assert proc.returncode == 0, proc.stderr
+    after = path.read_text()
+    assert "status: Accepted" in after and '"status"' not in after
+    assert after.startswith("--- \n")

@@ -96,3 +96,15 @@ def test_fences_may_carry_trailing_blanks_as_in_loop_schemas() -> None:
     data, body = fm.parse(text)
     assert data["id"] == "T0001" and body == "body\n"
     assert parse_frontmatter(text)[0]["id"] == "T0001"
+
+
+def test_keys_loop_schemas_quotes_are_read_by_name() -> None:
+    """loop_schemas writes `"no": x` for a key YAML would read as false; the shell reads it as `no`."""
+    from loop_schemas.task import set_frontmatter_key
+
+    text = set_frontmatter_key("---\nid: T0001\n---\nbody\n", "no", "x")
+    assert '"no": x' in text or "'no': x" in text
+    data, _ = fm.parse(text)
+    assert data == {"id": "T0001", "no": "x"}
+    data, _ = fm.parse("---\n'on': 1\n\"null\": 2\nplain: 3\n---\n")
+    assert data == {"on": "1", "null": "2", "plain": "3"}
