@@ -13,15 +13,16 @@ import os
 import threading
 import time
 import traceback
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any, ClassVar
 
 from loop_schemas import append_line
 from textual import work
-from textual.app import App, ComposeResult
+from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
+from textual.screen import Screen
 from textual.widgets import Footer, Header, Label, Log, Static, TabbedContent, TabPane
 
 from loop_deck.commands import Command, CommandBuilder, CommandResult, EngineMissingError, Runner, run_command
@@ -71,6 +72,30 @@ DECK_ACTIONS = frozenset(
         "help",
     }
 )
+
+
+# The deck's actions in the command palette (ctrl+p), each run exactly as its key would run it.
+PALETTE_ACTIONS: tuple[tuple[str, str, str], ...] = (
+    ("Steer lane", "steer", "s: interrupt the selected lane and send it text (loop-dispatch --interrupt)"),
+    ("Dispatch to lane", "dispatch", "d: send text or a shell command to the selected lane (loop-dispatch)"),
+    ("Add lane", "add_lane", "n: loop-tmux add-lane"),
+    ("Drop lane", "drop_lane", "x: loop-tmux drop-lane for the selected lane (asks)"),
+    ("Jump to lane", "jump", "g: show the selected lane's pane in tmux"),
+    ("Run checkpoint", "checkpoint", "c: loop-engine cycle-now | once, or loop-checkpoint (asks)"),
+    ("Pause / resume engine", "pause_resume", "p: loop-engine pause | resume"),
+    ("Approve decision", "approve", "y: loop-engine approve ID (asks)"),
+    ("Reject decision", "reject", "N: loop-engine reject ID (asks)"),
+    ("Accept ADR", "accept_adr", "a: loop-adr accept N --yes (type 'accept N'; the gate still runs)"),
+    ("Show decision", "tab('decision')", "o: the pending decision"),
+    ("Show mail", "tab('mail')", "m: the mailbox"),
+    ("Show ADRs", "tab('adrs')", "r: the ADR ledger"),
+    ("Show lane detail", "tab('lane')", "l: the selected lane with its live pane tail"),
+    ("Show brain transcript", "tab('brain')", "b: the brain's live transcript"),
+    ("Help", "help", "?: the keys and the command each one runs"),
+)
+# Textual's own palette entries the deck does not offer: Screenshot writes an SVG file, and the deck
+# writes no file but its crash log.
+PALETTE_HIDDEN = frozenset({"Screenshot"})
 
 
 class DeckApp(App[None]):
@@ -169,6 +194,15 @@ class DeckApp(App[None]):
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         return not (action in DECK_ACTIONS and len(self.screen_stack) > 1)
+
+    def get_system_commands(self, screen: Screen[Any]) -> Iterable[SystemCommand]:
+        """The palette: the deck's actions (through run_action, so the same checks apply as for a key)
+        and Textual's own entries but Screenshot (the deck writes no file)."""
+        for title, action, help_text in PALETTE_ACTIONS:
+            yield SystemCommand(title, help_text, _action_runner(self, action))
+        for command in super().get_system_commands(screen):
+            if command.title not in PALETTE_HIDDEN:
+                yield command
 
     # ---- crash handling: the deck's one write ---------------------------------------------------
     def _handle_exception(self, error: Exception) -> None:
@@ -705,6 +739,13 @@ class DeckApp(App[None]):
 
     def action_help(self) -> None:
         self.push_screen(HelpScreen())
+
+
+def _action_runner(app: App[Any], action: str) -> Callable[[], Any]:
+    async def run() -> None:
+        await app.run_action(action)
+
+    return run
 
 
 def _set_text(widget: Static | Label, text: str) -> None:

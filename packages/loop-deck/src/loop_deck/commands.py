@@ -28,10 +28,14 @@ class Command:
     argv: tuple[str, ...]
     stdin: str | None = None
     timeout: float = DEFAULT_TIMEOUT
+    # variables set for this command on top of the deck's environment (e.g. the tmux socket)
+    env: tuple[tuple[str, str], ...] = ()
 
     @property
     def display(self) -> str:
         text = shlex.join(self.argv)
+        if self.env:
+            text = " ".join(f"{k}={shlex.quote(v)}" for k, v in self.env) + " " + text
         if self.stdin is not None:
             text += f"  <<< ({len(self.stdin.encode())} bytes on stdin)"
         return text
@@ -72,6 +76,7 @@ def run_command(command: Command) -> CommandResult:
             errors="replace",
             timeout=command.timeout,
             check=False,
+            env={**os.environ, **dict(command.env)} if command.env else None,
         )
     except FileNotFoundError:
         return CommandResult(command, 127, "", f"{command.argv[0]}: not found")
@@ -96,6 +101,9 @@ class CommandBuilder:
         self.session = session
         self.socket = socket
         self.engine_cmd = engine_cmd
+        # The CLIs find the tmux server by LOOP_TMUX_SOCKET: a --socket given to the deck must reach them
+        # too, or the deck would read one server and change another.
+        self.env: tuple[tuple[str, str], ...] = (("LOOP_TMUX_SOCKET", socket),) if socket else ()
 
     @staticmethod
     def cli(name: str) -> str:
@@ -111,6 +119,7 @@ class CommandBuilder:
         return Command(
             (self.engine_cmd, "--project-root", str(self.project_root), "--session", self.session, *args),
             timeout=timeout,
+            env=self.env,
         )
 
     def dispatch(
@@ -120,7 +129,7 @@ class CommandBuilder:
         if interrupt:
             argv.append("--interrupt")
         argv += [lane, "-"]
-        return Command(tuple(argv), stdin=text)
+        return Command(tuple(argv), stdin=text, env=self.env)
 
     def steer(self, lane: str, text: str) -> Command:
         return self.dispatch(lane, text, interrupt=True)
@@ -148,13 +157,13 @@ class CommandBuilder:
             argv.append("--worktree")
         if auto_approve:
             argv.append("--auto-approve")
-        return Command(tuple(argv))
+        return Command(tuple(argv), env=self.env)
 
     def drop_lane(self, window: str, *, force: bool = False) -> Command:
         argv = [self.cli("loop-tmux"), "drop-lane", "--session", self.session, "--window", window]
         if force:
             argv.append("--force")
-        return Command(tuple(argv))
+        return Command(tuple(argv), env=self.env)
 
     def jump(self, target: str) -> Command:
         """Show a pane: switch this terminal's tmux client to it (or make it current, outside tmux)."""
@@ -180,7 +189,8 @@ class CommandBuilder:
                 str(self.project_root),
                 "--session",
                 self.session,
-            )
+            ),
+            env=self.env,
         )
 
     def pause(self) -> Command:
