@@ -38,6 +38,7 @@ NOT_RUN = {
     "uv": "installs or builds",
     "pip": "installs",
     "python3": "creates a virtualenv to install into",
+    "loop-deck": "a full-screen TUI that runs until quit (the deck's own tests drive it)",
 }
 SHELL_OPERATORS = {"|", "||", "&&", ";", ">", ">>", "<"}
 
@@ -584,10 +585,25 @@ def run_command(command: Command, sess: Session) -> subprocess.CompletedProcess[
     return proc
 
 
+def approve_from_prose(status_out: str, sess: Session) -> subprocess.CompletedProcess[str]:
+    """The approve command README's engine step shows in prose, run on the decision `status` printed."""
+    decision = re.search(r"^pending decision (d-[\w-]+)", status_out, re.M)
+    assert decision, status_out
+    approve = re.search(r"`(loop-engine [^`]* approve) <id>`", README.read_text())
+    assert approve, "README.md no longer shows how to approve a decision from a shell"
+    argv = [*shlex.split(approve.group(1)), decision.group(1)]
+    proc = subprocess.run(
+        argv, cwd=sess.cwd, env=sess.env, capture_output=True, text=True, timeout=120, check=False
+    )
+    sess.log.append(f"$ {shlex.join(argv)}\n[exit {proc.returncode}]\n{proc.stdout}{proc.stderr}")
+    return proc
+
+
 def test_the_readme_session_runs(session: Session) -> None:
     """Runs README.md top to bottom: every runnable command exits as its comment says (0 unless it says
     `exit N`), and what it claims happened did happen."""
     ran: list[tuple[Command, subprocess.CompletedProcess[str]]] = []
+    approved: list[subprocess.CompletedProcess[str]] = []
     skipped: list[str] = []
     for block in fenced_blocks(README.read_text()):
         if block.lang in ("yaml", "markdown"):
@@ -613,6 +629,8 @@ def test_the_readme_session_runs(session: Session) -> None:
                 f"expected {command.expected_exit}\n" + "\n".join(session.log[-3:])
             )
             ran.append((command, proc))
+            if command.argv[:1] == ["loop-engine"] and command.argv[-1] == "status":
+                approved.append(approve_from_prose(proc.stdout, session))
 
     assert len(ran) >= 25, f"only {len(ran)} README commands ran"
     assert all(program_of(shlex.split(s)) in NOT_RUN or "attach" in s for s in skipped), skipped
@@ -635,7 +653,18 @@ def test_the_readme_session_runs(session: Session) -> None:
     digest = json.loads(
         next(p for c, p in ran if c.argv[:1] == ["loop-digest"] and "--json" in c.argv).stdout
     )
-    assert [m["subject"] for m in digest["mailbox"]["pending"]] == ["objective: /healthz", "done: /healthz"]
+    assert [m["subject"] for m in digest["mailbox"]["pending"]] == [
+        "objective: /healthz",
+        "done T0001: /healthz",
+    ]
+    # the engine queued one decision and ran nothing, status named it, the prose's approve ran it
+    once = next(p for c, p in ran if c.argv[:1] == ["loop-engine"] and "once" in c.argv)
+    queued = re.fullmatch(r"queued: 0 run, 1 queued \((d-[\w-]+)\)\n", once.stdout)
+    assert queued, once.stdout
+    status_out = next(p for c, p in ran if c.argv[:1] == ["loop-engine"] and c.argv[-1] == "status").stdout
+    assert f"pending decision {queued.group(1)}" in status_out, status_out
+    assert approved and approved[0].returncode == 0, approved
+    assert approved[0].stdout.startswith(f"approved {queued.group(1)}: 1 action(s) run, 0 failed")
     # the ADR gate: refused first, accepted after the records were linked
     adr = project / "docs" / "adr" / "0001-put-webhooks-on-a-queue.md"
     assert re.search(r"^status: Accepted$", adr.read_text(), re.M)
