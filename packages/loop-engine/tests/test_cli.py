@@ -341,3 +341,13 @@ def test_watch_waits_out_a_vanished_session_and_records_no_crash(
     seen = kinds()
     assert seen.count("session-unreachable") == 1, seen  # said once, not every poll
     assert "cycle-crashed" not in seen and "cycle-start" not in seen
+
+
+def test_a_session_name_loop_tmux_would_rewrite_gets_a_hint(
+    root: Path, fake_substrate: FakeSubstrate
+) -> None:
+    fake_substrate.respond("loop-tmux", "", exit_code=1, stderr="loop-tmux: no tmux session 'my.app'")
+    out = CliRunner().invoke(main, ["--project-root", str(root), "--session", "my.app", "once"])
+    assert out.exit_code == 1 and "Traceback" not in out.output
+    assert "session 'my.app' cannot be reached" in out.output
+    assert "(loop-tmux names that project's session 'my_app')" in out.output

@@ -927,7 +927,11 @@ class Engine:
         except Exception as exc:
             text = str(exc).strip()
             first = text.splitlines()[0] if text else type(exc).__name__
-            raise EngineError(f"session {self.paths.session!r} cannot be reached: {first}") from None
+            session = self.paths.session
+            # loop-tmux names a session after --project with every byte outside A-Za-z0-9_- made '_'
+            booted = "".join(c if c.isascii() and (c.isalnum() or c in "_-") else "_" for c in session)
+            hint = f" (loop-tmux names that project's session {booted!r})" if booted != session else ""
+            raise EngineError(f"session {session!r} cannot be reached: {first}{hint}") from None
 
     def approve(self, decision_id: str) -> dict[str, Any]:
         self.recover()
