@@ -154,3 +154,13 @@ def test_set_frontmatter_key_replaces_the_whole_value_and_nothing_else(
     else:
         assert data["key"] == value
     assert set_frontmatter_key(out, "key", "z") == set_frontmatter_key(text, "key", "z")
+
+
+def test_set_frontmatter_key_keeps_a_byte_order_mark() -> None:
+    """The parser accepts a BOM before the opening fence, so the editor must too (and keep it)."""
+    from loop_schemas._frontmatter import parse_frontmatter
+
+    text = "\ufeff---\r\nid: T0001\r\njira:\r\n---\r\nbody\r\n"
+    out = set_frontmatter_key(text, "jira", "TEAM-1")
+    assert out == "\ufeff---\r\nid: T0001\r\njira: TEAM-1\r\n---\r\nbody\r\n"
+    assert parse_frontmatter(out)[0]["jira"] == "TEAM-1"

@@ -250,10 +250,11 @@ class Improver:
         for c in clusters:
             prior = [p for p in existing if p.signature == c.signature]
             live = [p for p in prior if p.state in ACTIVE_STATES]
+            known = {ref for p in prior for ref in p.evidence}
             if live and c.report_only:
                 # a crash report stands until the crash recurs after it was filed
                 since = parse_iso(max(p.created_at for p in live))
-                c.evidence = [e for e in c.evidence if _after(e.timestamp, since)]
+                c.evidence = [e for e in c.evidence if _after(e.timestamp, since, e.ref, known)]
                 if c.evidence:
                     eligible.append(c)
                     continue
@@ -268,7 +269,7 @@ class Improver:
             reverted = [p.reverted_at for p in prior if p.reverted_at]
             if reverted:
                 since = parse_iso(max(reverted))
-                c.evidence = [e for e in c.evidence if _after(e.timestamp, since)]
+                c.evidence = [e for e in c.evidence if _after(e.timestamp, since, e.ref, known)]
                 if not c.evidence:
                     skipped.append({"signature": c.signature, "reason": "no new evidence since its revert"})
                     continue
@@ -285,11 +286,13 @@ class Improver:
         self.events.emit("improve-started", run_id=run_id, brain=brain or BUILTIN)
         clusters = mine(self.paths)
         existing = self.proposals()
+        # what was mined, before _eligible narrows a cluster's evidence to what is new since its proposal
+        mined = [c.as_dict() for c in clusters]
         eligible, skipped = self._eligible(clusters, existing)
         self.events.emit(
             "improve-mined",
             run_id=run_id,
-            clusters=[{"signature": c.signature, "count": c.count} for c in clusters],
+            clusters=[{"signature": w["signature"], "count": w["count"]} for w in mined],
             skipped=skipped,
         )
         doc: dict[str, Any] = {
@@ -298,7 +301,7 @@ class Improver:
             "run_id": run_id,
             "brain": brain or BUILTIN,
             "brain_called": False,
-            "weaknesses": [c.as_dict() for c in clusters],
+            "weaknesses": mined,
             "skipped": skipped,
             "proposals": [],
             "rejected": [],
@@ -314,8 +317,10 @@ class Improver:
                 surfaces=surfaces,
                 surface_files=files,
             )
-            reports = [rc for c in eligible if c.report_only and (rc := rule_candidate(c, ctx))]
-            reports = reports[:MAX_PROPOSALS]
+            # report-only clusters (crashes) take a slot only when they rank among the first
+            # MAX_PROPOSALS: several crashes must not crowd out a higher-ranked editable weakness
+            top = eligible[:MAX_PROPOSALS]
+            reports = [rc for c in top if c.report_only and (rc := rule_candidate(c, ctx))]
             editable = [c for c in eligible if not c.report_only]
             if brain is None:
                 for c in editable:
@@ -580,7 +585,7 @@ class Improver:
             p.baseline = baseline
             p.applied_diff = diff(cur.text, new, p.path or rel(self.paths, cur.path))
             self._save(p)
-            atomic_write(cur.path, new_bytes)
+            atomic_write(_target(cur.path), new_bytes)
             ev = self.events.emit(
                 "improve-applied",
                 proposal=n,
@@ -669,9 +674,10 @@ class Improver:
                 if original is None or sha256(original) != p.before_sha256:
                     self.events.emit("improve-revert-failed", proposal=n, error="backup missing or damaged")
                     raise ImproveError(f"the backup of #{n} is missing or damaged; not reverting")
-                atomic_write(path, original)
+                atomic_write(_target(path), original)
             else:
-                path.unlink()
+                with contextlib.suppress(FileNotFoundError):
+                    _target(path).unlink()
             p.state = "reverted"
             p.reverted_at = iso()
             self._save(p)
@@ -696,6 +702,12 @@ def safe_load_mapping(text: str) -> dict[str, Any] | None:
     return data if isinstance(data, dict) else None
 
 
+def _target(path: Path) -> Path:
+    """Where a surface's bytes really live: through a symlink (AGENTS.md -> CLAUDE.md is common), so an
+    edit or a revert writes the file the link names and the link itself stays a link."""
+    return path.resolve() if path.is_symlink() else path
+
+
 def _read_bytes(path: Path) -> bytes | None:
     try:
         return path.read_bytes()
@@ -703,13 +715,15 @@ def _read_bytes(path: Path) -> bytes | None:
         return None
 
 
-def _after(stamp: str | None, since: Any) -> bool:
-    if not stamp:
-        return True
-    try:
-        return bool(parse_iso(stamp) > since)
-    except ValueError:
-        return True
+def _after(stamp: str | None, since: Any, ref: str, known: set[str]) -> bool:
+    """Evidence newer than `since`; one with no usable timestamp is new only if no earlier proposal of
+    its signature already carried it (else a timestamp-less crash line would be re-filed every run)."""
+    if stamp:
+        try:
+            return bool(parse_iso(stamp) > since)
+        except ValueError:
+            pass
+    return ref not in known
 
 
 _DATE = re.compile(r"\d{4}-\d{2}-\d{2}")

@@ -161,7 +161,12 @@ def _mine_events(records: list[dict[str, Any]], found: _Clusters) -> None:
             found.note(sig, "transcripts", r.get("transcript"))
             found.note(sig, "harnesses", r.get("harness"))
         elif kind == "decision-rejected":
-            kinds = sorted({token(k) for k in (r.get("kinds") or []) if k}) or ["decision"]
+            raw_kinds = r.get("kinds")
+            if isinstance(raw_kinds, str):
+                raw_kinds = [raw_kinds]
+            elif not isinstance(raw_kinds, list):
+                raw_kinds = []  # a hand-edited or foreign record: never crash the miner on its type
+            kinds = sorted({token(k) for k in raw_kinds if isinstance(k, str) and k}) or ["decision"]
             for k in kinds:
                 sig = f"decision:rejected:{k}"
                 found.add(sig, ref, ts)

@@ -413,7 +413,7 @@ def rule_for(cluster: Cluster, ctx: RuleContext) -> tuple[str, str, str, dict[st
     if fam == "decision":
         kind = sig.rsplit(":", 1)[-1]
         edit = _header(
-            f"RejectedError `{kind}` decisions",
+            f"Rejected `{kind}` decisions",
             f"A human rejected {n} decision(s) carrying a `{kind}` action. Before proposing a `{kind}`, "
             "say in its rationale what evidence shows it is needed now and how its result will be "
             "checked; when that evidence is thin, `escalate` with the question instead.",

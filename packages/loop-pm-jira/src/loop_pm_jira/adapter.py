@@ -83,7 +83,10 @@ class JiraAdapter:
         try:
             jira = Jira(client)
             jira.whoami()  # a wrong token fails here, with one clear line, before anything else
-            return JiraConnection(jira, epic=options.get("epic"), sprint=options.get("sprint"))
+            conn = JiraConnection(jira, epic=options.get("epic"), sprint=options.get("sprint"))
+            if conn.sprint_spec:  # a sprint that cannot be found stops the run before an issue is created
+                conn._resolve_sprint()
+            return conn
         except BaseException:
             client.close()
             raise
@@ -186,13 +189,20 @@ class JiraConnection:
                 time.sleep(min(2.0**attempt, 8.0))
         if key is None:  # pragma: no cover - the loop either breaks with a key or raises
             raise AdapterError(f"{task.id}: Jira did not create the issue")
+        # the issue exists now: whatever fails from here is a warning, so its key is still written back
         if task.status != TaskStatus.OPEN:
-            remote = self.jira.get_issue(key)
-            _, moved = self.jira.move_status(remote, task.status)
-            warnings.extend(moved)
+            try:
+                remote = self.jira.get_issue(key)
+                _, moved = self.jira.move_status(remote, task.status)
+                warnings.extend(moved)
+            except AdapterError as exc:
+                warnings.append(f"created {key}, but could not move it to {task.status.value}: {exc}")
         if self.sprint_spec:
-            sprint = self._resolve_sprint()
-            self.jira.move_to_sprint(int(sprint["id"]), [key])
+            try:
+                sprint = self._resolve_sprint()
+                self.jira.move_to_sprint(int(sprint["id"]), [key])
+            except AdapterError as exc:
+                warnings.append(f"created {key}, but could not put it in sprint {self.sprint_spec}: {exc}")
         return CreatedIssue(key=key, url=self.client.browse_url(key), warnings=warnings)
 
     def _resolve_sprint(self) -> dict[str, Any]:

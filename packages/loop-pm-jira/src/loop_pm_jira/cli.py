@@ -198,6 +198,12 @@ def start_sprint(
                     ]
                 else:
                     assert create_name is not None
+                    running = j.active_sprint(board_id)
+                    if running is not None:  # Jira would refuse to start it: do not leave a stray sprint
+                        raise click.ClickException(
+                            f"board {board_id} already has an active sprint {_sprint_label(running)}: "
+                            "complete it first (complete-sprint --active)"
+                        )
                     target = j.create_sprint(board_id, create_name.strip())
             if str(target.get("state", "future")).lower() != "future":
                 raise click.ClickException(

@@ -286,14 +286,16 @@ class Jira:
         raise AdapterConfigError("no Jira board: set JIRA_BOARD_ID or pass --board")
 
     def sprints(self, board: int, states: str) -> list[dict[str, Any]]:
-        return list(self.client.agile_values(f"/rest/agile/1.0/board/{board}/sprint", {"state": states}))
+        path = f"/rest/agile/1.0/board/{board}/sprint"
+        return [_sprint(raw, f"GET {path}") for raw in self.client.agile_values(path, {"state": states})]
 
     def active_sprint(self, board: int) -> dict[str, Any] | None:
         active = self.sprints(board, "active")
         return active[0] if active else None
 
     def get_sprint(self, sprint_id: int) -> dict[str, Any]:
-        return _dict(self.client.get(f"/rest/agile/1.0/sprint/{sprint_id}"))
+        path = f"/rest/agile/1.0/sprint/{sprint_id}"
+        return _sprint(self.client.get(path), f"GET {path}")
 
     def resolve_sprint(self, spec: str, board: int | None, project: str | None = None) -> dict[str, Any]:
         """`active` (the board's active sprint) or a sprint id."""
@@ -313,7 +315,8 @@ class Jira:
             self.client.post(f"/rest/agile/1.0/sprint/{sprint_id}/issue", {"issues": batch}, idempotent=True)
 
     def create_sprint(self, board: int, name: str) -> dict[str, Any]:
-        return _dict(self.client.post("/rest/agile/1.0/sprint", {"name": name, "originBoardId": board}))
+        doc = self.client.post("/rest/agile/1.0/sprint", {"name": name, "originBoardId": board})
+        return _sprint(doc, "POST /rest/agile/1.0/sprint")
 
     def start_sprint(self, sprint_id: int, days: int, goal: str | None) -> dict[str, Any]:
         now = datetime.now(timezone.utc).replace(microsecond=0)
@@ -340,6 +343,15 @@ class Jira:
         return _dict(
             self.client.post(f"/rest/agile/1.0/sprint/{sprint_id}", {"state": "closed"}, idempotent=True)
         )
+
+
+def _sprint(doc: Any, where: str) -> dict[str, Any]:
+    """A sprint object from Jira, checked to carry a numeric id (every sprint verb needs it)."""
+    sprint = _dict(doc)
+    sid = sprint.get("id")
+    if isinstance(sid, bool) or not isinstance(sid, int):
+        raise AdapterError(f"Jira answered {where} with a sprint that has no numeric id")
+    return sprint
 
 
 def _mentions_parent(exc: BadRequestError) -> bool:

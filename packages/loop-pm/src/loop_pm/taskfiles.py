@@ -187,11 +187,22 @@ def log_has_done(project_root: Path, task_id: str) -> bool:
 
 
 def _reread(tf: TaskFile) -> str:
+    """The file's text exactly as stored (newline="": CRLF line ends survive a rewrite)."""
     try:
-        text = tf.path.read_text(encoding="utf-8")
+        with tf.path.open(encoding="utf-8", newline="") as handle:
+            text = handle.read()
     except (OSError, UnicodeDecodeError) as exc:
         raise TaskWriteError(f"{tf.path.name}: cannot re-read ({type(exc).__name__})") from None
     return text
+
+
+def _with_key(tf: TaskFile, text: str, key: str, value: object) -> str:
+    """`text` with one frontmatter key set, every other byte kept (a leading BOM included)."""
+    bom = "\ufeff" if text.startswith("\ufeff") else ""
+    try:
+        return bom + set_frontmatter_key(text[len(bom) :], key, value)
+    except SchemaError as exc:
+        raise TaskWriteError(f"{tf.path.name}: cannot set '{key}': {exc}") from None
 
 
 def write_key(tf: TaskFile, key: str) -> None:
@@ -210,13 +221,13 @@ def write_key(tf: TaskFile, key: str) -> None:
         return
     if current:
         raise TaskWriteError(f"{tf.id} already names {current}; not overwritten with {key}")
-    atomic_write(tf.path, set_frontmatter_key(text, "jira", key))
+    atomic_write(tf.path, _with_key(tf, text, "jira", key))
 
 
 def archive_done(tf: TaskFile, tasks_dir: Path) -> Path:
     """Set `status: done` and move the task to tasks/archive/ (copy atomically, then unlink)."""
     text = _reread(tf)
-    new_text = set_frontmatter_key(text, "status", TaskStatus.DONE.value)
+    new_text = _with_key(tf, text, "status", TaskStatus.DONE.value)
     target = tasks_dir / "archive" / tf.path.name
     if target.exists() and target.resolve() != tf.path.resolve():
         try:

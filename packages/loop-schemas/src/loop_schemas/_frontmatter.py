@@ -207,7 +207,14 @@ def _value_end(lines: list[str], index: int) -> int:
 
 
 def set_frontmatter_key(text: str, key: str, value: object) -> str:
-    """Set one top-level frontmatter key, leaving every other byte of the document as it was."""
+    """Set one top-level frontmatter key, leaving every other byte of the document as it was (a leading
+    byte-order mark, which the parser accepts, included)."""
+    if text.startswith("\ufeff"):
+        return "\ufeff" + _set_key(text[1:], key, value)
+    return _set_key(text, key, value)
+
+
+def _set_key(text: str, key: str, value: object) -> str:
     if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_-]*", key):
         raise SchemaError(f"frontmatter: bad key {key!r}")
     rendered = format_scalar(value)

@@ -1,0 +1,82 @@
+"""Regressions found by an outside audit of `loop-engine improve` (each failed before its fix)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from test_improve import brain, cli, root, run_json  # noqa: F401  (fixtures)
+from test_improve_seed import AGENTS_MD, SESSION, log
+
+
+def test_odd_typed_decision_kinds_never_crash_the_miner(root: Path) -> None:  # noqa: F811
+    ev = log(root)
+    ev.emit("decision-rejected", decision_id="d-1", reason="no", kinds=5)  # not a list
+    ev.emit("decision-rejected", decision_id="d-2", reason="no", kinds="dispatch")  # one kind, bare
+    ev.emit("decision-rejected", decision_id="d-3", reason="no", kinds=[{"a": 1}, None, 7])
+    out = cli(root, "--json")
+    assert out.exit_code == 0, out.output
+    weak = {w["signature"]: w["count"] for w in json.loads(out.output)["weaknesses"]}
+    # a bare string is one kind, never split into its characters; junk falls back to `decision`
+    assert weak == {"decision:rejected:dispatch": 1, "decision:rejected:decision": 2}
+
+
+def test_builtin_rejected_decision_rule_reads_as_prose(root: Path) -> None:  # noqa: F811
+    log(root).emit("decision-rejected", decision_id="d-1", reason="wrong lane", kinds=["dispatch"])
+    (prop,) = run_json(root)["proposals"]
+    assert prop["surface"] == "header"
+    assert prop["edit"]["text"].startswith("## Rejected `dispatch` decisions\n")
+    assert "RejectedError" not in json.dumps(prop)
+
+
+def test_a_crash_line_without_timestamp_is_filed_once_not_every_run(root: Path) -> None:  # noqa: F811
+    deck = root / ".loop" / "sessions" / SESSION / "deck-crash.log"
+    deck.parent.mkdir(parents=True, exist_ok=True)
+    deck.write_text(json.dumps({"component": "deck", "error": "ValueError: x"}) + "\n")
+    first = run_json(root)
+    assert [p["signature"] for p in first["proposals"]] == ["crash:deck"]
+    second = run_json(root)
+    assert second["proposals"] == []
+    assert second["skipped"][0]["signature"] == "crash:deck"
+    # the mined weakness still reports what was mined (not the evidence left after the filter)
+    assert [(w["signature"], w["count"]) for w in second["weaknesses"]] == [("crash:deck", 1)]
+    mined = [e for e in log(root).read() if e["event"] == "improve-mined"][-1]
+    assert mined["clusters"] == [{"signature": "crash:deck", "count": 1}]
+    # the crash recurring (a new line) is new evidence: a new report
+    with deck.open("a") as fh:
+        fh.write(json.dumps({"component": "deck", "error": "ValueError: y"}) + "\n")
+    third = run_json(root)
+    assert [p["signature"] for p in third["proposals"]] == ["crash:deck"]
+    assert len(run_json(root, "--list")["proposals"]) == 2
+
+
+def test_apply_and_revert_keep_a_symlinked_agents_md_a_link(root: Path) -> None:  # noqa: F811
+    real = root / "CLAUDE.md"
+    (root / "AGENTS.md").rename(real)
+    (root / "AGENTS.md").symlink_to("CLAUDE.md")
+    log(root).emit("ask-timeout", ask_id="a-1", lane="infra", timeout_s=60)
+    (prop,) = run_json(root)["proposals"]
+    assert prop["surface"] == "agents"
+    run_json(root, "--apply", str(prop["id"]))
+    link = root / "AGENTS.md"
+    assert link.is_symlink() and link.readlink() == Path("CLAUDE.md")
+    assert "### Experiment " in real.read_text() and real.read_text() != AGENTS_MD
+    reverted = run_json(root, "--revert", str(prop["id"]))["proposal"]
+    assert reverted["state"] == "reverted"
+    assert link.is_symlink() and link.readlink() == Path("CLAUDE.md")
+    assert real.read_bytes() == AGENTS_MD.encode()
+
+
+def test_crash_reports_never_crowd_out_a_higher_ranked_human_steer(root: Path) -> None:  # noqa: F811
+    ev = log(root)
+    for component in ("engine", "brain", "ingest"):
+        ev.emit("cycle-crashed", cycle_id=f"c-{component}", component=component, error_type="X", error="x")
+    mailbox = root / ".loop" / "messages"
+    mailbox.mkdir(parents=True, exist_ok=True)
+    for i in range(3):
+        (mailbox / f"2026112{i}-100000-human-to-coord.md").write_text("---\nsubject: why is web idle?\n---\n")
+    out = run_json(root)
+    ranked = [w["signature"] for w in out["weaknesses"]]
+    assert ranked[0] == "human:unsolicited-steer", ranked  # the highest-leverage signal ranks first
+    filed = [p["signature"] for p in out["proposals"]]
+    assert "human:unsolicited-steer" in filed and len(filed) <= 3, filed

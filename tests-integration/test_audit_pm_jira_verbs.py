@@ -1,0 +1,191 @@
+"""Audit regressions for the Jira side of loop-pm, through the installed `loop-pm` CLI against the fake
+Jira over real HTTP: odd task files on push, a missing sprint, a failure after an issue was created, a
+sprint answer without an id, and `start-sprint --create` while a sprint is running."""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import pytest
+
+HERE = Path(__file__).resolve().parent
+LOOP_PM = Path(sys.executable).parent / "loop-pm"
+SECTIONS = (
+    "Objective",
+    "Context you need",
+    "Deliverables",
+    "Acceptance criteria",
+    "Verification",
+    "Out of scope",
+)
+
+
+def _load_fake() -> ModuleType:
+    spec = importlib.util.spec_from_file_location("fake_jira_for_audit_pm", HERE / "fake_jira.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+fake_jira = _load_fake()
+
+
+@pytest.fixture
+def jira() -> Iterator[Any]:
+    server = fake_jira.FakeJiraServer().start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def project(tmp_path: Path) -> Path:
+    (tmp_path / "tasks").mkdir()
+    return tmp_path
+
+
+def jira_env(server: Any, **extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("JIRA_")}
+    env.update(
+        JIRA_BASE_URL=server.url,
+        JIRA_EMAIL=fake_jira.EMAIL,
+        JIRA_API_TOKEN=fake_jira.TOKEN,
+        JIRA_ALLOW_INSECURE_BASE_URL="1",
+        JIRA_PROJECT_KEY="TEAM",
+        JIRA_BOARD_ID="7",
+    )
+    env.update(extra)
+    return env
+
+
+def pm(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [str(LOOP_PM), *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        stdin=subprocess.DEVNULL,
+        check=False,
+    )
+
+
+def task_text(task_id: str, title: str, status: str = "open") -> str:
+    body = "\n".join(f"## {s}\n\n{title}: {s.lower()}.\n" for s in SECTIONS)
+    return (
+        f"---\nid: {task_id}\ntitle: {title}\nstatus: {status}\ndepends_on: []\nscope: one line\n"
+        f"jira:\n---\n\n{body}"
+    )
+
+
+def one_line_error(proc: subprocess.CompletedProcess[str]) -> str:
+    lines = [line for line in proc.stderr.splitlines() if line.strip()]
+    assert proc.returncode == 1, proc
+    assert "Traceback" not in proc.stderr
+    assert "internal error" not in proc.stderr
+    assert len(lines) == 1, proc.stderr
+    return lines[0]
+
+
+def created_issues(server: Any) -> list[tuple[str, str, Any]]:
+    return [r for r in server.state.requests if r[0] == "POST" and r[1] == "/rest/api/3/issue"]
+
+
+def test_push_writes_the_key_into_a_bom_crlf_task_and_keeps_its_bytes(jira: Any, project: Path) -> None:
+    original = ("\ufeff" + task_text("T0001", "Windows édité")).replace("\n", "\r\n").encode("utf-8")
+    path = project / "tasks" / "T0001-windows.md"
+    path.write_bytes(original)
+    env = jira_env(jira)
+
+    first = pm(env, "sync", "--adapter", "jira", "push", "--tasks-dir", str(project / "tasks"))
+    assert first.returncode == 0, first.stderr
+    assert "internal error" not in first.stderr
+    assert len(created_issues(jira)) == 1
+    written = path.read_bytes()
+    assert written == original.replace(
+        b"jira:\r\n", b"jira: TEAM-1\r\n"
+    )  # the one key, every other byte kept
+    log = (project / "ops-wiki" / "log.md").read_text(encoding="utf-8")
+    assert "] sync | TEAM-1 created from T0001" in log
+
+    again = pm(env, "sync", "--adapter", "jira", "push", "--tasks-dir", str(project / "tasks"))
+    assert again.returncode == 0, again.stderr
+    assert len(created_issues(jira)) == 1
+    assert path.read_bytes() == written
+
+
+def test_push_into_a_missing_active_sprint_creates_nothing(jira: Any, project: Path) -> None:
+    path = project / "tasks" / "T0001-a.md"
+    path.write_text(task_text("T0001", "A"), encoding="utf-8")
+    before = path.read_bytes()
+    env = jira_env(jira)
+
+    proc = pm(
+        env, "sync", "--adapter", "jira", "push", "--sprint", "active", "--tasks-dir", str(project / "tasks")
+    )
+    assert "no active sprint" in one_line_error(proc)
+    assert created_issues(jira) == []
+    assert path.read_bytes() == before
+    assert not (project / "ops-wiki" / "log.md").exists()
+
+    sprint = jira.state.add_sprint(7, "Sprint 1", "active")
+    proc = pm(
+        env, "sync", "--adapter", "jira", "push", "--sprint", "active", "--tasks-dir", str(project / "tasks")
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert jira.state.issues["TEAM-1"].sprint == sprint.id
+    assert "jira: TEAM-1" in path.read_text(encoding="utf-8")
+
+
+def test_a_failure_after_the_issue_exists_still_writes_the_key_back(jira: Any, project: Path) -> None:
+    path = project / "tasks" / "T0001-busy.md"
+    path.write_text(task_text("T0001", "Busy", status="in-progress"), encoding="utf-8")
+    jira.state.fail_next("GET", "/rest/api/3/issue/TEAM-1/transitions", 403)
+    env = jira_env(jira)
+
+    proc = pm(env, "sync", "--adapter", "jira", "push", "--tasks-dir", str(project / "tasks"))
+    assert proc.returncode == 0, proc.stderr
+    assert "Traceback" not in proc.stderr
+    assert "created TEAM-1, but could not move it to in-progress" in proc.stderr
+    assert "jira: TEAM-1" in path.read_text(encoding="utf-8")
+    assert "] sync | TEAM-1 created from T0001" in (project / "ops-wiki" / "log.md").read_text(
+        encoding="utf-8"
+    )
+    assert len(created_issues(jira)) == 1
+
+
+@pytest.mark.parametrize(
+    ("args", "method", "path"),
+    [
+        (["start-sprint", "--sprint", "5"], "GET", "/rest/agile/1.0/sprint/5"),
+        (["complete-sprint", "--active"], "GET", "/rest/agile/1.0/board/7/sprint"),
+        (["move-to-sprint", "--sprint", "5", "TEAM-1"], "GET", "/rest/agile/1.0/sprint/5"),
+        (["start-sprint", "--create", "S"], "POST", "/rest/agile/1.0/sprint"),
+    ],
+)
+def test_a_sprint_answer_without_an_id_is_one_clear_line(
+    jira: Any, args: list[str], method: str, path: str
+) -> None:
+    body: Any = {"name": "odd", "state": "active"}
+    if path.endswith("/board/7/sprint"):
+        body = {"isLast": True, "values": [{"id": "x", "name": "odd", "state": "active"}]}
+    jira.state.fail_next(method, path, 200, body=body)
+    line = one_line_error(pm(jira_env(jira), "jira", *args))
+    assert "no numeric id" in line
+
+
+def test_start_sprint_create_while_a_sprint_runs_leaves_no_stray_sprint(jira: Any) -> None:
+    running = jira.state.add_sprint(7, "Running", "active")
+    line = one_line_error(pm(jira_env(jira), "jira", "start-sprint", "--create", "Next one"))
+    assert f"already has an active sprint {running.id}" in line
+    assert [s.name for s in jira.state.sprints.values()] == ["Running"]
