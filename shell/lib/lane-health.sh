@@ -19,13 +19,15 @@ Usage: lane-health.sh [start|run|once|stop|status] --session S [--state-dir D] [
 
 The lane watchdog of one tmux session (loop-tmux --auto-restart starts it). It looks at the session's
 lanes every --interval seconds and re-launches (respawn-pane with the lane's @loop_lane_launch) every
-AI lane whose pane fell back to a bare shell or died: the base lanes and every add-lane window, found
+AI lane whose pane fell back to a bare shell (only shells left in its foreground, so a harness behind
+a shell-script wrapper counts as running) or died: the base lanes and every add-lane window, found
 again on each poll. Lanes whose harness is shell or a tool (mprocs), and plain command lanes, are
 left alone.
 
 Verbs:
-  start    (default) detach a watchdog and return; a second start for the same state dir only
-           reports the running one (singleton: a lock file + pid file + liveness check)
+  start    (default) detach a watchdog and return; a second start for the same session and state
+           dir only reports the running one (singleton: a lock file + pid file + liveness check);
+           a state dir already used by another session's watchdog is an error (exit 1)
   run      poll in the foreground (until the session is gone, SIGTERM or SIGINT)
   once     one poll in the foreground: restart every AI lane that is down now, then exit
   stop     stop the running watchdog
@@ -77,7 +79,7 @@ lane_health_main() {
       --state-dir) loop_need_value "$1" $#; state_dir=$2; shift 2 ;;
       --interval | --max-failures | --backoff-base | --backoff-max | --confirm | --healthy)
         loop_need_value "$1" $#
-        rest+=("$1" "$2")
+        rest+=("$1=$2")
         shift 2
         ;;
       *) loop_usage_error "unexpected argument '$1'" ;;
@@ -91,7 +93,8 @@ lane_health_main() {
     state_dir=$(loop_tmux show-options -v -t "=$session:" @loop_state_dir 2>/dev/null || true)
   fi
   [ -n "$state_dir" ] || loop_usage_error "--state-dir is required (the session has no @loop_state_dir)"
-  exec "$(loop_python)" "$LOOP_LIB_DIR/watchdog.py" "$verb" --session "$session" --state-dir "$state_dir" \
+  # --opt=VALUE: a session or dir named like an option ('-x') stays a value
+  exec "$(loop_python)" "$LOOP_LIB_DIR/watchdog.py" "$verb" "--session=$session" "--state-dir=$state_dir" \
     ${rest[@]+"${rest[@]}"}
 }
 

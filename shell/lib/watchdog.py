@@ -2,7 +2,10 @@
 """watchdog.py: the lane watchdog behind lib/lane-health.sh (stdlib only, python 3.8+).
 
 It polls one tmux session and re-launches every AI lane whose pane fell back to a bare shell (the
-harness exited or crashed) or died. A lane is any pane carrying its own lane options
+harness exited or crashed) or died. A pane whose current command is a shell but whose foreground
+process group still holds a non-shell process (a harness behind a shell-script wrapper that does not
+exec) is running, not down (checked with `ps`; without ps the current command alone decides).
+A lane is any pane carrying its own lane options
 (@loop_lane_pane = its pane id): the base lanes loop-tmux boots and every add-lane window, found
 afresh on each poll. Only lanes whose @loop_lane_harness is an AI harness in the registry and that
 have a launch command (@loop_lane_launch) are watched; shell, tool and plain-command lanes are left alone.
@@ -17,8 +20,9 @@ Lines appended to <state-dir>/lane-restarts.jsonl (one JSON object per line, wri
   restart    {timestamp, session, lane, target, cmd, attempt}         (never an `event` key)
   lifecycle  {timestamp, session, event, lane, target, detail}        event: started, giving-up,
              recovered, restart-failed, stopped
-Singleton: the running watchdog holds an exclusive lock on <state-dir>/lane-health.lock and records
-its pid in <state-dir>/lane-health.pid; a second one exits at once ("already running").
+Singleton: the running watchdog holds an exclusive lock on <state-dir>/lane-health.lock (whose text is
+the watched session) and records its pid in <state-dir>/lane-health.pid; a second one for the same
+session exits at once ("already running"); one for another session sharing the state dir is an error.
 
 CLI (through lib/lane-health.sh):
   watchdog.py start  --session S --state-dir D [knobs]   detach (double fork), print the pid, exit 0
@@ -38,9 +42,10 @@ import fcntl
 import json
 import os
 import signal
+import subprocess
 import sys
 import time
-from typing import Any, Dict, List, Optional
+from typing import Any, Dict, List, Optional, Tuple
 
 LIB_DIR = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, LIB_DIR)
@@ -63,6 +68,7 @@ PANE_FIELDS = [
     "window_name",
     "pane_current_command",
     "pane_dead",
+    "pane_pid",
     "pane_current_path",
     "@loop_lane",
     "@loop_lane_name",
@@ -88,13 +94,24 @@ class Log:
         self.path = os.path.join(state_dir, LOG_NAME)
         self.session = session
 
+    def check(self) -> None:
+        """Raise LaneError when the log cannot be appended to (before the watchdog says it started)."""
+        try:
+            os.close(os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644))
+        except OSError as exc:
+            raise lanes.LaneError(f"cannot write {self.path}: {exc.strerror}") from None
+
     def write(self, record: Dict[str, Any]) -> None:
         line = json.dumps(record, ensure_ascii=False) + "\n"
-        fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
         try:
-            os.write(fd, line.encode("utf-8", "surrogateescape"))
-        finally:
-            os.close(fd)
+            fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+            try:
+                os.write(fd, line.encode("utf-8", "surrogateescape"))
+            finally:
+                os.close(fd)
+        except OSError as exc:  # a full disk or a removed state dir must not stop the restarts
+            sys.stderr.write(f"lane-health: cannot write {self.path}: {exc.strerror}; lost: {line}")
+            sys.stderr.flush()
 
     def restart(self, lane: str, target: str, cmd: str, attempt: int) -> None:
         self.write(
@@ -141,6 +158,7 @@ class Watchdog:
         self.shells = set(shells) or {"bash", "zsh", "sh", "fish", "dash", "ksh", "tcsh", "csh"}
         self.state: Dict[str, LaneState] = {}
         self.missing = 0
+        self._ps: Optional[List[List[str]]] = None
 
     def backoff(self, failures: int) -> float:
         """The wait before restart number failures+1 (the first restart is immediate)."""
@@ -151,6 +169,52 @@ class Watchdog:
     def is_bare_shell(self, command: str) -> bool:
         name = os.path.basename(command).lstrip("-")
         return bool(name) and name in self.shells
+
+    def processes(self) -> Optional[List[List[str]]]:
+        """[pid, pgid, tpgid, comm] of every process (ps, once per poll), or None when ps fails."""
+        if self._ps is None:
+            try:
+                proc = subprocess.run(
+                    ["ps", "-A", "-o", "pid=", "-o", "pgid=", "-o", "tpgid=", "-o", "comm="],
+                    capture_output=True,
+                    check=False,
+                    timeout=10,
+                )
+            except (OSError, subprocess.SubprocessError):
+                self._ps = []
+                return None
+            if proc.returncode != 0:
+                self._ps = []
+                return None
+            rows = []
+            for line in proc.stdout.decode("utf-8", "replace").splitlines():
+                parts = line.split(None, 3)
+                if len(parts) == 4:
+                    rows.append(parts)
+            self._ps = rows
+        return self._ps or None
+
+    def foreground_runs_more_than_a_shell(self, pane_pid: str) -> bool:
+        """True when the pane's foreground process group holds a non-shell process.
+
+        pane_current_command names only the group's leader: a harness installed as a shell-script
+        wrapper that does not `exec` shows up as "bash" while its real process (node, python) runs in
+        the same group. Such a lane is up; restarting it would kill a working agent.
+        """
+        rows = self.processes()
+        if not rows:
+            return False  # no ps: trust pane_current_command alone
+        tpgid = next((r[2] for r in rows if r[0] == pane_pid), None)
+        if tpgid is None or tpgid.startswith("-") or tpgid == "0":
+            return False
+        return any(r[1] == tpgid and not self.is_bare_shell(r[3].strip()) for r in rows)
+
+    def is_down(self, row: Dict[str, str]) -> bool:
+        if row["pane_dead"] == "1":
+            return True
+        if not self.is_bare_shell(row["pane_current_command"]):
+            return False
+        return not self.foreground_runs_more_than_a_shell(row["pane_pid"])
 
     def lane_rows(self) -> Optional[List[Dict[str, str]]]:
         if not lanes.has_session(self.session):
@@ -171,6 +235,7 @@ class Watchdog:
         rows = self.lane_rows()
         if rows is None:
             return None
+        self._ps = None  # a fresh process listing for this poll, taken only if a lane looks down
         due: List[float] = []
         seen = set()
         for row in rows:
@@ -181,7 +246,7 @@ class Watchdog:
             seen.add(pane)
             st = self.state.setdefault(pane, LaneState())
             lane = self.lane_name(row)
-            down = row["pane_dead"] == "1" or self.is_bare_shell(row["pane_current_command"])
+            down = self.is_down(row)
             if not down:
                 st.down_since = None
                 if st.given_up:
@@ -247,29 +312,82 @@ def _paths(state_dir: str) -> Dict[str, str]:
     }
 
 
-def running_pid(state_dir: str) -> Optional[int]:
-    """The pid of the live watchdog of this state dir, or None (the lock tells, not the pid file)."""
+def _read_pid_file(path: str) -> int:
+    with open(path, encoding="ascii") as fh:
+        return int(fh.read().strip() or "0")
+
+
+def _lock_session(fd: int) -> Optional[str]:
+    """The session the lock holder watches: it writes the name into the lock file (None: unknown)."""
+    try:
+        data = os.pread(fd, 4096, 0)
+    except OSError:
+        return None
+    text = data.decode("utf-8", "surrogateescape")
+    return text[:-1] if text.endswith("\n") and len(text) > 1 else None
+
+
+def running(state_dir: str) -> Tuple[Optional[int], Optional[str]]:
+    """(pid, session) of the live watchdog of this state dir, or (None, None) when none holds the lock.
+
+    The lock tells whether one runs, not the pid file (a stale file of a dead or reused pid is ignored).
+    pid is -1 when the lock is held but the pid file stays unreadable.
+    """
     paths = _paths(state_dir)
     try:
         fd = os.open(paths["lock"], os.O_RDWR)
     except OSError:
-        return None
+        return None, None
     try:
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError as exc:
-            if exc.errno not in (errno.EWOULDBLOCK, errno.EAGAIN, errno.EACCES):
-                raise
+        # A held lock whose holder has not yet written its session and pid is looked at again for a
+        # moment; a probe (another status/start) holds it only for an instant, so it is tried again.
+        deadline = time.monotonic() + 1.0
+        while True:
             try:
-                with open(paths["pid"], encoding="ascii") as fh:
-                    pid = int(fh.read().strip() or "0")
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except OSError as exc:
+                if exc.errno not in (errno.EWOULDBLOCK, errno.EAGAIN, errno.EACCES):
+                    raise
+            else:
+                fcntl.flock(fd, fcntl.LOCK_UN)
+                return None, None
+            session = _lock_session(fd)
+            try:
+                pid = _read_pid_file(paths["pid"])
+                if pid > 0 and _alive(pid) and session is not None:
+                    return pid, session
             except (OSError, ValueError):
-                return -1
-            return pid if pid > 0 and _alive(pid) else -1
-        fcntl.flock(fd, fcntl.LOCK_UN)
-        return None
+                pass
+            if time.monotonic() >= deadline:
+                return -1, session
+            time.sleep(0.05)
     finally:
         os.close(fd)
+
+
+def running_pid(state_dir: str) -> Optional[int]:
+    """The pid of the live watchdog of this state dir, or None."""
+    return running(state_dir)[0]
+
+
+def _other_session(args: argparse.Namespace) -> Optional[Tuple[int, str]]:
+    """(pid, session) when this state dir's live watchdog watches another session than args.session."""
+    pid, session = running(args.state_dir)
+    if pid is not None and session is not None and session != args.session:
+        return pid, session
+    return None
+
+
+def _already_elsewhere(args: argparse.Namespace, pid: int, state_dir: str) -> None:
+    sys.stdout.write(f"lane-health: already running for {args.session} (pid {pid}, state dir {state_dir})\n")
+
+
+def _shared_dir_error(args: argparse.Namespace, pid: int, session: str) -> int:
+    sys.stderr.write(
+        f"lane-health: the state dir {args.state_dir} is taken by the watchdog of session {session!r} "
+        f"(pid {pid}); give session {args.session!r} its own --state-dir\n"
+    )
+    return 1
 
 
 def _alive(pid: int) -> bool:
@@ -282,15 +400,37 @@ def _alive(pid: int) -> bool:
     return True
 
 
-def take_lock(state_dir: str) -> Optional[int]:
-    """The locked descriptor (kept open for the process lifetime), or None when another one holds it."""
+def take_lock(state_dir: str, session: Optional[str] = None, patience: float = 1.0) -> Optional[int]:
+    """The locked descriptor (kept open for the process lifetime), or None when another one holds it.
+
+    A status/stop/start probe holds the lock for an instant, so a busy lock is retried for `patience`
+    seconds: only a running watchdog holds it longer.
+    """
     fd = os.open(_paths(state_dir)["lock"], os.O_RDWR | os.O_CREAT, 0o644)
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except OSError:
-        os.close(fd)
-        return None
+    deadline = time.monotonic() + patience
+    while True:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            break
+        except OSError as exc:
+            if (
+                exc.errno not in (errno.EWOULDBLOCK, errno.EAGAIN, errno.EACCES)
+                or time.monotonic() >= deadline
+            ):
+                os.close(fd)
+                return None
+            time.sleep(0.02)
     os.set_inheritable(fd, False)
+    if session is not None:
+        # Who holds it, for another session sharing this state dir: the lock file's text is the
+        # session, written after the pid file, so a reader who sees the session sees the fresh pid.
+        try:
+            os.ftruncate(fd, 0)
+            write_pid(state_dir)
+            os.pwrite(fd, (session + "\n").encode("utf-8", "surrogateescape"), 0)
+        except OSError:
+            os.close(fd)
+            raise
     return fd
 
 
@@ -300,6 +440,51 @@ def write_pid(state_dir: str) -> None:
     with open(tmp, "w", encoding="ascii") as fh:
         fh.write(f"{os.getpid()}\n")
     os.replace(tmp, path)
+
+
+SESSION_OPT = "@loop_lane_health"  # session option: [pid, state dir] of the session's watchdog
+
+
+def register(args: argparse.Namespace) -> None:
+    """Name this watchdog on its session, so a start with another state dir finds it (one per session)."""
+    value = json.dumps([os.getpid(), args.state_dir], ensure_ascii=False)
+    with contextlib.suppress(lanes.LaneError):
+        lanes.tmux("set-option", "-t", "=" + args.session + ":", SESSION_OPT, value)
+
+
+def unregister(args: argparse.Namespace) -> None:
+    found = _session_option(args.session)
+    if found and found[0] == os.getpid():
+        with contextlib.suppress(lanes.LaneError):
+            lanes.tmux("set-option", "-u", "-t", "=" + args.session + ":", SESSION_OPT, check=False)
+
+
+def _session_option(session: str) -> Optional[Tuple[int, str]]:
+    try:
+        proc = lanes.tmux("show-options", "-qv", "-t", "=" + session + ":", SESSION_OPT, check=False)
+    except lanes.LaneError:
+        return None
+    try:
+        pid, state_dir = json.loads(proc.stdout.decode("utf-8", "surrogateescape"))
+    except (ValueError, TypeError):
+        return None
+    if not isinstance(pid, int) or not isinstance(state_dir, str):
+        return None
+    return pid, state_dir
+
+
+def session_watchdog(args: argparse.Namespace) -> Optional[Tuple[int, str]]:
+    """(pid, state dir) of a live watchdog of this session that uses ANOTHER state dir, or None.
+
+    Alive means: that state dir's lock is held by that very pid for this session (a stale option of
+    a dead or reused pid does not count)."""
+    found = _session_option(args.session)
+    if not found or os.path.abspath(found[1]) == args.state_dir:
+        return None
+    pid, session = running(found[1])
+    if pid == found[0] and session in (None, args.session):
+        return found
+    return None
 
 
 def serve(args: argparse.Namespace, lock_fd: int, harnesses: Dict[str, Dict[str, Any]]) -> int:
@@ -314,6 +499,7 @@ def serve(args: argparse.Namespace, lock_fd: int, harnesses: Dict[str, Dict[str,
     signal.signal(signal.SIGINT, _stop)
     signal.signal(signal.SIGHUP, signal.SIG_IGN)
     write_pid(args.state_dir)
+    register(args)
     dog.log.event(
         "started",
         f"pid {os.getpid()}, interval {args.interval:g}s, max failures {args.max_failures}, "
@@ -337,15 +523,22 @@ def serve(args: argparse.Namespace, lock_fd: int, harnesses: Dict[str, Dict[str,
     dog.log.event("stopped", reason or f"signal {stopping[0] if stopping else '?'}")
     with contextlib.suppress(OSError):
         os.unlink(_paths(args.state_dir)["pid"])
+    unregister(args)
     os.close(lock_fd)
     return 0
 
 
 def start(args: argparse.Namespace, harnesses: Dict[str, Dict[str, Any]]) -> int:
     """Detach a watchdog (double fork, new session, stdio to lane-health.log); report its pid."""
-    pid = running_pid(args.state_dir)
+    pid, session = running(args.state_dir)
     if pid is not None:
+        if session is not None and session != args.session:
+            return _shared_dir_error(args, pid, session)
         sys.stdout.write(f"lane-health: already running for {args.session} (pid {pid})\n")
+        return 0
+    other = session_watchdog(args)
+    if other:
+        _already_elsewhere(args, *other)
         return 0
     read_fd, write_fd = os.pipe()
     sys.stdout.flush()
@@ -353,33 +546,53 @@ def start(args: argparse.Namespace, harnesses: Dict[str, Dict[str, Any]]) -> int
     child = os.fork()
     if child == 0:
         os.close(read_fd)
+        answered = False
+
+        def reply(text: str) -> None:
+            nonlocal answered
+            answered = True
+            os.write(write_fd, (text.replace("\n", " ") + "\n").encode("utf-8", "replace"))
+            os.close(write_fd)
+
         try:
             os.setsid()
             if os.fork() != 0:
                 os._exit(0)
             devnull = os.open(os.devnull, os.O_RDONLY)
-            out = os.open(_paths(args.state_dir)["out"], os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+            out_path = _paths(args.state_dir)["out"]
+            try:
+                out = os.open(out_path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+            except OSError as exc:
+                reply(f"fail cannot write {out_path}: {exc.strerror}")
+                os._exit(1)
             os.dup2(devnull, 0)
             os.dup2(out, 1)
             os.dup2(out, 2)
             os.close(devnull)
             os.close(out)
-            lock_fd = take_lock(args.state_dir)
+            lock_fd = take_lock(args.state_dir, args.session)
             if lock_fd is None:
-                os.write(write_fd, b"busy\n")
-                os.close(write_fd)
+                reply("busy")
                 os._exit(0)
-            os.write(write_fd, f"ok {os.getpid()}\n".encode())
-            os.close(write_fd)
+            Log(args.state_dir, args.session).check()
+            register(args)  # before "ok": a start right after this one finds it
+            reply(f"ok {os.getpid()}")
             code = serve(args, lock_fd, harnesses)
         except BaseException as exc:  # the detached process reports and exits, never a traceback on a tty
-            sys.stderr.write(f"lane-health: {exc}\n")
+            why = str(exc) if isinstance(exc, lanes.LaneError) else f"{type(exc).__name__}: {exc}"
+            if not answered:
+                reply(f"fail {why}")
+            sys.stderr.write(f"lane-health: {why}\n")
             code = 1
         os._exit(code)
     os.close(write_fd)
     os.waitpid(child, 0)
     with os.fdopen(read_fd, "rb") as fh:
-        answer = fh.read().decode("ascii", "replace").split()
+        raw = fh.read().decode("utf-8", "replace").strip()
+    answer = raw.split()
+    if answer and answer[0] == "fail":
+        sys.stderr.write(f"lane-health: the watchdog did not start: {raw[5:]}\n")
+        return 1
     if answer and answer[0] == "ok":
         sys.stdout.write(
             f"lane-health: watchdog started for {args.session} (pid {answer[1]}, "
@@ -387,7 +600,9 @@ def start(args: argparse.Namespace, harnesses: Dict[str, Dict[str, Any]]) -> int
         )
         return 0
     if answer and answer[0] == "busy":
-        pid = running_pid(args.state_dir)
+        pid, session = running(args.state_dir)
+        if pid is not None and session is not None and session != args.session:
+            return _shared_dir_error(args, pid, session)
         sys.stdout.write(f"lane-health: already running for {args.session} (pid {pid})\n")
         return 0
     sys.stderr.write(f"lane-health: the watchdog did not start (see {_paths(args.state_dir)['out']})\n")
@@ -395,8 +610,8 @@ def start(args: argparse.Namespace, harnesses: Dict[str, Dict[str, Any]]) -> int
 
 
 def stop(args: argparse.Namespace) -> int:
-    pid = running_pid(args.state_dir)
-    if pid is None or pid < 0:
+    pid, session = running(args.state_dir)
+    if pid is None or pid < 0 or (session is not None and session != args.session):
         sys.stdout.write(f"lane-health: not running for {args.session}\n")
         return 0
     os.kill(pid, signal.SIGTERM)
@@ -459,8 +674,8 @@ def main(argv: List[str]) -> int:
     try:
         args = parse(argv)
         if args.verb == "status":
-            pid = running_pid(args.state_dir)
-            if pid is None:
+            pid, session = running(args.state_dir)
+            if pid is None or (session is not None and session != args.session):
                 sys.stdout.write("not running\n")
                 return 1
             sys.stdout.write(f"running {pid}\n")
@@ -478,10 +693,25 @@ def main(argv: List[str]) -> int:
             Watchdog(args, harnesses).poll(time.monotonic(), once=True)
             return 0
         if args.verb == "run":
-            lock_fd = take_lock(args.state_dir)
+            other = _other_session(args)
+            if other:
+                return _shared_dir_error(args, *other)
+            elsewhere = session_watchdog(args)
+            if elsewhere:
+                _already_elsewhere(args, *elsewhere)
+                return 0
+            lock_fd = take_lock(args.state_dir, args.session)
             if lock_fd is None:
+                other = _other_session(args)
+                if other:
+                    return _shared_dir_error(args, *other)
                 sys.stdout.write(f"lane-health: already running for {args.session}\n")
                 return 0
+            try:
+                Log(args.state_dir, args.session).check()
+            except lanes.LaneError:
+                os.close(lock_fd)
+                raise
             return serve(args, lock_fd, harnesses)
         return start(args, harnesses)
     except UsageError as exc:
@@ -489,6 +719,10 @@ def main(argv: List[str]) -> int:
         return 2
     except lanes.LaneError as exc:
         sys.stderr.write(f"lane-health: {exc}\n")
+        return 1
+    except OSError as exc:  # e.g. the lock or pid file cannot be written
+        where = f"{exc.filename}: " if exc.filename else ""
+        sys.stderr.write(f"lane-health: {where}{exc.strerror or exc}\n")
         return 1
 
 
