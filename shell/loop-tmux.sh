@@ -448,7 +448,8 @@ lane_wait_ready() {
       printf 'loop-tmux: lane %s is ready\n' "$pane"
       return 0
     fi
-    [ "$SECONDS" -lt "$end" ] || break
+    # SECONDS ticks in whole seconds: past `end` (not at it) means at least SECS have gone by
+    [ "$SECONDS" -le "$end" ] || break
     sleep 0.3
   done
   loop_die "--wait-ready: lane $pane not idle after ${secs}s (last status: ${status:-none}); the window stays"

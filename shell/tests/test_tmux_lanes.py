@@ -7,6 +7,7 @@ import importlib.util
 import json
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -287,10 +288,13 @@ def test_wait_ready_blocks_until_idle(session, tmux_server):
 
 
 def test_wait_ready_times_out(session, tmux_server):
+    started = time.monotonic()
     proc = _lt(
         session, "add-lane", "--session", "s", "--window", "stuck", "--cmd",
-        "env FAKE_AGENT_WELCOME_S=60 claude", "--wait-ready", "--ready-timeout", "1",
+        "env FAKE_AGENT_WELCOME_S=60 claude", "--wait-ready", "--ready-timeout", "2",
     )  # fmt: skip
+    # a lower bound only (load can only make it later): bash's whole-second SECONDS once gave up early
+    assert time.monotonic() - started >= 2.0
     assert proc.returncode == 1
     assert "not idle" in proc.stderr
     assert "stuck" in tmux_server.out("list-windows", "-t", "=s:", "-F", "#{window_name}").split()
