@@ -4,18 +4,14 @@ sprint answer without an id, and `start-sprint --create` while a sprint is runni
 
 from __future__ import annotations
 
-import importlib.util
-import os
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 import pytest
+from jira_session import jira_env
 
-HERE = Path(__file__).resolve().parent
 LOOP_PM = Path(sys.executable).parent / "loop-pm"
 SECTIONS = (
     "Objective",
@@ -27,45 +23,10 @@ SECTIONS = (
 )
 
 
-def _load_fake() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("fake_jira_for_audit_pm", HERE / "fake_jira.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
-
-
-fake_jira = _load_fake()
-
-
-@pytest.fixture
-def jira() -> Iterator[Any]:
-    server = fake_jira.FakeJiraServer().start()
-    try:
-        yield server
-    finally:
-        server.stop()
-
-
 @pytest.fixture
 def project(tmp_path: Path) -> Path:
     (tmp_path / "tasks").mkdir()
     return tmp_path
-
-
-def jira_env(server: Any, **extra: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("JIRA_")}
-    env.update(
-        JIRA_BASE_URL=server.url,
-        JIRA_EMAIL=fake_jira.EMAIL,
-        JIRA_API_TOKEN=fake_jira.TOKEN,
-        JIRA_ALLOW_INSECURE_BASE_URL="1",
-        JIRA_PROJECT_KEY="TEAM",
-        JIRA_BOARD_ID="7",
-    )
-    env.update(extra)
-    return env
 
 
 def pm(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:

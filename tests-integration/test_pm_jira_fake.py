@@ -4,37 +4,25 @@ interrupted push, and the configuration errors — each a single line with a non
 
 from __future__ import annotations
 
-import importlib.util
 import json
-import os
 import re
 import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
+import fake_jira
 import httpx
 import pytest
+from jira_session import jira_env
 from loop_schemas import lint_tasks, parse_task
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
 
 
-def _load_fake() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("fake_jira_for_pm_tests", HERE / "fake_jira.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
-
-
-fake_jira = _load_fake()
 LOOP_PM = Path(sys.executable).parent / "loop-pm"
 SECTIONS = (
     "Objective",
@@ -47,32 +35,9 @@ SECTIONS = (
 
 
 @pytest.fixture
-def jira() -> Iterator[Any]:
-    server = fake_jira.FakeJiraServer().start()
-    try:
-        yield server
-    finally:
-        server.stop()
-
-
-@pytest.fixture
 def project(tmp_path: Path) -> Path:
     (tmp_path / "tasks").mkdir()
     return tmp_path
-
-
-def jira_env(server: Any, **extra: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("JIRA_")}
-    env.update(
-        JIRA_BASE_URL=server.url,
-        JIRA_EMAIL=fake_jira.EMAIL,
-        JIRA_API_TOKEN=fake_jira.TOKEN,
-        JIRA_ALLOW_INSECURE_BASE_URL="1",
-        JIRA_PROJECT_KEY="TEAM",
-        JIRA_BOARD_ID="7",
-    )
-    env.update(extra)
-    return env
 
 
 def pm(
