@@ -193,7 +193,11 @@ def refuse_unsafe(pane: ls.Pane, label: str, harness: str | None, registry: ls.R
     """Raise DispatchError for a dead pane, or an AI lane whose pane fell back to a bare shell."""
     if pane.dead:
         raise DispatchError(f"lane {label} is a dead pane ({pane.pane_id}); not delivered")
-    if registry.is_ai(harness) and registry.is_shell_process(pane.command):
+    if (
+        registry.is_ai(harness)
+        and registry.is_shell_process(pane.command)
+        and not ls.panes_running_beyond_a_shell([pane], registry)
+    ):
         raise DispatchError(
             f"lane {label} should run {harness} but its pane is at a bare shell ({pane.command}); "
             "not delivered (a prompt pasted into a shell would run as commands)"

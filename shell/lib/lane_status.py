@@ -762,6 +762,33 @@ def classify_without_screen(pane: Pane, registry: Registry) -> Verdict | None:
     return None
 
 
+def panes_running_beyond_a_shell(panes: list[Pane], registry: Registry) -> set[str]:
+    """The ids of `panes` (each showing a shell as its command) whose foreground process group holds
+    something other than shells: a harness launched by a wrapper script that did not `exec` shows as
+    `bash` in tmux while its real process runs in that group. One `ps` for all of them; without `ps`,
+    the shell tmux shows is taken at its word."""
+    try:
+        proc = run(["ps", "-A", "-o", "pid=", "-o", "pgid=", "-o", "tpgid=", "-o", "comm="])
+    except LaneError:
+        return set()
+    if proc.returncode != 0:
+        return set()
+    lines = proc.stdout.decode("utf-8", "replace").splitlines()
+    rows = [r for r in (line.split(None, 3) for line in lines) if len(r) == 4]
+    tpgid_of = {r[0]: r[2] for r in rows}
+    running: set[str] = set()
+    for pane in panes:
+        group = tpgid_of.get(pane.pid)
+        if group is None or group.startswith("-") or group == "0":
+            continue
+        # `comm` is a bare name on Linux and may be a path on macOS; a login shell shows as -bash
+        if any(
+            r[1] == group and not registry.is_shell_process(r[3].strip().rpartition("/")[2]) for r in rows
+        ):
+            running.add(pane.pane_id)
+    return running
+
+
 def screen_verdict(pane: Pane, lines: list[str], registry: Registry) -> Verdict:
     harness = pane_harness(pane, registry)
     rows = live_tail(lines)
@@ -857,6 +884,15 @@ def classify_panes(
             verdicts[pane.pane_id] = early
         else:
             need.append(pane)
+    at_shell = {
+        p.pane_id: p
+        for p in targets
+        if verdicts.get(p.pane_id) and verdicts[p.pane_id].detail == "exited-to-shell"
+    }
+    if at_shell:  # rare: only a lane that looks exited costs the `ps`
+        for pane_id in panes_running_beyond_a_shell(list(at_shell.values()), registry):
+            del verdicts[pane_id]  # read its screen like any running harness's
+            need.append(at_shell[pane_id])
     if not need:
         return verdicts
     socket = need[0].socket

@@ -286,3 +286,24 @@ def test_errors_and_usage(tmux_server, shell_env, lanes) -> None:
         assert _status(shell_env, *args).returncode == 2, args
     helped = _status(shell_env, "--help")
     assert helped.returncode == 0 and "LOOP_LANE_IDLE_HOME_PATTERN" in helped.stdout
+
+
+def test_a_harness_behind_a_wrapper_that_did_not_exec_is_running_not_exited(
+    tmux_server, shell_env, lanes, fake_harnesses
+) -> None:
+    """tmux names only the foreground group's leader: a wrapper script that runs the harness without
+    `exec` shows as `bash` while the agent works. That lane is up, and dispatch must deliver to it."""
+    ai = {"@loop_lane": "1", "@loop_lane_harness": "claude"}
+    wrapped = lanes("wrapped", "bash -c 'claude; exit 0'", {"FAKE_AGENT_LOG_NAME": "wrapped"}, ai)
+    retry_until(lambda: "? for shortcuts" in _screen(tmux_server, wrapped))
+    shown = tmux_server.out("display", "-p", "-t", wrapped, "#{pane_current_command}").strip()
+    assert shown == "bash"  # what made it look exited
+    lane = _report(shell_env, "s", "wrapped")["lanes"]["wrapped"]
+    assert (lane["status"], lane["detail"], lane["source"]) == ("idle", "ready", "screen")
+    proc = shell_env.run(
+        "loop-dispatch.sh", "--session", "s", "--no-clear", "wrapped", "still there?",
+        env={"LOOP_DISPATCH_PASTE_DELAY": "0.1"},
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    log = fake_harnesses / "received"
+    retry_until(lambda: fake_agent.read_submissions(log, "wrapped") == [b"still there?"])
