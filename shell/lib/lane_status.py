@@ -87,6 +87,7 @@ def makedirs(path: str, mode: int = 0o777) -> None:
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     import re
+    from collections.abc import Callable
 
 CONTRACT_VERSION = 1
 LIB_DIR = dirname(__file__ if __file__.startswith("/") else path_join(posix.getcwd(), __file__))
@@ -762,31 +763,37 @@ def classify_without_screen(pane: Pane, registry: Registry) -> Verdict | None:
     return None
 
 
-def panes_running_beyond_a_shell(panes: list[Pane], registry: Registry) -> set[str]:
-    """The ids of `panes` (each showing a shell as its command) whose foreground process group holds
-    something other than shells: a harness launched by a wrapper script that did not `exec` shows as
-    `bash` in tmux while its real process runs in that group. One `ps` for all of them; without `ps`,
-    the shell tmux shows is taken at its word."""
+def process_table() -> list[list[str]] | None:
+    """[pid, pgid, tpgid, comm] of every process (one `ps`), or None when ps cannot answer."""
     try:
         proc = run(["ps", "-A", "-o", "pid=", "-o", "pgid=", "-o", "tpgid=", "-o", "comm="])
     except LaneError:
-        return set()
+        return None
     if proc.returncode != 0:
-        return set()
+        return None
     lines = proc.stdout.decode("utf-8", "replace").splitlines()
-    rows = [r for r in (line.split(None, 3) for line in lines) if len(r) == 4]
-    tpgid_of = {r[0]: r[2] for r in rows}
-    running: set[str] = set()
-    for pane in panes:
-        group = tpgid_of.get(pane.pid)
-        if group is None or group.startswith("-") or group == "0":
-            continue
-        # `comm` is a bare name on Linux and may be a path on macOS; a login shell shows as -bash
-        if any(
-            r[1] == group and not registry.is_shell_process(r[3].strip().rpartition("/")[2]) for r in rows
-        ):
-            running.add(pane.pane_id)
-    return running
+    return [r for r in (line.split(None, 3) for line in lines) if len(r) == 4] or None
+
+
+def foreground_beyond_shell(table: list[list[str]], pane_pid: str, is_shell: Callable[[str], bool]) -> bool:
+    """Whether the foreground process group of the pane whose first process is `pane_pid` holds a
+    process `is_shell` does not call a shell. tmux names only the group's leader, so a harness launched
+    by a wrapper script that did not `exec` shows as `bash` while its real process runs in that group.
+    `comm` is a bare name on Linux and may be a path on macOS; a login shell shows as -bash."""
+    group = next((r[2] for r in table if r[0] == pane_pid), None)
+    if group is None or group.startswith("-") or group == "0":
+        return False
+    return any(r[1] == group and not is_shell(r[3].strip().rpartition("/")[2].lstrip("-")) for r in table)
+
+
+def panes_running_beyond_a_shell(panes: list[Pane], registry: Registry) -> set[str]:
+    """The ids of `panes` (each showing a shell as its command) whose foreground group runs more than
+    shells (see foreground_beyond_shell). One `ps` for all of them; without `ps`, the shell tmux shows
+    is taken at its word."""
+    table = process_table()
+    if table is None:
+        return set()
+    return {p.pane_id for p in panes if foreground_beyond_shell(table, p.pid, registry.is_shell_process)}
 
 
 def screen_verdict(pane: Pane, lines: list[str], registry: Registry) -> Verdict:

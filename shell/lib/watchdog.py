@@ -42,13 +42,13 @@ import fcntl
 import json
 import os
 import signal
-import subprocess
 import sys
 import time
 from typing import Any, Dict, List, Optional, Tuple
 
 LIB_DIR = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, LIB_DIR)
+import lane_status  # noqa: E402
 import lanes  # noqa: E402
 
 LOG_NAME = "lane-restarts.jsonl"
@@ -173,41 +173,16 @@ class Watchdog:
     def processes(self) -> Optional[List[List[str]]]:
         """[pid, pgid, tpgid, comm] of every process (ps, once per poll), or None when ps fails."""
         if self._ps is None:
-            try:
-                proc = subprocess.run(
-                    ["ps", "-A", "-o", "pid=", "-o", "pgid=", "-o", "tpgid=", "-o", "comm="],
-                    capture_output=True,
-                    check=False,
-                    timeout=10,
-                )
-            except (OSError, subprocess.SubprocessError):
-                self._ps = []
-                return None
-            if proc.returncode != 0:
-                self._ps = []
-                return None
-            rows = []
-            for line in proc.stdout.decode("utf-8", "replace").splitlines():
-                parts = line.split(None, 3)
-                if len(parts) == 4:
-                    rows.append(parts)
-            self._ps = rows
+            self._ps = lane_status.process_table() or []
         return self._ps or None
 
     def foreground_runs_more_than_a_shell(self, pane_pid: str) -> bool:
-        """True when the pane's foreground process group holds a non-shell process.
-
-        pane_current_command names only the group's leader: a harness installed as a shell-script
-        wrapper that does not `exec` shows up as "bash" while its real process (node, python) runs in
-        the same group. Such a lane is up; restarting it would kill a working agent.
-        """
+        """True when the pane's foreground process group holds a non-shell process: such a lane is up
+        (a harness behind a wrapper script that did not exec); restarting it would kill a working agent."""
         rows = self.processes()
         if not rows:
             return False  # no ps: trust pane_current_command alone
-        tpgid = next((r[2] for r in rows if r[0] == pane_pid), None)
-        if tpgid is None or tpgid.startswith("-") or tpgid == "0":
-            return False
-        return any(r[1] == tpgid and not self.is_bare_shell(r[3].strip()) for r in rows)
+        return lane_status.foreground_beyond_shell(rows, pane_pid, self.is_bare_shell)
 
     def is_down(self, row: Dict[str, str]) -> bool:
         if row["pane_dead"] == "1":
