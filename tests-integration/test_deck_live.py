@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shlex
 import shutil
 import subprocess
@@ -127,6 +128,11 @@ def deck(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Deck]:
             "LC_ALL": "C.UTF-8",
         }
     )
+    # the deck must start at its final size: a resize racing its start-up can leave it painting 80 columns,
+    # where the critique wraps. So the server exists first, with every new window 170x45.
+    tmux = ["tmux", "-S", socket, "-f", "/dev/null"]
+    subprocess.run([*tmux, "new-session", "-d", "-s", "hold", "-x", "170", "-y", "45"], env=env, check=True)
+    subprocess.run([*tmux, "set-option", "-g", "default-size", "170x45"], env=env, check=True)
     coord = shlex.join([str(tool_bin / "loop-deck"), "--project-root", str(root), "--session", SESSION])
     boot = subprocess.run(
         [
@@ -152,11 +158,19 @@ def deck(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Deck]:
     d = Deck(socket, root, calls, tool_bin)
     try:
         assert boot.returncode == 0, boot.stderr
-        d.tmux("resize-window", "-t", f"={SESSION}:coord", "-x", "170", "-y", "45")
+        size = d.tmux("display-message", "-p", "-t", f"={SESSION}:coord", "#{window_width}x#{window_height}")
+        assert size.stdout.strip() == "170x45", size
         yield d
     finally:
         subprocess.run(["tmux", "-S", socket, "kill-server"], capture_output=True, check=False)
         shutil.rmtree(sockdir, ignore_errors=True)
+
+
+def shows_critique(screen: str, text: str) -> bool:
+    """The decision panel shows the critique `text`: its words in order (a narrow panel wraps them, with
+    other columns' text between)."""
+    words = ["critique:", *text.split()]
+    return re.search(r"[\s\S]*?".join(re.escape(w) for w in words), screen) is not None
 
 
 def test_the_deck_shows_fleet_loops_and_the_pending_decision(deck: Deck) -> None:
@@ -164,21 +178,26 @@ def test_the_deck_shows_fleet_loops_and_the_pending_decision(deck: Deck) -> None
 
     critique = PENDING["decision"]["critique"]  # type: ignore[index]
 
+    seen: list[str] = [""]
+
     def ready() -> str:
         # capture-pane can catch the deck between two paints (a resize repaints the whole screen), so wait
         # for one whole frame holding the decision and its detail, then check everything on that frame
-        text = deck.screen()
-        wanted = (DECISION, "Verify checkout flow", critique)
-        return text if all(w in text for w in wanted) else ""
+        text = seen[0] = deck.screen()
+        whole = DECISION in text and "Verify checkout flow" in text and shows_critique(text, critique)
+        return text if whole else ""
 
-    screen = retry_until(ready, timeout=20)
+    try:
+        screen = retry_until(ready, timeout=20)
+    except pytest.fail.Exception:
+        pytest.fail("no frame held the decision, its loop and its critique; the last frame was:\n" + seen[0])
     assert isinstance(screen, str)
     assert "coord (this deck)" in screen  # it knows it runs in the coord pane
     for lane in ("web", "infra", "docs"):
         assert lane in screen
     assert "Verify checkout flow" in screen and "canary" in screen
     assert "engine off — live dashboard" in screen  # loop-engine is installed, no daemon runs
-    assert "web is idle and loop-1 waits on its canary" in screen
+    assert shows_critique(screen, "web is idle and loop-1 waits on its canary")
 
 
 def test_approving_from_the_deck_runs_loop_engine_approve(deck: Deck) -> None:

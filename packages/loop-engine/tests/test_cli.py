@@ -7,6 +7,7 @@ CLI's surfaces: --json documents, exit codes, one-line errors.
 from __future__ import annotations
 
 import json
+import os
 import threading
 import time
 from pathlib import Path
@@ -148,7 +149,7 @@ def test_reject_runs_nothing_and_archives(root: Path, fake_substrate: FakeSubstr
 
 
 def test_auto_runs_safe_dispatch_but_never_text_into_a_shell_lane(
-    root: Path, fake_substrate: FakeSubstrate
+    root: Path, fake_substrate: FakeSubstrate, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     brain = (
         "```decision\nversion: 1\ncritique: c\nactions:\n"
@@ -164,9 +165,7 @@ def test_auto_runs_safe_dispatch_but_never_text_into_a_shell_lane(
     script.write_text(f"#!/bin/sh\ncat '{answer}'\n")
     script.chmod(0o755)
     (root / "lane-config.yaml").write_text("engine:\n  brain: {harness: pi}\n")
-    import os
-
-    os.environ["PATH"] = f"{bindir}{os.pathsep}{os.environ['PATH']}"
+    monkeypatch.setenv("PATH", f"{bindir}{os.pathsep}{os.environ['PATH']}")
     out = cli(root, "once", "--approval", "auto", "--json")
     assert out.exit_code == 0, out.output
     assert json.loads(out.output)["outcome"] == "partial"
