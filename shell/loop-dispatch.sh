@@ -20,9 +20,11 @@ Usage: loop-dispatch [--session S] [--mode command|text] [--no-enter] [--verify]
                      [--wait-ready [--ready-timeout SECS]] [--interrupt] [--no-clear]
                      (<lane> | --window <target>) (<payload> | - | --file F)
 
-Delivers <payload> to a lane: a bracketed paste of the exact bytes through a named tmux buffer
+Delivers <payload> to a lane: a bracketed paste of the exact bytes (less any bracketed-paste
+marker ESC[200~ or ESC[201~, which would end the paste early) through a named tmux buffer
 (load-buffer from stdin, paste-buffer -p -r -d), a pause, Enter, then a recapture; if the screen did
 not react, only the Enter is retried. The text is never pasted twice and never evaluated by a shell.
+Dispatches to one pane take turns (a per-pane lock), so concurrent prompts stay separate submissions.
 
 Lanes: coord, web, infra, validate-left, validate-right, ops-top, ops-bottom, docs, any add-lane
 window name, or a pane id %N. --window takes a tmux target instead (session:window.pane, made exact).
@@ -117,7 +119,7 @@ dispatch_main() {
   esac
   if [ -n "$ready_timeout" ]; then
     case $ready_timeout in
-      *[!0-9.]* | . | "") loop_usage_error "--ready-timeout needs a number of seconds" ;;
+      *[!0-9.]* | *.*.* | . | "") loop_usage_error "--ready-timeout needs a number of seconds" ;;
     esac
   fi
   local npos=${#pos[@]} lane="" payload="" have_payload=0

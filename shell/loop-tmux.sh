@@ -73,7 +73,8 @@ Unset lanes still get their window/pane: a plain shell.
 
 add-lane creates window W running harness H (resolved through lib/harness-registry.sh, with --model
 and --auto-approve applied per harness) or the command C, in --repo P (default: the project root).
-W must match ^[A-Za-z][A-Za-z0-9_-]+$ and be new in the session. The window is tagged @loop_lane=1
+W must match ^[A-Za-z][A-Za-z0-9_-]+$, be new in the session and not be one of the pane lanes
+validate-left, validate-right, ops-top, ops-bottom. The window is tagged @loop_lane=1
 and its metadata kept in @loop_lane_* window options (harness, model, role, cmd, kind, repo, launch,
 isolation, branch); a --cmd that starts a registered harness records that harness.
   --kind standing|worker    stored as @loop_lane_kind (default worker)
@@ -264,7 +265,7 @@ lane_start_watchdog() {
 
 # lane_boot_check SESSION SECS: after SECS, one line per AI lane; 1 when any fell back to a shell.
 lane_boot_check() {
-  local session=$1 secs=$2 tmp lane pane cmd dead harness launch fails=0 checked=0
+  local session=$1 secs=$2 tmp lane pane cmd dead harness launch state fails=0 checked=0
   sleep "$secs"
   tmp=$(mktemp "${TMPDIR:-/tmp}/loop-tmux.XXXXXX")
   if ! loop_py lanes panes --session "$session" >"$tmp"; then
@@ -272,14 +273,17 @@ lane_boot_check() {
     loop_die "boot-check: cannot list the panes of $session"
   fi
   while IFS= read -r -d '' lane && IFS= read -r -d '' pane && IFS= read -r -d '' cmd &&
-    IFS= read -r -d '' dead && IFS= read -r -d '' harness && IFS= read -r -d '' launch; do
+    IFS= read -r -d '' dead && IFS= read -r -d '' harness && IFS= read -r -d '' launch &&
+    IFS= read -r -d '' state; do
     if [ -z "$harness" ] || [ "$(harness_field "$harness" kind 2>/dev/null || true)" != ai ]; then continue; fi
     checked=$((checked + 1))
-    if [ "$dead" = 1 ]; then
+    # state (lanes.py panes): dead | shell | running; a shell whose foreground group runs more (a
+    # harness behind a wrapper script that did not exec) is running, as loop-lane-status and the watchdog judge
+    if [ "$state" = dead ] || [ "$dead" = 1 ]; then
       printf 'boot-check: FAIL %s (%s): the pane is dead; launch: %s\n' \
         "$(lane_one_line "$lane")" "$pane" "$(lane_one_line "$launch")"
       fails=$((fails + 1))
-    elif harness_is_bare_shell_process "$cmd"; then
+    elif [ "$state" = shell ]; then
       printf 'boot-check: FAIL %s (%s): %s fell back to a bare shell (%s); launch: %s\n' \
         "$(lane_one_line "$lane")" "$pane" "$harness" "$cmd" "$(lane_one_line "$launch")"
       fails=$((fails + 1))
@@ -331,6 +335,12 @@ tmux_add_lane() {
   [ -n "$window" ] || loop_usage_error "add-lane: --window is required"
   lane_valid_window "$window" ||
     loop_usage_error "add-lane: bad window name '$(lane_one_line "$window")' (letter first, then letters, digits, _ or -; at least 2 characters)"
+  case $window in
+    # lanes of the two-pane base windows: loop-lane-status and loop-dispatch resolve these names to a
+    # pane of the validate / ops window, so a window of that name could never be addressed as a lane
+    validate-left | validate-right | ops-top | ops-bottom)
+      loop_usage_error "add-lane: '$window' names a pane of a base window (validate, ops); choose another window name" ;;
+  esac
   if [ "$have_harness" = "$have_cmd" ]; then
     loop_usage_error "add-lane: give exactly one of --harness or --cmd"
   fi

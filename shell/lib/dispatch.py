@@ -15,6 +15,7 @@ Exit 0 delivered, 1 not delivered (reason on stderr).
 
 from __future__ import annotations
 
+import fcntl
 import os
 import sys
 import time
@@ -30,17 +31,50 @@ class DispatchError(Exception):
     """Not delivered (exit 1)."""
 
 
-def env_float(name: str, default: float) -> float:
-    raw = os.environ.get(name, "")
-    if raw == "":
-        return default
+def seconds(name: str, raw: str) -> float:
+    """A non-negative, finite number of seconds (DispatchError, one line, otherwise)."""
     try:
         value = float(raw)
     except ValueError:
         raise DispatchError(f"{name} must be a number of seconds, got {raw!r}") from None
-    if value < 0:
-        raise DispatchError(f"{name} must not be negative")
+    if not 0 <= value < float("inf"):  # NaN fails both comparisons
+        raise DispatchError(f"{name} must be a finite, non-negative number of seconds, got {raw!r}")
     return value
+
+
+def env_float(name: str, default: float) -> float:
+    raw = os.environ.get(name, "")
+    if raw == "":
+        return default
+    return seconds(name, raw)
+
+
+NUMBER_ENV = (
+    "LOOP_DISPATCH_PASTE_DELAY",
+    "LOOP_DISPATCH_COMMAND_DELAY",
+    "LOOP_DISPATCH_CLEAR_TIMEOUT",
+    "LOOP_DISPATCH_READY_TIMEOUT",
+    "LOOP_DISPATCH_INTERRUPT_WAIT",
+    "LOOP_DISPATCH_SHELL_GRACE_S",
+    "LOOP_DISPATCH_ENTER_RETRIES",
+    "LOOP_DISPATCH_ENTER_CONFIRM_S",
+)
+
+# Bracketed-paste markers inside a payload would end the paste early: what follows an ESC[201~
+# would reach the harness as typed keys (a CR in it pressing Enter mid-prompt). They are removed.
+PASTE_MARKERS = (b"\x1b[200~", b"\x1b[201~")
+
+
+def without_paste_markers(payload: bytes) -> bytes:
+    """PAYLOAD with every bracketed-paste start/end marker removed (repeatedly: removing one may
+    join the bytes around it into another)."""
+    while True:
+        out = payload
+        for marker in PASTE_MARKERS:
+            out = out.replace(marker, b"")
+        if out == payload:
+            return out
+        payload = out
 
 
 def env_flag(name: str) -> bool:
@@ -204,6 +238,25 @@ def refuse_unsafe(pane: ls.Pane, label: str, harness: str | None, registry: ls.R
         )
 
 
+def pane_lock(pane: ls.Pane) -> int | None:
+    """Take this pane's dispatch lock (an flock in the private cache dir; a killed holder never leaves
+    it taken) and return its fd, or None when no lock file can be made. Concurrent dispatches to one
+    lane otherwise interleave: every paste lands in the composer before the first Enter, and the
+    prompts are submitted as one."""
+    key = ls.digest_of(f"{pane.socket}\0{pane.pane_id}")
+    path = ls.path_join(ls.cache_dir(), f"dispatch-{key}.lock")
+    try:
+        fd = os.open(path, os.O_RDWR | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0), 0o600)
+    except OSError:
+        return None
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+    except OSError:
+        os.close(fd)
+        return None
+    return fd
+
+
 def read_payload(args: dict[str, object]) -> bytes:
     if args.get("payload_file") is not None:
         path = str(args["payload_file"])
@@ -252,9 +305,11 @@ def parse(argv: list[str]) -> dict[str, object]:
 
 def run(argv: list[str]) -> int:
     args = parse(argv)
-    payload = read_payload(args)
+    payload = without_paste_markers(read_payload(args))
     if not payload:
         raise DispatchError("the payload is empty; nothing to deliver")
+    for name in NUMBER_ENV:  # a bad value fails here, before anything reaches the pane
+        env_float(name, 0.0)
     session = args.get("session")
     registry = ls.Registry(ls.load_registry())
     if args.get("window") is not None:
@@ -273,7 +328,10 @@ def run(argv: list[str]) -> int:
         ls.tmux("send-keys", "-t", pane.pane_id, "Escape")
         time.sleep(env_float("LOOP_DISPATCH_INTERRUPT_WAIT", 1.0))
     if wait_ready:
-        timeout = float(str(args.get("ready_timeout") or os.environ.get("LOOP_DISPATCH_READY_TIMEOUT") or 60))
+        if args.get("ready_timeout"):
+            timeout = seconds("--ready-timeout", str(args["ready_timeout"]))
+        else:
+            timeout = env_float("LOOP_DISPATCH_READY_TIMEOUT", 60.0)
         ready = wait_until_idle(pane, registry, timeout)
         try:
             pane = describe_target(pane.pane_id, None)
@@ -282,6 +340,23 @@ def run(argv: list[str]) -> int:
         refuse_unsafe(pane, label, harness, registry)
         if not ready:
             raise DispatchError(f"lane {label} was not ready (idle) within {timeout:g}s; not delivered")
+    lock = pane_lock(pane)  # one delivery at a time per pane: /clear, paste, Enter, confirmation
+    try:
+        deliver(pane, payload, args, harness, registry, interrupt)
+    finally:
+        if lock is not None:
+            os.close(lock)
+    return 0
+
+
+def deliver(
+    pane: ls.Pane,
+    payload: bytes,
+    args: dict[str, object],
+    harness: str | None,
+    registry: ls.Registry,
+    interrupt: bool,
+) -> None:
     no_clear = bool(args.get("no_clear")) or env_flag("LOOP_DISPATCH_NO_CLEAR")
     fresh = harness == "claude" and not interrupt and not no_clear
     if fresh and status_of(pane, registry).status == "idle":
@@ -298,7 +373,6 @@ def run(argv: list[str]) -> int:
         paste_and_enter(pane, payload, delay, enter=bool(args["enter"]), verify=bool(args["verify"]))
     finally:
         ls.DebounceCache(pane.socket).forget(pane.pane_id)
-    return 0
 
 
 def main(argv: list[str]) -> int:

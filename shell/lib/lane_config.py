@@ -253,14 +253,40 @@ def _type_name(value: Any) -> str:
 
 
 def resolve_cmd(cmd: str, project_root: Optional[str]) -> str:
-    """Make a relative first word (scripts/x.sh) absolute against the project root."""
+    """Make a relative first word (scripts/x.sh, also quoted: 'scripts/my tool.sh' or
+    scripts/my\\ tool.sh) absolute against the project root."""
     if not project_root:
         return cmd
     m = _REL_FIRST.match(cmd)
-    if not m:
+    if m:
+        path = os.path.normpath(os.path.join(project_root, m.group(2)))
+        return m.group(1) + shlex.quote(path) + cmd[m.end(2) :]
+    quoted = _quoted_first_word(cmd)
+    if quoted is None:
         return cmd
-    path = os.path.normpath(os.path.join(project_root, m.group(2)))
-    return m.group(1) + shlex.quote(path) + cmd[m.end(2) :]
+    lead, word, end = quoted
+    return lead + shlex.quote(os.path.normpath(os.path.join(project_root, word))) + cmd[end:]
+
+
+# A quoted or backslash-escaped first word holding only literal text (no $, `, ~, globs or operators).
+_QUOTED_FIRST = re.compile(r"""^(\s*)((?:'[^']*'|"[^"$`\\]*"|\\[^\n]|[A-Za-z0-9_.@%+=:,/-])+)(?=\s|$)""")
+
+
+def _quoted_first_word(cmd: str) -> Optional[Tuple[str, str, int]]:
+    """(leading blanks, the word unquoted, its end) for a quoted relative path as cmd's first word."""
+    m = _QUOTED_FIRST.match(cmd)
+    if not m:
+        return None
+    try:
+        words = shlex.split(m.group(2))
+    except ValueError:
+        return None
+    if len(words) != 1:
+        return None
+    word = words[0]
+    if "/" not in word or word.startswith(("/", "~", "-")) or word.endswith("/"):
+        return None
+    return m.group(1), word, m.end(2)
 
 
 def model_applies(entry: Dict[str, Any]) -> bool:

@@ -869,10 +869,18 @@ class DebounceCache:
 
 
 def _env_float(name: str, default: float) -> float:
-    try:
-        return float(getenv(name, "") or default)
-    except ValueError:
+    """A non-negative, finite number from the environment; anything else is the default, with a warning."""
+    raw = getenv(name, "")
+    if raw == "":
         return default
+    try:
+        value = float(raw)
+    except ValueError:
+        value = -1.0
+    if not 0 <= value < 1e9:  # NaN fails both comparisons
+        warn(f"ignoring {name}={raw!r} (not a non-negative number of seconds); using {default:g}")
+        return default
+    return value
 
 
 def classify_panes(

@@ -27,7 +27,9 @@ Verbs (argv from loop-tmux.sh; records for bash are NUL-separated fields):
   add-window ...      create one add-lane window, print "<window_id> <pane_id>"
   find --session S --window W      print window_id, base(0|1), isolation, worktree, branch (NUL-sep.)
   list --session S [--json]        list-lanes (human table or loop_schemas.LaneList JSON)
-  panes --session S   every lane pane: lane, pane_id, current command, dead, harness, launch (NUL-sep.)
+  panes --session S   every lane pane: lane, pane_id, current command, dead, harness, launch, state
+                      (NUL-sep.; state = dead | shell | running, judged like loop-lane-status and the
+                      watchdog: a pane showing a shell whose foreground group runs more is running)
 """
 
 from __future__ import annotations
@@ -765,6 +767,7 @@ PANE_FIELDS = [
     "@loop_lane_pane",
     "@loop_lane",
     "@loop_lane_cwd",
+    "pane_pid",
 ]
 
 
@@ -786,9 +789,39 @@ def lane_panes(session: str) -> List[Dict[str, str]]:
     return out
 
 
+def pane_states(rows: List[Dict[str, str]], harnesses: Dict[str, Dict[str, Any]]) -> Dict[str, str]:
+    """pane_id -> "dead" | "shell" | "running" for lane pane rows (PANE_FIELDS).
+
+    "shell" means the pane fell back to a bare shell. A pane whose command tmux names as a shell but
+    whose foreground process group runs more than shells (a harness started by a wrapper script that
+    did not exec) is "running": the judgement of loop-lane-status and the watchdog, from lane_status
+    (one `ps` for all such panes; without `ps` the shell tmux shows is taken at its word)."""
+    import lane_status  # the one implementation of "foreground group runs beyond a shell"
+
+    registry = lane_status.Registry(harnesses)
+    states: Dict[str, str] = {}
+    at_shell: List[Dict[str, str]] = []
+    for row in rows:
+        if row["pane_dead"] == "1":
+            states[row["pane_id"]] = "dead"
+        elif registry.is_shell_process(os.path.basename(row["pane_current_command"])):
+            states[row["pane_id"]] = "shell"
+            at_shell.append(row)
+        else:
+            states[row["pane_id"]] = "running"
+    table = lane_status.process_table() if at_shell else None
+    if table is not None:
+        for row in at_shell:
+            if lane_status.foreground_beyond_shell(table, row["pane_pid"], registry.is_shell_process):
+                states[row["pane_id"]] = "running"
+    return states
+
+
 def panes(args: argparse.Namespace) -> int:
     data = b""
-    for row in lane_panes(args.session):
+    rows = lane_panes(args.session)
+    states = pane_states(rows, load_registry())
+    for row in rows:
         fields = [
             row["lane"],
             row["pane_id"],
@@ -796,6 +829,7 @@ def panes(args: argparse.Namespace) -> int:
             row["pane_dead"],
             row["@loop_lane_harness"],
             row["@loop_lane_launch"],
+            states[row["pane_id"]],
         ]
         data += b"".join(f.encode("utf-8", "surrogateescape") + b"\0" for f in fields)
     sys.stdout.buffer.write(data)
