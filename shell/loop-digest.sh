@@ -42,9 +42,10 @@ Options:
                      {contract_version, generated_at, state, state_error,
                       mailbox: {pending: [{file, from, to, subject, mtime}], processed_count},
                       unpushed: [{repo, path, branch, upstream, count}],
-                      adrs: [{id, status, title, path}]}
+                      adrs: [{id, status, title, path}], mailbox_error, adr_error}
                      state is the parsed state file, or null when it is missing or unreadable
-                     (state_error then says why)
+                     (state_error then says why); mailbox_error / adr_error say why a folder that
+                     exists could not be listed (null when fine)
   --messages N       how many of the latest messages to list (default 6)
   -h, --help         this help
 

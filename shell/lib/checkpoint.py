@@ -115,8 +115,11 @@ def pending_summary(
 
 
 def _wiki_part(root: str, rel: str) -> str:
-    text = read_text(os.path.join(root, rel))
+    path = os.path.join(root, rel)
+    text = read_text(path)
     if text is None:
+        if os.path.lexists(path):  # a folder, a dangling link, no permission: it is there, unreadable
+            return f"## {rel}\n({rel} exists but cannot be read as a file)\n"
         return f"## {rel}\n({rel} does not exist yet)\n"
     if not text.strip():
         return f"## {rel}\n({rel} is empty)\n"

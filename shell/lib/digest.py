@@ -7,8 +7,9 @@ the ADR ledger, and prints either the ASCII digest (once, or redrawn in place ev
 seconds) or one JSON document (the contract's Digest surface).
 
 A missing or corrupt state file never stops the digest: it shows one line saying what is wrong (and
-`state: null` plus `state_error` in JSON) and keeps redrawing. Untrusted text (loop names, subjects,
-pane tails) has its control characters made visible before it reaches the terminal.
+`state: null` plus `state_error` in JSON) and keeps redrawing; a mailbox or ADR folder that cannot be
+listed is one line too (`mailbox_error`, `adr_error` in JSON, null when fine). Untrusted text (loop
+names, subjects, pane tails) has its control characters made visible before it reaches the terminal.
 
 CLI: digest.py [--project-root P] [--state-file F] [--mailbox-dir D] [--adr-dir D] [--extra-repo R]...
                [--interval S] [--once] [--no-clear] [--json] [--messages N]
@@ -100,8 +101,15 @@ def read_state(path: str) -> Tuple[Optional[Dict[str, Any]], Optional[str]]:
         return None, f"state file larger than {MAX_STATE_BYTES} bytes, not read: {path}"
     if not raw.strip():
         return None, f"empty state file {path}"
+    constants: List[str] = []
+
+    def no_constant(name: str) -> None:
+        # NaN / Infinity are not JSON: python reads them, but echoed into --json they would make the
+        # document unparseable for strict readers. They read as null, and the state_error says so.
+        constants.append(name)
+
     try:
-        doc = json.loads(raw.decode("utf-8"))
+        doc = json.loads(raw.decode("utf-8"), parse_constant=no_constant)
     except UnicodeDecodeError:
         return None, f"state file is not UTF-8 text: {path}"
     except ValueError as exc:
@@ -113,6 +121,8 @@ def read_state(path: str) -> Tuple[Optional[Dict[str, Any]], Optional[str]]:
     if not isinstance(doc, dict):
         return None, f"state file holds a JSON {type(doc).__name__}, not an object: {path}"
     problems = []
+    if constants:
+        problems.append(f"{'/'.join(sorted(set(constants)))} is not JSON, read as null")
     if doc.get("schema_version") != 2:
         problems.append(f"schema_version is {clean(json.dumps(doc.get('schema_version')))}, expected 2")
     if not isinstance(doc.get("loops"), dict):
@@ -410,16 +420,32 @@ def collect(opts: Options, with_subjects: bool = True) -> Dict[str, Any]:
             seen.add(key)
             repos.append((repo, start_git(repo)))
     state, state_error = read_state(opts.state_file)
-    pending = mailbox_entries(opts.mailbox_dir, with_subjects)
+    # A folder that exists but cannot be listed (no permission, a symlink loop, an I/O error) is shown
+    # as a one-line error beside an empty block, like a bad state file, never a traceback.
+    mailbox_error = None
+    try:
+        pending = mailbox_entries(opts.mailbox_dir, with_subjects)
+        processed = processed_count(opts.mailbox_dir)
+    except OSError as exc:
+        pending, processed = [], 0
+        mailbox_error = f"cannot read the mailbox {opts.mailbox_dir}: {exc.strerror or exc}"
     rows = [unpushed(repo, proc) for repo, proc in repos]
+    adr_error = None
+    try:
+        adrs = adr_rows(opts.adr_dir)
+    except OSError as exc:
+        adrs = []
+        adr_error = f"cannot read the ADR folder {opts.adr_dir}: {exc.strerror or exc}"
     return {
         "contract_version": CONTRACT_VERSION,
         "generated_at": now_utc().strftime("%Y-%m-%dT%H:%M:%SZ"),
         "state": state,
         "state_error": state_error,
-        "mailbox": {"pending": pending, "processed_count": processed_count(opts.mailbox_dir)},
+        "mailbox": {"pending": pending, "processed_count": processed},
+        "mailbox_error": mailbox_error,
         "unpushed": rows,
-        "adrs": adr_rows(opts.adr_dir),
+        "adrs": adrs,
+        "adr_error": adr_error,
     }
 
 
@@ -439,6 +465,8 @@ def json_doc(doc: Dict[str, Any]) -> Dict[str, Any]:
         "mailbox": {"pending": pending, "processed_count": doc["mailbox"]["processed_count"]},
         "unpushed": unpushed_rows,
         "adrs": doc["adrs"],
+        "mailbox_error": doc["mailbox_error"],
+        "adr_error": doc["adr_error"],
     }
 
 
@@ -556,7 +584,9 @@ def render(doc: Dict[str, Any], opts: Options, max_rows: Optional[int] = None) -
     mail_block = [
         f"{RULE} latest {len(shown)} messages {RULE}  ({len(pending)} pending, {processed} processed)"
     ]
-    if not shown:
+    if doc.get("mailbox_error"):
+        mail_block.append(f"mail: {clean(doc['mailbox_error'])}")
+    elif not shown:
         mail_block.append("(no pending mail)")
     else:
         for m in shown:
@@ -582,7 +612,9 @@ def render(doc: Dict[str, Any], opts: Options, max_rows: Optional[int] = None) -
     git_block += _columns(git_rows, [28, 5, 0])
 
     adr_block = [f"{RULE} decisions (MADR) {RULE}"]
-    if doc["adrs"]:
+    if doc.get("adr_error"):
+        adr_block.append(f"decisions: {clean(doc['adr_error'])}")
+    elif doc["adrs"]:
         adr_block += _columns(
             [[f"{a['id']:04d}", clean(a["status"]), clean(a["title"])] for a in doc["adrs"]], [4, 10, 0]
         )

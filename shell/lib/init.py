@@ -209,7 +209,16 @@ def run(
         raise InitError(f"project root not found: {project_root}")
     created: List[str] = []
     existing: List[str] = []
-    for rel, text in plan(project_root, project, agents, lane_config):
+    items = plan(project_root, project, agents, lane_config)
+    # Every conflict is found before anything is created: a refused run leaves the project as it was
+    # (it used to create the items ahead of the conflict and then exit 1 without listing them).
+    for rel, text in items:
+        path = os.path.join(project_root, rel)
+        if text is None and os.path.lexists(path) and not os.path.isdir(path):
+            raise InitError(f"{rel} exists and is not a folder; move it away and run loop-init again")
+        if text is not None and os.path.isdir(path):
+            raise InitError(f"{rel} is a folder, expected a file; move it away and run loop-init again")
+    for rel, text in items:
         path = os.path.join(project_root, rel)
         if text is None:
             if os.path.isdir(path):

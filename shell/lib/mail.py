@@ -294,6 +294,16 @@ def main(argv: List[str]) -> int:
     except MailError as exc:
         sys.stderr.write(f"loop-mail: {exc}\n")
         return 1
+    except BrokenPipeError:
+        # the reader of a long listing went away (`loop-mail list | head`): not a mailbox error.
+        # fd 1 goes to /dev/null so the interpreter's final flush is quiet too.
+        try:
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, sys.stdout.fileno())
+            os.close(devnull)
+        except OSError:
+            pass
+        return 0
     except OSError as exc:
         sys.stderr.write(f"loop-mail: {exc.filename or mailbox}: {exc.strerror}\n")
         return 1

@@ -228,6 +228,8 @@ def _read_yaml(path: str) -> Tuple[bool, Any, bool]:
             doc = yaml.safe_load(text)
         except yaml.YAMLError as exc:
             raise RestartError(f"{path}: not valid YAML: {str(exc).splitlines()[0]}") from None
+        except RecursionError:
+            raise RestartError(f"{path}: nested too deeply to read") from None
         engine = doc.get("engine") if isinstance(doc, dict) else None
         pm = engine.get("pm") if isinstance(engine, dict) else None
         pm_present = isinstance(engine, dict) and "pm" in engine
@@ -238,6 +240,8 @@ def _read_yaml(path: str) -> Tuple[bool, Any, bool]:
         lines = _lines(text)
         found, value = _lookup(lines, ["engine", "pm", "adapters"])
         pm_present, _ = _lookup(lines, ["engine", "pm"])
+    except RecursionError:
+        raise RestartError(f"{path}: nested too deeply to read") from None
     except RestartError as exc:
         raise RestartError(
             f"{path}: cannot read engine.pm.adapters without PyYAML ({exc}); "
@@ -282,7 +286,15 @@ def check(names: List[str], listing: str) -> List[str]:
     try:
         doc = json.loads(listing)
     except ValueError:
-        return ["loop-pm list-adapters --json did not print JSON"]
+        # a third-party adapter that prints while it is imported puts text ahead of the document,
+        # which loop-pm prints as its last line
+        lines = [line for line in listing.splitlines() if line.strip()]
+        try:
+            doc = json.loads(lines[-1]) if lines else None
+        except ValueError:
+            doc = None
+        if not isinstance(doc, dict):
+            return ["loop-pm list-adapters --json did not print JSON"]
     entries = doc.get("adapters") if isinstance(doc, dict) else doc
     if not isinstance(entries, list):
         return ["loop-pm list-adapters --json: no 'adapters' list"]

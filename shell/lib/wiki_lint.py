@@ -6,7 +6,9 @@ Before building the prompt every wiki page is scanned for text that tries to ins
 chat-template tokens, shell-command bait, secret exfiltration, hidden HTML-comment instructions,
 invisible bidi/tag characters). A page that matches is moved, never edited, to ops-wiki/quarantine/
 (same relative path; a `.2.md`-style suffix when the name is taken) and listed in
-ops-wiki/review-queue.md for a human. The remaining pages are shuffled (a seed makes it repeatable)
+ops-wiki/review-queue.md for a human (checkpoint.md is scanned above its coord-decisions marker only and
+never moved: below the marker is the coordinator's state; a hit is queued and the page left out of the
+pass). The remaining pages are shuffled (a seed makes it repeatable)
 and cut into batches; the prompt carries the first --batches batches, each page as spotlighted data,
 plus mechanical hints (broken links, pages nothing links to, page ages).
 
@@ -160,19 +162,25 @@ def display(path: str) -> str:
     return CONTROL_RE.sub(lambda m: "\\x%02x" % ord(m.group(0)), text)
 
 
+def is_checkpoint(rel: str) -> bool:
+    """ops-wiki/checkpoint.md (given relative to the wiki or to the project root)."""
+    return os.path.basename(rel) == "checkpoint.md" and os.path.dirname(rel) in ("", "ops-wiki")
+
+
 def scan_text(text: str, rel: str = "") -> List[Tuple[str, int]]:
     """[(pattern name, line number)] for every suspect pattern that matches, first match each, in line order.
-    In checkpoint.md the coordinator's part (from the marker down) may hold real decision blocks."""
+    In checkpoint.md only the part above the marker is scanned: from the marker down it is the
+    coordinator's (the engine files approved decisions there, quoting critiques and payloads such as a
+    `curl ... | sh` a human approved), not text a lane wrote."""
     hits: Dict[str, int] = {}
-    coord_from = -1
-    if os.path.basename(rel) == "checkpoint.md" and os.path.dirname(rel) in ("", "ops-wiki"):
+    if is_checkpoint(rel):
         coord_from = text.find(MARKER)
+        if coord_from >= 0:
+            text = text[:coord_from]
     for name, pattern in SUSPECT_PATTERNS:
         if name in hits:
             continue
         for m in pattern.finditer(text):
-            if name == "decision-block" and 0 <= coord_from <= m.start():
-                continue
             hits[name] = text.count("\n", 0, m.start()) + 1
             break
     return sorted(hits.items(), key=lambda item: (item[1], item[0]))
@@ -305,7 +313,9 @@ def build(
             continue
         hits = scan_text(text, rel)
         if hits:
-            new_rel = quarantine(wiki, rel) if move else ""
+            # checkpoint.md is never moved: below its marker it is the coordinator's state, and the
+            # engine and loop-checkpoint need it in place. It is queued and left out of the pass.
+            new_rel = quarantine(wiki, rel) if move and not is_checkpoint(rel) else ""
             suspects.append((rel, new_rel, hits))
             continue
         texts[rel] = text
@@ -318,10 +328,12 @@ def build(
         lines = []
         for rel, new_rel, hits in suspects:
             why = "; ".join(f"{name} at line {line}" for name, line in hits)
-            lines.append(
-                f"- [ ] [{day.isoformat()}] SUSPECT-INSTRUCTION quarantined ops-wiki/{display(rel)} -> "
-                f"ops-wiki/{display(new_rel)} ({why})\n"
+            where = (
+                f"quarantined ops-wiki/{display(rel)} -> ops-wiki/{display(new_rel)}"
+                if new_rel
+                else f"in ops-wiki/{display(rel)} above the {MARKER} line, left in place"
             )
+            lines.append(f"- [ ] [{day.isoformat()}] SUSPECT-INSTRUCTION {where} ({why})\n")
         append_locked(os.path.join(wiki, REVIEW_QUEUE), "".join(lines), REVIEW_QUEUE_HEADER)
 
     pages = sorted(texts)
@@ -364,6 +376,10 @@ def build(
         for rel, new_rel, hits in suspects:
             why = ", ".join(f"{name} (line {line})" for name, line in hits)
             where = f" -> ops-wiki/{display(new_rel)}" if new_rel else ""
+            if move and not new_rel:
+                where = (
+                    " (left in place: below its marker it is the coordinator's; still not part of this pass)"
+                )
             out.append(f"- ops-wiki/{display(rel)}{where}: {why}\n")
     out.append("\n## Mechanical hints (computed over all pages; verify before acting)\n")
     if broken_hints:
@@ -460,6 +476,8 @@ def main(argv: List[str]) -> int:
             for rel, new_rel, hits in suspects:
                 why = ", ".join(f"{name} (line {line})" for name, line in hits)
                 action = f"quarantined -> ops-wiki/{display(new_rel)}" if new_rel else "suspect (not moved)"
+                if not new_rel and not args.no_quarantine:
+                    action = "suspect above the coord-decisions line (checkpoint.md is never moved; queued)"
                 sys.stderr.write(f"{PROG}: ops-wiki/{display(rel)}: {action}: {why}\n")
             data = prompt.encode("utf-8")
             if args.out:

@@ -101,9 +101,12 @@ checkpoint_main() {
     esac
   done
   [ -n "$mode" ] || loop_usage_error "give --print or --dispatch [lane]"
-  case $ceiling in
-    "" | *[!0-9]* | 0) loop_usage_error "the token ceiling must be a positive whole number (got '$ceiling')" ;;
+  local digits=${ceiling#"${ceiling%%[!0]*}"} # leading zeros dropped: 000 is 0, 048000 is 48000
+  case $ceiling$digits in
+    "" | *[!0-9]*) loop_usage_error "the token ceiling must be a positive whole number (got '$ceiling')" ;;
   esac
+  [ -n "$digits" ] || loop_usage_error "the token ceiling must be a positive whole number (got '$ceiling')"
+  ceiling=$digits
   [ -n "$lane" ] || loop_usage_error "the lane name is empty"
   if [ "$mode" = dispatch ] && [ -z "$session" ]; then
     # the session is known before anything is built (or, for the lint, quarantined)

@@ -174,3 +174,102 @@ def test_adapter_reader_in_the_stdlib_only_python(shell_env, fakes):
     proc = shell_env.run("bin/loop-restart", "myloop")
     assert proc.returncode == 0, proc.stderr
     assert "PM adapters available: jira" in proc.stdout
+
+
+def test_env_file_errors_stop_before_restarting_and_never_show_values(shell_env, fakes):
+    """An unquoted value with a space makes bash run its second word as a command: the engine must not
+    be restarted with a half-loaded environment, and the error must not quote the secret's text."""
+    _config(shell_env.cwd, "[jira]")
+    (fakes["secrets"] / "myloop.env").write_text(f"JIRA_API_TOKEN={SECRET} tail-part\nJIRA_EMAIL=a@b.c\n")
+    proc = shell_env.run("bin/loop-restart", "myloop")
+    assert proc.returncode == 1
+    assert "reported errors on line(s) 1" in proc.stderr and "nothing restarted" in proc.stderr
+    assert "tail-part" not in proc.stdout + proc.stderr
+    assert SECRET not in proc.stdout + proc.stderr
+    assert _calls(fakes) == []  # nothing reinstalled, nothing restarted
+
+
+def test_env_file_with_crlf_line_endings_is_refused(shell_env, fakes):
+    _config(shell_env.cwd, "[jira]")
+    (fakes["secrets"] / "myloop.env").write_bytes(f"JIRA_API_TOKEN={SECRET}\r\n".encode())
+    proc = shell_env.run("bin/loop-restart", "myloop")
+    assert proc.returncode == 1 and "CRLF" in proc.stderr
+    assert _calls(fakes) == []
+
+
+def test_env_file_is_sourced_like_a_shell_would(shell_env, fakes):
+    """export lines, quotes and spaces, a reference to an unset variable, and names that loop-restart
+    itself uses: the values reach the engine, and the restart still targets the right session/root."""
+    root = shell_env.cwd
+    _config(root, "[jira]")
+    (fakes["secrets"] / "myloop.env").write_text(
+        "# the loop's secrets\n"
+        f'export JIRA_API_TOKEN="{SECRET}"\n'
+        "export  JIRA_EMAIL='Jo Smith <jo@x.org>'\n"
+        'JIRA_PROJECT_KEY="K${NOT_SET_ANYWHERE}"\n'
+        "session=other\nroot=/nonexistent\ntimeout=soon\nset -u\n"
+    )
+    proc = shell_env.run("bin/loop-restart", "myloop")
+    assert proc.returncode == 0, proc.stderr
+    assert f"engine --project-root {root} --session myloop restart --timeout 60 token=set" in _calls(fakes)
+    assert SECRET not in proc.stdout + proc.stderr
+
+
+def test_env_file_in_export_p_form_reaches_the_engine(shell_env, fakes):
+    """`export -p > file` writes `declare -x NAME="value"` lines; sourced inside a function, declare
+    would make function-local variables that never reach loop-engine or loop-pm."""
+    root = shell_env.cwd
+    _config(root, "[jira]")
+    (fakes["secrets"] / "myloop.env").write_text(f'declare -x JIRA_API_TOKEN="{SECRET}"\ntypeset -x X=1\n')
+    proc = shell_env.run("bin/loop-restart", "myloop")
+    assert proc.returncode == 0, proc.stderr
+    assert _calls(fakes)[-2:] == [
+        f"engine --project-root {root} --session myloop restart --timeout 60 token=set",
+        "pm list-adapters --json token=set",
+    ]
+
+
+def test_env_file_that_is_a_directory_is_an_error(shell_env, fakes):
+    _config(shell_env.cwd, "[]")
+    (fakes["secrets"] / "myloop.env").mkdir()
+    proc = shell_env.run("bin/loop-restart", "myloop")
+    assert proc.returncode == 1 and "not a regular file" in proc.stderr
+    assert _calls(fakes) == []
+
+
+def test_adapter_check_reads_past_noise_an_adapter_printed_on_import(shell_env, fakes):
+    """An adapter that prints while it loads puts text before loop-pm's JSON line; the assert still
+    reads the document (and still fails when the adapter is unavailable)."""
+    _config(shell_env.cwd, "[jira]")
+    pm = fakes["bindir"] / "loop-pm"
+    pm.write_text(
+        pm.read_text().replace("#!/usr/bin/env bash\n", "#!/usr/bin/env bash\necho 'plugin x: hello'\n", 1)
+    )
+    (fakes["secrets"] / "myloop.env").write_text(f"JIRA_API_TOKEN={SECRET}\n")
+    proc = shell_env.run("bin/loop-restart", "myloop")
+    assert proc.returncode == 0, proc.stderr
+    assert "PM adapters available: jira" in proc.stdout
+    (fakes["secrets"] / "myloop.env").write_text("JIRA_EMAIL=a@b.c\n")
+    proc = shell_env.run("bin/loop-restart", "myloop")
+    assert proc.returncode == 1 and "adapter 'jira' is not available" in proc.stderr
+    assert restart_lib.check(["jira"], "noise only\n") == ["loop-pm list-adapters --json did not print JSON"]
+
+
+def test_a_deeply_nested_adapters_value_is_one_line_not_a_traceback(shell_env, fakes):
+    (shell_env.cwd / "lane-config.yaml").write_text(
+        "engine:\n  pm:\n    adapters: " + "[" * 5000 + "]" * 5000 + "\n"
+    )
+    proc = shell_env.run("bin/loop-restart", "myloop")
+    assert proc.returncode == 1
+    assert "Traceback" not in proc.stderr and "nested too deeply to read" in proc.stderr
+    assert _calls(fakes) == []
+
+
+def test_env_file_that_runs_exit_is_a_failure_not_a_restart(shell_env, fakes):
+    """`exit 0` in the env file used to end loop-restart with status 0 and nothing restarted."""
+    _config(shell_env.cwd, "[]")
+    (fakes["secrets"] / "myloop.env").write_text("JIRA_EMAIL=a@b.c\nexit 0\n")
+    proc = shell_env.run("bin/loop-restart", "myloop")
+    assert proc.returncode == 1
+    assert "ran exit; nothing restarted" in proc.stderr
+    assert _calls(fakes) == []
