@@ -327,6 +327,107 @@ def test_readme_command_is_real(command: Command) -> None:
     assert not check_command(command), f"README.md:{command.line}: {check_command(command)}"
 
 
+def distribution_scripts() -> dict[str, set[str]]:
+    """Each workspace distribution's name and the console scripts it declares."""
+    out: dict[str, set[str]] = {}
+    for pyproject in sorted((REPO / "packages").glob("*/pyproject.toml")):
+        text = pyproject.read_text()
+        name = re.search(r'^name = "([^"]+)"', text, re.M)
+        assert name, pyproject
+        section = re.search(r"^\[project\.scripts\]\n(.*?)(?=^\[|\Z)", text, re.S | re.M)
+        found = re.findall(r"^([A-Za-z0-9_.-]+)\s*=", section.group(1), re.M) if section else []
+        out[name.group(1)] = set(found)
+    return out
+
+
+def uv_tool_installs(commands: list[Command]) -> list[tuple[str, list[str], list[str]]]:
+    """(package, --with values, --with-executables-from values) of each `uv tool install` line."""
+    out: list[tuple[str, list[str], list[str]]] = []
+    for command in commands:
+        argv = command.argv
+        if argv[:3] != ["uv", "tool", "install"]:
+            continue
+        package = ""
+        withs: list[str] = []
+        exes: list[str] = []
+        args = iter(argv[3:])
+        for arg in args:
+            if arg in ("--with", "--with-executables-from", "--find-links", "-f", "--index-url", "--from"):
+                value = next(args)
+                {"--with": withs, "--with-executables-from": exes}.get(arg, []).append(value)
+            elif not arg.startswith("-") and not package:
+                package = arg
+        out.append((package, withs, exes))
+    return out
+
+
+def test_readme_uv_tools_link_each_command_once() -> None:
+    """The README's `uv tool install` lines, run in order, each succeed: uv refuses a tool whose command
+    another tool already links (`Executables already exist`), so no two lines may link the same name;
+    together they link every workspace command the first hour runs; and loop-pm's tool carries the
+    adapter the README syncs with (adapters are found in loop-pm's own environment)."""
+    scripts = distribution_scripts()
+    tools = uv_tool_installs(README_COMMANDS)
+    assert tools, "README.md shows no `uv tool install` line"
+    linked: dict[str, str] = {}
+    for package, withs, exes in tools:
+        assert package in scripts, f"uv tool install {package}: not a workspace distribution"
+        for name in sorted(scripts[package].union(*(scripts[e] for e in exes))):
+            assert name not in linked, f"both the {linked[name]} and the {package} tool link {name}"
+            linked[name] = package
+        if package == "loop-pm":
+            assert "loop-pm-jira" in withs, "uv tool install loop-pm without --with loop-pm-jira"
+    used = {program_of(seg) for c in README_COMMANDS for seg in c.segments} & WORKSPACE_SCRIPTS
+    assert used <= set(linked), f"no uv tool line links {sorted(used - set(linked))}"
+
+
+def test_readme_demo_args_are_loop_demo_flags() -> None:
+    """`make demo DEMO_ARGS=…` passes its words to loop-demo: each flag README shows there must be one
+    loop-demo's --help lists (make itself accepts any DEMO_ARGS, so nothing else would notice)."""
+    spans = re.findall(r"`make demo DEMO_ARGS=([^`]+)`", README.read_text())
+    assert spans, "README.md no longer shows `make demo DEMO_ARGS=…`"
+    text = help_text((str(VENV_BIN / "loop-demo"),))
+    assert text is not None, "loop-demo --help failed"
+    for span in spans:
+        flags = long_flags(shlex.split(shlex.split(span)[0]))
+        assert flags, span
+        missing = [f for f in flags if not re.search(rf"(?<![\w-]){re.escape(f)}(?![\w-])", text)]
+        assert not missing, f"make demo DEMO_ARGS={span}: loop-demo --help lacks {missing}"
+
+
+DOCS_NAMING_ENV = [
+    README,
+    REPO / "AGENTS.md",
+    REPO / "CONTRACT.md",
+    SKILL,
+    *sorted((REPO / "skills" / "loop-orchestrator" / "references").glob("*.md")),
+]
+ENV_NAME = re.compile(r"\b(?:LOOP|JIRA|LANE_CONFIG)_[A-Z0-9_]*[A-Z0-9]\b")
+
+
+def source_text() -> str:
+    """Everything the tools are made of: shell/ scripts and helpers, and every package's src/."""
+    files = [
+        *(REPO / "shell").rglob("*.sh"),
+        *(REPO / "shell" / "lib").glob("*.py"),
+        *(REPO / "shell" / "bin").iterdir(),
+        *(REPO / "packages").glob("*/src/**/*.py"),
+    ]
+    return "\n".join(f.read_text(errors="replace") for f in files if f.is_file())
+
+
+def test_documented_env_vars_are_read_somewhere() -> None:
+    """Every LOOP_* / JIRA_* / LANE_CONFIG_* variable the user docs name is one the code reads: a renamed
+    or removed variable would otherwise go on being documented, and silently do nothing."""
+    code = set(ENV_NAME.findall(source_text()))
+    total = 0
+    for doc in DOCS_NAMING_ENV:
+        named = set(ENV_NAME.findall(doc.read_text()))
+        total += len(named)
+        assert named <= code, f"{doc.relative_to(REPO)} names {sorted(named - code)}, which no code reads"
+    assert total >= 20, f"the docs name only {total} variables: is the pattern still right?"
+
+
 def doc_commands() -> list[tuple[str, Command]]:
     """Commands in substrate.md's plain code blocks and in SKILL.md's table of moves."""
     out: list[tuple[str, Command]] = []
