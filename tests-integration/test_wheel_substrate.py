@@ -29,6 +29,7 @@ CLIS = (
     "loop-metrics",
     "loop-wiki-lint",
     "loop-jira-sync",
+    "loop-lane-hook",
 )
 
 

@@ -80,3 +80,7 @@ def loop_wiki_lint() -> None:
 
 def loop_jira_sync() -> None:
     exec_script("loop-jira-sync")
+
+
+def loop_lane_hook() -> None:
+    exec_script("loop-lane-hook")

@@ -24,7 +24,7 @@ SCRIPT_NAMES: tuple[str, ...] = (
     "loop-wiki-lint",
     "loop-jira-sync",
 )
-_CANDIDATES = ("{name}.sh", "scripts/{name}.sh", "bin/{name}", "lib/{name}.sh")
+_CANDIDATES = ("{name}.sh", "scripts/{name}.sh", "bin/{name}", "hooks/{name}.sh", "lib/{name}.sh")
 
 
 def shell_dir() -> Path:
