@@ -81,7 +81,9 @@ isolation, branch); a --cmd that starts a registered harness records that harnes
   --worktree                give the lane its own git worktree <repo>/.loop/worktrees/<session>/<W>
                             on branch loop/<session>/<W>
   --wait-ready              block until loop-lane-status says the lane is idle
-  --ready-timeout SECS      how long --wait-ready waits (default 60); a timeout exits 1 (the window stays)
+  --ready-timeout SECS      how long --wait-ready waits (default 60); a timeout exits 1 (the window stays).
+                            A lane that died, or whose harness is back at a bare shell for
+                            LOOP_DISPATCH_SHELL_GRACE_S (3), ends the wait at once (exit 1)
 drop-lane kills window W; base windows need --force. A worktree lane's worktree is removed when
 clean and kept (with a warning) when it holds uncommitted changes.
 list-lanes prints a table; --json prints {contract_version, session, generated_at, lanes: [{window,
@@ -277,11 +279,15 @@ lane_boot_check() {
     IFS= read -r -d '' state; do
     if [ -z "$harness" ] || [ "$(harness_field "$harness" kind 2>/dev/null || true)" != ai ]; then continue; fi
     checked=$((checked + 1))
-    # state (lanes.py panes): dead | shell | running; a shell whose foreground group runs more (a
+    # state (lanes.py panes): dead | shell | launching | running; a shell whose foreground group runs more (a
     # harness behind a wrapper script that did not exec) is running, as loop-lane-status and the watchdog judge
     if [ "$state" = dead ] || [ "$dead" = 1 ]; then
       printf 'boot-check: FAIL %s (%s): the pane is dead; launch: %s\n' \
         "$(lane_one_line "$lane")" "$pane" "$(lane_one_line "$launch")"
+      fails=$((fails + 1))
+    elif [ "$state" = launching ]; then
+      printf 'boot-check: FAIL %s (%s): %s has not started after %ss (its launching shell still runs); launch: %s\n' \
+        "$(lane_one_line "$lane")" "$pane" "$harness" "$secs" "$(lane_one_line "$launch")"
       fails=$((fails + 1))
     elif [ "$state" = shell ]; then
       printf 'boot-check: FAIL %s (%s): %s fell back to a bare shell (%s); launch: %s\n' \
@@ -443,26 +449,11 @@ lane_make_worktree() {
   [ -d "$_LANE_WT_CWD" ] || _LANE_WT_CWD=$_LANE_WT_PATH
 }
 
-# lane_wait_ready SESSION PANE SECS: poll loop-lane-status until the lane is idle.
+# lane_wait_ready SESSION PANE SECS: wait until the lane is idle (lanes.py wait-ready says why it never
+# will be: a dead pane, or an AI lane back at a bare shell, ends the wait before SECS).
 lane_wait_ready() {
-  local session=$1 pane=$2 secs=$3 status='' whole end
-  local status_script=$LOOP_SELF_DIR/loop-lane-status.sh
-  [ -f "$status_script" ] || loop_die "--wait-ready: $status_script is missing"
-  whole=${secs%%.*}
-  [ -n "$whole" ] || whole=0
-  case $secs in *.*[1-9]*) whole=$((whole + 1)) ;; esac
-  end=$((SECONDS + whole))
-  while :; do
-    status=$(bash "$status_script" "$session" "$pane" 2>/dev/null || true)
-    if [ "$status" = idle ]; then
-      printf 'loop-tmux: lane %s is ready\n' "$pane"
-      return 0
-    fi
-    # SECONDS ticks in whole seconds: past `end` (not at it) means at least SECS have gone by
-    [ "$SECONDS" -le "$end" ] || break
-    sleep 0.3
-  done
-  loop_die "--wait-ready: lane $pane not idle after ${secs}s (last status: ${status:-none}); the window stays"
+  local pane=$2 secs=$3
+  loop_py lanes wait-ready "--pane=$pane" "--timeout=$secs" || exit $?
 }
 
 tmux_list_lanes() {

@@ -786,6 +786,42 @@ def foreground_beyond_shell(table: list[list[str]], pane_pid: str, is_shell: Cal
     return any(r[1] == group and not is_shell(r[3].strip().rpartition("/")[2].lstrip("-")) for r in table)
 
 
+# lanes.lane_command starts every lane as `<shell> -i -c '<run the launch, then exec a login shell>'
+# loop-lane <launch> <shell>`: while argv[4] of the pane's first process is still this name, the lane is
+# launching (rc files loading, the harness not started yet); once the launch ends, that shell has exec'd
+# the user's login shell and the name is gone.
+LAUNCH_ARGV0 = "loop-lane"
+
+
+def launching_pids(pids: list[str]) -> set[str]:
+    """Which of `pids` (pane first processes) are still the launching shell of their lane (see
+    LAUNCH_ARGV0): /proc/<pid>/cmdline where there is a /proc, else one `ps` for all of them."""
+    found: set[str] = set()
+    missing: list[str] = []
+    for pid in pids:
+        if not pid.isdigit():
+            continue
+        try:
+            with open(f"/proc/{pid}/cmdline", "rb") as fh:
+                argv = fh.read().split(b"\0")
+        except OSError:
+            missing.append(pid)
+            continue
+        if len(argv) > 4 and argv[2] == b"-c" and argv[4] == LAUNCH_ARGV0.encode():
+            found.add(pid)
+    if missing and not posix.access("/proc/self", posix.F_OK):
+        try:
+            proc = run(["ps", "-o", "pid=", "-o", "args=", "-p", ",".join(missing)])
+        except LaneError:
+            return found
+        mark = f" -l {LAUNCH_ARGV0} "  # args is argv joined by spaces: ... exec "$2" -l loop-lane <launch>
+        for line in proc.stdout.decode("utf-8", "replace").splitlines():
+            pid, _, args = line.strip().partition(" ")
+            if pid in missing and " -c " in args and mark in args:
+                found.add(pid)
+    return found
+
+
 def panes_running_beyond_a_shell(panes: list[Pane], registry: Registry) -> set[str]:
     """The ids of `panes` (each showing a shell as its command) whose foreground group runs more than
     shells (see foreground_beyond_shell). One `ps` for all of them; without `ps`, the shell tmux shows
@@ -907,7 +943,12 @@ def classify_panes(
     if at_shell:  # rare: only a lane that looks exited costs the `ps`
         for pane_id in panes_running_beyond_a_shell(list(at_shell.values()), registry):
             del verdicts[pane_id]  # read its screen like any running harness's
-            need.append(at_shell[pane_id])
+            need.append(at_shell.pop(pane_id))
+        launching = launching_pids([p.pid for p in at_shell.values()]) if at_shell else set()
+        for pane in at_shell.values():
+            if pane.pid in launching:  # still starting its harness: booting, not exited
+                harness = verdicts[pane.pane_id].harness
+                verdicts[pane.pane_id] = Verdict("working", "booting", "process", harness)
     if not need:
         return verdicts
     socket = need[0].socket

@@ -215,6 +215,7 @@ def lane_command(launch: str, user_shell: str) -> List[str]:
     """argv for a pane that runs LAUNCH and falls back to the user's shell when it exits."""
     base = os.path.basename(user_shell).lstrip("-")
     wrapper = user_shell if base in POSIX_SHELLS else _which("bash") or "/bin/sh"
+    # "loop-lane" ($0, argv[4]) marks the launching shell: lane_status.LAUNCH_ARGV0 looks for it
     return [wrapper, "-i", "-c", WRAPPER, "loop-lane", launch, user_shell]
 
 
@@ -790,8 +791,9 @@ def lane_panes(session: str) -> List[Dict[str, str]]:
 
 
 def pane_states(rows: List[Dict[str, str]], harnesses: Dict[str, Dict[str, Any]]) -> Dict[str, str]:
-    """pane_id -> "dead" | "shell" | "running" for lane pane rows (PANE_FIELDS).
+    """pane_id -> "dead" | "shell" | "launching" | "running" for lane pane rows (PANE_FIELDS).
 
+    "launching": the shell lane_command started has not started the lane's command yet (slow rc files).
     "shell" means the pane fell back to a bare shell. A pane whose command tmux names as a shell but
     whose foreground process group runs more than shells (a harness started by a wrapper script that
     did not exec) is "running": the judgement of loop-lane-status and the watchdog, from lane_status
@@ -814,6 +816,11 @@ def pane_states(rows: List[Dict[str, str]], harnesses: Dict[str, Dict[str, Any]]
         for row in at_shell:
             if lane_status.foreground_beyond_shell(table, row["pane_pid"], registry.is_shell_process):
                 states[row["pane_id"]] = "running"
+    still = [row for row in at_shell if states[row["pane_id"]] == "shell"]
+    launching = lane_status.launching_pids([row["pane_pid"] for row in still]) if still else set()
+    for row in still:
+        if row["pane_pid"] in launching:
+            states[row["pane_id"]] = "launching"
     return states
 
 
@@ -848,6 +855,38 @@ class _Parser(argparse.ArgumentParser):
         raise UsageError(message)
 
 
+def wait_ready(args: argparse.Namespace) -> int:
+    """add-lane --wait-ready: wait until the new lane's pane is idle. A lane that can never get there ends
+    the wait early: a dead pane at once, an AI lane back at a bare shell once that has lasted
+    LOOP_DISPATCH_SHELL_GRACE_S (the same judgement as loop-dispatch --wait-ready). A lane whose launching
+    shell is still starting its harness is booting, and is waited for."""
+    import dispatch
+    import lane_status
+
+    try:
+        secs = dispatch.seconds("--ready-timeout", args.timeout)
+    except dispatch.DispatchError as exc:
+        raise UsageError(str(exc)) from None
+    registry = lane_status.Registry(load_registry())
+    try:
+        pane = dispatch.describe_target(args.pane, None)
+        ready = dispatch.wait_until_idle(pane, registry, secs)
+        pane = dispatch.describe_target(args.pane, None)
+    except lane_status.LaneError:
+        raise LaneError(f"--wait-ready: lane {args.pane} is gone (its window was closed)") from None
+    if ready:
+        sys.stdout.write(f"loop-tmux: lane {args.pane} is ready\n")
+        return 0
+    verdict = dispatch.status_of(pane, registry)
+    if verdict.detail == "dead":
+        why = "its pane is dead"
+    elif verdict.detail == "exited-to-shell":
+        why = f"{verdict.harness or 'its harness'} exited to a bare shell ({pane.command})"
+    else:
+        why = f"not idle after {args.timeout}s (last status: {verdict.status})"
+    raise LaneError(f"--wait-ready: lane {args.pane} {why}; the window stays")
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = _Parser(prog="lanes.py", add_help=True)
     sub = p.add_subparsers(dest="verb")
@@ -867,6 +906,9 @@ def build_parser() -> argparse.ArgumentParser:
     a.add_argument("--cwd", required=True)
     a.add_argument("--launch", default="")
     a.add_argument("--opt", action="append", default=[])
+    w = sub.add_parser("wait-ready")
+    w.add_argument("--pane", required=True)
+    w.add_argument("--timeout", required=True)
     for verb in ("find", "list", "panes"):
         s = sub.add_parser(verb)
         s.add_argument("--session", required=True)
@@ -893,6 +935,8 @@ def main(argv: List[str]) -> int:
             return list_lanes(args)
         if args.verb == "panes":
             return panes(args)
+        if args.verb == "wait-ready":
+            return wait_ready(args)
         raise UsageError("missing verb")
     except UsageError as exc:
         sys.stderr.write(f"loop-tmux: {exc}\n")

@@ -189,7 +189,11 @@ class Watchdog:
             return True
         if not self.is_bare_shell(row["pane_current_command"]):
             return False
-        return not self.foreground_runs_more_than_a_shell(row["pane_pid"])
+        if self.foreground_runs_more_than_a_shell(row["pane_pid"]):
+            return False
+        # a lane whose launching shell is still starting it (slow rc files) is not down: a restart now
+        # would launch a second agent into the same pane
+        return row["pane_pid"] not in lane_status.launching_pids([row["pane_pid"]])
 
     def lane_rows(self) -> Optional[List[Dict[str, str]]]:
         if not lanes.has_session(self.session):

@@ -316,7 +316,7 @@ def test_wait_ready_times_out_on_a_lane_that_never_comes_up(tmux_server, shell_e
         "env PATH=/nonexistent claude", "--wait-ready", "--ready-timeout", "2",
     )  # fmt: skip
     assert proc.returncode == 1, proc.stdout + proc.stderr
-    assert "not idle" in proc.stderr and len(proc.stderr.strip().splitlines()) == 1
+    assert "exited to a bare shell" in proc.stderr and len(proc.stderr.strip().splitlines()) == 1
     ok = shell_env.run(
         "loop-tmux.sh", "add-lane", "--session", "wr", "--window", "live", "--harness", "claude",
         "--wait-ready", "--ready-timeout", "20",
