@@ -7,7 +7,9 @@ sprint issues, partial sprint updates). Basic auth is checked on every request. 
 - TEAM: team-managed; statuses To Do / In Progress / In Review / Done / Won't Do; accepts `parent`.
 - CORP: company-managed; To Do / In Progress / Done (no In Review); REJECTS `parent` on create.
 
-Faults can be queued (`fail_next`) — e.g. a 429 with Retry-After, a 503 — and every request is logged.
+Faults can be queued (`fail_next`) — e.g. a 429 with Retry-After, a 503, or raw bytes such as a proxy's
+HTML error page — and every request is logged. `FakeJiraServer(prefix="/jira")` serves the API under a
+path prefix (a self-hosted Jira's context path) and answers 404 outside it.
 Run standalone with `python fake_jira.py [--port N]` (prints the base URL, serves until killed).
 """
 
@@ -330,6 +332,14 @@ class Handler(BaseHTTPRequestHandler):
         return
 
     def _send(self, status: int, body: Any = None, headers: dict[str, str] | None = None) -> None:
+        if isinstance(body, bytes):  # sent as is (an HTML error page, a truncated body…)
+            self.send_response(status)
+            for k, v in (headers or {}).items():
+                self.send_header(k, v)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+            return
         data = b"" if body is None else json.dumps(body).encode()
         self.send_response(status)
         for k, v in (headers or {}).items():
@@ -348,6 +358,12 @@ class Handler(BaseHTTPRequestHandler):
         query = {k: v[-1] for k, v in parse_qs(parts.query).items()}
         length = int(self.headers.get("Content-Length") or 0)
         raw = self.rfile.read(length) if length else b""
+        prefix = self.server.prefix
+        if prefix:
+            if path != prefix and not path.startswith(prefix + "/"):
+                self._send(404, b"<html><body>Not Found</body></html>", {"Content-Type": "text/html"})
+                return
+            path = path[len(prefix) :]
         try:
             body = json.loads(raw) if raw else None
         except ValueError:
@@ -647,11 +663,12 @@ def _create(state: JiraState, body: dict[str, Any]) -> dict[str, Any]:
 class FakeJiraServer(ThreadingHTTPServer):
     daemon_threads = True
 
-    def __init__(self, port: int = 0, email: str = EMAIL, token: str = TOKEN) -> None:
+    def __init__(self, port: int = 0, email: str = EMAIL, token: str = TOKEN, prefix: str = "") -> None:
         super().__init__(("127.0.0.1", port), Handler)
         self.state = JiraState()
         self.email = email
         self.token = token
+        self.prefix = prefix.rstrip("/")
         self._thread: threading.Thread | None = None
 
     def handle_error(self, request: Any, client_address: Any) -> None:
@@ -660,7 +677,7 @@ class FakeJiraServer(ThreadingHTTPServer):
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self.server_address[1]}"
+        return f"http://127.0.0.1:{self.server_address[1]}{self.prefix}"
 
     def start(self) -> FakeJiraServer:
         self._thread = threading.Thread(target=self.serve_forever, name="fake-jira", daemon=True)

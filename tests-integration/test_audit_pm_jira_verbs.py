@@ -1,6 +1,7 @@
 """Audit regressions for the Jira side of loop-pm, through the installed `loop-pm` CLI against the fake
 Jira over real HTTP: odd task files on push, a missing sprint, a failure after an issue was created, a
-sprint answer without an id, and `start-sprint --create` while a sprint is running."""
+sprint answer without an id, `start-sprint --create` while a sprint is running, remote text no task file
+can hold, issue keys Jira never makes, and a Jira under a path prefix behind a proxy's HTML pages."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import fake_jira
 import pytest
 from jira_session import jira_env
 
@@ -150,3 +152,71 @@ def test_start_sprint_create_while_a_sprint_runs_leaves_no_stray_sprint(jira: An
     line = one_line_error(pm(jira_env(jira), "jira", "start-sprint", "--create", "Next one"))
     assert f"already has an active sprint {running.id}" in line
     assert [s.name for s in jira.state.sprints.values()] == ["Running"]
+
+
+def test_remote_text_that_is_not_unicode_skips_only_that_issue(jira: Any, project: Path) -> None:
+    # JSON may carry a lone surrogate ("\udcff"); UTF-8 cannot: it used to stop every pull
+    jira.state.add_issue("TEAM", "Broken \udcff summary")
+    jira.state.add_issue("TEAM", "Broken description", description="before \ud800 after")
+    jira.state.add_issue("TEAM", "Fine")
+    env = jira_env(jira)
+    for _ in range(2):
+        proc = pm(env, "sync", "--adapter", "jira", "pull", "--tasks-dir", str(project / "tasks"))
+        assert proc.returncode == 0, proc.stderr
+        assert "internal error" not in proc.stderr and "Traceback" not in proc.stderr
+        for key in ("TEAM-1", "TEAM-2"):
+            assert f"{key}: not imported: its task file would not read back" in proc.stderr
+    assert sorted(p.name for p in (project / "tasks").glob("*.md")) == ["T0001-fine.md"]
+
+
+@pytest.mark.parametrize(
+    ("key", "needle"),
+    [
+        (None, "an issue without a key"),  # was imported as a task for issue "None"
+        (42, "an issue without a key"),
+        ("TEAM-5\nstatus: done", "whose key is not an issue key"),  # was a task file that never parses
+        ("../../TEAM-5", "whose key is not an issue key"),
+    ],
+)
+def test_an_issue_key_jira_never_makes_stops_the_pull_before_any_write(
+    jira: Any, project: Path, key: Any, needle: str
+) -> None:
+    answer = {"isLast": True, "issues": [{"key": "TEAM-1", "fields": None}, {"key": key, "fields": {}}]}
+    jira.state.fail_next("POST", "/rest/api/3/search/jql", 200, body=answer)
+    proc = pm(jira_env(jira), "sync", "--adapter", "jira", "pull", "--tasks-dir", str(project / "tasks"))
+    assert needle in one_line_error(proc)
+    assert list((project / "tasks").iterdir()) == []
+    assert not (project / "ops-wiki").exists()
+
+
+def test_a_jira_under_a_path_prefix_behind_html_error_pages(project: Path) -> None:
+    server = fake_jira.FakeJiraServer(prefix="/jira").start()
+    try:
+        server.state.add_issue("TEAM", "Under a prefix")
+        env = jira_env(server, JIRA_BASE_URL=server.url + "/")  # a trailing slash too
+        page = f"<html><body><h1>502 Bad Gateway</h1>{fake_jira.TOKEN}</body></html>".encode()
+        server.state.fail_next("GET", "/rest/api/3/myself", 502, body=page)  # retried, then fine
+        pull = pm(env, "sync", "--adapter", "jira", "pull", "--tasks-dir", str(project / "tasks"))
+        assert pull.returncode == 0, pull.stderr
+        assert (project / "tasks" / "T0001-under-a-prefix.md").exists()
+        assert pm(env, "jira", "sprint-status").stdout.strip() == "no active sprint"
+
+        server.state.fail_next("GET", "/rest/api/3/issue/TEAM-1", 200, body=page)  # a login page
+        line = one_line_error(pm(env, "jira", "complete-epic", "TEAM-1"))
+        assert "not JSON" in line
+        server.state.fail_next("POST", "/rest/api/3/search/jql", 400, body=page)
+        line = one_line_error(pm(env, "sync", "--adapter", "jira", "pull", "--tasks-dir", str(project)))
+        assert "HTTP 400" in line and fake_jira.TOKEN not in line
+        wrong = jira_env(server, JIRA_BASE_URL=server.url.removesuffix("/jira"))  # the prefix left out
+        line = one_line_error(pm(wrong, "jira", "sprint-status"))
+        assert "HTTP 404" in line and fake_jira.TOKEN not in line
+    finally:
+        server.stop()
+
+
+def test_an_agile_list_that_ignores_start_at_stops_in_one_line(jira: Any) -> None:
+    page = {"startAt": 0, "isLast": False, "values": [{"id": 100, "name": "S", "state": "active"}]}
+    jira.state.fail_next("GET", "/rest/agile/1.0/board/7/sprint", 200, body=page, times=20)
+    line = one_line_error(pm(jira_env(jira), "jira", "sprint-status"))  # it used to page forever
+    assert "paging loop" in line
+    assert len(jira.state.faults) == 18  # stopped at the first repeated page

@@ -48,6 +48,21 @@ def test_429_waits_for_retry_after(client: JiraClient, sleeps: list[float]) -> N
 
 
 @respx.mock
+def test_a_retry_after_that_is_not_a_number_of_seconds_falls_back_to_the_backoff(
+    client: JiraClient, sleeps: list[float]
+) -> None:
+    route = respx.get(f"{BASE}/rest/api/3/myself")
+    route.side_effect = [
+        httpx.Response(429, headers={"Retry-After": "nan"}),  # time.sleep(nan) raised ValueError
+        httpx.Response(429, headers={"Retry-After": "inf"}),
+        httpx.Response(429, headers={"Retry-After": "soon"}),
+        httpx.Response(200, json={"ok": True}),
+    ]
+    assert client.get("/rest/api/3/myself") == {"ok": True}
+    assert sleeps == [0.5, 1.0, 2.0]
+
+
+@respx.mock
 def test_429_forever_gives_up_in_one_line(client: JiraClient) -> None:
     respx.post(f"{BASE}/rest/api/3/issue").respond(429, headers={"Retry-After": "1"})
     with pytest.raises(AdapterConnectionError, match=r"rate-limiting .* after 5 tries"):

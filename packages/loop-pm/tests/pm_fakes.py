@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -77,6 +77,8 @@ class Remote:
     fail_create: dict[str, Exception] = field(default_factory=dict)
     fail_update: dict[str, Exception] = field(default_factory=dict)
     fail_fetch: Exception | None = None
+    on_fetch: Callable[[], None] | None = None
+    """Runs inside fetch: what a human or another tool does while the remote is being read."""
 
     def add(
         self,
@@ -85,10 +87,15 @@ class Remote:
         description: str = "",
         labels: Sequence[str] = (),
         name: str | None = None,
+        key: str | None = None,
+        unchecked: bool = False,
     ) -> RemoteIssue:
+        """`unchecked`: build the issue without validation, as an adapter that skips the model's checks
+        (RemoteIssue.model_construct) could, to send a key the model would refuse."""
         self.counter += 1
-        key = f"MEM-{self.counter}"
-        issue = RemoteIssue(
+        key = key or f"MEM-{self.counter}"
+        build = RemoteIssue.model_construct if unchecked else RemoteIssue
+        issue = build(
             key=key,
             title=title,
             status=name or status.value,
@@ -113,6 +120,8 @@ class MemoryConnection:
         self.remote.calls.append(("fetch", ",".join(linked_keys)))
         if self.remote.fail_fetch is not None:
             raise self.remote.fail_fetch
+        if self.remote.on_fetch is not None:
+            self.remote.on_fetch()
         scope = [
             i
             for i in self.remote.issues.values()
@@ -190,6 +199,8 @@ class MemoryAdapter:
         self.options.append(dict(options))
         if options.get("project") == "DENIED":
             raise AdapterAuthError("the remote rejected the credentials (HTTP 401)")
+        if options.get("project") == "EXPLODE":  # an adapter breaking its contract (AdapterError only)
+            raise RuntimeError("boom in connect")
         conn = MemoryConnection(self.remote)
         self.connections.append(conn)
         return conn

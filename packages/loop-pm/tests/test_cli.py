@@ -205,6 +205,7 @@ def test_sync_usage_errors_exit_2(mem: Remote, tmp_path: Path, args: list[str], 
         ("nope", [], "no PM adapter named 'nope'"),
         ("off", [], "adapter 'off' is not available: MEM_TOKEN is not set"),
         ("mem", ["--project", "DENIED"], "rejected the credentials"),
+        ("mem", ["--project", "EXPLODE"], "adapter 'mem' failed unexpectedly: RuntimeError: boom in connect"),
     ],
 )
 def test_sync_failures_are_one_line_exit_1(
@@ -237,3 +238,52 @@ def test_a_failed_action_makes_the_exit_1(mem: Remote, tmp_path: Path) -> None:
     assert code == 1
     assert "FAILED push  create-issue  T0001" in out and "HTTP 400" in out
     mem.fail_create.clear()
+
+
+def test_an_adapter_raising_outside_the_protocol_still_prints_one_json_document(
+    mem: Remote, tmp_path: Path
+) -> None:
+    tasks = tmp_path / "tasks"
+    write_task(tasks, "T0001", "Crashes the adapter")
+    mem.fail_create["T0001"] = RuntimeError("boom in create")
+    try:
+        code, out, err = run("sync", "--adapter", "mem", "push", "--json", "--tasks-dir", str(tasks))
+    finally:
+        mem.fail_create.clear()
+    assert code == 1
+    result = SyncResult.model_validate_json(out)
+    assert (
+        result.ok is False
+        and result.error == "adapter 'mem' failed unexpectedly: RuntimeError: boom in create"
+    )
+    assert [(a.kind, a.state) for a in result.actions] == [("create-issue", "failed")]
+    assert "internal error" not in err and "Traceback" not in err
+
+
+def test_a_project_root_that_cannot_hold_the_lock_is_one_result(mem: Remote, tmp_path: Path) -> None:
+    tasks = tmp_path / "tasks"
+    write_task(tasks, "T0001", "Local")
+    blocker = tmp_path / "root"
+    blocker.mkdir()
+    (blocker / ".loop").write_text("a file where the .loop folder goes")
+    code, out, err = run(
+        "sync",
+        "--adapter",
+        "mem",
+        "pull",
+        "--json",
+        "--tasks-dir",
+        str(tasks),
+        "--project-root",
+        str(blocker),
+    )
+    assert code == 1
+    result = SyncResult.model_validate_json(out)  # one document, not an internal error
+    assert result.ok is False and (result.error or "").startswith(f"cannot use {blocker / '.loop'}")
+    assert "internal error" not in err and "Traceback" not in err
+
+    code, _, err = run(
+        "sync", "--adapter", "mem", "pull", "--project-root", str(tmp_path / "typo" / "deeper")
+    )
+    assert code == 2 and "does not exist" in err  # a typo never creates a second project
+    assert not (tmp_path / "typo").exists()

@@ -325,3 +325,115 @@ def test_pull_never_reimports_an_issue_of_a_task_id_used_twice(
     plan = run_direction(ctx_for(project, adapter), "pull")
     assert plan.actions == []
     assert any("more than one file" in w for w in plan.warnings)
+
+
+# ------------------------------------------------------------------- files changed while the remote is read
+
+
+def test_pull_never_archives_a_task_re_pointed_during_the_fetch(
+    project: Path, adapter: MemoryAdapter, remote: Remote
+) -> None:
+    done = remote.add("Finished", TaskStatus.DONE)
+    path = write_task(project / "tasks", "T0001", "Finished", jira=done.key)
+    edited = task_text("T0001", "Finished", status="in-progress", jira="MEM-99")
+    remote.on_fetch = lambda: path.write_text(edited, encoding="utf-8")  # a hand edit mid-sync
+
+    plan = run_direction(ctx_for(project, adapter), "pull")
+
+    (action,) = plan.actions
+    assert (action.kind, action.state) == ("archive-task", "failed")
+    assert "changed since it was read" in (action.error or "")
+    assert path.read_text(encoding="utf-8") == edited  # the edit wins: not archived, not marked done
+    assert not (project / "tasks" / "archive").exists()
+    assert not any("T0001 done" in line for line in log_lines(project))
+
+
+def test_pull_never_gives_one_id_to_two_files(project: Path, adapter: MemoryAdapter, remote: Remote) -> None:
+    write_task(project / "tasks", "T0001", "Existing")
+    remote.add("From the tool")
+    by_hand = project / "tasks" / "T0002-made-by-hand.md"
+    remote.on_fetch = lambda: by_hand.write_text(task_text("T0002", "Made by hand"), encoding="utf-8")
+
+    plan = run_direction(ctx_for(project, adapter), "pull")
+
+    (action,) = plan.actions
+    assert (action.kind, action.task_id, action.state) == ("create-task", "T0002", "failed")
+    assert "T0002 was taken meanwhile" in (action.error or "")
+    assert sorted(p.name for p in (project / "tasks").glob("*.md")) == [
+        "T0001-existing.md",
+        "T0002-made-by-hand.md",
+    ]
+    remote.on_fetch = None
+    again = run_direction(ctx_for(project, adapter), "pull")  # the next run imports it under a free id
+    assert [(a.task_id, a.state) for a in again.actions] == [("T0003", "done")]
+    assert lint_tasks(project / "tasks") == []
+
+
+def test_push_creates_no_issue_for_a_task_keyed_during_the_fetch(
+    project: Path, adapter: MemoryAdapter, remote: Remote
+) -> None:
+    path = write_task(project / "tasks", "T0001", "Linked by hand")
+    keyed = task_text("T0001", "Linked by hand", jira="MEM-42")
+    remote.on_fetch = lambda: path.write_text(keyed, encoding="utf-8")
+
+    plan = run_direction(ctx_for(project, adapter), "push")
+
+    (action,) = plan.actions
+    assert (action.kind, action.state) == ("create-issue", "failed")
+    assert "now names MEM-42" in (action.error or "")
+    assert ("create", "T0001") not in remote.calls and remote.issues == {}
+    assert path.read_text(encoding="utf-8") == keyed
+
+
+# --------------------------------------------------------------------- what a third-party adapter may send
+
+
+@pytest.mark.parametrize("key", ["MEM-5\nstatus: done", "MEM 5", "MEM-5\x00"])
+def test_pull_ignores_a_remote_key_no_task_file_can_hold(
+    project: Path, adapter: MemoryAdapter, remote: Remote, key: str
+) -> None:
+    remote.add("Odd key", key=key, unchecked=True)  # RemoteIssue itself refuses the first two
+    remote.add("Fine")
+    for _ in range(2):  # ignored every time: never a file the next run skips and imports again
+        plan = run_direction(ctx_for(project, adapter), "pull")
+        assert any("that issue is ignored" in w for w in plan.warnings)
+        assert all("\n" not in w for w in plan.warnings)
+    assert sorted(p.name for p in (project / "tasks").glob("*.md")) == ["T0001-fine.md"]
+    assert lint_tasks(project / "tasks") == []
+
+
+def test_an_adapter_raising_outside_the_protocol_stops_the_run_in_one_line(
+    project: Path, adapter: MemoryAdapter, remote: Remote
+) -> None:
+    write_task(project / "tasks", "T0001", "First")
+    write_task(project / "tasks", "T0002", "Second")
+    remote.fail_create["T0001"] = KeyError("fields")
+    with pytest.raises(SyncAbortedError) as info:
+        run_direction(ctx_for(project, adapter), "push")
+    assert str(info.value) == "adapter 'mem' failed unexpectedly: KeyError: 'fields'"
+    assert info.value.plan is not None
+    assert [a.state for a in info.value.plan.actions] == ["failed", "skipped"]
+    remote.fail_fetch = ValueError("bad\nsecond line")
+    with pytest.raises(SyncAbortedError, match=r"^adapter 'mem' failed unexpectedly: ValueError: bad$"):
+        run_direction(ctx_for(project, adapter), "pull")
+
+
+def test_log_lines_are_dated_in_utc_like_every_other_writer(monkeypatch: pytest.MonkeyPatch) -> None:
+    """ops-wiki/log.md lines from the shell, loop-init and the engine are dated in UTC; a sync or
+    task-done line written just before local midnight far from UTC must carry the same date."""
+    import datetime as _dt
+    import time as _time
+
+    from loop_pm import taskfiles
+
+    # a zone whose local date differs from UTC's right now: UTC+14 from 10:00 UTC on, UTC-12 before 12:00
+    now = _dt.datetime.now(_dt.timezone.utc)
+    monkeypatch.setenv("TZ", "<+14>-14" if now.hour >= 11 else "<-12>+12")  # POSIX TZ strings: no tzdata
+    _time.tzset()
+    try:
+        assert _dt.date.today() != now.date() or _dt.datetime.now(_dt.timezone.utc).date() != now.date()
+        utc_today = _dt.datetime.now(_dt.timezone.utc).date().isoformat()
+        assert taskfiles.today() == utc_today
+    finally:
+        monkeypatch.delenv("TZ")
+        _time.tzset()

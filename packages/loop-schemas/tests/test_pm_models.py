@@ -120,3 +120,9 @@ def test_protocols_are_runtime_checkable() -> None:
             return Availability(available=False, reason="x")
 
     assert not isinstance(Partial(), PmAdapter)
+
+
+@pytest.mark.parametrize("key", ["K 1", "K-1\nstatus: done", "\t"])
+def test_a_remote_issue_key_is_one_token(key: str) -> None:
+    with pytest.raises(ValidationError):
+        RemoteIssue(key=key, title="t", status="Open", task_status=TaskStatus.OPEN)

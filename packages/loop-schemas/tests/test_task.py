@@ -221,3 +221,11 @@ def test_lint_findings(tmp_path: Path) -> None:
     assert "T0099 does not exist" in joined
     assert "already used" in joined
     assert "notes.md" in joined
+
+
+@pytest.mark.parametrize("key", ['"TEAM-5\\nstatus: done"', '"TEAM 5"', '"TEAM-5\\u0000"'])
+def test_a_jira_key_is_one_token(key: str) -> None:
+    """A key with a line break could smuggle frontmatter into the file format_task writes back."""
+    with pytest.raises(SchemaError, match="jira"):
+        parse_task(TASK.replace("jira:\n", f"jira: {key}\n"))
+    assert parse_task(TASK.replace("jira:\n", "jira: TEAM-5\n")).frontmatter.jira == "TEAM-5"

@@ -93,10 +93,12 @@ def from_markdown(markdown: str) -> dict[str, Any]:
                     match = pattern.match(lines[index])
                     if match:
                         items.append({"type": "listItem", "content": [_paragraph([match.group(1)])]})
-                    elif lines[index].startswith(("  ", "\t")) and lines[index].strip() and items:
-                        # a continuation line of the item above
+                    elif lines[index].startswith(("  ", "\t")) and lines[index].strip(" \t") and items:
+                        # a continuation line of the item above; only Markdown's own blanks (space, tab)
+                        # are indentation: str.strip() would also eat \x1c-\x1f, which are text
                         para_node = items[-1]["content"][-1]
-                        para_node["content"].extend([{"type": "hardBreak"}, _text(lines[index].strip())])
+                        text = lines[index].strip(" \t")
+                        para_node["content"].extend([{"type": "hardBreak"}, _text(text)])
                     else:
                         break
                     index += 1
@@ -183,7 +185,7 @@ def _block(node: dict[str, Any]) -> str:
             if _RULE.match(f"{bullet} {first}"):  # `- --` reads back as a rule; `* --` is an item
                 bullet = "*"
             lines.append(f"{bullet} {first}")
-            lines.extend(_continuation(r) for r in rest if r.strip())  # a blank line would end the list
+            lines.extend(_continuation(r) for r in rest if r.strip(" \t"))  # a blank line would end the list
         return "\n".join(lines)
     if kind == "blockquote":
         inner = "\n\n".join(_block(b) for b in content or [] if isinstance(b, dict))

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import email.utils
+import math
 import time
 from collections.abc import Callable, Iterator, Mapping
 from datetime import datetime, timezone
@@ -104,7 +105,7 @@ class JiraClient:
                     wait = (when - datetime.now(timezone.utc)).total_seconds()
                 except (TypeError, ValueError):
                     wait = None
-        if wait is None:
+        if wait is None or not math.isfinite(wait):  # `nan` would crash time.sleep; `inf` means nothing
             wait = self._backoff(attempt)
         return min(max(wait, 0.0), RETRY_AFTER_CAP_S)
 
@@ -273,6 +274,7 @@ class JiraClient:
     def agile_values(self, path: str, params: Mapping[str, Any] | None = None) -> Iterator[dict[str, Any]]:
         """Every `values` item of an Agile 1.0 list, following startAt/isLast."""
         start = 0
+        seen: set[str] = set()
         while True:
             query = dict(params or {})
             query.update({"startAt": start, "maxResults": 50})
@@ -280,6 +282,12 @@ class JiraClient:
             if not isinstance(doc, dict):
                 raise AdapterError(f"Jira answered GET {path} with something that is not an object")
             values = [v for v in doc.get("values") or [] if isinstance(v, dict)]
+            ids = {repr(v.get("id", v)) for v in values}
+            if values and ids <= seen:  # a server (or proxy) ignoring startAt would page forever
+                raise AdapterError(
+                    f"Jira answered GET {path} with the same page again (paging loop); stopping"
+                )
+            seen |= ids
             yield from values
             if doc.get("isLast", True) or not values:
                 return

@@ -4,6 +4,7 @@ sprints. Every remote status name is matched case-insensitively; transition ids 
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
@@ -45,6 +46,7 @@ FALLBACKS: dict[TaskStatus, tuple[str, ...]] = {
 }
 DONE_NAMES = TARGETS[TaskStatus.DONE]
 EPIC_TYPE = "Epic"
+ISSUE_KEY_RE = re.compile(r"^[A-Za-z][A-Za-z0-9_]*-[0-9]+$")
 
 
 def jql_string(value: str) -> str:
@@ -82,9 +84,11 @@ def to_remote(client: JiraClient, raw: dict[str, Any]) -> RemoteIssue:
     status = _dict(fields.get("status"))
     category = _dict(status.get("statusCategory")).get("key")
     labels = [str(x) for x in fields.get("labels") or [] if isinstance(x, str)]
-    key = str(raw.get("key", ""))
-    if not key:
+    key = raw.get("key")
+    if not isinstance(key, str) or not key:
         raise AdapterError("Jira returned an issue without a key")
+    if not ISSUE_KEY_RE.match(key):  # it goes into task files and URLs: only what Jira itself makes
+        raise AdapterError(f"Jira returned an issue whose key is not an issue key: {key[:40]!r}")
     status_name = str(status.get("name") or "")
     return RemoteIssue(
         key=key,

@@ -29,7 +29,7 @@ from loop_schemas.pm import (
 
 from loop_pm import __version__
 from loop_pm.plugins import PluginLoadError, adapter_infos, discover, find_adapter, load_adapter, load_command
-from loop_pm.sync import Context, SyncAbortedError, run_direction, sync_lock
+from loop_pm.sync import Context, SyncAbortedError, run_direction, sync_lock, unexpected
 
 PROG = "loop-pm"
 
@@ -213,7 +213,7 @@ def _emit(result: SyncResult, as_json: bool) -> None:
 )
 @click.option(
     "--project-root",
-    type=click.Path(file_okay=False, path_type=Path),
+    type=click.Path(exists=True, file_okay=False, path_type=Path),
     default=None,
     help="Where ops-wiki/log.md and .loop/ live (default: the tasks folder's parent, else the current dir).",
 )
@@ -285,6 +285,11 @@ def sync(
         result.error = str(exc)
         _emit(result, as_json)
         ctx.exit(1)
+    except Exception as exc:  # an adapter that broke its contract: still one result, exit 1
+        result.ok = False
+        result.error = unexpected(adapter_name, exc)
+        _emit(result, as_json)
+        ctx.exit(1)
     try:
         sync_ctx = Context(adapter_name, tasks_dir, project_root, conn, dry_run, options)
         with sync_lock(sync_ctx):
@@ -298,6 +303,10 @@ def sync(
     except LockTimeoutError:
         result.ok = False
         result.error = "another loop-pm sync holds the lock on this project (.loop/pm-sync.lock)"
+    except OSError as exc:  # e.g. the project root cannot hold .loop/ (read-only, not a directory)
+        result.ok = False
+        reason = exc.strerror or type(exc).__name__
+        result.error = f"cannot use {exc.filename}: {reason}" if exc.filename else f"file error: {reason}"
     finally:
         with contextlib.suppress(Exception):  # closing must never hide the result
             conn.close()

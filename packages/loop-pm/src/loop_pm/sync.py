@@ -28,14 +28,17 @@ from loop_pm.taskfiles import (
     archive_done,
     create_task_file,
     display,
+    key_problem,
     log_created,
     log_done,
     log_has_done,
     new_task_text,
     read_tree,
+    reread_key,
     snapshot,
     task_path_for,
     write_key,
+    writes_back,
 )
 
 CREATE_FROM = (TaskStatus.OPEN, TaskStatus.IN_PROGRESS)
@@ -151,6 +154,10 @@ def plan_pull(ctx: Context) -> tuple[SyncPlan, list[_Step]]:
         if issue.key in seen:
             continue
         seen.add(issue.key)
+        problem = key_problem(issue.key)
+        if problem:  # it could never be written into a task's `jira:` line: say so, import nothing
+            plan.warnings.append(f"the remote key {issue.key[:60]!r} {problem}; that issue is ignored")
+            continue
         tf = by_key.get(issue.key)
         if tf is not None:
             if tf.status not in ACTIVE:
@@ -203,9 +210,13 @@ def plan_pull(ctx: Context) -> tuple[SyncPlan, list[_Step]]:
         if next_number > 9999:
             plan.warnings.append(f"{issue.key}: no task id left (T9999 is taken); not imported")
             continue
-        next_number += 1
         path = task_path_for(ctx.tasks_dir, task_id, issue.title)
         text = new_task_text(task_id, issue, ctx.adapter)
+        problem = writes_back(text, path, issue.key)
+        if problem:  # never write a task file that the next run would skip (and import again)
+            plan.warnings.append(f"{issue.key}: not imported: its task file would not read back ({problem})")
+            continue
+        next_number += 1
         action = SyncAction(
             direction="pull",
             kind="create-task",
@@ -341,6 +352,11 @@ def _apply_push_step(ctx: Context, step: _Step, warnings: list[str]) -> None:
         log_created(ctx.project_root, action.key, tf.id)
         return
     if action.kind == "create-issue":
+        current = reread_key(tf)
+        if current:  # a key appeared since the plan: a non-empty key means an existing issue
+            raise TaskWriteError(
+                f"{tf.id} changed since it was read and now names {current}; no issue created"
+            )
         created = ctx.conn.create(snapshot(tf))
         action.key = created.key
         warnings.extend(f"{tf.id}: {w}" for w in created.warnings)
@@ -374,18 +390,33 @@ def apply(ctx: Context, plan: SyncPlan, steps: list[_Step]) -> None:
                 _apply_push_step(ctx, step, plan.warnings)
             action.state = "done"
         except FATAL_ERRORS as exc:
-            action.state = "failed"
-            action.error = str(exc)
-            for rest in steps[index + 1 :]:
-                rest.action.state = "skipped"
-                rest.action.error = "not run: the sync stopped"
-            raise SyncAbortedError(str(exc), plan) from None
+            _stop(steps, index, str(exc), plan)
         except (AdapterError, TaskWriteError) as exc:
             action.state = "failed"
             action.error = str(exc)
         except OSError as exc:
             action.state = "failed"
             action.error = f"{exc.filename or ''}: {exc.strerror or exc}".lstrip(": ")
+        except Exception as exc:  # an adapter that broke its contract (it raises AdapterError only)
+            _stop(steps, index, unexpected(ctx.adapter, exc), plan)
+
+
+def _stop(steps: list[_Step], index: int, message: str, plan: SyncPlan) -> None:
+    """Mark step `index` failed and the rest skipped, then stop the run."""
+    steps[index].action.state = "failed"
+    steps[index].action.error = message
+    for rest in steps[index + 1 :]:
+        rest.action.state = "skipped"
+        rest.action.error = "not run: the sync stopped"
+    raise SyncAbortedError(message, plan)
+
+
+def unexpected(adapter: str, exc: BaseException) -> str:
+    """One line for an exception an adapter should not have raised (only AdapterError is part of the
+    protocol): its type and first line, so the run still ends in one result (and one --json document)."""
+    text = str(exc).strip().splitlines()
+    what = f"{type(exc).__name__}: {text[0]}" if text else type(exc).__name__
+    return f"adapter '{adapter}' failed unexpectedly: {what}"
 
 
 def run_direction(ctx: Context, direction: str) -> SyncPlan:
@@ -395,6 +426,10 @@ def run_direction(ctx: Context, direction: str) -> SyncPlan:
         plan, steps = plan_pull(ctx) if direction == "pull" else plan_push(ctx)
     except AdapterError as exc:
         raise SyncAbortedError(str(exc)) from None
+    except (TaskWriteError, OSError):
+        raise
+    except Exception as exc:
+        raise SyncAbortedError(unexpected(ctx.adapter, exc)) from None
     if not ctx.dry_run:
         try:
             apply(ctx, plan, steps)

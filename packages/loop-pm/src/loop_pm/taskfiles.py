@@ -156,7 +156,8 @@ def snapshot(tf: TaskFile) -> TaskSnapshot:
 
 
 def today() -> str:
-    return _dt.date.today().isoformat()
+    """Today in UTC: the date every other writer of ops-wiki/log.md lines uses."""
+    return _dt.datetime.now(_dt.timezone.utc).date().isoformat()
 
 
 def log_path(project_root: Path) -> Path:
@@ -205,11 +206,25 @@ def _with_key(tf: TaskFile, text: str, key: str, value: object) -> str:
         raise TaskWriteError(f"{tf.path.name}: cannot set '{key}': {exc}") from None
 
 
+def reread_key(tf: TaskFile) -> str | None:
+    """The `jira:` key the task file names now (it may have changed since it was read)."""
+    text = _reread(tf)
+    try:
+        return parse_task(text, tf.path).frontmatter.jira
+    except SchemaError as exc:
+        raise TaskWriteError(
+            f"{tf.path.name}: changed since it was read and no longer parses: {exc}"
+        ) from None
+
+
 def write_key(tf: TaskFile, key: str) -> None:
     """Write `jira: <key>` into the task's frontmatter (the one sanctioned write), atomically.
 
     Refuses when the file meanwhile got a different key: a non-empty key always means an existing issue.
     """
+    problem = key_problem(key)
+    if problem:
+        raise TaskWriteError(f"{tf.id}: the remote key {key[:60]!r} {problem}; not written")
     text = _reread(tf)
     try:
         current = parse_task(text, tf.path).frontmatter.jira
@@ -227,6 +242,17 @@ def write_key(tf: TaskFile, key: str) -> None:
 def archive_done(tf: TaskFile, tasks_dir: Path) -> Path:
     """Set `status: done` and move the task to tasks/archive/ (copy atomically, then unlink)."""
     text = _reread(tf)
+    try:
+        now = parse_task(text, tf.path).frontmatter
+    except SchemaError as exc:
+        raise TaskWriteError(
+            f"{tf.path.name}: changed since it was read and no longer parses: {exc}"
+        ) from None
+    if now.jira != tf.key or now.status not in ACTIVE:  # a hand edit between plan and apply: it wins
+        raise TaskWriteError(
+            f"{tf.path.name}: changed since it was read (now jira: {now.jira or '-'}, "
+            f"status: {now.status.value}); not archived, run pull again"
+        )
     new_text = _with_key(tf, text, "status", TaskStatus.DONE.value)
     target = tasks_dir / "archive" / tf.path.name
     if target.exists() and target.resolve() != tf.path.resolve():
@@ -289,6 +315,40 @@ def task_path_for(tasks_dir: Path, task_id: str, title: str) -> Path:
 
 
 def create_task_file(path: Path, text: str) -> None:
+    """Write a new task file; refuses when its id was taken meanwhile (a file made by hand or by another
+    tool between the plan and now): two files with one id would both be skipped from then on."""
     if path.exists():
         raise TaskWriteError(f"{path.name} already exists")
+    task_id = path.name.split("-", 1)[0]
+    for folder in (path.parent, path.parent / "archive"):
+        taken = sorted(folder.glob(f"{task_id}-*.md")) if folder.is_dir() else []
+        if taken:
+            raise TaskWriteError(
+                f"{task_id} was taken meanwhile by {display(taken[0], path.parent)}; "
+                "not created, run pull again"
+            )
     atomic_write(path, text)
+
+
+def key_problem(key: str) -> str | None:
+    """Why a remote key cannot go into a task's `jira:` line (None when it can): it must be one token."""
+    if not key or len(key) > 255:
+        return "is empty or longer than 255 characters"
+    if any(ch.isspace() or not ch.isprintable() for ch in key):
+        return "contains spaces or control characters"
+    return None
+
+
+def writes_back(text: str, path: Path, key: str) -> str | None:
+    """Why a new task file's text would not read back as a task naming `key` (None when it does)."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:  # a lone surrogate from a JSON "\udcff" escape: UTF-8 cannot hold it
+        return "the remote text is not valid Unicode"
+    try:
+        task = parse_task(text, path)
+    except SchemaError as exc:
+        return str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+    if task.frontmatter.jira != key:
+        return "its key does not read back unchanged"
+    return None

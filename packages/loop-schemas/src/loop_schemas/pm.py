@@ -91,7 +91,7 @@ class RemoteIssue(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    key: Annotated[str, Field(min_length=1)]
+    key: Annotated[str, Field(min_length=1, pattern=r"^\S+$")]
     title: str
     status: str
     """The remote status name, as the tool shows it (e.g. 'In Review')."""

@@ -65,6 +65,13 @@ class TaskFrontmatter(BaseModel):
             raise ValueError("must be one line")
         return value
 
+    @field_validator("jira")
+    @classmethod
+    def _one_key(cls, value: str | None) -> str | None:
+        if value is not None and any(c.isspace() or not c.isprintable() for c in value):
+            raise ValueError("must be one issue key (no spaces, line breaks or control characters)")
+        return value
+
     @field_validator("depends_on", mode="before")
     @classmethod
     def _list(cls, value: Any) -> Any:
