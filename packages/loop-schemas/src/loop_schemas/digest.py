@@ -53,5 +53,9 @@ class Digest(BaseModel):
     state: dict[str, Any] | None
     state_error: str | None = None
     mailbox: DigestMailbox
+    mailbox_error: str | None = None
+    """Why the mailbox folder could not be listed (null when it could); `mailbox` is then empty."""
     unpushed: list[UnpushedRepo]
     adrs: list[DigestAdr]
+    adr_error: str | None = None
+    """Why the ADR folder could not be listed (null when it could); `adrs` is then empty."""
