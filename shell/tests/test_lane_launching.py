@@ -99,3 +99,38 @@ def test_boot_check_says_a_lane_still_launching_has_not_started(tmux_server, she
     assert proc.returncode == 1, proc.stdout + proc.stderr
     assert "boot-check: FAIL web" in proc.stdout and "has not started after 0s" in proc.stdout, proc.stdout
     assert "fell back to a bare shell" not in proc.stdout
+
+
+def test_the_watchdog_leaves_a_lane_that_is_still_launching_alone(
+    tmux_server, shell_env, fake_harnesses, tmp_path
+):
+    """A restart now would launch a second agent into the pane once the slow rc is done."""
+    shell_env.env.update(FAST)
+    state = tmp_path / "state"
+    marker = slow_rc(shell_env.home)
+    boot = shell_env.run(
+        "loop-tmux.sh",
+        "--session",
+        "wl",
+        "--no-attach",
+        "--preset",
+        "validation-only",
+        "--state-dir",
+        str(state),
+    )
+    assert boot.returncode == 0, boot.stderr
+    marker.write_text("")
+    add = shell_env.run("loop-tmux.sh", "add-lane", "--session", "wl", "--window", "w1", "--harness", "codex")
+    assert add.returncode == 0, add.stderr
+    health = ["--session", "wl", "--state-dir", str(state), "--confirm", "0.2"]
+    once = shell_env.run("lib/lane-health.sh", "once", *health)
+    assert once.returncode == 0, once.stderr
+    log = state / "lane-restarts.jsonl"
+    assert not log.exists() or log.read_text() == "", log.read_text()
+    pane = tmux_server.out("display-message", "-p", "-t", "=wl:w1", "#{pane_id}").strip()
+    retry_until(
+        lambda: (
+            tmux_server.out("display-message", "-p", "-t", pane, "#{pane_current_command}").strip() == "codex"
+        ),
+        timeout=40,
+    )
