@@ -4,6 +4,7 @@ send-keys. Shows the fleet, the loops and the pending decision; approving runs `
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import re
@@ -47,7 +48,7 @@ ENGINE = """#!/usr/bin/env bash
 printf '%s\\n' "$*" >> "{calls}"
 for a in "$@"; do last=$a; done
 case " $* " in
-  *" approve "*) echo "approved $last: 1 action(s) run, 0 failed" ;;
+  *" approve "*) all="$*"; id=${all##* approve }; echo "approved ${id%% *}: 1 action(s) run, 0 failed" ;;
   *) echo ok ;;
 esac
 """
@@ -207,8 +208,10 @@ def test_approving_from_the_deck_runs_loop_engine_approve(deck: Deck) -> None:
     assert not deck.calls.exists()  # nothing runs before the confirmation
     deck.keys("y")
     retry_until(lambda: deck.calls.exists() and "approve" in deck.calls.read_text(), timeout=15)
+    pending = deck.root / ".loop" / "sessions" / SESSION / "engine" / "pending-decision.json"
+    digest = hashlib.sha256(pending.read_bytes()).hexdigest()  # what the confirmation showed
     assert deck.calls.read_text().splitlines() == [
-        f"--project-root {deck.root} --session {SESSION} approve {DECISION}"
+        f"--project-root {deck.root} --session {SESSION} approve {DECISION} --expect-digest {digest}"
     ]
     retry_until(lambda: f"ok: approved {DECISION}" in deck.screen(), timeout=10)
 

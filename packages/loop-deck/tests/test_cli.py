@@ -35,3 +35,9 @@ def test_without_a_terminal_it_says_so(tmp_path: Path) -> None:
     assert result.exit_code == 1
     assert result.output.strip() == "Error: loop-deck needs a terminal (run it in a tmux pane or a terminal)"
     assert not (tmp_path / ".loop").exists()
+
+
+def test_a_session_with_a_trailing_newline_is_a_usage_error(tmp_path: Path) -> None:
+    # regression: `^…$` with re.match accepted "s\n", which then reached every CLI as the session name
+    result = CliRunner().invoke(main, ["--project-root", str(tmp_path), "--session", "s\n"])
+    assert result.exit_code == 2 and "letters, digits" in result.output, result.output

@@ -87,6 +87,7 @@ def test_engine_argv_and_engine_absent() -> None:
     b = builder()
     prefix = ("loop-engine", "--project-root", "/p", "--session", "s1")
     assert b.approve("d-1").argv == (*prefix, "approve", "d-1")
+    assert b.approve("d-1", "ab12").argv == (*prefix, "approve", "d-1", "--expect-digest", "ab12")
     assert b.reject("d-1").argv == (*prefix, "reject", "d-1")
     assert b.pause().argv == (*prefix, "pause")
     assert b.resume().argv == (*prefix, "resume")

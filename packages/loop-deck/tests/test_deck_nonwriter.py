@@ -109,6 +109,8 @@ async def test_every_action_reaches_its_cli_with_the_exact_argv(
         assert fleet.row("w2")[:4] == ["w2", "pi", "helper", "idle"]
         assert fake.calls("loop-lane-status")[0]["args"] == ["--json", "--all", SESSION]
         assert fake.calls("loop-tmux")[0]["args"] == ["list-lanes", "--session", SESSION, "--json"]
+        pending = project / ".loop" / "sessions" / SESSION / "engine" / "pending-decision.json"
+        digest = hashlib.sha256(pending.read_bytes()).hexdigest()
         await pilot.press("y", "y")
         await settle(app, pilot)
         await pilot.press("N", *"later", "enter")
@@ -118,7 +120,7 @@ async def test_every_action_reaches_its_cli_with_the_exact_argv(
         engine = [c["args"] for c in fake.calls("loop-engine")]
         prefix = ["--project-root", root, "--session", SESSION]
         assert engine == [
-            [*prefix, "approve", PENDING["id"]],
+            [*prefix, "approve", PENDING["id"], "--expect-digest", digest],
             [*prefix, "reject", PENDING["id"], "--reason", "later"],
             [*prefix, "pause"],
         ]
@@ -184,8 +186,9 @@ async def test_the_deck_writes_no_file_of_the_project(
             await settle(app, pilot)
         ran = {c["cli"] for c in fake.calls()}
         assert {"loop-engine", "loop-dispatch", "loop-tmux", "loop-adr", "loop-lane-status"} <= ran
+        pending = project / ".loop" / "sessions" / SESSION / "engine" / "pending-decision.json"
         assert [c.argv[-1] for c in app.commands_run] == [
-            PENDING["id"],
+            hashlib.sha256(pending.read_bytes()).hexdigest(),  # approve ID --expect-digest SHA256
             PENDING["id"],
             "pause",
             "once",

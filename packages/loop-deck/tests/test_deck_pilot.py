@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from pathlib import Path
 from typing import Any
 
@@ -75,26 +76,27 @@ async def test_fleet_loops_mail_adrs_and_decision_render(
 async def test_approve_and_reject_run_loop_engine_after_confirmation(
     project: Path, fleet: StubSubstrate, runner: RecordingRunner
 ) -> None:
-    write_pending_decision(project)
+    path = write_pending_decision(project)
+    digest = hashlib.sha256(path.read_bytes()).hexdigest()
     app = build(project, fleet, runner)
     prefix = (ENGINE, "--project-root", str(project), "--session", SESSION)
+    approve = (
+        f"{ENGINE} --project-root {project} --session demo approve d-20261124-0001 --expect-digest {digest}"
+    )
     async with app.run_test(size=SIZE) as pilot:
         await settle(app, pilot)
         await pilot.press("y")
         assert isinstance(app.screen, ConfirmScreen)
         assert "#1 dispatch web [destructive, queued] [command] rm -rf build" in app.screen.detail
-        assert (
-            app.screen.command == f"{ENGINE} --project-root {project} --session demo approve d-20261124-0001"
-        )
+        assert app.screen.command == approve
         await pilot.press("x", "s", "n")  # other keys do nothing under a dialog; n is no
         await settle(app, pilot)
         assert runner.commands == []
         await pilot.press("y", "y")
         await settle(app, pilot)
-        assert argv(runner) == (*prefix, "approve", "d-20261124-0001")
-        assert text(app, "#cmdlog") == (
-            f"$ {ENGINE} --project-root {project} --session demo approve d-20261124-0001\nok: done"
-        )
+        # the digest of the file the confirm showed: the engine runs nothing if it changed since
+        assert argv(runner) == (*prefix, "approve", "d-20261124-0001", "--expect-digest", digest)
+        assert text(app, "#cmdlog") == f"$ {approve}\nok: done"
         await pilot.press("N")
         assert isinstance(app.screen, RejectScreen)
         await pilot.press("escape")

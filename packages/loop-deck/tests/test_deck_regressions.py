@@ -161,3 +161,91 @@ async def test_palette_action_under_a_dialog_runs_nothing(
         await settle(app, pilot)
         assert runner.commands == []  # the deck's action checks apply as for its key
         await pilot.press("n")
+
+
+LANE_TAB_IN_A_FRESH_INTERPRETER = r"""
+import asyncio, sys
+sys.path.insert(0, sys.argv[1])
+from pathlib import Path
+from deck_fakes import RecordingRunner, build, default_fleet, write_project
+from textual.widgets import Log
+
+assert "libtmux" not in sys.modules
+
+
+class ImportingFleet(type(default_fleet())):
+    def capture(self, lane, lines=50):
+        import libtmux  # as loop_substrate.Substrate.capture does, first import under the running app
+        return "pane tail of " + lane
+
+
+async def main():
+    fleet = default_fleet()
+    fleet.__class__ = ImportingFleet
+    app = build(write_project(Path(sys.argv[2]) / "proj"), fleet, RecordingRunner())
+    async with app.run_test(size=(160, 48)) as pilot:
+        for _ in range(3):
+            await app.workers.wait_for_complete()
+            await pilot.pause()
+        table = app.query_one("#fleet")
+        table.focus()
+        table.move_cursor(row=table.keys.index("web"))
+        await pilot.press("l")
+        for _ in range(20):
+            await app.workers.wait_for_complete()
+            await pilot.pause()
+            lines = list(app.query_one("#lane-tail", Log).lines)
+            if lines:
+                break
+        print(lines)
+
+
+asyncio.run(main())
+"""
+
+
+def test_the_lane_tab_captures_even_when_libtmux_is_first_imported_under_the_app(tmp_path: Path) -> None:
+    # regression: the real capture imports libtmux lazily; libtmux reads sys.stdout.encoding at import and
+    # Textual's print capture has none, so the `l` tab only ever showed "(cannot capture web: '_PrintCapture'
+    # object has no attribute 'encoding')"
+    import subprocess
+
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            LANE_TAB_IN_A_FRESH_INTERPRETER,
+            str(Path(__file__).parent),
+            str(tmp_path / "p"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert proc.stdout.strip().splitlines()[-1] == "['pane tail of web']", proc.stdout
+
+
+@pytest.mark.parametrize("action", ["steer", "dispatch", "add_lane", "reject"])
+async def test_a_key_typed_right_after_q_does_not_crash_the_deck_on_its_way_out(
+    project: Path, fleet: StubSubstrate, action: str
+) -> None:
+    # regression: "qs" typed in one burst opened the steer dialog on the closing app; its on_mount found
+    # no widgets (NoMatches), the deck wrote a crash log and exited 1 instead of quitting cleanly
+    write_pending_decision(project)
+    runner = RecordingRunner()
+    app = build(project, fleet, runner)
+    async with app.run_test(size=SMALL) as pilot:
+        await settle(app, pilot)
+        table = app.query_one("#fleet", KeyedTable)
+        table.focus()
+        table.move_cursor(row=table.keys.index("web"))
+        await pilot.pause()
+        await app.run_action("quit")
+        await app.run_action(action)
+        await pilot.pause()
+    assert app.return_code == 0
+    assert app.crash_log is None
+    assert not (project / ".loop" / "sessions" / SESSION / "deck-crash.log").exists()
+    assert runner.commands == []

@@ -181,3 +181,35 @@ def test_missing_oneshot_template_is_an_exit_failure(project: Project) -> None:
     engine = project.engine(brain={"harness": "pi"})
     assert engine.cycle(approval="manual").outcome == "brain-failed"
     assert project.events("brain-failed")[0]["failure_class"] == "exit"
+
+
+def test_a_retry_never_goes_over_the_hourly_budget(
+    project: Project, brain: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # regression: the budget was checked once per cycle, so the retry of the call that hit the cap
+    # made max_calls_per_hour + 1 calls
+    monkeypatch.setenv("FAKE_BRAIN", "garbage")
+    engine = project.engine(brain={"harness": "claude", "max_calls_per_hour": 1, "max_retries": 1})
+    assert engine.cycle(approval="manual").outcome == "brain-failed"
+    assert len(brain.read_text().splitlines()) == 1
+    assert len(engine.recent_calls()) == 1
+    assert [e["failure_class"] for e in project.events("brain-failed")] == ["parse"]
+
+
+def test_headless_ingest_spends_the_brain_budget_and_waits_when_it_is_spent(
+    project: Project, brain: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # regression: a headless ingest ran the brain's harness outside the hourly budget (and through a quota
+    # back-off), so a busy mailbox made more one-shot calls than max_calls_per_hour allows
+    monkeypatch.setenv("FAKE_BRAIN", "ok")
+    project.mail("web", subject="report")
+    engine = project.engine(brain={"harness": "claude", "max_calls_per_hour": 1}, ingest={"mode": "headless"})
+    result = engine.cycle(approval="manual")
+    assert len(project.events("ingest-headless-done")) == 1
+    assert len(brain.read_text().splitlines()) == 1  # the ingest; the cycle's brain call is over the cap
+    assert result.outcome == "skipped" and "budget" in result.detail
+    project.mail("web", subject="another")
+    engine.cycle(approval="manual")
+    assert len(brain.read_text().splitlines()) == 1
+    waiting = project.events("ingest-waiting")
+    assert len(waiting) == 1 and "brain budget spent" in waiting[0]["reason"]

@@ -350,3 +350,92 @@ def test_a_session_name_loop_tmux_would_rewrite_gets_a_hint(
     assert out.exit_code == 1 and "Traceback" not in out.output
     assert "session 'my.app' cannot be reached" in out.output
     assert "(loop-tmux names that project's session 'my_app')" in out.output
+
+
+def test_status_json_survives_damaged_side_files_and_names_them(root: Path) -> None:
+    # regression: a non-UTF-8 budget.json, asks.json with non-object entries or uncertain.json holding
+    # non-objects made `status` die with UnicodeDecodeError / AttributeError / TypeError
+    engine = root / ".loop/sessions" / SESSION / "engine"
+    engine.mkdir(parents=True)
+    damaged = {"budget.json": b"\x00\xff\xfe", "asks.json": b'{"a-1": 1}', "uncertain.json": b"[1, 2]"}
+    for name, data in damaged.items():
+        (engine / name).write_bytes(data)
+    for args in (("status", "--json"), ("status",)):
+        out = cli(root, *args)
+        assert out.exit_code == 0 and "Traceback" not in out.output, (args, out.output)
+    doc = json.loads(cli(root, "status", "--json").stdout)
+    from loop_schemas import EngineStatus
+
+    EngineStatus.model_validate(doc)
+    assert doc["uncertain"] == [] and doc["asks"] == {"open": 0, "timed_out": 0}
+    for name in damaged:
+        assert any(str(engine / name) in w for w in doc["warnings"]), (name, doc["warnings"])
+    assert {name: (engine / name).read_bytes() for name in damaged} == damaged  # kept as they were
+    (engine / "pending-decision.json").write_bytes(b"\xff\xfe")
+    out = cli(root, "status", "--json")
+    assert out.exit_code == 1 and len(out.output.strip().splitlines()) == 1, out.output
+    assert "pending-decision.json: not valid JSON" in out.output
+
+
+def test_events_lists_only_engine_events(root: Path) -> None:
+    # regression: any JSON object line (`{"x": 1}`) was printed as an event, breaking `events --json`'s
+    # schema for its readers (the deck, the improve miner)
+    cli(root, "pause")
+    events = root / ".loop/sessions" / SESSION / "engine/events.jsonl"
+    with events.open("ab") as fh:
+        fh.write(b'{"x": 1}\n\xff\xfe not json\n[1]\n{"event": "paused"}\n')
+    cli(root, "resume")
+    out = cli(root, "events", "--json")
+    assert out.exit_code == 0, out.output
+    listed = json.loads(out.output)["events"]
+    assert [e["event"] for e in listed] == ["paused", "resumed"]
+    for e in listed:
+        parse_event(json.dumps(e))
+
+
+def test_approve_expect_digest_is_the_status_pending_digest(
+    root: Path, fake_substrate: FakeSubstrate
+) -> None:
+    (root / "tasks" / "T0001-a.md").write_text(TASK.format(id="T0001", title="a", status="open", deps=""))
+    decision = json.loads(cli(root, "once", "--json").output)["decision_id"]
+    digest = json.loads(cli(root, "status", "--json").stdout)["pending_digest"]
+    assert isinstance(digest, str) and len(digest) == 64
+    out = cli(root, "approve", decision, "--expect-digest", "0" * 64)
+    assert out.exit_code == 1 and "changed on disk since it was reviewed" in out.output, out.output
+    assert fake_substrate.calls("loop-dispatch") == []
+    out = cli(root, "approve", decision, "--expect-digest", digest)
+    assert out.exit_code == 0, out.output
+    assert len(fake_substrate.calls("loop-dispatch")) == 1
+    assert json.loads(cli(root, "status", "--json").stdout)["pending_digest"] is None
+
+
+def test_an_engine_dir_that_is_a_file_is_named_by_every_command(root: Path) -> None:
+    # regression: each command died on its own raw OSError (FileExistsError, NotADirectoryError...)
+    engine = root / ".loop/sessions" / SESSION / "engine"
+    engine.parent.mkdir(parents=True)
+    engine.write_text("not a folder\n")
+    for args in (("status", "--json"), ("events",), ("pause",), ("once",), ("approve", "d-1"), ("improve",)):
+        out = cli(root, *args)
+        assert out.exit_code == 1, (args, out.output)
+        assert out.output.strip() == f"Error: {engine} is not a directory: the engine keeps its files there"
+    assert engine.read_text() == "not a folder\n"
+    assert cli(root, "status", "--help").exit_code == 0
+
+
+def test_a_reader_that_goes_away_gets_no_error_line(root: Path) -> None:
+    # regression: `loop-engine events | head -1` ended with "Error: BrokenPipeError: [Errno 32] Broken pipe"
+    import subprocess
+    import sys
+
+    for _ in range(3):
+        cli(root, "pause")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "loop_engine", "--project-root", str(root), "--session", SESSION, "events"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    assert proc.stdout is not None and proc.stderr is not None
+    proc.stdout.close()  # nobody reads: the first write fails with EPIPE
+    err = proc.stderr.read().decode()
+    assert proc.wait(timeout=60) == 1
+    assert err == "", err

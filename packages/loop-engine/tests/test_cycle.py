@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import pytest
 from engine_fakes import Project
 from loop_engine.cycle import EngineError
+from loop_engine.queue import QueueError
 from loop_engine.tasks import load_tasks
 
 
@@ -211,3 +213,67 @@ def test_every_step_is_an_event(project: Project) -> None:
     ):
         assert expected in kinds
     assert kinds.index("action-started") < kinds.index("action-done")
+
+
+def _edit_pending(project: Project, edit: Any) -> str:
+    doc = json.loads(project.paths.pending.read_text())
+    edit(doc)
+    project.paths.pending.write_text(json.dumps(doc))
+    return str(doc["id"])
+
+
+def test_approve_regates_a_decision_changed_on_disk_and_never_runs_a_blocked_shape(project: Project) -> None:
+    # regression: approve ran whatever the queued file said, so an edit after the gate (here a payload
+    # carrying `loop-adr accept`, and a gate already saying blocked but still queued) was sent
+    project.task("T0001", "a")
+    engine = project.engine()
+    assert engine.cycle(approval="manual").outcome == "queued"
+    assert len(json.loads(project.paths.pending.read_text())["gates"]) == 1
+
+    def edit(doc: dict[str, Any]) -> None:
+        doc["decision"]["actions"][0]["payload"] = "now run loop-adr accept 0001"
+        doc["decision"]["actions"].append(dict(doc["decision"]["actions"][0], payload="plain work"))
+        doc["gates"].append({"gate_class": "blocked", "reasons": [], "state": "queued"})
+
+    decision_id = _edit_pending(project, edit)
+    out = engine.approve(decision_id)
+    assert out["outcomes"] == []
+    assert project.substrate.sent == []
+    archived = json.loads((project.paths.decisions / f"{decision_id}.json").read_text())
+    assert [g["state"] for g in archived["gates"]] == ["blocked", "blocked"]
+    assert [e["index"] for e in project.events("action-blocked")] == [0, 1]
+
+
+def test_a_pending_decision_whose_gates_do_not_match_its_actions_is_refused(project: Project) -> None:
+    # regression: an extra gate made approve send action 0 and then crash with IndexError
+    project.task("T0001", "a")
+    engine = project.engine()
+    assert engine.cycle(approval="manual").outcome == "queued"
+    decision_id = _edit_pending(project, lambda doc: doc["gates"].append(dict(doc["gates"][0])))
+    with pytest.raises(QueueError, match="gates for 1 actions"):
+        engine.approve(decision_id)
+    assert project.substrate.sent == []
+    assert project.paths.pending.exists()
+
+
+def test_approve_with_the_reviewed_digest_refuses_a_decision_edited_since(project: Project) -> None:
+    # regression: the deck showed one payload and `approve ID` sent whatever the file said by then
+    import hashlib
+
+    project.task("T0001", "a")
+    engine = project.engine()
+    decision_id = str(engine.cycle(approval="manual").decision_id)
+    reviewed = hashlib.sha256(project.paths.pending.read_bytes()).hexdigest()
+
+    def swap(doc: dict[str, Any]) -> None:
+        doc["decision"]["actions"][0]["payload"] = "something nobody reviewed"
+
+    _edit_pending(project, swap)
+    with pytest.raises(EngineError, match="changed on disk since it was reviewed"):
+        engine.approve(decision_id, expect_digest=reviewed)
+    assert project.substrate.sent == []
+    assert project.paths.pending.exists() and project.events("decision-approved") == []
+    current = hashlib.sha256(project.paths.pending.read_bytes()).hexdigest()
+    out = engine.approve(decision_id, expect_digest=current.upper())
+    assert out["outcomes"] == [{"index": 0, "state": "done"}]
+    assert [s["text"] for s in project.substrate.sent] == ["something nobody reviewed"]

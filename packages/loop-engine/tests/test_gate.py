@@ -189,3 +189,10 @@ def test_no_input_makes_a_dangerous_shape_safe(acts: list[dict[str, Any]], cap: 
     sends = [i for i, a in enumerate(acts) if a["kind"] in ("dispatch", "steer")]
     for i in sends[cap:]:
         assert verdicts[i].gate != "safe"
+
+
+def test_a_target_with_a_trailing_newline_is_not_a_plain_lane_name() -> None:
+    # regression: `^…$` with re.match let "web\n" (and "w2\n") through as a plain lane name
+    assert one({"kind": "dispatch", "lane": "web\n", "payload": "x"}) == "blocked"
+    assert one({"kind": "drop_lane", "window": "w2\n"}) == "blocked"
+    assert one({"kind": "add_lane", "window": "n1\n", "harness": "pi"}) == "blocked"

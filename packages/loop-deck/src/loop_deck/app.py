@@ -7,7 +7,9 @@ applies them to the widgets by diff.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
+import importlib
 import json
 import os
 import threading
@@ -146,6 +148,7 @@ class DeckApp(App[None]):
         self.commands_run: list[Command] = []
         self.crash_log: Path | None = None
         self._crash_line: str | None = None
+        self._exiting = False
         self._stop = threading.Event()
         self._wake = threading.Event()
         # read by the refresh thread: plain values, set on the UI thread
@@ -193,7 +196,13 @@ class DeckApp(App[None]):
             self.refresh_now()
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        return not (action in DECK_ACTIONS and len(self.screen_stack) > 1)
+        # once quitting, keys typed after q (read in the same burst) must not open a dialog on a closing
+        # app: its on_mount would find no widgets and the deck would "crash" on the way out
+        return not (action in DECK_ACTIONS and (self._exiting or len(self.screen_stack) > 1))
+
+    def exit(self, result: None = None, return_code: int = 0, message: Any = None) -> None:
+        self._exiting = True
+        super().exit(result, return_code, message)
 
     def get_system_commands(self, screen: Screen[Any]) -> Iterable[SystemCommand]:
         """The palette: the deck's actions (through run_action, so the same checks apply as for a key)
@@ -669,9 +678,10 @@ class DeckApp(App[None]):
 
     def action_approve(self) -> None:
         decision_id = self._pending()
-        if decision_id is None:
+        if decision_id is None or self.snapshot is None or self.snapshot.decision is None:
             return
-        command = self.builder.approve(decision_id)
+        # the digest of exactly what the confirm shows: a decision edited meanwhile is refused, not run
+        command = self.builder.approve(decision_id, self.snapshot.decision.digest)
 
         def confirm(ok: bool | None) -> None:
             if ok:
@@ -788,6 +798,12 @@ def make_app(
 
     Tests pass a double substrate, a recording runner and a fixed clock.
     """
+    # loop-substrate's pane capture (the `l` tab) imports libtmux lazily, and libtmux reads
+    # sys.stdout.encoding when it is first imported; inside the running app sys.stdout is Textual's print
+    # capture, which has no encoding, so that first import fails. Load the substrate's dependency now,
+    # while stdout is still the terminal (the deck itself never uses libtmux: it goes through the substrate).
+    with contextlib.suppress(ImportError):
+        importlib.import_module("libtmux")
     if substrate is None:
         from loop_substrate import Substrate
 

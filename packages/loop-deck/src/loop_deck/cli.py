@@ -8,7 +8,7 @@ from pathlib import Path
 
 import click
 
-SESSION_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
+SESSION_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*")
 
 
 @click.command(context_settings={"help_option_names": ["-h", "--help"]})
@@ -73,7 +73,7 @@ def main(
         session = current_session(socket)
         if session is None:
             raise click.UsageError("--session is required outside tmux")
-    if not SESSION_RE.match(session):
+    if not SESSION_RE.fullmatch(session):  # `$` with match() would let a trailing newline through
         raise click.UsageError(f"--session {session!r}: letters, digits, '.', '_' and '-' only")
     from loop_substrate import SubstrateError, check_contract
 

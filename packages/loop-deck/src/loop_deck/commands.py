@@ -199,8 +199,10 @@ class CommandBuilder:
     def resume(self) -> Command:
         return self._engine("resume")
 
-    def approve(self, decision_id: str) -> Command:
-        return self._engine("approve", decision_id, timeout=ENGINE_CYCLE_TIMEOUT)
+    def approve(self, decision_id: str, digest: str = "") -> Command:
+        """`--expect-digest`: the engine runs nothing if the decision changed since the deck showed it."""
+        extra = ("--expect-digest", digest) if digest else ()
+        return self._engine("approve", decision_id, *extra, timeout=ENGINE_CYCLE_TIMEOUT)
 
     def reject(self, decision_id: str, reason: str = "") -> Command:
         return self._engine("reject", decision_id, *(["--reason", reason] if reason else []))

@@ -9,6 +9,7 @@ file's (mtime, size), so an idle tick costs a few stat() calls and one loop-lane
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import os
 import shutil
 import time
@@ -217,6 +218,7 @@ class DecisionView:
     trigger: str
     critique: str
     actions: tuple[ActionRow, ...]
+    digest: str = ""  # sha256 of the file as read: approve runs only if it is still this decision
 
 
 @dataclass(frozen=True)
@@ -408,6 +410,7 @@ def read_decision(path: Path) -> tuple[DecisionView | None, str | None]:
             trigger=pending.trigger or "",
             critique=pending.decision.critique,
             actions=tuple(actions),
+            digest=hashlib.sha256(raw).hexdigest(),
         ),
         None,
     )

@@ -40,6 +40,11 @@ class _Group(click.Group):
             return super().invoke(ctx)
         except (click.exceptions.Exit, click.ClickException, click.Abort, SystemExit):
             raise
+        except BrokenPipeError:
+            # the reader went away (`loop-engine events | head`): stop quietly, as other CLIs do
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, sys.stdout.fileno())
+            sys.exit(EXIT_FAILURE)
         except Exception as exc:
             raise click.ClickException(_one_line(exc)) from None
 
@@ -131,6 +136,12 @@ def main(ctx: click.Context, project_root: Path, session: str | None) -> None:
         ctx.obj = Ctx(EnginePaths(project_root.resolve(), session))
     except ValueError as exc:
         raise click.UsageError(str(exc)) from None
+    engine_dir = ctx.obj.paths.engine_dir
+    for folder in (engine_dir, *engine_dir.parents):
+        if folder.exists() or folder.is_symlink():
+            if not folder.is_dir() and not ctx.meta.get("loop_engine.help"):
+                raise click.ClickException(f"{folder} is not a directory: the engine keeps its files there")
+            break
 
 
 @main.command()
@@ -175,9 +186,25 @@ def status_doc(obj: Ctx) -> dict[str, Any]:
     pending = q.read_pending(paths)
     if pending is not None:
         PendingDecision.model_validate(pending)
-    budget = read_json(paths.budget, {})
-    backoff = read_json(paths.backoff, {})
-    asks = read_json(paths.asks, {})
+    warnings = list(cfg.warnings)
+
+    def aux(path: Path, default: Any, item: type) -> Any:
+        # status is how a human finds out what is wrong: a damaged side file is a warning, not a failure
+        try:
+            value = read_json(path, default)
+        except StoreError as exc:
+            warnings.append(f"{exc}; it is ignored here, move it aside")
+            return default
+        items = value.values() if isinstance(value, dict) else value
+        if path not in (paths.budget, paths.backoff) and not all(isinstance(v, item) for v in items):
+            warnings.append(f"{path}: unexpected entries; it is ignored here, move it aside")
+            return default
+        return value
+
+    budget = aux(paths.budget, {}, object)
+    backoff = aux(paths.backoff, {}, object)
+    asks = aux(paths.asks, {}, dict)
+    calls = budget.get("calls", [])
     active_backoff = None
     if backoff.get("until"):
         try:
@@ -186,7 +213,6 @@ def status_doc(obj: Ctx) -> dict[str, Any]:
         except ValueError:
             pass
     daemon = watch.daemon_info(paths)
-    warnings = list(cfg.warnings)
     if paths.state_file.exists():
         try:
             load_state(paths.state_file)
@@ -194,7 +220,7 @@ def status_doc(obj: Ctx) -> dict[str, Any]:
             warnings.append(f"the state file cannot be used: {exc}")
     if daemon["warning"]:
         warnings.append(daemon["warning"])
-    uncertain = read_json(paths.uncertain, [])
+    uncertain = aux(paths.uncertain, [], dict)
     if uncertain:
         warnings.append(
             f"{len(uncertain)} action(s) may have been sent before a crash: check the lane, then run "
@@ -208,9 +234,10 @@ def status_doc(obj: Ctx) -> dict[str, Any]:
         "approval_mode": cfg.approval_mode,
         "brain_harness": cfg.brain_harness,
         "pending": pending,
+        "pending_digest": q.pending_digest(paths) if pending is not None else None,
         "daemon": daemon,
         "budget": {
-            "calls_last_hour": len(_recent(budget.get("calls", []))),
+            "calls_last_hour": len(_recent(calls if isinstance(calls, list) else [])),
             "max_calls_per_hour": int(cfg.model.brain.max_calls_per_hour),
         },
         "backoff": active_backoff,
@@ -258,7 +285,7 @@ def status(obj: Ctx, as_json: bool) -> None:
             for reason in gate.get("reasons", []):
                 click.echo(f"       {reason}")
     for u in doc["uncertain"]:
-        click.echo(f"uncertain: {u['id']} {u.get('kind')} {u.get('target')} (may have been sent)")
+        click.echo(f"uncertain: {u.get('id')} {u.get('kind')} {u.get('target')} (may have been sent)")
     for w in doc["warnings"]:
         click.echo(f"warning: {w}", err=True)
 
@@ -266,12 +293,19 @@ def status(obj: Ctx, as_json: bool) -> None:
 @main.command()
 @click.argument("decision_id")
 @click.option("--json", "as_json", is_flag=True, help="Print the outcome as JSON.")
+@click.option(
+    "--expect-digest",
+    metavar="SHA256",
+    default=None,
+    help="Run nothing unless pending-decision.json still has this sha256 (status --json: pending_digest), "
+    "i.e. the decision is exactly the one reviewed.",
+)
 @click.pass_obj
-def approve(obj: Ctx, decision_id: str, as_json: bool) -> None:
+def approve(obj: Ctx, decision_id: str, as_json: bool, expect_digest: str | None) -> None:
     """Run the pending decision's queued actions (blocked ones never run), archive and file it.
 
     Exit 1 when any action failed (it is recorded, never retried)."""
-    result = obj.engine().approve(decision_id)
+    result = obj.engine().approve(decision_id, expect_digest=expect_digest)
     failed = [o for o in result["outcomes"] if o["state"] != "done"]
     if as_json:
         _emit(result)

@@ -343,10 +343,14 @@ class Engine:
         icfg = self.config.model.ingest
         harness = self.config.brain_harness
         runner: Callable[[str, float, str], Any] | None = None
-        if harness != BUILTIN:
+        blocked = self._brain_blocked() if harness != BUILTIN else None
+        if harness != BUILTIN and blocked is None:
 
             def runner(prompt: str, timeout: float, action_id: str) -> Any:
+                # a headless ingest is a call of the brain's harness: it spends the same hourly budget and
+                # waits out the same quota back-off
                 transcript = self.paths.transcripts / f"ingest-{action_id}.log"
+                self._spend()
                 return self._oneshot(harness, prompt, timeout, transcript)
 
         run_ingest(
@@ -359,6 +363,7 @@ class Engine:
             state_path=self.paths.ingest_state,
             headless_runner=runner,
             spotlight=lambda name, text: spotlight(name, text, secrets.token_hex(8)),
+            **({"no_runner_reason": f"headless ingest waits: {blocked}"} if blocked else {}),
         )
 
     # ------------------------------------------------------------------ brain
@@ -476,6 +481,10 @@ class Engine:
         last: BrainError | None = None
         total = 0.0
         for attempt in range(1, attempts + 1):
+            if attempt > 1 and not internal:
+                blocked = self._brain_blocked()  # a retry is a call too: it never goes over the budget
+                if blocked:
+                    break
             call_id = new_id("b")
             transcript = self.paths.transcripts / f"{call_id}.log"
             self.events.emit(
@@ -933,7 +942,9 @@ class Engine:
             hint = f" (loop-tmux names that project's session {booted!r})" if booted != session else ""
             raise EngineError(f"session {session!r} cannot be reached: {first}{hint}") from None
 
-    def approve(self, decision_id: str) -> dict[str, Any]:
+    def approve(self, decision_id: str, expect_digest: str | None = None) -> dict[str, Any]:
+        """Run the queued actions. `expect_digest` (the sha256 of pending-decision.json as reviewed): when
+        the file changed since, nothing runs — the human approves what they saw, never a later edit."""
         self.recover()
         self._pending_for(decision_id)  # a wrong id is reported before the session is asked
         try:
@@ -942,7 +953,12 @@ class Engine:
             raise EngineError(f"{exc}; nothing was run, {decision_id} stays pending") from None
         with q.locked(self.paths):
             doc = self._pending_for(decision_id)
-            indices = [i for i, g in enumerate(doc["gates"]) if g.get("state") == "queued"]
+            if expect_digest is not None and q.pending_digest(self.paths) != expect_digest.strip().lower():
+                raise EngineError(
+                    f"{decision_id} changed on disk since it was reviewed; nothing was run, it stays "
+                    "pending: review it again"
+                )
+            indices = self._approvable(doc)
             for i in indices:
                 doc["gates"][i]["state"] = "running"
             q.write_pending(self.paths, doc)
@@ -958,6 +974,31 @@ class Engine:
                     reason="ops-wiki/checkpoint.md or its <!-- coord-decisions --> marker is missing",
                 )
         return {"contract_version": 1, "decision_id": decision_id, "outcomes": outcomes, "filed": filed}
+
+    def _approvable(self, doc: dict[str, Any]) -> list[int]:
+        """The queued actions a human approval may run. The file may have changed on disk since the gate
+        classified it, so its actions are gated again by shape: a blocked shape (coord, `loop-adr accept`,
+        a target that is not a plain lane name, an unknown kind) never runs, whatever the file says."""
+        actions = doc["decision"].get("actions", [])
+        shapes = gate_actions(actions, GateContext(lanes={}, ai_harnesses=frozenset()))
+        indices: list[int] = []
+        for i, g in enumerate(doc["gates"]):
+            if g.get("state") != "queued":
+                continue
+            if g.get("gate_class") == "blocked" or shapes[i].gate == "blocked":
+                reasons = [r for r in shapes[i].reasons if r.startswith("blocked")]
+                reasons = reasons or list(g.get("reasons") or [])
+                g.update(gate_class="blocked", state="blocked", reasons=reasons)
+                self.events.emit(
+                    "action-blocked",
+                    decision_id=doc["id"],
+                    index=i,
+                    kind=actions[i].get("kind"),
+                    reasons=reasons,
+                )
+                continue
+            indices.append(i)
+        return indices
 
     def reject(self, decision_id: str, reason: str | None) -> dict[str, Any]:
         self.recover()

@@ -18,6 +18,9 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+from loop_schemas import EngineEvent
+from pydantic import ValidationError
+
 
 def utcnow() -> datetime:
     return datetime.now(timezone.utc)
@@ -93,8 +96,8 @@ class EventLog:
                     record = json.loads(raw)
                 except ValueError:
                     continue
-                if not isinstance(record, dict):
-                    continue
+                if not isinstance(record, dict) or not _is_event(record):
+                    continue  # a line that is not an engine event (hand-edited, another tool's): skipped
                 if not seen_id:
                     if record.get("id") == after_id:
                         seen_id = True
@@ -106,6 +109,14 @@ class EventLog:
                     except ValueError:
                         continue
                 yield record
+
+
+def _is_event(record: dict[str, Any]) -> bool:
+    try:
+        EngineEvent.model_validate(record)
+    except ValidationError:
+        return False
+    return True
 
 
 def _repair_torn_tail(fd: int) -> None:

@@ -24,7 +24,7 @@ from typing import Any, Literal
 GateClass = Literal["safe", "destructive", "blocked"]
 _RANK: dict[str, int] = {"safe": 0, "destructive": 1, "blocked": 2}
 
-LANE_NAME_RE = re.compile(r"^[A-Za-z][A-Za-z0-9_-]*$")
+LANE_NAME_RE = re.compile(r"[A-Za-z][A-Za-z0-9_-]*")  # fullmatch: `$` would accept a trailing newline
 ADR_ACCEPT_RE = re.compile(r"loop[-_]adr(?:\.sh)?\b.{0,200}?\baccept\b", re.IGNORECASE | re.DOTALL)
 # Any C0 control character other than tab and newline, DEL, and C1 controls: ESC can end a bracketed
 # paste early and turn the rest of the payload into keystrokes.
@@ -160,7 +160,7 @@ def gate_actions(actions: Sequence[Any], ctx: GateContext) -> list[GateVerdict]:
         if kind in ("dispatch", "steer", "add_lane", "drop_lane"):
             if not target or _is_coord(target):
                 v.raise_to("blocked", "aimed at the coord lane" if target else "no target lane")
-            elif not LANE_NAME_RE.match(target):
+            elif not LANE_NAME_RE.fullmatch(target):
                 v.raise_to("blocked", f"target {target!r} is not a plain lane name")
         for text in texts:
             if text and CONTROL_RE.search(text):

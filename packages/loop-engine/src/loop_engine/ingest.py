@@ -62,6 +62,7 @@ def run_ingest(
     state_path: Path,
     headless_runner: Callable[[str, float, str], Any] | None,
     spotlight: Callable[[str, str], str],
+    no_runner_reason: str = "headless ingest needs a one-shot harness (the built-in brain has none)",
 ) -> IngestOutcome:
     mail = observation.mail
     if not mail:
@@ -103,11 +104,11 @@ def run_ingest(
             events.emit(
                 "ingest-waiting",
                 lane=None,
-                reason="headless ingest needs a one-shot harness (the built-in brain has none)",
+                reason=no_runner_reason,
                 pending=len(mail),
             )
             write_json(state_path, {**state, "waiting": fp})
-        return IngestOutcome("waiting", "no one-shot harness")
+        return IngestOutcome("waiting", no_runner_reason)
     listing = "\n".join(f"- {m.name} (from {m.sender} to {m.recipient})" for m in mail)
     prompt = HEADLESS + spotlight("pending-mail", listing)
     action_id = new_id("n")

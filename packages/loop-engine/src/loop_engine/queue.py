@@ -10,6 +10,7 @@ through executing/<id>.json, where each action is marked `started` BEFORE it is 
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import os
 import re
 from collections.abc import Iterator
@@ -59,7 +60,21 @@ def read_pending(paths: EnginePaths) -> dict[str, Any] | None:
             f"{paths.pending}: not a valid pending decision ({where}: {err.get('msg')}); "
             "move it aside to clear the queue"
         ) from None
+    actions = doc["decision"].get("actions", [])
+    if len(doc["gates"]) != len(actions):
+        raise QueueError(
+            f"{paths.pending}: not a valid pending decision ({len(doc['gates'])} gates for "
+            f"{len(actions)} actions); move it aside to clear the queue"
+        )
     return doc
+
+
+def pending_digest(paths: EnginePaths) -> str | None:
+    """sha256 of pending-decision.json's bytes: what a reviewer saw (None when there is no file)."""
+    try:
+        return hashlib.sha256(paths.pending.read_bytes()).hexdigest()
+    except FileNotFoundError:
+        return None
 
 
 def write_pending(paths: EnginePaths, doc: dict[str, Any]) -> None:

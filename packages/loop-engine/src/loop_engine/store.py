@@ -24,6 +24,10 @@ def read_json(path: Path, default: Any) -> Any:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
         return default
+    except UnicodeDecodeError as exc:
+        raise StoreError(f"{path}: not valid JSON (not UTF-8 text)") from exc
+    except OSError as exc:
+        raise StoreError(f"{path}: cannot be read ({exc.strerror or exc})") from exc
     try:
         value = json.loads(text)
     except ValueError as exc:
