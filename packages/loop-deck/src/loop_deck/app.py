@@ -7,9 +7,7 @@ applies them to the widgets by diff.
 
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
-import importlib
 import json
 import os
 import threading
@@ -798,15 +796,12 @@ def make_app(
 
     Tests pass a double substrate, a recording runner and a fixed clock.
     """
-    # loop-substrate's pane capture (the `l` tab) imports libtmux lazily, and libtmux reads
-    # sys.stdout.encoding when it is first imported; inside the running app sys.stdout is Textual's print
-    # capture, which has no encoding, so that first import fails. Load the substrate's dependency now,
-    # while stdout is still the terminal (the deck itself never uses libtmux: it goes through the substrate).
-    with contextlib.suppress(ImportError):
-        importlib.import_module("libtmux")
-    if substrate is None:
-        from loop_substrate import Substrate
+    from loop_substrate import Substrate
 
+    # the `l` tab captures panes through the substrate, whose first capture imports libtmux, which needs a
+    # real sys.stdout: inside the running app that is Textual's print capture, so prepare it now
+    Substrate.prepare_capture()
+    if substrate is None:
         substrate = Substrate(session, project_root, socket=socket)
     engine = find_engine() if engine_cmd is True else (engine_cmd or None)
     pane = os.environ.get("TMUX_PANE") if self_pane is True else (self_pane or None)

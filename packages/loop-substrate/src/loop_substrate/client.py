@@ -218,6 +218,13 @@ class Substrate:
             ["drop-lane", "--session", self.session, "--window", window, *(["--force"] if force else [])],
         )
 
+    @staticmethod
+    def prepare_capture() -> None:
+        """Import what capture() needs now. libtmux (imported lazily: most callers never capture) reads
+        sys.stdout.encoding on its first import, so a program that swaps sys.stdout for an object
+        without one (a Textual app does) must call this before it starts."""
+        import libtmux  # noqa: F401
+
     def capture(self, lane: str, lines: int = 50) -> str:
         """The last `lines` lines of a lane's pane (libtmux; read-only)."""
         import libtmux
