@@ -142,6 +142,9 @@ def test_pending_decision_and_events() -> None:
         "asks": {},
     }
     assert PendingDecision.model_validate(doc).gates[0].gate_class == "safe"
+    two = {**doc, "gates": doc["gates"] * 2}  # type: ignore[operator]
+    with pytest.raises(ValueError, match="2 gates for 1 actions"):  # each gate belongs to one action
+        PendingDecision.model_validate(two)
     doc["gates"][0]["gate_class"] = "fine"  # type: ignore[index]
     with pytest.raises(ValueError):
         PendingDecision.model_validate(doc)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from loop_schemas.decision import Decision
 from loop_schemas.errors import SchemaError
@@ -106,6 +106,12 @@ class PendingDecision(BaseModel):
     trigger: str | None = None
     asks: dict[str, str] = Field(default_factory=dict)
     brain: dict[str, Any] | None = None
+
+    @model_validator(mode="after")
+    def _one_gate_per_action(self) -> PendingDecision:
+        if len(self.gates) != len(self.decision.actions):
+            raise ValueError(f"{len(self.gates)} gates for {len(self.decision.actions)} actions")
+        return self
 
 
 class EngineEvent(BaseModel):
