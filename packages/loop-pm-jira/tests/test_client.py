@@ -63,6 +63,20 @@ def test_a_retry_after_that_is_not_a_number_of_seconds_falls_back_to_the_backoff
 
 
 @respx.mock
+def test_rate_limit_waits_stop_at_the_run_budget_in_one_line(sleeps: list[float]) -> None:
+    """Four capped 60 s waits would outlast loop-engine's 120 s for the whole loop-pm run, which would then
+    report a timeout: past LOOP_PM_JIRA_MAX_WAIT in all, the client says it is a rate limit instead."""
+    settings = JiraSettings(base_url=BASE, email="bot@acme.io", token=TOKEN, project="TEAM", max_wait_s=90)
+    client = JiraClient(settings, sleep=sleeps.append)
+    respx.get(f"{BASE}/rest/api/3/myself").respond(429, headers={"Retry-After": "60"})
+    with pytest.raises(AdapterConnectionError) as info:
+        client.get("/rest/api/3/myself")
+    assert sleeps == [60.0]  # the second 60 s would go past 90 s in all: not slept
+    message = str(info.value)
+    assert "rate-limiting" in message and "LOOP_PM_JIRA_MAX_WAIT" in message and "\n" not in message
+
+
+@respx.mock
 def test_429_forever_gives_up_in_one_line(client: JiraClient) -> None:
     respx.post(f"{BASE}/rest/api/3/issue").respond(429, headers={"Retry-After": "1"})
     with pytest.raises(AdapterConnectionError, match=r"rate-limiting .* after 5 tries"):

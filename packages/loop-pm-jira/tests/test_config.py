@@ -61,6 +61,9 @@ def test_settings_come_from_the_environment_and_hide_the_token() -> None:
     assert settings.base_url == "https://acme.atlassian.net"
     assert (settings.project, settings.board) == ("TEAM", 7)
     assert TOKEN not in repr(settings) and TOKEN not in str(settings)
+    assert (
+        settings.max_wait_s == 90 and settings_from_env({**env, "LOOP_PM_JIRA_MAX_WAIT": "5"}).max_wait_s == 5
+    )
     overridden = settings_from_env(env, project="OTHER", board="9")
     assert (overridden.project, overridden.board) == ("OTHER", 9)
 
@@ -74,6 +77,8 @@ def test_settings_come_from_the_environment_and_hide_the_token() -> None:
         ({**GOOD, "JIRA_PROJECT_KEY": "A B"}, "project key"),
         ({**GOOD, "JIRA_ALLOW_INSECURE_BASE_URL": "1", "JIRA_BASE_URL": "http://example.com"}, "localhost"),
         ({**GOOD, "LOOP_PM_JIRA_TIMEOUT": "soon"}, "LOOP_PM_JIRA_TIMEOUT"),
+        ({**GOOD, "LOOP_PM_JIRA_MAX_WAIT": "soon"}, "LOOP_PM_JIRA_MAX_WAIT"),
+        ({**GOOD, "LOOP_PM_JIRA_MAX_WAIT": "-1"}, "LOOP_PM_JIRA_MAX_WAIT"),
     ],
 )
 def test_bad_settings(env: dict[str, str], needle: str) -> None:

@@ -61,6 +61,7 @@ class JiraClient:
         self.settings = settings
         self._sleep = sleep
         self._max_retries = max_retries
+        self._rate_waited = 0.0  # seconds slept on 429s so far, against settings.max_wait_s
         raw = f"{settings.email}:{settings.token}".encode()
         self._secrets = [s for s in (settings.token, base64.b64encode(raw).decode("ascii")) if s]
         self._http = httpx.Client(
@@ -204,7 +205,15 @@ class JiraClient:
                         raise AdapterConnectionError(
                             f"Jira kept rate-limiting {method} {path} (HTTP 429) after {attempt + 1} tries"
                         )
-                    self._sleep(self._retry_after(response, attempt))
+                    wait = self._retry_after(response, attempt)
+                    if self._rate_waited + wait > self.settings.max_wait_s:
+                        raise AdapterConnectionError(
+                            f"Jira is rate-limiting {method} {path} (HTTP 429) and asks for {wait:g}s more, "
+                            f"past the {self.settings.max_wait_s:g}s one run waits in all "
+                            "(LOOP_PM_JIRA_MAX_WAIT); try again later"
+                        )
+                    self._rate_waited += wait
+                    self._sleep(wait)
                     attempt += 1
                     continue
                 if status >= 500:

@@ -17,6 +17,7 @@ from loop_schemas.pm import AdapterConfigError
 REQUIRED_ENV = ("JIRA_BASE_URL", "JIRA_EMAIL", "JIRA_API_TOKEN")
 LOCAL_HOSTS = ("localhost",)
 DEFAULT_TIMEOUT_S = 30.0
+DEFAULT_MAX_WAIT_S = 90.0  # under loop-engine's 120 s for a whole loop-pm run: a rate limit is said as one
 
 
 @dataclass(frozen=True)
@@ -27,6 +28,8 @@ class JiraSettings:
     project: str | None = None
     board: int | None = None
     timeout_s: float = DEFAULT_TIMEOUT_S
+    max_wait_s: float = DEFAULT_MAX_WAIT_S
+    """How long one run may wait in all for Jira's rate limit (HTTP 429 Retry-After) before it gives up."""
 
     def __str__(self) -> str:  # never the token
         return f"JiraSettings(base_url={self.base_url!r}, email={self.email!r}, project={self.project!r})"
@@ -125,6 +128,15 @@ def settings_from_env(
             raise AdapterConfigError("LOOP_PM_JIRA_TIMEOUT must be a number of seconds") from None
         if not 0 < timeout <= 600:
             raise AdapterConfigError("LOOP_PM_JIRA_TIMEOUT must be between 0 and 600 seconds")
+    max_wait = DEFAULT_MAX_WAIT_S
+    raw_wait = env.get("LOOP_PM_JIRA_MAX_WAIT", "").strip()
+    if raw_wait:
+        try:
+            max_wait = float(raw_wait)
+        except ValueError:
+            raise AdapterConfigError("LOOP_PM_JIRA_MAX_WAIT must be a number of seconds") from None
+        if not 0 <= max_wait <= 3600:
+            raise AdapterConfigError("LOOP_PM_JIRA_MAX_WAIT must be between 0 and 3600 seconds")
     return JiraSettings(
         base_url=base,
         email=env["JIRA_EMAIL"].strip(),
@@ -132,4 +144,5 @@ def settings_from_env(
         project=project_key.upper() if project_key else None,
         board=board_id,
         timeout_s=timeout,
+        max_wait_s=max_wait,
     )
