@@ -11,11 +11,11 @@ Standalone: python bench/bench_engine.py
 
 from __future__ import annotations
 
-import importlib.util
 import os
 import shutil
 import statistics
 import subprocess
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -26,8 +26,10 @@ from loop_engine.cycle import Engine
 from loop_engine.paths import EnginePaths
 from loop_substrate import Substrate
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from benchkit import FAKE_AGENT, fake_agent, wait_for
+
 ROOT = Path(__file__).resolve().parents[1]
-FAKE = ROOT / "shell" / "tests" / "fake_agent.py"
 LANES = 16
 PENDING = 200
 CYCLES = 15
@@ -38,23 +40,6 @@ DECISION = (
     "```decision\nversion: 1\ncritique: bench\nactions:\n"
     "  - {kind: dispatch, lane: lane00, payload: 'do the thing', rationale: bench}\n```\n"
 )
-
-
-def _fake_agent() -> Any:
-    spec = importlib.util.spec_from_file_location("fake_agent_bench_engine", FAKE)
-    assert spec and spec.loader
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-def _wait(pred: Any, timeout: float = 20.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if pred():
-            return True
-        time.sleep(0.05)
-    return False
 
 
 def _project(root: Path) -> None:
@@ -118,7 +103,9 @@ def run() -> list[dict[str, Any]]:
     bindir.mkdir()
     for name in ("claude", "pi"):
         shim = bindir / name
-        shim.write_text(f'#!/usr/bin/env bash\nexec python3 "{FAKE}" --play {name} --log-dir "{tmp}" "$@"\n')
+        shim.write_text(
+            f'#!/usr/bin/env bash\nexec python3 "{FAKE_AGENT}" --play {name} --log-dir "{tmp}" "$@"\n'
+        )
         shim.chmod(0o755)
     env = dict(os.environ)
     env.update(
@@ -136,7 +123,7 @@ def run() -> list[dict[str, Any]]:
     os.environ.pop("TMUX", None)
     rows: list[dict[str, Any]] = []
     try:
-        fake = _fake_agent()
+        fake = fake_agent()
         panes = []
         for i in range(LANES):
             h = ("claude", "pi")[i % 2]
@@ -152,7 +139,7 @@ def run() -> list[dict[str, Any]]:
                 )
             )
         for pane in panes:
-            _wait(
+            wait_for(
                 lambda pane=pane: (
                     subprocess.run(
                         ["tmux", "-S", socket, "capture-pane", "-p", "-t", pane],

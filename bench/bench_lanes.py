@@ -6,7 +6,6 @@ run() -> list[dict] rows for bench/run.py. Runs on a private tmux socket with fa
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import os
 import shutil
@@ -18,30 +17,15 @@ import time
 from pathlib import Path
 from typing import Any
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from benchkit import FAKE_AGENT, fake_agent, wait_for
+
 ROOT = Path(__file__).resolve().parents[1]
 SHELL = ROOT / "shell"
-FAKE = SHELL / "tests" / "fake_agent.py"
 PANES = 24
 STATUS_RUNS = 40
 DISPATCHES = 200
 PASTE_DELAY = "0.05"
-
-
-def _fake_agent() -> Any:
-    spec = importlib.util.spec_from_file_location("fake_agent_bench", FAKE)
-    assert spec and spec.loader
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-def _wait(pred: Any, timeout: float = 20.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if pred():
-            return True
-        time.sleep(0.05)
-    return False
 
 
 def _median_ms(argv: list[str], runs: int = 15) -> float:
@@ -64,7 +48,8 @@ class Bench:
         for name in ("claude", "codex", "pi", "opencode"):
             shim = self.bindir / name
             shim.write_text(
-                f'#!/usr/bin/env bash\nexec python3 "{FAKE}" --play {name} --log-dir "{self.received}" "$@"\n'
+                f'#!/usr/bin/env bash\nexec python3 "{FAKE_AGENT}" --play {name} '
+                f'--log-dir "{self.received}" "$@"\n'
             )
             shim.chmod(0o755)
         real_tmux = shutil.which("tmux") or "tmux"
@@ -86,7 +71,7 @@ class Bench:
             }
         )
         self.env.pop("TMUX", None)
-        self.fake = _fake_agent()
+        self.fake = fake_agent()
 
     def close(self) -> None:
         subprocess.run(["tmux", "-S", self.socket, "kill-server"], capture_output=True, check=False)
@@ -110,7 +95,7 @@ class Bench:
                 self.fake.spawn_window(self.socket, self.env, "bench", f"lane{i:02d}", h, None, opts)
             )
         for pane in panes:
-            _wait(lambda pane=pane: len(self.screen(pane).strip().splitlines()) > 2)
+            wait_for(lambda pane=pane: len(self.screen(pane).strip().splitlines()) > 2)
         return panes
 
     def status_all(self, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
@@ -224,7 +209,7 @@ class Bench:
             {"FAKE_AGENT_LOG_NAME": "target"},
             {"@loop_lane": "1", "@loop_lane_harness": "codex"},
         )
-        _wait(lambda: "? for shortcuts" in self.screen(pane))
+        wait_for(lambda: "? for shortcuts" in self.screen(pane))
         times = []
         failures = 0
         for _ in range(DISPATCHES):
@@ -247,7 +232,9 @@ class Bench:
             times.append((time.perf_counter() - t0) * 1000)
             failures += proc.returncode != 0
         want = prompt.encode()
-        _wait(lambda: len(self.fake.read_submissions(self.received, "target")) >= DISPATCHES - failures, 30)
+        wait_for(
+            lambda: len(self.fake.read_submissions(self.received, "target")) >= DISPATCHES - failures, 30
+        )
         got = self.fake.read_submissions(self.received, "target")
         verbatim = sum(1 for s in got if s == want)
         return [
