@@ -26,6 +26,7 @@ import re
 import secrets
 import time
 from collections.abc import Callable, Iterator
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -70,6 +71,8 @@ ACTIVE_STATES = ("proposed", "applying", "applied", "kept", "regressed")
 GATE_FIGURES = ("checkpoint_tokens", "pending", "lane_restarts", "lane_giveups")
 TOKEN_TOLERANCE = 0.10
 TOKEN_TOLERANCE_MIN = 200
+# how far ahead of this clock a trace's timestamp may be and still order it (beyond: a skewed clock)
+CLOCK_SLACK = timedelta(minutes=5)
 
 BrainFn = Callable[[str], str]
 MetricsFn = Callable[[Path], dict[str, Any]]
@@ -114,11 +117,16 @@ def substrate_metrics(paths: EnginePaths) -> MetricsFn:
 
 
 def compare(baseline: dict[str, Any], current: dict[str, Any]) -> list[dict[str, Any]]:
-    """The gate figures that got worse than the baseline (n/a on either side is not compared)."""
+    """The gate figures that got worse than the baseline. A figure n/a in the baseline is not compared;
+    one measured in the baseline that cannot be measured now (n/a) counts as worse: the gate never keeps
+    an experiment it could not check."""
     worse = []
     for key in GATE_FIGURES:
         before, now = baseline.get(key), current.get(key)
-        if not isinstance(before, int) or not isinstance(now, int):
+        if not isinstance(before, int):
+            continue
+        if not isinstance(now, int):
+            worse.append({"figure": key, "baseline": before, "current": None, "allowed": before})
             continue
         allowed = before
         if key == "checkpoint_tokens":
@@ -284,7 +292,7 @@ class Improver:
         run_id = new_id("i")
         brain = self._brain_name()
         self.events.emit("improve-started", run_id=run_id, brain=brain or BUILTIN)
-        clusters = mine(self.paths)
+        clusters = mine(self.paths, self._own_events())
         existing = self.proposals()
         # what was mined, before _eligible narrows a cluster's evidence to what is new since its proposal
         mined = [c.as_dict() for c in clusters]
@@ -620,12 +628,16 @@ class Improver:
                     return f"the host overlay {overlay.name} sets engine.{parts[0]}"
         return None
 
+    def _own_events(self, since: str | None = None) -> list[dict[str, Any]]:
+        """This session's events (a line another session's engine wrote is neither mined nor counted)."""
+        return [e for e in self.events.read(since) if e.get("session") == self.paths.session]
+
     def cycles_since(self, event_id: str | None) -> int:
         if not event_id:
             return 0
         return sum(
             1
-            for e in self.events.read(event_id)
+            for e in self._own_events(event_id)
             if e.get("event") == "cycle-end" and e.get("outcome") != "skipped"
         )
 
@@ -717,12 +729,17 @@ def _read_bytes(path: Path) -> bytes | None:
 
 def _after(stamp: str | None, since: Any, ref: str, known: set[str]) -> bool:
     """Evidence newer than `since`; one with no usable timestamp is new only if no earlier proposal of
-    its signature already carried it (else a timestamp-less crash line would be re-filed every run)."""
+    its signature already carried it (else a timestamp-less crash line would be re-filed every run).
+    A timestamp in the future (a skewed clock) is not usable either: it would stay "newer" than every
+    later proposal, and its line would be re-filed on every run. Stamps have one-second resolution, so
+    one in the very second of `since` is new unless an earlier proposal already carried it."""
     if stamp:
         try:
-            return bool(parse_iso(stamp) > since)
+            moment = parse_iso(stamp)
         except ValueError:
-            pass
+            moment = None
+        if moment is not None and moment <= utcnow() + CLOCK_SLACK and moment != since:
+            return bool(moment > since)
     return ref not in known
 
 
