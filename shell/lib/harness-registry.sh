@@ -15,6 +15,10 @@ if [ "${BASH_SOURCE[0]}" = "$0" ]; then
   set -euo pipefail
 fi
 
+# Where this file was run or sourced from, absolute (no process is spawned for it).
+_REGISTRY_SOURCE=${BASH_SOURCE[0]}
+case $_REGISTRY_SOURCE in /*) ;; *) _REGISTRY_SOURCE=$PWD/$_REGISTRY_SOURCE ;; esac
+
 # The twelve harnesses, in the contract's order.
 REGISTRY_HARNESSES="pi claude opencode codex cursor-agent hermes droid forge amp openclaw mprocs shell"
 # Harnesses added within CONTRACT v1: known everywhere and in `list --json`, but not in the plain `list`,
@@ -54,7 +58,10 @@ _registry_load() {
       paste_delay=1.0
       clear_cmd=/clear
       verified=true
-      notes='Claude Code: --dangerously-skip-permissions, --model, -p/--print (documented). Offers hooks (Stop/Notification/UserPromptSubmit); see shell/hooks/. /clear starts a fresh conversation.'
+      # Claude Code 2.1.x sets its process title to its version (anthropics/claude-code#24398, #49852), so
+      # tmux's pane_current_command reads e.g. "2.1.34", not "claude": process_names cannot name it; lanes
+      # carry @loop_lane_harness, and the watchdog only asks whether the pane fell back to a shell.
+      notes='Claude Code: --dangerously-skip-permissions, --model, -p/--print (documented). Offers hooks (Stop/Notification/UserPromptSubmit); see shell/hooks/. /clear starts a fresh conversation. Recent builds title their process with the version (e.g. 2.1.34), which is what tmux shows as the pane command.'
       ;;
     opencode)
       auto_approve_flag=--dangerously-skip-permissions
@@ -355,14 +362,17 @@ _registry_die() {
   exit "${2:-1}"
 }
 
+# _registry_lib_dir: this file's directory, resolved through symlinks. It starts from the path taken
+# when the file was run or sourced, made absolute then (_REGISTRY_SOURCE), so a later cd in the sourcing
+# shell does not move it; CDPATH is ignored (an exported CDPATH=.:… makes cd print the directory).
 _registry_lib_dir() {
-  local src=${BASH_SOURCE[0]} dir
+  local src=${_REGISTRY_SOURCE:-${BASH_SOURCE[0]}} dir
   while [ -h "$src" ]; do
-    dir=$(cd -P "$(dirname "$src")" && pwd)
+    dir=$(CDPATH='' cd -P "$(dirname "$src")" && pwd)
     src=$(readlink "$src")
     case $src in /*) ;; *) src=$dir/$src ;; esac
   done
-  cd -P "$(dirname "$src")" && pwd
+  CDPATH='' cd -P "$(dirname "$src")" && pwd
 }
 
 # _registry_records: every harness's fields as unit-separated (\037) name/field/value records (\036-ended).

@@ -4,11 +4,11 @@ set -euo pipefail
 
 _loop_src=${BASH_SOURCE[0]}
 while [ -h "$_loop_src" ]; do
-  _loop_dir=$(cd -P "$(dirname "$_loop_src")" && pwd)
+  _loop_dir=$(CDPATH='' cd -P "$(dirname "$_loop_src")" && pwd)
   _loop_src=$(readlink "$_loop_src")
   case $_loop_src in /*) ;; *) _loop_src=$_loop_dir/$_loop_src ;; esac
 done
-LOOP_LIB_DIR=$(cd -P "$(dirname "$_loop_src")" && pwd)
+LOOP_LIB_DIR=$(CDPATH='' cd -P "$(dirname "$_loop_src")" && pwd)
 # shellcheck source=common.sh
 . "$LOOP_LIB_DIR/common.sh"
 export LOOP_PROG=lane-health

@@ -507,6 +507,23 @@ def serve(args: argparse.Namespace, lock_fd: int, harnesses: Dict[str, Dict[str,
     return 0
 
 
+def _close_inherited_fds(keep: Tuple[int, ...]) -> None:
+    """Close every descriptor above stderr but `keep`: the detached watchdog must not hold its
+    caller's pipes (a `$(…)` or a reader waiting for EOF on an extra descriptor would hang on it)."""
+    try:
+        fds = [int(name) for name in os.listdir("/dev/fd") if name.isdigit()]
+    except OSError:
+        try:
+            limit = int(os.sysconf("SC_OPEN_MAX"))
+        except (ValueError, OSError):
+            limit = 1024
+        fds = list(range(3, min(limit, 65536) if limit > 0 else 1024))
+    for fd in fds:
+        if fd > 2 and fd not in keep:
+            with contextlib.suppress(OSError):
+                os.close(fd)
+
+
 def start(args: argparse.Namespace, harnesses: Dict[str, Dict[str, Any]]) -> int:
     """Detach a watchdog (double fork, new session, stdio to lane-health.log); report its pid."""
     pid, session = running(args.state_dir)
@@ -549,6 +566,7 @@ def start(args: argparse.Namespace, harnesses: Dict[str, Dict[str, Any]]) -> int
             os.dup2(out, 2)
             os.close(devnull)
             os.close(out)
+            _close_inherited_fds(keep=(write_fd,))
             lock_fd = take_lock(args.state_dir, args.session)
             if lock_fd is None:
                 reply("busy")

@@ -394,3 +394,34 @@ def test_one_watchdog_per_session_even_with_another_state_dir(wd, tmp_path):
     third = _health(shell, other, "start", *KNOBS)
     assert third.returncode == 0 and "started" in third.stdout
     assert _health(shell, other, "stop").returncode == 0
+
+
+def test_the_detached_watchdog_does_not_hold_its_callers_descriptors(wd):
+    """start detaches: a caller that hands it an extra pipe (fd 3 of a node IPC channel, a bash
+    `exec 3>…`, a `$(…)` through another fd) must see EOF once start returns, not wait on the daemon."""
+    shell, state = wd
+    script = TESTS.parent / "lib" / "lane-health.sh"
+    r, w = os.pipe()
+    try:
+        proc = subprocess.Popen(
+            ["bash", str(script), "start", "--session", "s", "--state-dir", str(state), *KNOBS],
+            env=shell.env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, pass_fds=(w,),
+        )  # fmt: skip
+        out, err = proc.communicate(timeout=30)
+        assert proc.returncode == 0 and "watchdog started" in out, out + err
+        os.close(w)
+        w = -1
+        os.set_blocking(r, False)
+
+        def eof() -> bool:
+            try:
+                return os.read(r, 64) == b""
+            except BlockingIOError:
+                return False
+
+        retry_until(eof, timeout=10)
+        assert _health(shell, state, "status").returncode == 0  # and it runs on
+    finally:
+        os.close(r)
+        if w >= 0:
+            os.close(w)
