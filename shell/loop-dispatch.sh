@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # loop-dispatch: paste a prompt or command into a lane's tmux pane and press Enter, at most once.
 set -euo pipefail
+unset CDPATH  # an exported CDPATH makes `cd` print the directory and may pick another one
 
 _loop_src=${BASH_SOURCE[0]}
 while [ -h "$_loop_src" ]; do

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # loop-init: scaffold an operated project for loop-orchestrator (state file, mailbox, ops-wiki, tasks, ADRs), never overwriting.
 set -euo pipefail
+unset CDPATH  # an exported CDPATH makes `cd` print the directory and may pick another one
 
 _loop_src=${BASH_SOURCE[0]}
 while [ -h "$_loop_src" ]; do

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # loop-lane-status: classify a lane (or every lane) of a loop session as working|awaiting-approval|idle|errored|unknown.
 set -euo pipefail
+unset CDPATH  # an exported CDPATH makes `cd` print the directory and may pick another one
 
 # Resolve our own directory through symlinks without readlink -f, and without forking: this script
 # runs on every status poll, so each $(...) would show in its latency.

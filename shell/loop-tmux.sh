@@ -1,14 +1,16 @@
 #!/usr/bin/env bash
 # loop-tmux: boot the six-window loop session (coord, web, infra, validate, ops, docs) and add/list/drop lanes.
 set -euo pipefail
+# every cd below runs with CDPATH='' (an exported CDPATH makes cd print and jump); it is not unset here,
+# since the tmux server this may start hands its environment to the lanes
 
 _loop_src=${BASH_SOURCE[0]}
 while [ -h "$_loop_src" ]; do
-  _loop_dir=$(cd -P "$(dirname "$_loop_src")" && pwd)
+  _loop_dir=$(CDPATH='' cd -P "$(dirname "$_loop_src")" && pwd)
   _loop_src=$(readlink "$_loop_src")
   case $_loop_src in /*) ;; *) _loop_src=$_loop_dir/$_loop_src ;; esac
 done
-LOOP_SELF_DIR=$(cd -P "$(dirname "$_loop_src")" && pwd)
+LOOP_SELF_DIR=$(CDPATH='' cd -P "$(dirname "$_loop_src")" && pwd)
 LOOP_LIB_DIR=$LOOP_SELF_DIR/lib
 # shellcheck source=lib/common.sh
 . "$LOOP_LIB_DIR/common.sh"
@@ -106,7 +108,7 @@ lane_abs_dir() {
   local flag=$1 dir=$2
   [ -n "$dir" ] || loop_die "$flag: empty path"
   [ -d "$dir" ] || loop_die "$flag: $dir is not a directory"
-  (cd "$dir" && pwd) || loop_die "$flag: cannot enter $dir"
+  (CDPATH='' cd "$dir" && pwd) || loop_die "$flag: cannot enter $dir"
 }
 
 # lane_abs_path PATH: PATH made absolute against the current directory (it need not exist).
@@ -526,7 +528,7 @@ lane_drop_worktree() {
     loop_warn "kept worktree $wt (branch $branch): it holds uncommitted changes"
     return 0
   fi
-  common=$(cd "$wt" && cd "$(git rev-parse --git-common-dir)" && pwd) || common=$wt/.git
+  common=$(CDPATH='' && cd "$wt" && cd "$(git rev-parse --git-common-dir)" && pwd) || common=$wt/.git
   main=$(dirname "$common")
   if git -C "$main" worktree remove "$wt" >/dev/null 2>&1; then
     printf 'loop-tmux: removed clean worktree %s (branch %s kept)\n' "$wt" "$branch"

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # loop-lane-hook: a Claude Code hook that records the lane's state for loop-lane-status (beats screen-scraping).
 set -euo pipefail
+unset CDPATH  # an exported CDPATH makes `cd` print the directory and may pick another one
 
 _loop_src=${BASH_SOURCE[0]}
 while [ -h "$_loop_src" ]; do

@@ -3,8 +3,8 @@
 # Sourced, never executed. bash >= 3.2: no associative arrays, no mapfile, no ${x,,}.
 
 # The directory holding this file (shell/lib), resolved by the sourcing script's own lookup.
-LOOP_LIB_DIR=${LOOP_LIB_DIR:-$(cd -P "$(dirname "${BASH_SOURCE[0]}")" && pwd)}
-LOOP_SHELL_ROOT=${LOOP_SHELL_ROOT:-$(cd -P "$LOOP_LIB_DIR/.." && pwd)}
+LOOP_LIB_DIR=${LOOP_LIB_DIR:-$(CDPATH='' cd -P "$(dirname "${BASH_SOURCE[0]}")" && pwd)}
+LOOP_SHELL_ROOT=${LOOP_SHELL_ROOT:-$(CDPATH='' cd -P "$LOOP_LIB_DIR/.." && pwd)}
 
 # loop_tmux ARGS...: run tmux against the server LOOP_TMUX_SOCKET selects (a socket path), or the default.
 loop_tmux() {

@@ -142,9 +142,14 @@ def tmux_argv(*args: str) -> List[str]:
     return ["tmux", "-S", sock, *args] if sock else ["tmux", *args]
 
 
+TMUX_TIMEOUT_S = 60.0  # a wedged tmux server must not hang loop-tmux or the watchdog forever
+
+
 def tmux(*args: str, check: bool = True) -> subprocess.CompletedProcess:  # type: ignore[type-arg]
     try:
-        proc = subprocess.run(tmux_argv(*args), capture_output=True, check=False)
+        proc = subprocess.run(tmux_argv(*args), capture_output=True, check=False, timeout=TMUX_TIMEOUT_S)
+    except subprocess.TimeoutExpired:
+        raise LaneError(f"tmux {args[0] if args else ''} did not answer within {TMUX_TIMEOUT_S:g}s") from None
     except OSError as exc:
         raise LaneError(f"cannot run tmux: {exc}") from None
     if check and proc.returncode != 0:

@@ -44,9 +44,13 @@ class MetricsError(Exception):
     """A one-line, user-facing error."""
 
 
+RESTART_KEYS = ("timestamp", "session", "lane", "target", "cmd")
+
+
 def restart_counts(path: str) -> Dict[str, int]:
     """{"restarts": n, "giveups": n} from a lane-restarts.jsonl; a missing file counts 0.
-    Lines that are not JSON objects are skipped (a half-written last line, say)."""
+    Lines that are not JSON objects are skipped (a half-written last line, say), and so are objects
+    without `event` that lack a restart's text fields (the improve miner reads the file the same way)."""
     restarts = giveups = 0
     try:
         fh = open(path, "rb")  # noqa: SIM115 - closed by the with-block below; a missing file counts 0
@@ -61,7 +65,9 @@ def restart_counts(path: str) -> Dict[str, int]:
             if not isinstance(doc, dict):
                 continue
             if "event" not in doc:
-                restarts += 1
+                # a restart line has these (loop_schemas.RestartEvent); other objects are not restarts
+                if all(isinstance(doc.get(k), str) for k in RESTART_KEYS):
+                    restarts += 1
             elif doc.get("event") == "giving-up":
                 giveups += 1
     return {"restarts": restarts, "giveups": giveups}

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # loop-checkpoint: assemble the stateless coordinator prompt from the ops-wiki, print it or dispatch it.
 set -euo pipefail
+unset CDPATH  # an exported CDPATH makes `cd` print the directory and may pick another one
 
 _loop_src=${BASH_SOURCE[0]}
 while [ -h "$_loop_src" ]; do

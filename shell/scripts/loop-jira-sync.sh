@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # loop-jira-sync: a thin shim that runs `loop-pm sync --adapter jira` for the project's tasks/.
 set -euo pipefail
+unset CDPATH  # an exported CDPATH makes `cd` print the directory and may pick another one
 
 _loop_src=${BASH_SOURCE[0]}
 while [ -h "$_loop_src" ]; do

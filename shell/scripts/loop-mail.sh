@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # loop-mail: send, ack and list mailbox messages (.loop/messages/YYYYMMDD-HHMMSS-<from>-to-<to>.md).
 set -euo pipefail
+unset CDPATH  # an exported CDPATH makes `cd` print the directory and may pick another one
 
 _loop_src=${BASH_SOURCE[0]}
 while [ -h "$_loop_src" ]; do

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # loop-task-lint: check tasks/ against the tasks-as-files convention (names, frontmatter, sections, DAG).
 set -euo pipefail
+unset CDPATH  # an exported CDPATH makes `cd` print the directory and may pick another one
 
 _loop_src=${BASH_SOURCE[0]}
 while [ -h "$_loop_src" ]; do

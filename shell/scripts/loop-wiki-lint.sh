@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # loop-wiki-lint: build the nightly ops-wiki lint prompt (quarantining suspect pages first), print or dispatch it.
 set -euo pipefail
+unset CDPATH  # an exported CDPATH makes `cd` print the directory and may pick another one
 
 _loop_src=${BASH_SOURCE[0]}
 while [ -h "$_loop_src" ]; do

@@ -449,6 +449,8 @@ def test_metrics_counts_and_log_line(shell_env):
         json.dumps(restart),
         json.dumps({**restart, "event": "giving-up"}),
         json.dumps({**restart, "event": "started"}),
+        json.dumps({"foo": 1}),  # an object without `event` that is no restart line
+        json.dumps({**restart, "lane": 7}),
         "{half a line",
     ]
     (sessions / "lane-restarts.jsonl").write_text("\n".join(lines) + "\n")
