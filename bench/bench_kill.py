@@ -287,10 +287,27 @@ class Chain:
         if self.rng.random() < 0.5:
             self.add_mail("infra", "coord", "note")
 
+    def queue_one(self) -> None:
+        """Run one cycle to its end in manual mode, so a decision waits for an approval to kill. Without
+        it, how many trials find one depends on how far the killed daemons got: on a loaded machine,
+        few do, and the approve path would go untested."""
+        subprocess.run(
+            self.engine_argv("once", "--approval", "manual"),
+            env=self.env,
+            cwd=self.root,
+            capture_output=True,
+            timeout=120,
+            check=False,
+        )
+
     def trial(self, i: int) -> None:
         r = self.result
         pending = self.pending()
-        if pending is not None and self.rng.random() < 0.6:
+        approve = self.rng.random() < 0.6
+        if approve and pending is None:
+            self.queue_one()
+            pending = self.pending()
+        if approve and pending is not None:
             r.approve_kills += 1
             self.run_and_kill(
                 self.engine_argv("approve", str(pending["id"])), self.rng.uniform(-0.2, 0.5), daemon=False

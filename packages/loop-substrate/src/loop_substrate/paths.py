@@ -23,6 +23,7 @@ SCRIPT_NAMES: tuple[str, ...] = (
     "loop-metrics",
     "loop-wiki-lint",
     "loop-jira-sync",
+    "loop-lane-hook",
 )
 _CANDIDATES = ("{name}.sh", "scripts/{name}.sh", "bin/{name}", "hooks/{name}.sh", "lib/{name}.sh")
 
