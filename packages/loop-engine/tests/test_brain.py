@@ -213,3 +213,25 @@ def test_headless_ingest_spends_the_brain_budget_and_waits_when_it_is_spent(
     assert len(brain.read_text().splitlines()) == 1
     waiting = project.events("ingest-waiting")
     assert len(waiting) == 1 and "brain budget spent" in waiting[0]["reason"]
+
+
+def test_a_quota_hit_by_headless_ingest_backs_off_the_brain_and_the_set_is_ingested_after_reset(
+    project: Project, brain: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # regression: a quota failure of the headless ingest call set no back-off, so the same cycle's brain
+    # call hit the limit again; and the pending set was remembered as handed over, so it was never
+    # ingested after the limit reset
+    monkeypatch.setenv("FAKE_BRAIN", "quota")
+    project.mail("web", subject="report")
+    engine = project.engine(brain={"harness": "claude"}, ingest={"mode": "headless"})
+    result = engine.cycle(approval="manual")
+    assert [e["failure_class"] for e in project.events("ingest-failed")] == ["quota"]
+    assert len(brain.read_text().splitlines()) == 1  # the ingest only: the brain waits for the reset
+    assert result.outcome == "skipped" and "backing off" in result.detail
+    assert json.loads(project.paths.backoff.read_text())["until"] == "2100-01-01T00:00:00Z"
+
+    project.paths.backoff.write_text(json.dumps({"until": "2000-01-01T00:00:00Z"}))  # the limit reset
+    monkeypatch.setenv("FAKE_BRAIN", "ok")
+    engine.cycle(approval="manual")
+    assert len(project.events("ingest-headless-done")) == 1  # the same pending set, ingested now
+    assert len(project.events("brain-answered")) == 1

@@ -41,6 +41,8 @@ def test_manual_queues_then_approve_delivers_task_text_byte_for_byte(project: Pr
     checkpoint = (project.root / "ops-wiki" / "checkpoint.md").read_text()
     head, marker, tail = checkpoint.partition("<!-- coord-decisions -->")
     assert marker and result.decision_id in tail and result.decision_id not in head
+    # regression: filing left a checkpoint.md.lock in ops-wiki/, an untracked file in the project's wiki
+    assert sorted(p.name for p in (project.root / "ops-wiki").iterdir()) == ["checkpoint.md"]
 
 
 def test_builtin_respects_dependencies_and_never_uses_coord_docs_or_shell_lanes(project: Project) -> None:

@@ -18,12 +18,12 @@ STOP = "```decision\nversion: 1\ncritique: quiet\nactions:\n  - {kind: stop, rat
 
 
 class Running:
-    def __init__(self, project: Project) -> None:
+    def __init__(self, project: Project, **config: Any) -> None:
         self.project = project
         self.brain_calls = 0
         cfg = EffectiveConfig(
             model=EngineConfig.model_validate(
-                {"poll_interval_s": 0.05, "checkpoint_interval_s": 0.1, "min_cycle_interval_s": 0}
+                {"poll_interval_s": 0.05, "checkpoint_interval_s": 0.1, "min_cycle_interval_s": 0, **config}
             )
         )
 
@@ -73,6 +73,30 @@ def test_lane_going_idle_triggers_a_cycle(running: Running, project: Project) ->
     retry_until(lambda: project.substrate.status_calls >= polls + 2)  # the daemon saw it working
     project.substrate.set("web", "idle", "pi", True)
     retry_until(lambda: any("lane-idle" in e["trigger"] for e in project.events("cycle-start")))
+
+
+def test_a_lane_finishing_work_asks_the_brain(project: Project) -> None:
+    """Regression: the lane-idle cycle skipped the brain ("nothing changed since the last brain call"),
+    because the lane's status was back to what it was at that call — so the brain never heard that
+    work it had dispatched was finished."""
+    r = Running(project, checkpoint_interval_s=3600)  # no interval cycle while the lane works
+    r.thread.start()
+    try:
+        retry_until(lambda: r.brain_calls == 1)
+        project.substrate.set("web", "working", "pi", True)
+        polls = project.substrate.status_calls
+        retry_until(lambda: project.substrate.status_calls >= polls + 2)  # the daemon saw it working
+        assert r.brain_calls == 1  # working alone is no trigger
+        project.substrate.set("web", "idle", "pi", True)
+        retry_until(lambda: r.brain_calls == 2)
+        starts = project.events("cycle-start")
+        assert starts[-1]["trigger"] == "lane-idle"
+        retry_until(lambda: len(project.events("cycle-end")) == len(starts))
+        ends = project.events("cycle-end")
+        assert ends[-1]["brain_called"] is True
+    finally:
+        r.daemon.stopping.set()
+        r.thread.join(timeout=10)
 
 
 def test_pause_holds_cycles_and_resume_releases(running: Running, project: Project) -> None:

@@ -351,7 +351,12 @@ class Engine:
                 # waits out the same quota back-off
                 transcript = self.paths.transcripts / f"ingest-{action_id}.log"
                 self._spend()
-                return self._oneshot(harness, prompt, timeout, transcript)
+                try:
+                    return self._oneshot(harness, prompt, timeout, transcript)
+                except BrainError as exc:
+                    if exc.failure_class == "quota":  # the cycle's brain call waits it out too
+                        self._back_off(exc)
+                    raise
 
         run_ingest(
             mode=str(icfg.mode),
@@ -381,6 +386,12 @@ class Engine:
         if len(calls) >= limit:
             return f"brain budget spent: {len(calls)} calls in the last hour (max_calls_per_hour {limit})"
         return None
+
+    def _back_off(self, exc: BrainError) -> str:
+        """Hold every call of the brain's harness until the quota resets; the reset time, ISO."""
+        reset = iso(exc.reset_at or (utcnow() + timedelta(hours=1)))
+        write_json(self.paths.backoff, {"until": reset, "reason": _line(exc), "since": iso()})
+        return reset
 
     def recent_calls(self) -> list[str]:
         data: dict[str, Any] = read_json(self.paths.budget, {})
@@ -512,11 +523,7 @@ class Engine:
                 last = exc
                 extra: dict[str, Any] = {}
                 if exc.failure_class == "quota":
-                    reset = exc.reset_at or (utcnow() + timedelta(hours=1))
-                    write_json(
-                        self.paths.backoff, {"until": iso(reset), "reason": _line(exc), "since": iso()}
-                    )
-                    extra["reset_at"] = iso(reset)
+                    extra["reset_at"] = self._back_off(exc)
                 self.events.emit(
                     "brain-failed",
                     cycle_id=cycle_id,

@@ -10,7 +10,8 @@
   is always real).
 
 Each pending set is nudged / ingested once (ingest.json remembers the last set), so an unchanged
-mailbox costs nothing.
+mailbox costs nothing; a headless run turned away by a quota limit is forgotten, so that set is
+ingested once the limit resets.
 """
 
 from __future__ import annotations
@@ -117,12 +118,16 @@ def run_ingest(
     try:
         headless_runner(prompt, timeout_s, action_id)
     except Exception as exc:
+        failure_class = getattr(exc, "failure_class", None)
+        if failure_class == "quota":
+            # the agent was turned away before doing anything: this set is ingested after the reset
+            write_json(state_path, state)
         events.emit(
             "ingest-failed",
             id=action_id,
             error=_line(exc),
             how="headless",
-            failure_class=getattr(exc, "failure_class", None),
+            failure_class=failure_class,
         )
         return IngestOutcome("failed", _line(exc))
     events.emit("ingest-headless-done", id=action_id, pending=len(mail))

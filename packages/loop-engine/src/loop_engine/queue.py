@@ -164,7 +164,8 @@ def file_decision(
         lines.append(f"- {action.get('kind', '?')} {target}: {_clean(first)} → {out['state']}")
     lines.append("<!-- /engine-decision -->")
     block = "\n".join(lines) + "\n"
-    with file_lock(path):
+    # the lock lives in .loop/, never beside checkpoint.md: ops-wiki/ is the project's (tracked) wiki
+    with file_lock(paths.loop_dir / "checkpoint-file"):
         text = path.read_text(encoding="utf-8")
         at = text.find(MARKER + "\n")
         if at < 0:

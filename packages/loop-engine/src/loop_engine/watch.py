@@ -3,7 +3,9 @@
 Triggers: the checkpoint interval, a new pending message (an ask reply among them), a lane going
 working → idle, a change of the state file, and `cycle-now`. Triggers are debounced by
 min_cycle_interval_s (cycle-now and ask replies skip the debounce). A cycle whose observation is
-unchanged since the last brain call skips the brain, so an idle fleet costs zero brain calls.
+unchanged since the last brain call skips the brain, so an idle fleet costs zero brain calls; a lane
+going working → idle (and cycle-now) always asks the brain, since the work it finished shows in no
+status.
 
 Singleton: daemon.lock is flock'ed for the daemon's whole life, and daemon.pid records its pid, start
 time and the installed code's stamp. The lock, not the pid file, says whether a daemon is alive, so a
@@ -302,7 +304,10 @@ class Daemon:
             debounced = now - last_cycle >= float(cfg.min_cycle_interval_s)
             if reasons and not self.paths.paused.exists() and (urgent or debounced):
                 trigger = ",".join(sorted(reasons))
-                forced = "cycle-now" in reasons
+                # a lane that finished work is news the observation's fingerprint cannot see (its
+                # status is back where it was at the last brain call): the brain is asked, as for
+                # cycle-now
+                forced = bool(reasons & {"cycle-now", "lane-idle"})
                 keep: set[str] = set()
                 try:
                     engine = self.engine_factory(self.stopping.is_set)
