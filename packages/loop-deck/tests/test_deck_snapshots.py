@@ -104,3 +104,16 @@ def test_degraded_no_engine_corrupt_state_no_fleet(
     broken = StubSubstrate(fail="loop-lane-status: no session 'demo' on this tmux server (exit 1)")
     app = build(project, broken, runner, engine=None)
     assert snap_compare(app, terminal_size=SIZE, run_before=before())
+
+
+def test_untrusted_text_shown_as_data(snap_compare: Compare, project: Path, deck: DeckApp) -> None:
+    # a subject that would clear the terminal and retitle it, and markup in it and in the objective:
+    # every byte is shown, escapes as ␛, markup as the brackets it is
+    state_file = project / ".loop" / "orchestrator-state.json"
+    state_file.write_text(
+        state_file.read_text().replace("ship checkout v2", "[/nope] [bold red]ship[/] \\u001b[31m")
+    )
+    (project / ".loop" / "messages" / "20261124-120000-web-to-coord.md").write_text(
+        '---\nsubject: "\\e[2J\\e]0;pwned\\a [bold red]BOLD[/bold red] [link=https://evil.example]x[/link]"\n---\n'
+    )
+    assert snap_compare(deck, terminal_size=SIZE, run_before=before("m"))

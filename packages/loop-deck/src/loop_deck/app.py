@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import os
+import shlex
 import threading
 import time
 import traceback
@@ -22,6 +23,7 @@ from textual import work
 from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
+from textual.notifications import SeverityLevel
 from textual.screen import Screen
 from textual.widgets import Footer, Header, Label, Log, Static, TabbedContent, TabPane
 
@@ -50,7 +52,7 @@ from loop_deck.snapshot import (
     harness_names,
     one_line,
 )
-from loop_deck.widgets import KeyedTable
+from loop_deck.widgets import KeyedTable, PlainLog, PlainStatic, printable
 
 TAIL_LINES = 200
 TRANSCRIPT_BYTES = 64 * 1024
@@ -158,31 +160,31 @@ class DeckApp(App[None]):
     # ---- layout -----------------------------------------------------------------------------
     def compose(self) -> ComposeResult:
         yield Header(show_clock=False, icon="◆")
-        yield Static("reading the session…", id="banner", markup=False)
+        yield PlainStatic("reading the session…", id="banner")
         with Horizontal(id="main"):
             with Vertical(id="left"):
-                yield Label("FLEET", id="fleet-title", classes="section")
+                yield Label("FLEET", id="fleet-title", classes="section", markup=False)
                 yield KeyedTable(("lane", "harness", "role", "status", "restarts", "activity"), id="fleet")
-                yield Label("LOOPS", id="loops-title", classes="section")
+                yield Label("LOOPS", id="loops-title", classes="section", markup=False)
                 yield KeyedTable(("loop", "name", "status", "branch", "canary"), id="loops")
             with TabbedContent(id="right", initial="decision"):
                 with TabPane("decision (o)", id="decision"):
-                    yield Static("no pending decision", id="decision-head", markup=False)
-                    yield Static("", id="critique", markup=False)
+                    yield PlainStatic("no pending decision", id="decision-head")
+                    yield PlainStatic("", id="critique")
                     yield KeyedTable(("#", "kind", "target", "gate", "state", "what"), id="actions")
-                    yield Static("", id="action-detail", markup=False)
+                    yield PlainStatic("", id="action-detail")
                 with TabPane("mail (m)", id="mail"):
                     yield KeyedTable(("", "when", "from", "to", "subject"), id="mailbox")
                 with TabPane("ADRs (r)", id="adrs"):
                     yield KeyedTable(("id", "status", "accept gate", "title"), id="adr-table")
-                    yield Static("", id="adr-detail", markup=False)
+                    yield PlainStatic("", id="adr-detail")
                 with TabPane("lane (l)", id="lane"):
-                    yield Static("select a lane in the fleet table", id="lane-info", markup=False)
-                    yield Log(id="lane-tail", max_lines=2000)
+                    yield PlainStatic("select a lane in the fleet table", id="lane-info")
+                    yield PlainLog(id="lane-tail", max_lines=2000)
                 with TabPane("brain (b)", id="brain"):
-                    yield Static("no brain transcript yet", id="brain-info", markup=False)
-                    yield Log(id="brain-log", max_lines=5000)
-        yield Static("no command run yet", id="cmdlog", markup=False)
+                    yield PlainStatic("no brain transcript yet", id="brain-info")
+                    yield PlainLog(id="brain-log", max_lines=5000)
+        yield PlainStatic("no command run yet", id="cmdlog")
         yield Footer()
 
     def on_mount(self) -> None:
@@ -201,6 +203,21 @@ class DeckApp(App[None]):
     def exit(self, result: None = None, return_code: int = 0, message: Any = None) -> None:
         self._exiting = True
         super().exit(result, return_code, message)
+
+    def notify(
+        self,
+        message: str,
+        *,
+        title: str = "",
+        severity: SeverityLevel = "information",
+        timeout: float | None = None,
+        markup: bool = True,
+    ) -> None:
+        """Every notification is plain text: it quotes lane names, typed text and CLI output, which are
+        data (a `[/x]` in a window name must neither style the toast nor raise a MarkupError)."""
+        super().notify(
+            printable(message), title=printable(title), severity=severity, timeout=timeout, markup=False
+        )
 
     def get_system_commands(self, screen: Screen[Any]) -> Iterable[SystemCommand]:
         """The palette: the deck's actions (through run_action, so the same checks apply as for a key)
@@ -280,13 +297,19 @@ class DeckApp(App[None]):
             size = path.stat().st_size
             if size < start:
                 start, reset = 0, True
-            if size - start > TRANSCRIPT_BYTES:
+            jumped = size - start > TRANSCRIPT_BYTES
+            if jumped:
                 start = size - TRANSCRIPT_BYTES
             with path.open("rb") as fh:
                 fh.seek(start)
                 chunk = fh.read(size - start)
         except OSError:
             return
+        if jumped:  # the cut may land inside a character: start at the next one
+            lead = next((i for i, b in enumerate(chunk[:4]) if not 0x80 <= b < 0xC0), 0)
+            chunk, start = chunk[lead:], start + lead
+        # a brain that is still writing may have flushed half a character: read its rest next time
+        chunk = chunk[: utf8_complete(chunk)]
         self._transcript_pos = (path, start + len(chunk))
         if reset or chunk:
             text = chunk.decode("utf-8", errors="replace")
@@ -625,7 +648,8 @@ class DeckApp(App[None]):
             return
         self.run_cli(self.builder.jump(row.target))
         if not os.environ.get("TMUX"):
-            self.notify(f"outside tmux: attach with  tmux attach -t ={self.paths.session}", timeout=8)
+            where = f"-S {shlex.quote(self.builder.socket)} " if self.builder.socket else ""
+            self.notify(f"outside tmux: attach with  tmux {where}attach -t ={self.paths.session}", timeout=8)
 
     def action_checkpoint(self) -> None:
         running = bool(self.snapshot and self.snapshot.engine.running)
@@ -749,6 +773,18 @@ class DeckApp(App[None]):
         self.push_screen(HelpScreen())
 
 
+def utf8_complete(data: bytes) -> int:
+    """The length of the longest prefix of `data` that does not end inside a UTF-8 character."""
+    for back in range(1, min(4, len(data)) + 1):
+        byte = data[-back]
+        if byte < 0x80:
+            return len(data)
+        if byte >= 0xC0:  # the lead byte of the last character: is the character all there?
+            need = 2 if byte < 0xE0 else 3 if byte < 0xF0 else 4
+            return len(data) if back >= need else len(data) - back
+    return len(data)  # no lead byte within reach: invalid, shown replaced rather than held forever
+
+
 def _action_runner(app: App[Any], action: str) -> Callable[[], Any]:
     async def run() -> None:
         await app.run_action(action)
@@ -760,7 +796,7 @@ def _set_text(widget: Static | Label, text: str) -> None:
     """Update only when the text changed: an idle tick repaints nothing."""
     if getattr(widget, "_deck_text", None) != text:
         widget._deck_text = text  # type: ignore[union-attr]
-        widget.update(text)
+        widget.update(printable(text))  # untrusted pieces (objective, lane names, errors) are data
 
 
 def record_crash(paths: DeckPaths, error: BaseException) -> Path:

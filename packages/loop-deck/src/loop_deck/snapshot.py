@@ -521,6 +521,7 @@ class Reader:
         self.engine_cmd = engine_cmd
         self.clock = clock
         self._state = _Cached()
+        self._good_loops: tuple[tuple[LoopRow, ...], str | None] | None = None
         self._restarts = _Cached()
         self._decision = _Cached()
         self._mail_pending = _Cached()
@@ -598,7 +599,15 @@ class Reader:
     def loops(self) -> tuple[tuple[LoopRow, ...], str | None, str | None]:
         key = file_key(self.paths.state_file)
         if key != self._state.key:
-            self._state = _Cached(key, read_loops(self.paths.state_file))
+            rows, objective, error = read_loops(self.paths.state_file)
+            if error is None:
+                self._good_loops = (rows, objective)
+            elif self._good_loops is not None and error.startswith("state file is corrupt"):
+                # a writer caught mid-write (or a bad edit): keep the last good rows on screen, flagged,
+                # rather than blanking the table for a tick
+                rows, objective = self._good_loops
+                error += " (showing the last good read)"
+            self._state = _Cached(key, (rows, objective, error))
         value: tuple[tuple[LoopRow, ...], str | None, str | None] = self._state.value
         return value
 

@@ -10,9 +10,13 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import ModalScreen
-from textual.widgets import Button, Checkbox, Input, Label, Select, Static, TextArea
+from textual.widgets import Button, Checkbox, Input, Label, Select, TextArea
+
+from loop_deck.widgets.plain import PlainStatic
 
 WINDOW_RE = re.compile(r"^[A-Za-z][A-Za-z0-9_-]+$")
+# lane names of the two-pane base windows: loop-lane-status and loop-dispatch resolve them to a pane
+PANE_LANES = frozenset({"validate-left", "validate-right", "ops-top", "ops-bottom"})
 
 
 class ConfirmScreen(ModalScreen[bool]):
@@ -31,12 +35,12 @@ class ConfirmScreen(ModalScreen[bool]):
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog wide"):
-            yield Static(self.question, id="question", markup=False, classes="title")
+            yield PlainStatic(self.question, id="question", classes="title")
             if self.detail:
                 with VerticalScroll(classes="detail-box"):
-                    yield Static(self.detail, id="detail", markup=False)
+                    yield PlainStatic(self.detail, id="detail")
             if self.command:
-                yield Static(f"runs: {self.command}", id="will-run", markup=False, classes="will-run")
+                yield PlainStatic(f"runs: {self.command}", id="will-run", classes="will-run")
             yield Label("[b]y[/b] yes    [b]n[/b] / escape: no")
 
     def action_answer(self, value: bool) -> None:
@@ -57,12 +61,12 @@ class TypedConfirmScreen(ModalScreen[bool]):
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog wide"):
-            yield Static(self.question, classes="title", markup=False)
+            yield PlainStatic(self.question, classes="title")
             if self.detail:
-                yield Static(self.detail, id="detail", markup=False)
+                yield PlainStatic(self.detail, id="detail")
             if self.command:
-                yield Static(f"runs: {self.command}", id="will-run", markup=False, classes="will-run")
-            yield Static(f"Type {self.expected!r} and press enter to confirm; escape cancels.", markup=False)
+                yield PlainStatic(f"runs: {self.command}", id="will-run", classes="will-run")
+            yield PlainStatic(f"Type {self.expected!r} and press enter to confirm; escape cancels.")
             yield Input(id="typed", placeholder=self.expected)
 
     def on_mount(self) -> None:
@@ -101,7 +105,7 @@ class TextPromptScreen(ModalScreen["TextRequest | None"]):
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog wide"):
-            yield Static(self.title_text, classes="title", markup=False)
+            yield PlainStatic(self.title_text, classes="title")
             yield TextArea(id="text", soft_wrap=True)
             if self.allow_command_mode:
                 yield Checkbox("send as a shell command (--mode command)", id="command-mode")
@@ -136,11 +140,9 @@ class RejectScreen(ModalScreen["str | None"]):
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog wide"):
-            yield Static(
-                f"Reject decision {self.decision_id}? Nothing of it will run.", classes="title", markup=False
-            )
+            yield PlainStatic(f"Reject decision {self.decision_id}? Nothing of it will run.", classes="title")
             with VerticalScroll(classes="detail-box"):
-                yield Static(self.detail, id="detail", markup=False)
+                yield PlainStatic(self.detail, id="detail")
             yield Label("Reason (recorded for the engine; optional). [b]enter[/b] rejects, escape cancels.")
             yield Input(id="reason", placeholder="why not")
 
@@ -178,7 +180,7 @@ class AddLaneScreen(ModalScreen["AddLaneRequest | None"]):
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog wide"):
-            yield Static("Add a lane (runs loop-tmux add-lane)", classes="title", markup=False)
+            yield PlainStatic("Add a lane (runs loop-tmux add-lane)", classes="title")
             yield Input(placeholder="window name, e.g. web2", id="window")
             yield Select([(h, h) for h in self.harnesses], prompt="harness", id="harness", allow_blank=True)
             yield Input(placeholder="or a command instead of a harness (runs as typed in the pane)", id="cmd")
@@ -220,6 +222,13 @@ class AddLaneScreen(ModalScreen["AddLaneRequest | None"]):
         if window in self.taken:
             self.notify(f"a lane named {window} already exists", severity="warning")
             return
+        if window in PANE_LANES:
+            # loop-tmux refuses these (usage error): the name already addresses a pane of a base window
+            self.notify(
+                f"{window} names a pane of a base window (validate, ops): choose another name",
+                severity="warning",
+            )
+            return
         if bool(harness) == bool(cmd):
             self.notify("choose a harness or type a command (exactly one)", severity="warning")
             return
@@ -251,9 +260,9 @@ class MessageScreen(ModalScreen[None]):
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog wide tall"):
-            yield Static(self.title_text, classes="title", markup=False)
+            yield PlainStatic(self.title_text, classes="title")
             with VerticalScroll(id="message-scroll"):
-                yield Static(self.text, markup=False, id="message-body")
+                yield PlainStatic(self.text, id="message-body")
             yield Label("[b]escape[/b] close")
 
     def action_close(self) -> None:
@@ -288,7 +297,7 @@ class HelpScreen(ModalScreen[None]):
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog wide"):
-            yield Static(HELP, markup=False, id="help-text")
+            yield PlainStatic(HELP, id="help-text")
 
     def action_close(self) -> None:
         self.dismiss(None)

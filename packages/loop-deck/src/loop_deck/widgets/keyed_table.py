@@ -7,11 +7,14 @@ from collections.abc import Sequence
 from rich.text import Text
 from textual.widgets import DataTable
 
+from loop_deck.widgets.plain import printable
+
 
 class KeyedTable(DataTable[Text]):
     """Rows are (key, cells). set_rows() adds, removes and updates cells in place, keeping the cursor.
 
-    Cells are plain text, never markup: a mail subject or a payload shows exactly as written.
+    Cells are plain text, never markup, with control characters made visible: a mail subject or a payload
+    shows as written and never reaches the terminal as an escape sequence.
     """
 
     def __init__(self, columns: Sequence[str], *, id: str | None = None) -> None:
@@ -51,29 +54,41 @@ class KeyedTable(DataTable[Text]):
         if new_keys and list(wanted)[-len(new_keys) :] != new_keys:
             self._rebuild(wanted)  # a row arrives in the middle (new mail above processed mail)
             return
-        for key in [k for k in self._rows if k not in wanted]:
+        removed = [k for k in self._rows if k not in wanted]
+        selected = self.selected_key() if removed else None
+        for key in removed:
             self.remove_row(key)
             del self._rows[key]
             self.writes += 1
         for key, cells in wanted.items():
             old = self._rows.get(key)
             if old is None:
-                self.add_row(*(Text(c) for c in cells), key=key)
+                self.add_row(*(_cell(c) for c in cells), key=key)
                 self.writes += len(cells)
             elif old != cells:
                 for column, before, after in zip(self._columns, old, cells):  # noqa: B905 - same arity
                     if before != after:
-                        self.update_cell(key, column, Text(after))
+                        self.update_cell(key, column, _cell(after))
                         self.writes += 1
             self._rows[key] = cells
+        if selected in self._rows:
+            # a row above the cursor went away: the cursor stays on its row (the same lane, the same
+            # mail), not on the row that slid into its place
+            index = list(self._rows).index(selected)
+            if index != self.cursor_row:
+                self.move_cursor(row=index, animate=False)
 
     def _rebuild(self, wanted: dict[str, tuple[str, ...]]) -> None:
         selected = self.selected_key()
         self.clear()
         self._rows = {}
         for key, cells in wanted.items():
-            self.add_row(*(Text(c) for c in cells), key=key)
+            self.add_row(*(_cell(c) for c in cells), key=key)
             self.writes += len(cells)
             self._rows[key] = cells
         if selected in self._rows:
             self.move_cursor(row=list(self._rows).index(selected))
+
+
+def _cell(value: str) -> Text:
+    return Text(printable(value, multiline=False))
