@@ -235,3 +235,28 @@ def test_a_quota_hit_by_headless_ingest_backs_off_the_brain_and_the_set_is_inges
     engine.cycle(approval="manual")
     assert len(project.events("ingest-headless-done")) == 1  # the same pending set, ingested now
     assert len(project.events("brain-answered")) == 1
+
+
+@pytest.mark.parametrize(
+    ("output", "hours"),
+    [
+        ("API Error: 529 Overloaded", 5 / 60),  # the API is busy for a moment: minutes, not an hour
+        ("Error: 429 Too Many Requests", 5 / 60),
+        ("rate limit exceeded, slow down", 5 / 60),
+        ("Claude usage limit reached.", 1),  # a spent quota: the long back-off
+        ("insufficient_quota (HTTP 429)", 1),
+    ],
+)
+def test_a_transient_overload_backs_off_for_minutes_a_spent_quota_for_an_hour(
+    output: str, hours: float
+) -> None:
+    from datetime import timedelta
+
+    from loop_engine.brain import classify_exit
+    from loop_engine.events import utcnow
+
+    before = utcnow()
+    klass, reset = classify_exit(output, 1)
+    assert klass == "quota" and reset is not None
+    assert abs((reset - before) - timedelta(hours=hours)) < timedelta(seconds=30)
+    assert classify_exit("segfault", 1) == ("exit", None)

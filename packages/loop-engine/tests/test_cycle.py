@@ -32,7 +32,7 @@ def test_manual_queues_then_approve_delivers_task_text_byte_for_byte(project: Pr
     assert _status(project, "T0001") == "open"
 
     out = engine.approve(result.decision_id)
-    assert out["outcomes"] == [{"index": 0, "state": "done"}]
+    assert out["outcomes"] == [{"index": 0, "state": "done", "error": None}]
     assert [s["text"] for s in project.substrate.sent] == [action["payload"]]
     assert not project.paths.pending.exists()
     archived = json.loads((project.paths.decisions / f"{result.decision_id}.json").read_text())
@@ -277,5 +277,5 @@ def test_approve_with_the_reviewed_digest_refuses_a_decision_edited_since(projec
     assert project.paths.pending.exists() and project.events("decision-approved") == []
     current = hashlib.sha256(project.paths.pending.read_bytes()).hexdigest()
     out = engine.approve(decision_id, expect_digest=current.upper())
-    assert out["outcomes"] == [{"index": 0, "state": "done"}]
+    assert out["outcomes"] == [{"index": 0, "state": "done", "error": None}]
     assert [s["text"] for s in project.substrate.sent] == ["something nobody reviewed"]

@@ -50,7 +50,19 @@ def test_valid_files_exit_zero(tmp_path: Path) -> None:
     mail.write_text("---\nsubject: hi\n---\nbody\n")
     proc = run("validate", str(mail), "--json")
     assert proc.returncode == 0
-    assert json.loads(proc.stdout) == {"file": str(mail), "kind": "mail", "valid": True, "problems": []}
+    assert json.loads(proc.stdout) == {
+        "contract_version": 1,  # every JSON document a CLI prints carries it
+        "file": str(mail),
+        "kind": "mail",
+        "valid": True,
+        "problems": [],
+    }
+    bad = tmp_path / "20260415-112234-web-to-coord.md"
+    bad.write_text("---\nsubject: [unclosed\n---\n")
+    proc = run("validate", str(bad), "--json")
+    doc = json.loads(proc.stdout)
+    assert proc.returncode == 1 and doc["contract_version"] == 1 and doc["valid"] is False
+    assert doc["problems"] and all(set(p) == {"field", "message"} for p in doc["problems"])
 
 
 def test_kind_override_and_unknown_kind(tmp_path: Path) -> None:
@@ -81,6 +93,12 @@ def test_binary_and_missing_files(tmp_path: Path) -> None:
         ("proj/lane-config.yaml", "lane-config"),
         ("proj/.loop/sessions/s/engine/pending-decision.json", "decision"),
         ("proj/README.md", None),
+        # the engine's archive was once validated as a state file (every valid one failed)
+        ("proj/.loop/sessions/s/engine/decisions/d-20261126T0101-ab.json", "decision"),
+        ("proj/.loop/sessions/s/engine/lanes-seen.json", None),
+        ("proj/tasks/README.md", None),  # not a task: exempt from the task rules
+        ("proj/.loop/sessions/s/engine/events.jsonl", "events"),
+        ("proj/.loop/sessions/s/lane-restarts.jsonl", "restarts"),
     ],
 )
 def test_infer_kind(path: str, kind: str | None) -> None:
@@ -92,3 +110,39 @@ def test_export_writes_every_schema(tmp_path: Path) -> None:
     assert proc.returncode == 0
     names = {p.name for p in (tmp_path / "out").iterdir()}
     assert {"orchestrator-state.schema.json", "decision.schema.json", "digest.schema.json"} <= names
+
+
+def test_archived_decision_and_json_lines_logs(tmp_path: Path) -> None:
+    engine = tmp_path / ".loop" / "sessions" / "s" / "engine"
+    (engine / "decisions").mkdir(parents=True)
+    archived = {
+        "contract_version": 1,
+        "id": "d-1",
+        "session": "s",
+        "created_at": "2026-11-26T01:00:00Z",
+        "approval_mode": "manual",
+        "decision": {"version": 1, "critique": "ok", "actions": [{"kind": "stop", "rationale": "done"}]},
+        "gates": [{"gate_class": "safe", "reasons": [], "state": "done"}],
+        "resolution": "approved",
+    }
+    (engine / "decisions" / "d-1.json").write_text(json.dumps(archived))
+    proc = run("validate", str(engine / "decisions" / "d-1.json"))
+    assert proc.returncode == 0 and "valid decision" in proc.stdout, proc.stderr
+    event = {"contract_version": 1, "id": "e-1", "timestamp": "t", "session": "s", "event": "cycle-start"}
+    events = engine / "events.jsonl"
+    events.write_text(json.dumps(event) + "\n\n" + json.dumps(event) + "\n")
+    assert run("validate", str(events)).returncode == 0
+    events.write_text(json.dumps(event) + "\nnot json\n" + json.dumps({"id": "e-2"}) + "\n")
+    proc = run("validate", str(events))
+    assert proc.returncode == 1 and "Traceback" not in proc.stderr
+    lines = proc.stderr.splitlines()
+    assert [line.split(": ")[1] for line in lines][:2] == ["line 2", "line 3"], lines
+    restarts = tmp_path / ".loop" / "sessions" / "s" / "lane-restarts.jsonl"
+    restart = {"timestamp": "t", "session": "s", "lane": "web", "target": "%1", "cmd": "pi"}
+    lifecycle = {"timestamp": "t", "session": "s", "event": "giving-up", "detail": "x"}
+    restarts.write_text(json.dumps(restart) + "\n" + json.dumps(lifecycle) + "\n")
+    assert run("validate", str(restarts)).returncode == 0
+    restarts.write_text(json.dumps({k: v for k, v in restart.items() if k != "cmd"}) + "\n")
+    proc = run("validate", str(restarts), "--json")
+    doc = json.loads(proc.stdout)
+    assert proc.returncode == 1 and doc["kind"] == "restarts" and doc["problems"][0]["field"] == "line 1"

@@ -151,3 +151,12 @@ def test_mail_subject_is_the_text_as_written(subject: str) -> None:
     msg = parse_mail(f"---\nsubject: {subject}\ntask: {subject}\n---\nbody\n")
     assert (msg.frontmatter.subject, msg.frontmatter.task) == (subject, subject)
     assert parse_mail("---\nsubject: ~\ntask:\n---\n").frontmatter.subject is None
+
+
+@pytest.mark.parametrize("value", ["[1, 2]", "[re:ask-1]", "{a: 1}", "\n  - x\n  - y"])
+def test_mail_list_or_mapping_subject_is_none_not_a_repr(value: str) -> None:
+    # str() of a list once gave the subject "['1', '2']" (a Python repr, shown by `loop-engine improve`);
+    # loop-digest and loop-mail report such a subject as null, and so does the model
+    msg = parse_mail(f"---\nsubject: {value}\ntask: {value}\n---\nbody\n")
+    assert (msg.frontmatter.subject, msg.frontmatter.task) == (None, None)
+    assert msg.frontmatter.reply_to is None

@@ -31,9 +31,16 @@ from loop_engine.events import iso, parse_iso, utcnow
 
 FailureClass = Literal["quota", "timeout", "exit", "parse"]
 DEFAULT_QUOTA_BACKOFF = timedelta(hours=1)
+# an overloaded API or a per-minute rate limit clears in minutes, a spent usage quota in hours: without a
+# stated reset time, the first gets the short back-off, anything naming a usage limit or quota the long one
+TRANSIENT_BACKOFF = timedelta(minutes=5)
+TRANSIENT_RE = re.compile(r"\b429\b|\b529\b|too many requests|rate[ _-]?limit|overloaded", re.IGNORECASE)
+LASTING_RE = re.compile(
+    r"usage limit|quota|limit reached|credit balance is too low|insufficient_quota", re.IGNORECASE
+)
 
 QUOTA_RE = re.compile(
-    r"usage limit|rate[ _-]?limit|quota|\b429\b|too many requests|limit reached|resets? (?:at|in)\b"
+    r"usage limit|rate[ _-]?limit|quota|\b429\b|\b529\b|too many requests|limit reached|resets? (?:at|in)\b"
     r"|credit balance is too low|insufficient_quota|overloaded",
     re.IGNORECASE,
 )
@@ -150,7 +157,11 @@ def parse_reset(text: str, now: datetime | None = None) -> datetime | None:
 
 def classify_exit(output: str, code: int) -> tuple[FailureClass, datetime | None]:
     if QUOTA_RE.search(output):
-        return "quota", parse_reset(output) or utcnow() + DEFAULT_QUOTA_BACKOFF
+        reset = parse_reset(output)
+        if reset is None:
+            transient = TRANSIENT_RE.search(output) and not LASTING_RE.search(output)
+            reset = utcnow() + (TRANSIENT_BACKOFF if transient else DEFAULT_QUOTA_BACKOFF)
+        return "quota", reset
     return "exit", None
 
 

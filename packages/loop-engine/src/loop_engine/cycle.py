@@ -746,7 +746,7 @@ class Engine:
                 "action-done", decision_id=doc["id"], index=i, kind=action.get("kind"), target=_target(action)
             )
             self._after(action, doc, i)
-            outcomes.append({"index": i, "state": "done"})
+            outcomes.append({"index": i, "state": "done", "error": None})
         q.finish_execution(path)
         return outcomes
 

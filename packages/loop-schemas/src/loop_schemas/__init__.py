@@ -7,6 +7,7 @@ adapters need nothing but this distribution.
 from importlib.metadata import version as _version
 
 from loop_schemas._atomic import LockTimeoutError, append_line, atomic_write, file_lock
+from loop_schemas._contract import CONTRACT_VERSION
 from loop_schemas.adr import (
     ADR_FILE_RE,
     Adr,
@@ -33,9 +34,12 @@ from loop_schemas.decision import (
 )
 from loop_schemas.digest import Digest, DigestAdr, DigestMail, DigestMailbox, UnpushedRepo
 from loop_schemas.engine import (
+    ApproveResult,
     CycleResult,
+    EngineConfigReport,
     EngineEvent,
     EngineStatus,
+    EventList,
     GatedAction,
     PendingDecision,
     parse_event,
@@ -79,6 +83,7 @@ from loop_schemas.pm import (
     SyncPlan,
     SyncResult,
 )
+from loop_schemas.project import InitReport
 from loop_schemas.registry import HARNESS_ORDER, Harness, HarnessRegistry
 from loop_schemas.state import (
     Artifacts,
@@ -96,6 +101,7 @@ from loop_schemas.task import (
     LintFinding,
     Task,
     TaskFrontmatter,
+    TaskLintReport,
     TaskStatus,
     format_task,
     lint_tasks,
@@ -107,8 +113,6 @@ from loop_schemas.task import (
 from loop_schemas.watchdog import RestartEvent, WatchdogLifecycleEvent, parse_watchdog_line
 
 __version__ = _version("loop-schemas")
-
-CONTRACT_VERSION = 1
 
 __all__ = [
     "ADAPTER_GROUP",
@@ -129,6 +133,7 @@ __all__ = [
     "AdrFrontmatter",
     "AdrList",
     "AdrStatus",
+    "ApproveResult",
     "Artifacts",
     "BootPlan",
     "BrainConfig",
@@ -143,13 +148,16 @@ __all__ = [
     "DispatchAction",
     "DropLaneAction",
     "EngineConfig",
+    "EngineConfigReport",
     "EngineEvent",
     "EngineStatus",
     "EscalateAction",
+    "EventList",
     "GatedAction",
     "Harness",
     "HarnessRegistry",
     "IngestConfig",
+    "InitReport",
     "Lane",
     "LaneConfig",
     "LaneList",
@@ -183,6 +191,7 @@ __all__ = [
     "SyncResult",
     "Task",
     "TaskFrontmatter",
+    "TaskLintReport",
     "TaskStatus",
     "UnpushedRepo",
     "WatchdogLifecycleEvent",

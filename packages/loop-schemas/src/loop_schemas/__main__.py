@@ -1,7 +1,9 @@
 """`python -m loop_schemas validate FILE [--kind K]` and `python -m loop_schemas export DIR`.
 
 validate exits 0 when the file is valid, 1 with one `file: field: message` line per problem, 2 on
-usage errors. Never a traceback.
+usage errors. Never a traceback. `validate --json` prints one document
+`{contract_version, file, kind, valid, problems: [{field, message}]}` instead of the lines. The kinds
+`events` and `restarts` check JSON-lines logs (events.jsonl, lane-restarts.jsonl) line by line.
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ from loop_schemas.mail import is_mail_name, parse_mail
 from loop_schemas.state import parse_state
 from loop_schemas.task import TASK_FILE_RE, parse_task
 
-KINDS = ("state", "mail", "task", "adr", "lane-config", "decision")
+KINDS = ("state", "mail", "task", "adr", "lane-config", "decision", "events", "restarts")
 MAX_BYTES = 64 * 1024 * 1024
 
 
@@ -38,6 +40,16 @@ def infer_kind(path: Path) -> str | None:
         re.search(r"decision", name) and name.endswith((".md", ".txt"))
     ):
         return "decision"
+    if name.endswith(".json") and len(parts) > 1 and parts[-2] == "decisions":
+        return "decision"  # the engine's archive: a pending decision plus its resolution
+    if name == "events.jsonl":
+        return "events"
+    if name == "lane-restarts.jsonl":
+        return "restarts"
+    if name.endswith(".json") and "engine" in parts:
+        return None  # the engine's other bookkeeping files have no public format
+    if name.lower() == "readme.md" and "tasks" in parts:
+        return None  # tasks/README.md is not a task
     if TASK_FILE_RE.match(name) or (name.endswith(".md") and "tasks" in parts):
         return "task"
     if is_mail_name(name) or (name.endswith(".md") and "messages" in parts):
@@ -69,6 +81,26 @@ def _validate_text(kind: str, path: Path, text: str) -> None:
             parse_decision_block(text)
     elif kind == "lane-config":
         load_lane_config(path)
+    elif kind in ("events", "restarts"):
+        _validate_lines(kind, text)
+
+
+def _validate_lines(kind: str, text: str) -> None:
+    """events.jsonl (one EngineEvent a line) or lane-restarts.jsonl (restart or lifecycle lines)."""
+    from loop_schemas.engine import parse_event
+    from loop_schemas.watchdog import parse_watchdog_line
+
+    parse: Callable[[str], object] = parse_event if kind == "events" else parse_watchdog_line
+    problems: list[Problem] = []
+    for number, line in enumerate(text.splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            parse(line)
+        except SchemaError as exc:
+            problems.append(Problem(f"line {number}", str(exc)))
+    if problems:
+        raise SchemaError(str(problems[0]), problems)
 
 
 def validate_file(path: Path, kind: str | None) -> tuple[str | None, list[Problem]]:
@@ -112,6 +144,7 @@ def _cmd_validate(args: argparse.Namespace) -> int:
         print(
             json.dumps(
                 {
+                    "contract_version": 1,
                     "file": str(path),
                     "kind": kind,
                     "valid": not problems,

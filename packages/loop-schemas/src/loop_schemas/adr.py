@@ -154,8 +154,17 @@ class AdrListEntry(BaseModel):
     status: str | None
     title: str
     path: str
+    file: str
+    date: str | None
+    verify_record: str | None
+    canary_record: str | None
+    rollback: str | None
+    supersedes: str | None
+    superseded_by: str | None
     acceptable: bool
     gate_problems: list[str]
+    error: str | None
+    """Why the record could not be read as a MADR file (its frontmatter), or null."""
 
 
 class AdrList(BaseModel):

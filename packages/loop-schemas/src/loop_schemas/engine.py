@@ -9,6 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 
 from loop_schemas.decision import Decision
 from loop_schemas.errors import SchemaError
+from loop_schemas.lane_config import EngineConfig
 
 GateClass = Literal["safe", "destructive", "blocked"]
 ActionState = Literal["queued", "running", "blocked", "done", "failed", "rejected", "uncertain"]
@@ -197,3 +198,48 @@ class CycleResult(BaseModel):
     detail: str | None
     brain_called: bool
     actions: list[CycleAction]
+
+
+class ActionOutcome(BaseModel):
+    """What became of one approved action: `error` is the one-line reason of a failure, else null."""
+
+    model_config = ConfigDict(extra="allow")
+
+    index: int = Field(ge=0)
+    state: Literal["done", "failed"]
+    error: str | None
+
+
+class ApproveResult(BaseModel):
+    """`loop-engine approve ID --json`: the outcome of every action run, and whether it was filed below
+    the checkpoint marker."""
+
+    model_config = ConfigDict(extra="allow")
+
+    contract_version: Literal[1]
+    decision_id: str
+    outcomes: list[ActionOutcome]
+    filed: bool
+
+
+class EventList(BaseModel):
+    """`loop-engine events --json`: the event log, oldest first."""
+
+    model_config = ConfigDict(extra="allow")
+
+    contract_version: Literal[1]
+    session: str
+    events: list[EngineEvent]
+
+
+class EngineConfigReport(BaseModel):
+    """`loop-engine config --json`: the effective `engine:` config and where it came from."""
+
+    model_config = ConfigDict(extra="allow")
+
+    contract_version: Literal[1]
+    source: str | None
+    sources: list[str]
+    env_overrides: dict[str, str]
+    warnings: list[str]
+    engine: EngineConfig

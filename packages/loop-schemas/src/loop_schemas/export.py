@@ -11,15 +11,24 @@ from loop_schemas._atomic import atomic_write
 from loop_schemas.adr import AdrFrontmatter, AdrList
 from loop_schemas.decision import Decision
 from loop_schemas.digest import Digest
-from loop_schemas.engine import CycleResult, EngineEvent, EngineStatus, PendingDecision
+from loop_schemas.engine import (
+    ApproveResult,
+    CycleResult,
+    EngineConfigReport,
+    EngineEvent,
+    EngineStatus,
+    EventList,
+    PendingDecision,
+)
 from loop_schemas.lane_config import EngineConfig, LaneConfig, ResolvedLaneConfig
 from loop_schemas.lanes import BootPlan, LaneList, LaneStatusReport
 from loop_schemas.mail import MailFrontmatter, MailList
 from loop_schemas.metrics import Metrics
 from loop_schemas.pm import AdapterList, SyncResult
+from loop_schemas.project import InitReport
 from loop_schemas.registry import HarnessRegistry
 from loop_schemas.state import OrchestratorState
-from loop_schemas.task import TaskFrontmatter
+from loop_schemas.task import TaskFrontmatter, TaskLintReport
 from loop_schemas.watchdog import RestartEvent, WatchdogLifecycleEvent
 
 SCHEMA_MODELS: dict[str, type[BaseModel]] = {
@@ -47,6 +56,11 @@ SCHEMA_MODELS: dict[str, type[BaseModel]] = {
     "engine-status": EngineStatus,
     "engine-cycle": CycleResult,
     "pm-sync-result": SyncResult,
+    "task-lint": TaskLintReport,
+    "init-report": InitReport,
+    "engine-approve": ApproveResult,
+    "engine-events": EventList,
+    "engine-config-report": EngineConfigReport,
 }
 
 

@@ -100,8 +100,11 @@ def parse_mail(text: str, name: str | None = None) -> MailMessage:
     """A message's text (and optionally its file name). Frontmatter may be absent; malformed is an error."""
     # `subject: yes` is the text "yes", not True (loop-mail and loop-digest read it so too)
     data, body = parse_frontmatter(text, required=False, keep_text=True)
+    # a list or mapping is no subject (as loop-digest and loop-mail report it: null), never a Python repr
     for key in ("subject", "task"):
-        if key in data and data[key] is not None and not isinstance(data[key], str):
+        if isinstance(data.get(key), (list, dict)):
+            data[key] = None
+        elif key in data and data[key] is not None and not isinstance(data[key], str):
             data[key] = str(data[key])
     try:
         fm = MailFrontmatter.model_validate(data)

@@ -17,6 +17,7 @@ from typing import Annotated, Literal, Protocol, runtime_checkable
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from loop_schemas._contract import require_every_field
 from loop_schemas.task import TaskStatus
 
 ADAPTER_GROUP = "loop_orchestrator.pm_adapters"
@@ -156,7 +157,7 @@ ActionState = Literal["planned", "done", "failed", "skipped"]
 class SyncAction(BaseModel):
     """One step of a sync plan, and (after the run) what became of it."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", json_schema_extra=require_every_field)
 
     direction: Direction
     kind: ActionKind
@@ -181,7 +182,7 @@ class SyncPlan(BaseModel):
 class SyncResult(BaseModel):
     """`loop-pm sync --json`: the plan (dry run) or what was done, per action."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", json_schema_extra=require_every_field)
 
     contract_version: Literal[1] = 1
     adapter: str
@@ -196,7 +197,7 @@ class SyncResult(BaseModel):
 class AdapterInfo(BaseModel):
     """One row of `loop-pm list-adapters`."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", json_schema_extra=require_every_field)
 
     name: str
     entry_point: str
@@ -212,7 +213,7 @@ class AdapterInfo(BaseModel):
 class AdapterList(BaseModel):
     """`loop-pm list-adapters --json`."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", json_schema_extra=require_every_field)
 
     contract_version: Literal[1] = 1
     adapters: list[AdapterInfo] = Field(default_factory=list)

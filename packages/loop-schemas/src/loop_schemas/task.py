@@ -8,7 +8,7 @@ import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
@@ -112,6 +112,27 @@ class LintFinding:
 
     def __str__(self) -> str:
         return f"{self.path}: {self.message}"
+
+
+class TaskLintItem(BaseModel):
+    """One finding of `loop-task-lint --json`."""
+
+    model_config = ConfigDict(extra="allow")
+
+    path: str
+    message: str
+
+
+class TaskLintReport(BaseModel):
+    """`loop-task-lint --json`: `ok` is true exactly when there is no finding (the exit status is 0)."""
+
+    model_config = ConfigDict(extra="allow")
+
+    contract_version: Literal[1]
+    tasks_dir: str
+    ok: bool
+    task_count: int = Field(ge=0)
+    findings: list[TaskLintItem]
 
 
 def _section_name(heading: str) -> str | None:
