@@ -287,3 +287,15 @@ def test_a_project_root_that_cannot_hold_the_lock_is_one_result(mem: Remote, tmp
     )
     assert code == 2 and "does not exist" in err  # a typo never creates a second project
     assert not (tmp_path / "typo").exists()
+
+
+def test_a_sync_that_cannot_start_still_prints_its_one_json_document(mem: Remote, tmp_path: Path) -> None:
+    """An unknown adapter fails before any plan exists; --json still promises one document."""
+    (tmp_path / "tasks").mkdir()
+    code, out, err = run(
+        "sync", "--adapter", "nope", "pull", "--json", "--tasks-dir", str(tmp_path / "tasks")
+    )
+    assert code == 1
+    result = SyncResult.model_validate_json(out)
+    assert result.ok is False and "no PM adapter named 'nope'" in (result.error or "")
+    assert "no PM adapter named 'nope'" in err and "Traceback" not in err

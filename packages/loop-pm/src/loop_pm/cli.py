@@ -247,20 +247,28 @@ def sync(
     tasks_dir = tasks_dir.absolute()
     project_root = project_root.absolute()
 
+    result = SyncResult(adapter=adapter_name, direction=direction, dry_run=dry_run, ok=True)
+
+    def fail(message: str) -> None:
+        """A run that cannot start: still the one result (JSON or text), exit 1."""
+        result.ok = False
+        result.error = message
+        _emit(result, as_json)
+        ctx.exit(1)
+
     try:
         entry = find_adapter(adapter_name)
         adapter = load_adapter(entry)
     except PluginLoadError as exc:
-        raise click.ClickException(str(exc)) from None
+        fail(str(exc))
+        return
     try:
         specs = list(adapter.sync_options())
     except Exception as exc:
-        raise click.ClickException(
-            f"adapter '{adapter_name}': sync_options failed: {type(exc).__name__}"
-        ) from None
+        fail(f"adapter '{adapter_name}': sync_options failed: {type(exc).__name__}")
+        return
     options = parse_adapter_options(ctx.args, specs, direction, adapter_name)
 
-    result = SyncResult(adapter=adapter_name, direction=direction, dry_run=dry_run, ok=True)
     if not tasks_dir.is_dir():
         result.ok = False
         result.error = f"tasks folder not found: {tasks_dir} (give --tasks-dir or --project-root)"
@@ -269,7 +277,8 @@ def sync(
     try:
         availability = adapter.availability()
     except Exception as exc:
-        raise click.ClickException(f"adapter '{adapter_name}': availability check failed: {exc}") from None
+        fail(f"adapter '{adapter_name}': availability check failed: {exc}")
+        return
     if not availability.available:
         result.ok = False
         result.error = f"adapter '{adapter_name}' is not available: {availability.reason or 'unknown reason'}"
