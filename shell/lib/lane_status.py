@@ -1263,15 +1263,31 @@ def main(argv: list[str]) -> int:
     verb, rest = argv[0], argv[1:]
     try:
         if verb == "status":
-            return cmd_status(rest)
+            rc = cmd_status(rest)
+            sys.stdout.flush()  # here, so a reader that went away is a BrokenPipeError we handle
+            return rc
         if verb == "hook":
             return cmd_hook(rest)
         raise LaneError(f"unknown verb {verb!r}")
     except LaneError as exc:
         sys.stderr.write(f"loop-lane-status: {exc}\n")
         return 1
+    except BrokenPipeError:
+        quiet_stdout()
+        return 0
     except KeyboardInterrupt:
         return 130
+
+
+def quiet_stdout() -> None:
+    """The reader went away (`loop-lane-status --json --all s | head -c1`): not an error of ours. fd 1 goes
+    to /dev/null so the final flush is quiet too."""
+    try:
+        devnull = posix.open("/dev/null", posix.O_WRONLY)
+        posix.dup2(devnull, 1)
+        posix.close(devnull)
+    except OSError:
+        pass
 
 
 if __name__ == "__main__":

@@ -937,12 +937,22 @@ def main(argv: List[str]) -> int:
         if args.verb == "find":
             return find(args)
         if args.verb == "list":
-            return list_lanes(args)
+            rc = list_lanes(args)
+            sys.stdout.flush()  # here, so a reader that went away is a BrokenPipeError we handle
+            return rc
         if args.verb == "panes":
             return panes(args)
         if args.verb == "wait-ready":
             return wait_ready(args)
         raise UsageError("missing verb")
+    except BrokenPipeError:  # the reader went away (`list-lanes --json | head -c1`): quiet, like a pipe
+        try:
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, sys.stdout.fileno())
+            os.close(devnull)
+        except OSError:
+            pass
+        return 0
     except UsageError as exc:
         sys.stderr.write(f"loop-tmux: {exc}\n")
         return 2
