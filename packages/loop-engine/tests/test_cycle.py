@@ -179,6 +179,17 @@ def test_an_ask_reply_acked_before_the_cycle_still_answers_the_ask(project: Proj
     assert json.loads(project.paths.asks.read_text())["a-7"]["state"] == "answered"
 
 
+def test_a_hand_written_reply_whose_subject_yaml_refuses_still_answers_the_ask(project: Project) -> None:
+    """`subject: re: a-8` written by hand (unquoted, with a space) is not valid YAML; the shell's readers take
+    its raw text, and so must the engine, or the ask never closes."""
+    from loop_engine.asks import AskBook
+
+    AskBook(project.paths.asks).record("a-8", lane="web", decision_id="d-1", timeout_s=3600, task="T0001")
+    project.mail("web", subject="re: a-8")
+    project.engine().cycle(approval="manual")
+    assert json.loads(project.paths.asks.read_text())["a-8"]["state"] == "answered"
+
+
 def test_ask_timeout_is_recorded(project: Project) -> None:
     from loop_engine.asks import AskBook
 

@@ -160,3 +160,23 @@ def test_mail_list_or_mapping_subject_is_none_not_a_repr(value: str) -> None:
     msg = parse_mail(f"---\nsubject: {value}\ntask: {value}\n---\nbody\n")
     assert (msg.frontmatter.subject, msg.frontmatter.task) == (None, None)
     assert msg.frontmatter.reply_to is None
+
+
+@pytest.mark.parametrize(
+    ("text", "head"),
+    [
+        # YAML refuses a colon and a space inside a bare value; the substrate's readers take the raw text
+        ("---\nsubject: re: a-12 the port is 8080\n---\nbody\n", ("re: a-12 the port is 8080", None)),
+        ("---\nsubject: 'done: T0003'\ntask: T0003\n---\n", ("done: T0003", "T0003")),
+        ("---\r\nsubject: re: a-1: yes\r\nfrom: x: y\r\n---\r\n", ("re: a-1: yes", None)),
+        ("---\nsubject: [a, b\n---\n", (None, None)),  # a broken list is no subject
+        ("no frontmatter at all\n", (None, None)),
+        ("---\nsubject: re: never closed\n", (None, None)),
+    ],
+)
+def test_mail_head_reads_a_subject_yaml_refuses_as_the_shell_does(
+    text: str, head: tuple[str | None, ...]
+) -> None:
+    from loop_schemas import mail_head
+
+    assert mail_head(text) == head

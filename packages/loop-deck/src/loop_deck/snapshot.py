@@ -24,9 +24,9 @@ from loop_schemas import (
     RestartEvent,
     SchemaError,
     accept_gate_problems,
+    mail_head,
     parse_adr,
     parse_event,
-    parse_mail,
     parse_mail_name,
     parse_state,
     parse_watchdog_line,
@@ -367,10 +367,8 @@ def read_subject(path: Path) -> str:
     end = head.find("\n---", 3)
     if head.startswith("---") and end > 0:
         head = head[: end + 4]
-    try:
-        return parse_mail(head).frontmatter.subject or ""
-    except SchemaError:
-        return "(unreadable frontmatter)"
+    subject, _task = mail_head(head)
+    return subject or ""
 
 
 def read_decision(path: Path) -> tuple[DecisionView | None, str | None]:

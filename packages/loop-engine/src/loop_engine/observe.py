@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal, Protocol
 
-from loop_schemas import Harness, Lane, LaneStatus, SchemaError, parse_mail, parse_mail_name
+from loop_schemas import Harness, Lane, LaneStatus, SchemaError, mail_head, parse_mail_name
 
 from loop_engine.gate import LaneFacts
 
@@ -170,11 +170,7 @@ def read_mail_head(path: Path) -> tuple[str | None, str | None]:
             raw = fh.read(MAIL_HEAD_LIMIT)
     except OSError:
         return None, None
-    try:
-        fm = parse_mail(raw.decode("utf-8", errors="replace")).frontmatter
-        found = (fm.subject, fm.task)
-    except SchemaError:
-        found = (None, None)
+    found = mail_head(raw.decode("utf-8", errors="replace"))
     if len(_HEAD_CACHE) > 20000:
         _HEAD_CACHE.clear()
     _HEAD_CACHE[key] = found

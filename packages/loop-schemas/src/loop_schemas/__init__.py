@@ -67,6 +67,7 @@ from loop_schemas.mail import (
     MailMessage,
     MailName,
     format_mail_name,
+    mail_head,
     parse_mail,
     parse_mail_name,
 )
@@ -211,6 +212,7 @@ __all__ = [
     "load_state",
     "load_tasks",
     "load_yaml",
+    "mail_head",
     "parse_adr",
     "parse_decision_block",
     "parse_event",

@@ -113,6 +113,43 @@ def parse_mail(text: str, name: str | None = None) -> MailMessage:
     return MailMessage(frontmatter=fm, body=body, name=parse_mail_name(name) if name else None)
 
 
+_HEAD_KEY = re.compile(r"^(subject|task)[ \t]*:[ \t]*(.*?)[ \t]*$")
+
+
+def mail_head(text: str) -> tuple[str | None, str | None]:
+    """(subject, task) of a message, as the substrate's readers (loop-mail, loop-digest) see them.
+
+    Frontmatter YAML refuses, such as a hand-written `subject: re: a-12 port 8080` (a colon and a space
+    inside a bare value), still has a subject there: its raw text on the `subject:` line, quotes
+    removed. A list or mapping is no subject. No frontmatter at all: (None, None)."""
+    try:
+        fm = parse_mail(text).frontmatter
+        return fm.subject, fm.task
+    except SchemaError:
+        pass
+    if text.startswith("\ufeff"):
+        text = text[1:]
+    lines = text.split("\n")
+    if not lines or lines[0].rstrip("\r").rstrip(" \t") != "---":
+        return None, None
+    found: dict[str, str] = {}
+    for raw_line in lines[1:]:
+        line = raw_line.rstrip("\r")
+        if line.rstrip(" \t") == "---":
+            break
+        m = _HEAD_KEY.match(line)
+        if m is None or m.group(1) in found:
+            continue
+        raw = m.group(2)
+        if len(raw) >= 2 and raw[0] == raw[-1] and raw[0] in "'\"":
+            raw = raw[1:-1]
+        if raw and not raw.startswith(("[", "{")):
+            found[m.group(1)] = raw
+    else:
+        return None, None  # never closed: no frontmatter
+    return found.get("subject"), found.get("task")
+
+
 class MailItem(BaseModel):
     """One pending message as listed by `loop-mail list --json` and `loop-digest --json`."""
 
