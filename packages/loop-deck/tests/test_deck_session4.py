@@ -102,12 +102,21 @@ async def test_dialogs_scroll_to_the_focused_field_in_a_small_terminal(
     async with app.run_test(size=(40, 12)) as pilot:
         await settle(app, pilot)
 
-        def on_screen(widget_id: str) -> bool:
+        def visible(widget_id: str) -> bool:
             widget = app.screen.query_one(widget_id)
             try:
                 return app.screen.get_widget_at(*widget.region.center)[0] is widget
             except Exception:  # NoWidget: that point is off the screen
                 return False
+
+        async def on_screen(widget_id: str) -> bool:
+            # scrolling to the focused field happens on a later refresh: wait for it (a slow machine
+            # may need more than a few frames), up to 5 s
+            for _ in range(100):
+                if visible(widget_id):
+                    return True
+                await pilot.pause(0.05)
+            return False
 
         await pilot.press("n")
         await settle(app, pilot)
@@ -115,7 +124,7 @@ async def test_dialogs_scroll_to_the_focused_field_in_a_small_terminal(
         app.screen.query_one("#harness").value = "pi"  # type: ignore[attr-defined]
         app.screen.query_one("#add").focus()
         await settle(app, pilot)
-        assert on_screen("#add")
+        assert await on_screen("#add")
         await pilot.press("enter")
         await settle(app, pilot)
         assert runner.commands[-1].argv[-4:] == ("--window", "web9", "--harness", "pi")
@@ -123,7 +132,7 @@ async def test_dialogs_scroll_to_the_focused_field_in_a_small_terminal(
         table.move_cursor(row=table.keys.index("infra"))
         await pilot.press("x")
         await settle(app, pilot)
-        assert on_screen("#typed")
+        assert await on_screen("#typed")
         await pilot.press(*"infra", "enter")
         await settle(app, pilot)
         assert runner.commands[-1].argv[-3:] == ("--window", "infra", "--force")
