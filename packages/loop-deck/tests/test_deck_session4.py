@@ -103,11 +103,15 @@ async def test_dialogs_scroll_to_the_focused_field_in_a_small_terminal(
         await settle(app, pilot)
 
         def visible(widget_id: str) -> bool:
+            # wholly inside the dialog, and the dialog wholly on the screen (a toast may lie over it:
+            # that is not the dialog cutting it off)
             widget = app.screen.query_one(widget_id)
-            try:
-                return app.screen.get_widget_at(*widget.region.center)[0] is widget
-            except Exception:  # NoWidget: that point is off the screen
-                return False
+            dialog = app.screen.query_one(".dialog")
+            return (
+                widget.region.area > 0
+                and dialog.region.contains_region(widget.region)
+                and app.screen.region.contains_region(dialog.region)
+            )
 
         async def on_screen(widget_id: str) -> bool:
             # scrolling to the focused field happens on a later refresh: wait for it (a slow machine
