@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import sys
 import threading
 from datetime import timedelta
@@ -32,6 +33,12 @@ elif mode == "exit":
     sys.exit(3)
 elif mode == "garbage":
     print("I think we should just run rm -rf")
+elif mode == "quota0":  # some harnesses print their limit notice on stdout and exit 0
+    print("Claude AI usage limit reached|4102444800")
+elif mode == "prose-quota":  # an answer that merely talks about a quota
+    print("I looked at the quota service and the usage dashboard: nothing needs doing.")
+elif mode == "env":
+    print(os.environ.get("LOOP_ENGINE_CHILD_TOKEN", "-"))
 elif mode == "stream":
     pieces = ["```decision\nversion: 1\n", "critique: streamed\nactions:\n",
               "  - kind: stop\n    rationale: done\n```"]
@@ -260,3 +267,78 @@ def test_a_transient_overload_backs_off_for_minutes_a_spent_quota_for_an_hour(
     assert klass == "quota" and reset is not None
     assert abs((reset - before) - timedelta(hours=hours)) < timedelta(seconds=30)
     assert classify_exit("segfault", 1) == ("exit", None)
+
+
+def test_a_quota_notice_printed_with_exit_0_backs_off_instead_of_retrying(
+    project: Project, brain: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("FAKE_BRAIN", "quota0")
+    engine = project.engine(brain={"harness": "claude", "max_retries": 3})
+    first = engine.cycle(approval="manual")
+    assert first.outcome == "brain-failed" and first.detail.startswith("quota"), first.detail
+    failed = project.events("brain-failed")
+    assert [f["failure_class"] for f in failed] == ["quota"]  # backed off, not retried as a parse failure
+    assert failed[0]["reset_at"] == "2100-01-01T00:00:00Z"
+    assert len(brain.read_text().splitlines()) == 1
+    assert json.loads(project.paths.backoff.read_text())["until"] == "2100-01-01T00:00:00Z"
+    # prose that merely mentions a quota is still a parse failure, retried, with no back-off
+    project.paths.backoff.unlink()
+    monkeypatch.setenv("FAKE_BRAIN", "prose-quota")
+    project.mail("web", subject="change")
+    assert engine.cycle(approval="manual").outcome == "brain-failed"
+    assert [f["failure_class"] for f in project.events("brain-failed")][1:] == ["parse"] * 4
+    assert not project.paths.backoff.exists()
+
+
+@pytest.mark.parametrize(
+    ("text", "klass"),
+    [
+        ("Claude AI usage limit reached|4102444800", "quota"),
+        ("5-hour limit reached - resets 3pm", "quota"),
+        ("You've hit your usage limit. Upgrade or try again later.", "quota"),
+        ("Error: You exceeded your current quota, please check your plan.", "quota"),
+        ("The quota service is fine; nothing to do.", None),
+        ("We are near the usage limit of the API gateway. " * 20, None),  # long: a real answer
+        ("usage limit reached\n```decision\nversion: 1\n```", None),  # holds a block: parse it
+        ("", None),
+    ],
+)
+def test_quota_answer_only_for_a_short_limit_notice(text: str, klass: str | None) -> None:
+    from loop_engine.brain import BrainAnswer, quota_answer
+
+    err = quota_answer(BrainAnswer(text=text, duration_s=0.1, transcript=None, argv0="x"))
+    assert (err.failure_class if err else None) == klass
+    if err is not None:
+        assert err.reset_at is not None and err.reset_at > utcnow()
+
+
+def test_a_brain_child_is_recorded_while_it_runs_and_the_record_removed_after(
+    tmp_path: Path, brain: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    script = tmp_path / "fake_brain.py"
+    children = tmp_path / "children"
+    monkeypatch.setenv("FAKE_BRAIN", "slow")
+    seen: list[dict[str, object]] = []
+
+    def abort() -> bool:  # polled while the child runs: look at the record, then stop the call
+        records = list(children.glob("*.json"))
+        if records:
+            seen.append(json.loads(records[0].read_text()))
+        return bool(seen)
+
+    with pytest.raises(BrainError, match="aborted"):
+        run_oneshot(
+            [sys.executable, str(script)],
+            timeout_s=60,
+            transcript=tmp_path / "t.log",
+            abort=abort,
+            children=children,
+        )
+    entry = seen[0]
+    assert isinstance(entry["pid"], int) and entry["pid"] > 1 and entry["start"]
+    assert entry["owner"] == os.getpid() and entry["transcript"] == str(tmp_path / "t.log")
+    assert list(children.glob("*.json")) == []  # gone once the child is gone
+    # the token the record holds is in the child's environment (how a reaper proves it is ours)
+    monkeypatch.setenv("FAKE_BRAIN", "env")
+    answer = run_oneshot([sys.executable, str(script)], timeout_s=60, transcript=tmp_path / "u.log")
+    assert len(answer.text.strip()) == 32 and answer.text.strip() != str(entry["token"])

@@ -439,3 +439,54 @@ def test_a_reader_that_goes_away_gets_no_error_line(root: Path) -> None:
     err = proc.stderr.read().decode()
     assert proc.wait(timeout=60) == 1
     assert err == "", err
+
+
+def test_once_reaps_a_dead_engines_brain_but_never_a_live_engines(root: Path) -> None:
+    import signal
+    import subprocess
+    import sys
+
+    from loop_engine.brain import CHILD_TOKEN_ENV, process_start
+    from loop_engine.paths import EnginePaths
+
+    paths = EnginePaths(root.resolve(), SESSION)
+    paths.children.mkdir(parents=True)
+    sleep = [sys.executable, "-c", "import time; time.sleep(120)"]
+    owner = subprocess.Popen(sleep)  # stands for the engine that started the call
+    child = subprocess.Popen(sleep, start_new_session=True, env={**os.environ, CHILD_TOKEN_ENV: "f" * 32})
+    try:
+        record = {
+            "token": "f" * 32,
+            "pid": child.pid,
+            "start": process_start(child.pid),
+            "owner": owner.pid,
+            "owner_start": process_start(owner.pid),
+            "transcript": "b-1.log",
+        }
+        (paths.children / f"{'f' * 32}.json").write_text(json.dumps(record))
+        assert cli(root, "once").exit_code == 0
+        assert child.poll() is None  # its engine is alive: the call is its own
+        owner.kill()
+        owner.wait()
+        # a daemon holds the lock: `once` leaves reaping to it
+        import fcntl
+
+        fd = os.open(paths.daemon_lock, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            assert cli(root, "once").exit_code == 0
+            assert child.poll() is None
+        finally:
+            os.close(fd)
+        assert cli(root, "once").exit_code == 0
+        assert child.wait(timeout=30) == -signal.SIGTERM
+        events = [
+            e for e in map(json.loads, paths.events.read_text().splitlines()) if e["event"] == "brain-orphan"
+        ]
+        assert [(e["pid"], e["by"], e["outcome"]) for e in events] == [(child.pid, "once", "terminated")]
+        assert list(paths.children.iterdir()) == []
+    finally:
+        for proc in (owner, child):
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()

@@ -1,10 +1,18 @@
 """The watch loop in a thread over the in-process fake substrate: triggers, zero brain calls while
-nothing changes, cycle-now, pause/resume, the singleton lock."""
+nothing changes, cycle-now, pause/resume, the singleton lock; and a real daemon process killed -9
+mid brain call (its orphaned brain is reaped, never two calls in flight)."""
 
 from __future__ import annotations
 
+import contextlib
+import json
+import os
+import signal
+import subprocess
+import sys
 import threading
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -12,7 +20,10 @@ from engine_fakes import Project, retry_until
 from loop_engine import watch
 from loop_engine.config import EffectiveConfig
 from loop_engine.cycle import Engine
+from loop_engine.paths import EnginePaths
 from loop_schemas import EngineConfig
+from loop_substrate.testing import FakeSubstrate
+from test_cli import REGISTRY, SESSION, lane_list, lane_report, respond_registry
 
 STOP = "```decision\nversion: 1\ncritique: quiet\nactions:\n  - {kind: stop, rationale: nothing}\n```\n"
 
@@ -132,3 +143,177 @@ def test_stale_daemon_warning(running: Running, project: Project, monkeypatch: p
     monkeypatch.setattr(watch, "code_stamp", lambda: stamp + 100)  # a reinstall after the start
     info = watch.daemon_info(project.paths)
     assert info["stale"] is True and "restart" in str(info["warning"])
+
+
+# ---------------------------------------------------------------- a real daemon process, killed -9
+
+FAKE_PI = """import os, sys, time
+d = {dir!r}
+open(os.path.join(d, "running-%d" % os.getpid()), "w").close()
+while not os.path.exists(os.path.join(d, "release")):
+    time.sleep(0.05)
+print("```decision\\nversion: 1\\ncritique: quiet\\nactions:\\n  - {{kind: stop, rationale: nothing}}\\n```")
+"""
+
+
+def _alive(pid: int) -> bool:
+    """Runs (a zombie waiting for its parent does not): checked by hand, independent of the engine."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    stat = Path(f"/proc/{pid}/stat")
+    if stat.exists():  # Linux (no ps needed)
+        with contextlib.suppress(OSError):
+            return stat.read_text().rpartition(")")[2].split()[0] != "Z"
+        return False
+    out = subprocess.run(["ps", "-o", "stat=", "-p", str(pid)], capture_output=True, text=True, check=False)
+    return bool(out.stdout.strip()) and not out.stdout.strip().startswith("Z")
+
+
+class Live:
+    """A project whose brain is a fake `pi` on PATH that blocks until `release` exists."""
+
+    def __init__(self, tmp_path: Path, fake: FakeSubstrate, monkeypatch: pytest.MonkeyPatch) -> None:
+        self.root = tmp_path / "proj"
+        (self.root / ".loop" / "messages" / "processed").mkdir(parents=True)
+        (self.root / "tasks" / "archive").mkdir(parents=True)
+        (self.root / "ops-wiki").mkdir()
+        (self.root / "ops-wiki" / "checkpoint.md").write_text("# cp\n\n<!-- coord-decisions -->\n")
+        (self.root / "lane-config.yaml").write_text(
+            "engine:\n  poll_interval_s: 0.2\n  min_cycle_interval_s: 0\n  checkpoint_interval_s: 3600\n"
+            "  brain: {harness: pi, timeout_s: 120, max_retries: 0}\n"
+        )
+        lanes = {"coord": ("idle", None, "fixed"), "web": ("idle", "pi", "fixed")}
+        fake.respond("loop-lane-status", lane_report(lanes))
+        fake.respond("loop-tmux", lane_list(lanes))
+        respond_registry(fake, REGISTRY)
+        self.calls = tmp_path / "brain-calls"
+        self.calls.mkdir()
+        bin_dir = tmp_path / "brain-bin"
+        bin_dir.mkdir()
+        pi = bin_dir / "pi"
+        pi.write_text(f"#!{sys.executable}\n" + FAKE_PI.format(dir=str(self.calls)))
+        pi.chmod(0o755)
+        monkeypatch.setenv("PATH", f"{bin_dir}{os.pathsep}{os.environ['PATH']}")
+        self.paths = EnginePaths(self.root.resolve(), SESSION)
+        self.argv = [
+            sys.executable,
+            "-m",
+            "loop_engine",
+            "--project-root",
+            str(self.root),
+            "--session",
+            SESSION,
+        ]
+        self.daemons: list[int] = []
+
+    def brains(self) -> list[int]:
+        """The fake brains that started, by pid."""
+        return sorted(int(p.name.split("-")[1]) for p in self.calls.glob("running-*"))
+
+    def in_flight(self) -> list[int]:
+        return [pid for pid in self.brains() if _alive(pid)]
+
+    def spawn(self) -> int:
+        pid = watch.spawn(self.paths, self.argv, timeout=60)
+        self.daemons.append(pid)
+        return pid
+
+    def events(self, kind: str) -> list[dict[str, Any]]:
+        lines = self.paths.events.read_text().splitlines() if self.paths.events.exists() else []
+        return [e for e in map(json.loads, lines) if e.get("event") == kind]
+
+    def close(self) -> None:
+        (self.calls / "release").touch()  # every fake brain ends on its own
+        with contextlib.suppress(Exception):
+            watch.stop(self.paths, timeout=30)
+        for pid in self.daemons:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+        retry_until(lambda: not self.in_flight(), timeout=30)
+
+
+@pytest.fixture
+def live(tmp_path: Path, fake_substrate: FakeSubstrate, monkeypatch: pytest.MonkeyPatch) -> Iterator[Live]:
+    lv = Live(tmp_path, fake_substrate, monkeypatch)
+    yield lv
+    lv.close()
+
+
+def test_a_daemon_killed_mid_call_leaves_no_brain_running_beside_the_next_one(live: Live) -> None:
+    first = live.spawn()
+    retry_until(lambda: len(live.in_flight()) == 1, timeout=60)
+    [old_brain] = live.in_flight()
+    os.kill(first, signal.SIGKILL)
+    retry_until(lambda: not watch.daemon_alive(live.paths), timeout=30)
+    assert _alive(old_brain)  # its own process group: the kill did not reach it
+    live.spawn()
+    # the new daemon stops the orphan before it asks its own brain: one call in flight, never two
+    retry_until(lambda: not _alive(old_brain) and len(live.in_flight()) == 1, timeout=60)
+    assert live.in_flight() != [old_brain] and len(live.brains()) == 2
+    [reaped] = live.events("brain-orphan")
+    assert reaped["pid"] == old_brain and reaped["outcome"] in ("terminated", "killed")
+    assert reaped["by"] == "daemon-start"
+    assert len(list(live.paths.children.glob("*.json"))) == 1  # the new daemon's own call
+
+
+def test_stop_after_a_kill_reaps_the_orphan_and_a_second_watch_names_the_running_one(
+    live: Live, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    first = live.spawn()
+    retry_until(lambda: len(live.in_flight()) == 1, timeout=60)
+    [orphan] = live.in_flight()
+    # two `watch` at the same moment: both saw no daemon, the second loses the lock race
+    real_alive = watch.daemon_alive
+    seen = {"n": 0}
+
+    def raced(paths: EnginePaths) -> bool:
+        seen["n"] += 1
+        return False if seen["n"] == 1 else real_alive(paths)
+
+    monkeypatch.setattr(watch, "daemon_alive", raced)
+    with pytest.raises(watch.DaemonError, match=rf"^a daemon is already running \(pid {first}\)$"):
+        watch.spawn(live.paths, live.argv, timeout=60)
+    monkeypatch.setattr(watch, "daemon_alive", real_alive)
+    assert _alive(orphan)  # the loser reaped nothing: the winner's call is alive
+    os.kill(first, signal.SIGKILL)
+    retry_until(lambda: not watch.daemon_alive(live.paths), timeout=30)
+    assert watch.stop(live.paths) is False  # no daemon ran, but its orphan is stopped all the same
+    assert not _alive(orphan)
+    assert [(e["pid"], e["by"]) for e in live.events("brain-orphan")] == [(orphan, "stop")]
+    assert list(live.paths.children.glob("*.json")) == []
+
+
+def test_a_recorded_pid_now_used_by_another_process_is_never_signalled(tmp_path: Path) -> None:
+    paths = EnginePaths(tmp_path, SESSION)
+    paths.children.mkdir(parents=True)
+    # pid reuse: the record names a live process in its own group that is not the child we started
+    stranger = subprocess.Popen(
+        [sys.executable, "-c", "import time; time.sleep(120)"], start_new_session=True
+    )
+    dead_owner = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead_owner.wait()
+    try:
+        record = {
+            "token": "0" * 32,
+            "pid": stranger.pid,
+            "start": "linux:1" if sys.platform.startswith("linux") else "ps:Thu Jan  1 00:00:00 1970",
+            "owner": dead_owner.pid,
+            "owner_start": "linux:1",
+            "transcript": "t.log",
+        }
+        (paths.children / "a.json").write_text(json.dumps(record))
+        # and a record whose child's identity cannot be read at all
+        (paths.children / "b.json").write_text(json.dumps({**record, "start": None, "token": "1" * 32}))
+        done = watch.reap(paths, "daemon-start")
+        assert [d["outcome"] for d in done] == ["not-proven", "not-proven"]
+        assert stranger.poll() is None and _alive(stranger.pid)
+        assert list(paths.children.iterdir()) == []
+        events = [json.loads(x) for x in paths.events.read_text().splitlines()]
+        assert [(e["event"], e["pid"], e["outcome"]) for e in events] == [
+            ("brain-orphan", stranger.pid, "not-proven")
+        ] * 2
+    finally:
+        stranger.kill()
+        stranger.wait()

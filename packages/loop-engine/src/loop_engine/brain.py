@@ -7,7 +7,13 @@ stream-json events are decoded and their text is written as it streams.
 
 Failures are classified: `quota` (the harness reports a usage/rate limit; the reset time it reports is
 parsed), `timeout`, `exit` (non-zero exit or no output), and — by the caller, when the answer holds no
-valid decision block — `parse`.
+valid decision block — `parse` (or `quota`, see `quota_answer`: a short quota notice printed with exit 0).
+
+Each child runs in its own process group, so a kill -9 of the engine does not take it down. Every child
+is therefore recorded (`children/<token>.json` under the engine dir: its pid = group id, its start time,
+the owner's pid and start time) before it can matter, and the record is removed when the child ends. A
+later daemon start, `stop` or `once` reaps a recorded child whose owner is dead (`reap_orphans`): only a
+process proven to be that child (the random token in its environment, or its start time) is signalled.
 """
 
 from __future__ import annotations
@@ -16,16 +22,20 @@ import contextlib
 import json
 import os
 import re
+import secrets
 import shlex
 import signal
 import subprocess
+import sys
 import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
-from typing import IO, Literal
+from typing import IO, Any, Literal
+
+from loop_schemas import atomic_write
 
 from loop_engine.events import iso, parse_iso, utcnow
 
@@ -36,14 +46,25 @@ DEFAULT_QUOTA_BACKOFF = timedelta(hours=1)
 TRANSIENT_BACKOFF = timedelta(minutes=5)
 TRANSIENT_RE = re.compile(r"\b429\b|\b529\b|too many requests|rate[ _-]?limit|overloaded", re.IGNORECASE)
 LASTING_RE = re.compile(
-    r"usage limit|quota|limit reached|credit balance is too low|insufficient_quota", re.IGNORECASE
+    r"usage limit|quota|limit reached|credit balance is too low|insufficient_quota"
+    r"|(?:hit|reached) your (?:\S+ )?limit",
+    re.IGNORECASE,
 )
 
 QUOTA_RE = re.compile(
     r"usage limit|rate[ _-]?limit|quota|\b429\b|\b529\b|too many requests|limit reached|resets? (?:at|in)\b"
-    r"|credit balance is too low|insufficient_quota|overloaded",
+    r"|credit balance is too low|insufficient_quota|overloaded|(?:hit|reached) your (?:\S+ )?limit",
     re.IGNORECASE,
 )
+# a harness that prints its quota notice and exits 0 answers with a line or two; a real answer that only
+# mentions a quota in its prose is longer, or holds a decision block
+QUOTA_ANSWER_MAX = 600
+QUOTA_ANSWER_RE = re.compile(
+    r"usage limit|limit reached|(?:hit|reached) your (?:\S+ )?limit|credit balance is too low"
+    r"|insufficient_quota|quota (?:exceeded|reached|exhausted)|exceeded your (?:current )?quota",
+    re.IGNORECASE,
+)
+CHILD_TOKEN_ENV = "LOOP_ENGINE_CHILD_TOKEN"  # noqa: S105 (a variable name)
 
 
 class BrainError(Exception):
@@ -165,6 +186,27 @@ def classify_exit(output: str, code: int) -> tuple[FailureClass, datetime | None
     return "exit", None
 
 
+def quota_answer(answer: BrainAnswer) -> BrainError | None:
+    """A quota failure dressed as an answer: exit 0, no decision block, a short text naming a usage limit.
+
+    Some harnesses print their usage-limit notice on stdout and exit 0. Only a short text with no
+    ```decision fence that names a spent limit (QUOTA_ANSWER_RE, stricter than LASTING_RE: no bare
+    "quota") counts: a real answer that mentions a quota in its prose is a `parse` failure (retried).
+    """
+    text = answer.text.strip()
+    if not text or len(text) > QUOTA_ANSWER_MAX or "```" in text or not QUOTA_ANSWER_RE.search(text):
+        return None
+    reset = parse_reset(text) or (utcnow() + DEFAULT_QUOTA_BACKOFF)
+    return BrainError(
+        "quota",
+        f"brain answered with a quota notice: {text.splitlines()[-1][:300]}",
+        reset_at=reset,
+        exit_code=0,
+        duration_s=answer.duration_s,
+        transcript=answer.transcript,
+    )
+
+
 class _StreamDecoder:
     """Turns claude stream-json lines into text for the transcript, and keeps the final answer."""
 
@@ -220,9 +262,69 @@ def run_oneshot(
     abort: Callable[[], bool] | None = None,
     env: dict[str, str] | None = None,
     cwd: Path | None = None,
+    children: Path | None = None,
 ) -> BrainAnswer:
-    """Run one brain call; raise BrainError (timeout / exit / quota) when it gives no answer."""
+    """Run one brain call; raise BrainError (timeout / exit / quota) when it gives no answer.
+
+    With `children` (a folder), the child is recorded there while it runs (see `reap_orphans`).
+    """
     transcript.parent.mkdir(parents=True, exist_ok=True)
+    token = secrets.token_hex(16)
+    child_env = dict(os.environ if env is None else env)
+    child_env[CHILD_TOKEN_ENV] = token
+    record = children / f"{token}.json" if children is not None else None
+    entry: dict[str, Any] = {
+        "token": token,
+        "pid": None,
+        "start": None,
+        "owner": os.getpid(),
+        "owner_start": process_start(os.getpid()),
+        "transcript": str(transcript),
+        "argv0": argv[0],
+        "started_at": iso(),
+    }
+    if record is not None:
+        # written before the child exists: a kill between the spawn and the second write still leaves
+        # the token, which finds the child (Linux)
+        record.parent.mkdir(parents=True, exist_ok=True)
+        atomic_write(record, json.dumps(entry) + "\n")
+    try:
+        return _run_recorded(
+            argv,
+            timeout_s=timeout_s,
+            transcript=transcript,
+            header=header,
+            stream=stream,
+            abort=abort,
+            env=child_env,
+            cwd=cwd,
+            record=record,
+            entry=entry,
+        )
+    finally:
+        if record is not None and record.exists() and not _recorded_alive(entry):
+            with contextlib.suppress(OSError):
+                record.unlink()
+
+
+def _recorded_alive(entry: dict[str, Any]) -> bool:
+    pid = entry.get("pid")
+    return isinstance(pid, int) and process_alive(pid)
+
+
+def _run_recorded(
+    argv: Sequence[str],
+    *,
+    timeout_s: float,
+    transcript: Path,
+    header: str,
+    stream: bool,
+    abort: Callable[[], bool] | None,
+    env: dict[str, str],
+    cwd: Path | None,
+    record: Path | None,
+    entry: dict[str, Any],
+) -> BrainAnswer:
     started = time.monotonic()
     decoder = _StreamDecoder() if stream else None
     out_chunks: list[str] = []
@@ -247,6 +349,13 @@ def run_oneshot(
             raise BrainError(
                 "exit", f"cannot run {argv[0]}: {exc.strerror or exc}", transcript=str(transcript)
             ) from exc
+        if record is not None:
+            entry.update(pid=proc.pid, start=process_start(proc.pid))
+            try:
+                atomic_write(record, json.dumps(entry) + "\n")
+            except BaseException:
+                _kill_group(proc)
+                raise
 
         def pump(src: IO[bytes], sink: list[str], is_err: bool) -> None:
             for raw in iter(src.readline, b""):
@@ -265,15 +374,19 @@ def run_oneshot(
         for t in threads:
             t.start()
         reason: str | None = None
-        while proc.poll() is None:
-            if time.monotonic() - started > timeout_s:
-                reason = "timeout"
-            elif abort is not None and abort():
-                reason = "aborted"
-            if reason:
-                _kill_group(proc)
-                break
-            time.sleep(0.05)
+        try:
+            while proc.poll() is None:
+                if time.monotonic() - started > timeout_s:
+                    reason = "timeout"
+                elif abort is not None and abort():
+                    reason = "aborted"
+                if reason:
+                    _kill_group(proc)
+                    break
+                time.sleep(0.05)
+        except BaseException:  # never leave the child running behind an exception
+            _kill_group(proc)
+            raise
         for t in threads:
             t.join(timeout=5)
         duration = time.monotonic() - started
@@ -317,3 +430,176 @@ def _kill_group(proc: subprocess.Popen[bytes]) -> None:
         with contextlib.suppress(ProcessLookupError, PermissionError):
             os.killpg(proc.pid, signal.SIGKILL)
         proc.wait(timeout=5)
+
+
+# ---------------------------------------------------------------------------- recorded children
+
+
+def _linux() -> bool:
+    return sys.platform.startswith("linux") and Path("/proc/self/stat").exists()
+
+
+def _proc_stat(pid: int) -> list[str] | None:
+    """/proc/<pid>/stat's fields after the command name (state first), or None."""
+    try:
+        text = Path(f"/proc/{pid}/stat").read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return None
+    return text.rpartition(")")[2].split()
+
+
+def _ps(field: str, pid: int) -> str | None:
+    try:
+        out = subprocess.run(
+            ["ps", "-o", f"{field}=", "-p", str(pid)],
+            check=False,
+            capture_output=True,
+            text=True,
+            timeout=10,
+            env={**os.environ, "LC_ALL": "C", "LANG": "C"},
+        )
+    except (OSError, subprocess.SubprocessError):
+        return None
+    text = out.stdout.strip()
+    return text if out.returncode == 0 and text else None
+
+
+def process_start(pid: int) -> str | None:
+    """When process `pid` started (an opaque string, equal for the same process), or None."""
+    if _linux():
+        fields = _proc_stat(pid)
+        # field 22 of /proc/<pid>/stat, the start time in clock ticks since boot
+        return f"linux:{fields[19]}" if fields and len(fields) > 19 else None
+    lstart = _ps("lstart", pid)
+    return f"ps:{lstart}" if lstart else None
+
+
+def process_alive(pid: int) -> bool:
+    """True when `pid` runs (a zombie, which only waits for its parent, is not alive)."""
+    if pid <= 0:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        pass
+    if _linux():
+        fields = _proc_stat(pid)
+        return fields is not None and fields[0] != "Z"
+    state = _ps("stat", pid)
+    return state is not None and not state.startswith("Z")
+
+
+def _has_token(pid: int, token: str) -> bool:
+    """Linux: the process's environment holds our token (proof it is the child we started, or its own)."""
+    try:
+        raw = Path(f"/proc/{pid}/environ").read_bytes()
+    except OSError:
+        return False
+    return f"{CHILD_TOKEN_ENV}={token}".encode() in raw.split(b"\0")
+
+
+def _proven(entry: dict[str, Any]) -> list[int]:
+    """The live processes proven to be the recorded child (or, on Linux, its descendants)."""
+    token = str(entry.get("token") or "")
+    pid = entry.get("pid")
+    found: set[int] = set()
+    if isinstance(pid, int) and pid > 1 and pid != os.getpid() and process_alive(pid):
+        start = entry.get("start")
+        if (start and process_start(pid) == start) or (token and _linux() and _has_token(pid, token)):
+            found.add(pid)
+    if token and _linux():
+        with contextlib.suppress(OSError):
+            for name in os.listdir("/proc"):
+                pid_n = int(name) if name.isdigit() else 0
+                if pid_n not in (0, os.getpid()) and _has_token(pid_n, token) and process_alive(pid_n):
+                    found.add(pid_n)
+    return sorted(found)
+
+
+def _owner_alive(entry: dict[str, Any]) -> bool:
+    """The process that started the child still runs (then the child is not an orphan)."""
+    owner = entry.get("owner")
+    if not isinstance(owner, int):
+        return False
+    if owner == os.getpid():
+        return True
+    if not process_alive(owner):
+        return False
+    recorded = entry.get("owner_start")
+    now = process_start(owner)
+    # a different start time is another process that reused the pid; an unreadable one is given the
+    # benefit of the doubt (never reap a child whose owner might be alive)
+    return not (recorded and now and now != recorded)
+
+
+def _signal_all(pids: Sequence[int], sig: int) -> None:
+    for pid in pids:
+        with contextlib.suppress(ProcessLookupError, PermissionError, OSError):
+            if os.getpgid(pid) == pid:  # a group leader: its whole group (the brain's own children)
+                os.killpg(pid, sig)
+            else:
+                os.kill(pid, sig)
+
+
+def _wait_gone(pids: Sequence[int], timeout: float) -> list[int]:
+    deadline = time.monotonic() + timeout
+    left = [p for p in pids if process_alive(p)]
+    while left and time.monotonic() < deadline:
+        time.sleep(0.05)
+        left = [p for p in left if process_alive(p)]
+    return left
+
+
+def reap_orphans(children: Path, *, term_grace_s: float = 3.0) -> list[dict[str, Any]]:
+    """Stop every recorded child whose owner is dead: SIGTERM its group, a short wait, then SIGKILL.
+
+    Only processes proven to be the recorded child are signalled (its token in its environment on
+    Linux, else its recorded start time); a recorded pid now used by another process is left alone.
+    Returns one entry per orphan record handled: pid, transcript, outcome (`terminated`, `killed`,
+    `survived`, `gone` — it had already ended — or `not-proven` — alive but not provably ours).
+    """
+    try:
+        names = sorted(children.iterdir())
+    except OSError:
+        return []
+    out: list[dict[str, Any]] = []
+    for path in names:
+        if path.suffix != ".json":
+            continue
+        try:
+            entry = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            entry = None
+        if not isinstance(entry, dict):
+            with contextlib.suppress(OSError):
+                path.unlink()
+            continue
+        if _owner_alive(entry):
+            continue  # a live engine's call (the daemon's, a `once`, an `improve`): not ours to stop
+        pids = _proven(entry)
+        pid = entry.get("pid")
+        if not pids:
+            alive = isinstance(pid, int) and process_alive(pid)
+            outcome = "not-proven" if alive else "gone"
+        else:
+            _signal_all(pids, signal.SIGTERM)
+            left = _wait_gone(pids, term_grace_s)
+            outcome = "terminated"
+            if left:
+                _signal_all(left, signal.SIGKILL)
+                outcome = "survived" if _wait_gone(left, 5.0) else "killed"
+        if outcome != "survived":
+            with contextlib.suppress(OSError):
+                path.unlink()
+        out.append(
+            {
+                "pid": pid,
+                "pids": pids,
+                "owner": entry.get("owner"),
+                "transcript": entry.get("transcript"),
+                "outcome": outcome,
+            }
+        )
+    return out

@@ -158,6 +158,8 @@ def once(obj: Ctx, approval: str | None, as_json: bool) -> None:
     """Run one cycle now (observe, ingest, brain, gate, run or queue). Exit 1 when the brain failed."""
     engine = obj.engine()
     engine.require_session()  # a session that is not there is the operator's news, not an engine crash
+    if not watch.daemon_alive(obj.paths):  # a running daemon reaps for itself and its calls are its own
+        watch.reap(obj.paths, "once")
     result = engine.cycle(approval=approval, trigger="once")
     if as_json:
         _emit(result.as_dict())

@@ -39,7 +39,7 @@ from pydantic import ValidationError
 from loop_engine import asks as asks_mod
 from loop_engine import builtin, pm
 from loop_engine import queue as q
-from loop_engine.brain import BrainAnswer, BrainError, build_argv, run_oneshot
+from loop_engine.brain import BrainAnswer, BrainError, build_argv, quota_answer, run_oneshot
 from loop_engine.config import BUILTIN, EffectiveConfig
 from loop_engine.events import EventLog, iso, new_id, parse_iso, utcnow
 from loop_engine.gate import BASE_LANES, GateContext, gate_actions, runnable
@@ -467,6 +467,7 @@ class Engine:
             abort=self.abort,
             env=self.brain_env,
             cwd=self.paths.project_root,
+            children=self.paths.children,
         )
 
     def _call_brain(
@@ -512,7 +513,7 @@ class Engine:
                 try:
                     decision = parse_decision_block(answer.text)
                 except DecisionParseError as exc:
-                    raise BrainError(
+                    raise quota_answer(answer) or BrainError(
                         "parse",
                         f"no valid decision block: {_line(exc)}",
                         duration_s=answer.duration_s,

@@ -93,6 +93,11 @@ class EnginePaths:
         return self.engine_dir / "daemon.lock"
 
     @property
+    def children(self) -> Path:
+        """One record per brain / headless-ingest child while it runs (reaped if its engine died)."""
+        return self.engine_dir / "children"
+
+    @property
     def daemon_log(self) -> Path:
         return self.engine_dir / "daemon.log"
 

@@ -11,6 +11,10 @@ Singleton: daemon.lock is flock'ed for the daemon's whole life, and daemon.pid r
 time and the installed code's stamp. The lock, not the pid file, says whether a daemon is alive, so a
 stale pid file after a kill -9 is harmless. `status` warns when the installed code is newer than the
 running daemon (run `restart`). `restart` confirms the old daemon dead before starting a new one.
+
+A brain (or headless-ingest) child runs in its own process group, so a kill -9 of the daemon leaves it
+running: the next daemon start, and `stop` / `restart` once the old daemon is dead, reap such an orphan
+(brain.reap_orphans: only a process proven to be the recorded child) and record a `brain-orphan` event.
 """
 
 from __future__ import annotations
@@ -33,8 +37,9 @@ from loop_schemas import atomic_write
 
 import loop_engine
 from loop_engine import asks as asks_mod
+from loop_engine.brain import reap_orphans
 from loop_engine.cycle import EngineError
-from loop_engine.events import iso
+from loop_engine.events import EventLog, iso
 from loop_engine.observe import read_mail_head
 from loop_engine.paths import EnginePaths
 
@@ -117,6 +122,18 @@ def daemon_info(paths: EnginePaths) -> dict[str, Any]:
     }
 
 
+def reap(paths: EnginePaths, by: str) -> list[dict[str, Any]]:
+    """Stop the brain children a dead engine left running; one `brain-orphan` event each."""
+    if not paths.children.is_dir():
+        return []
+    done = reap_orphans(paths.children)
+    if done:
+        log = EventLog(paths.events, paths.session)
+        for item in done:
+            log.emit("brain-orphan", by=by, **item)
+    return done
+
+
 def pause(paths: EnginePaths) -> None:
     paths.engine_dir.mkdir(parents=True, exist_ok=True)
     atomic_write(paths.paused, iso() + "\n")
@@ -133,8 +150,12 @@ def request_cycle(paths: EnginePaths) -> None:
 
 
 def stop(paths: EnginePaths, timeout: float = 30.0) -> bool:
-    """SIGTERM the daemon and wait until its lock is free; SIGKILL after `timeout`. False if none ran."""
+    """SIGTERM the daemon and wait until its lock is free; SIGKILL after `timeout`. False if none ran.
+
+    Once no daemon runs, a brain child a dead daemon left behind (SIGKILL, or an earlier kill -9) is
+    reaped too."""
     if not daemon_alive(paths):
+        reap(paths, "stop")
         return False
     info = read_pid(paths) or {}
     pid = info.get("pid")
@@ -142,13 +163,13 @@ def stop(paths: EnginePaths, timeout: float = 30.0) -> bool:
         raise DaemonError("a daemon holds the lock but daemon.pid names no pid; stop it by hand")
     with contextlib.suppress(ProcessLookupError):
         os.kill(pid, signal.SIGTERM)
-    if _wait_dead(paths, timeout):
-        return True
-    with contextlib.suppress(ProcessLookupError):
-        os.kill(pid, signal.SIGKILL)
-    if _wait_dead(paths, 10.0):
-        return True
-    raise DaemonError(f"daemon pid {pid} did not stop")
+    if not _wait_dead(paths, timeout):
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
+        if not _wait_dead(paths, 10.0):
+            raise DaemonError(f"daemon pid {pid} did not stop")
+    reap(paths, "stop")
+    return True
 
 
 def _wait_dead(paths: EnginePaths, timeout: float) -> bool:
@@ -180,9 +201,25 @@ def spawn(paths: EnginePaths, argv_prefix: list[str], timeout: float = 15.0) -> 
         if daemon_alive(paths) and info.get("pid") == proc.pid:
             return proc.pid
         if proc.poll() is not None:
+            other = _running_pid(paths, proc.pid)
+            if other is not None:  # another `watch` started at the same moment won the lock
+                raise DaemonError(f"a daemon is already running (pid {other})")
             raise DaemonError(f"the daemon exited at start (code {proc.returncode}); see {paths.daemon_log}")
         time.sleep(0.05)
     raise DaemonError(f"the daemon did not come up within {timeout:g}s; see {paths.daemon_log}")
+
+
+def _running_pid(paths: EnginePaths, not_pid: int, timeout: float = 5.0) -> int | str | None:
+    """The pid of another daemon holding the lock (waits briefly for it to write daemon.pid), or None."""
+    deadline = time.monotonic() + timeout
+    while daemon_alive(paths):
+        pid = (read_pid(paths) or {}).get("pid")
+        if isinstance(pid, int) and pid != not_pid:
+            return pid
+        if time.monotonic() >= deadline:
+            return "unknown"
+        time.sleep(0.05)
+    return None
 
 
 @dataclass
@@ -232,6 +269,8 @@ class Daemon:
                 signal.signal(signal.SIGINT, self._signal)
             engine = self.engine_factory(self.stopping.is_set)
             engine.events.emit("daemon-start", pid=os.getpid(), version=loop_engine.__version__)
+            # a brain call of a daemon killed mid-call still runs: two calls in flight is one too many
+            self._reap("daemon-start")
             try:
                 self._loop()
             finally:
@@ -243,6 +282,13 @@ class Daemon:
         finally:
             os.close(fd)  # releases the lock
         return 0
+
+    def _reap(self, by: str) -> None:
+        try:
+            reap(self.paths, by)
+        except Exception as exc:  # a reap that fails is said; the daemon lives on
+            why = _one_line(exc)
+            print(f"loop-engine: reaping orphaned brain calls failed: {why}", file=sys.stderr, flush=True)
 
     def _poll_files(self) -> tuple[frozenset[str], str, bool]:
         """The cheap part of a poll: pending mail names, the state file's stamp, a pending decision."""
@@ -324,6 +370,7 @@ class Daemon:
                     if session_gone:
                         engine.events.emit("session-back", trigger=trigger)
                     session_gone = False
+                    self._reap("cycle")  # e.g. a `once` killed mid-call while this daemon ran
                     result = engine.cycle(
                         trigger=trigger, skip_if_fingerprint=None if forced else last_brain_fp
                     )

@@ -62,6 +62,7 @@ KNOWN_EVENTS = (
     "session-back",
     "daemon-start",
     "daemon-stop",
+    "brain-orphan",
     "paused",
     "resumed",
     "improve-started",
