@@ -15,7 +15,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import socket
 import sys
 from typing import Any, List, Optional, Tuple
 
@@ -269,10 +268,12 @@ def configured_adapters(lane_config: str) -> List[str]:
     try:
         found, value, _ = _read_yaml(lane_config)
         result = _names(value if found else None, lane_config)
-        host = socket.gethostname().split(".")[0]
-        stem, ext = os.path.splitext(lane_config)
-        overlay = f"{stem}.{host}{ext or '.yaml'}"
-        if host and os.path.isfile(overlay) and os.path.abspath(overlay) != os.path.abspath(lane_config):
+        # the same host overlay loop-tmux merges (LANE_CONFIG_HOSTNAME, .yaml or .yml): lane_config's rule
+        sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+        import lane_config as _lane_config
+
+        overlay = _lane_config.overlay_path(lane_config)
+        if overlay is not None:
             o_found, o_value, o_pm = _read_yaml(overlay)
             if o_pm:  # the overlay replaces engine.pm whole
                 result = _names(o_value if o_found else None, overlay)

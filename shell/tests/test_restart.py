@@ -273,3 +273,15 @@ def test_env_file_that_runs_exit_is_a_failure_not_a_restart(shell_env, fakes):
     assert proc.returncode == 1
     assert "ran exit; nothing restarted" in proc.stderr
     assert _calls(fakes) == []
+
+
+def test_the_adapter_check_reads_the_host_overlay_loop_tmux_reads(tmp_path, monkeypatch):
+    """LANE_CONFIG_HOSTNAME and a `.yml` overlay beside a `.yaml` config: loop-tmux merges that overlay, so
+    the adapters loop-restart asserts must come from it too."""
+    cfg = tmp_path / "lane-config.yaml"
+    cfg.write_text("engine:\n  pm: {adapters: [jira]}\n")
+    (tmp_path / "lane-config.box7.yml").write_text("engine:\n  pm: {adapters: [linear]}\n")
+    monkeypatch.setenv("LANE_CONFIG_HOSTNAME", "box7.example.com")
+    assert restart_lib.configured_adapters(str(cfg)) == ["linear"]
+    monkeypatch.setenv("LANE_CONFIG_HOSTNAME", "elsewhere")
+    assert restart_lib.configured_adapters(str(cfg)) == ["jira"]

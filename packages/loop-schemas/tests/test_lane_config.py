@@ -94,3 +94,17 @@ def test_warnings_stay_one_line(tmp_path: Path) -> None:
     assert len(warnings) == 3
     assert all(len(w.splitlines()) == 1 for w in warnings), warnings
     assert any("a\\r\\nb" in w for w in warnings)
+
+
+def test_the_host_overlay_follows_lane_config_hostname_and_either_suffix(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The rule loop-tmux (shell/lib/lane_config.py) uses: LANE_CONFIG_HOSTNAME wins over the machine's
+    name, and a `.yml` overlay serves a `.yaml` config."""
+    path = tmp_path / "lane-config.yaml"
+    path.write_text("lanes:\n  web: {harness: claude}\n")
+    (tmp_path / "lane-config.box7.yml").write_text("lanes:\n  web: {harness: pi}\n")
+    monkeypatch.setenv("LANE_CONFIG_HOSTNAME", "box7.example.com")
+    assert load_lane_config(path).config.lanes["web"].harness == "pi"
+    monkeypatch.setenv("LANE_CONFIG_HOSTNAME", "elsewhere")
+    assert load_lane_config(path).config.lanes["web"].harness == "claude"

@@ -7,6 +7,7 @@ engine top-level keys replaced whole. Unknown keys are kept and reported as warn
 from __future__ import annotations
 
 import math
+import os
 import socket
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -179,8 +180,21 @@ def _read(path: Path) -> dict[str, Any]:
 
 
 def host_overlay_path(path: Path, hostname: str | None = None) -> Path:
-    short = (hostname if hostname is not None else socket.gethostname()).split(".")[0]
-    return path.with_name(f"{path.stem}.{short}{path.suffix}")
+    """The host overlay beside `path`: `<stem>.<short host>.yaml` (or `.yml`, whichever exists; the base
+    file's own suffix first), the host from `hostname`, else LANE_CONFIG_HOSTNAME, else the machine's name
+    -- the rule shell/lib/lane_config.py (loop-tmux, loop-restart) follows."""
+    host = (
+        hostname if hostname is not None else (os.environ.get("LANE_CONFIG_HOSTNAME") or socket.gethostname())
+    )
+    short = host.split(".")[0]
+    own = path.suffix if path.suffix.lower() in (".yaml", ".yml") else ".yaml"
+    stem = path.stem if path.suffix.lower() in (".yaml", ".yml") else path.name
+    candidates = [own, *(s for s in (".yaml", ".yml") if s != own.lower())]
+    for suffix in candidates:
+        candidate = path.with_name(f"{stem}.{short}{suffix}")
+        if candidate.is_file():
+            return candidate
+    return path.with_name(f"{stem}.{short}{own}")
 
 
 def merge_overlay(base: dict[str, Any], overlay: dict[str, Any]) -> dict[str, Any]:
