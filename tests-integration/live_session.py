@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from loop_substrate.pytest_plugin import FakeAgentKit
+from loop_substrate.pytest_plugin import FakeAgentKit, start_hermetic_server
 
 REPO = Path(__file__).resolve().parents[1]
 SHELL = REPO / "shell"
@@ -124,6 +124,7 @@ def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Live]:
     session = "contract"
     lv = Live(session=session, root=root, socket=socket, env=env)
     try:
+        start_hermetic_server(socket, base / "home", env)  # pane shells read none of this machine's rc files
         lv.run(
             "loop-tmux.sh",
             "--project",

@@ -17,6 +17,7 @@ from pathlib import Path
 
 import pytest
 from live_session import REPO, SHELL, fake_bin, make_project, retry_until
+from loop_substrate.pytest_plugin import start_hermetic_server
 
 pytestmark = [pytest.mark.slow, pytest.mark.tmux]
 
@@ -131,9 +132,9 @@ def deck(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Deck]:
     )
     # the deck must start at its final size: a resize racing its start-up can leave it painting 80 columns,
     # where the critique wraps. So the server exists first, with every new window 170x45.
-    tmux = ["tmux", "-S", socket, "-f", "/dev/null"]
-    subprocess.run([*tmux, "new-session", "-d", "-s", "hold", "-x", "170", "-y", "45"], env=env, check=True)
-    subprocess.run([*tmux, "set-option", "-g", "default-size", "170x45"], env=env, check=True)
+    # (its pane shells also read none of this machine's rc files)
+    start_hermetic_server(socket, base / "home", env)
+    subprocess.run(["tmux", "-S", socket, "set-option", "-g", "default-size", "170x45"], env=env, check=True)
     coord = shlex.join([str(tool_bin / "loop-deck"), "--project-root", str(root), "--session", SESSION])
     boot = subprocess.run(
         [

@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 from live_session import retry_until
 from loop_schemas import parse_mail, parse_task
+from loop_substrate.pytest_plugin import start_hermetic_server
 
 pytestmark = [pytest.mark.slow, pytest.mark.tmux]
 
@@ -101,6 +102,9 @@ def run(tmp_path: Path) -> Iterator[Run]:
     )
     r = Run(base=tmp_path, socket=socket, env=env)
     try:
+        start_hermetic_server(
+            socket, tmp_path / "home", env
+        )  # pane shells read none of this machine's rc files
         yield r
     finally:
         r.engine("stop", "--timeout", "10")

@@ -185,6 +185,7 @@ def program_of(segment: list[str]) -> str:
 def run_help(argv: list[str]) -> subprocess.CompletedProcess[str]:
     env = dict(os.environ)
     env.setdefault("LOOP_SESSION", "docs-check")  # loop-engine wants a session even for --help
+    env.setdefault("PIP_DISABLE_PIP_VERSION_CHECK", "1")  # pip --help need not ask PyPI for news
     env.pop("TMUX", None)
     return subprocess.run(
         argv, capture_output=True, text=True, timeout=60, env=env, stdin=subprocess.DEVNULL, check=False
@@ -204,14 +205,20 @@ def git_help(sub: str) -> str:
 
 
 def pip_prefix() -> tuple[str, ...]:
-    """A pip to read --help from: a real one if there is one, else uv's pip interface."""
+    """A pip to read --help from: a real one if there is one, else uv's pip interface. The interpreter the
+    workspace venv was made from comes first: a python3 found on PATH may be a pyenv shim, whose pip hook
+    runs `pyenv rehash` after any `pip install …` (even --help) and waits out a stale rehash lock."""
+    base = Path(sys.base_prefix) / "bin"
+    candidates = [base / "python3", base / "python"]
     for python in ("python3", "python"):
         for directory in os.environ.get("PATH", "").split(os.pathsep):
-            exe = Path(directory) / python
-            if directory and exe.is_file() and Path(directory) != VENV_BIN:
-                probe = run_help([str(exe), "-m", "pip", "--version"])
-                if probe.returncode == 0:
-                    return (str(exe), "-m", "pip")
+            if directory and Path(directory) != VENV_BIN:
+                candidates.append(Path(directory) / python)
+    for exe in candidates:
+        if exe.is_file():
+            probe = run_help([str(exe), "-m", "pip", "--version"])
+            if probe.returncode == 0:
+                return (str(exe), "-m", "pip")
     return ("uv", "pip")
 
 

@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 from live_session import REPO
 from loop_substrate import SCRIPT_NAMES
+from loop_substrate.pytest_plugin import start_hermetic_server
 
 pytestmark = [pytest.mark.slow]
 
@@ -123,6 +124,9 @@ def test_loop_demo_runs_from_a_venv_holding_only_loop_engine(pip_venv: Path, tmp
         TERM="xterm-256color",
     )
     try:
+        start_hermetic_server(
+            socket, tmp_path / "home", env
+        )  # pane shells read none of this machine's rc files
         proc = subprocess.run(
             [
                 str(pip_venv / "bin" / "loop-demo"),

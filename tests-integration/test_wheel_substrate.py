@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 from live_session import REPO
+from loop_substrate.pytest_plugin import start_hermetic_server
 
 pytestmark = [pytest.mark.slow, pytest.mark.tmux]
 
@@ -113,6 +114,9 @@ def test_boot_monitor_and_read_lane_status(venv: Path, tmp_path: Path) -> None:
     root = tmp_path / "proj"
     root.mkdir()
     try:
+        start_hermetic_server(
+            socket, tmp_path / "home", env
+        )  # pane shells read none of this machine's rc files
         boot = subprocess.run(
             [
                 str(venv / "bin" / "loop-tmux"),

@@ -52,9 +52,13 @@ def retry_until(predicate: Callable[[], object], timeout: float = 10.0, interval
 
 @pytest.fixture(scope="session")
 def bare_python_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A venv bin/ whose python3 has the standard library only (no PyYAML, no pydantic)."""
+    """A venv bin/ whose python3 has the standard library only (no PyYAML, no pydantic).
+
+    LOOP_TEST_PYTHON names the interpreter it is made from (default: the one running pytest), so the
+    suite can prove the helpers on the oldest python3 the docs promise (e.g. a pyenv 3.8)."""
     root = tmp_path_factory.mktemp("barepy")
-    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(root / "venv")], check=True)
+    base = os.environ.get("LOOP_TEST_PYTHON") or sys.executable
+    subprocess.run([base, "-m", "venv", "--without-pip", str(root / "venv")], check=True)
     return root / "venv" / "bin"
 
 
@@ -132,10 +136,19 @@ class TmuxServer:
 
     socket: str
     tmpdir: str
+    env: dict[str, str] | None = None
+    """shell_env's environment (the same dict): a server that raw tmux starts gets it, as loop-tmux's would.
+    Its HOME is private and empty, so pane shells read none of this machine's rc files (a pyenv rehash lock
+    left by a killed shell once stalled every `bash -i` for a minute)."""
 
     def tmux(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
-            ["tmux", "-S", self.socket, *args], capture_output=True, text=True, check=check, timeout=30
+            ["tmux", "-S", self.socket, *args],
+            capture_output=True,
+            text=True,
+            check=check,
+            timeout=30,
+            env=self.env,
         )
 
     def out(self, *args: str) -> str:
@@ -154,7 +167,7 @@ class TmuxServer:
 def tmux_server(shell_env: ShellEnv) -> Iterator[TmuxServer]:
     """A tmux server on an isolated socket; shell_env is pointed at it (LOOP_TMUX_SOCKET, TMUX_TMPDIR)."""
     tmpdir = tempfile.mkdtemp(prefix="lt-")  # short: unix socket paths are limited to ~100 bytes
-    server = TmuxServer(socket=os.path.join(tmpdir, "sock"), tmpdir=tmpdir)
+    server = TmuxServer(socket=os.path.join(tmpdir, "sock"), tmpdir=tmpdir, env=shell_env.env)
     shell_env.env["LOOP_TMUX_SOCKET"] = server.socket
     shell_env.env["TMUX_TMPDIR"] = tmpdir
     shell_env.env.pop("TMUX", None)

@@ -1,6 +1,7 @@
 """pytest plugin (entry point `pytest11`): fixtures for code that builds on the substrate.
 
-- `loop_tmux_server`: a tmux server on its own socket (path in LOOP_TMUX_SOCKET for the test), killed after.
+- `loop_tmux_server`: a tmux server on its own socket (path in LOOP_TMUX_SOCKET for the test), killed after;
+  its panes' shells run with a private, empty HOME (see `start_hermetic_server`).
 - `fake_substrate`: a FakeSubstrate with its environment applied, so Substrate calls hit recorders.
 - `fake_agent`: harness shims on PATH that run the fake agent TUI (see FakeAgentKit).
 """
@@ -22,6 +23,26 @@ from loop_substrate.paths import shell_dir
 from loop_substrate.testing import FakeSubstrate
 
 
+def start_hermetic_server(socket: str, home: Path, env: dict[str, str] | None = None) -> None:
+    """Start the tmux server on `socket` with HOME=`home` (created empty) and no tmux config.
+
+    The panes' shells inherit the server's environment, so they read none of this machine's rc files: an
+    rc that is slow or stuck (pyenv's rehash lock left behind by a killed shell makes every later
+    `bash -i` wait a minute) cannot stall a lane's launch. The server stays up with no session
+    (`exit-empty off`) until it is killed; `env` (default os.environ) is the rest of its environment."""
+    home.mkdir(parents=True, exist_ok=True)
+    server_env = {
+        k: v for k, v in (os.environ if env is None else env).items() if k not in ("TMUX", "TMUX_PANE")
+    }
+    server_env["HOME"] = str(home)
+    tmux = ["tmux", "-S", socket, "-f", "/dev/null"]
+    for args in (["new-session", "-d", "-s", "_loop_boot"], ["set-option", "-s", "exit-empty", "off"]):
+        subprocess.run([*tmux, *args], env=server_env, check=True, capture_output=True)
+    subprocess.run(
+        [*tmux, "kill-session", "-t", "=_loop_boot"], env=server_env, check=True, capture_output=True
+    )
+
+
 @pytest.fixture
 def loop_tmux_server(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
     """The socket path of a private tmux server; the server is killed when the test ends."""
@@ -35,6 +56,7 @@ def loop_tmux_server(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
     monkeypatch.delenv("TMUX", raising=False)
     monkeypatch.delenv("TMUX_PANE", raising=False)
     try:
+        start_hermetic_server(socket, Path(directory) / "home")
         yield socket
     finally:
         subprocess.run(["tmux", "-S", socket, "kill-server"], capture_output=True, check=False)
