@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -220,3 +221,59 @@ def make_project(tmp_path: Path) -> Project:
     sub.set("docs", "working", "pi", True)
     sub.set("ops-top", "idle", "shell", True)
     return Project(root=root, paths=EnginePaths(root, "s"), substrate=sub)
+
+
+# ---- for the CLI and watch tests (shared here: a test module importing another test module by its bare
+# name breaks when pytest collects several packages' tests/ folders, each with a test_cli.py)
+
+SESSION = "s1"
+
+
+def lane_report(lanes: dict[str, tuple[str, str | None, str]]) -> dict[str, Any]:
+    return {
+        "contract_version": 1,
+        "session": SESSION,
+        "generated_at": "2026-01-01T00:00:00Z",
+        "lanes": {
+            name: {"status": st, "target": f"%{i}", "kind": kind, "harness": h, "detail": "ready"}
+            for i, (name, (st, h, kind)) in enumerate(lanes.items())
+        },
+    }
+
+
+def lane_list(lanes: dict[str, tuple[str, str | None, str]]) -> dict[str, Any]:
+    return {
+        "contract_version": 1,
+        "session": SESSION,
+        "generated_at": "2026-01-01T00:00:00Z",
+        "lanes": [
+            {
+                "window": name,
+                "harness": h,
+                "model": None,
+                "role": None,
+                "cmd": None,
+                "base": kind == "fixed",
+                "kind": "standing" if kind == "fixed" else "worker",
+            }
+            for name, (_st, h, kind) in lanes.items()
+        ],
+    }
+
+
+REGISTRY = {
+    "contract_version": 1,
+    "harnesses": [
+        {"name": "pi", "kind": "ai", "oneshot_template": "pi -p {prompt}"},
+        {"name": "claude", "kind": "ai", "oneshot_template": "claude -p {prompt}"},
+        {"name": "shell", "kind": "shell"},
+    ],
+}
+
+
+def respond_registry(fake: FakeSubstrate, registry: dict[str, Any]) -> None:
+    """FakeSubstrate.respond() drops the `.sh` of `lib/harness-registry.sh` (Path.with_suffix), so the
+    recorder never finds the answer; write the files under the name the recorder reads."""
+    base = fake.root / "responses" / "lib__harness-registry.sh"
+    Path(f"{base}.out").write_text(json.dumps(registry) + "\n")
+    Path(f"{base}.code").write_text("0")

@@ -15,54 +15,10 @@ from typing import Any
 
 import pytest
 from click.testing import CliRunner
-from engine_fakes import TASK
+from engine_fakes import REGISTRY, SESSION, TASK, lane_list, lane_report, respond_registry
 from loop_engine.cli import main
 from loop_schemas import PendingDecision, parse_event
 from loop_substrate.testing import FakeSubstrate
-
-SESSION = "s1"
-
-
-def lane_report(lanes: dict[str, tuple[str, str | None, str]]) -> dict[str, Any]:
-    return {
-        "contract_version": 1,
-        "session": SESSION,
-        "generated_at": "2026-01-01T00:00:00Z",
-        "lanes": {
-            name: {"status": st, "target": f"%{i}", "kind": kind, "harness": h, "detail": "ready"}
-            for i, (name, (st, h, kind)) in enumerate(lanes.items())
-        },
-    }
-
-
-def lane_list(lanes: dict[str, tuple[str, str | None, str]]) -> dict[str, Any]:
-    return {
-        "contract_version": 1,
-        "session": SESSION,
-        "generated_at": "2026-01-01T00:00:00Z",
-        "lanes": [
-            {
-                "window": name,
-                "harness": h,
-                "model": None,
-                "role": None,
-                "cmd": None,
-                "base": kind == "fixed",
-                "kind": "standing" if kind == "fixed" else "worker",
-            }
-            for name, (_st, h, kind) in lanes.items()
-        ],
-    }
-
-
-REGISTRY = {
-    "contract_version": 1,
-    "harnesses": [
-        {"name": "pi", "kind": "ai", "oneshot_template": "pi -p {prompt}"},
-        {"name": "claude", "kind": "ai", "oneshot_template": "claude -p {prompt}"},
-        {"name": "shell", "kind": "shell"},
-    ],
-}
 
 
 @pytest.fixture
@@ -81,14 +37,6 @@ def root(tmp_path: Path, fake_substrate: FakeSubstrate) -> Path:
     fake_substrate.respond("loop-tmux", lane_list(lanes))
     respond_registry(fake_substrate, REGISTRY)
     return root
-
-
-def respond_registry(fake: FakeSubstrate, registry: dict[str, Any]) -> None:
-    """FakeSubstrate.respond() drops the `.sh` of `lib/harness-registry.sh` (Path.with_suffix), so the
-    recorder never finds the answer; write the files under the name the recorder reads."""
-    base = fake.root / "responses" / "lib__harness-registry.sh"
-    Path(f"{base}.out").write_text(json.dumps(registry) + "\n")
-    Path(f"{base}.code").write_text("0")
 
 
 def cli(root: Path, *args: str) -> Any:

@@ -16,14 +16,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from engine_fakes import Project, retry_until
+from engine_fakes import REGISTRY, SESSION, Project, lane_list, lane_report, respond_registry, retry_until
 from loop_engine import watch
 from loop_engine.config import EffectiveConfig
 from loop_engine.cycle import Engine
 from loop_engine.paths import EnginePaths
 from loop_schemas import EngineConfig
 from loop_substrate.testing import FakeSubstrate
-from test_cli import REGISTRY, SESSION, lane_list, lane_report, respond_registry
 
 STOP = "```decision\nversion: 1\ncritique: quiet\nactions:\n  - {kind: stop, rationale: nothing}\n```\n"
 
