@@ -319,7 +319,7 @@ def split_captures(text: str, pane_ids: list[str], marker: str) -> dict[str, lis
     """{pane id: screen lines} for the captures that completed (a failed one ends tmux's chain)."""
     chunks = text.split(marker + "\n")
     result: dict[str, list[str]] = {}
-    for pid, chunk in zip(pane_ids, chunks[:-1]):  # noqa: B905 (3.8 has no strict=)
+    for pid, chunk in zip(pane_ids, chunks[:-1]):  # no strict=: the helpers run on python 3.8
         result[pid] = chunk.split("\n")
     return result
 
