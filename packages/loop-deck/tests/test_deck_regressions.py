@@ -175,7 +175,10 @@ assert "libtmux" not in sys.modules
 
 class ImportingFleet(type(default_fleet())):
     def capture(self, lane, lines=50):
-        import libtmux  # as loop_substrate.Substrate.capture does, first import under the running app
+        from loop_substrate import Substrate
+
+        Substrate.prepare_capture()  # the real capture's import of libtmux, first done under the running app
+        assert "libtmux" in sys.modules
         return "pane tail of " + lane
 
 

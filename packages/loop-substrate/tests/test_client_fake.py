@@ -139,3 +139,27 @@ def test_registry_through_the_fake(fake_substrate: FakeSubstrate, tmp_path: Path
     fake_substrate.respond("lib/harness-registry.sh", {"contract_version": 1, "harnesses": [{"name": "pi"}]})
     assert [h.name for h in Substrate("s", tmp_path).registry()] == ["pi"]
     assert fake_substrate.calls("lib/harness-registry.sh")[0]["args"] == ["list", "--json"]
+
+
+def test_the_first_libtmux_import_works_under_a_stdout_without_an_encoding() -> None:
+    """A TUI (Textual) replaces sys.stdout with an object that has no encoding; libtmux reads it on its first
+    import, which the substrate makes lazily (on the first capture). It must work there, and leave the
+    program's stdout in place."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys\n"
+        "class Capture:\n"
+        "    def write(self, text): return len(text)\n"
+        "    def flush(self): pass\n"
+        "mine = sys.stdout = Capture()\n"
+        "from loop_substrate import Substrate\n"
+        "assert 'libtmux' not in sys.modules\n"
+        "Substrate.prepare_capture()\n"
+        "assert 'libtmux' in sys.modules and sys.stdout is mine\n"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=False
+    )
+    assert proc.returncode == 0, proc.stderr

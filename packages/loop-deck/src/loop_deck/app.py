@@ -832,12 +832,9 @@ def make_app(
 
     Tests pass a double substrate, a recording runner and a fixed clock.
     """
-    from loop_substrate import Substrate
-
-    # the `l` tab captures panes through the substrate, whose first capture imports libtmux, which needs a
-    # real sys.stdout: inside the running app that is Textual's print capture, so prepare it now
-    Substrate.prepare_capture()
     if substrate is None:
+        from loop_substrate import Substrate
+
         substrate = Substrate(session, project_root, socket=socket)
     engine = find_engine() if engine_cmd is True else (engine_cmd or None)
     pane = os.environ.get("TMUX_PANE") if self_pane is True else (self_pane or None)

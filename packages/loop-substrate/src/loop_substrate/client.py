@@ -6,11 +6,13 @@ CLIs do not offer (a pane's text) use libtmux. Failures raise SubstrateError.
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import shutil
 import subprocess
 import sys
+import threading
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, Literal, TypeVar
@@ -20,6 +22,31 @@ from pydantic import BaseModel, ValidationError
 
 from loop_substrate.errors import ContractMismatchError, SubstrateError
 from loop_substrate.paths import contract_version, script_path
+
+_LIBTMUX_LOCK = threading.Lock()
+
+
+def _libtmux() -> Any:
+    """libtmux, imported on first use (most callers never capture, and the import costs ~0.1 s).
+
+    libtmux reads sys.stdout.encoding when it is first imported. A TUI replaces sys.stdout with an object
+    that has no encoding (Textual's print capture), so there the import runs against a stand-in stream
+    that has one and writes nowhere; sys.stdout is put back right after."""
+    module = sys.modules.get("libtmux")
+    if module is not None:
+        return module
+    with _LIBTMUX_LOCK:
+        if getattr(sys.stdout, "encoding", None):
+            import libtmux
+        else:
+            saved = sys.stdout
+            sys.stdout = io.TextIOWrapper(io.BytesIO(), encoding="utf-8")
+            try:
+                import libtmux
+            finally:
+                sys.stdout = saved
+    return libtmux
+
 
 SUPPORTED_CONTRACT = 1
 DEFAULT_TIMEOUT = 120.0
@@ -220,14 +247,12 @@ class Substrate:
 
     @staticmethod
     def prepare_capture() -> None:
-        """Import what capture() needs now. libtmux (imported lazily: most callers never capture) reads
-        sys.stdout.encoding on its first import, so a program that swaps sys.stdout for an object
-        without one (a Textual app does) must call this before it starts."""
-        import libtmux  # noqa: F401
+        """Import what capture() needs now, rather than on the first capture (it is safe either way)."""
+        _libtmux()
 
     def capture(self, lane: str, lines: int = 50) -> str:
         """The last `lines` lines of a lane's pane (libtmux; read-only)."""
-        import libtmux
+        libtmux = _libtmux()
 
         target = self.print_target(lane)
         server = libtmux.Server(socket_path=self.socket) if self.socket else libtmux.Server()
