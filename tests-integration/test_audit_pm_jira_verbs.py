@@ -13,16 +13,9 @@ from typing import Any
 import fake_jira
 import pytest
 from jira_session import jira_env
+from loop_schemas import REQUIRED_SECTIONS
 
 LOOP_PM = Path(sys.executable).parent / "loop-pm"
-SECTIONS = (
-    "Objective",
-    "Context you need",
-    "Deliverables",
-    "Acceptance criteria",
-    "Verification",
-    "Out of scope",
-)
 
 
 @pytest.fixture
@@ -44,7 +37,7 @@ def pm(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
 
 
 def task_text(task_id: str, title: str, status: str = "open") -> str:
-    body = "\n".join(f"## {s}\n\n{title}: {s.lower()}.\n" for s in SECTIONS)
+    body = "\n".join(f"## {s}\n\n{title}: {s.lower()}.\n" for s in REQUIRED_SECTIONS)
     return (
         f"---\nid: {task_id}\ntitle: {title}\nstatus: {status}\ndepends_on: []\nscope: one line\n"
         f"jira:\n---\n\n{body}"

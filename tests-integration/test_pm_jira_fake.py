@@ -17,21 +17,13 @@ import fake_jira
 import httpx
 import pytest
 from jira_session import jira_env
-from loop_schemas import lint_tasks, parse_task
+from loop_schemas import REQUIRED_SECTIONS, lint_tasks, parse_task
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
 
 
 LOOP_PM = Path(sys.executable).parent / "loop-pm"
-SECTIONS = (
-    "Objective",
-    "Context you need",
-    "Deliverables",
-    "Acceptance criteria",
-    "Verification",
-    "Out of scope",
-)
 
 
 @pytest.fixture
@@ -59,7 +51,7 @@ def write_task(project: Path, task_id: str, title: str, status: str = "open", ji
     slug = re.sub(r"[^a-z0-9]+", "-", title.lower()).strip("-")
     folder = project / "tasks" / ("archive" if status in ("done", "dropped") else "")
     folder.mkdir(parents=True, exist_ok=True)
-    body = "\n".join(f"## {s}\n\n{title}: {s.lower()}.\n" for s in SECTIONS)
+    body = "\n".join(f"## {s}\n\n{title}: {s.lower()}.\n" for s in REQUIRED_SECTIONS)
     path = folder / f"{task_id}-{slug}.md"
     path.write_text(
         f"---\nid: {task_id}\ntitle: {title}\nstatus: {status}\ndepends_on: []\nscope: one line\n"
