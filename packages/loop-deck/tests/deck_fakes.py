@@ -6,6 +6,7 @@ import json
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from loop_deck.app import DeckApp, make_app
 from loop_deck.commands import Command, CommandResult
@@ -233,3 +234,11 @@ def build(
         clock=lambda: NOW,
         self_pane=self_pane,
     )
+
+
+async def settle(app: DeckApp, pilot: Any) -> None:
+    """Let the app's workers finish and the screen catch up (a finished command triggers a refresh, which is
+    one more worker: hence three rounds)."""
+    for _ in range(3):
+        await app.workers.wait_for_complete()
+        await pilot.pause()

@@ -6,10 +6,9 @@ from __future__ import annotations
 
 import hashlib
 from pathlib import Path
-from typing import Any
 
 import pytest
-from deck_fakes import NOW, PENDING, SESSION, write_fake_engine, write_pending_decision
+from deck_fakes import NOW, PENDING, SESSION, settle, write_fake_engine, write_pending_decision
 from loop_deck.app import DeckApp, make_app
 from loop_deck.widgets import KeyedTable
 from loop_substrate.testing import FakeSubstrate
@@ -89,12 +88,6 @@ def wired(fake_substrate: FakeSubstrate, project: Path, tmp_path: Path) -> tuple
         self_pane=None,
     )
     return fake_substrate, app
-
-
-async def settle(app: DeckApp, pilot: Any) -> None:
-    for _ in range(3):
-        await app.workers.wait_for_complete()
-        await pilot.pause()
 
 
 async def test_every_action_reaches_its_cli_with_the_exact_argv(

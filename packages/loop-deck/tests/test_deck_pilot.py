@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from deck_fakes import ENGINE, SESSION, RecordingRunner, StubSubstrate, build, write_pending_decision
+from deck_fakes import ENGINE, SESSION, RecordingRunner, StubSubstrate, build, settle, write_pending_decision
 from loop_deck.app import DeckApp
 from loop_deck.screens import ConfirmScreen, RejectScreen, TextPromptScreen, TypedConfirmScreen
 from loop_deck.widgets import KeyedTable
@@ -16,12 +16,6 @@ from textual.widgets import Input, Log, Static, TabbedContent, TextArea
 
 pytestmark = pytest.mark.anyio
 SIZE = (160, 48)
-
-
-async def settle(app: DeckApp, pilot: Any) -> None:
-    for _ in range(3):  # a finished command triggers a refresh, which is one more worker
-        await app.workers.wait_for_complete()
-        await pilot.pause()
 
 
 def table(app: DeckApp, name: str) -> KeyedTable:

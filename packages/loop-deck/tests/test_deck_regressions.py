@@ -4,11 +4,19 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Any
 
 import pytest
-from deck_fakes import ENGINE, NOW, SESSION, RecordingRunner, StubSubstrate, build, write_pending_decision
-from loop_deck.app import DeckApp, make_app
+from deck_fakes import (
+    ENGINE,
+    NOW,
+    SESSION,
+    RecordingRunner,
+    StubSubstrate,
+    build,
+    settle,
+    write_pending_decision,
+)
+from loop_deck.app import make_app
 from loop_deck.commands import Command, CommandBuilder, run_command
 from loop_deck.screens import ConfirmScreen, TextPromptScreen
 from loop_deck.widgets import KeyedTable
@@ -18,12 +26,6 @@ from textual.widget import Widget
 
 pytestmark = pytest.mark.anyio
 SMALL = (80, 24)
-
-
-async def settle(app: DeckApp, pilot: Any) -> None:
-    for _ in range(3):
-        await app.workers.wait_for_complete()
-        await pilot.pause()
 
 
 def visible_lines(widget: Widget) -> list[str]:

@@ -3,23 +3,16 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 import pytest
-from deck_fakes import NOW, SESSION, RecordingRunner, StubSubstrate, build
-from loop_deck.app import DeckApp, make_app, utf8_complete
+from deck_fakes import NOW, SESSION, RecordingRunner, StubSubstrate, build, settle
+from loop_deck.app import make_app, utf8_complete
 from loop_deck.screens import AddLaneScreen
 from loop_deck.widgets import KeyedTable
 from textual.widgets import Input, Log
 
 pytestmark = pytest.mark.anyio
 SIZE = (120, 36)
-
-
-async def settle(app: DeckApp, pilot: Any) -> None:
-    for _ in range(3):
-        await app.workers.wait_for_complete()
-        await pilot.pause()
 
 
 @pytest.mark.parametrize("name", ["validate-left", "ops-bottom"])

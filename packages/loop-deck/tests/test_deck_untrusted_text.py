@@ -9,11 +9,9 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
 
 import pytest
-from deck_fakes import SESSION, RecordingRunner, StubSubstrate, build
-from loop_deck.app import DeckApp
+from deck_fakes import SESSION, RecordingRunner, StubSubstrate, build, settle
 from loop_deck.screens import MessageScreen
 from loop_deck.widgets import KeyedTable, printable
 from textual.geometry import Region
@@ -25,12 +23,6 @@ HOSTILE = (
     "\x1b[2J\x1b]0;pwned\x07 \x9b31m [bold red]BOLD[/bold red] [link=https://evil.example]x[/link] [/nope]"
 )
 SHOWN = "␛[2J␛]0;pwned␇ \\x9b31m [bold red]BOLD[/bold red] [link=https://evil.example]x[/link] [/nope]"
-
-
-async def settle(app: DeckApp, pilot: Any) -> None:
-    for _ in range(3):
-        await app.workers.wait_for_complete()
-        await pilot.pause()
 
 
 def shown(widget: Widget) -> str:
