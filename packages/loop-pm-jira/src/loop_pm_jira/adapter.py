@@ -30,9 +30,9 @@ from loop_schemas.pm import (
 )
 
 from loop_pm_jira import adf
-from loop_pm_jira.client import AmbiguousWriteError, JiraClient
+from loop_pm_jira.client import AmbiguousWriteError, JiraClient, secret_values
 from loop_pm_jira.config import settings_from_env
-from loop_pm_jira.jira import EPIC_TYPE, Jira, jql_string
+from loop_pm_jira.jira import EPIC_TYPE, BadIssueKeyError, Jira, jql_string
 
 ISSUE_TYPE = "Task"
 CREATE_ATTEMPTS = 3
@@ -55,6 +55,11 @@ class JiraAdapter:
         except AdapterConfigError as exc:
             return Availability(available=False, reason=str(exc))
         return Availability(available=True)
+
+    def secret_values(self) -> Sequence[str]:
+        """loop_schemas.pm.HoldsSecrets: the token (and the basic-auth pair), from the environment."""
+        env = self._env if self._env is not None else os.environ
+        return secret_values(env.get("JIRA_EMAIL", ""), env.get("JIRA_API_TOKEN", ""))
 
     def sync_options(self) -> Sequence[SyncOption]:
         return [
@@ -102,6 +107,9 @@ class JiraConnection:
         self.epic = epic.strip().upper() if epic else None
         self.sprint_spec = sprint
         self._sprint: dict[str, Any] | None = None
+        # marker-labelled issues seen so far, by task id: anyone can label an issue, so a create whose
+        # answer was lost only adopts a labelled issue that was not there before it was sent
+        self._seen_marked: dict[str, set[str]] = {}
 
     def close(self) -> None:
         self.client.close()
@@ -129,15 +137,30 @@ class JiraConnection:
                 continue
             try:
                 issues[key] = self.jira.get_issue(key)
+            except BadIssueKeyError as exc:
+                result.warnings.append(f"{key}: {exc}")
             except RemoteNotFoundError:
                 result.missing.append(key)
             except AdapterConfigError:
                 result.missing.append(key)
         result.issues = list(issues.values())
+        result.warnings.extend(self._drain_skipped())
         return result
+
+    def _drain_skipped(self) -> list[str]:
+        skipped, self.jira.skipped = self.jira.skipped, []
+        return skipped
 
     def find_marked(self, task_ids: Sequence[str]) -> dict[str, RemoteIssue]:
         found: dict[str, RemoteIssue] = {}
+        for issue in self._marked_issues(task_ids):
+            if issue.task_id and issue.task_id not in found:
+                found[issue.task_id] = issue
+        return found
+
+    def _marked_issues(self, task_ids: Sequence[str]) -> list[RemoteIssue]:
+        """Every issue labelled with one of these task ids; each key is remembered as seen."""
+        out: list[RemoteIssue] = []
         ids = list(dict.fromkeys(task_ids))
         for start in range(0, len(ids), 50):
             labels = ", ".join(jql_string(task_label(t)) for t in ids[start : start + 50])
@@ -145,9 +168,10 @@ class JiraConnection:
             if self.project:
                 jql = f"project = {jql_string(self.project)} AND {jql}"
             for issue in self.jira.search(jql + " ORDER BY key ASC"):
-                if issue.task_id and issue.task_id not in found:
-                    found[issue.task_id] = issue
-        return found
+                if issue.task_id:
+                    self._seen_marked.setdefault(issue.task_id, set()).add(issue.key)
+                    out.append(issue)
+        return out
 
     def diff(self, remote: RemoteIssue, task: TaskSnapshot) -> list[str]:
         changes: list[str] = []
@@ -166,11 +190,13 @@ class JiraConnection:
         project = self.jira.require_project(None)
         warnings: list[str] = []
         key: str | None = None
+        before = set(self._seen_marked.get(task.id, set()))
+        summary = " ".join(task.title.split())
         for attempt in range(CREATE_ATTEMPTS):
             try:
                 key, created_warnings = self.jira.create_issue(
                     project=project,
-                    summary=" ".join(task.title.split()),
+                    summary=summary,
                     issue_type=ISSUE_TYPE,
                     description=task.description,
                     labels=[task_label(task.id)],
@@ -179,10 +205,15 @@ class JiraConnection:
                 warnings.extend(created_warnings)
                 break
             except AmbiguousWriteError:
-                # Jira may have created it: look for the marker before trying again (no duplicates)
-                existing = self.find_marked([task.id]).get(task.id)
-                if existing is not None:
-                    key = existing.key
+                # Jira may have created it: look for the marker before trying again (no duplicates);
+                # only an issue that appeared since, with the summary just sent, is this create's own
+                existing = [
+                    i
+                    for i in self._marked_issues([task.id])
+                    if i.task_id == task.id and i.key not in before and " ".join(i.title.split()) == summary
+                ]
+                if existing:
+                    key = existing[0].key
                     break
                 if attempt == CREATE_ATTEMPTS - 1:
                     raise

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import click
-from loop_schemas import TaskStatus
+from loop_schemas import TaskStatus, printable
 from loop_schemas.pm import AdapterError
 
 from loop_pm_jira import __version__
@@ -26,6 +26,18 @@ PROG = "loop-pm jira"
 F = TypeVar("F", bound=Callable[..., Any])
 
 
+class Failure(click.ClickException):
+    """One line, exit 1; what Jira named in it (sprint, status) shows control characters visibly."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(printable(message, multiline=False))
+
+
+def _echo(text: str, err: bool = False) -> None:
+    """Every line the verbs print: Jira's strings are redacted by the client, made visible here."""
+    click.echo(printable(text, multiline=False), err=err)
+
+
 @contextmanager
 def _session(project: str | None = None, board: str | None = None) -> Iterator[Jira]:
     """A Jira session from the environment; every adapter error becomes one line (exit 1)."""
@@ -34,7 +46,7 @@ def _session(project: str | None = None, board: str | None = None) -> Iterator[J
         with JiraClient(settings) as client:
             yield Jira(client)
     except AdapterError as exc:
-        raise click.ClickException(str(exc)) from None
+        raise Failure(str(exc)) from None
 
 
 def _board_option(func: F) -> F:
@@ -85,18 +97,18 @@ def ensure_epic(name: str, project: str | None) -> None:
             found = j.find_epic(project_key, name)
             if found is not None:
                 if found.task_status in (TaskStatus.DONE, TaskStatus.DROPPED):
-                    click.echo(f"{PROG}: warning: epic {found.key} is '{found.status}'", err=True)
-                click.echo(found.key)
+                    _echo(f"{PROG}: warning: epic {found.key} is '{found.status}'", err=True)
+                _echo(found.key)
                 return
             key, warnings = j.create_issue(
                 project=project_key, summary=" ".join(name.split()), issue_type=EPIC_TYPE
             )
         except AdapterError as exc:
-            raise click.ClickException(str(exc)) from None
+            raise Failure(str(exc)) from None
         for w in warnings:
-            click.echo(f"{PROG}: warning: {w}", err=True)
-        click.echo(f"{PROG}: created epic {key}", err=True)
-        click.echo(key)
+            _echo(f"{PROG}: warning: {w}", err=True)
+        _echo(f"{PROG}: created epic {key}", err=True)
+        _echo(key)
 
 
 @jira.command("sprint-status")
@@ -109,22 +121,22 @@ def sprint_status(board: str | None, as_json: bool) -> None:
             board_id = j.board_id(None, None)
             sprint = j.active_sprint(board_id)
         except AdapterError as exc:
-            raise click.ClickException(str(exc)) from None
+            raise Failure(str(exc)) from None
     if as_json:
         active = None
         if sprint is not None:
             active = {k: sprint.get(k) for k in ("id", "name", "state", "startDate", "endDate", "goal")}
-        click.echo(json.dumps({"contract_version": 1, "board": board_id, "active": active}))
+        _echo(json.dumps({"contract_version": 1, "board": board_id, "active": active}))
         return
     if sprint is None:
-        click.echo("no active sprint")
+        _echo("no active sprint")
         return
     line = f"active sprint {_sprint_label(sprint)}"
     if sprint.get("startDate") or sprint.get("endDate"):
         line += f": {sprint.get('startDate', '?')} -> {sprint.get('endDate', '?')}"
     if sprint.get("goal"):
         line += f"; goal: {sprint['goal']}"
-    click.echo(line)
+    _echo(line)
 
 
 @jira.command("move-to-sprint")
@@ -143,9 +155,9 @@ def move_to_sprint(
             sprint = j.resolve_sprint("active" if active else str(sprint_id), None)
             j.move_to_sprint(int(sprint["id"]), list(keys))
         except AdapterError as exc:
-            raise click.ClickException(str(exc)) from None
+            raise Failure(str(exc)) from None
     count = len(keys)
-    click.echo(
+    _echo(
         f"moved {count} issue{'s' if count != 1 else ''} to sprint {_sprint_label(sprint)}: {' '.join(keys)}"
     )
 
@@ -190,9 +202,7 @@ def start_sprint(
                 if how == "--next":
                     future = j.sprints(board_id, "future")
                     if not future:
-                        raise click.ClickException(
-                            f"board {board_id} has no future sprint (use --create NAME)"
-                        )
+                        raise Failure(f"board {board_id} has no future sprint (use --create NAME)")
                     target = min(enumerate(future), key=lambda p: (str(p[1].get("startDate") or "~"), p[0]))[
                         1
                     ]
@@ -200,21 +210,21 @@ def start_sprint(
                     assert create_name is not None
                     running = j.active_sprint(board_id)
                     if running is not None:  # Jira would refuse to start it: do not leave a stray sprint
-                        raise click.ClickException(
+                        raise Failure(
                             f"board {board_id} already has an active sprint {_sprint_label(running)}: "
                             "complete it first (complete-sprint --active)"
                         )
                     target = j.create_sprint(board_id, create_name.strip())
             if str(target.get("state", "future")).lower() != "future":
-                raise click.ClickException(
+                raise Failure(
                     f"sprint {_sprint_label(target)} is {target.get('state')}, not future: "
                     "only a future sprint starts"
                 )
             started = j.start_sprint(int(target["id"]), duration_days, goal)
         except AdapterError as exc:
-            raise click.ClickException(str(exc)) from None
+            raise Failure(str(exc)) from None
     merged = {**target, **{k: v for k, v in started.items() if v is not None}}
-    click.echo(
+    _echo(
         f"started sprint {_sprint_label(merged)}: "
         f"{merged.get('startDate', '?')} -> {merged.get('endDate', '?')}"
         + (f"; goal: {goal}" if goal else "")
@@ -233,15 +243,15 @@ def complete_sprint(ctx: click.Context, sprint_id: int | None, active: bool, boa
         try:
             sprint = j.resolve_sprint("active" if active else str(sprint_id), None)
             if str(sprint.get("state", "")).lower() != "active":
-                raise click.ClickException(
+                raise Failure(
                     f"sprint {_sprint_label(sprint)} is {sprint.get('state')}, not active: "
                     "only an active sprint completes"
                 )
             incomplete = j.incomplete_in_sprint(int(sprint["id"]))
             j.complete_sprint(int(sprint["id"]))
         except AdapterError as exc:
-            raise click.ClickException(str(exc)) from None
-    click.echo(
+            raise Failure(str(exc)) from None
+    _echo(
         f"completed sprint {_sprint_label(sprint)}; "
         f"{incomplete} incomplete issue{'s' if incomplete != 1 else ''}"
         " returned to the backlog (Jira moves unfinished issues out of a closed sprint)"
@@ -256,17 +266,15 @@ def complete_epic(key: str) -> None:
         try:
             epic = j.get_issue(key)
             if epic.task_status == TaskStatus.DONE:
-                click.echo(f"{epic.key} is already '{epic.status}'")
+                _echo(f"{epic.key} is already '{epic.status}'")
                 return
             reached = j.transition_to(epic.key, epic.status, DONE_NAMES)
         except AdapterError as exc:
-            raise click.ClickException(str(exc)) from None
+            raise Failure(str(exc)) from None
         if reached is None or reached.lower() not in (n.lower() for n in DONE_NAMES):
             names = ", ".join(sorted({t.to_name for t in j.transitions(epic.key)})) or "none"
-            raise click.ClickException(
-                f"{epic.key}: no transition to Done from '{epic.status}' (available: {names})"
-            )
-    click.echo(f"{epic.key} -> {reached} (child issues unchanged)")
+            raise Failure(f"{epic.key}: no transition to Done from '{epic.status}' (available: {names})")
+    _echo(f"{epic.key} -> {reached} (child issues unchanged)")
 
 
 @jira.command("retro")
@@ -299,7 +307,7 @@ def retro(
         try:
             text = sys.stdin.read() if str(body_file) == "-" else body_file.read_text(encoding="utf-8")
         except (OSError, UnicodeDecodeError) as exc:
-            raise click.ClickException(f"cannot read --body-file {body_file}: {type(exc).__name__}") from None
+            raise Failure(f"cannot read --body-file {body_file}: {type(exc).__name__}") from None
     else:
         text = body or ""
     if not text.strip():
@@ -319,13 +327,13 @@ def retro(
                     parent=epic_issue.key,
                 )
                 for w in warnings:
-                    click.echo(f"{PROG}: warning: {w}", err=True)
-                click.echo(f"created retrospective {key} under {epic_issue.key}: {j.client.browse_url(key)}")
+                    _echo(f"{PROG}: warning: {w}", err=True)
+                _echo(f"created retrospective {key} under {epic_issue.key}: {j.client.browse_url(key)}")
                 return
             comment_id = j.add_comment(epic_issue.key, f"## {heading}\n\n{text}")
         except AdapterError as exc:
-            raise click.ClickException(str(exc)) from None
-    click.echo(f"posted the retrospective on {epic_issue.key} (comment {comment_id})")
+            raise Failure(str(exc)) from None
+    _echo(f"posted the retrospective on {epic_issue.key} (comment {comment_id})")
 
 
 def main(argv: Sequence[str] | None = None) -> None:

@@ -2,12 +2,13 @@
 
 429 waits for Retry-After (capped); 5xx, timeouts and connection failures are retried with a capped
 exponential back-off. A request that may have been applied (a POST that timed out or got a 5xx) is not
-blindly repeated unless the caller says it is idempotent. The token is scrubbed from every message.
+blindly repeated unless the caller says it is idempotent. The token is redacted in every form
+(`loop_schemas.redact`) from every message and from every string of every answer, before anything
+else reads it: what a server echoes back never reaches a task file, a line of output or an error.
 """
 
 from __future__ import annotations
 
-import base64
 import email.utils
 import math
 import time
@@ -16,6 +17,7 @@ from datetime import datetime, timezone
 from typing import Any
 
 import httpx
+from loop_schemas import redact, redact_data
 from loop_schemas.pm import (
     AdapterAuthError,
     AdapterConnectionError,
@@ -45,6 +47,13 @@ class BadRequestError(AdapterError):
         self.fields: dict[str, str] = dict(fields or {})
 
 
+def secret_values(email: str, token: str) -> tuple[str, ...]:
+    """What must never be shown: the token, and the `email:token` pair basic auth sends (base64 forms
+    of both are covered by `redact`)."""
+    token = token.strip()
+    return (token, f"{email.strip()}:{token}") if token else ()
+
+
 def _one_line(text: str) -> str:
     return " ".join(text.split())
 
@@ -62,8 +71,7 @@ class JiraClient:
         self._sleep = sleep
         self._max_retries = max_retries
         self._rate_waited = 0.0  # seconds slept on 429s so far, against settings.max_wait_s
-        raw = f"{settings.email}:{settings.token}".encode()
-        self._secrets = [s for s in (settings.token, base64.b64encode(raw).decode("ascii")) if s]
+        self.secrets = secret_values(settings.email, settings.token)
         self._http = httpx.Client(
             base_url=settings.base_url,
             auth=httpx.BasicAuth(settings.email, settings.token),
@@ -85,9 +93,7 @@ class JiraClient:
     # ------------------------------------------------------------------------------------- helpers
 
     def scrub(self, text: str) -> str:
-        for secret in self._secrets:
-            text = text.replace(secret, "***")
-        return text
+        return redact(text, self.secrets)
 
     def browse_url(self, key: str) -> str:
         return f"{self.settings.base_url}/browse/{key}"
@@ -240,7 +246,7 @@ class JiraClient:
                     if not response.content:
                         return None
                     try:
-                        return response.json()
+                        return redact_data(response.json(), self.secrets)
                     except ValueError:
                         raise AdapterError(
                             f"Jira answered {method} {path} with something that is not JSON"

@@ -46,7 +46,11 @@ FALLBACKS: dict[TaskStatus, tuple[str, ...]] = {
 }
 DONE_NAMES = TARGETS[TaskStatus.DONE]
 EPIC_TYPE = "Epic"
-ISSUE_KEY_RE = re.compile(r"^[A-Za-z][A-Za-z0-9_]*-[0-9]+$")
+ISSUE_KEY_RE = re.compile(r"[A-Za-z][A-Za-z0-9_]*-[0-9]+")  # whole string (fullmatch): no trailing "\n"
+
+
+class BadIssueKeyError(AdapterError):
+    """Jira returned an issue whose key is not an issue key: that one issue is skipped, not the run."""
 
 
 def jql_string(value: str) -> str:
@@ -86,9 +90,11 @@ def to_remote(client: JiraClient, raw: dict[str, Any]) -> RemoteIssue:
     labels = [str(x) for x in fields.get("labels") or [] if isinstance(x, str)]
     key = raw.get("key")
     if not isinstance(key, str) or not key:
-        raise AdapterError("Jira returned an issue without a key")
-    if not ISSUE_KEY_RE.match(key):  # it goes into task files and URLs: only what Jira itself makes
-        raise AdapterError(f"Jira returned an issue whose key is not an issue key: {key[:40]!r}")
+        raise BadIssueKeyError("Jira returned an issue without a key; that issue is skipped")
+    if not ISSUE_KEY_RE.fullmatch(key):  # it goes into task files and URLs: only what Jira itself makes
+        raise BadIssueKeyError(
+            f"Jira returned an issue whose key is not an issue key: {key[:40]!r}; that issue is skipped"
+        )
     status_name = str(status.get("name") or "")
     return RemoteIssue(
         key=key,
@@ -117,6 +123,8 @@ class Jira:
 
     def __init__(self, client: JiraClient) -> None:
         self.client = client
+        self.skipped: list[str] = []
+        """One warning per issue a search skipped (a malformed key); the caller reports and clears it."""
 
     # ---------------------------------------------------------------------------------------- checks
 
@@ -138,7 +146,14 @@ class Jira:
         return to_remote(self.client, _dict(raw))
 
     def search(self, jql: str) -> list[RemoteIssue]:
-        return [to_remote(self.client, raw) for raw in self.client.search(jql, ISSUE_FIELDS)]
+        """Every issue matching `jql`; one with a malformed key is skipped and noted in `skipped`."""
+        issues: list[RemoteIssue] = []
+        for raw in self.client.search(jql, ISSUE_FIELDS):
+            try:
+                issues.append(to_remote(self.client, raw))
+            except BadIssueKeyError as exc:
+                self.skipped.append(str(exc))
+        return issues
 
     def create_issue(
         self,

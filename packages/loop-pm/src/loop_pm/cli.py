@@ -15,12 +15,13 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import click
-from loop_schemas import LockTimeoutError
+from loop_schemas import LockTimeoutError, printable, redact, redact_data
 from loop_schemas.pm import (
     ADAPTER_GROUP,
     COMMAND_GROUP,
     AdapterError,
     AdapterList,
+    HoldsSecrets,
     SyncAction,
     SyncOption,
     SyncPlan,
@@ -180,20 +181,38 @@ def _summary(result: SyncResult) -> str:
     return f"{done} done, {failed} failed"
 
 
-def _emit(result: SyncResult, as_json: bool) -> None:
+def adapter_secrets(adapter: object) -> tuple[str, ...]:
+    """The credential values an adapter declares (loop_schemas.pm.HoldsSecrets), or none."""
+    if not isinstance(adapter, HoldsSecrets):
+        return ()
+    try:
+        values = adapter.secret_values()
+        return tuple(v for v in values if isinstance(v, str) and v.strip())
+    except Exception:  # a broken hook must not stop the run; the adapter's own scrubbing still applies
+        return ()
+
+
+def _emit(result: SyncResult, as_json: bool, secrets: tuple[str, ...] = ()) -> None:
+    """The one result: every line (and every string of the JSON document) with the adapter's secrets
+    redacted in every form, and control characters visible on the terminal."""
+
+    def say(line: str, err: bool = False) -> None:
+        click.echo(printable(redact(line, secrets), multiline=False), err=err)
+
     if as_json:
-        click.echo(result.model_dump_json())
+        clean = SyncResult.model_validate(redact_data(result.model_dump(mode="json"), secrets))
+        click.echo(clean.model_dump_json())
         for warning in result.warnings:
-            click.echo(f"{PROG}: warning: {warning}", err=True)
+            say(f"{PROG}: warning: {warning}", err=True)
     else:
         for warning in result.warnings:
-            click.echo(f"{PROG}: warning: {warning}", err=True)
+            say(f"{PROG}: warning: {warning}", err=True)
         for action in result.actions:
-            click.echo(_action_line(action, result.dry_run))
+            say(_action_line(action, result.dry_run))
         if not (result.error and not result.actions):  # a run that failed before planning has no summary
-            click.echo(_summary(result))
+            say(_summary(result))
     if result.error:
-        click.echo(f"{PROG}: error: {result.error}", err=True)
+        say(f"{PROG}: error: {result.error}", err=True)
 
 
 @cli.command(
@@ -248,12 +267,16 @@ def sync(
     project_root = project_root.absolute()
 
     result = SyncResult(adapter=adapter_name, direction=direction, dry_run=dry_run, ok=True)
+    secrets: tuple[str, ...] = ()
+
+    def emit() -> None:
+        _emit(result, as_json, secrets)
 
     def fail(message: str) -> None:
         """A run that cannot start: still the one result (JSON or text), exit 1."""
         result.ok = False
         result.error = message
-        _emit(result, as_json)
+        emit()
         ctx.exit(1)
 
     try:
@@ -262,6 +285,7 @@ def sync(
     except PluginLoadError as exc:
         fail(str(exc))
         return
+    secrets = adapter_secrets(adapter)
     try:
         specs = list(adapter.sync_options())
     except Exception as exc:
@@ -272,7 +296,7 @@ def sync(
     if not tasks_dir.is_dir():
         result.ok = False
         result.error = f"tasks folder not found: {tasks_dir} (give --tasks-dir or --project-root)"
-        _emit(result, as_json)
+        emit()
         ctx.exit(1)
     try:
         availability = adapter.availability()
@@ -282,7 +306,7 @@ def sync(
     if not availability.available:
         result.ok = False
         result.error = f"adapter '{adapter_name}' is not available: {availability.reason or 'unknown reason'}"
-        _emit(result, as_json)
+        emit()
         ctx.exit(1)
 
     directions = ["pull", "push"] if direction == "both" else [direction]
@@ -292,15 +316,15 @@ def sync(
     except AdapterError as exc:
         result.ok = False
         result.error = str(exc)
-        _emit(result, as_json)
+        emit()
         ctx.exit(1)
     except Exception as exc:  # an adapter that broke its contract: still one result, exit 1
         result.ok = False
         result.error = unexpected(adapter_name, exc)
-        _emit(result, as_json)
+        emit()
         ctx.exit(1)
     try:
-        sync_ctx = Context(adapter_name, tasks_dir, project_root, conn, dry_run, options)
+        sync_ctx = Context(adapter_name, tasks_dir, project_root, conn, dry_run, options, secrets)
         with sync_lock(sync_ctx):
             for one in directions:
                 plans.append(run_direction(sync_ctx, one))
@@ -322,9 +346,10 @@ def sync(
     for plan in plans:
         result.actions.extend(plan.actions)
         result.warnings.extend(f"{plan.direction}: {w}" for w in plan.warnings)
+        result.possible_links.extend(plan.possible_links)
     if any(a.state == "failed" for a in result.actions):
         result.ok = False
-    _emit(result, as_json)
+    emit()
     if not result.ok:
         ctx.exit(1)
 

@@ -1,6 +1,11 @@
 """tasks/ ⇄ PM tool. Task files win every conflict; the one exception is a remote issue a human moved to
 Done, which flips its task to `done` and archives it. Plan first (reads only), then apply step by step,
 each step durable on its own, so a run cut off halfway is finished by running it again.
+
+A task is linked to an issue by its `jira:` key alone (written back by our push, or by a human). An
+issue carrying a task's marker label is reported as a possible link and never followed, unless the push
+journal (loop_pm.journal) says our own push sent that task's create. Everything the remote sends is data:
+control characters are made visible and every form of the adapter's secrets is redacted on receipt.
 """
 
 from __future__ import annotations
@@ -10,16 +15,21 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from loop_schemas import TaskStatus, file_lock
+from loop_schemas import TaskStatus, file_lock, printable, redact
 from loop_schemas.pm import (
     FATAL_ERRORS,
+    AdapterConnectionError,
     AdapterError,
+    FetchResult,
     PmConnection,
+    PossibleLink,
     RemoteIssue,
     SyncAction,
     SyncPlan,
+    task_label,
 )
 
+from loop_pm import journal
 from loop_pm.taskfiles import (
     ACTIVE,
     TaskFile,
@@ -63,6 +73,55 @@ class Context:
     conn: PmConnection
     dry_run: bool
     options: Mapping[str, str] = field(default_factory=dict)
+    secrets: tuple[str, ...] = ()
+    """The adapter's credential values (HoldsSecrets): redacted, in every form, from all remote text."""
+
+    def data(self, text: str, *, multiline: bool = False) -> str:
+        """Remote text as data: secrets redacted, control characters visible (newlines, tabs kept when
+        `multiline`)."""
+        return printable(redact(text, self.secrets), multiline=multiline)
+
+
+def received(ctx: Context, issue: RemoteIssue) -> RemoteIssue:
+    """A remote issue with every text field made data (the key is checked, never rewritten)."""
+
+    def opt(value: str | None) -> str | None:
+        return None if value is None else ctx.data(value)
+
+    return issue.model_copy(
+        update={
+            "title": ctx.data(" ".join(issue.title.split())),
+            "status": ctx.data(" ".join(issue.status.split())),
+            "description": ctx.data(issue.description, multiline=True),
+            "url": opt(issue.url),
+            "issue_type": opt(issue.issue_type),
+            "parent": opt(issue.parent),
+        }
+    )
+
+
+def _fetch(ctx: Context, keys: list[str]) -> FetchResult:
+    fetched = ctx.conn.fetch(keys)
+    fetched.issues = [received(ctx, i) for i in fetched.issues]
+    return fetched
+
+
+def _possible_link(
+    ctx: Context, plan: SyncPlan, issue: RemoteIssue, task: TaskFile, *, journalled: bool = False
+) -> None:
+    """Report (never follow) an issue that carries `task`'s marker label while the task names no key."""
+    label = task_label(task.id)
+    detail = (
+        f"{issue.key} carries the label {label}, but {task.id} names no issue: not linked, not imported, "
+        f"nothing archived (if {issue.key} is {task.id}'s issue, write `jira: {issue.key}` into "
+        f"{display(task.path, ctx.tasks_dir)}; if not, remove the label from {issue.key})"
+    )
+    if journalled:
+        detail += f"; our push sent a create for {task.id} that was cut off: the next push links it"
+    plan.possible_links.append(
+        PossibleLink(direction=plan.direction, task_id=task.id, key=issue.key, label=label, detail=detail)
+    )
+    plan.warnings.append(f"possible link: {detail}")
 
 
 @dataclass
@@ -141,7 +200,7 @@ def plan_pull(ctx: Context) -> tuple[SyncPlan, list[_Step]]:
     by_key = {tf.key: tf for tf in usable if tf.key}
     by_id = {tf.id: tf for tf in usable}
     linked_active = sorted(k for k, tf in by_key.items() if tf.status in ACTIVE)
-    fetched = ctx.conn.fetch(linked_active)
+    fetched = _fetch(ctx, linked_active)
     plan.warnings.extend(fetched.warnings)
     for key in fetched.missing:
         tf = by_key.get(key)
@@ -192,17 +251,14 @@ def plan_pull(ctx: Context) -> tuple[SyncPlan, list[_Step]]:
             continue
         if issue.task_id and issue.task_id in by_id:
             owner = by_id[issue.task_id]
-            if owner.key is None:
-                action = SyncAction(
-                    direction="pull",
-                    kind="link-task",
-                    task_id=owner.id,
-                    key=issue.key,
-                    path=display(owner.path, ctx.tasks_dir),
-                    title=owner.task.frontmatter.title,
-                    detail=f"{issue.key} was created from {owner.id} by an earlier push; key written back",
+            if owner.key is None:  # a label is a claim anyone can make: reported, never followed
+                _possible_link(
+                    ctx,
+                    plan,
+                    issue,
+                    owner,
+                    journalled=journal.pending(ctx.project_root, ctx.adapter, owner.id),
                 )
-                steps.append(_Step(action, task=owner, remote=issue))
                 continue
         if issue.task_status not in ACTIVE:
             continue
@@ -269,7 +325,7 @@ def plan_push(ctx: Context) -> tuple[SyncPlan, list[_Step]]:
         plan.warnings.append(f"{task_id} is half-moved to tasks/archive/; run pull to finish it (skipped)")
     steps: list[_Step] = []
     linked = {tf.key: tf for tf in usable if tf.key}
-    fetched = ctx.conn.fetch(sorted(linked))
+    fetched = _fetch(ctx, sorted(linked))
     plan.warnings.extend(fetched.warnings)
     remote_by_key = {i.key: i for i in fetched.issues}
     for key in fetched.missing:
@@ -312,6 +368,12 @@ def plan_push(ctx: Context) -> tuple[SyncPlan, list[_Step]]:
     for tf in sorted(candidates, key=lambda f: f.id):
         found = marked.get(tf.id)
         if found is not None:
+            found = received(ctx, found)
+            if key_problem(found.key) or not journal.pending(ctx.project_root, ctx.adapter, tf.id):
+                # not a create our push sent: the label is someone's claim; no link, and no second
+                # issue for the task until a human says which it is
+                _possible_link(ctx, plan, found, tf)
+                continue
             action = SyncAction(
                 direction="push",
                 kind="link-task",
@@ -319,7 +381,7 @@ def plan_push(ctx: Context) -> tuple[SyncPlan, list[_Step]]:
                 key=found.key,
                 path=display(tf.path, ctx.tasks_dir),
                 title=tf.task.frontmatter.title,
-                detail=f"{found.key} was already created from {tf.id} (an interrupted run); key written back",
+                detail=f"{found.key} was created from {tf.id} by our push, cut off; key written back",
             )
             steps.append(_Step(action, task=tf, remote=found))
             continue
@@ -347,9 +409,10 @@ def _apply_push_step(ctx: Context, step: _Step, warnings: list[str]) -> None:
         if result.changed:
             action.detail = "changed: " + ", ".join(result.changed)
         return
-    if action.kind == "link-task" and action.key:
+    if action.kind == "link-task" and action.key:  # planned only for a create the journal records
         write_key(tf, action.key)
         log_created(ctx.project_root, action.key, tf.id)
+        journal.clear(ctx.project_root, ctx.adapter, tf.id)
         return
     if action.kind == "create-issue":
         current = reread_key(tf)
@@ -357,11 +420,19 @@ def _apply_push_step(ctx: Context, step: _Step, warnings: list[str]) -> None:
             raise TaskWriteError(
                 f"{tf.id} changed since it was read and now names {current}; no issue created"
             )
-        created = ctx.conn.create(snapshot(tf))
+        journal.record(ctx.project_root, ctx.adapter, tf.id, tf.task.frontmatter.title)
+        try:
+            created = ctx.conn.create(snapshot(tf))
+        except AdapterConnectionError:
+            raise  # it may have been created: the journal entry lets the next push adopt it
+        except AdapterError:
+            journal.clear(ctx.project_root, ctx.adapter, tf.id)  # the remote refused it: nothing exists
+            raise
         action.key = created.key
         warnings.extend(f"{tf.id}: {w}" for w in created.warnings)
         write_key(tf, created.key)
         log_created(ctx.project_root, created.key, tf.id)
+        journal.clear(ctx.project_root, ctx.adapter, tf.id)
         return
     raise TaskWriteError(f"internal: cannot apply {action.kind}")
 

@@ -72,6 +72,7 @@ from loop_schemas.mail import (
     parse_mail_name,
 )
 from loop_schemas.metrics import Metrics, format_metrics_line, parse_metrics_line
+from loop_schemas.plain import printable
 from loop_schemas.pm import (
     ADAPTER_GROUP,
     COMMAND_GROUP,
@@ -85,6 +86,7 @@ from loop_schemas.pm import (
     SyncResult,
 )
 from loop_schemas.project import InitReport
+from loop_schemas.redact import redact, redact_data
 from loop_schemas.registry import HARNESS_ORDER, Harness, HarnessRegistry
 from loop_schemas.state import (
     Artifacts,
@@ -223,6 +225,9 @@ __all__ = [
     "parse_state",
     "parse_task",
     "parse_watchdog_line",
+    "printable",
+    "redact",
+    "redact_data",
     "set_frontmatter_key",
     "slugify",
     "update_state",

@@ -6,7 +6,13 @@ class satisfying `PmAdapter`), and optionally a click group in `loop_orchestrato
 verbs (`loop-pm <name> …`). loop-pm owns every file write (task files, tasks/archive/, ops-wiki/log.md);
 the adapter only talks to the remote tool.
 
-Adapter errors are one line and never carry a secret: loop-pm prints `str(err)` as is.
+Adapter errors are one line and never carry a secret (control characters in them shown visibly).
+An adapter that holds credentials should also define `secret_values()` (see `HoldsSecrets`): loop-pm
+then redacts every form of those values (`loop_schemas.redact`) from all it prints and writes.
+
+A task is linked to a remote issue only by the key in its `jira:` field (written back by loop-pm's own
+push, or by a human). A marker label (`loop-task-<id>`) on an issue is a claim anyone can make: loop-pm
+reports it as a `PossibleLink` and never follows it, except to finish a create its own push journalled.
 """
 
 from __future__ import annotations
@@ -18,6 +24,7 @@ from typing import Annotated, Literal, Protocol, runtime_checkable
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from loop_schemas._contract import require_every_field
+from loop_schemas.plain import printable
 from loop_schemas.task import TaskStatus
 
 ADAPTER_GROUP = "loop_orchestrator.pm_adapters"
@@ -35,7 +42,7 @@ class AdapterError(Exception):
 
     def __init__(self, message: str) -> None:
         lines = (message or "adapter error").strip().splitlines() or ["adapter error"]
-        super().__init__(lines[0])
+        super().__init__(printable(lines[0], multiline=False))
 
 
 class AdapterConfigError(AdapterError):
@@ -171,12 +178,27 @@ class SyncAction(BaseModel):
     error: str | None = None
 
 
+class PossibleLink(BaseModel):
+    """A remote issue that carries a task's marker label while the task names no issue: reported, never
+    followed (no key written, no status change, no archive). A human links it by writing the key into
+    the task's `jira:` field, or removes the label."""
+
+    model_config = ConfigDict(extra="forbid", json_schema_extra=require_every_field)
+
+    direction: Direction
+    task_id: str
+    key: str
+    label: str
+    detail: str = ""
+
+
 class SyncPlan(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     direction: Direction
     actions: list[SyncAction] = Field(default_factory=list)
     warnings: list[str] = Field(default_factory=list)
+    possible_links: list[PossibleLink] = Field(default_factory=list)
 
 
 class SyncResult(BaseModel):
@@ -192,6 +214,8 @@ class SyncResult(BaseModel):
     actions: list[SyncAction] = Field(default_factory=list)
     warnings: list[str] = Field(default_factory=list)
     error: str | None = None
+    possible_links: list[PossibleLink] = Field(default_factory=list)
+    """Issues carrying a task's marker label that the task does not name (reported, not followed)."""
 
 
 class AdapterInfo(BaseModel):
@@ -267,6 +291,14 @@ class PmAdapter(Protocol):
         ...
 
 
+@runtime_checkable
+class HoldsSecrets(Protocol):
+    """Optional, on a PmAdapter: the credential values it uses (e.g. an API token, and `email:token`).
+    Read from the configuration only (no network call); loop-pm redacts every form of them."""
+
+    def secret_values(self) -> Sequence[str]: ...
+
+
 def task_label(task_id: str) -> str:
     """The marker label a pushed issue carries, e.g. `loop-task-T0007`."""
     return f"{TASK_LABEL_PREFIX}{task_id}"
@@ -311,8 +343,10 @@ __all__ = [
     "CreatedIssue",
     "Direction",
     "FetchResult",
+    "HoldsSecrets",
     "PmAdapter",
     "PmConnection",
+    "PossibleLink",
     "RemoteIssue",
     "RemoteNotFoundError",
     "SyncAction",

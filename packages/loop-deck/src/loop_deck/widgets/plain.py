@@ -3,30 +3,19 @@
 Mail subjects and bodies, window names, the state file's objective, CLI output and brain transcripts
 come from outside the deck. Textual passes an ESC (or a C1 CSI) inside a string straight to the
 terminal, so a subject like `\\e[2J\\e]0;title\\a` would clear the screen and retitle the terminal:
-every control character is replaced by a visible stand-in before it reaches a widget.
+every control character is replaced by a visible stand-in before it reaches a widget (one rule for
+the whole project: `loop_schemas.plain.printable`, which loop-pm also applies to what a PM tool sends).
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+from loop_schemas.plain import printable
 from textual.visual import VisualType
 from textual.widgets import Log, Static
 
-# C0 controls and DEL become their Unicode control pictures (ESC shows as ␛); C1 controls, which some
-# terminals also obey (0x9b is a CSI), show as their escaped code point.
-_TABLE: dict[int, str] = {c: chr(0x2400 + c) for c in range(0x20)}
-_TABLE[0x7F] = "\u2421"
-_TABLE.update({c: f"\\x{c:02x}" for c in range(0x80, 0xA0)})
-_MULTILINE = dict(_TABLE)
-del _MULTILINE[0x0A], _MULTILINE[0x09]
-
-
-def printable(text: str, *, multiline: bool = True) -> str:
-    """`text` with every control character made visible; newlines and tabs kept when `multiline`."""
-    if multiline:
-        return text.replace("\r\n", "\n").translate(_MULTILINE)
-    return text.translate(_TABLE)
+__all__ = ["PlainLog", "PlainStatic", "printable"]
 
 
 class PlainStatic(Static):
