@@ -146,3 +146,69 @@ def test_diff_is_stable_for_what_create_sent() -> None:
     assert conn.diff(pushed, snap) == []
     changed = snap.model_copy(update={"title": "T2", "description": description + "\n\nmore"})
     assert conn.diff(pushed, changed) == ["title", "description"]
+
+
+def issue_json(key: str, summary: str = "Do it", labels: list[str] | None = None) -> dict[str, object]:
+    return {
+        "key": key,
+        "fields": {
+            "summary": summary,
+            "labels": labels or [],
+            "status": {"name": "To Do", "statusCategory": {"key": "new"}},
+        },
+    }
+
+
+@respx.mock
+def test_one_bad_key_skips_that_issue_with_a_warning() -> None:
+    """Issue 15 item 9: a key Jira should never send (multi-token, a trailing newline, empty, not a key)
+    costs that issue only; the rest of the search is read."""
+    conn = connect()
+    bad = ["TEAM-1 TEAM-2", "TEAM-3\n", "", "../../etc", None]
+    respx.post(f"{BASE}/rest/api/3/search/jql").respond(
+        200,
+        json={
+            "issues": [issue_json("TEAM-7"), *(issue_json(k) for k in bad), issue_json("TEAM-9")],
+            "isLast": True,
+        },  # type: ignore[arg-type]
+    )
+    result = conn.fetch([])
+    assert [i.key for i in result.issues] == ["TEAM-7", "TEAM-9"]
+    assert len(result.warnings) == len(bad)
+    assert all("that issue is skipped" in w and "\n" not in w for w in result.warnings)
+    assert any("'TEAM-1 TEAM-2'" in w for w in result.warnings)
+
+
+@respx.mock
+def test_a_linked_key_answered_with_a_bad_key_is_a_warning() -> None:
+    conn = connect({"project": "TEAM"})
+    respx.post(f"{BASE}/rest/api/3/search/jql").respond(200, json={"issues": [], "isLast": True})
+    respx.get(f"{BASE}/rest/api/3/issue/TEAM-4").respond(200, json=issue_json("TEAM-4\nTEAM-5"))
+    result = conn.fetch(["TEAM-4"])
+    assert result.issues == [] and result.missing == []
+    assert [w.split(":")[0] for w in result.warnings] == ["TEAM-4"]
+
+
+@respx.mock
+def test_a_lost_create_never_adopts_a_labelled_issue_that_was_there_before(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Issue 15 item 5: the marker label someone else put on TEAM-3 earlier does not make it ours."""
+    monkeypatch.setattr("loop_pm_jira.adapter.time.sleep", lambda _s: None)
+    conn = connect()
+    stranger = issue_json("TEAM-3", labels=["loop-task-T0001"])
+    search = respx.post(f"{BASE}/rest/api/3/search/jql")
+    search.side_effect = [
+        httpx.Response(200, json={"issues": [stranger], "isLast": True}),  # push planning's find_marked
+        httpx.Response(200, json={"issues": [stranger], "isLast": True}),  # after the lost create
+        httpx.Response(
+            200,
+            json={"issues": [stranger, issue_json("TEAM-8", labels=["loop-task-T0001"])], "isLast": True},
+        ),
+    ]
+    create = respx.post(f"{BASE}/rest/api/3/issue")
+    create.side_effect = [httpx.ReadTimeout("slow"), httpx.ReadTimeout("slow again")]
+    assert conn.find_marked(["T0001"])["T0001"].key == "TEAM-3"
+    created = conn.create(SNAP.model_copy(update={"status": TaskStatus.OPEN}))
+    assert created.key == "TEAM-8"  # the one that appeared after our create, not TEAM-3
+    assert create.call_count == 2

@@ -197,3 +197,52 @@ def test_search_stops_on_a_repeated_token(client: JiraClient) -> None:
     )
     with pytest.raises(AdapterError, match="paging loop"):
         list(client.search("project = A", ["summary"]))
+
+
+# an Atlassian-like token with characters URL-encoding changes (/ + =)
+ODD_TOKEN = "ATATT3x/Ff+Gg0=Zz9"
+ODD_PAIR = f"bot@acme.io:{ODD_TOKEN}"
+
+
+def echo_forms() -> dict[str, str]:
+    from urllib.parse import quote, quote_plus
+
+    basic = base64.b64encode(ODD_PAIR.encode()).decode()
+    return {
+        "exact": ODD_TOKEN,
+        "url-encoded": quote(ODD_TOKEN, safe=""),  # %2F %2B %3D
+        "url-encoded lower": quote(ODD_TOKEN, safe="").lower(),
+        "quote_plus": quote_plus(ODD_TOKEN),
+        "upper": ODD_TOKEN.upper(),
+        "lower": ODD_TOKEN.lower(),
+        "spaced": " ".join(ODD_TOKEN),
+        "wrapped": ODD_TOKEN[:6] + "\n   " + ODD_TOKEN[6:],
+        "basic": f"Basic {basic}",
+        "basic url-encoded": quote(basic, safe=""),
+        "base64 token": base64.b64encode(ODD_TOKEN.encode()).decode(),
+    }
+
+
+@pytest.fixture
+def odd_client(sleeps: list[float]) -> JiraClient:
+    settings = JiraSettings(base_url=BASE, email="bot@acme.io", token=ODD_TOKEN, project="TEAM", timeout_s=5)
+    return JiraClient(settings, sleep=sleeps.append)
+
+
+@pytest.mark.parametrize(("name", "form"), list(echo_forms().items()))
+@respx.mock
+def test_an_echo_of_the_token_in_any_form_is_redacted(odd_client: JiraClient, name: str, form: str) -> None:
+    """Issue 15 item 8: in an error message, its fields, and every string of a successful answer."""
+    respx.get(f"{BASE}/rest/api/3/myself").respond(
+        400, json={"errorMessages": [f"bad token {form}"], "errors": {"token": form}}
+    )
+    respx.get(f"{BASE}/rest/api/3/issue/TEAM-1").respond(
+        200, json={"key": "TEAM-1", "fields": {"summary": f"echo {form}", "labels": [form]}}
+    )
+    with pytest.raises(BadRequestError) as info:
+        odd_client.get("/rest/api/3/myself")
+    answer = odd_client.get("/rest/api/3/issue/TEAM-1")
+    shown = str(info.value) + repr(info.value.fields) + repr(answer)
+    assert "***" in str(info.value) and answer["fields"]["summary"].endswith("***")
+    for other in echo_forms().values():
+        assert other not in shown, (name, other)

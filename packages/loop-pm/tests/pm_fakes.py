@@ -79,6 +79,8 @@ class Remote:
     fail_fetch: Exception | None = None
     on_fetch: Callable[[], None] | None = None
     """Runs inside fetch: what a human or another tool does while the remote is being read."""
+    on_create: Callable[[str], None] | None = None
+    """Runs as a create arrives (with the task id), before it is applied or refused."""
 
     def add(
         self,
@@ -155,6 +157,8 @@ class MemoryConnection:
 
     def create(self, task: TaskSnapshot) -> CreatedIssue:
         self.remote.calls.append(("create", task.id))
+        if self.remote.on_create is not None:
+            self.remote.on_create(task.id)
         if task.id in self.remote.fail_create:
             raise self.remote.fail_create[task.id]
         issue = self.remote.add(task.title, task.status, task.description, [task_label(task.id)])
@@ -227,3 +231,16 @@ class UnavailableAdapter(MemoryAdapter):
 class ExplodingAdapter(MemoryAdapter):
     def __init__(self) -> None:
         raise RuntimeError("boom at init")
+
+
+SECRET = "mem/S3cret+token=="
+
+
+class SecretAdapter(MemoryAdapter):
+    """The SHARED remote, through an adapter that declares its credential (loop_schemas.pm.HoldsSecrets)."""
+
+    def __init__(self) -> None:
+        super().__init__(SHARED)
+
+    def secret_values(self) -> Sequence[str]:
+        return [SECRET]

@@ -299,3 +299,74 @@ def test_a_sync_that_cannot_start_still_prints_its_one_json_document(mem: Remote
     result = SyncResult.model_validate_json(out)
     assert result.ok is False and "no PM adapter named 'nope'" in (result.error or "")
     assert "no PM adapter named 'nope'" in err and "Traceback" not in err
+
+
+# ------------------------------------------------------------------------------ issue 15: gate holds
+
+
+def secret_forms(secret: str) -> list[str]:
+    import base64
+    from urllib.parse import quote, quote_plus
+
+    return [
+        secret,
+        quote(secret, safe=""),
+        quote(secret, safe="").lower(),
+        quote_plus(secret),
+        secret.upper(),
+        secret.lower(),
+        " ".join(secret),
+        base64.b64encode(secret.encode()).decode(),
+    ]
+
+
+def test_the_adapters_secret_never_reaches_output_in_any_form(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """Issue 15 item 8: whatever the adapter passes through (issue text, warnings, errors), loop-pm
+    prints no form of a secret the adapter declares, in text or in the --json document."""
+    install(monkeypatch, {"sec": "pm_fakes:SecretAdapter"})
+    forms = secret_forms(pm_fakes.SECRET)
+    tasks = tmp_path / "tasks"
+    for n, form in enumerate(forms):
+        SHARED.add(f"Echo {form}", name=f"state {form}", description=form)
+        write_task(tasks, f"T{n + 1:04d}", f"Linked {n}", jira=f"MEM-{n + 1}")
+    SHARED.fail_update["MEM-1"] = pm_fakes.AdapterError(f"HTTP 400 echo {forms[1]} and {forms[-1]}")
+    outputs: list[str] = []
+    for extra in ([], ["--json"]):
+        code, out, err = run("sync", "--adapter", "sec", "both", *extra, "--tasks-dir", str(tasks))
+        assert code == 1  # the refused update
+        outputs.append(out + err)
+    text = "\n".join(outputs)
+    assert "***" in text
+    for form in forms:
+        assert form not in text, form
+    SHARED.fail_update.clear()
+
+
+def test_a_label_is_a_possible_link_in_the_json_result(mem: Remote, tmp_path: Path) -> None:
+    """Issue 15 item 5: reported in `possible_links` and as a warning line; nothing written."""
+    tasks = tmp_path / "tasks"
+    path = write_task(tasks, "T0001", "Local work")
+    before = path.read_text()
+    mem.add("Claims T0001", labels=["loop-task-T0001"])
+    code, out, err = run("sync", "--adapter", "mem", "pull", "--json", "--tasks-dir", str(tasks))
+    assert code == 0, err
+    result = SyncResult.model_validate_json(out)
+    assert result.actions == []
+    assert [(p.direction, p.task_id, p.key, p.label) for p in result.possible_links] == [
+        ("pull", "T0001", "MEM-1", "loop-task-T0001")
+    ]
+    assert "loop-pm: warning: pull: possible link: MEM-1 carries the label loop-task-T0001" in err
+    assert path.read_text() == before
+    assert not (tmp_path / "ops-wiki").exists()
+
+
+def test_remote_control_characters_reach_the_terminal_visibly(mem: Remote, tmp_path: Path) -> None:
+    tasks = tmp_path / "tasks"
+    write_task(tasks, "T0001", "Linked", jira="MEM-1")
+    mem.add("Linked", name="Won't \x1b]0;x\x07Do", status=pm_fakes.TaskStatus.DROPPED)
+    code, out, err = run("sync", "--adapter", "mem", "pull", "--tasks-dir", str(tasks))
+    assert code == 0, err
+    assert "Won't \u241b]0;x\u2407Do" in err
+    assert not any(ord(c) < 0x20 and c != "\n" for c in out + err)

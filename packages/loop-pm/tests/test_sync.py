@@ -8,9 +8,10 @@ import re
 from pathlib import Path
 
 import pytest
+from loop_pm import journal
 from loop_pm.sync import Context, SyncAbortedError, run_direction
 from loop_schemas import TaskStatus, lint_tasks, parse_task
-from loop_schemas.pm import AdapterAuthError, AdapterError, task_label
+from loop_schemas.pm import AdapterAuthError, AdapterConnectionError, AdapterError, task_label
 from pm_fakes import MemoryAdapter, Remote, task_text, write_task
 
 
@@ -130,16 +131,89 @@ def test_interrupted_archive_move_is_finished_by_the_next_pull(
     assert log_lines(project)[-1].endswith("task | T0002 done")
 
 
-def test_pull_links_an_issue_an_interrupted_push_created(
+def test_a_label_alone_never_links_imports_or_archives(
     project: Path, adapter: MemoryAdapter, remote: Remote
 ) -> None:
-    path = write_task(project / "tasks", "T0001", "Pushed once")
-    issue = remote.add("Pushed once", labels=[task_label("T0001")])
+    """Issue 15 item 5: a stranger's issue carrying `loop-task-T0001` does not claim T0001."""
+    path = write_task(project / "tasks", "T0001", "Local work")
+    before = path.read_text()
+    issue = remote.add("A stranger's issue", labels=[task_label("T0001")])
+
     plan = run_direction(ctx_for(project, adapter), "pull")
-    assert [(a.kind, a.key) for a in plan.actions] == [("link-task", issue.key)]
-    assert parse_task(path.read_text(), path).frontmatter.jira == issue.key
-    assert sorted(p.name for p in (project / "tasks").glob("*.md")) == [path.name]  # not imported twice
-    assert log_lines(project)[-1].endswith(f"sync | {issue.key} created from T0001")
+
+    assert plan.actions == []  # no link-task, and not imported as a second task either
+    assert path.read_text() == before
+    assert sorted(p.name for p in (project / "tasks").glob("*.md")) == [path.name]
+    assert [(p.task_id, p.key, p.label) for p in plan.possible_links] == [
+        ("T0001", issue.key, "loop-task-T0001")
+    ]
+    assert any(w.startswith(f"possible link: {issue.key} carries the label") for w in plan.warnings)
+    assert log_lines(project) == []
+
+    # the stranger closes the issue: T0001 stays where it is, open, and nothing is logged
+    remote.issues[issue.key] = remote.issues[issue.key].model_copy(
+        update={"task_status": TaskStatus.DONE, "status": "Done"}
+    )
+    again = run_direction(ctx_for(project, adapter), "pull")
+    assert again.actions == []
+    assert path.read_text() == before
+    assert not (project / "tasks" / "archive").exists()
+    assert log_lines(project) == []
+
+
+def test_a_key_a_human_writes_is_the_link(project: Path, adapter: MemoryAdapter, remote: Remote) -> None:
+    issue = remote.add("Ours after all", labels=[task_label("T0001")])
+    write_task(project / "tasks", "T0001", "Ours after all", jira=issue.key)
+    plan = run_direction(ctx_for(project, adapter), "pull")
+    assert plan.actions == [] and plan.possible_links == []
+    remote.issues[issue.key] = remote.issues[issue.key].model_copy(
+        update={"task_status": TaskStatus.DONE, "status": "Done"}
+    )
+    done = run_direction(ctx_for(project, adapter), "pull")
+    assert [a.kind for a in done.actions] == ["archive-task"]
+    assert log_lines(project)[-1].endswith("task | T0001 done")
+
+
+def test_remote_text_is_data_in_the_task_file(project: Path, adapter: MemoryAdapter, remote: Remote) -> None:
+    """Issue 15 item 5: ESC sequences from the remote are written visibly; newlines and tabs kept."""
+    remote.add(
+        "Title \x1b]0;pwned\x07 here",
+        description="line one \x1b[2J\x9b31m\n\tindented\r\nline three \x7f",
+        name="In \x1b[5mProgress",
+        status=TaskStatus.IN_PROGRESS,
+    )
+
+    plan = run_direction(ctx_for(project, adapter), "pull")
+
+    [path] = (project / "tasks").glob("T0001-*.md")
+    text = path.read_text()
+    assert not any(ord(c) < 0x20 and c not in "\n\t" or 0x7F <= ord(c) < 0xA0 for c in text)
+    task = parse_task(text, path)
+    assert task.frontmatter.title == "Title \u241b]0;pwned\u2407 here"
+    assert "line one \u241b[2J\\x9b31m\n\tindented\nline three \u2421" in task.sections["Objective"]
+    assert "remote status 'In \u241b[5mProgress'" in text
+    assert "\x1b" not in (plan.actions[0].title or "") + plan.actions[0].detail
+    assert lint_tasks(project / "tasks") == []
+
+
+def test_remote_text_is_redacted_in_every_form(project: Path, remote: Remote) -> None:
+    """Issue 15 item 8: a remote that echoes the adapter's secret in an issue never gets it written."""
+    import base64
+    from urllib.parse import quote
+
+    secret = "tok/en+Secret=42"
+    remote.add(
+        f"Echo {quote(secret, safe='')}",
+        description=f"a {secret.upper()} b\n{base64.b64encode(secret.encode()).decode()}",
+    )
+    adapter = MemoryAdapter(remote)
+    ctx = Context("mem", project / "tasks", project, adapter.connect({}), False, secrets=(secret,))
+    run_direction(ctx, "pull")
+    [path] = (project / "tasks").glob("T0001-*.md")
+    text = path.read_text()
+    assert secret not in text and secret.upper() not in text and quote(secret, safe="") not in text
+    assert base64.b64encode(secret.encode()).decode() not in text
+    assert text.count("***") == 3
 
 
 def test_bad_task_files_are_skipped_with_a_warning(
@@ -220,13 +294,51 @@ def test_push_rerun_after_interruption_creates_no_duplicate(
     project: Path, adapter: MemoryAdapter, remote: Remote
 ) -> None:
     path = write_task(project / "tasks", "T0001", "Cut off")
-    # the remote created the issue, then the process died before the key reached the file
+    # our push recorded the create, the remote created the issue, the process died before the key
+    # reached the file
+    journal.record(project, "mem", "T0001", "Cut off")
     remote.add("Cut off", labels=[task_label("T0001")])
     plan = run_direction(ctx_for(project, adapter), "push")
     assert [a.kind for a in plan.actions] == ["link-task"]
     assert len(remote.issues) == 1
     assert ("create", "T0001") not in remote.calls
     assert parse_task(path.read_text(), path).frontmatter.jira == "MEM-1"
+    assert log_lines(project)[-1].endswith("sync | MEM-1 created from T0001")
+    assert not journal.pending(project, "mem", "T0001")
+
+
+def test_push_follows_no_label_its_journal_does_not_record(
+    project: Path, adapter: MemoryAdapter, remote: Remote
+) -> None:
+    path = write_task(project / "tasks", "T0001", "Mine")
+    before = path.read_text()
+    stranger = remote.add("Someone else's", labels=[task_label("T0001")])
+    plan = run_direction(ctx_for(project, adapter), "push")
+    assert plan.actions == []  # no link, and no second issue until a human says which it is
+    assert [(p.direction, p.key) for p in plan.possible_links] == [("push", stranger.key)]
+    assert path.read_text() == before
+    assert remote.writes() == []
+    assert log_lines(project) == []
+
+
+def test_the_journal_records_a_create_before_it_is_sent(
+    project: Path, adapter: MemoryAdapter, remote: Remote
+) -> None:
+    write_task(project / "tasks", "T0001", "Will hang")
+    write_task(project / "tasks", "T0002", "Will be refused")
+    seen: list[bool] = []
+    remote.fail_create["T0001"] = AdapterConnectionError("the connection broke during POST")
+    remote.fail_create["T0002"] = AdapterError("HTTP 400: summary: bad")
+    remote.on_create = lambda task_id: seen.append(journal.pending(project, "mem", task_id))
+    with pytest.raises(SyncAbortedError):
+        run_direction(ctx_for(project, adapter), "push")
+    assert seen == [True]
+    assert journal.pending(project, "mem", "T0001")  # it may exist: the next push may adopt it
+    del remote.fail_create["T0001"]
+    plan = run_direction(ctx_for(project, adapter), "push")
+    assert [(a.task_id, a.state) for a in plan.actions] == [("T0001", "done"), ("T0002", "failed")]
+    assert not journal.pending(project, "mem", "T0001")
+    assert not journal.pending(project, "mem", "T0002")  # refused: nothing exists to adopt
 
 
 def test_a_failed_create_is_reported_and_the_rest_go_on(
