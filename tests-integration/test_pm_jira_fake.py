@@ -404,3 +404,140 @@ def test_the_token_never_reaches_output(jira: Any, project: Path) -> None:
     assert proc.returncode == 1
     assert fake_jira.TOKEN not in proc.stdout + proc.stderr
     assert "***" in proc.stderr
+
+
+# ----------------------------------------------------------------- issue 15: the gate holds against lanes
+
+
+def test_a_label_never_claims_a_local_task(jira: Any, project: Path) -> None:
+    """Item 5: a stranger's TEAM issue labelled `loop-task-T0001` is reported as a possible link, never
+    followed: T0001 gets no key, is not archived when that issue goes to Done, and log.md says nothing
+    that did not happen. Remote text with ESC sequences lands in a task body visibly."""
+    path = write_task(project, "T0001", "Local work")
+    before = path.read_text()
+    stranger = jira.state.add_issue("TEAM", "Not yours", labels=["loop-task-T0001"])
+    jira.state.add_issue(
+        "TEAM",
+        "Hostile \x1b]0;owned\x07 title",
+        description="Run \x1b[2Jthis\x1b[0m\n\n\tand \x9b31mthat",
+    )
+    env = jira_env(jira)
+
+    pulled = pm(env, "sync", "--adapter", "jira", "pull", "--json", cwd=project)
+    assert pulled.returncode == 0, pulled.stderr
+    result = json.loads(pulled.stdout)
+    assert [(a["kind"], a["key"]) for a in result["actions"]] == [("create-task", "TEAM-2")]
+    assert [(p["task_id"], p["key"], p["label"]) for p in result["possible_links"]] == [
+        ("T0001", stranger.key, "loop-task-T0001")
+    ]
+    assert f"warning: pull: possible link: {stranger.key} carries the label loop-task-T0001" in pulled.stderr
+    assert path.read_text() == before
+    assert not (project / "ops-wiki" / "log.md").exists()
+    hostile = project / "tasks" / "T0002-hostile-0-owned-title.md"
+    text = hostile.read_text()
+    assert "\x1b" not in text and "\x07" not in text and "\x9b" not in text
+    task = parse_task(text, hostile)
+    assert task.frontmatter.title == "Hostile \u241b]0;owned\u2407 title"
+    assert "Run \u241b[2Jthis\u241b[0m" in task.sections["Objective"]
+    assert "\tand \\x9b31mthat" in task.sections["Objective"]  # tabs and newlines kept
+    assert "\x1b" not in pulled.stdout + pulled.stderr
+    assert lint_tasks(project / "tasks") == []
+
+    # the stranger closes their issue: pull and push leave T0001 alone (no link, no archive, no second
+    # issue until a human says which it is) and log.md records nothing, since nothing happened
+    jira.state.issues[stranger.key].status = "Done"
+    for direction in ("pull", "both"):
+        again = pm(env, "sync", "--adapter", "jira", direction, cwd=project)
+        assert again.returncode == 0, again.stderr
+    assert "push: possible link: " + stranger.key in again.stderr
+    assert path.read_text() == before
+    assert not (project / "tasks" / "archive").exists()
+    assert not (project / "ops-wiki" / "log.md").exists()
+    assert [r for r in jira.state.writes() if r[1] == "/rest/api/3/issue"] == []
+
+
+ODD_TOKEN = "ATATT3x/Ff+Gg0=Zz9"  # characters that URL-encoding changes: / + =
+
+
+def echo_forms(email: str, token: str) -> dict[str, str]:
+    import base64
+    from urllib.parse import quote, quote_plus
+
+    basic = base64.b64encode(f"{email}:{token}".encode()).decode()
+    return {
+        "exact": token,
+        "url-encoded": quote(token, safe=""),
+        "url-encoded lower": quote(token, safe="").lower(),
+        "quote_plus": quote_plus(token),
+        "upper": token.upper(),
+        "lower": token.lower(),
+        "spaced": " ".join(token),
+        "wrapped": token[:7] + "\n  " + token[7:],
+        "basic": basic,
+        "basic url-encoded": quote(basic, safe=""),
+        "base64 token": base64.b64encode(token.encode()).decode(),
+    }
+
+
+def test_an_echoed_token_is_never_printed_in_any_form(project: Path) -> None:
+    """Item 8: a server that echoes the token back (in errors, and in issue text) gets no form of it
+    printed, logged or written into a task file."""
+    server = fake_jira.FakeJiraServer(token=ODD_TOKEN).start()
+    try:
+        env = jira_env(server, JIRA_API_TOKEN=ODD_TOKEN)
+        forms = echo_forms(fake_jira.EMAIL, ODD_TOKEN)
+        for name, form in forms.items():
+            server.state.add_issue("TEAM", f"Echo {name}", description=f"the token: {form}")
+        write_task(project, "T0001", "Pushed work")
+        outputs: list[str] = []
+        pulled = pm(env, "sync", "--adapter", "jira", "pull", cwd=project)
+        assert pulled.returncode == 0, pulled.stderr
+        outputs.append(pulled.stdout + pulled.stderr)
+        names = list(forms)
+        chunks = [names[i : i + 3] for i in range(0, len(names), 3)]  # an error line is cut at 300 chars
+        for index, chunk in enumerate(chunks):
+            echo = {"errorMessages": [f"{n}: {forms[n]}" for n in chunk], "errors": {}}
+            server.state.fail_next("POST", "/rest/api/3/issue", 400, body=echo)
+            args = ["--json"] if index % 2 else []
+            pushed = pm(env, "sync", "--adapter", "jira", "push", *args, cwd=project)
+            assert pushed.returncode == 1
+            for n in chunk:  # the echo reached the output, redacted
+                assert f"{n}: ***" in pushed.stdout + pushed.stderr, n
+            outputs.append(pushed.stdout + pushed.stderr)
+        echo = {"errorMessages": [f"{n}: {forms[n]}" for n in chunks[0]], "errors": {}}
+        server.state.fail_next("POST", "/rest/api/3/issue/TEAM-1/comment", 400, body=echo)
+        verb = pm(env, "jira", "retro", "--epic", "TEAM-1", "--body", "x", cwd=project)
+        assert verb.returncode == 1 and f"{chunks[0][0]}: ***" in verb.stderr
+        outputs.append(verb.stdout + verb.stderr)
+        files = "\n".join(p.read_text() for p in project.rglob("*") if p.is_file())
+        seen = "\n".join(outputs) + files
+        assert files.count("***") == len(forms)
+        for name, form in forms.items():
+            assert form not in seen, name
+    finally:
+        server.stop()
+
+
+def test_one_bad_issue_key_skips_that_issue_only(jira: Any, project: Path) -> None:
+    """Item 9: one issue whose key is not an issue key (multi-token, a trailing newline) is skipped
+    with a warning; the two good issues are written; exit 0."""
+    jira.state.add_issue("TEAM", "Good one")
+    odd = jira.state.add_issue("TEAM", "Bad key one")
+    jira.state.add_issue("TEAM", "Good two")
+    newline = jira.state.add_issue("TEAM", "Bad key two")
+    jira.state.issues.pop(odd.key)
+    odd.key = "TEAM-2 TEAM-1"
+    jira.state.issues[odd.key] = odd
+    jira.state.issues.pop(newline.key)
+    newline.key = "TEAM-4\n"
+    jira.state.issues[newline.key] = newline
+
+    proc = pm(jira_env(jira), "sync", "--adapter", "jira", "pull", cwd=project)
+
+    assert proc.returncode == 0, proc.stderr
+    names = sorted(p.name for p in (project / "tasks").glob("*.md"))
+    assert names == ["T0001-good-one.md", "T0002-good-two.md"]
+    warnings = [line for line in proc.stderr.splitlines() if "that issue is skipped" in line]
+    assert len(warnings) == 2 and "'TEAM-2 TEAM-1'" in warnings[0] + warnings[1]
+    assert "Traceback" not in proc.stderr
+    assert lint_tasks(project / "tasks") == []

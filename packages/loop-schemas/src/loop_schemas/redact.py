@@ -31,7 +31,18 @@ T = TypeVar("T")
 
 def _pct(ch: str) -> str:
     """The URL-encoding of one character (its UTF-8 bytes as %XX), hex digits in any case."""
-    return "".join(f"%(?i:{b:02x})" for b in ch.encode("utf-8", "surrogatepass"))
+    return "".join(f"%{_hex_class(b)}" for b in ch.encode("utf-8", "surrogatepass"))
+
+
+def _hex_class(byte: int) -> str:
+    return "".join(f"[{d}{d.upper()}]" if d.isalpha() else d for d in f"{byte:02x}")
+
+
+def _unit(ch: str) -> str:
+    """One character, or its URL-encoding (URL encoders leave letters, digits and -_.~ as they are)."""
+    if ch.isascii() and (ch.isalnum() or ch in "-_.~"):
+        return re.escape(ch)
+    return f"(?:{re.escape(ch)}|{_pct(ch)})"
 
 
 def _text_form(value: str) -> str | None:
@@ -43,10 +54,9 @@ def _text_form(value: str) -> str | None:
             gap = True
             continue
         if pieces:
-            pieces.append(r"(?:\s|\+|%(?i:20|09|0a|0d))*" if gap else _SEP)
+            pieces.append(r"(?:\s|\+|%(?:20|09|0[aA]|0[dD]))*" if gap else _SEP)
         gap = False
-        unit = [re.escape(ch), _pct(ch)]
-        pieces.append("(?:" + "|".join(unit) + ")")
+        pieces.append(_unit(ch))
     return "(?i:" + "".join(pieces) + ")" if pieces else None
 
 
@@ -63,7 +73,7 @@ def _b64_forms(value: str) -> list[str]:
     """Patterns for `value` base64-encoded: whole (with its padding), then its run at each alignment."""
     data = value.encode("utf-8", "surrogatepass")
     whole = base64.b64encode(data).decode("ascii")
-    forms = [_SEP.join(_b64_unit(c) for c in whole.rstrip("=")) + rf"(?:{_SEP}(?:=|%(?i:3d)))*"]
+    forms = [_SEP.join(_b64_unit(c) for c in whole.rstrip("=")) + rf"(?:{_SEP}(?:=|%3[dD]))*"]
     for pad in range(3):
         encoded = base64.b64encode(b"\0" * pad + data).decode("ascii")
         start = -(-8 * pad // 6)  # the first character past the padding's bits
@@ -78,7 +88,8 @@ def _b64_forms(value: str) -> list[str]:
 def _pattern(secrets: tuple[str, ...]) -> re.Pattern[str] | None:
     forms: list[str] = []
     for value in sorted({s.strip() for s in secrets if s and s.strip()}, key=len, reverse=True):
-        variants = dict.fromkeys((value, value.upper(), value.lower()))
+        # (?i:) matches any letter case; a case mapping that changes the length (ß -> SS) is added as is
+        variants = [value] + [v for v in (value.upper(), value.lower()) if len(v) != len(value)]
         forms.extend(f for f in (_text_form(v) for v in variants) if f)
         forms.extend(_b64_forms(value))
     return re.compile("|".join(forms)) if forms else None
