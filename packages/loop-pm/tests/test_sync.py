@@ -187,7 +187,7 @@ def test_remote_text_is_data_in_the_task_file(project: Path, adapter: MemoryAdap
 
     [path] = (project / "tasks").glob("T0001-*.md")
     text = path.read_text()
-    assert not any(ord(c) < 0x20 and c not in "\n\t" or 0x7F <= ord(c) < 0xA0 for c in text)
+    assert not any((ord(c) < 0x20 and c not in "\n\t") or 0x7F <= ord(c) < 0xA0 for c in text)
     task = parse_task(text, path)
     assert task.frontmatter.title == "Title \u241b]0;pwned\u2407 here"
     assert "line one \u241b[2J\\x9b31m\n\tindented\nline three \u2421" in task.sections["Objective"]
