@@ -203,9 +203,15 @@ def _within(comps: tuple[str, ...], folder: tuple[str, ...]) -> bool:
     if not k:
         return False
     for i in range(len(comps) - k + 1):
-        if all(fnmatch.fnmatchcase(folder[j], comps[i + j]) for j in range(k)):
+        if all(_component_matches(comps[i + j], folder[j]) for j in range(k)):
             return True
     return False
+
+
+def _component_matches(pattern: str, name: str) -> bool:
+    if pattern == name:
+        return True
+    return any(c in pattern for c in "*?[") and fnmatch.fnmatchcase(name, pattern)
 
 
 @dataclass(frozen=True)
@@ -315,13 +321,14 @@ def human_only_problems(text: str, ctx: GateContext) -> list[str]:
         if reason not in problems:
             problems.append(reason)
 
-    mentions_adr = mentions_task = False
-    for cmd in commands:
-        refs = [_components(cmd.cwd, w) for w in cmd.words] + [_components(cmd.cwd, t) for _, t in cmd.redirects]
-        if cmd.cwd:
-            refs.append(_components(cmd.cwd, "."))
-        mentions_adr = mentions_adr or any(places.adr(c) for c in refs)
-        mentions_task = mentions_task or any(places.task(c) for c in refs)
+    def refs() -> list[tuple[str, ...]]:
+        out = []
+        for cmd in commands:
+            out.extend(_components(cmd.cwd, w) for w in (*cmd.words, *(t for _, t in cmd.redirects)))
+            if cmd.cwd:
+                out.append(_components(cmd.cwd, "."))
+        return out
+
     says_done = any(_DONE_RE.search(v) for v in views)
     squashed_adr = [_squash("/".join(d)) for d in places.adr_dirs]
 
@@ -363,9 +370,9 @@ def human_only_problems(text: str, ctx: GateContext) -> list[str]:
             if decoded and any(n in _EXECUTORS for n in names):
                 add("runs text it decodes only at run time: the gate cannot read it")
             decoded = decoded or is_decoder(cmd.words)
-    if mentions_adr and any(_ADR_STATUS_RE.search(v) for v in views):
+    if any(_ADR_STATUS_RE.search(v) for v in views) and any(places.adr(c) for c in refs()):
         add("names an ADR and a `status:` verdict line: an ADR's status is a human's call")
-    if mentions_task and any(_TASK_DONE_STATUS_RE.search(v) for v in views):
+    if any(_TASK_DONE_STATUS_RE.search(v) for v in views) and any(places.task(c) for c in refs()):
         add("names a task and `status: done`: marking a task done is a human's call")
     return problems
 

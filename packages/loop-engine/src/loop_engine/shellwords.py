@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import functools
 import itertools
 import re
 import unicodedata
@@ -34,6 +35,7 @@ MAX_COMMANDS = 2000
 MAX_BRACE_WORDS = 64
 DEFAULT_IFS = " \t\n"
 _PIPELINES = itertools.count(1)
+_COMMAND_LIKE = re.compile(r"[\s;|&<>`]|\$[({]")
 _NAME_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _ASSIGN_RE = re.compile(r"([A-Za-z_][A-Za-z0-9_]*)(\[[^\]]*\])?\+?=(.*)", re.DOTALL)
 _APOSTROPHE_IN_WORD = re.compile(r"(?<=[^\W\d_])'(?=[^\W\d_])")
@@ -71,6 +73,8 @@ class Command:
 
 def decode_ansi_c(body: str) -> str:
     """The value of `$'body'` (also what `printf` and `echo -e` make of escapes)."""
+    if "\\" not in body:
+        return body
     out: list[str] = []
     i = 0
     n = len(body)
@@ -111,6 +115,8 @@ def decode_ansi_c(body: str) -> str:
 
 def clean_text(text: str) -> str:
     """NFKC, invisible format characters removed: what a reader (human or model) takes the text to say."""
+    if text.isascii():
+        return text
     text = unicodedata.normalize("NFKC", text)
     return "".join(c for c in text if unicodedata.category(c) != "Cf")
 
@@ -194,8 +200,8 @@ class _Reader:
     # ---------------------------------------------------------------- nested texts
     def nested(self, text: str) -> None:
         """Read `text` as a text of its own (a quoted string, a substitution, a here-document)."""
-        if self.depth >= MAX_DEPTH or len(self.out) >= MAX_COMMANDS or not text.strip():
-            return
+        if self.depth >= MAX_DEPTH or len(self.out) >= MAX_COMMANDS or not _COMMAND_LIKE.search(text):
+            return  # one bare word is no command with arguments: nothing a second reading could add
         read_into(text, self.out, env=self.vars, depth=self.depth + 1, prose=self.prose)
 
     # ---------------------------------------------------------------- words
@@ -623,6 +629,7 @@ class _Reader:
             self.vars["@"] = self.vars["*"] = " ".join(args)
 
 
+@functools.lru_cache(maxsize=4096)
 def program_name(word: str) -> str:
     """How a word names a program whatever its spelling: base name, lower case (case-insensitive file
     systems run `LOOP-ADR`), no .sh/.bash/.py suffix, `_` read as `-`."""
