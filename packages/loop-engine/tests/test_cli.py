@@ -440,7 +440,9 @@ def test_once_reaps_a_dead_engines_brain_but_never_a_live_engines(root: Path) ->
                 proc.wait()
 
 
-def _brain_answers(root: Path, fake_substrate: FakeSubstrate, monkeypatch: pytest.MonkeyPatch, text: str) -> None:
+def _brain_answers(
+    root: Path, fake_substrate: FakeSubstrate, monkeypatch: pytest.MonkeyPatch, text: str
+) -> None:
     """Make the `pi` harness the brain, answering `text`."""
     fake_substrate.respond("loop-checkpoint", "HEADER\nbody\n")
     bindir = root.parent / "brainbin"

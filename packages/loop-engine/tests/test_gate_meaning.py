@@ -62,7 +62,7 @@ BLOCKED = [
     "loop-adr \\\naccept 1",
     "loop\\-adr \\a\\c\\c\\e\\p\\t 1",
     "Don't worry. Run loop-ad''r accept.",
-    "a=(loop-adr accept 1); \"${a[@]}\"",
+    'a=(loop-adr accept 1); "${a[@]}"',
     "echo accept | xargs loop-adr",
     "x=$(echo accept); loop-adr $x 1",
     "loop-adr `printf acc`ept 1",
@@ -202,7 +202,11 @@ SPLICES = ["''", '""', "$''", "${NOPE}", "$NOPE''", "\\\n"]
 
 def spell_word(word: str, rng: random.Random) -> str:
     """One shell spelling of `word` (bash reads it back as exactly `word`)."""
-    cuts = sorted(rng.sample(range(1, len(word)), k=min(len(word) - 1, rng.randint(0, 3)))) if len(word) > 1 else []
+    cuts = (
+        sorted(rng.sample(range(1, len(word)), k=min(len(word) - 1, rng.randint(0, 3))))
+        if len(word) > 1
+        else []
+    )
     pieces = [word[a:b] for a, b in zip([0, *cuts], [*cuts, len(word)], strict=True)]
     out = []
     for piece in pieces:

@@ -115,7 +115,9 @@ def test_a_failed_action_is_in_the_cycle_outcomes(project: Project) -> None:
     project.substrate.fail_lanes = {"ghost"}
     result = project.engine(brain_fn=lambda prompt: answer).cycle(approval="full")
     assert result.outcome == "executed"
-    assert result.outcomes == [{"index": 0, "state": "failed", "error": "loop-dispatch: lane ghost not delivered"}]
+    assert result.outcomes == [
+        {"index": 0, "state": "failed", "error": "loop-dispatch: lane ghost not delivered"}
+    ]
     assert result.failed == result.outcomes and "1 failed" in result.detail
     CycleResult.model_validate(result.as_dict())
 

@@ -1011,7 +1011,7 @@ class Engine:
         return {"contract_version": 1, "decision_id": decision_id, "outcomes": outcomes, "filed": filed}
 
     def _shape_context(self) -> GateContext:
-        """The gate with no fleet: what an action's shape alone says (blocked shapes are fleet-independent)."""
+        """The gate with no fleet: what an action's shape alone says (blocked needs no fleet facts)."""
         return GateContext(lanes={}, ai_harnesses=frozenset(), adr_dirs=adr_dirs(self.paths.project_root))
 
     def _approvable(self, doc: dict[str, Any]) -> list[int]:

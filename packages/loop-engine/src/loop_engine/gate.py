@@ -164,9 +164,24 @@ _IN_PLACE = frozenset({"sed", "gsed", "perl", "ruby", "awk", "gawk"})  # with -i
 _WRITE_ALL_ARGS = frozenset({"tee", "sponge", "ed", "ex", "vi", "vim", "nvim", "nano", "emacs", "patch"})
 _COPIERS = frozenset({"cp", "gcp", "mv", "gmv", "install", "ln", "rsync", "scp", "ditto"})
 _INTERPRETERS = frozenset(
-    {"python", "python2", "python3", "node", "nodejs", "deno", "bun", "ruby", "perl", "php", "pwsh", "osascript"}
+    {
+        "python",
+        "python2",
+        "python3",
+        "node",
+        "nodejs",
+        "deno",
+        "bun",
+        "ruby",
+        "perl",
+        "php",
+        "pwsh",
+        "osascript",
+    }
 )
-_EXECUTORS = frozenset({"sh", "bash", "zsh", "dash", "ksh", "mksh", "ash", "eval", "source", ".", *_INTERPRETERS})
+_EXECUTORS = frozenset(
+    {"sh", "bash", "zsh", "dash", "ksh", "mksh", "ash", "eval", "source", ".", *_INTERPRETERS}
+)
 _GIT_WRITERS = frozenset({"mv", "checkout", "restore", "apply", "am", "cherry-pick", "revert", "merge"})
 
 
@@ -233,71 +248,101 @@ class _Places:
         return _within(comps, (*self.tasks, "archive"))
 
 
-def _adr_verdict(argv: Sequence[str]) -> str | None:
-    """The verdict verb a `loop-adr …` word list runs: the first positional word (options skipped); when
-    that is no loop-adr verb at all (prose, a typo), a verdict verb anywhere after it."""
-    args = list(argv[1:])
-    first: str | None = None
-    k = 0
-    while k < len(args):
-        word = _strip(args[k])
-        if word in _ADR_VALUE_OPTIONS:
-            k += 2
-            continue
-        if word.startswith("-"):
-            k += 1
-            continue
-        first = word
-        break
-    if first is None:
-        return None
-    if first in ADR_VERDICT_VERBS:
-        return first
-    if first in ADR_OTHER_VERBS:
-        return None
-    return next((_strip(w) for w in args[k + 1 :] if _strip(w) in ADR_VERDICT_VERBS), None)
+@dataclass
+class _Meaning:
+    """What one simple command does, any of its words taken as where the command starts (prose)."""
+
+    verdicts: list[str] = field(default_factory=list)
+    task_done: bool = False
+    written: dict[int, bool] = field(default_factory=dict)  # word index -> content from elsewhere
+    scripts: list[str] = field(default_factory=list)
 
 
-def _option_words(args: Sequence[str]) -> list[str]:
-    return [a for a in args if a.startswith("-") and not a.startswith("--")]
+def _read_command(words: Sequence[str], stdin_texts: Sequence[str]) -> _Meaning:
+    """One pass (linear in the words: a 16 KiB text of `sed sed sed …` costs no more than prose)."""
+    n = len(words)
+    names = [program_name(w) for w in words]
+    stripped = [_strip(w) for w in words]
+    plain = [not w.startswith("-") for w in words]
+    # the next positional word at or after i (options and loop-adr's option values skipped), the next
+    # verdict verb at or after i, and whether an in-place flag comes at or after i
+    positional = [n] * (n + 2)
+    verdict: list[str | None] = [None] * (n + 1)
+    in_place = [False] * (n + 1)
+    awk_in_place = [False] * (n + 1)
+    done_after = [False] * (n + 1)
+    for i in range(n - 1, -1, -1):
+        w = stripped[i]
+        if w in _ADR_VALUE_OPTIONS:
+            positional[i] = positional[min(i + 2, n)]
+        elif w.startswith("-"):
+            positional[i] = positional[i + 1]
+        else:
+            positional[i] = i
+        verdict[i] = w if w in ADR_VERDICT_VERBS else verdict[i + 1]
+        flag = words[i].startswith("-") and (
+            (not words[i].startswith("--") and "i" in words[i][1:]) or words[i].startswith("--in-place")
+        )
+        in_place[i] = flag or in_place[i + 1]
+        awk_in_place[i] = words[i] == "inplace" or awk_in_place[i + 1]
+        done_after[i] = w == "done" or done_after[i + 1]
+    out = _Meaning()
+    all_from: dict[bool, int] = {}  # first start whose every later plain word is written, by wholesale
 
+    def from_(k: int, wholesale: bool) -> None:
+        all_from[wholesale] = min(all_from.get(wholesale, n), k)
 
-def _writes(argv: Sequence[str], cmd: Command) -> list[tuple[str, bool]]:
-    """The paths a command starting at argv[0] writes: (word, whether the content comes from elsewhere)."""
-    name = program_name(argv[0])
-    args = list(argv[1:])
-    plain = [a for a in args if not a.startswith("-")]
-    if name in _IN_PLACE:
-        flags = _option_words(args)
-        in_place = any("i" in f[1:] for f in flags) or any(a.startswith("--in-place") for a in args)
-        if name in ("awk", "gawk"):
-            in_place = "inplace" in args
-        return [(a, False) for a in plain] if in_place else []
-    if name in _WRITE_ALL_ARGS:
-        return [(a, False) for a in plain]
-    if name in _COPIERS:
-        target = next((a.split("=", 1)[1] for a in args if a.startswith("--target-directory=")), None)
-        if target is None and "-t" in args and args.index("-t") + 1 < len(args):
-            target = args[args.index("-t") + 1]
-        written = [(target or (plain[-1] if plain else ""), True)]
-        if name in ("mv", "gmv"):  # moving a record away is writing its folder too
-            written.extend((a, True) for a in plain)
-        return [w for w in written if w[0]]
-    if name == "dd":
-        return [(a[3:], True) for a in args if a.lower().startswith("of=")]
-    if name == "git" and plain and plain[0].lower() in _GIT_WRITERS:
-        return [(a, True) for a in plain[1:]]
-    return []
-
-
-def _scripts(argv: Sequence[str], cmd: Command) -> list[str]:
-    """Inline programs an interpreter at argv[0] runs (-c/-e strings, here-documents on its stdin)."""
-    if program_name(argv[0]) not in _INTERPRETERS:
-        return []
-    args = list(argv[1:])
-    out = [args[k + 1] for k, a in enumerate(args[:-1]) if a in ("-c", "-e", "-E", "--eval", "-r")]
-    out.extend(a for a in args if a.startswith("-") is False and " " in a)
-    out.extend(cmd.stdin_texts)
+    copier = dd = n
+    interp: int | None = None
+    for k, name in enumerate(names):
+        if name == "loop-adr":
+            p = positional[k + 1] if k + 1 <= n else n
+            first = stripped[p] if p < n else None
+            if first in ADR_VERDICT_VERBS:
+                out.verdicts.append(first)
+            elif first is not None and first not in ADR_OTHER_VERBS and p + 1 <= n and verdict[p + 1]:
+                out.verdicts.append(str(verdict[p + 1]))
+        elif name == "loop-task" and done_after[min(k + 1, n)]:
+            out.task_done = True
+        elif name in _WRITE_ALL_ARGS or (name in ("awk", "gawk") and awk_in_place[min(k + 1, n)]):
+            from_(k + 1, False)
+        elif name in _IN_PLACE and name not in ("awk", "gawk") and in_place[min(k + 1, n)]:
+            from_(k + 1, False)
+        elif name in _COPIERS:
+            copier = min(copier, k + 1)
+            if name in ("mv", "gmv"):  # moving a record away is writing its folder too
+                from_(k + 1, True)
+        elif name == "dd":
+            dd = min(dd, k + 1)
+        elif name == "git":
+            p = positional[k + 1] if k + 1 <= n else n
+            if p < n and stripped[p] in _GIT_WRITERS:
+                from_(p + 1, True)
+        elif name in _INTERPRETERS and interp is None:
+            interp = k + 1
+    for wholesale, k in sorted(all_from.items()):
+        for i in range(k, n):
+            if plain[i]:
+                out.written[i] = out.written.get(i, False) or wholesale
+    if copier < n:
+        last = max((i for i in range(copier, n) if plain[i]), default=None)
+        if last is not None:
+            out.written[last] = True
+        for i in range(copier, n):
+            if words[i] == "-t" and i + 1 < n:
+                out.written[i + 1] = True
+            elif words[i].startswith("--target-directory="):
+                out.written[i] = True
+    for i in range(dd, n):
+        if words[i].lower().startswith("of="):
+            out.written[i] = True
+    if interp is not None:
+        for i in range(interp, n):
+            if words[i] in ("-c", "-e", "-E", "--eval", "-r") and i + 1 < n:
+                out.scripts.append(words[i + 1])
+            elif plain[i] and " " in words[i]:  # `python3 "code; code"` forms
+                out.scripts.append(words[i])
+        out.scripts.extend(stdin_texts)
     return out
 
 
@@ -322,7 +367,7 @@ def human_only_problems(text: str, ctx: GateContext) -> list[str]:
             problems.append(reason)
 
     def refs() -> list[tuple[str, ...]]:
-        out = []
+        out: list[tuple[str, ...]] = []
         for cmd in commands:
             out.extend(_components(cmd.cwd, w) for w in (*cmd.words, *(t for _, t in cmd.redirects)))
             if cmd.cwd:
@@ -336,19 +381,15 @@ def human_only_problems(text: str, ctx: GateContext) -> list[str]:
         written: list[tuple[str, bool]] = [
             (t, False) for op, t in cmd.redirects if op in (">", ">>", ">|", "&>", "&>>", "<>")
         ]
-        for start, word in enumerate(cmd.words):
-            name = program_name(word)
-            argv = cmd.words[start:]
-            if name == "loop-adr":
-                verb = _adr_verdict(argv)
-                if verb:
-                    add(f"runs `loop-adr {verb}`: an ADR's verdict is a human's call")
-            elif name == "loop-task" and any(_strip(w) == "done" for w in argv[1:]):
-                add("runs `loop-task done`: marking a task done is a human's call")
-            written.extend(_writes(argv, cmd))
-            for script in _scripts(argv, cmd):
-                if any(sq and sq in _squash(script) for sq in squashed_adr):
-                    add("runs a program that names the ADR folder: an ADR's status is a human's call")
+        meaning = _read_command(cmd.words, cmd.stdin_texts)
+        for verb in meaning.verdicts:
+            add(f"runs `loop-adr {verb}`: an ADR's verdict is a human's call")
+        if meaning.task_done:
+            add("runs `loop-task done`: marking a task done is a human's call")
+        for script in meaning.scripts:
+            if any(sq and sq in _squash(script) for sq in squashed_adr):
+                add("runs a program that names the ADR folder: an ADR's status is a human's call")
+        written.extend((cmd.words[i], wholesale) for i, wholesale in sorted(meaning.written.items()))
         for word, wholesale in written:
             comps = _components(cmd.cwd, word)
             if places.adr(comps):
@@ -386,11 +427,8 @@ def adr_dirs(project_root: Path, environ: Mapping[str, str] | None = None) -> tu
     if configured:
         dirs.append(configured)
         path = Path(configured)
-        if path.is_absolute():
-            try:
-                dirs.append(str(path.relative_to(project_root)))
-            except ValueError:
-                pass
+        if path.is_absolute() and path.is_relative_to(project_root):
+            dirs.append(str(path.relative_to(project_root)))
     return tuple(dict.fromkeys(d for d in dirs if d not in ("", ".")))
 
 

@@ -161,7 +161,9 @@ def _one_brace(word: str) -> list[str] | None:
                             prev = k + 1
                         pieces.append(word[prev:j])
                         return [head + p + tail for p in pieces]
-                    m = re.fullmatch(r"(-?\d+)\.\.(-?\d+)", inner) or re.fullmatch(r"([a-zA-Z])\.\.([a-zA-Z])", inner)
+                    m = re.fullmatch(r"(-?\d+)\.\.(-?\d+)", inner) or re.fullmatch(
+                        r"([a-zA-Z])\.\.([a-zA-Z])", inner
+                    )
                     if m:
                         a, b = m.group(1), m.group(2)
                         if a.lstrip("-").isdigit():
@@ -196,6 +198,7 @@ class _Reader:
         self.cwd: tuple[str, ...] = ()
         self.pending_heredocs: list[tuple[str, bool, bool, Command]] = []
         self.decoded = False
+        self.feeder: Command | None = None  # the command before, whose output a `|` feeds on
 
     # ---------------------------------------------------------------- nested texts
     def nested(self, text: str) -> None:
@@ -444,7 +447,8 @@ class _Reader:
         inner = self.out[before:]
         if any(is_decoder(c.words) for c in inner):
             self.decoded = True
-        return output_of(inner[0]) if len(inner) >= 1 and output_of(inner[0]) is not None else ""
+        printed = output_of(inner[0]) if inner else None
+        return printed or ""
 
     # ---------------------------------------------------------------- commands
     def read(self) -> None:
@@ -583,6 +587,7 @@ class _Reader:
             cmd.cwd = self.cwd
             self.out.append(cmd)
             self._after(cmd)
+            self.feeder = cmd
         if new_pipeline:
             self.pipeline = next(_PIPELINES)
 
@@ -592,20 +597,24 @@ class _Reader:
         printed = output_of(cmd)
         if printed is not None and printed != " ".join(cmd.words[1:]):
             self.nested(printed)
-        names = [program_name(w) for w in cmd.words]
-        for k, name in enumerate(names):
+        # only the first runner of a command matters: the words after it hold any later one (and a text of
+        # `eval eval eval …` must not be read once per word)
+        for k, word in enumerate(cmd.words):
+            name = program_name(word)
             rest = cmd.words[k + 1 :]
             if name == "eval":
                 self.nested(" ".join(rest))
-            elif name in _SHELLS:
-                flags = [w for w in rest if w.startswith("-")]
-                if any(not f.startswith("--") and "c" in f for f in flags):
+                return
+            if name in _SHELLS:
+                if any(not w.startswith("--") and w.startswith("-") and "c" in w for w in rest):
                     self.nested(" ".join(_after_options(rest)))
-            elif name == "xargs":
-                feed = [c for c in self.out[:-1] if c.pipeline == cmd.pipeline]
-                fed = output_of(feed[-1]) if feed else None
+                return
+            if name == "xargs":
+                before = self.feeder
+                fed = output_of(before) if before is not None and before.pipeline == cmd.pipeline else None
                 if fed is not None:
                     self.nested(" ".join(_after_options(rest)) + " " + fed)
+                return
 
     def _after(self, cmd: Command) -> None:
         """What a command changes for the commands after it: cd, export, set --."""
@@ -653,7 +662,9 @@ def _join(cwd: tuple[str, ...], path: str) -> tuple[str, ...]:
     return (*cwd, *[p for p in path.split("/") if p])
 
 
-_DECODERS = frozenset({"base64", "base32", "basenc", "xxd", "openssl", "rev", "tr", "gunzip", "zcat", "uudecode"})
+_DECODERS = frozenset(
+    {"base64", "base32", "basenc", "xxd", "openssl", "rev", "tr", "gunzip", "zcat", "uudecode"}
+)
 
 
 def is_decoder(words: list[str]) -> bool:
@@ -663,7 +674,9 @@ def is_decoder(words: list[str]) -> bool:
         if name in _DECODERS:
             args = words[k + 1 :]
             if name in ("base64", "base32", "basenc"):
-                return any(a in ("-d", "-D", "--decode") or re.fullmatch(r"-[a-zA-Z]*d[a-zA-Z]*", a) for a in args)
+                return any(
+                    a in ("-d", "-D", "--decode") or re.fullmatch(r"-[a-zA-Z]*d[a-zA-Z]*", a) for a in args
+                )
             if name == "xxd":
                 return any(a.startswith("-r") for a in args)
             return True
@@ -693,7 +706,9 @@ def output_of(cmd: Command) -> str | None:
         return out + "".join(rest)
     if head == "base64" and cmd.stdin_texts and any(a in ("-d", "--decode", "-D") for a in args):
         try:
-            return base64.b64decode(cmd.stdin_texts[0].strip() + "==", validate=False).decode("utf-8", "replace")
+            return base64.b64decode(cmd.stdin_texts[0].strip() + "==", validate=False).decode(
+                "utf-8", "replace"
+            )
         except (binascii.Error, ValueError):
             return None
     return None
@@ -702,7 +717,9 @@ def output_of(cmd: Command) -> str | None:
 def read_into(
     text: str, out: list[Command], *, env: dict[str, str] | None = None, depth: int = 0, prose: bool = False
 ) -> None:
-    reader = _Reader(text, dict(env or {}) if depth == 0 else (env if env is not None else {}), depth, out, prose)
+    reader = _Reader(
+        text, dict(env or {}) if depth == 0 else (env if env is not None else {}), depth, out, prose
+    )
     reader.read()
 
 
