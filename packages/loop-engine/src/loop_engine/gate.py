@@ -304,9 +304,9 @@ def _read_command(words: Sequence[str], stdin_texts: Sequence[str]) -> _Meaning:
                 out.verdicts.append(str(verdict[p + 1]))
         elif name == "loop-task" and done_after[min(k + 1, n)]:
             out.task_done = True
-        elif name in _WRITE_ALL_ARGS or (name in ("awk", "gawk") and awk_in_place[min(k + 1, n)]):
-            from_(k + 1, False)
-        elif name in _IN_PLACE and name not in ("awk", "gawk") and in_place[min(k + 1, n)]:
+        elif name in _WRITE_ALL_ARGS or (
+            name in _IN_PLACE and (awk_in_place if name in ("awk", "gawk") else in_place)[min(k + 1, n)]
+        ):
             from_(k + 1, False)
         elif name in _COPIERS:
             copier = min(copier, k + 1)
