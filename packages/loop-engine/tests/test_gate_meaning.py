@@ -119,6 +119,8 @@ SAFE = [
     "Implement T0004 (see tasks/T0004-api.md); it's the API task, status: in-progress.",
     "sed -i 's/foo/bar/' src/app.py",
     "echo 'status: Accepted' > /tmp/notes.md",
+    "Implement the archive rule: a task whose status: done moves to tasks/archive/ (see CONTRACT.md).",
+    "Explain why ADRs under docs/adr/ with status: Accepted are immutable.",
 ]
 
 

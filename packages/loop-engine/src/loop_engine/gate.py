@@ -244,6 +244,16 @@ class _Places:
             return True
         return bool(comps) and _TASK_NAME_RE.fullmatch(comps[-1]) is not None
 
+    def adr_record(self, comps: tuple[str, ...]) -> bool:
+        """A path naming one record (a file below the ADR folder, or a `NNNN-*.md` name)."""
+        if any(_within(comps[:-1], d) for d in self.adr_dirs):
+            return True
+        return bool(comps) and _ADR_NAME_RE.fullmatch(comps[-1]) is not None
+
+    @staticmethod
+    def task_record(comps: tuple[str, ...]) -> bool:
+        return bool(comps) and _TASK_NAME_RE.fullmatch(comps[-1]) is not None
+
     def archive(self, comps: tuple[str, ...]) -> bool:
         return _within(comps, (*self.tasks, "archive"))
 
@@ -411,9 +421,11 @@ def human_only_problems(text: str, ctx: GateContext) -> list[str]:
             if decoded and any(n in _EXECUTORS for n in names):
                 add("runs text it decodes only at run time: the gate cannot read it")
             decoded = decoded or is_decoder(cmd.words)
-    if any(_ADR_STATUS_RE.search(v) for v in views) and any(places.adr(c) for c in refs()):
+    # prose: a `status:` line together with one record it would go into (a folder alone is no record: a
+    # task about how `status: done` tasks move to tasks/archive/ is work, not a verdict)
+    if any(_ADR_STATUS_RE.search(v) for v in views) and any(places.adr_record(c) for c in refs()):
         add("names an ADR and a `status:` verdict line: an ADR's status is a human's call")
-    if any(_TASK_DONE_STATUS_RE.search(v) for v in views) and any(places.task(c) for c in refs()):
+    if any(_TASK_DONE_STATUS_RE.search(v) for v in views) and any(places.task_record(c) for c in refs()):
         add("names a task and `status: done`: marking a task done is a human's call")
     return problems
 

@@ -16,7 +16,8 @@ it holds, nested ones included, with the spelling tricks undone:
 
 A text is also meant for an AI agent, which reads prose rather than shell: the content of every quoted
 string is read again as a text of its own (an apostrophe in "don't" must not hide what follows it), and
-a second reading keeps an apostrophe between two letters as a letter. Nothing here runs anything; the
+a second reading keeps an apostrophe between two letters as a letter; `#` starts no comment (what
+follows it still reaches the reader). Nothing here runs anything; the
 reader is total (any input gives commands, never an exception) and bounded in depth and size.
 """
 
