@@ -251,10 +251,12 @@ def spell_command(words: list[str], rng: random.Random) -> str:
     return rng.choice(PROSE) + text
 
 
-@settings(max_examples=10_000, deadline=None, derandomize=True)
-@given(st.sampled_from(CANONICAL), st.integers(min_value=0, max_value=2**32 - 1))
-def test_no_spelling_of_a_human_only_command_gets_through(words: list[str], seed: int) -> None:
-    text = spell_command(words, random.Random(seed))
+@settings(max_examples=10_000, deadline=None, derandomize=True, database=None)
+@given(st.integers(min_value=0, max_value=2**48))
+def test_no_spelling_of_a_human_only_command_gets_through(seed: int) -> None:
+    # one integer per example (the spelling is drawn from it): hypothesis' own cost per example stays small
+    rng = random.Random(seed)
+    text = spell_command(CANONICAL[seed % len(CANONICAL)], rng)
     assert human_only_problems(text, CTX), text
 
 
