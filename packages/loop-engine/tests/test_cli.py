@@ -438,3 +438,49 @@ def test_once_reaps_a_dead_engines_brain_but_never_a_live_engines(root: Path) ->
             if proc.poll() is None:
                 proc.kill()
                 proc.wait()
+
+
+def _brain_answers(
+    root: Path, fake_substrate: FakeSubstrate, monkeypatch: pytest.MonkeyPatch, text: str
+) -> None:
+    """Make the `pi` harness the brain, answering `text`."""
+    fake_substrate.respond("loop-checkpoint", "HEADER\nbody\n")
+    bindir = root.parent / "brainbin"
+    bindir.mkdir(exist_ok=True)
+    answer = root.parent / "answer.txt"
+    answer.write_text(text)
+    script = bindir / "pi"
+    script.write_text(f"#!/bin/sh\ncat '{answer}'\n")
+    script.chmod(0o755)
+    (root / "lane-config.yaml").write_text("engine:\n  brain: {harness: pi}\n")
+    monkeypatch.setenv("PATH", f"{bindir}{os.pathsep}{os.environ['PATH']}")
+
+
+def test_once_exits_1_with_the_failed_outcome_when_an_action_it_ran_failed(
+    root: Path, fake_substrate: FakeSubstrate, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # regression: a steer to an unknown lane in full mode failed (action-failed in the log) and `once`
+    # printed `executed: 1 run` and exited 0; --json had no per-action outcome
+    from loop_schemas import CycleResult
+
+    _brain_answers(
+        root,
+        fake_substrate,
+        monkeypatch,
+        "```decision\nversion: 1\ncritique: c\nactions:\n"
+        "  - {kind: steer, lane: ghost, payload: hi, rationale: r}\n```\n",
+    )
+    fake_substrate.respond("loop-dispatch", "", exit_code=1, stderr="loop-dispatch: no lane 'ghost'\n")
+    out = cli(root, "once", "--approval", "full", "--json")
+    assert out.exit_code == 1, out.output
+    doc = json.loads(out.stdout)
+    CycleResult.model_validate(doc)
+    assert doc["outcome"] == "executed"
+    assert [(o["index"], o["state"]) for o in doc["outcomes"]] == [(0, "failed")]
+    assert "ghost" in doc["outcomes"][0]["error"]
+    assert "action 0 failed" in out.stderr
+
+    fake_substrate.respond("loop-dispatch", "")  # the tmux side answers again: a clean cycle exits 0
+    out = cli(root, "once", "--approval", "full")
+    assert out.exit_code == 0, out.output
+    assert out.stdout.startswith("executed: 1 run, 0 queued")

@@ -108,7 +108,7 @@ def test_brain_output_corpus_bypasses_nothing(
     engine = project.engine(brain={"harness": "claude"})
     result = engine.cycle(approval="auto")
     _assert_safe_effects(project)
-    assert result.outcome in ("brain-failed", "queued", "partial", "executed", "noop")
+    assert result.outcome in ("brain-failed", "queued", "partial", "executed", "noop", "blocked")
     if result.outcome in ("queued", "partial"):
         pending = project.paths.pending.read_text()
         assert '"gate_class": "safe"' not in pending or '"state": "queued"' in pending

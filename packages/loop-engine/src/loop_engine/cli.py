@@ -155,19 +155,22 @@ def main(ctx: click.Context, project_root: Path, session: str | None) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print the cycle result as JSON.")
 @click.pass_obj
 def once(obj: Ctx, approval: str | None, as_json: bool) -> None:
-    """Run one cycle now (observe, ingest, brain, gate, run or queue). Exit 1 when the brain failed."""
+    """Run one cycle now (observe, ingest, brain, gate, run or queue). Exit 1 when the brain failed or any
+    action it ran failed (recorded, never retried)."""
     engine = obj.engine()
     engine.require_session()  # a session that is not there is the operator's news, not an engine crash
     if not watch.daemon_alive(obj.paths):  # a running daemon reaps for itself and its calls are its own
         watch.reap(obj.paths, "once")
     result = engine.cycle(approval=approval, trigger="once")
+    failed = result.outcome == "brain-failed" or bool(result.failed)
     if as_json:
         _emit(result.as_dict())
     else:
         suffix = f" ({result.decision_id})" if result.decision_id else ""
-        failed = result.outcome == "brain-failed"
         click.echo(f"{result.outcome}: {result.detail}{suffix}", err=failed)
-    if result.outcome == "brain-failed":
+    for o in result.failed:
+        click.echo(f"loop-engine: action {o['index']} failed: {o.get('error')}", err=True)
+    if failed:
         sys.exit(EXIT_FAILURE)
 
 

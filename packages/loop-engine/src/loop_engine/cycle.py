@@ -42,7 +42,7 @@ from loop_engine import queue as q
 from loop_engine.brain import BrainAnswer, BrainError, build_argv, quota_answer, run_oneshot
 from loop_engine.config import BUILTIN, EffectiveConfig
 from loop_engine.events import EventLog, iso, new_id, parse_iso, utcnow
-from loop_engine.gate import BASE_LANES, GateContext, gate_actions, runnable
+from loop_engine.gate import BASE_LANES, GateContext, adr_dirs, gate_actions, runnable
 from loop_engine.ingest import run_ingest
 from loop_engine.observe import MailItem, Observation, SubstrateLike, acked_mail, observe_lanes, pending_mail
 from loop_engine.paths import EnginePaths
@@ -62,7 +62,7 @@ class EngineError(Exception):
 
 @dataclass
 class CycleResult:
-    outcome: str  # queued | executed | partial | noop | skipped | brain-failed | dropped
+    outcome: str  # queued | executed | partial | noop | skipped | brain-failed | dropped | blocked
     cycle_id: str
     decision_id: str | None = None
     detail: str = ""
@@ -70,6 +70,11 @@ class CycleResult:
     brain_called: bool = False
     actions: list[dict[str, Any]] = field(default_factory=list)
     brain_s: float = 0.0
+    outcomes: list[dict[str, Any]] = field(default_factory=list)  # of the actions this cycle ran
+
+    @property
+    def failed(self) -> list[dict[str, Any]]:
+        return [o for o in self.outcomes if o.get("state") != "done"]
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -80,6 +85,7 @@ class CycleResult:
             "detail": self.detail,
             "brain_called": self.brain_called,
             "actions": self.actions,
+            "outcomes": self.outcomes,
         }
 
 
@@ -610,6 +616,7 @@ class Engine:
             max_dispatches_per_cycle=int(d.max_dispatches_per_cycle),
             max_lanes=int(d.max_lanes),
             payload_patterns=[str(p) for p in d.payload_patterns],
+            adr_dirs=adr_dirs(self.paths.project_root),
         )
 
     def _handle_decision(
@@ -663,6 +670,22 @@ class Engine:
             q.archive(self.paths, doc, "noop")
             self.events.emit("decision-noop", cycle_id=cycle_id, decision_id=decision_id)
             return CycleResult("noop", cycle_id, decision_id, "nothing to do (stop)", fp, True, summary)
+        blocked = [i for i, g in enumerate(gates) if g["gate_class"] == "blocked"]
+        if all(i in blocked or a.get("kind") == "stop" for i, a in enumerate(actions)):
+            # nothing left to run or to ask a human about: recorded, archived, never executed
+            for i in blocked:
+                gates[i]["state"] = "blocked"
+                self.events.emit(
+                    "action-blocked",
+                    decision_id=decision_id,
+                    index=i,
+                    kind=actions[i].get("kind"),
+                    reasons=gates[i]["reasons"],
+                )
+            q.archive(self.paths, doc, "blocked")
+            self.events.emit("decision-blocked", cycle_id=cycle_id, decision_id=decision_id, blocked=blocked)
+            detail = f"every action blocked ({len(blocked)})"
+            return CycleResult("blocked", cycle_id, decision_id, detail, fp, True, summary)
         now_idx: list[int] = []
         for i, g in enumerate(gates):
             gate_class = str(g["gate_class"])
@@ -706,8 +729,9 @@ class Engine:
             if outcomes:
                 q.file_decision(self.paths, doc, outcomes, approved_by=by)
         outcome = "executed" if not queued else ("partial" if now_idx else "queued")
-        detail = f"{len(now_idx)} run, {len(queued)} queued"
-        return CycleResult(outcome, cycle_id, decision_id, detail, fp, True, summary)
+        failed = sum(1 for o in outcomes if o["state"] != "done")
+        detail = f"{len(now_idx)} run, {len(queued)} queued" + (f", {failed} failed" if failed else "")
+        return CycleResult(outcome, cycle_id, decision_id, detail, fp, True, summary, outcomes=outcomes)
 
     def _execute(self, doc: dict[str, Any], indices: list[int], *, approved_by: str) -> list[dict[str, Any]]:
         """Run the chosen actions at most once each: `started` is on disk before anything is sent."""
@@ -757,6 +781,9 @@ class Engine:
             action = Decision.model_validate({"version": 1, "critique": "-", "actions": [raw]}).actions[0]
         except ValidationError as exc:
             raise EngineError(f"the action no longer validates: {exc.errors()[0].get('msg')}") from None
+        shape = gate_actions([raw], self._shape_context())[0]
+        if shape.gate == "blocked":  # never sent, whoever asked: the last check before the substrate
+            raise EngineError(f"refusing a blocked action: {shape.reasons[0]}")
         if isinstance(action, DispatchAction):
             self.substrate.dispatch(
                 action.lane, action.payload, mode=action.mode, wait_ready=_wait(action.wait_ready)
@@ -983,12 +1010,16 @@ class Engine:
                 )
         return {"contract_version": 1, "decision_id": decision_id, "outcomes": outcomes, "filed": filed}
 
+    def _shape_context(self) -> GateContext:
+        """The gate with no fleet: what an action's shape alone says (blocked needs no fleet facts)."""
+        return GateContext(lanes={}, ai_harnesses=frozenset(), adr_dirs=adr_dirs(self.paths.project_root))
+
     def _approvable(self, doc: dict[str, Any]) -> list[int]:
         """The queued actions a human approval may run. The file may have changed on disk since the gate
         classified it, so its actions are gated again by shape: a blocked shape (coord, `loop-adr accept`,
         a target that is not a plain lane name, an unknown kind) never runs, whatever the file says."""
         actions = doc["decision"].get("actions", [])
-        shapes = gate_actions(actions, GateContext(lanes={}, ai_harnesses=frozenset()))
+        shapes = gate_actions(actions, self._shape_context())
         indices: list[int] = []
         for i, g in enumerate(doc["gates"]):
             if g.get("state") != "queued":

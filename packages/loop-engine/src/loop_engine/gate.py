@@ -1,7 +1,10 @@
 """The gate: every action of a decision is classified by its SHAPE as safe, destructive or blocked.
 
 - blocked, always, in every approval mode and even after a human approves: anything aimed at the
-  coord lane, anything carrying `loop-adr accept`, a target that is not a plain lane name, an unknown kind.
+  coord lane, a target that is not a plain lane name, an unknown kind, and any text that MEANS a human's
+  call (see `human_only_problems`): accepting, rejecting or superseding an ADR, writing a file in the ADR
+  folder, a `status:` verdict line for an ADR, marking a task done. Texts are read as a shell reads them
+  (shellwords.read_commands) before they are matched, so no spelling hides the meaning.
 - destructive (runs only in `full` mode or after a human approves): any raw command (a dispatch or
   steer in command mode, add_lane with cmd or with a non-agent harness), text pasted into a pane that
   does not run an AI agent (a bare shell, a command, a dead pane, a lane we cannot see) — such text IS a
@@ -16,21 +19,35 @@ and no context can make a destructive shape safe.
 
 from __future__ import annotations
 
+import fnmatch
+import os
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Literal
+
+from loop_engine.shellwords import (
+    Command,
+    clean_text,
+    decode_ansi_c,
+    flatten,
+    is_decoder,
+    program_name,
+    read_commands,
+)
 
 GateClass = Literal["safe", "destructive", "blocked"]
 _RANK: dict[str, int] = {"safe": 0, "destructive": 1, "blocked": 2}
 
 LANE_NAME_RE = re.compile(r"[A-Za-z][A-Za-z0-9_-]*")  # fullmatch: `$` would accept a trailing newline
-ADR_ACCEPT_RE = re.compile(r"loop[-_]adr(?:\.sh)?\b.{0,200}?\baccept\b", re.IGNORECASE | re.DOTALL)
 # Any C0 control character other than tab and newline, DEL, and C1 controls: ESC can end a bracketed
 # paste early and turn the rest of the payload into keystrokes.
 CONTROL_RE = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
 COORD = "coord"
 KINDS = ("dispatch", "add_lane", "drop_lane", "steer", "stop", "escalate")
+# Every text of an action the engine sends anywhere (a pane, loop-tmux's argv, a window option).
+SENT_FIELDS = ("payload", "brief", "cmd", "model", "role")
 
 # Always on, whatever the config adds: shapes of commands nobody wants run unattended.
 BUILTIN_PAYLOAD_PATTERNS: tuple[str, ...] = (
@@ -87,6 +104,8 @@ class GateContext:
     max_lanes: int = 12
     payload_patterns: Sequence[str] = ()
     base_lanes: frozenset[str] = BASE_LANES
+    adr_dirs: tuple[str, ...] = ("docs/adr",)
+    tasks_dir: str = "tasks"
 
 
 @dataclass(frozen=True)
@@ -128,6 +147,303 @@ def _is_coord(target: str) -> bool:
     return head.lower() == COORD or target.strip().lower().startswith(COORD)
 
 
+# ---------------------------------------------------------------------------- human-only meanings
+# loop-adr verbs that record a human's verdict on an ADR (loop-adr refuses all three inside an AI lane);
+# `new`, `list`, `show` are what lanes use.
+ADR_VERDICT_VERBS = frozenset({"accept", "reject", "supersede"})
+ADR_OTHER_VERBS = frozenset({"new", "list", "show", "help"})
+_ADR_VALUE_OPTIONS = frozenset({"--adr-dir", "--project-root", "--by"})
+_ADR_STATUS_RE = re.compile(r"\bstatus\s*:\s*[\"']?\s*(?:accepted|rejected|superseded|deprecated)\b")
+_TASK_DONE_STATUS_RE = re.compile(r"\bstatus\s*:\s*[\"']?\s*done\b")
+_DONE_RE = re.compile(r"\bdone\b")
+_ADR_NAME_RE = re.compile(r"\d{4}(?:-[^/]*)?\.md")
+_TASK_NAME_RE = re.compile(r"t\d{4}(?:-[^/]*)?\.md")
+_PUNCT = ".,;:!?)\"'`]}>"
+# Programs that write the files named in their arguments, by how they name them.
+_IN_PLACE = frozenset({"sed", "gsed", "perl", "ruby", "awk", "gawk"})  # with -i (awk: -i inplace)
+_WRITE_ALL_ARGS = frozenset({"tee", "sponge", "ed", "ex", "vi", "vim", "nvim", "nano", "emacs", "patch"})
+_COPIERS = frozenset({"cp", "gcp", "mv", "gmv", "install", "ln", "rsync", "scp", "ditto"})
+_INTERPRETERS = frozenset(
+    {
+        "python",
+        "python2",
+        "python3",
+        "node",
+        "nodejs",
+        "deno",
+        "bun",
+        "ruby",
+        "perl",
+        "php",
+        "pwsh",
+        "osascript",
+    }
+)
+_EXECUTORS = frozenset(
+    {"sh", "bash", "zsh", "dash", "ksh", "mksh", "ash", "eval", "source", ".", *_INTERPRETERS}
+)
+_GIT_WRITERS = frozenset({"mv", "checkout", "restore", "apply", "am", "cherry-pick", "revert", "merge"})
+
+
+def _strip(word: str) -> str:
+    return word.strip(_PUNCT).lower()
+
+
+def _components(cwd: Sequence[str], word: str) -> tuple[str, ...]:
+    """The path a word names, as lower-case components, relative to where the text starts (or from /)."""
+    word = word.strip().lower()
+    if word.startswith(("/", "~")):
+        raw: list[str] = ["/"]
+    else:
+        raw = [c.lower() for c in cwd]
+    raw.extend(p for p in word.split("/") if p)
+    out: list[str] = []
+    for comp in raw:
+        if comp == ".":
+            continue
+        if comp == ".." and out and out[-1] not in ("..", "/"):
+            out.pop()
+            continue
+        out.append(comp)
+    return tuple(out)
+
+
+def _dir_parts(path: str) -> tuple[str, ...]:
+    return tuple(p for p in path.strip().lower().split("/") if p and p != ".")
+
+
+def _within(comps: tuple[str, ...], folder: tuple[str, ...]) -> bool:
+    """Whether the path (glob characters allowed in it) is `folder` or below it, wherever folder sits."""
+    k = len(folder)
+    if not k:
+        return False
+    for i in range(len(comps) - k + 1):
+        if all(_component_matches(comps[i + j], folder[j]) for j in range(k)):
+            return True
+    return False
+
+
+def _component_matches(pattern: str, name: str) -> bool:
+    if pattern == name:
+        return True
+    return any(c in pattern for c in "*?[") and fnmatch.fnmatchcase(name, pattern)
+
+
+@dataclass(frozen=True)
+class _Places:
+    adr_dirs: tuple[tuple[str, ...], ...]
+    tasks: tuple[str, ...]
+
+    def adr(self, comps: tuple[str, ...]) -> bool:
+        if any(_within(comps, d) for d in self.adr_dirs):
+            return True
+        return bool(comps) and _ADR_NAME_RE.fullmatch(comps[-1]) is not None
+
+    def task(self, comps: tuple[str, ...]) -> bool:
+        if _within(comps, (*self.tasks, "archive")):
+            return True
+        return bool(comps) and _TASK_NAME_RE.fullmatch(comps[-1]) is not None
+
+    def adr_record(self, comps: tuple[str, ...]) -> bool:
+        """A path naming one record (a file below the ADR folder, or a `NNNN-*.md` name)."""
+        if any(_within(comps[:-1], d) for d in self.adr_dirs):
+            return True
+        return bool(comps) and _ADR_NAME_RE.fullmatch(comps[-1]) is not None
+
+    @staticmethod
+    def task_record(comps: tuple[str, ...]) -> bool:
+        return bool(comps) and _TASK_NAME_RE.fullmatch(comps[-1]) is not None
+
+    def archive(self, comps: tuple[str, ...]) -> bool:
+        return _within(comps, (*self.tasks, "archive"))
+
+
+@dataclass
+class _Meaning:
+    """What one simple command does, any of its words taken as where the command starts (prose)."""
+
+    verdicts: list[str] = field(default_factory=list)
+    task_done: bool = False
+    written: dict[int, bool] = field(default_factory=dict)  # word index -> content from elsewhere
+    scripts: list[str] = field(default_factory=list)
+
+
+def _read_command(words: Sequence[str], stdin_texts: Sequence[str]) -> _Meaning:
+    """One pass (linear in the words: a 16 KiB text of `sed sed sed …` costs no more than prose)."""
+    n = len(words)
+    names = [program_name(w) for w in words]
+    stripped = [_strip(w) for w in words]
+    plain = [not w.startswith("-") for w in words]
+    # the next positional word at or after i (options and loop-adr's option values skipped), the next
+    # verdict verb at or after i, and whether an in-place flag comes at or after i
+    positional = [n] * (n + 2)
+    verdict: list[str | None] = [None] * (n + 1)
+    in_place = [False] * (n + 1)
+    awk_in_place = [False] * (n + 1)
+    done_after = [False] * (n + 1)
+    for i in range(n - 1, -1, -1):
+        w = stripped[i]
+        if w in _ADR_VALUE_OPTIONS:
+            positional[i] = positional[min(i + 2, n)]
+        elif w.startswith("-"):
+            positional[i] = positional[i + 1]
+        else:
+            positional[i] = i
+        verdict[i] = w if w in ADR_VERDICT_VERBS else verdict[i + 1]
+        flag = words[i].startswith("-") and (
+            (not words[i].startswith("--") and "i" in words[i][1:]) or words[i].startswith("--in-place")
+        )
+        in_place[i] = flag or in_place[i + 1]
+        awk_in_place[i] = words[i] == "inplace" or awk_in_place[i + 1]
+        done_after[i] = w == "done" or done_after[i + 1]
+    out = _Meaning()
+    all_from: dict[bool, int] = {}  # first start whose every later plain word is written, by wholesale
+
+    def from_(k: int, wholesale: bool) -> None:
+        all_from[wholesale] = min(all_from.get(wholesale, n), k)
+
+    copier = dd = n
+    interp: int | None = None
+    for k, name in enumerate(names):
+        if name == "loop-adr":
+            p = positional[k + 1] if k + 1 <= n else n
+            first = stripped[p] if p < n else None
+            if first in ADR_VERDICT_VERBS:
+                out.verdicts.append(first)
+            elif first is not None and first not in ADR_OTHER_VERBS and p + 1 <= n and verdict[p + 1]:
+                out.verdicts.append(str(verdict[p + 1]))
+        elif name == "loop-task" and done_after[min(k + 1, n)]:
+            out.task_done = True
+        elif name in _WRITE_ALL_ARGS or (
+            name in _IN_PLACE and (awk_in_place if name in ("awk", "gawk") else in_place)[min(k + 1, n)]
+        ):
+            from_(k + 1, False)
+        elif name in _COPIERS:
+            copier = min(copier, k + 1)
+            if name in ("mv", "gmv"):  # moving a record away is writing its folder too
+                from_(k + 1, True)
+        elif name == "dd":
+            dd = min(dd, k + 1)
+        elif name == "git":
+            p = positional[k + 1] if k + 1 <= n else n
+            if p < n and stripped[p] in _GIT_WRITERS:
+                from_(p + 1, True)
+        elif name in _INTERPRETERS and interp is None:
+            interp = k + 1
+    for wholesale, k in sorted(all_from.items()):
+        for i in range(k, n):
+            if plain[i]:
+                out.written[i] = out.written.get(i, False) or wholesale
+    if copier < n:
+        last = max((i for i in range(copier, n) if plain[i]), default=None)
+        if last is not None:
+            out.written[last] = True
+        for i in range(copier, n):
+            if words[i] == "-t" and i + 1 < n:
+                out.written[i + 1] = True
+            elif words[i].startswith("--target-directory="):
+                out.written[i] = True
+    for i in range(dd, n):
+        if words[i].lower().startswith("of="):
+            out.written[i] = True
+    if interp is not None:
+        for i in range(interp, n):
+            if words[i] in ("-c", "-e", "-E", "--eval", "-r") and i + 1 < n:
+                out.scripts.append(words[i + 1])
+            elif plain[i] and " " in words[i]:  # `python3 "code; code"` forms
+                out.scripts.append(words[i])
+        out.scripts.extend(stdin_texts)
+    return out
+
+
+def _squash(text: str) -> str:
+    return re.sub(r"[^a-z0-9]", "", text.lower())
+
+
+def human_only_problems(text: str, ctx: GateContext) -> list[str]:
+    """Why a text means a human's call (empty when it does not). The text is read as a shell would read
+    it, every command of every reading and nesting, each word position tried as a command start (prose)."""
+    if not text:
+        return []
+    places = _Places(tuple(_dir_parts(d) for d in ctx.adr_dirs if _dir_parts(d)), _dir_parts(ctx.tasks_dir))
+    env = {"LOOP_ADR_DIR": ctx.adr_dirs[0]} if ctx.adr_dirs else {}
+    commands = read_commands(text, env)
+    flat = flatten(commands)
+    views = [s.lower() for s in {clean_text(text), flat, decode_ansi_c(flat)}]
+    problems: list[str] = []
+
+    def add(reason: str) -> None:
+        if reason not in problems:
+            problems.append(reason)
+
+    def refs() -> list[tuple[str, ...]]:
+        out: list[tuple[str, ...]] = []
+        for cmd in commands:
+            out.extend(_components(cmd.cwd, w) for w in (*cmd.words, *(t for _, t in cmd.redirects)))
+            if cmd.cwd:
+                out.append(_components(cmd.cwd, "."))
+        return out
+
+    says_done = any(_DONE_RE.search(v) for v in views)
+    squashed_adr = [_squash("/".join(d)) for d in places.adr_dirs]
+
+    for cmd in commands:
+        written: list[tuple[str, bool]] = [
+            (t, False) for op, t in cmd.redirects if op in (">", ">>", ">|", "&>", "&>>", "<>")
+        ]
+        meaning = _read_command(cmd.words, cmd.stdin_texts)
+        for verb in meaning.verdicts:
+            add(f"runs `loop-adr {verb}`: an ADR's verdict is a human's call")
+        if meaning.task_done:
+            add("runs `loop-task done`: marking a task done is a human's call")
+        for script in meaning.scripts:
+            if any(sq and sq in _squash(script) for sq in squashed_adr):
+                add("runs a program that names the ADR folder: an ADR's status is a human's call")
+        written.extend((cmd.words[i], wholesale) for i, wholesale in sorted(meaning.written.items()))
+        for word, wholesale in written:
+            comps = _components(cmd.cwd, word)
+            if places.adr(comps):
+                add(f"writes {word!r} in the ADR folder: an ADR's status is a human's call")
+            elif places.archive(comps):
+                add(f"moves or writes {word!r} into the task archive: a task is done by a human")
+            elif places.task(comps) and (wholesale or says_done):
+                add(f"writes task file {word!r} with `done`: marking a task done is a human's call")
+        names = [program_name(w) for w in cmd.words]
+        if cmd.decoded_input and (not cmd.words or any(n in _EXECUTORS for n in names)):
+            add("runs text it decodes only at run time: the gate cannot read it")
+    by_pipe: dict[int, list[Command]] = {}
+    for cmd in commands:
+        by_pipe.setdefault(cmd.pipeline, []).append(cmd)
+    for pipe in by_pipe.values():
+        decoded = False
+        for cmd in pipe:
+            names = [program_name(w) for w in cmd.words]
+            if decoded and any(n in _EXECUTORS for n in names):
+                add("runs text it decodes only at run time: the gate cannot read it")
+            decoded = decoded or is_decoder(cmd.words)
+    # prose: a `status:` line together with one record it would go into (a folder alone is no record: a
+    # task about how `status: done` tasks move to tasks/archive/ is work, not a verdict)
+    if any(_ADR_STATUS_RE.search(v) for v in views) and any(places.adr_record(c) for c in refs()):
+        add("names an ADR and a `status:` verdict line: an ADR's status is a human's call")
+    if any(_TASK_DONE_STATUS_RE.search(v) for v in views) and any(places.task_record(c) for c in refs()):
+        add("names a task and `status: done`: marking a task done is a human's call")
+    return problems
+
+
+def adr_dirs(project_root: Path, environ: Mapping[str, str] | None = None) -> tuple[str, ...]:
+    """The ADR folders a text may name: docs/adr, and LOOP_ADR_DIR when set (as given, and relative to the
+    project root when it lies inside it)."""
+    env = os.environ if environ is None else environ
+    dirs = ["docs/adr"]
+    configured = env.get("LOOP_ADR_DIR", "").strip()
+    if configured:
+        dirs.append(configured)
+        path = Path(configured)
+        if path.is_absolute() and path.is_relative_to(project_root):
+            dirs.append(str(path.relative_to(project_root)))
+    return tuple(dict.fromkeys(d for d in dirs if d not in ("", ".")))
+
+
 def compile_patterns(patterns: Iterable[str]) -> list[re.Pattern[str]]:
     """Config patterns are regexes; one that does not compile is matched literally instead."""
     out: list[re.Pattern[str]] = []
@@ -152,10 +468,10 @@ def gate_actions(actions: Sequence[Any], ctx: GateContext) -> list[GateVerdict]:
             v.raise_to("blocked", f"unknown action kind {kind!r}")
             verdicts.append(v.freeze())
             continue
-        texts = [_text(_get(action, key)) for key in ("payload", "brief", "cmd")]
+        texts = [_text(_get(action, key)) for key in SENT_FIELDS]
         for text in texts:
-            if text and ADR_ACCEPT_RE.search(text):
-                v.raise_to("blocked", "carries `loop-adr accept`, which only a human runs")
+            for problem in human_only_problems(text, ctx):
+                v.raise_to("blocked", problem)
         target = _text(_get(action, "lane") if kind in ("dispatch", "steer") else _get(action, "window"))
         if kind in ("dispatch", "steer", "add_lane", "drop_lane"):
             if not target or _is_coord(target):
@@ -167,7 +483,8 @@ def gate_actions(actions: Sequence[Any], ctx: GateContext) -> list[GateVerdict]:
                 v.raise_to("destructive", "control characters in the text")
                 break
         for text in texts:
-            hit = next((p.pattern for p in patterns if text and p.search(text)), None)
+            readings = (text, flatten(read_commands(text))) if text else ()
+            hit = next((p.pattern for p in patterns for r in readings if p.search(r)), None)
             if hit is not None:
                 v.raise_to("destructive", f"matches payload pattern {hit!r}")
                 break

@@ -1,7 +1,9 @@
 """The brain's answer: one fenced ```decision block, YAML inside, parsed strictly.
 
 A block that is malformed, missing, duplicated, too large or over the action cap is a parse failure
-(DecisionParseError, one line) — never a partial decision. No action may aim at the coord lane.
+(DecisionParseError, one line) — never a partial decision. Policy is not the parser's: an action aimed
+at the coord lane parses, and the engine's gate blocks that action alone (the rest of the decision is
+gated as usual).
 """
 
 from __future__ import annotations
@@ -20,17 +22,10 @@ MAX_PAYLOAD = 16384
 MAX_BLOCK_BYTES = 256 * 1024
 WINDOW_PATTERN = r"^[A-Za-z][A-Za-z0-9_-]+$"
 LANE_PATTERN = r"^[A-Za-z][A-Za-z0-9_-]*$"
-COORD = "coord"
 
 
 class DecisionParseError(SchemaError):
     """The brain's output holds no valid decision block."""
-
-
-def _no_coord(name: str) -> str:
-    if name.strip().lower() == COORD:
-        raise ValueError("no action may target the coord lane")
-    return name
 
 
 class _Action(BaseModel):
@@ -53,11 +48,6 @@ class DispatchAction(_Action):
     mode: Literal["text", "command"] = "text"
     wait_ready: bool = True
 
-    @field_validator("lane")
-    @classmethod
-    def _lane_not_coord(cls, value: str) -> str:
-        return _no_coord(value)
-
 
 class AddLaneAction(_Action):
     kind: Literal["add_lane"]
@@ -68,11 +58,6 @@ class AddLaneAction(_Action):
     role: Annotated[str, Field(max_length=200)] | None = None
     auto_approve: bool = False
     brief: Annotated[str, Field(max_length=MAX_PAYLOAD)] | None = None
-
-    @field_validator("window")
-    @classmethod
-    def _window_not_coord(cls, value: str) -> str:
-        return _no_coord(value)
 
     @model_validator(mode="after")
     def _harness_xor_cmd(self) -> AddLaneAction:
@@ -85,11 +70,6 @@ class DropLaneAction(_Action):
     kind: Literal["drop_lane"]
     window: Annotated[str, Field(pattern=WINDOW_PATTERN, max_length=64)]
 
-    @field_validator("window")
-    @classmethod
-    def _window_not_coord(cls, value: str) -> str:
-        return _no_coord(value)
-
 
 class SteerAction(_Action):
     kind: Literal["steer"]
@@ -100,11 +80,6 @@ class SteerAction(_Action):
     wait_for_idle: bool = False
     expects_reply: bool = False
     reply_timeout_s: Annotated[int, Field(gt=0, le=7 * 24 * 3600)] = 1800
-
-    @field_validator("lane")
-    @classmethod
-    def _lane_not_coord(cls, value: str) -> str:
-        return _no_coord(value)
 
 
 class StopAction(_Action):

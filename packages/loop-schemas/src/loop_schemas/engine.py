@@ -35,6 +35,7 @@ KNOWN_EVENTS = (
     "decision-noop",
     "decision-queued",
     "decision-dropped",
+    "decision-blocked",
     "decision-approved",
     "decision-rejected",
     "action-blocked",
@@ -187,28 +188,30 @@ class CycleAction(BaseModel):
     gate_class: GateClass
 
 
-class CycleResult(BaseModel):
-    """`loop-engine once --json`: what one cycle did."""
-
-    model_config = ConfigDict(extra="allow")
-
-    contract_version: Literal[1]
-    cycle_id: str
-    outcome: Literal["queued", "executed", "partial", "noop", "skipped", "brain-failed", "dropped"]
-    decision_id: str | None
-    detail: str | None
-    brain_called: bool
-    actions: list[CycleAction]
-
-
 class ActionOutcome(BaseModel):
-    """What became of one approved action: `error` is the one-line reason of a failure, else null."""
+    """What became of one action that ran: `error` is the one-line reason of a failure, else null."""
 
     model_config = ConfigDict(extra="allow")
 
     index: int = Field(ge=0)
     state: Literal["done", "failed"]
     error: str | None
+
+
+class CycleResult(BaseModel):
+    """`loop-engine once --json`: what one cycle did. `outcomes` says what became of each action the
+    cycle ran (as `approve --json` does); `blocked`: every action of the decision was blocked."""
+
+    model_config = ConfigDict(extra="allow")
+
+    contract_version: Literal[1]
+    cycle_id: str
+    outcome: Literal["queued", "executed", "partial", "noop", "skipped", "brain-failed", "dropped", "blocked"]
+    decision_id: str | None
+    detail: str | None
+    brain_called: bool
+    actions: list[CycleAction]
+    outcomes: list[ActionOutcome] = Field(default_factory=list)
 
 
 class ApproveResult(BaseModel):
