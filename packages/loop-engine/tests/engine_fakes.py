@@ -185,11 +185,23 @@ class Project:
         subject: str | None = "hello",
         body: str = "body\n",
         extra: str = "",
+        stamp: str | None = None,
     ) -> Path:
+        """A pending message, its name stamped now (UTC, as loop-mail does) unless `stamp` is given;
+        same-second messages get .2, .3, ... as loop-mail's do."""
+        import datetime as dt
+
         self.seq += 1
-        name = f"20260101-0000{self.seq:02d}-{sender}-to-{to}.md"
+        stamp = stamp or dt.datetime.now(dt.timezone.utc).strftime("%Y%m%d-%H%M%S")
+        box = self.root / ".loop" / "messages"
+        n = 1
+        while True:
+            name = f"{stamp}-{sender}-to-{to}{'' if n == 1 else f'.{n}'}.md"
+            if not (box / name).exists() and not (box / "processed" / name).exists():
+                break
+            n += 1
         head = f"subject: {subject}\n" if subject is not None else ""
-        path = self.root / ".loop" / "messages" / name
+        path = box / name
         path.write_text(f"---\n{head}{extra}---\n{body}")
         return path
 

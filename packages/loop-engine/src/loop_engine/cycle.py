@@ -14,7 +14,7 @@ import secrets
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, timezone
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -47,7 +47,8 @@ from loop_engine.ingest import run_ingest
 from loop_engine.observe import MailItem, Observation, SubstrateLike, acked_mail, observe_lanes, pending_mail
 from loop_engine.paths import EnginePaths
 from loop_engine.store import read_json, updating, write_json
-from loop_engine.tasks import TaskError, TaskView, load_tasks, mentions, set_status, task_of_payload
+from loop_engine.reports import reported_tasks
+from loop_engine.tasks import TaskError, TaskView, load_tasks, set_status, task_of_payload
 
 APPROVALS = ("manual", "auto", "full")
 WAIT_READY_S = 60.0
@@ -107,6 +108,19 @@ def _wait(value: bool | float | None) -> float | None:
     if isinstance(value, (int, float)) and not isinstance(value, bool) and value > 0:
         return float(value)
     return None
+
+
+def _held_by(assignments: dict[str, Any], lane: str) -> dict[str, datetime]:
+    """The in-progress tasks `lane` holds, each with when the engine dispatched it (its authority on
+    which mail can be that task's report); an entry whose dispatch time is unreadable takes no report."""
+    held: dict[str, datetime] = {}
+    for tid, a in assignments.items():
+        if a.get("lane") == lane and a.get("state") == "in-progress":
+            try:
+                held[tid] = parse_iso(str(a.get("dispatched_at")))
+            except ValueError:
+                continue
+    return held
 
 
 def _target(action: dict[str, Any]) -> str | None:
@@ -189,18 +203,8 @@ class Engine:
                     if lane is not None and lane.status == "working":
                         a["seen_working"] = True
                 for item in mail:
-                    if asks_mod.reply_to(item.subject):
-                        continue
-                    held = [
-                        tid
-                        for tid, a in assignments.items()
-                        if a.get("lane") == item.sender and a.get("state") == "in-progress"
-                    ]
-                    if not held:
-                        continue
-                    named = (mentions(item.subject) | mentions(item.task)) & set(held)
-                    reported = sorted(named) if named else (held if len(held) == 1 else [])
-                    for tid in reported:
+                    held = _held_by(assignments, item.sender)
+                    for tid in reported_tasks(item, held):
                         task = by_id.get(tid)
                         try:
                             moved = task is not None and set_status(
@@ -235,7 +239,8 @@ class Engine:
                         continue
         if not since:
             return []
-        stamp = (min(since) - timedelta(seconds=120)).astimezone().strftime("%Y%m%d-%H%M%S")
+        # message names are stamped in UTC (loop-mail writes them so)
+        stamp = (min(since) - timedelta(seconds=120)).astimezone(timezone.utc).strftime("%Y%m%d-%H%M%S")
         return acked_mail(self.paths.mailbox, stamp)
 
     def _uncertain(self) -> list[dict[str, Any]]:
@@ -716,7 +721,8 @@ class Engine:
         outcomes = []
         for i in indices:
             action = actions[i]
-            q.mark_step(path, i, "started")
+            started_at = iso()  # before anything is sent: a dispatch's report must be newer than this
+            q.mark_step(path, i, "started", at=started_at)
             self.events.emit(
                 "action-started",
                 decision_id=doc["id"],
@@ -746,7 +752,7 @@ class Engine:
             self.events.emit(
                 "action-done", decision_id=doc["id"], index=i, kind=action.get("kind"), target=_target(action)
             )
-            self._after(action, doc, i)
+            self._after(action, doc, i, started_at=started_at)
             outcomes.append({"index": i, "state": "done", "error": None})
         q.finish_execution(path)
         return outcomes
@@ -785,13 +791,16 @@ class Engine:
             # a base lane needs --force; the gate made that destructive, so a human or `full` chose it
             self.substrate.drop_lane(action.window, force=action.window in BASE_LANES)
 
-    def _after(self, action: dict[str, Any], doc: dict[str, Any], index: int) -> None:
-        """Bookkeeping after a sent action; idempotent, so recovery can redo it."""
+    def _after(
+        self, action: dict[str, Any], doc: dict[str, Any], index: int, *, started_at: str | None = None
+    ) -> None:
+        """Bookkeeping after a sent action; idempotent, so recovery can redo it. `started_at`: when the
+        action was marked started, before it was sent (now, when no record says)."""
         kind = action.get("kind")
         if kind == "dispatch":
             task_id = task_of_payload(str(action.get("payload") or ""))
             if task_id:
-                self._assign(task_id, str(action.get("lane")), doc["id"])
+                self._assign(task_id, str(action.get("lane")), doc["id"], started_at or iso())
         elif kind == "steer" and str(index) in doc.get("asks", {}):
             ask_id = doc["asks"][str(index)]
             lane = str(action.get("lane"))
@@ -813,7 +822,7 @@ class Engine:
         elif kind == "escalate":
             self.events.emit("escalation", decision_id=doc["id"], summary=str(action.get("summary") or ""))
 
-    def _assign(self, task_id: str, lane: str, decision_id: str) -> None:
+    def _assign(self, task_id: str, lane: str, decision_id: str, dispatched_at: str) -> None:
         tasks, _ = load_tasks(self.paths.tasks_dir)
         task = next((t for t in tasks if t.id == task_id and not t.archived), None)
         if task is not None:
@@ -826,7 +835,7 @@ class Engine:
                 assignments[task_id] = {
                     "lane": lane,
                     "decision_id": decision_id,
-                    "dispatched_at": iso(),
+                    "dispatched_at": dispatched_at,
                     "state": "in-progress",
                     "seen_working": False,
                     "ask": None,
@@ -875,6 +884,7 @@ class Engine:
                     "target": _target(action),
                     "task": task_of_payload(str(action.get("payload") or "")),
                     "action": action,
+                    "started_at": step.get("started_at"),
                     "since": iso(),
                 }
                 with updating(self.paths.uncertain, []) as uncertain:
@@ -892,7 +902,7 @@ class Engine:
                     "a human must check (loop-engine resolve)",
                 )
             elif state == "done":
-                self._after(action, record, i)
+                self._after(action, record, i, started_at=step.get("started_at"))
                 states[i] = "done"
             elif state == "failed":
                 states[i] = "failed"
@@ -1037,7 +1047,12 @@ class Engine:
                 uncertain.remove(entry)
             if sent:
                 stub = {"id": entry["decision_id"], "asks": {}}
-                self._after(dict(entry.get("action") or {}), stub, int(entry.get("index", 0)))
+                self._after(
+                    dict(entry.get("action") or {}),
+                    stub,
+                    int(entry.get("index", 0)),
+                    started_at=entry.get("started_at") or entry.get("since"),
+                )
             self.events.emit(
                 "action-resolved", id=uncertain_id, decision_id=entry.get("decision_id"), sent=sent
             )

@@ -109,11 +109,17 @@ def begin_execution(paths: EnginePaths, doc: dict[str, Any], indices: list[int])
     return path
 
 
-def mark_step(path: Path, index: int, state: str, *, result: Any = None, error: str | None = None) -> None:
+def mark_step(
+    path: Path, index: int, state: str, *, result: Any = None, error: str | None = None, at: str | None = None
+) -> None:
+    """Record a step's state; `started` also keeps its time as `started_at` (when a dispatch went out)."""
     record: dict[str, Any] = read_json(path, {})
+    when = at or iso()
     for step in record.get("steps", []):
         if step.get("index") == index:
-            step.update(state=state, result=result, error=error, at=iso())
+            step.update(state=state, result=result, error=error, at=when)
+            if state == "started":
+                step["started_at"] = when
     write_json(path, record)
 
 
