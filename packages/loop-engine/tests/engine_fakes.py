@@ -127,6 +127,18 @@ class FakeSubstrate:
         header = header_file.read_text() if header_file else ""
         return header + self.checkpoint
 
+    project_root: Path | None = None
+    mails: list[dict[str, Any]] = field(default_factory=list)
+
+    def send_mail(self, sender: str, recipient: str, subject: str, body: str = "") -> Path:
+        """The real writer: loop-substrate's send_mail runs `loop-mail send` (no tmux involved)."""
+        from loop_substrate import Substrate
+
+        assert self.project_root is not None
+        path = Substrate("s", self.project_root).send_mail(sender, recipient, subject, body)
+        self.mails.append({"from": sender, "to": recipient, "subject": subject, "body": body, "path": path})
+        return path
+
 
 TASK = """---
 id: {id}
@@ -232,6 +244,7 @@ def make_project(tmp_path: Path) -> Project:
     sub.set("infra", "idle", "claude", True)
     sub.set("docs", "working", "pi", True)
     sub.set("ops-top", "idle", "shell", True)
+    sub.project_root = root
     return Project(root=root, paths=EnginePaths(root, "s"), substrate=sub)
 
 

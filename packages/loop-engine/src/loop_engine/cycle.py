@@ -25,6 +25,7 @@ from loop_schemas import (
     DecisionParseError,
     DispatchAction,
     DropLaneAction,
+    EscalateAction,
     Harness,
     SchemaError,
     StateLane,
@@ -108,6 +109,14 @@ def _wait(value: bool | float | None) -> float | None:
     if isinstance(value, (int, float)) and not isinstance(value, bool) and value > 0:
         return float(value)
     return None
+
+
+def escalation_mail(summary: str, rationale: str) -> tuple[str, str]:
+    """(subject, body) of the mail an escalation sends to coord: the subject is one line of the summary."""
+    first = next((line.strip() for line in summary.splitlines() if line.strip()), "")
+    first = "".join(c if c.isprintable() else " " for c in first)[:120]
+    body = f"The engine escalates to a human.\n\nSummary:\n{summary.rstrip()}\n\nWhy:\n{rationale.rstrip()}\n"
+    return f"escalation: {first or 'a human is needed'}", body
 
 
 def _held_by(assignments: dict[str, Any], lane: str) -> dict[str, datetime]:
@@ -790,6 +799,10 @@ class Engine:
         elif isinstance(action, DropLaneAction):
             # a base lane needs --force; the gate made that destructive, so a human or `full` chose it
             self.substrate.drop_lane(action.window, force=action.window in BASE_LANES)
+        elif isinstance(action, EscalateAction):
+            # the human hears of it in the mailbox (the digest, the deck), through loop-mail like any mail
+            subject, body = escalation_mail(action.summary, action.rationale)
+            self.substrate.send_mail("engine", "coord", subject, body)
 
     def _after(
         self, action: dict[str, Any], doc: dict[str, Any], index: int, *, started_at: str | None = None
