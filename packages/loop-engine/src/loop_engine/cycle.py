@@ -989,6 +989,12 @@ class Engine:
                     f"{decision_id} changed on disk since it was reviewed; nothing was run, it stays "
                     "pending: review it again"
                 )
+            try:  # every file the approval will write, before any action runs: never a half-done approval
+                q.preflight(self.paths, (self.paths.assignments, self.paths.asks, self.paths.uncertain))
+            except q.QueueError as exc:
+                raise EngineError(
+                    f"cannot approve {decision_id}: {exc}; nothing was run, it stays pending"
+                ) from None
             indices = self._approvable(doc)
             for i in indices:
                 doc["gates"][i]["state"] = "running"
@@ -1002,7 +1008,7 @@ class Engine:
                 self.events.emit(
                     "checkpoint-not-filed",
                     decision_id=decision_id,
-                    reason="ops-wiki/checkpoint.md or its <!-- coord-decisions --> marker is missing",
+                    reason=q.checkpoint_problem(self.paths) or "ops-wiki/checkpoint.md changed while filing",
                 )
         return {"contract_version": 1, "decision_id": decision_id, "outcomes": outcomes, "filed": filed}
 
