@@ -113,11 +113,13 @@ def test_the_lane_hook_resolves_a_relative_hook_dir_in_the_project(shell_env, re
 
 
 def test_the_layout_alone_maps_a_lane_directory_without_git(shell_env, tmp_path) -> None:
-    """No repository at all (git cannot answer): the .loop/worktrees/<s>/<w> layout still names the project."""
+    """No repository at all (git cannot answer): the .loop/worktrees/<s>/<w> layout names the project."""
     project = tmp_path / "plain"
     lane = project / ".loop" / "worktrees" / "s" / "w"
     lane.mkdir(parents=True)
-    proc = shell_env.run("scripts/loop-mail.sh", "send", "--from", "w", "--to", "coord", "--subject", "hi", cwd=lane)
+    proc = shell_env.run(
+        "scripts/loop-mail.sh", "send", "--from", "w", "--to", "coord", "--subject", "hi", cwd=lane
+    )
     assert proc.returncode == 0, proc.stderr
     assert len(_messages(project / ".loop" / "messages")) == 1
 
@@ -125,7 +127,9 @@ def test_the_layout_alone_maps_a_lane_directory_without_git(shell_env, tmp_path)
 def test_a_hand_made_worktree_maps_to_a_main_checkout_that_runs_the_loop(shell_env, repo, tmp_path) -> None:
     elsewhere = tmp_path / "web-tree"
     _git(repo, "worktree", "add", "-q", "-b", "web", str(elsewhere), "HEAD")
-    proc = shell_env.run("scripts/loop-mail.sh", "send", "--from", "web", "--to", "coord", "--subject", "hi", cwd=elsewhere)
+    proc = shell_env.run(
+        "scripts/loop-mail.sh", "send", "--from", "web", "--to", "coord", "--subject", "hi", cwd=elsewhere
+    )
     assert proc.returncode == 0, proc.stderr
     assert len(_messages(repo / ".loop" / "messages")) == 1 and not (elsewhere / ".loop").exists()
 
@@ -135,20 +139,26 @@ def test_a_worktree_that_runs_its_own_loop_keeps_its_mailbox(shell_env, repo, tm
     own = tmp_path / "own-loop"
     _git(repo, "worktree", "add", "-q", "-b", "own", str(own), "HEAD")
     (own / ".loop").mkdir()
-    proc = shell_env.run("scripts/loop-mail.sh", "send", "--from", "web", "--to", "coord", "--subject", "hi", cwd=own)
+    proc = shell_env.run(
+        "scripts/loop-mail.sh", "send", "--from", "web", "--to", "coord", "--subject", "hi", cwd=own
+    )
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.strip() == str(Path(".loop/messages") / _messages(own / ".loop" / "messages")[0])
     assert _messages(repo / ".loop" / "messages") == []
 
 
 def test_a_main_checkout_is_unchanged(shell_env, repo) -> None:
-    proc = shell_env.run("scripts/loop-mail.sh", "send", "--from", "web", "--to", "coord", "--subject", "hi", cwd=repo)
+    proc = shell_env.run(
+        "scripts/loop-mail.sh", "send", "--from", "web", "--to", "coord", "--subject", "hi", cwd=repo
+    )
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.strip().startswith(".loop/messages/")  # relative, as it always was
 
 
 @pytest.mark.tmux
-def test_mail_sent_in_a_real_worktree_lane_reaches_the_project(tmux_server, shell_env, fake_harnesses, repo) -> None:
+def test_mail_sent_in_a_real_worktree_lane_reaches_the_project(
+    tmux_server, shell_env, fake_harnesses, repo
+) -> None:
     """End to end on a real tmux server: `add-lane --worktree` runs its command in the lane's worktree, and
     the loop-mail it runs there lands in the project's mailbox."""
     shell_env.env.update(FAST)

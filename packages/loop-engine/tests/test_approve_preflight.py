@@ -22,7 +22,9 @@ def _queued(project: Project) -> tuple[str, str]:
 
 def _nothing_ran(project: Project, decision_id: str, digest: str) -> None:
     assert project.substrate.sent == []
-    assert hashlib.sha256(project.paths.pending.read_bytes()).hexdigest() == digest  # still pending, as it was
+    assert (
+        hashlib.sha256(project.paths.pending.read_bytes()).hexdigest() == digest
+    )  # still pending, as it was
     assert not (project.paths.decisions / f"{decision_id}.json").exists()
     assert project.events("decision-approved") == [] and project.events("action-started") == []
 

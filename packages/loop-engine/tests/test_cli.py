@@ -467,7 +467,10 @@ def test_approve_with_a_non_utf8_checkpoint_is_one_line_and_runs_nothing(
     [
         (RecursionError("maximum recursion depth exceeded"), "Error: too deeply nested to read"),
         (MemoryError(), "Error: too large to read"),
-        (UnicodeDecodeError("utf-8", b"\xff", 0, 1, "invalid start byte"), "Error: a file is not UTF-8 text (byte 0)"),
+        (
+            UnicodeDecodeError("utf-8", b"\xff", 0, 1, "invalid start byte"),
+            "Error: a file is not UTF-8 text (byte 0)",
+        ),
     ],
 )
 def test_no_raw_exception_name_reaches_the_user(

@@ -164,7 +164,9 @@ def test_describe_error_words() -> None:
     assert describe_error(MemoryError()) == "too large to read"
     assert describe_error(MemoryError(), "big.json") == "big.json: too large to read"
     bad = UnicodeDecodeError("utf-8", b"ab\xff", 2, 3, "invalid start byte")
-    assert describe_error(bad, "ops-wiki/checkpoint.md") == "ops-wiki/checkpoint.md is not UTF-8 text (byte 2)"
+    assert (
+        describe_error(bad, "ops-wiki/checkpoint.md") == "ops-wiki/checkpoint.md is not UTF-8 text (byte 2)"
+    )
     assert describe_error(FileNotFoundError(2, "No such file or directory", "x.md")) == (
         "x.md: No such file or directory"
     )

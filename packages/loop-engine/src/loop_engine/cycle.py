@@ -47,8 +47,8 @@ from loop_engine.gate import BASE_LANES, GateContext, gate_actions, runnable
 from loop_engine.ingest import run_ingest
 from loop_engine.observe import MailItem, Observation, SubstrateLike, acked_mail, observe_lanes, pending_mail
 from loop_engine.paths import EnginePaths
-from loop_engine.store import read_json, updating, write_json
 from loop_engine.reports import reported_tasks
+from loop_engine.store import read_json, updating, write_json
 from loop_engine.tasks import TaskError, TaskView, load_tasks, set_status, task_of_payload
 
 APPROVALS = ("manual", "auto", "full")

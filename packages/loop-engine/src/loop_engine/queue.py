@@ -203,7 +203,13 @@ def preflight(paths: EnginePaths, state_files: tuple[Path, ...] = ()) -> None:
     the archive and executing folders, the engine's state files (valid JSON, their folder writable), the
     event log (appendable) and .loop/ (where the checkpoint lock lives). Nothing is written but probes."""
     problem = checkpoint_problem(paths)
-    for folder in (paths.checkpoint.parent, paths.decisions, paths.executing, paths.engine_dir, paths.loop_dir):
+    for folder in (
+        paths.checkpoint.parent,
+        paths.decisions,
+        paths.executing,
+        paths.engine_dir,
+        paths.loop_dir,
+    ):
         problem = problem or _writable_folder(paths, folder)
     for state in state_files:
         if problem:

@@ -58,8 +58,8 @@ def describe_error(exc: BaseException, where: str | None = None) -> str:
     if isinstance(exc, UnicodeDecodeError):
         subject = where or "a file"
         return f"{subject} is not UTF-8 text (byte {exc.start})"
-    if isinstance(exc, UnicodeError):
-        return f"{prefix}text that cannot be encoded or decoded here ({exc.reason})"
+    if isinstance(exc, UnicodeEncodeError):
+        return f"{prefix}text that cannot be written in this encoding ({exc.encoding})"
     if isinstance(exc, KeyError) and exc.args:
         return f"{prefix}missing key {exc.args[0]!r}"
     if isinstance(exc, OSError):
