@@ -9,6 +9,7 @@ import os
 import time
 from pathlib import Path
 
+import pytest
 from engine_fakes import Project, retry_until
 from loop_engine.observe import pending_mail
 from loop_engine.reports import done_shaped, reported_tasks
@@ -153,3 +154,24 @@ def test_done_shaped_subjects() -> None:
         assert done_shaped(subject), subject
     for subject in (None, "", "question: done?", "re:a-1", "doneness", "undone", "done-ish", "not done"):
         assert not done_shaped(subject), subject
+
+
+def test_an_acked_report_counts_whatever_the_engine_s_time_zone(
+    project: Project, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Message names are stamped in UTC (loop-mail); the engine listed processed/ from a local-time stamp,
+    so east of UTC an acked report was never seen and its task stuck in progress."""
+    monkeypatch.setenv("TZ", "Asia/Tokyo")
+    time.tzset()
+    try:
+        project.task("T0001", "a")
+        lane = _dispatched(project)
+        processed = project.root / ".loop" / "messages" / "processed"
+        (processed / f"{_stamp()}-{lane}-to-coord.md").write_text(
+            "---\nsubject: done T0001: acked early\n---\n"
+        )
+        project.engine().cycle(approval="auto")
+        assert _status(project, "T0001") == "review"
+    finally:
+        monkeypatch.delenv("TZ")
+        time.tzset()
