@@ -40,7 +40,8 @@ Verbs:
 
 Options:
   --adr-dir D          the ADR folder (default: LOOP_ADR_DIR, else <project-root>/docs/adr)
-  --project-root P     the operated project (default: the current directory)
+  --project-root P     the operated project (default: the current directory); inside a lane's git
+                       worktree (<P>/.loop/worktrees/<s>/<w>) it is the project <P> the worktree belongs to
   --yes                skip the terminal confirmation (never skips the gate or the AI-lane refusal)
   -h, --help           this help
 
@@ -141,6 +142,8 @@ adr_main() {
   done
   [ -n "$verb" ] || loop_usage_error "give a verb: new, list, show, accept, reject or supersede"
   [ -d "$root" ] || loop_die "project root not found: $root" 1
+  # a lane in a git worktree files its ADRs in the project's docs/adr, not on its own branch
+  root=$(loop_main_root "$root")
   [ -n "$adr_dir" ] || adr_dir=$root/docs/adr
   local npos=${#pos[@]}
   local -a g=(--adr-dir "$adr_dir" --project-root "$root")

@@ -28,7 +28,8 @@ snippet). Reads the hook's JSON from stdin; EVENT defaults to its hook_event_nam
   Notification (idle_prompt)                  -> idle
   SessionEnd                                  -> the file is removed
 <dir> is LOOP_LANE_HOOK_DIR, else $LOOP_TMUX_STATE_DIR/hooks, else the session option
-@loop_state_dir + /hooks, else $TMPDIR/loop-lane-hooks-<uid>. Outside tmux it does nothing.
+@loop_state_dir + /hooks, else $TMPDIR/loop-lane-hooks-<uid>; a relative one is the project's (in a
+lane's git worktree, resolved in the project it belongs to). Outside tmux it does nothing.
 Always exits 0 so it can never block the harness.
 USAGE
 }

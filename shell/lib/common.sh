@@ -51,6 +51,19 @@ loop_py() {
   "$(loop_python)" "$LOOP_LIB_DIR/$helper.py" "$@"
 }
 
+# loop_main_root DIR: the directory DIR's loop lives in. A lane in a git worktree
+# (<P>/.loop/worktrees/<s>/<w>, or a linked worktree of a checkout that runs a loop) gets <P>'s
+# directory, so its mail, ADRs and hook files reach the project; anything else is DIR unchanged.
+# The rule is lib/worktree.py's main_root (one resolver for every helper).
+loop_main_root() {
+  local out
+  if out=$(loop_py worktree main-root "$1" 2>/dev/null) && [ -n "$out" ]; then
+    printf '%s\n' "$out"
+  else
+    printf '%s\n' "$1"
+  fi
+}
+
 # loop_need_value FLAG ARGC: fail with a usage error when FLAG has no value after it.
 loop_need_value() {
   if [ "$2" -lt 2 ]; then

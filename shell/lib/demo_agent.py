@@ -8,15 +8,18 @@ paste followed by Enter) a few seconds of a busy spinner, then a report to the c
 mailbox message (.loop/messages/<stamp>-<lane>-to-coord.md, through mail.py so names never collide):
 
 - a prompt holding a task file (`id: T0001` in its frontmatter) is answered with `task: T0001` and a
-  `subject: done T0001: <title>` (the loop moves the task to review; only a human marks it done);
-- a prompt that asks for a reply with `re:<ask-id>` is answered with `subject: re:<ask-id>`;
-- anything else gets `subject: demo report`;
+  `subject: done T0001: <title>`: a completion report (done-shaped, naming the task, sent after the
+  dispatch), the one kind of mail that moves the task to review; only a human marks it done;
+- a prompt that asks for a reply with `re:<ask-id>` is answered with `subject: re:<ask-id>` (an answer
+  for the coordinator: it moves no task);
+- anything else gets `subject: demo report` (a note for the coordinator: it moves no task);
 - except the engine's ingest nudge (a prompt starting `Ingest:`), which gets no mail: a reply would be
   new pending mail, hence another nudge, without end. The agent notes a simulated ingest in
   ops-wiki/log.md and leaves the messages pending (it does not read them, so it does not ack them).
 
 The lane name defaults to the pane's tmux window name; the project root to the nearest directory above
-the working directory that has a .loop/ (or --project-root / LOOP_PROJECT_ROOT). Standard library only.
+the working directory that has a .loop/ (or --project-root / LOOP_PROJECT_ROOT), a lane's git worktree
+counting as the project it belongs to (lib/worktree.py). Standard library only.
 """
 
 from __future__ import annotations
@@ -34,6 +37,7 @@ import tty
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import mail
+import worktree
 
 SPINNER = "|/-\\"
 TASK_ID = re.compile(r"^id:[ \t]*['\"]?(T\d{4})['\"]?[ \t]*$", re.MULTILINE)
@@ -65,7 +69,7 @@ def project_root(explicit: str | None) -> str:
         return explicit
     if os.environ.get("LOOP_PROJECT_ROOT"):
         return os.environ["LOOP_PROJECT_ROOT"]
-    here = os.getcwd()
+    here = worktree.main_root(os.getcwd())
     while True:
         if os.path.isdir(os.path.join(here, ".loop")):
             return here

@@ -660,11 +660,23 @@ def all_lanes(panes: list[Pane]) -> list[tuple[str, str, Pane | None, str | None
 def hook_dir(state_dir_option: str = "") -> str:
     explicit = getenv("LOOP_LANE_HOOK_DIR", "")
     if explicit:
-        return explicit
+        return _from_project(explicit)
     state = getenv("LOOP_TMUX_STATE_DIR", "") or state_dir_option
     if state:
-        return path_join(state, "hooks")
+        return path_join(_from_project(state), "hooks")
     return path_join(tempdir(), f"loop-lane-hooks-{posix.getuid()}")
+
+
+def _from_project(directory: str) -> str:
+    """A relative directory is the project's: resolved against the directory this one's loop lives in, so
+    a hook run in a lane's git worktree writes where loop-lane-status (run in the project) reads."""
+    if directory.startswith("/"):
+        return directory
+    import worktree  # only here: the hook's usual absolute path never pays for it
+
+    here = posix.getcwd()
+    root = worktree.main_root(here)
+    return directory if root == here else path_join(root, directory)
 
 
 def hook_file(directory: str, pane_id: str) -> str:

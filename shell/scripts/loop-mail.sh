@@ -33,7 +33,8 @@ Verbs:
   pending        one "- <file>: <subject>" line per pending message
 
 Options (before or after the verb):
-  --project-root P   the operated project (default: the current directory)
+  --project-root P   the operated project (default: the current directory); inside a lane's git
+                     worktree (<P>/.loop/worktrees/<s>/<w>) it is the project <P> the worktree belongs to
   --mailbox-dir D    the mailbox (default: <project-root>/.loop/messages)
   -h, --help         this help
 
@@ -105,6 +106,8 @@ mail_main() {
   done
   [ -n "$verb" ] || loop_usage_error "give a verb: send, ack, list, count or pending"
   if [ -z "$box" ]; then
+    # a lane in a git worktree writes to (and reads) the project's mailbox, not the worktree's
+    root=$(loop_main_root "$root")
     box=${root%/}/.loop/messages
     box=${box#./}
   fi

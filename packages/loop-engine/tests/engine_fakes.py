@@ -127,6 +127,18 @@ class FakeSubstrate:
         header = header_file.read_text() if header_file else ""
         return header + self.checkpoint
 
+    project_root: Path | None = None
+    mails: list[dict[str, Any]] = field(default_factory=list)
+
+    def send_mail(self, sender: str, recipient: str, subject: str, body: str = "") -> Path:
+        """The real writer: loop-substrate's send_mail runs `loop-mail send` (no tmux involved)."""
+        from loop_substrate import Substrate
+
+        assert self.project_root is not None
+        path = Substrate("s", self.project_root).send_mail(sender, recipient, subject, body)
+        self.mails.append({"from": sender, "to": recipient, "subject": subject, "body": body, "path": path})
+        return path
+
 
 TASK = """---
 id: {id}
@@ -185,11 +197,23 @@ class Project:
         subject: str | None = "hello",
         body: str = "body\n",
         extra: str = "",
+        stamp: str | None = None,
     ) -> Path:
+        """A pending message, its name stamped now (UTC, as loop-mail does) unless `stamp` is given;
+        same-second messages get .2, .3, ... as loop-mail's do."""
+        import datetime as dt
+
         self.seq += 1
-        name = f"20260101-0000{self.seq:02d}-{sender}-to-{to}.md"
+        stamp = stamp or dt.datetime.now(dt.timezone.utc).strftime("%Y%m%d-%H%M%S")
+        box = self.root / ".loop" / "messages"
+        n = 1
+        while True:
+            name = f"{stamp}-{sender}-to-{to}{'' if n == 1 else f'.{n}'}.md"
+            if not (box / name).exists() and not (box / "processed" / name).exists():
+                break
+            n += 1
         head = f"subject: {subject}\n" if subject is not None else ""
-        path = self.root / ".loop" / "messages" / name
+        path = box / name
         path.write_text(f"---\n{head}{extra}---\n{body}")
         return path
 
@@ -220,6 +244,7 @@ def make_project(tmp_path: Path) -> Project:
     sub.set("infra", "idle", "claude", True)
     sub.set("docs", "working", "pi", True)
     sub.set("ops-top", "idle", "shell", True)
+    sub.project_root = root
     return Project(root=root, paths=EnginePaths(root, "s"), substrate=sub)
 
 

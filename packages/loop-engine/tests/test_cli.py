@@ -484,3 +484,60 @@ def test_once_exits_1_with_the_failed_outcome_when_an_action_it_ran_failed(
     out = cli(root, "once", "--approval", "full")
     assert out.exit_code == 0, out.output
     assert out.stdout.startswith("executed: 1 run, 0 queued")
+
+
+def test_approve_with_a_non_utf8_checkpoint_is_one_line_and_runs_nothing(
+    root: Path, fake_substrate: FakeSubstrate
+) -> None:
+    """Issue 15 item 11: before, approve ran the dispatch, archived the decision, then died with
+    `Error: UnicodeDecodeError: …` and never filed it."""
+    (root / "tasks" / "T0001-a.md").write_text(TASK.format(id="T0001", title="a", status="open", deps=""))
+    queued = json.loads(cli(root, "once", "--approval", "manual", "--json").stdout)
+    decision_id = queued["decision_id"]
+    checkpoint = root / "ops-wiki" / "checkpoint.md"
+    checkpoint.write_bytes(b"# cp \xe9\n\n<!-- coord-decisions -->\n")
+    pending = root / ".loop/sessions" / SESSION / "engine" / "pending-decision.json"
+    before = pending.read_bytes()
+    out = cli(root, "approve", decision_id)
+    assert out.exit_code == 1
+    assert out.output.strip() == (
+        f"Error: cannot approve {decision_id}: ops-wiki/checkpoint.md is not UTF-8 text (byte 5); "
+        "nothing was run, it stays pending"
+    )
+    assert fake_substrate.calls("loop-dispatch") == []
+    assert pending.read_bytes() == before
+
+
+@pytest.mark.parametrize(
+    ("exc", "said"),
+    [
+        (RecursionError("maximum recursion depth exceeded"), "Error: too deeply nested to read"),
+        (MemoryError(), "Error: too large to read"),
+        (
+            UnicodeDecodeError("utf-8", b"\xff", 0, 1, "invalid start byte"),
+            "Error: a file is not UTF-8 text (byte 0)",
+        ),
+    ],
+)
+def test_no_raw_exception_name_reaches_the_user(
+    root: Path, monkeypatch: pytest.MonkeyPatch, exc: BaseException, said: str
+) -> None:
+    from loop_engine import config as config_mod
+
+    def boom(*args: Any, **kwargs: Any) -> Any:
+        raise exc
+
+    monkeypatch.setattr(config_mod, "load", boom)
+    out = cli(root, "config")
+    assert out.exit_code == 1 and out.output.strip() == said, out.output
+    assert type(exc).__name__ not in out.output
+
+
+def test_a_deeply_nested_pending_decision_is_named_not_a_recursion_error(root: Path) -> None:
+    engine = root / ".loop/sessions" / SESSION / "engine"
+    engine.mkdir(parents=True)
+    (engine / "pending-decision.json").write_text("[" * 100000 + "]" * 100000)
+    out = cli(root, "status", "--json")
+    assert out.exit_code == 1 and len(out.output.strip().splitlines()) == 1, out.output
+    assert "pending-decision.json: not valid JSON (too deeply nested)" in out.output
+    assert "RecursionError" not in out.output

@@ -134,7 +134,7 @@ def test_a_report_the_docs_lane_acked_before_the_cycle_still_moves_the_task(proj
     (processed / f"20250101-000000-{lane}-to-coord.md").write_text("---\nsubject: done T0001: old\n---\n")
     engine.cycle(approval="auto")
     assert _status(project, "T0001") == "in-progress"
-    stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S")
+    stamp = dt.datetime.now(dt.timezone.utc).strftime("%Y%m%d-%H%M%S")  # names are UTC, as loop-mail writes
     (processed / f"{stamp}-{lane}-to-coord.md").write_text("---\nsubject: done T0001: finished it\n---\n")
     engine.cycle(approval="auto")
     assert _status(project, "T0001") == "review"
@@ -173,7 +173,7 @@ def test_an_ask_reply_acked_before_the_cycle_still_answers_the_ask(project: Proj
     AskBook(project.paths.asks).record("a-7", lane="web", decision_id="d-1", timeout_s=3600, task="T0001")
     processed = project.root / ".loop" / "messages" / "processed"
     processed.mkdir(parents=True, exist_ok=True)
-    stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S")
+    stamp = dt.datetime.now(dt.timezone.utc).strftime("%Y%m%d-%H%M%S")  # names are UTC, as loop-mail writes
     (processed / f"{stamp}-web-to-coord.md").write_text("---\nsubject: re:a-7\n---\nthe answer\n")
     project.engine().cycle(approval="manual")
     assert json.loads(project.paths.asks.read_text())["a-7"]["state"] == "answered"

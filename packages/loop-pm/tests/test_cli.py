@@ -99,7 +99,9 @@ def test_list_adapters_reports_load_failures(monkeypatch: pytest.MonkeyPatch) ->
     assert list(by) == ["boom", "broken", "mem", "odd", "off"]
     assert by["mem"].available and by["mem"].loaded and by["mem"].commands
     assert not by["off"].available and by["off"].reason == "MEM_TOKEN is not set"
-    assert not by["broken"].available and "ModuleNotFoundError" in (by["broken"].reason or "")
+    assert not by["broken"].available and "No module named 'no_such_module_for_loop_pm'" in (
+        by["broken"].reason or ""
+    )
     assert not by["odd"].available and "PmAdapter protocol" in (by["odd"].reason or "")
     assert not by["boom"].available and "boom at init" in (by["boom"].reason or "")
     assert json.loads(out)["contract_version"] == 1
@@ -205,7 +207,7 @@ def test_sync_usage_errors_exit_2(mem: Remote, tmp_path: Path, args: list[str], 
         ("nope", [], "no PM adapter named 'nope'"),
         ("off", [], "adapter 'off' is not available: MEM_TOKEN is not set"),
         ("mem", ["--project", "DENIED"], "rejected the credentials"),
-        ("mem", ["--project", "EXPLODE"], "adapter 'mem' failed unexpectedly: RuntimeError: boom in connect"),
+        ("mem", ["--project", "EXPLODE"], "adapter 'mem' failed unexpectedly: boom in connect"),
     ],
 )
 def test_sync_failures_are_one_line_exit_1(
@@ -252,10 +254,7 @@ def test_an_adapter_raising_outside_the_protocol_still_prints_one_json_document(
         mem.fail_create.clear()
     assert code == 1
     result = SyncResult.model_validate_json(out)
-    assert (
-        result.ok is False
-        and result.error == "adapter 'mem' failed unexpectedly: RuntimeError: boom in create"
-    )
+    assert result.ok is False and result.error == "adapter 'mem' failed unexpectedly: boom in create"
     assert [(a.kind, a.state) for a in result.actions] == [("create-issue", "failed")]
     assert "internal error" not in err and "Traceback" not in err
 

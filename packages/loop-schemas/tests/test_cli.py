@@ -146,3 +146,30 @@ def test_archived_decision_and_json_lines_logs(tmp_path: Path) -> None:
     proc = run("validate", str(restarts), "--json")
     doc = json.loads(proc.stdout)
     assert proc.returncode == 1 and doc["kind"] == "restarts" and doc["problems"][0]["field"] == "line 1"
+
+
+def test_a_deeply_nested_document_is_said_in_words(tmp_path: Path) -> None:
+    """Issue 15 item 11: no raw exception name (RecursionError) reaches the user, and no traceback."""
+    deep = tmp_path / "events.jsonl"
+    deep.write_text('{"x": ' + "[" * 100000 + "]" * 100000 + "}\n")
+    proc = run("validate", str(deep), "--kind", "events")
+    assert proc.returncode == 1 and "Traceback" not in proc.stderr
+    assert proc.stderr.strip() == f"{deep}: too deeply nested to read"
+
+
+def test_describe_error_words() -> None:
+    from loop_schemas import describe_error
+
+    assert describe_error(RecursionError("maximum recursion depth exceeded")) == "too deeply nested to read"
+    assert describe_error(MemoryError()) == "too large to read"
+    assert describe_error(MemoryError(), "big.json") == "big.json: too large to read"
+    bad = UnicodeDecodeError("utf-8", b"ab\xff", 2, 3, "invalid start byte")
+    assert (
+        describe_error(bad, "ops-wiki/checkpoint.md") == "ops-wiki/checkpoint.md is not UTF-8 text (byte 2)"
+    )
+    assert describe_error(FileNotFoundError(2, "No such file or directory", "x.md")) == (
+        "x.md: No such file or directory"
+    )
+    assert describe_error(KeyError("fields")) == "missing key 'fields'"
+    assert describe_error(ValueError("bad value\nsecond line")) == "bad value"
+    assert describe_error(RuntimeError()) == "an unexpected error with no message"

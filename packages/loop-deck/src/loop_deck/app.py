@@ -18,7 +18,7 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any, ClassVar
 
-from loop_schemas import append_line
+from loop_schemas import append_line, describe_error
 from textual import work
 from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import Binding, BindingType
@@ -235,7 +235,7 @@ class DeckApp(App[None]):
             where = f"details in {self.crash_log}"
         except OSError as exc:
             where = f"and the crash log could not be written: {exc.strerror}"
-        self._crash_line = f"loop-deck: crashed: {type(error).__name__}: {one_line(error)} ({where})"
+        self._crash_line = f"loop-deck: crashed: {describe_error(error)} ({where})"
         super()._handle_exception(error)
 
     def _print_error_renderables(self) -> None:

@@ -97,14 +97,15 @@ def main(
     try:
         app.run()
     except Exception as exc:  # a crash outside the app's own handlers: logged, one line, exit 1
+        from loop_schemas import describe_error
+
         from loop_deck.app import record_crash
-        from loop_deck.snapshot import one_line
 
         try:
             where = f"details in {record_crash(app.paths, exc)}"
         except OSError as err:
             where = f"the crash log could not be written: {err.strerror}"
-        raise click.ClickException(f"crashed: {type(exc).__name__}: {one_line(exc)} ({where})") from None
+        raise click.ClickException(f"crashed: {describe_error(exc)} ({where})") from None
     if app.return_code:
         # the crash line was printed by the app; the traceback is in deck-crash.log
         sys.exit(app.return_code)

@@ -100,7 +100,8 @@ def decide(inp: BuiltinInput) -> str:
                 "payload": (
                     f"Status check on {task_id}: you went idle and no completion report has arrived. "
                     f"Is {task_id} done? If it is, say what changed and how it was verified; if not, "
-                    "say what blocks it."
+                    "say what blocks it. (This answer moves no task: when it is done, also send the "
+                    f"report, subject 'done {task_id}: <one line>'.)"
                 ),
                 "rationale": f"{lane.name} went idle holding {task_id} with no report",
             }

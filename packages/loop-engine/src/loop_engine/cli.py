@@ -15,7 +15,7 @@ from typing import Any, NoReturn
 
 import click
 import yaml
-from loop_schemas import PendingDecision, SchemaError, load_state
+from loop_schemas import PendingDecision, SchemaError, describe_error, load_state
 
 from loop_engine import config as config_mod
 from loop_engine import queue as q
@@ -53,12 +53,12 @@ def _one_line(exc: BaseException) -> str:
     from loop_substrate import SubstrateError
 
     text = str(exc).strip()
-    first = text.splitlines()[0] if text else type(exc).__name__
+    first = text.splitlines()[0] if text else describe_error(exc)
     if isinstance(exc, SubstrateError):
         return f"substrate: {first}"
     if isinstance(exc, (EngineError, q.QueueError, StoreError, watch.DaemonError, config_mod.ConfigError)):
         return first
-    return f"{type(exc).__name__}: {first}"
+    return describe_error(exc)  # a person's words: never a raw exception name
 
 
 @dataclass

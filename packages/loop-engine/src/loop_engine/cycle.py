@@ -14,7 +14,7 @@ import secrets
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, timezone
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -25,6 +25,7 @@ from loop_schemas import (
     DecisionParseError,
     DispatchAction,
     DropLaneAction,
+    EscalateAction,
     Harness,
     SchemaError,
     StateLane,
@@ -46,8 +47,9 @@ from loop_engine.gate import BASE_LANES, GateContext, adr_dirs, gate_actions, ru
 from loop_engine.ingest import run_ingest
 from loop_engine.observe import MailItem, Observation, SubstrateLike, acked_mail, observe_lanes, pending_mail
 from loop_engine.paths import EnginePaths
+from loop_engine.reports import reported_tasks
 from loop_engine.store import read_json, updating, write_json
-from loop_engine.tasks import TaskError, TaskView, load_tasks, mentions, set_status, task_of_payload
+from loop_engine.tasks import TaskError, TaskView, load_tasks, set_status, task_of_payload
 
 APPROVALS = ("manual", "auto", "full")
 WAIT_READY_S = 60.0
@@ -113,6 +115,27 @@ def _wait(value: bool | float | None) -> float | None:
     if isinstance(value, (int, float)) and not isinstance(value, bool) and value > 0:
         return float(value)
     return None
+
+
+def escalation_mail(summary: str, rationale: str) -> tuple[str, str]:
+    """(subject, body) of the mail an escalation sends to coord: the subject is one line of the summary."""
+    first = next((line.strip() for line in summary.splitlines() if line.strip()), "")
+    first = "".join(c if c.isprintable() else " " for c in first)[:120]
+    body = f"The engine escalates to a human.\n\nSummary:\n{summary.rstrip()}\n\nWhy:\n{rationale.rstrip()}\n"
+    return f"escalation: {first or 'a human is needed'}", body
+
+
+def _held_by(assignments: dict[str, Any], lane: str) -> dict[str, datetime]:
+    """The in-progress tasks `lane` holds, each with when the engine dispatched it (its authority on
+    which mail can be that task's report); an entry whose dispatch time is unreadable takes no report."""
+    held: dict[str, datetime] = {}
+    for tid, a in assignments.items():
+        if a.get("lane") == lane and a.get("state") == "in-progress":
+            try:
+                held[tid] = parse_iso(str(a.get("dispatched_at")))
+            except ValueError:
+                continue
+    return held
 
 
 def _target(action: dict[str, Any]) -> str | None:
@@ -195,18 +218,8 @@ class Engine:
                     if lane is not None and lane.status == "working":
                         a["seen_working"] = True
                 for item in mail:
-                    if asks_mod.reply_to(item.subject):
-                        continue
-                    held = [
-                        tid
-                        for tid, a in assignments.items()
-                        if a.get("lane") == item.sender and a.get("state") == "in-progress"
-                    ]
-                    if not held:
-                        continue
-                    named = (mentions(item.subject) | mentions(item.task)) & set(held)
-                    reported = sorted(named) if named else (held if len(held) == 1 else [])
-                    for tid in reported:
+                    held = _held_by(assignments, item.sender)
+                    for tid in reported_tasks(item, held):
                         task = by_id.get(tid)
                         try:
                             moved = task is not None and set_status(
@@ -241,7 +254,8 @@ class Engine:
                         continue
         if not since:
             return []
-        stamp = (min(since) - timedelta(seconds=120)).astimezone().strftime("%Y%m%d-%H%M%S")
+        # message names are stamped in UTC (loop-mail writes them so)
+        stamp = (min(since) - timedelta(seconds=120)).astimezone(timezone.utc).strftime("%Y%m%d-%H%M%S")
         return acked_mail(self.paths.mailbox, stamp)
 
     def _uncertain(self) -> list[dict[str, Any]]:
@@ -740,7 +754,8 @@ class Engine:
         outcomes = []
         for i in indices:
             action = actions[i]
-            q.mark_step(path, i, "started")
+            started_at = iso()  # before anything is sent: a dispatch's report must be newer than this
+            q.mark_step(path, i, "started", at=started_at)
             self.events.emit(
                 "action-started",
                 decision_id=doc["id"],
@@ -770,7 +785,7 @@ class Engine:
             self.events.emit(
                 "action-done", decision_id=doc["id"], index=i, kind=action.get("kind"), target=_target(action)
             )
-            self._after(action, doc, i)
+            self._after(action, doc, i, started_at=started_at)
             outcomes.append({"index": i, "state": "done", "error": None})
         q.finish_execution(path)
         return outcomes
@@ -811,14 +826,21 @@ class Engine:
         elif isinstance(action, DropLaneAction):
             # a base lane needs --force; the gate made that destructive, so a human or `full` chose it
             self.substrate.drop_lane(action.window, force=action.window in BASE_LANES)
+        elif isinstance(action, EscalateAction):
+            # the human hears of it in the mailbox (the digest, the deck), through loop-mail like any mail
+            subject, body = escalation_mail(action.summary, action.rationale)
+            self.substrate.send_mail("engine", "coord", subject, body)
 
-    def _after(self, action: dict[str, Any], doc: dict[str, Any], index: int) -> None:
-        """Bookkeeping after a sent action; idempotent, so recovery can redo it."""
+    def _after(
+        self, action: dict[str, Any], doc: dict[str, Any], index: int, *, started_at: str | None = None
+    ) -> None:
+        """Bookkeeping after a sent action; idempotent, so recovery can redo it. `started_at`: when the
+        action was marked started, before it was sent (now, when no record says)."""
         kind = action.get("kind")
         if kind == "dispatch":
             task_id = task_of_payload(str(action.get("payload") or ""))
             if task_id:
-                self._assign(task_id, str(action.get("lane")), doc["id"])
+                self._assign(task_id, str(action.get("lane")), doc["id"], started_at or iso())
         elif kind == "steer" and str(index) in doc.get("asks", {}):
             ask_id = doc["asks"][str(index)]
             lane = str(action.get("lane"))
@@ -840,7 +862,7 @@ class Engine:
         elif kind == "escalate":
             self.events.emit("escalation", decision_id=doc["id"], summary=str(action.get("summary") or ""))
 
-    def _assign(self, task_id: str, lane: str, decision_id: str) -> None:
+    def _assign(self, task_id: str, lane: str, decision_id: str, dispatched_at: str) -> None:
         tasks, _ = load_tasks(self.paths.tasks_dir)
         task = next((t for t in tasks if t.id == task_id and not t.archived), None)
         if task is not None:
@@ -853,7 +875,7 @@ class Engine:
                 assignments[task_id] = {
                     "lane": lane,
                     "decision_id": decision_id,
-                    "dispatched_at": iso(),
+                    "dispatched_at": dispatched_at,
                     "state": "in-progress",
                     "seen_working": False,
                     "ask": None,
@@ -902,6 +924,7 @@ class Engine:
                     "target": _target(action),
                     "task": task_of_payload(str(action.get("payload") or "")),
                     "action": action,
+                    "started_at": step.get("started_at"),
                     "since": iso(),
                 }
                 with updating(self.paths.uncertain, []) as uncertain:
@@ -919,7 +942,7 @@ class Engine:
                     "a human must check (loop-engine resolve)",
                 )
             elif state == "done":
-                self._after(action, record, i)
+                self._after(action, record, i, started_at=step.get("started_at"))
                 states[i] = "done"
             elif state == "failed":
                 states[i] = "failed"
@@ -993,6 +1016,12 @@ class Engine:
                     f"{decision_id} changed on disk since it was reviewed; nothing was run, it stays "
                     "pending: review it again"
                 )
+            try:  # every file the approval will write, before any action runs: never a half-done approval
+                q.preflight(self.paths, (self.paths.assignments, self.paths.asks, self.paths.uncertain))
+            except q.QueueError as exc:
+                raise EngineError(
+                    f"cannot approve {decision_id}: {exc}; nothing was run, it stays pending"
+                ) from None
             indices = self._approvable(doc)
             for i in indices:
                 doc["gates"][i]["state"] = "running"
@@ -1006,7 +1035,7 @@ class Engine:
                 self.events.emit(
                     "checkpoint-not-filed",
                     decision_id=decision_id,
-                    reason="ops-wiki/checkpoint.md or its <!-- coord-decisions --> marker is missing",
+                    reason=q.checkpoint_problem(self.paths) or "ops-wiki/checkpoint.md changed while filing",
                 )
         return {"contract_version": 1, "decision_id": decision_id, "outcomes": outcomes, "filed": filed}
 
@@ -1068,7 +1097,12 @@ class Engine:
                 uncertain.remove(entry)
             if sent:
                 stub = {"id": entry["decision_id"], "asks": {}}
-                self._after(dict(entry.get("action") or {}), stub, int(entry.get("index", 0)))
+                self._after(
+                    dict(entry.get("action") or {}),
+                    stub,
+                    int(entry.get("index", 0)),
+                    started_at=entry.get("started_at") or entry.get("since"),
+                )
             self.events.emit(
                 "action-resolved", id=uncertain_id, decision_id=entry.get("decision_id"), sent=sent
             )

@@ -25,6 +25,7 @@ from loop_schemas import RestartEvent, SchemaError, parse_mail_name, parse_watch
 from loop_engine.events import EventLog
 from loop_engine.observe import read_mail_head
 from loop_engine.paths import EnginePaths
+from loop_engine.reports import done_shaped
 
 BRAIN_CLASSES = ("quota", "timeout", "exit", "parse")
 EVIDENCE_KEPT = 50
@@ -36,7 +37,6 @@ LATENCY_WINDOW = 40
 LATENCY_RATIO = 1.5
 LATENCY_MIN_DELTA_S = 2.0
 # an engine-solicited completion report (the note on every dispatched task asks for it)
-_REPORT_RE = re.compile(r"^\s*done\s+T\d+\b", re.IGNORECASE)
 _TOKEN_RE = re.compile(r"[^A-Za-z0-9_.-]+")
 
 # How each signature family is addressed: which surface a fix would go to ("none": report only).
@@ -225,18 +225,19 @@ def _mail_names(folder: Path) -> list[str]:
 
 
 def _mine_mail(mailbox: Path, found: _Clusters) -> None:
-    """Unsolicited mail to coord: not from coord, not a `re:` reply, not a solicited `done T…` report."""
+    """Unsolicited mail to coord: not from coord or the engine (its escalations), not a `re:` reply, not a
+    done-shaped completion report (loop_engine.reports)."""
     for folder in (mailbox, mailbox / "processed"):
         for name in _mail_names(folder):
             try:
                 parsed = parse_mail_name(name)
             except SchemaError:
                 continue
-            if parsed.recipient != "coord" or parsed.sender == "coord":
+            if parsed.recipient != "coord" or parsed.sender in ("coord", "engine"):
                 continue
             subject, _task = read_mail_head(folder / name)
             text = (subject or "").strip()
-            if text.lower().startswith("re:") or _REPORT_RE.match(text):
+            if text.lower().startswith("re:") or done_shaped(text):
                 continue
             sig = "human:unsolicited-steer"
             found.add(sig, f"mail:{name}", parsed.timestamp.strftime("%Y-%m-%dT%H:%M:%S"))

@@ -13,6 +13,7 @@ import contextlib
 import hashlib
 import os
 import re
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -109,11 +110,17 @@ def begin_execution(paths: EnginePaths, doc: dict[str, Any], indices: list[int])
     return path
 
 
-def mark_step(path: Path, index: int, state: str, *, result: Any = None, error: str | None = None) -> None:
+def mark_step(
+    path: Path, index: int, state: str, *, result: Any = None, error: str | None = None, at: str | None = None
+) -> None:
+    """Record a step's state; `started` also keeps its time as `started_at` (when a dispatch went out)."""
     record: dict[str, Any] = read_json(path, {})
+    when = at or iso()
     for step in record.get("steps", []):
         if step.get("index") == index:
-            step.update(state=state, result=result, error=error, at=iso())
+            step.update(state=state, result=result, error=error, at=when)
+            if state == "started":
+                step["started_at"] = when
     write_json(path, record)
 
 
@@ -136,15 +143,101 @@ def _clean(text: str) -> str:
     return text.replace("<!--", "&lt;!--").replace("-->", "--&gt;")
 
 
+def _shown(paths: EnginePaths, path: Path) -> str:
+    try:
+        return str(path.relative_to(paths.project_root))
+    except ValueError:
+        return str(path)
+
+
+def _checkpoint_text(paths: EnginePaths) -> str:
+    """ops-wiki/checkpoint.md's text; QueueError (one line) when it is missing, unreadable or not UTF-8."""
+    path = paths.checkpoint
+    shown = _shown(paths, path)
+    try:
+        return path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise QueueError(f"{shown} is missing") from None
+    except UnicodeDecodeError as exc:
+        raise QueueError(f"{shown} is not UTF-8 text (byte {exc.start})") from None
+    except OSError as exc:
+        raise QueueError(f"{shown} cannot be read ({exc.strerror or exc})") from None
+    except MemoryError:
+        raise QueueError(f"{shown} is too large to read") from None
+
+
+def checkpoint_problem(paths: EnginePaths) -> str | None:
+    """Why a decision cannot be filed in ops-wiki/checkpoint.md now, or None when it can."""
+    try:
+        text = _checkpoint_text(paths)
+    except QueueError as exc:
+        return str(exc)
+    if MARKER + "\n" not in text and not text.endswith(MARKER):
+        return f"{_shown(paths, paths.checkpoint)} has no {MARKER} line"
+    return None
+
+
+def _writable_folder(paths: EnginePaths, folder: Path) -> str | None:
+    """None when a file can be created in `folder` (made if missing); else why not, one line."""
+    shown = _shown(paths, folder)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except FileExistsError:
+        return f"{shown} is not a folder"
+    except OSError as exc:
+        return f"{shown} cannot be created ({exc.strerror or exc})"
+    if not folder.is_dir():
+        return f"{shown} is not a folder"
+    try:
+        fd, probe = tempfile.mkstemp(prefix=".probe-", dir=folder)
+        os.close(fd)
+        os.unlink(probe)
+    except OSError as exc:
+        return f"{shown} is not writable ({exc.strerror or exc})"
+    return None
+
+
+def preflight(paths: EnginePaths, state_files: tuple[Path, ...] = ()) -> None:
+    """Check every file an approval will write BEFORE any action runs; QueueError (one line) on the first
+    that would fail: ops-wiki/checkpoint.md (readable, UTF-8, its marker present, its folder writable),
+    the archive and executing folders, the engine's state files (valid JSON, their folder writable), the
+    event log (appendable) and .loop/ (where the checkpoint lock lives). Nothing is written but probes."""
+    problem = checkpoint_problem(paths)
+    for folder in (
+        paths.checkpoint.parent,
+        paths.decisions,
+        paths.executing,
+        paths.engine_dir,
+        paths.loop_dir,
+    ):
+        problem = problem or _writable_folder(paths, folder)
+    for state in state_files:
+        if problem:
+            break
+        try:
+            read_json(state, [] if state == paths.uncertain else {})
+        except StoreError as exc:
+            problem = str(exc)
+    if not problem:
+        try:
+            with paths.events.open("ab"):
+                pass
+        except OSError as exc:
+            problem = f"{_shown(paths, paths.events)} cannot be appended to ({exc.strerror or exc})"
+    if problem:
+        raise QueueError(problem)
+
+
 def file_decision(
     paths: EnginePaths, doc: dict[str, Any], outcomes: list[dict[str, Any]], approved_by: str
 ) -> bool:
     """File an executed decision just below the coord-decisions marker (newest first, the last 10 kept).
 
-    False when ops-wiki/checkpoint.md or its marker is missing (nothing is written then).
+    False when ops-wiki/checkpoint.md is missing, unreadable, not UTF-8 or has no marker (nothing is
+    written then; checkpoint_problem says why). Never raises for those: the actions already ran.
     """
     path = paths.checkpoint
-    if not path.exists():
+    if checkpoint_problem(paths) is not None:
         return False
     decision = doc.get("decision", {})
     lines = [
@@ -166,7 +259,10 @@ def file_decision(
     block = "\n".join(lines) + "\n"
     # the lock lives in .loop/, never beside checkpoint.md: ops-wiki/ is the project's (tracked) wiki
     with file_lock(paths.loop_dir / "checkpoint-file"):
-        text = path.read_text(encoding="utf-8")
+        try:
+            text = _checkpoint_text(paths)
+        except QueueError:
+            return False  # changed since the check above
         at = text.find(MARKER + "\n")
         if at < 0:
             if not text.endswith(MARKER):

@@ -32,6 +32,8 @@ def read_json(path: Path, default: Any) -> Any:
         value = json.loads(text)
     except ValueError as exc:
         raise StoreError(f"{path}: not valid JSON ({exc})") from exc
+    except RecursionError:
+        raise StoreError(f"{path}: not valid JSON (too deeply nested)") from None
     if type(value) is not type(default):
         raise StoreError(f"{path}: expected a JSON {type(default).__name__}")
     return value

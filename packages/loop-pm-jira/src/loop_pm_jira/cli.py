@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import click
-from loop_schemas import TaskStatus, printable
+from loop_schemas import TaskStatus, describe_error, printable
 from loop_schemas.pm import AdapterError
 
 from loop_pm_jira import __version__
@@ -307,7 +307,7 @@ def retro(
         try:
             text = sys.stdin.read() if str(body_file) == "-" else body_file.read_text(encoding="utf-8")
         except (OSError, UnicodeDecodeError) as exc:
-            raise Failure(f"cannot read --body-file {body_file}: {type(exc).__name__}") from None
+            raise Failure(f"--body-file: {describe_error(exc, str(body_file))}") from None
     else:
         text = body or ""
     if not text.strip():
@@ -345,6 +345,5 @@ def main(argv: Sequence[str] | None = None) -> None:
     except SystemExit:
         raise
     except Exception as exc:
-        first = (str(exc).strip().splitlines() or [""])[0]
-        sys.stderr.write(f"loop-pm-jira: internal error: {type(exc).__name__}: {first}\n")
+        sys.stderr.write(f"loop-pm-jira: internal error: {describe_error(exc)}\n")
         sys.exit(1)

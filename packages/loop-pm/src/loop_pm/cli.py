@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import click
-from loop_schemas import LockTimeoutError, printable, redact, redact_data
+from loop_schemas import LockTimeoutError, describe_error, printable, redact, redact_data
 from loop_schemas.pm import (
     ADAPTER_GROUP,
     COMMAND_GROUP,
@@ -289,7 +289,7 @@ def sync(
     try:
         specs = list(adapter.sync_options())
     except Exception as exc:
-        fail(f"adapter '{adapter_name}': sync_options failed: {type(exc).__name__}")
+        fail(f"adapter '{adapter_name}': sync_options failed: {describe_error(exc)}")
         return
     options = parse_adapter_options(ctx.args, specs, direction, adapter_name)
 
@@ -338,7 +338,7 @@ def sync(
         result.error = "another loop-pm sync holds the lock on this project (.loop/pm-sync.lock)"
     except OSError as exc:  # e.g. the project root cannot hold .loop/ (read-only, not a directory)
         result.ok = False
-        reason = exc.strerror or type(exc).__name__
+        reason = exc.strerror or describe_error(exc)
         result.error = f"cannot use {exc.filename}: {reason}" if exc.filename else f"file error: {reason}"
     finally:
         with contextlib.suppress(Exception):  # closing must never hide the result
@@ -355,8 +355,7 @@ def sync(
 
 
 def _format_unexpected(exc: BaseException) -> str:
-    text = str(exc).strip().splitlines()
-    return f"{type(exc).__name__}: {text[0]}" if text else type(exc).__name__
+    return describe_error(exc)
 
 
 def main(argv: Sequence[str] | None = None) -> None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from importlib.metadata import EntryPoint, entry_points
 
+from loop_schemas import describe_error
 from loop_schemas.pm import ADAPTER_GROUP, COMMAND_GROUP, AdapterInfo, Availability, PmAdapter
 
 
@@ -53,8 +54,7 @@ def discover(group: str = ADAPTER_GROUP) -> list[PluginEntry]:
 
 
 def _describe(exc: BaseException) -> str:
-    text = str(exc).strip().splitlines()
-    return f"{type(exc).__name__}: {text[0]}" if text else type(exc).__name__
+    return describe_error(exc)
 
 
 def load_adapter(entry: PluginEntry) -> PmAdapter:

@@ -15,7 +15,7 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from loop_schemas import TaskStatus, file_lock, printable, redact
+from loop_schemas import TaskStatus, describe_error, file_lock, printable, redact
 from loop_schemas.pm import (
     FATAL_ERRORS,
     AdapterConnectionError,
@@ -484,10 +484,9 @@ def _stop(steps: list[_Step], index: int, message: str, plan: SyncPlan) -> None:
 
 def unexpected(adapter: str, exc: BaseException) -> str:
     """One line for an exception an adapter should not have raised (only AdapterError is part of the
-    protocol): its type and first line, so the run still ends in one result (and one --json document)."""
-    text = str(exc).strip().splitlines()
-    what = f"{type(exc).__name__}: {text[0]}" if text else type(exc).__name__
-    return f"adapter '{adapter}' failed unexpectedly: {what}"
+    protocol): what went wrong in a person's words, so the run still ends in one result (and one --json
+    document)."""
+    return f"adapter '{adapter}' failed unexpectedly: {describe_error(exc)}"
 
 
 def run_direction(ctx: Context, direction: str) -> SyncPlan:

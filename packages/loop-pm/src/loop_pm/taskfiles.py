@@ -17,6 +17,7 @@ from loop_schemas import (
     TaskStatus,
     append_line,
     atomic_write,
+    describe_error,
     format_task,
     parse_task,
     set_frontmatter_key,
@@ -93,11 +94,11 @@ def read_tree(tasks_dir: Path) -> TaskTree:
             try:
                 text = path.read_text(encoding="utf-8")
             except UnicodeDecodeError as exc:
-                tree.problems.append(f"{rel}: unreadable ({type(exc).__name__}); skipped")
+                tree.problems.append(f"{describe_error(exc, rel)}; skipped")
                 _claim(tree, _named_key(path.read_bytes().decode("utf-8", errors="replace")), rel)
                 continue
             except OSError as exc:
-                tree.problems.append(f"{rel}: unreadable ({type(exc).__name__}); skipped")
+                tree.problems.append(f"{rel}: unreadable ({exc.strerror or describe_error(exc)}); skipped")
                 continue
             try:
                 task = parse_task(text, path)
@@ -193,7 +194,7 @@ def _reread(tf: TaskFile) -> str:
         with tf.path.open(encoding="utf-8", newline="") as handle:
             text = handle.read()
     except (OSError, UnicodeDecodeError) as exc:
-        raise TaskWriteError(f"{tf.path.name}: cannot re-read ({type(exc).__name__})") from None
+        raise TaskWriteError(f"cannot re-read {describe_error(exc, tf.path.name)}") from None
     return text
 
 

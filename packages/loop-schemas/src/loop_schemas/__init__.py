@@ -44,7 +44,7 @@ from loop_schemas.engine import (
     PendingDecision,
     parse_event,
 )
-from loop_schemas.errors import Problem, SchemaError
+from loop_schemas.errors import Problem, SchemaError, describe_error
 from loop_schemas.fenced import extract_fenced_blocks, load_yaml
 from loop_schemas.lane_config import (
     BrainConfig,
@@ -202,6 +202,7 @@ __all__ = [
     "accept_gate_problems",
     "append_line",
     "atomic_write",
+    "describe_error",
     "dump_state",
     "extract_decision_blocks",
     "extract_fenced_blocks",

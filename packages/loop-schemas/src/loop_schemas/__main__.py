@@ -19,7 +19,7 @@ from pydantic import ValidationError
 
 from loop_schemas.adr import parse_adr
 from loop_schemas.decision import parse_decision_block
-from loop_schemas.errors import Problem, SchemaError, problems_from_validation
+from loop_schemas.errors import Problem, SchemaError, describe_error, problems_from_validation
 from loop_schemas.export import export_schemas
 from loop_schemas.lane_config import load_lane_config
 from loop_schemas.mail import is_mail_name, parse_mail
@@ -126,6 +126,8 @@ def validate_file(path: Path, kind: str | None) -> tuple[str | None, list[Proble
         return use, [_strip_where(p, path) for p in exc.problems]
     except ValidationError as exc:
         return use, problems_from_validation(exc)
+    except (RecursionError, MemoryError) as exc:  # a hostile document: said in words, never a traceback
+        return use, [Problem("", describe_error(exc))]
     return use, []
 
 
@@ -197,3 +199,6 @@ if __name__ == "__main__":
         sys.exit(main())
     except KeyboardInterrupt:
         sys.exit(130)
+    except Exception as exc:  # one line a person can act on, never a traceback or a raw exception name
+        print(f"python -m loop_schemas: {describe_error(exc)}", file=sys.stderr)
+        sys.exit(1)
