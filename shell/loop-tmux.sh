@@ -269,7 +269,7 @@ lane_start_watchdog() {
 
 # lane_boot_check SESSION SECS: after SECS, one line per AI lane; 1 when any fell back to a shell.
 lane_boot_check() {
-  local session=$1 secs=$2 tmp lane pane cmd dead harness launch state fails=0 checked=0
+  local session=$1 secs=$2 tmp lane pane cmd dead harness launch state ai fails=0 checked=0
   sleep "$secs"
   tmp=$(mktemp "${TMPDIR:-/tmp}/loop-tmux.XXXXXX")
   if ! loop_py lanes panes --session "$session" >"$tmp"; then
@@ -278,8 +278,11 @@ lane_boot_check() {
   fi
   while IFS= read -r -d '' lane && IFS= read -r -d '' pane && IFS= read -r -d '' cmd &&
     IFS= read -r -d '' dead && IFS= read -r -d '' harness && IFS= read -r -d '' launch &&
-    IFS= read -r -d '' state; do
-    if [ -z "$harness" ] || [ "$(harness_field "$harness" kind 2>/dev/null || true)" != ai ]; then continue; fi
+    IFS= read -r -d '' state && IFS= read -r -d '' ai; do
+    # ai (lanes.py panes): the one answer to "is this an AI lane?" (lane_status.Registry.ai_harness):
+    # launched as an AI harness, or running an agent's own process; never because it runs python3
+    [ -n "$ai" ] || continue
+    harness=$ai
     checked=$((checked + 1))
     # state (lanes.py panes): dead | shell | launching | running; a shell whose foreground group runs more (a
     # harness behind a wrapper script that did not exec) is running, as loop-lane-status and the watchdog judge
