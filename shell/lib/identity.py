@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """identity.py: is the caller a human, or an AI lane? The check of every human-only command (stdlib, 3.8+).
 
-    identity.py caller [--json]             the verdict: exit 0 a human, 1 an AI lane (or not checkable)
+    identity.py caller [--pid PID] [--json] the verdict for this process (or process PID and its
+                                            ancestors): exit 0 a human, 1 an AI lane (or not checkable)
     identity.py require-human PROG VERB     exit 0 for a human; otherwise one line on stderr,
                                             "PROG: refusing 'VERB': <why>; a human runs PROG VERB ...", exit 1
 
@@ -31,6 +32,7 @@ Exit: 0 a human; 1 refused; 2 usage.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -83,11 +85,18 @@ def names_of(comm: str, argv: List[str], exe: str, cwd: str = "") -> List[str]:
         if os.path.isfile(script) and os.access(script, os.X_OK):
             out.append(_base(argv[1]))
     seen: List[str] = []
-    for name in out:
-        name = name.lstrip("-")
+    for raw in out:
+        name = raw.lstrip("-")
         if name and name not in seen:
             seen.append(name)
     return seen
+
+
+def _readlink(path: str) -> str:
+    try:
+        return os.readlink(path)
+    except OSError:
+        return ""
 
 
 def _read(path: str) -> bytes:
@@ -110,17 +119,9 @@ def _proc_linux(pid: int) -> Optional[Proc]:
             argv.pop()
     except OSError:
         argv = []
-    exe = cwd = ""
-    try:
-        exe = os.readlink(f"/proc/{pid}/exe")
-        if exe.endswith(" (deleted)"):
-            exe = exe[: -len(" (deleted)")]
-    except OSError:
-        pass
-    try:
-        cwd = os.readlink(f"/proc/{pid}/cwd")
-    except OSError:
-        pass
+    exe, cwd = _readlink(f"/proc/{pid}/exe"), _readlink(f"/proc/{pid}/cwd")
+    if exe.endswith(" (deleted)"):
+        exe = exe[: -len(" (deleted)")]
     return Proc(pid, ppid, names_of(comm, argv, exe, cwd), exe)
 
 
@@ -225,10 +226,8 @@ def candidate_sockets(server: Proc) -> List[str]:
         if env_sock:
             out.append(env_sock)
     directory = os.path.join(os.environ.get("TMUX_TMPDIR") or "/tmp", f"tmux-{os.getuid()}")
-    try:
+    with contextlib.suppress(OSError):
         out.extend(os.path.join(directory, n) for n in sorted(os.listdir(directory)))
-    except OSError:
-        pass
     unique: List[str] = []
     for sock in out:
         if sock not in unique:
@@ -243,7 +242,15 @@ def _tmux_binary(server: Proc) -> str:
     return shutil.which("tmux") or "tmux"
 
 
-PANE_FORMAT = ("pid", "pane_pid", "pane_id", "session_name", "window_name", "@loop_lane_harness", "pane_current_command")
+PANE_FORMAT = (
+    "pid",
+    "pane_pid",
+    "pane_id",
+    "session_name",
+    "window_name",
+    "@loop_lane_harness",
+    "pane_current_command",
+)
 
 
 def find_pane(server: Proc, pane_pid: int) -> Optional[Dict[str, str]]:
@@ -291,10 +298,8 @@ def caller_verdict(registry: lane_status.Registry, chain: List[Proc], complete: 
         pane_proc = chain[i - 1]
         row = find_pane(proc, pane_proc.pid)
         if row is None:
-            return Verdict(
-                True,
-                f"it runs under the tmux server pid {proc.pid}, whose pane for pid {pane_proc.pid} cannot be found",
-            )
+            why = f"it runs under the tmux server pid {proc.pid}, whose pane for pid {pane_proc.pid}"
+            return Verdict(True, why + " cannot be found")
         harness = registry.ai_harness(row["@loop_lane_harness"], (row["pane_current_command"],))
         if harness is not None:
             where = f"window '{row['window_name']}', pane {row['pane_id']}, harness {harness}"
@@ -306,10 +311,17 @@ def caller_verdict(registry: lane_status.Registry, chain: List[Proc], complete: 
     return Verdict(False, "no AI harness among its ancestors and no AI lane's pane")
 
 
-def verdict_now() -> Verdict:
+def verdict_now(pid: Optional[int] = None) -> Verdict:
     registry = lane_status.Registry(lane_status.load_registry())
-    chain, complete = ancestry()
+    chain, complete = ancestry(pid)
+    if not chain:
+        return Verdict(True, f"no process {pid}" if pid else "this process's ancestry cannot be read")
     return caller_verdict(registry, chain, complete)
+
+
+def _usage() -> int:
+    sys.stderr.write("identity: usage: identity.py caller [--pid PID] [--json] | require-human PROG VERB\n")
+    return 2
 
 
 def main(argv: List[str]) -> int:
@@ -317,9 +329,21 @@ def main(argv: List[str]) -> int:
         sys.stdout.write(__doc__ or "")
         return 0 if argv else 2
     verb, rest = argv[0], argv[1:]
-    if verb == "caller" and rest in ([], ["--json"]):
-        verdict = verdict_now()
-        if rest:
+    if verb == "caller":
+        as_json, pid = False, None
+        it = iter(rest)
+        for arg in it:
+            if arg == "--json":
+                as_json = True
+            elif arg == "--pid":
+                value = next(it, "")
+                if not value.isdigit() or int(value) <= 0:
+                    return _usage()
+                pid = int(value)
+            else:
+                return _usage()
+        verdict = verdict_now(pid)
+        if as_json:
             sys.stdout.write(json.dumps(verdict.as_dict()) + "\n")
         else:
             sys.stdout.write(("ai" if verdict.ai else "human") + f": {verdict.reason}\n")
@@ -328,13 +352,11 @@ def main(argv: List[str]) -> int:
         prog, what = rest
         verdict = verdict_now()
         if verdict.ai:
-            sys.stderr.write(
-                f"{prog}: refusing '{what}': {verdict.reason}; a human runs {prog} {what} from their own shell\n"
-            )
+            human = f"a human runs {prog} {what} from their own shell"
+            sys.stderr.write(f"{prog}: refusing '{what}': {verdict.reason}; {human}\n")
             return 1
         return 0
-    sys.stderr.write("identity: usage: identity.py caller [--json] | require-human PROG VERB\n")
-    return 2
+    return _usage()
 
 
 if __name__ == "__main__":
