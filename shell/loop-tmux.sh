@@ -78,7 +78,8 @@ and --auto-approve applied per harness) or the command C, in --repo P (default: 
 W must match ^[A-Za-z][A-Za-z0-9_-]+$, be new in the session and not be one of the pane lanes
 validate-left, validate-right, ops-top, ops-bottom. The window is tagged @loop_lane=1
 and its metadata kept in @loop_lane_* window options (harness, model, role, cmd, kind, repo, launch,
-isolation, branch); a --cmd that starts a registered harness records that harness.
+isolation, branch); a --cmd that starts a registered harness (its name or process names; never a
+generic binary such as python3) records that harness.
   --kind standing|worker    stored as @loop_lane_kind (default worker)
   --worktree                give the lane its own git worktree <repo>/.loop/worktrees/<session>/<W>
                             on branch loop/<session>/<W>
