@@ -35,6 +35,7 @@ from loop_substrate.pytest_plugin import FakeAgentKit, start_hermetic_server
 pytestmark = pytest.mark.tmux
 
 ADR = SHELL / "loop-adr.sh"
+DETACHED = SHELL / "tests" / "detached.py"
 SESSION = "hostile"
 # ADR number -> who tries to accept it
 ATTACKS = {
@@ -249,7 +250,8 @@ def test_a_human_outside_tmux_and_the_coord_pane_accept(hostile: Hostile) -> Non
     coord_err = (hostile.out / "coord.err").read_text()
     assert (hostile.out / "coord.rc").read_text().strip() == "0", coord_err
     assert hostile.adr_status(COORD_ADR) == "Accepted"
-    proc = hostile.run("bash", str(ADR), "accept", str(HUMAN_ADR), "--yes")
+    # a human's own shell: outside the test runner's ancestry (an agent may be running this suite)
+    proc = hostile.run(sys.executable, str(DETACHED), "bash", str(ADR), "accept", str(HUMAN_ADR), "--yes")
     assert proc.returncode == 0, proc.stderr
     assert hostile.adr_status(HUMAN_ADR) == "Accepted"
 
