@@ -25,7 +25,8 @@ and never from the environment (TMUX, TMUX_PANE, LOOP_TMUX_SOCKET only propose t
    @loop_lane_harness, its command): the one answer to "is this lane an AI lane?" that --boot-check,
    the watchdog and loop-lane-status's `ai` give too. An AI lane is refused; a pane that cannot be
    found is refused.
-3. When the ancestry cannot be read at all, any sign of tmux (TMUX or TMUX_PANE set) refuses.
+3. When the ancestry cannot be read in full, any sign of tmux (a tmux server among what was read, TMUX
+   or TMUX_PANE set) refuses; so does a harness registry that cannot be read.
 
 Exit: 0 a human; 1 refused; 2 usage.
 """
@@ -55,12 +56,13 @@ class Proc:
         self.names = names
         self.exe = exe
 
-    def label(self) -> str:
-        return self.names[0] if self.names else "?"
-
 
 class Verdict:
-    def __init__(self, ai: bool, reason: str, harness: Optional[str] = None, pane: Optional[str] = None):
+    """`ai`: refused (an AI lane, or it cannot be told); `reason`: one line saying why."""
+
+    def __init__(
+        self, ai: bool, reason: str, harness: Optional[str] = None, pane: Optional[str] = None
+    ) -> None:
         self.ai = ai
         self.reason = reason
         self.harness = harness
