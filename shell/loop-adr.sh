@@ -31,8 +31,11 @@ Verbs:
                          root or the ADR folder; URLs pass as written) and the status must be Proposed.
                          On a terminal it shows the record and asks for confirmation unless --yes;
                          without a terminal the caller is taken to have confirmed (the deck asks first).
-                         Always refused inside the pane of an AI lane (TMUX_PANE whose window or pane
-                         carries an @loop_lane_harness naming an AI harness), whatever the flags.
+                         Always refused when called from an AI lane, whatever the flags and the
+                         environment: an AI harness among the caller's process ancestors, or a tmux
+                         pane among them whose lane is an AI lane (@loop_lane_harness, or an agent's
+                         own process); also refused when that pane cannot be found, or the ancestry
+                         cannot be read under tmux. TMUX, TMUX_PANE and LOOP_TMUX_SOCKET decide nothing.
   reject <id> [--yes]    mark a Proposed record Rejected (same AI-lane refusal and confirmation)
   supersede <id> --by <id2> [--yes]
                          mark <id> Superseded (superseded_by: <id2>'s file); <id2> gets supersedes:
@@ -48,37 +51,6 @@ Options:
 Automation never runs accept: agents draft ADRs, a human accepts them.
 Exit: 0 ok; 1 refused, not found or failed; 2 usage.
 USAGE
-}
-
-# The harness names whose lanes are AI agents (lib/harness-registry.sh order, minus mprocs and shell).
-ADR_AI_HARNESSES=" pi claude opencode codex cursor-agent hermes droid forge amp openclaw "
-
-# adr_tmux ARGS...: tmux against the server this pane belongs to ($TMUX's socket), else loop_tmux.
-adr_tmux() {
-  local sock=${TMUX:-}
-  sock=${sock%%,*}
-  if [ -n "$sock" ] && [ -S "$sock" ]; then
-    tmux -S "$sock" "$@"
-  else
-    loop_tmux "$@"
-  fi
-}
-
-# adr_refuse_ai_lane VERB: exit 1 when this runs inside the pane of an AI lane.
-adr_refuse_ai_lane() {
-  local pane=${TMUX_PANE:-}
-  [ -n "$pane" ] || return 0
-  local harness role
-  harness=$(adr_tmux display-message -p -t "$pane" '#{@loop_lane_harness}' 2>/dev/null) || harness=""
-  role=$(adr_tmux display-message -p -t "$pane" '#{window_name}' 2>/dev/null) || role=""
-  case $ADR_AI_HARNESSES in
-    *" $harness "*)
-      if [ -n "$harness" ]; then
-        loop_die "refusing '$1': this runs in the pane of an AI lane (window '$role', harness $harness); a human runs loop-adr $1 from their own shell" 1
-      fi
-      ;;
-  esac
-  return 0
 }
 
 # adr_confirm QUESTION: on a terminal ask; 0 when the answer is yes.
@@ -172,7 +144,7 @@ adr_main() {
       ;;
     accept | reject)
       [ "$npos" = 1 ] || loop_usage_error "usage: loop-adr $verb <id> [--yes]"
-      adr_refuse_ai_lane "$verb"
+      loop_require_human "$verb"
       local id=${pos[0]}
       if [ "$verb" = accept ]; then
         local problems rc=0
@@ -194,7 +166,7 @@ adr_main() {
       ;;
     supersede)
       [ "$npos" = 1 ] && [ -n "$by" ] || loop_usage_error "usage: loop-adr supersede <id> --by <id2>"
-      adr_refuse_ai_lane supersede
+      loop_require_human supersede
       if [ "$yes" = 0 ] && adr_on_terminal; then
         local old new
         old=$(loop_py adr ${g[@]+"${g[@]}"} title "${pos[0]}")

@@ -78,7 +78,8 @@ and --auto-approve applied per harness) or the command C, in --repo P (default: 
 W must match ^[A-Za-z][A-Za-z0-9_-]+$, be new in the session and not be one of the pane lanes
 validate-left, validate-right, ops-top, ops-bottom. The window is tagged @loop_lane=1
 and its metadata kept in @loop_lane_* window options (harness, model, role, cmd, kind, repo, launch,
-isolation, branch); a --cmd that starts a registered harness records that harness.
+isolation, branch); a --cmd that starts a registered harness (its name or process names; never a
+generic binary such as python3) records that harness.
   --kind standing|worker    stored as @loop_lane_kind (default worker)
   --worktree                give the lane its own git worktree <repo>/.loop/worktrees/<session>/<W>
                             on branch loop/<session>/<W>
@@ -269,7 +270,7 @@ lane_start_watchdog() {
 
 # lane_boot_check SESSION SECS: after SECS, one line per AI lane; 1 when any fell back to a shell.
 lane_boot_check() {
-  local session=$1 secs=$2 tmp lane pane cmd dead harness launch state fails=0 checked=0
+  local session=$1 secs=$2 tmp lane pane cmd dead harness launch state ai fails=0 checked=0
   sleep "$secs"
   tmp=$(mktemp "${TMPDIR:-/tmp}/loop-tmux.XXXXXX")
   if ! loop_py lanes panes --session "$session" >"$tmp"; then
@@ -278,8 +279,11 @@ lane_boot_check() {
   fi
   while IFS= read -r -d '' lane && IFS= read -r -d '' pane && IFS= read -r -d '' cmd &&
     IFS= read -r -d '' dead && IFS= read -r -d '' harness && IFS= read -r -d '' launch &&
-    IFS= read -r -d '' state; do
-    if [ -z "$harness" ] || [ "$(harness_field "$harness" kind 2>/dev/null || true)" != ai ]; then continue; fi
+    IFS= read -r -d '' state && IFS= read -r -d '' ai; do
+    # ai (lanes.py panes): the one answer to "is this an AI lane?" (lane_status.Registry.ai_harness):
+    # launched as an AI harness, or running an agent's own process; never because it runs python3
+    [ -n "$ai" ] || continue
+    harness=$ai
     checked=$((checked + 1))
     # state (lanes.py panes): dead | shell | launching | running; a shell whose foreground group runs more (a
     # harness behind a wrapper script that did not exec) is running, as loop-lane-status and the watchdog judge

@@ -64,6 +64,13 @@ loop_main_root() {
   fi
 }
 
+# loop_require_human VERB: exit 1 unless a human runs this command (one line on stderr says why). The
+# verdict is lib/identity.py's, from the caller's process ancestry and the lane tmux says its pane is,
+# never from the environment: TMUX_PANE= or a forged TMUX cannot make an AI lane's call a human's.
+loop_require_human() {
+  loop_py identity require-human "${LOOP_PROG:-${0##*/}}" "$1" || exit 1
+}
+
 # loop_need_value FLAG ARGC: fail with a usage error when FLAG has no value after it.
 loop_need_value() {
   if [ "$2" -lt 2 ]; then

@@ -163,6 +163,8 @@ _registry_load() {
       ;;
     demo)
       # The demo loop's simulated agent (lib/demo_agent.py, stdlib python): no AI, and it says so.
+      # binary python3 identifies nothing (any python3 program has it): the demo agent is told apart by
+      # its lane's @loop_lane_harness and its own process name (process_names), see CONTRACT "Lane identity"
       binary=python3
       launch_cmd="python3 $(registry_shell_quote "$(_registry_lib_dir)/demo_agent.py")"
       idle_pattern='demo agent ready'

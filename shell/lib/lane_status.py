@@ -87,7 +87,7 @@ def makedirs(path: str, mode: int = 0o777) -> None:
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     import re
-    from collections.abc import Callable
+    from collections.abc import Callable, Iterable
 
 CONTRACT_VERSION = 1
 LIB_DIR = dirname(__file__ if __file__.startswith("/") else path_join(posix.getcwd(), __file__))
@@ -538,12 +538,15 @@ class Registry:
         shell = harnesses.get("shell", {})
         names = shell.get("process_names") if isinstance(shell, dict) else None
         self.shells = {str(n) for n in names} if isinstance(names, list) and names else set(DEFAULT_SHELLS)
+        # The names of the agents' own processes: each AI harness's name and process_names, never its
+        # `binary` (python3, node or bash run much more than agents: the demo agent's binary is python3,
+        # and it is told apart by its process name loop-demo-agent). See ai_harness.
         self.by_process: dict[str, str] = {}
         for name, fields in harnesses.items():
             if fields.get("kind") != "ai":
                 continue
             procs = fields.get("process_names")
-            for proc in procs if isinstance(procs, list) else []:
+            for proc in [name, *(procs if isinstance(procs, list) else [])]:
                 self.by_process.setdefault(str(proc), name)
         home = getenv("LOOP_LANE_IDLE_HOME_PATTERN", "")
         self.home = _compile(home, "LOOP_LANE_IDLE_HOME_PATTERN", self.sre)
@@ -555,6 +558,27 @@ class Registry:
         if fields is None:
             return harness != "shell"  # an unknown name on a lane is taken as an AI harness
         return fields.get("kind") == "ai"
+
+    def agent_of_process(self, names: Iterable[str]) -> str | None:
+        """The AI harness one of a process's names (its command, argv[0], executable) belongs to."""
+        for name in names:
+            harness = self.by_process.get(name)
+            if harness is not None:
+                return harness
+        return None
+
+    def ai_harness(self, tag: str | None, names: Iterable[str]) -> str | None:
+        """THE answer to "is this lane an AI lane?" (the AI harness it runs, or None), shared by
+        loop-lane-status (`ai`), --boot-check, the watchdog, the engine's gate (through `ai`) and the
+        human-only commands' caller check (identity.py).
+
+        A lane is an AI lane because loop-tmux launched it as one (`tag`: its @loop_lane_harness, set from
+        the registry, --harness, the preset or the lane-config; an unknown name counts as AI), or because
+        its process is one of an agent's own (`names`, see agent_of_process). Never because it runs
+        python3, node or a shell: a harness's `binary` identifies nothing."""
+        if tag and self.is_ai(tag):
+            return tag
+        return self.agent_of_process(names)
 
     def is_shell_process(self, command: str) -> bool:
         return command.lstrip("-") in self.shells or command in self.shells
@@ -750,9 +774,8 @@ def classify_screen(rows: list[str], pats: Patterns, home: re.Pattern[str] | Non
 
 
 def pane_harness(pane: Pane, registry: Registry) -> str | None:
-    if pane.harness_opt:
-        return pane.harness_opt
-    return registry.by_process.get(pane.command)
+    """The harness a pane's screen is read as: its AI harness (Registry.ai_harness), else its tag."""
+    return registry.ai_harness(pane.harness_opt, (pane.command,)) or pane.harness_opt or None
 
 
 def classify_without_screen(pane: Pane, registry: Registry) -> Verdict | None:
@@ -1037,7 +1060,7 @@ def dump_json(value: object) -> str:
     raise TypeError(f"cannot encode {type(value).__name__} as JSON")
 
 
-def entry(lane: str, kind: str, target: str, verdict: Verdict) -> dict[str, object]:
+def entry(lane: str, kind: str, target: str, verdict: Verdict, ai: bool) -> dict[str, object]:
     return {
         "lane": lane,
         "status": verdict.status,
@@ -1046,7 +1069,12 @@ def entry(lane: str, kind: str, target: str, verdict: Verdict) -> dict[str, obje
         "detail": verdict.detail,
         "harness": verdict.harness,
         "source": verdict.source,
+        "ai": ai,
     }
+
+
+def pane_is_ai(pane: Pane, registry: Registry) -> bool:
+    return registry.ai_harness(pane.harness_opt, (pane.command,)) is not None
 
 
 class Prefetch:
@@ -1172,9 +1200,10 @@ def _report(
         for name, kind, pane, wid in rows:
             if pane is None:
                 v = Verdict("unknown", "no-pane", "process", None)
-                lanes[name] = entry(name, kind, wid or "", v)
+                lanes[name] = entry(name, kind, wid or "", v, False)
             else:
-                lanes[name] = entry(name, kind, pane.pane_id, verdicts[pane.pane_id])
+                ai = pane_is_ai(pane, registry)
+                lanes[name] = entry(name, kind, pane.pane_id, verdicts[pane.pane_id], ai)
         if as_json:
             doc = {
                 "contract_version": CONTRACT_VERSION,
@@ -1198,7 +1227,7 @@ def _report(
                     "contract_version": CONTRACT_VERSION,
                     "session": session,
                     "generated_at": now_iso(),
-                    "lanes": {lane: entry(lane, kind, pane.pane_id, verdict)},
+                    "lanes": {lane: entry(lane, kind, pane.pane_id, verdict, pane_is_ai(pane, registry))},
                 }
                 out.append(dump_json(doc))
             else:

@@ -27,9 +27,11 @@ Verbs (argv from loop-tmux.sh; records for bash are NUL-separated fields):
   add-window ...      create one add-lane window, print "<window_id> <pane_id>"
   find --session S --window W      print window_id, base(0|1), isolation, worktree, branch (NUL-sep.)
   list --session S [--json]        list-lanes (human table or loop_schemas.LaneList JSON)
-  panes --session S   every lane pane: lane, pane_id, current command, dead, harness, launch, state
+  panes --session S   every lane pane: lane, pane_id, current command, dead, harness, launch, state, ai
                       (NUL-sep.; state = dead | shell | running, judged like loop-lane-status and the
-                      watchdog: a pane showing a shell whose foreground group runs more is running)
+                      watchdog: a pane showing a shell whose foreground group runs more is running;
+                      ai = the AI harness of an AI lane, lane_status.Registry.ai_harness's answer,
+                      empty for any other lane)
 """
 
 from __future__ import annotations
@@ -236,7 +238,10 @@ def _which(name: str) -> Optional[str]:
 
 
 def infer_harness(cmd: Optional[str], harnesses: Dict[str, Dict[str, Any]]) -> Optional[str]:
-    """The registered (non-shell) harness a command starts with, e.g. 'claude --model x' -> claude."""
+    """The registered (non-shell) harness a command starts with, e.g. 'claude --model x' -> claude.
+
+    Only by a harness's name or process_names, never by its `binary`: python3 (the demo agent's binary),
+    node or bash start far more than agents, so `python3 -c 'print(1)'` is no harness's lane."""
     if not cmd:
         return None
     try:
@@ -253,7 +258,7 @@ def infer_harness(cmd: Optional[str], harnesses: Dict[str, Dict[str, Any]]) -> O
     for name, entry in harnesses.items():
         if entry.get("kind") == "shell":
             continue
-        if first == name or first == entry.get("binary") or first in (entry.get("process_names") or []):
+        if first == name or first in (entry.get("process_names") or []):
             return name
     return None
 
@@ -830,10 +835,15 @@ def pane_states(rows: List[Dict[str, str]], harnesses: Dict[str, Dict[str, Any]]
 
 
 def panes(args: argparse.Namespace) -> int:
+    import lane_status
+
     data = b""
     rows = lane_panes(args.session)
-    states = pane_states(rows, load_registry())
+    harnesses = load_registry()
+    states = pane_states(rows, harnesses)
+    registry = lane_status.Registry(harnesses)
     for row in rows:
+        ai = registry.ai_harness(row["@loop_lane_harness"], (row["pane_current_command"],)) or ""
         fields = [
             row["lane"],
             row["pane_id"],
@@ -842,6 +852,7 @@ def panes(args: argparse.Namespace) -> int:
             row["@loop_lane_harness"],
             row["@loop_lane_launch"],
             states[row["pane_id"]],
+            ai,
         ]
         data += b"".join(f.encode("utf-8", "surrogateescape") + b"\0" for f in fields)
     sys.stdout.buffer.write(data)

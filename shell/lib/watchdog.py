@@ -7,8 +7,9 @@ process group still holds a non-shell process (a harness behind a shell-script w
 exec) is running, not down (checked with `ps`; without ps the current command alone decides).
 A lane is any pane carrying its own lane options
 (@loop_lane_pane = its pane id): the base lanes loop-tmux boots and every add-lane window, found
-afresh on each poll. Only lanes whose @loop_lane_harness is an AI harness in the registry and that
-have a launch command (@loop_lane_launch) are watched; shell, tool and plain-command lanes are left alone.
+afresh on each poll. Only AI lanes (lane_status.Registry.ai_harness: @loop_lane_harness names an AI
+harness, or the pane runs an agent's own process; never a lane because it runs python3) that have a
+launch command (@loop_lane_launch) are watched; shell, tool and plain-command lanes are left alone.
 
 Per lane: a lane must look down on two looks at least --confirm seconds apart (a lane that is just
 starting runs its wrapper shell for a moment); then it is restarted at once, and each further
@@ -151,7 +152,7 @@ class Watchdog:
         self.args = args
         self.session: str = args.session
         self.log = Log(args.state_dir, args.session)
-        self.ai = {name for name, h in harnesses.items() if h.get("kind") == "ai"}
+        self.registry = lane_status.Registry(harnesses)
         shells = harnesses.get("shell", {}).get("process_names") or []
         if isinstance(shells, str):
             shells = shells.split()
@@ -218,8 +219,11 @@ class Watchdog:
         due: List[float] = []
         seen = set()
         for row in rows:
-            harness, launch = row["@loop_lane_harness"], row["@loop_lane_launch"]
-            if harness not in self.ai or not launch:
+            # only AI lanes (the one answer: lane_status.Registry.ai_harness), never a watcher that
+            # happens to run python3, and only lanes loop-tmux launched (it knows how to start them again)
+            harness = self.registry.ai_harness(row["@loop_lane_harness"], (row["pane_current_command"],))
+            launch = row["@loop_lane_launch"]
+            if harness is None or not launch:
                 continue
             pane = row["pane_id"]
             seen.add(pane)

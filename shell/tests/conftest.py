@@ -91,15 +91,21 @@ class ShellEnv:
         env: dict[str, str] | None = None,
         timeout: float = 60,
         check: bool = False,
+        as_human: bool = False,
     ) -> subprocess.CompletedProcess[str]:
-        """Run shell/<script> (e.g. 'loop-tmux.sh', 'scripts/loop-metrics.sh') and capture text output."""
+        """Run shell/<script> (e.g. 'loop-tmux.sh', 'scripts/loop-metrics.sh') and capture text output.
+
+        as_human: run it outside the test runner's process ancestry (tests/detached.py), as a human's
+        command at their own shell: a human-only command (loop-adr accept) refuses a caller that descends
+        from an AI harness, and an agent may be the one running this suite."""
         path = SHELL_DIR / script
         full_env = dict(self.env)
         if env:
             full_env.update(env)
         data = input.decode() if isinstance(input, bytes) else input
+        detach = [sys.executable, str(TESTS_DIR / "detached.py")] if as_human else []
         return subprocess.run(
-            ["bash", str(path), *args],
+            [*detach, "bash", str(path), *args],
             input=data,
             capture_output=True,
             text=True,

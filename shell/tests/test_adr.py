@@ -37,7 +37,7 @@ TODAY = "2026-04-15"
 def _adr(shell_env, *args: str, input: str | None = None, env: dict[str, str] | None = None):
     full = {"LOOP_ADR_TODAY": TODAY}
     full.update(env or {})
-    return shell_env.run("loop-adr.sh", *args, input=input, env=full)
+    return shell_env.run("loop-adr.sh", *args, input=input, env=full, as_human=True)
 
 
 def _adr_dir(shell_env) -> Path:
@@ -177,7 +177,14 @@ def test_the_deck_form_of_accept_works(shell_env):
     """loop-deck runs `loop-adr --project-root P accept N --yes` after its own typed confirmation."""
     _ready(shell_env)
     proc = shell_env.run(
-        "loop-adr.sh", "--project-root", str(shell_env.cwd), "accept", "1", "--yes", cwd=Path("/")
+        "loop-adr.sh",
+        "--project-root",
+        str(shell_env.cwd),
+        "accept",
+        "1",
+        "--yes",
+        cwd=Path("/"),
+        as_human=True,
     )
     assert proc.returncode == 0, proc.stderr
 

@@ -77,11 +77,11 @@ def test_concurrent_add_lanes_of_one_name_make_one_window(tmux_server, shell_env
 def test_adr_accept_of_a_missing_id_is_one_line_not_a_gate_refusal(shell_env):
     made = shell_env.run("loop-adr.sh", "new", "A real one")
     assert made.returncode == 0, made.stderr
-    proc = shell_env.run("loop-adr.sh", "accept", "42", "--yes")
+    proc = shell_env.run("loop-adr.sh", "accept", "42", "--yes", as_human=True)
     assert proc.returncode == 1
     assert proc.stderr.splitlines() == ["loop-adr: no ADR 0042 in docs/adr"], proc.stderr
     # a real gate failure still explains itself and refuses
-    gate = shell_env.run("loop-adr.sh", "accept", "1", "--yes")
+    gate = shell_env.run("loop-adr.sh", "accept", "1", "--yes", as_human=True)
     assert gate.returncode == 1
     assert "verify_record: missing" in gate.stderr and "refusing to accept ADR 1" in gate.stderr
     listed = json.loads(shell_env.run("loop-adr.sh", "list", "--json").stdout)

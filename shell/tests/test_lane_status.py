@@ -116,7 +116,11 @@ def test_every_state_classified_in_one_fleet_call(tmux_server, shell_env, lanes,
     }
     assert lanes_doc["coord"]["target"] == idle and lanes_doc["coord"]["harness"] == "claude"
     assert lanes_doc["coord"]["source"] == "screen" and lanes_doc["dead"]["source"] == "process"
-    assert set(lanes_doc["coord"]) == {"lane", "status", "target", "kind", "detail", "harness", "source"}
+    fields = {"lane", "status", "target", "kind", "detail", "harness", "source", "ai"}
+    assert set(lanes_doc["coord"]) == fields
+    # ai: tagged with an AI harness (also dead or back at a shell); the untagged bash and sleep panes are not
+    plain = {"validate-left", "validate-right"}
+    assert {name for name, v in lanes_doc.items() if v["ai"]} == set(got) - plain
     # The one-word form agrees with the fleet view.
     for lane, (status, _detail, _kind) in got.items():
         proc = _status(shell_env, "s", lane)
@@ -227,6 +231,7 @@ def test_print_target_fixed_geometry_and_unicode_names(tmux_server, shell_env, l
         "detail": "ready",
         "harness": "pi",
         "source": "screen",
+        "ai": True,
     }
     assert set(doc["lanes"]) == {"validate-left", "validate-right", "ops-top", "ops-bottom", odd}
     single = _report(shell_env, "--session", "s", odd)

@@ -196,3 +196,28 @@ def test_a_target_with_a_trailing_newline_is_not_a_plain_lane_name() -> None:
     assert one({"kind": "dispatch", "lane": "web\n", "payload": "x"}) == "blocked"
     assert one({"kind": "drop_lane", "window": "w2\n"}) == "blocked"
     assert one({"kind": "add_lane", "window": "n1\n", "harness": "pi"}) == "blocked"
+
+
+def test_the_gate_takes_the_substrates_lane_identity() -> None:
+    """lane-status's `ai` is the one answer to "is this an AI lane?": a lane it says is not one (a Python
+    REPL whose pane an old boot tagged with the demo harness) gets text only as a command (destructive),
+    whatever its harness field; without the field (older scripts) the harness's registry kind decides."""
+    from engine_fakes import FakeSubstrate
+    from loop_engine.observe import Observation, observe_lanes
+    from loop_schemas import LaneStatus
+
+    class Substrate(FakeSubstrate):
+        def lane_status(self, lane: str | None = None) -> list[LaneStatus]:
+            ai = {"repl": False, "agent": True, "old": None}
+            return [s.model_copy(update={"ai": ai[s.lane or ""]}) for s in super().lane_status(lane)]
+
+    fake = Substrate()
+    for name in ("repl", "agent", "old"):
+        fake.set(name, harness="pi")
+    views, ai, _ = observe_lanes(fake)
+    ctx = GateContext(lanes=Observation(lanes=views).lane_facts(), ai_harnesses=ai)
+    shapes = [
+        gate_actions([{"kind": "dispatch", "lane": n, "payload": "print(1)"}], ctx)[0].gate
+        for n in ("repl", "agent", "old")
+    ]
+    assert shapes == ["destructive", "safe", "safe"]

@@ -137,7 +137,9 @@ def observe_lanes(
         window = meta.get(name)
         harness = status.harness or (window.harness if window is not None else None)
         base = window.base if window is not None else status.kind != "dynamic"
-        agent = harness in ai and status.detail not in BARE_DETAILS
+        # an AI lane by the substrate's one answer (`ai`; older scripts: its harness's registry kind)
+        is_ai = status.ai if status.ai is not None else harness in ai
+        agent = is_ai and status.detail not in BARE_DETAILS
         views[name] = LaneView(
             name=name,
             status=status.status,

@@ -24,6 +24,10 @@ class LaneStatus(BaseModel):
     detail: str | None = None
     harness: str | None = None
     source: Literal["screen", "hook", "process"] | None = None
+    # an AI lane (launched as an AI harness, or running an agent's own process; never because it runs
+    # python3): the substrate's one answer, shared by --boot-check, the watchdog and loop-adr's human
+    # gate. None from scripts older than the field.
+    ai: bool | None = None
 
 
 class LaneStatusReport(BaseModel):
