@@ -29,22 +29,22 @@ import re
 import sys
 import time
 
-TYPE_CHECKING = False
-if TYPE_CHECKING:
-    from collections.abc import Callable
-
 if not getattr(sys, "pycache_prefix", None):
     sys.dont_write_bytecode = True  # never leave __pycache__ in an installed shell/lib
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import lane_status as ls
 
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
 
 class DispatchError(Exception):
     """Not delivered (exit 1)."""
 
 
-class ApprovalShown(DispatchError):
+class ApprovalShownError(DispatchError):
     """The lane shows a permission prompt that an Enter would answer (exit 1)."""
 
 
@@ -108,7 +108,15 @@ def screen_and_cursor(pane_id: str) -> str:
     """The visible screen and the cursor position (one tmux client): what a line-mode program's
     terminal shows. An Enter it takes moves the cursor on even when nothing else is printed."""
     proc = ls.tmux(
-        "capture-pane", "-p", "-t", pane_id, ";", "display-message", "-p", "-t", pane_id,
+        "capture-pane",
+        "-p",
+        "-t",
+        pane_id,
+        ";",
+        "display-message",
+        "-p",
+        "-t",
+        pane_id,
         "#{cursor_x},#{cursor_y},#{history_size}",
     )
     return proc.stdout.decode("utf-8", "surrogateescape") if proc.returncode == 0 else ""
@@ -122,7 +130,7 @@ def one_line(text: str, limit: int = 80) -> str:
 
 
 def program_kind(harness: str | None, registry: ls.Registry) -> str:
-    """"tui" for a lane whose harness is a registry harness of kind ai (it draws an input box and clears
+    """ "tui" for a lane whose harness is a registry harness of kind ai (it draws an input box and clears
     it when it takes a prompt); "line" for everything else (a shell or tool lane, or a program no
     registry harness names: cat, a REPL, a `for line in stdin` loop), whose terminal echoes the text
     and moves the cursor on at Enter."""
@@ -151,8 +159,8 @@ def approval_shown(pane: ls.Pane, registry: ls.Registry) -> str | None:
     return "a permission prompt"
 
 
-def refuse_approval(label: str, shown: str) -> ApprovalShown:
-    return ApprovalShown(
+def refuse_approval(label: str, shown: str) -> ApprovalShownError:
+    return ApprovalShownError(
         f"lane {label} is awaiting approval ({shown!r}); not delivered: an Enter would answer it "
         "(--wait-ready waits until it is answered, --answer sends the payload as the answer)"
     )
@@ -318,7 +326,7 @@ def clear_first(pane: ls.Pane, registry: ls.Registry, guard: Callable[[], None])
         paste_and_enter(
             pane, b"/clear", min(0.3, timeout), enter=True, verify=False, what="/clear", guard=guard
         )
-    except ApprovalShown:
+    except ApprovalShownError:
         raise
     except DispatchError as exc:
         ls.warn(f"could not confirm /clear ({exc}); delivering anyway")
@@ -444,7 +452,9 @@ def run(argv: list[str]) -> int:
         if not interrupt:  # --interrupt's Escape declines an open prompt; the guard checks after it
             verdict = status_of(pane, registry)
             if verdict.status == "awaiting-approval":
-                raise refuse_approval(label, approval_shown(pane, registry) or f"the {verdict.source} says so")
+                raise refuse_approval(
+                    label, approval_shown(pane, registry) or f"the {verdict.source} says so"
+                )
     if interrupt:
         ls.tmux("send-keys", "-t", pane.pane_id, "Escape")
         time.sleep(env_float("LOOP_DISPATCH_INTERRUPT_WAIT", 1.0))

@@ -21,6 +21,7 @@ so a pid reused meanwhile is never hit.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -143,10 +144,8 @@ def start_times(pids: Iterable[int]) -> Dict[int, str]:
 
 def signal_each(pids: Iterable[int], sig: int) -> None:
     for pid in pids:
-        try:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
             os.kill(pid, sig)
-        except (ProcessLookupError, PermissionError):
-            pass
 
 
 def terminate(pids: Set[int]) -> Dict[int, str]:

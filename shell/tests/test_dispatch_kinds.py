@@ -68,19 +68,25 @@ def _one_line(proc) -> str:
 
 
 @pytest.mark.parametrize("harness", ["claude", "codex"])
-def test_a_prompt_is_never_pasted_into_a_permission_prompt(tmux_server, shell_env, lanes, fake_harnesses, harness):
+def test_a_prompt_is_never_pasted_into_a_permission_prompt(
+    tmux_server, shell_env, lanes, fake_harnesses, harness
+):
     """On main the Enter picked "Yes": exit 0, the tool approved, the prompt lost."""
     log = fake_harnesses / "received"
     agent = {"FAKE_AGENT_APPROVAL_ON": "needs-tool"}
     pane = lanes("web", harness, agent, {"@loop_lane_harness": harness})
     retry_until(lambda: "? for shortcuts" in _screen(tmux_server, pane))
     assert _dispatch(shell_env, "--no-clear", "web", "needs-tool please").returncode == 0
-    retry_until(lambda: "Would you like" in _screen(tmux_server, pane) or "Do you want" in _screen(tmux_server, pane))
+    retry_until(
+        lambda: "Would you like" in _screen(tmux_server, pane) or "Do you want" in _screen(tmux_server, pane)
+    )
     for extra in ((), ("--mode", "text"), ("--no-clear",)):
         refused = _dispatch(shell_env, *extra, "web", "some prompt")
         assert refused.returncode == 1
         line = _one_line(refused)
-        assert "lane web is awaiting approval" in line and ("proceed" in line or "Would you like" in line), line
+        assert "lane web is awaiting approval" in line and ("proceed" in line or "Would you like" in line), (
+            line
+        )
     assert _events(log, "web", "approval") == []
     assert fake_agent.read_submissions(log, "web") == [b"needs-tool please"]
     assert "some prompt" not in _screen(tmux_server, pane)
@@ -126,7 +132,9 @@ def test_wait_ready_waits_for_the_prompt_to_be_answered(tmux_server, shell_env, 
     retry_until(lambda: fake_agent.read_submissions(log, "web") == [b"needs-tool please", b"queued"])
 
 
-def test_a_prompt_that_appears_right_before_the_paste_stops_it(tmux_server, shell_env, lanes, fake_harnesses, tmp_path):
+def test_a_prompt_that_appears_right_before_the_paste_stops_it(
+    tmux_server, shell_env, lanes, fake_harnesses, tmp_path
+):
     """The lane is idle when dispatch looks, then asks for approval while dispatch waits its turn for
     the pane: the check right before the paste refuses."""
     ls = _load("lane_status", SHELL / "lib" / "lane_status.py")
@@ -139,7 +147,9 @@ def test_a_prompt_that_appears_right_before_the_paste_stops_it(tmux_server, shel
     fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o600)
     fcntl.flock(fd, fcntl.LOCK_EX)  # another dispatch holds the pane
     result = {}
-    runner = threading.Thread(target=lambda: result.setdefault("proc", _dispatch(shell_env, "web", "late prompt")))
+    runner = threading.Thread(
+        target=lambda: result.setdefault("proc", _dispatch(shell_env, "web", "late prompt"))
+    )
     try:
         runner.start()
         retry_until(lambda: any(pane in p.read_text() for p in cache.glob("debounce-*.txt")))  # it saw idle
@@ -156,7 +166,9 @@ def test_a_prompt_that_appears_right_before_the_paste_stops_it(tmux_server, shel
     assert fake_agent.read_submissions(log, "web") == [b"needs-tool"]
 
 
-def test_claude_interrupt_clears_the_restored_prompt_before_the_steer(tmux_server, shell_env, lanes, fake_harnesses):
+def test_claude_interrupt_clears_the_restored_prompt_before_the_steer(
+    tmux_server, shell_env, lanes, fake_harnesses
+):
     """On main the steer was appended to the prompt Claude put back: one merged submission."""
     log = fake_harnesses / "received"
     pane = lanes("web", "claude", {"FAKE_AGENT_BUSY_S": "120"}, {"@loop_lane_harness": "claude"})

@@ -53,7 +53,8 @@ def _pid(path: Path) -> int:
 
 
 def _parent(pid: int) -> int:
-    out = subprocess.run(["ps", "-o", "ppid=", "-p", str(pid)], capture_output=True, text=True).stdout
+    argv = ["ps", "-o", "ppid=", "-p", str(pid)]
+    out = subprocess.run(argv, capture_output=True, text=True, check=False).stdout
     return int(out.strip() or 0)
 
 
@@ -65,13 +66,19 @@ def test_drop_lane_ends_a_detached_helper_and_nothing_else(tmux_server, shell_en
     )
     other_pidfile = tmp_path / "other.pid"
     other_env = dict(FAST, FAKE_AGENT_DETACHED_PIDFILE=str(other_pidfile), FAKE_AGENT_LOG_NAME="o")
-    fake_agent.spawn_window(tmux_server.socket, shell_env.env, "s", "other", "codex", other_env, {"@loop_lane": "1"})
+    fake_agent.spawn_window(
+        tmux_server.socket, shell_env.env, "s", "other", "codex", other_env, {"@loop_lane": "1"}
+    )
     helper = retry_until(lambda: _pid(pidfile))
     other_helper = retry_until(lambda: _pid(other_pidfile))
-    assert isinstance(helper, int) and _alive(helper) and _parent(helper) != int(
-        tmux_server.out("display", "-p", "-t", pane, "#{pane_pid}").strip()
+    assert (
+        isinstance(helper, int)
+        and _alive(helper)
+        and _parent(helper) != int(tmux_server.out("display", "-p", "-t", pane, "#{pane_pid}").strip())
     )  # adopted by init (or a subreaper): not a descendant of the pane any more
-    bystander = subprocess.Popen(["sleep", "300"], env={**shell_env.env, "TMUX_PANE": pane})  # not of the server
+    bystander = subprocess.Popen(
+        ["sleep", "300"], env={**shell_env.env, "TMUX_PANE": pane}
+    )  # not of the server
     try:
         proc = shell_env.run("loop-tmux.sh", "drop-lane", "--session", "s", "--window", "w")
         assert proc.returncode == 0, proc.stderr
@@ -87,22 +94,38 @@ def test_drop_lane_ends_a_detached_helper_and_nothing_else(tmux_server, shell_en
                 os.kill(pid, 9)
 
 
-def test_watchdog_restart_ends_what_the_crashed_harness_left_behind(tmux_server, shell_env, fake_harnesses, tmp_path):
+def test_watchdog_restart_ends_what_the_crashed_harness_left_behind(
+    tmux_server, shell_env, fake_harnesses, tmp_path
+):
     pidfile = tmp_path / "app-server.pid"
     shell_env.env.update(FAST)
     shell_env.env["FAKE_AGENT_DETACHED_PIDFILE"] = str(pidfile)
     state = tmp_path / "state"
     proc = shell_env.run(
-        "loop-tmux.sh", "--session", "s", "--no-attach", "--preset", "validation-only", "--state-dir", str(state)
+        "loop-tmux.sh",
+        "--session",
+        "s",
+        "--no-attach",
+        "--preset",
+        "validation-only",
+        "--state-dir",
+        str(state),
     )
     assert proc.returncode == 0, proc.stderr
-    assert shell_env.run("loop-tmux.sh", "add-lane", "--session", "s", "--window", "ai1", "--harness", "codex").returncode == 0
+    assert (
+        shell_env.run(
+            "loop-tmux.sh", "add-lane", "--session", "s", "--window", "ai1", "--harness", "codex"
+        ).returncode
+        == 0
+    )
     helper = retry_until(lambda: _pid(pidfile), timeout=20)
     assert isinstance(helper, int) and _alive(helper)
     pane = tmux_server.out("display", "-p", "-t", "=s:ai1", "#{pane_id}").strip()
     retry_until(lambda: "? for shortcuts" in tmux_server.capture(pane), timeout=20)
     tmux_server.tmux("send-keys", "-t", pane, "crash-now", "Enter")
-    retry_until(lambda: tmux_server.out("display", "-p", "-t", pane, "#{pane_current_command}").strip() == "bash")
+    retry_until(
+        lambda: tmux_server.out("display", "-p", "-t", pane, "#{pane_current_command}").strip() == "bash"
+    )
     assert _alive(helper)  # the harness is gone, its helper is not
     try:
         once = shell_env.run("lib/lane-health.sh", "once", "--session", "s", "--state-dir", str(state))
