@@ -901,7 +901,7 @@ def wait_ready(args: argparse.Namespace) -> int:
     registry = lane_status.Registry(load_registry())
     try:
         pane = dispatch.describe_target(args.pane, None)
-        ready = dispatch.wait_until_idle(pane, registry, secs)
+        ready, _last = dispatch.wait_until_idle(pane, registry, secs)
         pane = dispatch.describe_target(args.pane, None)
     except lane_status.LaneError:
         raise LaneError(f"--wait-ready: lane {args.pane} is gone (its window was closed)") from None
