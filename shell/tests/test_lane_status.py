@@ -353,3 +353,16 @@ def test_a_harness_behind_a_wrapper_that_did_not_exec_is_running_not_exited(
     assert proc.returncode == 0, proc.stderr
     log = fake_harnesses / "received"
     retry_until(lambda: fake_agent.read_submissions(log, "wrapped") == [b"still there?"])
+
+
+def test_the_claude_settings_subscribe_every_event_the_hook_maps() -> None:
+    """On main PostToolUse and StopFailure were missing: a lane stayed awaiting-approval after an
+    approved tool, and an API error never read errored."""
+    settings = json.loads((SHELL / "hooks" / "claude-settings.json").read_text())["hooks"]
+    ls = _load("lane_status", SHELL / "lib" / "lane_status.py")
+    assert set(settings) == set(ls.HOOK_EVENTS) | {"Notification"}
+    assert {"PostToolUse", "StopFailure", "PermissionRequest", "UserPromptSubmit"} <= set(settings)
+    assert ls.HOOK_EVENTS["StopFailure"] == "errored" and ls.HOOK_EVENTS["PostToolUse"] == "working"
+    for event, entries in settings.items():
+        commands = [h["command"] for entry in entries for h in entry["hooks"]]
+        assert commands == [f"loop-lane-hook {event}"], event
