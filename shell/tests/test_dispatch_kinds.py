@@ -61,6 +61,18 @@ def _events(log, name, kind):
     return [e for e in fake_agent.read_events(log, name) if e["event"] == kind]
 
 
+def _running_with(marker: bytes) -> bool:
+    """Whether a process of ours has `marker` in its NUL-separated command line (Linux /proc)."""
+    for name in os.listdir("/proc"):
+        try:
+            with open(f"/proc/{name}/cmdline", "rb") as fh:
+                if marker in fh.read() + b"\x00":
+                    return True
+        except OSError:
+            continue
+    return False
+
+
 def _one_line(proc) -> str:
     lines = proc.stderr.strip().splitlines()
     assert len(lines) == 1 and "Traceback" not in proc.stderr, proc.stderr
@@ -121,9 +133,10 @@ def test_wait_ready_waits_for_the_prompt_to_be_answered(tmux_server, shell_env, 
         )
     )
     waiter.start()
-    # the waiting dispatch must not answer: the prompt is still open a moment later
-    retry_until(lambda: len(fake_agent.read_events(log, "web")) >= 2)
+    # the waiting dispatch is running and has not answered: the prompt is still open
+    retry_until(lambda: _running_with(b"--ready-timeout\x0030\x00"))
     assert _events(log, "web", "approval") == []
+    assert "Would you like" in _screen(tmux_server, pane)
     tmux_server.tmux("send-keys", "-t", pane, "n")  # a human declines
     waiter.join(60)
     proc = result["proc"]
@@ -212,8 +225,7 @@ def test_claude_interrupt_pastes_nothing_when_the_input_box_cannot_be_proven_emp
 def test_a_line_mode_program_gets_exactly_one_enter(tmux_server, shell_env, lanes, tmp_path, program):
     """On main: 'Enter was not taken … after 3 tries', exit 1, and 3 extra Enters (empty lines)."""
     out = tmp_path / "lines.txt"
-    pane = lanes("reader", program.format(out=out))
-    retry_until(lambda: _screen(tmux_server, pane) is not None)
+    lanes("reader", program.format(out=out))  # input sent before it reads waits in the tty, echoed
     env = {"LOOP_DISPATCH_ENTER_CONFIRM_S": "1"}
     for mode in ("command", "text"):
         proc = _dispatch(shell_env, "--mode", mode, "--window", "s:reader", f"hello {mode}", env=env)
