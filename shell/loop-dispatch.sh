@@ -52,7 +52,8 @@ Options:
                        (LOOP_DISPATCH_PASTE_DELAY, else the registry's paste_delay, else 2.0 s)
   --no-enter           paste only; exit 0 once pasted
   --verify             require the paste to show on screen before pressing Enter (else exit 1)
-  --wait-ready         wait until loop-lane-status says idle before sending
+  --wait-ready         wait until loop-lane-status says idle before sending (or errored by the
+                       Claude hook: StopFailure ends a turn on an API error with the prompt ready)
   --ready-timeout SECS how long --wait-ready waits (default LOOP_DISPATCH_READY_TIMEOUT or 60)
   --interrupt          send Escape, wait ~1 s (LOOP_DISPATCH_INTERRUPT_WAIT), then deliver; a harness
                        that puts the interrupted prompt back into its input box (claude) has the box

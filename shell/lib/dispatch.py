@@ -291,9 +291,16 @@ def changed_within(pane_id: str, look: Callable[[str], str], seen: str, limit: f
         time.sleep(0.05)
 
 
+def takes_a_prompt(verdict: ls.Verdict) -> bool:
+    """Idle; or errored by the hook, whose only errored event (StopFailure) fires when a turn ended on
+    an API error with the harness back at its prompt."""
+    return verdict.status == "idle" or (verdict.status == "errored" and verdict.source == "hook")
+
+
 def wait_until_idle(pane: ls.Pane, registry: ls.Registry, timeout: float) -> tuple[bool, str]:
-    """Poll the pane (re-read each time: its command changes while a lane boots) until it is idle;
-    (idle?, the last status seen). A lane awaiting approval is waited out like a busy one.
+    """Poll the pane (re-read each time: its command changes while a lane boots) until it is idle (or
+    see takes_a_prompt); (ready?, the last status seen). A lane awaiting approval is waited out like a
+    busy one.
 
     A dead pane ends the wait at once. A lane at a bare shell ends it only once that has lasted
     LOOP_DISPATCH_SHELL_GRACE_S (default 3 s): a freshly launched harness sits in the shell that starts
@@ -307,7 +314,7 @@ def wait_until_idle(pane: ls.Pane, registry: ls.Registry, timeout: float) -> tup
         except ls.LaneError:
             return False, "gone"  # the pane is gone
         verdict = status_of(pane, registry)
-        if verdict.status == "idle":
+        if takes_a_prompt(verdict):
             return True, verdict.status
         now = time.monotonic()
         if verdict.detail == "dead" or now >= deadline:

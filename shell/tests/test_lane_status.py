@@ -312,8 +312,12 @@ def test_hook_and_screen_disagree_the_fresher_wins(tmux_server, shell_env, lanes
     hook("StopFailure")
     assert status() == ("errored", "hook")
     assert status() == ("errored", "hook")  # the unchanged screen does not take over
-    # The screen changes after the hook was written (a new prompt runs): the screen wins.
-    _submit(tmux_server, pane, "next job")
+    # The turn ended on that error with the prompt ready: --wait-ready takes it.
+    env = {"LOOP_DISPATCH_PASTE_DELAY": "0.2"}
+    args = ("--session", "s", "--wait-ready", "--ready-timeout", "10", "--no-clear", "coord", "next job")
+    waited = shell_env.run("loop-dispatch.sh", *args, env=env)
+    assert waited.returncode == 0, waited.stderr
+    # The screen changes after the hook was written (the new prompt runs): the screen wins.
     retry_until(lambda: "esc to interrupt" in _screen(tmux_server, pane))
     retry_until(lambda: status() == ("working", "screen"))
 
