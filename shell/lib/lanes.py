@@ -710,17 +710,34 @@ def find(args: argparse.Namespace) -> int:
     return 0
 
 
+def session_watchdog(state_dir_option: str) -> set:
+    """{pid} of the session's lane watchdog, if one runs: it is no lane's process even when it was
+    started from inside a lane's pane (its environment then names that pane)."""
+    import watchdog
+
+    state_dir = os.environ.get("LOOP_TMUX_STATE_DIR", "") or state_dir_option
+    if not state_dir:
+        return set()
+    try:
+        pid, _session = watchdog.running(state_dir)
+    except OSError:
+        return set()
+    return {pid} if pid and pid > 0 else set()
+
+
 def end_window(args: argparse.Namespace) -> int:
     """kill-window, after SIGTERM to every process of its panes; SIGKILL for those left after the grace."""
     import proctree
 
     if not re.match(r"^@[0-9]+$", args.window_id):
         raise UsageError(f"end-window: --window-id must be a window id like @3, got {args.window_id!r}")
-    rows = read_rows(["list-panes", "-t", args.window_id], ["pane_id", "pane_pid", "socket_path", "pid"])
+    fields = ["pane_id", "pane_pid", "socket_path", "pid", "@loop_state_dir"]
+    rows = read_rows(["list-panes", "-t", args.window_id], fields)
     pids: set = set()
     for row in rows:
         pane_pid = int(row["pane_pid"]) if row["pane_pid"].isdigit() else 0
         pids |= proctree.lane_pids(pane_pid, row["pane_id"], row["socket_path"], row["pid"])
+    pids -= session_watchdog(rows[0]["@loop_state_dir"] if rows else "")
     signalled = proctree.terminate(pids)
     try:
         killed = tmux("kill-window", "-t", args.window_id, check=False)

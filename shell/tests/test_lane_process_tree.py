@@ -138,3 +138,29 @@ def test_watchdog_restart_ends_what_the_crashed_harness_left_behind(
         for pid in (helper, _pid(pidfile)):
             if pid and _alive(pid):
                 os.kill(pid, 9)
+
+
+def test_drop_lane_spares_the_watchdog_started_from_inside_the_lane(
+    tmux_server, shell_env, fake_harnesses, tmp_path
+):
+    """The watchdog's environment names the pane it was started from; it is still no lane's process.
+    (Passes on main, which never looked at environments; fails without the watchdog's exclusion.)"""
+    shell_env.env.update(FAST)
+    state = tmp_path / "state"
+    boot = ["--session", "s", "--no-attach", "--preset", "validation-only", "--state-dir", str(state)]
+    assert shell_env.run("loop-tmux.sh", *boot).returncode == 0
+    add = ["add-lane", "--session", "s", "--window", "ops1", "--cmd", "sleep 300"]
+    assert shell_env.run("loop-tmux.sh", *add).returncode == 0
+    pane = tmux_server.out("display", "-p", "-t", "=s:ops1", "#{pane_id}").strip()
+    server_pid = tmux_server.out("display", "-p", "-t", pane, "#{pid}").strip()
+    inside = {"TMUX": f"{tmux_server.socket},{server_pid},0", "TMUX_PANE": pane}
+    health = ["--session", "s", "--state-dir", str(state)]
+    try:
+        started = shell_env.run("lib/lane-health.sh", "start", *health, env=inside)
+        assert started.returncode == 0, started.stderr
+        drop = shell_env.run("loop-tmux.sh", "drop-lane", "--session", "s", "--window", "ops1", env=inside)
+        assert drop.returncode == 0, drop.stderr
+        status = shell_env.run("lib/lane-health.sh", "status", *health)
+        assert status.returncode == 0 and "running" in status.stdout, status.stdout + status.stderr
+    finally:
+        shell_env.run("lib/lane-health.sh", "stop", *health)
