@@ -14,8 +14,9 @@ kill-server). A lane's processes are, as far as they can be found:
     from /proc/<pid>/environ; elsewhere from `ps -E`), with everything they started in turn.
 
 Never this process, its ancestors, or pid 1: `loop-tmux drop-lane` typed inside the lane it drops
-must not end itself before the window is gone. end() sends SIGTERM, waits a short grace for them to
-exit, then SIGKILLs those still there, each checked to still be the same process (its start time)
+must not end itself before the window is gone (lanes.end_window spares the session's watchdog
+too). terminate() sends SIGTERM; finish() waits a short grace for them
+to exit, then SIGKILLs those still there, each checked to still be the same process (its start time)
 so a pid reused meanwhile is never hit.
 """
 
