@@ -27,6 +27,10 @@ Verbs (argv from loop-tmux.sh; records for bash are NUL-separated fields):
   add-window ...      create one add-lane window, print "<window_id> <pane_id>"
   find --session S --window W      print window_id, base(0|1), isolation, worktree, branch (NUL-sep.)
   list --session S [--json]        list-lanes (human table or loop_schemas.LaneList JSON)
+  end-window --window-id @N   end the window's lanes: SIGTERM every process of its panes (proctree:
+                      descendants, their groups and sessions, and what carries the pane in its
+                      environment), kill-window, then SIGKILL what is still there after
+                      LOOP_LANE_KILL_GRACE_S (default 1)
   panes --session S   every lane pane: lane, pane_id, current command, dead, harness, launch, state, ai
                       (NUL-sep.; state = dead | shell | running, judged like loop-lane-status and the
                       watchdog: a pane showing a shell whose foreground group runs more is running;
@@ -711,6 +715,45 @@ def find(args: argparse.Namespace) -> int:
     return 0
 
 
+def session_watchdog(state_dir_option: str) -> set:
+    """{pid} of the session's lane watchdog, if one runs: it is no lane's process even when it was
+    started from inside a lane's pane (its environment then names that pane)."""
+    import watchdog
+
+    state_dir = os.environ.get("LOOP_TMUX_STATE_DIR", "") or state_dir_option
+    if not state_dir:
+        return set()
+    try:
+        pid, _session = watchdog.running(state_dir)
+    except OSError:
+        return set()
+    return {pid} if pid and pid > 0 else set()
+
+
+def end_window(args: argparse.Namespace) -> int:
+    """kill-window, after SIGTERM to every process of its panes; SIGKILL for those left after the grace."""
+    import proctree
+
+    if not re.match(r"^@[0-9]+$", args.window_id):
+        raise UsageError(f"end-window: --window-id must be a window id like @3, got {args.window_id!r}")
+    fields = ["pane_id", "pane_pid", "socket_path", "pid", "@loop_state_dir"]
+    rows = read_rows(["list-panes", "-t", args.window_id], fields)
+    pids: set = set()
+    for row in rows:
+        pane_pid = int(row["pane_pid"]) if row["pane_pid"].isdigit() else 0
+        pids |= proctree.lane_pids(pane_pid, row["pane_id"], row["socket_path"], row["pid"])
+    pids -= session_watchdog(rows[0]["@loop_state_dir"] if rows else "")
+    signalled = proctree.terminate(pids)
+    try:
+        killed = tmux("kill-window", "-t", args.window_id, check=False)
+        if killed.returncode != 0 and tmux("list-panes", "-t", args.window_id, check=False).returncode == 0:
+            msg = killed.stderr.decode("utf-8", "replace").strip().splitlines()
+            raise LaneError("tmux: " + (msg[-1] if msg else f"exit {killed.returncode}"))
+    finally:  # the window may close by itself once its processes exit on SIGTERM
+        proctree.finish(signalled, proctree.grace_seconds())
+    return 0
+
+
 def lane_entry(row: Dict[str, str]) -> Dict[str, Any]:
     def opt(key: str) -> Optional[str]:
         value = _utf8(row["@loop_lane_" + key])
@@ -886,7 +929,7 @@ def wait_ready(args: argparse.Namespace) -> int:
     registry = lane_status.Registry(load_registry())
     try:
         pane = dispatch.describe_target(args.pane, None)
-        ready = dispatch.wait_until_idle(pane, registry, secs)
+        ready, _last = dispatch.wait_until_idle(pane, registry, secs)
         pane = dispatch.describe_target(args.pane, None)
     except lane_status.LaneError:
         raise LaneError(f"--wait-ready: lane {args.pane} is gone (its window was closed)") from None
@@ -922,6 +965,8 @@ def build_parser() -> argparse.ArgumentParser:
     a.add_argument("--cwd", required=True)
     a.add_argument("--launch", default="")
     a.add_argument("--opt", action="append", default=[])
+    e = sub.add_parser("end-window")
+    e.add_argument("--window-id", required=True)
     w = sub.add_parser("wait-ready")
     w.add_argument("--pane", required=True)
     w.add_argument("--timeout", required=True)
@@ -955,6 +1000,8 @@ def main(argv: List[str]) -> int:
             return panes(args)
         if args.verb == "wait-ready":
             return wait_ready(args)
+        if args.verb == "end-window":
+            return end_window(args)
         raise UsageError("missing verb")
     except BrokenPipeError:  # the reader went away (`list-lanes --json | head -c1`): quiet, like a pipe
         try:

@@ -43,10 +43,19 @@ FIELDS = [
     "process_names",
     "paste_delay",
     "clear_cmd",
+    "clear_input_keys",
+    "input_pattern",
     "verified",
     "notes",
 ]
-PATTERNS = ["idle_pattern", "busy_pattern", "approval_pattern", "welcome_pattern", "error_pattern"]
+PATTERNS = [
+    "idle_pattern",
+    "busy_pattern",
+    "approval_pattern",
+    "welcome_pattern",
+    "error_pattern",
+    "input_pattern",
+]
 
 
 def _reg(shell_env, *args: str):
