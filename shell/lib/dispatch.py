@@ -130,12 +130,11 @@ def one_line(text: str, limit: int = 80) -> str:
 
 
 def program_kind(harness: str | None, registry: ls.Registry) -> str:
-    """ "tui" for a lane whose harness is a registry harness of kind ai (it draws an input box and clears
-    it when it takes a prompt); "line" for everything else (a shell or tool lane, or a program no
+    """ "tui" for an AI lane's harness (Registry.is_ai, the lane-identity rule: it draws an input box
+    and clears it when it takes a prompt); "line" for everything else (a shell or tool lane, or a program no
     registry harness names: cat, a REPL, a `for line in stdin` loop), whose terminal echoes the text
     and moves the cursor on at Enter."""
-    fields = registry.harnesses.get(harness or "")
-    return "tui" if isinstance(fields, dict) and fields.get("kind") == "ai" else "line"
+    return "tui" if registry.is_ai(harness) else "line"
 
 
 def approval_shown(pane: ls.Pane, registry: ls.Registry) -> str | None:
