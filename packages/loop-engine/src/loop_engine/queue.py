@@ -17,7 +17,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from loop_schemas import PendingDecision, atomic_write, file_lock
+from loop_schemas import PendingDecision, atomic_write, file_lock, read_project_file, read_project_text
+from loop_schemas.fsread import ENGINE_CAP, WIKI_CAP
 from pydantic import ValidationError
 
 from loop_engine.events import iso
@@ -72,7 +73,7 @@ def read_pending(paths: EnginePaths) -> dict[str, Any] | None:
 def pending_digest(paths: EnginePaths) -> str | None:
     """sha256 of pending-decision.json's bytes: what a reviewer saw (None when there is no file)."""
     try:
-        return hashlib.sha256(paths.pending.read_bytes()).hexdigest()
+        return hashlib.sha256(read_project_file(paths.pending, ENGINE_CAP)).hexdigest()
     except FileNotFoundError:
         return None
 
@@ -166,7 +167,10 @@ def file_decision(
     block = "\n".join(lines) + "\n"
     # the lock lives in .loop/, never beside checkpoint.md: ops-wiki/ is the project's (tracked) wiki
     with file_lock(paths.loop_dir / "checkpoint-file"):
-        text = path.read_text(encoding="utf-8")
+        try:
+            text = read_project_text(path, WIKI_CAP)
+        except (OSError, UnicodeDecodeError):
+            return False  # not a regular UTF-8 file within the cap: nothing is filed into it
         at = text.find(MARKER + "\n")
         if at < 0:
             if not text.endswith(MARKER):

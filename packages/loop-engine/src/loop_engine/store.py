@@ -12,7 +12,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from loop_schemas import atomic_write, file_lock
+from loop_schemas import atomic_write, file_lock, read_project_text
+from loop_schemas.fsread import ENGINE_CAP
 
 
 class StoreError(Exception):
@@ -21,7 +22,7 @@ class StoreError(Exception):
 
 def read_json(path: Path, default: Any) -> Any:
     try:
-        text = path.read_text(encoding="utf-8")
+        text = read_project_text(path, ENGINE_CAP)
     except FileNotFoundError:
         return default
     except UnicodeDecodeError as exc:
@@ -32,6 +33,8 @@ def read_json(path: Path, default: Any) -> Any:
         value = json.loads(text)
     except ValueError as exc:
         raise StoreError(f"{path}: not valid JSON ({exc})") from exc
+    except RecursionError:
+        raise StoreError(f"{path}: not valid JSON (nested too deeply)") from None
     if type(value) is not type(default):
         raise StoreError(f"{path}: expected a JSON {type(default).__name__}")
     return value

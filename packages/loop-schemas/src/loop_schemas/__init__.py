@@ -46,6 +46,14 @@ from loop_schemas.engine import (
 )
 from loop_schemas.errors import Problem, SchemaError
 from loop_schemas.fenced import extract_fenced_blocks, load_yaml
+from loop_schemas.fsread import (
+    ProjectFileError,
+    open_project_file,
+    project_lines,
+    read_project_file,
+    read_project_head,
+    read_project_text,
+)
 from loop_schemas.lane_config import (
     BrainConfig,
     DestructiveConfig,
@@ -179,6 +187,7 @@ __all__ = [
     "PendingDecision",
     "PmAdapter",
     "PmConfig",
+    "ProjectFileError",
     "Problem",
     "RemoteIssue",
     "ResolvedLaneConfig",
@@ -213,6 +222,7 @@ __all__ = [
     "load_tasks",
     "load_yaml",
     "mail_head",
+    "open_project_file",
     "parse_adr",
     "parse_decision_block",
     "parse_event",
@@ -223,6 +233,10 @@ __all__ = [
     "parse_state",
     "parse_task",
     "parse_watchdog_line",
+    "project_lines",
+    "read_project_file",
+    "read_project_head",
+    "read_project_text",
     "set_frontmatter_key",
     "slugify",
     "update_state",
