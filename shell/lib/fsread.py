@@ -9,14 +9,17 @@ before a byte is read. The refusal is a ProjectFileError, an OSError (IsADirecto
 whose strerror says what the file is.
 
 loop_schemas.fsread is this module's twin for the Python packages; a test holds the two to the same
-verdicts. Only `posix` and `errno` are imported (lane_status.py runs on every redraw: importing os costs).
+verdicts. Only `posix` and `errno` are imported: lane_status.py runs on every poll, and importing os costs.
 """
 
 from __future__ import annotations
 
 import errno
 import posix
-from typing import IO, Iterator, Optional
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # typing costs an import on lane_status's hot path; annotations are strings here
+    from typing import IO, Iterator, Optional
 
 KIB = 1024
 MIB = 1024 * KIB

@@ -31,6 +31,8 @@ import posix
 import sys
 import time
 
+import fsread  # loaded ahead by codecache (loop-lane-status, loop-dispatch), else from this folder
+
 # This runs on every status poll, so its imports are only builtin modules: no os, re, json,
 # subprocess, contextlib, binascii or zlib on the hot path (each costs from 0.4 to several ms of
 # startup; os alone ~1 ms, for os.environ's collections.abc). Regexes are rebuilt from cached _sre code
@@ -675,8 +677,8 @@ def read_hook(pane: Pane) -> str | None:
     """The state a harness hook recorded for this pane, when its file exists and names this server."""
     path = hook_file(hook_dir(pane.state_dir), pane.pane_id)
     try:
-        with open(path, encoding="utf-8") as fh:
-            fields = fh.readline().rstrip("\n").split("\t")
+        with fsread.open_file(path) as fh:  # a lane may plant a FIFO there: never block on it
+            fields = fh.readline(4096).decode("utf-8").rstrip("\n").split("\t")
     except (OSError, UnicodeDecodeError):
         return None
     if len(fields) < 4 or fields[0] not in HOOK_STATES:

@@ -48,6 +48,7 @@ from typing import Any, Dict, List, Optional, Tuple
 
 LIB_DIR = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, LIB_DIR)
+import fsread  # noqa: E402
 import lane_status  # noqa: E402
 import lanes  # noqa: E402
 
@@ -292,8 +293,7 @@ def _paths(state_dir: str) -> Dict[str, str]:
 
 
 def _read_pid_file(path: str) -> int:
-    with open(path, encoding="ascii") as fh:
-        return int(fh.read().strip() or "0")
+    return int(fsread.read_file(path, 4096).decode("ascii").strip() or "0")
 
 
 def _lock_session(fd: int) -> Optional[str]:

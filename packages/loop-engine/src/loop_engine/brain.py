@@ -220,7 +220,7 @@ class _StreamDecoder:
     def feed(self, line: str) -> str:
         try:
             event = json.loads(line)
-        except ValueError:
+        except (ValueError, RecursionError):
             return line
         if not isinstance(event, dict):
             return ""

@@ -293,7 +293,7 @@ def _mine_deck_crashes(path: Path, found: _Clusters) -> None:
     for n, line in _lines(path):
         try:
             record = json.loads(line)
-        except ValueError:
+        except (ValueError, RecursionError):
             continue
         if not isinstance(record, dict):
             continue

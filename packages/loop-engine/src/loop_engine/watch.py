@@ -93,7 +93,7 @@ def read_pid(paths: EnginePaths) -> dict[str, Any] | None:
         return None
     first, _, rest = text.partition("\n")
     info: dict[str, Any] = {}
-    with contextlib.suppress(ValueError):
+    with contextlib.suppress(ValueError, RecursionError):
         loaded = json.loads(rest) if rest.strip() else {}
         if isinstance(loaded, dict):
             info.update(loaded)
