@@ -79,7 +79,7 @@ def safe_load(yaml: Any, text: str) -> Any:
                 raise yaml.composer.ComposerError(None, None, "YAML aliases are not allowed", mark)
             return super().compose_node(parent, index)
 
-    return yaml.load(text, Loader=NoAliasLoader)  # noqa: S506 - a SafeLoader subclass
+    return yaml.load(text, Loader=NoAliasLoader)
 
 
 def short_hostname() -> str:

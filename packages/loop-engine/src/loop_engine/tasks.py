@@ -11,7 +11,14 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from loop_schemas import SchemaError, atomic_write, file_lock, parse_task, read_project_text, set_frontmatter_key
+from loop_schemas import (
+    SchemaError,
+    atomic_write,
+    file_lock,
+    parse_task,
+    read_project_text,
+    set_frontmatter_key,
+)
 from loop_schemas.fsread import DOC_CAP
 
 TASK_FILE_RE = re.compile(r"^T\d{4}-[^/]*\.md$")
