@@ -69,7 +69,13 @@ def what_is(mode: int) -> Optional[str]:
 def open_file(path: str, cap: Optional[int] = None) -> IO[bytes]:
     """The file opened for binary reading; ProjectFileError when it is not a regular file or, with a
     `cap`, is larger than `cap` bytes. FileNotFoundError and other OSErrors as open() raises them."""
-    fd = posix.open(path, _FLAGS)
+    try:
+        fd = posix.open(path, _FLAGS)
+    except OSError as exc:
+        if exc.errno == errno.ENXIO and posix.stat(path).st_mode & _IFMT == 0o140000:
+            # open() of a socket fails with "No such device or address": say what it is
+            raise ProjectFileError(errno.EINVAL, "is a socket, not a regular file", str(path)) from None
+        raise
     try:
         st = posix.fstat(fd)
         kind = what_is(st.st_mode)

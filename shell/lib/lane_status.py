@@ -1223,7 +1223,7 @@ def cmd_hook(args: list[str]) -> int:
             raw = sys.stdin.read(1 << 20)
             loaded = json.loads(raw) if raw.strip() else {}
             payload = loaded if isinstance(loaded, dict) else {}
-        except (OSError, ValueError):
+        except (OSError, ValueError, RecursionError):
             payload = {}
     if event == "auto":
         event = str(payload.get("hook_event_name", ""))

@@ -63,7 +63,7 @@ def restart_counts(path: str) -> Dict[str, int]:
                 continue  # a line over fsread.LINE_CAP bytes: no restart record
             try:
                 doc = json.loads(raw.decode("utf-8"))
-            except (UnicodeDecodeError, ValueError):
+            except (ValueError, RecursionError):  # UnicodeDecodeError is a ValueError
                 continue
             if not isinstance(doc, dict):
                 continue

@@ -79,7 +79,13 @@ def open_project_file(path: str | os.PathLike[str], cap: int | None = None) -> B
     For streaming (events.jsonl): the caller reads as much as it wants.
     """
     flags = os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_NOCTTY", 0) | getattr(os, "O_CLOEXEC", 0)
-    fd = os.open(path, flags)
+    try:
+        fd = os.open(path, flags)
+    except OSError as exc:
+        if exc.errno == errno.ENXIO and stat.S_ISSOCK(os.stat(path).st_mode):
+            # open() of a socket fails with "No such device or address": say what it is
+            raise ProjectFileError(errno.EINVAL, "is a socket, not a regular file", os.fspath(path)) from None
+        raise
     try:
         st = os.fstat(fd)
         kind = what_is(st.st_mode)
