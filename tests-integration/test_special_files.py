@@ -738,8 +738,19 @@ def test_both_readers_accept_and_refuse_the_same_files(
     finally:
         while _SOCKETS:
             _SOCKETS.pop().close()
+    appends = []
+    for open_append in (
+        lambda: fsread.open_project_append(path),
+        lambda: SHELL_FSREAD.open_append(str(path)),
+    ):
+        try:
+            os.close(open_append())
+            appends.append(("opened",))
+        except OSError as exc:
+            appends.append((type(exc).__name__, str(exc.strerror), str(exc.filename)))
     assert ours == theirs
     assert heads[0] == heads[1]
+    assert appends[0] == appends[1]
     if kind == "regular" and len(data) <= cap:
         assert ours == ("read", data.hex())
     elif kind == "regular":
@@ -770,3 +781,59 @@ def test_a_long_jsonl_line_is_skipped_not_held(tmp_path: Path) -> None:
     with SHELL_FSREAD.open_file(str(path)) as fh:
         theirs = list(SHELL_FSREAD.lines(fh, 16))
     assert ours == theirs == [b'{"a": 1}\n', None, b"y" * 10 + b"\n", b'{"b": 2}']
+
+
+# ---- appenders: a line is appended to a regular file only -------------------------------------------
+
+
+def _a_append_line(path: Path) -> Any:
+    from loop_schemas import append_line
+
+    return append_line(path, "## [2026-01-01] task | T0001 done")
+
+
+def _a_event(path: Path) -> Any:
+    from loop_engine.events import EventLog
+
+    return EventLog(path, "s1").emit("paused")
+
+
+def _a_sh_append_locked(path: Path) -> Any:
+    return shell_module("atomic").append_locked(str(path), "## [2026-01-01] metrics | x\n")
+
+
+APPENDERS = [
+    pytest.param("ops-wiki/log.md", _a_append_line, id="schemas.append_line"),
+    pytest.param(EVENTS, _a_event, id="engine.EventLog.emit"),
+    pytest.param("ops-wiki/log.md", _a_sh_append_locked, id="shell atomic.append_locked"),
+]
+
+
+@pytest.mark.parametrize("kind", ["fifo", "dev-null", "directory", "socket"])
+@pytest.mark.parametrize(("rel", "append"), APPENDERS)
+def test_no_appender_hangs_on_or_loses_lines_into_a_special_file(
+    tmp_path: Path, rel: str, append: Callable[[Path], Any], kind: str
+) -> None:
+    """Fails on main: append_line blocks forever opening a FIFO that has no reader, and a line appended
+    to a link to /dev/null is silently lost."""
+    root = _project(tmp_path)
+    plant(root / rel, kind, "text", 0)
+    out = guarded(lambda: append(root / rel))
+    assert out.status == "raised", f"{rel} ({kind}): {out.status} {out.value}"
+    assert out.exc_type in ("ProjectFileError", "ProjectDirectoryError"), out.trace
+    assert NAMED[kind] in out.message and out.message.endswith("not a regular file"), out.message
+
+
+@pytest.mark.parametrize(("rel", "append"), APPENDERS)
+def test_appenders_still_append_to_a_regular_file_and_through_a_symlink(
+    tmp_path: Path, rel: str, append: Callable[[Path], Any]
+) -> None:
+    root = _project(tmp_path)
+    real = root / "real.log"
+    real.write_text("before\n")
+    (root / rel).parent.mkdir(parents=True, exist_ok=True)
+    (root / rel).symlink_to(real)
+    out = guarded(lambda: append(root / rel))
+    assert out.status == "returned", out.trace
+    lines = real.read_text().splitlines()
+    assert lines[0] == "before" and len(lines) == 2

@@ -91,6 +91,31 @@ def open_file(path: str, cap: Optional[int] = None) -> IO[bytes]:
         raise
 
 
+def open_append(path: str, flags: int = posix.O_WRONLY) -> int:
+    """A descriptor appending to the file (created 0644 when missing), refused (ProjectFileError) unless it
+    is a regular file: opening a FIFO with no reader for writing would block forever, and a line written
+    into a FIFO or a device is lost. `flags`: posix.O_WRONLY, or posix.O_RDWR for an appender that reads."""
+    extra = posix.O_NONBLOCK | getattr(posix, "O_NOCTTY", 0) | getattr(posix, "O_CLOEXEC", 0)
+    try:
+        fd = posix.open(path, flags | posix.O_APPEND | posix.O_CREAT | extra, 0o644)
+    except OSError as exc:
+        if exc.errno in (errno.ENXIO, errno.EISDIR):  # a FIFO without a reader, a socket, a folder
+            mode = posix.stat(path).st_mode
+            cls = ProjectDirectoryError if mode & _IFMT == 0o040000 else ProjectFileError
+            kind = what_is(mode) or "a regular file"
+            raise cls(exc.errno, f"is {kind}, not a regular file", str(path)) from None
+        raise
+    try:
+        kind = what_is(posix.fstat(fd).st_mode)
+        if kind is not None:
+            raise ProjectFileError(errno.EINVAL, f"is {kind}, not a regular file", str(path))
+        posix.set_blocking(fd, True)
+        return fd
+    except BaseException:
+        posix.close(fd)
+        raise
+
+
 def read_file(path: str, cap: int) -> bytes:
     """The whole file's bytes, when it is a regular file of at most `cap` bytes; ProjectFileError when it
     is not (a FIFO, a device, a socket, a directory, too large); other OSErrors as open() raises them."""

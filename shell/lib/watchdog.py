@@ -98,14 +98,14 @@ class Log:
     def check(self) -> None:
         """Raise LaneError when the log cannot be appended to (before the watchdog says it started)."""
         try:
-            os.close(os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644))
+            os.close(fsread.open_append(self.path))
         except OSError as exc:
             raise lanes.LaneError(f"cannot write {self.path}: {exc.strerror}") from None
 
     def write(self, record: Dict[str, Any]) -> None:
         line = json.dumps(record, ensure_ascii=False) + "\n"
         try:
-            fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+            fd = fsread.open_append(self.path)
             try:
                 os.write(fd, line.encode("utf-8", "surrogateescape"))
             finally:

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from loop_schemas import EngineEvent, open_project_file, project_lines
+from loop_schemas.fsread import open_project_append
 from pydantic import ValidationError
 
 
@@ -61,7 +62,7 @@ class EventLog:
         record.update(fields)
         line = (json.dumps(record, ensure_ascii=False, sort_keys=False, default=str) + "\n").encode()
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(self.path, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o644)
+        fd = open_project_append(self.path, os.O_RDWR)
         try:
             fcntl.flock(fd, fcntl.LOCK_EX)
             try:

@@ -101,6 +101,32 @@ def open_project_file(path: str | os.PathLike[str], cap: int | None = None) -> B
         raise
 
 
+def open_project_append(path: str | os.PathLike[str], flags: int = os.O_WRONLY) -> int:
+    """A descriptor appending to the file (created 0644 when missing), refused (ProjectFileError) unless it
+    is a regular file: opening a FIFO with no reader for writing would block forever, and a line written
+    into a FIFO or a device is lost. `flags`: os.O_WRONLY, or os.O_RDWR for an appender that reads the tail.
+    """
+    extra = os.O_NONBLOCK | getattr(os, "O_NOCTTY", 0) | getattr(os, "O_CLOEXEC", 0)
+    try:
+        fd = os.open(path, flags | os.O_APPEND | os.O_CREAT | extra, 0o644)
+    except OSError as exc:
+        if exc.errno in (errno.ENXIO, errno.EISDIR):  # a FIFO without a reader, a socket, a folder
+            mode = os.stat(path).st_mode
+            cls = ProjectDirectoryError if stat.S_ISDIR(mode) else ProjectFileError
+            what = what_is(mode) or "a regular file"
+            raise cls(exc.errno, f"is {what}, not a regular file", os.fspath(path)) from None
+        raise
+    try:
+        kind = what_is(os.fstat(fd).st_mode)
+        if kind is not None:
+            raise ProjectFileError(errno.EINVAL, f"is {kind}, not a regular file", os.fspath(path))
+        os.set_blocking(fd, True)
+        return fd
+    except BaseException:
+        os.close(fd)
+        raise
+
+
 def read_project_file(path: str | os.PathLike[str], cap: int) -> bytes:
     """The whole file's bytes, when it is a regular file of at most `cap` bytes; ProjectFileError when
     it is not (a FIFO, a device, a socket, a directory, too large); other OSErrors as open() raises them."""
