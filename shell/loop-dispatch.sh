@@ -188,7 +188,7 @@ dispatch_main() {
   # lib/codecache.py runs dispatch (and the lane_status it uses) from compiled code kept in a private
   # cache directory, never in a __pycache__ beside the source.
   local cache=${LOOP_LANE_STATUS_CACHE_DIR:-${TMPDIR:-/tmp}/loop-lane-status-${UID}}
-  local -a run=("$py" -S "$LOOP_LIB_DIR/codecache.py" "$cache/code" "lane_status,dispatch")
+  local -a run=("$py" -S "$LOOP_LIB_DIR/codecache.py" "$cache/code" "fsread,lane_status,dispatch")
   if [ -n "$file" ]; then
     [ -r "$file" ] || loop_die "cannot read payload file: $file" 1
     exec ${run[@]+"${run[@]}"} ${args[@]+"${args[@]}"} --payload-file "$file"

@@ -161,7 +161,7 @@ lane_status_main() {
   local cache=${LOOP_LANE_STATUS_CACHE_DIR:-${TMPDIR:-/tmp}/loop-lane-status-${UID}}
   # lib/codecache.py runs lane_status from compiled code kept in the private cache dir, never in a
   # __pycache__ beside the source; that saves compiling 1000 lines on every poll.
-  local -a run=("$py" -S "$LOOP_LIB_DIR/codecache.py" "$cache/code" lane_status)
+  local -a run=("$py" -S "$LOOP_LIB_DIR/codecache.py" "$cache/code" "fsread,lane_status")
   case ${LOOP_LANE_STATUS_NO_CACHE:-} in
     1 | true | yes) exec ${run[@]+"${run[@]}"} ${args[@]+"${args[@]}"} </dev/null ;;
   esac

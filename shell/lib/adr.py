@@ -36,6 +36,7 @@ from typing import Any, Dict, List, Optional, Tuple
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import frontmatter
+import fsread
 from atomic import atomic_write
 
 CONTRACT_VERSION = 1
@@ -143,8 +144,7 @@ class Record:
 def read_record(path: str, number: int, limit: int = MAX_READ) -> Record:
     rec = Record(path, number)
     try:
-        with open(path, "rb") as fh:
-            raw = fh.read(limit)
+        raw = fsread.read_head(path, limit)
     except OSError as exc:
         rec.error = f"unreadable: {exc.strerror}"
         return rec

@@ -9,7 +9,11 @@ from __future__ import annotations
 
 import contextlib
 import os
+import sys
 import tempfile
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import fsread
 
 
 def fsync_dir(path: str) -> None:
@@ -61,7 +65,7 @@ def append_locked(path: str, text: str, header: str = "") -> None:
 
     `header` is written first when the file is new or empty.
     """
-    fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_APPEND, 0o644)
+    fd = fsread.open_append(path, os.O_RDWR)
     try:
         try:
             import fcntl

@@ -31,6 +31,7 @@ import sys
 from typing import List, Optional, Tuple
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import fsread
 import mail
 from atomic import append_locked
 
@@ -68,8 +69,7 @@ def token_estimate(nbytes: int) -> int:
 def read_text(path: str) -> Optional[str]:
     """The file's text (undecodable bytes replaced), or None when it does not exist or is unreadable."""
     try:
-        with open(path, "rb") as fh:
-            raw = fh.read()
+        raw = fsread.read_file(path, fsread.WIKI_CAP)
     except OSError:
         return None
     return raw.decode("utf-8", errors="replace")

@@ -32,6 +32,7 @@ import contextlib
 
 import adr
 import frontmatter
+import fsread
 
 # Start-up time is most of a --json run, so modules only some paths need (mail's argparse,
 # subprocess, signal, shutil) are imported where they are used.
@@ -39,7 +40,7 @@ import frontmatter
 CONTRACT_VERSION = 1
 PROG = "loop-digest"
 RULE = "════"
-MAX_STATE_BYTES = 64 * 1024 * 1024
+MAX_STATE_BYTES = fsread.STATE_CAP
 SUBJECT_READ = 4096
 DEFAULT_MESSAGES = 6
 DEFAULT_INTERVAL = 5.0
@@ -89,16 +90,15 @@ def clean(value: Any) -> str:
 def read_state(path: str) -> Tuple[Optional[Dict[str, Any]], Optional[str]]:
     """(the parsed state or None, a one-line problem or None)."""
     try:
-        with open(path, "rb") as fh:
-            raw = fh.read(MAX_STATE_BYTES + 1)
+        raw = fsread.read_file(path, MAX_STATE_BYTES)
     except FileNotFoundError:
         return None, f"no state file at {path} (create one with loop-init)"
     except IsADirectoryError:
         return None, f"state file path is a directory: {path}"
+    except fsread.ProjectFileError as exc:
+        return None, f"state file {exc.strerror}: {path}"
     except OSError as exc:
         return None, f"cannot read {path}: {exc.strerror}"
-    if len(raw) > MAX_STATE_BYTES:
-        return None, f"state file larger than {MAX_STATE_BYTES} bytes, not read: {path}"
     if not raw.strip():
         return None, f"empty state file {path}"
     constants: List[str] = []
@@ -136,15 +136,9 @@ def _subject(path: str) -> Optional[str]:
     """The message's subject from the head of the file (its frontmatter), or None. Same reading as
     mail.read_subject, with a fast path for the common plain and simply-quoted values."""
     try:
-        fd = os.open(path, os.O_RDONLY)
+        raw = fsread.read_head(path, SUBJECT_READ)
     except OSError:
         return None
-    try:
-        raw = os.read(fd, SUBJECT_READ)
-    except OSError:
-        return None
-    finally:
-        os.close(fd)
     if raw.startswith(b"\xef\xbb\xbf"):
         raw = raw[3:]
     if FM_OPEN_RE.match(raw) is None:

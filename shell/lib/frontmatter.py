@@ -177,8 +177,9 @@ def parse(text: str) -> Tuple[Dict[str, Value], str]:
 
 
 def _read(path: str) -> str:
-    with open(path, "rb") as fh:
-        raw = fh.read()
+    import fsread  # only the CLI reads files: the parser stays import-free for the digest
+
+    raw = fsread.read_file(path, fsread.DOC_CAP)
     try:
         return raw.decode("utf-8")
     except UnicodeDecodeError:

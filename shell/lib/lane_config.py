@@ -37,7 +37,8 @@ from typing import Any, Dict, List, Optional, Tuple
 
 sys.dont_write_bytecode = True  # never leave __pycache__ in an installed shell/lib
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import registry  # noqa: E402 (after the sys.path line above)
+import fsread  # noqa: E402 (after the sys.path line above)
+import registry  # noqa: E402
 
 CONTRACT_VERSION = 1
 LIB_DIR = os.path.dirname(os.path.abspath(__file__))
@@ -67,6 +68,20 @@ def _yaml() -> Any:
     return yaml
 
 
+def safe_load(yaml: Any, text: str) -> Any:
+    """yaml.safe_load that refuses anchors and aliases (loop_schemas' rule): a few lines of aliases
+    cannot expand into a huge document; the refusal is a yaml.YAMLError."""
+
+    class NoAliasLoader(yaml.SafeLoader):  # type: ignore[misc,name-defined]
+        def compose_node(self, parent: Any, index: Any) -> Any:
+            if self.check_event(yaml.AliasEvent):
+                mark = self.peek_event().start_mark
+                raise yaml.composer.ComposerError(None, None, "YAML aliases are not allowed", mark)
+            return super().compose_node(parent, index)
+
+    return yaml.load(text, Loader=NoAliasLoader)
+
+
 def short_hostname() -> str:
     host = os.environ.get("LANE_CONFIG_HOSTNAME") or socket.gethostname()
     return host.split(".", 1)[0]
@@ -90,14 +105,15 @@ def overlay_path(path: str) -> Optional[str]:
 def _read_lanes(path: str) -> Dict[Any, Any]:
     yaml = _yaml()
     try:
-        with open(path, encoding="utf-8") as fh:
-            text = fh.read()
+        text = fsread.read_text(path, fsread.CONFIG_CAP)
     except FileNotFoundError:
         raise ConfigError(f"lane-config {path}: no such file") from None
-    except (OSError, UnicodeDecodeError) as exc:
+    except OSError as exc:
+        raise ConfigError(f"lane-config {path}: cannot read: {exc.strerror or exc}") from None
+    except UnicodeDecodeError as exc:
         raise ConfigError(f"lane-config {path}: cannot read: {exc}") from None
     try:
-        doc = yaml.safe_load(text)
+        doc = safe_load(yaml, text)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" (line {mark.line + 1}, column {mark.column + 1})" if mark is not None else ""

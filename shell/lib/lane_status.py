@@ -31,6 +31,8 @@ import posix
 import sys
 import time
 
+import fsread  # loaded ahead by codecache (loop-lane-status, loop-dispatch), else from this folder
+
 # This runs on every status poll, so its imports are only builtin modules: no os, re, json,
 # subprocess, contextlib, binascii or zlib on the hot path (each costs from 0.4 to several ms of
 # startup; os alone ~1 ms, for os.environ's collections.abc). Regexes are rebuilt from cached _sre code
@@ -713,9 +715,9 @@ def read_hook(pane: Pane) -> tuple[str, float] | None:
     its file exists and names this server."""
     path = hook_file(hook_dir(pane.state_dir), pane.pane_id)
     try:
-        with open(path, encoding="utf-8") as fh:
+        with fsread.open_file(path) as fh:  # a lane may plant a FIFO there: never block on it
             written = posix.fstat(fh.fileno()).st_mtime
-            fields = fh.readline().rstrip("\n").split("\t")
+            fields = fh.readline(4096).decode("utf-8").rstrip("\n").split("\t")
     except (OSError, UnicodeDecodeError):
         return None
     if len(fields) < 4 or fields[0] not in HOOK_STATES:
@@ -1335,7 +1337,7 @@ def cmd_hook(args: list[str]) -> int:
             raw = sys.stdin.read(1 << 20)
             loaded = json.loads(raw) if raw.strip() else {}
             payload = loaded if isinstance(loaded, dict) else {}
-        except (OSError, ValueError):
+        except (OSError, ValueError, RecursionError):
             payload = {}
     if event == "auto":
         event = str(payload.get("hook_event_name", ""))

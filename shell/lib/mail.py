@@ -26,6 +26,7 @@ from typing import Any, Dict, List, Optional
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import frontmatter
+import fsread
 from atomic import fsync_dir
 
 LANE_RE = re.compile(r"^[A-Za-z][A-Za-z0-9_-]*\Z")
@@ -74,8 +75,7 @@ def format_name(stamp: _dt.datetime, sender: str, recipient: str, seq: int = 1) 
 def read_subject(path: str) -> Optional[str]:
     """The message's subject, or None when it has none or its frontmatter does not parse."""
     try:
-        with open(path, "rb") as fh:
-            raw = fh.read(SUBJECT_READ_LIMIT)
+        raw = fsread.read_head(path, SUBJECT_READ_LIMIT)
         text = raw.decode("utf-8", errors="replace")
         data, _ = frontmatter.parse(text)
     except (OSError, frontmatter.FrontmatterError):

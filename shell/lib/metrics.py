@@ -22,6 +22,7 @@ from typing import Any, Dict, List, Optional
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import checkpoint
+import fsread
 import mail
 
 CONTRACT_VERSION = 1
@@ -53,14 +54,16 @@ def restart_counts(path: str) -> Dict[str, int]:
     without `event` that lack a restart's text fields (the improve miner reads the file the same way)."""
     restarts = giveups = 0
     try:
-        fh = open(path, "rb")  # noqa: SIM115 - closed by the with-block below; a missing file counts 0
+        fh = fsread.open_file(path)
     except FileNotFoundError:
         return {"restarts": 0, "giveups": 0}
     with fh:
-        for raw in fh:
+        for raw in fsread.lines(fh):
+            if raw is None:
+                continue  # a line over fsread.LINE_CAP bytes: no restart record
             try:
                 doc = json.loads(raw.decode("utf-8"))
-            except (UnicodeDecodeError, ValueError):
+            except (ValueError, RecursionError):  # UnicodeDecodeError is a ValueError
                 continue
             if not isinstance(doc, dict):
                 continue
@@ -77,8 +80,7 @@ def log_counts(path: str) -> Dict[str, int]:
     """How many `## [date] ingest|lint|checkpoint | ...` headings ops-wiki/log.md holds (0 if missing)."""
     counts = {"ingest": 0, "lint": 0, "checkpoint": 0}
     try:
-        with open(path, "rb") as fh:
-            data = fh.read()
+        data = fsread.read_file(path, fsread.WIKI_CAP)
     except FileNotFoundError:
         return counts
     for m in LOG_HEADING_RE.finditer(data):

@@ -216,15 +216,19 @@ def read_adapters_minimal(text: str) -> Tuple[bool, Any]:
 
 def _read_yaml(path: str) -> Tuple[bool, Any, bool]:
     """(found, value, pm_present) for engine.pm.adapters in one file."""
-    with open(path, "rb") as fh:
-        text = fh.read().decode("utf-8")
+    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+    import fsread
+
+    text = fsread.read_file(path, fsread.CONFIG_CAP).decode("utf-8")
     try:
         import yaml  # type: ignore[import-not-found]
     except ImportError:
         yaml = None
     if yaml is not None:
         try:
-            doc = yaml.safe_load(text)
+            import lane_config as _lane_config
+
+            doc = _lane_config.safe_load(yaml, text)
         except yaml.YAMLError as exc:
             raise RestartError(f"{path}: not valid YAML: {str(exc).splitlines()[0]}") from None
         except RecursionError:
@@ -279,6 +283,8 @@ def configured_adapters(lane_config: str) -> List[str]:
                 result = _names(o_value if o_found else None, overlay)
     except UnicodeDecodeError:
         raise RestartError(f"{lane_config}: not valid UTF-8") from None
+    except OSError as exc:
+        raise RestartError(f"{exc.filename or lane_config}: cannot read: {exc.strerror or exc}") from None
     return result
 
 

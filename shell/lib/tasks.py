@@ -23,6 +23,7 @@ from typing import Any, Dict, List, Optional, Tuple
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import frontmatter
+import fsread
 
 CONTRACT_VERSION = 1
 STATUSES = ("open", "in-progress", "review", "done", "dropped")
@@ -278,8 +279,7 @@ def lint(tasks_dir: str) -> Tuple[List[Finding], int]:
                 )
                 continue
             try:
-                with open(path, "rb") as fh:
-                    raw = fh.read()
+                raw = fsread.read_file(path, fsread.DOC_CAP)
             except OSError as exc:
                 findings.append(Finding(path, f"cannot read: {exc.strerror}"))
                 continue

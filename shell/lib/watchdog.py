@@ -49,6 +49,7 @@ from typing import Any, Dict, List, Optional, Tuple
 
 LIB_DIR = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, LIB_DIR)
+import fsread  # noqa: E402
 import lane_status  # noqa: E402
 import lanes  # noqa: E402
 import proctree  # noqa: E402
@@ -101,14 +102,14 @@ class Log:
     def check(self) -> None:
         """Raise LaneError when the log cannot be appended to (before the watchdog says it started)."""
         try:
-            os.close(os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644))
+            os.close(fsread.open_append(self.path))
         except OSError as exc:
             raise lanes.LaneError(f"cannot write {self.path}: {exc.strerror}") from None
 
     def write(self, record: Dict[str, Any]) -> None:
         line = json.dumps(record, ensure_ascii=False) + "\n"
         try:
-            fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+            fd = fsread.open_append(self.path)
             try:
                 os.write(fd, line.encode("utf-8", "surrogateescape"))
             finally:
@@ -307,8 +308,7 @@ def _paths(state_dir: str) -> Dict[str, str]:
 
 
 def _read_pid_file(path: str) -> int:
-    with open(path, encoding="ascii") as fh:
-        return int(fh.read().strip() or "0")
+    return int(fsread.read_file(path, 4096).decode("ascii").strip() or "0")
 
 
 def _lock_session(fd: int) -> Optional[str]:

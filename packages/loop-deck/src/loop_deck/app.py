@@ -18,7 +18,8 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any, ClassVar
 
-from loop_schemas import append_line, describe_error
+from loop_schemas import append_line, describe_error, open_project_file, read_project_text
+from loop_schemas.fsread import DOC_CAP
 from textual import work
 from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import Binding, BindingType
@@ -300,7 +301,7 @@ class DeckApp(App[None]):
             jumped = size - start > TRANSCRIPT_BYTES
             if jumped:
                 start = size - TRANSCRIPT_BYTES
-            with path.open("rb") as fh:
+            with open_project_file(path) as fh:
                 fh.seek(start)
                 chunk = fh.read(size - start)
         except OSError:
@@ -503,7 +504,7 @@ class DeckApp(App[None]):
         if mail is None:
             return
         try:
-            text = mail.path(self.paths).read_text(encoding="utf-8", errors="replace")
+            text = read_project_text(mail.path(self.paths), DOC_CAP, errors="replace")
         except OSError as exc:
             text = f"(cannot read: {exc.strerror})"
         state = "processed" if mail.processed else "pending"

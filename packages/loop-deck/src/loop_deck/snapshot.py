@@ -25,12 +25,18 @@ from loop_schemas import (
     SchemaError,
     accept_gate_problems,
     mail_head,
+    open_project_file,
     parse_adr,
     parse_event,
     parse_mail_name,
     parse_state,
     parse_watchdog_line,
+    project_lines,
+    read_project_file,
+    read_project_head,
+    read_project_text,
 )
+from loop_schemas.fsread import DOC_CAP, ENGINE_CAP, STATE_CAP
 from pydantic import ValidationError
 
 # Fixed lanes whose pane lives inside a shared window.
@@ -306,10 +312,11 @@ def read_restarts(path: Path) -> dict[str, tuple[int, int]]:
     """Per lane: (restarts, give-ups). A line without "event" is a restart (CONTRACT)."""
     counts: dict[str, list[int]] = {}
     try:
-        with path.open("rb") as fh:
-            lines = fh.read().splitlines()
+        fh = open_project_file(path)
     except OSError:
         return {}
+    with fh:
+        lines = [line for line in project_lines(fh) if line is not None]  # over-long lines: no event
     for line in lines:
         if not line.strip():
             continue
@@ -330,7 +337,7 @@ def read_restarts(path: Path) -> dict[str, tuple[int, int]]:
 def read_loops(path: Path) -> tuple[tuple[LoopRow, ...], str | None, str | None]:
     """(rows, objective, error)."""
     try:
-        raw = path.read_bytes()
+        raw = read_project_file(path, STATE_CAP)
     except FileNotFoundError:
         return (), None, f"no state file ({_rel(path)})"
     except OSError as exc:
@@ -360,8 +367,7 @@ def _rel(path: Path) -> str:
 
 def read_subject(path: Path) -> str:
     try:
-        with path.open("rb") as fh:
-            head = fh.read(SUBJECT_HEAD_BYTES).decode("utf-8", errors="replace")
+        head = read_project_head(path, SUBJECT_HEAD_BYTES).decode("utf-8", errors="replace")
     except OSError:
         return ""
     end = head.find("\n---", 3)
@@ -373,7 +379,7 @@ def read_subject(path: Path) -> str:
 
 def read_decision(path: Path) -> tuple[DecisionView | None, str | None]:
     try:
-        raw = path.read_bytes()
+        raw = read_project_file(path, ENGINE_CAP)
     except FileNotFoundError:
         return None, None
     except OSError as exc:
@@ -433,7 +439,7 @@ def summarise_action(action: dict[str, Any]) -> str:
 def read_adr(path: Path, project_root: Path, adr_dir: Path) -> AdrRow:
     number = int(path.name[:4])
     try:
-        adr = parse_adr(path.read_text(encoding="utf-8", errors="replace"), path)
+        adr = parse_adr(read_project_text(path, DOC_CAP, errors="replace"), path)
     except (OSError, SchemaError) as exc:
         return AdrRow(
             number, "?", path.stem[5:].replace("-", " "), path.name, (f"unreadable: {one_line(exc)}",)
@@ -473,8 +479,8 @@ def is_engine_daemon(argv: list[bytes]) -> bool:
 def read_daemon_pid(engine_dir: Path) -> int | None:
     """The pid on the first line of the engine's daemon.pid (the JSON after it is not needed here)."""
     try:
-        with (engine_dir / "daemon.pid").open("rb") as fh:
-            first = fh.readline().strip()
+        with open_project_file(engine_dir / "daemon.pid") as fh:
+            first = fh.readline(64).strip()
     except OSError:
         return None
     return int(first) if first.isdigit() else None
@@ -694,7 +700,7 @@ class Reader:
             tail = b""
             if key is not None:
                 try:
-                    with events.open("rb") as fh:
+                    with open_project_file(events) as fh:
                         fh.seek(max(0, key[1] - EVENTS_TAIL_BYTES))
                         tail = fh.read()
                 except OSError:

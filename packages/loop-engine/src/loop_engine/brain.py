@@ -35,7 +35,8 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import IO, Any, Literal
 
-from loop_schemas import atomic_write
+from loop_schemas import atomic_write, read_project_text
+from loop_schemas.fsread import ENGINE_CAP
 
 from loop_engine.events import iso, parse_iso, utcnow
 
@@ -219,7 +220,7 @@ class _StreamDecoder:
     def feed(self, line: str) -> str:
         try:
             event = json.loads(line)
-        except ValueError:
+        except (ValueError, RecursionError):
             return line
         if not isinstance(event, dict):
             return ""
@@ -569,8 +570,8 @@ def reap_orphans(children: Path, *, term_grace_s: float = 3.0) -> list[dict[str,
         if path.suffix != ".json":
             continue
         try:
-            entry = json.loads(path.read_text(encoding="utf-8"))
-        except (OSError, ValueError):
+            entry = json.loads(read_project_text(path, ENGINE_CAP))
+        except (OSError, ValueError, RecursionError):
             entry = None
         if not isinstance(entry, dict):
             with contextlib.suppress(OSError):

@@ -33,8 +33,10 @@ from loop_schemas import (
     atomic_write,
     file_lock,
     parse_decision_block,
+    read_project_text,
     update_state,
 )
+from loop_schemas.fsread import ENGINE_CAP, WIKI_CAP
 from pydantic import ValidationError
 
 from loop_engine import asks as asks_mod
@@ -432,7 +434,7 @@ class Engine:
     def prompt(self, obs: Observation, tasks: list[TaskView]) -> str:
         """The brain's prompt: loop-checkpoint's output under the engine header, plus the observation."""
         header = header_path(self.paths)
-        header_text = header.read_text(encoding="utf-8")
+        header_text = read_project_text(header, WIKI_CAP)
         raw = self.substrate.checkpoint_prompt(header_file=header)
         # everything loop-checkpoint adds after the (trusted) header is data, whatever it says
         body = raw[len(header_text.rstrip("\n")) :] if raw.startswith(header_text.rstrip("\n")) else raw
@@ -890,8 +892,8 @@ class Engine:
         with q.locked(self.paths):
             for path in q.interrupted(self.paths):
                 try:
-                    record: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
-                except (OSError, ValueError):
+                    record: dict[str, Any] = json.loads(read_project_text(path, ENGINE_CAP))
+                except (OSError, ValueError, RecursionError):
                     os.replace(path, path.with_suffix(".corrupt"))
                     self.events.emit("recovery-corrupt", file=str(path))
                     continue

@@ -18,7 +18,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from loop_schemas import EngineEvent
+from loop_schemas import EngineEvent, open_project_file, project_lines
+from loop_schemas.fsread import open_project_append
 from pydantic import ValidationError
 
 
@@ -61,7 +62,7 @@ class EventLog:
         record.update(fields)
         line = (json.dumps(record, ensure_ascii=False, sort_keys=False, default=str) + "\n").encode()
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(self.path, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o644)
+        fd = open_project_append(self.path, os.O_RDWR)
         try:
             fcntl.flock(fd, fcntl.LOCK_EX)
             try:
@@ -84,17 +85,19 @@ class EventLog:
             else:
                 after_time = parse_iso(since)
         try:
-            handle = self.path.open("rb")
+            handle = open_project_file(self.path)
         except FileNotFoundError:
             return
         seen_id = after_id is None
         with handle:
-            for raw in handle:
+            for raw in project_lines(handle):
+                if raw is None:
+                    continue  # a line over LINE_CAP bytes: not an event, never held in memory
                 if not raw.endswith(b"\n"):
                     break  # a torn last line: not an event
                 try:
                     record = json.loads(raw)
-                except ValueError:
+                except (ValueError, RecursionError):
                     continue
                 if not isinstance(record, dict) or not _is_event(record):
                     continue  # a line that is not an engine event (hand-edited, another tool's): skipped

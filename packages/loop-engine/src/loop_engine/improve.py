@@ -30,7 +30,8 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-from loop_schemas import Metrics, atomic_write, file_lock
+from loop_schemas import Metrics, atomic_write, file_lock, read_project_file, read_project_text
+from loop_schemas.fsread import CONFIG_CAP, ENGINE_CAP, WIKI_CAP
 from loop_schemas.lane_config import host_overlay_path
 from pydantic import ValidationError
 
@@ -182,7 +183,7 @@ class Improver:
             if not path.stem.isdigit():
                 continue
             try:
-                out.append(Proposal.model_validate_json(path.read_bytes()))
+                out.append(Proposal.model_validate_json(read_project_file(path, ENGINE_CAP)))
             except (OSError, ValidationError, ValueError) as exc:
                 raise ImproveError(f"{path}: not a valid proposal ({_line(exc)})") from None
         return sorted(out, key=lambda p: p.id)
@@ -192,7 +193,7 @@ class Improver:
         if not path.is_file():
             raise ImproveError(f"no proposal #{n} (see `loop-engine improve --list`)")
         try:
-            return Proposal.model_validate_json(path.read_bytes())
+            return Proposal.model_validate_json(read_project_file(path, ENGINE_CAP))
         except (OSError, ValidationError, ValueError) as exc:
             raise ImproveError(f"{path}: not a valid proposal ({_line(exc)})") from None
 
@@ -621,7 +622,7 @@ class Improver:
             overlay = host_overlay_path(path)
             if overlay != path and overlay.is_file():
                 try:
-                    engine = (safe_load_mapping(overlay.read_text(encoding="utf-8")) or {}).get("engine")
+                    engine = (safe_load_mapping(read_project_text(overlay, CONFIG_CAP)) or {}).get("engine")
                 except (OSError, ValueError):
                     engine = None
                 if isinstance(engine, dict) and parts[0] in engine:
@@ -722,7 +723,7 @@ def _target(path: Path) -> Path:
 
 def _read_bytes(path: Path) -> bytes | None:
     try:
-        return path.read_bytes()
+        return read_project_file(path, WIKI_CAP)
     except (FileNotFoundError, NotADirectoryError):
         return None
 

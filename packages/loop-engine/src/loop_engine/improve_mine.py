@@ -20,7 +20,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from loop_schemas import RestartEvent, SchemaError, parse_mail_name, parse_watchdog_line
+from loop_schemas import (
+    ProjectFileError,
+    RestartEvent,
+    SchemaError,
+    open_project_file,
+    parse_mail_name,
+    parse_watchdog_line,
+    project_lines,
+)
 
 from loop_engine.events import EventLog
 from loop_engine.observe import read_mail_head
@@ -247,11 +255,12 @@ def _mine_mail(mailbox: Path, found: _Clusters) -> None:
 
 def _lines(path: Path) -> Iterable[tuple[int, str]]:
     try:
-        with path.open(encoding="utf-8", errors="replace") as fh:
-            for n, line in enumerate(fh, start=1):
-                if line.strip():
+        with open_project_file(path) as fh:
+            for n, raw in enumerate(project_lines(fh), start=1):
+                line = raw.decode("utf-8", errors="replace") if raw is not None else ""
+                if line.strip():  # an over-long line (None) is no evidence
                     yield n, line
-    except (FileNotFoundError, IsADirectoryError, NotADirectoryError):
+    except (FileNotFoundError, NotADirectoryError, ProjectFileError):
         return
 
 
@@ -285,7 +294,7 @@ def _mine_deck_crashes(path: Path, found: _Clusters) -> None:
     for n, line in _lines(path):
         try:
             record = json.loads(line)
-        except ValueError:
+        except (ValueError, RecursionError):
             continue
         if not isinstance(record, dict):
             continue

@@ -22,7 +22,8 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from loop_schemas import EngineConfig, SchemaError, parse_lane_config
+from loop_schemas import EngineConfig, SchemaError, parse_lane_config, read_project_file
+from loop_schemas.fsread import WIKI_CAP
 
 from loop_engine import config as config_mod
 from loop_engine.paths import EnginePaths
@@ -82,7 +83,7 @@ def read_surface(paths: EnginePaths, surface: str) -> SurfaceText:
     if path is None:
         raise EditError("the `none` surface is report-only: there is no file to edit")
     try:
-        return SurfaceText(path, path.read_bytes().decode("utf-8"), True)
+        return SurfaceText(path, read_project_file(path, WIKI_CAP).decode("utf-8"), True)
     except FileNotFoundError:
         pass
     except UnicodeDecodeError:

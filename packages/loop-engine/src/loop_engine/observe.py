@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal, Protocol
 
-from loop_schemas import Harness, Lane, LaneStatus, SchemaError, mail_head, parse_mail_name
+from loop_schemas import Harness, Lane, LaneStatus, SchemaError, mail_head, parse_mail_name, read_project_head
 
 from loop_engine.gate import LaneFacts
 
@@ -169,8 +169,7 @@ def read_mail_head(path: Path) -> tuple[str | None, str | None]:
     if hit is not None:
         return hit
     try:
-        with path.open("rb") as fh:
-            raw = fh.read(MAIL_HEAD_LIMIT)
+        raw = read_project_head(path, MAIL_HEAD_LIMIT)
     except OSError:
         return None, None
     found = mail_head(raw.decode("utf-8", errors="replace"))

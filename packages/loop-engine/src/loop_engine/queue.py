@@ -18,7 +18,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from loop_schemas import PendingDecision, atomic_write, file_lock
+from loop_schemas import PendingDecision, atomic_write, file_lock, read_project_file, read_project_text
+from loop_schemas.fsread import ENGINE_CAP, WIKI_CAP
 from pydantic import ValidationError
 
 from loop_engine.events import iso
@@ -73,7 +74,7 @@ def read_pending(paths: EnginePaths) -> dict[str, Any] | None:
 def pending_digest(paths: EnginePaths) -> str | None:
     """sha256 of pending-decision.json's bytes: what a reviewer saw (None when there is no file)."""
     try:
-        return hashlib.sha256(paths.pending.read_bytes()).hexdigest()
+        return hashlib.sha256(read_project_file(paths.pending, ENGINE_CAP)).hexdigest()
     except FileNotFoundError:
         return None
 
@@ -155,7 +156,7 @@ def _checkpoint_text(paths: EnginePaths) -> str:
     path = paths.checkpoint
     shown = _shown(paths, path)
     try:
-        return path.read_text(encoding="utf-8")
+        return read_project_text(path, WIKI_CAP)
     except FileNotFoundError:
         raise QueueError(f"{shown} is missing") from None
     except UnicodeDecodeError as exc:

@@ -12,7 +12,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from loop_schemas import atomic_write, file_lock
+from loop_schemas import atomic_write, file_lock, read_project_text
+from loop_schemas.fsread import ENGINE_CAP
 
 
 class StoreError(Exception):
@@ -21,7 +22,7 @@ class StoreError(Exception):
 
 def read_json(path: Path, default: Any) -> Any:
     try:
-        text = path.read_text(encoding="utf-8")
+        text = read_project_text(path, ENGINE_CAP)
     except FileNotFoundError:
         return default
     except UnicodeDecodeError as exc:

@@ -11,7 +11,15 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from loop_schemas import SchemaError, atomic_write, file_lock, parse_task, set_frontmatter_key
+from loop_schemas import (
+    SchemaError,
+    atomic_write,
+    file_lock,
+    parse_task,
+    read_project_text,
+    set_frontmatter_key,
+)
+from loop_schemas.fsread import DOC_CAP
 
 TASK_FILE_RE = re.compile(r"^T\d{4}-[^/]*\.md$")
 TASK_ID_RE = re.compile(r"\bT\d{4}\b")
@@ -49,9 +57,12 @@ def load_tasks(tasks_dir: Path) -> tuple[list[TaskView], list[str]]:
             continue
         for path in names:
             try:
-                text = path.read_text(encoding="utf-8")
+                text = read_project_text(path, DOC_CAP)
                 task = parse_task(text, path)
-            except (OSError, UnicodeDecodeError, SchemaError) as exc:
+            except OSError as exc:
+                problems.append(f"{path}: {exc.strerror or exc}")
+                continue
+            except (UnicodeDecodeError, SchemaError) as exc:
                 problems.append(_first_line(exc) if isinstance(exc, SchemaError) else f"{path}: {exc}")
                 continue
             fm = task.frontmatter
@@ -98,8 +109,10 @@ def set_status(path: Path, new_status: str, *, only_from: tuple[str, ...]) -> bo
     root = path.parent.parent if path.parent.name == "archive" else path.parent
     with file_lock(root.parent / ".loop" / "tasks"):
         try:
-            text = path.read_text(encoding="utf-8")
-        except (OSError, UnicodeDecodeError) as exc:
+            text = read_project_text(path, DOC_CAP)
+        except OSError as exc:
+            raise TaskError(f"{path}: {exc.strerror or exc}") from None
+        except UnicodeDecodeError as exc:
             raise TaskError(f"{path}: {exc}") from None
         try:
             current = parse_task(text).frontmatter.status.value

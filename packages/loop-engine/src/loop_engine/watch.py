@@ -33,7 +33,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from loop_schemas import atomic_write
+from loop_schemas import atomic_write, read_project_text
+from loop_schemas.fsread import ENGINE_CAP
 
 import loop_engine
 from loop_engine import asks as asks_mod
@@ -87,12 +88,12 @@ def daemon_alive(paths: EnginePaths) -> bool:
 
 def read_pid(paths: EnginePaths) -> dict[str, Any] | None:
     try:
-        text = paths.pid.read_text(encoding="utf-8")
-    except OSError:
+        text = read_project_text(paths.pid, ENGINE_CAP)
+    except (OSError, UnicodeDecodeError):
         return None
     first, _, rest = text.partition("\n")
     info: dict[str, Any] = {}
-    with contextlib.suppress(ValueError):
+    with contextlib.suppress(ValueError, RecursionError):
         loaded = json.loads(rest) if rest.strip() else {}
         if isinstance(loaded, dict):
             info.update(loaded)

@@ -20,9 +20,12 @@ from loop_schemas import (
     describe_error,
     format_task,
     parse_task,
+    read_project_file,
+    read_project_text,
     set_frontmatter_key,
     slugify,
 )
+from loop_schemas.fsread import DOC_CAP, WIKI_CAP
 from loop_schemas.pm import RemoteIssue, TaskSnapshot
 
 ACTIVE = (TaskStatus.OPEN, TaskStatus.IN_PROGRESS, TaskStatus.REVIEW)
@@ -92,10 +95,12 @@ def read_tree(tasks_dir: Path) -> TaskTree:
                 tree.max_number = max(tree.max_number, int(match.group(1)))
             rel = display(path, tasks_dir)
             try:
-                text = path.read_text(encoding="utf-8")
+                text = read_project_text(path, DOC_CAP)
             except UnicodeDecodeError as exc:
                 tree.problems.append(f"{describe_error(exc, rel)}; skipped")
-                _claim(tree, _named_key(path.read_bytes().decode("utf-8", errors="replace")), rel)
+                _claim(
+                    tree, _named_key(read_project_file(path, DOC_CAP).decode("utf-8", errors="replace")), rel
+                )
                 continue
             except OSError as exc:
                 tree.problems.append(f"{rel}: unreadable ({exc.strerror or describe_error(exc)}); skipped")
@@ -176,7 +181,7 @@ def log_done(project_root: Path, task_id: str) -> None:
 def log_has_done(project_root: Path, task_id: str) -> bool:
     path = log_path(project_root)
     try:
-        text = path.read_text(encoding="utf-8", errors="replace")
+        text = read_project_text(path, WIKI_CAP, errors="replace")
     except OSError:
         return False
     return (
@@ -191,8 +196,7 @@ def log_has_done(project_root: Path, task_id: str) -> bool:
 def _reread(tf: TaskFile) -> str:
     """The file's text exactly as stored (newline="": CRLF line ends survive a rewrite)."""
     try:
-        with tf.path.open(encoding="utf-8", newline="") as handle:
-            text = handle.read()
+        text = read_project_file(tf.path, DOC_CAP).decode("utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         raise TaskWriteError(f"cannot re-read {describe_error(exc, tf.path.name)}") from None
     return text
@@ -258,7 +262,7 @@ def archive_done(tf: TaskFile, tasks_dir: Path) -> Path:
     target = tasks_dir / "archive" / tf.path.name
     if target.exists() and target.resolve() != tf.path.resolve():
         try:
-            existing = parse_task(target.read_text(encoding="utf-8"), target)
+            existing = parse_task(read_project_text(target, DOC_CAP), target)
         except (OSError, UnicodeDecodeError, SchemaError):
             raise TaskWriteError(
                 f"{display(target, tasks_dir)} already exists and is not this task"

@@ -46,6 +46,14 @@ from loop_schemas.engine import (
 )
 from loop_schemas.errors import Problem, SchemaError, describe_error
 from loop_schemas.fenced import extract_fenced_blocks, load_yaml
+from loop_schemas.fsread import (
+    ProjectFileError,
+    open_project_file,
+    project_lines,
+    read_project_file,
+    read_project_head,
+    read_project_text,
+)
 from loop_schemas.lane_config import (
     BrainConfig,
     DestructiveConfig,
@@ -182,6 +190,7 @@ __all__ = [
     "PmAdapter",
     "PmConfig",
     "Problem",
+    "ProjectFileError",
     "RemoteIssue",
     "ResolvedLaneConfig",
     "RestartEvent",
@@ -216,6 +225,7 @@ __all__ = [
     "load_tasks",
     "load_yaml",
     "mail_head",
+    "open_project_file",
     "parse_adr",
     "parse_decision_block",
     "parse_event",
@@ -227,6 +237,10 @@ __all__ = [
     "parse_task",
     "parse_watchdog_line",
     "printable",
+    "project_lines",
+    "read_project_file",
+    "read_project_head",
+    "read_project_text",
     "redact",
     "redact_data",
     "set_frontmatter_key",

@@ -21,13 +21,31 @@ from loop_schemas.adr import parse_adr
 from loop_schemas.decision import parse_decision_block
 from loop_schemas.errors import Problem, SchemaError, describe_error, problems_from_validation
 from loop_schemas.export import export_schemas
+from loop_schemas.fsread import (
+    CONFIG_CAP,
+    DOC_CAP,
+    ENGINE_CAP,
+    LINE_CAP,
+    STATE_CAP,
+    open_project_file,
+    project_lines,
+    read_project_file,
+)
 from loop_schemas.lane_config import load_lane_config
 from loop_schemas.mail import is_mail_name, parse_mail
 from loop_schemas.state import parse_state
 from loop_schemas.task import TASK_FILE_RE, parse_task
 
 KINDS = ("state", "mail", "task", "adr", "lane-config", "decision", "events", "restarts")
-MAX_BYTES = 64 * 1024 * 1024
+# the most bytes read of each kind (the readers' caps); events and restarts are streamed, LINE_CAP a line
+CAPS = {
+    "state": STATE_CAP,
+    "mail": DOC_CAP,
+    "task": DOC_CAP,
+    "adr": DOC_CAP,
+    "lane-config": CONFIG_CAP,
+    "decision": ENGINE_CAP,
+}
 
 
 def infer_kind(path: Path) -> str | None:
@@ -81,26 +99,33 @@ def _validate_text(kind: str, path: Path, text: str) -> None:
             parse_decision_block(text)
     elif kind == "lane-config":
         load_lane_config(path)
-    elif kind in ("events", "restarts"):
-        _validate_lines(kind, text)
 
 
-def _validate_lines(kind: str, text: str) -> None:
-    """events.jsonl (one EngineEvent a line) or lane-restarts.jsonl (restart or lifecycle lines)."""
+def _validate_lines(kind: str, path: Path) -> list[Problem]:
+    """events.jsonl (one EngineEvent a line) or lane-restarts.jsonl (restart or lifecycle lines), streamed
+    line by line (a line over LINE_CAP bytes is a problem, never read whole)."""
     from loop_schemas.engine import parse_event
     from loop_schemas.watchdog import parse_watchdog_line
 
     parse: Callable[[str], object] = parse_event if kind == "events" else parse_watchdog_line
     problems: list[Problem] = []
-    for number, line in enumerate(text.splitlines(), start=1):
-        if not line.strip():
-            continue
-        try:
-            parse(line)
-        except SchemaError as exc:
-            problems.append(Problem(f"line {number}", str(exc)))
-    if problems:
-        raise SchemaError(str(problems[0]), problems)
+    with open_project_file(path) as fh:
+        for number, raw in enumerate(project_lines(fh, LINE_CAP), start=1):
+            if raw is None:
+                problems.append(Problem(f"line {number}", f"longer than {LINE_CAP} bytes"))
+                continue
+            try:
+                line = raw.decode("utf-8")
+            except UnicodeDecodeError as exc:
+                problems.append(Problem(f"line {number}", f"not UTF-8 text (byte {exc.start})"))
+                continue
+            if not line.strip():
+                continue
+            try:
+                parse(line)
+            except SchemaError as exc:
+                problems.append(Problem(f"line {number}", str(exc)))
+    return problems
 
 
 def validate_file(path: Path, kind: str | None) -> tuple[str | None, list[Problem]]:
@@ -109,13 +134,11 @@ def validate_file(path: Path, kind: str | None) -> tuple[str | None, list[Proble
     if use is None:
         return None, [Problem("", f"cannot tell what kind of file this is; pass --kind ({'|'.join(KINDS)})")]
     try:
-        raw = path.read_bytes()
-    except IsADirectoryError:
-        return use, [Problem("", "is a directory")]
+        if use in ("events", "restarts"):
+            return use, _validate_lines(use, path)
+        raw = read_project_file(path, CAPS[use])
     except OSError as exc:
         return use, [Problem("", f"unreadable: {exc.strerror or exc}")]
-    if len(raw) > MAX_BYTES:
-        return use, [Problem("", f"larger than {MAX_BYTES} bytes")]
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:

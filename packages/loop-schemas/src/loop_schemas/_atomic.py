@@ -14,6 +14,8 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
+from loop_schemas.fsread import open_project_append
+
 
 class LockTimeoutError(TimeoutError):
     """The advisory lock was held by another process for longer than the timeout."""
@@ -68,7 +70,7 @@ def append_line(path: Path | str, line: str) -> None:
     if "\n" in line.rstrip("\n"):
         raise ValueError("append_line takes a single line")
     raw = (line.rstrip("\n") + "\n").encode("utf-8")
-    fd = os.open(target, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+    fd = open_project_append(target)
     try:
         written = os.write(fd, raw)
         if written != len(raw):  # a short write on a regular file means the disk is full

@@ -136,7 +136,7 @@ class EventParseError(SchemaError):
 def parse_event(line: str | bytes) -> EngineEvent:
     try:
         data = json.loads(line)
-    except ValueError as exc:
+    except (ValueError, RecursionError) as exc:
         raise EventParseError(f"not JSON: {exc}") from None
     if not isinstance(data, dict):
         raise EventParseError("an event must be a JSON object")

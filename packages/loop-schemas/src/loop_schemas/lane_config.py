@@ -16,6 +16,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationErr
 
 from loop_schemas._frontmatter import safe_yaml
 from loop_schemas.errors import SchemaError, schema_error_from_validation
+from loop_schemas.fsread import CONFIG_CAP, read_project_file
 
 LaneConfigName = Literal[
     "coord", "web", "infra", "validate-left", "validate-right", "ops-top", "ops-bottom", "docs"
@@ -31,7 +32,7 @@ LANE_CONFIG_NAMES: tuple[str, ...] = (
     "docs",
 )
 ApprovalMode = Literal["manual", "auto", "full"]
-MAX_CONFIG_BYTES = 4 * 1024 * 1024
+MAX_CONFIG_BYTES = CONFIG_CAP
 MAX_SECONDS = 10**9
 
 
@@ -162,11 +163,9 @@ def parse_lane_config(text: str, where: str = "lane-config") -> LaneConfig:
 
 def _read(path: Path) -> dict[str, Any]:
     try:
-        raw = path.read_bytes()
+        raw = read_project_file(path, MAX_CONFIG_BYTES)
     except OSError as exc:
         raise SchemaError(f"{path}: unreadable: {exc.strerror or exc}") from None
-    if len(raw) > MAX_CONFIG_BYTES:
-        raise SchemaError(f"{path}: larger than {MAX_CONFIG_BYTES} bytes")
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError:

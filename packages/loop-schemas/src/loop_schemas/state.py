@@ -16,6 +16,7 @@ from pydantic_core import to_jsonable_python
 
 from loop_schemas._atomic import atomic_write, file_lock
 from loop_schemas.errors import SchemaError, schema_error_from_validation
+from loop_schemas.fsread import STATE_CAP, read_project_file
 
 LoopStatus = Literal["spec", "plan", "implement", "verify", "canary", "shipped", "reverted", "blocked"]
 LOOP_STATUSES: tuple[str, ...] = (
@@ -30,7 +31,7 @@ LOOP_STATUSES: tuple[str, ...] = (
 )
 ReconciliationStance = Literal["now", "later", "out-of-scope"]
 STATE_FILE = Path(".loop/orchestrator-state.json")
-MAX_STATE_BYTES = 64 * 1024 * 1024
+MAX_STATE_BYTES = STATE_CAP
 
 
 class Artifacts(BaseModel):
@@ -105,13 +106,11 @@ def state_from_dict(data: object, where: str = "state") -> OrchestratorState:
 
 def load_state(path: Path) -> OrchestratorState:
     try:
-        raw = path.read_bytes()
+        raw = read_project_file(path, MAX_STATE_BYTES)
     except FileNotFoundError:
         raise SchemaError(f"{path}: no state file") from None
     except OSError as exc:
         raise SchemaError(f"{path}: unreadable: {exc.strerror}") from None
-    if len(raw) > MAX_STATE_BYTES:
-        raise SchemaError(f"{path}: larger than {MAX_STATE_BYTES} bytes")
     return parse_state(raw, str(path))
 
 

@@ -15,6 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from loop_schemas._frontmatter import format_scalar, parse_frontmatter
 from loop_schemas._frontmatter import set_frontmatter_key as _set_key
 from loop_schemas.errors import Problem, SchemaError, problems_from_validation
+from loop_schemas.fsread import DOC_CAP, read_project_text
 
 TASK_ID_PATTERN = r"^T\d{4}$"
 TASK_FILE_RE = re.compile(r"^T(\d{4})-([a-z0-9][a-z0-9-]*)\.md$")
@@ -301,8 +302,11 @@ def lint_tasks(tasks_dir: Path) -> list[LintFinding]:
     for path in task_paths(tasks_dir):
         rel = str(path.relative_to(tasks_dir.parent)) if tasks_dir.parent != path else str(path)
         try:
-            text = path.read_text(encoding="utf-8")
-        except (OSError, UnicodeDecodeError) as exc:
+            text = read_project_text(path, DOC_CAP)
+        except OSError as exc:
+            findings.append(LintFinding(rel, f"unreadable: {exc.strerror or exc}".splitlines()[0]))
+            continue
+        except UnicodeDecodeError as exc:
             findings.append(LintFinding(rel, f"unreadable: {exc}".splitlines()[0]))
             continue
         try:
@@ -341,8 +345,10 @@ def load_tasks(tasks_dir: Path) -> tuple[list[Task], list[LintFinding]]:
     bad: list[LintFinding] = []
     for path in task_paths(tasks_dir):
         try:
-            tasks.append(parse_task(path.read_text(encoding="utf-8"), path))
-        except (OSError, UnicodeDecodeError) as exc:
+            tasks.append(parse_task(read_project_text(path, DOC_CAP), path))
+        except OSError as exc:
+            bad.append(LintFinding(str(path), f"unreadable: {exc.strerror or exc}".splitlines()[0]))
+        except UnicodeDecodeError as exc:
             bad.append(LintFinding(str(path), f"unreadable: {exc}".splitlines()[0]))
         except SchemaError as exc:
             bad.append(LintFinding(str(path), str(exc.problems[0])))
