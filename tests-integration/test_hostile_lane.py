@@ -294,7 +294,7 @@ def test_one_lane_identity_answer_through_every_entry_point(hostile: Hostile) ->
         ).stdout.splitlines()
     }
     seen = {}
-    for lane, ai in LANES.items():
+    for lane in LANES:
         pane = status["lanes"][lane]["target"]
         caller = hostile.run(
             sys.executable, str(SHELL / "lib" / "identity.py"), "caller", "--pid", pids[pane], "--json"
