@@ -69,6 +69,10 @@ def what_is(mode: int) -> Optional[str]:
 def open_file(path: str, cap: Optional[int] = None) -> IO[bytes]:
     """The file opened for binary reading; ProjectFileError when it is not a regular file or, with a
     `cap`, is larger than `cap` bytes. FileNotFoundError and other OSErrors as open() raises them."""
+    return open(_open_fd(path, cap), "rb")
+
+
+def _open_fd(path: str, cap: Optional[int]) -> int:
     try:
         fd = posix.open(path, _FLAGS)
     except OSError as exc:
@@ -78,6 +82,12 @@ def open_file(path: str, cap: Optional[int] = None) -> IO[bytes]:
         raise
     try:
         st = posix.fstat(fd)
+    except BaseException:
+        posix.close(fd)
+        raise
+    if st.st_mode & _IFMT == _IFREG and (cap is None or st.st_size <= cap):
+        return fd  # the common case, kept short: the digest opens thousands of mails per redraw
+    try:
         kind = what_is(st.st_mode)
         if kind is not None:
             if st.st_mode & _IFMT == 0o040000:
@@ -85,7 +95,7 @@ def open_file(path: str, cap: Optional[int] = None) -> IO[bytes]:
             raise ProjectFileError(errno.EINVAL, f"is {kind}, not a regular file", str(path))
         if cap is not None and st.st_size > cap:
             raise ProjectFileError(errno.EFBIG, f"larger than {cap} bytes, not read", str(path))
-        return open(fd, "rb")
+        return fd
     except BaseException:
         posix.close(fd)
         raise
@@ -136,8 +146,11 @@ def read_text(path: str, cap: int, errors: str = "strict") -> str:
 
 def read_head(path: str, size: int, cap: Optional[int] = None) -> bytes:
     """The first `size` bytes of a regular file (a mail's frontmatter), refused as open_file refuses."""
-    with open_file(path, cap) as fh:
-        return fh.read(size)
+    fd = _open_fd(path, cap)  # no file object: the digest reads thousands of mail heads per redraw
+    try:
+        return posix.read(fd, size)
+    finally:
+        posix.close(fd)
 
 
 def lines(fh: IO[bytes], cap: int = LINE_CAP) -> Iterator[Optional[bytes]]:

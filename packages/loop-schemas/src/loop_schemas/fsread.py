@@ -78,6 +78,10 @@ def open_project_file(path: str | os.PathLike[str], cap: int | None = None) -> B
 
     For streaming (events.jsonl): the caller reads as much as it wants.
     """
+    return os.fdopen(_open_fd(path, cap), "rb")
+
+
+def _open_fd(path: str | os.PathLike[str], cap: int | None) -> int:
     flags = os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_NOCTTY", 0) | getattr(os, "O_CLOEXEC", 0)
     try:
         fd = os.open(path, flags)
@@ -95,7 +99,7 @@ def open_project_file(path: str | os.PathLike[str], cap: int | None = None) -> B
             raise cls(code, f"is {kind}, not a regular file", os.fspath(path))
         if cap is not None and st.st_size > cap:
             raise ProjectFileError(errno.EFBIG, f"larger than {cap} bytes, not read", os.fspath(path))
-        return os.fdopen(fd, "rb")
+        return fd
     except BaseException:
         os.close(fd)
         raise
@@ -149,8 +153,11 @@ def read_project_text(path: str | os.PathLike[str], cap: int, errors: str = "str
 def read_project_head(path: str | os.PathLike[str], size: int, cap: int | None = None) -> bytes:
     """The first `size` bytes of a regular file (a mail's frontmatter), refused as open_project_file
     refuses."""
-    with open_project_file(path, cap) as fh:
-        return fh.read(size)
+    fd = _open_fd(path, cap)  # no file object: thousands of mail heads are read per refresh
+    try:
+        return os.read(fd, size)
+    finally:
+        os.close(fd)
 
 
 def project_lines(fh: BinaryIO, cap: int = LINE_CAP) -> Iterator[bytes | None]:
