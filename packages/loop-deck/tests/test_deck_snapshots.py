@@ -16,6 +16,7 @@ from deck_fakes import RecordingRunner, StubSubstrate, build, write_pending_deci
 from loop_deck.app import DeckApp
 from loop_deck.commands import CommandBuilder
 from loop_deck.widgets import KeyedTable
+from textual.widgets import Input
 
 SIZE = (150, 42)
 Compare = Callable[..., bool]
@@ -36,6 +37,11 @@ def before(*keys: str, lane: str | None = None) -> Callable[[Any], Awaitable[Non
         for _ in range(2):
             await app.workers.wait_for_complete()
             await pilot.pause()
+        # a blinking cursor is drawn or not depending on when the frame is taken (under load it was
+        # caught off): hold every text cursor steady, so the picture depends on the screen alone
+        for field in app.screen.query(Input):
+            field.cursor_blink = False
+        await pilot.pause()
 
     return run
 

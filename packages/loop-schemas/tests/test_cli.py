@@ -154,7 +154,7 @@ def test_a_deeply_nested_document_is_said_in_words(tmp_path: Path) -> None:
     deep.write_text('{"x": ' + "[" * 100000 + "]" * 100000 + "}\n")
     proc = run("validate", str(deep), "--kind", "events")
     assert proc.returncode == 1 and "Traceback" not in proc.stderr
-    assert proc.stderr.strip() == f"{deep}: too deeply nested to read"
+    assert proc.stderr.strip() == f"{deep}: line 1: too deeply nested to read"
 
 
 def test_describe_error_words() -> None:

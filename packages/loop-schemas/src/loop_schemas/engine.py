@@ -136,7 +136,9 @@ class EventParseError(SchemaError):
 def parse_event(line: str | bytes) -> EngineEvent:
     try:
         data = json.loads(line)
-    except (ValueError, RecursionError) as exc:
+    except RecursionError:
+        raise EventParseError("too deeply nested to read") from None
+    except ValueError as exc:
         raise EventParseError(f"not JSON: {exc}") from None
     if not isinstance(data, dict):
         raise EventParseError("an event must be a JSON object")

@@ -42,7 +42,9 @@ class WatchdogLineError(SchemaError):
 def parse_watchdog_line(line: str | bytes) -> RestartEvent | WatchdogLifecycleEvent:
     try:
         data = json.loads(line)
-    except (ValueError, RecursionError) as exc:
+    except RecursionError:
+        raise WatchdogLineError("too deeply nested to read") from None
+    except ValueError as exc:
         raise WatchdogLineError(f"not JSON: {exc}") from None
     if not isinstance(data, dict):
         raise WatchdogLineError("a watchdog line must be a JSON object")
