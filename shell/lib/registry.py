@@ -38,6 +38,8 @@ FIELDS = (
     "clear_cmd",
     "verified",
     "notes",
+    "working_marker",
+    "idle_marker",
 )
 
 
