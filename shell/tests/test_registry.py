@@ -45,8 +45,18 @@ FIELDS = [
     "clear_cmd",
     "verified",
     "notes",
+    "working_marker",
+    "idle_marker",
 ]
-PATTERNS = ["idle_pattern", "busy_pattern", "approval_pattern", "welcome_pattern", "error_pattern"]
+PATTERNS = [
+    "idle_pattern",
+    "busy_pattern",
+    "approval_pattern",
+    "welcome_pattern",
+    "error_pattern",
+    "working_marker",
+    "idle_marker",
+]
 
 
 def _reg(shell_env, *args: str):
