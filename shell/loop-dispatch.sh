@@ -18,14 +18,25 @@ LOOP_PROG=loop-dispatch
 usage() {
   cat <<'EOF'
 Usage: loop-dispatch [--session S] [--mode command|text] [--no-enter] [--verify]
-                     [--wait-ready [--ready-timeout SECS]] [--interrupt] [--no-clear]
+                     [--wait-ready [--ready-timeout SECS]] [--interrupt] [--no-clear] [--answer]
                      (<lane> | --window <target>) (<payload> | - | --file F)
 
 Delivers <payload> to a lane: a bracketed paste of the exact bytes (less any bracketed-paste
 marker ESC[200~ or ESC[201~, which would end the paste early) through a named tmux buffer
-(load-buffer from stdin, paste-buffer -p -r -d), a pause, Enter, then a recapture; if the screen did
-not react, only the Enter is retried. The text is never pasted twice and never evaluated by a shell.
-Dispatches to one pane take turns (a per-pane lock), so concurrent prompts stay separate submissions.
+(load-buffer from stdin, paste-buffer -p -r -d), a pause, Enter, then a recapture. The text is never
+pasted twice and never evaluated by a shell. Dispatches to one pane take turns (a per-pane lock), so
+concurrent prompts stay separate submissions.
+
+Delivered means, per program kind (from the lane's harness): a TUI (a registry harness of kind ai)
+took the text out of its input box (the screen reacted to Enter; if it did not, only Enter is retried);
+a line-mode program (a shell or tool lane, or a program no harness names: cat, a `for line in stdin`
+loop, a REPL, a shell prompt) echoed the line or moved its cursor on after exactly one Enter (never
+retried: a second Enter would be an empty line of input).
+
+Permission prompts: an Enter into a lane that shows one (loop-lane-status awaiting-approval) would
+answer it, so such a lane is refused (exit 1, one line naming the lane and what it shows), checked
+before anything is sent and again right before each paste. --wait-ready waits until the prompt is
+answered and the lane is idle; --answer types the payload into the prompt as its answer.
 
 Lanes: coord, web, infra, validate-left, validate-right, ops-top, ops-bottom, docs, any add-lane
 window name, or a pane id %N. --window takes a tmux target instead (session:window.pane, made exact).
@@ -43,7 +54,13 @@ Options:
   --verify             require the paste to show on screen before pressing Enter (else exit 1)
   --wait-ready         wait until loop-lane-status says idle before sending
   --ready-timeout SECS how long --wait-ready waits (default LOOP_DISPATCH_READY_TIMEOUT or 60)
-  --interrupt          send Escape, wait ~1 s (LOOP_DISPATCH_INTERRUPT_WAIT), then deliver
+  --interrupt          send Escape, wait ~1 s (LOOP_DISPATCH_INTERRUPT_WAIT), then deliver; a harness
+                       that puts the interrupted prompt back into its input box (claude) has the box
+                       emptied first (registry clear_input_keys) and proven empty by recapture
+                       (registry input_pattern), else nothing is pasted (exit 1)
+  --answer             the payload is the answer to the permission prompt the lane shows (e.g.
+                       `--answer web 2`): typed as keys, no Enter, exit 0 once the prompt reacts;
+                       exit 1 when the lane shows no permission prompt. Not with --wait-ready/--interrupt
   --no-clear           do not send /clear to an idle claude lane first
   --file F             read the payload from F
   -h, --help           this help
@@ -66,13 +83,15 @@ Environment:
   LOOP_DISPATCH_SHELL_GRACE_S    --wait-ready: how long a bare shell may show while a lane boots (3)
   LOOP_DISPATCH_ENTER_RETRIES    extra Enter presses when the screen did not react (2)
   LOOP_DISPATCH_ENTER_CONFIRM_S  how long to watch for a reaction per Enter (1.5)
+  LOOP_DISPATCH_CLEAR_INPUT_TRIES  --interrupt: rounds of clear_input_keys before giving up (8)
 
-Exit: 0 delivered (pasted + Enter taken; with --no-enter: pasted); 1 not delivered; 2 usage.
+Exit: 0 delivered (pasted + Enter taken; with --no-enter: pasted; with --answer: the prompt reacted);
+1 not delivered; 2 usage.
 EOF
 }
 
 dispatch_main() {
-  local session="" window="" mode="" file="" ready_timeout=""
+  local session="" window="" mode="" file="" ready_timeout="" answer=0 waits=""
   local -a flags=()
   local -a pos=()
   while [ $# -gt 0 ]; do
@@ -92,7 +111,8 @@ dispatch_main() {
         esac
         shift 2
         ;;
-      --no-enter | --verify | --wait-ready | --interrupt | --no-clear)
+      --no-enter | --verify | --wait-ready | --interrupt | --no-clear | --answer)
+        case $1 in --answer) answer=1 ;; --wait-ready | --interrupt) waits=$1 ;; esac
         flags+=("$1")
         shift
         ;;
@@ -114,6 +134,9 @@ dispatch_main() {
         ;;
     esac
   done
+  if [ "$answer" = 1 ] && [ -n "$waits" ]; then
+    loop_usage_error "--answer cannot be combined with $waits"
+  fi
   case $mode in
     "" | command | text) ;;
     *) loop_usage_error "--mode must be command or text" ;;

@@ -86,7 +86,9 @@ isolation, branch); a --cmd that starts a registered harness records that harnes
   --ready-timeout SECS      how long --wait-ready waits (default 60); a timeout exits 1 (the window stays).
                             A lane that died, or whose harness is back at a bare shell for
                             LOOP_DISPATCH_SHELL_GRACE_S (3), ends the wait at once (exit 1)
-drop-lane kills window W; base windows need --force. A worktree lane's worktree is removed when
+drop-lane kills window W and ends every process its panes started (descendants, their process groups
+and sessions, and detached ones that carry the pane in their environment: SIGTERM, then SIGKILL after
+LOOP_LANE_KILL_GRACE_S, default 1); base windows need --force. A worktree lane's worktree is removed when
 clean and kept (with a warning) when it holds uncommitted changes.
 list-lanes prints a table; --json prints {contract_version, session, generated_at, lanes: [{window,
 window_id, harness, model, role, cmd, base, kind, repo, isolation, branch}]} (loop_schemas.LaneList;
@@ -506,7 +508,9 @@ tmux_drop_lane() {
   if [ "$base" = 1 ] && [ "$force" = 0 ]; then
     loop_die "'$(lane_one_line "$window")' is a base window (not made by add-lane); pass --force to drop it"
   fi
-  loop_tmux kill-window -t "$window_id" || loop_die "could not kill window $window_id"
+  # The lane's whole process tree goes, not only the pane: a harness may leave detached processes
+  # behind (codex app-server) that kill-window alone would not reach.
+  loop_py lanes end-window --window-id "$window_id" || loop_die "could not kill window $window_id"
   printf 'loop-tmux: dropped lane %s (%s)\n' "$(lane_one_line "$window")" "$window_id"
   if [ "$isolation" = worktree ] && [ -n "$wt" ]; then
     lane_drop_worktree "$wt" "$branch"

@@ -24,8 +24,10 @@ snippet). Reads the hook's JSON from stdin; EVENT defaults to its hook_event_nam
 <dir>/pane-<N>.status for the pane in $TMUX_PANE, one line: state<TAB>epoch<TAB>event<TAB>socket.
   SessionStart, Stop                          -> idle
   UserPromptSubmit, PreToolUse, PostToolUse   -> working
+  PostToolUseFailure, PermissionDenied        -> working
   PermissionRequest, Notification (permission_prompt) -> awaiting-approval
   Notification (idle_prompt)                  -> idle
+  StopFailure                                 -> errored
   SessionEnd                                  -> the file is removed
 <dir> is LOOP_LANE_HOOK_DIR, else $LOOP_TMUX_STATE_DIR/hooks, else the session option
 @loop_state_dir + /hooks, else $TMPDIR/loop-lane-hooks-<uid>. Outside tmux it does nothing.

@@ -3,13 +3,21 @@
 
 Stdlib only, python 3.8+. loop-dispatch.sh parses the user's flags and runs:
   dispatch.py (--session S --lane L | --window T [--session S]) [--mode command|text] [--no-enter]
-              [--verify] [--wait-ready] [--ready-timeout SECS] [--interrupt] [--no-clear]
+              [--verify] [--wait-ready] [--ready-timeout SECS] [--interrupt] [--no-clear] [--answer]
               (--payload-file F | --payload-stdin | --payload-stdin-exact)
 The payload is read from a file or stdin as bytes, never from argv and never through a shell.
 
 Delivery: `load-buffer -b <unique> -` (payload on stdin) chained with `paste-buffer -p -r -d`
-(bracketed, newlines kept as LF, buffer deleted), a pause, `send-keys Enter`, then recapture until the
-screen changes; when it does not, only the Enter is retried. The text is never pasted twice.
+(bracketed, newlines kept as LF, buffer deleted), a pause, `send-keys Enter`, then recapture. How the
+Enter is judged depends on the program kind (see program_kind): a TUI (a registry harness of kind ai)
+must take the text out of its input box (the screen changes); when it does not, only the Enter is
+retried. A line-mode program (shell, tool or unknown harness: cat, a `for line in stdin` loop, a REPL,
+a shell prompt) gets exactly one Enter, judged by the echo or the cursor moving on. The text is never
+pasted twice.
+
+An Enter into an open permission prompt would answer it, so a lane that shows one is refused (checked
+before anything is sent and again right before each paste) unless --wait-ready waits it out or
+--answer types the payload into it as the answer.
 Exit 0 delivered, 1 not delivered (reason on stderr).
 """
 
@@ -17,6 +25,7 @@ from __future__ import annotations
 
 import fcntl
 import os
+import re
 import sys
 import time
 
@@ -26,9 +35,17 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import lane_status as ls
 
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
 
 class DispatchError(Exception):
     """Not delivered (exit 1)."""
+
+
+class ApprovalShownError(DispatchError):
+    """The lane shows a permission prompt that an Enter would answer (exit 1)."""
 
 
 def seconds(name: str, raw: str) -> float:
@@ -58,6 +75,7 @@ NUMBER_ENV = (
     "LOOP_DISPATCH_SHELL_GRACE_S",
     "LOOP_DISPATCH_ENTER_RETRIES",
     "LOOP_DISPATCH_ENTER_CONFIRM_S",
+    "LOOP_DISPATCH_CLEAR_INPUT_TRIES",
 )
 
 # Bracketed-paste markers inside a payload would end the paste early: what follows an ESC[201~
@@ -84,6 +102,68 @@ def env_flag(name: str) -> bool:
 def screen(pane_id: str) -> str:
     lines = ls.capture_many([pane_id]).get(pane_id)
     return "\n".join(lines) if lines is not None else ""
+
+
+def screen_and_cursor(pane_id: str) -> str:
+    """The visible screen and the cursor position (one tmux client): what a line-mode program's
+    terminal shows. An Enter it takes moves the cursor on even when nothing else is printed."""
+    proc = ls.tmux(
+        "capture-pane",
+        "-p",
+        "-t",
+        pane_id,
+        ";",
+        "display-message",
+        "-p",
+        "-t",
+        pane_id,
+        "#{cursor_x},#{cursor_y},#{history_size}",
+    )
+    return proc.stdout.decode("utf-8", "surrogateescape") if proc.returncode == 0 else ""
+
+
+def one_line(text: str, limit: int = 80) -> str:
+    """Screen text made safe for a one-line message: printable characters only, trimmed, shortened."""
+    clean = "".join(ch if ch.isprintable() else " " for ch in text).strip()
+    clean = " ".join(clean.split())
+    return clean if len(clean) <= limit else clean[: limit - 1] + "…"
+
+
+def program_kind(harness: str | None, registry: ls.Registry) -> str:
+    """ "tui" for a lane whose harness is a registry harness of kind ai (it draws an input box and clears
+    it when it takes a prompt); "line" for everything else (a shell or tool lane, or a program no
+    registry harness names: cat, a REPL, a `for line in stdin` loop), whose terminal echoes the text
+    and moves the cursor on at Enter."""
+    fields = registry.harnesses.get(harness or "")
+    return "tui" if isinstance(fields, dict) and fields.get("kind") == "ai" else "line"
+
+
+def approval_shown(pane: ls.Pane, registry: ls.Registry) -> str | None:
+    """The permission-prompt line the pane's screen shows right now (one line), or None.
+
+    A lane of a known non-AI harness (shell, tool) has no permission prompt; any other pane is read
+    with its harness's approval pattern (every AI harness's, when its harness is not known)."""
+    harness = ls.pane_harness(pane, registry)
+    fields = registry.harnesses.get(harness or "")
+    if isinstance(fields, dict) and fields.get("kind") != "ai":
+        return None
+    lines = ls.capture_many([pane.pane_id]).get(pane.pane_id) or []
+    rows = ls.live_tail(lines)
+    pats = registry.patterns(harness)
+    status, _detail = ls.classify_screen(rows, pats, registry.home)
+    if status != "awaiting-approval" or pats.approval is None:
+        return None
+    for row in reversed(rows):
+        if pats.approval.search(row):
+            return one_line(row) or "a permission prompt"
+    return "a permission prompt"
+
+
+def refuse_approval(label: str, shown: str) -> ApprovalShownError:
+    return ApprovalShownError(
+        f"lane {label} is awaiting approval ({shown!r}); not delivered: an Enter would answer it "
+        "(--wait-ready waits until it is answered, --answer sends the payload as the answer)"
+    )
 
 
 def describe_target(target: str, session: str | None) -> ls.Pane:
@@ -132,10 +212,21 @@ def status_of(pane: ls.Pane, registry: ls.Registry) -> ls.Verdict:
 
 
 def paste_and_enter(
-    pane: ls.Pane, payload: bytes, delay: float, enter: bool, verify: bool, what: str = "prompt"
+    pane: ls.Pane,
+    payload: bytes,
+    delay: float,
+    enter: bool,
+    verify: bool,
+    what: str = "prompt",
+    kind: str = "tui",
+    guard: Callable[[], None] | None = None,
 ) -> None:
-    """Paste once, pause, Enter; recapture and retry only the Enter. Raises DispatchError if not delivered."""
-    before = screen(pane.pane_id)
+    """Paste once, pause, Enter; recapture, and (a TUI only) retry only the Enter. `guard` runs right
+    before the paste and raises to stop it. Raises DispatchError if not delivered."""
+    if guard is not None:
+        guard()
+    look = screen if kind == "tui" else screen_and_cursor
+    before = look(pane.pane_id)
     buf = f"loop-dispatch-{os.getpid()}-{ls.token()}"
     proc = ls.tmux(
         "load-buffer",
@@ -159,32 +250,50 @@ def paste_and_enter(
         raise DispatchError(f"paste of the {what} failed ({msg or 'tmux error'}); nothing delivered")
     if delay:
         time.sleep(delay)
-    pasted = screen(pane.pane_id)
+    pasted = look(pane.pane_id)
     if verify and pasted == before:
         raise DispatchError(
             f"the {what} did not show up in {pane.pane_id} after the paste; Enter not sent (not delivered)"
         )
     if not enter:
         return
-    retries = int(env_float("LOOP_DISPATCH_ENTER_RETRIES", 2))
     confirm_s = env_float("LOOP_DISPATCH_ENTER_CONFIRM_S", 1.5)
+    if kind != "tui":
+        # A line-mode program gets exactly one Enter: its terminal echoes the line and moves the cursor
+        # on (or the program prints); a second Enter would be an empty line of input.
+        ls.tmux("send-keys", "-t", pane.pane_id, "Enter")
+        if changed_within(pane.pane_id, look, pasted, confirm_s):
+            return
+        raise DispatchError(
+            f"Enter was sent once to the line-mode program in {pane.pane_id} but neither an echo nor the "
+            f"cursor moved within {confirm_s:g}s; not retried, not re-pasted (the {what} may still be "
+            "unread)"
+        )
+    retries = int(env_float("LOOP_DISPATCH_ENTER_RETRIES", 2))
     for _attempt in range(retries + 1):
         ls.tmux("send-keys", "-t", pane.pane_id, "Enter")
-        deadline = time.monotonic() + confirm_s
-        while True:
-            if screen(pane.pane_id) != pasted:
-                return
-            if time.monotonic() >= deadline:
-                break
-            time.sleep(0.05)
+        if changed_within(pane.pane_id, look, pasted, confirm_s):
+            return
     raise DispatchError(
         f"Enter was not taken by {pane.pane_id} after {retries + 1} tries; the {what} may still sit "
         "in the input box (not delivered, not re-pasted)"
     )
 
 
-def wait_until_idle(pane: ls.Pane, registry: ls.Registry, timeout: float) -> bool:
-    """Poll the pane (re-read each time: its command changes while a lane boots) until it is idle.
+def changed_within(pane_id: str, look: Callable[[str], str], seen: str, limit: float) -> bool:
+    """Whether look(pane_id) differs from `seen` within `limit` seconds (polled)."""
+    deadline = time.monotonic() + limit
+    while True:
+        if look(pane_id) != seen:
+            return True
+        if time.monotonic() >= deadline:
+            return False
+        time.sleep(0.05)
+
+
+def wait_until_idle(pane: ls.Pane, registry: ls.Registry, timeout: float) -> tuple[bool, str]:
+    """Poll the pane (re-read each time: its command changes while a lane boots) until it is idle;
+    (idle?, the last status seen). A lane awaiting approval is waited out like a busy one.
 
     A dead pane ends the wait at once. A lane at a bare shell ends it only once that has lasted
     LOOP_DISPATCH_SHELL_GRACE_S (default 3 s): a freshly launched harness sits in the shell that starts
@@ -196,30 +305,35 @@ def wait_until_idle(pane: ls.Pane, registry: ls.Registry, timeout: float) -> boo
         try:
             pane = describe_target(pane.pane_id, None)
         except ls.LaneError:
-            return False  # the pane is gone
+            return False, "gone"  # the pane is gone
         verdict = status_of(pane, registry)
         if verdict.status == "idle":
-            return True
+            return True, verdict.status
         now = time.monotonic()
         if verdict.detail == "dead" or now >= deadline:
-            return False
+            return False, verdict.status
         if verdict.detail == "exited-to-shell" and now - start >= grace:
-            return False
+            return False, verdict.status
         time.sleep(0.2)
 
 
-def clear_first(pane: ls.Pane, registry: ls.Registry) -> None:
-    """Send /clear to an idle claude lane and wait for it to settle; warn (never fail) if unconfirmed."""
+def clear_first(pane: ls.Pane, registry: ls.Registry, guard: Callable[[], None]) -> None:
+    """Send /clear to an idle claude lane and wait for it to settle; warn (never fail) if unconfirmed.
+    A permission prompt that shows up meanwhile stops it (`guard` raises)."""
     timeout = env_float("LOOP_DISPATCH_CLEAR_TIMEOUT", 8.0)
     start = time.monotonic()
     try:
-        paste_and_enter(pane, b"/clear", min(0.3, timeout), enter=True, verify=False, what="/clear")
+        paste_and_enter(
+            pane, b"/clear", min(0.3, timeout), enter=True, verify=False, what="/clear", guard=guard
+        )
+    except ApprovalShownError:
+        raise
     except DispatchError as exc:
         ls.warn(f"could not confirm /clear ({exc}); delivering anyway")
         return
     ls.DebounceCache(pane.socket).forget(pane.pane_id)
     remaining = max(0.0, timeout - (time.monotonic() - start))
-    if not wait_until_idle(pane, registry, remaining):
+    if not wait_until_idle(pane, registry, remaining)[0]:
         ls.warn(f"{pane.pane_id} did not settle after /clear within {timeout:g}s; delivering anyway")
 
 
@@ -291,6 +405,8 @@ def parse(argv: list[str]) -> dict[str, object]:
             args["interrupt"] = True
         elif arg == "--no-clear":
             args["no_clear"] = True
+        elif arg == "--answer":
+            args["answer"] = True
         elif arg == "--payload-stdin":
             args["stdin"] = True
         elif arg == "--payload-stdin-exact":
@@ -321,9 +437,24 @@ def run(argv: list[str]) -> int:
         label = str(args["lane"])
     harness = ls.pane_harness(pane, registry)
     wait_ready = bool(args.get("wait_ready"))
+    interrupt = bool(args.get("interrupt"))
+    if args.get("answer"):
+        refuse_unsafe(pane, label, harness, registry)
+        lock = pane_lock(pane)
+        try:
+            answer(pane, payload, label, registry)
+        finally:
+            if lock is not None:
+                os.close(lock)
+        return 0
     if not wait_ready:  # with --wait-ready a lane still booting may sit at its launching shell a moment
         refuse_unsafe(pane, label, harness, registry)
-    interrupt = bool(args.get("interrupt"))
+        if not interrupt:  # --interrupt's Escape declines an open prompt; the guard checks after it
+            verdict = status_of(pane, registry)
+            if verdict.status == "awaiting-approval":
+                raise refuse_approval(
+                    label, approval_shown(pane, registry) or f"the {verdict.source} says so"
+                )
     if interrupt:
         ls.tmux("send-keys", "-t", pane.pane_id, "Escape")
         time.sleep(env_float("LOOP_DISPATCH_INTERRUPT_WAIT", 1.0))
@@ -332,21 +463,83 @@ def run(argv: list[str]) -> int:
             timeout = seconds("--ready-timeout", str(args["ready_timeout"]))
         else:
             timeout = env_float("LOOP_DISPATCH_READY_TIMEOUT", 60.0)
-        ready = wait_until_idle(pane, registry, timeout)
+        ready, last = wait_until_idle(pane, registry, timeout)
         try:
             pane = describe_target(pane.pane_id, None)
         except ls.LaneError:
             raise DispatchError(f"lane {label}: its pane {pane.pane_id} is gone; not delivered") from None
         refuse_unsafe(pane, label, harness, registry)
         if not ready:
-            raise DispatchError(f"lane {label} was not ready (idle) within {timeout:g}s; not delivered")
+            raise DispatchError(
+                f"lane {label} was not ready (idle) within {timeout:g}s (last seen: {last}); not delivered"
+            )
     lock = pane_lock(pane)  # one delivery at a time per pane: /clear, paste, Enter, confirmation
     try:
-        deliver(pane, payload, args, harness, registry, interrupt)
+        deliver(pane, payload, args, harness, registry, interrupt, label)
     finally:
         if lock is not None:
             os.close(lock)
     return 0
+
+
+def answer(pane: ls.Pane, payload: bytes, label: str, registry: ls.Registry) -> None:
+    """--answer: type the payload as keys into the permission prompt the lane shows (no Enter: a
+    harness menu takes a digit or letter at once), then wait for the screen to react."""
+    text = payload.decode("utf-8", "replace")
+    if not text.isprintable():
+        raise DispatchError("an --answer is typed as keys and must be printable text (e.g. 1, 2, y or n)")
+    shown = approval_shown(pane, registry)
+    if shown is None:
+        raise DispatchError(f"lane {label} shows no permission prompt; the answer was not sent")
+    before = screen(pane.pane_id)
+    proc = ls.tmux("send-keys", "-l", "-t", pane.pane_id, "--", text)
+    if proc.returncode != 0:
+        msg = proc.stderr.decode("utf-8", "replace").strip()
+        raise DispatchError(f"typing the answer failed ({msg or 'tmux error'}); not delivered")
+    ls.DebounceCache(pane.socket).forget(pane.pane_id)
+    if not changed_within(pane.pane_id, screen, before, env_float("LOOP_DISPATCH_ENTER_CONFIRM_S", 1.5)):
+        raise DispatchError(
+            f"the answer {text!r} was typed into lane {label} but its prompt ({shown!r}) did not react"
+        )
+
+
+def clear_input(pane: ls.Pane, harness: str | None, registry: ls.Registry, label: str) -> None:
+    """After an interrupt, empty the input box of a harness that puts the interrupted prompt back
+    into it (registry clear_input_keys), proven by recapture (registry input_pattern): the steer must
+    not be appended to the old prompt. Raises DispatchError (nothing pasted) when it cannot be proven."""
+    fields = registry.harnesses.get(harness or "", {})
+    keys = str(fields.get("clear_input_keys") or "").split()
+    if not keys:
+        return
+    pattern = ls._compile(fields.get("input_pattern"), "input_pattern", registry.sre)
+    if pattern is None:
+        raise DispatchError(
+            f"lane {label}: {harness} has no input_pattern to prove its input box empty after the "
+            "interrupt; not delivered"
+        )
+    tries = max(1, int(env_float("LOOP_DISPATCH_CLEAR_INPUT_TRIES", 8)))
+    left: str | None = None
+    for _attempt in range(tries):
+        shown = screen(pane.pane_id)
+        ls.tmux("send-keys", "-t", pane.pane_id, *keys)
+        changed_within(pane.pane_id, screen, shown, 0.3)
+        left = input_text(screen(pane.pane_id), pattern)
+        if left == "":
+            return
+    what = "no input box was found" if left is None else f"it still holds {one_line(left, 40)!r}"
+    raise DispatchError(
+        f"lane {label}: could not prove its input box empty after the interrupt ({what}); not delivered"
+    )
+
+
+def input_text(text: str, pattern: re.Pattern[str]) -> str | None:
+    """The text of the input box: group 1 of the lowest screen line `pattern` matches (box edges and
+    spaces trimmed), or None when no line matches."""
+    for line in reversed(text.split("\n")):
+        match = pattern.search(line.rstrip())
+        if match:
+            return (match.group(1) if match.groups() else "").strip(" │┃|")
+    return None
 
 
 def deliver(
@@ -356,11 +549,20 @@ def deliver(
     harness: str | None,
     registry: ls.Registry,
     interrupt: bool,
+    label: str,
 ) -> None:
+    def guard() -> None:  # the prompt may have appeared since the last look
+        shown = approval_shown(pane, registry)
+        if shown is not None:
+            raise refuse_approval(label, shown)
+
+    kind = program_kind(harness, registry)
+    if interrupt:
+        clear_input(pane, harness, registry, label)
     no_clear = bool(args.get("no_clear")) or env_flag("LOOP_DISPATCH_NO_CLEAR")
     fresh = harness == "claude" and not interrupt and not no_clear
     if fresh and status_of(pane, registry).status == "idle":
-        clear_first(pane, registry)
+        clear_first(pane, registry, guard)
     if os.environ.get("LOOP_DISPATCH_PASTE_DELAY", "") != "":
         delay = env_float("LOOP_DISPATCH_PASTE_DELAY", 2.0)
     elif args["mode"] == "text":
@@ -370,7 +572,15 @@ def deliver(
     else:
         delay = env_float("LOOP_DISPATCH_COMMAND_DELAY", 0.3)
     try:
-        paste_and_enter(pane, payload, delay, enter=bool(args["enter"]), verify=bool(args["verify"]))
+        paste_and_enter(
+            pane,
+            payload,
+            delay,
+            enter=bool(args["enter"]),
+            verify=bool(args["verify"]),
+            kind=kind,
+            guard=guard,
+        )
     finally:
         ls.DebounceCache(pane.socket).forget(pane.pane_id)
 

@@ -96,7 +96,8 @@ STATUSES = ("working", "awaiting-approval", "idle", "errored", "unknown")
 DEFAULT_SHELLS = ("bash", "zsh", "sh", "fish", "dash", "ksh", "mksh", "tcsh", "csh", "nu", "login")
 # Always treated as busy for an AI harness, whatever the registry says.
 GENERIC_BUSY = r"esc to interrupt"
-HOOK_STATES = {"working", "idle", "awaiting-approval"}
+HOOK_STATES = {"working", "idle", "awaiting-approval", "errored"}
+HOOK_DETAIL = {"working": "busy", "idle": "ready", "awaiting-approval": "approval", "errored": "error"}
 ERROR_TAIL = 8  # an error line counts only this close to the bottom
 PREFETCH_TAG = "lls1"  # first word of the header line of a prefetched tmux answer
 
@@ -689,11 +690,13 @@ def hook_file(directory: str, pane_id: str) -> str:
     return path_join(directory, "pane-" + pane_id.lstrip("%") + ".status")
 
 
-def read_hook(pane: Pane) -> str | None:
-    """The state a harness hook recorded for this pane, when its file exists and names this server."""
+def read_hook(pane: Pane) -> tuple[str, float] | None:
+    """(state, when it was written: the file's mtime) that a harness hook recorded for this pane, when
+    its file exists and names this server."""
     path = hook_file(hook_dir(pane.state_dir), pane.pane_id)
     try:
         with open(path, encoding="utf-8") as fh:
+            written = posix.fstat(fh.fileno()).st_mtime
             fields = fh.readline().rstrip("\n").split("\t")
     except (OSError, UnicodeDecodeError):
         return None
@@ -701,7 +704,64 @@ def read_hook(pane: Pane) -> str | None:
         return None
     if fields[3] and pane.socket and fields[3] != pane.socket:
         return None  # written by a pane with the same id on another tmux server
-    return fields[0]
+    return fields[0], written
+
+
+class ScreenSeen:
+    """When each hooked pane's screen last changed, as far as polls saw it: a text file per tmux server,
+    one line per pane: pane_id TAB pane_pid TAB digest TAB changed_after TAB last_seen. `changed_after`
+    is the last time the previous screen was still seen: the change happened after it. A screen seen
+    for the first time has changed_after 0 (its age is unknown)."""
+
+    def __init__(self, socket: str) -> None:
+        self.enabled = not no_cache()
+        self.path = path_join(cache_dir(), "screens-" + digest_of(socket or "default") + ".txt")
+        self.entries: dict[str, tuple[str, str, float, float]] = {}
+        data = _read_bytes(self.path) if self.enabled else None
+        for line in (data or b"").decode("utf-8", "replace").split("\n"):
+            parts = line.split("\t")
+            if len(parts) != 5:
+                continue
+            try:
+                self.entries[parts[0]] = (parts[1], parts[2], float(parts[3]), float(parts[4]))
+            except ValueError:
+                continue
+
+    def note(self, pane: Pane, digest: str, now: float) -> float:
+        """Record this sighting; return the time after which the screen took its current content."""
+        entry = self.entries.get(pane.pane_id)
+        if entry is None or entry[0] != pane.pid:
+            changed_after = 0.0
+        elif entry[1] == digest:
+            changed_after = entry[2]
+        else:
+            changed_after = entry[3]
+        self.entries[pane.pane_id] = (pane.pid, digest, changed_after, now)
+        return changed_after
+
+    def save(self) -> None:
+        if self.enabled:
+            lines = [f"{k}\t{v[0]}\t{v[1]}\t{v[2]!r}\t{v[3]!r}\n" for k, v in self.entries.items()]
+            _atomic_write(self.path, "".join(lines).encode("utf-8", "surrogateescape"))
+
+
+def reconcile(hook: tuple[str, float], screen: Verdict, changed_after: float) -> Verdict:
+    """The hook's word against the screen's, for one pane: the fresher wins.
+
+    - They agree, or the screen tells nothing (unknown, or no harness pattern matched): the hook.
+    - The hook says awaiting-approval but the screen shows idle or working, not a permission prompt:
+      the screen (an open prompt is always drawn; a prompt cancelled with Esc fires no hook event).
+    - Otherwise the screen wins only when it changed after the hook wrote its file (the previous screen
+      was still seen at or after that moment); else the hook."""
+    state, written = hook
+    hooked = Verdict(state, HOOK_DETAIL[state], "hook", screen.harness, screen.digest)
+    if screen.status == state or screen.source != "screen" or screen.status == "unknown":
+        return hooked
+    if state == "awaiting-approval" and screen.status in ("idle", "working"):
+        return screen
+    if changed_after >= written:
+        return screen
+    return hooked
 
 
 # ---- classification --------------------------------------------------------------------------------------
@@ -779,11 +839,7 @@ def classify_without_screen(pane: Pane, registry: Registry) -> Verdict | None:
     if not ai and harness is not None:
         # A shell/tool lane running a foreground program (a watcher, a log tail): busy by definition.
         return Verdict("working", "busy", "process", harness)
-    hooked = read_hook(pane)
-    if hooked is not None:
-        detail = {"working": "busy", "idle": "ready", "awaiting-approval": "approval"}[hooked]
-        return Verdict(hooked, detail, "hook", harness)
-    return None
+    return None  # the screen decides (weighed against a hook file, if any: see reconcile)
 
 
 def process_table() -> list[list[str]] | None:
@@ -975,6 +1031,11 @@ def classify_panes(
                 verdicts[pane.pane_id] = Verdict("working", "booting", "process", harness)
     if not need:
         return verdicts
+    hooks = {}
+    for pane in need:
+        hooked = read_hook(pane)
+        if hooked is not None:
+            hooks[pane.pane_id] = hooked
     socket = need[0].socket
     cache = DebounceCache(socket)
     debounce_s = _env_float("LOOP_LANE_DEBOUNCE_S", 0.2)
@@ -1011,6 +1072,15 @@ def classify_panes(
             cache.note(pane, verdict, now)
             verdicts[pane.pane_id] = verdict
     cache.save()
+    if hooks:
+        seen = ScreenSeen(socket)
+        for pane in need:
+            hooked = hooks.get(pane.pane_id)
+            if hooked is not None:
+                verdict = verdicts[pane.pane_id]
+                changed_after = seen.note(pane, verdict.digest, now)
+                verdicts[pane.pane_id] = reconcile(hooked, verdict, changed_after)
+        seen.save()
     return verdicts
 
 
@@ -1224,9 +1294,12 @@ HOOK_EVENTS = {
     "SessionStart": "idle",
     "UserPromptSubmit": "working",
     "PreToolUse": "working",
-    "PostToolUse": "working",
+    "PostToolUse": "working",  # a tool ran (after an approval, too): back to working
+    "PostToolUseFailure": "working",
+    "PermissionDenied": "working",  # the model is told and carries on
     "PermissionRequest": "awaiting-approval",
     "Stop": "idle",
+    "StopFailure": "errored",  # the turn ended on an API error
     "SessionEnd": "",
 }
 

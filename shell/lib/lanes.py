@@ -27,6 +27,10 @@ Verbs (argv from loop-tmux.sh; records for bash are NUL-separated fields):
   add-window ...      create one add-lane window, print "<window_id> <pane_id>"
   find --session S --window W      print window_id, base(0|1), isolation, worktree, branch (NUL-sep.)
   list --session S [--json]        list-lanes (human table or loop_schemas.LaneList JSON)
+  end-window --window-id @N   end the window's lanes: SIGTERM every process of its panes (proctree:
+                      descendants, their groups and sessions, and what carries the pane in its
+                      environment), kill-window, then SIGKILL what is still there after
+                      LOOP_LANE_KILL_GRACE_S (default 1)
   panes --session S   every lane pane: lane, pane_id, current command, dead, harness, launch, state
                       (NUL-sep.; state = dead | shell | running, judged like loop-lane-status and the
                       watchdog: a pane showing a shell whose foreground group runs more is running)
@@ -706,6 +710,28 @@ def find(args: argparse.Namespace) -> int:
     return 0
 
 
+def end_window(args: argparse.Namespace) -> int:
+    """kill-window, after SIGTERM to every process of its panes; SIGKILL for those left after the grace."""
+    import proctree
+
+    if not re.match(r"^@[0-9]+$", args.window_id):
+        raise UsageError(f"end-window: --window-id must be a window id like @3, got {args.window_id!r}")
+    rows = read_rows(["list-panes", "-t", args.window_id], ["pane_id", "pane_pid", "socket_path", "pid"])
+    pids: set = set()
+    for row in rows:
+        pane_pid = int(row["pane_pid"]) if row["pane_pid"].isdigit() else 0
+        pids |= proctree.lane_pids(pane_pid, row["pane_id"], row["socket_path"], row["pid"])
+    signalled = proctree.terminate(pids)
+    try:
+        killed = tmux("kill-window", "-t", args.window_id, check=False)
+        if killed.returncode != 0 and tmux("list-panes", "-t", args.window_id, check=False).returncode == 0:
+            msg = killed.stderr.decode("utf-8", "replace").strip().splitlines()
+            raise LaneError("tmux: " + (msg[-1] if msg else f"exit {killed.returncode}"))
+    finally:  # the window may close by itself once its processes exit on SIGTERM
+        proctree.finish(signalled, proctree.grace_seconds())
+    return 0
+
+
 def lane_entry(row: Dict[str, str]) -> Dict[str, Any]:
     def opt(key: str) -> Optional[str]:
         value = _utf8(row["@loop_lane_" + key])
@@ -875,7 +901,7 @@ def wait_ready(args: argparse.Namespace) -> int:
     registry = lane_status.Registry(load_registry())
     try:
         pane = dispatch.describe_target(args.pane, None)
-        ready = dispatch.wait_until_idle(pane, registry, secs)
+        ready, _last = dispatch.wait_until_idle(pane, registry, secs)
         pane = dispatch.describe_target(args.pane, None)
     except lane_status.LaneError:
         raise LaneError(f"--wait-ready: lane {args.pane} is gone (its window was closed)") from None
@@ -911,6 +937,8 @@ def build_parser() -> argparse.ArgumentParser:
     a.add_argument("--cwd", required=True)
     a.add_argument("--launch", default="")
     a.add_argument("--opt", action="append", default=[])
+    e = sub.add_parser("end-window")
+    e.add_argument("--window-id", required=True)
     w = sub.add_parser("wait-ready")
     w.add_argument("--pane", required=True)
     w.add_argument("--timeout", required=True)
@@ -944,6 +972,8 @@ def main(argv: List[str]) -> int:
             return panes(args)
         if args.verb == "wait-ready":
             return wait_ready(args)
+        if args.verb == "end-window":
+            return end_window(args)
         raise UsageError("missing verb")
     except BrokenPipeError:  # the reader went away (`list-lanes --json | head -c1`): quiet, like a pipe
         try:

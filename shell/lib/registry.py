@@ -36,6 +36,8 @@ FIELDS = (
     "process_names",
     "paste_delay",
     "clear_cmd",
+    "clear_input_keys",
+    "input_pattern",
     "verified",
     "notes",
     "working_marker",

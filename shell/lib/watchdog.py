@@ -50,6 +50,7 @@ LIB_DIR = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, LIB_DIR)
 import lane_status  # noqa: E402
 import lanes  # noqa: E402
+import proctree  # noqa: E402
 
 LOG_NAME = "lane-restarts.jsonl"
 PID_NAME = "lane-health.pid"
@@ -65,6 +66,8 @@ DEFAULTS = {
 }
 PANE_FIELDS = [
     "pane_id",
+    "socket_path",
+    "pid",
     "window_name",
     "pane_current_command",
     "pane_dead",
@@ -272,11 +275,19 @@ class Watchdog:
         st.last_restart = now
         st.down_since = None
         st.next_at = now + self.backoff(st.failures)
+        # What the harness left behind (a detached helper that setsid()'d away, like codex app-server)
+        # ends with it; the pane's own shell goes with respawn-pane -k (killing it first would close
+        # the pane).
+        pane_pid = int(row["pane_pid"]) if row["pane_pid"].isdigit() else 0
+        leftovers = proctree.lane_pids(pane_pid, pane, row["socket_path"], row["pid"]) - {pane_pid}
+        signalled = proctree.terminate(leftovers)
         try:
             lanes.tmux(*argv)
         except lanes.LaneError as exc:
             self.log.event("restart-failed", str(exc), lane, pane)
             return
+        finally:
+            proctree.finish(signalled, proctree.grace_seconds())
         self.log.restart(lane, pane, launch, st.failures)
 
 

@@ -12,13 +12,18 @@ and behaves like the real thing:
   idle     the harness's prompt box + footer, with the composer's current text in it.
   busy     after each submission, FAKE_AGENT_BUSY_S seconds of a spinner line ending in
            "esc to interrupt" -- drawn ABOVE the still-visible prompt box, as real harnesses do.
-           Escape or C-c while busy interrupts (back to idle, "interrupt" event).
+           Escape or C-c while busy interrupts (back to idle, "interrupt" event). Like Claude Code,
+           the claude profile puts the interrupted prompt back into its composer on Escape
+           (FAKE_AGENT_RESTORE_ON_ESC=1/0 turns that on/off for any profile).
   approval when a submission contains FAKE_AGENT_APPROVAL_ON: an approval prompt; y / 1 / Enter
            approve, n / 3 / Escape deny ("approval" event with answer yes|no), then busy -> idle.
   error    when a submission contains FAKE_AGENT_ERROR_ON: after the busy spell the reply is the
            harness's API-error line (the prompt comes back; the error stays on screen).
   crash    when a submission contains FAKE_AGENT_CRASH_ON, or FAKE_AGENT_CRASH_AFTER_S seconds after
            start: prints an error to stderr and exits FAKE_AGENT_EXIT_CODE (default 1).
+  detached with FAKE_AGENT_DETACHED_PIDFILE=F, at start it leaves behind a process that outlives the
+           pane, like codex's `codex app-server`: forked, setsid() into its own session, forked again
+           (so init adopts it), it writes its pid to F and sleeps; it ignores SIGHUP.
 
 Input: a bracketed paste is inserted into the composer as one unit (newlines included, never
 submitting); the next Enter (CR or LF outside a paste) submits the composer. Typed bytes are appended,
@@ -31,7 +36,8 @@ Records, in DIR (created if missing):
                                submission whose own newlines are kept as received).
   DIR/<log-name>.events.jsonl  one JSON object per line: {"t", "event", ...}; events: start, ready,
                                submit (b64 = exact bytes, text = utf-8 with replacement), swallowed,
-                               interrupt, approval (answer), clear, crash, exit.
+                               interrupt, restored (b64: the prompt put back on Escape), approval
+                               (answer), clear, crash, exit.
 
 Environment knobs (all optional):
   FAKE_AGENT_WELCOME_S     seconds of welcome/booting screen before the prompt appears (default 0.3)
@@ -43,6 +49,10 @@ Environment knobs (all optional):
   FAKE_AGENT_EXIT_CODE     exit code of a crash (default 1)
   FAKE_AGENT_LOG_NAME      base name of the log files (default: the --play name)
   FAKE_AGENT_HOME_TEXT     extra text shown on the idle screen's header (for home-pattern tests)
+  FAKE_AGENT_RESTORE_ON_ESC 1: Escape while busy puts the interrupted prompt back in the composer
+                           (default 1 for claude, 0 for the rest)
+  FAKE_AGENT_DETACHED_PIDFILE  leave a detached process behind and write its pid here (see detached)
+  FAKE_AGENT_IGNORE_CTRL_U 1: C-u does not clear the composer (an input box that cannot be emptied)
 
 Profiles: claude, codex, pi, opencode and cursor-agent have their own chrome; hermes, droid, forge,
 amp and openclaw share a generic one; any other --play name gets a bare screen ("» " prompt, no
@@ -120,6 +130,7 @@ PROFILES: dict[str, dict[str, object]] = {
         "reply": "● Done. (fake claude)",
         "echo": "> {first}",
         "paste_label": "[Pasted text #{n} +{lines} lines]",
+        "restore_on_escape": True,
     },
     "codex": {
         "welcome": _box(
@@ -256,6 +267,10 @@ class FakeAgent:
         self.error_on = os.environ.get("FAKE_AGENT_ERROR_ON", "").encode()
         self.crash_on = os.environ.get("FAKE_AGENT_CRASH_ON", "").encode()
         self.home_text = os.environ.get("FAKE_AGENT_HOME_TEXT", "")
+        restore = os.environ.get("FAKE_AGENT_RESTORE_ON_ESC", "")
+        self.restore_on_escape = restore == "1" if restore else bool(self.profile.get("restore_on_escape"))
+        self.last_submitted = b""
+        self.ignore_ctrl_u = os.environ.get("FAKE_AGENT_IGNORE_CTRL_U", "") == "1"
         self.start = time.monotonic()
         self.state = "welcome" if self.welcome_s > 0 else "idle"
         self.busy_until = 0.0
@@ -406,6 +421,7 @@ class FakeAgent:
         if not data.strip():
             return
         self.record_submission(data)
+        self.last_submitted = data
         first = data.decode("utf-8", "replace").replace("\r", "\n").split("\n", 1)[0]
         if data.strip() == b"/clear":
             self.transcript = []
@@ -455,6 +471,9 @@ class FakeAgent:
             self.state = "idle"
             self.busy_started = 0.0
             self.transcript.append("  ⎿  Interrupted by user")
+            if self.restore_on_escape:  # the interrupted prompt goes back into the composer
+                self.composer = bytearray(self.last_submitted) + self.composer
+                self.event("restored", b64=base64.b64encode(self.last_submitted).decode("ascii"))
         elif self.state == "approval":
             self.answer_approval(False)
 
@@ -475,7 +494,8 @@ class FakeAgent:
             text = bytes(self.composer).decode("utf-8", "replace")[:-1]
             self.composer = bytearray(text.encode("utf-8"))
         elif ch == b"\x15":
-            self.composer = bytearray()
+            if not self.ignore_ctrl_u:
+                self.composer = bytearray()
         elif ch == b"\x03":
             if self.state == "busy":
                 self.event("interrupt", key="C-c")
@@ -563,9 +583,36 @@ class FakeAgent:
             with contextlib.suppress(OSError, termios.error):
                 termios.tcsetattr(sys.stdin.fileno(), termios.TCSANOW, saved)
 
+    def leave_detached(self, pidfile: str) -> None:
+        """Leave a process behind that outlives the pane (see `detached` in the module doc)."""
+        first = os.fork()
+        if first:
+            os.waitpid(first, 0)
+            return
+        try:
+            os.setsid()
+            if os.fork():
+                os._exit(0)
+            signal.signal(signal.SIGHUP, signal.SIG_IGN)
+            devnull = os.open(os.devnull, os.O_RDWR)
+            for fd in (0, 1, 2):
+                os.dup2(devnull, fd)
+            tmp = f"{pidfile}.{os.getpid()}"
+            with open(tmp, "w", encoding="ascii") as fh:
+                fh.write(f"{os.getpid()}\n")
+            os.replace(tmp, pidfile)
+            while True:
+                time.sleep(60)
+        finally:
+            os._exit(0)
+
     def run(self) -> int:
         import termios
         import tty
+
+        pidfile = os.environ.get("FAKE_AGENT_DETACHED_PIDFILE", "")
+        if pidfile:
+            self.leave_detached(pidfile)
 
         fd = sys.stdin.fileno()
         self.saved_tty = None

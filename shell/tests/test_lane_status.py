@@ -249,27 +249,73 @@ def test_home_pattern_marks_idle(tmux_server, shell_env, lanes, tmp_path) -> Non
 
 
 def test_hook_file_beats_the_screen(tmux_server, shell_env, lanes, tmp_path) -> None:
+    """A hook file is read with the screen; they agree, or the screen knows nothing: the hook."""
     pane = lanes("coord", "claude", {"FAKE_AGENT_BUSY_S": "120"}, {"@loop_lane_harness": "claude"})
     retry_until(lambda: "? for shortcuts" in _screen(tmux_server, pane))
     _submit(tmux_server, pane, "long job")
     retry_until(lambda: "esc to interrupt" in _screen(tmux_server, pane))
     assert _status(shell_env, "s", "coord").stdout.strip() == "working"
     hook_env = {"TMUX_PANE": pane, "TMUX": f"{tmux_server.socket},1,0"}
-    proc = shell_env.run("hooks/loop-lane-hook.sh", "Stop", env=hook_env, input="{}")
+    proc = shell_env.run("hooks/loop-lane-hook.sh", "UserPromptSubmit", env=hook_env, input="{}")
     assert proc.returncode == 0
     path = tmp_path / "hooks" / f"pane-{pane.lstrip('%')}.status"
-    assert path.read_text().split("\t")[0] == "idle"
+    assert path.read_text().split("\t")[0] == "working"
     doc = _report(shell_env, "s", "coord")["lanes"]["coord"]
-    assert (doc["status"], doc["source"]) == ("idle", "hook")
-    note = json.dumps({"hook_event_name": "Notification", "notification_type": "permission_prompt"})
-    assert shell_env.run("hooks/loop-lane-hook.sh", env=hook_env, input=note).returncode == 0
-    assert _status(shell_env, "s", "coord").stdout.strip() == "awaiting-approval"
+    assert (doc["status"], doc["source"]) == ("working", "hook")
     # A file from a pane with the same id on another tmux server is ignored.
     other = {"TMUX_PANE": pane, "TMUX": "/elsewhere/sock,1,0"}
     shell_env.run("hooks/loop-lane-hook.sh", "Stop", env=other, input="{}")
-    assert _status(shell_env, "s", "coord").stdout.strip() == "working"
+    doc = _report(shell_env, "s", "coord")["lanes"]["coord"]
+    assert (doc["status"], doc["source"]) == ("working", "screen")
     shell_env.run("hooks/loop-lane-hook.sh", "SessionEnd", env=hook_env, input="{}")
     assert not path.exists()
+
+
+def test_hook_and_screen_disagree_the_fresher_wins(tmux_server, shell_env, lanes, tmp_path) -> None:
+    """A stale hook never outvotes the screen (fails on main, where the hook file always won)."""
+    agent = {"FAKE_AGENT_BUSY_S": "120", "FAKE_AGENT_APPROVAL_ON": "needs-tool"}
+    pane = lanes("coord", "claude", agent, {"@loop_lane_harness": "claude"})
+    retry_until(lambda: "? for shortcuts" in _screen(tmux_server, pane))
+    hook_env = {"TMUX_PANE": pane, "TMUX": f"{tmux_server.socket},1,0"}
+
+    def hook(event: str) -> None:
+        payload = json.dumps({"hook_event_name": event})
+        assert shell_env.run("hooks/loop-lane-hook.sh", env=hook_env, input=payload).returncode == 0
+
+    def status() -> tuple[str, str]:
+        doc = _report(shell_env, "s", "coord")["lanes"]["coord"]
+        return doc["status"], doc["source"]
+
+    # An open permission prompt on screen and in the hook: awaiting-approval.
+    _submit(tmux_server, pane, "needs-tool now")
+    retry_until(lambda: "Do you want to proceed?" in _screen(tmux_server, pane))
+    hook("PermissionRequest")
+    assert status()[0] == "awaiting-approval"
+    # Approved; the hook missed the event that ends the prompt (old settings without PostToolUse):
+    # the screen shows the harness working and no prompt, so the screen wins.
+    tmux_server.tmux("send-keys", "-t", pane, "1")
+    retry_until(lambda: "esc to interrupt" in _screen(tmux_server, pane))
+    assert status() == ("working", "screen")
+    # The subscribed PostToolUse puts the hook back in step.
+    hook("PostToolUse")
+    assert status() == ("working", "hook")
+    # A prompt cancelled with Esc fires no hook event: the idle screen wins over the stale approval.
+    tmux_server.tmux("send-keys", "-t", pane, "Escape")
+    retry_until(lambda: "esc to interrupt" not in _screen(tmux_server, pane))
+    _submit(tmux_server, pane, "needs-tool again")
+    retry_until(lambda: "Do you want to proceed?" in _screen(tmux_server, pane))
+    hook("PermissionRequest")
+    tmux_server.tmux("send-keys", "-t", pane, "Escape")
+    retry_until(lambda: "Denied by user" in _screen(tmux_server, pane))
+    retry_until(lambda: status() == ("idle", "screen"))
+    # StopFailure (an API error) written after the screen last changed: the hook's errored wins.
+    hook("StopFailure")
+    assert status() == ("errored", "hook")
+    assert status() == ("errored", "hook")  # the unchanged screen does not take over
+    # The screen changes after the hook was written (a new prompt runs): the screen wins.
+    _submit(tmux_server, pane, "next job")
+    retry_until(lambda: "esc to interrupt" in _screen(tmux_server, pane))
+    retry_until(lambda: status() == ("working", "screen"))
 
 
 def test_errors_and_usage(tmux_server, shell_env, lanes) -> None:

@@ -43,6 +43,8 @@ FIELDS = [
     "process_names",
     "paste_delay",
     "clear_cmd",
+    "clear_input_keys",
+    "input_pattern",
     "verified",
     "notes",
     "working_marker",
@@ -54,6 +56,7 @@ PATTERNS = [
     "approval_pattern",
     "welcome_pattern",
     "error_pattern",
+    "input_pattern",
     "working_marker",
     "idle_marker",
 ]

@@ -42,6 +42,10 @@ class Harness(BaseModel):
     process_names: list[str] = Field(default_factory=list)
     paste_delay: float = Field(default=2.0, ge=0)
     clear_cmd: str = ""
+    clear_input_keys: str = ""
+    """tmux key names that empty the input box after an interrupt put the old prompt back ("" = none)."""
+    input_pattern: str = ""
+    """Regex of the input box line; group 1 is the text in it ("" = unknown)."""
     verified: bool = False
     notes: str = ""
     working_marker: str = ""
