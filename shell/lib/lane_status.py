@@ -525,7 +525,9 @@ class Patterns:
     (busy_pattern + "esc to interrupt") and is also matched against the pane title, where TUIs such as
     codex and Claude Code put a spinner while they work; a declared idle_marker replaces idle_pattern."""
 
-    def __init__(self, fields: dict[str, object], generic_busy: bool, sre: SreCache, markers: bool = False) -> None:
+    def __init__(
+        self, fields: dict[str, object], generic_busy: bool, sre: SreCache, markers: bool = False
+    ) -> None:
         working = fields.get("working_marker") if markers else None
         idle = fields.get("idle_marker") if markers else None
         self.title_busy: re.Pattern[str] | None = None

@@ -31,7 +31,9 @@ ls = _lane_status()
 def registry():
     out = subprocess.run(
         ["bash", str(SHELL / "lib" / "harness-registry.sh"), "list", "--json"],
-        capture_output=True, text=True, check=True,
+        capture_output=True,
+        text=True,
+        check=True,
     ).stdout
     return ls.Registry({h["name"]: h for h in json.loads(out)["harnesses"]})
 
@@ -54,7 +56,12 @@ CODEX_INTERRUPTED = [
     "■ Conversation interrupted - use /feedback if something went wrong",
     *CODEX_FOOTER,
 ]
-CODEX_BOOTING = ["  >_ OpenAI Codex (v0.171.0)", "     /root/proj", "› Ask Codex to do anything", "  ? for shortcuts"]
+CODEX_BOOTING = [
+    "  >_ OpenAI Codex (v0.171.0)",
+    "     /root/proj",
+    "› Ask Codex to do anything",
+    "  ? for shortcuts",
+]
 PI_FRESH = [
     " Warning: tmux extended-keys is off. Modified Enter keys may not work. Add `set",
     "─" * 80,
@@ -62,8 +69,15 @@ PI_FRESH = [
     "/root/proj",
     "0.0%/128k (auto)                                               (stub) stub-model",
 ]
-PI_WORKING = [" STUB:SLOW please", " slow1 slow2", " ⠇ Working...", "─" * 80, "─" * 80, "/root/proj",
-              "0.0%/128k (auto)                                               (stub) stub-model"]
+PI_WORKING = [
+    " STUB:SLOW please",
+    " slow1 slow2",
+    " ⠇ Working...",
+    "─" * 80,
+    "─" * 80,
+    "/root/proj",
+    "0.0%/128k (auto)                                               (stub) stub-model",
+]
 CLAUDE_API_ERROR = [
     "❯ STUB:FAIL400 please",
     "● API Error: 400 stub: bad request",

@@ -43,7 +43,9 @@ def agents_bin() -> Path:
     explicit = os.environ.get("LOOP_REAL_AGENTS_BIN")
     if explicit:
         return Path(explicit)
-    base = os.environ.get("LOOP_REAL_AGENTS_DIR") or str(Path.home() / ".cache" / "loop-orchestrator" / "real-agents")
+    base = os.environ.get("LOOP_REAL_AGENTS_DIR") or str(
+        Path.home() / ".cache" / "loop-orchestrator" / "real-agents"
+    )
     return Path(base) / "node_modules" / ".bin"
 
 
@@ -60,7 +62,9 @@ def need_cli(harness: str) -> Path:
     return path
 
 
-def retry_until(predicate: Callable[[], object], timeout: float = 60.0, interval: float = 0.25, what: str = "") -> object:
+def retry_until(
+    predicate: Callable[[], object], timeout: float = 60.0, interval: float = 0.25, what: str = ""
+) -> object:
     deadline = time.monotonic() + timeout
     last: object = None
     while time.monotonic() < deadline:
@@ -85,8 +89,13 @@ def write_presets(home: Path, project: Path, base_url: str) -> dict[str, str]:
                 "numStartups": 5,
                 "autoUpdates": False,
                 "customApiKeyResponses": {"approved": [CLAUDE_KEY[-20:]], "rejected": []},
-                "projects": {proj: {"hasTrustDialogAccepted": True, "hasCompletedProjectOnboarding": True,
-                                    "allowedTools": []}},
+                "projects": {
+                    proj: {
+                        "hasTrustDialogAccepted": True,
+                        "hasCompletedProjectOnboarding": True,
+                        "allowedTools": [],
+                    }
+                },
             }
         )
     )
@@ -122,17 +131,32 @@ def write_presets(home: Path, project: Path, base_url: str) -> dict[str, str]:
                         "baseUrl": f"{base_url}/v1",
                         "api": "openai-completions",
                         "apiKey": OPENAI_KEY,
-                        "models": [{"id": MODEL, "name": "Stub", "reasoning": False, "input": ["text"],
-                                    "contextWindow": 128000, "maxTokens": 4096,
-                                    "cost": {"input": 0, "output": 0, "cacheRead": 0, "cacheWrite": 0}}],
+                        "models": [
+                            {
+                                "id": MODEL,
+                                "name": "Stub",
+                                "reasoning": False,
+                                "input": ["text"],
+                                "contextWindow": 128000,
+                                "maxTokens": 4096,
+                                "cost": {"input": 0, "output": 0, "cacheRead": 0, "cacheWrite": 0},
+                            }
+                        ],
                     }
                 }
             }
         )
     )
     (agent / "settings.json").write_text(json.dumps({"defaultProvider": "stub", "defaultModel": MODEL}))
-    path = os.pathsep.join([str(agents_bin()), str(Path(shutil.which("node") or "/usr/bin/node").parent),
-                            "/usr/local/bin", "/usr/bin", "/bin"])
+    path = os.pathsep.join(
+        [
+            str(agents_bin()),
+            str(Path(shutil.which("node") or "/usr/bin/node").parent),
+            "/usr/local/bin",
+            "/usr/bin",
+            "/bin",
+        ]
+    )
     return {
         "HOME": str(home),
         "PATH": path,
@@ -165,25 +189,58 @@ class RealSession:
     session: str = "real"
     lanes: dict[str, str] = field(default_factory=dict)
 
-    def run(self, script: str, *args: str, timeout: float = 120, check: bool = True,
-            env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    def run(
+        self,
+        script: str,
+        *args: str,
+        timeout: float = 120,
+        check: bool = True,
+        env: dict[str, str] | None = None,
+    ) -> subprocess.CompletedProcess[str]:
         full = dict(self.env)
         full.update(env or {})
-        proc = subprocess.run(["bash", str(SHELL / script), *args], capture_output=True, text=True, env=full,
-                              cwd=self.project, timeout=timeout, stdin=subprocess.DEVNULL, check=False)
+        proc = subprocess.run(
+            ["bash", str(SHELL / script), *args],
+            capture_output=True,
+            text=True,
+            env=full,
+            cwd=self.project,
+            timeout=timeout,
+            stdin=subprocess.DEVNULL,
+            check=False,
+        )
         if check and proc.returncode != 0:
-            pytest.fail(f"{script} {' '.join(args)} exited {proc.returncode}: {proc.stderr.strip()}\n"
-                        f"screen:\n{self.screens()}")
+            pytest.fail(
+                f"{script} {' '.join(args)} exited {proc.returncode}: {proc.stderr.strip()}\n"
+                f"screen:\n{self.screens()}"
+            )
         return proc
 
     def tmux(self, *args: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(["tmux", "-S", self.socket, *args], capture_output=True, text=True, env=self.env,
-                              timeout=30, stdin=subprocess.DEVNULL, check=False)
+        return subprocess.run(
+            ["tmux", "-S", self.socket, *args],
+            capture_output=True,
+            text=True,
+            env=self.env,
+            timeout=30,
+            stdin=subprocess.DEVNULL,
+            check=False,
+        )
 
     def add_lane(self, window: str, harness: str, *extra: str) -> None:
         need_cli(harness)
-        self.run("loop-tmux.sh", "add-lane", "--session", self.session, "--window", window, "--harness", harness,
-                 *extra, timeout=180)
+        self.run(
+            "loop-tmux.sh",
+            "add-lane",
+            "--session",
+            self.session,
+            "--window",
+            window,
+            "--harness",
+            harness,
+            *extra,
+            timeout=180,
+        )
         self.lanes[window] = harness
 
     def status(self, lane: str) -> dict[str, object]:
@@ -197,8 +254,9 @@ class RealSession:
         e = self.status(lane)
         return (str(e["status"]), e["detail"], e["source"])
 
-    def wait_status(self, lane: str, status: str, detail: object = None, source: str | None = None,
-                    timeout: float = 90) -> dict[str, object]:
+    def wait_status(
+        self, lane: str, status: str, detail: object = None, source: str | None = None, timeout: float = 90
+    ) -> dict[str, object]:
         seen: list[tuple[str, object, object]] = []
 
         def check() -> object:
@@ -213,8 +271,10 @@ class RealSession:
             if got:
                 return got  # type: ignore[return-value]
             time.sleep(0.3)
-        pytest.fail(f"lane {lane}: never {status}/{detail}/{source} within {timeout}s; "
-                    f"last seen {seen[-5:]}\nscreen:\n{self.capture(lane)}")
+        pytest.fail(
+            f"lane {lane}: never {status}/{detail}/{source} within {timeout}s; "
+            f"last seen {seen[-5:]}\nscreen:\n{self.capture(lane)}"
+        )
 
     def pane(self, lane: str) -> str:
         proc = self.tmux("display-message", "-p", "-t", f"={self.session}:={lane}", "#{pane_id}")
@@ -236,8 +296,12 @@ class RealSession:
     def keys(self, lane: str, *keys: str) -> None:
         self.tmux("send-keys", "-t", self.pane(lane), *keys)
 
-    def dispatch(self, lane: str, *args: str, check: bool = True, timeout: float = 120) -> subprocess.CompletedProcess[str]:
-        return self.run("loop-dispatch.sh", "--session", self.session, lane, *args, check=check, timeout=timeout)
+    def dispatch(
+        self, lane: str, *args: str, check: bool = True, timeout: float = 120
+    ) -> subprocess.CompletedProcess[str]:
+        return self.run(
+            "loop-dispatch.sh", "--session", self.session, lane, *args, check=check, timeout=timeout
+        )
 
     def wait_prompt(self, text: str, timeout: float = 60) -> dict[str, object]:
         """The first main request whose newest user text contains `text`."""
@@ -311,8 +375,14 @@ def start_session(tmp: Path) -> RealSession:
     socket = os.path.join(sockdir, "s")
     hooks = base / "hooks"
     hooks.mkdir()
-    env.update({"LOOP_TMUX_SOCKET": socket, "TMUX_TMPDIR": sockdir, "LOOP_LANE_HOOK_DIR": str(hooks),
-                "LOOP_LANE_STATUS_CACHE_DIR": str(base / "lscache")})
+    env.update(
+        {
+            "LOOP_TMUX_SOCKET": socket,
+            "TMUX_TMPDIR": sockdir,
+            "LOOP_LANE_HOOK_DIR": str(hooks),
+            "LOOP_LANE_STATUS_CACHE_DIR": str(base / "lscache"),
+        }
+    )
     start_hermetic_server(socket, base / "home", env)
     rs = RealSession(base=base, stub=stub, project=project, socket=socket, env=env)
     proc = rs.tmux("new-session", "-d", "-s", rs.session, "-c", str(project), "-n", "base")

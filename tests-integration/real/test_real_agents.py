@@ -171,7 +171,9 @@ def test_wait_ready_on_a_fresh_lane(real: RealSession, harness: str) -> None:
     assert real.word(lane)[:2] == ("idle", "ready")
     other = f"x-{harness}"
     real.add_lane(other, harness)
-    real.dispatch(other, "--mode", "text", "--wait-ready", "--ready-timeout", "120", "--no-clear", "--", "first prompt")
+    real.dispatch(
+        other, "--mode", "text", "--wait-ready", "--ready-timeout", "120", "--no-clear", "--", "first prompt"
+    )
     real.wait_prompt("first prompt")
 
 
@@ -198,7 +200,9 @@ def test_oneshot(real: RealSession, harness: str, tmp_path: Path) -> None:
     template = real.run("lib/harness-registry.sh", "oneshot", harness).stdout.strip()
     prompt = f"ONESHOT {harness} say hi; $(not run) `nor this`"
     argv = build_argv(template, prompt)
-    answer = run_oneshot(argv, timeout_s=120, transcript=tmp_path / "t.txt", env=dict(real.env), cwd=real.project)
+    answer = run_oneshot(
+        argv, timeout_s=120, transcript=tmp_path / "t.txt", env=dict(real.env), cwd=real.project
+    )
     assert "stub reply" in answer.text
     request = real.wait_prompt(f"ONESHOT {harness}")
     assert prompt in request["user_texts"]  # type: ignore[operator]

@@ -52,7 +52,8 @@ class Harness(BaseModel):
     """ERE: on a lane tagged with its harness, loop-lane-status prefers it to busy_pattern (and also
     matches it against the pane title); "" = the heuristic."""
     idle_marker: str = ""
-    """ERE: on a lane tagged with its harness, loop-lane-status uses it as the idle pattern; "" = idle_pattern."""
+    """ERE: on a lane tagged with its harness, loop-lane-status uses it as the idle pattern;
+    "" = idle_pattern."""
 
     @property
     def has_oneshot(self) -> bool:
