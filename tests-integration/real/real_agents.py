@@ -312,7 +312,13 @@ class RealSession:
                     return r
             return None
 
-        return retry_until(find, timeout, what=f"a model request with {text!r}")  # type: ignore[return-value]
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            found = find()
+            if found:
+                return found  # type: ignore[return-value]
+            time.sleep(0.25)
+        pytest.fail(f"no model request with {text!r} within {timeout}s\nscreens:\n{self.screens()}")
 
     def install_claude_hook(self) -> None:
         """Subscribe the loop hook (shell/hooks/claude-settings.json) for claude lanes added from now on."""

@@ -180,14 +180,18 @@ def test_wait_ready_on_a_fresh_lane(real: RealSession, harness: str) -> None:
 def test_claude_clear_starts_a_fresh_conversation(real: RealSession) -> None:
     lane = start(real, "claude")
     ready(real, lane)
-    real.dispatch(lane, "--mode", "text", "--", "remember the first")
-    first = real.wait_prompt("remember the first")
+    send(real, lane, "remember the first")
+    real.wait_prompt("remember the first")
+    real.wait_screen(lane, "stub reply")
     ready(real, lane)
-    real.dispatch(lane, "--mode", "text", "--", "the second")  # an idle claude lane gets /clear first
+    clear = real.run("lib/harness-registry.sh", "field", "claude", "clear_cmd").stdout.strip()
+    assert clear == "/clear"
+    real.dispatch(lane, "--no-clear", "--", clear)
+    ready(real, lane)
+    send(real, lane, "the second")
     second = real.wait_prompt("the second")
     msgs = second["body"]["messages"]  # type: ignore[index]
     assert not any("remember the first" in str(m) for m in msgs), msgs
-    assert first is not second
 
 
 @pytest.mark.parametrize("harness", HARNESSES)
