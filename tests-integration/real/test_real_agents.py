@@ -13,7 +13,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from real_agents import HARNESSES, RealSession, need_cli, retry_until
+from real_agents import HARNESSES, VERSIONS, RealSession, need_cli, retry_until
 
 pytestmark = [pytest.mark.tmux, pytest.mark.slow]
 
@@ -210,3 +210,12 @@ def test_oneshot(real: RealSession, harness: str, tmp_path: Path) -> None:
     assert "stub reply" in answer.text
     request = real.wait_prompt(f"ONESHOT {harness}")
     assert prompt in request["user_texts"]  # type: ignore[operator]
+
+
+@pytest.mark.parametrize("harness", HARNESSES)
+def test_the_pinned_version_is_installed(real: RealSession, harness: str) -> None:
+    cli = need_cli(harness)
+    proc = subprocess.run(
+        [str(cli), "--version"], capture_output=True, text=True, env=real.env, timeout=60, check=False
+    )
+    assert VERSIONS[harness] in proc.stdout + proc.stderr, (proc.stdout, proc.stderr)
