@@ -58,7 +58,8 @@ def test_interrupt_never_merges_the_steer(real: RealSession, harness: str) -> No
 def test_claude_hook_follows_approval_cancel_and_api_error(real: RealSession) -> None:
     real.install_claude_hook()
     lane = start(real, "claude")
-    assert real.status(lane)["source"] == "hook"
+    # the SessionStart hook writes its file a moment after the prompt is drawn
+    retry_until(lambda: real.status(lane)["source"] == "hook", 30, what="the hook's status file read")
     # approved: the tool runs, the turn ends, the lane is idle again (not stuck awaiting-approval)
     send(real, lane, "STUB:TOOL approve me")
     real.wait_status(lane, "awaiting-approval", "approval")
