@@ -82,8 +82,10 @@ def test_claude_hook_follows_approval_cancel_and_api_error(real: RealSession) ->
 
 
 def lane_processes(real: RealSession, lane: str) -> set[int]:
-    """Processes whose environment names the lane's pane (everything the lane started, detached or not)."""
+    """Processes whose environment names the lane's pane on this test's tmux server (everything the lane
+    started, detached or not; a pane id alone is not unique across servers)."""
     mark = b"TMUX_PANE=" + real.pane(lane).encode() + b"\0"
+    server = b"TMUX=" + real.socket.encode() + b","
     found = set()
     for entry in os.listdir("/proc"):
         if not entry.isdigit() or int(entry) == os.getpid():
@@ -93,7 +95,7 @@ def lane_processes(real: RealSession, lane: str) -> set[int]:
             comm = Path(f"/proc/{entry}/comm").read_text().strip()
         except OSError:
             continue
-        if mark in environ and comm != "tmux: server":
+        if mark in environ and server in environ and comm != "tmux: server":
             found.add(int(entry))
     return found
 
