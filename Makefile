@@ -14,7 +14,7 @@ SHELL_SCRIPTS = $(wildcard shell/*.sh shell/lib/*.sh shell/scripts/*.sh shell/bi
 
 .PHONY: help install uninstall print-paths check check-syntax check-shellcheck check-portability \
         check-shell-tests install-python check-python lint typecheck imports test-python check-all \
-        test test-integration bench demo setup install-skill
+        test test-integration test-real bench demo setup install-skill
 
 help:
 	@echo "make install [BIN=dir]   link the shell CLIs into BIN (default ~/.local/bin)"
@@ -24,7 +24,8 @@ help:
 	@echo "make install-python      install the Python layers as uv tools (pip --user fallback)"
 	@echo "make check-python        ruff, mypy --strict, import-linter, package tests"
 	@echo "make check-all           check + check-python"
-	@echo "make test                everything: check-all + integration tests"
+	@echo "make test                everything: check-all + integration tests + test-real"
+	@echo "make test-real           the real-agent suite alone (claude, codex, pi against a stub model)"
 	@echo "make bench               run the benchmarks and write bench/results/"
 	@echo "make setup               install what is missing (tmux, uv) and sync the workspace"
 	@echo "make demo [DEMO_ARGS=…]  the demo loop: simulated agents, the engine, the deck (no AI CLI needed)"
@@ -88,9 +89,15 @@ check-python: lint typecheck imports test-python
 check-all: check check-python
 
 test-integration:
-	$(UV) run --frozen pytest -n 2 tests-integration $(PYTEST_ARGS)
+	$(UV) run --frozen pytest -n 2 tests-integration --ignore=tests-integration/real $(PYTEST_ARGS)
 
-test: setup check-all test-integration
+# The real agent CLIs (claude, codex, pi; pinned in tools/install-real-agents.sh) in lanes against a stub
+# model: one test at a time (each runs a real TUI). Under CI=true a missing CLI fails, elsewhere it skips.
+test-real:
+	@bash tools/install-real-agents.sh >/dev/null || [ -z "$$CI" ]
+	$(UV) run --frozen pytest -n 0 tests-integration/real $(PYTEST_ARGS)
+
+test: setup check-all test-integration test-real
 
 bench:
 	$(UV) run --frozen python bench/run.py

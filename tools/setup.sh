@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# setup.sh: make a bare machine ready for this checkout: tmux and make (apt-get), uv (pip), the workspace.
+# setup.sh: make a bare machine ready for this checkout: tmux and make (apt-get), uv (pip), the workspace,
+# and the real agent CLIs of the conformance suite (tools/install-real-agents.sh: node/npm, then npm).
 # Idempotent and quick when everything is already there. Used by `make setup` and by .ci/run.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -19,3 +20,11 @@ fi
 command -v uv >/dev/null 2>&1 || { echo "setup: uv was installed but is not on PATH (add ~/.local/bin)" >&2; exit 1; }
 uv sync --frozen --quiet
 echo "setup: tmux $(tmux -V | cut -d' ' -f2), $(uv --version), workspace synced"
+# The real agent CLIs the conformance suite drives (npm, pinned; quick when present). Under CI a failed
+# install fails the setup; elsewhere the suite skips them. LOOP_SETUP_NO_REAL_AGENTS=1 leaves them out.
+if [ -z "${LOOP_SETUP_NO_REAL_AGENTS:-}" ]; then
+  if ! bash tools/install-real-agents.sh >/dev/null; then
+    case ${CI:-} in 1 | true | yes) exit 1 ;; esac
+    echo "setup: the real agent CLIs are not installed (make test-real will skip them)" >&2
+  fi
+fi

@@ -25,7 +25,7 @@ REGISTRY_HARNESSES="pi claude opencode codex cursor-agent hermes droid forge amp
 # which stays exactly the twelve above.
 REGISTRY_EXTRA_HARNESSES="demo"
 # Every field, in the order `fields` prints them.
-REGISTRY_FIELDS="name binary kind launch_cmd auto_approve_flag model_flag oneshot_template idle_pattern busy_pattern approval_pattern welcome_pattern error_pattern process_names paste_delay clear_cmd clear_input_keys input_pattern verified notes"
+REGISTRY_FIELDS="name binary kind launch_cmd auto_approve_flag model_flag oneshot_template idle_pattern busy_pattern approval_pattern welcome_pattern error_pattern process_names paste_delay clear_cmd clear_input_keys input_pattern verified notes working_marker idle_marker"
 
 # _registry_load NAME: assign the harness's fields to the CALLER's locals (binary kind launch_cmd …).
 # Returns 1 for an unknown name. Callers declare the locals first (dynamic scope; nothing leaks).
@@ -33,13 +33,17 @@ _registry_load() {
   # Shared defaults (an AI harness whose patterns come from its own block).
   binary=$1 kind=ai launch_cmd=$1 auto_approve_flag='' model_flag='' oneshot_template=''
   idle_pattern='' busy_pattern='esc to interrupt' approval_pattern='' welcome_pattern='' error_pattern=''
-  process_names=$1 paste_delay=0.5 clear_cmd='' clear_input_keys='' input_pattern='' verified=false notes=''
+  process_names=$1 paste_delay=0.5 clear_cmd='' clear_input_keys='' input_pattern='' verified=false notes='' working_marker='' idle_marker=''
   case $1 in
     pi)
       model_flag=--model
       oneshot_template='pi -p {prompt}'
-      idle_pattern='↑[0-9]+ ↓[0-9]+'
+      idle_pattern='↑[0-9]+ ↓[0-9]+|[0-9.]+%/[0-9.]+[kM]? \(auto\)'
       busy_pattern='Working\.\.\.|esc to interrupt'
+      # pi 0.73: " ⠇ Working..." while it works; its footer shows the context use ("0.0%/128k (auto)")
+      # from the start, the token counters only after a first exchange.
+      working_marker='Working\.\.\.|esc to interrupt|^ ?(⠋|⠙|⠹|⠸|⠼|⠴|⠦|⠧|⠇|⠏|⠂|⠐) '
+      idle_marker='↑[0-9]+ ↓[0-9]+|[0-9.]+%/[0-9.]+[kM]? \(auto\)'
       approval_pattern='Allow tool call'
       welcome_pattern='^ ?pi v[0-9]'
       error_pattern='^ ?Error: '
@@ -55,6 +59,9 @@ _registry_load() {
       approval_pattern='Do you want to proceed\?|Do you want to make this edit|Do you want to create|Would you like to proceed\?'
       welcome_pattern='Welcome to Claude Code'
       error_pattern='API Error: [0-9]+|usage limit reached|Claude usage limit'
+      # Claude Code 2.1: "esc to interrupt" in the footer and a braille spinner in the pane title
+      # ("⠐ Claude Code") while it works; "✳ Claude Code" when idle.
+      working_marker='esc to interrupt|ctrl\+c to interrupt|^(⠋|⠙|⠹|⠸|⠼|⠴|⠦|⠧|⠇|⠏|⠂|⠐) '
       paste_delay=1.0
       clear_cmd=/clear
       # On Escape Claude Code puts the interrupted prompt back into its input box; loop-dispatch
@@ -88,7 +95,14 @@ _registry_load() {
       busy_pattern='esc to interrupt'
       approval_pattern='Would you like to run the following command\?|Would you like to make the following edits\?|Allow command\?'
       welcome_pattern='OpenAI Codex'
-      error_pattern='stream error|unexpected status [0-9]+'
+      # codex 0.171 draws a failed request as "■ {json…}" ("■ Conversation interrupted" is no error).
+      error_pattern='stream error|unexpected status [0-9]+|^■ \{'
+      # codex 0.171 drops its "Working (3s • esc to interrupt)" line once text streams; the pane title
+      # keeps a braille spinner ("⠇ <prompt>") for the whole turn.
+      working_marker='esc to interrupt|^(⠋|⠙|⠹|⠸|⠼|⠴|⠦|⠧|⠇|⠏|⠂|⠐) '
+      # codex 0.171 draws its composer at once but takes no Enter until its footer names the agents
+      # ("← for agents · ? for shortcuts"), a few seconds later.
+      idle_marker='← for agents|context left|⏎ send'
       paste_delay=0.8
       clear_cmd=/new
       verified=true
@@ -208,6 +222,7 @@ harness_field() {
   local name=${1:-} field=${2:-}
   local binary kind launch_cmd auto_approve_flag model_flag oneshot_template idle_pattern busy_pattern
   local approval_pattern welcome_pattern error_pattern process_names paste_delay clear_cmd clear_input_keys input_pattern verified notes
+  local working_marker idle_marker
   harness_known "$name" || return 1
   _registry_load "$name" || return 1
   case $field in
@@ -230,6 +245,8 @@ harness_field() {
     input_pattern) printf '%s\n' "$input_pattern" ;;
     verified) printf '%s\n' "$verified" ;;
     notes) printf '%s\n' "$notes" ;;
+    working_marker) printf '%s\n' "$working_marker" ;;
+    idle_marker) printf '%s\n' "$idle_marker" ;;
     *) return 2 ;;
   esac
 }
@@ -238,6 +255,7 @@ harness_field() {
 harness_binary_path() {
   local binary kind launch_cmd auto_approve_flag model_flag oneshot_template idle_pattern busy_pattern
   local approval_pattern welcome_pattern error_pattern process_names paste_delay clear_cmd clear_input_keys input_pattern verified notes
+  local working_marker idle_marker
   harness_known "${1:-}" || return 1
   _registry_load "$1" || return 1
   command -v "$binary" 2>/dev/null || return 1
@@ -278,6 +296,7 @@ _registry_launch() {
   local name=$1 auto=$2 model=${3-} out
   local binary kind launch_cmd auto_approve_flag model_flag oneshot_template idle_pattern busy_pattern
   local approval_pattern welcome_pattern error_pattern process_names paste_delay clear_cmd clear_input_keys input_pattern verified notes
+  local working_marker idle_marker
   harness_known "$name" || return 1
   _registry_load "$name" || return 1
   out=$launch_cmd
@@ -310,6 +329,7 @@ harness_resolve_launch_auto_approve() {
 harness_is_bare_shell_process() {
   local c=${1:-} binary kind launch_cmd auto_approve_flag model_flag oneshot_template idle_pattern busy_pattern
   local approval_pattern welcome_pattern error_pattern process_names paste_delay clear_cmd clear_input_keys input_pattern verified notes
+  local working_marker idle_marker
   c=${c##*/}
   c=${c#-}
   [ -n "$c" ] || return 1
@@ -357,6 +377,8 @@ Fields: name binary kind(ai|shell|tool) launch_cmd auto_approve_flag model_flag 
   empty = none) process_names paste_delay(seconds) clear_cmd clear_input_keys(tmux key names that
   empty the input box; empty = the harness does not restore an interrupted prompt) input_pattern
   (regex of the input box line, group 1 = its text) verified(true|false) notes
+  working_marker idle_marker (ERE, empty = none: on a lane tagged with its harness, loop-lane-status
+  prefers them to busy_pattern/idle_pattern; working_marker is also matched against the pane title)
 
 Sourced (". lib/harness-registry.sh"), it defines harness_known, harness_field NAME FIELD,
 harness_binary_path NAME, harness_resolve_launch NAME [MODEL],
@@ -389,6 +411,7 @@ _registry_lib_dir() {
 _registry_records() {
   local h binary kind launch_cmd auto_approve_flag model_flag oneshot_template idle_pattern busy_pattern
   local approval_pattern welcome_pattern error_pattern process_names paste_delay clear_cmd clear_input_keys input_pattern verified notes
+  local working_marker idle_marker
   for h in $REGISTRY_HARNESSES $REGISTRY_EXTRA_HARNESSES; do
     _registry_load "$h"
     printf '%s\037%s\037%s\036' \
@@ -399,7 +422,8 @@ _registry_records() {
       "$h" welcome_pattern "$welcome_pattern" "$h" error_pattern "$error_pattern" \
       "$h" process_names "$process_names" "$h" paste_delay "$paste_delay" "$h" clear_cmd "$clear_cmd" \
       "$h" clear_input_keys "$clear_input_keys" "$h" input_pattern "$input_pattern" \
-      "$h" verified "$verified" "$h" notes "$notes"
+      "$h" verified "$verified" "$h" notes "$notes" \
+      "$h" working_marker "$working_marker" "$h" idle_marker "$idle_marker"
   done
 }
 

@@ -120,6 +120,7 @@ PANE_FIELDS = (
     "@loop_lane_harness",
     "socket_path",
     "@loop_state_dir",
+    "pane_title",
 )
 
 
@@ -239,6 +240,7 @@ class Pane:
         "session",
         "socket",
         "state_dir",
+        "title",
         "top",
         "window_id",
         "window_index",
@@ -263,6 +265,7 @@ class Pane:
             self.harness_opt,
             self.socket,
             self.state_dir,
+            self.title,
         ) = values
         self.window_index = _int(window_index)
         self.pane_index = _int(pane_index)
@@ -518,14 +521,30 @@ def _compile(pattern: object, what: str, sre: SreCache | None = None) -> re.Patt
 
 
 class Patterns:
-    """Compiled screen patterns for one harness (None = that state is never matched)."""
+    """Compiled screen patterns for one harness (None = that state is never matched).
 
-    def __init__(self, fields: dict[str, object], generic_busy: bool, sre: SreCache) -> None:
-        busy = fields.get("busy_pattern") or ""
-        if generic_busy:
-            busy = f"{busy}|{GENERIC_BUSY}" if busy else GENERIC_BUSY
-        self.busy = _compile(busy, "busy_pattern", sre)
-        self.idle = _compile(fields.get("idle_pattern"), "idle_pattern", sre)
+    `markers` (a lane tagged with its harness): a declared working_marker replaces the busy heuristic
+    (busy_pattern + "esc to interrupt") and is also matched against the pane title, where TUIs such as
+    codex and Claude Code put a spinner while they work; a declared idle_marker replaces idle_pattern."""
+
+    def __init__(
+        self, fields: dict[str, object], generic_busy: bool, sre: SreCache, markers: bool = False
+    ) -> None:
+        working = fields.get("working_marker") if markers else None
+        idle = fields.get("idle_marker") if markers else None
+        self.title_busy: re.Pattern[str] | None = None
+        if isinstance(working, str) and working:
+            self.busy = _compile(working, "working_marker", sre)
+            self.title_busy = self.busy
+        else:
+            busy = fields.get("busy_pattern") or ""
+            if generic_busy:
+                busy = f"{busy}|{GENERIC_BUSY}" if busy else GENERIC_BUSY
+            self.busy = _compile(busy, "busy_pattern", sre)
+        if isinstance(idle, str) and idle:
+            self.idle = _compile(idle, "idle_marker", sre)
+        else:
+            self.idle = _compile(fields.get("idle_pattern"), "idle_pattern", sre)
         self.approval = _compile(fields.get("approval_pattern"), "approval_pattern", sre)
         self.welcome = _compile(fields.get("welcome_pattern"), "welcome_pattern", sre)
         self.error = _compile(fields.get("error_pattern"), "error_pattern", sre)
@@ -586,12 +605,13 @@ class Registry:
     def is_shell_process(self, command: str) -> bool:
         return command.lstrip("-") in self.shells or command in self.shells
 
-    def patterns(self, harness: str | None) -> Patterns:
-        key = harness or ""
+    def patterns(self, harness: str | None, tagged: bool = False) -> Patterns:
+        """The harness's patterns; `tagged` (the lane carries @loop_lane_harness) uses its markers."""
+        key = ("+" if tagged else "") + (harness or "")
         if key not in self._patterns:
             known = harness is not None and harness in self.harnesses
             fields = self.harnesses[harness] if known and harness else self._union()
-            self._patterns[key] = Patterns(fields, True, self.sre)
+            self._patterns[key] = Patterns(fields, True, self.sre, tagged and known)
         return self._patterns[key]
 
     def _union(self) -> dict[str, object]:
@@ -817,17 +837,22 @@ def _last_match(pattern: re.Pattern[str] | None, rows: list[str]) -> int:
     return -1
 
 
-def classify_screen(rows: list[str], pats: Patterns, home: re.Pattern[str] | None) -> tuple[str, str | None]:
-    """(status, detail) from the live tail of an AI harness's screen."""
+def classify_screen(
+    rows: list[str], pats: Patterns, home: re.Pattern[str] | None, title: str = ""
+) -> tuple[str, str | None]:
+    """(status, detail) from the live tail of an AI harness's screen (and its pane title).
+
+    An API error line near the bottom is `errored`, unless the harness's idle prompt is drawn below it:
+    the turn failed but the lane takes a prompt again (`idle`, detail `api-error`)."""
     idle_at = max(_last_match(pats.idle, rows), _last_match(home, rows))
     approval_at = _last_match(pats.approval, rows)
     if approval_at >= 0 and approval_at > idle_at:
         return "awaiting-approval", "approval"
-    if _last_match(pats.busy, rows) >= 0:
+    if _last_match(pats.busy, rows) >= 0 or (pats.title_busy is not None and pats.title_busy.search(title)):
         return "working", "busy"
     error_at = _last_match(pats.error, rows)
     if error_at >= 0 and error_at >= len(rows) - ERROR_TAIL:
-        return "errored", "error"
+        return ("idle", "api-error") if idle_at > error_at else ("errored", "error")
     if idle_at >= 0:
         return "idle", "ready"
     if _last_match(pats.welcome, rows) >= 0:
@@ -928,7 +953,8 @@ def panes_running_beyond_a_shell(panes: list[Pane], registry: Registry) -> set[s
 def screen_verdict(pane: Pane, lines: list[str], registry: Registry) -> Verdict:
     harness = pane_harness(pane, registry)
     rows = live_tail(lines)
-    status, detail = classify_screen(rows, registry.patterns(harness), registry.home)
+    pats = registry.patterns(harness, bool(pane.harness_opt))
+    status, detail = classify_screen(rows, pats, registry.home, pane.title)
     if status == "unknown" and harness is None:
         # Not a known harness and nothing on screen looks like one: a plain program in the foreground.
         return Verdict("working", "busy", "process", None)

@@ -40,6 +40,8 @@ FIELDS = (
     "input_pattern",
     "verified",
     "notes",
+    "working_marker",
+    "idle_marker",
 )
 
 

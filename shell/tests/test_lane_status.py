@@ -109,7 +109,7 @@ def test_every_state_classified_in_one_fleet_call(tmux_server, shell_env, lanes,
         "validate-left": ("idle", "ready", "fixed"),
         "validate-right": ("working", "busy", "fixed"),
         "asks": ("awaiting-approval", "approval", "dynamic"),
-        "fails": ("errored", "error", "dynamic"),
+        "fails": ("idle", "api-error", "dynamic"),  # the error line, then the prompt ready again
         "boots": ("working", "booting", "dynamic"),
         "crashed": ("errored", "exited-to-shell", "dynamic"),
         "dead": ("errored", "dead", "dynamic"),

@@ -47,6 +47,8 @@ FIELDS = [
     "input_pattern",
     "verified",
     "notes",
+    "working_marker",
+    "idle_marker",
 ]
 PATTERNS = [
     "idle_pattern",
@@ -55,6 +57,8 @@ PATTERNS = [
     "welcome_pattern",
     "error_pattern",
     "input_pattern",
+    "working_marker",
+    "idle_marker",
 ]
 
 

@@ -48,6 +48,12 @@ class Harness(BaseModel):
     """Regex of the input box line; group 1 is the text in it ("" = unknown)."""
     verified: bool = False
     notes: str = ""
+    working_marker: str = ""
+    """ERE: on a lane tagged with its harness, loop-lane-status prefers it to busy_pattern (and also
+    matches it against the pane title); "" = the heuristic."""
+    idle_marker: str = ""
+    """ERE: on a lane tagged with its harness, loop-lane-status uses it as the idle pattern;
+    "" = idle_pattern."""
 
     @property
     def has_oneshot(self) -> bool:
