@@ -169,9 +169,11 @@ class Chain:
         (self.root / "tasks" / f"{tid}-task-{n}.md").write_text(TASK.format(id=tid, n=n, marker=marker))
 
     def add_mail(self, sender: str, to: str, subject: str) -> None:
+        # stamped now, as loop-mail stamps it: a report must be newer than the engine's record of the
+        # dispatch it answers (CONTRACT "Completion reports"); the sequence suffix keeps names unique
         self.mail_seq += 1
-        stamp = time.strftime("%Y%m%d-%H%M%S", time.gmtime(1767225600 + self.mail_seq))
-        name = f"{stamp}-{sender}-to-{to}.md"
+        stamp = time.strftime("%Y%m%d-%H%M%S", time.gmtime())
+        name = f"{stamp}-{sender}-to-{to}.{self.mail_seq + 1}.md"
         (self.root / ".loop" / "messages" / name).write_text(f"---\nsubject: {subject}\n---\nbody\n")
         self.mail_written.add(name)
 
