@@ -15,7 +15,15 @@ from typing import Any, NoReturn
 
 import click
 import yaml
-from loop_schemas import PendingDecision, SchemaError, describe_error, load_state
+from loop_schemas import (
+    PendingDecision,
+    SchemaError,
+    action_views,
+    describe_error,
+    load_state,
+    printable,
+    task_titles,
+)
 
 from loop_engine import config as config_mod
 from loop_engine import queue as q
@@ -226,6 +234,16 @@ def status_doc(obj: Ctx) -> dict[str, Any]:
     if daemon["warning"]:
         warnings.append(daemon["warning"])
     uncertain = aux(paths.uncertain, [], dict)
+    views: list[dict[str, Any]] = []
+    if pending is not None:
+        held = aux(paths.assignments, {}, dict)
+        lane_tasks = {
+            str(a.get("lane")): str(tid) for tid, a in held.items() if a.get("state") == "in-progress"
+        }
+        views = [
+            v.model_dump(mode="json")
+            for v in action_views(pending, titles=task_titles(paths.tasks_dir), lane_tasks=lane_tasks)
+        ]
     if uncertain:
         warnings.append(
             f"{len(uncertain)} action(s) may have been sent before a crash: check the lane, then run "
@@ -252,6 +270,7 @@ def status_doc(obj: Ctx) -> dict[str, Any]:
         },
         "uncertain": uncertain,
         "warnings": warnings,
+        "actions": views,
     }
 
 
@@ -282,17 +301,34 @@ def status(obj: Ctx, as_json: bool) -> None:
         click.echo("no pending decision")
     else:
         click.echo(f"pending decision {pending['id']} ({pending.get('created_at')})")
-        click.echo(f"  critique: {pending['decision'].get('critique', '')}")
-        actions = pending["decision"].get("actions", [])
-        for i, (action, gate) in enumerate(zip(actions, pending["gates"], strict=False)):
-            target = action.get("lane") or action.get("window") or ""
-            click.echo(f"  [{i}] {action.get('kind')} {target} - {gate['gate_class']}, {gate['state']}")
-            for reason in gate.get("reasons", []):
-                click.echo(f"       {reason}")
+        critique = " ".join(str(pending["decision"].get("critique", "")).split())
+        click.echo(f"  critique: {printable(critique, multiline=False)}")
+        for view in doc["actions"]:
+            _echo_action(view)
     for u in doc["uncertain"]:
         click.echo(f"uncertain: {u.get('id')} {u.get('kind')} {u.get('target')} (may have been sent)")
     for w in doc["warnings"]:
         click.echo(f"warning: {w}", err=True)
+
+
+def _echo_action(view: dict[str, Any]) -> None:
+    """One action of the pending decision as the gate shows it; every text from the brain or a task file
+    is data: control characters made visible."""
+
+    def show(text: Any) -> str:
+        return printable(str(text), multiline=False)
+
+    target = f" {show(view['lane'])}" if view.get("lane") else ""
+    click.echo(f"  [{view['index']}] {view['kind']}{target} - {view['gate_class']}, {view['state']}")
+    for reason in view.get("reasons", []):
+        click.echo(f"       gate: {show(reason)}")
+    if view.get("task"):
+        title = f" {show(view['task_title'])}" if view.get("task_title") else ""
+        click.echo(f"       task: {show(view['task'])}{title}")
+    rationale = " ".join(str(view.get("rationale", "")).split())
+    click.echo(f"       why: {show(rationale)}")
+    for i, line in enumerate(view.get("preview", [])):
+        click.echo(f"       {'sends: ' if i == 0 else '       '}{show(line)}")
 
 
 @main.command()

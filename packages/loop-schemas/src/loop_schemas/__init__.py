@@ -33,7 +33,9 @@ from loop_schemas.decision import (
     parse_decision_block,
 )
 from loop_schemas.digest import Digest, DigestAdr, DigestMail, DigestMailbox, UnpushedRepo
+from loop_schemas.decision_view import action_views, task_titles
 from loop_schemas.engine import (
+    ActionView,
     ApproveResult,
     CycleResult,
     EngineConfigReport,
@@ -137,6 +139,7 @@ __all__ = [
     "TASK_FILE_RE",
     "Action",
     "AdapterError",
+    "ActionView",
     "AdapterInfo",
     "AdapterList",
     "AddLaneAction",
@@ -236,7 +239,9 @@ __all__ = [
     "parse_state",
     "parse_task",
     "parse_watchdog_line",
+    "action_views",
     "printable",
+    "task_titles",
     "project_lines",
     "read_project_file",
     "read_project_head",
