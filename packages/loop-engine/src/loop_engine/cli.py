@@ -35,6 +35,9 @@ from loop_engine.paths import EnginePaths
 from loop_engine.store import StoreError, read_json
 
 EXIT_FAILURE = 1
+# the verbs that work outside a loop project: `stop` writes nothing when no daemon is there, and stops
+# one an older engine may have started in a folder that is not a project; every other verb refuses
+OUTSIDE_A_PROJECT = frozenset({"stop"})
 
 
 class _Group(click.Group):
@@ -144,6 +147,10 @@ def main(ctx: click.Context, project_root: Path, session: str | None) -> None:
         ctx.obj = Ctx(EnginePaths(project_root.resolve(), session))
     except ValueError as exc:
         raise click.UsageError(str(exc)) from None
+    if ctx.invoked_subcommand not in OUTSIDE_A_PROJECT and not ctx.meta.get("loop_engine.help"):
+        problem = ctx.obj.paths.project_problem()
+        if problem:
+            raise click.ClickException(problem)
     engine_dir = ctx.obj.paths.engine_dir
     for folder in (engine_dir, *engine_dir.parents):
         if folder.exists() or folder.is_symlink():
@@ -171,11 +178,16 @@ def once(obj: Ctx, approval: str | None, as_json: bool) -> None:
         watch.reap(obj.paths, "once")
     result = engine.cycle(approval=approval, trigger="once")
     failed = result.outcome == "brain-failed" or bool(result.failed)
+    warnings = [w for w in (state_problem(obj.paths),) if w]
+    for warning in warnings:
+        click.echo(f"loop-engine: warning: {warning}", err=True)
     if as_json:
-        _emit(result.as_dict())
+        _emit({**result.as_dict(), "warnings": warnings})
     else:
         suffix = f" ({result.decision_id})" if result.decision_id else ""
         click.echo(f"{result.outcome}: {result.detail}{suffix}", err=failed)
+        if result.reason:
+            click.echo(f"  why: {printable(result.reason, multiline=False)}", err=failed)
     for o in result.failed:
         click.echo(f"loop-engine: action {o['index']} failed: {o.get('error')}", err=True)
     if failed:
@@ -191,6 +203,18 @@ def _recent(stamps: list[Any]) -> list[str]:
         except ValueError:
             continue
     return out
+
+
+def state_problem(paths: EnginePaths) -> str | None:
+    """Why .loop/orchestrator-state.json cannot be used (the engine keeps it as it is and writes no lanes
+    into it), or None when it can or is not there."""
+    if not paths.state_file.exists():
+        return None
+    try:
+        load_state(paths.state_file)
+    except SchemaError as exc:
+        return f"the state file cannot be used: {exc}"
+    return None
 
 
 def status_doc(obj: Ctx) -> dict[str, Any]:
@@ -226,11 +250,9 @@ def status_doc(obj: Ctx) -> dict[str, Any]:
         except ValueError:
             pass
     daemon = watch.daemon_info(paths)
-    if paths.state_file.exists():
-        try:
-            load_state(paths.state_file)
-        except SchemaError as exc:  # the engine keeps the file as it is and does not write lanes into it
-            warnings.append(f"the state file cannot be used: {exc}")
+    problem = state_problem(paths)
+    if problem:
+        warnings.append(problem)
     if daemon["warning"]:
         warnings.append(daemon["warning"])
     uncertain = aux(paths.uncertain, [], dict)

@@ -237,6 +237,10 @@ class CycleResult(BaseModel):
     brain_called: bool
     actions: list[CycleAction]
     outcomes: list[ActionOutcome] = Field(default_factory=list)
+    reason: str | None = None
+    """Why nothing ran: a noop's stop rationale(s), a blocked decision's gate reasons; else null."""
+    warnings: list[str] = Field(default_factory=list)
+    """What the operator must know that did not stop the cycle (e.g. a state file it cannot use)."""
 
 
 class ApproveResult(BaseModel):
