@@ -576,7 +576,9 @@ def test_status_names_the_task_a_steer_serves_and_previews_an_escalation(
     from loop_engine.paths import EnginePaths
     from loop_engine.queue import write_pending
 
-    (root / "tasks" / "T0002-b.md").write_text(TASK.format(id="T0002", title="Bee", status="in-progress", deps=""))
+    (root / "tasks" / "T0002-b.md").write_text(
+        TASK.format(id="T0002", title="Bee", status="in-progress", deps="")
+    )
     paths = EnginePaths(root.resolve(), SESSION)
     paths.engine_dir.mkdir(parents=True, exist_ok=True)
     paths.assignments.write_text(json.dumps({"T0002": {"lane": "web", "state": "in-progress"}}))
@@ -591,7 +593,12 @@ def test_status_names_the_task_a_steer_serves_and_previews_an_escalation(
                 "version": 1,
                 "critique": "c",
                 "actions": [
-                    {"kind": "steer", "lane": "web", "payload": "\n# Note\n\nuse the v2 API\n", "rationale": "r1"},
+                    {
+                        "kind": "steer",
+                        "lane": "web",
+                        "payload": "\n# Note\n\nuse the v2 API\n",
+                        "rationale": "r1",
+                    },
                     {"kind": "escalate", "summary": "## Help\n\nlane stuck\n", "rationale": "r2"},
                     {"kind": "stop", "rationale": "r3"},
                 ],
@@ -658,7 +665,9 @@ def test_outside_a_loop_project_stop_writes_nothing_and_help_still_works(tmp_pat
     assert list(folder.iterdir()) == []
 
 
-@pytest.mark.parametrize("marker", [".loop/messages/", ".loop/orchestrator-state.json", "ops-wiki/checkpoint.md"])
+@pytest.mark.parametrize(
+    "marker", [".loop/messages/", ".loop/orchestrator-state.json", "ops-wiki/checkpoint.md"]
+)
 def test_any_one_file_loop_init_makes_marks_a_loop_project(tmp_path: Path, marker: str) -> None:
     folder = tmp_path / "p"
     target = folder / marker
@@ -672,7 +681,11 @@ def test_any_one_file_loop_init_makes_marks_a_loop_project(tmp_path: Path, marke
 
 
 def test_once_says_why_nothing_happened(root: Path, fake_substrate: FakeSubstrate) -> None:
-    busy = {"coord": ("idle", None, "fixed"), "web": ("working", "pi", "fixed"), "sh": ("idle", "shell", "dynamic")}
+    busy = {
+        "coord": ("idle", None, "fixed"),
+        "web": ("working", "pi", "fixed"),
+        "sh": ("idle", "shell", "dynamic"),
+    }
     fake_substrate.respond("loop-lane-status", lane_report(busy))
     fake_substrate.respond("loop-tmux", lane_list(busy))
     (root / "tasks" / "T0001-a.md").write_text(TASK.format(id="T0001", title="a", status="open", deps=""))

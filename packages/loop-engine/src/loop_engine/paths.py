@@ -145,11 +145,7 @@ class EnginePaths:
         `.loop/orchestrator-state.json`, or its wiki's `ops-wiki/checkpoint.md` (tracked: a fresh clone of
         a loop project has it before `.loop/` exists). Any one of them counts; a bare `.loop/` does not
         (an engine outside a project used to leave one behind)."""
-        if (
-            self.mailbox.is_dir()
-            or self.state_file.is_file()
-            or self.checkpoint.is_file()
-        ):
+        if self.mailbox.is_dir() or self.state_file.is_file() or self.checkpoint.is_file():
             return None
         return (
             f"{self.project_root} is not a loop project (no .loop/messages/, .loop/orchestrator-state.json "

@@ -32,8 +32,8 @@ from loop_schemas.decision import (
     extract_decision_blocks,
     parse_decision_block,
 )
-from loop_schemas.digest import Digest, DigestAdr, DigestMail, DigestMailbox, UnpushedRepo
 from loop_schemas.decision_view import action_views, task_titles
+from loop_schemas.digest import Digest, DigestAdr, DigestMail, DigestMailbox, UnpushedRepo
 from loop_schemas.engine import (
     ActionView,
     ApproveResult,
@@ -138,8 +138,8 @@ __all__ = [
     "REQUIRED_SECTIONS",
     "TASK_FILE_RE",
     "Action",
-    "AdapterError",
     "ActionView",
+    "AdapterError",
     "AdapterInfo",
     "AdapterList",
     "AddLaneAction",
@@ -212,6 +212,7 @@ __all__ = [
     "WatchdogLifecycleEvent",
     "__version__",
     "accept_gate_problems",
+    "action_views",
     "append_line",
     "atomic_write",
     "describe_error",
@@ -239,9 +240,7 @@ __all__ = [
     "parse_state",
     "parse_task",
     "parse_watchdog_line",
-    "action_views",
     "printable",
-    "task_titles",
     "project_lines",
     "read_project_file",
     "read_project_head",
@@ -250,5 +249,6 @@ __all__ = [
     "redact_data",
     "set_frontmatter_key",
     "slugify",
+    "task_titles",
     "update_state",
 ]
