@@ -183,6 +183,44 @@ def test_pull_then_push_round_trips(jira: Any, project: Path) -> None:
     assert final.returncode == 0 and final.stdout.strip().endswith("agree")
 
 
+def test_review_goes_to_in_review_and_only_done_signs_it_off(
+    jira: Any, project: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The product owner's story: the loop takes a task to review (push: Jira "In Review"); pull reads a
+    status named "In Review" as review, whatever its category; only the remote Done category signs the
+    task off (done, archived, logged), and only for a task linked by its own `jira:` key."""
+    state = jira.state
+    env = jira_env(jira)
+    mine = state.add_issue("TEAM", "Fix login", status="In Progress")
+    path = write_task(project, "T0001", "Fix login", status="review", jira=mine.key)
+    stranger = state.add_issue("TEAM", "Someone's issue", labels=["loop-task-T0002"])
+    unlinked = write_task(project, "T0002", "Unlinked review", status="review")
+    pushed = pm(env, "sync", "--adapter", "jira", "push", cwd=project)
+    assert pushed.returncode == 0, pushed.stderr
+    assert state.issues[mine.key].status == "In Review"
+    # a workflow that files "In Review" under To Do: still review, by its name
+    monkeypatch.setitem(fake_jira.CATEGORIES, "In Review", "new")
+    other = state.add_issue("TEAM", "Reviewed elsewhere", status="In Review")
+    pulled = pm(env, "sync", "--adapter", "jira", "pull", "--json", cwd=project)
+    assert pulled.returncode == 0, pulled.stderr
+    created = [a for a in json.loads(pulled.stdout)["actions"] if a["kind"] == "create-task"]
+    assert [a["key"] for a in created] == [other.key]
+    imported = project / created[0]["path"]
+    assert parse_task(imported.read_text(), imported).frontmatter.status.value == "review"
+    assert parse_task(path.read_text(), path).frontmatter.status.value == "review"  # In Review: no change
+    # the product owner signs it off; a stranger closes the issue that only carries T0002's label
+    state.issues[mine.key].status = "Done"
+    state.issues[stranger.key].status = "Done"
+    pulled = pm(env, "sync", "--adapter", "jira", "pull", cwd=project)
+    assert pulled.returncode == 0, pulled.stderr
+    archived = project / "tasks" / "archive" / path.name
+    assert archived.exists() and not path.exists()
+    assert parse_task(archived.read_text(), archived).frontmatter.status.value == "done"
+    assert (project / "ops-wiki" / "log.md").read_text().splitlines()[-1].endswith("task | T0001 done")
+    assert unlinked.exists() and "status: review" in unlinked.read_text()
+    assert not (project / "tasks" / "archive" / unlinked.name).exists()
+
+
 def test_company_managed_project_rejects_parent(jira: Any, project: Path) -> None:
     epic = jira.state.add_issue("CORP", "Platform epic", issuetype="Epic")
     path = write_task(project, "T0001", "Harden auth", status="review")

@@ -17,7 +17,7 @@ import pytest
 from click.testing import CliRunner
 from engine_fakes import REGISTRY, SESSION, TASK, lane_list, lane_report, respond_registry
 from loop_engine.cli import main
-from loop_schemas import PendingDecision, parse_event
+from loop_schemas import CycleResult, EngineStatus, PendingDecision, parse_event
 from loop_substrate.testing import FakeSubstrate
 
 
@@ -541,3 +541,173 @@ def test_a_deeply_nested_pending_decision_is_named_not_a_recursion_error(root: P
     assert out.exit_code == 1 and len(out.output.strip().splitlines()) == 1, out.output
     assert "pending-decision.json: not valid JSON (too deeply nested)" in out.output
     assert "RecursionError" not in out.output
+
+
+def test_status_shows_each_action_with_its_task_rationale_and_a_preview_of_what_is_sent(
+    root: Path,
+) -> None:
+    text = TASK.format(id="T0001", title="Fix the login", status="open", deps="")
+    text = text.replace("Do Fix the login.", "Make \x1b[2Jlogin work on Safari.")
+    (root / "tasks" / "T0001-fix-the-login.md").write_text(text)
+    assert cli(root, "once", "--approval", "manual").exit_code == 0
+    out = cli(root, "status", "--json")
+    assert out.exit_code == 0, out.output
+    doc = json.loads(out.output)
+    EngineStatus.model_validate(doc)
+    [view] = doc["actions"]
+    assert view["kind"] == "dispatch" and view["lane"] == "web"
+    assert view["state"] == "queued" and view["reasons"]  # an ESC in the payload: destructive, and why
+    assert (view["task"], view["task_title"]) == ("T0001", "Fix the login")
+    assert view["rationale"].startswith("T0001 is ready")
+    # the body after the front matter, headings and blank lines skipped: never `---`
+    assert view["preview"] == ["Make \x1b[2Jlogin work on Safari.", "None.", "A thing."]
+    human = cli(root, "status")
+    assert human.exit_code == 0, human.output
+    assert "task: T0001 Fix the login" in human.output
+    assert "why: T0001 is ready" in human.output
+    assert "sends: Make \u241b[2Jlogin work on Safari." in human.output
+    assert all(f"gate: {reason}" in human.output for reason in view["reasons"])
+    assert "\x1b" not in human.output and "---" not in human.output
+
+
+def test_status_names_the_task_a_steer_serves_and_previews_an_escalation(
+    root: Path, fake_substrate: FakeSubstrate
+) -> None:
+    from loop_engine.paths import EnginePaths
+    from loop_engine.queue import write_pending
+
+    (root / "tasks" / "T0002-b.md").write_text(
+        TASK.format(id="T0002", title="Bee", status="in-progress", deps="")
+    )
+    paths = EnginePaths(root.resolve(), SESSION)
+    paths.engine_dir.mkdir(parents=True, exist_ok=True)
+    paths.assignments.write_text(json.dumps({"T0002": {"lane": "web", "state": "in-progress"}}))
+    write_pending(
+        paths,
+        {
+            "id": "d-1",
+            "session": SESSION,
+            "created_at": "2026-01-01T00:00:00Z",
+            "approval_mode": "manual",
+            "decision": {
+                "version": 1,
+                "critique": "c",
+                "actions": [
+                    {
+                        "kind": "steer",
+                        "lane": "web",
+                        "payload": "\n# Note\n\nuse the v2 API\n",
+                        "rationale": "r1",
+                    },
+                    {"kind": "escalate", "summary": "## Help\n\nlane stuck\n", "rationale": "r2"},
+                    {"kind": "stop", "rationale": "r3"},
+                ],
+            },
+            "gates": [
+                {"gate_class": "destructive", "reasons": ["steer interrupts a working lane"]},
+                {"gate_class": "safe"},
+                {"gate_class": "safe"},
+            ],
+        },
+    )
+    views = json.loads(cli(root, "status", "--json").output)["actions"]
+    assert [(v["task"], v["task_title"], v["preview"]) for v in views] == [
+        ("T0002", "Bee", ["use the v2 API"]),
+        (None, None, ["lane stuck"]),
+        (None, None, []),
+    ]
+    assert views[0]["reasons"] == ["steer interrupts a working lane"]
+    human = cli(root, "status").output
+    assert "gate: steer interrupts a working lane" in human and "task: T0002 Bee" in human
+
+
+@pytest.mark.parametrize(
+    "verb",
+    [
+        ["once"],
+        ["watch"],
+        ["watch", "--foreground"],
+        ["restart"],
+        ["approve", "d-1"],
+        ["reject", "d-1"],
+        ["resolve", "u-1", "--sent"],
+        ["pause"],
+        ["resume"],
+        ["cycle-now"],
+        ["status", "--json"],
+        ["events"],
+        ["config"],
+        ["improve"],
+    ],
+)
+def test_outside_a_loop_project_every_verb_refuses_in_one_line_and_writes_nothing(
+    tmp_path: Path, fake_substrate: FakeSubstrate, verb: list[str]
+) -> None:
+    folder = tmp_path / "not-a-project"
+    (folder / ".loop").mkdir(parents=True)  # a bare .loop/ (an older engine's leftover) is not a project
+    (folder / "notes.md").write_text("x\n")
+    out = cli(folder, *verb)
+    assert out.exit_code == 1, out.output
+    assert out.output.splitlines() == [
+        f"Error: {folder} is not a loop project (no .loop/messages/, .loop/orchestrator-state.json or "
+        "ops-wiki/checkpoint.md): run loop-init there, or pass --project-root"
+    ]
+    assert sorted(p.relative_to(folder).as_posix() for p in folder.rglob("*")) == [".loop", "notes.md"]
+    assert fake_substrate.calls("loop-tmux") == []
+
+
+def test_outside_a_loop_project_stop_writes_nothing_and_help_still_works(tmp_path: Path) -> None:
+    folder = tmp_path / "plain"
+    folder.mkdir()
+    out = cli(folder, "stop")
+    assert out.exit_code == 0 and out.output == "no daemon running\n"
+    assert cli(folder, "once", "--help").exit_code == 0
+    assert list(folder.iterdir()) == []
+
+
+@pytest.mark.parametrize(
+    "marker", [".loop/messages/", ".loop/orchestrator-state.json", "ops-wiki/checkpoint.md"]
+)
+def test_any_one_file_loop_init_makes_marks_a_loop_project(tmp_path: Path, marker: str) -> None:
+    folder = tmp_path / "p"
+    target = folder / marker
+    target.parent.mkdir(parents=True, exist_ok=True)
+    if marker.endswith("/"):
+        target.mkdir()
+    else:
+        target.write_text("{}\n")
+    out = cli(folder, "config", "--json")
+    assert out.exit_code == 0, out.output
+
+
+def test_once_says_why_nothing_happened(root: Path, fake_substrate: FakeSubstrate) -> None:
+    busy = {
+        "coord": ("idle", None, "fixed"),
+        "web": ("working", "pi", "fixed"),
+        "sh": ("idle", "shell", "dynamic"),
+    }
+    fake_substrate.respond("loop-lane-status", lane_report(busy))
+    fake_substrate.respond("loop-tmux", lane_list(busy))
+    (root / "tasks" / "T0001-a.md").write_text(TASK.format(id="T0001", title="a", status="open", deps=""))
+    out = cli(root, "once")
+    assert out.exit_code == 0, out.output
+    first, why = out.stdout.splitlines()
+    assert first.startswith("noop: nothing to do (stop) (d-")
+    assert why.startswith("  why: 1 ready task(s), 0 idle implementation lane(s), 0 task(s) in progress")
+    doc = json.loads(cli(root, "once", "--json").stdout)
+    CycleResult.model_validate(doc)
+    assert doc["outcome"] == "noop" and doc["reason"].startswith("1 ready task(s), 0 idle implementation")
+    assert doc["warnings"] == []
+
+
+def test_once_with_a_corrupt_state_file_warns_on_stderr(root: Path) -> None:
+    state = root / ".loop" / "orchestrator-state.json"
+    state.write_text('{"schema_version": 2, "loops": ')
+    out = cli(root, "once")
+    assert out.exit_code == 0, out.output
+    assert out.stdout.startswith("noop: nothing to do (stop)")
+    [line] = out.stderr.splitlines()
+    assert line.startswith(f"loop-engine: warning: the state file cannot be used: {state}")
+    doc = json.loads(cli(root, "once", "--json").stdout)
+    assert len(doc["warnings"]) == 1 and str(state) in doc["warnings"][0]
+    assert state.read_text() == '{"schema_version": 2, "loops": '

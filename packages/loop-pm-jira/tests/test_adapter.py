@@ -212,3 +212,31 @@ def test_a_lost_create_never_adopts_a_labelled_issue_that_was_there_before(
     created = conn.create(SNAP.model_copy(update={"status": TaskStatus.OPEN}))
     assert created.key == "TEAM-8"  # the one that appeared after our create, not TEAM-3
     assert create.call_count == 2
+
+
+@respx.mock
+@pytest.mark.parametrize(
+    ("name", "category", "expected"),
+    [
+        ("In Review", "indeterminate", TaskStatus.REVIEW),
+        ("In Review", "new", TaskStatus.REVIEW),  # a workflow that files review under To Do
+        ("Code Review", "new", TaskStatus.REVIEW),
+        ("Done", "indeterminate", TaskStatus.IN_PROGRESS),  # only the Done category signs a task off
+        ("Shipped", "done", TaskStatus.DONE),
+        ("Won't Do", "done", TaskStatus.DROPPED),
+    ],
+)
+def test_a_remote_status_reads_as_review_by_name_and_as_done_only_by_category(
+    name: str, category: str, expected: TaskStatus
+) -> None:
+    conn = connect()
+    respx.get(url__startswith=f"{BASE}/rest/api/3/issue/TEAM-7").respond(
+        200,
+        json={
+            "key": "TEAM-7",
+            "fields": {"summary": "x", "status": {"name": name, "statusCategory": {"key": category}}},
+        },
+    )
+    respx.post(f"{BASE}/rest/api/3/search/jql").respond(200, json={"issues": [], "isLast": True})
+    [issue] = conn.fetch(["TEAM-7"]).issues
+    assert (issue.status, issue.task_status) == (name, expected)

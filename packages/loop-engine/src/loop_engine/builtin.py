@@ -142,7 +142,11 @@ def decide(inp: BuiltinInput) -> str:
     )
     if not actions:
         actions.append(
-            {"kind": "stop", "rationale": "no ready task for an idle lane and no lane to check on"}
+            {
+                "kind": "stop",
+                "rationale": f"{len(ready)} ready task(s), {len(idle)} idle implementation lane(s), "
+                f"{in_progress} task(s) in progress: no ready task for an idle lane and no lane to check on",
+            }
         )
     block = yaml.dump(
         {"version": 1, "critique": critique, "actions": actions},

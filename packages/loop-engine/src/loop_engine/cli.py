@@ -15,7 +15,15 @@ from typing import Any, NoReturn
 
 import click
 import yaml
-from loop_schemas import PendingDecision, SchemaError, describe_error, load_state
+from loop_schemas import (
+    PendingDecision,
+    SchemaError,
+    action_views,
+    describe_error,
+    load_state,
+    printable,
+    task_titles,
+)
 
 from loop_engine import config as config_mod
 from loop_engine import queue as q
@@ -27,6 +35,9 @@ from loop_engine.paths import EnginePaths
 from loop_engine.store import StoreError, read_json
 
 EXIT_FAILURE = 1
+# the verbs that work outside a loop project: `stop` writes nothing when no daemon is there, and stops
+# one an older engine may have started in a folder that is not a project; every other verb refuses
+OUTSIDE_A_PROJECT = frozenset({"stop"})
 
 
 class _Group(click.Group):
@@ -136,6 +147,10 @@ def main(ctx: click.Context, project_root: Path, session: str | None) -> None:
         ctx.obj = Ctx(EnginePaths(project_root.resolve(), session))
     except ValueError as exc:
         raise click.UsageError(str(exc)) from None
+    if ctx.invoked_subcommand not in OUTSIDE_A_PROJECT and not ctx.meta.get("loop_engine.help"):
+        problem = ctx.obj.paths.project_problem()
+        if problem:
+            raise click.ClickException(problem)
     engine_dir = ctx.obj.paths.engine_dir
     for folder in (engine_dir, *engine_dir.parents):
         if folder.exists() or folder.is_symlink():
@@ -163,11 +178,16 @@ def once(obj: Ctx, approval: str | None, as_json: bool) -> None:
         watch.reap(obj.paths, "once")
     result = engine.cycle(approval=approval, trigger="once")
     failed = result.outcome == "brain-failed" or bool(result.failed)
+    warnings = [w for w in (state_problem(obj.paths),) if w]
+    for warning in warnings:
+        click.echo(f"loop-engine: warning: {warning}", err=True)
     if as_json:
-        _emit(result.as_dict())
+        _emit({**result.as_dict(), "warnings": warnings})
     else:
         suffix = f" ({result.decision_id})" if result.decision_id else ""
         click.echo(f"{result.outcome}: {result.detail}{suffix}", err=failed)
+        if result.reason:
+            click.echo(f"  why: {printable(result.reason, multiline=False)}", err=failed)
     for o in result.failed:
         click.echo(f"loop-engine: action {o['index']} failed: {o.get('error')}", err=True)
     if failed:
@@ -183,6 +203,18 @@ def _recent(stamps: list[Any]) -> list[str]:
         except ValueError:
             continue
     return out
+
+
+def state_problem(paths: EnginePaths) -> str | None:
+    """Why .loop/orchestrator-state.json cannot be used (the engine keeps it as it is and writes no lanes
+    into it), or None when it can or is not there."""
+    if not paths.state_file.exists():
+        return None
+    try:
+        load_state(paths.state_file)
+    except SchemaError as exc:
+        return f"the state file cannot be used: {exc}"
+    return None
 
 
 def status_doc(obj: Ctx) -> dict[str, Any]:
@@ -218,14 +250,22 @@ def status_doc(obj: Ctx) -> dict[str, Any]:
         except ValueError:
             pass
     daemon = watch.daemon_info(paths)
-    if paths.state_file.exists():
-        try:
-            load_state(paths.state_file)
-        except SchemaError as exc:  # the engine keeps the file as it is and does not write lanes into it
-            warnings.append(f"the state file cannot be used: {exc}")
+    problem = state_problem(paths)
+    if problem:
+        warnings.append(problem)
     if daemon["warning"]:
         warnings.append(daemon["warning"])
     uncertain = aux(paths.uncertain, [], dict)
+    views: list[dict[str, Any]] = []
+    if pending is not None:
+        held = aux(paths.assignments, {}, dict)
+        lane_tasks = {
+            str(a.get("lane")): str(tid) for tid, a in held.items() if a.get("state") == "in-progress"
+        }
+        views = [
+            v.model_dump(mode="json")
+            for v in action_views(pending, titles=task_titles(paths.tasks_dir), lane_tasks=lane_tasks)
+        ]
     if uncertain:
         warnings.append(
             f"{len(uncertain)} action(s) may have been sent before a crash: check the lane, then run "
@@ -252,6 +292,7 @@ def status_doc(obj: Ctx) -> dict[str, Any]:
         },
         "uncertain": uncertain,
         "warnings": warnings,
+        "actions": views,
     }
 
 
@@ -282,17 +323,34 @@ def status(obj: Ctx, as_json: bool) -> None:
         click.echo("no pending decision")
     else:
         click.echo(f"pending decision {pending['id']} ({pending.get('created_at')})")
-        click.echo(f"  critique: {pending['decision'].get('critique', '')}")
-        actions = pending["decision"].get("actions", [])
-        for i, (action, gate) in enumerate(zip(actions, pending["gates"], strict=False)):
-            target = action.get("lane") or action.get("window") or ""
-            click.echo(f"  [{i}] {action.get('kind')} {target} - {gate['gate_class']}, {gate['state']}")
-            for reason in gate.get("reasons", []):
-                click.echo(f"       {reason}")
+        critique = " ".join(str(pending["decision"].get("critique", "")).split())
+        click.echo(f"  critique: {printable(critique, multiline=False)}")
+        for view in doc["actions"]:
+            _echo_action(view)
     for u in doc["uncertain"]:
         click.echo(f"uncertain: {u.get('id')} {u.get('kind')} {u.get('target')} (may have been sent)")
     for w in doc["warnings"]:
         click.echo(f"warning: {w}", err=True)
+
+
+def _echo_action(view: dict[str, Any]) -> None:
+    """One action of the pending decision as the gate shows it; every text from the brain or a task file
+    is data: control characters made visible."""
+
+    def show(text: Any) -> str:
+        return printable(str(text), multiline=False)
+
+    target = f" {show(view['lane'])}" if view.get("lane") else ""
+    click.echo(f"  [{view['index']}] {view['kind']}{target} - {view['gate_class']}, {view['state']}")
+    for reason in view.get("reasons", []):
+        click.echo(f"       gate: {show(reason)}")
+    if view.get("task"):
+        title = f" {show(view['task_title'])}" if view.get("task_title") else ""
+        click.echo(f"       task: {show(view['task'])}{title}")
+    rationale = " ".join(str(view.get("rationale", "")).split())
+    click.echo(f"       why: {show(rationale)}")
+    for i, line in enumerate(view.get("preview", [])):
+        click.echo(f"       {'sends: ' if i == 0 else '       '}{show(line)}")
 
 
 @main.command()

@@ -75,6 +75,7 @@ class CycleResult:
     actions: list[dict[str, Any]] = field(default_factory=list)
     brain_s: float = 0.0
     outcomes: list[dict[str, Any]] = field(default_factory=list)  # of the actions this cycle ran
+    reason: str | None = None  # why nothing ran (noop: the stop's rationale; blocked: the gate's reasons)
 
     @property
     def failed(self) -> list[dict[str, Any]]:
@@ -90,6 +91,7 @@ class CycleResult:
             "brain_called": self.brain_called,
             "actions": self.actions,
             "outcomes": self.outcomes,
+            "reason": self.reason,
         }
 
 
@@ -685,7 +687,10 @@ class Engine:
         if {a.get("kind") for a in actions} <= {"stop"}:
             q.archive(self.paths, doc, "noop")
             self.events.emit("decision-noop", cycle_id=cycle_id, decision_id=decision_id)
-            return CycleResult("noop", cycle_id, decision_id, "nothing to do (stop)", fp, True, summary)
+            why = "; ".join(" ".join(str(a.get("rationale", "")).split()) for a in actions) or None
+            return CycleResult(
+                "noop", cycle_id, decision_id, "nothing to do (stop)", fp, True, summary, reason=why
+            )
         blocked = [i for i, g in enumerate(gates) if g["gate_class"] == "blocked"]
         if all(i in blocked or a.get("kind") == "stop" for i, a in enumerate(actions)):
             # nothing left to run or to ask a human about: recorded, archived, never executed
@@ -701,7 +706,8 @@ class Engine:
             q.archive(self.paths, doc, "blocked")
             self.events.emit("decision-blocked", cycle_id=cycle_id, decision_id=decision_id, blocked=blocked)
             detail = f"every action blocked ({len(blocked)})"
-            return CycleResult("blocked", cycle_id, decision_id, detail, fp, True, summary)
+            why = "; ".join(" ".join(r.split()) for i in blocked for r in gates[i]["reasons"]) or None
+            return CycleResult("blocked", cycle_id, decision_id, detail, fp, True, summary, reason=why)
         now_idx: list[int] = []
         for i, g in enumerate(gates):
             gate_class = str(g["gate_class"])

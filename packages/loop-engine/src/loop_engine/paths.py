@@ -138,6 +138,20 @@ class EnginePaths:
     def checkpoint(self) -> Path:
         return self.project_root / "ops-wiki" / "checkpoint.md"
 
+    def project_problem(self) -> str | None:
+        """None when project_root is a loop project, else one line saying it is not.
+
+        A loop project is what `loop-init` makes: its mailbox `.loop/messages/`, its state file
+        `.loop/orchestrator-state.json`, or its wiki's `ops-wiki/checkpoint.md` (tracked: a fresh clone of
+        a loop project has it before `.loop/` exists). Any one of them counts; a bare `.loop/` does not
+        (an engine outside a project used to leave one behind)."""
+        if self.mailbox.is_dir() or self.state_file.is_file() or self.checkpoint.is_file():
+            return None
+        return (
+            f"{self.project_root} is not a loop project (no .loop/messages/, .loop/orchestrator-state.json "
+            "or ops-wiki/checkpoint.md): run loop-init there, or pass --project-root"
+        )
+
     def ensure(self) -> None:
         for folder in (self.engine_dir, self.transcripts, self.decisions, self.executing):
             folder.mkdir(parents=True, exist_ok=True)

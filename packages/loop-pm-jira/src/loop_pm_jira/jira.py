@@ -59,11 +59,17 @@ def jql_string(value: str) -> str:
 
 
 def task_status_for(status_name: str, category: str | None) -> TaskStatus:
-    """The task status a Jira status corresponds to (by status category, then by name)."""
+    """The task status a Jira status corresponds to (by status category, then by name).
+
+    Only the Done category ends a task (done, or dropped by a dropped name); a status named as push
+    names review ("In Review", "Review", "Code Review") reads as review in any other category, since a
+    workflow may file it under To Do."""
     name = status_name.strip().lower()
     cat = (category or "").lower()
     if cat == "done":
         return TaskStatus.DROPPED if name in DROPPED_NAMES else TaskStatus.DONE
+    if name in (n.lower() for n in TARGETS[TaskStatus.REVIEW]):
+        return TaskStatus.REVIEW
     if cat == "indeterminate":
         return TaskStatus.REVIEW if "review" in name else TaskStatus.IN_PROGRESS
     if cat in {"new", "undefined"}:

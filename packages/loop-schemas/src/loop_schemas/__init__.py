@@ -32,8 +32,10 @@ from loop_schemas.decision import (
     extract_decision_blocks,
     parse_decision_block,
 )
+from loop_schemas.decision_view import action_views, task_titles
 from loop_schemas.digest import Digest, DigestAdr, DigestMail, DigestMailbox, UnpushedRepo
 from loop_schemas.engine import (
+    ActionView,
     ApproveResult,
     CycleResult,
     EngineConfigReport,
@@ -136,6 +138,7 @@ __all__ = [
     "REQUIRED_SECTIONS",
     "TASK_FILE_RE",
     "Action",
+    "ActionView",
     "AdapterError",
     "AdapterInfo",
     "AdapterList",
@@ -209,6 +212,7 @@ __all__ = [
     "WatchdogLifecycleEvent",
     "__version__",
     "accept_gate_problems",
+    "action_views",
     "append_line",
     "atomic_write",
     "describe_error",
@@ -245,5 +249,6 @@ __all__ = [
     "redact_data",
     "set_frontmatter_key",
     "slugify",
+    "task_titles",
     "update_state",
 ]

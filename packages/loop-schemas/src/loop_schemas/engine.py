@@ -161,6 +161,28 @@ class DaemonStatus(BaseModel):
     warning: str | None
 
 
+class ActionView(BaseModel):
+    """One action of the pending decision as the human gate shows it (`status --json`: `actions`; built by
+    loop_schemas.decision_view.action_views, which says how the task and the preview are found)."""
+
+    model_config = ConfigDict(extra="allow")
+
+    index: int = Field(ge=0)
+    kind: str
+    lane: str | None
+    """The lane a dispatch or steer goes to, or the window add_lane / drop_lane names; null otherwise."""
+    gate_class: GateClass
+    state: ActionState
+    reasons: list[str] = Field(default_factory=list)
+    """Why the gate classed it so (one line each)."""
+    task: str | None
+    """The id of the task the action serves, or null."""
+    task_title: str | None
+    rationale: str
+    preview: list[str] = Field(default_factory=list)
+    """The first meaningful lines of what will be sent (see the module's rule); empty for stop/drop_lane."""
+
+
 class EngineStatus(BaseModel):
     """`loop-engine status --json`: the pending decision, the daemon, the budget and back-off."""
 
@@ -179,6 +201,9 @@ class EngineStatus(BaseModel):
     asks: dict[str, int]
     uncertain: list[Any]
     warnings: list[str]
+    actions: list[ActionView] = Field(default_factory=list)
+    """The pending decision's actions as the gate shows them (task, title, rationale, preview); [] when
+    nothing is pending."""
 
 
 class CycleAction(BaseModel):
@@ -214,6 +239,10 @@ class CycleResult(BaseModel):
     brain_called: bool
     actions: list[CycleAction]
     outcomes: list[ActionOutcome] = Field(default_factory=list)
+    reason: str | None = None
+    """Why nothing ran: a noop's stop rationale(s), a blocked decision's gate reasons; else null."""
+    warnings: list[str] = Field(default_factory=list)
+    """What the operator must know that did not stop the cycle (e.g. a state file it cannot use)."""
 
 
 class ApproveResult(BaseModel):
