@@ -28,7 +28,16 @@ from textual.notifications import SeverityLevel
 from textual.screen import Screen
 from textual.widgets import Footer, Header, Label, Log, Static, TabbedContent, TabPane
 
-from loop_deck.commands import Command, CommandBuilder, CommandResult, EngineMissingError, Runner, run_command
+from loop_deck.commands import (
+    Command,
+    CommandBuilder,
+    CommandResult,
+    EngineMissingError,
+    Runner,
+    client_socket,
+    run_command,
+    same_server,
+)
 from loop_deck.messages import CommandFinished, SnapshotReady, TailReady
 from loop_deck.screens import (
     AddLaneRequest,
@@ -648,9 +657,19 @@ class DeckApp(App[None]):
             self.notify("select a lane in the fleet table first", severity="warning")
             return
         self.run_cli(self.builder.jump(row.target))
-        if not os.environ.get("TMUX"):
-            where = f"-S {shlex.quote(self.builder.socket)} " if self.builder.socket else ""
-            self.notify(f"outside tmux: attach with  tmux {where}attach -t ={self.paths.session}", timeout=8)
+        if self.builder.client_on_watched_server():
+            return
+        where = f"-S {shlex.quote(self.builder.socket)} " if self.builder.socket else ""
+        attach = f"tmux {where}attach -t ={self.paths.session}"
+        own = client_socket()
+        if own is None:
+            self.notify(f"outside tmux: attach with  {attach}", timeout=8)
+        else:
+            self.notify(
+                f"this deck's tmux client is on another server ({own}): {row.lane} is now the current pane "
+                f"of {self.paths.session}; see it with  {attach}  (from a terminal outside tmux)",
+                timeout=10,
+            )
 
     def action_checkpoint(self) -> None:
         running = bool(self.snapshot and self.snapshot.engine.running)
@@ -838,7 +857,10 @@ def make_app(
 
         substrate = Substrate(session, project_root, socket=socket)
     engine = find_engine() if engine_cmd is True else (engine_cmd or None)
-    pane = os.environ.get("TMUX_PANE") if self_pane is True else (self_pane or None)
+    # a pane id is unique only within its tmux server: this deck is one of the watched session's panes
+    # only when it runs on the server the deck watches
+    own_pane = os.environ.get("TMUX_PANE") if same_server(socket, client_socket()) else None
+    pane = own_pane if self_pane is True else (self_pane or None)
     paths = DeckPaths(project_root, session, state_dir=state_dir, adr_dir=adr_dir)
     reader = Reader(substrate, paths, engine if isinstance(engine, str) else None, clock=clock)
     builder = CommandBuilder(
