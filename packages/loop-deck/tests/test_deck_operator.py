@@ -10,6 +10,7 @@ from deck_fakes import NOW, RecordingRunner, StubSubstrate, settle
 from loop_deck.app import DeckApp, make_app
 from loop_deck.screens import TextPromptScreen
 from loop_deck.widgets import KeyedTable
+from textual.widgets import Log
 
 pytestmark = pytest.mark.anyio
 SIZE = (160, 48)
@@ -67,3 +68,56 @@ async def test_a_deck_on_the_watched_server_knows_its_own_pane(
         await pilot.press("g")
         await settle(app, pilot)
         assert runner.commands[-1].argv[-3:] == ("switch-client", "-t", "%1")
+
+
+async def test_rows_set_before_the_table_mounts_get_columns_as_wide_as_their_cells() -> None:
+    # the first snapshot could reach the fleet table before its own Mount handler added the columns:
+    # the first row then painted as `coor   workin  0  now` until the cursor moved
+    from textual.app import App, ComposeResult
+
+    class Holder(App[None]):
+        def compose(self) -> ComposeResult:
+            table = KeyedTable(("lane", "status", "restarts", "activity"), id="t")
+            table.set_rows([("coord", ("coord", "working", "0", "now"))])  # not mounted yet
+            yield table
+
+    async with Holder().run_test(size=(80, 10)) as pilot:
+        await pilot.pause()
+        table = pilot.app.query_one("#t", KeyedTable)
+        widths = {str(k.value): c.content_width for k, c in table.columns.items()}
+        assert widths["lane"] >= len("coord") and widths["status"] >= len("working"), widths
+        table.set_rows([("coord", ("coord", "awaiting-approval (ready)", "0", "now"))])
+        await pilot.pause()
+        assert table.columns[table.ordered_columns[1].key].content_width >= len("awaiting-approval (ready)")
+
+
+def _demo_frame(glyph: str) -> list[str]:
+    # what the demo agent draws each 0.2 s (shell/lib/demo_agent.py Screen.draw), pushed into the pane's
+    # history by its clear-screen
+    return [
+        "loop-orchestrator demo agent (lane web) -- a simulation: no AI runs here.",
+        "It reports back to coord by mail after pretending to work.",
+        "",
+        "  > Do T0002: wire the queue",
+        "",
+        f"{glyph} demo agent working... (esc to interrupt)",
+    ]
+
+
+async def test_the_lane_tail_shows_a_redrawn_spinner_once(
+    project: Path, fleet: StubSubstrate, runner: RecordingRunner
+) -> None:
+    frames = [line for glyph in "|/-\\|/-\\" for line in _demo_frame(glyph)]
+    fleet.tails["web"] = "\n".join(["$ demo-agent", *frames])
+    app = _deck(project, fleet, runner, None)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(app, pilot)
+        fleet_table = app.query_one("#fleet", KeyedTable)
+        fleet_table.move_cursor(row=fleet_table.keys.index("web"))
+        await pilot.press("l")
+        await settle(app, pilot)
+        shown = list(app.query_one("#lane-tail", Log).lines)
+        assert shown.count("It reports back to coord by mail after pretending to work.") == 1, shown
+        assert shown[-1] == "\\ demo agent working... (esc to interrupt)"  # the newest frame
+        assert any("7 repeated frame(s)" in line for line in shown), shown
+        assert shown[0] == "$ demo-agent"

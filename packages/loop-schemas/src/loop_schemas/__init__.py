@@ -17,6 +17,7 @@ from loop_schemas.adr import (
     accept_gate_problems,
     parse_adr,
 )
+from loop_schemas.deck import LoopOverview, LoopOverviewRow
 from loop_schemas.decision import (
     MAX_ACTIONS,
     MAX_PAYLOAD,
@@ -130,6 +131,8 @@ __all__ = [
     "ADR_FILE_RE",
     "COMMAND_GROUP",
     "CONTRACT_VERSION",
+    "LoopOverview",
+    "LoopOverviewRow",
     "HARNESS_ORDER",
     "MAX_ACTIONS",
     "MAX_PAYLOAD",
