@@ -30,7 +30,11 @@ def _tree(path: Path) -> dict[str, bytes]:
 
 def test_all_prints_one_row_per_session_of_every_root(tmp_path: Path) -> None:
     one, two = tmp_path / "one", tmp_path / "two"
-    _session(one, "alpha", lanes={"coord": ["idle", "shell"], "web": ["working", "claude"], "infra": ["idle", "pi"]})
+    _session(
+        one,
+        "alpha",
+        lanes={"coord": ["idle", "shell"], "web": ["working", "claude"], "infra": ["idle", "pi"]},
+    )
     write_pending_decision(one, "alpha")
     paused = _session(two, "beta")
     (paused / "paused").write_text("")

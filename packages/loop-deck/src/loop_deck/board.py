@@ -172,9 +172,7 @@ def overview(roots: Sequence[Path]) -> LoopOverview:
                 continue
             seen.add(engine_dir.resolve())
             rows.append(session_row(root.resolve(), name))
-    return LoopOverview(
-        contract_version=CONTRACT_VERSION, roots=[str(r) for r in roots], sessions=rows
-    )
+    return LoopOverview(contract_version=CONTRACT_VERSION, roots=[str(r) for r in roots], sessions=rows)
 
 
 def session_row(root: Path, session: str) -> LoopOverviewRow:
@@ -200,17 +198,15 @@ def session_row(root: Path, session: str) -> LoopOverviewRow:
     lanes: dict[str, int] | None = None
     if isinstance(seen, dict) and isinstance(seen.get("lanes"), dict):
         lanes = dict(
-            sorted(
-                Counter(
-                    str(v[0]) for v in seen["lanes"].values() if isinstance(v, list) and v
-                ).items()
-            )
+            sorted(Counter(str(v[0]) for v in seen["lanes"].values() if isinstance(v, list) and v).items())
         )
-    review = sum(1 for t in read_board(root, engine_dir, 0.0).tasks if t.status == "review" and not t.archived)
+    review = sum(
+        1 for t in read_board(root, engine_dir, 0.0).tasks if t.status == "review" and not t.archived
+    )
     return LoopOverviewRow(
         session=session,
         project_root=str(root),
-        engine=engine,  # type: ignore[arg-type]
+        engine=engine,
         pending=pending,
         awaiting=awaiting,
         lanes=lanes,
@@ -228,6 +224,4 @@ def overview_lines(view: LoopOverview) -> list[str]:
         health = " ".join(f"{s}:{n}" for s, n in row.lanes.items()) if row.lanes is not None else "unknown"
         cells.append((row.session, row.engine, pend, health))
     widths = [max(len(c[i]) for c in cells) for i in range(3)]
-    return [
-        "  ".join(c[i].ljust(widths[i]) for i in range(3)) + "  " + c[3] for c in cells
-    ]
+    return ["  ".join(c[i].ljust(widths[i]) for i in range(3)) + "  " + c[3] for c in cells]

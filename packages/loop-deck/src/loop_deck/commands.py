@@ -1,7 +1,8 @@
 """Every mutation the deck can make, as the exact CLI call a human would type.
 
 The deck writes nothing itself: each action becomes one argv for loop-dispatch, loop-tmux, loop-adr,
-loop-checkpoint or loop-engine, run without a shell by a Runner; the deck shows the argv and its result.
+loop-task, loop-checkpoint or loop-engine, run without a shell by a Runner; the deck shows the argv and
+its result.
 Substrate CLIs are run by their installed path (`loop_substrate.script_path`), so the deck works from an
 isolated `uv tool install`. Payloads go to loop-dispatch on stdin (`-`), never as a shell word.
 """
@@ -230,6 +231,13 @@ class CommandBuilder:
 
     def reject(self, decision_id: str, reason: str = "") -> Command:
         return self._engine("reject", decision_id, *(["--reason", reason] if reason else []))
+
+    def task(self, verb: Literal["done", "reopen", "drop"], task_id: str, reason: str = "") -> Command:
+        """A human's verdict on a task: loop-task moves the file and logs it; the deck writes nothing."""
+        argv = [self.cli("loop-task"), "--project-root", str(self.project_root), verb, task_id]
+        if reason:
+            argv += ["--reason", reason]
+        return Command(tuple(argv))
 
     def accept_adr(self, number: int, adr_dir: Path | None = None) -> Command:
         """`--yes` only skips loop-adr's own terminal prompt: the deck asked first; the gate still runs."""
