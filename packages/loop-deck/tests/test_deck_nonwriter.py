@@ -99,7 +99,7 @@ async def test_every_action_reaches_its_cli_with_the_exact_argv(
         await settle(app, pilot)
         fleet = app.query_one("#fleet", KeyedTable)
         assert fleet.keys == ["coord", "web", "w2"]
-        assert fleet.row("w2")[:4] == ["w2", "pi", "helper", "idle"]
+        assert fleet.row("w2")[:2] == ["w2", "idle"] and fleet.row("w2")[4:] == ["pi", "helper"]
         assert fake.calls("loop-lane-status")[0]["args"] == ["--json", "--all", SESSION]
         assert fake.calls("loop-tmux")[0]["args"] == ["list-lanes", "--session", SESSION, "--json"]
         pending = project / ".loop" / "sessions" / SESSION / "engine" / "pending-decision.json"

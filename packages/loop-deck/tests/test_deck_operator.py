@@ -121,3 +121,31 @@ async def test_the_lane_tail_shows_a_redrawn_spinner_once(
         assert shown[-1] == "\\ demo agent working... (esc to interrupt)"  # the newest frame
         assert any("7 repeated frame(s)" in line for line in shown), shown
         assert shown[0] == "$ demo-agent"
+
+
+async def test_at_80x24_the_keys_that_matter_statuses_and_action_rows_stay_visible(
+    project: Path, fleet: StubSubstrate, runner: RecordingRunner
+) -> None:
+    import json
+
+    from deck_fakes import PENDING, build
+    from textual.widgets._footer import FooterKey
+
+    engine = project / ".loop" / "sessions" / "demo" / "engine"
+    engine.mkdir(parents=True)
+    long_critique = " ".join(["web finished T0001 and infra is idle while T0002 is ready;"] * 12)
+    decision = {**PENDING, "decision": {**PENDING["decision"], "critique": long_critique}}  # type: ignore[dict-item]
+    (engine / "pending-decision.json").write_text(json.dumps(decision))
+    app = build(project, fleet, runner)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(app, pilot)
+        keys = {fk.key: fk.region for fk in app.query(FooterKey)}
+        palette = keys.pop("ctrl+p")
+        for key in ("y", "N", "question_mark", "q"):
+            region = keys[key]
+            assert app.screen.region.contains_region(region) and not region.overlaps(palette), (key, keys)
+        table = app.query_one("#fleet", KeyedTable)
+        status_right = sum(c.get_render_width(table) for c in table.ordered_columns[:2])
+        assert status_right <= table.size.width, "a status is cut: `idle (ready` at 80 columns"
+        actions = app.query_one("#actions", KeyedTable)
+        assert actions.size.height >= 1 + 3, actions.size  # the header and every action row

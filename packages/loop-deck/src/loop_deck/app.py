@@ -137,16 +137,20 @@ PALETTE_HIDDEN = frozenset({"Screenshot"})
 class DeckApp(App[None]):
     TITLE = "loop-deck"
     CSS_PATH = "deck.tcss"
+    # The footer shows the keys in this order and cuts what does not fit: the gate's keys, help and quit
+    # first, so they stay visible at 80 columns; every key is in the help (?).
     BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("y", "approve", "approve"),
+        Binding("N", "reject", "reject"),
+        Binding("question_mark", "help", "help"),
+        Binding("q", "quit", "quit"),
         Binding("s", "steer", "steer"),
         Binding("d", "dispatch", "dispatch"),
-        Binding("n", "add_lane", "add"),
-        Binding("x", "drop_lane", "drop"),
         Binding("g", "jump", "jump"),
         Binding("c", "checkpoint", "checkpoint"),
         Binding("p", "pause_resume", "pause"),
-        Binding("y", "approve", "approve"),
-        Binding("N", "reject", "reject"),
+        Binding("n", "add_lane", "add"),
+        Binding("x", "drop_lane", "drop"),
         Binding("a", "accept_adr", "accept ADR", show=False),
         Binding("D", "task_done", "task done", show=False),
         Binding("O", "task_reopen", "reopen task", show=False),
@@ -158,9 +162,8 @@ class DeckApp(App[None]):
         Binding("r", "tab('adrs')", "ADRs", show=False),
         Binding("l", "tab('lane')", "lane", show=False),
         Binding("b", "tab('brain')", "brain"),
-        Binding("question_mark", "help", "help"),
-        Binding("q", "quit", "quit"),
     ]
+    NARROW = 120  # below this many columns the layout tightens (class `narrow` on #main)
 
     def __init__(
         self,
@@ -206,7 +209,8 @@ class DeckApp(App[None]):
         with Horizontal(id="main"):
             with Vertical(id="left"):
                 yield Label("FLEET", id="fleet-title", classes="section", markup=False)
-                yield KeyedTable(("lane", "harness", "role", "status", "restarts", "activity"), id="fleet")
+                # the status first after the lane: at 80 columns what is cut is the harness and role
+                yield KeyedTable(("lane", "status", "activity", "restarts", "harness", "role"), id="fleet")
                 yield Label("LOOPS", id="loops-title", classes="section", markup=False)
                 yield KeyedTable(("loop", "name", "status", "branch", "canary"), id="loops")
                 yield PlainStatic("", id="loops-hint")
@@ -219,7 +223,7 @@ class DeckApp(App[None]):
                 with TabPane("tasks (t)", id="tasks"):
                     yield PlainStatic("no tasks/ folder in this project", id="tasks-head")
                     yield Label(
-                        "REVIEW QUEUE — enter: the report · D done · O reopen · X drop", classes="section"
+                        "REVIEW QUEUE · enter: its report · D done · O reopen · X drop", classes="section"
                     )
                     yield KeyedTable(("id", "title", "jira", "report"), id="review-queue")
                     yield Label("TASKS", classes="section")
@@ -236,9 +240,13 @@ class DeckApp(App[None]):
                     yield PlainStatic("no brain transcript yet", id="brain-info")
                     yield PlainLog(id="brain-log", max_lines=5000)
         yield PlainStatic("no command run yet", id="cmdlog")
-        yield Footer()
+        yield Footer(compact=True)
+
+    def on_resize(self) -> None:
+        self.query_one("#main").set_class(self.size.width < self.NARROW, "narrow")
 
     def on_mount(self) -> None:
+        self.query_one("#main").set_class(self.size.width < self.NARROW, "narrow")
         self.sub_title = f"{self.paths.session} · {self.paths.project_root.name}"
         self.query_one("#fleet", KeyedTable).focus()
         if self.live_refresh:
@@ -476,7 +484,7 @@ class DeckApp(App[None]):
             status = r.status + (f" ({r.detail})" if r.detail and r.detail != r.status else "")
             restarts = str(r.restarts) + (" · gave up" if r.giveups else "")
             marker = " (this deck)" if self.self_pane and r.target == self.self_pane else ""
-            rows.append((r.lane, (r.lane + marker, r.harness, r.role, status, restarts, r.activity)))
+            rows.append((r.lane, (r.lane + marker, status, r.activity, restarts, r.harness, r.role)))
         self.query_one("#fleet", KeyedTable).set_rows(rows)
         title = f"FLEET — {len(snap.fleet)} lanes" if not snap.fleet_error else f"FLEET — {snap.fleet_error}"
         _set_text(self.query_one("#fleet-title", Label), title)
