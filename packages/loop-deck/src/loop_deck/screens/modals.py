@@ -328,7 +328,7 @@ loop-deck: every action runs the CLI a human would, and the bottom line shows th
   D  mark the selected task done    loop-task --project-root P done ID   (asks first)
   O  reopen a done/dropped task     loop-task --project-root P reopen ID   (asks first)
   X  drop the selected task         loop-task --project-root P drop ID   (asks first)
-  S  switch loop session            one row per session: engine, decision, lanes, tasks in review
+  S  switch loop session            a row per session: engine, decision, lanes, review
 
   o decision   t tasks   m mail   r ADRs   l lane detail + live tail   b brain transcript
   enter  open the selected message / the review's report / show the selected lane
