@@ -17,7 +17,6 @@ from loop_schemas.adr import (
     accept_gate_problems,
     parse_adr,
 )
-from loop_schemas.deck import LoopOverview, LoopOverviewRow
 from loop_schemas.decision import (
     MAX_ACTIONS,
     MAX_PAYLOAD,
@@ -33,6 +32,7 @@ from loop_schemas.decision import (
     extract_decision_blocks,
     parse_decision_block,
 )
+from loop_schemas.deck import LoopOverview, LoopOverviewRow
 from loop_schemas.digest import Digest, DigestAdr, DigestMail, DigestMailbox, UnpushedRepo
 from loop_schemas.engine import (
     ApproveResult,
@@ -131,8 +131,6 @@ __all__ = [
     "ADR_FILE_RE",
     "COMMAND_GROUP",
     "CONTRACT_VERSION",
-    "LoopOverview",
-    "LoopOverviewRow",
     "HARNESS_ORDER",
     "MAX_ACTIONS",
     "MAX_PAYLOAD",
@@ -182,6 +180,8 @@ __all__ = [
     "LoadedLaneConfig",
     "LockTimeoutError",
     "LoopEntry",
+    "LoopOverview",
+    "LoopOverviewRow",
     "MailFrontmatter",
     "MailItem",
     "MailList",

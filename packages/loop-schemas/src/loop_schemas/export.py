@@ -9,8 +9,8 @@ from pydantic import BaseModel
 
 from loop_schemas._atomic import atomic_write
 from loop_schemas.adr import AdrFrontmatter, AdrList
-from loop_schemas.deck import LoopOverview
 from loop_schemas.decision import Decision
+from loop_schemas.deck import LoopOverview
 from loop_schemas.digest import Digest
 from loop_schemas.engine import (
     ApproveResult,
