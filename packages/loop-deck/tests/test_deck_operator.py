@@ -149,3 +149,33 @@ async def test_at_80x24_the_keys_that_matter_statuses_and_action_rows_stay_visib
         assert status_right <= table.size.width, "a status is cut: `idle (ready` at 80 columns"
         actions = app.query_one("#actions", KeyedTable)
         assert actions.size.height >= 1 + 3, actions.size  # the header and every action row
+
+
+async def test_the_task_and_preview_the_engine_adds_per_action_are_shown(
+    project: Path, fleet: StubSubstrate, runner: RecordingRunner
+) -> None:
+    # issue 18 item 1 adds task, task_title and preview per action: the deck shows them where it shows the
+    # decision (the action detail and the approve confirm), and keeps working without them
+    import copy
+    import json
+
+    from deck_fakes import PENDING, build
+    from loop_deck.screens import ConfirmScreen
+
+    pending = copy.deepcopy(PENDING)
+    pending["gates"][0].update(  # type: ignore[index]
+        task="T0002", task_title="wire the queue", preview=["Wire the queue to the worker.", "Keep it small."]
+    )
+    engine = project / ".loop" / "sessions" / "demo" / "engine"
+    engine.mkdir(parents=True)
+    (engine / "pending-decision.json").write_text(json.dumps(pending))
+    app = build(project, fleet, runner)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(app, pilot)
+        detail = str(app.query_one("#action-detail").render())
+        assert "serves T0002 — wire the queue" in detail and "> Wire the queue to the worker." in detail
+        await pilot.press("y")
+        assert isinstance(app.screen, ConfirmScreen)
+        shown = app.screen.detail
+        assert "    serves T0002 — wire the queue" in shown and "    > Keep it small." in shown
+        assert "    why: clean the build" in shown  # every action's rationale, with or without a task

@@ -521,8 +521,11 @@ class DeckApp(App[None]):
         text = ""
         if action is not None:
             text = f"#{action.index} rationale: {action.rationale}"
+            if action.task:
+                text += f"\nserves {action.task}" + (f" — {action.task_title}" if action.task_title else "")
             if action.reasons:
                 text += "\ngate: " + "; ".join(action.reasons)
+            text += "".join(f"\n> {line}" for line in action.preview)
         _set_text(self.query_one("#action-detail", Static), text)
 
     def _show_adr_detail(self) -> None:
@@ -893,6 +896,11 @@ class DeckApp(App[None]):
         lines = [f"critique: {d.critique}", ""]
         for a in d.actions:
             lines.append(f"#{a.index} {a.kind} {a.target} [{a.gate}, {a.state}] {a.summary}")
+            if a.task:
+                lines.append(f"    serves {a.task}" + (f" — {a.task_title}" if a.task_title else ""))
+            if a.rationale:
+                lines.append(f"    why: {a.rationale}")
+            lines += [f"    > {line}" for line in a.preview]
             if a.gate == "blocked":
                 lines.append("    blocked: never runs, whatever is approved")
         return "\n".join(lines)

@@ -217,6 +217,32 @@ class ActionRow:
     summary: str
     rationale: str
     reasons: tuple[str, ...]
+    # what the engine may add per action (issue 18: the task served and what will be sent); empty if absent
+    task: str = ""
+    task_title: str = ""
+    preview: tuple[str, ...] = ()
+
+
+def _action_view(pending: PendingDecision, index: int) -> dict[str, Any]:
+    """The engine's view of action `index` when the file carries one: an `actions` list of per-action
+    views (as `status --json` prints them), else the extra keys of its gate; {} when neither has it."""
+    views = (pending.model_extra or {}).get("actions")
+    if isinstance(views, list) and index < len(views) and isinstance(views[index], dict):
+        return dict(views[index])
+    gate = pending.gates[index] if index < len(pending.gates) else None
+    return dict(gate.model_extra or {}) if gate is not None else {}
+
+
+def _text(value: object) -> str:
+    return value.strip() if isinstance(value, str) else ""
+
+
+def _preview(value: object) -> tuple[str, ...]:
+    if isinstance(value, str):
+        value = value.splitlines()
+    if not isinstance(value, list):
+        return ()
+    return tuple(str(line) for line in value[:5] if isinstance(line, str))
 
 
 @dataclass(frozen=True)
@@ -440,6 +466,7 @@ def read_decision(path: Path) -> tuple[DecisionView | None, str | None]:
     for i, action in enumerate(pending.decision.actions):
         gate = pending.gates[i] if i < len(pending.gates) else None
         data = action.model_dump()
+        view = _action_view(pending, i)
         actions.append(
             ActionRow(
                 index=i,
@@ -450,6 +477,9 @@ def read_decision(path: Path) -> tuple[DecisionView | None, str | None]:
                 summary=summarise_action(data),
                 rationale=action.rationale,
                 reasons=tuple(gate.reasons) if gate else (),
+                task=_text(view.get("task")),
+                task_title=_text(view.get("task_title")),
+                preview=_preview(view.get("preview")),
             )
         )
     return (
