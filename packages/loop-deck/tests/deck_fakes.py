@@ -242,3 +242,28 @@ async def settle(app: DeckApp, pilot: Any) -> None:
     for _ in range(3):
         await app.workers.wait_for_complete()
         await pilot.pause()
+
+
+def write_task(
+    root: Path, tid: str, status: str, title: str = "a task", *, archived: bool = False, **extra: object
+) -> Path:
+    """A task file with every required section; `extra` adds frontmatter keys (depends_on, jira, ...)."""
+    folder = root / "tasks" / ("archive" if archived else "")
+    folder.mkdir(parents=True, exist_ok=True)
+    front = {"id": tid, "title": title, "status": status, "depends_on": [], "scope": "web", **extra}
+    head = "".join(f"{k}: {json.dumps(v)}\n" for k, v in front.items())
+    sections = "".join(
+        f"## {s}\n{s.lower()}.\n\n"
+        for s in (
+            "Objective",
+            "Context you need",
+            "Deliverables",
+            "Acceptance criteria",
+            "Verification",
+            "Out of scope",
+        )
+    )
+    slug = "-".join(title.lower().split()) or "task"
+    path = folder / f"{tid}-{slug}.md"
+    path.write_text(f"---\n{head}---\n{sections}")
+    return path

@@ -99,7 +99,7 @@ async def test_every_action_reaches_its_cli_with_the_exact_argv(
         await settle(app, pilot)
         fleet = app.query_one("#fleet", KeyedTable)
         assert fleet.keys == ["coord", "web", "w2"]
-        assert fleet.row("w2")[:4] == ["w2", "pi", "helper", "idle"]
+        assert fleet.row("w2")[:2] == ["w2", "idle"] and fleet.row("w2")[4:] == ["pi", "helper"]
         assert fake.calls("loop-lane-status")[0]["args"] == ["--json", "--all", SESSION]
         assert fake.calls("loop-tmux")[0]["args"] == ["list-lanes", "--session", SESSION, "--json"]
         pending = project / ".loop" / "sessions" / SESSION / "engine" / "pending-decision.json"
@@ -193,3 +193,44 @@ async def test_the_deck_writes_no_file_of_the_project(
         ]
     assert tree(project) == before
     assert not (project / ".loop" / "sessions" / SESSION / "deck-crash.log").exists()
+
+
+async def test_task_verdicts_run_loop_task_and_the_deck_writes_nothing(
+    wired: tuple[FakeSubstrate, DeckApp], project: Path
+) -> None:
+    # loop-task is the human's CLI for done / reopen / drop: the deck runs it (here the recorder stands in
+    # for shell/loop-task.sh), shows the command, and leaves every file as it was
+    import shlex
+    import sys
+
+    from deck_fakes import write_task
+
+    fake, app = wired
+    script = fake.shell / "loop-task.sh"
+    script.write_text(
+        "#!/usr/bin/env bash\n"
+        f"exec {shlex.quote(sys.executable)} {shlex.quote(str(fake.root / 'recorder.py'))} "
+        f'{shlex.quote(str(fake.root))} loop-task "$@"\n'
+    )
+    script.chmod(0o755)
+    fake.respond("loop-task", "T0001: review -> done (tasks/archive/T0001-a-task.md)\n")
+    write_task(project, "T0001", "review")
+    write_task(project, "T0002", "dropped", "old idea", archived=True)
+    before = tree(project)
+    async with app.run_test(size=(160, 48)) as pilot:
+        await settle(app, pilot)
+        await pilot.press("t", "D", "y")
+        await settle(app, pilot)
+        tasks = app.query_one("#tasks-table", KeyedTable)
+        tasks.focus()
+        tasks.move_cursor(row=tasks.keys.index("T0002"))
+        await pilot.pause()
+        await pilot.press("O", "y")
+        await settle(app, pilot)
+        assert [c["args"] for c in fake.calls("loop-task")] == [
+            ["--project-root", str(project), "done", "T0001"],
+            ["--project-root", str(project), "reopen", "T0002"],
+        ]
+        cmdlog = str(app.query_one("#cmdlog").render())
+        assert f"$ {script} --project-root {project} reopen T0002" in cmdlog and "ok: T0001" in cmdlog
+    assert tree(project) == before

@@ -45,8 +45,8 @@ async def test_fleet_loops_mail_adrs_and_decision_render(
     async with app.run_test(size=SIZE) as pilot:
         await settle(app, pilot)
         assert table(app, "fleet").keys == ["coord", "web", "infra", "validate-left", "docs", "web2"]
-        assert table(app, "fleet").row("web") == ["web", "claude", "impl", "working", "0", "now"]
-        assert table(app, "fleet").row("web2")[3] == "errored (exited-to-shell)"
+        assert table(app, "fleet").row("web") == ["web", "working", "now", "0", "claude", "impl"]
+        assert table(app, "fleet").row("web2")[1] == "errored (exited-to-shell)"
         assert table(app, "loops").row("loop-1") == ["loop-1", "Checkout flow", "implement", "dev", "staging"]
         mail = table(app, "mailbox")
         assert mail.row("n:20261124-100000-web-to-coord.md")[1:] == [
@@ -327,7 +327,7 @@ async def test_unchanged_refresh_writes_no_cells(
         fleet.statuses[2] = fleet.statuses[2].model_copy(update={"status": "working"})
         app.refresh_now()
         await settle(app, pilot)
-        assert fleet_table.row("infra")[3] == "working"
+        assert fleet_table.row("infra")[1] == "working"
         assert fleet_table.writes == before + 2  # the status and the activity cells, nothing else
 
 

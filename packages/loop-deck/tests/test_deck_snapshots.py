@@ -123,3 +123,36 @@ def test_untrusted_text_shown_as_data(snap_compare: Compare, project: Path, deck
         '---\nsubject: "\\e[2J\\e]0;pwned\\a [bold red]BOLD[/bold red] [link=https://evil.example]x[/link]"\n---\n'
     )
     assert snap_compare(deck, terminal_size=SIZE, run_before=before("m"))
+
+
+# ---- 80x24 and 200x50 (issue 18 item 6): the keys that matter, whole statuses, the action rows -----------
+SMALL = (80, 24)
+LARGE = (200, 50)
+
+
+@pytest.fixture
+def board_deck(project: Path, fleet: StubSubstrate, runner: RecordingRunner) -> DeckApp:
+    from test_deck_tasks import board_project
+
+    write_pending_decision(project)
+    return build(board_project(project), fleet, runner)
+
+
+def test_main_screen_80x24(snap_compare: Compare, board_deck: DeckApp) -> None:
+    assert snap_compare(board_deck, terminal_size=SMALL, run_before=before())
+
+
+def test_task_board_80x24(snap_compare: Compare, board_deck: DeckApp) -> None:
+    assert snap_compare(board_deck, terminal_size=SMALL, run_before=before("t"))
+
+
+def test_approve_confirmation_80x24(snap_compare: Compare, board_deck: DeckApp) -> None:
+    assert snap_compare(board_deck, terminal_size=SMALL, run_before=before("y"))
+
+
+def test_main_screen_200x50(snap_compare: Compare, board_deck: DeckApp) -> None:
+    assert snap_compare(board_deck, terminal_size=LARGE, run_before=before())
+
+
+def test_task_board_200x50(snap_compare: Compare, board_deck: DeckApp) -> None:
+    assert snap_compare(board_deck, terminal_size=LARGE, run_before=before("t"))

@@ -16,7 +16,7 @@ import time
 import traceback
 from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Literal
 
 from loop_schemas import append_line, describe_error, open_project_file, read_project_text
 from loop_schemas.fsread import DOC_CAP
@@ -28,7 +28,16 @@ from textual.notifications import SeverityLevel
 from textual.screen import Screen
 from textual.widgets import Footer, Header, Label, Log, Static, TabbedContent, TabPane
 
-from loop_deck.commands import Command, CommandBuilder, CommandResult, EngineMissingError, Runner, run_command
+from loop_deck.commands import (
+    Command,
+    CommandBuilder,
+    CommandResult,
+    EngineMissingError,
+    Runner,
+    client_socket,
+    run_command,
+    same_server,
+)
 from loop_deck.messages import CommandFinished, SnapshotReady, TailReady
 from loop_deck.screens import (
     AddLaneRequest,
@@ -37,6 +46,7 @@ from loop_deck.screens import (
     HelpScreen,
     MessageScreen,
     RejectScreen,
+    SessionsScreen,
     TextPromptScreen,
     TextRequest,
     TypedConfirmScreen,
@@ -49,6 +59,7 @@ from loop_deck.snapshot import (
     Reader,
     Snapshot,
     SubstrateLike,
+    collapse_frames,
     find_engine,
     harness_names,
     one_line,
@@ -57,7 +68,20 @@ from loop_deck.widgets import KeyedTable, PlainLog, PlainStatic, printable
 
 TAIL_LINES = 200
 TRANSCRIPT_BYTES = 64 * 1024
-TABS = {"decision": "decision", "mail": "mail", "adrs": "adrs", "lane": "lane", "brain": "brain"}
+TABS = {
+    "decision": "decision",
+    "tasks": "tasks",
+    "mail": "mail",
+    "adrs": "adrs",
+    "lane": "lane",
+    "brain": "brain",
+}
+TASK_VERBS: dict[str, tuple[str, str]] = {
+    # verb: (the statuses the deck offers it for, what the confirm says it does)
+    "done": ("open in-progress review", "marks it done and moves it to tasks/archive/"),
+    "drop": ("open in-progress review", "marks it dropped and moves it to tasks/archive/"),
+    "reopen": ("done dropped", "makes it open again and moves it back to tasks/"),
+}
 # Actions that open a dialog or run a CLI: only from the main screen, never under a dialog.
 DECK_ACTIONS = frozenset(
     {
@@ -71,6 +95,10 @@ DECK_ACTIONS = frozenset(
         "approve",
         "reject",
         "accept_adr",
+        "task_done",
+        "task_reopen",
+        "task_drop",
+        "sessions",
         "tab",
         "help",
     }
@@ -89,7 +117,12 @@ PALETTE_ACTIONS: tuple[tuple[str, str, str], ...] = (
     ("Approve decision", "approve", "y: loop-engine approve ID (asks)"),
     ("Reject decision", "reject", "N: loop-engine reject ID (asks)"),
     ("Accept ADR", "accept_adr", "a: loop-adr accept N --yes (type 'accept N'; the gate still runs)"),
+    ("Mark task done", "task_done", "D: loop-task done ID for the selected task (asks)"),
+    ("Reopen task", "task_reopen", "O: loop-task reopen ID for the selected task (asks)"),
+    ("Drop task", "task_drop", "X: loop-task drop ID for the selected task (asks)"),
+    ("Switch loop session", "sessions", "S: every loop session under this project, one row each"),
     ("Show decision", "tab('decision')", "o: the pending decision"),
+    ("Show tasks", "tab('tasks')", "t: the task board and the review queue"),
     ("Show mail", "tab('mail')", "m: the mailbox"),
     ("Show ADRs", "tab('adrs')", "r: the ADR ledger"),
     ("Show lane detail", "tab('lane')", "l: the selected lane with its live pane tail"),
@@ -104,25 +137,33 @@ PALETTE_HIDDEN = frozenset({"Screenshot"})
 class DeckApp(App[None]):
     TITLE = "loop-deck"
     CSS_PATH = "deck.tcss"
+    # The footer shows the keys in this order and cuts what does not fit: the gate's keys, help and quit
+    # first, so they stay visible at 80 columns; every key is in the help (?).
     BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("y", "approve", "approve"),
+        Binding("N", "reject", "reject"),
+        Binding("question_mark", "help", "help"),
+        Binding("q", "quit", "quit"),
         Binding("s", "steer", "steer"),
         Binding("d", "dispatch", "dispatch"),
-        Binding("n", "add_lane", "add"),
-        Binding("x", "drop_lane", "drop"),
         Binding("g", "jump", "jump"),
         Binding("c", "checkpoint", "checkpoint"),
         Binding("p", "pause_resume", "pause"),
-        Binding("y", "approve", "approve"),
-        Binding("N", "reject", "reject"),
+        Binding("n", "add_lane", "add"),
+        Binding("x", "drop_lane", "drop"),
         Binding("a", "accept_adr", "accept ADR", show=False),
+        Binding("D", "task_done", "task done", show=False),
+        Binding("O", "task_reopen", "reopen task", show=False),
+        Binding("X", "task_drop", "drop task", show=False),
+        Binding("S", "sessions", "sessions", show=False),
         Binding("o", "tab('decision')", "decision", show=False),
+        Binding("t", "tab('tasks')", "tasks"),
         Binding("m", "tab('mail')", "mail", show=False),
         Binding("r", "tab('adrs')", "ADRs", show=False),
         Binding("l", "tab('lane')", "lane", show=False),
         Binding("b", "tab('brain')", "brain"),
-        Binding("question_mark", "help", "help"),
-        Binding("q", "quit", "quit"),
     ]
+    NARROW = 120  # below this many columns the layout tightens (class `narrow` on #main)
 
     def __init__(
         self,
@@ -134,6 +175,7 @@ class DeckApp(App[None]):
         auto_refresh: bool = True,
         self_pane: str | None = None,
         harnesses: list[str] | None = None,
+        substrate_for: Callable[[str], SubstrateLike] | None = None,
     ) -> None:
         super().__init__()
         self.reader = reader
@@ -144,6 +186,7 @@ class DeckApp(App[None]):
         self.live_refresh = auto_refresh
         self.self_pane = self_pane
         self.harnesses = harnesses if harnesses is not None else harness_names()
+        self.substrate_for = substrate_for
         self.snapshot: Snapshot | None = None
         self.last_result: CommandResult | None = None
         self.commands_run: list[Command] = []
@@ -157,6 +200,7 @@ class DeckApp(App[None]):
         self._tail_lane: str | None = None
         self._tail_text: str | None = None
         self._transcript_pos: tuple[Path, int] | None = None
+        self._task_table = "review-queue"  # the task table D / O / X act on (the last one focused)
 
     # ---- layout -----------------------------------------------------------------------------
     def compose(self) -> ComposeResult:
@@ -165,15 +209,25 @@ class DeckApp(App[None]):
         with Horizontal(id="main"):
             with Vertical(id="left"):
                 yield Label("FLEET", id="fleet-title", classes="section", markup=False)
-                yield KeyedTable(("lane", "harness", "role", "status", "restarts", "activity"), id="fleet")
+                # the status first after the lane: at 80 columns what is cut is the harness and role
+                yield KeyedTable(("lane", "status", "activity", "restarts", "harness", "role"), id="fleet")
                 yield Label("LOOPS", id="loops-title", classes="section", markup=False)
                 yield KeyedTable(("loop", "name", "status", "branch", "canary"), id="loops")
+                yield PlainStatic("", id="loops-hint")
             with TabbedContent(id="right", initial="decision"):
                 with TabPane("decision (o)", id="decision"):
                     yield PlainStatic("no pending decision", id="decision-head")
                     yield PlainStatic("", id="critique")
                     yield KeyedTable(("#", "kind", "target", "gate", "state", "what"), id="actions")
                     yield PlainStatic("", id="action-detail")
+                with TabPane("tasks (t)", id="tasks"):
+                    yield PlainStatic("no tasks/ folder in this project", id="tasks-head")
+                    yield Label(
+                        "REVIEW QUEUE · enter: its report · D done · O reopen · X drop", classes="section"
+                    )
+                    yield KeyedTable(("id", "title", "jira", "report"), id="review-queue")
+                    yield Label("TASKS", classes="section")
+                    yield KeyedTable(("id", "status", "lane", "age", "waits on", "title"), id="tasks-table")
                 with TabPane("mail (m)", id="mail"):
                     yield KeyedTable(("", "when", "from", "to", "subject"), id="mailbox")
                 with TabPane("ADRs (r)", id="adrs"):
@@ -186,9 +240,13 @@ class DeckApp(App[None]):
                     yield PlainStatic("no brain transcript yet", id="brain-info")
                     yield PlainLog(id="brain-log", max_lines=5000)
         yield PlainStatic("no command run yet", id="cmdlog")
-        yield Footer()
+        yield Footer(compact=True)
+
+    def on_resize(self) -> None:
+        self.query_one("#main").set_class(self.size.width < self.NARROW, "narrow")
 
     def on_mount(self) -> None:
+        self.query_one("#main").set_class(self.size.width < self.NARROW, "narrow")
         self.sub_title = f"{self.paths.session} · {self.paths.project_root.name}"
         self.query_one("#fleet", KeyedTable).focus()
         if self.live_refresh:
@@ -282,7 +340,7 @@ class DeckApp(App[None]):
             text = self.reader.substrate.capture(lane, TAIL_LINES)
         except Exception as exc:  # a lane that just went away: say so in the panel
             text = f"(cannot capture {lane}: {one_line(exc)})"
-        text = text.rstrip("\n")
+        text = collapse_frames(text.rstrip("\n"))
         if text != self._tail_text:
             self._tail_text = text
             self.post_message(TailReady(f"lane:{lane}", text))
@@ -328,6 +386,8 @@ class DeckApp(App[None]):
         self._apply_fleet(snap)
         loops = self.query_one("#loops", KeyedTable)
         loops.set_rows([(r.loop_id, (r.loop_id, r.name, r.status, r.branch, r.canary)) for r in snap.loops])
+        self._apply_loops_hint(snap)
+        self._apply_board(snap)
         _set_text(
             self.query_one("#loops-title", Label),
             "LOOPS" + (f" — objective: {snap.objective}" if snap.objective else ""),
@@ -357,10 +417,66 @@ class DeckApp(App[None]):
         parts.append(f"{snap.pending_mail} pending mail")
         if snap.decision is not None:
             parts.append(f"decision {snap.decision.decision_id} waiting: y approve / N reject")
+        if snap.board is not None and snap.board.finished:
+            parts.append(finished_line(snap))
         banner = self.query_one("#banner", Static)
         _set_text(banner, " · ".join(parts + snap.problems))
         banner.set_class(bool(snap.problems), "error")
         banner.set_class(not snap.problems and not snap.engine.running, "warn")
+
+    def _apply_loops_hint(self, snap: Snapshot) -> None:
+        hint = self.query_one("#loops-hint", Static)
+        table = self.query_one("#loops", KeyedTable)
+        empty = not snap.loops
+        table.display = not empty
+        hint.display = empty
+        if empty:
+            why = snap.state_error or "the state file lists no loops yet"
+            _set_text(
+                hint,
+                f"no loops: {why}. The coordinator (or loop-engine) records them in "
+                ".loop/orchestrator-state.json; the work itself is in the tasks tab (t).",
+            )
+
+    def _apply_board(self, snap: Snapshot) -> None:
+        board = snap.board
+        head = self.query_one("#tasks-head", Static)
+        queue = self.query_one("#review-queue", KeyedTable)
+        tasks = self.query_one("#tasks-table", KeyedTable)
+        if board is None:
+            _set_text(head, "no tasks/ folder in this project")
+            queue.set_rows([])
+            tasks.set_rows([])
+            return
+        counts = " · ".join(f"{n} {status}" for status, n in board.counts().items()) or "no tasks yet"
+        lines = [counts]
+        if board.finished:
+            lines.append(finished_line(snap))
+        lines += [f"unreadable: {p}" for p in board.problems[:3]]
+        _set_text(head, "\n".join(lines))
+        queue.set_rows(
+            [
+                (t.task_id, (t.task_id, t.title, t.jira or "-", t.report or "none found"))
+                for t in board.review_queue
+            ]
+        )
+        tasks.set_rows(
+            [
+                (
+                    t.task_id,
+                    (
+                        t.task_id,
+                        t.status
+                        + (" (archived)" if t.archived and t.status not in ("done", "dropped") else ""),
+                        t.lane or "-",
+                        t.age or "-",
+                        ", ".join(t.waits_on) if t.waits_on and t.status == "open" else "-",
+                        t.title,
+                    ),
+                )
+                for t in board.tasks
+            ]
+        )
 
     def _apply_fleet(self, snap: Snapshot) -> None:
         rows = []
@@ -368,7 +484,7 @@ class DeckApp(App[None]):
             status = r.status + (f" ({r.detail})" if r.detail and r.detail != r.status else "")
             restarts = str(r.restarts) + (" · gave up" if r.giveups else "")
             marker = " (this deck)" if self.self_pane and r.target == self.self_pane else ""
-            rows.append((r.lane, (r.lane + marker, r.harness, r.role, status, restarts, r.activity)))
+            rows.append((r.lane, (r.lane + marker, status, r.activity, restarts, r.harness, r.role)))
         self.query_one("#fleet", KeyedTable).set_rows(rows)
         title = f"FLEET — {len(snap.fleet)} lanes" if not snap.fleet_error else f"FLEET — {snap.fleet_error}"
         _set_text(self.query_one("#fleet-title", Label), title)
@@ -405,8 +521,11 @@ class DeckApp(App[None]):
         text = ""
         if action is not None:
             text = f"#{action.index} rationale: {action.rationale}"
+            if action.task:
+                text += f"\nserves {action.task}" + (f" — {action.task_title}" if action.task_title else "")
             if action.reasons:
                 text += "\ngate: " + "; ".join(action.reasons)
+            text += "".join(f"\n> {line}" for line in action.preview)
         _set_text(self.query_one("#action-detail", Static), text)
 
     def _show_adr_detail(self) -> None:
@@ -474,6 +593,8 @@ class DeckApp(App[None]):
     # ---- events ------------------------------------------------------------------------------------
     def on_data_table_row_highlighted(self, event: KeyedTable.RowHighlighted) -> None:
         table_id = event.data_table.id
+        if table_id in ("review-queue", "tasks-table") and event.data_table.has_focus:
+            self._task_table = table_id
         if table_id == "fleet":
             self._show_lane_info()
             self._sync_tail_lane()
@@ -488,6 +609,8 @@ class DeckApp(App[None]):
             self.action_tab("lane")
         elif table_id == "mailbox":
             self._open_mail(str(event.row_key.value))
+        elif table_id in ("review-queue", "tasks-table"):
+            self._open_report(str(event.row_key.value))
 
     def on_tabbed_content_tab_activated(self, event: TabbedContent.TabActivated) -> None:
         pane = event.pane.id or "decision"
@@ -497,10 +620,78 @@ class DeckApp(App[None]):
                 self._tail_text = None
                 self.refresh_now()
 
-    def _open_mail(self, key: str) -> None:
+    def _open_report(self, task_id: str) -> None:
+        """The report mail of a task in review: what the lane said it did, before a human signs it off."""
+        board = self.snapshot.board if self.snapshot is not None else None
+        task = next((t for t in board.tasks if t.task_id == task_id), None) if board is not None else None
+        if task is None or task.status != "review":
+            self.notify(f"{task_id} is not in review: no report to show", severity="information")
+            return
+        if not task.report:
+            self.notify(f"no report mail from {task.lane or 'its lane'} names {task_id}", severity="warning")
+            return
+        processed = task.report.startswith("processed/")
+        name = task.report.split("/", 1)[1] if processed else task.report
+        self._open_mail(("p:" if processed else "n:") + name, task.report)
+
+    def _selected_task(self) -> Any:
+        if self.snapshot is None or self.snapshot.board is None:
+            return None
+        key = self.query_one(f"#{self._task_table}", KeyedTable).selected_key()
+        return next((t for t in self.snapshot.board.tasks if t.task_id == key), None)
+
+    def _task_verb(self, verb: Literal["done", "reopen", "drop"]) -> None:
+        task = self._selected_task()
+        if task is None:
+            self.action_tab("tasks")
+            self.notify(
+                f"select a task in the tasks tab (t), then press {verb[0].upper()}", severity="warning"
+            )
+            return
+        offered, does = TASK_VERBS[verb]
+        if task.status not in offered.split():
+            self.notify(
+                f"{task.task_id} is {task.status}: {verb} is for {offered.replace(' ', ', ')} tasks",
+                severity="warning",
+            )
+            return
+        command = self.builder.task(verb, task.task_id)
+
+        def confirm(ok: bool | None) -> None:
+            if ok:
+                self.run_cli(command)
+
+        self.push_screen(
+            ConfirmScreen(
+                f"{verb.capitalize()} {task.task_id} — {task.title}?",
+                f"{task.task_id} is {task.status}; loop-task {does}, and logs it in ops-wiki/log.md.",
+                command.display,
+            ),
+            confirm,
+        )
+
+    def action_task_done(self) -> None:
+        self._task_verb("done")
+
+    def action_task_reopen(self) -> None:
+        self._task_verb("reopen")
+
+    def action_task_drop(self) -> None:
+        self._task_verb("drop")
+
+    def _open_mail(self, key: str, shown: str = "") -> None:
         if self.snapshot is None:
             return
         mail = next((m for m in self.snapshot.mail if m.key == key), None)
+        if mail is None and shown:
+            processed = key.startswith("p:")
+            folder = self.paths.mailbox / "processed" if processed else self.paths.mailbox
+            try:
+                text = read_project_text(folder / key[2:], DOC_CAP, errors="replace")
+            except OSError as exc:
+                text = f"(cannot read: {exc.strerror})"
+            self.push_screen(MessageScreen(f"{shown} — the report", text))
+            return
         if mail is None:
             return
         try:
@@ -648,9 +839,19 @@ class DeckApp(App[None]):
             self.notify("select a lane in the fleet table first", severity="warning")
             return
         self.run_cli(self.builder.jump(row.target))
-        if not os.environ.get("TMUX"):
-            where = f"-S {shlex.quote(self.builder.socket)} " if self.builder.socket else ""
-            self.notify(f"outside tmux: attach with  tmux {where}attach -t ={self.paths.session}", timeout=8)
+        if self.builder.client_on_watched_server():
+            return
+        where = f"-S {shlex.quote(self.builder.socket)} " if self.builder.socket else ""
+        attach = f"tmux {where}attach -t ={self.paths.session}"
+        own = client_socket()
+        if own is None:
+            self.notify(f"outside tmux: attach with  {attach}", timeout=8)
+        else:
+            self.notify(
+                f"this deck's tmux client is on another server ({own}): {row.lane} is now the current pane "
+                f"of {self.paths.session}; see it with  {attach}  (from a terminal outside tmux)",
+                timeout=10,
+            )
 
     def action_checkpoint(self) -> None:
         running = bool(self.snapshot and self.snapshot.engine.running)
@@ -695,6 +896,11 @@ class DeckApp(App[None]):
         lines = [f"critique: {d.critique}", ""]
         for a in d.actions:
             lines.append(f"#{a.index} {a.kind} {a.target} [{a.gate}, {a.state}] {a.summary}")
+            if a.task:
+                lines.append(f"    serves {a.task}" + (f" — {a.task_title}" if a.task_title else ""))
+            if a.rationale:
+                lines.append(f"    why: {a.rationale}")
+            lines += [f"    > {line}" for line in a.preview]
             if a.gate == "blocked":
                 lines.append("    blocked: never runs, whatever is approved")
         return "\n".join(lines)
@@ -766,12 +972,75 @@ class DeckApp(App[None]):
 
     def action_tab(self, tab: str) -> None:
         self.query_one("#right", TabbedContent).active = TABS.get(tab, "decision")
-        table = {"mail": "#mailbox", "adrs": "#adr-table", "decision": "#actions"}.get(tab)
+        table = {
+            "mail": "#mailbox",
+            "adrs": "#adr-table",
+            "decision": "#actions",
+            "tasks": f"#{self._task_table}",
+        }.get(tab)
         if table is not None:
             self.query_one(table, KeyedTable).focus()
 
+    def action_sessions(self) -> None:
+        from loop_deck.board import overview
+
+        rows = []
+        for row in overview([self.paths.project_root]).sessions:
+            lanes = row.lanes or {}
+            busy = sum(n for status, n in lanes.items() if status != "idle")
+            rows.append(
+                (
+                    row.session,
+                    (
+                        row.session + (" (this deck)" if row.session == self.paths.session else ""),
+                        row.engine,
+                        (row.pending or "-") + (f" ({row.awaiting} to approve)" if row.awaiting else ""),
+                        f"{busy} busy / {lanes.get('idle', 0)} idle" if row.lanes is not None else "unknown",
+                        str(row.review),
+                    ),
+                )
+            )
+
+        def chosen(name: str | None) -> None:
+            if name and name != self.paths.session:
+                self.switch_session(name)
+
+        self.push_screen(SessionsScreen(self.paths.session, rows), chosen)
+
+    def switch_session(self, session: str) -> None:
+        """Watch another loop session of the same project: its lanes, decision, engine; the same files."""
+        if self.substrate_for is None:
+            self.notify("this deck cannot switch sessions (no tmux access)", severity="warning")
+            return
+        old = self.reader
+        paths = DeckPaths(self.paths.project_root, session, adr_dir=self.paths.adr_dir)
+        self.reader = Reader(self.substrate_for(session), paths, old.engine_cmd, clock=old.clock)
+        self.paths = paths
+        self.builder = CommandBuilder(
+            paths.project_root, session, socket=self.builder.socket, engine_cmd=self.builder.engine_cmd
+        )
+        self._tail_lane = None
+        self._tail_text = None
+        self._transcript_pos = None
+        self.sub_title = f"{session} · {paths.project_root.name}"
+        self.notify(f"now watching session {session}")
+        self.refresh_now()
+
     def action_help(self) -> None:
         self.push_screen(HelpScreen())
+
+
+def finished_line(snap: Snapshot) -> str:
+    """What the deck says when the loop has nothing left to do."""
+    board = snap.board
+    assert board is not None
+    waiting = len(board.review_queue)
+    if waiting:
+        return (
+            f"every task is in review or done: the loop has nothing left to do — {waiting} task(s) "
+            "await your sign-off (t: tasks, D done / O reopen)"
+        )
+    return "every task is done: the loop has finished its work"
 
 
 def utf8_complete(data: bytes) -> int:
@@ -833,12 +1102,25 @@ def make_app(
 
     Tests pass a double substrate, a recording runner and a fixed clock.
     """
+    substrate_for: Callable[[str], SubstrateLike]
     if substrate is None:
         from loop_substrate import Substrate
 
-        substrate = Substrate(session, project_root, socket=socket)
+        def substrate_for(name: str) -> SubstrateLike:
+            return Substrate(name, project_root, socket=socket)
+
+        substrate = substrate_for(session)
+    else:
+        given = substrate
+
+        def substrate_for(name: str) -> SubstrateLike:
+            return given
+
     engine = find_engine() if engine_cmd is True else (engine_cmd or None)
-    pane = os.environ.get("TMUX_PANE") if self_pane is True else (self_pane or None)
+    # a pane id is unique only within its tmux server: this deck is one of the watched session's panes
+    # only when it runs on the server the deck watches
+    own_pane = os.environ.get("TMUX_PANE") if same_server(socket, client_socket()) else None
+    pane = own_pane if self_pane is True else (self_pane or None)
     paths = DeckPaths(project_root, session, state_dir=state_dir, adr_dir=adr_dir)
     reader = Reader(substrate, paths, engine if isinstance(engine, str) else None, clock=clock)
     builder = CommandBuilder(
@@ -851,4 +1133,5 @@ def make_app(
         interval=interval,
         auto_refresh=auto_refresh,
         self_pane=pane if isinstance(pane, str) else None,
+        substrate_for=substrate_for,
     )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import shlex
 import sys
 from pathlib import Path
 
@@ -49,6 +50,20 @@ SESSION_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*")
     show_default=True,
     help="Seconds between refreshes.",
 )
+@click.option(
+    "--all",
+    "show_all",
+    is_flag=True,
+    help="Print one overview row per loop session (SESSION ENGINE PEND LANE HEALTH) and exit: "
+    "no terminal needed, nothing written.",
+)
+@click.option(
+    "--roots",
+    default=None,
+    metavar="A,B",
+    help="With --all: the project roots to scan, comma-separated (default: --project-root).",
+)
+@click.option("--json", "as_json", is_flag=True, help="With --all: one JSON document (model LoopOverview).")
 @click.version_option(package_name="loop-deck")
 def main(
     project_root: Path,
@@ -57,6 +72,9 @@ def main(
     state_dir: Path | None,
     adr_dir: Path | None,
     interval: float,
+    show_all: bool,
+    roots: str | None,
+    as_json: bool,
 ) -> None:
     """Watch and steer one loop session: the fleet, loops, mail, the pending decision, ADRs.
 
@@ -64,6 +82,11 @@ def main(
     (loop-dispatch, loop-tmux, loop-adr, loop-checkpoint, loop-engine) and shows the exact
     command and its result. Without loop-engine on PATH it is a live dashboard.
     """
+    if (roots is not None or as_json) and not show_all:
+        raise click.UsageError("--roots and --json go with --all")
+    if show_all:
+        print_overview(project_root, roots, as_json)
+        return
     if not project_root.is_dir():
         raise click.UsageError(f"--project-root {project_root}: not a directory")
     root = project_root.resolve()
@@ -81,7 +104,7 @@ def main(
         check_contract()  # refuse a substrate that speaks another CONTRACT major version
     except SubstrateError as exc:
         raise click.ClickException(str(exc)) from None
-    if not sys.stdout.isatty() or not sys.stdin.isatty():
+    if not has_terminal():
         raise click.ClickException("loop-deck needs a terminal (run it in a tmux pane or a terminal)")
 
     from loop_deck.app import make_app
@@ -109,3 +132,33 @@ def main(
     if app.return_code:
         # the crash line was printed by the app; the traceback is in deck-crash.log
         sys.exit(app.return_code)
+    # the terminal may still show the deck's last image: say what this shell is, and how to come back
+    click.echo(f"loop-deck stopped; start it again with:  {restart_command(root, session, socket)}")
+
+
+def has_terminal() -> bool:
+    return sys.stdin.isatty() and sys.stdout.isatty()
+
+
+def restart_command(root: Path, session: str, socket: str | None) -> str:
+    argv = ["loop-deck", "--project-root", str(root), "--session", session]
+    if socket:
+        argv += ["--socket", socket]
+    return shlex.join(argv)
+
+
+def print_overview(project_root: Path, roots: str | None, as_json: bool) -> None:
+    from loop_deck.board import overview, overview_lines
+
+    paths = [Path(r.strip()) for r in roots.split(",") if r.strip()] if roots is not None else [project_root]
+    if not paths:
+        raise click.UsageError("--roots: give at least one directory")
+    for path in paths:
+        if not path.is_dir():
+            raise click.UsageError(f"--roots {path}: not a directory")
+    view = overview(paths)
+    if as_json:
+        click.echo(view.model_dump_json(indent=2))
+        return
+    for line in overview_lines(view):
+        click.echo(line)

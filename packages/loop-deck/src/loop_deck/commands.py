@@ -1,7 +1,8 @@
 """Every mutation the deck can make, as the exact CLI call a human would type.
 
 The deck writes nothing itself: each action becomes one argv for loop-dispatch, loop-tmux, loop-adr,
-loop-checkpoint or loop-engine, run without a shell by a Runner; the deck shows the argv and its result.
+loop-task, loop-checkpoint or loop-engine, run without a shell by a Runner; the deck shows the argv and
+its result.
 Substrate CLIs are run by their installed path (`loop_substrate.script_path`), so the deck works from an
 isolated `uv tool install`. Payloads go to loop-dispatch on stdin (`-`), never as a shell word.
 """
@@ -87,6 +88,23 @@ def run_command(command: Command) -> CommandResult:
     return CommandResult(command, proc.returncode, proc.stdout, proc.stderr)
 
 
+def client_socket() -> str | None:
+    """The socket of the tmux server this process runs under ($TMUX is `socket,pid,session`), or None."""
+    value = os.environ.get("TMUX", "")
+    sock = value.rsplit(",", 2)[0] if value.count(",") >= 2 else value
+    return sock or None
+
+
+def same_server(watched: str | None, own: str | None) -> bool:
+    """Whether the watched server (`--socket`, None: the one tmux picks, i.e. $TMUX's inside tmux) is the
+    server `own` names. A pane id (`%3`) is only unique within one server: identity needs both."""
+    if own is None:
+        return False
+    if watched is None:
+        return True
+    return os.path.realpath(watched) == os.path.realpath(own)
+
+
 class EngineMissingError(LookupError):
     """An engine action while loop-engine is not installed."""
 
@@ -166,12 +184,19 @@ class CommandBuilder:
         return Command(tuple(argv), env=self.env)
 
     def jump(self, target: str) -> Command:
-        """Show a pane: switch this terminal's tmux client to it (or make it current, outside tmux)."""
+        """Show a pane: switch this terminal's tmux client to it when the client is on the watched server;
+        otherwise (outside tmux, or a client of another server, where switch-client finds "no current
+        client") make it the current pane of its session, for the next attach."""
         tmux = shutil.which("tmux") or "tmux"
         base = [tmux, "-S", self.socket] if self.socket else [tmux]
-        if os.environ.get("TMUX"):
+        if self.client_on_watched_server():
             return Command((*base, "switch-client", "-t", target))
         return Command((*base, "select-window", "-t", target, ";", "select-pane", "-t", target))
+
+    def client_on_watched_server(self) -> bool:
+        """Whether this terminal is a tmux client of the server the deck watches."""
+        own = client_socket()
+        return own is not None and same_server(self.socket, own)
 
     def checkpoint(self, *, engine_running: bool, lane: str = "coord") -> Command:
         """A checkpoint: the daemon's cycle-now; one engine cycle when it is stopped; without the engine,
@@ -206,6 +231,13 @@ class CommandBuilder:
 
     def reject(self, decision_id: str, reason: str = "") -> Command:
         return self._engine("reject", decision_id, *(["--reason", reason] if reason else []))
+
+    def task(self, verb: Literal["done", "reopen", "drop"], task_id: str, reason: str = "") -> Command:
+        """A human's verdict on a task: loop-task moves the file and logs it; the deck writes nothing."""
+        argv = [self.cli("loop-task"), "--project-root", str(self.project_root), verb, task_id]
+        if reason:
+            argv += ["--reason", reason]
+        return Command(tuple(argv))
 
     def accept_adr(self, number: int, adr_dir: Path | None = None) -> Command:
         """`--yes` only skips loop-adr's own terminal prompt: the deck asked first; the gate still runs."""

@@ -16,7 +16,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from loop_schemas import (
     HARNESS_ORDER,
@@ -38,6 +38,9 @@ from loop_schemas import (
 )
 from loop_schemas.fsread import DOC_CAP, ENGINE_CAP, STATE_CAP
 from pydantic import ValidationError
+
+if TYPE_CHECKING:
+    from loop_deck.board import Board
 
 # Fixed lanes whose pane lives inside a shared window.
 _LANE_WINDOW = {
@@ -214,6 +217,32 @@ class ActionRow:
     summary: str
     rationale: str
     reasons: tuple[str, ...]
+    # what the engine may add per action (issue 18: the task served and what will be sent); empty if absent
+    task: str = ""
+    task_title: str = ""
+    preview: tuple[str, ...] = ()
+
+
+def _action_view(pending: PendingDecision, index: int) -> dict[str, Any]:
+    """The engine's view of action `index` when the file carries one: an `actions` list of per-action
+    views (as `status --json` prints them), else the extra keys of its gate; {} when neither has it."""
+    views = (pending.model_extra or {}).get("actions")
+    if isinstance(views, list) and index < len(views) and isinstance(views[index], dict):
+        return dict(views[index])
+    gate = pending.gates[index] if index < len(pending.gates) else None
+    return dict(gate.model_extra or {}) if gate is not None else {}
+
+
+def _text(value: object) -> str:
+    return value.strip() if isinstance(value, str) else ""
+
+
+def _preview(value: object) -> tuple[str, ...]:
+    if isinstance(value, str):
+        value = value.splitlines()
+    if not isinstance(value, list):
+        return ()
+    return tuple(str(line) for line in value[:5] if isinstance(line, str))
 
 
 @dataclass(frozen=True)
@@ -262,6 +291,7 @@ class Snapshot:
     adrs: tuple[AdrRow, ...] = ()
     engine: EngineInfo = field(default_factory=lambda: EngineInfo(False))
     transcript: Path | None = None
+    board: Board | None = None  # None: the project has no tasks/ folder
 
     @property
     def problems(self) -> list[str]:
@@ -305,6 +335,48 @@ def file_key(path: Path) -> FileKey | None:
     except OSError:
         return None
     return (st.st_mtime_ns, st.st_size, st.st_ino)
+
+
+# spinner glyphs: ASCII (|/-\\), braille, and the stars and dots harnesses animate
+SPINNER_GLYPHS = frozenset("|/-\\⠋⠙⠹⠸⠼⠴⠦⠧⠇⠏⣾⣽⣻⢿⡿⣟⣯⣷✻✶✳✢·*◐◓◑◒")
+MAX_FRAME_LINES = 24  # the demo agent redraws a header, its last 12 prompts and a status line
+
+
+def _frame_key(line: str) -> str:
+    return "".join("\0" if c in SPINNER_GLYPHS else c for c in line.rstrip())
+
+
+def collapse_frames(text: str) -> str:
+    """A pane tail with each run of repeated frames (a block of up to MAX_FRAME_LINES lines drawn again
+    and again, alike but for spinner glyphs) shown once, as its last frame, under one line that says how
+    many were folded. Blank blocks are kept as they are."""
+    lines = text.split("\n")
+    keys = [_frame_key(line) for line in lines]
+    out: list[str] = []
+    i, n = 0, len(lines)
+    while i < n:
+        best_k, best_r = 0, 1
+        for k in range(1, MAX_FRAME_LINES + 1):
+            if i + 2 * k > n:
+                break
+            block = keys[i : i + k]
+            if not any(block):
+                continue
+            r = 1
+            while i + (r + 1) * k <= n and keys[i + r * k : i + (r + 1) * k] == block:
+                r += 1
+            if r >= 2 and r * k > best_r * best_k:
+                best_k, best_r = k, r
+        if best_k:
+            lines_word = "line" if best_k == 1 else f"{best_k}-line block"
+            out.append(f"⋮ ({best_r - 1} repeated frame(s) of this {lines_word} folded)")
+            last = i + (best_r - 1) * best_k
+            out.extend(lines[last : last + best_k])
+            i += best_r * best_k
+        else:
+            out.append(lines[i])
+            i += 1
+    return "\n".join(out)
 
 
 # ---- pure readers (each turns a bad file into an error string) ---------------------------------------------
@@ -394,6 +466,7 @@ def read_decision(path: Path) -> tuple[DecisionView | None, str | None]:
     for i, action in enumerate(pending.decision.actions):
         gate = pending.gates[i] if i < len(pending.gates) else None
         data = action.model_dump()
+        view = _action_view(pending, i)
         actions.append(
             ActionRow(
                 index=i,
@@ -404,6 +477,9 @@ def read_decision(path: Path) -> tuple[DecisionView | None, str | None]:
                 summary=summarise_action(data),
                 rationale=action.rationale,
                 reasons=tuple(gate.reasons) if gate else (),
+                task=_text(view.get("task")),
+                task_title=_text(view.get("task_title")),
+                preview=_preview(view.get("preview")),
             )
         )
     return (
@@ -535,6 +611,7 @@ class Reader:
         self._adrs_at = 0.0
         self._events = _Cached()
         self._transcripts = _Cached()
+        self._board = _Cached()
         self._meta: dict[str, LaneLike] = {}
         self._meta_at = float("-inf")
         self._meta_lanes: frozenset[str] = frozenset()
@@ -735,6 +812,28 @@ class Reader:
         value: Path | None = self._transcripts.value
         return value
 
+    def board(self, now: float) -> Board | None:
+        """The task board, re-read when a task file, assignments.json or the mailbox changed (or the
+        minute its ages are shown in turned)."""
+        from loop_deck.board import read_board
+
+        tasks = self.paths.project_root / "tasks"
+        key: list[object] = [int(now // 60)]
+        for folder in (tasks, tasks / "archive", self.paths.mailbox, self.paths.mailbox / "processed"):
+            key.append(file_key(folder))
+        if key[1] is None:
+            return None
+        with contextlib.suppress(OSError):
+            for folder in (tasks, tasks / "archive"):
+                key.extend(
+                    (e.name, file_key(Path(e.path))) for e in os.scandir(folder) if e.name.endswith(".md")
+                )
+        key.append(file_key(self.paths.engine_dir / "assignments.json"))
+        if key != self._board.key:
+            self._board = _Cached(key, read_board(self.paths.project_root, self.paths.engine_dir, now))
+        value: Board = self._board.value
+        return value
+
     def collect(self) -> Snapshot:
         now = self.clock()
         fleet, fleet_error = self.fleet(now)
@@ -755,4 +854,5 @@ class Reader:
             adrs=self.adrs(now),
             engine=self.engine(),
             transcript=self.transcript(),
+            board=self.board(now),
         )

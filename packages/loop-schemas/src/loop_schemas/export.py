@@ -10,6 +10,7 @@ from pydantic import BaseModel
 from loop_schemas._atomic import atomic_write
 from loop_schemas.adr import AdrFrontmatter, AdrList
 from loop_schemas.decision import Decision
+from loop_schemas.deck import LoopOverview
 from loop_schemas.digest import Digest
 from loop_schemas.engine import (
     ApproveResult,
@@ -61,6 +62,7 @@ SCHEMA_MODELS: dict[str, type[BaseModel]] = {
     "engine-approve": ApproveResult,
     "engine-events": EventList,
     "engine-config-report": EngineConfigReport,
+    "deck-overview": LoopOverview,
 }
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import ClassVar, Literal
 
@@ -10,7 +11,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import ModalScreen
-from textual.widgets import Button, Checkbox, Input, Label, Select, TextArea
+from textual.widgets import Button, Checkbox, DataTable, Input, Label, Select, TextArea
 
 from loop_deck.widgets.plain import PlainStatic
 
@@ -269,6 +270,47 @@ class MessageScreen(ModalScreen[None]):
         self.dismiss(None)
 
 
+class SessionsScreen(ModalScreen[str]):
+    """Every loop session under the project, one overview row each; enter switches the deck to it."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [Binding("escape,q", "close", "close")]
+
+    def __init__(self, current: str, rows: Sequence[tuple[str, Sequence[str]]]) -> None:
+        super().__init__()
+        self.current = current
+        self.rows = rows
+
+    def compose(self) -> ComposeResult:
+        from loop_deck.widgets.keyed_table import KeyedTable
+
+        with Vertical(classes="dialog wide"):
+            yield PlainStatic(f"Loop sessions (this deck: {self.current})", classes="title")
+            if self.rows:
+                table = KeyedTable(("session", "engine", "decision", "lanes", "in review"), id="sessions")
+                table.set_rows(self.rows)
+                yield table
+            else:
+                yield PlainStatic("no loops found (nothing under <project-root>/.loop/sessions/)")
+            yield Label("[b]enter[/b] switch to it    [b]escape[/b] close")
+
+    def on_mount(self) -> None:
+        from loop_deck.widgets.keyed_table import KeyedTable
+
+        for table in self.query(KeyedTable):
+            keys = table.keys
+            if self.current in keys:
+                table.move_cursor(row=keys.index(self.current), animate=False)
+            table.focus()
+
+    def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
+        key = event.row_key.value
+        event.stop()
+        self.dismiss(str(key) if key is not None else None)
+
+    def action_close(self) -> None:
+        self.dismiss(None)
+
+
 HELP = """\
 loop-deck: every action runs the CLI a human would, and the bottom line shows the exact command.
 
@@ -283,9 +325,13 @@ loop-deck: every action runs the CLI a human would, and the bottom line shows th
   y  approve the pending decision   loop-engine approve ID   (asks first)
   N  reject it                      loop-engine reject ID --reason …   (asks first)
   a  accept the selected ADR        loop-adr accept N --yes   (type 'accept N'; the gate still runs)
+  D  mark the selected task done    loop-task --project-root P done ID   (asks first)
+  O  reopen a done/dropped task     loop-task --project-root P reopen ID   (asks first)
+  X  drop the selected task         loop-task --project-root P drop ID   (asks first)
+  S  switch loop session            a row per session: engine, decision, lanes, review
 
-  o decision   m mail   r ADRs   l lane detail + live tail   b brain transcript
-  enter  open the selected message / show the selected lane
+  o decision   t tasks   m mail   r ADRs   l lane detail + live tail   b brain transcript
+  enter  open the selected message / the review's report / show the selected lane
   tab    move between the tables   ?  this help   q  quit
 
 The deck writes no file of the project; its one file is deck-crash.log in the session's state dir.

@@ -22,8 +22,8 @@ class KeyedTable(DataTable[Text]):
         self._columns = tuple(columns)
         self._rows: dict[str, tuple[str, ...]] = {}
         self.writes = 0  # cells written since mount: lets tests see that an unchanged tick writes nothing
-
-    def on_mount(self) -> None:
+        # the columns exist from the start: rows set before the table's own Mount event was handled (the
+        # first snapshot can win that race) would otherwise get columns sized by their headers alone
         for name in self._columns:
             self.add_column(name, key=name)
 
@@ -68,7 +68,7 @@ class KeyedTable(DataTable[Text]):
             elif old != cells:
                 for column, before, after in zip(self._columns, old, cells):  # noqa: B905 - same arity
                     if before != after:
-                        self.update_cell(key, column, _cell(after))
+                        self.update_cell(key, column, _cell(after), update_width=True)
                         self.writes += 1
             self._rows[key] = cells
         if selected in self._rows:
