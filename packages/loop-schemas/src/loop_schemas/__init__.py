@@ -32,8 +32,8 @@ from loop_schemas.decision import (
     extract_decision_blocks,
     parse_decision_block,
 )
-from loop_schemas.deck import LoopOverview, LoopOverviewRow
 from loop_schemas.decision_view import action_views, task_titles
+from loop_schemas.deck import LoopOverview, LoopOverviewRow
 from loop_schemas.digest import Digest, DigestAdr, DigestMail, DigestMailbox, UnpushedRepo
 from loop_schemas.engine import (
     ActionView,
