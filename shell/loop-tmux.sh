@@ -168,6 +168,7 @@ tmux_boot() {
   local pyargs=()
   while [ $# -gt 0 ]; do
     case $1 in
+      --version) loop_version ;;
       -h | --help)
         usage
         return 0
@@ -549,6 +550,7 @@ lane_drop_worktree() {
 
 tmux_main() {
   case ${1:-} in
+    --version) loop_version ;;
     up) shift; tmux_boot "$@" ;;
     add-lane) shift; tmux_add_lane "$@" ;;
     list-lanes) shift; tmux_list_lanes "$@" ;;

@@ -46,6 +46,7 @@ EXIT_FAILURE = 1
 EXIT_USAGE = 2
 EXIT_INTERRUPTED = 130
 DEMO_LANES = ("web", "infra")
+AGENT_LANES = (*DEMO_LANES, "docs")  # docs runs the demo agent too: it ingests (reads, logs, acks) the mail
 FINISHED = ("review", "done")
 READY_TIMEOUT_S = 60.0
 POLL_S = 0.5
@@ -150,7 +151,7 @@ def _lane_config(approval: str, agent_cmd: Mapping[str, str]) -> str:
                 lane: {"harness": "demo", "cmd": agent_cmd[lane], "role": "impl", "repo": "demo"}
                 for lane in DEMO_LANES
             },
-            "docs": {"harness": "shell", "role": "docs"},
+            "docs": {"harness": "demo", "cmd": agent_cmd["docs"], "role": "docs"},
         },
         "engine": {
             "approval_mode": approval,
@@ -162,8 +163,8 @@ def _lane_config(approval: str, agent_cmd: Mapping[str, str]) -> str:
         },
     }
     head = (
-        "# lane-config.yaml of the loop-demo project: web and infra run the demo harness (a simulated\n"
-        "# agent: no AI), docs is a plain shell (so pending mail waits for a human's ingest), and the\n"
+        "# lane-config.yaml of the loop-demo project: web, infra and docs run the demo harness (a simulated\n"
+        "# agent: no AI; docs runs a simulated ingest of the mail: it reads, logs and acks it), and the\n"
         "# engine runs the built-in deterministic brain with short intervals.\n"
     )
     return head + yaml.safe_dump(doc, sort_keys=False, width=1 << 20)
@@ -264,7 +265,7 @@ class Demo:
         self.script("loop-task-lint", "--project-root", str(self.root))
         agent = self.demo_agent()
         cmds = {}
-        for lane in DEMO_LANES:
+        for lane in AGENT_LANES:
             argv = ["python3", agent, "--lane", lane, "--project-root", str(self.root)]
             if self.work_s is not None:
                 argv += ["--work-s", self.work_s]
