@@ -65,7 +65,7 @@ def main(
     command and its result. Without loop-engine on PATH it is a live dashboard.
     """
     if not project_root.is_dir():
-        raise click.UsageError(f"--project-root {project_root}: not a directory")
+        raise click.ClickException(f"--project-root {project_root}: not a directory")  # runtime: exit 1
     root = project_root.resolve()
     if session is None:
         from loop_substrate import current_session
