@@ -425,8 +425,9 @@ tmux_add_lane() {
   # wait until it runs (LOOP_TMUX_LAUNCH_CHECK_S, default 10; a slow-starting one passes), else fail and
   # take the window away again. A --cmd that is itself a shell is a shell lane: nothing to check.
   if [ -n "$launch" ] && ! lane_launch_is_shell "$launch"; then
-    local why='' lrc=0
-    why=$(loop_py lanes launch-check "--pane=$pane_id" "--timeout=${LOOP_TMUX_LAUNCH_CHECK_S:-10}" 2>&1) || lrc=$?
+    local why='' lrc=0 check_s=${LOOP_TMUX_LAUNCH_CHECK_S:-}
+    [ -n "$check_s" ] || check_s=10
+    why=$(loop_py lanes launch-check "--pane=$pane_id" "--timeout=$check_s" 2>&1) || lrc=$?
     if [ "$lrc" != 0 ]; then
       loop_tmux kill-window -t "$window_id" >/dev/null 2>&1 || true
       if [ -n "$wt" ]; then git -C "$repo" worktree remove --force "$wt" >/dev/null 2>&1 || true; fi

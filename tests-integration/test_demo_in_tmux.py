@@ -38,7 +38,11 @@ class Nest:
 
     def tmux(self, server: str, *args: str) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
-            ["tmux", "-S", self.sock(server), *args], capture_output=True, text=True, env=self.env, check=False
+            ["tmux", "-S", self.sock(server), *args],
+            capture_output=True,
+            text=True,
+            env=self.env,
+            check=False,
         )
 
     def clients(self, server: str) -> list[str]:
@@ -64,7 +68,9 @@ def nest() -> Iterator[Nest]:
     if shutil.which("tmux") is None:
         pytest.skip("tmux is not installed")
     base = Path(tempfile.mkdtemp(prefix="ldt-", dir="/tmp"))
-    env = {k: v for k, v in os.environ.items() if k not in ("TMUX", "TMUX_PANE") and not k.startswith("LOOP_")}
+    env = {
+        k: v for k, v in os.environ.items() if k not in ("TMUX", "TMUX_PANE") and not k.startswith("LOOP_")
+    }
     env.update(
         {
             "TMUX_TMPDIR": str(base),
@@ -85,9 +91,18 @@ def nest() -> Iterator[Nest]:
         yield n
     finally:
         for root in base.glob("proj-*"):
+            stop = ["stop", "--timeout", "10"]
             subprocess.run(
-                [sys.executable, "-m", "loop_engine", "--project-root", str(root), "--session", SESSION]
-                + ["stop", "--timeout", "10"],
+                [
+                    sys.executable,
+                    "-m",
+                    "loop_engine",
+                    "--project-root",
+                    str(root),
+                    "--session",
+                    SESSION,
+                    *stop,
+                ],
                 capture_output=True,
                 env=env,
                 check=False,

@@ -947,7 +947,9 @@ def wait_ready(args: argparse.Namespace) -> int:
     raise LaneError(f"--wait-ready: lane {args.pane} {why}; the window stays")
 
 
-NOT_STARTED_RE = re.compile(r"command not found|not found|No such file or directory|Permission denied|cannot execute")
+NOT_STARTED_RE = re.compile(
+    r"command not found|not found|No such file or directory|Permission denied|cannot execute"
+)
 
 
 def launch_error(pane_id: str) -> str:
@@ -969,7 +971,9 @@ def launch_check(args: argparse.Namespace) -> int:
     harnesses = load_registry()
     deadline = time.monotonic() + secs
     while True:
-        rows = [r for r in read_rows(["list-panes", "-t", args.pane], PANE_FIELDS) if r["pane_id"] == args.pane]
+        rows = [
+            r for r in read_rows(["list-panes", "-t", args.pane], PANE_FIELDS) if r["pane_id"] == args.pane
+        ]
         if not rows:
             raise LaneError(f"lane pane {args.pane} is gone (its window was closed)")
         state = pane_states(rows, harnesses)[args.pane]

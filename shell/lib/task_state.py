@@ -33,8 +33,9 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import checkpoint
 import frontmatter
 import fsread
-import tasks
 from atomic import atomic_write, fsync_dir
+
+import tasks
 
 CONTRACT_VERSION = 1
 VERBS = ("done", "drop", "reopen")
@@ -158,7 +159,9 @@ def change(verb: str, tasks_dir: str, task_id: str) -> Dict[str, object]:
             want_archived = False
         else:
             if current in tasks.ARCHIVED and archived:
-                raise TaskStateError(f"task {task_id} is already {current} (loop-task reopen {task_id} first)")
+                raise TaskStateError(
+                    f"task {task_id} is already {current} (loop-task reopen {task_id} first)"
+                )
             if current in tasks.ARCHIVED and current != target:
                 raise TaskStateError(f"task {task_id} is {current} (loop-task reopen {task_id} first)")
             want_archived = True
@@ -196,7 +199,9 @@ def run(
     report = change(verb, tasks_dir, task_id)
     warning = None
     try:
-        line: Optional[str] = checkpoint.append_log(project_root, "task", log_text(verb, task_id, reason), today)
+        line: Optional[str] = checkpoint.append_log(
+            project_root, "task", log_text(verb, task_id, reason), today
+        )
     except checkpoint.CheckpointError as exc:
         line, warning = None, f"the task moved, but nothing was logged: {exc}"
     report["reason"] = reason or None
@@ -205,7 +210,9 @@ def run(
 
 
 def _usage() -> int:
-    sys.stderr.write("usage: task_state.py done|drop|reopen ID --tasks-dir D --project-root P [--reason R] [--json]\n")
+    sys.stderr.write(
+        "usage: task_state.py done|drop|reopen ID --tasks-dir D --project-root P [--reason R] [--json]\n"
+    )
     return 2
 
 
@@ -245,7 +252,9 @@ def main(argv: List[str]) -> int:
         sys.stdout.write(json.dumps(report, ensure_ascii=False) + "\n")
     else:
         title = f" ({report['title']})" if report["title"] else ""
-        sys.stdout.write(f"{report['id']}{title}: {report['from_status']} -> {report['status']}, {report['path']}\n")
+        sys.stdout.write(
+            f"{report['id']}{title}: {report['from_status']} -> {report['status']}, {report['path']}\n"
+        )
     return 0
 
 

@@ -101,7 +101,7 @@ task_main() {
   loop_require_human "$verb"
   local -a args=("$verb" "${pos[1]}" --tasks-dir "$dir" --project-root "$root" --reason "$reason")
   [ "$json" = 0 ] || args+=(--json)
-  loop_py task_state "${args[@]}"
+  loop_py task_state ${args[@]+"${args[@]}"}
 }
 
 task_main "$@"

@@ -1,4 +1,4 @@
-"""loop-task.sh: a human's done / drop / reopen moves the task file, logs it, and is refused from an AI lane."""
+"""loop-task.sh: a human's done / drop / reopen moves the task file, logs it; refused from an AI lane."""
 
 from __future__ import annotations
 
@@ -42,7 +42,9 @@ def _task(shell_env, *args: str):
 
 
 def _log(shell_env) -> list[str]:
-    return [ln for ln in (shell_env.cwd / "ops-wiki" / "log.md").read_text().splitlines() if ln.startswith("## [")]
+    return [
+        ln for ln in (shell_env.cwd / "ops-wiki" / "log.md").read_text().splitlines() if ln.startswith("## [")
+    ]
 
 
 @pytest.mark.parametrize("start", ["open", "in-progress", "review"])
@@ -138,6 +140,8 @@ def test_refused_under_an_ai_harness_process(shell_env, verb):
 
 
 def test_help_and_version(shell_env):
-    assert shell_env.run("scripts/loop-task.sh", "--help").stdout.startswith("Usage: loop-task done|drop|reopen")
+    assert shell_env.run("scripts/loop-task.sh", "--help").stdout.startswith(
+        "Usage: loop-task done|drop|reopen"
+    )
     version = shell_env.run("scripts/loop-task.sh", "--version")
     assert version.returncode == 0 and version.stdout.startswith("loop-task, version ")

@@ -104,7 +104,7 @@ def test_lane_config_runs_demo_agents_and_the_builtin_brain(tmp_path: Path, auto
         assert argv[argv.index("--lane") + 1] == lane
         assert argv[argv.index("--project-root") + 1] == str(d.root)
         assert argv[argv.index("--work-s") + 1] == "0.25"
-    # docs runs the demo agent too, so the engine's ingest nudge is read, logged and acked (not pending forever)
+    # docs runs the demo agent too: the engine's ingest nudge is read, logged and acked (not pending forever)
     assert loaded.config.lanes["docs"].role == "docs" and demo.AGENT_LANES == ("web", "infra", "docs")
     cfg = config_mod.load(d.root)
     assert cfg.brain_harness == config_mod.BUILTIN
