@@ -56,6 +56,7 @@ USAGE
 
 for _arg in "$@"; do
   case $_arg in
+    --version) loop_version ;;
     -h | --help)
       usage
       exit 0

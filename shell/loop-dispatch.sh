@@ -97,6 +97,7 @@ dispatch_main() {
   local -a pos=()
   while [ $# -gt 0 ]; do
     case $1 in
+      --version) loop_version ;;
       -h | --help)
         usage
         exit 0

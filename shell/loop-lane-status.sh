@@ -86,6 +86,7 @@ lane_status_main() {
   local -a pos=()
   while [ $# -gt 0 ]; do
     case $1 in
+      --version) loop_version ;;
       -h | --help)
         usage
         exit 0

@@ -168,6 +168,7 @@ tmux_boot() {
   local pyargs=()
   while [ $# -gt 0 ]; do
     case $1 in
+      --version) loop_version ;;
       -h | --help)
         usage
         return 0
@@ -298,8 +299,10 @@ lane_boot_check() {
         "$(lane_one_line "$lane")" "$pane" "$harness" "$secs" "$(lane_one_line "$launch")"
       fails=$((fails + 1))
     elif [ "$state" = shell ]; then
-      printf 'boot-check: FAIL %s (%s): %s fell back to a bare shell (%s); launch: %s\n' \
-        "$(lane_one_line "$lane")" "$pane" "$harness" "$cmd" "$(lane_one_line "$launch")"
+      local said
+      said=$(loop_py lanes launch-error "--pane=$pane" 2>/dev/null || true)
+      printf 'boot-check: FAIL %s (%s): %s fell back to a bare shell (%s)%s; launch: %s\n' \
+        "$(lane_one_line "$lane")" "$pane" "$harness" "$cmd" "${said:+; the pane says: $said}" "$(lane_one_line "$launch")"
       fails=$((fails + 1))
     else
       printf 'boot-check: ok %s (%s): %s running (%s)\n' "$(lane_one_line "$lane")" "$pane" "$harness" "$cmd"
@@ -308,6 +311,16 @@ lane_boot_check() {
   rm -f "$tmp"
   printf 'boot-check: %d AI lane(s) checked, %d FAIL\n' "$checked" "$fails"
   [ "$fails" -eq 0 ]
+}
+
+# lane_launch_is_shell LAUNCH: 0 when the launch's program is a shell (bash, zsh, ...): a shell lane.
+lane_launch_is_shell() {
+  local first
+  first=$(printf '%s\n' "$1" | sed -e 's/^[[:space:]]*//' -e 's/[[:space:]].*$//')
+  case ${first##*/} in
+    bash | zsh | sh | dash | ksh | mksh | ash | yash | posh | fish | tcsh | csh) return 0 ;;
+  esac
+  return 1
 }
 
 lane_attach() {
@@ -408,6 +421,20 @@ tmux_add_lane() {
     exit "$rc"
   fi
   local window_id=${out%% *} pane_id=${out#* }
+  # a command that does not exist (or exits at once) leaves a bare shell that would pass for an idle lane:
+  # wait until it runs (LOOP_TMUX_LAUNCH_CHECK_S, default 10; a slow-starting one passes), else fail and
+  # take the window away again. A --cmd that is itself a shell is a shell lane: nothing to check.
+  if [ -n "$launch" ] && ! lane_launch_is_shell "$launch"; then
+    local why='' lrc=0 check_s=${LOOP_TMUX_LAUNCH_CHECK_S:-}
+    [ -n "$check_s" ] || check_s=10
+    why=$(loop_py lanes launch-check "--pane=$pane_id" "--timeout=$check_s" 2>&1) || lrc=$?
+    if [ "$lrc" != 0 ]; then
+      loop_tmux kill-window -t "$window_id" >/dev/null 2>&1 || true
+      if [ -n "$wt" ]; then git -C "$repo" worktree remove --force "$wt" >/dev/null 2>&1 || true; fi
+      why=${why#loop-tmux: }
+      loop_die "add-lane: lane $(lane_one_line "$window") not added: ${why:-its command did not start}; launch: $(lane_one_line "$launch")"
+    fi
+  fi
   printf 'loop-tmux: added lane %s (%s, %s) in %s: %s\n' "$(lane_one_line "$window")" "$window_id" \
     "$pane_id" "$(lane_one_line "$cwd")" "$(lane_one_line "${launch:-(a plain shell)}")"
   if [ "$wait_ready" = 1 ]; then
@@ -549,6 +576,7 @@ lane_drop_worktree() {
 
 tmux_main() {
   case ${1:-} in
+    --version) loop_version ;;
     up) shift; tmux_boot "$@" ;;
     add-lane) shift; tmux_add_lane "$@" ;;
     list-lanes) shift; tmux_list_lanes "$@" ;;

@@ -127,10 +127,11 @@ def test_auto_takes_every_seeded_task_to_review_and_tears_down(run: Run) -> None
     reviewed = {str(e["task"]): str(e["lane"]) for e in events if e["event"] == "task-review"}
     assert set(held) == set(IDS) and reviewed == held
     assert set(held.values()) <= {"web", "infra"}
+    box = run.root / ".loop" / "messages"
     for tid, lane in reviewed.items():
         mails = [
             parse_mail(p.read_text()).frontmatter
-            for p in (run.root / ".loop" / "messages").glob(f"*-{lane}-to-coord*.md")
+            for p in [*box.glob(f"*-{lane}-to-coord*.md"), *box.glob(f"processed/*-{lane}-to-coord*.md")]
         ]
         assert any(m.task == tid and (m.subject or "").startswith(f"done {tid}: ") for m in mails), tid
     # dependencies were honoured: T0003 only after T0001 and T0002 were reported, T0004 after T0003
@@ -140,6 +141,9 @@ def test_auto_takes_every_seeded_task_to_review_and_tears_down(run: Run) -> None
     assert seq.index(("task-in-progress", "T0003")) > seq.index(("task-review", "T0001"))
     assert seq.index(("task-in-progress", "T0003")) > seq.index(("task-review", "T0002"))
     assert seq.index(("task-in-progress", "T0004")) > seq.index(("task-review", "T0003"))
+    # the docs lane ingested the mail the engine nudged it about: read, logged and acked (not pending forever)
+    assert list(box.glob("processed/*-to-coord*.md"))
+    assert "(simulated by the demo agent on docs)" in (run.root / "ops-wiki" / "log.md").read_text()
     # torn down: no session, no daemon
     assert not run.has_session()
     status = json.loads(run.engine("status", "--json").stdout)

@@ -31,6 +31,7 @@ CLIS = (
     "loop-wiki-lint",
     "loop-jira-sync",
     "loop-lane-hook",
+    "loop-task",
 )
 
 

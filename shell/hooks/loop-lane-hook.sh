@@ -17,7 +17,7 @@ LOOP_PROG=loop-lane-hook
 
 usage() {
   cat <<'USAGE'
-Usage: loop-lane-hook.sh [EVENT]
+Usage: loop-lane-hook [EVENT]
 
 Run by Claude Code as a hook inside a loop lane (see shell/hooks/README.md for the settings.json
 snippet). Reads the hook's JSON from stdin; EVENT defaults to its hook_event_name. Writes
@@ -32,15 +32,18 @@ snippet). Reads the hook's JSON from stdin; EVENT defaults to its hook_event_nam
 <dir> is LOOP_LANE_HOOK_DIR, else $LOOP_TMUX_STATE_DIR/hooks, else the session option
 @loop_state_dir + /hooks, else $TMPDIR/loop-lane-hooks-<uid>; a relative one is the project's (in a
 lane's git worktree, resolved in the project it belongs to). Outside tmux it does nothing.
-Always exits 0 so it can never block the harness.
+Always exits 0 so it can never block the harness (an event name never starts with '-': an unknown
+option is a usage error, exit 2).
 USAGE
 }
 
 case ${1:-} in
+  --version) loop_version ;;
   -h | --help)
     usage
     exit 0
     ;;
+  -*) loop_usage_error "unknown option: $1" ;;
 esac
 if [ -z "${TMUX_PANE:-}" ]; then
   exit 0

@@ -265,37 +265,12 @@ class Lock:
         os.close(self.fd)  # closing releases the lock
 
 
-def _fm_value(value: str) -> str:
-    if (
-        re.match(r"^[A-Za-z0-9][A-Za-z0-9 ._/:@+-]*$", value)
-        and " #" not in value
-        and not value.endswith(":")
-    ):
-        return value
-    return json.dumps(value, ensure_ascii=False)
-
-
 def set_keys(text: str, values: Dict[str, str]) -> str:
-    """The text with frontmatter keys replaced (or added before the closing ---); every other byte kept."""
-    lines = text.split("\n")
-    if not lines or lines[0].rstrip("\r").rstrip(" \t") != "---":  # fences as frontmatter.split reads them
-        raise AdrError("the record has no frontmatter (it must start with a '---' line)")
-    end = next((i for i in range(1, len(lines)) if lines[i].rstrip("\r").rstrip(" \t") == "---"), -1)
-    if end < 0:
-        raise AdrError("the record's frontmatter is not closed by a '---' line")
-    todo = dict(values)
-    for i in range(1, end):
-        pair = frontmatter.match_key(lines[i])
-        if pair is not None and pair[0] in todo:
-            key = pair[0]
-            # a block list under the key would be left dangling: refuse rather than corrupt
-            if i + 1 < end and lines[i + 1][:1] in (" ", "\t", "-"):
-                raise AdrError(f"frontmatter key '{key}' holds a block list; edit it by hand")
-            cr = "\r" if lines[i].endswith("\r") else ""
-            lines[i] = f"{key}: {_fm_value(todo.pop(key))}{cr}"
-    if todo:
-        lines[end:end] = [f"{k}: {_fm_value(v)}" for k, v in todo.items()]
-    return "\n".join(lines)
+    """The record with frontmatter keys replaced or added (frontmatter.set_keys, the one writer)."""
+    try:
+        return frontmatter.set_keys(text, values)
+    except frontmatter.FrontmatterError as exc:
+        raise AdrError(f"the record: {exc}") from None
 
 
 def _today() -> str:

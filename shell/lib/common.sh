@@ -28,6 +28,14 @@ loop_usage_error() {
   exit 2
 }
 
+# loop_version: print "<prog>, version <CONTRACT_VERSION>" (the form every loop CLI prints) and exit 0.
+loop_version() {
+  local v=""
+  IFS= read -r v <"$LOOP_SHELL_ROOT/CONTRACT_VERSION" || true
+  printf '%s, version %s\n' "${LOOP_PROG:-${0##*/}}" "${v:-unknown}"
+  exit 0
+}
+
 # loop_warn MSG: a warning line on stderr.
 loop_warn() {
   printf '%s: warning: %s\n' "${LOOP_PROG:-${0##*/}}" "$1" >&2

@@ -14,8 +14,9 @@ mailbox message (.loop/messages/<stamp>-<lane>-to-coord.md, through mail.py so n
   for the coordinator: it moves no task);
 - anything else gets `subject: demo report` (a note for the coordinator: it moves no task);
 - except the engine's ingest nudge (a prompt starting `Ingest:`), which gets no mail: a reply would be
-  new pending mail, hence another nudge, without end. The agent notes a simulated ingest in
-  ops-wiki/log.md and leaves the messages pending (it does not read them, so it does not ack them).
+  new pending mail, hence another nudge, without end. The agent runs a simulated ingest: it reads the
+  pending messages, appends `## [date] ingest | <n> messages: <files>` to ops-wiki/log.md and acks each
+  into .loop/messages/processed/ (the engine still sees an acked report: it reads processed/ too).
 
 The lane name defaults to the pane's tmux window name; the project root to the nearest directory above
 the working directory that has a .loop/ (or --project-root / LOOP_PROJECT_ROOT), a lane's git worktree
@@ -117,18 +118,38 @@ def is_ingest_nudge(prompt: str) -> bool:
 
 
 def note_ingest(root: str, lane: str) -> str:
-    """Append a simulated-ingest line to ops-wiki/log.md (when the project has one); return what was done."""
-    count = len(mail.pending(os.path.join(root, ".loop", "messages"), with_subjects=False))
+    """Run a simulated ingest of the pending mail, per the protocol (AGENTS.md, Ingest): read each
+    message, append one `## [date] ingest | <n> messages: <files>` line to ops-wiki/log.md, then ack
+    each (mail.ack: into processed/). Return what was done (one line for the screen)."""
+    mailbox = os.path.join(root, ".loop", "messages")
     log = os.path.join(root, "ops-wiki", "log.md")
+    waiting = [m["file"] for m in mail.pending(mailbox, with_subjects=False)]
     if not os.path.isfile(log):
-        return f"ingest nudge: {count} pending, no ops-wiki/log.md to note it in"
+        return f"ingest nudge: {len(waiting)} pending, no ops-wiki/log.md to fold them into: left pending"
+    read: list[str] = []
+    for name in waiting:
+        try:
+            with open(os.path.join(mailbox, name), "rb") as fh:
+                fh.read(1 << 20)  # "read" it: the simulation folds nothing but its name into the log
+        except OSError:
+            continue  # acked meanwhile by someone else
+        read.append(name)
+    if not read:
+        return "ingest nudge: nothing pending any more"
     line = (
-        f"## [{_dt.date.today():%Y-%m-%d}] ingest | simulated by the demo agent on {lane}: "
-        f"{count} message(s) left pending (a simulation reads and acks nothing)\n"
+        f"## [{_dt.date.today():%Y-%m-%d}] ingest | {len(read)} messages: {', '.join(read)} "
+        f"(simulated by the demo agent on {lane})\n"
     )
     with open(log, "a", encoding="utf-8") as fh:
         fh.write(line)
-    return f"ingest nudge: noted in ops-wiki/log.md, {count} left pending"
+    acked = 0
+    for name in read:
+        try:
+            mail.ack(mailbox, name)
+            acked += 1
+        except (mail.MailError, OSError):
+            pass  # acked meanwhile, or a name clash in processed/: it stays pending, never lost
+    return f"ingest: {len(read)} read, noted in ops-wiki/log.md, {acked} acked into processed/"
 
 
 def report(root: str, lane: str, prompt: str) -> str:

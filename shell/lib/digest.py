@@ -688,8 +688,6 @@ def parse_args(argv: List[str]) -> Options:
         else:
             raise UsageError(f"unknown argument: {arg}")
         i += 1
-    if not os.path.isdir(opts.project_root):
-        raise UsageError(f"project root not found: {opts.project_root}")
     opts.resolve()
     return opts
 
@@ -749,6 +747,9 @@ def main(argv: List[str]) -> int:
     except UsageError as exc:
         sys.stderr.write(f"{PROG}: {exc}\nTry '{PROG} --help'.\n")
         return 2
+    if not os.path.isdir(opts.project_root):  # a runtime failure (1), as in every loop CLI
+        sys.stderr.write(f"{PROG}: project root not found: {opts.project_root}\n")
+        return 1
     try:
         if opts.json:
             doc = collect(opts, with_subjects=True)

@@ -176,6 +176,45 @@ def parse(text: str) -> Tuple[Dict[str, Value], str]:
     return data, body
 
 
+def _fm_value(value: str) -> str:
+    if (
+        re.match(r"^[A-Za-z0-9][A-Za-z0-9 ._/:@+-]*$", value)
+        and " #" not in value
+        and not value.endswith(":")
+    ):
+        return value
+    return json.dumps(value, ensure_ascii=False)
+
+
+def set_keys(text: str, values: Dict[str, str]) -> str:
+    """The text with frontmatter keys replaced (or added before the closing ---); every other byte kept.
+
+    The one frontmatter writer of shell/lib (ADRs, tasks): a value is written bare when the reader
+    reads it back as the same text, else JSON-quoted. A leading byte-order mark is kept.
+    """
+    if text.startswith("\ufeff"):
+        return "\ufeff" + set_keys(text[1:], values)
+    lines = text.split("\n")
+    if not lines or lines[0].rstrip("\r").rstrip(" \t") != "---":  # fences as frontmatter.split reads them
+        raise FrontmatterError("no frontmatter: the file must start with a '---' line")
+    end = next((i for i in range(1, len(lines)) if lines[i].rstrip("\r").rstrip(" \t") == "---"), -1)
+    if end < 0:
+        raise FrontmatterError("frontmatter is not closed by a '---' line")
+    todo = dict(values)
+    for i in range(1, end):
+        pair = match_key(lines[i])
+        if pair is not None and pair[0] in todo:
+            key = pair[0]
+            # a block list under the key would be left dangling: refuse rather than corrupt
+            if i + 1 < end and lines[i + 1][:1] in (" ", "\t", "-"):
+                raise FrontmatterError(f"frontmatter key '{key}' holds a block list; edit it by hand")
+            cr = "\r" if lines[i].endswith("\r") else ""
+            lines[i] = f"{key}: {_fm_value(todo.pop(key))}{cr}"
+    if todo:
+        lines[end:end] = [f"{k}: {_fm_value(v)}" for k, v in todo.items()]
+    return "\n".join(lines)
+
+
 def _read(path: str) -> str:
     import fsread  # only the CLI reads files: the parser stays import-free for the digest
 

@@ -52,6 +52,7 @@ import shlex
 import subprocess
 import sys
 import tempfile
+import time
 from typing import Any, Dict, Iterator, List, Optional, Sequence
 
 LIB_DIR = os.path.dirname(os.path.abspath(__file__))
@@ -946,6 +947,47 @@ def wait_ready(args: argparse.Namespace) -> int:
     raise LaneError(f"--wait-ready: lane {args.pane} {why}; the window stays")
 
 
+NOT_STARTED_RE = re.compile(
+    r"command not found|not found|No such file or directory|Permission denied|cannot execute"
+)
+
+
+def launch_error(pane_id: str) -> str:
+    """The pane's last line saying why a command did not start (`bash: nosuch: command not found`), or ""."""
+    proc = tmux("capture-pane", "-p", "-J", "-t", pane_id, check=False)
+    text = proc.stdout.decode("utf-8", "replace") if proc.returncode == 0 else ""
+    lines = [line.strip() for line in text.splitlines() if NOT_STARTED_RE.search(line)]
+    return show(lines[-1]) if lines else ""
+
+
+def launch_check(args: argparse.Namespace) -> int:
+    """add-lane: 0 once the lane's command runs (or its launching shell is still starting it when the
+    timeout ends: slow rc files; --wait-ready and --boot-check judge later); 1 with one line when the
+    command is gone at once and the pane fell back to a bare shell (a missing binary, say)."""
+    try:
+        secs = float(args.timeout)
+    except ValueError:
+        raise UsageError(f"--timeout: not a number: {args.timeout!r}") from None
+    harnesses = load_registry()
+    deadline = time.monotonic() + secs
+    while True:
+        rows = [
+            r for r in read_rows(["list-panes", "-t", args.pane], PANE_FIELDS) if r["pane_id"] == args.pane
+        ]
+        if not rows:
+            raise LaneError(f"lane pane {args.pane} is gone (its window was closed)")
+        state = pane_states(rows, harnesses)[args.pane]
+        if state == "running":
+            return 0
+        if state in ("shell", "dead"):
+            said = launch_error(args.pane)
+            why = f"the pane says: {said}" if said else "it exited at once and the pane fell back to a shell"
+            raise LaneError(f"the lane's command did not start ({why})")
+        if time.monotonic() >= deadline:
+            return 0
+        time.sleep(0.1)
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = _Parser(prog="lanes.py", add_help=True)
     sub = p.add_subparsers(dest="verb")
@@ -967,6 +1009,11 @@ def build_parser() -> argparse.ArgumentParser:
     a.add_argument("--opt", action="append", default=[])
     e = sub.add_parser("end-window")
     e.add_argument("--window-id", required=True)
+    lc = sub.add_parser("launch-check")
+    lc.add_argument("--pane", required=True)
+    lc.add_argument("--timeout", required=True)
+    le = sub.add_parser("launch-error")
+    le.add_argument("--pane", required=True)
     w = sub.add_parser("wait-ready")
     w.add_argument("--pane", required=True)
     w.add_argument("--timeout", required=True)
@@ -998,6 +1045,13 @@ def main(argv: List[str]) -> int:
             return rc
         if args.verb == "panes":
             return panes(args)
+        if args.verb == "launch-check":
+            return launch_check(args)
+        if args.verb == "launch-error":
+            said = launch_error(args.pane)
+            if said:
+                sys.stdout.write(said + "\n")
+            return 0
         if args.verb == "wait-ready":
             return wait_ready(args)
         if args.verb == "end-window":

@@ -64,6 +64,7 @@ checkpoint_main() {
   [ -n "$ceiling" ] || ceiling=48000
   while [ $# -gt 0 ]; do
     case $1 in
+      --version) loop_version ;;
       -h | --help)
         usage
         exit 0

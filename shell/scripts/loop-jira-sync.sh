@@ -39,6 +39,7 @@ jirasync_main() {
   local -a extra=()
   while [ $# -gt 0 ]; do
     case $1 in
+      --version) loop_version ;;
       -h | --help)
         usage
         exit 0

@@ -49,6 +49,7 @@ mail_main() {
   local -a pos=()
   while [ $# -gt 0 ]; do
     case $1 in
+      --version) loop_version ;;
       -h | --help)
         usage
         exit 0

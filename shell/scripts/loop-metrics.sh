@@ -50,6 +50,7 @@ metrics_main() {
   local -a flags=()
   while [ $# -gt 0 ]; do
     case $1 in
+      --version) loop_version ;;
       -h | --help)
         usage
         exit 0

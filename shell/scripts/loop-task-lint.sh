@@ -45,6 +45,7 @@ tasklint_main() {
   local root="" dir="" json=0
   while [ $# -gt 0 ]; do
     case $1 in
+      --version) loop_version ;;
       -h | --help)
         usage
         exit 0

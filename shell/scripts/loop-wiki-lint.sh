@@ -66,6 +66,7 @@ wikilint_main() {
   local -a bargs=()
   while [ $# -gt 0 ]; do
     case $1 in
+      --version) loop_version ;;
       -h | --help)
         usage
         exit 0

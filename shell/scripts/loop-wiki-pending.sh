@@ -38,6 +38,7 @@ pending_main() {
   local root="." mailbox="" quiet=0 limit=""
   while [ $# -gt 0 ]; do
     case $1 in
+      --version) loop_version ;;
       -h | --help)
         usage
         exit 0

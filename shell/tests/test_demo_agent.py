@@ -114,10 +114,11 @@ def test_ask_gets_a_re_reply(shell_env: ShellEnv, tmux_server: TmuxServer, tmp_p
     assert _head(messages[0])["subject"] == "re:ask-42"
 
 
-def test_an_ingest_nudge_gets_no_mail_only_a_simulated_log_line(
+def test_an_ingest_nudge_is_ingested_and_acked_never_answered(
     shell_env: ShellEnv, tmux_server: TmuxServer, tmp_path: Path
 ) -> None:
-    """A reply to the engine's ingest nudge would be new pending mail, hence another nudge, without end."""
+    """The protocol, simulated: the pending mail is read, logged and acked into processed/ (it no longer
+    stays "pending" forever); no reply mail (a reply would be new pending mail, another nudge, no end)."""
     root = tmp_path / "proj"
     (root / "ops-wiki").mkdir(parents=True)
     (root / "ops-wiki" / "log.md").write_text("# log\n")
@@ -125,12 +126,11 @@ def test_an_ingest_nudge_gets_no_mail_only_a_simulated_log_line(
     waiting = root / ".loop" / "messages" / "20261125-100000-web-to-coord.md"
     waiting.write_text("---\nsubject: done T0001: a\n---\nbody\n")
     _send(shell_env, "Ingest: 1 pending message(s) in .loop/messages/. Run the ingest protocol.")
-    retry_until(
-        lambda: "simulated by the demo agent" in (root / "ops-wiki" / "log.md").read_text(), timeout=15
-    )
-    retry_until(lambda: "left pending" in tmux_server.capture("=demo:web"), timeout=5)
-    assert _pending(root) == [waiting]  # no reply mail, and the waiting report is left for the engine
+    processed = root / ".loop" / "messages" / "processed" / waiting.name
+    retry_until(processed.is_file, timeout=15)
+    retry_until(lambda: "1 acked into processed/" in tmux_server.capture("=demo:web"), timeout=5)
+    assert _pending(root) == []  # acked, and no reply mail
+    assert processed.read_text() == "---\nsubject: done T0001: a\n---\nbody\n"
     log = (root / "ops-wiki" / "log.md").read_text().splitlines()
-    assert (
-        log[-1].startswith("## [") and "ingest | simulated by the demo agent on web: 1 message(s)" in log[-1]
-    )
+    assert log[-1].startswith("## [")
+    assert f"] ingest | 1 messages: {waiting.name} (simulated by the demo agent on web)" in log[-1]

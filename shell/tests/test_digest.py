@@ -356,7 +356,7 @@ def test_help_and_usage_errors(shell_env):
         assert proc.returncode == 2, args
         assert proc.stderr.startswith("loop-digest: ") and "Traceback" not in proc.stderr
     missing = shell_env.run("loop-digest.sh", "--once", "--project-root", "/nonexistent/x")
-    assert missing.returncode == 2 and "project root not found" in missing.stderr
+    assert missing.returncode == 1 and "project root not found" in missing.stderr
 
 
 # ---- parsers agree with the mailbox library (hypothesis) -----------------------------------------

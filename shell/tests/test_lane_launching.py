@@ -56,9 +56,11 @@ def test_a_lane_still_launching_is_booting_and_add_lane_waits_for_it(tmux_server
     boot = shell_env.run("loop-tmux.sh", "--session", "sl", "--no-attach", "--preset", "validation-only")
     assert boot.returncode == 0, boot.stderr
     marker.write_text("")
+    # add-lane waits LOOP_TMUX_LAUNCH_CHECK_S for the command to start; 0: it returns while still launching
     add = shell_env.run(
-        "loop-tmux.sh", "add-lane", "--session", "sl", "--window", "w1", "--harness", "claude"
-    )
+        "loop-tmux.sh", "add-lane", "--session", "sl", "--window", "w1", "--harness", "claude",
+        env={"LOOP_TMUX_LAUNCH_CHECK_S": "0"},
+    )  # fmt: skip
     assert add.returncode == 0, add.stderr
     first = lane_json(shell_env, "sl", "w1")
     assert (first["status"], first.get("detail")) == ("working", "booting"), first
@@ -76,13 +78,15 @@ def test_a_lane_still_launching_is_booting_and_add_lane_waits_for_it(tmux_server
 
 
 def test_add_lane_wait_ready_gives_up_early_on_a_harness_that_exited(tmux_server, shell_env, fake_harnesses):
+    """A harness that crashes after it started (not one that never starts: add-lane fails on that at once)."""
     shell_env.env.update(FAST)
     boot = shell_env.run("loop-tmux.sh", "--session", "ge", "--no-attach", "--preset", "validation-only")
     assert boot.returncode == 0, boot.stderr
     started = time.monotonic()
     proc = shell_env.run(
         "loop-tmux.sh", "add-lane", "--session", "ge", "--window", "gone",
-        "--cmd", "env PATH=/nonexistent claude", "--wait-ready", "--ready-timeout", "120",
+        "--cmd", "env FAKE_AGENT_WELCOME_S=30 FAKE_AGENT_CRASH_AFTER_S=3 claude", "--wait-ready",
+        "--ready-timeout", "120",
     )  # fmt: skip
     assert proc.returncode == 1, proc.stdout + proc.stderr
     assert "exited to a bare shell" in proc.stderr and len(proc.stderr.strip().splitlines()) == 1
@@ -134,3 +138,17 @@ def test_the_watchdog_leaves_a_lane_that_is_still_launching_alone(
         ),
         timeout=40,
     )
+
+
+def test_add_lane_fails_at_once_on_a_harness_that_never_starts(tmux_server, shell_env, fake_harnesses):
+    shell_env.env.update(FAST)
+    boot = shell_env.run("loop-tmux.sh", "--session", "ns", "--no-attach", "--preset", "validation-only")
+    assert boot.returncode == 0, boot.stderr
+    proc = shell_env.run(
+        "loop-tmux.sh", "add-lane", "--session", "ns", "--window", "gone",
+        "--cmd", "env PATH=/nonexistent claude", "--wait-ready", "--ready-timeout", "120",
+    )  # fmt: skip
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    assert len(proc.stderr.strip().splitlines()) == 1 and "lane gone not added" in proc.stderr
+    assert "claude" in proc.stderr and "No such file or directory" in proc.stderr, proc.stderr
+    assert "gone" not in tmux_server.out("list-windows", "-t", "=ns:", "-F", "#{window_name}").split()

@@ -309,6 +309,9 @@ def test_boot_check_fails_when_an_ai_lane_exits_to_a_shell(boot_env, tmux_server
     lines = proc.stdout.splitlines()
     assert any(line.startswith("boot-check: FAIL web") for line in lines), proc.stdout
     assert any(line.startswith("boot-check: FAIL infra") for line in lines), proc.stdout
+    # the missing binary is named: the shell's own words from the pane
+    infra = next(line for line in lines if line.startswith("boot-check: FAIL infra"))
+    assert "the pane says: " in infra and "claude" in infra and "not found" in infra, infra
     assert any(line.startswith("boot-check: ok docs") for line in lines), proc.stdout
     assert "3 AI lane(s) checked, 2 FAIL" in proc.stdout
 

@@ -314,3 +314,20 @@ def test_worktree_in_a_repo_without_commits_is_one_clear_line(session, tmux_serv
         " (a worktree branches from HEAD; commit first)"
     ]
     assert "iso3" not in tmux_server.out("list-windows", "-t", "=s:", "-F", "#{window_name}").split()
+
+
+@pytest.mark.parametrize("how", [("--cmd", "nosuch-binary-xyz --flag"), ("--harness", "claude")])
+def test_add_lane_fails_when_its_command_does_not_exist(session, tmux_server, fake_harnesses, how):
+    """Not `ok` and then an `idle (ready)` lane whose pane says `command not found`: a failure naming the
+    binary, and no window left behind."""
+    if how[0] == "--harness":
+        (fake_harnesses / "claude").unlink()
+    proc = _lt(session, "add-lane", "--session", "s", "--window", "ghost", *how)
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    assert proc.stdout == ""
+    line = proc.stderr.strip()
+    assert "\n" not in line and line.startswith("loop-tmux: add-lane: lane ghost not added: ")
+    binary = how[1].split()[0]
+    assert f"{binary}: command not found" in line or (binary in line and "not found" in line), line
+    names = tmux_server.out("list-windows", "-t", "=s:", "-F", "#{window_name}").split()
+    assert "ghost" not in names

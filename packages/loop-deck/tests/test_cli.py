@@ -20,7 +20,7 @@ def test_usage_errors_exit_2(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) ->
     monkeypatch.delenv("TMUX", raising=False)
     runner = CliRunner()
     missing = runner.invoke(main, ["--project-root", str(tmp_path / "nope"), "--session", "s"])
-    assert missing.exit_code == 2 and "not a directory" in missing.output
+    assert missing.exit_code == 1 and "not a directory" in missing.output  # a runtime failure, as everywhere
     no_session = runner.invoke(main, ["--project-root", str(tmp_path)])
     assert no_session.exit_code == 2 and "--session is required outside tmux" in no_session.output
     bad = runner.invoke(main, ["--project-root", str(tmp_path), "--session", "a;b"])

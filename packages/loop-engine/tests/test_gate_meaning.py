@@ -89,6 +89,8 @@ BLOCKED = [
     "python3 -c \"import pathlib; p=pathlib.Path('docs/'+'adr/0001-x.md'); p.write_text('x')\"",
     "Edit docs/adr/0001-x.md and set status: Accepted",
     "loop-task done T0001",
+    "loop-task drop T0001 --reason 'not needed'",
+    "loop-task --project-root . reopen 7",
     "./loop_task.sh DONE T0001",
     "mv tasks/T0001-x.md tasks/archive/",
     "git mv tasks/T0001-x.md tasks/archive/T0001-x.md",

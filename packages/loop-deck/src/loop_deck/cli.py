@@ -88,7 +88,7 @@ def main(
         print_overview(project_root, roots, as_json)
         return
     if not project_root.is_dir():
-        raise click.UsageError(f"--project-root {project_root}: not a directory")
+        raise click.ClickException(f"--project-root {project_root}: not a directory")  # runtime: exit 1
     root = project_root.resolve()
     if session is None:
         from loop_substrate import current_session

@@ -40,8 +40,45 @@ EXIT_FAILURE = 1
 OUTSIDE_A_PROJECT = frozenset({"stop"})
 
 
+GROUP_OPTIONS = ("--project-root", "--session")
+
+
+def hoist_group_options(args: list[str]) -> list[str]:
+    """The group's options moved in front of the command: `loop-engine status --session s` reads as
+    `loop-engine --session s status` (no command has options of those names). `--` ends the scan."""
+    front: list[str] = []
+    rest: list[str] = []
+    seen_command = False
+    i = 0
+    while i < len(args):
+        arg = args[i]
+        if arg == "--":
+            rest.extend(args[i:])
+            break
+        takes_value = arg in GROUP_OPTIONS and i + 1 < len(args)
+        if not seen_command:
+            if takes_value:
+                front.extend(args[i : i + 2])
+                i += 2
+                continue
+            seen_command = not arg.startswith("-")
+            front.append(arg)
+        elif arg.split("=", 1)[0] in GROUP_OPTIONS and "=" in arg:
+            front.insert(0, arg)
+        elif takes_value:
+            front[0:0] = args[i : i + 2]
+            i += 1
+        else:
+            rest.append(arg)
+        i += 1
+    return [*front, *rest]
+
+
 class _Group(click.Group):
     """Turns any unexpected exception into one line on stderr and exit 1 (never a traceback)."""
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        return super().parse_args(ctx, hoist_group_options(args))
 
     def invoke(self, ctx: click.Context) -> Any:
         # `loop-engine <command> --help` must work without a session: note it before the group runs
@@ -142,7 +179,7 @@ def main(ctx: click.Context, project_root: Path, session: str | None) -> None:
             return  # `loop-engine <command> --help` needs no session: click prints the help next
         raise click.UsageError("--session is required (or set LOOP_SESSION, or run inside tmux)")
     if not project_root.is_dir():
-        raise click.UsageError(f"--project-root {project_root}: not a directory")
+        raise click.ClickException(f"--project-root {project_root}: not a directory")  # runtime: exit 1
     try:
         ctx.obj = Ctx(EnginePaths(project_root.resolve(), session))
     except ValueError as exc:

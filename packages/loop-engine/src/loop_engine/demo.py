@@ -11,11 +11,16 @@
 3. The session booted by loop-tmux (on LOOP_TMUX_SOCKET's server when that is set, else the user's),
    loop-deck in the coord pane when it is installed (else loop-digest's redraw mode), and the engine's
    watch daemon started once both demo lanes are idle.
-4. Then, unless --no-attach: attach (outside tmux; detaching ends the demo unless --keep) or switch to
-   it (inside tmux; it keeps running). `--until-done SECS` runs headless instead: it waits until every
-   seeded task is in `review` (the loop's finish line: only a human marks a task done), exits 0, and
-   tears the daemon and the session down unless --keep; on a timeout it exits 1 with one line saying
-   where the loop stands.
+4. Then, unless --no-attach, one path wherever you are, the way to end it shown in the demo session's
+   status line: from a client of the demo's own tmux server (inside tmux, LOOP_TMUX_SOCKET unset or
+   naming that server) it switches that client to the demo; going back (prefix L) ends the demo. Else it
+   attaches in the foreground (outside tmux; or nested inside a client of another server, with the demo
+   session's prefix set to C-a, or C-b when yours is C-a, so its `d` detaches the demo, not your
+   client); detaching ends the demo. --keep leaves it running instead. The project folder stays; the
+   last line says where it is and how to remove it. `--until-done SECS` runs headless instead: it waits
+   until every seeded task is in `review` (the loop's finish line: only a human marks a task done),
+   exits 0, and tears the daemon and the session down unless --keep; on a timeout it exits 1 with one
+   line saying where the loop stands.
 
 Substrate CLIs are run by their installed paths (loop_substrate.script_path), never looked up on PATH,
 so a venv holding only loop-engine is enough. LOOP_DEMO_WORK_S sets how long the demo agents "work" on
@@ -37,7 +42,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import FrameType
-from typing import NoReturn
+from typing import Any, NoReturn
 
 import yaml
 
@@ -46,6 +51,7 @@ EXIT_FAILURE = 1
 EXIT_USAGE = 2
 EXIT_INTERRUPTED = 130
 DEMO_LANES = ("web", "infra")
+AGENT_LANES = (*DEMO_LANES, "docs")  # docs runs the demo agent too: it ingests (reads, logs, acks) the mail
 FINISHED = ("review", "done")
 READY_TIMEOUT_S = 60.0
 POLL_S = 0.5
@@ -150,7 +156,7 @@ def _lane_config(approval: str, agent_cmd: Mapping[str, str]) -> str:
                 lane: {"harness": "demo", "cmd": agent_cmd[lane], "role": "impl", "repo": "demo"}
                 for lane in DEMO_LANES
             },
-            "docs": {"harness": "shell", "role": "docs"},
+            "docs": {"harness": "demo", "cmd": agent_cmd["docs"], "role": "docs"},
         },
         "engine": {
             "approval_mode": approval,
@@ -162,8 +168,8 @@ def _lane_config(approval: str, agent_cmd: Mapping[str, str]) -> str:
         },
     }
     head = (
-        "# lane-config.yaml of the loop-demo project: web and infra run the demo harness (a simulated\n"
-        "# agent: no AI), docs is a plain shell (so pending mail waits for a human's ingest), and the\n"
+        "# lane-config.yaml of the loop-demo project: web, infra and docs run the demo harness (a simulated\n"
+        "# agent: no AI; docs runs a simulated ingest of the mail: it reads, logs and acks it), and the\n"
         "# engine runs the built-in deterministic brain with short intervals.\n"
     )
     return head + yaml.safe_dump(doc, sort_keys=False, width=1 << 20)
@@ -264,7 +270,7 @@ class Demo:
         self.script("loop-task-lint", "--project-root", str(self.root))
         agent = self.demo_agent()
         cmds = {}
-        for lane in DEMO_LANES:
+        for lane in AGENT_LANES:
             argv = ["python3", agent, "--lane", lane, "--project-root", str(self.root)]
             if self.work_s is not None:
                 argv += ["--work-s", self.work_s]
@@ -395,7 +401,33 @@ class Demo:
                 problems.append(f"tmux kill-session: {_first_line(proc.stderr)}")
         if problems:
             raise DemoError("; ".join(problems))
-        _say(f"stopped the engine daemon and session {self.session} (the project stays in {self.root})")
+        _say(f"stopped the engine daemon and session {self.session}")
+        _say(self.folder_hint())
+
+    def folder_hint(self) -> str:
+        return f"the demo project stays in {self.root}; remove it with: rm -rf {shlex.quote(str(self.root))}"
+
+    # ------------------------------------------------------------------ where the human is
+    def show_exit(self, text: str) -> None:
+        """Show how to leave / end the demo in the demo session's own status line (where the human is)."""
+        target = f"={self.session}:"  # set-option takes a pane target: the session's current pane
+        self.tmux("set-option", "-t", target, "status-right-length", str(len(text) + 4))
+        self.tmux("set-option", "-t", target, "status-right", f" {text} ")
+
+    def socket_path(self) -> str | None:
+        proc = self.tmux("display-message", "-p", "-t", f"={self.session}", "#{socket_path}")
+        return proc.stdout.strip() or None if proc.returncode == 0 else None
+
+    def client_of_this_pane(self) -> str | None:
+        """The tmux client showing the pane this process runs in (its TMUX server), if any."""
+        pane = os.environ.get("TMUX_PANE", "")
+        argv = ["tmux", "display-message", "-p", *(["-t", pane] if pane else []), "#{client_name}"]
+        proc = subprocess.run(argv, capture_output=True, text=True, env=self.env, check=False)
+        return proc.stdout.strip() or None if proc.returncode == 0 else None
+
+    def client_session(self, client: str) -> str | None:
+        proc = self.tmux("display-message", "-p", "-c", client, "#{client_session}")
+        return proc.stdout.strip() if proc.returncode == 0 else None
 
     def attach_hint(self) -> str:
         sock = f"-S {shlex.quote(self.socket)} " if self.socket else ""
@@ -475,6 +507,22 @@ def _project_root(given: str | None) -> Path:
     return root.resolve()
 
 
+class _Formatter(argparse.HelpFormatter):
+    """`Usage: loop-demo …`, the form every loop CLI prints (click's)."""
+
+    def add_usage(self, usage: str | None, actions: Any, groups: Any, prefix: str | None = None) -> None:
+        super().add_usage(usage, actions, groups, "Usage: " if prefix is None else prefix)
+
+
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("loop-engine")
+    except PackageNotFoundError:
+        return "unknown"
+
+
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> NoReturn:
         self.print_usage(sys.stderr)
@@ -495,6 +543,7 @@ def _positive(value: str) -> float:
 def parser() -> argparse.ArgumentParser:
     p = _Parser(
         prog=PROG,
+        formatter_class=_Formatter,
         description=(
             "The whole loop with no AI CLI: a loop-init project with seeded tasks, lanes running a "
             "simulated demo agent, the engine's built-in brain (manual approval) and loop-deck."
@@ -505,6 +554,7 @@ def parser() -> argparse.ArgumentParser:
             "timeout (one line on stderr); 2 usage; 130 interrupted."
         ),
     )
+    p.add_argument("--version", action="version", version=f"{PROG}, version {_version()}")
     p.add_argument(
         "--project-root",
         metavar="DIR",
@@ -583,6 +633,7 @@ def _cleanup(demo: Demo | None, *, keep: bool) -> None:
     if keep:
         if demo.booted:
             _say(f"--keep: left running; attach: {demo.attach_hint()}; stop: {demo.stop_hint()}")
+        _say(demo.folder_hint())
         return
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     try:
@@ -607,35 +658,89 @@ def _run(demo: Demo, args: argparse.Namespace) -> int:
         _say(f"every seeded task is in review ({len(TASKS)} of {len(TASKS)}): the loop ran end to end")
         if args.keep:
             _say(f"--keep: left running; attach: {demo.attach_hint()}; stop: {demo.stop_hint()}")
+            _say(demo.folder_hint())
         else:
             demo.teardown()
         return 0
     if args.no_attach:
         _say(f"attach: {demo.attach_hint()}")
         _say(f"stop:   {demo.stop_hint()}")
+        _say(demo.folder_hint())
         return 0
-    if os.environ.get("TMUX"):
-        switched = demo.tmux("switch-client", "-t", f"={demo.session}")
-        if switched.returncode == 0:
-            _say(f"switched to {demo.session}; it keeps running. stop: {demo.stop_hint()}")
-        else:  # e.g. the demo runs on another tmux server (LOOP_TMUX_SOCKET) than this client's
-            _say(f"cannot switch this tmux client to it; attach: {demo.attach_hint()}")
-            _say(f"stop:   {demo.stop_hint()}")
-        return 0
+    tmux_client = os.environ.get("TMUX", "").split(",")[0]
+    if tmux_client and _same_file(tmux_client, demo.socket_path()):
+        return _switch(demo, keep=args.keep)
     if not (sys.stdin.isatty() and sys.stdout.isatty()):
         _say(f"no terminal to attach from; attach: {demo.attach_hint()}")
         _say(f"stop:   {demo.stop_hint()}")
+        _say(demo.folder_hint())
         return 0
-    _say(
-        "attaching: detach (C-b d) to end the demo" + (" (--keep leaves it running)" if not args.keep else "")
+    return _attach(demo, keep=args.keep, nested=bool(tmux_client))
+
+
+def _same_file(a: str, b: str | None) -> bool:
+    if not b:
+        return False
+    try:
+        return os.path.samefile(a, b)
+    except OSError:
+        return os.path.realpath(a) == os.path.realpath(b)
+
+
+def _prefix(argv: list[str], env: Mapping[str, str]) -> str:
+    proc = subprocess.run(
+        [*argv, "show-options", "-gv", "prefix"], capture_output=True, text=True, env=dict(env), check=False
     )
-    subprocess.run(
-        ["tmux", *(["-S", demo.socket] if demo.socket else []), "attach-session", "-t", f"={demo.session}"],
-        env=demo.env,
-        check=False,
-    )
-    if args.keep:
+    return proc.stdout.strip() or "C-b"
+
+
+def _switch(demo: Demo, *, keep: bool) -> int:
+    """Inside a client of the demo's own server: switch it there; leaving the demo session ends the demo."""
+    client = demo.client_of_this_pane()
+    here = demo.client_session(client) if client else None
+    prefix = _prefix(["tmux", *(["-S", demo.socket] if demo.socket else [])], demo.env)
+    back = f"{prefix} L" if here else f"{prefix} s"
+    if keep or client is None:  # nothing to watch: the way to stop it is shown in the session itself
+        demo.show_exit(f"loop-demo: stop with {demo.stop_hint()}")
+    else:
+        demo.show_exit(f"loop-demo: {back} goes back to {here or 'your session'} and ends the demo")
+    argv = ["switch-client", *(["-c", client] if client else []), "-t", f"={demo.session}"]
+    switched = demo.tmux(*argv)
+    if switched.returncode != 0:
+        raise DemoError(f"cannot switch this tmux client to {demo.session}: {_first_line(switched.stderr)}")
+    if keep or client is None:
+        _say(f"switched to {demo.session}; it keeps running. stop: {demo.stop_hint()}")
+        _say(demo.folder_hint())
+        return 0
+    _say(f"switched to {demo.session}; going back ({back}) ends the demo (--keep leaves it running)")
+    while True:
+        where = demo.client_session(client) if client else None
+        if where != demo.session or not demo.session_exists():
+            break
+        time.sleep(POLL_S)
+    demo.teardown()
+    return 0
+
+
+def _attach(demo: Demo, *, keep: bool, nested: bool) -> int:
+    """Attach in the foreground (outside tmux, or nested in a client of another server); detaching ends it.
+
+    Nested, the demo session gets a prefix other than the outer client's, so its detach is not the outer's."""
+    tmux = ["tmux", *(["-S", demo.socket] if demo.socket else [])]
+    env = {k: v for k, v in demo.env.items() if k not in ("TMUX", "TMUX_PANE")}
+    prefix = _prefix(tmux, env)
+    if nested:
+        outer = _prefix(["tmux"], demo.env)
+        prefix = "C-a" if outer != "C-a" else "C-b"
+        demo.tmux("set-option", "-t", f"={demo.session}:", "prefix", prefix)
+    what = "leaves it running" if keep else "ends the demo"
+    demo.show_exit(f"loop-demo: {prefix} d detaches and {what}")
+    inside = " (nested in your tmux: the demo's prefix is " + prefix + ")" if nested else ""
+    _say(f"attaching{inside}: detach ({prefix} d) {what}" + ("" if keep else " (--keep leaves it running)"))
+    subprocess.run([*tmux, "attach-session", "-t", f"={demo.session}"], env=env, check=False)
+    if keep:
         _say(f"--keep: left running; attach: {demo.attach_hint()}; stop: {demo.stop_hint()}")
+        _say(demo.folder_hint())
     else:
         demo.teardown()
     return 0

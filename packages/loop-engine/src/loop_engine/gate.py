@@ -3,8 +3,9 @@
 - blocked, always, in every approval mode and even after a human approves: anything aimed at the
   coord lane, a target that is not a plain lane name, an unknown kind, and any text that MEANS a human's
   call (see `human_only_problems`): accepting, rejecting or superseding an ADR, writing a file in the ADR
-  folder, a `status:` verdict line for an ADR, marking a task done. Texts are read as a shell reads them
-  (shellwords.read_commands) before they are matched, so no spelling hides the meaning.
+  folder, a `status:` verdict line for an ADR, marking a task done, dropping or reopening it (any
+  `loop-task done|drop|reopen`). Texts are read as a shell reads them (shellwords.read_commands) before
+  they are matched, so no spelling hides the meaning.
 - destructive (runs only in `full` mode or after a human approves): any raw command (a dispatch or
   steer in command mode, add_lane with cmd or with a non-agent harness), text pasted into a pane that
   does not run an AI agent (a bare shell, a command, a dead pane, a lane we cannot see) — such text IS a
@@ -151,6 +152,7 @@ def _is_coord(target: str) -> bool:
 # loop-adr verbs that record a human's verdict on an ADR (loop-adr refuses all three inside an AI lane);
 # `new`, `list`, `show` are what lanes use.
 ADR_VERDICT_VERBS = frozenset({"accept", "reject", "supersede"})
+LOOP_TASK_VERBS = frozenset({"done", "drop", "reopen"})  # loop-task's verbs: every one is a human's call
 ADR_OTHER_VERBS = frozenset({"new", "list", "show", "help"})
 _ADR_VALUE_OPTIONS = frozenset({"--adr-dir", "--project-root", "--by"})
 _ADR_STATUS_RE = re.compile(r"\bstatus\s*:\s*[\"']?\s*(?:accepted|rejected|superseded|deprecated)\b")
@@ -263,7 +265,7 @@ class _Meaning:
     """What one simple command does, any of its words taken as where the command starts (prose)."""
 
     verdicts: list[str] = field(default_factory=list)
-    task_done: bool = False
+    task_verbs: list[str] = field(default_factory=list)
     written: dict[int, bool] = field(default_factory=dict)  # word index -> content from elsewhere
     scripts: list[str] = field(default_factory=list)
 
@@ -280,7 +282,7 @@ def _read_command(words: Sequence[str], stdin_texts: Sequence[str]) -> _Meaning:
     verdict: list[str | None] = [None] * (n + 1)
     in_place = [False] * (n + 1)
     awk_in_place = [False] * (n + 1)
-    done_after = [False] * (n + 1)
+    task_verb: list[str | None] = [None] * (n + 1)  # the next loop-task verb at or after i
     for i in range(n - 1, -1, -1):
         w = stripped[i]
         if w in _ADR_VALUE_OPTIONS:
@@ -295,7 +297,7 @@ def _read_command(words: Sequence[str], stdin_texts: Sequence[str]) -> _Meaning:
         )
         in_place[i] = flag or in_place[i + 1]
         awk_in_place[i] = words[i] == "inplace" or awk_in_place[i + 1]
-        done_after[i] = w == "done" or done_after[i + 1]
+        task_verb[i] = w if w in LOOP_TASK_VERBS else task_verb[i + 1]
     out = _Meaning()
     all_from: dict[bool, int] = {}  # first start whose every later plain word is written, by wholesale
 
@@ -312,8 +314,8 @@ def _read_command(words: Sequence[str], stdin_texts: Sequence[str]) -> _Meaning:
                 out.verdicts.append(first)
             elif first is not None and first not in ADR_OTHER_VERBS and p + 1 <= n and verdict[p + 1]:
                 out.verdicts.append(str(verdict[p + 1]))
-        elif name == "loop-task" and done_after[min(k + 1, n)]:
-            out.task_done = True
+        elif name == "loop-task" and task_verb[min(k + 1, n)]:
+            out.task_verbs.append(str(task_verb[min(k + 1, n)]))
         elif name in _WRITE_ALL_ARGS or (
             name in _IN_PLACE and (awk_in_place if name in ("awk", "gawk") else in_place)[min(k + 1, n)]
         ):
@@ -394,8 +396,11 @@ def human_only_problems(text: str, ctx: GateContext) -> list[str]:
         meaning = _read_command(cmd.words, cmd.stdin_texts)
         for verb in meaning.verdicts:
             add(f"runs `loop-adr {verb}`: an ADR's verdict is a human's call")
-        if meaning.task_done:
-            add("runs `loop-task done`: marking a task done is a human's call")
+        for verb in meaning.task_verbs:
+            if verb == "done":
+                add("runs `loop-task done`: marking a task done is a human's call")
+            else:
+                add(f"runs `loop-task {verb}`: dropping or reopening a task is a human's call")
         for script in meaning.scripts:
             if any(sq and sq in _squash(script) for sq in squashed_adr):
                 add("runs a program that names the ADR folder: an ADR's status is a human's call")

@@ -29,7 +29,7 @@ from loop_schemas.pm import AdapterList, SyncResult
 from loop_schemas.project import InitReport
 from loop_schemas.registry import HarnessRegistry
 from loop_schemas.state import OrchestratorState
-from loop_schemas.task import TaskFrontmatter, TaskLintReport
+from loop_schemas.task import TaskChange, TaskFrontmatter, TaskLintReport
 from loop_schemas.watchdog import RestartEvent, WatchdogLifecycleEvent
 
 SCHEMA_MODELS: dict[str, type[BaseModel]] = {
@@ -58,6 +58,7 @@ SCHEMA_MODELS: dict[str, type[BaseModel]] = {
     "engine-cycle": CycleResult,
     "pm-sync-result": SyncResult,
     "task-lint": TaskLintReport,
+    "task-change": TaskChange,
     "init-report": InitReport,
     "engine-approve": ApproveResult,
     "engine-events": EventList,

@@ -136,6 +136,27 @@ class TaskLintReport(BaseModel):
     findings: list[TaskLintItem]
 
 
+class TaskChange(BaseModel):
+    """`loop-task done|drop|reopen ID --json`: one task's change, as a human made it.
+
+    done and drop move the file to tasks/archive/, reopen moves it back to tasks/ with status open;
+    `log_line` is the line appended to ops-wiki/log.md (null when the project has no ops-wiki/).
+    """
+
+    model_config = ConfigDict(extra="allow")
+
+    contract_version: Literal[1]
+    verb: Literal["done", "drop", "reopen"]
+    id: Annotated[str, Field(pattern=r"^T\d{4}$")]
+    title: str
+    from_status: TaskStatus
+    status: Literal["done", "dropped", "open"]
+    from_path: str
+    path: str
+    reason: str | None
+    log_line: str | None
+
+
 def _section_name(heading: str) -> str | None:
     """The required section a `## ` heading names (a trailing note after the name is allowed)."""
     for name in REQUIRED_SECTIONS:

@@ -84,3 +84,7 @@ def loop_jira_sync() -> None:
 
 def loop_lane_hook() -> None:
     exec_script("loop-lane-hook")
+
+
+def loop_task() -> None:
+    exec_script("loop-task")

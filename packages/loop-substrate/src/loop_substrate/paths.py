@@ -24,6 +24,7 @@ SCRIPT_NAMES: tuple[str, ...] = (
     "loop-wiki-lint",
     "loop-jira-sync",
     "loop-lane-hook",
+    "loop-task",
 )
 _CANDIDATES = ("{name}.sh", "scripts/{name}.sh", "bin/{name}", "hooks/{name}.sh", "lib/{name}.sh")
 
