@@ -154,17 +154,21 @@ async def test_at_80x24_the_keys_that_matter_statuses_and_action_rows_stay_visib
 async def test_the_task_and_preview_the_engine_adds_per_action_are_shown(
     project: Path, fleet: StubSubstrate, runner: RecordingRunner
 ) -> None:
-    # issue 18 item 1 adds task, task_title and preview per action: the deck shows them where it shows the
-    # decision (the action detail and the approve confirm), and keeps working without them
+    # issue 18 item 1: per action the task it serves, its title and the first lines of what is sent, built
+    # by loop_schemas.action_views (the views `loop-engine status` prints), shown where the deck shows the
+    # decision (the action detail and the approve confirm). The payload is a task file: its front matter
+    # names the task, the title comes from tasks/, the preview skips the front matter and the headings.
     import copy
     import json
 
-    from deck_fakes import PENDING, build
+    from deck_fakes import PENDING, build, write_task
     from loop_deck.screens import ConfirmScreen
 
+    write_task(project, "T0002", "in-progress", "wire the queue")
     pending = copy.deepcopy(PENDING)
-    pending["gates"][0].update(  # type: ignore[index]
-        task="T0002", task_title="wire the queue", preview=["Wire the queue to the worker.", "Keep it small."]
+    pending["decision"]["actions"][0]["payload"] = (  # type: ignore[index]
+        "---\nid: T0002\ntitle: an older title\nstatus: open\n---\n## Objective\n"
+        "Wire the queue to the worker.\n\nKeep it small.\n"
     )
     engine = project / ".loop" / "sessions" / "demo" / "engine"
     engine.mkdir(parents=True)

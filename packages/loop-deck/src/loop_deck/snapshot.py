@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import json
 import os
 import shutil
 import time
@@ -24,6 +25,7 @@ from loop_schemas import (
     RestartEvent,
     SchemaError,
     accept_gate_problems,
+    action_views,
     mail_head,
     open_project_file,
     parse_adr,
@@ -35,6 +37,7 @@ from loop_schemas import (
     read_project_file,
     read_project_head,
     read_project_text,
+    task_titles,
 )
 from loop_schemas.fsread import DOC_CAP, ENGINE_CAP, STATE_CAP
 from pydantic import ValidationError
@@ -223,26 +226,19 @@ class ActionRow:
     preview: tuple[str, ...] = ()
 
 
-def _action_view(pending: PendingDecision, index: int) -> dict[str, Any]:
-    """The engine's view of action `index` when the file carries one: an `actions` list of per-action
-    views (as `status --json` prints them), else the extra keys of its gate; {} when neither has it."""
-    views = (pending.model_extra or {}).get("actions")
-    if isinstance(views, list) and index < len(views) and isinstance(views[index], dict):
-        return dict(views[index])
-    gate = pending.gates[index] if index < len(pending.gates) else None
-    return dict(gate.model_extra or {}) if gate is not None else {}
-
-
-def _text(value: object) -> str:
-    return value.strip() if isinstance(value, str) else ""
-
-
-def _preview(value: object) -> tuple[str, ...]:
-    if isinstance(value, str):
-        value = value.splitlines()
-    if not isinstance(value, list):
-        return ()
-    return tuple(str(line) for line in value[:5] if isinstance(line, str))
+def lane_tasks(engine_dir: Path) -> dict[str, str]:
+    """Lane -> the task it holds in progress, from the engine's assignments.json ({} when unreadable)."""
+    try:
+        held = json.loads(read_project_file(engine_dir / "assignments.json", ENGINE_CAP))
+    except (OSError, ValueError, RecursionError):
+        return {}
+    if not isinstance(held, dict):
+        return {}
+    return {
+        str(a.get("lane")): str(tid)
+        for tid, a in held.items()
+        if isinstance(a, dict) and a.get("state") == "in-progress"
+    }
 
 
 @dataclass(frozen=True)
@@ -449,7 +445,12 @@ def read_subject(path: Path) -> str:
     return subject or ""
 
 
-def read_decision(path: Path) -> tuple[DecisionView | None, str | None]:
+def read_decision(
+    path: Path, titles: dict[str, str] | None = None, held: dict[str, str] | None = None
+) -> tuple[DecisionView | None, str | None]:
+    """The pending decision as the gate shows it; each action's task, title and preview come from
+    loop_schemas.action_views (the same views `loop-engine status` prints). `titles`: task id -> title;
+    `held`: lane -> the task it holds (what a steer serves)."""
     try:
         raw = read_project_file(path, ENGINE_CAP)
     except FileNotFoundError:
@@ -463,10 +464,11 @@ def read_decision(path: Path) -> tuple[DecisionView | None, str | None]:
         where = ".".join(str(p) for p in err.get("loc", ())) or "file"
         return None, f"pending decision is corrupt — {where}: {one_line(str(err.get('msg', 'invalid')))}"
     actions = []
+    views = action_views(pending, titles=titles, lane_tasks=held)
     for i, action in enumerate(pending.decision.actions):
         gate = pending.gates[i] if i < len(pending.gates) else None
         data = action.model_dump()
-        view = _action_view(pending, i)
+        view = views[i]
         actions.append(
             ActionRow(
                 index=i,
@@ -477,9 +479,9 @@ def read_decision(path: Path) -> tuple[DecisionView | None, str | None]:
                 summary=summarise_action(data),
                 rationale=action.rationale,
                 reasons=tuple(gate.reasons) if gate else (),
-                task=_text(view.get("task")),
-                task_title=_text(view.get("task_title")),
-                preview=_preview(view.get("preview")),
+                task=view.task or "",
+                task_title=view.task_title or "",
+                preview=tuple(view.preview),
             )
         )
     return (
@@ -698,8 +700,12 @@ class Reader:
         if key is None:
             self._decision = _Cached()
             return None, None
-        if key != self._decision.key:
-            self._decision = _Cached(key, read_decision(path))
+        engine_dir = self.paths.engine_dir
+        tasks = self.paths.project_root / "tasks"
+        full = (key, file_key(engine_dir / "assignments.json"), file_key(tasks), file_key(tasks / "archive"))
+        if full != self._decision.key:
+            titles = task_titles(tasks) if file_key(tasks) is not None else {}
+            self._decision = _Cached(full, read_decision(path, titles, lane_tasks(engine_dir)))
         value: tuple[DecisionView | None, str | None] = self._decision.value
         return value
 
