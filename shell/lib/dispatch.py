@@ -306,8 +306,9 @@ def squeezed(text: str) -> str:
 
 class Submission:
     """Proof that a TUI took a pasted prompt, read from its input box (registry input_pattern): the
-    paste shows up in the box; Enter empties the box; and the prompt is seen submitted: its first
-    line is echoed above the box once more than before the paste, or the lane turned working.
+    paste shows up in the box; Enter empties the box; and the prompt is seen submitted: its first or
+    last 40 characters are echoed above the box once more than before the paste, or the lane turned
+    working.
     A paste swallowed by a harness still busy with something else (a /clear being taken) shows none of
     these, so it is reported as not delivered; nothing is ever pasted again."""
 
@@ -318,14 +319,18 @@ class Submission:
         self.registry = registry
         self.pattern = pattern
         self.what = what
-        first = next((ln for ln in payload.decode("utf-8", "replace").splitlines() if ln.strip()), "")
-        self.head = squeezed(first)[:24]
+        text = squeezed(payload.decode("utf-8", "replace"))
+        self.ends = {text[:40], text[-40:]} - {""}
         self.echoes_before = 0
         self.box_text: str | None = None
         self.was_working = status_of(pane, registry).status == "working"
 
     def echoes(self, above: str) -> int:
-        return sum(1 for line in above.split("\n") if self.head and self.head in squeezed(line))
+        """How often the prompt's first or last 40 characters show above the box, its rows joined as
+        wrapped at a space or inside a word (a long prompt's head may have scrolled off the screen)."""
+        rows = [squeezed(row) for row in above.split("\n")]
+        joined = (squeezed(" ".join(rows)), "".join(rows))
+        return max(text.count(end) for text in joined for end in self.ends) if self.ends else 0
 
     def pasted(self, before: str, pasted: str) -> None:
         self.echoes_before = self.echoes(split_at_input(before, self.pattern)[0])
