@@ -276,7 +276,7 @@ def paste_and_enter(
     retries = int(env_float("LOOP_DISPATCH_ENTER_RETRIES", 2))
     for _attempt in range(retries + 1):
         ls.tmux("send-keys", "-t", pane.pane_id, "Enter")
-        if box is not None:
+        if box is not None and box.box_text is not None:
             if box.left_within(confirm_s):
                 box.confirm(confirm_s)
                 return
@@ -308,7 +308,7 @@ class Submission:
     """Proof that a TUI took a pasted prompt, read from its input box (registry input_pattern): the
     paste shows up in the box; Enter empties the box; and the prompt is seen submitted: its first or
     last 40 characters are echoed above the box once more than before the paste, or the lane turned
-    working.
+    working (a lane already working before the paste queues the prompt: the box emptying suffices).
     A paste swallowed by a harness still busy with something else (a /clear being taken) shows none of
     these, so it is reported as not delivered; nothing is ever pasted again."""
 
@@ -333,6 +333,8 @@ class Submission:
         return max(text.count(end) for text in joined for end in self.ends) if self.ends else 0
 
     def pasted(self, before: str, pasted: str) -> None:
+        """Check the paste landed in the box (box_text stays None when no input box is found: then
+        the screen reacting to Enter is all the proof there is, as for any TUI)."""
         self.echoes_before = self.echoes(split_at_input(before, self.pattern)[0])
         self.box_text = split_at_input(pasted, self.pattern)[1]
         if self.box_text == "":
@@ -362,10 +364,10 @@ class Submission:
                 pane = describe_target(self.pane.pane_id, None)
             except ls.LaneError:
                 pane = self.pane
-            if status_of(pane, self.registry).status == "working" and not self.was_working:
+            if self.was_working:
+                return  # a lane busy before the paste queues the prompt: the box emptying is the proof
+            if status_of(pane, self.registry).status == "working":
                 return
-            if self.was_working and self.box_text is None:
-                return  # a busy lane without a readable box: the box leaving is all there is
             if time.monotonic() >= deadline:
                 break
             time.sleep(0.1)
@@ -469,9 +471,7 @@ def clear_first(
             if box == "" and above != above_before:
                 break
             if time.monotonic() >= deadline:
-                ls.warn(
-                    f"{pane.pane_id} did not redraw after /clear within {timeout:g}s; delivering anyway"
-                )
+                ls.warn(f"{pane.pane_id} did not redraw after /clear within {timeout:g}s; delivering anyway")
                 return
             time.sleep(0.05)
     ls.DebounceCache(pane.socket).forget(pane.pane_id)
