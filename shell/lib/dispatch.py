@@ -219,9 +219,12 @@ def paste_and_enter(
     what: str = "prompt",
     kind: str = "tui",
     guard: Callable[[], None] | None = None,
+    box: Submission | None = None,
 ) -> None:
     """Paste once, pause, Enter; recapture, and (a TUI only) retry only the Enter. `guard` runs right
-    before the paste and raises to stop it. Raises DispatchError if not delivered."""
+    before the paste and raises to stop it. With `box` (a TUI whose input box the registry's
+    input_pattern finds) the paste must show up in the input box and, after Enter, leave it and be
+    seen submitted (Submission.confirm). Raises DispatchError if not delivered."""
     if guard is not None:
         guard()
     look = screen if kind == "tui" else screen_and_cursor
@@ -254,6 +257,8 @@ def paste_and_enter(
         raise DispatchError(
             f"the {what} did not show up in {pane.pane_id} after the paste; Enter not sent (not delivered)"
         )
+    if box is not None:
+        box.pasted(before, pasted)
     if not enter:
         return
     confirm_s = env_float("LOOP_DISPATCH_ENTER_CONFIRM_S", 1.5)
@@ -271,12 +276,106 @@ def paste_and_enter(
     retries = int(env_float("LOOP_DISPATCH_ENTER_RETRIES", 2))
     for _attempt in range(retries + 1):
         ls.tmux("send-keys", "-t", pane.pane_id, "Enter")
-        if changed_within(pane.pane_id, look, pasted, confirm_s):
+        if box is not None and box.box_text is not None:
+            if box.left_within(confirm_s):
+                box.confirm(confirm_s)
+                return
+        elif changed_within(pane.pane_id, look, pasted, confirm_s):
             return
     raise DispatchError(
         f"Enter was not taken by {pane.pane_id} after {retries + 1} tries; the {what} may still sit "
         "in the input box (not delivered, not re-pasted)"
     )
+
+
+def split_at_input(text: str, pattern: re.Pattern[str]) -> tuple[str, str | None]:
+    """(the screen above the input box, the box's text as input_text reads it); (the whole screen,
+    None) when no line is an input box."""
+    lines = text.split("\n")
+    for i in range(len(lines) - 1, -1, -1):
+        match = pattern.search(lines[i].rstrip())
+        if match:
+            found = (match.group(1) if match.groups() else "").strip(" │┃|")
+            return "\n".join(lines[:i]), found
+    return text, None
+
+
+def squeezed(text: str) -> str:
+    return " ".join(text.split())
+
+
+class Submission:
+    """Proof that a TUI took a pasted prompt, read from its input box (registry input_pattern): the
+    paste shows up in the box; Enter empties the box; and the prompt is seen submitted: its first or
+    last 40 characters are echoed above the box once more than before the paste, or the lane turned
+    working (a lane already working before the paste queues the prompt: the box emptying suffices).
+    A paste swallowed by a harness still busy with something else (a /clear being taken) shows none of
+    these, so it is reported as not delivered; nothing is ever pasted again."""
+
+    def __init__(
+        self, pane: ls.Pane, registry: ls.Registry, pattern: re.Pattern[str], payload: bytes, what: str
+    ) -> None:
+        self.pane = pane
+        self.registry = registry
+        self.pattern = pattern
+        self.what = what
+        text = squeezed(payload.decode("utf-8", "replace"))
+        self.ends = {text[:40], text[-40:]} - {""}
+        self.echoes_before = 0
+        self.box_text: str | None = None
+        self.was_working = status_of(pane, registry).status == "working"
+
+    def echoes(self, above: str) -> int:
+        """How often the prompt's first or last 40 characters show above the box, its rows joined as
+        wrapped at a space or inside a word (a long prompt's head may have scrolled off the screen)."""
+        rows = [squeezed(row) for row in above.split("\n")]
+        joined = (squeezed(" ".join(rows)), "".join(rows))
+        return max(text.count(end) for text in joined for end in self.ends) if self.ends else 0
+
+    def pasted(self, before: str, pasted: str) -> None:
+        """Check the paste landed in the box (box_text stays None when no input box is found: then
+        the screen reacting to Enter is all the proof there is, as for any TUI)."""
+        self.echoes_before = self.echoes(split_at_input(before, self.pattern)[0])
+        self.box_text = split_at_input(pasted, self.pattern)[1]
+        if self.box_text == "":
+            raise DispatchError(
+                f"the {self.what} did not show up in the input box of {self.pane.pane_id} after the paste "
+                "(the harness dropped it); Enter not sent, not re-pasted (not delivered)"
+            )
+
+    def left_within(self, limit: float) -> bool:
+        """Whether the input box stops showing what the paste put there within `limit` seconds."""
+        deadline = time.monotonic() + limit
+        while True:
+            box = split_at_input(screen(self.pane.pane_id), self.pattern)[1]
+            if box is not None and box != self.box_text:
+                return True
+            if time.monotonic() >= deadline:
+                return False
+            time.sleep(0.05)
+
+    def confirm(self, limit: float) -> None:
+        deadline = time.monotonic() + limit
+        while True:
+            above, _box = split_at_input(screen(self.pane.pane_id), self.pattern)
+            if self.echoes(above) > self.echoes_before:
+                return
+            try:
+                pane = describe_target(self.pane.pane_id, None)
+            except ls.LaneError:
+                pane = self.pane
+            if self.was_working:
+                return  # a lane busy before the paste queues the prompt: the box emptying is the proof
+            if status_of(pane, self.registry).status == "working":
+                return
+            if time.monotonic() >= deadline:
+                break
+            time.sleep(0.1)
+        raise DispatchError(
+            f"the input box of {self.pane.pane_id} emptied but the {self.what} was not seen submitted "
+            f"within {limit:g}s (no echo above the box, the lane did not start working); not re-pasted "
+            "(not delivered)"
+        )
 
 
 def changed_within(pane_id: str, look: Callable[[str], str], seen: str, limit: float) -> bool:
@@ -323,24 +422,73 @@ def wait_until_idle(pane: ls.Pane, registry: ls.Registry, timeout: float) -> tup
         time.sleep(0.2)
 
 
-def clear_first(pane: ls.Pane, registry: ls.Registry, guard: Callable[[], None]) -> None:
-    """Send /clear to an idle claude lane and wait for it to settle; warn (never fail) if unconfirmed.
-    A permission prompt that shows up meanwhile stops it (`guard` raises)."""
+def clear_first(
+    pane: ls.Pane, registry: ls.Registry, guard: Callable[[], None], pattern: re.Pattern[str] | None
+) -> None:
+    """Send /clear to an idle claude lane and wait until it has provably taken it; a permission
+    prompt that shows up meanwhile stops it (`guard` raises).
+
+    With the harness's input_pattern the wait needs positive evidence, never the old idle screen seen
+    again: Enter (retried while the box still holds `/clear`) empties the input box, the screen above
+    the box changes (the transcript is redrawn), and then the lane is idle (debounced). `/clear`
+    still in the box after the retries: DispatchError, nothing of the payload pasted. No change or no
+    idle within LOOP_DISPATCH_CLEAR_TIMEOUT: a warning, and the payload is delivered (its own
+    delivery check reports a paste the harness drops)."""
     timeout = env_float("LOOP_DISPATCH_CLEAR_TIMEOUT", 8.0)
     start = time.monotonic()
-    try:
+    if pattern is None:
+        try:
+            paste_and_enter(
+                pane, b"/clear", min(0.3, timeout), enter=True, verify=False, what="/clear", guard=guard
+            )
+        except ApprovalShownError:
+            raise
+        except DispatchError as exc:
+            ls.warn(f"could not confirm /clear ({exc}); delivering anyway")
+            return
+    else:
+        above_before = split_at_input(screen(pane.pane_id), pattern)[0]
         paste_and_enter(
-            pane, b"/clear", min(0.3, timeout), enter=True, verify=False, what="/clear", guard=guard
+            pane, b"/clear", min(0.3, timeout), enter=False, verify=False, what="/clear", guard=guard
         )
-    except ApprovalShownError:
-        raise
-    except DispatchError as exc:
-        ls.warn(f"could not confirm /clear ({exc}); delivering anyway")
-        return
+        confirm_s = env_float("LOOP_DISPATCH_ENTER_CONFIRM_S", 1.5)
+        retries = int(env_float("LOOP_DISPATCH_ENTER_RETRIES", 2))
+        box: str | None = "/clear"
+        for _attempt in range(retries + 1):
+            ls.tmux("send-keys", "-t", pane.pane_id, "Enter")
+            box = box_emptied_within(pane.pane_id, pattern, confirm_s)
+            if box == "":
+                break
+        if box != "":
+            what = "no input box was found" if box is None else f"it still holds {one_line(box, 40)!r}"
+            raise DispatchError(
+                f"Enter did not take the /clear in {pane.pane_id} after {retries + 1} tries ({what}); "
+                "the payload was not pasted (not delivered)"
+            )
+        deadline = start + timeout
+        while True:
+            above, box = split_at_input(screen(pane.pane_id), pattern)
+            if box == "" and above != above_before:
+                break
+            if time.monotonic() >= deadline:
+                ls.warn(f"{pane.pane_id} did not redraw after /clear within {timeout:g}s; delivering anyway")
+                return
+            time.sleep(0.05)
     ls.DebounceCache(pane.socket).forget(pane.pane_id)
     remaining = max(0.0, timeout - (time.monotonic() - start))
     if not wait_until_idle(pane, registry, remaining)[0]:
         ls.warn(f"{pane.pane_id} did not settle after /clear within {timeout:g}s; delivering anyway")
+
+
+def box_emptied_within(pane_id: str, pattern: re.Pattern[str], limit: float) -> str | None:
+    """Poll until the input box reads empty, at most `limit` seconds; the box's last text (None: no
+    input box on the screen)."""
+    deadline = time.monotonic() + limit
+    while True:
+        box = split_at_input(screen(pane_id), pattern)[1]
+        if box == "" or time.monotonic() >= deadline:
+            return box
+        time.sleep(0.05)
 
 
 def refuse_unsafe(pane: ls.Pane, label: str, harness: str | None, registry: ls.Registry) -> None:
@@ -563,16 +711,17 @@ def deliver(
             raise refuse_approval(label, shown)
 
     kind = program_kind(harness, registry)
+    fields = registry.harnesses.get(harness or "", {})
+    pattern = ls._compile(fields.get("input_pattern"), "input_pattern", registry.sre) if fields else None
     if interrupt:
         clear_input(pane, harness, registry, label)
     no_clear = bool(args.get("no_clear")) or env_flag("LOOP_DISPATCH_NO_CLEAR")
     fresh = harness == "claude" and not interrupt and not no_clear
     if fresh and status_of(pane, registry).status == "idle":
-        clear_first(pane, registry, guard)
+        clear_first(pane, registry, guard, pattern)
     if os.environ.get("LOOP_DISPATCH_PASTE_DELAY", "") != "":
         delay = env_float("LOOP_DISPATCH_PASTE_DELAY", 2.0)
     elif args["mode"] == "text":
-        fields = registry.harnesses.get(harness or "", {})
         per_harness = fields.get("paste_delay") if isinstance(fields, dict) else None
         delay = float(per_harness) if isinstance(per_harness, (int, float)) and per_harness > 0 else 2.0
     else:
@@ -586,6 +735,9 @@ def deliver(
             verify=bool(args["verify"]),
             kind=kind,
             guard=guard,
+            box=Submission(pane, registry, pattern, payload, "prompt")
+            if kind == "tui" and pattern is not None and bool(args["enter"])
+            else None,
         )
     finally:
         ls.DebounceCache(pane.socket).forget(pane.pane_id)

@@ -53,6 +53,9 @@ Environment knobs (all optional):
                            (default 1 for claude, 0 for the rest)
   FAKE_AGENT_DETACHED_PIDFILE  leave a detached process behind and write its pid here (see detached)
   FAKE_AGENT_IGNORE_CTRL_U 1: C-u does not clear the composer (an input box that cannot be emptied)
+  FAKE_AGENT_CLEAR_S     `/clear` takes this long (default 0): meanwhile the screen still shows the old idle
+                         frame (empty input box, idle footer) and every paste or key is dropped (event
+                         "swallowed", source "clearing"); then the transcript is redrawn
 
 Profiles: claude, codex, pi, opencode and cursor-agent have their own chrome; hermes, droid, forge,
 amp and openclaw share a generic one; any other --play name gets a bare screen ("» " prompt, no
@@ -271,6 +274,8 @@ class FakeAgent:
         self.restore_on_escape = restore == "1" if restore else bool(self.profile.get("restore_on_escape"))
         self.last_submitted = b""
         self.ignore_ctrl_u = os.environ.get("FAKE_AGENT_IGNORE_CTRL_U", "") == "1"
+        self.clear_s = _env_float("FAKE_AGENT_CLEAR_S", 0.0) or 0.0
+        self.clear_until = 0.0
         self.start = time.monotonic()
         self.state = "welcome" if self.welcome_s > 0 else "idle"
         self.busy_until = 0.0
@@ -424,9 +429,11 @@ class FakeAgent:
         self.last_submitted = data
         first = data.decode("utf-8", "replace").replace("\r", "\n").split("\n", 1)[0]
         if data.strip() == b"/clear":
-            self.transcript = []
-            self.event("clear")
-            self.state = "idle"
+            if self.clear_s > 0:  # taken slowly: the old idle frame stays up, input is dropped
+                self.state = "clearing"
+                self.clear_until = time.monotonic() + self.clear_s
+                return
+            self.finish_clear()
             return
         self.transcript = [self.fmt(str(self.profile["echo"]), first=first[:200])]
         if self.crash_on and self.crash_on in data:
@@ -436,6 +443,12 @@ class FakeAgent:
             self.state = "approval"
             return
         self.go_busy()
+
+    def finish_clear(self) -> None:
+        """Like Claude Code: a fresh transcript that starts with the /clear itself."""
+        self.transcript = [self.fmt(str(self.profile["echo"]), first="/clear")]
+        self.event("clear")
+        self.state = "idle"
 
     def answer_approval(self, yes: bool) -> None:
         self.event("approval", answer="yes" if yes else "no")
@@ -458,13 +471,18 @@ class FakeAgent:
         if self.state == "welcome":
             self.event("swallowed", b64=base64.b64encode(data).decode("ascii"), source="paste")
             return
+        if self.state == "clearing":
+            self.event("swallowed", b64=base64.b64encode(data).decode("ascii"), source="clearing")
+            return
         if self.state == "approval":
             return
         self.composer += data
         self.paste_count += 1
 
     def on_escape(self) -> None:
-        if self.state == "welcome":
+        if self.state == "clearing":
+            self.event("swallowed", b64=base64.b64encode(b"\x1b").decode("ascii"), source="clearing")
+        elif self.state == "welcome":
             self.event("swallowed", b64=base64.b64encode(b"\x1b").decode("ascii"), source="key")
         elif self.state == "busy":
             self.event("interrupt", key="escape")
@@ -481,6 +499,9 @@ class FakeAgent:
         ch = bytes([b])
         if self.state == "welcome":
             self.event("swallowed", b64=base64.b64encode(ch).decode("ascii"), source="key")
+            return
+        if self.state == "clearing":
+            self.event("swallowed", b64=base64.b64encode(ch).decode("ascii"), source="clearing")
             return
         if self.state == "approval":
             if ch in (b"y", b"Y", b"1", b"\r", b"\n"):
@@ -643,7 +664,10 @@ class FakeAgent:
                     self.event("ready")
                 if self.state == "busy" and now >= self.busy_until:
                     self.finish_busy()
-                timeout = 0.1 if self.state in ("busy", "welcome") or self.crash_after else 0.5
+                if self.state == "clearing" and now >= self.clear_until:
+                    self.finish_clear()
+                busy = self.state in ("busy", "welcome", "clearing")
+                timeout = 0.1 if busy or self.crash_after else 0.5
                 if self.pending:
                     timeout = ESC_WAIT_S
                 try:

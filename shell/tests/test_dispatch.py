@@ -227,3 +227,37 @@ def test_refusals_and_usage(tmux_server, shell_env, lanes, fake_harnesses):
     helped = _dispatch(shell_env, "--help")
     assert helped.returncode == 0 and "LOOP_DISPATCH_PASTE_DELAY" in helped.stdout
     assert not list(log.glob("web.*"))
+
+
+def test_claude_clear_is_waited_for_until_taken_not_just_idle(tmux_server, shell_env, lanes, fake_harnesses):
+    """A claude that takes /clear slowly keeps showing its old idle screen and drops what is typed
+    meanwhile: the prompt is pasted only once the /clear is provably taken (the transcript redrawn),
+    on a fresh lane and on one in use."""
+    log = fake_harnesses / "received"
+    agent_env = {"FAKE_AGENT_CLEAR_S": "1.2"}
+    pane = lanes("coord", "claude", agent_env, {"@loop_lane_harness": "claude"})
+    _ready(tmux_server, pane)
+    for n, task in enumerate((b"task one", b"task two")):
+        proc = _dispatch(shell_env, "--session", "s", "coord", task.decode())
+        assert proc.returncode == 0, proc.stderr
+        retry_until(lambda n=n: len(fake_agent.read_submissions(log, "coord")) == 2 * n + 2)
+        retry_until(lambda: "Done. (fake claude)" in _screen(tmux_server, pane))
+    assert fake_agent.read_submissions(log, "coord") == [b"/clear", b"task one", b"/clear", b"task two"]
+    assert _events(log, "coord", "swallowed") == []
+
+
+def test_claude_paste_dropped_after_clear_is_not_delivered(tmux_server, shell_env, lanes, fake_harnesses):
+    """When the /clear is not seen taken in time the prompt is still delivered, and a harness that
+    drops it is reported: exit 1 (the reason on the last line), and the prompt never pasted again."""
+    log = fake_harnesses / "received"
+    agent_env = {"FAKE_AGENT_CLEAR_S": "2.5"}
+    pane = lanes("coord", "claude", agent_env, {"@loop_lane_harness": "claude"})
+    _ready(tmux_server, pane)
+    env = {"LOOP_DISPATCH_CLEAR_TIMEOUT": "1"}
+    proc = _dispatch(shell_env, "--session", "s", "coord", "task one", env=env)
+    assert proc.returncode == 1, (proc.stdout, proc.stderr)
+    assert "not delivered" in proc.stderr.strip().splitlines()[-1]
+    retry_until(lambda: _events(log, "coord", "clear"))
+    assert [e["source"] for e in _events(log, "coord", "swallowed")] == ["clearing"]
+    assert fake_agent.read_submissions(log, "coord") == [b"/clear"]
+    assert "task one" not in _screen(tmux_server, pane)
