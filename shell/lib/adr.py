@@ -265,16 +265,6 @@ class Lock:
         os.close(self.fd)  # closing releases the lock
 
 
-def _fm_value(value: str) -> str:
-    if (
-        re.match(r"^[A-Za-z0-9][A-Za-z0-9 ._/:@+-]*$", value)
-        and " #" not in value
-        and not value.endswith(":")
-    ):
-        return value
-    return json.dumps(value, ensure_ascii=False)
-
-
 def set_keys(text: str, values: Dict[str, str]) -> str:
     """The text with frontmatter keys replaced (or added before the closing ---); every other byte kept."""
     lines = text.split("\n")
@@ -292,9 +282,9 @@ def set_keys(text: str, values: Dict[str, str]) -> str:
             if i + 1 < end and lines[i + 1][:1] in (" ", "\t", "-"):
                 raise AdrError(f"frontmatter key '{key}' holds a block list; edit it by hand")
             cr = "\r" if lines[i].endswith("\r") else ""
-            lines[i] = f"{key}: {_fm_value(todo.pop(key))}{cr}"
+            lines[i] = f"{key}: {frontmatter.format_scalar(todo.pop(key))}{cr}"
     if todo:
-        lines[end:end] = [f"{k}: {_fm_value(v)}" for k, v in todo.items()]
+        lines[end:end] = [f"{k}: {frontmatter.format_scalar(v)}" for k, v in todo.items()]
     return "\n".join(lines)
 
 
