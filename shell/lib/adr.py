@@ -267,6 +267,8 @@ class Lock:
 
 def set_keys(text: str, values: Dict[str, str]) -> str:
     """The text with frontmatter keys replaced (or added before the closing ---); every other byte kept."""
+    if text.startswith("\ufeff"):  # a byte-order mark, which the reader accepts, stays
+        return "\ufeff" + set_keys(text[1:], values)
     lines = text.split("\n")
     if not lines or lines[0].rstrip("\r").rstrip(" \t") != "---":  # fences as frontmatter.split reads them
         raise AdrError("the record has no frontmatter (it must start with a '---' line)")

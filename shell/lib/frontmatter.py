@@ -40,7 +40,7 @@ LINE_BREAKS = frozenset("\n\r\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029")
 # A bare scalar never starts with one of these (YAML reads them as syntax)...
 _INDICATORS = frozenset("-?:,[]{}#&*!|>'\"%@`")
 # ...and a bare item of an inline list never holds one of these.
-_FLOW_STOP = frozenset(",[]{}:?#")
+_FLOW_STOP = frozenset(",[]{}:?#'\"")
 # The escapes of a "double-quoted" value: YAML's own (PyYAML's table), one character each...
 _ESCAPES = {
     "0": "\x00", "a": "\x07", "b": "\x08", "t": "\t", "n": "\n", "v": "\x0b", "f": "\x0c",
@@ -83,7 +83,8 @@ _TYPED = re.compile(
 def bare_ok(text: str, flow: bool = False) -> bool:
     """True when a writer may write `text` bare: the subset reads it back as itself, and so does YAML,
     typed or not (so `yes`, `12`, `2024-01-01` are quoted). `flow`: as an item of an inline [list]."""
-    return bare_readable(text, flow) and _TYPED.match(text) is None
+    # no Unicode space at either end either: a writer's line.rstrip() must not eat part of the value
+    return bare_readable(text, flow) and _TYPED.match(text) is None and text == text.strip()
 
 
 def bare_readable(text: str, flow: bool = False) -> bool:
@@ -290,8 +291,11 @@ def parse(text: str) -> Tuple[Dict[str, Value], str]:
 
 def format_scalar(value: str, flow: bool = False) -> str:
     """A string as the subset writes it: bare when bare_ok, else double-quoted with YAML escapes."""
-    if bare_ok(value, flow):
-        return value
+    return value if bare_ok(value, flow) else quote(value)
+
+
+def quote(value: str) -> str:
+    """A string always double-quoted, with the escapes the subset and YAML read back as the same text."""
     return '"' + "".join(_escape(ch) for ch in value) + '"'
 
 

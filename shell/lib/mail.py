@@ -134,7 +134,7 @@ def processed_count(mailbox: str) -> int:
 
 
 def _quote(value: str) -> str:
-    return json.dumps(value, ensure_ascii=False)
+    return frontmatter.quote(value)  # the subset's escapes: YAML and every reader read the same text
 
 
 def render(
