@@ -277,7 +277,7 @@ def set_keys(text: str, values: Dict[str, str]) -> str:
         raise AdrError("the record's frontmatter is not closed by a '---' line")
     todo = dict(values)
     for i in range(1, end):
-        pair = frontmatter.match_key(lines[i])
+        pair = frontmatter.match_key(lines[i][:-1] if lines[i].endswith("\r") else lines[i])  # CRLF
         if pair is not None and pair[0] in todo:
             key = pair[0]
             # a block list under the key would be left dangling: refuse rather than corrupt

@@ -82,9 +82,25 @@ _TYPED = re.compile(
 
 def bare_ok(text: str, flow: bool = False) -> bool:
     """True when a writer may write `text` bare: the subset reads it back as itself, and so does YAML,
-    typed or not (so `yes`, `12`, `2024-01-01` are quoted). `flow`: as an item of an inline [list]."""
+    typed or not (so `yes` and `12` are quoted; a real date `2024-01-01` is not, loop-schemas reads it back
+    as that text). `flow`: as an item of an inline [list]."""
     # no Unicode space at either end either: a writer's line.rstrip() must not eat part of the value
-    return bare_readable(text, flow) and _TYPED.match(text) is None and text == text.strip()
+    if not bare_readable(text, flow) or text != text.strip():
+        return False
+    return _TYPED.match(text) is None or _iso_date(text)
+
+
+def _iso_date(text: str) -> bool:
+    """A real date spelled YYYY-MM-DD: typed YAML reads a date that loop-schemas gives back as this text."""
+    if re.match(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$", text) is None:
+        return False
+    import datetime  # only a writer gets here
+
+    try:
+        datetime.date.fromisoformat(text)
+    except ValueError:
+        return False
+    return True
 
 
 def bare_readable(text: str, flow: bool = False) -> bool:
