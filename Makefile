@@ -14,7 +14,7 @@ SHELL_SCRIPTS = $(wildcard shell/*.sh shell/lib/*.sh shell/scripts/*.sh shell/bi
 
 .PHONY: help install uninstall print-paths check check-syntax check-shellcheck check-portability \
         check-shell-tests install-python check-python lint typecheck imports test-python check-all \
-        test test-integration test-real bench demo setup install-skill
+        test test-integration test-real bench demo setup install-skill shared test-deep
 
 help:
 	@echo "make install [BIN=dir]   link the shell CLIs into BIN (default ~/.local/bin)"
@@ -26,6 +26,8 @@ help:
 	@echo "make check-all           check + check-python"
 	@echo "make test                everything: check-all + integration tests + test-real"
 	@echo "make test-real           the real-agent suite alone (claude, codex, pi against a stub model)"
+	@echo "make test-deep           the differential reader tests (shell vs loop-schemas) on 20,000 documents each"
+	@echo "make shared              refresh loop-schemas' copies of the shell/lib helpers it shares"
 	@echo "make bench               run the benchmarks and write bench/results/"
 	@echo "make setup               install what is missing (tmux, uv) and sync the workspace"
 	@echo "make demo [DEMO_ARGS=…]  the demo loop: simulated agents, the engine, the deck (no AI CLI needed)"
@@ -87,6 +89,18 @@ test-python:
 check-python: lint typecheck imports test-python
 
 check-all: check check-python
+
+# The stdlib helpers loop-schemas shares with the bash substrate: shell/lib is the one source, the package
+# carries committed byte-identical copies (so the editable install, sdist and wheel need no build hook);
+# packages/loop-schemas/tests/test_one_truth.py fails when a copy drifts.
+SHARED_DIR = packages/loop-schemas/src/loop_schemas/_shared
+SHARED_FILES = fsread.py frontmatter.py atomic.py
+shared:
+	@for f in $(SHARED_FILES); do cp shell/lib/$$f $(SHARED_DIR)/$$f; done; echo "refreshed $(SHARED_DIR)"
+
+# The differential tests with the hypothesis profile "deep" (packages/loop-schemas/tests/conftest.py).
+test-deep:
+	$(UV) run --frozen pytest -n 2 -p no:cacheprovider --hypothesis-profile=deep packages/loop-schemas/tests/test_one_truth.py $(PYTEST_ARGS)
 
 test-integration:
 	$(UV) run --frozen pytest -n 2 tests-integration --ignore=tests-integration/real $(PYTEST_ARGS)

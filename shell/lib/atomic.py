@@ -3,6 +3,9 @@
 Every helper in shell/lib that writes a file the project keeps goes through here: a whole-file write
 is a temp file in the same folder, fsynced, then renamed (or hard-linked, to never clobber); an append
 is one write() on an O_APPEND descriptor under an flock, so concurrent writers never interleave.
+
+The one source: loop-schemas carries a byte-identical copy (loop_schemas/_shared/atomic.py) and its
+_atomic module writes through it.
 """
 
 from __future__ import annotations
@@ -12,8 +15,11 @@ import os
 import sys
 import tempfile
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import fsread
+if __package__:  # the copy inside loop_schemas._shared (`make shared`)
+    from . import fsread
+else:
+    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+    import fsread  # type: ignore[no-redef,import-not-found]
 
 
 def fsync_dir(path: str) -> None:

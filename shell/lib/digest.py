@@ -160,10 +160,10 @@ def _subject(path: str) -> Optional[str]:
         return _parsed_subject(raw, end) if raw.find(b"\nsubject", 0, end) >= 0 else None
     stop = raw.find(b"\n", at + 9)
     line = raw[at + 9 : stop if stop >= 0 else end].decode("utf-8", errors="replace").rstrip("\r")
-    value = line.strip()
+    value = line.strip(" \t")
     if value[:1] == '"' and value.endswith('"') and "\\" not in value and value.count('"') == 2:
         return value[1:-1] or None
-    if value[:1].isalnum() and " #" not in value:
+    if value[:1].isalnum() and " #" not in value and value not in frontmatter.NULLS:
         return value
     # anything unusual: the full frontmatter reader, exactly as mail.read_subject would read it
     return _parsed_subject(raw, end)
@@ -176,12 +176,7 @@ def _repeats_a_key(block: bytes) -> bool:
 
 def _parsed_subject(raw: bytes, end: int) -> Optional[str]:
     """The subject as frontmatter.parse reads the block that closes at `end` (mail.read_subject's way)."""
-    try:
-        data, _ = frontmatter.parse(raw[: end + 4].decode("utf-8", errors="replace") + "\n")
-    except frontmatter.FrontmatterError:
-        return None
-    subject = data.get("subject")
-    return subject if isinstance(subject, str) and subject else None
+    return frontmatter.mail_head(raw[: end + 4].decode("utf-8", errors="replace") + "\n")[0]
 
 
 def parse_name(name: str) -> Optional[Dict[str, Any]]:

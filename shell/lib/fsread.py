@@ -8,8 +8,9 @@ unless it is a regular file (a symlink to one is fine); a regular file over its 
 before a byte is read. The refusal is a ProjectFileError, an OSError (IsADirectoryError for a folder),
 whose strerror says what the file is.
 
-loop_schemas.fsread is this module's twin for the Python packages; a test holds the two to the same
-verdicts. Only `posix` and `errno` are imported: lane_status.py runs on every poll, and importing os costs.
+This file is the one source: loop-schemas carries a byte-identical copy (loop_schemas/_shared/fsread.py,
+refreshed by `make shared`, held identical by a test) behind loop_schemas.fsread. Only `posix` and
+`errno` are imported: lane_status.py runs on every poll, and importing os costs.
 """
 
 from __future__ import annotations
@@ -19,7 +20,10 @@ import posix
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # typing costs an import on lane_status's hot path; annotations are strings here
-    from typing import IO, Iterator, Optional
+    from os import PathLike
+    from typing import IO, Iterator, Optional, Union
+
+    PathArg = Union[str, PathLike[str]]
 
 KIB = 1024
 MIB = 1024 * KIB
@@ -66,13 +70,13 @@ def what_is(mode: int) -> Optional[str]:
     return "not a regular file"
 
 
-def open_file(path: str, cap: Optional[int] = None) -> IO[bytes]:
+def open_file(path: PathArg, cap: Optional[int] = None) -> IO[bytes]:
     """The file opened for binary reading; ProjectFileError when it is not a regular file or, with a
     `cap`, is larger than `cap` bytes. FileNotFoundError and other OSErrors as open() raises them."""
     return open(_open_fd(path, cap), "rb")
 
 
-def _open_fd(path: str, cap: Optional[int]) -> int:
+def _open_fd(path: PathArg, cap: Optional[int]) -> int:
     try:
         fd = posix.open(path, _FLAGS)
     except OSError as exc:
@@ -101,7 +105,7 @@ def _open_fd(path: str, cap: Optional[int]) -> int:
         raise
 
 
-def open_append(path: str, flags: int = posix.O_WRONLY) -> int:
+def open_append(path: PathArg, flags: int = posix.O_WRONLY) -> int:
     """A descriptor appending to the file (created 0644 when missing), refused (ProjectFileError) unless it
     is a regular file: opening a FIFO with no reader for writing would block forever, and a line written
     into a FIFO or a device is lost. `flags`: posix.O_WRONLY, or posix.O_RDWR for an appender that reads."""
@@ -112,8 +116,8 @@ def open_append(path: str, flags: int = posix.O_WRONLY) -> int:
         if exc.errno in (errno.ENXIO, errno.EISDIR):  # a FIFO without a reader, a socket, a folder
             mode = posix.stat(path).st_mode
             cls = ProjectDirectoryError if mode & _IFMT == 0o040000 else ProjectFileError
-            kind = what_is(mode) or "a regular file"
-            raise cls(exc.errno, f"is {kind}, not a regular file", str(path)) from None
+            what = what_is(mode) or "a regular file"
+            raise cls(exc.errno, f"is {what}, not a regular file", str(path)) from None
         raise
     try:
         kind = what_is(posix.fstat(fd).st_mode)
@@ -126,7 +130,7 @@ def open_append(path: str, flags: int = posix.O_WRONLY) -> int:
         raise
 
 
-def read_file(path: str, cap: int) -> bytes:
+def read_file(path: PathArg, cap: int) -> bytes:
     """The whole file's bytes, when it is a regular file of at most `cap` bytes; ProjectFileError when it
     is not (a FIFO, a device, a socket, a directory, too large); other OSErrors as open() raises them."""
     with open_file(path, cap) as fh:
@@ -136,7 +140,7 @@ def read_file(path: str, cap: int) -> bytes:
     return raw
 
 
-def read_text(path: str, cap: int, errors: str = "strict") -> str:
+def read_text(path: PathArg, cap: int, errors: str = "strict") -> str:
     """read_file decoded as UTF-8, newlines universal (as open(path, encoding="utf-8").read() reads them)."""
     text = read_file(path, cap).decode("utf-8", errors)
     if "\r" in text:
@@ -144,7 +148,7 @@ def read_text(path: str, cap: int, errors: str = "strict") -> str:
     return text
 
 
-def read_head(path: str, size: int, cap: Optional[int] = None) -> bytes:
+def read_head(path: PathArg, size: int, cap: Optional[int] = None) -> bytes:
     """The first `size` bytes of a regular file (a mail's frontmatter), refused as open_file refuses."""
     fd = _open_fd(path, cap)  # no file object: the digest reads thousands of mail heads per redraw
     try:

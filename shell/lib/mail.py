@@ -76,12 +76,9 @@ def read_subject(path: str) -> Optional[str]:
     """The message's subject, or None when it has none or its frontmatter does not parse."""
     try:
         raw = fsread.read_head(path, SUBJECT_READ_LIMIT)
-        text = raw.decode("utf-8", errors="replace")
-        data, _ = frontmatter.parse(text)
-    except (OSError, frontmatter.FrontmatterError):
+    except OSError:
         return None
-    subject = data.get("subject")
-    return subject if isinstance(subject, str) and subject else None
+    return frontmatter.mail_head(raw.decode("utf-8", errors="replace"))[0]
 
 
 def _iso_mtime(mtime: float) -> str:
@@ -137,7 +134,7 @@ def processed_count(mailbox: str) -> int:
 
 
 def _quote(value: str) -> str:
-    return json.dumps(value, ensure_ascii=False)
+    return frontmatter.quote(value)  # the subset's escapes: YAML and every reader read the same text
 
 
 def render(

@@ -14,6 +14,7 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
+from loop_schemas._shared import atomic as shared_atomic
 from loop_schemas.fsread import open_project_append
 
 
@@ -22,16 +23,7 @@ class LockTimeoutError(TimeoutError):
 
 
 def _fsync_dir(directory: Path) -> None:
-    try:
-        fd = os.open(directory, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
+    shared_atomic.fsync_dir(str(directory))
 
 
 def atomic_write(path: Path | str, data: str | bytes, *, mode: int | None = None) -> None:

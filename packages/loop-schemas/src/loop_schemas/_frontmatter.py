@@ -10,6 +10,7 @@ from typing import Any
 
 import yaml
 
+from loop_schemas._shared import frontmatter as subset
 from loop_schemas.errors import Problem, SchemaError
 
 _FENCE = re.compile(r"^---[ \t]*$")
@@ -118,29 +119,8 @@ def format_scalar(value: object, *, flow: bool = False) -> str:
     if isinstance(value, dict):
         items = (f"{format_scalar(k, flow=True)}: {format_scalar(v, flow=True)}" for k, v in value.items())
         return "{" + ", ".join(items) + "}"
-    text = str(value)
-    if _bare_ok(text, flow):
-        return text
-    return '"' + "".join(_escape(ch) for ch in text) + '"'
-
-
-# Every character str.splitlines() or YAML treats as a line break: never written bare, always escaped.
-_LINE_BREAKS = frozenset("\n\r\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029")
-
-
-def _bare_ok(text: str, flow: bool) -> bool:
-    if not text or text != text.strip():  # str.strip: any Unicode space, e.g. U+00A0
-        return False
-    if "#" in text or text.startswith(("[", "{", "'", '"')):
-        return False
-    if any(ch in _LINE_BREAKS or not _yaml_printable(ord(ch)) for ch in text):
-        return False
-    if flow and (":" in text or any(ch in text for ch in ",[]{}")):
-        return False
-    try:
-        return bool(yaml.safe_load(f"[{text}]" if flow else text) == ([text] if flow else text))
-    except yaml.YAMLError:
-        return False
+    # a string as the subset writes it (shell/lib/frontmatter.py, the one rule for every writer)
+    return subset.format_scalar(str(value), flow)
 
 
 def _format_float(value: float) -> str:
@@ -153,34 +133,6 @@ def _format_float(value: float) -> str:
     if "." not in text and "e" in text:
         text = text.replace("e", ".0e", 1)
     return text
-
-
-def _yaml_printable(code: int) -> bool:
-    return (
-        code in (0x9, 0xA, 0xD, 0x85)
-        or 0x20 <= code <= 0x7E
-        or 0xA0 <= code <= 0xD7FF
-        or 0xE000 <= code <= 0xFFFD
-        or 0x10000 <= code <= 0x10FFFF
-    )
-
-
-def _escape(ch: str) -> str:
-    """One character inside a YAML double-quoted scalar."""
-    if ch == "\\":
-        return "\\\\"
-    if ch == '"':
-        return '\\"'
-    if ch == "\n":
-        return "\\n"
-    if ch == "\t":
-        return "\\t"
-    if ch == "\r":
-        return "\\r"
-    code = ord(ch)
-    if not _yaml_printable(code) or ch in _LINE_BREAKS:
-        return f"\\u{code:04x}" if code <= 0xFFFF else f"\\U{code:08x}"
-    return ch
 
 
 def _value_end(lines: list[str], index: int) -> int:

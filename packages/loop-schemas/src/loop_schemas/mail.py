@@ -10,6 +10,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from loop_schemas._frontmatter import parse_frontmatter
+from loop_schemas._shared import frontmatter as subset
 from loop_schemas.errors import SchemaError, schema_error_from_validation
 
 LANE_NAME_RE = re.compile(r"^[A-Za-z][A-Za-z0-9_-]*\Z")
@@ -113,41 +114,14 @@ def parse_mail(text: str, name: str | None = None) -> MailMessage:
     return MailMessage(frontmatter=fm, body=body, name=parse_mail_name(name) if name else None)
 
 
-_HEAD_KEY = re.compile(r"^(subject|task)[ \t]*:[ \t]*(.*?)[ \t]*$")
-
-
 def mail_head(text: str) -> tuple[str | None, str | None]:
-    """(subject, task) of a message, as the substrate's readers (loop-mail, loop-digest) see them.
+    """(subject, task) of a message, as the substrate's readers (loop-mail, loop-digest) see them: the one
+    reader of a mail's head is shell/lib/frontmatter.py's mail_head (carried as loop_schemas._shared).
 
-    Frontmatter YAML refuses, such as a hand-written `subject: re: a-12 port 8080` (a colon and a space
-    inside a bare value), still has a subject there: its raw text on the `subject:` line, quotes
+    Hand-written frontmatter the subset refuses, such as `subject: re: a-12 port 8080` (a colon and a
+    space inside a bare value), still has a subject there: its raw text on the `subject:` line, quotes
     removed. A list or mapping is no subject. No frontmatter at all: (None, None)."""
-    try:
-        fm = parse_mail(text).frontmatter
-        return fm.subject, fm.task
-    except SchemaError:
-        pass
-    if text.startswith("\ufeff"):
-        text = text[1:]
-    lines = text.split("\n")
-    if not lines or lines[0].rstrip("\r").rstrip(" \t") != "---":
-        return None, None
-    found: dict[str, str] = {}
-    for raw_line in lines[1:]:
-        line = raw_line.rstrip("\r")
-        if line.rstrip(" \t") == "---":
-            break
-        m = _HEAD_KEY.match(line)
-        if m is None or m.group(1) in found:
-            continue
-        raw = m.group(2)
-        if len(raw) >= 2 and raw[0] == raw[-1] and raw[0] in "'\"":
-            raw = raw[1:-1]
-        if raw and not raw.startswith(("[", "{")):
-            found[m.group(1)] = raw
-    else:
-        return None, None  # never closed: no frontmatter
-    return found.get("subject"), found.get("task")
+    return subset.mail_head(text)
 
 
 class MailItem(BaseModel):
