@@ -424,9 +424,11 @@ tmux_add_lane() {
   # a command that does not exist (or exits at once) leaves a bare shell that would pass for an idle lane:
   # wait until it runs (LOOP_TMUX_LAUNCH_CHECK_S, default 10; a slow-starting one passes), else fail and
   # take the window away again. A --cmd that is itself a shell is a shell lane: nothing to check.
-  if [ -n "$launch" ] && ! lane_launch_is_shell "$launch"; then
-    local why='' lrc=0 check_s=${LOOP_TMUX_LAUNCH_CHECK_S:-}
-    [ -n "$check_s" ] || check_s=10
+  local check_s=${LOOP_TMUX_LAUNCH_CHECK_S:-} checked=1
+  [ -n "$check_s" ] || check_s=10
+  case $check_s in 0 | 0.0 | 0.00) checked=0 ;; esac # 0: no launch check (--wait-ready judges later)
+  if [ "$checked" = 1 ] && [ -n "$launch" ] && ! lane_launch_is_shell "$launch"; then
+    local why='' lrc=0
     why=$(loop_py lanes launch-check "--pane=$pane_id" "--timeout=$check_s" 2>&1) || lrc=$?
     if [ "$lrc" != 0 ]; then
       loop_tmux kill-window -t "$window_id" >/dev/null 2>&1 || true

@@ -962,13 +962,17 @@ def launch_error(pane_id: str) -> str:
 
 def launch_check(args: argparse.Namespace) -> int:
     """add-lane: 0 once the lane's command runs (or its launching shell is still starting it when the
-    timeout ends: slow rc files; --wait-ready and --boot-check judge later); 1 with one line when the
-    command is gone at once and the pane fell back to a bare shell (a missing binary, say)."""
+    timeout ends: slow rc files; --wait-ready and --boot-check judge later), or once a plain command lane's
+    command ran and ended; 1 with one line when the pane says the command could not start (a missing
+    binary, say) or an AI lane's harness is gone at once and the pane fell back to a bare shell."""
     try:
         secs = float(args.timeout)
     except ValueError:
         raise UsageError(f"--timeout: not a number: {args.timeout!r}") from None
     harnesses = load_registry()
+    import lane_status  # the one lane-identity answer (Registry.ai_harness)
+
+    registry = lane_status.Registry(harnesses)
     deadline = time.monotonic() + secs
     while True:
         rows = [
@@ -981,8 +985,16 @@ def launch_check(args: argparse.Namespace) -> int:
             return 0
         if state in ("shell", "dead"):
             said = launch_error(args.pane)
-            why = f"the pane says: {said}" if said else "it exited at once and the pane fell back to a shell"
-            raise LaneError(f"the lane's command did not start ({why})")
+            if said:
+                raise LaneError(f"the lane's command did not start (the pane says: {said})")
+            row = rows[0]
+            harness = registry.ai_harness(row.get("@loop_lane_harness") or None, ())
+            if harness is not None or state == "dead":
+                raise LaneError(
+                    f"the lane's command did not start (its {harness or 'command'} exited at once and "
+                    "the pane fell back to a shell)"
+                )
+            return 0  # a plain command that ran and ended (`true`, a one-off check): the lane did start
         if time.monotonic() >= deadline:
             return 0
         time.sleep(0.1)

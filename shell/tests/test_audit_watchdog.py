@@ -316,7 +316,9 @@ def test_wait_ready_times_out_on_a_lane_that_never_comes_up(tmux_server, shell_e
         "env PATH=/nonexistent claude", "--wait-ready", "--ready-timeout", "2",
     )  # fmt: skip
     assert proc.returncode == 1, proc.stdout + proc.stderr
-    assert "exited to a bare shell" in proc.stderr and len(proc.stderr.strip().splitlines()) == 1
+    # add-lane's launch check reports it before --wait-ready starts waiting: one line naming the cause
+    assert "did not start" in proc.stderr and "No such file or directory" in proc.stderr
+    assert len(proc.stderr.strip().splitlines()) == 1
     ok = shell_env.run(
         "loop-tmux.sh", "add-lane", "--session", "wr", "--window", "live", "--harness", "claude",
         "--wait-ready", "--ready-timeout", "20",
