@@ -747,6 +747,21 @@ def read_hook(pane: Pane) -> tuple[str, float] | None:
     return fields[0], written
 
 
+def _pane_entries(path: str) -> dict[str, tuple[str, str, float, float]]:
+    """A per-server pane cache file (ScreenSeen, DebounceCache): pane_id TAB two texts TAB two times per
+    line; a line of any other shape is skipped (the cache is rebuilt as panes are seen again)."""
+    entries: dict[str, tuple[str, str, float, float]] = {}
+    for line in (_read_bytes(path) or b"").decode("utf-8", "replace").split("\n"):
+        parts = line.split("\t")
+        if len(parts) != 5:
+            continue
+        try:
+            entries[parts[0]] = (parts[1], parts[2], float(parts[3]), float(parts[4]))
+        except ValueError:
+            continue
+    return entries
+
+
 class ScreenSeen:
     """When each hooked pane's screen last changed, as far as polls saw it: a text file per tmux server,
     one line per pane: pane_id TAB pane_pid TAB digest TAB changed_after TAB last_seen. `changed_after`
@@ -756,16 +771,7 @@ class ScreenSeen:
     def __init__(self, socket: str) -> None:
         self.enabled = not no_cache()
         self.path = path_join(cache_dir(), "screens-" + digest_of(socket or "default") + ".txt")
-        self.entries: dict[str, tuple[str, str, float, float]] = {}
-        data = _read_bytes(self.path) if self.enabled else None
-        for line in (data or b"").decode("utf-8", "replace").split("\n"):
-            parts = line.split("\t")
-            if len(parts) != 5:
-                continue
-            try:
-                self.entries[parts[0]] = (parts[1], parts[2], float(parts[3]), float(parts[4]))
-            except ValueError:
-                continue
+        self.entries = _pane_entries(self.path) if self.enabled else {}
 
     def note(self, pane: Pane, digest: str, now: float) -> float:
         """Record this sighting; return the time after which the screen took its current content."""
@@ -974,17 +980,8 @@ class DebounceCache:
     def __init__(self, socket: str) -> None:
         self.enabled = not no_cache()
         self.path = path_join(cache_dir(), "debounce-" + digest_of(socket or "default") + ".txt")
-        self.entries: dict[str, tuple[str, str, float, float]] = {}
+        self.entries = _pane_entries(self.path) if self.enabled else {}
         self.dirty = False
-        data = _read_bytes(self.path) if self.enabled else None
-        for line in (data or b"").decode("utf-8", "replace").split("\n"):
-            parts = line.split("\t")
-            if len(parts) != 5:
-                continue
-            try:
-                self.entries[parts[0]] = (parts[1], parts[2], float(parts[3]), float(parts[4]))
-            except ValueError:
-                continue
 
     def confirmed(self, pane: Pane, digest: str, now: float, debounce_s: float, max_gap_s: float) -> bool:
         entry = self.entries.get(pane.pane_id)

@@ -20,6 +20,10 @@ from pathlib import Path
 import pytest
 
 SHELL_DIR = Path(__file__).resolve().parents[1]
+# The stdlib helpers import their siblings by name (`import fsread`), as they do when run from
+# shell/lib/; a test that loads one in-process finds them the same way, whatever ran before it.
+if str(SHELL_DIR / "lib") not in sys.path:
+    sys.path.insert(0, str(SHELL_DIR / "lib"))
 TESTS_DIR = Path(__file__).resolve().parent
 FAKE_AGENT = TESTS_DIR / "fake_agent.py"
 

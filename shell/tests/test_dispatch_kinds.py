@@ -150,9 +150,6 @@ def test_a_prompt_that_appears_right_before_the_paste_stops_it(
 ):
     """The lane is idle when dispatch looks, then asks for approval while dispatch waits its turn for
     the pane: the check right before the paste refuses."""
-    # lane_status imports its stdlib siblings (fsread) by name, as it does run from shell/lib/
-    if str(SHELL / "lib") not in sys.path:
-        sys.path.insert(0, str(SHELL / "lib"))
     ls = _load("lane_status", SHELL / "lib" / "lane_status.py")
     log = fake_harnesses / "received"
     pane = lanes("web", "codex", {"FAKE_AGENT_APPROVAL_ON": "needs-tool"}, {"@loop_lane_harness": "codex"})
