@@ -5,9 +5,11 @@ prompt goes in as ONE argv element: it never passes through a shell. stdout is c
 as it arrives, so the transcript is live-tailable; with `brain.stream` on a claude brain, claude's
 stream-json events are decoded and their text is written as it streams.
 
-Failures are classified: `quota` (the harness reports a usage/rate limit; the reset time it reports is
-parsed), `timeout`, `exit` (non-zero exit or no output), and — by the caller, when the answer holds no
-valid decision block — `parse` (or `quota`, see `quota_answer`: a short quota notice printed with exit 0).
+Failures are classified (`failure_kind`, tested in this order): `model-unavailable` (stdout or stderr
+says the model is unavailable), `quota` (stderr reports a usage/rate limit; the reset time it reports is
+parsed), `timeout`, `exit` (non-zero exit or no output); and — by the caller, when the answer holds no
+valid decision block — `parse` (or `quota` / `model-unavailable`, see `notice_answer`: a short notice
+printed with exit 0).
 
 Each child runs in its own process group, so a kill -9 of the engine does not take it down. Every child
 is therefore recorded (`children/<token>.json` under the engine dir: its pid = group id, its start time,
@@ -40,7 +42,8 @@ from loop_schemas.fsread import ENGINE_CAP
 
 from loop_engine.events import iso, parse_iso, utcnow
 
-FailureClass = Literal["quota", "timeout", "exit", "parse"]
+FailureKind = Literal["model-unavailable", "quota", "timeout", "exit"]
+FailureClass = Literal["model-unavailable", "quota", "timeout", "exit", "parse"]
 DEFAULT_QUOTA_BACKOFF = timedelta(hours=1)
 # an overloaded API or a per-minute rate limit clears in minutes, a spent usage quota in hours: without a
 # stated reset time, the first gets the short back-off, anything naming a usage limit or quota the long one
@@ -65,6 +68,16 @@ QUOTA_ANSWER_RE = re.compile(
     r"|insufficient_quota|quota (?:exceeded|reached|exhausted)|exceeded your (?:current )?quota",
     re.IGNORECASE,
 )
+# model-unavailable (stdout OR stderr, any case): "model" within 60 characters of "unavailable" (either
+# order), "model ... not available" / "model ... no longer available" (on one line), "currently
+# unavailable", "temporarily unavailable"
+MODEL_UNAVAILABLE_RE = re.compile(
+    r"model[\s\S]{0,60}?unavailable|unavailable[\s\S]{0,60}?model"
+    r"|model\b[^\n]*?\b(?:not|no longer) available"
+    r"|currently unavailable|temporarily unavailable",
+    re.IGNORECASE,
+)
+STDERR_EXCERPT_MAX = 280
 CHILD_TOKEN_ENV = "LOOP_ENGINE_CHILD_TOKEN"  # noqa: S105 (a variable name)
 
 
@@ -80,13 +93,35 @@ class BrainError(Exception):
         exit_code: int | None = None,
         duration_s: float = 0.0,
         transcript: str | None = None,
+        stderr: str = "",
     ) -> None:
         super().__init__(message)
         self.failure_class: FailureClass = failure_class
+        self.stderr_excerpt = stderr_excerpt(stderr)
         self.reset_at = reset_at
         self.exit_code = exit_code
         self.duration_s = duration_s
         self.transcript = transcript
+
+    @property
+    def failure_kind(self) -> FailureKind:
+        """The output's class; an answer with no valid decision block (`parse`) is an `exit`."""
+        return "exit" if self.failure_class == "parse" else self.failure_class
+
+
+def failure_kind(stdout: str, stderr: str, *, timed_out: bool) -> FailureKind:
+    """What a failed call's output says, tested in order: model-unavailable (stdout or stderr), quota
+    (stderr only), timeout (the call ran out of time), else exit."""
+    if MODEL_UNAVAILABLE_RE.search(stdout) or MODEL_UNAVAILABLE_RE.search(stderr):
+        return "model-unavailable"
+    if QUOTA_RE.search(stderr):
+        return "quota"
+    return "timeout" if timed_out else "exit"
+
+
+def stderr_excerpt(stderr: str) -> str:
+    """The last 280 characters of stderr, its whitespace runs (line breaks too) folded to one space."""
+    return " ".join(stderr.split())[-STDERR_EXCERPT_MAX:]
 
 
 @dataclass(frozen=True)
@@ -188,14 +223,25 @@ def classify_exit(output: str, code: int) -> tuple[FailureClass, datetime | None
 
 
 def quota_answer(answer: BrainAnswer) -> BrainError | None:
-    """A quota failure dressed as an answer: exit 0, no decision block, a short text naming a usage limit.
+    """A failure dressed as an answer: exit 0, no decision block, a short notice that the model is
+    unavailable (`model-unavailable`, tested first) or that a usage limit is spent (`quota`).
 
-    Some harnesses print their usage-limit notice on stdout and exit 0. Only a short text with no
-    ```decision fence that names a spent limit (QUOTA_ANSWER_RE, stricter than LASTING_RE: no bare
-    "quota") counts: a real answer that mentions a quota in its prose is a `parse` failure (retried).
+    Some harnesses print such a notice on stdout and exit 0. Only a short text with no ```decision fence
+    counts; for quota it must name a spent limit (QUOTA_ANSWER_RE, stricter than LASTING_RE: no bare
+    "quota"): a real answer that mentions a quota in its prose is a `parse` failure (retried).
     """
     text = answer.text.strip()
-    if not text or len(text) > QUOTA_ANSWER_MAX or "```" in text or not QUOTA_ANSWER_RE.search(text):
+    if not text or len(text) > QUOTA_ANSWER_MAX or "```" in text:
+        return None
+    if MODEL_UNAVAILABLE_RE.search(text):
+        return BrainError(
+            "model-unavailable",
+            f"brain answered that the model is unavailable: {text.splitlines()[-1][:300]}",
+            exit_code=0,
+            duration_s=answer.duration_s,
+            transcript=answer.transcript,
+        )
+    if not QUOTA_ANSWER_RE.search(text):
         return None
     reset = parse_reset(text) or (utcnow() + DEFAULT_QUOTA_BACKOFF)
     return BrainError(
@@ -396,28 +442,37 @@ def _run_recorded(
             tfile.flush()
     output = "".join(out_chunks)
     errors = "".join(err_chunks)
-    if reason == "timeout":
-        raise BrainError(
-            "timeout",
-            f"brain timed out after {timeout_s:g}s",
-            duration_s=duration,
-            transcript=str(transcript),
-        )
     if reason == "aborted":
         raise BrainError(
-            "exit", "brain call aborted (engine stopping)", duration_s=duration, transcript=str(transcript)
-        )
-    text = decoder.answer() if decoder is not None else output
-    if proc.returncode != 0 or (decoder is not None and decoder.is_error) or not text.strip():
-        klass, reset = classify_exit(output + "\n" + errors, proc.returncode or 0)
-        last = (errors.strip() or output.strip() or "no output").splitlines()[-1][:300]
-        raise BrainError(
-            klass,
-            f"brain exited {proc.returncode}: {last}",
-            reset_at=reset,
-            exit_code=proc.returncode,
+            "exit",
+            "brain call aborted (engine stopping)",
             duration_s=duration,
             transcript=str(transcript),
+            stderr=errors,
+        )
+    text = decoder.answer() if decoder is not None else output
+    if (
+        reason == "timeout"
+        or proc.returncode != 0
+        or (decoder is not None and decoder.is_error)
+        or not text.strip()
+    ):
+        kind = failure_kind(output, errors, timed_out=reason == "timeout")
+        reset = classify_exit(errors, proc.returncode or 0)[1] if kind == "quota" else None
+        last = (errors.strip() or output.strip() or "no output").splitlines()[-1][:300]
+        what = (
+            f"brain timed out after {timeout_s:g}s"
+            if reason == "timeout"
+            else f"brain exited {proc.returncode}"
+        )
+        raise BrainError(
+            kind,
+            what if kind == "timeout" else f"{what}: {last}",
+            reset_at=reset,
+            exit_code=None if reason == "timeout" else proc.returncode,
+            duration_s=duration,
+            transcript=str(transcript),
+            stderr=errors,
         )
     return BrainAnswer(text=text, duration_s=duration, transcript=str(transcript), argv0=argv[0])
 

@@ -27,6 +27,7 @@ from loop_schemas import (
     DropLaneAction,
     EscalateAction,
     Harness,
+    RepinModelAction,
     SchemaError,
     StateLane,
     SteerAction,
@@ -40,10 +41,11 @@ from loop_schemas.fsread import ENGINE_CAP, WIKI_CAP
 from pydantic import ValidationError
 
 from loop_engine import asks as asks_mod
-from loop_engine import builtin, pm
+from loop_engine import builtin, outage, pm
+from loop_engine import policy as policy_mod
 from loop_engine import queue as q
 from loop_engine.brain import BrainAnswer, BrainError, build_argv, quota_answer, run_oneshot
-from loop_engine.config import BUILTIN, EffectiveConfig
+from loop_engine.config import BUILTIN, EffectiveConfig, lane_config_path
 from loop_engine.events import EventLog, iso, new_id, parse_iso, utcnow
 from loop_engine.gate import BASE_LANES, GateContext, adr_dirs, gate_actions, runnable
 from loop_engine.ingest import run_ingest
@@ -167,6 +169,10 @@ class Engine:
         self.brain_env = brain_env
         self.brain_fn = brain_fn
         self._registry: list[Harness] | None = None
+        # [policy] this cycle's harness-policy view (None: the all-default policy, a no-op) and the
+        # back-off that holds the brain, if any
+        self._policy: policy_mod.PolicyView | None = None
+        self._hold: dict[str, Any] | None = None
         paths.ensure()
 
     # ------------------------------------------------------------------ observation
@@ -320,6 +326,7 @@ class Engine:
             pending_mail=len(obs.mail),
         )
         self._record_lanes(obs)
+        retire = self._govern(obs)  # [policy] one roster snapshot per cycle; idle-cycle counts
         tasks, problems = load_tasks(self.paths.tasks_dir)
         for problem in problems:
             self.events.emit("task-invalid", cycle_id=cycle_id, error=problem)
@@ -339,11 +346,17 @@ class Engine:
             return CycleResult(
                 "skipped", cycle_id, detail="nothing changed since the last brain call", fingerprint=fp
             )
+        proposed = self._propose_retire(cycle_id, retire)  # [policy] a retire proposal takes the cycle
+        if proposed is not None:
+            return CycleResult("queued", cycle_id, proposed, "engine proposal: drop an idle worker lane", fp)
         harness = self.config.brain_harness
         if harness != BUILTIN or self.brain_fn is not None:
             blocked = self._brain_blocked()
             if blocked:
-                self.events.emit("cycle-skipped", cycle_id=cycle_id, reason=blocked)
+                if self._hold is not None:  # [outage] a back-off holds only the brain
+                    outage.skip_event(self.events, cycle_id, self._hold)
+                else:
+                    self.events.emit("cycle-skipped", cycle_id=cycle_id, reason=blocked)
                 return CycleResult("skipped", cycle_id, detail=blocked, fingerprint=fp)
         try:
             decision, brain, brain_s = self._call_brain(cycle_id, harness, obs, tasks)
@@ -378,7 +391,7 @@ class Engine:
                 try:
                     return self._oneshot(harness, prompt, timeout, transcript)
                 except BrainError as exc:
-                    if exc.failure_class == "quota":  # the cycle's brain call waits it out too
+                    if exc.failure_class in outage.HELD_KINDS:  # the cycle's brain call waits it out too
                         self._back_off(exc)
                     raise
 
@@ -397,25 +410,94 @@ class Engine:
 
     # ------------------------------------------------------------------ brain
     def _brain_blocked(self) -> str | None:
-        backoff: dict[str, Any] = read_json(self.paths.backoff, {})
-        until = backoff.get("until")
-        if until:
-            try:
-                if parse_iso(str(until)) > utcnow():
-                    return f"brain backing off after a quota failure until {until}"
-            except ValueError:
-                pass
+        harness = self.config.brain_harness
+        self._hold = outage.held(self.paths, self.events, harness=harness, model=self._brain_model(harness))
+        if self._hold is not None:
+            until = self._hold.get("until")
+            if self._hold["kind"] == "model-unavailable":
+                return f"brain backing off: its model is unavailable until {until}"
+            return f"brain backing off after a quota failure until {until}"
         limit = int(self.config.model.brain.max_calls_per_hour)
         calls = self.recent_calls()
         if len(calls) >= limit:
             return f"brain budget spent: {len(calls)} calls in the last hour (max_calls_per_hour {limit})"
         return None
 
-    def _back_off(self, exc: BrainError) -> str:
-        """Hold every call of the brain's harness until the quota resets; the reset time, ISO."""
-        reset = iso(exc.reset_at or (utcnow() + timedelta(hours=1)))
-        write_json(self.paths.backoff, {"until": reset, "reason": _line(exc), "since": iso()})
-        return reset
+    def _back_off(self, exc: BrainError, cycle_id: str = "") -> str:
+        """Hold every call of the brain's harness until the quota resets or the model's back-off ends
+        (loop_engine.outage); with a declared model_failover, propose a re-pin. The deadline, ISO."""
+        harness = self.config.brain_harness
+        model = self._brain_model(harness)
+        h = self._harness(harness)
+        failover = str((h.model_dump().get("model_failover") if h is not None else None) or "")
+        deadline = outage.set_backoff(
+            self.paths,
+            self.events,
+            exc,
+            harness=harness,
+            model=model,
+            minutes=float(self.config.model.brain.quota_backoff_minutes),
+            failover=failover,
+        )
+        if exc.failure_class == "model-unavailable" and failover:
+            outage.propose_repin(
+                self.paths,
+                self.events,
+                cycle_id=cycle_id,
+                harness=harness,
+                model=model,
+                failover=failover,
+                deadline=deadline,
+            )
+        return deadline
+
+    def _brain_model(self, harness: str) -> str | None:
+        """The model the brain runs: a human's re-pin for its harness, else brain.model."""
+        return outage.pinned_model(self.paths, harness, self.config.model.brain.model or None)
+
+    # ------------------------------------------------------------------ [policy] governed lanes
+    def _govern(self, obs: Observation) -> list[tuple[str, str, int]]:
+        """Under a harness policy: this cycle's view (ONE roster call) and the retire candidates."""
+        pol = self.config.model.harness_policy
+        self._policy = None
+        if not pol.active:
+            return []
+        roster = getattr(self.substrate, "roster", None)
+        self._policy = policy_mod.build_view(
+            pol,
+            roster if callable(roster) else None,
+            obs.lanes.values(),
+            policy_mod.lane_config_lanes(lane_config_path(self.paths.project_root)),
+        )
+        if self._policy.roster_error:
+            self.events.emit("roster-unavailable", error=self._policy.roster_error)
+        if not policy_mod.tracks_idle(pol):
+            return []
+        with updating(self.paths.engine_dir / "lane-idle.json", {}) as idle:
+            return policy_mod.retire_candidates(self._policy, idle)
+
+    def _propose_retire(self, cycle_id: str, candidates: list[tuple[str, str, int]]) -> str | None:
+        for lane, role, cycles in candidates:
+            rule = self.config.model.harness_policy.role_rules[role]
+            decision_id = outage.queue_proposal(
+                self.paths,
+                self.events,
+                cycle_id=cycle_id,
+                critique=f"engine proposal: retire idle worker lane {lane}",
+                action={
+                    "kind": "drop_lane",
+                    "window": lane,
+                    "rationale": f"worker lane {lane} (role {role}) has been idle for {cycles} cycles "
+                    f"(retire_after_idle_cycles {rule.retire_after_idle_cycles})",
+                },
+                reasons=["destructive: a retire proposal (retire_after_idle_cycles): a human approves it"],
+            )
+            if decision_id is None:
+                return None
+            with updating(self.paths.engine_dir / "lane-idle.json", {}) as idle:
+                idle.setdefault(lane, {})["proposed"] = True
+            return decision_id
+        return None
 
     def recent_calls(self) -> list[str]:
         data: dict[str, Any] = read_json(self.paths.budget, {})
@@ -459,6 +541,7 @@ class Engine:
             + spotlight("checkpoint", body, token)
             + "\n"
             + spotlight("engine-observation", "\n".join(lines), token)
+            + ("\n" + policy_mod.prompt_block(self._policy) if self._policy is not None else "")  # [policy]
             + "\nAnswer now with exactly one ```decision block.\n"
         )
 
@@ -473,7 +556,7 @@ class Engine:
             argv = build_argv(
                 h.oneshot_template,
                 prompt,
-                model=bcfg.model or None,
+                model=self._brain_model(harness),  # [outage] a human's re-pin wins
                 model_flag=h.model_flag or None,
                 extra_args=[str(a) for a in bcfg.extra_args],
                 stream=bcfg.stream,
@@ -510,6 +593,8 @@ class Engine:
                     cycle_id=cycle_id,
                     harness=harness,
                     failure_class="exit",
+                    failure_kind="exit",
+                    stderr_excerpt="",
                     stage="prompt",
                     error=_line(exc),
                 )
@@ -547,8 +632,8 @@ class Engine:
                 total += time.monotonic() - t0
                 last = exc
                 extra: dict[str, Any] = {}
-                if exc.failure_class == "quota":
-                    extra["reset_at"] = self._back_off(exc)
+                if exc.failure_class in outage.HELD_KINDS:
+                    extra["reset_at"] = self._back_off(exc, cycle_id)
                 self.events.emit(
                     "brain-failed",
                     cycle_id=cycle_id,
@@ -556,13 +641,15 @@ class Engine:
                     harness=harness,
                     attempt=attempt,
                     failure_class=exc.failure_class,
+                    failure_kind=exc.failure_kind,
+                    stderr_excerpt=exc.stderr_excerpt,
                     error=_line(exc),
                     duration_s=round(time.monotonic() - t0, 4),
                     exit_code=exc.exit_code,
                     transcript=exc.transcript,
                     **extra,
                 )
-                if exc.failure_class == "quota" or (self.abort is not None and self.abort()):
+                if exc.failure_class in outage.HELD_KINDS or (self.abort is not None and self.abort()):
                     break
                 continue
             duration = time.monotonic() - t0
@@ -658,7 +745,14 @@ class Engine:
                 payload = str(action.get("payload") or "")
                 action["payload"] = payload[: PAYLOAD_MAX - len(note)] + note
                 asks[str(i)] = ask_id
+        if self._policy is not None:  # [policy] rewrite disallowed harnesses first, then gate both ways
+            for record in policy_mod.rewrite(actions, self._policy):
+                self.events.emit("governance", cycle_id=cycle_id, governance=record)
+            data["actions"] = actions
         verdicts = gate_actions(actions, self._gate_context(obs))
+        if self._policy is not None:
+            extra = policy_mod.gate(actions, self._policy)
+            verdicts = [policy_mod.merge(v, e) for v, e in zip(verdicts, extra, strict=True)]
         gates = [{"gate_class": v.gate, "reasons": list(v.reasons), "state": "queued"} for v in verdicts]
         doc: dict[str, Any] = {
             "contract_version": 1,
@@ -720,7 +814,7 @@ class Engine:
                     kind=actions[i].get("kind"),
                     reasons=g["reasons"],
                 )
-            elif runnable(gate_class, approval):
+            elif runnable(gate_class, approval, str(actions[i].get("kind"))):
                 g["state"] = "running"
                 now_idx.append(i)
         queued = [i for i, g in enumerate(gates) if g["state"] == "queued"]
@@ -773,7 +867,7 @@ class Engine:
                 approved_by=approved_by,
             )
             try:
-                self._perform(action)
+                self._perform(action, doc["id"])
             except Exception as exc:
                 q.mark_step(path, i, "failed", error=_line(exc))
                 doc["gates"][i]["state"] = "failed"
@@ -798,7 +892,7 @@ class Engine:
         q.finish_execution(path)
         return outcomes
 
-    def _perform(self, raw: dict[str, Any]) -> None:
+    def _perform(self, raw: dict[str, Any], decision_id: str | None = None) -> None:
         """Send one action through the substrate (the action is re-validated against its model first)."""
         try:
             action = Decision.model_validate({"version": 1, "critique": "-", "actions": [raw]}).actions[0]
@@ -834,6 +928,8 @@ class Engine:
         elif isinstance(action, DropLaneAction):
             # a base lane needs --force; the gate made that destructive, so a human or `full` chose it
             self.substrate.drop_lane(action.window, force=action.window in BASE_LANES)
+        elif isinstance(action, RepinModelAction):  # [outage] only a human's approval runs it (gate)
+            outage.apply_repin(self.paths, action.harness, action.model, action.from_model, decision_id)
         elif isinstance(action, EscalateAction):
             # the human hears of it in the mailbox (the digest, the deck), through loop-mail like any mail
             subject, body = escalation_mail(action.summary, action.rationale)

@@ -46,7 +46,9 @@ LANE_NAME_RE = re.compile(r"[A-Za-z][A-Za-z0-9_-]*")  # fullmatch: `$` would acc
 # paste early and turn the rest of the payload into keystrokes.
 CONTROL_RE = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
 COORD = "coord"
-KINDS = ("dispatch", "add_lane", "drop_lane", "steer", "stop", "escalate")
+KINDS = ("dispatch", "add_lane", "drop_lane", "steer", "stop", "escalate", "repin_model")
+# Kinds only a human's approval runs: never a cycle, whatever the approval mode (see `runnable`).
+HUMAN_APPROVAL_KINDS = frozenset({"repin_model"})
 # Every text of an action the engine sends anywhere (a pane, loop-tmux's argv, a window option).
 SENT_FIELDS = ("payload", "brief", "cmd", "model", "role")
 
@@ -522,6 +524,8 @@ def gate_actions(actions: Sequence[Any], ctx: GateContext) -> list[GateVerdict]:
             lanes_after += 1
             if lanes_after > ctx.max_lanes:
                 v.raise_to("destructive", f"over max_lanes ({ctx.max_lanes})")
+        elif kind == "repin_model":
+            v.raise_to("destructive", "re-pins the model a harness uses: only a human's approval runs it")
         elif kind == "drop_lane":
             facts = ctx.lanes.get(target)
             if target in ctx.base_lanes or facts is None or facts.base:
@@ -530,9 +534,9 @@ def gate_actions(actions: Sequence[Any], ctx: GateContext) -> list[GateVerdict]:
     return verdicts
 
 
-def runnable(gate: str, approval: str) -> bool:
-    """Whether an action of this gate class runs without a human in this approval mode."""
-    if gate == "blocked":
+def runnable(gate: str, approval: str, kind: str | None = None) -> bool:
+    """Whether an action of this gate class (and kind) runs without a human in this approval mode."""
+    if gate == "blocked" or kind in HUMAN_APPROVAL_KINDS:
         return False
     if approval == "full":
         return True

@@ -71,6 +71,8 @@ class LaneView:
     base: bool
     role: str | None
     agent: bool  # runs an AI agent right now (not a bare shell, a command or a dead pane)
+    tag_harness: str | None = None  # the window's @loop_lane_harness tag (the harness it was launched as)
+    kind: str | None = None  # the window's @loop_lane_kind (standing | worker), when tagged
 
     @property
     def implementation(self) -> bool:
@@ -148,6 +150,8 @@ def observe_lanes(
             base=base,
             role=window.role if window is not None else None,
             agent=agent,
+            tag_harness=window.harness if window is not None else None,
+            kind=window.kind if window is not None else None,
         )
     return views, ai, harnesses
 

@@ -82,6 +82,17 @@ class SteerAction(_Action):
     reply_timeout_s: Annotated[int, Field(gt=0, le=7 * 24 * 3600)] = 1800
 
 
+class RepinModelAction(_Action):
+    """Re-pin the model the engine uses for one harness (its brain calls): proposed by the engine when the
+    pinned model is unavailable and the harness declares a `model_failover`. Always destructive, and it
+    runs only by a human's approval (`loop-engine approve`), never in a cycle, whatever the mode."""
+
+    kind: Literal["repin_model"]
+    harness: Annotated[str, Field(pattern=LANE_PATTERN, max_length=64)]
+    model: Annotated[str, Field(min_length=1, max_length=200, pattern=r"^[A-Za-z0-9][A-Za-z0-9._:/@+-]*$")]
+    from_model: Annotated[str, Field(max_length=200)] | None = None
+
+
 class StopAction(_Action):
     kind: Literal["stop"]
 
@@ -92,7 +103,13 @@ class EscalateAction(_Action):
 
 
 Action = Annotated[
-    DispatchAction | AddLaneAction | DropLaneAction | SteerAction | StopAction | EscalateAction,
+    DispatchAction
+    | AddLaneAction
+    | DropLaneAction
+    | SteerAction
+    | StopAction
+    | EscalateAction
+    | RepinModelAction,
     Field(discriminator="kind"),
 ]
 
@@ -134,7 +151,7 @@ def _first_error(exc: ValidationError) -> str:
     loc = ".".join(
         str(p)
         for p in err.get("loc", ())
-        if p not in ("dispatch", "add_lane", "drop_lane", "steer", "stop", "escalate")
+        if p not in ("dispatch", "add_lane", "drop_lane", "steer", "stop", "escalate", "repin_model")
     )
     msg = str(err.get("msg", "invalid")).replace("Value error, ", "")
     more = len(exc.errors()) - 1

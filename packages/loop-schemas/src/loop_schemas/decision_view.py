@@ -4,10 +4,10 @@ Per action: its kind, lane (or window), gate class, state and the gate's reasons
 (id and title); the brain's rationale; and a preview, the first meaningful lines of what will be sent.
 
 The preview rule: the text that will be sent (a dispatch's or steer's payload, an escalation's summary,
-a new lane's brief or command) loses its `---` front matter (a dispatched task file starts with it), then
-blank lines are skipped, and Markdown headings too (`## Objective` says nothing a task's title does not)
-unless the text is nothing but headings; the first PREVIEW_LINES lines that remain are the preview, each
-cut to PREVIEW_WIDTH characters (a cut line ends in `…`). Lines are kept as received: whoever prints them
+a new lane's brief or command, a re-pin's `re-pin harness H: old -> new`) loses its `---` front matter
+(a dispatched task file starts with it), then blank lines are skipped, and Markdown headings too
+(`## Objective` says nothing a task's title does not) unless the text is nothing but headings; the
+first PREVIEW_LINES lines that remain are the preview, each cut to PREVIEW_WIDTH characters (a cut line ends in `…`). Lines are kept as received: whoever prints them
 makes control characters visible (loop_schemas.printable).
 
 The task an action serves: the `id:` of the task file its payload carries (with that file's `title:`);
@@ -42,6 +42,9 @@ def sent_text(action: Mapping[str, Any]) -> str:
         return str(action.get("summary") or "")
     if kind == "add_lane":
         return str(action.get("brief") or action.get("cmd") or "")
+    if kind == "repin_model":
+        was = action.get("from_model") or "(the configured model)"
+        return f"re-pin harness {action.get('harness')}: {was} -> {action.get('model')}"
     return ""
 
 

@@ -26,6 +26,14 @@ from loop_schemas.lanes import BootPlan, LaneList, LaneStatusReport
 from loop_schemas.mail import MailFrontmatter, MailList
 from loop_schemas.metrics import Metrics
 from loop_schemas.pm import AdapterList, SyncResult
+from loop_schemas.policy import (
+    BackoffClearedEvent,
+    BackoffSetEvent,
+    BrainFailedEvent,
+    CycleSkipEvent,
+    HarnessRewriteEvent,
+    ModelPins,
+)
 from loop_schemas.project import InitReport
 from loop_schemas.registry import HarnessRegistry
 from loop_schemas.state import OrchestratorState
@@ -64,6 +72,12 @@ SCHEMA_MODELS: dict[str, type[BaseModel]] = {
     "engine-events": EventList,
     "engine-config-report": EngineConfigReport,
     "deck-overview": LoopOverview,
+    "engine-model-pins": ModelPins,
+    "event-governance": HarnessRewriteEvent,
+    "event-brain-failed": BrainFailedEvent,
+    "event-backoff-set": BackoffSetEvent,
+    "event-backoff-cleared": BackoffClearedEvent,
+    "event-cycle-skip": CycleSkipEvent,
 }
 
 

@@ -17,6 +17,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationErr
 from loop_schemas._frontmatter import safe_yaml
 from loop_schemas.errors import SchemaError, schema_error_from_validation
 from loop_schemas.fsread import CONFIG_CAP, read_project_file
+from loop_schemas.policy import HarnessPolicy
 
 LaneConfigName = Literal[
     "coord", "web", "infra", "validate-left", "validate-right", "ops-top", "ops-bottom", "docs"
@@ -68,6 +69,8 @@ class BrainConfig(BaseModel):
     max_calls_per_hour: Annotated[int, Field(ge=0)] = 12
     extra_args: list[str] = Field(default_factory=list)
     stream: bool = False
+    quota_backoff_minutes: Annotated[float, Field(gt=0, le=MAX_SECONDS / 60)] = 60
+    """How long a model-unavailable failure (or a quota failure that names no reset time) holds the brain."""
 
 
 class IngestConfig(BaseModel):
@@ -105,11 +108,13 @@ class EngineConfig(BaseModel):
     ingest: IngestConfig = Field(default_factory=IngestConfig)
     destructive: DestructiveConfig = Field(default_factory=DestructiveConfig)
     pm: PmConfig = Field(default_factory=PmConfig)
+    harness_policy: HarnessPolicy = Field(default_factory=HarnessPolicy)
+    """Governed lanes (loop_schemas.policy); the all-default policy is a no-op."""
 
     def unknown_keys(self) -> list[str]:
         """Dotted names of keys the model does not know (kept, but worth a warning)."""
         out = [f"engine.{k}" for k in (self.model_extra or {})]
-        for name in ("brain", "ingest", "destructive", "pm"):
+        for name in ("brain", "ingest", "destructive", "pm", "harness_policy"):
             sub = getattr(self, name)
             out.extend(f"engine.{name}.{k}" for k in (sub.model_extra or {}))
         return out

@@ -1,0 +1,223 @@
+"""Governed lanes: `engine.harness_policy`, the engine's model pins, and the events governance writes.
+
+`engine.harness_policy` (every key optional; the all-default policy is a no-op: the engine makes no
+roster call and gates as it did without one):
+
+| key (default) | meaning |
+|---|---|
+| allow ([]) / deny ([]) | empty allow = every harness allowed; deny wins |
+| cost_ceiling ("") / autonomy_cap ("") | the highest cost_tier / autonomy_class allowed |
+| role_tag_map ({}) | role -> tags: a role needs a harness with at least one of them |
+| role_defaults ({}) | role -> the harness an add_lane with a disallowed harness is rewritten to |
+| high_risk_roles (["infra"]) | roles the drift rule applies to |
+| brain_allow ([]) | harnesses allowed as the brain or the headless ingest |
+| role_rules ({}) | role -> {preferred_harness, fallback, spawn_when, retire_after_idle_cycles,
+|                  | concurrency_allowance (1)} |
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+CostTier = Literal["none", "low", "medium", "high"]
+AutonomyClass = Literal["none", "attended", "unattended"]
+COST_ORDER: tuple[str, ...] = ("none", "low", "medium", "high")
+AUTONOMY_ORDER: tuple[str, ...] = ("none", "attended", "unattended")
+DRIFT_ORDER: tuple[str, ...] = ("none", "low", "med", "high")
+# a harness is an agent when it has a one-shot template or any of these capability tags
+AGENT_TAGS = frozenset(
+    {
+        "brain",
+        "code",
+        "ingest",
+        "ops",
+        "research",
+        "synthesis",
+        "product",
+        "experiment",
+        "bulk",
+        "fleet",
+        "search",
+    }
+)
+ROSTER_HEADING = "--- harness roster (allowed + present + healthy) ---"
+
+
+class RoleRule(BaseModel):
+    """One role's rules. concurrency_allowance is enforced (reuse before spawn); retire_after_idle_cycles
+    makes the engine propose dropping a worker lane of that role idle for that many cycles (a human
+    approves); preferred_harness, fallback and spawn_when are declared for the brain to read."""
+
+    model_config = ConfigDict(extra="allow")
+
+    preferred_harness: str | None = None
+    fallback: str | None = None
+    spawn_when: str | None = None
+    retire_after_idle_cycles: Annotated[int, Field(ge=1)] | None = None
+    concurrency_allowance: Annotated[int, Field(ge=1)] = 1
+
+
+class HarnessPolicy(BaseModel):
+    """`engine.harness_policy`: which harnesses the brain may pick, and which picks need a human."""
+
+    model_config = ConfigDict(extra="allow")
+
+    allow: list[str] = Field(default_factory=list)
+    deny: list[str] = Field(default_factory=list)
+    cost_ceiling: Literal["", "none", "low", "medium", "high"] = ""
+    autonomy_cap: Literal["", "none", "attended", "unattended"] = ""
+    role_tag_map: dict[str, list[str]] = Field(default_factory=dict)
+    role_defaults: dict[str, str] = Field(default_factory=dict)
+    high_risk_roles: list[str] = Field(default_factory=lambda: ["infra"])
+    brain_allow: list[str] = Field(default_factory=list)
+    role_rules: dict[str, RoleRule] = Field(default_factory=dict)
+
+    @property
+    def active(self) -> bool:
+        """False for the all-default policy (a no-op: no roster call, no policy rule)."""
+        return self.model_dump(mode="json") != HarnessPolicy().model_dump(mode="json")
+
+
+class RepinRecord(BaseModel):
+    """One entry of engine/model-pins.json: the model the engine uses for a harness, by whose authority."""
+
+    model_config = ConfigDict(extra="allow")
+
+    model: str
+    from_model: str | None = None
+    decision_id: str
+    approved_by: Literal["human"]
+    at: str
+
+
+class ModelPins(BaseModel):
+    """engine/model-pins.json: harness -> the model a human approved in place of the configured one."""
+
+    model_config = ConfigDict(extra="allow")
+
+    contract_version: Literal[1] = 1
+    pins: dict[str, RepinRecord] = Field(default_factory=dict)
+
+
+class _Event(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+    contract_version: Literal[1] = 1
+    id: str
+    timestamp: str
+    session: str
+
+
+class HarnessRewrite(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+    event: Literal["harness-rewrite"]
+    window: str
+    role: str
+    from_harness: str
+    to_harness: str
+
+
+class HarnessRewriteEvent(_Event):
+    """`governance {event: harness-rewrite, window, role, from_harness, to_harness}`: the line's own
+    `event` is `governance`, so the governance record is its `governance` object. An add_lane whose harness
+    its role disallows was rewritten to the role's default before the gate saw it."""
+
+    event: Literal["governance"]
+    governance: HarnessRewrite
+
+
+class BrainFailedEvent(_Event):
+    """`brain-failed` / `brain-timeout`: a brain call gave no answer. failure_kind is the output's class
+    (model-unavailable, quota, timeout, exit: tested in that order); failure_class is the engine's (the same,
+    or `parse` for an answer with no valid decision block)."""
+
+    event: Literal["brain-failed", "brain-timeout"]
+    harness: str
+    failure_class: str
+    failure_kind: Literal["model-unavailable", "quota", "timeout", "exit"]
+    stderr_excerpt: str = ""
+    """The last 280 characters of the call's stderr, on one line."""
+
+
+class BackoffSetEvent(_Event):
+    """`model-unavailable-backoff-set` / `quota-backoff-set`: the brain (only) waits until `deadline`."""
+
+    event: Literal["model-unavailable-backoff-set", "quota-backoff-set"]
+    deadline: str
+    harness: str
+    model: str | None = None
+    model_failover: str | None = None
+    """The harness's declared failover model (registry `model_failover`), or null."""
+    resets: str | None = None
+    """quota: the reset time the harness printed (`resets <time>`), when it printed one."""
+
+
+class BackoffClearedEvent(_Event):
+    event: Literal["model-unavailable-backoff-cleared", "quota-backoff-cleared"]
+    harness: str
+    model: str | None = None
+    reason: str
+
+
+class CycleSkipEvent(_Event):
+    """`cycle-skip`: the cycle observed (and PM synced) but did not call the brain, by a back-off."""
+
+    event: Literal["cycle-skip"]
+    reason: Literal["model-unavailable-backoff", "quota-backoff"]
+    deadline: str
+    harness: str
+
+
+class PolicyBootProblem(BaseModel):
+    """One problem the boot check found (printed as `error: <message>`; exit 2)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    role: Literal["brain", "ingest"]
+    harness: str
+    message: str
+
+
+def policy_events() -> dict[str, type[BaseModel]]:
+    """Event name -> the model of that event's line."""
+    out: dict[str, type[BaseModel]] = {"governance": HarnessRewriteEvent, "cycle-skip": CycleSkipEvent}
+    for name in ("brain-failed", "brain-timeout"):
+        out[name] = BrainFailedEvent
+    for name in ("model-unavailable-backoff-set", "quota-backoff-set"):
+        out[name] = BackoffSetEvent
+    for name in ("model-unavailable-backoff-cleared", "quota-backoff-cleared"):
+        out[name] = BackoffClearedEvent
+    return out
+
+
+def is_agent(entry: dict[str, Any]) -> bool:
+    """An agent has a one-shot template or any agent capability tag."""
+    tags = entry.get("capability_tags") or []
+    if isinstance(tags, str):
+        tags = [t.strip() for t in tags.split(",")]
+    return bool(str(entry.get("oneshot_template") or "").strip()) or any(t in AGENT_TAGS for t in tags)
+
+
+__all__ = [
+    "AGENT_TAGS",
+    "AUTONOMY_ORDER",
+    "COST_ORDER",
+    "DRIFT_ORDER",
+    "ROSTER_HEADING",
+    "BackoffClearedEvent",
+    "BackoffSetEvent",
+    "BrainFailedEvent",
+    "CycleSkipEvent",
+    "HarnessPolicy",
+    "HarnessRewrite",
+    "HarnessRewriteEvent",
+    "ModelPins",
+    "PolicyBootProblem",
+    "RepinRecord",
+    "RoleRule",
+    "is_agent",
+    "policy_events",
+]
