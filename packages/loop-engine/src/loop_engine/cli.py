@@ -26,6 +26,7 @@ from loop_schemas import (
 )
 
 from loop_engine import config as config_mod
+from loop_engine import policy as policy_mod
 from loop_engine import queue as q
 from loop_engine import watch
 from loop_engine.cycle import APPROVALS, Engine, EngineError
@@ -35,6 +36,7 @@ from loop_engine.paths import EnginePaths
 from loop_engine.store import StoreError, read_json
 
 EXIT_FAILURE = 1
+EXIT_BOOT = 2  # the boot check: the brain's (or headless ingest's) harness cannot serve
 # the verbs that work outside a loop project: `stop` writes nothing when no daemon is there, and stops
 # one an older engine may have started in a folder that is not a project; every other verb refuses
 OUTSIDE_A_PROJECT = frozenset({"stop"})
@@ -143,6 +145,18 @@ class Ctx:
         ]
 
 
+def boot_check(engine: Engine) -> None:
+    """The brain's harness, and the headless ingest's, can serve: in harness_policy.brain_allow (when set)
+    and with a one-shot template. Each problem prints `error: …`; any problem exits 2."""
+    if engine.config.brain_harness == config_mod.BUILTIN:
+        return
+    problems = policy_mod.boot_problems(engine.config.model, engine.registry())
+    for problem in problems:
+        click.echo(f"error: {problem}", err=True)
+    if problems:
+        sys.exit(EXIT_BOOT)
+
+
 def _emit(doc: dict[str, Any]) -> None:
     click.echo(json.dumps(doc, indent=2, ensure_ascii=False))
 
@@ -210,6 +224,7 @@ def once(obj: Ctx, approval: str | None, as_json: bool) -> None:
     """Run one cycle now (observe, ingest, brain, gate, run or queue). Exit 1 when the brain failed or any
     action it ran failed (recorded, never retried)."""
     engine = obj.engine()
+    boot_check(engine)
     engine.require_session()  # a session that is not there is the operator's news, not an engine crash
     if not watch.daemon_alive(obj.paths):  # a running daemon reaps for itself and its calls are its own
         watch.reap(obj.paths, "once")
@@ -448,9 +463,12 @@ def watch_cmd(obj: Ctx, foreground: bool) -> None:
     """Start the daemon (a singleton): cycles on triggers, zero brain calls while nothing changes."""
     if foreground:
         obj.config()  # fail fast on a bad config
+        boot_check(obj.engine())
         daemon = watch.Daemon(obj.paths, lambda abort: obj.engine(abort=abort))
         sys.exit(daemon.run())
-    obj.engine().require_session()  # a daemon for a session that is not there would only crash-loop
+    engine = obj.engine()
+    boot_check(engine)
+    engine.require_session()  # a daemon for a session that is not there would only crash-loop
     pid = watch.spawn(obj.paths, obj.argv_prefix())
     click.echo(f"loop-engine watch started (pid {pid}); log: {obj.paths.daemon_log}")
 

@@ -423,7 +423,7 @@ class Engine:
             return f"brain budget spent: {len(calls)} calls in the last hour (max_calls_per_hour {limit})"
         return None
 
-    def _back_off(self, exc: BrainError, cycle_id: str = "") -> str:
+    def _back_off(self, exc: BrainError, cycle_id: str = "", deadline: str | None = None) -> str:
         """Hold every call of the brain's harness until the quota resets or the model's back-off ends
         (loop_engine.outage); with a declared model_failover, propose a re-pin. The deadline, ISO."""
         harness = self.config.brain_harness
@@ -438,6 +438,7 @@ class Engine:
             model=model,
             minutes=float(self.config.model.brain.quota_backoff_minutes),
             failover=failover,
+            deadline=deadline,
         )
         if exc.failure_class == "model-unavailable" and failover:
             outage.propose_repin(
@@ -632,8 +633,10 @@ class Engine:
                 total += time.monotonic() - t0
                 last = exc
                 extra: dict[str, Any] = {}
-                if exc.failure_class in outage.HELD_KINDS:
-                    extra["reset_at"] = self._back_off(exc, cycle_id)
+                if exc.failure_class in outage.HELD_KINDS:  # [outage] recorded after brain-failed
+                    extra["reset_at"] = outage.deadline_for(
+                        exc, float(self.config.model.brain.quota_backoff_minutes)
+                    )
                 self.events.emit(
                     "brain-failed",
                     cycle_id=cycle_id,
@@ -649,6 +652,8 @@ class Engine:
                     transcript=exc.transcript,
                     **extra,
                 )
+                if exc.failure_class in outage.HELD_KINDS:
+                    self._back_off(exc, cycle_id, extra["reset_at"])
                 if exc.failure_class in outage.HELD_KINDS or (self.abort is not None and self.abort()):
                     break
                 continue

@@ -31,7 +31,11 @@ from loop_engine.events import EventLog, iso, new_id, parse_iso, utcnow
 from loop_engine.paths import EnginePaths
 from loop_engine.store import read_json, write_json
 
-RESETS_RE = re.compile(r"\bresets?\s+((?:at\s+|in\s+)?[0-9][^\n;,)|]{0,40})", re.IGNORECASE)
+# `resets 3pm`, `resets at 15:00 (UTC)`, `resets in 2h 30m`: the time as the harness printed it
+RESETS_RE = re.compile(
+    r"\bresets?\s+((?:at\s+|in\s+)?\d[\w:]*(?:\s+\d[\w:]*)*(?:\s*[ap]m\b)?(?:\s*\([^)\n]{1,40}\))?)",
+    re.IGNORECASE,
+)
 HELD_KINDS = ("model-unavailable", "quota")
 
 
@@ -69,6 +73,13 @@ def resets_hint(text: str) -> str | None:
     return m.group(1).strip() if m else None
 
 
+def deadline_for(exc: BrainError, minutes: float) -> str:
+    """When a back-off for this failure ends: the quota's printed reset, else `minutes` from now."""
+    if exc.failure_class == "quota" and exc.reset_at is not None:
+        return iso(exc.reset_at)
+    return iso(utcnow() + timedelta(minutes=minutes))
+
+
 def set_backoff(
     paths: EnginePaths,
     events: EventLog,
@@ -78,13 +89,12 @@ def set_backoff(
     model: str | None,
     minutes: float,
     failover: str | None,
+    deadline: str | None = None,
 ) -> str:
-    """Hold the brain after a model-unavailable or quota failure; the deadline, ISO."""
+    """Hold the brain after a model-unavailable or quota failure; the deadline, ISO (`deadline`: one
+    already computed and reported for this failure)."""
     kind = "model-unavailable" if exc.failure_class == "model-unavailable" else "quota"
-    if kind == "model-unavailable" or exc.reset_at is None:
-        deadline = iso(utcnow() + timedelta(minutes=minutes))
-    else:
-        deadline = iso(exc.reset_at)
+    deadline = deadline or deadline_for(exc, minutes)
     reason = " ".join(str(exc).split())[:300]
     write_json(
         paths.backoff,
@@ -99,7 +109,7 @@ def set_backoff(
     )
     extra: dict[str, Any] = {"model_failover": failover or None}
     if kind == "quota":
-        extra = {"resets": resets_hint(f"{exc} {exc.stderr_excerpt}")}
+        extra = {"resets": resets_hint(exc.stderr_excerpt) or resets_hint(str(exc))}
     events.emit(f"{kind}-backoff-set", deadline=deadline, harness=harness, model=model, **extra)
     return deadline
 
