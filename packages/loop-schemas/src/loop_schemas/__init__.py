@@ -98,7 +98,14 @@ from loop_schemas.pm import (
 )
 from loop_schemas.project import InitReport
 from loop_schemas.redact import redact, redact_data
-from loop_schemas.registry import HARNESS_ORDER, Harness, HarnessRegistry
+from loop_schemas.registry import (
+    HARNESS_ORDER,
+    Harness,
+    HarnessHealth,
+    HarnessRegistry,
+    HarnessRoster,
+    RosterEntry,
+)
 from loop_schemas.state import (
     Artifacts,
     LoopEntry,
@@ -171,7 +178,9 @@ __all__ = [
     "EventList",
     "GatedAction",
     "Harness",
+    "HarnessHealth",
     "HarnessRegistry",
+    "HarnessRoster",
     "IngestConfig",
     "InitReport",
     "Lane",
@@ -201,6 +210,7 @@ __all__ = [
     "RemoteIssue",
     "ResolvedLaneConfig",
     "RestartEvent",
+    "RosterEntry",
     "SchemaError",
     "StateLane",
     "SteerAction",

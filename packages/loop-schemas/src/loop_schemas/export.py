@@ -27,7 +27,7 @@ from loop_schemas.mail import MailFrontmatter, MailList
 from loop_schemas.metrics import Metrics
 from loop_schemas.pm import AdapterList, SyncResult
 from loop_schemas.project import InitReport
-from loop_schemas.registry import HarnessRegistry
+from loop_schemas.registry import HarnessHealth, HarnessRegistry, HarnessRoster
 from loop_schemas.state import OrchestratorState
 from loop_schemas.task import TaskChange, TaskFrontmatter, TaskLintReport
 from loop_schemas.watchdog import RestartEvent, WatchdogLifecycleEvent
@@ -41,6 +41,8 @@ SCHEMA_MODELS: dict[str, type[BaseModel]] = {
     "lane-config": LaneConfig,
     "engine-config": EngineConfig,
     "harness-registry": HarnessRegistry,
+    "harness-roster": HarnessRoster,
+    "harness-health": HarnessHealth,
     "lane-status": LaneStatusReport,
     "lane-list": LaneList,
     "digest": Digest,
