@@ -117,7 +117,7 @@ def parse_records(data: str) -> List[Dict[str, Any]]:
             value = fields[field]
             if field == "process_names":
                 entry[field] = value.split()
-            elif field == "paste_delay":
+            elif field in ("paste_delay", "paste_enter_delay"):
                 try:
                     entry[field] = float(value)
                 except ValueError:
