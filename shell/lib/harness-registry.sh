@@ -25,7 +25,12 @@ REGISTRY_HARNESSES="pi claude opencode codex cursor-agent hermes droid forge amp
 # which stays exactly the twelve above.
 REGISTRY_EXTRA_HARNESSES="demo"
 # Every field, in the order `fields` prints them.
-REGISTRY_FIELDS="name binary kind launch_cmd auto_approve_flag model_flag oneshot_template idle_pattern busy_pattern approval_pattern welcome_pattern error_pattern process_names paste_delay clear_cmd clear_input_keys input_pattern verified notes working_marker idle_marker"
+# The original's eighteen fields come first, in its order (expected_process, paste_enter_delay and
+# non_interactive_flag are derived from process_names, paste_delay and oneshot_template), then this
+# registry's own.
+REGISTRY_FIELDS="launch_cmd model_flag expected_process auto_approve_flag paste_enter_delay skill_dir non_interactive_flag oneshot_template capability_tags cost_tier autonomy_class auth_requirement health_probe drift_pins model_failover isolation working_marker idle_marker name binary kind idle_pattern busy_pattern approval_pattern welcome_pattern error_pattern process_names paste_delay clear_cmd clear_input_keys input_pattern verified notes"
+# The governance fields (`roster` prints them; every one may be "" for a harness that does not set it).
+REGISTRY_GOVERNANCE_FIELDS="capability_tags cost_tier autonomy_class auth_requirement health_probe drift_pins model_failover isolation"
 
 # _registry_load NAME: assign the harness's fields to the CALLER's locals (binary kind launch_cmd …).
 # Returns 1 for an unknown name. Callers declare the locals first (dynamic scope; nothing leaks).
@@ -34,6 +39,9 @@ _registry_load() {
   binary=$1 kind=ai launch_cmd=$1 auto_approve_flag='' model_flag='' oneshot_template=''
   idle_pattern='' busy_pattern='esc to interrupt' approval_pattern='' welcome_pattern='' error_pattern=''
   process_names=$1 paste_delay=0.5 clear_cmd='' clear_input_keys='' input_pattern='' verified=false notes='' working_marker='' idle_marker=''
+  # Governance (see `roster`/`health`): an empty autonomy_class is derived below from auto_approve_flag.
+  skill_dir='' capability_tags='' cost_tier=medium autonomy_class='' auth_requirement=account health_probe=''
+  drift_pins=med model_failover='' isolation=shared
   case $1 in
     pi)
       model_flag=--model
@@ -42,11 +50,12 @@ _registry_load() {
       busy_pattern='Working\.\.\.|esc to interrupt'
       # pi 0.73: " ⠇ Working..." while it works; its footer shows the context use ("0.0%/128k (auto)")
       # from the start, the token counters only after a first exchange.
-      working_marker='Working\.\.\.|esc to interrupt|^ ?(⠋|⠙|⠹|⠸|⠼|⠴|⠦|⠧|⠇|⠏|⠂|⠐) '
+      working_marker='esc to interrupt|^ ?(⠋|⠙|⠹|⠸|⠼|⠴|⠦|⠧|⠇|⠏|⠂|⠐) '
       idle_marker='↑[0-9]+ ↓[0-9]+|[0-9.]+%/[0-9.]+[kM]? \(auto\)'
       approval_pattern='Allow tool call'
       welcome_pattern='^ ?pi v[0-9]'
       error_pattern='^ ?Error: '
+      skill_dir=.pi/skills capability_tags=product,synthesis
       verified=true
       notes='pi coding agent (earendil-works/pi, npm @mariozechner/pi-coding-agent): --model takes provider/id or a fuzzy id; -p/--print runs one prompt and exits. pi asks no per-tool approval, so there is no auto-approve flag (--approve only trusts project extensions). idle = the footer token counters.'
       ;;
@@ -59,9 +68,14 @@ _registry_load() {
       approval_pattern='Do you want to proceed\?|Do you want to make this edit|Do you want to create|Would you like to proceed\?'
       welcome_pattern='Welcome to Claude Code'
       error_pattern='API Error: [0-9]+|usage limit reached|Claude usage limit'
-      # Claude Code 2.1: "esc to interrupt" in the footer and a braille spinner in the pane title
-      # ("⠐ Claude Code") while it works; "✳ Claude Code" when idle.
-      working_marker='esc to interrupt|ctrl\+c to interrupt|^(⠋|⠙|⠹|⠸|⠼|⠴|⠦|⠧|⠇|⠏|⠂|⠐) '
+      # Claude Code 2.1: a timer on the spinner line ("✻ Cogitating… (1m 36s · ↑ 2.3k tokens · esc to
+      # interrupt)") and a braille spinner in the pane title ("⠐ Claude Code") while it works; "✳ Claude
+      # Code" when idle. A bare "esc to interrupt" (a hint left on screen) is no sign of work.
+      working_marker='\([0-9]+[hms]( [0-9]+[ms])*.*(esc to interrupt|tokens|thinking)|^(⠋|⠙|⠹|⠸|⠼|⠴|⠦|⠧|⠇|⠏|⠂|⠐) '
+      # The permission-mode footer; "? for shortcuts" is the default mode's (Claude Code 2.1 shows
+      # "? for shortcuts · ← for agents" at a ready prompt in default mode).
+      idle_marker='accept edits on|bypass permissions on|\? for shortcuts'
+      skill_dir=.claude/skills capability_tags=brain,ingest,code,ops cost_tier=high drift_pins=low
       paste_delay=1.0
       clear_cmd=/clear
       # On Escape Claude Code puts the interrupted prompt back into its input box; loop-dispatch
@@ -84,6 +98,7 @@ _registry_load() {
       welcome_pattern='opencode v[0-9]'
       error_pattern='AI_APICallError'
       clear_cmd=/new
+      capability_tags=code,bulk cost_tier=low
       verified=true
       notes='opencode (anomalyco/opencode): -m/--model provider/model and "opencode run [message]" are documented. --dangerously-skip-permissions exists on "run" and (with the alias --yolo) on the TUI since mid-2026; older builds reject it on the TUI (OPENCODE_PERMISSION={"*":"allow"} is the env equivalent). /new starts a fresh session.'
       ;;
@@ -99,12 +114,14 @@ _registry_load() {
       error_pattern='stream error|unexpected status [0-9]+|^■ \{'
       # codex 0.171 drops its "Working (3s • esc to interrupt)" line once text streams; the pane title
       # keeps a braille spinner ("⠇ <prompt>") for the whole turn.
-      working_marker='esc to interrupt|^(⠋|⠙|⠹|⠸|⠼|⠴|⠦|⠧|⠇|⠏|⠂|⠐) '
+      # "Working (3s • esc to interrupt)": the timer is the sign, a bare "esc to interrupt" is not.
+      working_marker='\([0-9]+[hms]( [0-9]+[ms])*.*(esc to interrupt|tokens|thinking)|^(⠋|⠙|⠹|⠸|⠼|⠴|⠦|⠧|⠇|⠏|⠂|⠐) '
       # codex 0.171 draws its composer at once but takes no Enter until its footer names the agents
       # ("← for agents · ? for shortcuts"), a few seconds later.
       idle_marker='← for agents|context left|⏎ send'
       paste_delay=0.8
       clear_cmd=/new
+      capability_tags=code,brain cost_tier=high drift_pins=high
       verified=true
       notes='OpenAI Codex CLI: -m/--model, "codex exec PROMPT" (non-interactive) and --dangerously-bypass-approvals-and-sandbox (alias --yolo; --full-auto is the sandboxed, still-asking alternative) are documented. /new starts a fresh chat.'
       ;;
@@ -117,6 +134,7 @@ _registry_load() {
       approval_pattern='Run this command\?'
       welcome_pattern='Cursor Agent'
       error_pattern='Connection failed'
+      capability_tags=code
       verified=true
       notes='Cursor CLI (binary cursor-agent, also installed as agent): -p/--print, --model and --force (alias --yolo: run every action without approval) are documented. Recent builds also want --trust for headless runs in an untrusted workspace.'
       ;;
@@ -129,6 +147,7 @@ _registry_load() {
       approval_pattern='Allow command\?'
       welcome_pattern='starting…'
       error_pattern='Error: API request failed'
+      capability_tags=code,experiment drift_pins=high
       verified=true
       notes='Hermes Agent (NousResearch): --yolo, -m/--model and "hermes chat --oneshot -q PROMPT" (answer and exit; -q alone seeds an interactive session) are in its CLI reference. Screen patterns are generic (unverified against the real TUI).'
       ;;
@@ -141,6 +160,7 @@ _registry_load() {
       approval_pattern='Allow command\?'
       welcome_pattern='starting…'
       error_pattern='Error: API request failed'
+      capability_tags=code
       notes='Factory droid: "droid exec PROMPT", -m/--model and --skip-permissions-unsafe are in the droid exec reference; that the interactive TUI takes the same two flags is unverified. droid exec is read-only unless given --auto low|medium|high. Screen patterns are generic (unverified).'
       ;;
     forge)
@@ -150,6 +170,7 @@ _registry_load() {
       approval_pattern='Allow command\?'
       welcome_pattern='starting…'
       error_pattern='Error: API request failed'
+      capability_tags=code cost_tier=low
       notes='Forge (antinomyhq/forgecode): "forge -p PROMPT" runs one prompt headless and tool calls are auto-approved by default (no approval flag exists). No model flag is documented (the model is chosen with /model or its config), so the model flag is empty (unverified). Screen patterns are generic (unverified).'
       ;;
     amp)
@@ -160,6 +181,7 @@ _registry_load() {
       approval_pattern='Allow command\?'
       welcome_pattern='starting…'
       error_pattern='Error: API request failed'
+      capability_tags=search,research cost_tier=high drift_pins=high
       notes='Amp (Sourcegraph): -x/--execute is in its CLI flag reference; --dangerously-allow-all is the flag Amp itself names when execute mode refuses a tool, and other orchestrators pass it (not read in the official manual here). Amp picks its own models (-m selects a mode, not a model), so there is no model flag. Screen patterns are generic (unverified).'
       ;;
     openclaw)
@@ -170,12 +192,14 @@ _registry_load() {
       approval_pattern='Allow command\?'
       welcome_pattern='starting…'
       error_pattern='Error: API request failed'
+      capability_tags=ops,fleet auth_requirement=gateway
       notes='OpenClaw: "openclaw agent --agent <id> --message TEXT" runs one agent turn and "openclaw tui" opens the terminal UI (both documented). openclaw tui has no model flag (only --thinking; openclaw agent has --model) and approvals are configured (tools.exec.mode), not flagged, so both flags are empty. Screen patterns are generic (unverified).'
       ;;
     mprocs)
       kind=tool
       busy_pattern=
       paste_delay=0.2
+      capability_tags=dashboard cost_tier=none autonomy_class=none auth_requirement=none drift_pins=none
       verified=true
       notes='mprocs: a process runner TUI (a tool lane, not an AI harness): no model, approval or one-shot mode. The watchdog never restarts it.'
       ;;
@@ -189,6 +213,8 @@ _registry_load() {
       busy_pattern='demo agent working|esc to interrupt'
       process_names='loop-demo-agent'
       paste_delay=0.2
+      # No model behind it: nothing to pay, sign in to or drift.
+      cost_tier=none autonomy_class=none auth_requirement=none drift_pins=none
       verified=true
       notes='demo: a simulated agent for the demo loop (shell/lib/demo_agent.py). It shows an idle prompt, spins for a few seconds on a prompt (LOOP_DEMO_WORK_S), then mails a report to coord (re:<ask-id> for an ask, task: T<NNNN> for a task). No model, approval or one-shot mode.'
       ;;
@@ -199,6 +225,7 @@ _registry_load() {
       busy_pattern=
       process_names='bash zsh sh fish dash ksh mksh tcsh csh nu login'
       paste_delay=0.1
+      capability_tags=probe,watch cost_tier=none autonomy_class=none auth_requirement=none drift_pins=none
       verified=true
       notes='A plain shell lane: nothing is launched (the pane keeps its login shell) unless the lane has a cmd. process_names are the shells harness_is_bare_shell_process recognises (a leading "-" of a login shell is ignored).'
       ;;
@@ -206,11 +233,19 @@ _registry_load() {
       return 1
       ;;
   esac
+  # Only a harness with a real auto-approve flag can run unattended.
+  if [ -z "$autonomy_class" ]; then
+    if [ -n "$auto_approve_flag" ]; then autonomy_class=unattended; else autonomy_class=attended; fi
+  fi
   return 0
 }
 
-# harness_known NAME: true when NAME is one of the twelve harnesses.
+# harness_known NAME: true when NAME is one of the twelve harnesses (or an added one such as demo).
+# A name is a lowercase word of letters, digits and "-": anything else (a space, a glob) is unknown.
 harness_known() {
+  case ${1:-} in
+    '' | *[!a-z0-9-]*) return 1 ;;
+  esac
   case " $REGISTRY_HARNESSES $REGISTRY_EXTRA_HARNESSES " in
     *" ${1:-} "*) [ -n "${1:-}" ] ;;
     *) return 1 ;;
@@ -222,7 +257,8 @@ harness_field() {
   local name=${1:-} field=${2:-}
   local binary kind launch_cmd auto_approve_flag model_flag oneshot_template idle_pattern busy_pattern
   local approval_pattern welcome_pattern error_pattern process_names paste_delay clear_cmd clear_input_keys input_pattern verified notes
-  local working_marker idle_marker
+  local working_marker idle_marker skill_dir capability_tags cost_tier autonomy_class auth_requirement
+  local health_probe drift_pins model_failover isolation
   harness_known "$name" || return 1
   _registry_load "$name" || return 1
   case $field in
@@ -247,15 +283,43 @@ harness_field() {
     notes) printf '%s\n' "$notes" ;;
     working_marker) printf '%s\n' "$working_marker" ;;
     idle_marker) printf '%s\n' "$idle_marker" ;;
+    expected_process) printf '%s\n' "${process_names// /|}" ;;
+    paste_enter_delay) printf '%s\n' "$paste_delay" ;;
+    skill_dir) printf '%s\n' "$skill_dir" ;;
+    non_interactive_flag) printf '%s\n' "$(_registry_oneshot_flag "$oneshot_template")" ;;
+    capability_tags) printf '%s\n' "$capability_tags" ;;
+    cost_tier) printf '%s\n' "$cost_tier" ;;
+    autonomy_class) printf '%s\n' "$autonomy_class" ;;
+    auth_requirement) printf '%s\n' "$auth_requirement" ;;
+    health_probe) printf '%s\n' "$health_probe" ;;
+    drift_pins) printf '%s\n' "$drift_pins" ;;
+    model_failover) printf '%s\n' "$model_failover" ;;
+    isolation) printf '%s\n' "$isolation" ;;
     *) return 2 ;;
   esac
+}
+
+# _registry_oneshot_flag TEMPLATE: what the one-shot template puts between the binary and {prompt}
+# ("claude -p {prompt}" -> "-p", "codex exec {prompt}" -> "exec"; "" without a template).
+_registry_oneshot_flag() {
+  local t=${1-}
+  case $t in
+    *' '*) ;;
+    *) return 0 ;;
+  esac
+  t=${t#* }
+  t=${t%'{prompt}'}
+  t=${t%' '}
+  case $t in '{prompt}') t='' ;; esac
+  printf '%s' "$t"
 }
 
 # harness_binary_path NAME: the absolute path of the harness's binary on PATH (1 when absent or unknown).
 harness_binary_path() {
   local binary kind launch_cmd auto_approve_flag model_flag oneshot_template idle_pattern busy_pattern
   local approval_pattern welcome_pattern error_pattern process_names paste_delay clear_cmd clear_input_keys input_pattern verified notes
-  local working_marker idle_marker
+  local working_marker idle_marker skill_dir capability_tags cost_tier autonomy_class auth_requirement
+  local health_probe drift_pins model_failover isolation
   harness_known "${1:-}" || return 1
   _registry_load "$1" || return 1
   command -v "$binary" 2>/dev/null || return 1
@@ -296,7 +360,8 @@ _registry_launch() {
   local name=$1 auto=$2 model=${3-} out
   local binary kind launch_cmd auto_approve_flag model_flag oneshot_template idle_pattern busy_pattern
   local approval_pattern welcome_pattern error_pattern process_names paste_delay clear_cmd clear_input_keys input_pattern verified notes
-  local working_marker idle_marker
+  local working_marker idle_marker skill_dir capability_tags cost_tier autonomy_class auth_requirement
+  local health_probe drift_pins model_failover isolation
   harness_known "$name" || return 1
   _registry_load "$name" || return 1
   out=$launch_cmd
@@ -329,7 +394,8 @@ harness_resolve_launch_auto_approve() {
 harness_is_bare_shell_process() {
   local c=${1:-} binary kind launch_cmd auto_approve_flag model_flag oneshot_template idle_pattern busy_pattern
   local approval_pattern welcome_pattern error_pattern process_names paste_delay clear_cmd clear_input_keys input_pattern verified notes
-  local working_marker idle_marker
+  local working_marker idle_marker skill_dir capability_tags cost_tier autonomy_class auth_requirement
+  local health_probe drift_pins model_failover isolation
   c=${c##*/}
   c=${c#-}
   [ -n "$c" ] || return 1
@@ -411,7 +477,8 @@ _registry_lib_dir() {
 _registry_records() {
   local h binary kind launch_cmd auto_approve_flag model_flag oneshot_template idle_pattern busy_pattern
   local approval_pattern welcome_pattern error_pattern process_names paste_delay clear_cmd clear_input_keys input_pattern verified notes
-  local working_marker idle_marker
+  local working_marker idle_marker skill_dir capability_tags cost_tier autonomy_class auth_requirement
+  local health_probe drift_pins model_failover isolation
   for h in $REGISTRY_HARNESSES $REGISTRY_EXTRA_HARNESSES; do
     _registry_load "$h"
     printf '%s\037%s\037%s\036' \
@@ -423,15 +490,120 @@ _registry_records() {
       "$h" process_names "$process_names" "$h" paste_delay "$paste_delay" "$h" clear_cmd "$clear_cmd" \
       "$h" clear_input_keys "$clear_input_keys" "$h" input_pattern "$input_pattern" \
       "$h" verified "$verified" "$h" notes "$notes" \
-      "$h" working_marker "$working_marker" "$h" idle_marker "$idle_marker"
+      "$h" working_marker "$working_marker" "$h" idle_marker "$idle_marker" \
+      "$h" expected_process "${process_names// /|}" "$h" paste_enter_delay "$paste_delay" \
+      "$h" skill_dir "$skill_dir" "$h" non_interactive_flag "$(_registry_oneshot_flag "$oneshot_template")" \
+      "$h" capability_tags "$capability_tags" "$h" cost_tier "$cost_tier" \
+      "$h" autonomy_class "$autonomy_class" "$h" auth_requirement "$auth_requirement" \
+      "$h" health_probe "$health_probe" "$h" drift_pins "$drift_pins" \
+      "$h" model_failover "$model_failover" "$h" isolation "$isolation"
   done
 }
 
-_registry_json() {
+# _registry_present NAME: true when the harness needs no binary (launch_cmd empty: the shell lane) or
+# its binary is on PATH.
+_registry_present() {
+  [ -z "$(harness_field "$1" launch_cmd)" ] || harness_binary_path "$1" >/dev/null
+}
+
+# _registry_roster_records: the twelve harnesses' roster fields as records (see _registry_records).
+_registry_roster_records() {
+  local h f present
+  for h in $REGISTRY_HARNESSES; do
+    if _registry_present "$h"; then present=true; else present=false; fi
+    printf '%s\037%s\037%s\036' "$h" name "$h" "$h" present "$present" "$h" kind "$(harness_field "$h" kind)" \
+      "$h" oneshot_template "$(harness_field "$h" oneshot_template)"
+    for f in $REGISTRY_GOVERNANCE_FIELDS; do
+      printf '%s\037%s\037%s\036' "$h" "$f" "$(harness_field "$h" "$f")"
+    done
+  done
+}
+
+# _registry_roster_plain: one line per harness, `name present|missing tags cost autonomy auth drift`
+# ("-" stands for an empty value, so every line has seven words).
+_registry_roster_plain() {
+  local h present tags
+  for h in $REGISTRY_HARNESSES; do
+    if _registry_present "$h"; then present=present; else present=missing; fi
+    tags=$(harness_field "$h" capability_tags)
+    printf '%s %s %s %s %s %s %s\n' "$h" "$present" "${tags:--}" \
+      "$(_registry_or_dash "$(harness_field "$h" cost_tier)")" \
+      "$(_registry_or_dash "$(harness_field "$h" autonomy_class)")" \
+      "$(_registry_or_dash "$(harness_field "$h" auth_requirement)")" \
+      "$(_registry_or_dash "$(harness_field "$h" drift_pins)")"
+  done
+}
+
+_registry_or_dash() {
+  printf '%s' "${1:--}"
+}
+
+# _registry_run_probe COMMAND SECONDS: run a health probe with `bash -c`, quietly (no stdin, output
+# dropped), in its own process group; past SECONDS (a whole number) the group is killed and the probe
+# fails with 124. Returns the probe's exit status.
+_registry_run_probe() {
+  local probe=$1 limit=$2 pid waited=0 rc
+  limit=$((limit * 10))
+  set -m
+  bash -c "$probe" </dev/null >/dev/null 2>&1 &
+  pid=$!
+  set +m
+  while kill -0 "$pid" 2>/dev/null; do
+    if [ "$waited" -ge "$limit" ]; then
+      kill -TERM -- "-$pid" 2>/dev/null || kill -TERM "$pid" 2>/dev/null || :
+      sleep 0.2
+      kill -KILL -- "-$pid" 2>/dev/null || :
+      wait "$pid" 2>/dev/null || :
+      return 124
+    fi
+    sleep 0.1
+    waited=$((waited + 1))
+  done
+  rc=0
+  wait "$pid" 2>/dev/null || rc=$?
+  return "$rc"
+}
+
+# harness_health NAME: print one word (ok|missing|unauthenticated|unhealthy); return 0 only for ok,
+# 1 otherwise (and for an unknown name, which prints nothing). The probe is the registry's own
+# health_probe field, run by _registry_run_probe within LOOP_HEALTH_PROBE_TIMEOUT_S (default 10) s.
+harness_health() {
+  local name=${1:-} probe auth limit=${LOOP_HEALTH_PROBE_TIMEOUT_S-} rc=0
+  harness_known "$name" || return 1
+  if ! _registry_present "$name"; then
+    printf 'missing\n'
+    return 1
+  fi
+  probe=$(harness_field "$name" health_probe)
+  if [ -z "$probe" ]; then
+    printf 'ok\n'
+    return 0
+  fi
+  case $limit in '' | *[!0-9]* | 0) limit=10 ;; esac
+  _registry_run_probe "$probe" "$limit" || rc=$?
+  if [ "$rc" -eq 0 ]; then
+    printf 'ok\n'
+    return 0
+  fi
+  auth=$(harness_field "$name" auth_requirement)
+  if [ "$rc" -ne 124 ] && { [ "$auth" = account ] || [ "$auth" = gateway ]; }; then
+    printf 'unauthenticated\n'
+  else
+    printf 'unhealthy\n'
+  fi
+  return 1
+}
+
+# _registry_python VERB: registry.py VERB on stdin's records (the JSON forms).
+_registry_python() {
   local py=${LOOP_PYTHON:-python3} lib
   lib=$(_registry_lib_dir)
   command -v "$py" >/dev/null 2>&1 || _registry_die "python3 is required for --json but was not found on PATH"
-  _registry_records | "$py" "$lib/registry.py" json
+  "$py" "$lib/registry.py" "$1"
+}
+
+_registry_json() {
+  _registry_records | _registry_python json
 }
 
 _registry_need_known() {
@@ -467,8 +639,40 @@ _registry_main() {
       _registry_need_known "$2"
       local f
       for f in $REGISTRY_FIELDS; do
-        printf '%s=%s\n' "$f" "$(harness_field "$2" "$f")"
+        printf '%-22s %s\n' "$f" "$(harness_field "$2" "$f")"
       done
+      ;;
+    roster)
+      case $# in
+        1) _registry_roster_plain ;;
+        2)
+          [ "$2" = --json ] || _registry_die "roster: unexpected argument '$2'" 2
+          _registry_roster_records | _registry_python roster
+          ;;
+        *) _registry_die "usage: roster [--json]" 2 ;;
+      esac
+      ;;
+    health)
+      local json=0 hname='' word rc=0
+      shift
+      while [ $# -gt 0 ]; do
+        case $1 in
+          --json) json=1 ;;
+          -*) _registry_die "health: unknown option '$1'" 2 ;;
+          *) [ -z "$hname" ] || _registry_die "health: unexpected argument '$1'" 2; hname=$1 ;;
+        esac
+        shift
+      done
+      [ -n "$hname" ] || _registry_die "usage: health <name> [--json]" 2
+      harness_known "$hname" || _registry_die "unknown harness (known: $REGISTRY_HARNESSES)" 1
+      word=$(harness_health "$hname") || rc=$?
+      if [ "$json" = 1 ]; then
+        printf '%s\037%s\037%s\036%s\037%s\037%s\036' "$hname" harness "$hname" "$hname" health "$word" |
+          _registry_python health
+      else
+        printf '%s\n' "$word"
+      fi
+      return "$rc"
       ;;
     field)
       [ $# -eq 3 ] || _registry_die "usage: field <name> <field>" 2

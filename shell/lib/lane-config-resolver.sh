@@ -23,18 +23,21 @@ Usage: lane-config-resolver.sh print-resolved --lane-config P [--json]
 
 Reads the top-level `lanes:` key of a lane-config YAML (any `engine:` section is ignored here) and
 resolves each lane through lib/harness-registry.sh. Lanes: coord, web, infra, validate-left,
-validate-right, ops-top, ops-bottom, docs (coord belongs to loop-tmux's preset / --coord-cmd).
-A lane: harness, model, cmd, repo (a label), role, auto_approve (true|false).
+validate-right, ops-top, ops-bottom, docs (coord belongs to loop-tmux's preset / --coord-cmd), then
+any other lane name add-lane accepts (a letter, then letters, digits, _ or -; 2+ characters).
+A lane: harness, model, cmd, repo (a label), role, auto_approve (true|false), kind (standing|worker).
 
   print-resolved   every lane: harness, model, cmd, repo, role, auto_approve and the resolved launch;
                    --json prints {contract_version, lane_config, host_overlay, project_root,
-                   lanes: {<lane>: {harness, model, cmd, repo, role, auto_approve, launch}}}
+                   lanes: {<lane>: {harness, model, cmd, repo, role, auto_approve, launch, kind}}}
                    (loop_schemas.ResolvedLaneConfig; unset values are null)
   lane-launch      the lane's launch command (interactive, the default: cmd, else the harness launch
                    with its model and, when auto_approve is true, the auto-approve flag;
                    auto-approve: force the auto-approve flag; oneshot: the harness's one-shot template)
-  lane-field       one resolved field: harness model cmd repo role auto_approve launch
-  validate         one line per unknown lane, unknown harness or badly typed value; exit 1 if any
+  lane-field       one resolved field: harness model cmd repo role auto_approve launch kind
+                   (an unset field prints nothing)
+  validate         one line per bad lane name, unknown harness, invalid kind or badly typed value;
+                   exit 1 if any (and one summary line on stderr)
   lanes            the lanes the file defines, one per line
 
 Host overlay: <path-base>.<hostname -s>.yaml beside the file is merged on top, lane by lane.
@@ -45,7 +48,8 @@ Needs python3 with PyYAML (python3 -m pip install pyyaml); without it every verb
 
 Environment: LANE_CONFIG_PROJECT_ROOT, LANE_CONFIG_HOSTNAME (overrides `hostname -s` for the overlay),
 LOOP_PYTHON (the python3 to use).
-Exit: 0 ok; 1 bad config, unknown lane in the file, missing PyYAML or file; 2 usage.
+Exit: 0 ok; 1 bad config, bad lane name in the file, lane not in the file, missing PyYAML or file;
+2 usage (a bad lane name or field argument).
 EOF
 }
 

@@ -4,10 +4,12 @@
 stdlib + PyYAML (python 3.8+). PyYAML is imported only when a lane-config is read; without it every
 verb fails with one actionable line (`python3 -m pip install pyyaml`), never a traceback.
 
-Only the top-level `lanes:` key is read (an `engine:` section belongs to loop-engine). Lanes:
-coord, web, infra, validate-left, validate-right, ops-top, ops-bottom, docs. A lane is a mapping of
+Only the top-level `lanes:` key is read (an `engine:` section belongs to loop-engine). Lanes: the base
+lanes coord, web, infra, validate-left, validate-right, ops-top, ops-bottom, docs (in that order), then
+any other lane name (a window add-lane may create: a letter, then letters, digits, _ or -; at least 2
+characters) in file order. A lane is a mapping of
   harness (str, a registry name)  model (str)  cmd (str)  repo (str, a label)  role (str)
-  auto_approve (bool)
+  auto_approve (bool)  kind (standing | worker; optional)
 A file `<path-base>.<hostname -s>.yaml` beside the config is merged on top, lane by lane (a lane
 block there replaces the whole block). A relative first word of `cmd` (`scripts/foo.sh`,
 `./x.sh`) resolves against the project root (LANE_CONFIG_PROJECT_ROOT or --project-root).
@@ -43,9 +45,12 @@ import registry  # noqa: E402
 CONTRACT_VERSION = 1
 LIB_DIR = os.path.dirname(os.path.abspath(__file__))
 LANES = ("coord", "web", "infra", "validate-left", "validate-right", "ops-top", "ops-bottom", "docs")
-LANE_KEYS = ("harness", "model", "cmd", "repo", "role", "auto_approve")
-STR_KEYS = ("harness", "model", "cmd", "repo", "role")
-FIELDS = ("harness", "model", "cmd", "repo", "role", "auto_approve", "launch")
+LANE_KEYS = ("harness", "model", "cmd", "repo", "role", "auto_approve", "kind")
+STR_KEYS = ("harness", "model", "cmd", "repo", "role", "kind")
+FIELDS = ("harness", "model", "cmd", "repo", "role", "auto_approve", "launch", "kind")
+KINDS = ("standing", "worker")
+# A lane name: a base lane, or any window name add-lane accepts (loop-tmux.sh checks the same rule).
+LANE_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_-]+")
 MODES = ("interactive", "auto-approve", "oneshot")
 PYYAML_HINT = "PyYAML is required for --lane-config: install it with `python3 -m pip install pyyaml`"
 # An unquoted relative path as the first word of a cmd (scripts/x.sh, ./x, ../x): resolved against the root.
@@ -156,14 +161,16 @@ class LaneConfig:
             if not isinstance(name, str):
                 errors.append(f"lane {name!r}: lane names must be strings")
                 continue
-            if name not in LANES:
-                unknown.append(f"unknown lane {name!r} (lanes: {', '.join(LANES)})")
+            if not is_lane_name(name):
+                unknown.append(
+                    f"bad lane name {name!r} (a letter, then letters, digits, _ or -; at least 2 characters)"
+                )
                 continue
             if block is None:
                 continue
             if not isinstance(block, dict):
                 errors.append(
-                    f"lane {name}: must be a mapping (harness, model, cmd, repo, role, auto_approve)"
+                    f"lane {name}: must be a mapping (harness, model, cmd, repo, role, auto_approve, kind)"
                 )
                 continue
             for key, value in block.items():
@@ -176,6 +183,8 @@ class LaneConfig:
                     errors.append(f"lane {name}: {key} must be a string, not {_type_name(value)}")
                 elif key == "auto_approve" and not isinstance(value, bool):
                     errors.append(f"lane {name}: auto_approve must be true or false, not {_type_name(value)}")
+                elif key == "kind" and value != "" and value not in KINDS:
+                    errors.append(f"lane {name}: invalid kind {value!r} (kinds: {', '.join(KINDS)})")
             harness = block.get("harness")
             if isinstance(harness, str) and harness and harness not in harnesses:
                 errors.append(f"lane {name}: unknown harness {harness!r} (known: {' '.join(harnesses)})")
@@ -197,14 +206,13 @@ class LaneConfig:
     def resolve(
         self, harnesses: Dict[str, Dict[str, Any]], warnings: Optional[List[str]] = None
     ) -> Dict[str, Dict[str, Any]]:
-        """{lane: {harness, model, cmd, repo, role, auto_approve, launch}} for the known lanes present.
+        """{lane: {harness, model, cmd, repo, role, auto_approve, launch, kind}} for the lanes present: the
+        base lanes in their fixed order, then the others in file order.
 
         A model given to a harness without a model flag is dropped from the launch, with a line
         appended to `warnings` (when given)."""
         out: Dict[str, Dict[str, Any]] = {}
-        for lane in LANES:
-            if lane not in self.raw:
-                continue
+        for lane in self.lane_names():
             block = self.raw[lane] if isinstance(self.raw[lane], dict) else {}
             harness = _text(block.get("harness"))
             model = _text(block.get("model"))
@@ -230,8 +238,14 @@ class LaneConfig:
                 "role": _text(block.get("role")),
                 "auto_approve": auto,
                 "launch": launch,
+                "kind": _text(block.get("kind")),
             }
         return out
+
+    def lane_names(self) -> List[str]:
+        """The lanes present with a valid name: base lanes in the fixed order, then the rest as written."""
+        rest = [n for n in self.raw if isinstance(n, str) and n not in LANES and is_lane_name(n)]
+        return [n for n in LANES if n in self.raw] + rest
 
     def document(self, resolved: Dict[str, Dict[str, Any]]) -> Dict[str, Any]:
         return {
@@ -241,6 +255,10 @@ class LaneConfig:
             "project_root": self.project_root,
             "lanes": resolved,
         }
+
+
+def is_lane_name(name: str) -> bool:
+    return name in LANES or LANE_NAME.fullmatch(name) is not None
 
 
 def _text(value: Any) -> Optional[str]:
@@ -393,6 +411,9 @@ def run(argv: List[str]) -> int:
             warnings.append("lane coord: loop-tmux's preset / --coord-cmd owns the coord window")
         _warn(warnings)
         if unknown or errors:
+            found = unknown + errors
+            # the lines above are the report (stdout); stderr says that it failed, and why first
+            sys.stderr.write(f"lane-config-resolver: {cfg.path}: {len(found)} problem(s); the first: {found[0]}\n")
             return 1
         _out(
             f"{cfg.path}: ok ({len(cfg.raw)} lane(s)"
@@ -433,8 +454,8 @@ def run(argv: List[str]) -> int:
     if not args:
         raise UsageError(f"{verb}: missing <lane>")
     lane = args[0]
-    if lane not in LANES:
-        raise UsageError(f"unknown lane {lane!r} (lanes: {', '.join(LANES)})")
+    if not is_lane_name(lane):
+        raise UsageError(f"bad lane name {lane!r} (a letter, then letters, digits, _ or -; at least 2 characters)")
     if lane not in resolved:
         raise ConfigError(f"lane {lane} is not in {cfg.path}")
     fields = resolved[lane]

@@ -6,6 +6,10 @@ every field as records `name \\x1f field \\x1f value \\x1e` on stdin and this he
 
   json    print {"contract_version": 1, "harnesses": [...]}  (loop_schemas.HarnessRegistry);
           process_names becomes a list, paste_delay a float, verified a bool.
+  roster  print `roster --json` ({"contract_version": 1, "harnesses": [...]}, loop_schemas.HarnessRoster);
+          present becomes a bool.
+  health  print `health --json` ({"contract_version": 1, "harness": ..., "health": ...},
+          loop_schemas.HarnessHealth).
 
 Python code elsewhere may `import registry` and call load(lib_dir) for the parsed registry
 (it runs `bash harness-registry.sh list --json`).
@@ -42,15 +46,43 @@ FIELDS = (
     "notes",
     "working_marker",
     "idle_marker",
+    "expected_process",
+    "paste_enter_delay",
+    "skill_dir",
+    "non_interactive_flag",
+    "capability_tags",
+    "cost_tier",
+    "autonomy_class",
+    "auth_requirement",
+    "health_probe",
+    "drift_pins",
+    "model_failover",
+    "isolation",
 )
+# `roster --json`: each harness's entry, in this order (loop_schemas.HarnessRoster).
+ROSTER_FIELDS = (
+    "name",
+    "present",
+    "capability_tags",
+    "cost_tier",
+    "autonomy_class",
+    "auth_requirement",
+    "health_probe",
+    "drift_pins",
+    "oneshot_template",
+    "model_failover",
+    "isolation",
+    "kind",
+)
+HEALTH_WORDS = ("ok", "missing", "unauthenticated", "unhealthy")
 
 
 class RegistryError(Exception):
     """A one-line registry error."""
 
 
-def parse_records(data: str) -> List[Dict[str, Any]]:
-    """Typed harness entries, in the order their names first appear."""
+def _grouped(data: str) -> "tuple[List[str], Dict[str, Dict[str, str]]]":
+    """The records' names in order of first appearance, and each name's {field: value}."""
     order: List[str] = []
     raw: Dict[str, Dict[str, str]] = {}
     for record in data.split("\x1e"):
@@ -64,18 +96,28 @@ def parse_records(data: str) -> List[Dict[str, Any]]:
             raw[name] = {}
             order.append(name)
         raw[name][field] = value
+    return order, raw
+
+
+def _need(name: str, fields: Dict[str, str], wanted: "tuple[str, ...]") -> None:
+    missing = [f for f in wanted if f not in fields]
+    if missing:
+        raise RegistryError(f"harness {name}: missing fields {', '.join(missing)}")
+
+
+def parse_records(data: str) -> List[Dict[str, Any]]:
+    """Typed harness entries, in the order their names first appear."""
+    order, raw = _grouped(data)
     out: List[Dict[str, Any]] = []
     for name in order:
         fields = raw[name]
-        missing = [f for f in FIELDS if f not in fields]
-        if missing:
-            raise RegistryError(f"harness {name}: missing fields {', '.join(missing)}")
+        _need(name, fields, FIELDS)
         entry: Dict[str, Any] = {}
         for field in FIELDS:
             value = fields[field]
             if field == "process_names":
                 entry[field] = value.split()
-            elif field == "paste_delay":
+            elif field in ("paste_delay", "paste_enter_delay"):
                 try:
                     entry[field] = float(value)
                 except ValueError:
@@ -86,6 +128,31 @@ def parse_records(data: str) -> List[Dict[str, Any]]:
                 entry[field] = value
         out.append(entry)
     return out
+
+
+def roster_records(data: str) -> List[Dict[str, Any]]:
+    """`roster --json` entries: present becomes a bool, every other field stays a string."""
+    order, raw = _grouped(data)
+    out: List[Dict[str, Any]] = []
+    for name in order:
+        fields = raw[name]
+        _need(name, fields, ROSTER_FIELDS)
+        entry: Dict[str, Any] = {f: fields[f] for f in ROSTER_FIELDS}
+        entry["present"] = fields["present"] == "true"
+        out.append(entry)
+    return out
+
+
+def health_record(data: str) -> Dict[str, Any]:
+    """`health --json`: {contract_version, harness, health}."""
+    order, raw = _grouped(data)
+    if len(order) != 1:
+        raise RegistryError("health: expected one harness")
+    fields = raw[order[0]]
+    _need(order[0], fields, ("harness", "health"))
+    if fields["health"] not in HEALTH_WORDS:
+        raise RegistryError(f"health: unexpected word {fields['health']!r}")
+    return {"contract_version": CONTRACT_VERSION, "harness": fields["harness"], "health": fields["health"]}
 
 
 def document(harnesses: List[Dict[str, Any]]) -> Dict[str, Any]:
@@ -113,12 +180,17 @@ def main(argv: List[str]) -> int:
     if not argv or argv[0] in ("-h", "--help"):
         sys.stdout.write(__doc__ or "")
         return 0 if argv else 2
-    if argv != ["json"]:
-        sys.stderr.write("registry.py: usage: registry.py json  (records on stdin)\n")
+    if len(argv) != 1 or argv[0] not in ("json", "roster", "health"):
+        sys.stderr.write("registry.py: usage: registry.py json|roster|health  (records on stdin)\n")
         return 2
     try:
         data = sys.stdin.buffer.read().decode("utf-8")
-        doc = document(parse_records(data))
+        if argv[0] == "json":
+            doc = document(parse_records(data))
+        elif argv[0] == "roster":
+            doc = document(roster_records(data))
+        else:
+            doc = health_record(data)
     except (RegistryError, UnicodeDecodeError) as exc:
         sys.stderr.write(f"harness-registry: {exc}\n")
         return 1

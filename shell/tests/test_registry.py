@@ -49,7 +49,25 @@ FIELDS = [
     "notes",
     "working_marker",
     "idle_marker",
+    "expected_process",
+    "paste_enter_delay",
+    "skill_dir",
+    "non_interactive_flag",
+    "capability_tags",
+    "cost_tier",
+    "autonomy_class",
+    "auth_requirement",
+    "health_probe",
+    "drift_pins",
+    "model_failover",
+    "isolation",
 ]
+# `fields <h>`: the original's eighteen first, in its order, then this registry's own.
+ORIGINAL_FIELDS = (
+    "launch_cmd model_flag expected_process auto_approve_flag paste_enter_delay skill_dir non_interactive_flag "
+    "oneshot_template capability_tags cost_tier autonomy_class auth_requirement health_probe drift_pins "
+    "model_failover isolation working_marker idle_marker"
+).split()
 PATTERNS = [
     "idle_pattern",
     "busy_pattern",
@@ -169,8 +187,10 @@ def test_patterns_compile_as_python_re_and_posix_ere(shell_env) -> None:
 def test_fields_probe_and_errors(shell_env, fake_harnesses) -> None:
     fields = _reg(shell_env, "fields", "codex")
     assert fields.returncode == 0
-    assert [line.split("=", 1)[0] for line in fields.stdout.splitlines()] == FIELDS
-    assert "oneshot_template=codex exec {prompt}" in fields.stdout.splitlines()
+    names = [line[:22].rstrip() for line in fields.stdout.splitlines()]
+    assert names == ORIGINAL_FIELDS + [f for f in FIELDS if f not in ORIGINAL_FIELDS]
+    assert f"{'oneshot_template':<22} codex exec {{prompt}}" in fields.stdout.splitlines()
+    assert f"{'health_probe':<22} " in fields.stdout.splitlines()  # an empty value: the padded name, a blank
     probe = _reg(shell_env, "probe", "claude", "opus")
     assert probe.returncode == 0, probe.stderr
     assert f"binary: claude -> {fake_harnesses / 'claude'}" in probe.stdout

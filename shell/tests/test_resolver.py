@@ -85,6 +85,7 @@ def test_print_resolved_json_and_launches(yaml_env, tmp_path) -> None:
         "role": "implementation",
         "auto_approve": True,
         "launch": "claude --dangerously-skip-permissions --model claude-opus-4",
+        "kind": None,
     }
     assert lanes["infra"]["launch"] == "codex --model gpt-5-codex" and lanes["infra"]["auto_approve"] is False
     assert lanes["docs"]["model"] is None and lanes["docs"]["launch"] == "opencode"  # "" = unset
@@ -116,7 +117,8 @@ def test_lane_launch_field_and_lanes(yaml_env, tmp_path) -> None:
     assert run("lane-field", "docs", "model") == (0, "")
     assert run("lanes") == (0, "coord\nweb\ninfra\nvalidate-left\nops-top\ndocs\n")
     assert run("lane-launch", "validate-right")[0] == 1  # a lane this file does not define
-    for args in (("lane-launch", "nosuch"), ("lane-launch", "web", "fast"), ("lane-field", "web", "colour")):
+    assert run("lane-launch", "nosuch")[0] == 1  # any lane name: this one is just not in the file
+    for args in (("lane-launch", "no such"), ("lane-launch", "web", "fast"), ("lane-field", "web", "colour")):
         proc = _resolve(yaml_env, *args, "--lane-config", str(cfg))
         assert proc.returncode == 2 and len(proc.stderr.splitlines()) == 2, args  # the error + a hint
 
@@ -141,6 +143,7 @@ def test_host_overlay_merges_lane_by_lane(yaml_env, tmp_path) -> None:
         "role": None,
         "auto_approve": False,
         "launch": "pi",
+        "kind": None,
     }
     assert lanes["ops-bottom"]["launch"] == "tail -F log"
     assert lanes["web"]["harness"] == "claude"  # other hosts' overlays are not read
@@ -174,7 +177,7 @@ def test_validate_reports_one_line_per_problem(yaml_env, tmp_path) -> None:
     bad = _write(
         tmp_path / "bad.yaml",
         "lanes:\n"
-        "  webb: {harness: claude}\n"
+        "  9web: {harness: claude}\n"
         "  web: {harness: clause, model: 4, auto_approve: 'yes'}\n"
         "  infra: [codex]\n"
         "  docs: {harness: pi, role: {a: 1}}\n",
@@ -183,13 +186,13 @@ def test_validate_reports_one_line_per_problem(yaml_env, tmp_path) -> None:
     assert proc.returncode == 1
     lines = proc.stdout.splitlines()
     assert len(lines) == 6, lines
-    assert any("unknown lane 'webb'" in line for line in lines)
+    assert any("bad lane name '9web'" in line for line in lines)
     assert any("unknown harness 'clause'" in line for line in lines)
     assert any("web: model must be a string, not a number" in line for line in lines)
     assert any("auto_approve must be true or false, not a string" in line for line in lines)
     assert any("infra: must be a mapping" in line for line in lines)
     assert any("docs: role must be a string, not a mapping" in line for line in lines)
-    # The same problems stop the other verbs (one line each on stderr), except the unknown lane,
+    # The same problems stop the other verbs (one line each on stderr), except the bad lane name,
     # which they ignore with a warning.
     launch = _resolve(yaml_env, "lane-launch", "web", "--lane-config", str(bad))
     assert launch.returncode == 1 and "Traceback" not in launch.stderr and launch.stdout == ""
@@ -245,3 +248,49 @@ def test_any_text_gives_lanes_or_a_config_error(tmp_path, text: str) -> None:
         return
     assert isinstance(unknown, list) and isinstance(resolved, dict)
     assert set(resolved) <= set(mod.LANES)
+
+
+# ---- kind: standing|worker, and any lane name (the original's test_lane_config_resolver) ----
+
+
+def test_kind_is_a_field_and_any_lane_name_resolves(yaml_env, tmp_path) -> None:
+    cfg = _write(
+        tmp_path / "lane-config.yaml",
+        "lanes:\n  web: {harness: claude, kind: standing}\n  w1: {harness: claude, kind: worker}\n"
+        "  infra: {harness: shell}\n  research_2: {cmd: 'true', kind: ''}\n",
+    )
+    field = lambda lane: _resolve(yaml_env, "lane-field", lane, "kind", "--lane-config", str(cfg))  # noqa: E731
+    assert (field("web").returncode, field("web").stdout) == (0, "standing\n")
+    assert (field("w1").returncode, field("w1").stdout) == (0, "worker\n")
+    assert (field("infra").returncode, field("infra").stdout) == (0, "")  # absent: nothing, exit 0
+    assert (field("research_2").returncode, field("research_2").stdout) == (0, "")  # "" = unset
+    proc = _resolve(yaml_env, "validate", "--lane-config", str(cfg))
+    assert proc.returncode == 0 and "ok (4 lane(s))" in proc.stdout, proc.stdout + proc.stderr
+    doc = json.loads(_resolve(yaml_env, "print-resolved", "--json", "--lane-config", str(cfg)).stdout)
+    # base lanes in their fixed order, then the others as written
+    assert list(doc["lanes"]) == ["web", "infra", "w1", "research_2"]
+    assert [doc["lanes"][n]["kind"] for n in doc["lanes"]] == ["standing", None, "worker", None]
+    assert _resolve(yaml_env, "lanes", "--lane-config", str(cfg)).stdout.split() == list(doc["lanes"])
+    missing = _resolve(yaml_env, "lane-field", "w2", "kind", "--lane-config", str(cfg))
+    assert missing.returncode == 1 and "not in" in missing.stderr
+    bad = _resolve(yaml_env, "lane-field", "w 2", "kind", "--lane-config", str(cfg))
+    assert bad.returncode == 2 and "bad lane name" in bad.stderr
+
+
+def test_validate_rejects_any_other_kind(yaml_env, tmp_path) -> None:
+    for value in ("bogus", "Standing", "5", "[worker]"):
+        cfg = _write(tmp_path / "lane-config.yaml", f"lanes:\n  web:\n    harness: claude\n    kind: {value}\n")
+        proc = _resolve(yaml_env, "validate", "--lane-config", str(cfg))
+        assert proc.returncode == 1, value
+        assert "invalid kind" in proc.stderr or "kind must be a string" in proc.stderr, (value, proc.stderr)
+        assert len(proc.stderr.strip().splitlines()) == 1 and "Traceback" not in proc.stderr
+    # the model agrees (loop_schemas.LaneConfig)
+    from loop_schemas import LaneConfig
+    from pydantic import ValidationError
+
+    with pytest.raises(ValidationError):
+        LaneConfig.model_validate({"lanes": {"web": {"kind": "bogus"}}})
+    with pytest.raises(ValidationError):
+        LaneConfig.model_validate({"lanes": {"9web": {}}})
+    ok = LaneConfig.model_validate({"lanes": {"w1": {"kind": "worker"}, "web": {"kind": None}}})
+    assert ok.lanes["w1"].kind == "worker" and ok.lanes["web"].kind is None

@@ -455,3 +455,13 @@ def test_effective_config_reads_harness_policy(tmp_path: Path) -> None:
     )
     assert cfg.model.harness_policy.role_rules["impl"].concurrency_allowance == 1
     assert cfg.model.brain.quota_backoff_minutes == 60
+
+
+def test_roster_entries_read_the_substrates_roster_model() -> None:
+    from loop_schemas import HarnessRoster
+
+    doc = HarnessRoster.model_validate(
+        {"contract_version": 1, "harnesses": [entry("pi", capability_tags="product,synthesis")]}
+    )
+    got = policy.roster_entries(doc)
+    assert got["pi"].capability_tags == ("product", "synthesis") and got["pi"].present and got["pi"].agent

@@ -59,7 +59,8 @@ def test_no_overlay_for_other_hosts(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("text", "needle"),
     [
-        ("lanes:\n  frontend: { harness: pi }\n", "frontend"),
+        ("lanes:\n  9frontend: { harness: pi }\n", "9frontend"),  # any lane name add-lane accepts is fine
+        ("lanes:\n  web: { kind: boss }\n", "kind"),
         ("engine:\n  approval_mode: yolo\n", "approval_mode"),
         ("lanes: [web]\n", "lanes"),
         ("lanes:\n  web: { harness: pi\n", "YAML"),

@@ -108,7 +108,14 @@ from loop_schemas.policy import (
 )
 from loop_schemas.project import InitReport
 from loop_schemas.redact import redact, redact_data
-from loop_schemas.registry import HARNESS_ORDER, Harness, HarnessRegistry
+from loop_schemas.registry import (
+    HARNESS_ORDER,
+    Harness,
+    HarnessHealth,
+    HarnessRegistry,
+    HarnessRoster,
+    RosterEntry,
+)
 from loop_schemas.state import (
     Artifacts,
     LoopEntry,
@@ -183,8 +190,10 @@ __all__ = [
     "EventList",
     "GatedAction",
     "Harness",
+    "HarnessHealth",
     "HarnessPolicy",
     "HarnessRegistry",
+    "HarnessRoster",
     "IngestConfig",
     "InitReport",
     "Lane",
@@ -218,6 +227,7 @@ __all__ = [
     "ResolvedLaneConfig",
     "RestartEvent",
     "RoleRule",
+    "RosterEntry",
     "SchemaError",
     "StateLane",
     "SteerAction",

@@ -7,8 +7,9 @@ The preview rule: the text that will be sent (a dispatch's or steer's payload, a
 a new lane's brief or command, a re-pin's `re-pin harness H: old -> new`) loses its `---` front matter
 (a dispatched task file starts with it), then blank lines are skipped, and Markdown headings too
 (`## Objective` says nothing a task's title does not) unless the text is nothing but headings; the
-first PREVIEW_LINES lines that remain are the preview, each cut to PREVIEW_WIDTH characters (a cut line ends in `…`). Lines are kept as received: whoever prints them
-makes control characters visible (loop_schemas.printable).
+first PREVIEW_LINES lines that remain are the preview, each cut to PREVIEW_WIDTH characters (a cut line
+ends in `…`). Lines are kept as received: whoever prints them makes control characters visible
+(loop_schemas.printable).
 
 The task an action serves: the `id:` of the task file its payload carries (with that file's `title:`);
 else, for a steer, the task the steered lane holds in progress (`lane_tasks`). The title is the one in

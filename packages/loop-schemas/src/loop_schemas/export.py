@@ -35,7 +35,7 @@ from loop_schemas.policy import (
     ModelPins,
 )
 from loop_schemas.project import InitReport
-from loop_schemas.registry import HarnessRegistry
+from loop_schemas.registry import HarnessHealth, HarnessRegistry, HarnessRoster
 from loop_schemas.state import OrchestratorState
 from loop_schemas.task import TaskChange, TaskFrontmatter, TaskLintReport
 from loop_schemas.watchdog import RestartEvent, WatchdogLifecycleEvent
@@ -49,6 +49,8 @@ SCHEMA_MODELS: dict[str, type[BaseModel]] = {
     "lane-config": LaneConfig,
     "engine-config": EngineConfig,
     "harness-registry": HarnessRegistry,
+    "harness-roster": HarnessRoster,
+    "harness-health": HarnessHealth,
     "lane-status": LaneStatusReport,
     "lane-list": LaneList,
     "digest": Digest,

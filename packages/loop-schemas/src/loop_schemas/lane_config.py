@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 import os
+import re
 import socket
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -32,6 +33,19 @@ LANE_CONFIG_NAMES: tuple[str, ...] = (
     "ops-bottom",
     "docs",
 )
+LaneKind = Literal["standing", "worker"]
+LANE_NAME_RULE = "a letter, then letters, digits, _ or -; at least 2 characters"
+_LANE_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_-]+")
+
+
+def _lane_name(name: str) -> str:
+    """A lane-config lane: a base lane, or any window name add-lane accepts (shell/lib/lane_config.py)."""
+    if name not in LANE_CONFIG_NAMES and _LANE_NAME.fullmatch(name) is None:
+        raise ValueError(f"bad lane name {name!r} ({LANE_NAME_RULE})")
+    return name
+
+
+LaneName = Annotated[str, AfterValidator(_lane_name)]
 ApprovalMode = Literal["manual", "auto", "full"]
 MAX_CONFIG_BYTES = CONFIG_CAP
 MAX_SECONDS = 10**9
@@ -57,6 +71,8 @@ class LaneSpec(BaseModel):
     auto_approve: bool = False
     repo: str | None = None
     role: str | None = None
+    kind: LaneKind | Literal[""] | None = None
+    """standing | worker (optional; "" or null = unset, the engine infers it: base lanes standing)."""
 
 
 class BrainConfig(BaseModel):
@@ -123,7 +139,8 @@ class EngineConfig(BaseModel):
 class LaneConfig(BaseModel):
     model_config = ConfigDict(extra="allow")
 
-    lanes: dict[LaneConfigName, LaneSpec] = Field(default_factory=dict)
+    lanes: dict[LaneName, LaneSpec] = Field(default_factory=dict)
+    """The base lanes (LaneConfigName) and any other lane name add-lane accepts."""
     engine: EngineConfig | None = None
 
 
@@ -261,6 +278,7 @@ class ResolvedLane(BaseModel):
     role: str | None
     auto_approve: bool
     launch: str | None
+    kind: LaneKind | None = None
 
 
 class ResolvedLaneConfig(BaseModel):

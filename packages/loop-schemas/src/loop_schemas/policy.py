@@ -21,11 +21,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-CostTier = Literal["none", "low", "medium", "high"]
-AutonomyClass = Literal["none", "attended", "unattended"]
-COST_ORDER: tuple[str, ...] = ("none", "low", "medium", "high")
-AUTONOMY_ORDER: tuple[str, ...] = ("none", "attended", "unattended")
-DRIFT_ORDER: tuple[str, ...] = ("none", "low", "med", "high")
+from loop_schemas.registry import AUTONOMY_ORDER, COST_ORDER
+
 # a harness is an agent when it has a one-shot template or any of these capability tags
 AGENT_TAGS = frozenset(
     {
@@ -205,7 +202,6 @@ __all__ = [
     "AGENT_TAGS",
     "AUTONOMY_ORDER",
     "COST_ORDER",
-    "DRIFT_ORDER",
     "ROSTER_HEADING",
     "BackoffClearedEvent",
     "BackoffSetEvent",

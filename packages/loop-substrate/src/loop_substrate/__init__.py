@@ -3,7 +3,14 @@ CONTRACT version; the shell scripts it runs are bundled in the wheel."""
 
 from importlib.metadata import version as _version
 
-from loop_substrate.client import SUPPORTED_CONTRACT, Substrate, check_contract, current_session
+from loop_substrate.client import (
+    SUPPORTED_CONTRACT,
+    Substrate,
+    check_contract,
+    current_session,
+    harness_health,
+    roster,
+)
 from loop_substrate.errors import ContractMismatchError, SubstrateError
 from loop_substrate.paths import SCRIPT_NAMES, contract_version, script_path, shell_dir
 
@@ -19,6 +26,8 @@ __all__ = [
     "check_contract",
     "contract_version",
     "current_session",
+    "harness_health",
+    "roster",
     "script_path",
     "shell_dir",
 ]

@@ -9,6 +9,7 @@ from __future__ import annotations
 import io
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -17,13 +18,28 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, Literal, TypeVar
 
-from loop_schemas import Digest, Harness, HarnessRegistry, Lane, LaneList, LaneStatus, LaneStatusReport
+from loop_schemas import (
+    Digest,
+    Harness,
+    HarnessHealth,
+    HarnessRegistry,
+    HarnessRoster,
+    Lane,
+    LaneList,
+    LaneStatus,
+    LaneStatusReport,
+)
 from pydantic import BaseModel, ValidationError
 
 from loop_substrate.errors import ContractMismatchError, SubstrateError
 from loop_substrate.paths import contract_version, script_path
 
 _LIBTMUX_LOCK = threading.Lock()
+REGISTRY_SCRIPT = "lib/harness-registry.sh"
+# The registry kills a probe after LOOP_HEALTH_PROBE_TIMEOUT_S (10 s by default); this is the caller's
+# own bound on the whole call.
+HEALTH_TIMEOUT = 60.0
+_HARNESS_NAME = re.compile(r"[a-z0-9][a-z0-9-]*")
 
 
 def _libtmux() -> Any:
@@ -314,3 +330,32 @@ class Substrate:
 
     def registry(self) -> list[Harness]:
         return self._json("lib/harness-registry.sh", ["list", "--json"], HarnessRegistry).harnesses
+
+    def roster(self) -> HarnessRoster:
+        """`harness-registry.sh roster --json`: the twelve harnesses' governance fields and `present`."""
+        return self._json(REGISTRY_SCRIPT, ["roster", "--json"], HarnessRoster)
+
+    def harness_health(self, harness: str, *, timeout: float = HEALTH_TIMEOUT) -> HarnessHealth:
+        """`harness-registry.sh health <harness> --json`: a word for a known harness, whatever it is (the
+        CLI's exit 1 for a bad word is no error here); SubstrateError for an unknown or malformed name."""
+        argv = self.argv(REGISTRY_SCRIPT, ["health", harness, "--json"])
+        if not _HARNESS_NAME.fullmatch(harness):
+            raise SubstrateError(argv, None, f"not a harness name: {harness!r}")
+        proc = self.run(REGISTRY_SCRIPT, ["health", harness, "--json"], ok_codes=(0, 1), timeout=timeout)
+        if not proc.stdout.strip():  # an unknown harness: nothing on stdout, the reason on stderr
+            raise SubstrateError(argv, proc.returncode, _last_line(proc.stderr) or "no health word")
+        try:
+            return HarnessHealth.model_validate(json.loads(proc.stdout))
+        except (ValueError, ValidationError) as exc:
+            first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+            raise SubstrateError(argv, proc.returncode, f"bad JSON output: {first}") from None
+
+
+def roster(socket: str | None = None) -> HarnessRoster:
+    """The harness roster (one `harness-registry.sh roster --json` call; no session needed)."""
+    return Substrate("", Path.cwd(), socket).roster()
+
+
+def harness_health(harness: str, *, timeout: float = HEALTH_TIMEOUT) -> HarnessHealth:
+    """One harness's health word (runs its registry health_probe, bounded by the registry's own timeout)."""
+    return Substrate("", Path.cwd()).harness_health(harness, timeout=timeout)
