@@ -236,3 +236,36 @@ def test_any_state_or_decision_text_is_rows_or_a_message(tmp_path_factory: objec
     assert rows or error
     view, derror = read_decision(pending)
     assert view is not None or derror
+
+
+def test_a_repin_proposal_shows_its_harness_and_models(tmp_path: Path) -> None:
+    doc = {
+        "contract_version": 1,
+        "id": "d-repin1",
+        "session": SESSION,
+        "created_at": "2026-12-07T05:00:00Z",
+        "approval_mode": "manual",
+        "trigger": "engine-proposal",
+        "decision": {
+            "version": 1,
+            "critique": "engine proposal: re-pin claude to opus-b",
+            "actions": [
+                {
+                    "kind": "repin_model",
+                    "harness": "claude",
+                    "model": "opus-b",
+                    "from_model": "opus-a",
+                    "rationale": "r",
+                }
+            ],
+        },
+        "gates": [{"gate_class": "destructive", "reasons": ["destructive: re-pin"], "state": "queued"}],
+    }
+    path = tmp_path / "pending-decision.json"
+    path.write_text(json.dumps(doc))
+    view, error = read_decision(path)
+    assert error is None and view is not None
+    row = view.actions[0]
+    assert (row.kind, row.target, row.gate) == ("repin_model", "claude", "destructive")
+    assert row.summary == "harness claude: opus-a -> opus-b"
+    assert row.preview == ("re-pin harness claude: opus-a -> opus-b",)

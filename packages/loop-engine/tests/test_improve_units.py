@@ -55,6 +55,15 @@ def test_quota_failures_are_their_own_class_never_latency(root: Path) -> None:
     assert sigs(root) == {"brain:quota": 8}
 
 
+def test_model_unavailable_failures_are_their_own_class(root: Path) -> None:
+    ev = log(root)
+    for _ in range(3):
+        ev.emit(
+            "brain-failed", harness="claude", failure_class="model-unavailable", error="model unavailable"
+        )
+    assert sigs(root) == {"brain:model-unavailable": 3}
+
+
 def test_builtin_brain_timings_are_not_latency(root: Path) -> None:
     ev = log(root)
     for d in [0.001] * 6 + [0.5] * 6:

@@ -465,3 +465,14 @@ def test_roster_entries_read_the_substrates_roster_model() -> None:
     )
     got = policy.roster_entries(doc)
     assert got["pi"].capability_tags == ("product", "synthesis") and got["pi"].present and got["pi"].agent
+
+
+def test_status_names_the_backoffs_kind_and_held_pair(cli_root: Path) -> None:
+    engine_dir = cli_root / ".loop" / "sessions" / SESSION / "engine"
+    engine_dir.mkdir(parents=True)
+    held = {"until": "2100-01-01T00:00:00Z", "reason": "r", "kind": "model-unavailable", "harness": "claude"}
+    (engine_dir / "backoff.json").write_text(json.dumps({**held, "model": "opus-a"}))
+    out = CliRunner().invoke(main, ["--project-root", str(cli_root), "--session", SESSION, "status", "--json"])
+    assert out.exit_code == 0, out.output
+    backoff = json.loads(out.output)["backoff"]
+    assert backoff == {**held, "model": "opus-a"}

@@ -473,7 +473,7 @@ def read_decision(
             ActionRow(
                 index=i,
                 kind=action.kind,
-                target=str(data.get("lane") or data.get("window") or ""),
+                target=str(data.get("lane") or data.get("window") or data.get("harness") or ""),
                 gate=gate.gate_class if gate else "?",
                 state=gate.state if gate else "?",
                 summary=summarise_action(data),
@@ -511,6 +511,9 @@ def summarise_action(action: dict[str, Any]) -> str:
         return f"{what}" + (f", role {action['role']}" if action.get("role") else "")
     if kind == "escalate":
         return str(action.get("summary", ""))[:80]
+    if kind == "repin_model":
+        was = action.get("from_model") or "(configured model)"
+        return f"harness {action.get('harness')}: {was} -> {action.get('model')}"
     return ""
 
 

@@ -298,7 +298,13 @@ def status_doc(obj: Ctx) -> dict[str, Any]:
     if backoff.get("until"):
         try:
             if parse_iso(str(backoff["until"])) > utcnow():
-                active_backoff = {"until": backoff["until"], "reason": backoff.get("reason")}
+                active_backoff = {
+                    "until": backoff["until"],
+                    "reason": backoff.get("reason"),
+                    "kind": backoff.get("kind") or "quota",  # model-unavailable | quota (an addition)
+                    "harness": backoff.get("harness"),
+                    "model": backoff.get("model"),
+                }
         except ValueError:
             pass
     daemon = watch.daemon_info(paths)

@@ -35,7 +35,7 @@ from loop_engine.observe import read_mail_head
 from loop_engine.paths import EnginePaths
 from loop_engine.reports import done_shaped
 
-BRAIN_CLASSES = ("quota", "timeout", "exit", "parse")
+BRAIN_CLASSES = ("model-unavailable", "quota", "timeout", "exit", "parse")
 EVIDENCE_KEPT = 50
 # lane instability: this many restarts of one lane, or any watchdog give-up
 LANE_RESTARTS_MIN = 2
