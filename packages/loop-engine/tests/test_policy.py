@@ -472,7 +472,8 @@ def test_status_names_the_backoffs_kind_and_held_pair(cli_root: Path) -> None:
     engine_dir.mkdir(parents=True)
     held = {"until": "2100-01-01T00:00:00Z", "reason": "r", "kind": "model-unavailable", "harness": "claude"}
     (engine_dir / "backoff.json").write_text(json.dumps({**held, "model": "opus-a"}))
-    out = CliRunner().invoke(main, ["--project-root", str(cli_root), "--session", SESSION, "status", "--json"])
+    args = ["--project-root", str(cli_root), "--session", SESSION, "status", "--json"]
+    out = CliRunner().invoke(main, args)
     assert out.exit_code == 0, out.output
     backoff = json.loads(out.output)["backoff"]
     assert backoff == {**held, "model": "opus-a"}
