@@ -14,6 +14,7 @@ from engine_fakes import Project
 from loop_engine.brain import failure_kind, stderr_excerpt
 from loop_engine.events import parse_iso, utcnow
 from loop_schemas import Harness, ModelPins, action_views
+from loop_schemas.policy import policy_events
 
 STUB = r"""
 import json, os, sys
@@ -125,6 +126,9 @@ def test_model_unavailable_backs_off_only_the_brain(
     assert names.index("model-unavailable-backoff-cleared") < names.index("brain-call")
     assert project.events("model-unavailable-backoff-cleared")[0]["reason"] == "expired"
     assert not project.paths.backoff.exists()
+    models = policy_events()  # every line of these events is its loop-schemas model
+    checked = [models[e["event"]].model_validate(e) for e in project.events() if e["event"] in models]
+    assert len(checked) == 4
 
 
 def test_quota_sets_its_own_backoff_with_the_resets_hint(

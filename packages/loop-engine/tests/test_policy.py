@@ -327,6 +327,9 @@ def test_one_roster_snapshot_per_cycle_the_rewrite_event_and_the_prompt_block(pr
     assert not {"hermes", "codex", "amp"} & set(listed)
     assert "role impl needs a tag in [code]; its default harness is opencode" in block
     gov = project.events("governance")
+    from loop_schemas.policy import HarnessRewriteEvent
+
+    assert all(HarnessRewriteEvent.model_validate(e).governance.event == "harness-rewrite" for e in gov)
     assert [e["governance"] for e in gov] == [
         {
             "event": "harness-rewrite",

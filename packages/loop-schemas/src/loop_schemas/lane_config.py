@@ -86,7 +86,7 @@ class BrainConfig(BaseModel):
     extra_args: list[str] = Field(default_factory=list)
     stream: bool = False
     quota_backoff_minutes: Annotated[float, Field(gt=0, le=MAX_SECONDS / 60)] = 60
-    """How long a model-unavailable failure (or a quota failure that names no reset time) holds the brain."""
+    """How long a model-unavailable failure holds the brain (a quota failure waits for its reset)."""
 
 
 class IngestConfig(BaseModel):
