@@ -358,8 +358,10 @@ def test_an_idle_worker_lane_gets_one_retire_proposal_a_human_approves(project: 
     answer = DECISION.format(actions="  - {kind: stop, rationale: nothing to do}")
     pol = {"role_rules": {"impl": {"retire_after_idle_cycles": 2}, "web": {"retire_after_idle_cycles": 1}}}
     (engine, _), prompts = _engine_with(project, answer, harness_policy=pol)
-    assert engine.cycle(approval="full").outcome == "noop"  # one idle cycle: not yet
-    second = engine.cycle(approval="full")
+    first = engine.cycle(approval="full")
+    assert first.outcome == "noop"  # one idle cycle: not yet
+    # nothing changed since that brain call (the daemon's skip): the proposal is no brain call, it comes
+    second = engine.cycle(approval="full", skip_if_fingerprint=first.fingerprint)
     assert second.outcome == "queued" and len(prompts) == 1  # the proposal took the cycle
     pending = json.loads(project.paths.pending.read_text())
     assert pending["decision"]["actions"] == [

@@ -196,13 +196,13 @@ class Engine:
         if q.read_pending(self.paths) is not None:
             self.events.emit("cycle-skipped", cycle_id=cycle_id, reason="a decision is pending")
             return CycleResult("skipped", cycle_id, detail="a decision is pending", fingerprint=fp)
+        proposed = self.governance.propose_retire(cycle_id, retire)
+        if proposed is not None:  # the proposal takes the cycle (changed or not): a human decides it first
+            return CycleResult("queued", cycle_id, proposed, "engine proposal: drop an idle worker lane", fp)
         if skip_if is not None and skip_if == fp:
             return CycleResult(
                 "skipped", cycle_id, detail="nothing changed since the last brain call", fingerprint=fp
             )
-        proposed = self.governance.propose_retire(cycle_id, retire)
-        if proposed is not None:  # the proposal takes the cycle: a human decides it first
-            return CycleResult("queued", cycle_id, proposed, "engine proposal: drop an idle worker lane", fp)
         blocked = self.thinker.blocked()
         if blocked:
             if self.budget.hold is not None:  # a back-off holds only the brain: `cycle-skip {reason}`
