@@ -16,10 +16,30 @@ from loop_schemas import HarnessHealth, HarnessRoster
 
 SHELL = Path(__file__).resolve().parents[1]
 REGISTRY = "lib/harness-registry.sh"
-NAMES = "pi claude opencode codex cursor-agent hermes droid forge amp openclaw mprocs shell".split()
-GOVERNANCE = (
-    "capability_tags cost_tier autonomy_class auth_requirement health_probe drift_pins model_failover isolation"
-).split()
+NAMES = [
+    "pi",
+    "claude",
+    "opencode",
+    "codex",
+    "cursor-agent",
+    "hermes",
+    "droid",
+    "forge",
+    "amp",
+    "openclaw",
+    "mprocs",
+    "shell",
+]
+GOVERNANCE = [
+    "capability_tags",
+    "cost_tier",
+    "autonomy_class",
+    "auth_requirement",
+    "health_probe",
+    "drift_pins",
+    "model_failover",
+    "isolation",
+]
 TAGS = {
     "pi": "product,synthesis",
     "claude": "brain,ingest,code,ops",
@@ -211,7 +231,9 @@ def test_markers_follow_the_table(shell_env) -> None:
         assert re.search(marker, "✻ Cooking… (12s · thinking)")
         # grep -E reads it the same way
         lines = "(1m 36s · esc to interrupt)\nesc to interrupt\n"
-        grep = subprocess.run(["grep", "-cE", marker], input=lines, capture_output=True, text=True, check=False)
+        grep = subprocess.run(
+            ["grep", "-cE", marker], input=lines, capture_output=True, text=True, check=False
+        )
         assert grep.stdout.strip() == "1"
     assert re.search(pi, "esc to interrupt") and re.search(pi, " ⠇ Working...")
     assert not re.search(pi, "0.0%/128k (auto)")
