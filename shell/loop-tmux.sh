@@ -84,7 +84,9 @@ generic binary such as python3) records that harness.
   --worktree                give the lane its own git worktree <repo>/.loop/worktrees/<session>/<W>
                             on branch loop/<session>/<W>
   --wait-ready              block until loop-lane-status says the lane is idle
-  --ready-timeout SECS      how long --wait-ready waits (default 60); a timeout exits 1 (the window stays).
+  --ready-timeout SECS      how long --wait-ready waits (default 60); a timeout exits 1 (the window stays)
+                            and runs `harness-registry.sh health <harness>`: a word other than ok
+                            says the lane errored (`health=<word>` in the message).
                             A lane that died, or whose harness is back at a bare shell for
                             LOOP_DISPATCH_SHELL_GRACE_S (3), ends the wait at once (exit 1)
 drop-lane kills window W and ends every process its panes started (descendants, their process groups
@@ -98,7 +100,8 @@ lane options).
 --session defaults to the current tmux session.
 
 Environment: LOOP_TMUX_SOCKET (tmux server socket), LOOP_TMUX_STATE_DIR, LOOP_WORKTREE_WEB,
-LOOP_WORKTREE_INFRA, LOOP_TMUX_READY_TIMEOUT (default --ready-timeout), LOOP_PYTHON.
+LOOP_WORKTREE_INFRA, LOOP_TMUX_READY_TIMEOUT (default --ready-timeout; else LANE_READY_TIMEOUT, else 60),
+LOOP_PYTHON.
 Exit: 0 ok; 1 failure (missing directory, bad lane-config or PyYAML missing, tmux error, boot-check
 FAIL, duplicate or unknown window, base window without --force, --wait-ready timeout); 2 usage.
 EOF
@@ -338,7 +341,7 @@ lane_attach() {
 
 tmux_add_lane() {
   local session='' window='' harness='' cmd='' model='' repo='' role='' kind=worker worktree=0 auto=0
-  local wait_ready=0 timeout=${LOOP_TMUX_READY_TIMEOUT:-} have_harness=0 have_cmd=0
+  local wait_ready=0 timeout=${LOOP_TMUX_READY_TIMEOUT:-${LANE_READY_TIMEOUT:-}} have_harness=0 have_cmd=0
   [ -n "$timeout" ] || timeout=60
   while [ $# -gt 0 ]; do
     case $1 in

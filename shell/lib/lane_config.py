@@ -413,7 +413,9 @@ def run(argv: List[str]) -> int:
         if unknown or errors:
             found = unknown + errors
             # the lines above are the report (stdout); stderr says that it failed, and why first
-            sys.stderr.write(f"lane-config-resolver: {cfg.path}: {len(found)} problem(s); the first: {found[0]}\n")
+            sys.stderr.write(
+                f"lane-config-resolver: {cfg.path}: {len(found)} problem(s); the first: {found[0]}\n"
+            )
             return 1
         _out(
             f"{cfg.path}: ok ({len(cfg.raw)} lane(s)"
@@ -455,7 +457,9 @@ def run(argv: List[str]) -> int:
         raise UsageError(f"{verb}: missing <lane>")
     lane = args[0]
     if not is_lane_name(lane):
-        raise UsageError(f"bad lane name {lane!r} (a letter, then letters, digits, _ or -; at least 2 characters)")
+        raise UsageError(
+            f"bad lane name {lane!r} (a letter, then letters, digits, _ or -; at least 2 characters)"
+        )
     if lane not in resolved:
         raise ConfigError(f"lane {lane} is not in {cfg.path}")
     fields = resolved[lane]

@@ -22,11 +22,14 @@ LOOP_LANE_TAIL_LINES (non-blank screen lines read from the bottom, default 15),
 LOOP_LANE_STATUS_CACHE_DIR (debounce, prefetch and registry caches; default
 $TMPDIR/loop-lane-status-<uid>), LOOP_LANE_STATUS_NO_CACHE=1 (no debounce or prefetch cache: always
 list, capture and confirm idle with a second capture), LOOP_LANE_HOOK_DIR and
-LOOP_TMUX_STATE_DIR (where hook status files live: <dir>/hooks/pane-<N>.status).
+LOOP_TMUX_STATE_DIR (where hook status files live: <dir>/hooks/pane-<N>.status),
+LOOP_LANE_STATUS_TMUX_TIMEOUT_S (seconds each tmux call may take, default 2: a pane whose capture
+stalls reads `unknown`, detail tmux-timeout; a listing that stalls is an error).
 """
 
 from __future__ import annotations
 
+import _signal
 import posix
 import sys
 import time
@@ -139,32 +142,84 @@ def tmux_argv(*args: str) -> list[str]:
 
 
 class Result:
-    __slots__ = ("returncode", "stderr", "stdout")
+    __slots__ = ("returncode", "stderr", "stdout", "timed_out")
 
-    def __init__(self, returncode: int, stdout: bytes, stderr: bytes) -> None:
+    def __init__(self, returncode: int, stdout: bytes, stderr: bytes, timed_out: bool = False) -> None:
         self.returncode = returncode
         self.stdout = stdout
         self.stderr = stderr
+        self.timed_out = timed_out  # killed at its deadline: stdout holds what it wrote until then
 
 
-def _read_all(fd: int) -> bytes:
-    chunks = []
+TIMED_OUT = 124  # the returncode of a command killed at its deadline
+
+
+def tmux_timeout() -> float:
+    """LOOP_LANE_STATUS_TMUX_TIMEOUT_S: the seconds one tmux call may take (default 2)."""
+    try:
+        value = float(getenv("LOOP_LANE_STATUS_TMUX_TIMEOUT_S", "2"))
+    except ValueError:
+        return 2.0
+    return value if 0 < value < 86400 else 2.0
+
+
+class DeadlineError(Exception):
+    """A Deadline passed."""
+
+
+class Deadline:
+    """`with Deadline(s):` raises DeadlineError inside the block once `s` seconds have passed (SIGALRM; a
+    blocking read is interrupted). Off the main thread, or with s None, the block runs unbounded."""
+
+    def __init__(self, seconds: float | None) -> None:
+        self.seconds = seconds
+        self.armed = False
+        self.old: object = None
+
+    def _fire(self, signum: int, frame: object) -> None:
+        if self.armed:
+            self.armed = False
+            raise DeadlineError()
+
+    def __enter__(self) -> Deadline:
+        if self.seconds is not None:
+            try:
+                self.old = _signal.signal(_signal.SIGALRM, self._fire)
+            except ValueError:  # not the main thread
+                return self
+            self.armed = True
+            _signal.setitimer(_signal.ITIMER_REAL, self.seconds)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self.old is not None:
+            self.armed = False
+            _signal.setitimer(_signal.ITIMER_REAL, 0)
+            _signal.signal(_signal.SIGALRM, self.old)
+            self.old = None
+
+
+def _read_into(fd: int, chunks: list[bytes]) -> None:
     while True:
         chunk = posix.read(fd, 1 << 16)
         if not chunk:
-            break
+            return
         chunks.append(chunk)
-    posix.close(fd)
-    return b"".join(chunks)
 
 
-def run(argv: list[str], stdin: bytes | None = None) -> Result:
-    """Run a command, capturing stdout/stderr (posix_spawnp: no subprocess import on the hot path)."""
+def run(argv: list[str], stdin: bytes | None = None, timeout: float | None = None) -> Result:
+    """Run a command, capturing stdout/stderr (posix_spawnp: no subprocess import on the hot path).
+
+    With `timeout`, a command still running after that many seconds is killed: the Result says
+    timed_out, with the output it wrote until then."""
     if stdin is not None or not hasattr(posix, "posix_spawnp"):
         import subprocess
 
         try:
-            proc = subprocess.run(argv, input=stdin, capture_output=True, check=False)
+            proc = subprocess.run(argv, input=stdin, capture_output=True, check=False, timeout=timeout)
+        except subprocess.TimeoutExpired as exc:
+            out = exc.stdout if isinstance(exc.stdout, bytes) else b""
+            return Result(TIMED_OUT, out, b"", True)
         except OSError as exc:
             raise LaneError(f"cannot run {argv[0]}: {exc}") from None
         return Result(proc.returncode, proc.stdout, proc.stderr)
@@ -183,15 +238,31 @@ def run(argv: list[str], stdin: bytes | None = None) -> Result:
         raise LaneError(f"cannot run {argv[0]}: {exc}") from None
     posix.close(w_out)
     posix.close(w_err)
-    out = _read_all(r_out)  # tmux writes little to stderr, so reading stdout first cannot block it
-    err = _read_all(r_err)
+    out: list[bytes] = []
+    err: list[bytes] = []
+    timed_out = False
+    try:
+        with Deadline(timeout):
+            _read_into(r_out, out)  # tmux writes little to stderr, so reading stdout first cannot block it
+            _read_into(r_err, err)
+    except DeadlineError:
+        timed_out = True
+        try:  # noqa: SIM105 (contextlib costs an import on the hot path)
+            posix.kill(pid, 9)
+        except OSError:
+            pass
+    finally:
+        posix.close(r_out)
+        posix.close(r_err)
     _, status = posix.waitpid(pid, 0)
+    if timed_out:
+        return Result(TIMED_OUT, b"".join(out), b"".join(err), True)
     code = posix.WEXITSTATUS(status) if posix.WIFEXITED(status) else 128 + posix.WTERMSIG(status)
-    return Result(code, out, err)
+    return Result(code, b"".join(out), b"".join(err))
 
 
-def tmux(*args: str, stdin: bytes | None = None) -> Result:
-    return run(tmux_argv(*args), stdin)
+def tmux(*args: str, stdin: bytes | None = None, timeout: float | None = None) -> Result:
+    return run(tmux_argv(*args), stdin, timeout)
 
 
 def token() -> str:
@@ -306,7 +377,11 @@ def parse_listing(text: str, nonce: str) -> list[Pane]:
 def list_panes(session: str) -> list[Pane]:
     """Every pane of `session` (one tmux client spawn). Raises LaneError when the session is absent."""
     nonce = token()
-    proc = tmux("list-panes", "-s", "-t", exact_session(session), "-F", listing_format(nonce))
+    proc = tmux(
+        "list-panes", "-s", "-t", exact_session(session), "-F", listing_format(nonce), timeout=tmux_timeout()
+    )
+    if proc.timed_out:
+        raise LaneError(f"tmux did not list the panes of session {session!r} within {tmux_timeout():g}s")
     if proc.returncode != 0:
         msg = proc.stderr.decode("utf-8", "replace").strip() or "tmux list-panes failed"
         raise LaneError(f"session {session!r} not found ({msg})")
@@ -333,12 +408,33 @@ def split_captures(text: str, pane_ids: list[str], marker: str) -> dict[str, lis
 def capture_many(pane_ids: list[str]) -> dict[str, list[str]]:
     """Capture the visible screen of every pane in ONE tmux client: captures split by a nonce line.
 
-    A pane that vanished mid-call makes tmux stop the chain: it and later panes get no entry."""
-    if not pane_ids:
-        return {}
-    marker = "loop-capture-" + token()
-    proc = tmux(*capture_args(pane_ids, marker))
-    return split_captures(proc.stdout.decode("utf-8", "surrogateescape"), pane_ids, marker)
+    A pane that vanished mid-call makes tmux stop the chain: it and later panes get no entry; so does
+    a pane whose capture stalled (see capture_bounded)."""
+    return capture_bounded(pane_ids)[0]
+
+
+def capture_bounded(pane_ids: list[str]) -> tuple[dict[str, list[str]], set[str]]:
+    """capture_many, each tmux call bounded by tmux_timeout(): ({pane id: lines}, stalled pane ids).
+
+    A chain that times out has answered for the panes before the one it hung on: that pane is stalled,
+    and the panes after it are asked again in a new chain (so one stalled pane costs one timeout, and
+    each further stalled pane one more, never a hang)."""
+    screens: dict[str, list[str]] = {}
+    stalled: set[str] = set()
+    todo = list(pane_ids)
+    while todo:
+        marker = "loop-capture-" + token()
+        proc = tmux(*capture_args(todo, marker), timeout=tmux_timeout())
+        got = split_captures(proc.stdout.decode("utf-8", "surrogateescape"), todo, marker)
+        screens.update(got)
+        if not proc.timed_out:
+            break
+        rest = [p for p in todo if p not in got]
+        if not rest:
+            break
+        stalled.add(rest[0])
+        todo = rest[1:]
+    return screens, stalled
 
 
 # ---- registry -----------------------------------------------------------------------------------------
@@ -1078,14 +1174,21 @@ def classify_panes(
     max_gap_s = _env_float("LOOP_LANE_DEBOUNCE_MAX_GAP_S", 5.0)
     have = screens or {}
     missing = [p.pane_id for p in need if p.pane_id not in have]
+    stalled: set[str] = set()
     if missing:
         have = dict(have)
-        have.update(capture_many(missing))
+        got, stalled = capture_bounded(missing)
+        have.update(got)
     screens = have
     now = time.time()
     unconfirmed: list[Pane] = []
     first_seen: dict[str, Verdict] = {}
     for pane in need:
+        if pane.pane_id in stalled:  # its capture hung: nothing is known of its screen
+            verdicts[pane.pane_id] = Verdict(
+                "unknown", "tmux-timeout", "screen", pane_harness(pane, registry)
+            )
+            continue
         verdict = screen_verdict(pane, screens.get(pane.pane_id, []), registry)
         if verdict.status == "idle" and not cache.confirmed(pane, verdict.digest, now, debounce_s, max_gap_s):
             unconfirmed.append(pane)
@@ -1096,11 +1199,13 @@ def classify_panes(
             verdicts[pane.pane_id] = verdict
     if unconfirmed:
         time.sleep(debounce_s)
-        again = capture_many([p.pane_id for p in unconfirmed])
+        again, stalled = capture_bounded([p.pane_id for p in unconfirmed])
         now = time.time()
         for pane in unconfirmed:
             lines = again.get(pane.pane_id)
-            if lines is None:
+            if pane.pane_id in stalled:
+                verdict = Verdict("unknown", "tmux-timeout", "screen", pane_harness(pane, registry))
+            elif lines is None:
                 verdict = Verdict("unknown", "no-pane", "screen", pane_harness(pane, registry))
             else:
                 verdict = screen_verdict(pane, lines, registry)
@@ -1191,8 +1296,9 @@ class Prefetch:
     def read(self, session: str) -> None:
         self.old_argv = _read_bytes(self.path)
         try:
-            data = sys.stdin.buffer.read()
-        except (OSError, ValueError):
+            with Deadline(tmux_timeout()):  # the tmux client the shell started: bounded like any other
+                data = sys.stdin.buffer.read()
+        except (OSError, ValueError, DeadlineError):
             return
         text = data.decode("utf-8", "surrogateescape")
         head, _, rest = text.partition("\n")
@@ -1378,7 +1484,7 @@ def cmd_hook(args: list[str]) -> int:
     socket = tmux_env.split(",", 1)[0] if tmux_env else ""
     state_dir_opt = ""
     if not getenv("LOOP_LANE_HOOK_DIR") and not getenv("LOOP_TMUX_STATE_DIR"):
-        proc = tmux("display-message", "-p", "-t", pane_id, "#{@loop_state_dir}")
+        proc = tmux("display-message", "-p", "-t", pane_id, "#{@loop_state_dir}", timeout=tmux_timeout())
         state_dir_opt = proc.stdout.decode("utf-8", "replace").strip() if proc.returncode == 0 else ""
     directory = hook_dir(state_dir_opt)
     path = hook_file(directory, pane_id)

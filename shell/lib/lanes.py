@@ -944,7 +944,32 @@ def wait_ready(args: argparse.Namespace) -> int:
         why = f"{verdict.harness or 'its harness'} exited to a bare shell ({pane.command})"
     else:
         why = f"not idle after {args.timeout}s (last status: {verdict.status})"
+        word = harness_health(pane.harness_opt or verdict.harness)
+        if word and word != "ok":  # the harness itself is the problem: say so
+            why = f"errored: {why}; health={word}"
+        elif word:
+            why = f"{why}; health={word}"
     raise LaneError(f"--wait-ready: lane {args.pane} {why}; the window stays")
+
+
+def harness_health(harness: Optional[str]) -> str:
+    """`harness-registry.sh health <harness>`: its one word, or "" for no or an unknown harness (the
+    registry checks the name; it is passed as one argv element, never through a shell)."""
+    if not harness:
+        return ""
+    try:
+        proc = subprocess.run(
+            ["bash", os.path.join(LIB_DIR, "harness-registry.sh"), "health", harness],
+            capture_output=True,
+            text=True,
+            timeout=60,  # the registry bounds the probe itself (LOOP_HEALTH_PROBE_TIMEOUT_S)
+            check=False,
+            stdin=subprocess.DEVNULL,
+        )
+    except (OSError, subprocess.TimeoutExpired):
+        return ""
+    word = proc.stdout.strip()
+    return word if word in ("ok", "missing", "unauthenticated", "unhealthy") else ""
 
 
 NOT_STARTED_RE = re.compile(

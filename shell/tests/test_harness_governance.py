@@ -16,10 +16,30 @@ from loop_schemas import HarnessHealth, HarnessRoster
 
 SHELL = Path(__file__).resolve().parents[1]
 REGISTRY = "lib/harness-registry.sh"
-NAMES = "pi claude opencode codex cursor-agent hermes droid forge amp openclaw mprocs shell".split()
-GOVERNANCE = (
-    "capability_tags cost_tier autonomy_class auth_requirement health_probe drift_pins model_failover isolation"
-).split()
+NAMES = [
+    "pi",
+    "claude",
+    "opencode",
+    "codex",
+    "cursor-agent",
+    "hermes",
+    "droid",
+    "forge",
+    "amp",
+    "openclaw",
+    "mprocs",
+    "shell",
+]
+GOVERNANCE = [
+    "capability_tags",
+    "cost_tier",
+    "autonomy_class",
+    "auth_requirement",
+    "health_probe",
+    "drift_pins",
+    "model_failover",
+    "isolation",
+]
 TAGS = {
     "pi": "product,synthesis",
     "claude": "brain,ingest,code,ops",
@@ -211,7 +231,9 @@ def test_markers_follow_the_table(shell_env) -> None:
         assert re.search(marker, "✻ Cooking… (12s · thinking)")
         # grep -E reads it the same way
         lines = "(1m 36s · esc to interrupt)\nesc to interrupt\n"
-        grep = subprocess.run(["grep", "-cE", marker], input=lines, capture_output=True, text=True, check=False)
+        grep = subprocess.run(
+            ["grep", "-cE", marker], input=lines, capture_output=True, text=True, check=False
+        )
         assert grep.stdout.strip() == "1"
     assert re.search(pi, "esc to interrupt") and re.search(pi, " ⠇ Working...")
     assert not re.search(pi, "0.0%/128k (auto)")
@@ -221,3 +243,27 @@ def test_markers_follow_the_table(shell_env) -> None:
     for name in ("amp", "shell", "mprocs"):
         assert _field(shell_env, name, "working_marker") == ""
         assert _field(shell_env, name, "idle_marker") == ""
+
+
+def test_lane_status_prefers_the_declared_markers_on_a_tagged_lane(shell_env) -> None:
+    """The same screen, read for a lane tagged claude (markers) and for an untagged one (heuristics)."""
+    import importlib.util
+    import sys
+
+    spec = importlib.util.spec_from_file_location("lane_status_gov", SHELL / "lib" / "lane_status.py")
+    assert spec and spec.loader
+    ls = importlib.util.module_from_spec(spec)
+    sys.modules.setdefault("lane_status_gov", ls)
+    spec.loader.exec_module(ls)
+    doc = json.loads(_reg(shell_env, "--json").stdout)
+    registry = ls.Registry({h["name"]: h for h in doc["harnesses"]})
+    hint_left = ["● Done.", "  (esc to interrupt was shown earlier)", "❯ ", "  ⏵⏵ bypass permissions on"]
+    working = ["✻ Cogitating… (1m 36s · ↑ 2.3k tokens · esc to interrupt)", "❯ ", "  ? for shortcuts"]
+
+    def read(rows: list[str], tagged: bool) -> tuple[str, str | None]:
+        return ls.classify_screen(rows, registry.patterns("claude", tagged), registry.home, "")
+
+    assert read(hint_left, tagged=True) == ("idle", "ready")  # working_marker: no timer, no work
+    assert read(hint_left, tagged=False) == ("working", "busy")  # the heuristic: any "esc to interrupt"
+    assert read(working, tagged=True) == ("working", "busy")
+    assert read(["❯ ", "  ⏵⏵ accept edits on (shift+tab to cycle)"], tagged=True) == ("idle", "ready")

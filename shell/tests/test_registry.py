@@ -63,11 +63,26 @@ FIELDS = [
     "isolation",
 ]
 # `fields <h>`: the original's eighteen first, in its order, then this registry's own.
-ORIGINAL_FIELDS = (
-    "launch_cmd model_flag expected_process auto_approve_flag paste_enter_delay skill_dir non_interactive_flag "
-    "oneshot_template capability_tags cost_tier autonomy_class auth_requirement health_probe drift_pins "
-    "model_failover isolation working_marker idle_marker"
-).split()
+ORIGINAL_FIELDS = [
+    "launch_cmd",
+    "model_flag",
+    "expected_process",
+    "auto_approve_flag",
+    "paste_enter_delay",
+    "skill_dir",
+    "non_interactive_flag",
+    "oneshot_template",
+    "capability_tags",
+    "cost_tier",
+    "autonomy_class",
+    "auth_requirement",
+    "health_probe",
+    "drift_pins",
+    "model_failover",
+    "isolation",
+    "working_marker",
+    "idle_marker",
+]
 PATTERNS = [
     "idle_pattern",
     "busy_pattern",

@@ -279,7 +279,9 @@ def test_kind_is_a_field_and_any_lane_name_resolves(yaml_env, tmp_path) -> None:
 
 def test_validate_rejects_any_other_kind(yaml_env, tmp_path) -> None:
     for value in ("bogus", "Standing", "5", "[worker]"):
-        cfg = _write(tmp_path / "lane-config.yaml", f"lanes:\n  web:\n    harness: claude\n    kind: {value}\n")
+        cfg = _write(
+            tmp_path / "lane-config.yaml", f"lanes:\n  web:\n    harness: claude\n    kind: {value}\n"
+        )
         proc = _resolve(yaml_env, "validate", "--lane-config", str(cfg))
         assert proc.returncode == 1, value
         assert "invalid kind" in proc.stderr or "kind must be a string" in proc.stderr, (value, proc.stderr)

@@ -10,7 +10,7 @@ from typing import Any
 
 from loop_deck.app import DeckApp, make_app
 from loop_deck.commands import Command, CommandResult
-from loop_schemas import Lane, LaneStatus, PendingDecision
+from loop_schemas import HarnessHealth, HarnessRoster, Lane, LaneStatus, PendingDecision
 
 SESSION = "demo"
 ENGINE = "/opt/loop/bin/loop-engine"
@@ -60,6 +60,9 @@ class StubSubstrate:
     fail: str | None = None
     status_calls: int = 0
     list_calls: int = 0
+    health_words: dict[str, str] = field(default_factory=dict)
+    roster_calls: int = 0
+    health_asked: list[str] = field(default_factory=list)
 
     def lane_status(self, lane: str | None = None) -> list[LaneStatus]:
         self.status_calls += 1
@@ -75,6 +78,44 @@ class StubSubstrate:
         if lane not in self.tails:
             raise RuntimeError(f"no pane for {lane}")
         return self.tails[lane]
+
+    def roster(self) -> HarnessRoster:
+        self.roster_calls += 1
+        return HarnessRoster.model_validate(ROSTER)
+
+    def harness_health(self, harness: str) -> HarnessHealth:
+        self.health_asked.append(harness)
+        if harness not in self.health_words:
+            raise RuntimeError("harness-registry.sh: unknown harness (exit 1)")
+        return HarnessHealth(harness=harness, health=self.health_words[harness])  # type: ignore[arg-type]
+
+
+def _roster_entry(
+    name: str, present: bool, tags: str, cost: str, autonomy: str, auth: str, drift: str
+) -> dict:
+    return {
+        "name": name,
+        "present": present,
+        "capability_tags": tags,
+        "cost_tier": cost,
+        "autonomy_class": autonomy,
+        "auth_requirement": auth,
+        "health_probe": "",
+        "drift_pins": drift,
+        "oneshot_template": f"{name} -p {{prompt}}" if autonomy != "none" else "",
+    }
+
+
+# `harness-registry.sh roster --json`, shortened to four harnesses
+ROSTER = {
+    "contract_version": 1,
+    "harnesses": [
+        _roster_entry("pi", True, "product,synthesis", "medium", "attended", "account", "med"),
+        _roster_entry("claude", True, "brain,ingest,code,ops", "high", "unattended", "account", "low"),
+        _roster_entry("codex", False, "code,brain", "high", "unattended", "account", "high"),
+        _roster_entry("shell", True, "probe,watch", "none", "none", "none", "none"),
+    ],
+}
 
 
 @dataclass

@@ -411,3 +411,61 @@ async def test_a_crash_lands_in_deck_crash_log_and_prints_one_line(
     assert "Traceback (most recent call last)" in record["traceback"]
     err = capsys.readouterr().err  # what Textual printed on the way out: one line, no traceback
     assert err.strip() == f"loop-deck: crashed: division by zero (details in {log})"
+
+
+async def test_roster_view_shows_presence_and_asks_health_only_on_demand(
+    project: Path, fleet: StubSubstrate, runner: RecordingRunner
+) -> None:
+    from loop_deck.screens import RosterScreen
+
+    fleet.health_words = {"pi": "ok", "claude": "unauthenticated", "shell": "ok"}
+    app = build(project, fleet, runner)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(app, pilot)
+        assert fleet.roster_calls == 0  # never on a refresh
+        await pilot.press("H")
+        await pilot.pause()
+        assert isinstance(app.screen, RosterScreen)
+        roster = app.screen.query_one("#roster", KeyedTable)
+        assert roster.keys == ["pi", "claude", "codex", "shell"]
+        cells = {r.name: r.cells() for r in app.screen.rows}
+        assert cells["codex"][:3] == ("codex", "missing", "-")  # health not asked yet
+        assert cells["claude"][3:] == ("brain,ingest,code,ops", "high", "unattended", "account", "low")
+        assert fleet.health_asked == []
+        roster.move_cursor(row=1)
+        await pilot.press("h")
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        assert fleet.health_asked == ["claude"]
+        assert {r.name: r.health for r in app.screen.rows}["claude"] == "unauthenticated · <1m ago"
+        await pilot.press("H")  # every present harness: not codex
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        assert fleet.health_asked == ["claude", "pi", "claude", "shell"]
+        assert {r.name: r.health for r in app.screen.rows}["pi"] == "ok · <1m ago"
+        await pilot.press("escape")
+        await pilot.pause()
+        for _ in range(3):  # refreshes ask nothing more
+            app.refresh_now()
+            await settle(app, pilot)
+        assert (fleet.roster_calls, len(fleet.health_asked)) == (1, 4)
+        await pilot.press("H")  # reopened: the words asked before are still shown
+        await pilot.pause()
+        assert {r.name: r.health for r in app.screen.rows}["claude"].startswith("unauthenticated")
+    assert runner.commands == []  # a read: no CLI of the deck's actions ran
+
+
+async def test_lane_detail_names_the_lane_kind(
+    project: Path, fleet: StubSubstrate, runner: RecordingRunner
+) -> None:
+    app = build(project, fleet, runner)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(app, pilot)
+        await select_lane(app, pilot, "web2")
+        await pilot.press("l")
+        await pilot.pause()
+        assert "(added lane, dynamic, worker)" in text(app, "#lane-info")
+        await select_lane(app, pilot, "web")
+        await pilot.press("l")
+        await pilot.pause()
+        assert "(base window, fixed, standing)" in text(app, "#lane-info")

@@ -156,3 +156,7 @@ def test_main_screen_200x50(snap_compare: Compare, board_deck: DeckApp) -> None:
 
 def test_task_board_200x50(snap_compare: Compare, board_deck: DeckApp) -> None:
     assert snap_compare(board_deck, terminal_size=LARGE, run_before=before("t"))
+
+
+def test_harness_roster(snap_compare: Compare, deck: DeckApp) -> None:
+    assert snap_compare(deck, terminal_size=SIZE, run_before=before("H"))

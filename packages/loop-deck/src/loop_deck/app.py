@@ -15,6 +15,7 @@ import threading
 import time
 import traceback
 from collections.abc import Callable, Iterable
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, ClassVar, Literal
 
@@ -39,6 +40,7 @@ from loop_deck.commands import (
     same_server,
 )
 from loop_deck.messages import CommandFinished, SnapshotReady, TailReady
+from loop_deck.roster import HealthCache, roster_rows
 from loop_deck.screens import (
     AddLaneRequest,
     AddLaneScreen,
@@ -46,6 +48,7 @@ from loop_deck.screens import (
     HelpScreen,
     MessageScreen,
     RejectScreen,
+    RosterScreen,
     SessionsScreen,
     TextPromptScreen,
     TextRequest,
@@ -99,6 +102,7 @@ DECK_ACTIONS = frozenset(
         "task_reopen",
         "task_drop",
         "sessions",
+        "roster",
         "tab",
         "help",
     }
@@ -121,6 +125,7 @@ PALETTE_ACTIONS: tuple[tuple[str, str, str], ...] = (
     ("Reopen task", "task_reopen", "O: loop-task reopen ID for the selected task (asks)"),
     ("Drop task", "task_drop", "X: loop-task drop ID for the selected task (asks)"),
     ("Switch loop session", "sessions", "S: every loop session under this project, one row each"),
+    ("Harness roster", "roster", "H: harnesses present or missing, their governance and, on demand, health"),
     ("Show decision", "tab('decision')", "o: the pending decision"),
     ("Show tasks", "tab('tasks')", "t: the task board and the review queue"),
     ("Show mail", "tab('mail')", "m: the mailbox"),
@@ -156,6 +161,7 @@ class DeckApp(App[None]):
         Binding("O", "task_reopen", "reopen task", show=False),
         Binding("X", "task_drop", "drop task", show=False),
         Binding("S", "sessions", "sessions", show=False),
+        Binding("H", "roster", "roster", show=False),
         Binding("o", "tab('decision')", "decision", show=False),
         Binding("t", "tab('tasks')", "tasks"),
         Binding("m", "tab('mail')", "mail", show=False),
@@ -190,6 +196,8 @@ class DeckApp(App[None]):
         self.snapshot: Snapshot | None = None
         self.last_result: CommandResult | None = None
         self.commands_run: list[Command] = []
+        self.health = HealthCache()  # harness health words, asked only from the roster view
+        self._roster_screen: RosterScreen | None = None
         self.crash_log: Path | None = None
         self._crash_line: str | None = None
         self._exiting = False
@@ -556,7 +564,9 @@ class DeckApp(App[None]):
         _set_text(
             info,
             (
-                f"{row.lane} · window {row.window} ({base}, {row.kind}) · pane {row.target}\n"
+                f"{row.lane} · window {row.window} ({base}, {row.kind}"
+                + (f", {row.lane_kind}" if row.lane_kind else "")
+                + f") · pane {row.target}\n"
                 f"harness {row.harness or '-'} · model {row.model or '-'} · role {row.role or '-'}\n"
                 f"status {row.status}{detail} · restarts {row.restarts}"
                 + (" · the watchdog gave up" if row.giveups else "")
@@ -1006,6 +1016,48 @@ class DeckApp(App[None]):
                 self.switch_session(name)
 
         self.push_screen(SessionsScreen(self.paths.session, rows), chosen)
+
+    def action_roster(self) -> None:
+        """The harness roster: one `roster --json` read now; health only when asked for (h / H)."""
+        try:
+            roster = self.reader.substrate.roster()
+        except Exception as exc:  # SubstrateError, or anything a broken substrate raises: shown, not fatal
+            self.notify(f"harness roster: {one_line(exc)}", severity="error", timeout=6)
+            return
+        screen = RosterScreen(roster_rows(roster, self.health, self.reader.clock()), self._ask_health)
+
+        def closed(_: None) -> None:
+            self._roster_screen = None
+
+        self._roster_screen = screen
+        self.push_screen(screen, closed)
+
+    def _ask_health(self, names: list[str]) -> None:
+        if names:
+            self.notify(f"asking the health of {', '.join(names)}…", timeout=3)
+            self._health_worker(names)
+
+    @work(thread=True, group="health")
+    def _health_worker(self, names: list[str]) -> None:
+        for name in names:
+            word: str
+            try:
+                word = self.reader.substrate.harness_health(name).health
+            except Exception as exc:  # an unknown harness, a broken substrate: shown as the answer
+                word = f"error: {one_line(exc)}"
+            self.call_from_thread(self._health_done, name, word)
+
+    def _health_done(self, name: str, word: str) -> None:
+        self.health.note(name, word, self.reader.clock())
+        screen = self._roster_screen
+        if screen is not None and screen.is_attached:
+            rows = screen.rows
+            screen.set_rows(
+                [
+                    r if r.name != name else replace(r, health=self.health.shown(name, self.reader.clock()))
+                    for r in rows
+                ]
+            )
 
     def switch_session(self, session: str) -> None:
         """Watch another loop session of the same project: its lanes, decision, engine; the same files."""

@@ -21,6 +21,8 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from loop_schemas import (
     HARNESS_ORDER,
+    HarnessHealth,
+    HarnessRoster,
     PendingDecision,
     RestartEvent,
     SchemaError,
@@ -89,6 +91,8 @@ class LaneLike(Protocol):
     def role(self) -> str | None: ...
     @property
     def base(self) -> bool: ...
+    @property
+    def kind(self) -> str | None: ...
 
 
 class SubstrateLike(Protocol):
@@ -99,6 +103,10 @@ class SubstrateLike(Protocol):
     def list_lanes(self) -> Sequence[LaneLike]: ...
 
     def capture(self, lane: str, lines: int = 50) -> str: ...
+
+    def roster(self) -> HarnessRoster: ...
+
+    def harness_health(self, harness: str) -> HarnessHealth: ...
 
 
 @dataclass(frozen=True)
@@ -164,6 +172,8 @@ class FleetRow:
     kind: str
     base: bool
     activity: str
+    lane_kind: str = ""
+    """standing | worker (list-lanes; "" when unknown)."""
 
 
 @dataclass(frozen=True)
@@ -677,6 +687,7 @@ class Reader:
                     kind=st.kind,
                     base=meta.base if meta is not None else window in BASE_WINDOWS,
                     activity=activity,
+                    lane_kind=(meta.kind if meta is not None else None) or "",
                 )
             )
         return tuple(rows), None

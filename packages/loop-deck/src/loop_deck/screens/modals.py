@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import ClassVar, Literal
 
@@ -13,6 +13,7 @@ from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Button, Checkbox, DataTable, Input, Label, Select, TextArea
 
+from loop_deck.roster import ROSTER_COLUMNS, RosterRow
 from loop_deck.widgets.plain import PlainStatic
 
 WINDOW_RE = re.compile(r"^[A-Za-z][A-Za-z0-9_-]+$")
@@ -311,6 +312,57 @@ class SessionsScreen(ModalScreen[str]):
         self.dismiss(None)
 
 
+class RosterScreen(ModalScreen[None]):
+    """The harness roster (harness-registry.sh roster): present or missing, governance fields, and the
+    health word last asked for. Health runs a probe, so it is asked only on a key: h for the selected
+    harness, H for every present one (the deck asks in the background and fills the column in)."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("escape,q", "close", "close"),
+        Binding("h", "health", "health"),
+        Binding("H", "health_all", "health of all"),
+    ]
+
+    def __init__(self, rows: Sequence[RosterRow], ask: Callable[[list[str]], None]) -> None:
+        super().__init__()
+        self.rows = list(rows)
+        self.ask = ask
+
+    def compose(self) -> ComposeResult:
+        from loop_deck.widgets.keyed_table import KeyedTable
+
+        with Vertical(classes="dialog wide"):
+            yield PlainStatic("Harness roster (harness-registry.sh roster)", classes="title")
+            yield KeyedTable(ROSTER_COLUMNS, id="roster")
+            yield Label(
+                "[b]h[/b] health of the selected harness    [b]H[/b] of every present one"
+                "    [b]escape[/b] close"
+            )
+
+    def on_mount(self) -> None:
+        self.set_rows(self.rows)
+        self.query_one("#roster").focus()
+
+    def set_rows(self, rows: Sequence[RosterRow]) -> None:
+        from loop_deck.widgets.keyed_table import KeyedTable
+
+        self.rows = list(rows)
+        self.query_one("#roster", KeyedTable).set_rows([(r.name, r.cells()) for r in self.rows])
+
+    def action_health(self) -> None:
+        from loop_deck.widgets.keyed_table import KeyedTable
+
+        key = self.query_one("#roster", KeyedTable).selected_key()
+        if key:
+            self.ask([key])
+
+    def action_health_all(self) -> None:
+        self.ask([r.name for r in self.rows if r.present])
+
+    def action_close(self) -> None:
+        self.dismiss(None)
+
+
 HELP = """\
 loop-deck: every action runs the CLI a human would, and the bottom line shows the exact command.
 
@@ -329,6 +381,7 @@ loop-deck: every action runs the CLI a human would, and the bottom line shows th
   O  reopen a done/dropped task     loop-task --project-root P reopen ID   (asks first)
   X  drop the selected task         loop-task --project-root P drop ID   (asks first)
   S  switch loop session            a row per session: engine, decision, lanes, review
+  H  harness roster                 harness-registry.sh roster; h / H there: health (runs the probe)
 
   o decision   t tasks   m mail   r ADRs   l lane detail + live tail   b brain transcript
   enter  open the selected message / the review's report / show the selected lane
