@@ -46,6 +46,7 @@ from loop_engine.brain import BrainAnswer, BrainError, build_argv, quota_answer,
 from loop_engine.config import BUILTIN, EffectiveConfig
 from loop_engine.events import EventLog, iso, new_id, parse_iso, utcnow
 from loop_engine.gate import BASE_LANES, GateContext, adr_dirs, gate_actions, runnable
+from loop_engine.handoff import Handoffs
 from loop_engine.ingest import run_ingest
 from loop_engine.observe import MailItem, Observation, SubstrateLike, acked_mail, observe_lanes, pending_mail
 from loop_engine.paths import EnginePaths
@@ -167,6 +168,8 @@ class Engine:
         self.brain_env = brain_env
         self.brain_fn = brain_fn
         self._registry: list[Harness] | None = None
+        # lane handoffs (loop_engine/handoff.py): hooks in _perform (add/drop/dispatch) and _track (acks)
+        self.handoffs = Handoffs(paths, substrate, self.events, self.registry)
         paths.ensure()
 
     # ------------------------------------------------------------------ observation
@@ -238,6 +241,7 @@ class Engine:
                             "task-review", task=tid, lane=item.sender, mail=item.name, moved=moved
                         )
         self.asks.settle(mail, self.events)
+        self.handoffs.settle(mail)
         return changed
 
     def _acked_since_work_began(self) -> list[MailItem]:
@@ -248,6 +252,7 @@ class Engine:
         for path, key, live in (
             (self.paths.assignments, "dispatched_at", "in-progress"),
             (self.paths.asks, "asked_at", "open"),
+            (self.handoffs.book, "recovered_at", "recovering"),  # a handoff ack an ingest already acked
         ):
             data = read_json(path, {})
             for entry in data.values() if isinstance(data, dict) else ():
@@ -622,6 +627,7 @@ class Engine:
                 open_ask_lanes=open_lanes,
                 uncertain_tasks=uncertain,
                 max_dispatches=int(self.config.model.destructive.max_dispatches_per_cycle),
+                project_root=self.paths.project_root,
             )
         )
 
@@ -654,7 +660,7 @@ class Engine:
         for i, action in enumerate(actions):
             if action.get("kind") == "steer" and action.get("expects_reply"):
                 ask_id = asks_mod.new_ask_id()
-                note = asks_mod.reply_instructions(ask_id, str(action.get("lane")))
+                note = asks_mod.reply_instructions(ask_id, str(action.get("lane")), self.paths.project_root)
                 payload = str(action.get("payload") or "")
                 action["payload"] = payload[: PAYLOAD_MAX - len(note)] + note
                 asks[str(i)] = ask_id
@@ -808,8 +814,11 @@ class Engine:
         if shape.gate == "blocked":  # never sent, whoever asked: the last check before the substrate
             raise EngineError(f"refusing a blocked action: {shape.reasons[0]}")
         if isinstance(action, DispatchAction):
+            payload = action.payload
+            if action.mode == "text":  # a worktree lane gets the task specs it is named inline
+                payload = self.handoffs.dispatch_text(action.lane, payload)
             self.substrate.dispatch(
-                action.lane, action.payload, mode=action.mode, wait_ready=_wait(action.wait_ready)
+                action.lane, payload, mode=action.mode, wait_ready=_wait(action.wait_ready)
             )
         elif isinstance(action, SteerAction):
             self.substrate.dispatch(
@@ -820,18 +829,21 @@ class Engine:
                 wait_ready=_wait(action.wait_for_idle),
             )
         elif isinstance(action, AddLaneAction):
+            plan = self.handoffs.plan_add(action)  # worktree (carry / auto-isolation), recovery brief
             self.substrate.add_lane(
                 action.window,
                 harness=action.harness,
                 cmd=action.cmd,
                 model=action.model or None,
                 role=action.role or None,
+                worktree=plan.worktree,
                 auto_approve=action.auto_approve,
-                wait_ready=WAIT_READY_S if action.brief else None,
+                wait_ready=WAIT_READY_S if plan.brief else None,
             )
-            if action.brief:
-                self.substrate.dispatch(action.window, action.brief, mode="text", wait_ready=WAIT_READY_S)
+            if plan.brief:
+                self.substrate.dispatch(action.window, plan.brief, mode="text", wait_ready=WAIT_READY_S)
         elif isinstance(action, DropLaneAction):
+            self.handoffs.flush(action.window)  # the breadcrumb of an idle agent lane; never raises
             # a base lane needs --force; the gate made that destructive, so a human or `full` chose it
             self.substrate.drop_lane(action.window, force=action.window in BASE_LANES)
         elif isinstance(action, EscalateAction):
