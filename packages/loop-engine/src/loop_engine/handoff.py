@@ -57,8 +57,8 @@ def mailbox_file(root: Path, lane: str) -> str:
 
 def mail_command(root: Path, lane: str, subject: str, body: str) -> str:
     return (
-        f"  loop-mail send --project-root {shlex.quote(str(root.resolve()))} --from {lane} --to coord "
-        f"--subject '{subject}' --body '{body}'\n"
+        f"  loop-mail send --from {lane} --to coord --subject '{subject}' --body '{body}' "
+        f"--project-root {shlex.quote(str(root.resolve()))}\n"
         f"It lands in {mailbox_file(root, lane)} (the main mailbox: a worktree's .loop/ is never read).\n"
     )
 
@@ -104,6 +104,11 @@ class Handoffs:
 
     def page(self, window: str) -> Path:
         return self.paths.project_root / "ops-wiki" / "lanes" / f"{window}.md"
+
+    @property
+    def _page_lock(self) -> Path:
+        """The engine's lock for its lane-page edits, kept in the engine's folder (never a file in the wiki)."""
+        return self.paths.engine_dir / "lane-pages"
 
     @property
     def book(self) -> Path:
@@ -292,7 +297,7 @@ class Handoffs:
             "",
         ]
         page.parent.mkdir(parents=True, exist_ok=True)
-        with file_lock(page):
+        with file_lock(self._page_lock):
             try:
                 text = read_project_text(page, WIKI_CAP, errors="replace")
             except FileNotFoundError:
@@ -335,7 +340,7 @@ class Handoffs:
 
     def _mark_closed(self, window: str, mail_name: str) -> None:
         page = self.page(window)
-        with file_lock(page):
+        with file_lock(self._page_lock):
             try:
                 text = read_project_text(page, WIKI_CAP, errors="replace")
             except OSError:
