@@ -82,7 +82,9 @@ isolation, branch); a --cmd that starts a registered harness (its name or proces
 generic binary such as python3) records that harness.
   --kind standing|worker    stored as @loop_lane_kind (default worker)
   --worktree                give the lane its own git worktree <repo>/.loop/worktrees/<session>/<W>
-                            on branch loop/<session>/<W>
+                            on branch loop/<session>/<W> (a kept tree of that window is reused), record
+                            loops.<W>.branch in the project's .loop/orchestrator-state.json, and run
+                            `uv sync` there when it has a pyproject.toml (LOOP_WORKTREE_SKIP_VENV skips it)
   --wait-ready              block until loop-lane-status says the lane is idle
   --ready-timeout SECS      how long --wait-ready waits (default 60); a timeout exits 1 (the window stays).
                             A lane that died, or whose harness is back at a bare shell for
@@ -98,7 +100,8 @@ lane options).
 --session defaults to the current tmux session.
 
 Environment: LOOP_TMUX_SOCKET (tmux server socket), LOOP_TMUX_STATE_DIR, LOOP_WORKTREE_WEB,
-LOOP_WORKTREE_INFRA, LOOP_TMUX_READY_TIMEOUT (default --ready-timeout), LOOP_PYTHON.
+LOOP_WORKTREE_INFRA, LOOP_TMUX_READY_TIMEOUT (default --ready-timeout), LOOP_PYTHON,
+LOOP_WORKTREE_SKIP_VENV.
 Exit: 0 ok; 1 failure (missing directory, bad lane-config or PyYAML missing, tmux error, boot-check
 FAIL, duplicate or unknown window, base window without --force, --wait-ready timeout); 2 usage.
 EOF
