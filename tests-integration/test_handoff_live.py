@@ -80,8 +80,10 @@ def test_handoff_round_trip(live: Live, monkeypatch: pytest.MonkeyPatch) -> None
     def screen() -> str:
         return subprocess.run(
             ["tmux", "-S", live.socket, "capture-pane", "-p", "-J", "-t", f"={live.session}:{WINDOW}"],
-            capture_output=True, text=True, check=True,
-        ).stdout  # fmt: skip
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
 
     # 1. a code-writer lane; w2 (pi, a worker) is live, so this one gets its own worktree
     cycle({"kind": "add_lane", "window": WINDOW, "harness": "claude", "rationale": "parser work"})
@@ -104,15 +106,19 @@ def test_handoff_round_trip(live: Live, monkeypatch: pytest.MonkeyPatch) -> None
     page = (root / "ops-wiki" / "lanes" / f"{WINDOW}.md").read_text()
     lines = page.splitlines()
     assert "## Handoff state" in lines
-    assert any(line.startswith("### [") and line.endswith(f"{WINDOW} handoff — claude (drop_lane flush)")
-               for line in lines)  # fmt: skip
+    assert any(
+        line.startswith("### [") and line.endswith(f"{WINDOW} handoff — claude (drop_lane flush)")
+        for line in lines
+    )
     assert any(line.startswith("    ") and WORK[:40] in line for line in lines)  # the pane tail, indented
     assert f"- working-tree: {tree} on branch loop/{live.session}/{WINDOW} (1 uncommitted change(s))" in lines
     assert (tree / "parser.py").read_text() == "# half done\n"
     windows = subprocess.run(
         ["tmux", "-S", live.socket, "list-windows", "-t", f"={live.session}:", "-F", "#{window_name}"],
-        capture_output=True, text=True, check=True,
-    ).stdout.split()  # fmt: skip
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.split()
     assert WINDOW not in windows
 
     # 4. re-added with another harness: the predecessor's branch carries the same tree, the brief arrives
@@ -120,9 +126,20 @@ def test_handoff_round_trip(live: Live, monkeypatch: pytest.MonkeyPatch) -> None
     rec = handoff_events("handoff-recovery")
     assert [(e["window"], e["worktree_carry"]) for e in rec] == [(WINDOW, True)]
     pane = subprocess.run(
-        ["tmux", "-S", live.socket, "display", "-p", "-t", f"={live.session}:{WINDOW}", "#{pane_current_path}"],
-        capture_output=True, text=True, check=True,
-    ).stdout.strip()  # fmt: skip
+        [
+            "tmux",
+            "-S",
+            live.socket,
+            "display",
+            "-p",
+            "-t",
+            f"={live.session}:{WINDOW}",
+            "#{pane_current_path}",
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
     assert pane == str(tree) and (tree / "parser.py").is_file()
 
     retry_until(lambda: f"Handoff: you take over lane `{WINDOW}`" in screen(), timeout=30)
@@ -130,9 +147,10 @@ def test_handoff_round_trip(live: Live, monkeypatch: pytest.MonkeyPatch) -> None
     # 5. the demo agent acks by mail into the MAIN mailbox; the next cycle closes the handoff
     def ack() -> list[Path]:
         return [
-            p for p in (root / ".loop" / "messages").glob(f"*-{WINDOW}-to-coord.md")
+            p
+            for p in (root / ".loop" / "messages").glob(f"*-{WINDOW}-to-coord.md")
             if f"re:handoff:{WINDOW}" in p.read_text()
-        ]  # fmt: skip
+        ]
 
     mail = retry_until(ack, timeout=30)
     assert isinstance(mail, list)

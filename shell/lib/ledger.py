@@ -26,8 +26,8 @@ import sys
 from typing import Any, Dict, List, Optional
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import atomic  # noqa: E402
-import fsread  # noqa: E402
+import atomic
+import fsread
 
 MAX_LEDGER_BYTES = 8 * 1024 * 1024
 

@@ -8,6 +8,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -45,9 +46,17 @@ def session(tmux_server, shell_env, project):
 
 def _add(env, window: str, *extra: str):
     return env.run(
-        "loop-tmux.sh", "add-lane", "--session", "s", "--window", window, "--cmd", "sleep 300", "--worktree",
+        "loop-tmux.sh",
+        "add-lane",
+        "--session",
+        "s",
+        "--window",
+        window,
+        "--cmd",
+        "sleep 300",
+        "--worktree",
         *extra,
-    )  # fmt: skip
+    )
 
 
 def _ledger(project: Path) -> dict:
@@ -122,9 +131,16 @@ def test_a_failed_add_into_a_kept_tree_never_removes_it(session, project):
     (wt / "wip.txt").write_text("in flight\n")
     assert session.run("loop-tmux.sh", "drop-lane", "--session", "s", "--window", "iso").returncode == 0
     bad = session.run(
-        "loop-tmux.sh", "add-lane", "--session", "s", "--window", "iso", "--cmd", "nosuch-binary-xyz",
+        "loop-tmux.sh",
+        "add-lane",
+        "--session",
+        "s",
+        "--window",
+        "iso",
+        "--cmd",
+        "nosuch-binary-xyz",
         "--worktree",
-    )  # fmt: skip
+    )
     assert bad.returncode == 1
     assert (wt / "wip.txt").read_text() == "in flight\n"
 
@@ -153,7 +169,11 @@ def test_uv_sync_runs_in_a_tree_with_a_pyproject_unless_skipped(session, project
     assert not log.exists()
     session.env.pop("LOOP_WORKTREE_SKIP_VENV")
     assert _add(session, "synced").returncode == 0
-    assert log.read_text().split() == [str(project / ".loop" / "worktrees" / "s" / "synced"), "sync", "--quiet"]
+    assert log.read_text().split() == [
+        str(project / ".loop" / "worktrees" / "s" / "synced"),
+        "sync",
+        "--quiet",
+    ]
     (fake / "uv").write_text("#!/bin/sh\nexit 3\n")
     failed = _add(session, "failing")
     assert failed.returncode == 0 and "uv sync" in failed.stderr
@@ -165,10 +185,17 @@ def test_two_writers_at_once_both_land(tmp_path):
 
     def one(i: int) -> int:
         return subprocess.run(
-            [sys.executable, str(LIB / "ledger.py"), "set-branch", f"--state-file={state}", f"--window=w{i}",
-             f"--branch=loop/s/w{i}"],
-            capture_output=True, check=False,
-        ).returncode  # fmt: skip
+            [
+                sys.executable,
+                str(LIB / "ledger.py"),
+                "set-branch",
+                f"--state-file={state}",
+                f"--window=w{i}",
+                f"--branch=loop/s/w{i}",
+            ],
+            capture_output=True,
+            check=False,
+        ).returncode
 
     with ThreadPoolExecutor(max_workers=12) as pool:
         assert list(pool.map(one, range(12))) == [0] * 12
@@ -176,27 +203,34 @@ def test_two_writers_at_once_both_land(tmp_path):
     assert loops == {f"w{i}": {"branch": f"loop/s/w{i}"} for i in range(12)}
 
 
-def test_the_shell_writer_and_the_engine_writer_share_one_lock(tmp_path):
-    """While loop-schemas' update_state holds the ledger, the shell writer waits, then merges into its result."""
-    from loop_schemas import update_state
+@pytest.mark.skipif(not Path("/proc/locks").is_file(), reason="reads blocked flock waiters from /proc/locks")
+def test_the_shell_writer_waits_for_the_engine_writers_lock(tmp_path):
+    """While loop-schemas' lock on the ledger is held (as update_state holds it), the shell writer blocks
+    on it (seen in /proc/locks), then merges into what the engine wrote."""
+    from loop_schemas import atomic_write, file_lock
 
     state = tmp_path / "orchestrator-state.json"
     state.write_text(json.dumps({"schema_version": 2, "loops": {}}))
-    started: list[subprocess.Popen[bytes]] = []
-
-    def change(doc):  # runs under the lock: start the shell writer now; it must not land in between
-        started.append(
-            subprocess.Popen(
-                [sys.executable, str(LIB / "ledger.py"), "set-branch", "--state-file", str(state), "--window",
-                 "web", "--branch", "loop/s/web"],
-            )  # fmt: skip
-        )
-        doc.objective = "engine wrote this"
-
-    update_state(state, change)
-    assert started[0].wait(timeout=30) == 0
+    argv = [sys.executable, str(LIB / "ledger.py"), "set-branch", "--state-file", str(state)]
+    with file_lock(state):
+        child = subprocess.Popen([*argv, "--window", "web", "--branch", "loop/s/web"])
+        try:
+            deadline = time.monotonic() + 30
+            while not any(f" {child.pid} " in line and "->" in line for line in _locks()):
+                assert child.poll() is None, "the shell writer finished without waiting for the lock"
+                assert time.monotonic() < deadline, "the shell writer never waited for the lock"
+                time.sleep(0.02)
+            atomic_write(state, json.dumps({"schema_version": 2, "objective": "engine", "loops": {}}))
+        except BaseException:
+            child.kill()
+            raise
+    assert child.wait(timeout=30) == 0
     doc = json.loads(state.read_text())
-    assert doc["objective"] == "engine wrote this" and doc["loops"]["web"] == {"branch": "loop/s/web"}
+    assert doc["objective"] == "engine" and doc["loops"]["web"] == {"branch": "loop/s/web"}
+
+
+def _locks() -> list[str]:
+    return Path("/proc/locks").read_text().splitlines()
 
 
 @pytest.mark.parametrize(
@@ -207,9 +241,21 @@ def test_a_ledger_that_is_not_v2_is_refused_in_one_line(tmp_path, text):
     state = tmp_path / "orchestrator-state.json"
     state.write_text(text, encoding="latin-1")
     proc = subprocess.run(
-        [sys.executable, str(LIB / "ledger.py"), "set-branch", "--state-file", str(state), "--window", "w",
-         "--branch", "b"],
-        capture_output=True, text=True, check=False, env={**os.environ},
-    )  # fmt: skip
+        [
+            sys.executable,
+            str(LIB / "ledger.py"),
+            "set-branch",
+            "--state-file",
+            str(state),
+            "--window",
+            "w",
+            "--branch",
+            "b",
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+        env={**os.environ},
+    )
     assert proc.returncode == 1 and len(proc.stderr.strip().splitlines()) == 1
     assert state.read_text(encoding="latin-1") == text

@@ -162,7 +162,9 @@ def test_demo_agent_reports_name_the_task_the_builtin_brain_dispatched(made: dem
 def test_demo_agent_answers_an_ask_with_its_re_subject() -> None:
     agent = _agent()
     ask = asks_mod.new_ask_id()
-    payload = "Status check on T0003: is it done?" + asks_mod.reply_instructions(ask, "infra", Path("/srv/proj"))
+    payload = "Status check on T0003: is it done?" + asks_mod.reply_instructions(
+        ask, "infra", Path("/srv/proj")
+    )
     subject, _ = agent.reply_for(payload)
     assert asks_mod.reply_to(subject) == ask
 

@@ -46,7 +46,9 @@ def _page(project: Project, window: str) -> Path:
 
 def _ledger(project: Project, **branches: str) -> None:
     state = project.root / ".loop" / "orchestrator-state.json"
-    state.write_text(json.dumps({"schema_version": 2, "loops": {w: {"branch": b} for w, b in branches.items()}}))
+    state.write_text(
+        json.dumps({"schema_version": 2, "loops": {w: {"branch": b} for w, b in branches.items()}})
+    )
 
 
 def _valid(events: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -60,7 +62,9 @@ def _valid(events: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 def test_dropping_an_idle_agent_lane_flushes_its_breadcrumb_then_drops(project: Project) -> None:
     project.substrate.set("w1", "idle", "claude")
-    project.substrate.panes["w1"] = "$ make test\n\x1b[31mFAILED\x1b[0m 2 tests\tok\n> next: fix parser\u202e\n\n\n"
+    project.substrate.panes["w1"] = (
+        "$ make test\n\x1b[31mFAILED\x1b[0m 2 tests\tok\n> next: fix parser\u202e\n\n\n"
+    )
     result = _run(project, _drop("w1"))
     assert result.outcome == "executed", result
     assert [d["window"] for d in project.substrate.dropped] == ["w1"]
