@@ -107,7 +107,7 @@ class Handoffs:
 
     @property
     def _page_lock(self) -> Path:
-        """The engine's lock for its lane-page edits, kept in the engine's folder (never a file in the wiki)."""
+        """The engine's lock for its lane-page edits, in the engine's folder (never a file in the wiki)."""
         return self.paths.engine_dir / "lane-pages"
 
     @property

@@ -433,7 +433,7 @@ class Improver:
         """One brain call through the engine's brain path (transcript, budget, failure classes)."""
         engine = self.engine_factory() if self.engine_factory is not None else None
         if engine is not None:
-            blocked = engine._brain_blocked()
+            blocked = engine.budget.blocked()
             if blocked:
                 self.events.emit("improve-brain-skipped", run_id=run_id, harness=harness, reason=blocked)
                 raise ImproveError(f"the brain is not available now: {blocked}; nothing filed")
@@ -450,7 +450,7 @@ class Improver:
                 answer = self.brain_fn(prompt)
                 atomic_write(transcript, f"harness: (in-process)\n--- output ---\n{answer}")
             else:
-                engine._spend()
+                engine.budget.spend()
                 timeout = float(self.config.model.brain.timeout_s)
                 answer = engine._oneshot(harness, prompt, timeout, transcript).text
         except BrainError as exc:

@@ -1,0 +1,68 @@
+"""What the engine's rooms share: its one-line error, a cycle's result, and small helpers.
+
+The rooms (fleet, budget, thinking, decisions, execute, recovery, verbs) each own one concern of a
+cycle; cycle.Engine wires them and reads one cycle top-down.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from loop_engine.config import EffectiveConfig
+
+APPROVALS = ("manual", "auto", "full")
+WAIT_READY_S = 60.0
+
+
+class EngineError(Exception):
+    """A user-facing failure of an engine verb (one line)."""
+
+
+@dataclass
+class CycleResult:
+    outcome: str  # queued | executed | partial | noop | skipped | brain-failed | dropped | blocked
+    cycle_id: str
+    decision_id: str | None = None
+    detail: str = ""
+    fingerprint: str | None = None
+    brain_called: bool = False
+    actions: list[dict[str, Any]] = field(default_factory=list)
+    brain_s: float = 0.0
+    outcomes: list[dict[str, Any]] = field(default_factory=list)  # of the actions this cycle ran
+    reason: str | None = None  # why nothing ran (noop: the stop's rationale; blocked: the gate's reasons)
+
+    @property
+    def failed(self) -> list[dict[str, Any]]:
+        return [o for o in self.outcomes if o.get("state") != "done"]
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "contract_version": 1,
+            "cycle_id": self.cycle_id,
+            "outcome": self.outcome,
+            "decision_id": self.decision_id,
+            "detail": self.detail,
+            "brain_called": self.brain_called,
+            "actions": self.actions,
+            "outcomes": self.outcomes,
+            "reason": self.reason,
+        }
+
+
+def one_line(exc: BaseException) -> str:
+    """An exception as one line of at most 300 characters (its type's name when it says nothing)."""
+    text = str(exc).strip()
+    return (text.splitlines()[0] if text else type(exc).__name__)[:300]
+
+
+def target_of(action: dict[str, Any]) -> str | None:
+    """The lane (or window) an action is aimed at, if any."""
+    value = action.get("lane") or action.get("window")
+    return str(value) if value is not None else None
+
+
+def pm_adapters(config: EffectiveConfig) -> list[str]:
+    """The PM adapters the engine syncs tasks through (none: the engine never calls loop-pm)."""
+    return [str(a) for a in config.model.pm.adapters]

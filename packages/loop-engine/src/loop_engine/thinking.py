@@ -1,0 +1,322 @@
+"""The thinking room: the brain's prompt, the call (retries, transcripts, failure classes), the answer
+parsed to a Decision, and the headless ingest that is a call of the same harness.
+
+The checkpoint prompt is loop-checkpoint's output under the engine header with every untrusted part
+spotlighted; the builtin brain (or an in-process `brain_fn`) answers without a prompt or a process.
+"""
+
+from __future__ import annotations
+
+import secrets
+import time
+from collections.abc import Callable
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from loop_schemas import Decision, DecisionParseError, atomic_write, parse_decision_block, read_project_text
+from loop_schemas.fsread import WIKI_CAP
+
+from loop_engine import builtin
+from loop_engine.asks import AskBook
+from loop_engine.basics import one_line
+from loop_engine.brain import BrainAnswer, BrainError, build_argv, quota_answer, run_oneshot
+from loop_engine.budget import BrainBudget
+from loop_engine.config import BUILTIN, EffectiveConfig
+from loop_engine.events import EventLog, new_id
+from loop_engine.execute import read_uncertain
+from loop_engine.fleet import Fleet
+from loop_engine.ingest import run_ingest
+from loop_engine.observe import Observation, SubstrateLike
+from loop_engine.paths import EnginePaths
+from loop_engine.store import read_json
+from loop_engine.tasks import TaskView
+
+# A brain given in-process (tests, benchmarks): prompt in, answer text out.
+BrainFn = Callable[[str], str]
+# One call of a harness's one-shot CLI: (harness, prompt, timeout_s, transcript) -> its answer.
+OneshotFn = Callable[[str, str, float, Path], BrainAnswer]
+
+
+def header_path(paths: EnginePaths) -> Path:
+    """The engine's checkpoint header: the project's .loop/engine-header.md, else the packaged one."""
+    if paths.header_override.is_file():
+        return paths.header_override
+    return Path(str(resources.files("loop_engine").joinpath("header.md")))
+
+
+def spotlight(name: str, text: str, token: str) -> str:
+    """Wrap untrusted text as delimited data; the random token cannot be forged from inside."""
+    body = text.replace(token, "[tag removed]")
+    return f"<<<BEGIN DATA {name} tag={token}>>>\n{body.rstrip()}\n<<<END DATA {name} tag={token}>>>\n"
+
+
+class Thinker:
+    """`oneshot` is how a harness is called: the engine passes its own (patchable) method, which runs
+    `run_oneshot` below."""
+
+    def __init__(
+        self,
+        paths: EnginePaths,
+        substrate: SubstrateLike,
+        config: EffectiveConfig,
+        events: EventLog,
+        asks: AskBook,
+        fleet: Fleet,
+        budget: BrainBudget,
+        *,
+        oneshot: OneshotFn,
+        abort: Callable[[], bool] | None = None,
+        brain_env: dict[str, str] | None = None,
+        brain_fn: BrainFn | None = None,
+    ) -> None:
+        self.paths = paths
+        self.substrate = substrate
+        self.config = config
+        self.events = events
+        self.asks = asks
+        self.fleet = fleet
+        self.budget = budget
+        self.oneshot = oneshot
+        self.abort = abort
+        self.brain_env = brain_env
+        self.brain_fn = brain_fn
+
+    @property
+    def harness(self) -> str:
+        return self.config.brain_harness
+
+    def blocked(self) -> str | None:
+        """Why this cycle may not call its brain now; None when it may (the builtin brain always may)."""
+        if self.harness != BUILTIN or self.brain_fn is not None:
+            return self.budget.blocked()
+        return None
+
+    def ingest(self, obs: Observation) -> None:
+        icfg = self.config.model.ingest
+        harness = self.harness
+        runner: Callable[[str, float, str], Any] | None = None
+        blocked = self.budget.blocked() if harness != BUILTIN else None
+        if harness != BUILTIN and blocked is None:
+
+            def runner(prompt: str, timeout: float, action_id: str) -> Any:
+                # a headless ingest is a call of the brain's harness: it spends the same hourly budget and
+                # waits out the same quota back-off
+                transcript = self.paths.transcripts / f"ingest-{action_id}.log"
+                self.budget.spend()
+                try:
+                    return self.oneshot(harness, prompt, timeout, transcript)
+                except BrainError as exc:
+                    if exc.failure_class == "quota":  # the cycle's brain call waits it out too
+                        self.budget.back_off(exc)
+                    raise
+
+        run_ingest(
+            mode=str(icfg.mode),
+            lane_name=str(icfg.lane),
+            timeout_s=float(icfg.timeout_s),
+            observation=obs,
+            substrate=self.substrate,
+            events=self.events,
+            state_path=self.paths.ingest_state,
+            headless_runner=runner,
+            spotlight=lambda name, text: spotlight(name, text, secrets.token_hex(8)),
+            **({"no_runner_reason": f"headless ingest waits: {blocked}"} if blocked else {}),
+        )
+
+    def prompt(self, obs: Observation, tasks: list[TaskView]) -> str:
+        """The brain's prompt: loop-checkpoint's output under the engine header, plus the observation."""
+        header = header_path(self.paths)
+        header_text = read_project_text(header, WIKI_CAP)
+        raw = self.substrate.checkpoint_prompt(header_file=header)
+        # everything loop-checkpoint adds after the (trusted) header is data, whatever it says
+        body = raw[len(header_text.rstrip("\n")) :] if raw.startswith(header_text.rstrip("\n")) else raw
+        token = secrets.token_hex(8)
+        lines = ["lanes (name status detail harness agent base):"]
+        for name, v in sorted(obs.lanes.items()):
+            lines.append(
+                f"  {name} {v.status} {v.detail or '-'} {v.harness or '-'} "
+                f"{'agent' if v.agent else 'not-agent'} {'base' if v.base else 'worker'}"
+            )
+        lines.append("tasks (id status depends_on title):")
+        for t in sorted(tasks, key=lambda t: t.id):
+            lines.append(f"  {t.id} {t.status} [{', '.join(t.depends_on)}] {t.title}")
+        open_asks = {k: v for k, v in self.asks.all().items() if v.get("state") == "open"}
+        lines.append("open asks (id lane asked_at):")
+        lines.extend(f"  {k} {v.get('lane')} {v.get('asked_at')}" for k, v in sorted(open_asks.items()))
+        return (
+            header_text.rstrip()
+            + "\n\n"
+            + spotlight("checkpoint", body, token)
+            + "\n"
+            + spotlight("engine-observation", "\n".join(lines), token)
+            + "\nAnswer now with exactly one ```decision block.\n"
+        )
+
+    def run_oneshot(self, harness: str, prompt: str, timeout: float, transcript: Path) -> BrainAnswer:
+        """One call of the harness's one-shot CLI from the registry (brain.run_oneshot does the process)."""
+        h = self.fleet.harness(harness)
+        if h is None:
+            raise BrainError("exit", f"harness {harness!r} is not in the registry")
+        if not h.has_oneshot:
+            raise BrainError("exit", f"harness {harness!r} has no one-shot template in the registry")
+        bcfg = self.config.model.brain
+        try:
+            argv = build_argv(
+                h.oneshot_template,
+                prompt,
+                model=bcfg.model or None,
+                model_flag=h.model_flag or None,
+                extra_args=[str(a) for a in bcfg.extra_args],
+                stream=bcfg.stream,
+                harness=harness,
+            )
+        except ValueError as exc:
+            raise BrainError("exit", str(exc)) from None
+        header = f"harness: {harness}\nprompt bytes: {len(prompt.encode())}\n"
+        return run_oneshot(
+            argv,
+            timeout_s=timeout,
+            transcript=transcript,
+            header=header,
+            stream=bcfg.stream,
+            abort=self.abort,
+            env=self.brain_env,
+            cwd=self.paths.project_root,
+            children=self.paths.children,
+        )
+
+    def call(
+        self, cycle_id: str, obs: Observation, tasks: list[TaskView]
+    ) -> tuple[Decision, dict[str, Any], float]:
+        """The brain's decision, with its call record and the seconds spent; BrainError when every
+        attempt failed (its duration_s the total)."""
+        harness = self.harness
+        bcfg = self.config.model.brain
+        internal = harness == BUILTIN and self.brain_fn is None
+        attempts = 1 if internal else 1 + max(0, int(bcfg.max_retries))
+        prompt: str | None = None
+        if not internal:
+            try:
+                prompt = self.prompt(obs, tasks)
+            except Exception as exc:
+                self.events.emit(
+                    "brain-failed",
+                    cycle_id=cycle_id,
+                    harness=harness,
+                    failure_class="exit",
+                    stage="prompt",
+                    error=one_line(exc),
+                )
+                raise BrainError("exit", f"cannot assemble the checkpoint prompt: {one_line(exc)}") from None
+        last: BrainError | None = None
+        total = 0.0
+        for attempt in range(1, attempts + 1):
+            if attempt > 1 and not internal:
+                blocked = self.budget.blocked()  # a retry is a call too: it never goes over the budget
+                if blocked:
+                    break
+            call_id = new_id("b")
+            transcript = self.paths.transcripts / f"{call_id}.log"
+            self.events.emit(
+                "brain-call",
+                cycle_id=cycle_id,
+                call_id=call_id,
+                harness="fn" if self.brain_fn is not None else harness,
+                attempt=attempt,
+                transcript=str(transcript),
+            )
+            t0 = time.monotonic()
+            try:
+                answer = self._answer(harness, prompt, transcript, internal, obs, tasks)
+                try:
+                    decision = parse_decision_block(answer.text)
+                except DecisionParseError as exc:
+                    raise quota_answer(answer) or BrainError(
+                        "parse",
+                        f"no valid decision block: {one_line(exc)}",
+                        duration_s=answer.duration_s,
+                        transcript=answer.transcript,
+                    ) from None
+            except BrainError as exc:
+                total += time.monotonic() - t0
+                last = exc
+                extra: dict[str, Any] = {}
+                if exc.failure_class == "quota":
+                    extra["reset_at"] = self.budget.back_off(exc)
+                self.events.emit(
+                    "brain-failed",
+                    cycle_id=cycle_id,
+                    call_id=call_id,
+                    harness=harness,
+                    attempt=attempt,
+                    failure_class=exc.failure_class,
+                    error=one_line(exc),
+                    duration_s=round(time.monotonic() - t0, 4),
+                    exit_code=exc.exit_code,
+                    transcript=exc.transcript,
+                    **extra,
+                )
+                if exc.failure_class == "quota" or (self.abort is not None and self.abort()):
+                    break
+                continue
+            duration = time.monotonic() - t0
+            total += duration
+            self.events.emit(
+                "brain-answered",
+                cycle_id=cycle_id,
+                call_id=call_id,
+                harness=harness,
+                attempt=attempt,
+                duration_s=round(duration, 4),
+                transcript=answer.transcript,
+                actions=len(decision.actions),
+            )
+            brain = {
+                "harness": harness,
+                "call_id": call_id,
+                "transcript": answer.transcript,
+                "duration_s": round(duration, 4),
+            }
+            return decision, brain, total
+        assert last is not None
+        last.duration_s = total
+        raise last
+
+    def _answer(
+        self,
+        harness: str,
+        prompt: str | None,
+        transcript: Path,
+        internal: bool,
+        obs: Observation,
+        tasks: list[TaskView],
+    ) -> BrainAnswer:
+        t0 = time.monotonic()
+        if internal:
+            text = self._builtin(obs, tasks)
+            atomic_write(transcript, f"harness: builtin\n--- output ---\n{text}")
+            return BrainAnswer(text, time.monotonic() - t0, str(transcript), "builtin")
+        assert prompt is not None
+        self.budget.spend()
+        if self.brain_fn is not None:
+            text = self.brain_fn(prompt)
+            atomic_write(transcript, f"harness: (in-process)\n--- output ---\n{text}")
+            return BrainAnswer(text, time.monotonic() - t0, str(transcript), "fn")
+        return self.oneshot(harness, prompt, float(self.config.model.brain.timeout_s), transcript)
+
+    def _builtin(self, obs: Observation, tasks: list[TaskView]) -> str:
+        assignments: dict[str, Any] = read_json(self.paths.assignments, {})
+        open_lanes = {str(v.get("lane")) for v in self.asks.all().values() if v.get("state") == "open"}
+        uncertain = {str(u.get("task")) for u in read_uncertain(self.paths) if u.get("task")}
+        return builtin.decide(
+            builtin.BuiltinInput(
+                observation=obs,
+                tasks=tasks,
+                assignments=assignments,
+                open_ask_lanes=open_lanes,
+                uncertain_tasks=uncertain,
+                max_dispatches=int(self.config.model.destructive.max_dispatches_per_cycle),
+                project_root=self.paths.project_root,
+            )
+        )
