@@ -259,3 +259,12 @@ def test_a_ledger_that_is_not_v2_is_refused_in_one_line(tmp_path, text):
     )
     assert proc.returncode == 1 and len(proc.stderr.strip().splitlines()) == 1
     assert state.read_text(encoding="latin-1") == text
+
+
+def test_the_digest_shows_a_branch_only_row_as_no_status_not_a_bad_one():
+    sys.path.insert(0, str(LIB))
+    import digest
+
+    rows = digest.loop_rows({"w": {"branch": "loop/s/w"}, "x": {"status": "weird"}})
+    assert rows[0][:3] == ["w", "-", "loop/s/w"]
+    assert rows[1][1] == "weird?"
