@@ -82,7 +82,9 @@ isolation, branch); a --cmd that starts a registered harness (its name or proces
 generic binary such as python3) records that harness.
   --kind standing|worker    stored as @loop_lane_kind (default worker)
   --worktree                give the lane its own git worktree <repo>/.loop/worktrees/<session>/<W>
-                            on branch loop/<session>/<W>
+                            on branch loop/<session>/<W> (a kept tree of that window is reused), record
+                            loops.<W>.branch in the project's .loop/orchestrator-state.json, and run
+                            `uv sync` there when it has a pyproject.toml (LOOP_WORKTREE_SKIP_VENV skips it)
   --wait-ready              block until loop-lane-status says the lane is idle
   --ready-timeout SECS      how long --wait-ready waits (default 60); a timeout exits 1 (the window stays)
                             and runs `harness-registry.sh health <harness>`: a word other than ok
@@ -101,7 +103,8 @@ lane options).
 
 Environment: LOOP_TMUX_SOCKET (tmux server socket), LOOP_TMUX_STATE_DIR, LOOP_WORKTREE_WEB,
 LOOP_WORKTREE_INFRA, LOOP_TMUX_READY_TIMEOUT (default --ready-timeout; else LANE_READY_TIMEOUT, else 60),
-LOOP_PYTHON.
+LOOP_PYTHON,
+LOOP_WORKTREE_SKIP_VENV.
 Exit: 0 ok; 1 failure (missing directory, bad lane-config or PyYAML missing, tmux error, boot-check
 FAIL, duplicate or unknown window, base window without --force, --wait-ready timeout); 2 usage.
 EOF
@@ -403,9 +406,12 @@ tmux_add_lane() {
   else
     launch=$cmd
   fi
+  # made: the worktree is new (a failed add removes it again); a reused one holds a predecessor's work
+  local made=0
   if [ "$worktree" = 1 ]; then
     lane_make_worktree "$session" "$window" "$repo"
-    cwd=$_LANE_WT_CWD wt=$_LANE_WT_PATH branch=$_LANE_WT_BRANCH isolation=worktree
+    cwd=$_LANE_WT_CWD wt=$_LANE_WT_PATH branch=$_LANE_WT_BRANCH isolation=worktree made=$_LANE_WT_MADE
+    lane_worktree_venv "$wt"
   fi
   local out opts=()
   opts=("--opt=kind=$kind" "--opt=isolation=$isolation" "--opt=repo=$repo" "--opt=cwd=$cwd")
@@ -420,7 +426,7 @@ tmux_add_lane() {
     "--launch=$launch" ${opts[@]+"${opts[@]}"}) || rc=$?
   if [ "$rc" != 0 ]; then
     # lanes.py said why on stderr (one line); its status is ours
-    if [ -n "$wt" ]; then git -C "$repo" worktree remove --force "$wt" >/dev/null 2>&1 || true; fi
+    if [ "$made" = 1 ]; then git -C "$repo" worktree remove --force "$wt" >/dev/null 2>&1 || true; fi
     exit "$rc"
   fi
   local window_id=${out%% *} pane_id=${out#* }
@@ -435,10 +441,13 @@ tmux_add_lane() {
     why=$(loop_py lanes launch-check "--pane=$pane_id" "--timeout=$check_s" 2>&1) || lrc=$?
     if [ "$lrc" != 0 ]; then
       loop_tmux kill-window -t "$window_id" >/dev/null 2>&1 || true
-      if [ -n "$wt" ]; then git -C "$repo" worktree remove --force "$wt" >/dev/null 2>&1 || true; fi
+      if [ "$made" = 1 ]; then git -C "$repo" worktree remove --force "$wt" >/dev/null 2>&1 || true; fi
       why=${why#loop-tmux: }
       loop_die "add-lane: lane $(lane_one_line "$window") not added: ${why:-its command did not start}; launch: $(lane_one_line "$launch")"
     fi
+  fi
+  if [ -n "$branch" ]; then
+    lane_record_branch "$session" "$window" "$branch" "$_LANE_WT_TOP"
   fi
   printf 'loop-tmux: added lane %s (%s, %s) in %s: %s\n' "$(lane_one_line "$window")" "$window_id" \
     "$pane_id" "$(lane_one_line "$cwd")" "$(lane_one_line "${launch:-(a plain shell)}")"
@@ -476,7 +485,18 @@ lane_make_worktree() {
   git -C "$top" rev-parse --verify --quiet HEAD >/dev/null ||
     loop_die "add-lane --worktree: $top has no commit yet (a worktree branches from HEAD; commit first)"
   git check-ref-format "refs/heads/$_LANE_WT_BRANCH" || loop_usage_error "add-lane --worktree: bad branch name $_LANE_WT_BRANCH"
-  [ ! -e "$_LANE_WT_PATH" ] || loop_die "add-lane --worktree: $_LANE_WT_PATH already exists (a kept worktree?)"
+  _LANE_WT_TOP=$top _LANE_WT_MADE=0
+  if [ -e "$_LANE_WT_PATH" ]; then
+    # re-provision: the tree a predecessor lane of this window kept (uncommitted work) is reused as it is
+    local head
+    head=$(git -C "$_LANE_WT_PATH" rev-parse --abbrev-ref HEAD 2>/dev/null) || head=''
+    [ "$head" = "$_LANE_WT_BRANCH" ] ||
+      loop_die "add-lane --worktree: $_LANE_WT_PATH already exists and is not a worktree on $_LANE_WT_BRANCH"
+    _LANE_WT_CWD=$_LANE_WT_PATH$rel
+    [ -d "$_LANE_WT_CWD" ] || _LANE_WT_CWD=$_LANE_WT_PATH
+    return 0
+  fi
+  git -C "$top" worktree prune >/dev/null 2>&1 || true # a tree removed by hand leaves its registration
   mkdir -p "$top/.loop/worktrees/$session" || loop_die "add-lane --worktree: cannot create $top/.loop/worktrees"
   if [ ! -e "$top/.loop/worktrees/.gitignore" ]; then
     printf '*\n' >"$top/.loop/worktrees/.gitignore"
@@ -486,7 +506,30 @@ lane_make_worktree() {
   else
     lane_git_worktree_add "$top" -b "$_LANE_WT_BRANCH" "$_LANE_WT_PATH" HEAD
   fi
+  _LANE_WT_MADE=1
   [ -d "$_LANE_WT_CWD" ] || _LANE_WT_CWD=$_LANE_WT_PATH
+}
+
+# lane_worktree_venv TREE: best-effort `uv sync` in a worktree that has a pyproject.toml, so the lane's
+# tools run against its own tree; skipped without uv or with LOOP_WORKTREE_SKIP_VENV set; a failure warns.
+lane_worktree_venv() {
+  local tree=$1
+  [ -z "${LOOP_WORKTREE_SKIP_VENV:-}" ] || return 0
+  [ -f "$tree/pyproject.toml" ] || return 0
+  command -v uv >/dev/null 2>&1 || return 0
+  (CDPATH='' cd "$tree" && uv sync --quiet </dev/null >/dev/null 2>&1) ||
+    loop_warn "add-lane --worktree: uv sync in $tree failed (the lane starts without its venv)"
+}
+
+# lane_record_branch SESSION WINDOW BRANCH TOP: loops.<window>.branch in the project's ledger
+# (<project>/.loop/orchestrator-state.json; the project is the session's, else the repo's top).
+# lib/ledger.py merges it under the ledger's lock; a ledger it cannot read is left alone, with a warning.
+lane_record_branch() {
+  local session=$1 window=$2 branch=$3 top=$4 project
+  project=$(loop_tmux show-options -v -t "=$session:" @loop_project_root 2>/dev/null || true)
+  [ -n "$project" ] && [ -d "$project" ] || project=$top
+  loop_py ledger set-branch "--state-file=$project/.loop/orchestrator-state.json" "--window=$window" \
+    "--branch=$branch" || loop_warn "add-lane --worktree: branch $branch not recorded in the ledger"
 }
 
 # lane_wait_ready SESSION PANE SECS: wait until the lane is idle (lanes.py wait-ready says why it never

@@ -493,8 +493,10 @@ def loop_rows(loops: Dict[str, Any]) -> List[List[str]]:
         if not isinstance(entry, dict):
             rows.append([clean(loop_id), "?", "", "", "(not an object)"])
             continue
-        status = clean(entry.get("status")) or "?"
-        if status not in LOOP_STATUSES:
+        status = clean(entry.get("status"))
+        if not status:
+            status = "-"  # a row without a status (a worktree lane's: only its ledger branch)
+        elif status not in LOOP_STATUSES:
             status = status + "?"
         branch = clean(entry.get("branch")) or "-"
         canary = clean(entry.get("canary_target"))

@@ -123,6 +123,14 @@ class FakeSubstrate:
         self.dropped.append({"window": window, "force": force})
         self.lanes.pop(window, None)
 
+    panes: dict[str, str] = field(default_factory=dict)
+    capture_error: str | None = None
+
+    def capture(self, lane: str, lines: int = 50) -> str:
+        if self.capture_error is not None:
+            raise FakeSubstrateError(self.capture_error)
+        return "\n".join(self.panes.get(lane, "").splitlines()[-lines:])
+
     def checkpoint_prompt(self, header_file: Path | None = None) -> str:
         header = header_file.read_text() if header_file else ""
         return header + self.checkpoint

@@ -152,7 +152,7 @@ def test_demo_agent_reports_name_the_task_the_builtin_brain_dispatched(made: dem
     tasks, problems = load_tasks(made.root / "tasks")
     assert problems == []
     for task in tasks:
-        subject, task_id = agent.reply_for(builtin.task_payload(task, "web"))
+        subject, task_id = agent.reply_for(builtin.task_payload(task, "web", made.root))
         assert task_id == task.id
         assert subject == f"done {task.id}: {task.title}"
         assert mentions(subject) == {task.id}
@@ -162,7 +162,9 @@ def test_demo_agent_reports_name_the_task_the_builtin_brain_dispatched(made: dem
 def test_demo_agent_answers_an_ask_with_its_re_subject() -> None:
     agent = _agent()
     ask = asks_mod.new_ask_id()
-    payload = "Status check on T0003: is it done?" + asks_mod.reply_instructions(ask, "infra")
+    payload = "Status check on T0003: is it done?" + asks_mod.reply_instructions(
+        ask, "infra", Path("/srv/proj")
+    )
     subject, _ = agent.reply_for(payload)
     assert asks_mod.reply_to(subject) == ask
 

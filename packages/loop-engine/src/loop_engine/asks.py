@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from loop_engine.events import EventLog, iso, new_id, parse_iso, utcnow
+from loop_engine.handoff import mail_command
 from loop_engine.observe import MailItem
 from loop_engine.store import read_json, updating
 
@@ -24,11 +25,12 @@ def new_ask_id() -> str:
     return new_id("a")
 
 
-def reply_instructions(ask_id: str, lane: str) -> str:
+def reply_instructions(ask_id: str, lane: str, root: Path) -> str:
+    """The footer of a steer that expects a reply; it names the project's main mailbox absolutely."""
     return (
         "\n\n---\nPlease answer by mail (not here): run\n"
-        f"  loop-mail send --from {lane} --to coord --subject 're:{ask_id}' --body '<your answer>'\n"
-        f"The subject must be exactly re:{ask_id}."
+        + mail_command(root, lane, f"re:{ask_id}", "<your answer>")
+        + f"The subject must be exactly re:{ask_id}."
     )
 
 

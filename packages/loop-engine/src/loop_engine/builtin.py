@@ -16,11 +16,13 @@ from __future__ import annotations
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 import yaml
 
 from loop_engine.events import parse_iso, utcnow
+from loop_engine.handoff import mail_command
 from loop_engine.observe import Observation
 from loop_engine.tasks import TaskView, ready_tasks
 
@@ -41,22 +43,22 @@ def _str(dumper: yaml.SafeDumper, value: str) -> yaml.ScalarNode:
 _OneLineDumper.add_representer(str, _str)
 
 
-def report_note(lane: str, task_id: str) -> str:
+def report_note(lane: str, task_id: str, root: Path) -> str:
+    """The report footer; it names the project's main mailbox absolutely (a worktree lane's too)."""
     return (
         "\n\n---\n"
         f"You are lane `{lane}`. When {task_id} is complete, report by mail (one message):\n"
-        f"  loop-mail send --from {lane} --to coord --subject 'done {task_id}: <one line>' "
-        "--body '<what changed, how it was verified>'\n"
+        + mail_command(root, lane, f"done {task_id}: <one line>", "<what changed, how it was verified>")
     )
 
 
-def task_payload(task: TaskView, lane: str) -> str:
-    payload = task.text.rstrip("\n") + report_note(lane, task.id)
+def task_payload(task: TaskView, lane: str, root: Path) -> str:
+    payload = task.text.rstrip("\n") + report_note(lane, task.id, root)
     if len(payload) <= PAYLOAD_MAX:
         return payload
     return (
         f"Work on task {task.id} ({task.title}). Its full text is in {task.path.name} under tasks/ — read"
-        " it whole before starting." + report_note(lane, task.id)
+        " it whole before starting." + report_note(lane, task.id, root)
     )
 
 
@@ -68,6 +70,7 @@ class BuiltinInput:
     open_ask_lanes: Collection[str]
     uncertain_tasks: Collection[str]
     max_dispatches: int
+    project_root: Path  # the footers name its mailbox absolutely
 
 
 def decide(inp: BuiltinInput) -> str:
@@ -129,7 +132,7 @@ def decide(inp: BuiltinInput) -> str:
                 "lane": lane_name,
                 "mode": "text",
                 "wait_ready": True,
-                "payload": task_payload(task, lane_name),
+                "payload": task_payload(task, lane_name, inp.project_root),
                 "rationale": f"{task.id} is ready (its dependencies are done or in review) "
                 f"and {lane_name} is idle",
             }

@@ -34,6 +34,7 @@ from loop_engine.events import EventLog, new_id
 from loop_engine.execute import Executor, escalation_mail
 from loop_engine.fleet import Fleet
 from loop_engine.governance import Candidate, Governance
+from loop_engine.handoff import Handoffs
 from loop_engine.observe import Observation, SubstrateLike
 from loop_engine.paths import EnginePaths
 from loop_engine.recovery import Recovery
@@ -74,7 +75,14 @@ class Engine:
         self.abort = abort
         self.brain_env = brain_env
         self.brain_fn = brain_fn
-        self.fleet = Fleet(paths, substrate, self.events, self.asks)
+
+        # lane handoffs (loop_engine/handoff.py): the fleet settles their acks, the executor runs their
+        # add/drop/dispatch hooks; they read the fleet's cached registry (the fleet is made just below)
+        def registry() -> list[Harness]:
+            return self.fleet.registry()
+
+        self.handoffs = Handoffs(paths, substrate, self.events, registry)
+        self.fleet = Fleet(paths, substrate, self.events, self.asks, self.handoffs)
         self.budget = BrainBudget(paths, config, self.events)
         self.governance = Governance(paths, substrate, config, self.events)
         self.thinker = Thinker(
@@ -90,7 +98,7 @@ class Engine:
             brain_env=brain_env,
             brain_fn=brain_fn,
         )
-        self.executor = Executor(paths, substrate, config, self.events, self.asks)
+        self.executor = Executor(paths, substrate, config, self.events, self.asks, self.handoffs)
         self.recovery = Recovery(paths, self.events, self.executor)
         self.decisions = Decisions(paths, config, self.events, self.executor)
         self.gate = HumanGate(paths, substrate, self.events, self.executor, self.recovery)

@@ -65,7 +65,7 @@ class Decisions:
         for i, action in enumerate(actions):
             if action.get("kind") == "steer" and action.get("expects_reply"):
                 ask_id = asks_mod.new_ask_id()
-                note = asks_mod.reply_instructions(ask_id, str(action.get("lane")))
+                note = asks_mod.reply_instructions(ask_id, str(action.get("lane")), self.paths.project_root)
                 payload = str(action.get("payload") or "")
                 action["payload"] = payload[: PAYLOAD_MAX - len(note)] + note
                 asks[str(i)] = ask_id

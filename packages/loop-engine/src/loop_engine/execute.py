@@ -28,6 +28,7 @@ from loop_engine.basics import WAIT_READY_S, EngineError, one_line, pm_adapters,
 from loop_engine.config import EffectiveConfig
 from loop_engine.events import EventLog, iso
 from loop_engine.gate import BASE_LANES, GateContext, adr_dirs, gate_actions
+from loop_engine.handoff import Handoffs
 from loop_engine.observe import SubstrateLike
 from loop_engine.paths import EnginePaths
 from loop_engine.store import read_json, updating
@@ -69,12 +70,14 @@ class Executor:
         config: EffectiveConfig,
         events: EventLog,
         asks: AskBook,
+        handoffs: Handoffs,
     ) -> None:
         self.paths = paths
         self.substrate = substrate
         self.config = config
         self.events = events
         self.asks = asks
+        self.handoffs = handoffs
 
     def execute(self, doc: dict[str, Any], indices: list[int], *, approved_by: str) -> list[dict[str, Any]]:
         """Run the chosen actions at most once each: `started` is on disk before anything is sent."""
@@ -133,8 +136,11 @@ class Executor:
         if shape.gate == "blocked":  # never sent, whoever asked: the last check before the substrate
             raise EngineError(f"refusing a blocked action: {shape.reasons[0]}")
         if isinstance(action, DispatchAction):
+            payload = action.payload
+            if action.mode == "text":  # a worktree lane gets the task specs it is named inline
+                payload = self.handoffs.dispatch_text(action.lane, payload)
             self.substrate.dispatch(
-                action.lane, action.payload, mode=action.mode, wait_ready=_wait(action.wait_ready)
+                action.lane, payload, mode=action.mode, wait_ready=_wait(action.wait_ready)
             )
         elif isinstance(action, SteerAction):
             self.substrate.dispatch(
@@ -145,18 +151,21 @@ class Executor:
                 wait_ready=_wait(action.wait_for_idle),
             )
         elif isinstance(action, AddLaneAction):
+            plan = self.handoffs.plan_add(action)  # worktree (carry / auto-isolation), recovery brief
             self.substrate.add_lane(
                 action.window,
                 harness=action.harness,
                 cmd=action.cmd,
                 model=action.model or None,
                 role=action.role or None,
+                worktree=plan.worktree,
                 auto_approve=action.auto_approve,
-                wait_ready=WAIT_READY_S if action.brief else None,
+                wait_ready=WAIT_READY_S if plan.brief else None,
             )
-            if action.brief:
-                self.substrate.dispatch(action.window, action.brief, mode="text", wait_ready=WAIT_READY_S)
+            if plan.brief:
+                self.substrate.dispatch(action.window, plan.brief, mode="text", wait_ready=WAIT_READY_S)
         elif isinstance(action, DropLaneAction):
+            self.handoffs.flush(action.window)  # the breadcrumb of an idle agent lane; never raises
             # a base lane needs --force; the gate made that destructive, so a human or `full` chose it
             self.substrate.drop_lane(action.window, force=action.window in BASE_LANES)
         elif isinstance(action, RepinModelAction):  # [outage] only a human's approval runs it (the gate)

@@ -16,6 +16,7 @@ from loop_engine.asks import AskBook
 from loop_engine.basics import one_line
 from loop_engine.events import EventLog, iso, parse_iso
 from loop_engine.execute import read_uncertain
+from loop_engine.handoff import Handoffs
 from loop_engine.observe import MailItem, Observation, SubstrateLike, acked_mail, observe_lanes, pending_mail
 from loop_engine.paths import EnginePaths
 from loop_engine.reports import reported_tasks
@@ -37,11 +38,19 @@ def _held_by(assignments: dict[str, Any], lane: str) -> dict[str, datetime]:
 
 
 class Fleet:
-    def __init__(self, paths: EnginePaths, substrate: SubstrateLike, events: EventLog, asks: AskBook) -> None:
+    def __init__(
+        self,
+        paths: EnginePaths,
+        substrate: SubstrateLike,
+        events: EventLog,
+        asks: AskBook,
+        handoffs: Handoffs,
+    ) -> None:
         self.paths = paths
         self.substrate = substrate
         self.events = events
         self.asks = asks
+        self.handoffs = handoffs
         self._registry: list[Harness] | None = None
 
     def registry(self) -> list[Harness]:
@@ -112,6 +121,7 @@ class Fleet:
                             "task-review", task=tid, lane=item.sender, mail=item.name, moved=moved
                         )
         self.asks.settle(mail, self.events)
+        self.handoffs.settle(mail)
         return changed
 
     def _acked_since_work_began(self) -> list[MailItem]:
@@ -122,6 +132,7 @@ class Fleet:
         for path, key, live in (
             (self.paths.assignments, "dispatched_at", "in-progress"),
             (self.paths.asks, "asked_at", "open"),
+            (self.handoffs.book, "recovered_at", "recovering"),  # a handoff ack an ingest already acked
         ):
             data = read_json(path, {})
             for entry in data.values() if isinstance(data, dict) else ():

@@ -347,5 +347,6 @@ class Thinker:
                 open_ask_lanes=open_lanes,
                 uncertain_tasks=uncertain,
                 max_dispatches=int(self.config.model.destructive.max_dispatches_per_cycle),
+                project_root=self.paths.project_root,
             )
         )

@@ -87,6 +87,12 @@ KNOWN_EVENTS = (
     "improve-judged",
     "improve-reverted",
     "improve-revert-failed",
+    # lane handoffs (loop_schemas.handoff)
+    "handoff-flush",
+    "handoff-skip",
+    "handoff-recovery",
+    "handoff-acked",
+    "integration-lane-recommended",
 )
 
 

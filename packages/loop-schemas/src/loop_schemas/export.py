@@ -21,6 +21,7 @@ from loop_schemas.engine import (
     EventList,
     PendingDecision,
 )
+from loop_schemas.handoff import HandoffEvent
 from loop_schemas.lane_config import EngineConfig, LaneConfig, ResolvedLaneConfig
 from loop_schemas.lanes import BootPlan, LaneList, LaneStatusReport
 from loop_schemas.mail import MailFrontmatter, MailList
@@ -60,6 +61,7 @@ SCHEMA_MODELS: dict[str, type[BaseModel]] = {
     "decision": Decision,
     "pending-decision": PendingDecision,
     "engine-event": EngineEvent,
+    "handoff-event": HandoffEvent,
     "pm-adapter-list": AdapterList,
     "adr-list": AdrList,
     "resolved-lane-config": ResolvedLaneConfig,

@@ -48,10 +48,13 @@ class Artifacts(BaseModel):
 
 
 class LoopEntry(BaseModel):
+    """One loop row. `status` may be absent: a worktree lane's row holds only the `branch` loop-tmux
+    recorded when it provisioned the lane's worktree (`loops.<window>.branch`)."""
+
     model_config = ConfigDict(extra="allow")
 
     name: str | None = None
-    status: LoopStatus
+    status: LoopStatus | None = None
     branch: str | None = None
     deployed_to: list[str] = Field(default_factory=list)
     canary_target: str | None = None
