@@ -25,7 +25,7 @@ HARNESS_ORDER = (
 class Harness(BaseModel):
     """One harness's invocation contract. Fields a newer registry adds are kept (extra="allow")."""
 
-    model_config = ConfigDict(extra="allow")
+    model_config = ConfigDict(defer_build=True, extra="allow")
 
     name: str
     binary: str = ""
@@ -61,7 +61,7 @@ class Harness(BaseModel):
 
 
 class HarnessRegistry(BaseModel):
-    model_config = ConfigDict(extra="allow")
+    model_config = ConfigDict(defer_build=True, extra="allow")
 
     contract_version: Literal[1]
     harnesses: list[Harness]
