@@ -10,7 +10,6 @@ touches: `from loop_schemas import X` imports X's submodule and no other.
 
 from __future__ import annotations
 
-import importlib
 from typing import TYPE_CHECKING, Any
 
 from loop_schemas.redact import redact, redact_data
@@ -399,7 +398,8 @@ def __getattr__(name: str) -> Any:
     module = _LAZY.get(name)
     if module is None:
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
+    # __import__ (not importlib.import_module): `python -X importtime` reports what it loads
+    value = getattr(__import__(module, fromlist=(name,)), name)
     globals()[name] = value  # the next lookup is a plain attribute
     return value
 

@@ -7,13 +7,13 @@ touches: `from loop_substrate import X` imports X's submodule and no other.
 
 from __future__ import annotations
 
-import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from loop_substrate.client import SUPPORTED_CONTRACT, Substrate, check_contract, current_session
+    from loop_substrate.client import SUPPORTED_CONTRACT, Substrate, check_contract
     from loop_substrate.errors import ContractMismatchError, SubstrateError
     from loop_substrate.paths import SCRIPT_NAMES, contract_version, script_path, shell_dir
+    from loop_substrate.session import current_session
 
 __version__ = "1.0.0"  # the pyproject version (tests/test_metadata.py holds them equal)
 
@@ -23,7 +23,7 @@ _LAZY: dict[str, str] = {
     "SUPPORTED_CONTRACT": "loop_substrate.client",
     "Substrate": "loop_substrate.client",
     "check_contract": "loop_substrate.client",
-    "current_session": "loop_substrate.client",
+    "current_session": "loop_substrate.session",
     "ContractMismatchError": "loop_substrate.errors",
     "SubstrateError": "loop_substrate.errors",
     "SCRIPT_NAMES": "loop_substrate.paths",
@@ -51,7 +51,8 @@ def __getattr__(name: str) -> Any:
     module = _LAZY.get(name)
     if module is None:
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
+    # __import__ (not importlib.import_module): `python -X importtime` reports what it loads
+    value = getattr(__import__(module, fromlist=(name,)), name)
     globals()[name] = value  # the next lookup is a plain attribute
     return value
 
