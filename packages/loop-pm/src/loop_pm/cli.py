@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import click
-from loop_schemas._pm_groups import ADAPTER_GROUP, COMMAND_GROUP
+from loop_schemas import ADAPTER_GROUP, COMMAND_GROUP
 from loop_schemas.errors import describe_error
 
 from loop_pm import __version__
@@ -262,7 +262,7 @@ def sync(
     Adapter options (e.g. jira: --project K --epic KEY --sprint ID|active --board B) follow the
     direction. Exit 0 all done, 1 a failure, 2 usage.
     """
-    from loop_schemas._atomic import LockTimeoutError
+    from loop_schemas import LockTimeoutError
     from loop_schemas.pm import AdapterError, SyncResult
 
     from loop_pm.sync import Context, SyncAbortedError, run_direction, sync_lock, unexpected

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from importlib.metadata import EntryPoint, entry_points
 from typing import TYPE_CHECKING
 
-from loop_schemas._pm_groups import ADAPTER_GROUP, COMMAND_GROUP
+from loop_schemas import ADAPTER_GROUP, COMMAND_GROUP
 from loop_schemas.errors import describe_error
 
 if TYPE_CHECKING:  # the models (and pydantic) are imported where an adapter is loaded, not to list names
