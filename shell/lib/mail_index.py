@@ -16,7 +16,8 @@ in a .loop folder is read without one). It is only ever a cache:
 - an entry whose mtime is within RACY_NS of the clock is not stored: a second edit in the same clock
   tick with the same size would otherwise go unseen (git's "racily clean" rule).
 
-Users: shell/lib/digest.py (loop-digest). The one place the cache format lives.
+Users: shell/lib/digest.py (loop-digest). The one place the cache format lives; written to be shared
+like fsread/atomic (it imports its siblings as a package when it is one).
 """
 
 from __future__ import annotations
@@ -27,8 +28,11 @@ import sys
 import time
 from typing import Any, Callable, Dict, Optional
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import fsread
+if __package__:  # a copy inside loop_schemas._shared (`make shared`), for the engine's reader
+    from . import fsread
+else:
+    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+    import fsread  # type: ignore[no-redef,import-not-found]
 
 VERSION = 1
 CACHE_NAME = os.path.join("cache", "mail-index.json")
@@ -144,7 +148,11 @@ class MailIndex:
             doc["processed"] = self._processed
         try:
             os.makedirs(os.path.dirname(self.cache_file), exist_ok=True)
-            import atomic
+            # imported here: atomic's tempfile is start-up a run that writes nothing need not pay
+            if __package__:
+                from . import atomic
+            else:
+                import atomic  # type: ignore[no-redef,import-not-found]
 
             atomic.atomic_write(self.cache_file, json.dumps(doc, ensure_ascii=False, separators=(",", ":")))
         except OSError:
