@@ -37,7 +37,9 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import frontmatter
 import fsread
-from atomic import atomic_write
+
+# atomic (and its tempfile) is imported by the two writers below: the digest reads the ledger on every
+# redraw and writes nothing.
 
 CONTRACT_VERSION = 1
 PROG = "loop-adr"
@@ -345,11 +347,15 @@ def new(adr_dir: str, title: str) -> str:
         if number > 9999:
             raise AdrError("ADR numbers are exhausted (9999)")
         path = os.path.join(adr_dir, f"{number:04d}-{slug}.md")
+        from atomic import atomic_write
+
         atomic_write(path, TEMPLATE.format(date=_today(), title=title, number=number), exclusive=True)
     return path
 
 
 def _rewrite(rec: Record, values: Dict[str, str]) -> None:
+    from atomic import atomic_write
+
     atomic_write(rec.path, set_keys(rec.text, values))
 
 

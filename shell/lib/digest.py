@@ -33,6 +33,7 @@ import contextlib
 import adr
 import frontmatter
 import fsread
+import mail_index
 
 # Start-up time is most of a --json run, so modules only some paths need (mail's argparse,
 # subprocess, signal, shutil) are imported where they are used.
@@ -184,17 +185,29 @@ def parse_name(name: str) -> Optional[Dict[str, Any]]:
     m = NAME_RE.match(name)
     if not m:
         return None
-    d, t = m.group("date"), m.group("time")
-    try:
-        _dt.datetime(int(d[:4]), int(d[4:6]), int(d[6:]), int(t[:2]), int(t[2:4]), int(t[4:]))
-    except ValueError:
-        return None
-    seq = m.group("seq")
-    return {"date": d, "time": t, "from": m.group("from"), "to": m.group("to"), "seq": int(seq) if seq else 1}
+    d, t, sender, to, seq = m.group("date", "time", "from", "to", "seq")
+    # a plainly valid stamp (ASCII digits, any day up to the 28th) needs no datetime; the rest is checked
+    if not (
+        name.isascii()
+        and d[:4] >= "0001"
+        and "01" <= d[4:6] <= "12"
+        and "01" <= d[6:] <= "28"
+        and t[:2] < "24"
+        and t[2] < "6"
+        and t[4] < "6"
+    ):
+        try:
+            _dt.datetime(int(d[:4]), int(d[4:6]), int(d[6:]), int(t[:2]), int(t[2:4]), int(t[4:]))
+        except ValueError:
+            return None
+    return {"date": d, "time": t, "from": sender, "to": to, "seq": int(seq) if seq else 1}
 
 
-def mailbox_entries(mailbox: str, with_subjects: bool) -> List[Dict[str, Any]]:
-    """Pending messages, oldest first: {file, from, to, subject, mtime} (+ _path, _key internally)."""
+def mailbox_entries(
+    mailbox: str, with_subjects: bool, index: Optional[mail_index.MailIndex] = None
+) -> List[Dict[str, Any]]:
+    """Pending messages, oldest first: {file, from, to, subject, mtime} (+ _path, _key internally).
+    With an index, a subject is read from the file only when the message is new or changed."""
     out: List[Dict[str, Any]] = []
     try:
         it = os.scandir(mailbox)
@@ -214,12 +227,15 @@ def mailbox_entries(mailbox: str, with_subjects: bool) -> List[Dict[str, Any]]:
                 continue  # acked between the listing and the stat
             if not entry.is_file():
                 continue
+            subject = None
+            if with_subjects:
+                subject = _subject(entry.path) if index is None else index.subject(entry, st, _subject)
             out.append(
                 {
                     "file": name,
                     "from": parts["from"],
                     "to": parts["to"],
-                    "subject": _subject(entry.path) if with_subjects else None,
+                    "subject": subject,
                     "mtime": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(st.st_mtime)),
                     "_path": entry.path,
                     "_key": (parts["date"], parts["time"], parts["seq"], name),
@@ -229,12 +245,19 @@ def mailbox_entries(mailbox: str, with_subjects: bool) -> List[Dict[str, Any]]:
     return out
 
 
-def processed_count(mailbox: str) -> int:
+def _count_processed(folder: str) -> int:
+    return sum(1 for n in os.listdir(folder) if n.endswith(".md") and n[0] != ".")
+
+
+def processed_count(mailbox: str, index: Optional[mail_index.MailIndex] = None) -> int:
+    """The messages in processed/ (0 when there is no such folder); with an index, listed only when the
+    folder changed since the index last counted it."""
     try:
-        names = os.listdir(os.path.join(mailbox, "processed"))
+        if index is not None:
+            return index.processed_count(_count_processed)
+        return _count_processed(os.path.join(mailbox, "processed"))
     except (FileNotFoundError, NotADirectoryError):
         return 0
-    return sum(1 for n in names if n.endswith(".md") and n[0] != ".")
 
 
 GIT_FORMAT = "%(HEAD)%00%(refname:short)%00%(upstream:short)%00%(upstream:track)"
@@ -378,6 +401,7 @@ class Options:
         self.no_clear = False
         self.json = False
         self.messages = DEFAULT_MESSAGES
+        self.mail_index = True  # read through the mailbox's cache (mail_index.py); tests turn it off
 
     def resolve(self) -> None:
         root = self.project_root
@@ -412,9 +436,11 @@ def collect(opts: Options, with_subjects: bool = True) -> Dict[str, Any]:
     # A folder that exists but cannot be listed (no permission, a symlink loop, an I/O error) is shown
     # as a one-line error beside an empty block, like a bad state file, never a traceback.
     mailbox_error = None
+    index = mail_index.MailIndex(opts.mailbox_dir, lists_pending=with_subjects, enabled=opts.mail_index)
     try:
-        pending = mailbox_entries(opts.mailbox_dir, with_subjects)
-        processed = processed_count(opts.mailbox_dir)
+        pending = mailbox_entries(opts.mailbox_dir, with_subjects, index)
+        processed = processed_count(opts.mailbox_dir, index)
+        index.save()
     except OSError as exc:
         pending, processed = [], 0
         mailbox_error = f"cannot read the mailbox {opts.mailbox_dir}: {exc.strerror or exc}"

@@ -1,7 +1,5 @@
 """The Textual flight deck of loop-orchestrator: a strict non-writer."""
 
-from importlib.metadata import version as _version
-
-__version__ = _version("loop-deck")
+__version__ = "0.1.0"  # the pyproject version (tests/test_metadata.py holds them equal)
 
 __all__ = ["__version__"]

@@ -9,6 +9,8 @@ from pathlib import Path
 
 import click
 
+import loop_deck
+
 SESSION_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*")
 
 
@@ -64,7 +66,7 @@ SESSION_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*")
     help="With --all: the project roots to scan, comma-separated (default: --project-root).",
 )
 @click.option("--json", "as_json", is_flag=True, help="With --all: one JSON document (model LoopOverview).")
-@click.version_option(package_name="loop-deck")
+@click.version_option(loop_deck.__version__)
 def main(
     project_root: Path,
     session: str | None,

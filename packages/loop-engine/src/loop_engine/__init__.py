@@ -1,7 +1,5 @@
 """The deterministic orchestration loop of loop-orchestrator: brain, human gate, watch daemon."""
 
-from importlib.metadata import version as _version
-
-__version__ = _version("loop-engine")
+__version__ = "0.1.0"  # the pyproject version (tests/test_metadata.py holds them equal)
 
 __all__ = ["__version__"]

@@ -11,32 +11,27 @@ import os
 import sys
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
 import click
-import yaml
-from loop_schemas import (
-    PendingDecision,
-    SchemaError,
-    action_views,
-    describe_error,
-    load_state,
-    printable,
-    task_titles,
-)
 
-from loop_engine import config as config_mod
-from loop_engine import policy as policy_mod
-from loop_engine import queue as q
-from loop_engine import watch
-from loop_engine.cycle import APPROVALS, Engine, EngineError
-from loop_engine.events import EventLog, iso, parse_iso, utcnow
+import loop_engine
 from loop_engine.improve_cli import improve_command
 from loop_engine.paths import EnginePaths
-from loop_engine.store import StoreError, read_json
+
+if TYPE_CHECKING:
+    from loop_engine import config as config_mod
+    from loop_engine.cycle import Engine
+
+# Start-up: `--help`, `--version` and the file-reading verbs (status, events, pause...) must not pay for
+# the cycle machinery, pydantic models or yaml they never use, so each command imports what it needs
+# (tests/test_cli_imports.py holds every --help to that).
 
 EXIT_FAILURE = 1
 EXIT_BOOT = 2  # the boot check: the brain's (or headless ingest's) harness cannot serve
+# cycle.APPROVALS, spelled here so that --help needs no import of the cycle (tests/test_cli_imports.py
+# holds the two equal)
+APPROVALS = ("manual", "auto", "full")
 # the verbs that work outside a loop project: `stop` writes nothing when no daemon is there, and stops
 # one an older engine may have started in a folder that is not a project; every other verb refuses
 OUTSIDE_A_PROJECT = frozenset({"stop"})
@@ -100,7 +95,14 @@ class _Group(click.Group):
 
 
 def _one_line(exc: BaseException) -> str:
+    from loop_schemas.errors import describe_error
     from loop_substrate import SubstrateError
+
+    from loop_engine import config as config_mod
+    from loop_engine import queue as q
+    from loop_engine import watch
+    from loop_engine.cycle import EngineError
+    from loop_engine.store import StoreError
 
     text = str(exc).strip()
     first = text.splitlines()[0] if text else describe_error(exc)
@@ -116,12 +118,15 @@ class Ctx:
     paths: EnginePaths
 
     def config(self) -> config_mod.EffectiveConfig:
+        from loop_engine import config as config_mod
+
         try:
             return config_mod.load(self.paths.project_root)
         except config_mod.ConfigError as exc:
             raise click.ClickException(str(exc)) from None
 
     def engine(self, abort: Any = None) -> Engine:
+        from loop_engine.cycle import Engine
         from loop_engine.observe import SubstrateUnavailableError, make_substrate
 
         cfg = self.config()
@@ -148,6 +153,9 @@ class Ctx:
 def boot_check(engine: Engine) -> None:
     """The brain's harness, and the headless ingest's, can serve: in harness_policy.brain_allow (when set)
     and with a one-shot template. Each problem prints `error: …`; any problem exits 2."""
+    from loop_engine import config as config_mod
+    from loop_engine import policy as policy_mod
+
     if engine.config.brain_harness == config_mod.BUILTIN:
         return
     problems = policy_mod.boot_problems(engine.config.model, engine.registry())
@@ -180,7 +188,7 @@ def _fail(message: str) -> NoReturn:
     default=None,
     help="The loop session (tmux session) name. Env: LOOP_SESSION; default: the current tmux session.",
 )
-@click.version_option(package_name="loop-engine")
+@click.version_option(loop_engine.__version__)
 @click.pass_context
 def main(ctx: click.Context, project_root: Path, session: str | None) -> None:
     """The orchestration loop: one cycle, the human gate, the watch daemon."""
@@ -223,6 +231,10 @@ def main(ctx: click.Context, project_root: Path, session: str | None) -> None:
 def once(obj: Ctx, approval: str | None, as_json: bool) -> None:
     """Run one cycle now (observe, ingest, brain, gate, run or queue). Exit 1 when the brain failed or any
     action it ran failed (recorded, never retried)."""
+    from loop_schemas.plain import printable
+
+    from loop_engine import watch
+
     engine = obj.engine()
     boot_check(engine)
     engine.require_session()  # a session that is not there is the operator's news, not an engine crash
@@ -247,6 +259,8 @@ def once(obj: Ctx, approval: str | None, as_json: bool) -> None:
 
 
 def _recent(stamps: list[Any]) -> list[str]:
+    from loop_engine.events import parse_iso, utcnow
+
     out = []
     for stamp in stamps:
         try:
@@ -262,6 +276,9 @@ def state_problem(paths: EnginePaths) -> str | None:
     into it), or None when it can or is not there."""
     if not paths.state_file.exists():
         return None
+    from loop_schemas.errors import SchemaError
+    from loop_schemas.state import load_state
+
     try:
         load_state(paths.state_file)
     except SchemaError as exc:
@@ -270,10 +287,17 @@ def state_problem(paths: EnginePaths) -> str | None:
 
 
 def status_doc(obj: Ctx) -> dict[str, Any]:
+    from loop_engine import queue as q
+    from loop_engine import watch
+    from loop_engine.events import iso, parse_iso, utcnow
+    from loop_engine.store import StoreError, read_json
+
     paths = obj.paths
     cfg = obj.config()
     pending = q.read_pending(paths)
     if pending is not None:
+        from loop_schemas.engine import PendingDecision
+
         PendingDecision.model_validate(pending)
     warnings = list(cfg.warnings)
 
@@ -320,6 +344,8 @@ def status_doc(obj: Ctx) -> dict[str, Any]:
         lane_tasks = {
             str(a.get("lane")): str(tid) for tid, a in held.items() if a.get("state") == "in-progress"
         }
+        from loop_schemas.decision_view import action_views, task_titles
+
         views = [
             v.model_dump(mode="json")
             for v in action_views(pending, titles=task_titles(paths.tasks_dir), lane_tasks=lane_tasks)
@@ -359,6 +385,8 @@ def status_doc(obj: Ctx) -> dict[str, Any]:
 @click.pass_obj
 def status(obj: Ctx, as_json: bool) -> None:
     """The pending decision, the daemon, the brain budget and back-off, warnings."""
+    from loop_schemas.plain import printable
+
     doc = status_doc(obj)
     if as_json:
         _emit(doc)
@@ -394,6 +422,7 @@ def status(obj: Ctx, as_json: bool) -> None:
 def _echo_action(view: dict[str, Any]) -> None:
     """One action of the pending decision as the gate shows it; every text from the brain or a task file
     is data: control characters made visible."""
+    from loop_schemas.plain import printable
 
     def show(text: Any) -> str:
         return printable(str(text), multiline=False)
@@ -467,6 +496,8 @@ def resolve(obj: Ctx, action_id: str, sent: bool | None) -> None:
 @click.pass_obj
 def watch_cmd(obj: Ctx, foreground: bool) -> None:
     """Start the daemon (a singleton): cycles on triggers, zero brain calls while nothing changes."""
+    from loop_engine import watch
+
     if foreground:
         obj.config()  # fail fast on a bad config
         boot_check(obj.engine())
@@ -484,6 +515,8 @@ def watch_cmd(obj: Ctx, foreground: bool) -> None:
 @click.pass_obj
 def stop_cmd(obj: Ctx, timeout: float) -> None:
     """Stop the daemon and wait until it is gone (SIGKILL after --timeout)."""
+    from loop_engine import watch
+
     stopped = watch.stop(obj.paths, timeout)
     click.echo("daemon stopped" if stopped else "no daemon running")
 
@@ -499,6 +532,8 @@ def stop_cmd(obj: Ctx, timeout: float) -> None:
 @click.pass_obj
 def restart(obj: Ctx, timeout: float) -> None:
     """Stop the daemon, confirm it is dead, start a new one (never two at once)."""
+    from loop_engine import watch
+
     watch.stop(obj.paths, timeout)
     if watch.daemon_alive(obj.paths):
         _fail("the old daemon is still alive; not starting another")
@@ -510,6 +545,9 @@ def restart(obj: Ctx, timeout: float) -> None:
 @click.pass_obj
 def pause_cmd(obj: Ctx) -> None:
     """Hold the daemon's cycles (it keeps running and observing) until resume."""
+    from loop_engine import watch
+    from loop_engine.events import EventLog
+
     watch.pause(obj.paths)
     EventLog(obj.paths.events, obj.paths.session).emit("paused")
     click.echo("paused")
@@ -519,6 +557,9 @@ def pause_cmd(obj: Ctx) -> None:
 @click.pass_obj
 def resume_cmd(obj: Ctx) -> None:
     """Let the daemon cycle again."""
+    from loop_engine import watch
+    from loop_engine.events import EventLog
+
     watch.resume(obj.paths)
     EventLog(obj.paths.events, obj.paths.session).emit("resumed")
     click.echo("resumed")
@@ -528,6 +569,8 @@ def resume_cmd(obj: Ctx) -> None:
 @click.pass_obj
 def cycle_now(obj: Ctx) -> None:
     """Ask the running daemon for a cycle now (skips debounce and the unchanged-observation check)."""
+    from loop_engine import watch
+
     watch.request_cycle(obj.paths)
     if not watch.daemon_alive(obj.paths):
         click.echo("no daemon running: the request waits for `watch` (or run `once`)", err=True)
@@ -541,6 +584,8 @@ def cycle_now(obj: Ctx) -> None:
 @click.pass_obj
 def events(obj: Ctx, since: str | None, as_json: bool) -> None:
     """The engine's events, oldest first."""
+    from loop_engine.events import EventLog
+
     log = EventLog(obj.paths.events, obj.paths.session)
     try:
         records = list(log.read(since))
@@ -577,6 +622,8 @@ def config_cmd(obj: Ctx, as_json: bool) -> None:
     click.echo(f"# source: {' + '.join(cfg.sources) if cfg.sources else '(none: defaults)'}")
     for var, value in cfg.env_overrides.items():
         click.echo(f"# env: {var}={value}")
+    import yaml
+
     click.echo(yaml.safe_dump({"engine": doc["engine"]}, sort_keys=False).rstrip())
     for w in cfg.warnings:
         click.echo(f"warning: {w}", err=True)

@@ -44,7 +44,9 @@ from pathlib import Path
 from types import FrameType
 from typing import Any, NoReturn
 
-import yaml
+import loop_engine
+
+# yaml is imported by the two writers that use it: `loop-demo --help` and `--version` need none of it
 
 PROG = "loop-demo"
 EXIT_FAILURE = 1
@@ -172,6 +174,8 @@ def _lane_config(approval: str, agent_cmd: Mapping[str, str]) -> str:
         "# agent: no AI; docs runs a simulated ingest of the mail: it reads, logs and acks it), and the\n"
         "# engine runs the built-in deterministic brain with short intervals.\n"
     )
+    import yaml
+
     return head + yaml.safe_dump(doc, sort_keys=False, width=1 << 20)
 
 
@@ -276,6 +280,8 @@ class Demo:
                 argv += ["--work-s", self.work_s]
             cmds[lane] = shlex.join(argv)
         self.lane_config.write_text(_lane_config("auto" if self.auto else "manual", cmds), encoding="utf-8")
+        import yaml
+
         (self.root / MARKER).write_text(
             yaml.safe_dump({"session": self.session, "tasks": [t.id for t in TASKS]}), encoding="utf-8"
         )
@@ -514,15 +520,6 @@ class _Formatter(argparse.HelpFormatter):
         super().add_usage(usage, actions, groups, "Usage: " if prefix is None else prefix)
 
 
-def _version() -> str:
-    from importlib.metadata import PackageNotFoundError, version
-
-    try:
-        return version("loop-engine")
-    except PackageNotFoundError:
-        return "unknown"
-
-
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> NoReturn:
         self.print_usage(sys.stderr)
@@ -554,7 +551,7 @@ def parser() -> argparse.ArgumentParser:
             "timeout (one line on stderr); 2 usage; 130 interrupted."
         ),
     )
-    p.add_argument("--version", action="version", version=f"{PROG}, version {_version()}")
+    p.add_argument("--version", action="version", version=f"{PROG}, version {loop_engine.__version__}")
     p.add_argument(
         "--project-root",
         metavar="DIR",

@@ -18,9 +18,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from loop_schemas import EngineEvent, open_project_file, project_lines
+from loop_schemas import open_project_file, project_lines
 from loop_schemas.fsread import open_project_append
-from pydantic import ValidationError
 
 
 def utcnow() -> datetime:
@@ -115,6 +114,10 @@ class EventLog:
 
 
 def _is_event(record: dict[str, Any]) -> bool:
+    # the model (and pydantic) only where events are read back, not where one is stamped or written
+    from loop_schemas import EngineEvent
+    from pydantic import ValidationError
+
     try:
         EngineEvent.model_validate(record)
     except ValidationError:

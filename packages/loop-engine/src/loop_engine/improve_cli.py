@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
-from loop_engine.improve import ImproveError, Improver
+if TYPE_CHECKING:  # the improver (and the cycle machinery under it) is imported when the command runs
+    from loop_engine.improve import Improver
 
 VERBS = "--list, --show N, --apply N, --judge, --revert N"
 
@@ -17,6 +18,8 @@ def _emit(doc: dict[str, Any]) -> None:
 
 
 def _improver(obj: Any) -> Improver:
+    from loop_engine.improve import Improver
+
     cfg = obj.config()
     return Improver(obj.paths, cfg, engine=obj.engine)
 
@@ -108,6 +111,8 @@ def improve_command(
     chosen = [list_, show is not None, apply_ is not None, judge, revert is not None]
     if sum(chosen) > 1:
         raise click.UsageError(f"use at most one of {VERBS}")
+    from loop_engine.improve import ImproveError
+
     try:
         imp = _improver(obj)
         if list_:

@@ -18,9 +18,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from loop_schemas import PendingDecision, atomic_write, file_lock, read_project_file, read_project_text
+from loop_schemas import atomic_write, file_lock, read_project_file, read_project_text
 from loop_schemas.fsread import ENGINE_CAP, WIKI_CAP
-from pydantic import ValidationError
 
 from loop_engine.events import iso
 from loop_engine.paths import EnginePaths
@@ -53,6 +52,9 @@ def read_pending(paths: EnginePaths) -> dict[str, Any] | None:
         raise QueueError(f"{exc}; move it aside to clear the queue") from exc
     if not doc:
         return None
+    from loop_schemas.engine import PendingDecision  # the model, and pydantic, only when one is pending
+    from pydantic import ValidationError
+
     try:
         PendingDecision.model_validate(doc)
     except ValidationError as exc:
@@ -81,6 +83,9 @@ def pending_digest(paths: EnginePaths) -> str | None:
 
 def write_pending(paths: EnginePaths, doc: dict[str, Any]) -> None:
     """Replace pending-decision.json; the document must validate as a loop_schemas.PendingDecision."""
+    from loop_schemas.engine import PendingDecision
+    from pydantic import ValidationError
+
     try:
         PendingDecision.model_validate(doc)
     except ValidationError as exc:

@@ -37,12 +37,11 @@ from loop_schemas import atomic_write, read_project_text
 from loop_schemas.fsread import ENGINE_CAP
 
 import loop_engine
-from loop_engine import asks as asks_mod
-from loop_engine.brain import reap_orphans
-from loop_engine.cycle import EngineError
 from loop_engine.events import EventLog, iso
-from loop_engine.observe import read_mail_head
 from loop_engine.paths import EnginePaths
+
+# The cycle machinery (cycle, brain, observe, asks) is imported where the daemon and the reaper use it:
+# `loop-engine status`, `pause` and `stop` read the daemon's files and need none of it.
 
 
 class DaemonError(Exception):
@@ -127,6 +126,8 @@ def reap(paths: EnginePaths, by: str) -> list[dict[str, Any]]:
     """Stop the brain children a dead engine left running; one `brain-orphan` event each."""
     if not paths.children.is_dir():
         return []
+    from loop_engine.brain import reap_orphans
+
     done = reap_orphans(paths.children)
     if done:
         log = EventLog(paths.events, paths.session)
@@ -315,6 +316,9 @@ class Daemon:
         return Poll(mail=names, lanes=lanes, state=state, pending=pending)
 
     def _loop(self) -> None:
+        from loop_engine import asks as asks_mod
+        from loop_engine.cycle import EngineError
+
         engine = self.engine_factory(self.stopping.is_set)
         last_cycle = 0.0
         last_brain_fp: str | None = None
@@ -393,5 +397,7 @@ class Daemon:
 
 
 def _subject(path: Path) -> str | None:
+    from loop_engine.observe import read_mail_head
+
     subject, _ = read_mail_head(path)
     return subject

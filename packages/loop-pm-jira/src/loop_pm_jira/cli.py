@@ -11,16 +11,19 @@ import sys
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
-from loop_schemas import TaskStatus, describe_error, printable
-from loop_schemas.pm import AdapterError
+from loop_schemas.errors import describe_error
+from loop_schemas.plain import printable
 
 from loop_pm_jira import __version__
-from loop_pm_jira.client import JiraClient
-from loop_pm_jira.config import settings_from_env
-from loop_pm_jira.jira import DONE_NAMES, EPIC_TYPE, Jira
+
+if TYPE_CHECKING:
+    from loop_pm_jira.jira import Jira
+
+# Start-up: `--help` (also `loop-pm --help`, which lists this group) imports neither the HTTP client nor
+# a model; each verb imports what it uses (tests/test_cli_imports.py holds that).
 
 PROG = "loop-pm jira"
 F = TypeVar("F", bound=Callable[..., Any])
@@ -41,6 +44,12 @@ def _echo(text: str, err: bool = False) -> None:
 @contextmanager
 def _session(project: str | None = None, board: str | None = None) -> Iterator[Jira]:
     """A Jira session from the environment; every adapter error becomes one line (exit 1)."""
+    from loop_schemas.pm import AdapterError
+
+    from loop_pm_jira.client import JiraClient
+    from loop_pm_jira.config import settings_from_env
+    from loop_pm_jira.jira import Jira
+
     try:
         settings = settings_from_env(project=project, board=board)
         with JiraClient(settings) as client:
@@ -89,6 +98,11 @@ def jira() -> None:
 @_project_option
 def ensure_epic(name: str, project: str | None) -> None:
     """Print the key of the epic called NAME, creating it when the project has none."""
+    from loop_schemas.pm import AdapterError
+    from loop_schemas.task import TaskStatus
+
+    from loop_pm_jira.jira import EPIC_TYPE
+
     if not name.strip():
         raise click.UsageError("--name must not be blank")
     with _session(project=project) as j:
@@ -116,6 +130,8 @@ def ensure_epic(name: str, project: str | None) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print {contract_version, board, active}.")
 def sprint_status(board: str | None, as_json: bool) -> None:
     """The board's active sprint (id, name, dates, goal), or 'no active sprint'."""
+    from loop_schemas.pm import AdapterError
+
     with _session(board=board) as j:
         try:
             board_id = j.board_id(None, None)
@@ -149,6 +165,8 @@ def move_to_sprint(
     ctx: click.Context, sprint_id: int | None, active: bool, board: str | None, keys: tuple[str, ...]
 ) -> None:
     """Move issues KEY… into a sprint."""
+    from loop_schemas.pm import AdapterError
+
     _exclusive(ctx, [("--sprint ID", sprint_id is not None), ("--active", active)])
     with _session(board=board) as j:
         try:
@@ -182,6 +200,8 @@ def start_sprint(
     board: str | None,
 ) -> None:
     """Activate a sprint: starts now (UTC), ends after --duration-days."""
+    from loop_schemas.pm import AdapterError
+
     how = _exclusive(
         ctx,
         [
@@ -238,6 +258,8 @@ def start_sprint(
 @click.pass_context
 def complete_sprint(ctx: click.Context, sprint_id: int | None, active: bool, board: str | None) -> None:
     """Close a sprint. Jira moves its incomplete issues back to the backlog."""
+    from loop_schemas.pm import AdapterError
+
     _exclusive(ctx, [("--sprint ID", sprint_id is not None), ("--active", active)])
     with _session(board=board) as j:
         try:
@@ -262,6 +284,11 @@ def complete_sprint(ctx: click.Context, sprint_id: int | None, active: bool, boa
 @click.argument("key")
 def complete_epic(key: str) -> None:
     """Transition epic KEY to Done (its child issues are not touched: no auto-rollup)."""
+    from loop_schemas.pm import AdapterError
+    from loop_schemas.task import TaskStatus
+
+    from loop_pm_jira.jira import DONE_NAMES
+
     with _session() as j:
         try:
             epic = j.get_issue(key)
@@ -302,6 +329,8 @@ def retro(
     project: str | None,
 ) -> None:
     """Post a retrospective on an epic: an ADF comment by default, or a Task (--as-issue)."""
+    from loop_schemas.pm import AdapterError
+
     _exclusive(ctx, [("--body-file F", body_file is not None), ("--body TEXT", body is not None)])
     if body_file is not None:
         try:

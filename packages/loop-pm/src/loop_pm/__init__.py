@@ -1,7 +1,5 @@
 """tasks/ as the source of truth, synced to project-management tools through adapters."""
 
-from importlib.metadata import version as _version
-
-__version__ = _version("loop-pm")
+__version__ = "0.1.0"  # the pyproject version (tests/test_metadata.py holds them equal)
 
 __all__ = ["__version__"]

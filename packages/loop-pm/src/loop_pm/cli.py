@@ -13,24 +13,20 @@ import json
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
-from loop_schemas import LockTimeoutError, describe_error, printable, redact, redact_data
-from loop_schemas.pm import (
-    ADAPTER_GROUP,
-    COMMAND_GROUP,
-    AdapterError,
-    AdapterList,
-    HoldsSecrets,
-    SyncAction,
-    SyncOption,
-    SyncPlan,
-    SyncResult,
-)
+from loop_schemas import ADAPTER_GROUP, COMMAND_GROUP
+from loop_schemas.errors import describe_error
 
 from loop_pm import __version__
 from loop_pm.plugins import PluginLoadError, adapter_infos, discover, find_adapter, load_adapter, load_command
-from loop_pm.sync import Context, SyncAbortedError, run_direction, sync_lock, unexpected
+
+if TYPE_CHECKING:
+    from loop_schemas.pm import SyncAction, SyncOption, SyncPlan, SyncResult
+
+# Start-up: `--help` and `--version` list commands and import no model; each command imports what it uses
+# (tests/test_cli_imports.py holds that).
 
 PROG = "loop-pm"
 
@@ -97,6 +93,8 @@ def list_adapters(as_json: bool) -> None:
     Availability is a configuration check (e.g. the environment the adapter needs); no network call.
     An adapter that fails to load is listed as unavailable with the reason, and reported on stderr.
     """
+    from loop_schemas.pm import AdapterList
+
     rows, problems = adapter_infos()
     for problem in problems:
         click.echo(f"{PROG}: warning: {problem}", err=True)
@@ -183,6 +181,8 @@ def _summary(result: SyncResult) -> str:
 
 def adapter_secrets(adapter: object) -> tuple[str, ...]:
     """The credential values an adapter declares (loop_schemas.pm.HoldsSecrets), or none."""
+    from loop_schemas.pm import HoldsSecrets
+
     if not isinstance(adapter, HoldsSecrets):
         return ()
     try:
@@ -195,6 +195,9 @@ def adapter_secrets(adapter: object) -> tuple[str, ...]:
 def _emit(result: SyncResult, as_json: bool, secrets: tuple[str, ...] = ()) -> None:
     """The one result: every line (and every string of the JSON document) with the adapter's secrets
     redacted in every form, and control characters visible on the terminal."""
+    from loop_schemas.plain import printable
+    from loop_schemas.pm import SyncResult
+    from loop_schemas.redact import redact, redact_data
 
     def say(line: str, err: bool = False) -> None:
         click.echo(printable(redact(line, secrets), multiline=False), err=err)
@@ -259,6 +262,11 @@ def sync(
     Adapter options (e.g. jira: --project K --epic KEY --sprint ID|active --board B) follow the
     direction. Exit 0 all done, 1 a failure, 2 usage.
     """
+    from loop_schemas import LockTimeoutError
+    from loop_schemas.pm import AdapterError, SyncResult
+
+    from loop_pm.sync import Context, SyncAbortedError, run_direction, sync_lock, unexpected
+
     if project_root is None:
         project_root = tasks_dir.parent if tasks_dir is not None else Path.cwd()
     if tasks_dir is None:

@@ -9,9 +9,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from importlib.metadata import EntryPoint, entry_points
+from typing import TYPE_CHECKING
 
-from loop_schemas import describe_error
-from loop_schemas.pm import ADAPTER_GROUP, COMMAND_GROUP, AdapterInfo, Availability, PmAdapter
+from loop_schemas import ADAPTER_GROUP, COMMAND_GROUP
+from loop_schemas.errors import describe_error
+
+if TYPE_CHECKING:  # the models (and pydantic) are imported where an adapter is loaded, not to list names
+    from loop_schemas.pm import AdapterInfo, PmAdapter
 
 
 class PluginLoadError(Exception):
@@ -59,6 +63,8 @@ def _describe(exc: BaseException) -> str:
 
 def load_adapter(entry: PluginEntry) -> PmAdapter:
     """Import the entry point; instantiate it when it is a class; check it satisfies PmAdapter."""
+    from loop_schemas.pm import PmAdapter
+
     try:
         obj = entry.entry_point.load()
     except Exception as exc:
@@ -99,6 +105,8 @@ def find_adapter(name: str) -> PluginEntry:
 
 def adapter_infos() -> tuple[list[AdapterInfo], list[str]]:
     """One row per installed adapter (loading each to ask its availability) and the load problems."""
+    from loop_schemas.pm import AdapterInfo, Availability
+
     problems: list[str] = []
     entries = discover(ADAPTER_GROUP)
     command_names = {e.name for e in discover(COMMAND_GROUP)}

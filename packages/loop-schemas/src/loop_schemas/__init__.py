@@ -2,149 +2,295 @@
 
 Everything importable from here is the public API; the submodules group it by file. Third-party PM
 adapters need nothing but this distribution.
+
+
+The names below are imported on first use (PEP 562), so a command pays only for the submodules it
+touches: `from loop_schemas import X` imports X's submodule and no other.
 """
 
-from importlib.metadata import version as _version
+from __future__ import annotations
 
-from loop_schemas._atomic import LockTimeoutError, append_line, atomic_write, file_lock
-from loop_schemas._contract import CONTRACT_VERSION
-from loop_schemas.adr import (
-    ADR_FILE_RE,
-    Adr,
-    AdrFrontmatter,
-    AdrList,
-    AdrStatus,
-    accept_gate_problems,
-    parse_adr,
-)
-from loop_schemas.decision import (
-    MAX_ACTIONS,
-    MAX_PAYLOAD,
-    Action,
-    AddLaneAction,
-    Decision,
-    DecisionParseError,
-    DispatchAction,
-    DropLaneAction,
-    EscalateAction,
-    RepinModelAction,
-    SteerAction,
-    StopAction,
-    extract_decision_blocks,
-    parse_decision_block,
-)
-from loop_schemas.decision_view import action_views, task_titles
-from loop_schemas.deck import LoopOverview, LoopOverviewRow
-from loop_schemas.digest import Digest, DigestAdr, DigestMail, DigestMailbox, UnpushedRepo
-from loop_schemas.engine import (
-    ActionView,
-    ApproveResult,
-    CycleResult,
-    EngineConfigReport,
-    EngineEvent,
-    EngineStatus,
-    EventList,
-    GatedAction,
-    PendingDecision,
-    parse_event,
-)
-from loop_schemas.errors import Problem, SchemaError, describe_error
-from loop_schemas.fenced import extract_fenced_blocks, load_yaml
-from loop_schemas.fsread import (
-    ProjectFileError,
-    open_project_file,
-    project_lines,
-    read_project_file,
-    read_project_head,
-    read_project_text,
-)
-from loop_schemas.lane_config import (
-    BrainConfig,
-    DestructiveConfig,
-    EngineConfig,
-    IngestConfig,
-    LaneConfig,
-    LaneSpec,
-    LoadedLaneConfig,
-    PmConfig,
-    ResolvedLaneConfig,
-    load_lane_config,
-    parse_lane_config,
-)
-from loop_schemas.lanes import BootPlan, Lane, LaneList, LaneStatus, LaneStatusReport
-from loop_schemas.mail import (
-    MailFrontmatter,
-    MailItem,
-    MailList,
-    MailMessage,
-    MailName,
-    format_mail_name,
-    mail_head,
-    parse_mail,
-    parse_mail_name,
-)
-from loop_schemas.metrics import Metrics, format_metrics_line, parse_metrics_line
-from loop_schemas.plain import printable
-from loop_schemas.pm import (
-    ADAPTER_GROUP,
-    COMMAND_GROUP,
-    AdapterError,
-    AdapterInfo,
-    AdapterList,
-    PmAdapter,
-    RemoteIssue,
-    SyncAction,
-    SyncPlan,
-    SyncResult,
-)
-from loop_schemas.policy import (
-    AGENT_TAGS,
-    ROSTER_HEADING,
-    HarnessPolicy,
-    ModelPins,
-    RepinRecord,
-    RoleRule,
-    is_agent,
-)
-from loop_schemas.project import InitReport
+from typing import TYPE_CHECKING, Any
+
 from loop_schemas.redact import redact, redact_data
-from loop_schemas.registry import (
-    HARNESS_ORDER,
-    Harness,
-    HarnessHealth,
-    HarnessRegistry,
-    HarnessRoster,
-    RosterEntry,
-)
-from loop_schemas.state import (
-    Artifacts,
-    LoopEntry,
-    OrchestratorState,
-    StateLane,
-    dump_state,
-    load_state,
-    parse_state,
-    update_state,
-)
-from loop_schemas.task import (
-    REQUIRED_SECTIONS,
-    TASK_FILE_RE,
-    LintFinding,
-    Task,
-    TaskChange,
-    TaskFrontmatter,
-    TaskLintReport,
-    TaskStatus,
-    format_task,
-    lint_tasks,
-    load_tasks,
-    parse_task,
-    set_frontmatter_key,
-    slugify,
-)
-from loop_schemas.watchdog import RestartEvent, WatchdogLifecycleEvent, parse_watchdog_line
 
-__version__ = _version("loop-schemas")
+if TYPE_CHECKING:
+    from loop_schemas._atomic import LockTimeoutError, append_line, atomic_write, file_lock
+    from loop_schemas._contract import CONTRACT_VERSION
+    from loop_schemas._pm_groups import ADAPTER_GROUP, COMMAND_GROUP
+    from loop_schemas.adr import (
+        ADR_FILE_RE,
+        Adr,
+        AdrFrontmatter,
+        AdrList,
+        AdrStatus,
+        accept_gate_problems,
+        parse_adr,
+    )
+    from loop_schemas.decision import (
+        MAX_ACTIONS,
+        MAX_PAYLOAD,
+        Action,
+        AddLaneAction,
+        Decision,
+        DecisionParseError,
+        DispatchAction,
+        DropLaneAction,
+        EscalateAction,
+        RepinModelAction,
+        SteerAction,
+        StopAction,
+        extract_decision_blocks,
+        parse_decision_block,
+    )
+    from loop_schemas.decision_view import action_views, task_titles
+    from loop_schemas.deck import LoopOverview, LoopOverviewRow
+    from loop_schemas.digest import Digest, DigestAdr, DigestMail, DigestMailbox, UnpushedRepo
+    from loop_schemas.engine import (
+        ActionView,
+        ApproveResult,
+        CycleResult,
+        EngineConfigReport,
+        EngineEvent,
+        EngineStatus,
+        EventList,
+        GatedAction,
+        PendingDecision,
+        parse_event,
+    )
+    from loop_schemas.errors import Problem, SchemaError, describe_error
+    from loop_schemas.fenced import extract_fenced_blocks, load_yaml
+    from loop_schemas.fsread import (
+        ProjectFileError,
+        open_project_file,
+        project_lines,
+        read_project_file,
+        read_project_head,
+        read_project_text,
+    )
+    from loop_schemas.lane_config import (
+        BrainConfig,
+        DestructiveConfig,
+        EngineConfig,
+        IngestConfig,
+        LaneConfig,
+        LaneSpec,
+        LoadedLaneConfig,
+        PmConfig,
+        ResolvedLaneConfig,
+        load_lane_config,
+        parse_lane_config,
+    )
+    from loop_schemas.lanes import BootPlan, Lane, LaneList, LaneStatus, LaneStatusReport
+    from loop_schemas.mail import (
+        MailFrontmatter,
+        MailItem,
+        MailList,
+        MailMessage,
+        MailName,
+        format_mail_name,
+        mail_head,
+        parse_mail,
+        parse_mail_name,
+    )
+    from loop_schemas.metrics import Metrics, format_metrics_line, parse_metrics_line
+    from loop_schemas.plain import printable
+    from loop_schemas.pm import (
+        AdapterError,
+        AdapterInfo,
+        AdapterList,
+        PmAdapter,
+        RemoteIssue,
+        SyncAction,
+        SyncPlan,
+        SyncResult,
+    )
+    from loop_schemas.policy import (
+        AGENT_TAGS,
+        ROSTER_HEADING,
+        HarnessPolicy,
+        ModelPins,
+        RepinRecord,
+        RoleRule,
+        is_agent,
+    )
+    from loop_schemas.project import InitReport
+    from loop_schemas.registry import (
+        HARNESS_ORDER,
+        Harness,
+        HarnessHealth,
+        HarnessRegistry,
+        HarnessRoster,
+        RosterEntry,
+    )
+    from loop_schemas.state import (
+        Artifacts,
+        LoopEntry,
+        OrchestratorState,
+        StateLane,
+        dump_state,
+        load_state,
+        parse_state,
+        update_state,
+    )
+    from loop_schemas.task import (
+        REQUIRED_SECTIONS,
+        TASK_FILE_RE,
+        LintFinding,
+        Task,
+        TaskChange,
+        TaskFrontmatter,
+        TaskLintReport,
+        TaskStatus,
+        format_task,
+        lint_tasks,
+        load_tasks,
+        parse_task,
+        set_frontmatter_key,
+        slugify,
+    )
+    from loop_schemas.watchdog import RestartEvent, WatchdogLifecycleEvent, parse_watchdog_line
+
+__version__ = "0.1.0"  # the pyproject version (tests/test_metadata.py holds them equal)
+
+# each public name -> the submodule that defines it (the TYPE_CHECKING imports above, for type checkers;
+# tests/test_lazy_imports.py holds the two equal)
+_LAZY: dict[str, str] = {
+    "LockTimeoutError": "loop_schemas._atomic",
+    "append_line": "loop_schemas._atomic",
+    "atomic_write": "loop_schemas._atomic",
+    "file_lock": "loop_schemas._atomic",
+    "CONTRACT_VERSION": "loop_schemas._contract",
+    "ADR_FILE_RE": "loop_schemas.adr",
+    "Adr": "loop_schemas.adr",
+    "AdrFrontmatter": "loop_schemas.adr",
+    "AdrList": "loop_schemas.adr",
+    "AdrStatus": "loop_schemas.adr",
+    "accept_gate_problems": "loop_schemas.adr",
+    "parse_adr": "loop_schemas.adr",
+    "MAX_ACTIONS": "loop_schemas.decision",
+    "MAX_PAYLOAD": "loop_schemas.decision",
+    "Action": "loop_schemas.decision",
+    "AddLaneAction": "loop_schemas.decision",
+    "Decision": "loop_schemas.decision",
+    "DecisionParseError": "loop_schemas.decision",
+    "DispatchAction": "loop_schemas.decision",
+    "DropLaneAction": "loop_schemas.decision",
+    "EscalateAction": "loop_schemas.decision",
+    "SteerAction": "loop_schemas.decision",
+    "StopAction": "loop_schemas.decision",
+    "extract_decision_blocks": "loop_schemas.decision",
+    "parse_decision_block": "loop_schemas.decision",
+    "action_views": "loop_schemas.decision_view",
+    "task_titles": "loop_schemas.decision_view",
+    "LoopOverview": "loop_schemas.deck",
+    "LoopOverviewRow": "loop_schemas.deck",
+    "Digest": "loop_schemas.digest",
+    "DigestAdr": "loop_schemas.digest",
+    "DigestMail": "loop_schemas.digest",
+    "DigestMailbox": "loop_schemas.digest",
+    "UnpushedRepo": "loop_schemas.digest",
+    "ActionView": "loop_schemas.engine",
+    "ApproveResult": "loop_schemas.engine",
+    "CycleResult": "loop_schemas.engine",
+    "EngineConfigReport": "loop_schemas.engine",
+    "EngineEvent": "loop_schemas.engine",
+    "EngineStatus": "loop_schemas.engine",
+    "EventList": "loop_schemas.engine",
+    "GatedAction": "loop_schemas.engine",
+    "PendingDecision": "loop_schemas.engine",
+    "parse_event": "loop_schemas.engine",
+    "Problem": "loop_schemas.errors",
+    "SchemaError": "loop_schemas.errors",
+    "describe_error": "loop_schemas.errors",
+    "extract_fenced_blocks": "loop_schemas.fenced",
+    "load_yaml": "loop_schemas.fenced",
+    "ProjectFileError": "loop_schemas.fsread",
+    "open_project_file": "loop_schemas.fsread",
+    "project_lines": "loop_schemas.fsread",
+    "read_project_file": "loop_schemas.fsread",
+    "read_project_head": "loop_schemas.fsread",
+    "read_project_text": "loop_schemas.fsread",
+    "BrainConfig": "loop_schemas.lane_config",
+    "DestructiveConfig": "loop_schemas.lane_config",
+    "EngineConfig": "loop_schemas.lane_config",
+    "IngestConfig": "loop_schemas.lane_config",
+    "LaneConfig": "loop_schemas.lane_config",
+    "LaneSpec": "loop_schemas.lane_config",
+    "LoadedLaneConfig": "loop_schemas.lane_config",
+    "PmConfig": "loop_schemas.lane_config",
+    "ResolvedLaneConfig": "loop_schemas.lane_config",
+    "load_lane_config": "loop_schemas.lane_config",
+    "parse_lane_config": "loop_schemas.lane_config",
+    "BootPlan": "loop_schemas.lanes",
+    "Lane": "loop_schemas.lanes",
+    "LaneList": "loop_schemas.lanes",
+    "LaneStatus": "loop_schemas.lanes",
+    "LaneStatusReport": "loop_schemas.lanes",
+    "MailFrontmatter": "loop_schemas.mail",
+    "MailItem": "loop_schemas.mail",
+    "MailList": "loop_schemas.mail",
+    "MailMessage": "loop_schemas.mail",
+    "MailName": "loop_schemas.mail",
+    "format_mail_name": "loop_schemas.mail",
+    "mail_head": "loop_schemas.mail",
+    "parse_mail": "loop_schemas.mail",
+    "parse_mail_name": "loop_schemas.mail",
+    "Metrics": "loop_schemas.metrics",
+    "format_metrics_line": "loop_schemas.metrics",
+    "parse_metrics_line": "loop_schemas.metrics",
+    "printable": "loop_schemas.plain",
+    "ADAPTER_GROUP": "loop_schemas._pm_groups",
+    "COMMAND_GROUP": "loop_schemas._pm_groups",
+    "AdapterError": "loop_schemas.pm",
+    "AdapterInfo": "loop_schemas.pm",
+    "AdapterList": "loop_schemas.pm",
+    "PmAdapter": "loop_schemas.pm",
+    "RemoteIssue": "loop_schemas.pm",
+    "SyncAction": "loop_schemas.pm",
+    "SyncPlan": "loop_schemas.pm",
+    "SyncResult": "loop_schemas.pm",
+    "InitReport": "loop_schemas.project",
+    "HARNESS_ORDER": "loop_schemas.registry",
+    "Harness": "loop_schemas.registry",
+    "HarnessRegistry": "loop_schemas.registry",
+    "Artifacts": "loop_schemas.state",
+    "LoopEntry": "loop_schemas.state",
+    "OrchestratorState": "loop_schemas.state",
+    "StateLane": "loop_schemas.state",
+    "dump_state": "loop_schemas.state",
+    "load_state": "loop_schemas.state",
+    "parse_state": "loop_schemas.state",
+    "update_state": "loop_schemas.state",
+    "REQUIRED_SECTIONS": "loop_schemas.task",
+    "TASK_FILE_RE": "loop_schemas.task",
+    "LintFinding": "loop_schemas.task",
+    "Task": "loop_schemas.task",
+    "TaskChange": "loop_schemas.task",
+    "TaskFrontmatter": "loop_schemas.task",
+    "TaskLintReport": "loop_schemas.task",
+    "TaskStatus": "loop_schemas.task",
+    "format_task": "loop_schemas.task",
+    "lint_tasks": "loop_schemas.task",
+    "load_tasks": "loop_schemas.task",
+    "parse_task": "loop_schemas.task",
+    "set_frontmatter_key": "loop_schemas.task",
+    "slugify": "loop_schemas.task",
+    "RestartEvent": "loop_schemas.watchdog",
+    "WatchdogLifecycleEvent": "loop_schemas.watchdog",
+    "parse_watchdog_line": "loop_schemas.watchdog",
+    "RepinModelAction": "loop_schemas.decision",
+    "AGENT_TAGS": "loop_schemas.policy",
+    "ROSTER_HEADING": "loop_schemas.policy",
+    "HarnessPolicy": "loop_schemas.policy",
+    "ModelPins": "loop_schemas.policy",
+    "RepinRecord": "loop_schemas.policy",
+    "RoleRule": "loop_schemas.policy",
+    "is_agent": "loop_schemas.policy",
+    "HarnessHealth": "loop_schemas.registry",
+    "HarnessRoster": "loop_schemas.registry",
+    "RosterEntry": "loop_schemas.registry",
+}
 
 __all__ = [
     "ADAPTER_GROUP",
@@ -285,3 +431,17 @@ __all__ = [
     "task_titles",
     "update_state",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    # __import__ (not importlib.import_module): `python -X importtime` reports what it loads
+    value = getattr(__import__(module, fromlist=(name,)), name)
+    globals()[name] = value  # the next lookup is a plain attribute
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))

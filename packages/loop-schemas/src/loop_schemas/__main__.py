@@ -15,12 +15,7 @@ import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from pydantic import ValidationError
-
-from loop_schemas.adr import parse_adr
-from loop_schemas.decision import parse_decision_block
 from loop_schemas.errors import Problem, SchemaError, describe_error, problems_from_validation
-from loop_schemas.export import export_schemas
 from loop_schemas.fsread import (
     CONFIG_CAP,
     DOC_CAP,
@@ -31,10 +26,8 @@ from loop_schemas.fsread import (
     project_lines,
     read_project_file,
 )
-from loop_schemas.lane_config import load_lane_config
-from loop_schemas.mail import is_mail_name, parse_mail
-from loop_schemas.state import parse_state
-from loop_schemas.task import TASK_FILE_RE, parse_task
+
+# Each command imports the models it uses (pydantic and all): `--help` imports none of them.
 
 KINDS = ("state", "mail", "task", "adr", "lane-config", "decision", "events", "restarts")
 # the most bytes read of each kind (the readers' caps); events and restarts are streamed, LINE_CAP a line
@@ -50,6 +43,9 @@ CAPS = {
 
 def infer_kind(path: Path) -> str | None:
     """The kind a path's name and location imply, or None when they do not say."""
+    from loop_schemas.mail import is_mail_name
+    from loop_schemas.task import TASK_FILE_RE
+
     name = path.name
     parts = path.parts
     if name.endswith(".json") and ("state" in name or name == "orchestrator-state.json"):
@@ -82,6 +78,13 @@ def infer_kind(path: Path) -> str | None:
 
 
 def _validate_text(kind: str, path: Path, text: str) -> None:
+    from loop_schemas.adr import parse_adr
+    from loop_schemas.decision import parse_decision_block
+    from loop_schemas.lane_config import load_lane_config
+    from loop_schemas.mail import is_mail_name, parse_mail
+    from loop_schemas.state import parse_state
+    from loop_schemas.task import TASK_FILE_RE, parse_task
+
     if kind == "state":
         parse_state(text, str(path))
     elif kind == "mail":
@@ -130,6 +133,8 @@ def _validate_lines(kind: str, path: Path) -> list[Problem]:
 
 def validate_file(path: Path, kind: str | None) -> tuple[str | None, list[Problem]]:
     """(the kind used, the problems found: empty when valid)."""
+    from pydantic import ValidationError
+
     use = kind or infer_kind(path)
     if use is None:
         return None, [Problem("", f"cannot tell what kind of file this is; pass --kind ({'|'.join(KINDS)})")]
@@ -188,6 +193,8 @@ def _cmd_validate(args: argparse.Namespace) -> int:
 
 def _cmd_export(args: argparse.Namespace) -> int:
     try:
+        from loop_schemas.export import export_schemas
+
         written = export_schemas(Path(args.dir))
     except OSError as exc:
         print(f"export: {args.dir}: {exc.strerror or exc}", file=sys.stderr)

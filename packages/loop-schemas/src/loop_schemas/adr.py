@@ -27,7 +27,7 @@ class AdrStatus(str, enum.Enum):
 
 
 class AdrFrontmatter(BaseModel):
-    model_config = ConfigDict(extra="allow")
+    model_config = ConfigDict(defer_build=True, extra="allow")
 
     status: AdrStatus
     date: str | None = None
@@ -66,7 +66,7 @@ class AdrFrontmatter(BaseModel):
 
 
 class Adr(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(defer_build=True, extra="forbid")
 
     number: int | None
     slug: str | None
@@ -148,7 +148,7 @@ def accept_gate_problems(adr: Adr, project_root: Path, adr_dir: Path | None = No
 class AdrListEntry(BaseModel):
     """One ADR in `loop-adr list --json`, with the accept gate's verdict."""
 
-    model_config = ConfigDict(extra="allow")
+    model_config = ConfigDict(defer_build=True, extra="allow")
 
     id: int
     status: str | None
@@ -170,7 +170,7 @@ class AdrListEntry(BaseModel):
 class AdrList(BaseModel):
     """`loop-adr list --json`: the decision ledger."""
 
-    model_config = ConfigDict(extra="allow")
+    model_config = ConfigDict(defer_build=True, extra="allow")
 
     contract_version: Literal[1]
     adr_dir: str

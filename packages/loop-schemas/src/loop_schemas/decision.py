@@ -29,7 +29,7 @@ class DecisionParseError(SchemaError):
 
 
 class _Action(BaseModel):
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=False)
+    model_config = ConfigDict(defer_build=True, extra="forbid", str_strip_whitespace=False)
 
     rationale: Annotated[str, Field(min_length=1, max_length=MAX_PAYLOAD)]
 
@@ -117,7 +117,7 @@ Action = Annotated[
 class Decision(BaseModel):
     """Version 1 of the decision block: a critique and at most eight typed actions."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(defer_build=True, extra="forbid")
 
     version: Literal[1]
     critique: Annotated[str, Field(min_length=1, max_length=MAX_PAYLOAD)]

@@ -10,7 +10,7 @@ from pydantic import BaseModel, ConfigDict
 class LoopOverviewRow(BaseModel):
     """One loop session, read from its files only (no tmux, no writes)."""
 
-    model_config = ConfigDict(extra="allow")
+    model_config = ConfigDict(defer_build=True, extra="allow")
 
     session: str
     project_root: str
@@ -22,7 +22,7 @@ class LoopOverviewRow(BaseModel):
 
 
 class LoopOverview(BaseModel):
-    model_config = ConfigDict(extra="allow")
+    model_config = ConfigDict(defer_build=True, extra="allow")
 
     contract_version: Literal[1]
     roots: list[str]

@@ -8,7 +8,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 
 class DigestMail(BaseModel):
-    model_config = ConfigDict(extra="allow", populate_by_name=True, serialize_by_alias=True)
+    model_config = ConfigDict(defer_build=True, extra="allow", populate_by_name=True, serialize_by_alias=True)
 
     file: str
     sender: str = Field(alias="from")
@@ -18,14 +18,14 @@ class DigestMail(BaseModel):
 
 
 class DigestMailbox(BaseModel):
-    model_config = ConfigDict(extra="allow")
+    model_config = ConfigDict(defer_build=True, extra="allow")
 
     pending: list[DigestMail]
     processed_count: int = Field(ge=0)
 
 
 class UnpushedRepo(BaseModel):
-    model_config = ConfigDict(extra="allow")
+    model_config = ConfigDict(defer_build=True, extra="allow")
 
     repo: str
     path: str
@@ -35,7 +35,7 @@ class UnpushedRepo(BaseModel):
 
 
 class DigestAdr(BaseModel):
-    model_config = ConfigDict(extra="allow")
+    model_config = ConfigDict(defer_build=True, extra="allow")
 
     id: int
     status: str
@@ -46,7 +46,7 @@ class DigestAdr(BaseModel):
 class Digest(BaseModel):
     """`state` is the state file as parsed JSON (users' extra keys included), or null with `state_error`."""
 
-    model_config = ConfigDict(extra="allow")
+    model_config = ConfigDict(defer_build=True, extra="allow")
 
     contract_version: Literal[1]
     generated_at: str

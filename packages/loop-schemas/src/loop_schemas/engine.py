@@ -99,7 +99,7 @@ KNOWN_EVENTS = (
 class GatedAction(BaseModel):
     """The gate's verdict on one action of a decision, by index."""
 
-    model_config = ConfigDict(extra="allow")
+    model_config = ConfigDict(defer_build=True, extra="allow")
 
     gate_class: GateClass
     reasons: list[str] = Field(default_factory=list)
@@ -109,7 +109,7 @@ class GatedAction(BaseModel):
 class PendingDecision(BaseModel):
     """pending-decision.json: the one decision in flight, waiting for `loop-engine approve|reject`."""
 
-    model_config = ConfigDict(extra="allow")
+    model_config = ConfigDict(defer_build=True, extra="allow")
 
     contract_version: Literal[1] = 1
     id: str = Field(pattern=r"^d-[A-Za-z0-9._-]+$")
@@ -133,7 +133,7 @@ class PendingDecision(BaseModel):
 class EngineEvent(BaseModel):
     """One line of events.jsonl. Every event has these fields; each event type adds its own."""
 
-    model_config = ConfigDict(extra="allow")
+    model_config = ConfigDict(defer_build=True, extra="allow")
 
     contract_version: Literal[1] = 1
     id: str
@@ -164,7 +164,7 @@ def parse_event(line: str | bytes) -> EngineEvent:
 
 
 class DaemonStatus(BaseModel):
-    model_config = ConfigDict(extra="allow")
+    model_config = ConfigDict(defer_build=True, extra="allow")
 
     running: bool
     pid: int | None
@@ -178,7 +178,7 @@ class ActionView(BaseModel):
     """One action of the pending decision as the human gate shows it (`status --json`: `actions`; built by
     loop_schemas.decision_view.action_views, which says how the task and the preview are found)."""
 
-    model_config = ConfigDict(extra="allow")
+    model_config = ConfigDict(defer_build=True, extra="allow")
 
     index: int = Field(ge=0)
     kind: str
@@ -199,7 +199,7 @@ class ActionView(BaseModel):
 class EngineStatus(BaseModel):
     """`loop-engine status --json`: the pending decision, the daemon, the budget and back-off."""
 
-    model_config = ConfigDict(extra="allow")
+    model_config = ConfigDict(defer_build=True, extra="allow")
 
     contract_version: Literal[1]
     session: str
@@ -220,7 +220,7 @@ class EngineStatus(BaseModel):
 
 
 class CycleAction(BaseModel):
-    model_config = ConfigDict(extra="allow")
+    model_config = ConfigDict(defer_build=True, extra="allow")
 
     index: int
     kind: str
@@ -231,7 +231,7 @@ class CycleAction(BaseModel):
 class ActionOutcome(BaseModel):
     """What became of one action that ran: `error` is the one-line reason of a failure, else null."""
 
-    model_config = ConfigDict(extra="allow")
+    model_config = ConfigDict(defer_build=True, extra="allow")
 
     index: int = Field(ge=0)
     state: Literal["done", "failed"]
@@ -242,7 +242,7 @@ class CycleResult(BaseModel):
     """`loop-engine once --json`: what one cycle did. `outcomes` says what became of each action the
     cycle ran (as `approve --json` does); `blocked`: every action of the decision was blocked."""
 
-    model_config = ConfigDict(extra="allow")
+    model_config = ConfigDict(defer_build=True, extra="allow")
 
     contract_version: Literal[1]
     cycle_id: str
@@ -262,7 +262,7 @@ class ApproveResult(BaseModel):
     """`loop-engine approve ID --json`: the outcome of every action run, and whether it was filed below
     the checkpoint marker."""
 
-    model_config = ConfigDict(extra="allow")
+    model_config = ConfigDict(defer_build=True, extra="allow")
 
     contract_version: Literal[1]
     decision_id: str
@@ -273,7 +273,7 @@ class ApproveResult(BaseModel):
 class EventList(BaseModel):
     """`loop-engine events --json`: the event log, oldest first."""
 
-    model_config = ConfigDict(extra="allow")
+    model_config = ConfigDict(defer_build=True, extra="allow")
 
     contract_version: Literal[1]
     session: str
@@ -283,7 +283,7 @@ class EventList(BaseModel):
 class EngineConfigReport(BaseModel):
     """`loop-engine config --json`: the effective `engine:` config and where it came from."""
 
-    model_config = ConfigDict(extra="allow")
+    model_config = ConfigDict(defer_build=True, extra="allow")
 
     contract_version: Literal[1]
     source: str | None

@@ -63,7 +63,7 @@ Seconds = Annotated[float, Field(gt=0), AfterValidator(_bounded_seconds)]
 
 
 class LaneSpec(BaseModel):
-    model_config = ConfigDict(extra="allow")
+    model_config = ConfigDict(defer_build=True, extra="allow")
 
     harness: str | None = None
     model: str | None = None
@@ -76,7 +76,7 @@ class LaneSpec(BaseModel):
 
 
 class BrainConfig(BaseModel):
-    model_config = ConfigDict(extra="allow")
+    model_config = ConfigDict(defer_build=True, extra="allow")
 
     harness: str = "builtin"
     model: str | None = None
@@ -90,7 +90,7 @@ class BrainConfig(BaseModel):
 
 
 class IngestConfig(BaseModel):
-    model_config = ConfigDict(extra="allow")
+    model_config = ConfigDict(defer_build=True, extra="allow")
 
     mode: Literal["lane", "headless"] = "lane"
     lane: str = "docs"
@@ -98,7 +98,7 @@ class IngestConfig(BaseModel):
 
 
 class DestructiveConfig(BaseModel):
-    model_config = ConfigDict(extra="allow")
+    model_config = ConfigDict(defer_build=True, extra="allow")
 
     max_dispatches_per_cycle: Annotated[int, Field(ge=0)] = 4
     max_lanes: Annotated[int, Field(ge=0)] = 12
@@ -106,7 +106,7 @@ class DestructiveConfig(BaseModel):
 
 
 class PmConfig(BaseModel):
-    model_config = ConfigDict(extra="allow")
+    model_config = ConfigDict(defer_build=True, extra="allow")
 
     adapters: list[str] = Field(default_factory=list)
 
@@ -114,7 +114,7 @@ class PmConfig(BaseModel):
 class EngineConfig(BaseModel):
     """The engine's configuration; every key optional, defaults as CONTRACT v1 lists them."""
 
-    model_config = ConfigDict(extra="allow")
+    model_config = ConfigDict(defer_build=True, extra="allow")
 
     approval_mode: ApprovalMode = "manual"
     checkpoint_interval_s: Seconds = 900
@@ -137,7 +137,7 @@ class EngineConfig(BaseModel):
 
 
 class LaneConfig(BaseModel):
-    model_config = ConfigDict(extra="allow")
+    model_config = ConfigDict(defer_build=True, extra="allow")
 
     lanes: dict[LaneName, LaneSpec] = Field(default_factory=dict)
     """The base lanes (LaneConfigName) and any other lane name add-lane accepts."""
@@ -147,7 +147,7 @@ class LaneConfig(BaseModel):
 class LoadedLaneConfig(BaseModel):
     """A lane-config as loaded: the merged model, the effective engine config, files read, warnings."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(defer_build=True, extra="forbid")
 
     config: LaneConfig
     engine: EngineConfig
@@ -269,7 +269,7 @@ def load_lane_config(path: Path, hostname: str | None = None) -> LoadedLaneConfi
 class ResolvedLane(BaseModel):
     """One lane as `lane-config-resolver.sh print-resolved --json` resolves it (unset values are null)."""
 
-    model_config = ConfigDict(extra="allow")
+    model_config = ConfigDict(defer_build=True, extra="allow")
 
     harness: str | None
     model: str | None
@@ -284,7 +284,7 @@ class ResolvedLane(BaseModel):
 class ResolvedLaneConfig(BaseModel):
     """`lane-config-resolver.sh print-resolved --json`: the lanes of a lane-config after overlay and paths."""
 
-    model_config = ConfigDict(extra="allow")
+    model_config = ConfigDict(defer_build=True, extra="allow")
 
     contract_version: Literal[1]
     lane_config: str

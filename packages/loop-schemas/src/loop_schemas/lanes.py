@@ -15,7 +15,7 @@ BASE_WINDOWS = ("coord", "web", "infra", "validate", "ops", "docs")
 class LaneStatus(BaseModel):
     """One lane's status. `status` is one of five frozen words; finer states go in `detail`."""
 
-    model_config = ConfigDict(extra="allow")
+    model_config = ConfigDict(defer_build=True, extra="allow")
 
     lane: str | None = None  # the report's key; added inside each entry by newer scripts
     status: LaneState
@@ -31,7 +31,7 @@ class LaneStatus(BaseModel):
 
 
 class LaneStatusReport(BaseModel):
-    model_config = ConfigDict(extra="allow")
+    model_config = ConfigDict(defer_build=True, extra="allow")
 
     contract_version: Literal[1]
     session: str
@@ -42,7 +42,7 @@ class LaneStatusReport(BaseModel):
 class Lane(BaseModel):
     """One window of a session as list-lanes reports it (metadata from @loop_lane_* options)."""
 
-    model_config = ConfigDict(extra="allow")
+    model_config = ConfigDict(defer_build=True, extra="allow")
 
     window: str
     window_id: str | None = None
@@ -58,7 +58,7 @@ class Lane(BaseModel):
 
 
 class LaneList(BaseModel):
-    model_config = ConfigDict(extra="allow")
+    model_config = ConfigDict(defer_build=True, extra="allow")
 
     contract_version: Literal[1]
     session: str
@@ -69,7 +69,7 @@ class LaneList(BaseModel):
 class PlannedLane(BaseModel):
     """One lane of `loop-tmux --print-cmds --json`: where it runs and what it launches."""
 
-    model_config = ConfigDict(extra="allow")
+    model_config = ConfigDict(defer_build=True, extra="allow")
 
     window: str
     cwd: str | None
@@ -86,7 +86,7 @@ class PlannedLane(BaseModel):
 class BootPlan(BaseModel):
     """`loop-tmux --print-cmds --json`: the resolved boot, computed without touching tmux."""
 
-    model_config = ConfigDict(extra="allow")
+    model_config = ConfigDict(defer_build=True, extra="allow")
 
     contract_version: Literal[1]
     session: str

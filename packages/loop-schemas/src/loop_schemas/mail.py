@@ -24,7 +24,7 @@ REPLY_PREFIX = "re:"
 class MailName(BaseModel):
     """A parsed message file name. The name splits at the first `-to-`, so a sender holds no `-to-`."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(defer_build=True, extra="forbid", frozen=True)
 
     timestamp: _dt.datetime
     sender: str
@@ -75,7 +75,7 @@ def format_mail_name(sender: str, recipient: str, when: _dt.datetime, seq: int =
 
 
 class MailFrontmatter(BaseModel):
-    model_config = ConfigDict(extra="allow")
+    model_config = ConfigDict(defer_build=True, extra="allow")
 
     subject: str | None = None
     task: str | None = None
@@ -90,7 +90,7 @@ class MailFrontmatter(BaseModel):
 
 
 class MailMessage(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(defer_build=True, extra="forbid")
 
     frontmatter: MailFrontmatter
     body: str
@@ -127,7 +127,7 @@ def mail_head(text: str) -> tuple[str | None, str | None]:
 class MailItem(BaseModel):
     """One pending message as listed by `loop-mail list --json` and `loop-digest --json`."""
 
-    model_config = ConfigDict(extra="allow", populate_by_name=True, serialize_by_alias=True)
+    model_config = ConfigDict(defer_build=True, extra="allow", populate_by_name=True, serialize_by_alias=True)
 
     file: str
     sender: str = Field(alias="from")
@@ -137,7 +137,7 @@ class MailItem(BaseModel):
 
 
 class MailList(BaseModel):
-    model_config = ConfigDict(extra="allow")
+    model_config = ConfigDict(defer_build=True, extra="allow")
 
     contract_version: Literal[1]
     mailbox_dir: str

@@ -15,7 +15,7 @@ _LINE_RE = re.compile(r"^## \[(\d{4}-\d{2}-\d{2})\] metrics \| (.*)$")
 
 
 class Metrics(BaseModel):
-    model_config = ConfigDict(extra="allow")
+    model_config = ConfigDict(defer_build=True, extra="allow")
 
     contract_version: Literal[1]
     generated_at: str

@@ -24,11 +24,10 @@ from typing import Annotated, Literal, Protocol, runtime_checkable
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from loop_schemas._contract import require_every_field
+from loop_schemas._pm_groups import ADAPTER_GROUP, COMMAND_GROUP
 from loop_schemas.plain import printable
 from loop_schemas.task import TaskStatus
 
-ADAPTER_GROUP = "loop_orchestrator.pm_adapters"
-COMMAND_GROUP = "loop_orchestrator.pm_commands"
 TASK_LABEL_PREFIX = "loop-task-"
 Direction = Literal["pull", "push"]
 _BOTH: tuple[Direction, ...] = ("pull", "push")
@@ -70,7 +69,7 @@ FATAL_ERRORS: tuple[type[AdapterError], ...] = (AdapterConfigError, AdapterAuthE
 class Availability(BaseModel):
     """Whether an adapter can run here now (configuration only; no network call), and why not."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(defer_build=True, extra="forbid")
 
     available: bool
     reason: str | None = None
@@ -79,7 +78,7 @@ class Availability(BaseModel):
 class SyncOption(BaseModel):
     """An option an adapter's sync accepts (`loop-pm sync --adapter A push --<name> VALUE`)."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(defer_build=True, extra="forbid")
 
     name: str
     help: str = ""
@@ -97,7 +96,7 @@ class SyncOption(BaseModel):
 class RemoteIssue(BaseModel):
     """One remote issue as loop-pm sees it; the adapter maps the remote status onto a task status."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(defer_build=True, extra="forbid")
 
     key: Annotated[str, Field(min_length=1, pattern=r"^\S+$")]
     title: str
@@ -118,7 +117,7 @@ class RemoteIssue(BaseModel):
 class TaskSnapshot(BaseModel):
     """What an adapter needs of a task to create or update its remote issue."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(defer_build=True, extra="forbid")
 
     id: str
     title: str
@@ -133,7 +132,7 @@ class TaskSnapshot(BaseModel):
 class FetchResult(BaseModel):
     """The remote side of a sync: issues in the adapter's scope plus every linked key asked for."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(defer_build=True, extra="forbid")
 
     issues: list[RemoteIssue] = Field(default_factory=list)
     missing: list[str] = Field(default_factory=list)
@@ -142,7 +141,7 @@ class FetchResult(BaseModel):
 
 
 class CreatedIssue(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(defer_build=True, extra="forbid")
 
     key: str
     url: str | None = None
@@ -150,7 +149,7 @@ class CreatedIssue(BaseModel):
 
 
 class UpdateResult(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(defer_build=True, extra="forbid")
 
     changed: list[str] = Field(default_factory=list)
     """What was changed remotely (e.g. 'summary', 'status: In Review')."""
@@ -164,7 +163,7 @@ ActionState = Literal["planned", "done", "failed", "skipped"]
 class SyncAction(BaseModel):
     """One step of a sync plan, and (after the run) what became of it."""
 
-    model_config = ConfigDict(extra="forbid", json_schema_extra=require_every_field)
+    model_config = ConfigDict(defer_build=True, extra="forbid", json_schema_extra=require_every_field)
 
     direction: Direction
     kind: ActionKind
@@ -183,7 +182,7 @@ class PossibleLink(BaseModel):
     followed (no key written, no status change, no archive). A human links it by writing the key into
     the task's `jira:` field, or removes the label."""
 
-    model_config = ConfigDict(extra="forbid", json_schema_extra=require_every_field)
+    model_config = ConfigDict(defer_build=True, extra="forbid", json_schema_extra=require_every_field)
 
     direction: Direction
     task_id: str
@@ -193,7 +192,7 @@ class PossibleLink(BaseModel):
 
 
 class SyncPlan(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(defer_build=True, extra="forbid")
 
     direction: Direction
     actions: list[SyncAction] = Field(default_factory=list)
@@ -204,7 +203,7 @@ class SyncPlan(BaseModel):
 class SyncResult(BaseModel):
     """`loop-pm sync --json`: the plan (dry run) or what was done, per action."""
 
-    model_config = ConfigDict(extra="forbid", json_schema_extra=require_every_field)
+    model_config = ConfigDict(defer_build=True, extra="forbid", json_schema_extra=require_every_field)
 
     contract_version: Literal[1] = 1
     adapter: str
@@ -221,7 +220,7 @@ class SyncResult(BaseModel):
 class AdapterInfo(BaseModel):
     """One row of `loop-pm list-adapters`."""
 
-    model_config = ConfigDict(extra="forbid", json_schema_extra=require_every_field)
+    model_config = ConfigDict(defer_build=True, extra="forbid", json_schema_extra=require_every_field)
 
     name: str
     entry_point: str
@@ -237,7 +236,7 @@ class AdapterInfo(BaseModel):
 class AdapterList(BaseModel):
     """`loop-pm list-adapters --json`."""
 
-    model_config = ConfigDict(extra="forbid", json_schema_extra=require_every_field)
+    model_config = ConfigDict(defer_build=True, extra="forbid", json_schema_extra=require_every_field)
 
     contract_version: Literal[1] = 1
     adapters: list[AdapterInfo] = Field(default_factory=list)

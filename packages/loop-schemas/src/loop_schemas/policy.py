@@ -47,7 +47,7 @@ class RoleRule(BaseModel):
     makes the engine propose dropping a worker lane of that role idle for that many cycles (a human
     approves); preferred_harness, fallback and spawn_when are declared for the brain to read."""
 
-    model_config = ConfigDict(extra="allow")
+    model_config = ConfigDict(defer_build=True, extra="allow")
 
     preferred_harness: str | None = None
     fallback: str | None = None
@@ -59,7 +59,7 @@ class RoleRule(BaseModel):
 class HarnessPolicy(BaseModel):
     """`engine.harness_policy`: which harnesses the brain may pick, and which picks need a human."""
 
-    model_config = ConfigDict(extra="allow")
+    model_config = ConfigDict(defer_build=True, extra="allow")
 
     allow: list[str] = Field(default_factory=list)
     deny: list[str] = Field(default_factory=list)
@@ -80,7 +80,7 @@ class HarnessPolicy(BaseModel):
 class RepinRecord(BaseModel):
     """One entry of engine/model-pins.json: the model the engine uses for a harness, by whose authority."""
 
-    model_config = ConfigDict(extra="allow")
+    model_config = ConfigDict(defer_build=True, extra="allow")
 
     model: str
     from_model: str | None = None
@@ -92,14 +92,14 @@ class RepinRecord(BaseModel):
 class ModelPins(BaseModel):
     """engine/model-pins.json: harness -> the model a human approved in place of the configured one."""
 
-    model_config = ConfigDict(extra="allow")
+    model_config = ConfigDict(defer_build=True, extra="allow")
 
     contract_version: Literal[1] = 1
     pins: dict[str, RepinRecord] = Field(default_factory=dict)
 
 
 class _Event(BaseModel):
-    model_config = ConfigDict(extra="allow")
+    model_config = ConfigDict(defer_build=True, extra="allow")
 
     contract_version: Literal[1] = 1
     id: str
@@ -108,7 +108,7 @@ class _Event(BaseModel):
 
 
 class HarnessRewrite(BaseModel):
-    model_config = ConfigDict(extra="allow")
+    model_config = ConfigDict(defer_build=True, extra="allow")
 
     event: Literal["harness-rewrite"]
     window: str
@@ -171,7 +171,7 @@ class CycleSkipEvent(_Event):
 class PolicyBootProblem(BaseModel):
     """One problem the boot check found (printed as `error: <message>`; exit 2)."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(defer_build=True, extra="forbid")
 
     role: Literal["brain", "ingest"]
     harness: str

@@ -10,7 +10,7 @@ from pydantic import BaseModel, ConfigDict
 class InitReport(BaseModel):
     """Paths are relative to `project_root`; a folder ends in `/`. A dry run lists what it would create."""
 
-    model_config = ConfigDict(extra="allow")
+    model_config = ConfigDict(defer_build=True, extra="allow")
 
     contract_version: Literal[1]
     project_root: str

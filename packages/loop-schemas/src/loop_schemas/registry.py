@@ -25,7 +25,7 @@ HARNESS_ORDER = (
 class Harness(BaseModel):
     """One harness's invocation contract. Fields a newer registry adds are kept (extra="allow")."""
 
-    model_config = ConfigDict(extra="allow")
+    model_config = ConfigDict(defer_build=True, extra="allow")
 
     name: str
     binary: str = ""
@@ -78,7 +78,7 @@ class Harness(BaseModel):
 
 
 class HarnessRegistry(BaseModel):
-    model_config = ConfigDict(extra="allow")
+    model_config = ConfigDict(defer_build=True, extra="allow")
 
     contract_version: Literal[1]
     harnesses: list[Harness]
@@ -97,7 +97,7 @@ AUTONOMY_ORDER: tuple[str, ...] = ("none", "attended", "unattended")
 class RosterEntry(BaseModel):
     """One harness in `harness-registry.sh roster --json`. A value the registry leaves empty reads ""."""
 
-    model_config = ConfigDict(extra="allow")
+    model_config = ConfigDict(defer_build=True, extra="allow")
 
     name: str
     present: bool
@@ -122,7 +122,7 @@ class RosterEntry(BaseModel):
 class HarnessRoster(BaseModel):
     """`harness-registry.sh roster --json`: the twelve harnesses in `list` order."""
 
-    model_config = ConfigDict(extra="allow")
+    model_config = ConfigDict(defer_build=True, extra="allow")
 
     contract_version: Literal[1]
     harnesses: list[RosterEntry]
@@ -134,7 +134,7 @@ class HarnessRoster(BaseModel):
 class HarnessHealth(BaseModel):
     """`harness-registry.sh health <h> --json` (exit 0 only for ok)."""
 
-    model_config = ConfigDict(extra="allow")
+    model_config = ConfigDict(defer_build=True, extra="allow")
 
     contract_version: Literal[1] = 1
     harness: str

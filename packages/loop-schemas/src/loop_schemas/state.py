@@ -37,7 +37,7 @@ MAX_STATE_BYTES = STATE_CAP
 class Artifacts(BaseModel):
     """Links to a loop's records; `decision_record` points at the ADR that decided it."""
 
-    model_config = ConfigDict(extra="allow")
+    model_config = ConfigDict(defer_build=True, extra="allow")
 
     spec: str | None = None
     plan: str | None = None
@@ -51,7 +51,7 @@ class LoopEntry(BaseModel):
     """One loop row. `status` may be absent: a worktree lane's row holds only the `branch` loop-tmux
     recorded when it provisioned the lane's worktree (`loops.<window>.branch`)."""
 
-    model_config = ConfigDict(extra="allow")
+    model_config = ConfigDict(defer_build=True, extra="allow")
 
     name: str | None = None
     status: LoopStatus | None = None
@@ -69,7 +69,7 @@ class LoopEntry(BaseModel):
 class StateLane(BaseModel):
     """The extended shape's per-lane entry: live status and the tail of the lane's pane."""
 
-    model_config = ConfigDict(extra="allow")
+    model_config = ConfigDict(defer_build=True, extra="allow")
 
     status: str | None = None
     harness: str | None = None
@@ -79,7 +79,7 @@ class StateLane(BaseModel):
 
 
 class OrchestratorState(BaseModel):
-    model_config = ConfigDict(extra="allow")
+    model_config = ConfigDict(defer_build=True, extra="allow")
 
     schema_version: Literal[2]
     updated_at: str | None = None

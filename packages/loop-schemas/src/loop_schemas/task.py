@@ -47,7 +47,7 @@ ARCHIVED_STATUSES = frozenset({TaskStatus.DONE, TaskStatus.DROPPED})
 class TaskFrontmatter(BaseModel):
     """A task's frontmatter. Keys a project adds are kept (extra="allow")."""
 
-    model_config = ConfigDict(extra="allow")
+    model_config = ConfigDict(defer_build=True, extra="allow")
 
     id: Annotated[str, Field(pattern=TASK_ID_PATTERN)]
     title: Annotated[str, Field(min_length=1)]
@@ -90,7 +90,7 @@ class TaskFrontmatter(BaseModel):
 
 
 class Task(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(defer_build=True, extra="forbid")
 
     frontmatter: TaskFrontmatter
     body: str
@@ -118,7 +118,7 @@ class LintFinding:
 class TaskLintItem(BaseModel):
     """One finding of `loop-task-lint --json`."""
 
-    model_config = ConfigDict(extra="allow")
+    model_config = ConfigDict(defer_build=True, extra="allow")
 
     path: str
     message: str
@@ -127,7 +127,7 @@ class TaskLintItem(BaseModel):
 class TaskLintReport(BaseModel):
     """`loop-task-lint --json`: `ok` is true exactly when there is no finding (the exit status is 0)."""
 
-    model_config = ConfigDict(extra="allow")
+    model_config = ConfigDict(defer_build=True, extra="allow")
 
     contract_version: Literal[1]
     tasks_dir: str
@@ -143,7 +143,7 @@ class TaskChange(BaseModel):
     `log_line` is the line appended to ops-wiki/log.md (null when the project has no ops-wiki/).
     """
 
-    model_config = ConfigDict(extra="allow")
+    model_config = ConfigDict(defer_build=True, extra="allow")
 
     contract_version: Literal[1]
     verb: Literal["done", "drop", "reopen"]

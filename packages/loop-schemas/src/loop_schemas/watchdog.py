@@ -12,7 +12,7 @@ from loop_schemas.errors import SchemaError
 class RestartEvent(BaseModel):
     """The watchdog re-issued a lane's launch command. A line without `event` is always a restart."""
 
-    model_config = ConfigDict(extra="allow")
+    model_config = ConfigDict(defer_build=True, extra="allow")
 
     timestamp: str
     session: str
@@ -25,7 +25,7 @@ class RestartEvent(BaseModel):
 class WatchdogLifecycleEvent(BaseModel):
     """A watchdog lifecycle line (giving-up, started, stopped, backoff, ...): it always carries `event`."""
 
-    model_config = ConfigDict(extra="allow")
+    model_config = ConfigDict(defer_build=True, extra="allow")
 
     timestamp: str
     session: str

@@ -1,0 +1,124 @@
+"""Start-up: `loop-engine --help`, `--version`, each command's `--help` and `status` import only what they
+use. Each case runs a fresh interpreter with -X importtime and checks the set of modules it imported, so a
+top-level import that drags in the cycle machinery, pydantic models, yaml or httpx fails here."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+# never on the path of --help or --version; status needs pydantic (the config) but none of the rest
+HEAVY = {"pydantic", "yaml", "httpx", "textual", "rich", "libtmux", "importlib.metadata"}
+NEVER_FOR_STATUS = {"httpx", "textual", "rich", "libtmux"}
+CYCLE_MACHINERY = {
+    "loop_engine.cycle",
+    "loop_engine.observe",
+    "loop_engine.brain",
+    "loop_engine.ingest",
+    "loop_engine.gate",
+    "loop_engine.improve",
+    "loop_engine.builtin",
+    "loop_engine.asks",
+    "loop_engine.tasks",
+    "loop_engine.reports",
+    "loop_substrate.client",
+}
+# the CLI's own modules on every path (`python -m loop_engine`; runpy runs __main__, not an import)
+CLI_MODULES = {
+    "loop_engine",
+    "loop_engine.cli",
+    "loop_engine.improve_cli",
+    "loop_engine.paths",
+}
+# what `status` reads: the config, the state file's model, and the pending decision's views
+STATUS_SCHEMAS = {
+    "loop_schemas",
+    "loop_schemas._atomic",
+    "loop_schemas._frontmatter",
+    "loop_schemas._shared",
+    "loop_schemas._shared.atomic",
+    "loop_schemas._shared.frontmatter",
+    "loop_schemas._shared.fsread",
+    "loop_schemas.errors",
+    "loop_schemas.fsread",
+    "loop_schemas.lane_config",
+    "loop_schemas.plain",
+    "loop_schemas.redact",
+}
+
+
+# runs the CLI as `python -m loop_engine` does, and at exit also lists sys.modules (an import that -X
+# importtime does not report, e.g. through importlib.import_module, still counts)
+RUN = (
+    "import atexit, runpy, sys\n"
+    "atexit.register(lambda: sys.stderr.write('\\nMODULES ' + ' '.join(sorted(sys.modules)) + '\\n'))\n"
+    "sys.argv[0] = 'loop-engine'\n"
+    "runpy.run_module('loop_engine', run_name='__main__', alter_sys=True)\n"
+)
+
+
+def imported(*args: str, cwd: Path | None = None) -> set[str]:
+    """The modules `python -X importtime -m loop_engine ARGS` imports (it must exit 0)."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("LOOP_", "TMUX"))}
+    proc = subprocess.run(
+        [sys.executable, "-X", "importtime", "-c", RUN, *args],
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+        env=env,
+        timeout=120,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    timed = {
+        line.rsplit("|", 1)[1].strip()
+        for line in proc.stderr.splitlines()
+        if line.startswith("import time:") and not line.rstrip().endswith("package")
+    }
+    listed = [line.split()[1:] for line in proc.stderr.splitlines() if line.startswith("MODULES ")]
+    assert listed, proc.stderr[-3000:]
+    return timed | set(listed[-1])
+
+
+def ours(modules: set[str]) -> set[str]:
+    return {m for m in modules if m.split(".")[0].startswith("loop_")}
+
+
+@pytest.mark.parametrize("args", [["--help"], ["--version"]])
+def test_help_and_version_import_only_the_cli(args: list[str]) -> None:
+    modules = imported(*args)
+    assert not modules & HEAVY
+    assert ours(modules) == CLI_MODULES
+
+
+@pytest.mark.parametrize("command", ["status", "once", "watch", "approve", "improve", "config", "events"])
+def test_a_commands_help_imports_only_the_cli_and_the_session_lookup(command: str) -> None:
+    """The group looks for the current tmux session first (loop_substrate.session), then prints the help."""
+    modules = imported(command, "--help")
+    assert not modules & HEAVY
+    assert ours(modules) == CLI_MODULES | {"loop_substrate", "loop_substrate.session"}
+
+
+def test_status_imports_no_cycle_machinery(tmp_path: Path) -> None:
+    (tmp_path / ".loop" / "messages").mkdir(parents=True)
+    modules = imported("--session", "s", "status", cwd=tmp_path)
+    assert not modules & NEVER_FOR_STATUS
+    assert not modules & CYCLE_MACHINERY
+    assert {m for m in modules if m.startswith("loop_schemas")} <= STATUS_SCHEMAS
+    assert {m for m in modules if m.startswith("loop_engine")} <= CLI_MODULES | {
+        "loop_engine.config",
+        "loop_engine.events",
+        "loop_engine.queue",
+        "loop_engine.store",
+        "loop_engine.watch",
+    }
+
+
+def test_the_approval_choices_are_the_cycles() -> None:
+    from loop_engine import cli, cycle
+
+    assert cli.APPROVALS == cycle.APPROVALS

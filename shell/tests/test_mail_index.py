@@ -1,0 +1,250 @@
+"""mail_index.py, the mailbox's read cache under loop-digest: the digest read through it is the digest
+read without it, byte for byte, whatever state the cache is in (cold, warm, stale, damaged, unwritable,
+written by several processes at once)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+TESTS = Path(__file__).resolve().parent
+LIB = TESTS.parent / "lib"
+NOW = "2026-04-15T11:22:00Z"
+OLD = 1776252000  # 2026-04-15, well outside the racy window
+
+import digest as digest_lib  # noqa: E402 - shell/lib is on sys.path for every shell test
+import mail_index  # noqa: E402
+
+HEADS = [
+    'subject: "plain quoted {n}"\nfrom: web\n',
+    "subject: bare subject {n}\n",
+    "subject: 'single ''quoted'' {n}'\n",
+    "subject: has # not a comment {n}\n",
+    'subject: "escaped \\"quote\\" {n}"\n',
+    "from: web\n",  # no subject
+    "subject:\n",  # an empty one
+    "subject: [a, list]\n",
+    "subject: one\nsubject: twice {n}\n",
+    "subject: ümlaut ✓ {n}\n",
+    "subject: x\n" + "pad: " + "y" * 5000 + "\n",  # past the fast reader's window
+]
+
+
+def _mail(box: Path, n: int, head: str | None, mtime: int = OLD) -> Path:
+    path = box / f"202604{1 + n % 28:02d}-{n % 24:02d}0000-web-to-coord.{n + 2}.md"
+    text = f"---\n{head.format(n=n)}---\nbody\n" if head is not None else "no front matter\n"
+    path.write_text(text, encoding="utf-8")
+    os.utime(path, (mtime, mtime))
+    return path
+
+
+@pytest.fixture
+def project(tmp_path: Path) -> Path:
+    root = tmp_path / "project"
+    box = root / ".loop" / "messages"
+    (box / "processed").mkdir(parents=True)
+    (root / ".loop" / "orchestrator-state.json").write_text('{"schema_version": 2, "loops": {}}')
+    for n in range(40):
+        _mail(box, n, HEADS[n % len(HEADS)] if n % 13 else None)
+    for n in range(40, 60):
+        _mail(box / "processed", n, HEADS[0])
+    os.utime(box / "processed", (OLD, OLD))
+    return root
+
+
+def _digest(root: Path, cached: bool) -> str:
+    opts = digest_lib.parse_args(["--json", "--project-root", str(root)])
+    opts.mail_index = cached
+    doc = digest_lib.json_doc(digest_lib.collect(opts, with_subjects=True))
+    doc["generated_at"] = NOW
+    return json.dumps(doc, ensure_ascii=False)
+
+
+def _cache(root: Path) -> Path:
+    return root / ".loop" / "cache" / "mail-index.json"
+
+
+def _same(root: Path) -> str:
+    """The cached digest equals the uncached one (and the cache file, when there is one, is whole)."""
+    uncached = _digest(root, cached=False)
+    assert _digest(root, cached=True) == uncached
+    if _cache(root).is_file():
+        json.loads(_cache(root).read_text())
+    return uncached
+
+
+def test_cold_and_warm_cache_give_the_uncached_digest(project: Path) -> None:
+    first = _same(project)
+    doc = json.loads(_cache(project).read_text())
+    assert len(doc["pending"]) == 40 and doc["processed"]["count"] == 20
+    assert _same(project) == first
+
+
+def test_the_warm_cache_is_what_is_read(project: Path) -> None:
+    """A message rewritten behind the cache's back with its size and mtime kept is not read again: the
+    cache answers (this is the saving; a real edit changes the mtime, next test)."""
+    box = project / ".loop" / "messages"
+    path = _mail(box, 1, 'subject: "AAAA"\n')
+    _same(project)
+    path.write_text(path.read_text().replace("AAAA", "BBBB"))
+    os.utime(path, (OLD, OLD))
+    assert "AAAA" in _digest(project, cached=True)
+    assert "BBBB" in _digest(project, cached=False)
+
+
+def test_an_edit_in_place_with_the_same_size_is_seen(project: Path) -> None:
+    box = project / ".loop" / "messages"
+    path = _mail(box, 1, 'subject: "AAAA"\n')
+    _same(project)
+    path.write_text(path.read_text().replace("AAAA", "BBBB"))
+    os.utime(path, ns=(OLD * 10**9 + 1, OLD * 10**9 + 1))  # one nanosecond later, same size
+    assert "BBBB" in _same(project)
+
+
+def test_added_removed_and_acked_messages_are_seen(project: Path) -> None:
+    box = project / ".loop" / "messages"
+    _same(project)
+    _mail(box, 100, 'subject: "brand new"\n')
+    gone = sorted(box.glob("*.md"))[0]
+    gone.unlink()
+    acked = sorted(box.glob("*.md"))[0]
+    acked.rename(box / "processed" / acked.name)
+    out = json.loads(_same(project))
+    names = [m["file"] for m in out["mailbox"]["pending"]]
+    assert gone.name not in names and acked.name not in names
+    assert "brand new" in [m["subject"] for m in out["mailbox"]["pending"]]
+    assert out["mailbox"]["processed_count"] == 21
+    assert gone.name not in json.loads(_cache(project).read_text())["pending"]
+
+
+def test_the_processed_count_follows_the_folder(project: Path) -> None:
+    processed = project / ".loop" / "messages" / "processed"
+    _same(project)
+    for n in range(200, 205):
+        _mail(processed, n, HEADS[0])
+    assert json.loads(_same(project))["mailbox"]["processed_count"] == 25
+    processed.rename(project / "elsewhere")
+    assert json.loads(_same(project))["mailbox"]["processed_count"] == 0
+
+
+@pytest.mark.parametrize(
+    "damage",
+    [
+        b"",
+        b"not json",
+        b'{"version": 1, "mailbox": ',
+        b"[]",
+        b'{"version": 99, "pending": {}}',
+        b'{"version": 1, "mailbox": "/elsewhere", "pending": {}}',
+        b"[" * 100000,
+        b"\xff\xfe\x00",
+    ],
+)
+def test_a_damaged_cache_is_rebuilt_never_an_error(project: Path, damage: bytes) -> None:
+    expected = _same(project)
+    _cache(project).write_bytes(damage)
+    assert _same(project) == expected
+    assert json.loads(_cache(project).read_text())["version"] == mail_index.VERSION
+
+
+def test_damaged_entries_are_read_again(project: Path) -> None:
+    expected = _same(project)
+    doc = json.loads(_cache(project).read_text())
+    names = sorted(doc["pending"])
+    size, mtime_ns, _ = doc["pending"][names[0]]
+    bad = [
+        [size, mtime_ns, 5],
+        [str(size), mtime_ns, "x"],
+        [size, mtime_ns],
+        None,
+        [True, mtime_ns, "x"],
+        "s",
+    ]
+    for i, value in enumerate(bad):
+        doc["pending"][names[i]] = value
+    doc["processed"] = {"ino": "x", "mtime_ns": 1, "count": 5}
+    _cache(project).write_text(json.dumps(doc))
+    assert _same(project) == expected
+
+
+def test_a_cache_that_cannot_be_written_still_answers(project: Path) -> None:
+    expected = _digest(project, cached=False)
+    (project / ".loop" / "cache").write_text("a file where the folder goes")
+    assert _digest(project, cached=True) == expected
+    assert (project / ".loop" / "cache").read_text() == "a file where the folder goes"
+
+
+def test_a_cache_path_that_is_a_directory_is_no_error(project: Path) -> None:
+    _cache(project).mkdir(parents=True)
+    assert _same(project)
+    assert _cache(project).is_dir() and not list(_cache(project).parent.glob(".loop-*"))
+
+
+def test_a_message_inside_the_racy_window_is_not_stored(project: Path) -> None:
+    box = project / ".loop" / "messages"
+    fresh = _mail(box, 300, 'subject: "fresh"\n', mtime=int(time.time()))
+    _same(project)
+    assert fresh.name not in json.loads(_cache(project).read_text())["pending"]
+
+
+def test_a_mailbox_outside_a_loop_folder_has_no_cache(tmp_path: Path) -> None:
+    box = tmp_path / "box"
+    box.mkdir()
+    _mail(box, 1, HEADS[0])
+    assert mail_index.cache_file_for(str(box)) is None
+    opts = digest_lib.parse_args(["--json", "--project-root", str(tmp_path), "--mailbox-dir", str(box)])
+    digest_lib.collect(opts)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["box"]
+
+
+def test_the_text_digest_keeps_the_subjects_it_did_not_read(project: Path) -> None:
+    _same(project)
+    before = json.loads(_cache(project).read_text())["pending"]
+    opts = digest_lib.parse_args(["--once", "--project-root", str(project)])
+    digest_lib.collect(opts, with_subjects=False)
+    assert json.loads(_cache(project).read_text())["pending"] == before
+
+
+def test_concurrent_digests_never_tear_the_cache(project: Path) -> None:
+    """Eight processes rebuild the cache at once, again and again, while mail arrives."""
+    script = (
+        "import sys; sys.path.insert(0, sys.argv[1]); import digest\n"
+        "for _ in range(6):\n"
+        "    opts = digest.parse_args(['--json', '--project-root', sys.argv[2]])\n"
+        "    digest.collect(opts)\n"
+    )
+    box = project / ".loop" / "messages"
+    procs = [subprocess.Popen([sys.executable, "-S", "-c", script, str(LIB), str(project)]) for _ in range(8)]
+    for n in range(400, 420):
+        _mail(box, n, HEADS[n % len(HEADS)])
+        if _cache(project).exists():
+            json.loads(_cache(project).read_text())
+    assert [p.wait(timeout=120) for p in procs] == [0] * 8
+    json.loads(_cache(project).read_text())
+    assert not [p for p in (project / ".loop" / "cache").iterdir() if p.name != "mail-index.json"]
+    _same(project)
+
+
+def test_loop_digest_json_reads_through_the_cache(shell_env) -> None:  # type: ignore[no-untyped-def]
+    """The real script: the same document cold and warm, and the cache file is where CONTRACT says."""
+    root = shell_env.cwd
+    box = root / ".loop" / "messages"
+    box.mkdir(parents=True)
+    for n in range(30):
+        _mail(box, n, HEADS[n % len(HEADS)])
+    env = {"LOOP_DIGEST_NOW": NOW}
+    cold = shell_env.run("loop-digest.sh", "--json", env=env)
+    warm = shell_env.run("loop-digest.sh", "--json", env=env)
+    assert cold.returncode == 0 and warm.returncode == 0, cold.stderr + warm.stderr
+    assert cold.stdout == warm.stdout
+    assert (
+        json.loads(cold.stdout)["mailbox"]["pending"]
+        == json.loads(_digest(root, cached=False))["mailbox"]["pending"]
+    )
+    assert len(json.loads(_cache(root).read_text())["pending"]) == 30
