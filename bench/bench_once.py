@@ -149,7 +149,9 @@ class Fixture:
         (msgs / "processed").mkdir(parents=True)
         subprocess.run(["git", "init", "-q", str(root)], check=True, capture_output=True)
         (root / "ops-wiki").mkdir()
-        (root / "ops-wiki" / "checkpoint.md").write_text("# checkpoint\n\nstate\n\n<!-- coord-decisions -->\n")
+        (root / "ops-wiki" / "checkpoint.md").write_text(
+            "# checkpoint\n\nstate\n\n<!-- coord-decisions -->\n"
+        )
         (root / "ops-wiki" / "index.md").write_text("# index\n")
         (root / "ops-wiki" / "log.md").write_text("# log\n")
         (root / "tasks").mkdir()
@@ -186,7 +188,9 @@ class Fixture:
             raise RuntimeError(f"loop-tmux up failed: {up.stderr.strip()[-300:]}")
         for i in range(LANES):
             h = ("claude", "pi")[i % 2]
-            add = self.shell("loop-tmux.sh", "add-lane", "--session", SESSION, "--window", f"lane{i:02d}", "--harness", h)
+            add = self.shell(
+                "loop-tmux.sh", "add-lane", "--session", SESSION, "--window", f"lane{i:02d}", "--harness", h
+            )
             if add.returncode != 0:
                 raise RuntimeError(f"add-lane lane{i:02d} failed: {add.stderr.strip()[-300:]}")
         if not wait_for(self._all_idle, timeout=60):
@@ -220,7 +224,12 @@ class Fixture:
         argv = [sys.executable, "-m", "loop_engine", "--project-root", str(self.root), "--session", SESSION]
         t0 = time.perf_counter()
         proc = subprocess.run(
-            [*argv, *args], capture_output=True, text=True, env=self.engine_env(tree), cwd=self.root, check=False
+            [*argv, *args],
+            capture_output=True,
+            text=True,
+            env=self.engine_env(tree),
+            cwd=self.root,
+            check=False,
         )
         return (time.perf_counter() - t0) * 1000, proc
 
@@ -231,7 +240,9 @@ class Fixture:
         except ValueError:
             raise RuntimeError(f"once printed no JSON: {proc.stderr.strip()[-300:]}") from None
         if result.get("outcome") != "queued":
-            raise RuntimeError(f"once did not queue a decision: {result.get('outcome')} {result.get('detail')}")
+            raise RuntimeError(
+                f"once did not queue a decision: {result.get('outcome')} {result.get('detail')}"
+            )
         _, rej = self.engine(tree, "reject", str(result["decision_id"]), "--reason", "bench")
         if rej.returncode != 0:
             raise RuntimeError(f"reject failed: {rej.stderr.strip()[-300:]}")
@@ -260,7 +271,8 @@ def measure(trees: dict[str, Path]) -> list[dict[str, Any]]:
                 medians[(label, count)] = med
                 rows.append(
                     {
-                        "name": f"loop-engine once ({label}), {panes} panes, {PENDING} pending, processed {count}",
+                        "name": f"loop-engine once ({label}), {panes} panes, {PENDING} pending, "
+                        f"processed {count}",
                         "value": round(med, 1),
                         "unit": "ms",
                         "goal": f"<= {GOAL_MS:g}",

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 from engine_fakes import Project
 from loop_engine import observe
-from loop_engine.observe import mail_heads_file, pending_mail
+from loop_engine.observe import pending_mail
 from loop_schemas import Lane, file_lock
 
 DECISION = (
@@ -46,12 +46,12 @@ def test_pending_mail_heads_are_read_once_across_runs(
     for p in paths:
         _age(p)
     reads = _count_reads(monkeypatch)
-    box = project.paths.mailbox
-    first = pending_mail(box)
+    box, cache = project.paths.mailbox, project.paths.mail_heads
+    first = pending_mail(box, cache)
     assert len(reads) == 3
-    assert mail_heads_file(box) is not None and mail_heads_file(box).is_file()  # type: ignore[union-attr]
+    assert cache.is_file()
     observe._HEAD_CACHE.clear()  # a fresh process: only the file remembers
-    second = pending_mail(box)
+    second = pending_mail(box, cache)
     assert len(reads) == 3  # nothing read again
     assert [(m.name, m.sender, m.recipient, m.subject, m.task) for m in second] == [
         (m.name, m.sender, m.recipient, m.subject, m.task) for m in first
@@ -66,17 +66,17 @@ def test_a_rewritten_message_is_read_again_and_a_gone_one_drops_out(
     b = project.mail("infra", subject="other", stamp="20260101-000002")
     _age(a)
     _age(b)
-    box = project.paths.mailbox
-    pending_mail(box)
+    box, cache = project.paths.mailbox, project.paths.mail_heads
+    pending_mail(box, cache)
     observe._HEAD_CACHE.clear()
     a.write_text("---\nsubject: second version\n---\nbody\n")
     _age(a, 30)
     b.unlink()
     reads = _count_reads(monkeypatch)
-    items = pending_mail(box)
+    items = pending_mail(box, cache)
     assert [m.subject for m in items] == ["second version"]
     assert reads == [a]
-    heads = json.loads(mail_heads_file(box).read_text())["heads"]  # type: ignore[union-attr]
+    heads = json.loads(cache.read_text())["heads"]
     assert list(heads) == [a.name]
 
 
@@ -84,11 +84,11 @@ def test_a_new_message_is_not_remembered_until_it_is_older_than_the_clock_tick(
     project: Project, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     project.mail("web", subject="just now")
-    box = project.paths.mailbox
-    pending_mail(box)
+    box, cache = project.paths.mailbox, project.paths.mail_heads
+    pending_mail(box, cache)
     observe._HEAD_CACHE.clear()
     reads = _count_reads(monkeypatch)
-    pending_mail(box)
+    pending_mail(box, cache)
     assert len(reads) == 1  # racily new: read again, never trusted from the cache
 
 
@@ -104,27 +104,23 @@ def test_a_new_message_is_not_remembered_until_it_is_older_than_the_clock_tick(
 def test_a_damaged_or_foreign_cache_reads_as_empty_and_is_rebuilt(project: Project, damage: bytes) -> None:
     p = project.mail("web", subject="hello there", stamp="20260101-000001")
     _age(p)
-    box = project.paths.mailbox
-    cache = mail_heads_file(box)
-    assert cache is not None
+    box, cache = project.paths.mailbox, project.paths.mail_heads
     cache.parent.mkdir(parents=True, exist_ok=True)
     cache.write_bytes(damage)
-    assert [m.subject for m in pending_mail(box)] == ["hello there"]
+    assert [m.subject for m in pending_mail(box, cache)] == ["hello there"]
     assert json.loads(cache.read_text())["heads"][p.name][2] == "hello there"
 
 
 def test_a_cache_entry_that_disagrees_with_its_name_is_not_trusted(project: Project) -> None:
     p = project.mail("web", subject="real", stamp="20260101-000001")
     _age(p)
-    box = project.paths.mailbox
-    pending_mail(box)
+    box, cache = project.paths.mailbox, project.paths.mail_heads
+    pending_mail(box, cache)
     observe._HEAD_CACHE.clear()
-    cache = mail_heads_file(box)
-    assert cache is not None
     doc = json.loads(cache.read_text())
     doc["heads"][p.name][2:] = ["forged", None, "coord", "web"]  # claims another sender
     cache.write_text(json.dumps(doc))
-    [item] = pending_mail(box)
+    [item] = pending_mail(box, cache)
     assert (item.sender, item.recipient, item.subject) == ("web", "coord", "real")
 
 
@@ -198,7 +194,7 @@ def test_a_queued_decision_is_fsynced_and_the_event_log_and_transcript_are_not(
     assert any(n.startswith(".pending-decision.json.") for n in names)  # the decision survives a crash
     assert not any("events.jsonl" in n for n in names)
     assert not any(n.endswith(".log") or ".log." in n for n in names)  # the transcript
-    assert not any("engine-mail-heads" in n for n in names)  # a cache
+    assert not any("mail-heads" in n for n in names)  # a cache
     assert names.count(next(n for n in names if n.startswith(".pending-decision.json."))) == 1
     assert len(names) <= 6, names
 

@@ -78,7 +78,7 @@ class Fleet:
         windows, statuses = self._windows, self._statuses
         self.forget()
         lanes, ai, self._registry = observe_lanes(self.substrate, self._registry, windows, statuses)
-        mail = pending_mail(self.paths.mailbox)
+        mail = pending_mail(self.paths.mailbox, self.paths.mail_heads)
         return Observation(lanes=lanes, mail=mail, ai_harnesses=ai)
 
     def record_lanes(self, obs: Observation) -> None:

@@ -202,22 +202,17 @@ MAIL_HEADS_CAP = 64 * 1024 * 1024
 MAIL_HEADS_RACY_NS = 2_000_000_000
 
 
-def mail_heads_file(mailbox: Path) -> Path | None:
-    """Where the engine keeps the heads of a mailbox <X>/.loop/messages: <X>/.loop/cache/; else None."""
-    return mailbox.parent / "cache" / "engine-mail-heads.json" if mailbox.parent.name == ".loop" else None
-
-
 class MailHeads:
     """The pending mail read once: per message its parsed name and head (sender, recipient, subject,
-    task), kept across runs in .loop/cache/engine-mail-heads.json and keyed by (name, size, mtime_ns),
+    task), kept across runs in a cache file (the engine's mail-heads.json) keyed by (name, size, mtime_ns),
     so a message added, rewritten or removed is read again and every other one is not. Only a cache:
     a missing, damaged or foreign file reads as empty and is rebuilt, an entry that does not agree with
     its name is read again, a file that cannot be written leaves the answer uncached; it is replaced
     atomically (a concurrent writer leaves the last whole file)."""
 
-    def __init__(self, mailbox: Path) -> None:
+    def __init__(self, mailbox: Path, file: Path | None) -> None:
         self.mailbox = mailbox
-        self.file = mail_heads_file(mailbox)
+        self.file = file
         self.now_ns = time.time_ns()
         self._old: dict[str, Any] = {}
         self._new: dict[str, list[Any]] = {}
@@ -282,14 +277,15 @@ class MailHeads:
             atomic_write(self.file, json.dumps(doc, ensure_ascii=False, separators=(",", ":")), durable=False)
 
 
-def pending_mail(mailbox: Path) -> list[MailItem]:
-    """Pending messages, oldest first (by file name), from the top level of the mailbox only."""
+def pending_mail(mailbox: Path, cache: Path | None = None) -> list[MailItem]:
+    """Pending messages, oldest first (by file name), from the top level of the mailbox only; with
+    `cache`, each one's name and head are read once across runs (see MailHeads)."""
     items: list[MailItem] = []
     try:
         entries = list(os.scandir(mailbox))
     except (FileNotFoundError, NotADirectoryError):
         return items
-    heads = MailHeads(mailbox)
+    heads = MailHeads(mailbox, cache)
     for entry in entries:
         if not entry.name.endswith(".md") or not entry.is_file(follow_symlinks=False):
             continue
