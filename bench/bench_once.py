@@ -133,7 +133,12 @@ class Fixture:
 
     def close(self) -> None:
         subprocess.run(["tmux", "-S", self.socket, "kill-server"], capture_output=True, check=False)
-        shutil.rmtree(self.tmp, ignore_errors=True)
+
+        def removed() -> bool:  # a fake agent may log once more as its pane closes
+            shutil.rmtree(self.tmp, ignore_errors=True)
+            return not self.tmp.exists()
+
+        wait_for(removed, timeout=10)
 
     def shell(self, script: str, *args: str) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
