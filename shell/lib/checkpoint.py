@@ -98,8 +98,9 @@ def one_line(text: str) -> str:
 def pending_summary(
     mailbox: str, label: Optional[str] = None, limit: int = DEFAULT_PENDING_LIMIT
 ) -> Tuple[int, str]:
-    """(count, summary text). At most `limit` messages are listed, oldest first; the rest are counted."""
-    items = mail.pending(mailbox)
+    """(count, summary text). At most `limit` messages are listed, oldest first; the rest are counted
+    (so only the listed ones are opened for their subjects)."""
+    items = mail.pending(mailbox, with_subjects=False)
     where = label if label is not None else mailbox
     count = len(items)
     if count == 0:
@@ -107,7 +108,8 @@ def pending_summary(
     noun = "message" if count == 1 else "messages"
     lines = [f"{count} pending {noun} in {where} (oldest first):"]
     for item in items[: max(limit, 0)]:
-        subject = one_line(item["subject"]) if item["subject"] is not None else "(no subject)"
+        found = mail.read_subject(os.path.join(mailbox, item["file"]))
+        subject = one_line(found) if found is not None else "(no subject)"
         lines.append(f"- {item['file']}  {item['from']} -> {item['to']}  {subject}")
     if count > limit:
         lines.append(f"- ... and {count - limit} more (list them all with: loop-mail list)")

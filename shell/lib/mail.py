@@ -22,7 +22,7 @@ import os
 import re
 import sys
 import tempfile
-from typing import Any, Dict, List, Optional
+from typing import Any, Dict, List, Optional, Tuple
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import frontmatter
@@ -87,11 +87,11 @@ def _iso_mtime(mtime: float) -> str:
 
 def pending(mailbox: str, with_subjects: bool = True) -> List[Dict[str, Any]]:
     """Pending messages, oldest first (by name, which sorts by time then sender)."""
-    out: List[Dict[str, Any]] = []
+    keyed: List[Tuple[Any, Dict[str, Any]]] = []
     try:
         entries = list(os.scandir(mailbox))
     except FileNotFoundError:
-        return out
+        return []
     for entry in entries:
         parts = parse_name(entry.name)
         if parts is None or not entry.is_file():
@@ -100,17 +100,16 @@ def pending(mailbox: str, with_subjects: bool = True) -> List[Dict[str, Any]]:
             mtime = entry.stat().st_mtime
         except OSError:
             continue  # acked between the listing and the stat
-        out.append(
-            {
-                "file": entry.name,
-                "from": parts["from"],
-                "to": parts["to"],
-                "subject": read_subject(entry.path) if with_subjects else None,
-                "mtime": _iso_mtime(mtime),
-            }
-        )
-    out.sort(key=lambda m: _sort_key(m["file"]))
-    return out
+        item = {
+            "file": entry.name,
+            "from": parts["from"],
+            "to": parts["to"],
+            "subject": read_subject(entry.path) if with_subjects else None,
+            "mtime": _iso_mtime(mtime),
+        }
+        keyed.append(((parts["date"], parts["time"], parts["seq"], entry.name), item))  # as _sort_key
+    keyed.sort(key=lambda pair: pair[0])
+    return [item for _key, item in keyed]
 
 
 def _sort_key(name: str) -> Any:

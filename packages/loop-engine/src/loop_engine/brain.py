@@ -332,9 +332,10 @@ def run_oneshot(
     }
     if record is not None:
         # written before the child exists: a kill between the spawn and the second write still leaves
-        # the token, which finds the child (Linux)
+        # the token, which finds the child (Linux). Not fsynced: the record matters only while its
+        # processes live, none outlives a power loss, and reap_orphans drops a damaged record.
         record.parent.mkdir(parents=True, exist_ok=True)
-        atomic_write(record, json.dumps(entry) + "\n")
+        atomic_write(record, json.dumps(entry) + "\n", durable=False)
     try:
         return _run_recorded(
             argv,
@@ -399,7 +400,7 @@ def _run_recorded(
         if record is not None:
             entry.update(pid=proc.pid, start=process_start(proc.pid))
             try:
-                atomic_write(record, json.dumps(entry) + "\n")
+                atomic_write(record, json.dumps(entry) + "\n", durable=False)
             except BaseException:
                 _kill_group(proc)
                 raise

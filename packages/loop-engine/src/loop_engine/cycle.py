@@ -15,12 +15,13 @@ reject, resolve).
 
 from __future__ import annotations
 
+import contextlib
 import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from loop_schemas import Harness, file_lock
+from loop_schemas import Harness, LockTimeoutError, file_lock
 
 from loop_engine import asks as asks_mod
 from loop_engine import outage, pm
@@ -101,7 +102,7 @@ class Engine:
         self.executor = Executor(paths, substrate, config, self.events, self.asks, self.handoffs)
         self.recovery = Recovery(paths, self.events, self.executor)
         self.decisions = Decisions(paths, config, self.events, self.executor)
-        self.gate = HumanGate(paths, substrate, self.events, self.executor, self.recovery)
+        self.gate = HumanGate(paths, self.fleet, self.events, self.executor, self.recovery)
         paths.ensure()
 
     # ------------------------------------------------------------------ the cycle
@@ -115,7 +116,7 @@ class Engine:
         started = time.monotonic()
         self.events.emit("cycle-start", cycle_id=cycle_id, trigger=trigger, approval=approval)
         try:
-            with file_lock(self.paths.cycle_lock):
+            with self._cycle_lock():
                 self.recover()
                 result = self._cycle(cycle_id, approval, trigger, skip_if_fingerprint)
         except Exception as exc:
@@ -138,6 +139,17 @@ class Engine:
             brain_called=result.brain_called,
         )
         return result
+
+    def _cycle_lock(self) -> contextlib.ExitStack[Any]:
+        """The cycle lock, held by one cycle at a time. Waiting for another cycle to end makes what
+        require_session read before it stale: the observation then asks the substrate again."""
+        stack = contextlib.ExitStack()
+        try:
+            stack.enter_context(file_lock(self.paths.cycle_lock, timeout=0))
+        except LockTimeoutError:
+            self.fleet.forget()
+            stack.enter_context(file_lock(self.paths.cycle_lock))
+        return stack
 
     def _cycle(self, cycle_id: str, approval: str, trigger: str, skip_if: str | None) -> CycleResult:
         obs = self._observe(cycle_id)
@@ -247,7 +259,8 @@ class Engine:
         return self.recovery.recover()
 
     def require_session(self) -> None:
-        self.gate.require_session()
+        """EngineError unless the session answers; what it read serves the next cycle's observation."""
+        self.gate.require_session(observe_next=True)
 
     def approve(self, decision_id: str, expect_digest: str | None = None) -> dict[str, Any]:
         return self.gate.approve(decision_id, expect_digest)

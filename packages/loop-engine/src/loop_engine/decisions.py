@@ -163,7 +163,8 @@ class Decisions:
             by = f"policy ({approval})"
             outcomes = self.executor.execute(doc, now_idx, approved_by=by) if now_idx else []
             if queued:
-                q.write_pending(self.paths, doc)
+                if now_idx:  # what ran changed its gates' states; with nothing run the file is current
+                    q.write_pending(self.paths, doc)
             else:
                 q.archive(self.paths, doc, "executed", outcomes=outcomes)
             if outcomes:

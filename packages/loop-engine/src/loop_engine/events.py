@@ -66,8 +66,9 @@ class EventLog:
             fcntl.flock(fd, fcntl.LOCK_EX)
             try:
                 _repair_torn_tail(fd)
+                # no fsync: a killed process loses nothing written, and the torn tail a power loss may
+                # leave is repaired by the next append (the log records decisions, it decides nothing)
                 os.write(fd, line)
-                os.fsync(fd)
             finally:
                 fcntl.flock(fd, fcntl.LOCK_UN)
         finally:

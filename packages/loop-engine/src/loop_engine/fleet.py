@@ -7,10 +7,11 @@ or timeouts, and sums up what a brain call would see as one fingerprint.
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
-from loop_schemas import Harness, SchemaError, StateLane, update_state
+from loop_schemas import Harness, Lane, LaneStatus, SchemaError, StateLane, update_state
 
 from loop_engine.asks import AskBook
 from loop_engine.basics import one_line
@@ -52,6 +53,8 @@ class Fleet:
         self.asks = asks
         self.handoffs = handoffs
         self._registry: list[Harness] | None = None
+        self._windows: list[Lane] | None = None
+        self._statuses: list[LaneStatus] | None = None
 
     def registry(self) -> list[Harness]:
         if self._registry is None:
@@ -61,9 +64,30 @@ class Fleet:
     def harness(self, name: str) -> Harness | None:
         return next((h for h in self.registry() if h.name == name), None)
 
+    def probe(self, *, statuses: bool = False) -> None:
+        """Prove the session's tmux server answers: its windows are listed (list-lanes; its failure is
+        what the caller reports); with `statuses`, the lane statuses are read alongside. The next
+        observation uses what was read instead of asking again (see forget)."""
+        self.forget()
+        with ThreadPoolExecutor(max_workers=1) as pool:
+            f_status = pool.submit(self.substrate.lane_status) if statuses else None
+            windows = list(self.substrate.list_lanes())
+            try:
+                read = list(f_status.result()) if f_status is not None else None
+            except Exception:  # the observation asks again, and reports it there
+                read = None
+        self._windows, self._statuses = windows, read
+
+    def forget(self) -> None:
+        """What probe read may be stale (another cycle ran since): the next observation asks again."""
+        self._windows = self._statuses = None
+
     def observe(self) -> Observation:
-        lanes, ai, self._registry = observe_lanes(self.substrate, self._registry)
-        mail = pending_mail(self.paths.mailbox)
+        # what a probe read serves one observation at most
+        windows, statuses = self._windows, self._statuses
+        self.forget()
+        lanes, ai, self._registry = observe_lanes(self.substrate, self._registry, windows, statuses)
+        mail = pending_mail(self.paths.mailbox, self.paths.mail_heads)
         return Observation(lanes=lanes, mail=mail, ai_harnesses=ai)
 
     def record_lanes(self, obs: Observation) -> None:

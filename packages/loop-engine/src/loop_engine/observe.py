@@ -7,15 +7,28 @@ never processed/, so a cycle costs the same with 0 or 50k processed messages).
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
+import json
 import os
+import time
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal, Protocol
+from typing import Any, Literal, Protocol
 
-from loop_schemas import Harness, Lane, LaneStatus, SchemaError, mail_head, parse_mail_name, read_project_head
+from loop_schemas import (
+    Harness,
+    Lane,
+    LaneStatus,
+    SchemaError,
+    atomic_write,
+    mail_head,
+    parse_mail_name,
+    read_project_head,
+    read_project_text,
+)
 
 from loop_engine.gate import LaneFacts
 
@@ -117,21 +130,24 @@ class Observation:
 
 
 def observe_lanes(
-    substrate: SubstrateLike, registry: Sequence[Harness] | None = None
+    substrate: SubstrateLike,
+    registry: Sequence[Harness] | None = None,
+    windows: Sequence[Lane] | None = None,
+    statuses: Sequence[LaneStatus] | None = None,
 ) -> tuple[dict[str, LaneView], frozenset[str], list[Harness]]:
     """The live fleet (statuses, harnesses, whether each pane runs an agent), the AI harness names, and
     the registry. The independent substrate calls run side by side (each is a subprocess); pass the
-    registry when it is already known.
+    registry, the session's windows (list-lanes) or the lane statuses when they are already known.
     """
     with ThreadPoolExecutor(max_workers=3) as pool:
-        f_status = pool.submit(substrate.lane_status)
-        f_lanes = pool.submit(substrate.list_lanes)
+        f_status = pool.submit(substrate.lane_status) if statuses is None else None
+        f_lanes = pool.submit(substrate.list_lanes) if windows is None else None
         f_registry = pool.submit(substrate.registry) if registry is None else None
-        statuses = f_status.result()
-        windows = f_lanes.result()
+        statuses = f_status.result() if f_status is not None else statuses or ()
+        windows = f_lanes.result() if f_lanes is not None else windows
         harnesses = f_registry.result() if f_registry is not None else list(registry or ())
     ai = frozenset(h.name for h in harnesses if h.kind == "ai")
-    meta = {lane.window: lane for lane in windows}
+    meta = {lane.window: lane for lane in windows or ()}
     views: dict[str, LaneView] = {}
     for status in statuses:
         name = status.lane or ""
@@ -184,31 +200,108 @@ def read_mail_head(path: Path) -> tuple[str | None, str | None]:
     return found
 
 
-def pending_mail(mailbox: Path) -> list[MailItem]:
-    """Pending messages, oldest first (by file name), from the top level of the mailbox only."""
+MAIL_HEADS_VERSION = 2
+MAIL_HEADS_CAP = 64 * 1024 * 1024
+# a head is remembered only once its file is older than this: a second edit within the same clock tick
+# and of the same size would otherwise go unseen (git's "racily clean" rule)
+MAIL_HEADS_RACY_NS = 2_000_000_000
+
+
+class MailHeads:
+    """The pending mail read once: per message its parsed name and head (sender, recipient, subject,
+    task), kept across runs in a cache file (the engine's mail-heads.json) keyed by (name, size, mtime_ns),
+    so a message added, rewritten or removed is read again and every other one is not. Only a cache:
+    a missing, damaged or foreign file reads as empty and is rebuilt, an entry that does not agree with
+    its name is read again, a file that cannot be written leaves the answer uncached; it is replaced
+    atomically (a concurrent writer leaves the last whole file)."""
+
+    def __init__(self, mailbox: Path, file: Path | None) -> None:
+        self.mailbox = mailbox
+        self.file = file
+        self.now_ns = time.time_ns()
+        self._old: dict[str, Any] = {}
+        self._new: dict[str, list[Any]] = {}
+        self._dirty = False
+        if self.file is not None:
+            self._load(self.file)
+
+    def _load(self, file: Path) -> None:
+        try:
+            doc = json.loads(read_project_text(file, MAIL_HEADS_CAP))
+        except (OSError, ValueError, RecursionError):  # missing, unreadable or damaged: start empty
+            self._dirty = True
+            return
+        if (
+            isinstance(doc, dict)
+            and doc.get("version") == MAIL_HEADS_VERSION
+            and doc.get("mailbox") == str(self.mailbox)
+            and isinstance(doc.get("heads"), dict)
+        ):
+            self._old = doc["heads"]
+        else:
+            self._dirty = True
+
+    def item(self, name: str, path: str, st: os.stat_result) -> MailItem | None:
+        """The pending message `name` (at `path`, stat `st`), or None when the name is not a message's."""
+        cached = self._old.get(name)
+        if (
+            type(cached) is list
+            and len(cached) == 6
+            and type(cached[0]) is int
+            and type(cached[1]) is int
+            and cached[0] == st.st_size
+            and cached[1] == st.st_mtime_ns
+            and all(v is None or type(v) is str for v in cached[2:4])
+            and all(type(v) is str for v in cached[4:])
+            # YYYYMMDD-HHMMSS-<from>-to-<to>[.N].md: the parse it remembers is this name's
+            and name[16:].startswith(f"{cached[4]}-to-{cached[5]}.")
+        ):
+            self._new[name] = cached
+            subject, task, sender, recipient = cached[2:]
+        else:
+            try:
+                parsed = parse_mail_name(name)
+            except SchemaError:
+                return None
+            sender, recipient = parsed.sender, parsed.recipient
+            subject, task = read_mail_head(Path(path))
+            if self.now_ns - st.st_mtime_ns >= MAIL_HEADS_RACY_NS:
+                self._new[name] = [st.st_size, st.st_mtime_ns, subject, task, sender, recipient]
+            self._dirty = True
+        return MailItem(
+            name=name, path=Path(path), sender=sender, recipient=recipient, subject=subject, task=task
+        )
+
+    def save(self) -> None:
+        """Write the heads when they changed (messages no longer pending drop out)."""
+        if self.file is None or (not self._dirty and len(self._new) == len(self._old)):
+            return
+        doc = {"version": MAIL_HEADS_VERSION, "mailbox": str(self.mailbox), "heads": self._new}
+        # a read-only project, a full disk: the answer stands, the next run reads again
+        with contextlib.suppress(OSError):
+            atomic_write(self.file, json.dumps(doc, ensure_ascii=False, separators=(",", ":")), durable=False)
+
+
+def pending_mail(mailbox: Path, cache: Path | None = None) -> list[MailItem]:
+    """Pending messages, oldest first (by file name), from the top level of the mailbox only; with
+    `cache`, each one's name and head are read once across runs (see MailHeads)."""
     items: list[MailItem] = []
     try:
         entries = list(os.scandir(mailbox))
     except (FileNotFoundError, NotADirectoryError):
         return items
+    heads = MailHeads(mailbox, cache)
     for entry in entries:
         if not entry.name.endswith(".md") or not entry.is_file(follow_symlinks=False):
             continue
         try:
-            parsed = parse_mail_name(entry.name)
-        except SchemaError:
-            continue
-        subject, task = read_mail_head(Path(entry.path))
-        items.append(
-            MailItem(
-                name=entry.name,
-                path=Path(entry.path),
-                sender=parsed.sender,
-                recipient=parsed.recipient,
-                subject=subject,
-                task=task,
-            )
-        )
+            st = entry.stat(follow_symlinks=False)
+        except OSError:
+            continue  # acked (moved away) since the listing
+        item = heads.item(entry.name, entry.path, st)
+        if item is not None:
+            items.append(item)
+    heads.save()
     items.sort(key=lambda m: _mail_sort_key(m.name))
     return items
 

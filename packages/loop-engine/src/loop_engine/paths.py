@@ -73,6 +73,11 @@ class EnginePaths:
         return self.engine_dir / "lanes-seen.json"
 
     @property
+    def mail_heads(self) -> Path:
+        """The pending mail's parsed names and heads, a cache (see observe.MailHeads)."""
+        return self.engine_dir / "mail-heads.json"
+
+    @property
     def budget(self) -> Path:
         return self.engine_dir / "budget.json"
 

@@ -325,13 +325,13 @@ class Thinker:
         t0 = time.monotonic()
         if internal:
             text = self._builtin(obs, tasks)
-            atomic_write(transcript, f"harness: builtin\n--- output ---\n{text}")
+            atomic_write(transcript, f"harness: builtin\n--- output ---\n{text}", durable=False)
             return BrainAnswer(text, time.monotonic() - t0, str(transcript), "builtin")
         assert prompt is not None
         self.budget.spend()
         if self.brain_fn is not None:
             text = self.brain_fn(prompt)
-            atomic_write(transcript, f"harness: (in-process)\n--- output ---\n{text}")
+            atomic_write(transcript, f"harness: (in-process)\n--- output ---\n{text}", durable=False)
             return BrainAnswer(text, time.monotonic() - t0, str(transcript), "fn")
         return self.oneshot(harness, prompt, float(self.config.model.brain.timeout_s), transcript)
 

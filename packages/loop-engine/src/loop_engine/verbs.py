@@ -12,8 +12,8 @@ from loop_engine import queue as q
 from loop_engine.basics import EngineError
 from loop_engine.events import EventLog
 from loop_engine.execute import Executor, shape_context
+from loop_engine.fleet import Fleet
 from loop_engine.gate import gate_actions
-from loop_engine.observe import SubstrateLike
 from loop_engine.paths import EnginePaths
 from loop_engine.recovery import Recovery
 from loop_engine.store import updating
@@ -23,13 +23,13 @@ class HumanGate:
     def __init__(
         self,
         paths: EnginePaths,
-        substrate: SubstrateLike,
+        fleet: Fleet,
         events: EventLog,
         executor: Executor,
         recovery: Recovery,
     ) -> None:
         self.paths = paths
-        self.substrate = substrate
+        self.fleet = fleet
         self.events = events
         self.executor = executor
         self.recovery = recovery
@@ -42,10 +42,11 @@ class HumanGate:
             raise EngineError(f"{decision_id} is not the pending decision (pending: {doc.get('id')})")
         return doc
 
-    def require_session(self) -> None:
-        """EngineError unless the session's tmux server answers (asked through the substrate)."""
+    def require_session(self, *, observe_next: bool = False) -> None:
+        """EngineError unless the session's tmux server answers (its windows listed by the substrate).
+        `observe_next`: a cycle follows, so the lane statuses are read alongside for its observation."""
         try:
-            self.substrate.list_lanes()
+            self.fleet.probe(statuses=observe_next)
         except Exception as exc:
             text = str(exc).strip()
             first = text.splitlines()[0] if text else type(exc).__name__

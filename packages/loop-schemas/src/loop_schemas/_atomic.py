@@ -26,11 +26,15 @@ def _fsync_dir(directory: Path) -> None:
     shared_atomic.fsync_dir(str(directory))
 
 
-def atomic_write(path: Path | str, data: str | bytes, *, mode: int | None = None) -> None:
+def atomic_write(
+    path: Path | str, data: str | bytes, *, mode: int | None = None, durable: bool = True
+) -> None:
     """Replace `path` with `data` atomically: temp file in the same directory, fsync, rename, fsync the dir.
 
     A reader sees the old content or the new, never a torn file. The file keeps its permission bits
-    (or gets `mode`, default 0o644 for a new file).
+    (or gets `mode`, default 0o644 for a new file). `durable=False` skips both fsyncs: still atomic
+    for readers and across a killed process, but after a power loss the file may hold the old content
+    or be damaged: only for files whose readers take damage as absence and that hold no decision.
     """
     target = Path(path)
     target.parent.mkdir(parents=True, exist_ok=True)
@@ -45,14 +49,16 @@ def atomic_write(path: Path | str, data: str | bytes, *, mode: int | None = None
         with os.fdopen(fd, "wb") as fh:
             fh.write(raw)
             fh.flush()
-            os.fsync(fh.fileno())
+            if durable:
+                os.fsync(fh.fileno())
         os.chmod(tmp, mode)
         os.replace(tmp, target)
     except BaseException:
         with contextlib.suppress(OSError):
             os.unlink(tmp)
         raise
-    _fsync_dir(target.parent)
+    if durable:
+        _fsync_dir(target.parent)
 
 
 def append_line(path: Path | str, line: str) -> None:

@@ -6,14 +6,18 @@ CLIs do not offer (a pane's text) use libtmux. Failures raise SubstrateError.
 
 from __future__ import annotations
 
+import contextlib
+import hashlib
 import io
 import json
 import os
 import re
 import shutil
+import stat
 import subprocess
 import sys
 import threading
+import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, Literal, TypeVar
@@ -28,6 +32,8 @@ from loop_schemas import (
     LaneList,
     LaneStatus,
     LaneStatusReport,
+    atomic_write,
+    read_project_text,
 )
 from pydantic import BaseModel, ValidationError
 
@@ -310,7 +316,20 @@ class Substrate:
         return Path(proc.stdout.strip().splitlines()[-1])
 
     def registry(self) -> list[Harness]:
-        return self._json("lib/harness-registry.sh", ["list", "--json"], HarnessRegistry).harnesses
+        """`harness-registry.sh list --json`, cached per user and install (see _RegistryCache)."""
+        cache = _RegistryCache()
+        hit = cache.read()
+        if hit is not None:
+            return hit.harnesses
+        proc = self.run(REGISTRY_LIST[0], REGISTRY_LIST[1:])
+        try:
+            doc = HarnessRegistry.model_validate(json.loads(proc.stdout))
+        except (ValueError, ValidationError) as exc:
+            first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+            argv = self.argv(REGISTRY_LIST[0], REGISTRY_LIST[1:])
+            raise SubstrateError(argv, proc.returncode, f"bad JSON output: {first}") from None
+        cache.write(proc.stdout)
+        return doc.harnesses
 
     def roster(self) -> HarnessRoster:
         """`harness-registry.sh roster --json`: the twelve harnesses' governance fields and `present`."""
@@ -340,3 +359,64 @@ def roster(socket: str | None = None) -> HarnessRoster:
 def harness_health(harness: str, *, timeout: float = HEALTH_TIMEOUT) -> HarnessHealth:
     """One harness's health word (runs its registry health_probe, bounded by the registry's own timeout)."""
     return Substrate("", Path.cwd()).harness_health(harness, timeout=timeout)
+
+
+REGISTRY_LIST = ("lib/harness-registry.sh", "list", "--json")
+# the registry's data is the bash script, typed by its python helper: the listing changes only with them
+REGISTRY_SOURCES = ("lib/harness-registry.sh", "lib/registry.py")
+REGISTRY_CACHE_VERSION = 1
+REGISTRY_CACHE_CAP = 4 * 1024 * 1024
+REGISTRY_RACY_NS = 2_000_000_000
+
+
+class _RegistryCache:
+    """The registry listing in the user's cache folder (XDG_CACHE_HOME, else ~/.cache, then
+    loop-substrate/), one file per installed shell/, keyed by the path, size and mtime of the files it
+    comes from: a cycle does not run bash and python to read data that changes only with an install.
+    Never in the project, where a lane could write it (the listing names the commands the engine runs).
+    Only a cache: a missing, damaged, stale or not-our-own file is a miss; one that cannot be written
+    is no error; a source changed within the last two seconds is not cached (a second edit in the same
+    clock tick and of the same size would go unseen)."""
+
+    def __init__(self) -> None:
+        self.file: Path | None = None
+        self.key: list[Any] = [REGISTRY_CACHE_VERSION]
+        self.mtimes: list[int] = []
+        try:
+            for name in REGISTRY_SOURCES:
+                path = script_path(name)
+                st = path.stat()
+                self.key.append([str(path), st.st_size, st.st_mtime_ns])
+                self.mtimes.append(st.st_mtime_ns)
+            base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+            tag = hashlib.sha256(str(script_path(REGISTRY_SOURCES[0])).encode()).hexdigest()[:16]
+            self.file = Path(base) / "loop-substrate" / f"harness-registry-{tag}.json"
+        except (OSError, RuntimeError, SubstrateError):
+            self.file = None
+
+    @staticmethod
+    def _ours(path: Path) -> bool:
+        """A regular file of this user's that no one else may write (not a link planted elsewhere)."""
+        st = path.lstat()
+        return stat.S_ISREG(st.st_mode) and st.st_uid == os.getuid() and not st.st_mode & 0o022
+
+    def read(self) -> HarnessRegistry | None:
+        if self.file is None:
+            return None
+        try:
+            if not self._ours(self.file):
+                return None
+            doc = json.loads(read_project_text(self.file, REGISTRY_CACHE_CAP))
+            if not isinstance(doc, dict) or doc.get("key") != self.key:
+                return None
+            return HarnessRegistry.model_validate(doc.get("registry"))
+        except (OSError, ValueError, RecursionError, ValidationError):
+            return None
+
+    def write(self, listing: str) -> None:
+        if self.file is None or any(time.time_ns() - m < REGISTRY_RACY_NS for m in self.mtimes):
+            return
+        with contextlib.suppress(OSError, ValueError):
+            doc = {"key": self.key, "registry": json.loads(listing)}
+            self.file.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+            atomic_write(self.file, json.dumps(doc, separators=(",", ":")) + "\n", mode=0o600, durable=False)
