@@ -15,7 +15,13 @@ from __future__ import annotations
 
 import datetime as _dt
 import importlib.util
+import json
+import os
+import random
+import re
+import subprocess
 import sys
+import tempfile
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -23,9 +29,10 @@ from typing import Any
 import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
-from loop_schemas import _shared, parse_mail
+from loop_schemas import LaneConfig, ResolvedLaneConfig, _shared, parse_lane_config, parse_mail
 from loop_schemas._frontmatter import parse_frontmatter, set_frontmatter_key
 from loop_schemas.errors import SchemaError
+from loop_schemas.registry import HARNESS_ORDER
 from loop_schemas.task import format_task
 
 REPO = Path(__file__).resolve().parents[3]
@@ -350,3 +357,339 @@ def test_the_adr_writer_writes_inside_the_subset(
         assert "block list" in str(exc)
         return
     assert _both_read(written) == {**expected, **values}
+
+
+# ---- lane-config: the shell's resolver and loop_schemas.parse_lane_config ------------------------
+#
+# Documents come from a seeded random.Random (hypothesis supplies the seed): a hypothesis draw per
+# character costs ~30 ms a document, a plain generator microseconds; each example is a batch of
+# documents the shell answers in one process (tests/shell_batch.py), not one python3 per document.
+
+BATCH_HELPER = Path(__file__).with_name("shell_batch.py")
+# Documents (task trees) per reader pair: at least 2,000; the "deep" profile raises it.
+DOCS = max(2000, settings.default.max_examples)
+BATCH = 100
+BATCHES = settings(
+    max_examples=-(-DOCS // BATCH), deadline=None, suppress_health_check=_HEALTH, database=None
+)
+
+
+def shell_batch(requests: list[tuple[str, list[str]]], env: dict[str, str] | None = None) -> list[Any]:
+    """Each (shell/lib module, argv) run as its CLI, all in one python3: [{rc, out, err}, ...]."""
+    lines = "".join(json.dumps({"module": m, "argv": a}) + "\n" for m, a in requests)
+    proc = subprocess.run(
+        [sys.executable, str(BATCH_HELPER), str(LIB)],
+        input=lines.encode(),
+        capture_output=True,
+        check=False,
+        env={**os.environ, **(env or {})},
+    )
+    assert proc.returncode == 0, proc.stderr.decode(errors="replace")
+    answers = [json.loads(line) for line in proc.stdout.decode().splitlines()]
+    assert len(answers) == len(requests)
+    return answers
+
+
+_POOL = list("ab -:#'\",[]{}?!&*|>%@`~.0123456789\\/eE+_=<xyz\u00e9\u00a0\u3000\u2028\x85\x7f\t\x00\U0001f680")
+
+
+def _rtext(rnd: random.Random, size: int = 8) -> str:
+    out = []
+    for _ in range(rnd.randint(0, size)):
+        roll = rnd.random()
+        if roll < 0.8:
+            out.append(rnd.choice(_POOL))
+        else:  # any character at all (no lone surrogate: the file is UTF-8)
+            code = rnd.randint(0, 0x10FFFF)
+            out.append(chr(code) if not 0xD800 <= code <= 0xDFFF else "s")
+    return "".join(out)
+
+
+def yaml_string(rnd: random.Random, value: str, flow: bool) -> str:
+    """`value` written as YAML that reads back as that string: bare, 'single' or "double" quoted."""
+    clean = all(fm.printable(c) and c not in fm.LINE_BREAKS and c != "\t" for c in value)
+    styles = ["double"]
+    if clean:
+        styles.append("single")
+        if fm.bare_ok(value, flow) and fm._TYPED.match(value) is None:
+            styles.append("bare")
+    style = rnd.choice(styles)
+    if style == "bare":
+        return value
+    if style == "single":
+        return "'" + value.replace("'", "''") + "'"
+    # JSON's escapes are YAML's; ensure_ascii writes an emoji as a surrogate-pair escape
+    return json.dumps(value, ensure_ascii=not clean or rnd.random() < 0.5)
+
+
+class Field_:
+    """One kind of lane field: a value the shell and the model accept (written, meant) and values of a
+    wrong type (written) both refuse."""
+
+    def good(self, rnd: random.Random, flow: bool) -> tuple[str, Any]:
+        raise NotImplementedError
+
+    bad: tuple[str, ...] = ()
+
+
+class Text(Field_):
+    bad = ("12", "1.5", "yes", "true", "[a]", "{a: 1}", "2024-01-02", "!!binary aGk=", "[]")
+
+    def good(self, rnd: random.Random, flow: bool) -> tuple[str, Any]:
+        value = _rtext(rnd)
+        if rnd.random() < 0.1:
+            return rnd.choice(["", "~", "null"]), None  # blank, null: unset
+        return yaml_string(rnd, value, flow), (value or None)
+
+
+class Bool(Field_):
+    bad = ("'yes'", '"true"', "1", "0", "on_", "[true]", "{}", "2024-01-02", "yes please")
+
+    def good(self, rnd: random.Random, flow: bool) -> tuple[str, Any]:
+        value = rnd.random() < 0.5
+        spellings = ["true", "True", "TRUE", "yes", "on"] if value else ["false", "False", "no", "off", "Off"]
+        if rnd.random() < 0.1:
+            return rnd.choice(["", "~", "null"]), False  # unset: false
+        return rnd.choice(spellings), value
+
+
+class Choice(Field_):
+    def __init__(self, *values: str) -> None:
+        self.values = values
+        self.bad = ("12", "true", "[a]", "{a: 1}", "other")
+
+    def good(self, rnd: random.Random, flow: bool) -> tuple[str, Any]:
+        value = rnd.choice(self.values)
+        return yaml_string(rnd, value, flow), value
+
+
+class Harness(Field_):
+    """A harness of the registry; `bad` ones are refused by the shell alone (see CONTRACT: the model
+    does not read the registry)."""
+
+    bad = ("12", "[pi]", "{a: b}", "true")
+
+    def good(self, rnd: random.Random, flow: bool) -> tuple[str, Any]:
+        if rnd.random() < 0.1:
+            return rnd.choice(["", "~"]), None
+        value = rnd.choice(HARNESS_ORDER)
+        return yaml_string(rnd, value, flow), value
+
+
+# THE table of lane fields: a field added to lanes (the resolver, LaneSpec and --json) is one line here,
+# e.g. "sandbox": Bool() or "kind": Choice("standing", "worker").
+LANE_FIELDS: dict[str, Field_] = {
+    "harness": Harness(),
+    "model": Text(),
+    "cmd": Text(),
+    "repo": Text(),
+    "role": Text(),
+    "auto_approve": Bool(),
+}
+UNKNOWN_HARNESSES = ("clause", "Claude", "pi2")
+LANE_NAMES = ("coord", "web", "infra", "validate-left", "validate-right", "ops-top", "ops-bottom", "docs")
+_ODD_LANE_NAMES = ("webb", "Web", "1", "null", "true", '"docs "', "'coord'")
+
+
+def lane_config_document(rnd: random.Random, near: bool) -> tuple[str, dict[str, dict[str, Any]] | None]:
+    """(a lane-config, the resolved lanes it means without `launch`; None when it is not a plain good
+    document: odd lanes, bad values, an unknown harness, a bad engine section, or bent by a mutation)."""
+    good = True
+    lines: list[str] = []
+    expected: dict[str, dict[str, Any]] = {}
+    if rnd.random() < 0.2:
+        lines.append(rnd.choice(["# a lane-config", "version: 1", "other: [1, 2]"]))
+    engine = rnd.random()
+    if engine < 0.1:
+        lines += ["engine:", "  approval_mode: manual", "  poll_interval_s: 5"]
+    elif engine < 0.15 and near:
+        lines += ["engine:", "  poll_interval_s: " + rnd.choice(["-1", "x", ".inf", "[1]"])]
+        good = False
+    lanes = rnd.sample(LANE_NAMES, rnd.randint(0, 4))
+    if near and rnd.random() < 0.2:
+        lanes.append(rnd.choice(_ODD_LANE_NAMES))
+        good = False
+    if not lanes and rnd.random() < 0.5:
+        lines.append(rnd.choice(["lanes:", "lanes: {}", "lanes: ~"]))
+    elif lanes:
+        lines.append("lanes:")
+    indent = " " * rnd.choice([1, 2, 4])
+    for lane in lanes:
+        flow = rnd.random() < 0.3
+        shape = rnd.random()
+        if shape < 0.1:
+            lines.append(f"{indent}{lane}:")
+            fields: dict[str, str] = {}
+        elif near and shape < 0.15:
+            lines.append(f"{indent}{lane}: " + rnd.choice(["[pi]", "pi", "12", "''"]))
+            good = False
+            continue
+        else:
+            fields = {}
+            for name in rnd.sample(list(LANE_FIELDS), rnd.randint(0, len(LANE_FIELDS))):
+                kind = LANE_FIELDS[name]
+                if near and kind.bad and rnd.random() < 0.15:
+                    fields[name] = rnd.choice(kind.bad)
+                    good = False
+                elif near and isinstance(kind, Harness) and rnd.random() < 0.1:
+                    fields[name] = rnd.choice(UNKNOWN_HARNESSES)
+                    good = False
+                else:
+                    written, value = kind.good(rnd, flow)
+                    fields[name] = written
+                    if lane in LANE_NAMES:
+                        expected.setdefault(lane, {})[name] = value
+            if rnd.random() < 0.1:
+                fields["extra_key"] = rnd.choice(["1", "[a, b]", "x"])
+            if flow:
+                inner = ", ".join(f"{k}: {v}" if v else f"{k}:" for k, v in fields.items())
+                lines.append(f"{indent}{lane}: {{{inner}}}")
+            else:
+                lines.append(f"{indent}{lane}:" + ("" if fields else " {}"))
+                lines += [f"{indent}{indent}{k}: {v}".rstrip(" ") for k, v in fields.items()]
+        if lane in LANE_NAMES:
+            spec = expected.setdefault(lane, {})
+            for name, kind in LANE_FIELDS.items():
+                spec.setdefault(name, False if isinstance(kind, Bool) else None)
+    eol = rnd.choice(["\n", "\n", "\r\n"])
+    text = rnd.choice(["", "\ufeff"]) + eol.join(lines) + (eol if lines else "")
+    if near and rnd.random() < 0.5:
+        text = _bend(rnd, text)
+        good = False
+    return text, (expected if good else None)
+
+
+_JUNK = ("\t", ":", ": ", "&a ", "*a", "!!binary ", "- ", "{", "}", "[", "'", '"', "#", "\x00", "\x85", " ", "\n")
+
+
+def _bend(rnd: random.Random, text: str) -> str:
+    for _ in range(rnd.randint(1, 3)):
+        at = rnd.randint(0, len(text))
+        roll = rnd.random()
+        if roll < 0.6:
+            text = text[:at] + rnd.choice(_JUNK) + text[at:]
+        elif roll < 0.8:
+            text = text[:at] + text[at + 1 :]
+        else:
+            text = text[:at] + _rtext(rnd, 4) + text[at:]
+    return text
+
+
+def _problem_kind(line: str) -> str:
+    """What a `validate` line reports: an unknown lane, an unknown harness, or another problem."""
+    if re.search(r": unknown lane ", line):
+        return "lane"
+    if re.search(r": lane [^:]+: unknown harness .+ \(known: [^()]*\)$", line):
+        return "harness"
+    return "other"
+
+
+_RESOLVER_ENV = {"LANE_CONFIG_HOSTNAME": "no-overlay-differential", "LANE_CONFIG_PROJECT_ROOT": ""}
+
+
+def _model_lanes(config: LaneConfig) -> dict[str, dict[str, Any]]:
+    return {
+        lane: {name: getattr(spec, name) for name in LANE_FIELDS}
+        for lane, spec in config.lanes.items()
+    }
+
+
+def check_lane_configs(docs: list[tuple[str, dict[str, dict[str, Any]] | None]], folder: Path) -> None:
+    """The shell's print-resolved and validate against parse_lane_config, document by document."""
+    requests: list[tuple[str, list[str]]] = []
+    paths = []
+    for index, (text, _) in enumerate(docs):
+        path = folder / f"lc-{index}.yaml"
+        path.write_bytes(text.encode("utf-8"))
+        paths.append(path)
+        requests.append(("lane_config", ["--lane-config", str(path), "print-resolved", "--json"]))
+        requests.append(("lane_config", ["--lane-config", str(path), "validate"]))
+    answers = shell_batch(requests, _RESOLVER_ENV)
+    for (text, expected), path, resolved, validated in zip(docs, paths, answers[::2], answers[1::2]):
+        why = f"document {text!r}: print-resolved {resolved!r}, validate {validated!r}"
+        assert "Traceback" not in resolved["err"] + validated["err"], why
+        kinds = {_problem_kind(line) for line in validated["out"].splitlines()}
+        if validated["rc"] == 0:
+            kinds = set()
+        elif not validated["out"]:  # the file itself is refused (bad YAML, not a mapping): on stderr
+            assert validated["rc"] == 1 and len(validated["err"].splitlines()) == 1, why
+            kinds = {"other"}
+        # the shell's own two verbs agree: print-resolved refuses all but unknown lanes (it warns)
+        assert (resolved["rc"] == 0) == (kinds <= {"lane"}), why
+        try:
+            model: LaneConfig | None = parse_lane_config(text)
+            refusal: SchemaError | None = None
+        except SchemaError as exc:
+            model, refusal = None, exc
+        if resolved["rc"] != 0:
+            assert resolved["rc"] == 1 and resolved["out"] == "", why
+            errors = [line for line in resolved["err"].splitlines() if ": warning: " not in line]
+            assert len(errors) == 1 and errors[0].startswith("lane-config-resolver: "), why  # one line
+        # The verdicts agree, but for the two differences CONTRACT.md states: the model does not read
+        # the harness registry (an unknown harness is the shell's refusal alone), and the shell does not
+        # read the engine section (a bad one is the model's refusal alone).
+        engine_only = refusal is not None and all(p.field.startswith("engine") for p in refusal.problems)
+        if model is None:
+            assert kinds - {"harness"} or engine_only, f"the model alone refuses: {refusal}; {why}"
+        else:
+            assert kinds <= {"harness"}, f"the shell alone refuses; {why}"
+        if resolved["rc"] == 0:
+            doc = json.loads(resolved["out"])
+            shown = ResolvedLaneConfig.model_validate(doc)
+            shell_lanes = {
+                lane: {name: getattr(spec, name) for name in LANE_FIELDS} for lane, spec in shown.lanes.items()
+            }
+            if model is not None:
+                assert shell_lanes == _model_lanes(model), why
+            if expected is not None:
+                assert shell_lanes == expected, why
+        if expected is not None:
+            assert model is not None and _model_lanes(model) == expected, why
+
+
+@BATCHES
+@given(st.randoms(use_true_random=True))
+def test_lane_config_the_resolver_and_the_model_agree(rnd: random.Random) -> None:
+    docs = [lane_config_document(rnd, near=rnd.random() < 0.6) for _ in range(BATCH)]
+    with tempfile.TemporaryDirectory() as folder:
+        check_lane_configs(docs, Path(folder))
+
+
+_LANE_CASES = [
+    ("lanes:\n  web: {harness: pi, auto_approve: 'yes'}\n", None),  # the model read "yes" as true
+    ("lanes:\n  web: {harness: pi, auto_approve: 1}\n", None),  # the model read 1 as true
+    ("lanes:\n  web: {model: !!binary aGk=}\n", None),  # the model read bytes as a string
+    ("lanes:\n  web: {model: '', role: \"\"}\n", {"web": {**dict.fromkeys(LANE_FIELDS), "auto_approve": False}}),
+    ("lanes:\n  web: {auto_approve: null}\n", {"web": {**dict.fromkeys(LANE_FIELDS), "auto_approve": False}}),
+    (
+        'lanes:\n  web: {role: "\\ud83d\\ude80"}\n',  # an escaped surrogate pair is the emoji
+        {"web": {**dict.fromkeys(LANE_FIELDS), "auto_approve": False, "role": "\U0001f680"}},
+    ),
+    ("lanes:\n  web: {harness: clause, model: 4}\n  docs: [pi]\n", None),  # two problems, one line
+    ("lanes:\n  webb: {harness: pi}\n", None),  # an unknown lane: validate and the model refuse
+    ("engine:\n  poll_interval_s: -1\nlanes:\n  web: {harness: pi}\n", None),  # the model alone
+    ("\t", None),  # YAML refuses a tab; the model skipped a blank-looking text
+    ("~: 1\nlanes:\n  web: {harness: pi}\n", None),  # a top-level key that is not a string: the shell read it
+]
+
+
+@pytest.mark.parametrize(("text", "expected"), _LANE_CASES)
+def test_lane_config_cases(tmp_path: Path, text: str, expected: Any) -> None:
+    check_lane_configs([(text, expected)], tmp_path)
+
+
+def test_the_batch_runs_the_resolver_as_the_shell_does(tmp_path: Path) -> None:
+    """The batch runner answers what `lane-config-resolver.sh print-resolved --json` prints."""
+    rnd = random.Random(23)
+    docs = [lane_config_document(rnd, near=True) for _ in range(8)] + [(t, None) for t, _ in _LANE_CASES]
+    for index, (text, _) in enumerate(docs):
+        (tmp_path / f"{index}.yaml").write_bytes(text.encode())
+    requests = [("lane_config", ["--lane-config", str(tmp_path / f"{i}.yaml"), "print-resolved", "--json"])
+                for i in range(len(docs))]
+    env = {**os.environ, **_RESOLVER_ENV}
+    for (_, argv), answer in zip(requests, shell_batch(requests, _RESOLVER_ENV)):
+        proc = subprocess.run(
+            ["bash", str(LIB / "lane-config-resolver.sh"), "print-resolved", "--json", *argv[:2]],
+            capture_output=True, text=True, check=False, env=env,
+        )
+        assert (proc.returncode, proc.stdout, proc.stderr) == (answer["rc"], answer["out"], answer["err"])
