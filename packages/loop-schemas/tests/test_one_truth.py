@@ -33,7 +33,7 @@ from loop_schemas import LaneConfig, ResolvedLaneConfig, _shared, parse_lane_con
 from loop_schemas._frontmatter import parse_frontmatter, set_frontmatter_key
 from loop_schemas.errors import SchemaError
 from loop_schemas.registry import HARNESS_ORDER
-from loop_schemas.task import format_task
+from loop_schemas.task import TASK_FILE_RE, TaskLintReport, format_task, lint_tasks, parse_task, task_paths
 
 REPO = Path(__file__).resolve().parents[3]
 LIB = REPO / "shell" / "lib"
@@ -54,6 +54,7 @@ def _load(name: str) -> ModuleType:
 fm = _load("frontmatter")
 shell_mail = _load("mail")
 shell_adr = _load("adr")
+shell_tasks = _load("tasks")
 
 # At least 2,000 documents per reader pair; the "deep" profile (make test-deep) raises it.
 _HEALTH = [HealthCheck.too_slow, HealthCheck.filter_too_much]
@@ -390,7 +391,8 @@ def shell_batch(requests: list[tuple[str, list[str]]], env: dict[str, str] | Non
     return answers
 
 
-_POOL = list("ab -:#'\",[]{}?!&*|>%@`~.0123456789\\/eE+_=<xyz\u00e9\u00a0\u3000\u2028\x85\x7f\t\x00\U0001f680")
+_POOL = list("ab -:#'\",[]{}?!&*|>%@`~.0123456789\\/eE+_=<xyz")
+_POOL += ["\u00e9", "\u00a0", "\u3000", "\u2028", "\x85", "\x7f", "\t", "\x00", "\U0001f680"]
 
 
 def _rtext(rnd: random.Random, size: int = 8) -> str:
@@ -422,7 +424,7 @@ def yaml_string(rnd: random.Random, value: str, flow: bool) -> str:
     return json.dumps(value, ensure_ascii=not clean or rnd.random() < 0.5)
 
 
-class Field_:
+class LaneField:
     """One kind of lane field: a value the shell and the model accept (written, meant) and values of a
     wrong type (written) both refuse."""
 
@@ -432,7 +434,7 @@ class Field_:
     bad: tuple[str, ...] = ()
 
 
-class Text(Field_):
+class Text(LaneField):
     bad = ("12", "1.5", "yes", "true", "[a]", "{a: 1}", "2024-01-02", "!!binary aGk=", "[]")
 
     def good(self, rnd: random.Random, flow: bool) -> tuple[str, Any]:
@@ -442,7 +444,7 @@ class Text(Field_):
         return yaml_string(rnd, value, flow), (value or None)
 
 
-class Bool(Field_):
+class Bool(LaneField):
     bad = ("'yes'", '"true"', "1", "0", "on_", "[true]", "{}", "2024-01-02", "yes please")
 
     def good(self, rnd: random.Random, flow: bool) -> tuple[str, Any]:
@@ -453,7 +455,7 @@ class Bool(Field_):
         return rnd.choice(spellings), value
 
 
-class Choice(Field_):
+class Choice(LaneField):
     def __init__(self, *values: str) -> None:
         self.values = values
         self.bad = ("12", "true", "[a]", "{a: 1}", "other")
@@ -463,7 +465,7 @@ class Choice(Field_):
         return yaml_string(rnd, value, flow), value
 
 
-class Harness(Field_):
+class Harness(LaneField):
     """A harness of the registry; `bad` ones are refused by the shell alone (see CONTRACT: the model
     does not read the registry)."""
 
@@ -478,7 +480,7 @@ class Harness(Field_):
 
 # THE table of lane fields: a field added to lanes (the resolver, LaneSpec and --json) is one line here,
 # e.g. "sandbox": Bool() or "kind": Choice("standing", "worker").
-LANE_FIELDS: dict[str, Field_] = {
+LANE_FIELDS: dict[str, LaneField] = {
     "harness": Harness(),
     "model": Text(),
     "cmd": Text(),
@@ -559,7 +561,8 @@ def lane_config_document(rnd: random.Random, near: bool) -> tuple[str, dict[str,
     return text, (expected if good else None)
 
 
-_JUNK = ("\t", ":", ": ", "&a ", "*a", "!!binary ", "- ", "{", "}", "[", "'", '"', "#", "\x00", "\x85", " ", "\n")
+_JUNK = ("\t", ":", ": ", "&a ", "*a", "!!binary ", "- ", "{", "}", "[", "'", '"', "#", "\x00", "\x85", " ")
+_JUNK += ("\n",)
 
 
 def _bend(rnd: random.Random, text: str) -> str:
@@ -588,24 +591,19 @@ _RESOLVER_ENV = {"LANE_CONFIG_HOSTNAME": "no-overlay-differential", "LANE_CONFIG
 
 
 def _model_lanes(config: LaneConfig) -> dict[str, dict[str, Any]]:
-    return {
-        lane: {name: getattr(spec, name) for name in LANE_FIELDS}
-        for lane, spec in config.lanes.items()
-    }
+    return {lane: {name: getattr(spec, name) for name in LANE_FIELDS} for lane, spec in config.lanes.items()}
 
 
 def check_lane_configs(docs: list[tuple[str, dict[str, dict[str, Any]] | None]], folder: Path) -> None:
     """The shell's print-resolved and validate against parse_lane_config, document by document."""
     requests: list[tuple[str, list[str]]] = []
-    paths = []
     for index, (text, _) in enumerate(docs):
         path = folder / f"lc-{index}.yaml"
         path.write_bytes(text.encode("utf-8"))
-        paths.append(path)
         requests.append(("lane_config", ["--lane-config", str(path), "print-resolved", "--json"]))
         requests.append(("lane_config", ["--lane-config", str(path), "validate"]))
     answers = shell_batch(requests, _RESOLVER_ENV)
-    for (text, expected), path, resolved, validated in zip(docs, paths, answers[::2], answers[1::2]):
+    for (text, expected), resolved, validated in zip(docs, answers[::2], answers[1::2], strict=True):
         why = f"document {text!r}: print-resolved {resolved!r}, validate {validated!r}"
         assert "Traceback" not in resolved["err"] + validated["err"], why
         kinds = {_problem_kind(line) for line in validated["out"].splitlines()}
@@ -637,7 +635,8 @@ def check_lane_configs(docs: list[tuple[str, dict[str, dict[str, Any]] | None]],
             doc = json.loads(resolved["out"])
             shown = ResolvedLaneConfig.model_validate(doc)
             shell_lanes = {
-                lane: {name: getattr(spec, name) for name in LANE_FIELDS} for lane, spec in shown.lanes.items()
+                lane: {name: getattr(spec, name) for name in LANE_FIELDS}
+                for lane, spec in shown.lanes.items()
             }
             if model is not None:
                 assert shell_lanes == _model_lanes(model), why
@@ -655,15 +654,16 @@ def test_lane_config_the_resolver_and_the_model_agree(rnd: random.Random) -> Non
         check_lane_configs(docs, Path(folder))
 
 
+_UNSET = {**dict.fromkeys(LANE_FIELDS), "auto_approve": False}
 _LANE_CASES = [
     ("lanes:\n  web: {harness: pi, auto_approve: 'yes'}\n", None),  # the model read "yes" as true
     ("lanes:\n  web: {harness: pi, auto_approve: 1}\n", None),  # the model read 1 as true
     ("lanes:\n  web: {model: !!binary aGk=}\n", None),  # the model read bytes as a string
-    ("lanes:\n  web: {model: '', role: \"\"}\n", {"web": {**dict.fromkeys(LANE_FIELDS), "auto_approve": False}}),
-    ("lanes:\n  web: {auto_approve: null}\n", {"web": {**dict.fromkeys(LANE_FIELDS), "auto_approve": False}}),
+    ("lanes:\n  web: {model: '', role: \"\"}\n", {"web": _UNSET}),  # blank is unset
+    ("lanes:\n  web: {auto_approve: null}\n", {"web": _UNSET}),  # the model refused null
     (
         'lanes:\n  web: {role: "\\ud83d\\ude80"}\n',  # an escaped surrogate pair is the emoji
-        {"web": {**dict.fromkeys(LANE_FIELDS), "auto_approve": False, "role": "\U0001f680"}},
+        {"web": {**_UNSET, "role": "\U0001f680"}},
     ),
     ("lanes:\n  web: {harness: clause, model: 4}\n  docs: [pi]\n", None),  # two problems, one line
     ("lanes:\n  webb: {harness: pi}\n", None),  # an unknown lane: validate and the model refuse
@@ -684,12 +684,206 @@ def test_the_batch_runs_the_resolver_as_the_shell_does(tmp_path: Path) -> None:
     docs = [lane_config_document(rnd, near=True) for _ in range(8)] + [(t, None) for t, _ in _LANE_CASES]
     for index, (text, _) in enumerate(docs):
         (tmp_path / f"{index}.yaml").write_bytes(text.encode())
-    requests = [("lane_config", ["--lane-config", str(tmp_path / f"{i}.yaml"), "print-resolved", "--json"])
-                for i in range(len(docs))]
+    requests = [
+        ("lane_config", ["--lane-config", str(tmp_path / f"{i}.yaml"), "print-resolved", "--json"])
+        for i in range(len(docs))
+    ]
     env = {**os.environ, **_RESOLVER_ENV}
-    for (_, argv), answer in zip(requests, shell_batch(requests, _RESOLVER_ENV)):
+    for (_, argv), answer in zip(requests, shell_batch(requests, _RESOLVER_ENV), strict=True):
         proc = subprocess.run(
             ["bash", str(LIB / "lane-config-resolver.sh"), "print-resolved", "--json", *argv[:2]],
-            capture_output=True, text=True, check=False, env=env,
+            capture_output=True,
+            text=True,
+            check=False,
+            env=env,
         )
         assert (proc.returncode, proc.stdout, proc.stderr) == (answer["rc"], answer["out"], answer["err"])
+
+
+# ---- task lint: `loop-task-lint --json` and loop_schemas.lint_tasks --------------------------------
+
+SECTION_NAMES = (
+    "Objective",
+    "Context you need",
+    "Deliverables",
+    "Acceptance criteria",
+    "Verification",
+    "Out of scope",
+)
+_IDS = ("T0001", "T0002", "T0003", "T0004", "T0005")
+_STATUSES = ("open", "in-progress", "review", "done", "dropped")
+
+
+def _one_line(rnd: random.Random) -> str:
+    """A short line, now and then with a line break or a control character written as an escape."""
+    text = _rtext(rnd, 6).strip() or "x"
+    if rnd.random() < 0.05:
+        text += rnd.choice(["\n", "\r", "\u2028", "\x00"]) + "y"
+    return text
+
+
+def _task_body(rnd: random.Random) -> tuple[str, bool]:
+    """(a body, whether the six sections are all in it as headings, outside fences)."""
+    parts = []
+    complete = True
+    for name in SECTION_NAMES:
+        roll = rnd.random()
+        if roll < 0.04:
+            complete = False
+            continue  # missing
+        if roll < 0.07:
+            parts.append(f"```\n## {name}\n```\n")  # fenced: not a heading
+            complete = False
+            continue
+        note = rnd.choice(["", "", "", " (manual)", ": on staging", " #", "  "])
+        heading = rnd.choice(["## ", "## ", "##  "]) + name + note
+        parts.append(heading + "\n\n" + rnd.choice(["text\n", "", "~~~\ncode\n~~~\n", "   ```\nx\n   ```\n"]))
+    if rnd.random() < 0.1:
+        parts.insert(
+            rnd.randint(0, len(parts)), rnd.choice(["## Notes\n", "# Title\n", "\xa0```\n", "````\n"])
+        )
+    return "\n".join(parts), complete
+
+
+def task_text(rnd: random.Random, tid: str, status: str) -> str:
+    """A task file: mostly valid and inside the subset, bent now and then as the tests need."""
+    deps = rnd.sample(_IDS, rnd.randint(0, 2))
+    front: dict[str, object] = {
+        "id": tid if rnd.random() > 0.03 else rnd.choice(["T1", "t0001", "T00001", "T0009"]),
+        "title": _one_line(rnd),
+        "status": status,
+        "depends_on": deps,
+        "scope": _one_line(rnd),
+    }
+    if rnd.random() < 0.3:
+        front["loop"] = rnd.choice(["", "checkout", ["a"]])
+    if rnd.random() < 0.3:
+        front["jira"] = rnd.choice(["", "PROJ-12", "proj-1", "PROJ-0", "TEAM 5"])
+    if rnd.random() < 0.2:
+        front["estimate"] = rnd.choice(["3", "2024-02-30", "2024-01-02", "yes", "[1, 2]"])
+    for key in list(front):
+        if rnd.random() < 0.03:
+            del front[key]  # a missing key
+    lines = ["---"]
+    for key, value in front.items():
+        if key == "depends_on" and isinstance(value, list):
+            inline = "[" + ", ".join(value) + "]"
+            if value and rnd.random() < 0.05:  # a block list
+                lines += ["depends_on:", *(f"  - {v}" for v in value)]
+            else:
+                lines.append(f"depends_on: {inline}")
+        elif isinstance(value, list):
+            lines.append(f"{key}: [{', '.join(value)}]")
+        elif key == "estimate":
+            lines.append(f"{key}: {value}")  # as a person writes it: bare
+        else:
+            lines.append(f"{key}: {yaml_string(rnd, str(value), False)}" if value != "" else f"{key}:")
+    lines.append("---")
+    body, _ = _task_body(rnd)
+    text = "\n".join(lines) + "\n\n" + body
+    roll = rnd.random()
+    if roll < 0.03:
+        text = text.replace("---\n", "", 1)  # no frontmatter
+    elif roll < 0.06:
+        text = text.replace("\n---\n", "\n", 1)  # never closed
+    elif roll < 0.12:  # outside the subset: a line YAML reads otherwise, a tab, a bare null key
+        bent = rnd.choice(["title: a: b", "scope:\tx", "null: 1", "note: |", "x: 'a' b", "id: T0001"])
+        text = text.replace("\n", "\n" + bent + "\n", 1)
+    elif roll < 0.14:
+        text = text.replace("\n", "\r\n")
+    return text
+
+
+def task_tree(rnd: random.Random, tasks: Path) -> None:
+    """A tasks/ folder (and maybe archive/): valid tasks, bad statuses, duplicate ids, missing fields,
+    bad frontmatter, files outside the subset, names that are not task names, files that are not tasks."""
+    tasks.mkdir()
+    archive = tasks / "archive"
+    if rnd.random() < 0.6:
+        archive.mkdir()
+    for _ in range(rnd.randint(0, 5)):
+        in_archive = archive.is_dir() and rnd.random() < 0.3
+        folder = archive if in_archive else tasks
+        tid = rnd.choice(_IDS)
+        status = rnd.choice(["done", "dropped"] if in_archive else ["open", "in-progress", "review"])
+        if rnd.random() < 0.1:
+            status = rnd.choice([*_STATUSES, "started", "Open", ""])
+        slug = rnd.choice(["a", "b", "fix-it", "x1"])
+        name = f"{tid}-{slug}.md"
+        roll = rnd.random()
+        if roll < 0.05:
+            name = rnd.choice(
+                ["notes.md", "T1-a.md", "T0001-Bad_Slug.md", "README.md", "todo.txt", ".T0001-a.md"]
+            )
+        if (folder / name).exists():
+            continue
+        if roll > 0.97:
+            (folder / name).write_bytes(b"---\nid: \xff\n---\n")  # not UTF-8
+            continue
+        (folder / name).write_text(task_text(rnd, tid, status), encoding="utf-8", newline="")
+
+
+def check_task_trees(trees: list[Path]) -> None:
+    """`loop-task-lint --json` (the shell) and lint_tasks (the model) find the same, in the same order;
+    a task file neither reports is read by loop_schemas.parse_task as the subset reads it."""
+    answers = shell_batch([("tasks", ["lint", "--tasks-dir", str(tasks), "--json"]) for tasks in trees])
+    for tasks, answer in zip(trees, answers, strict=True):
+        files = {str(p.relative_to(tasks)): p.read_bytes() for p in sorted(tasks.rglob("*")) if p.is_file()}
+        why = f"tree {files!r}: shell {answer!r}"
+        assert answer["err"] == "" and answer["rc"] in (0, 1), why
+        doc = TaskLintReport.model_validate_json(answer["out"])
+        model = lint_tasks(tasks)
+        base = tasks.parent
+        mine = [(shell_tasks.display_path(str(base / f.path)), f.message) for f in model]
+        assert [(f.path, f.message) for f in doc.findings] == mine, why
+        assert doc.ok == (not model) == (answer["rc"] == 0), why
+        named = {f.path for f in doc.findings}
+        for path in task_paths(tasks):
+            if str(path) in named or not TASK_FILE_RE.match(path.name):
+                continue
+            text = path.read_text(encoding="utf-8")
+            task = parse_task(text, path)  # lint-clean: the model reads it
+            data, _ = fm.parse(text)
+            assert task.frontmatter.id == data["id"] and task.frontmatter.status.value == data["status"], why
+            assert task.frontmatter.depends_on == data["depends_on"], why
+            assert (task.frontmatter.title, task.frontmatter.scope) == (data["title"], data["scope"]), why
+
+
+@BATCHES
+@given(st.randoms(use_true_random=True))
+def test_task_lint_the_shell_and_the_model_agree(rnd: random.Random) -> None:
+    with tempfile.TemporaryDirectory() as folder:
+        trees = []
+        for index in range(BATCH):
+            tasks = Path(folder) / str(index) / "tasks"
+            tasks.parent.mkdir()
+            task_tree(rnd, tasks)
+            trees.append(tasks)
+        check_task_trees(trees)
+
+
+_SECTIONS = "".join(f"## {name}\n\ntext\n\n" for name in SECTION_NAMES)
+_FRONT = "---\nid: T0001\ntitle: t\nstatus: open\ndepends_on: []\nscope: s\n"
+_TREE_CASES = {
+    # typed YAML cannot build the date: parse_task refused a file the subset and the lint read
+    "estimate": {"T0001-a.md": _FRONT + "estimate: 2024-02-30\n---\n\n" + _SECTIONS},
+    # a title over two lines (a "\n" escape): the lint passed what parse_task refuses
+    "title": {"T0001-a.md": _FRONT.replace("title: t", 'title: "a\\nb"') + "---\n\n" + _SECTIONS},
+    # a fence-like line indented by a no-break space closes no fence (the lint closed it): the sections
+    # below are code, to both readers
+    "fence": {"T0001-a.md": _FRONT + "---\n\n```\ncode\n\u00a0```\n" + _SECTIONS},
+    # every file of a duplicated id is named, each pointing at the others
+    "duplicate": {
+        "T0001-a.md": _FRONT + "---\n\n" + _SECTIONS,
+        "archive/T0001-b.md": _FRONT.replace("open", "done") + "---\n\n" + _SECTIONS,
+    },
+}
+
+
+@pytest.mark.parametrize("case", sorted(_TREE_CASES))
+def test_task_lint_cases(tmp_path: Path, case: str) -> None:
+    tasks = tmp_path / "tasks"
+    for name, text in _TREE_CASES[case].items():
+        (tasks / name).parent.mkdir(parents=True, exist_ok=True)
+        (tasks / name).write_text(text, encoding="utf-8")
+    check_task_trees([tasks])
