@@ -170,6 +170,9 @@ class LaneConfig:
                 )
                 continue
             for key, value in block.items():
+                if not isinstance(key, str):  # loop_schemas.LaneSpec refuses it too
+                    errors.append(f"lane {name}: key {key!r} is not a string")
+                    continue
                 if key not in LANE_KEYS:
                     warnings.append(f"lane {name}: unknown key {key!r} (ignored)")
                     continue
