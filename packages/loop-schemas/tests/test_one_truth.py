@@ -30,7 +30,7 @@ from typing import Any
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from loop_schemas import LaneConfig, ResolvedLaneConfig, _shared, parse_lane_config, parse_mail
+from loop_schemas import LaneConfig, ResolvedLaneConfig, _shared, parse_adr, parse_lane_config, parse_mail
 from loop_schemas._frontmatter import parse_frontmatter, set_frontmatter_key
 from loop_schemas.errors import SchemaError
 from loop_schemas.registry import HARNESS_ORDER
@@ -447,6 +447,15 @@ def test_the_adr_writer_cases() -> None:
         "---\nstatus: Proposed\n---\n", {"status": "Proposed"}, {"status": "re: a-8"}
     )  # was bare
     check_adr_writer("---\r\nyes:\r\n---\r\n", {"yes": ""}, {"yes": ""})  # CRLF: the key was written twice
+
+
+def test_a_new_adr_is_inside_the_subset() -> None:
+    """`loop-adr new` writes its template (frontmatter: status, today's date, three blank records)."""
+    text = shell_adr.TEMPLATE.format(date="2026-01-02", title="Use: 'x' # y", number=7)
+    data = _both_read(text)
+    records = dict.fromkeys(("verify_record", "canary_record", "rollback"), "")
+    assert data == {"status": "Proposed", "date": "2026-01-02", **records}
+    assert parse_adr(text).frontmatter.status.value == "Proposed"
 
 
 @WRITERS
