@@ -194,7 +194,8 @@ def test_validate_reports_one_line_per_problem(yaml_env, tmp_path) -> None:
     launch = _resolve(yaml_env, "lane-launch", "web", "--lane-config", str(bad))
     assert launch.returncode == 1 and "Traceback" not in launch.stderr and launch.stdout == ""
     assert len(launch.stderr.splitlines()) == 1, launch.stderr
-    assert "; lane web: unknown harness 'clause'" in launch.stderr and "model must be a string" in launch.stderr
+    assert "; lane web: unknown harness 'clause'" in launch.stderr
+    assert "model must be a string" in launch.stderr
 
 
 def test_bad_input_is_one_clean_line(yaml_env, tmp_path) -> None:
