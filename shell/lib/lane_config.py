@@ -130,6 +130,9 @@ def _read_lanes(path: str) -> Dict[Any, Any]:
         return {}
     if not isinstance(doc, dict):
         raise ConfigError(f"lane-config {path}: the top level must be a mapping with a 'lanes:' key")
+    odd = next((key for key in doc if not isinstance(key, str)), "")
+    if odd != "":  # loop_schemas.LaneConfig refuses it too: one truth of what a lane-config is
+        raise ConfigError(f"lane-config {path}: top-level key {odd!r} is not a string")
     lanes = doc.get("lanes")
     if lanes is None:
         return {}
@@ -174,6 +177,9 @@ class LaneConfig:
                 )
                 continue
             for key, value in block.items():
+                if not isinstance(key, str):  # loop_schemas.LaneSpec refuses it too
+                    errors.append(f"lane {name}: key {key!r} is not a string")
+                    continue
                 if key not in LANE_KEYS:
                     warnings.append(f"lane {name}: unknown key {key!r} (ignored)")
                     continue
@@ -199,8 +205,8 @@ class LaneConfig:
             errors = unknown + errors
         else:
             warnings = [f"{u}: ignored" for u in unknown] + warnings
-        if errors:
-            raise ConfigError("\n".join(f"lane-config {self.path}: {e}" for e in errors))
+        if errors:  # one line, every problem on it (`validate` prints one line per problem)
+            raise ConfigError(f"lane-config {self.path}: " + "; ".join(errors))
         return warnings
 
     def resolve(

@@ -10,6 +10,9 @@ the name is allowed, e.g. `## Verification (manual)`).
 
 CLI:  tasks.py lint [--tasks-dir D] [--json]
       one `path: message` line per finding on stdout; exit 0 none, 1 findings, 2 usage.
+
+The one set of task-lint rules and words: `loop-task-lint` runs this file, and loop-schemas carries a
+byte-identical copy (loop_schemas/_shared/tasks.py, `make shared`) that `loop_schemas.lint_tasks` runs.
 """
 
 from __future__ import annotations
@@ -21,9 +24,12 @@ import re
 import sys
 from typing import Any, Dict, List, Optional, Tuple
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import frontmatter
-import fsread
+if __package__:  # the copy inside loop_schemas._shared (loop_schemas.lint_tasks runs these rules)
+    from . import frontmatter, fsread
+else:
+    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+    import frontmatter  # type: ignore[no-redef,import-not-found]
+    import fsread  # type: ignore[no-redef,import-not-found]
 
 CONTRACT_VERSION = 1
 STATUSES = ("open", "in-progress", "review", "done", "dropped")
@@ -42,7 +48,8 @@ EXEMPT = ("README.md",)
 FILE_RE = re.compile(r"^(T\d{4})-([a-z0-9][a-z0-9-]*)\.md$")
 ID_RE = re.compile(r"^T\d{4}$")
 JIRA_KEY_RE = re.compile(r"^[A-Z][A-Z0-9_]*-[1-9][0-9]*$")
-FENCE_RE = re.compile(r"^\s{0,3}(`{3,}|~{3,})")
+# up to three spaces or tabs in (loop_schemas.task's rule: another blank, such as U+00A0, makes it text)
+FENCE_RE = re.compile(r"^[ \t]{0,3}(`{3,}|~{3,})")
 DEPENDS_LINE_RE = re.compile(r"^depends_on\s*:(.*)$")
 CONTROL_RE = re.compile(r"[\x00-\x1f\x7f]")
 
@@ -149,7 +156,7 @@ def check_text(path: str, text: str, file_id: str, archived: bool) -> Tuple[Task
                 bad(f"id {fid} does not match the file name's id {file_id}")
 
     title = data.get("title")
-    if title is not None and (not isinstance(title, str) or not title.strip()):
+    if title is not None and (not isinstance(title, str) or not title.strip() or _breaks(title)):
         bad("title must be a non-empty line")
 
     status = data.get("status")
@@ -182,7 +189,7 @@ def check_text(path: str, text: str, file_id: str, archived: bool) -> Tuple[Task
     if scope is not None:
         if not isinstance(scope, str) or not scope.strip():
             bad("scope must be one non-empty line")
-        elif "\n" in scope or "\r" in scope:
+        elif _breaks(scope):
             bad("scope must be one line")
 
     for key in ("loop", "jira"):
@@ -198,6 +205,11 @@ def check_text(path: str, text: str, file_id: str, archived: bool) -> Tuple[Task
         if not _has_section(headings, name):
             bad(f"missing section '## {name}'")
     return task, out
+
+
+def _breaks(text: str) -> bool:
+    """A line break in a one-line value ("\\n" written in double quotes): loop_schemas refuses it too."""
+    return "\n" in text or "\r" in text
 
 
 def _show(value: Any) -> str:
@@ -300,7 +312,7 @@ def lint(tasks_dir: str) -> Tuple[List[Finding], int]:
     for tid, group in sorted(dupes.items()):
         if len(group) > 1:
             for task in group:
-                others = ", ".join(t.path for t in group if t is not task)
+                others = ", ".join(os.path.relpath(t.path, tasks_dir) for t in group if t is not task)
                 findings.append(Finding(task.path, f"duplicate id {tid} (also {others})"))
     for task in tasks:
         for dep in task.depends_on:

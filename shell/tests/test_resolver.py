@@ -192,10 +192,13 @@ def test_validate_reports_one_line_per_problem(yaml_env, tmp_path) -> None:
     assert any("auto_approve must be true or false, not a string" in line for line in lines)
     assert any("infra: must be a mapping" in line for line in lines)
     assert any("docs: role must be a string, not a mapping" in line for line in lines)
-    # The same problems stop the other verbs (one line each on stderr), except the bad lane name,
-    # which they ignore with a warning.
+    # The same problems stop the other verbs (all of them on one line on stderr), except the unknown
+    # lane, which they ignore with a warning.
     launch = _resolve(yaml_env, "lane-launch", "web", "--lane-config", str(bad))
     assert launch.returncode == 1 and "Traceback" not in launch.stderr and launch.stdout == ""
+    assert len(launch.stderr.splitlines()) == 1, launch.stderr
+    assert "; lane web: unknown harness 'clause'" in launch.stderr
+    assert "model must be a string" in launch.stderr
 
 
 def test_bad_input_is_one_clean_line(yaml_env, tmp_path) -> None:

@@ -47,6 +47,22 @@ def made(tmp_path: Path) -> demo.Demo:
 
 
 # ---------------------------------------------------------------------------- the seeded project
+def test_a_seeded_task_is_written_by_the_one_task_writer() -> None:
+    """A title YAML reads otherwise (`: `, ` #`, a leading quote) is quoted: loop-task-lint's subset reader
+    and loop-schemas read the file the same (the demo once wrote `title: {title}` bare)."""
+    from loop_schemas._shared import frontmatter as subset
+
+    tricky = demo.SeedTask("T0009", "x", "Fix: the 'auth' flow # now", ("T0001",), "'web' only", "Do it.")
+    for task in (*demo.TASKS, tricky):
+        text = demo.task_text(task)
+        data, body = subset.parse(text)
+        parsed = parse_task(text)
+        assert (data["id"], data["title"], data["scope"]) == (task.id, task.title, task.scope)
+        assert (parsed.frontmatter.title, parsed.frontmatter.scope) == (task.title, task.scope)
+        assert data["depends_on"] == list(task.depends_on) == parsed.frontmatter.depends_on
+        assert parsed.body == body
+
+
 def test_seeded_tasks_form_a_dag_that_unlocks_in_three_waves() -> None:
     for task in demo.TASKS:
         parsed = parse_task(demo.task_text(task)).frontmatter

@@ -214,13 +214,18 @@ def test_lint_findings(tmp_path: Path) -> None:
     _write(tasks / "archive", "T0005-dup.md", task_text("T0005", status="dropped"))
     _write(tasks, "notes.md", task_text("T0006"))
     messages = [f"{f.path}: {f.message}" for f in lint_tasks(tasks)]
-    joined = "\n".join(messages)
-    assert "cycle" in joined
-    assert "T0003-c.md: status: done task must move to tasks/archive/" in joined
-    assert "T0004-d.md: status: review task must live in tasks/" in joined
-    assert "T0099 does not exist" in joined
-    assert "already used" in joined
-    assert "notes.md" in joined
+    # the words of loop-task-lint (shell/lib/tasks.py, which lint_tasks runs), in its order
+    assert messages == [
+        "tasks/T0003-c.md: status 'done' belongs in tasks/archive/ (move the file there)",
+        "tasks/notes.md: not a task file name: expected T<NNNN>-<slug>.md"
+        " (slug: lowercase letters, digits, hyphens)",
+        "tasks/archive/T0004-d.md: status 'review' belongs in tasks/, not tasks/archive/"
+        " (move it back or close it)",
+        "tasks/T0005-e.md: duplicate id T0005 (also archive/T0005-dup.md)",
+        "tasks/archive/T0005-dup.md: duplicate id T0005 (also T0005-e.md)",
+        "tasks/T0005-e.md: depends_on: T0099 does not exist in tasks/ or tasks/archive/",
+        "tasks/T0001-a.md: dependency cycle: T0001 -> T0002 -> T0001",
+    ]
 
 
 @pytest.mark.parametrize("key", ['"TEAM-5\\nstatus: done"', '"TEAM 5"', '"TEAM-5\\u0000"'])

@@ -119,19 +119,23 @@ class DemoInterruptedError(Exception):
 
 
 def task_text(task: SeedTask) -> str:
-    deps = "[" + ", ".join(task.depends_on) + "]"
+    """The seeded task's file, written by the one task writer (loop_schemas.format_task: inside the
+    frontmatter subset, so loop-task-lint and loop-schemas read the same values)."""
+    from loop_schemas import format_task
+
     after = (
         "It builds on " + " and ".join(task.depends_on) + "." if task.depends_on else "It depends on nothing."
     )
-    return f"""---
-id: {task.id}
-title: {task.title}
-status: open
-depends_on: {deps}
-scope: {task.scope}
----
-
-## Objective
+    front: dict[str, object] = {
+        "id": task.id,
+        "title": task.title,
+        "status": "open",
+        "depends_on": list(task.depends_on),
+        "scope": task.scope,
+    }
+    return format_task(
+        front,
+        f"""## Objective
 {task.objective}
 
 ## Context you need
@@ -148,7 +152,8 @@ loop-engine events shows task-review for {task.id}.
 
 ## Out of scope
 Any real change: this is a simulation.
-"""
+""",
+    )
 
 
 def _lane_config(approval: str, agent_cmd: Mapping[str, str]) -> str:

@@ -13,7 +13,16 @@ import socket
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    StrictBool,
+    StrictStr,
+    ValidationError,
+)
 
 from loop_schemas._frontmatter import safe_yaml
 from loop_schemas.errors import SchemaError, schema_error_from_validation
@@ -62,15 +71,32 @@ def _bounded_seconds(value: float) -> float:
 Seconds = Annotated[float, Field(gt=0), AfterValidator(_bounded_seconds)]
 
 
+def _setting(value: Any) -> Any:
+    """A lane's string setting as lane_config.py reads it: blank ("") is unset; a UTF-16 surrogate pair
+    (PyYAML reads the escapes "\\ud83d\\ude80" as two lone surrogates) is the one character it spells."""
+    if value == "":
+        return None
+    if isinstance(value, str) and any("\ud800" <= ch <= "\udfff" for ch in value):
+        return value.encode("utf-16-le", "surrogatepass").decode("utf-16-le", "surrogatepass")
+    return value
+
+
+Setting = Annotated[StrictStr | None, BeforeValidator(_setting)]
+
+
 class LaneSpec(BaseModel):
+    """One lane, typed exactly as the shell's resolver types it (CONTRACT.md "lib/lane-config-resolver.sh"):
+    a string setting is a YAML string (not a number, date or `!!binary`), `auto_approve` a YAML boolean
+    (not `yes` in quotes, not 1); null is unset; a blank string is unset."""
+
     model_config = ConfigDict(defer_build=True, extra="allow")
 
-    harness: str | None = None
-    model: str | None = None
-    cmd: str | None = None
-    auto_approve: bool = False
-    repo: str | None = None
-    role: str | None = None
+    harness: Setting = None
+    model: Setting = None
+    cmd: Setting = None
+    auto_approve: Annotated[StrictBool, BeforeValidator(lambda v: False if v is None else v)] = False
+    repo: Setting = None
+    role: Setting = None
     kind: LaneKind | Literal[""] | None = None
     """standing | worker (optional; "" or null = unset, the engine infers it: base lanes standing)."""
 
@@ -171,7 +197,7 @@ def _coerce_lanes(data: dict[str, Any], where: str) -> None:
 
 def parse_lane_config(text: str, where: str = "lane-config") -> LaneConfig:
     """One YAML document (no overlay). SchemaError with every problem when it does not validate."""
-    data = safe_yaml(text) if text.strip() else {}
+    data = safe_yaml(text)  # not `if text.strip()`: PyYAML refuses a lone tab, as the shell does
     if data is None:
         data = {}
     if not isinstance(data, dict):
@@ -192,7 +218,7 @@ def _read(path: Path) -> dict[str, Any]:
         text = raw.decode("utf-8")
     except UnicodeDecodeError:
         raise SchemaError(f"{path}: not UTF-8 text") from None
-    data = safe_yaml(text) if text.strip() else {}
+    data = safe_yaml(text)  # not `if text.strip()`: PyYAML refuses a lone tab, as the shell does
     if data is None:
         return {}
     if not isinstance(data, dict):

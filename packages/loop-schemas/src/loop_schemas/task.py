@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import enum
+import os
 import re
 import unicodedata
-from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -14,6 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from loop_schemas._frontmatter import format_scalar, parse_frontmatter
 from loop_schemas._frontmatter import set_frontmatter_key as _set_key
+from loop_schemas._shared import tasks as _shared_tasks
 from loop_schemas.errors import Problem, SchemaError, problems_from_validation
 from loop_schemas.fsread import DOC_CAP, read_project_text
 
@@ -38,10 +39,6 @@ class TaskStatus(str, enum.Enum):
     REVIEW = "review"
     DONE = "done"
     DROPPED = "dropped"
-
-
-ACTIVE_STATUSES = frozenset({TaskStatus.OPEN, TaskStatus.IN_PROGRESS, TaskStatus.REVIEW})
-ARCHIVED_STATUSES = frozenset({TaskStatus.DONE, TaskStatus.DROPPED})
 
 
 class TaskFrontmatter(BaseModel):
@@ -206,10 +203,14 @@ def split_sections(body: str) -> dict[str, str]:
 def parse_task(text: str, path: str | Path | None = None) -> Task:
     """A task file's model; SchemaError listing every problem (frontmatter fields, missing sections)."""
     where = str(path) if path is not None else "task"
-    data, body = parse_frontmatter(text)
     # the convention's own keys are text as written (`title: 42`, `jira: 0012`), as the shell's lint reads
-    # them; keys a project adds keep their YAML types
-    as_text, _ = parse_frontmatter(text, keep_text=True)
+    # them; keys a project adds keep their YAML types, when typed YAML can build them: a value it cannot
+    # (`estimate: 2024-02-30`, no such day) stays the text the subset and loop-task-lint read
+    as_text, body = parse_frontmatter(text, keep_text=True)
+    try:
+        data, _ = parse_frontmatter(text)
+    except SchemaError:
+        data = dict(as_text)
     data.update({k: as_text[k] for k in _KEY_ORDER if k in as_text})
     problems: list[Problem] = []
     frontmatter: TaskFrontmatter | None = None
@@ -285,79 +286,18 @@ def task_paths(tasks_dir: Path) -> list[Path]:
     return sorted(out)
 
 
-def _find_cycle(graph: dict[str, list[str]]) -> list[str] | None:
-    white, grey, black = 0, 1, 2
-    color = dict.fromkeys(graph, white)
-    for start in sorted(graph):
-        if color[start] != white:
-            continue
-        stack: list[tuple[str, Iterable[str]]] = [(start, iter(graph[start]))]
-        path = [start]
-        color[start] = grey
-        while stack:
-            node, children = stack[-1]
-            advanced = False
-            for child in children:
-                if child not in color:
-                    continue
-                if color[child] == grey:
-                    return [*path[path.index(child) :], child]
-                if color[child] == white:
-                    color[child] = grey
-                    stack.append((child, iter(graph[child])))
-                    path.append(child)
-                    advanced = True
-                    break
-            if not advanced:
-                color[node] = black
-                stack.pop()
-                path.pop()
-    return None
-
-
 def lint_tasks(tasks_dir: Path) -> list[LintFinding]:
-    """Every violation of the task convention under tasks_dir (empty list: all pass)."""
-    findings: list[LintFinding] = []
-    tasks: dict[str, Task] = {}
-    seen: dict[str, str] = {}
-    for path in task_paths(tasks_dir):
-        rel = str(path.relative_to(tasks_dir.parent)) if tasks_dir.parent != path else str(path)
-        try:
-            text = read_project_text(path, DOC_CAP)
-        except OSError as exc:
-            findings.append(LintFinding(rel, f"unreadable: {exc.strerror or exc}".splitlines()[0]))
-            continue
-        except UnicodeDecodeError as exc:
-            findings.append(LintFinding(rel, f"unreadable: {exc}".splitlines()[0]))
-            continue
-        try:
-            task = parse_task(text, path)
-        except SchemaError as exc:
-            findings.extend(LintFinding(rel, str(p)) for p in exc.problems)
-            continue
-        if task.id in seen:
-            findings.append(LintFinding(rel, f"id: {task.id} already used by {seen[task.id]}"))
-            continue
-        seen[task.id] = rel
-        tasks[task.id] = task
-        archived = path.parent.name == "archive" and path.parent.parent == tasks_dir
-        status = task.status
-        if archived and status in ACTIVE_STATUSES:
-            findings.append(
-                LintFinding(rel, f"status: {status.value} task must live in tasks/, not tasks/archive/")
-            )
-        if not archived and status in ARCHIVED_STATUSES:
-            findings.append(LintFinding(rel, f"status: {status.value} task must move to tasks/archive/"))
-    for task_id, task in sorted(tasks.items()):
-        for dep in task.frontmatter.depends_on:
-            if dep == task_id:
-                findings.append(LintFinding(seen[task_id], f"depends_on: {dep} depends on itself"))
-            elif dep not in tasks:
-                findings.append(LintFinding(seen[task_id], f"depends_on: {dep} does not exist"))
-    cycle = _find_cycle({tid: [d for d in t.frontmatter.depends_on if d != tid] for tid, t in tasks.items()})
-    if cycle:
-        findings.append(LintFinding(seen[cycle[0]], "depends_on: cycle " + " -> ".join(cycle)))
-    return findings
+    """Every violation of the task convention under tasks_dir (empty list: all pass; no folder: none).
+
+    The rules and their words are the shell's: `loop-task-lint` runs shell/lib/tasks.py, and this is the
+    byte-identical copy of it (loop_schemas._shared.tasks), so both report the same findings in the same
+    order (a finding's path here is relative to the folder holding tasks_dir, e.g. tasks/T0001-a.md).
+    """
+    if not tasks_dir.is_dir():
+        return []
+    found, _ = _shared_tasks.lint(str(tasks_dir))
+    base = str(tasks_dir.parent)
+    return [LintFinding(os.path.relpath(f.path, base), f.message) for f in found]
 
 
 def load_tasks(tasks_dir: Path) -> tuple[list[Task], list[LintFinding]]:
