@@ -700,8 +700,8 @@ def _bend(rnd: random.Random, text: str) -> str:
 
 
 def _problem_kind(line: str) -> str:
-    """What a `validate` line reports: an unknown lane, an unknown harness, or another problem."""
-    if re.search(r": unknown lane ", line):
+    """What a `validate` line reports: a bad lane name, an unknown harness, or another problem."""
+    if re.search(r": bad lane name ", line):
         return "lane"
     if re.search(r": lane [^:]+: unknown harness .+ \(known: [^()]*\)$", line):
         return "harness"
