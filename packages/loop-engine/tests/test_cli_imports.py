@@ -47,7 +47,10 @@ STATUS_SCHEMAS = {
     "loop_schemas.fsread",
     "loop_schemas.lane_config",
     "loop_schemas.plain",
+    # the engine config's harness_policy section (its model, and the cost/autonomy orders it checks)
+    "loop_schemas.policy",
     "loop_schemas.redact",
+    "loop_schemas.registry",
 }
 
 
