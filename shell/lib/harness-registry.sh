@@ -422,6 +422,8 @@ Usage: harness-registry.sh list [--json]
        harness-registry.sh oneshot <name>
        harness-registry.sh launch <name> [--model M] [--auto-approve]
        harness-registry.sh probe <name> [model]
+       harness-registry.sh roster [--json]
+       harness-registry.sh health <name> [--json]
 
 The per-harness invocation contract. Harnesses, in order:
   pi claude opencode codex cursor-agent hermes droid forge amp openclaw mprocs shell
@@ -429,7 +431,7 @@ The per-harness invocation contract. Harnesses, in order:
 Verbs:
   list            the twelve names, one per line; with --json the whole registry
                   ({contract_version: 1, harnesses: [...]}, loop_schemas.HarnessRegistry)
-  fields NAME     every field as field=value lines
+  fields NAME     every field, one row each: the name padded to 22 columns, a space, the value
   field NAME F    one field's value (process_names space-separated)
   oneshot NAME    the headless one-shot template with a literal {prompt} placeholder; a harness
                   without a one-shot mode prints nothing and exits 1. Split it shell-style and put
@@ -437,6 +439,13 @@ Verbs:
   launch NAME     the lane launch command (--model applies the model flag, --auto-approve adds the
                   auto-approve flag)
   probe NAME [M]  is the binary on PATH? prints binary path and launch commands; exit 1 when missing
+  roster          one line per harness: name present|missing tags cost autonomy auth drift ("-" =
+                  empty); --json: {contract_version: 1, harnesses: [{name, present, capability_tags,
+                  cost_tier, autonomy_class, auth_requirement, health_probe, drift_pins,
+                  oneshot_template, model_failover, isolation, kind}]} (loop_schemas.HarnessRoster)
+  health NAME     one word: ok | missing | unauthenticated | unhealthy; exit 0 only for ok. Runs the
+                  harness's health_probe with bash -c, quietly, killed after
+                  LOOP_HEALTH_PROBE_TIMEOUT_S (10) s; --json: {contract_version, harness, health}
 
 Fields: name binary kind(ai|shell|tool) launch_cmd auto_approve_flag model_flag oneshot_template
   idle_pattern busy_pattern approval_pattern welcome_pattern error_pattern (ERE/Python regexes,
@@ -445,13 +454,17 @@ Fields: name binary kind(ai|shell|tool) launch_cmd auto_approve_flag model_flag 
   (regex of the input box line, group 1 = its text) verified(true|false) notes
   working_marker idle_marker (ERE, empty = none: on a lane tagged with its harness, loop-lane-status
   prefers them to busy_pattern/idle_pattern; working_marker is also matched against the pane title)
+  expected_process paste_enter_delay skill_dir non_interactive_flag (the original's names)
+  capability_tags cost_tier(low|medium|high|none) autonomy_class(none|attended|unattended)
+  auth_requirement(account|gateway|none) health_probe drift_pins(low|med|high|none) model_failover
+  isolation(shared|worktree): governance; every field may be empty ("" and exit 0)
 
 Sourced (". lib/harness-registry.sh"), it defines harness_known, harness_field NAME FIELD,
 harness_binary_path NAME, harness_resolve_launch NAME [MODEL],
 harness_resolve_launch_auto_approve NAME [MODEL], harness_is_bare_shell_process COMMAND,
-harness_is_ai NAME and registry_shell_quote STRING; sourcing runs nothing else.
+harness_is_ai NAME, harness_health NAME and registry_shell_quote STRING; sourcing runs nothing else.
 
-Exit: 0 ok; 1 unknown harness/field, no one-shot mode, binary missing (probe); 2 usage.
+Exit: 0 ok; 1 unknown harness/field, no one-shot mode, binary missing (probe), health not ok; 2 usage.
 EOF
 }
 
