@@ -24,16 +24,16 @@ Usage: lane-config-resolver.sh print-resolved --lane-config P [--json]
 Reads the top-level `lanes:` key of a lane-config YAML (any `engine:` section is ignored here) and
 resolves each lane through lib/harness-registry.sh. Lanes: coord, web, infra, validate-left,
 validate-right, ops-top, ops-bottom, docs (coord belongs to loop-tmux's preset / --coord-cmd).
-A lane: harness, model, cmd, repo (a label), role, auto_approve (true|false).
+A lane: harness, model, cmd, repo (a label), role, auto_approve (true|false), sandbox (true|false).
 
   print-resolved   every lane: harness, model, cmd, repo, role, auto_approve and the resolved launch;
                    --json prints {contract_version, lane_config, host_overlay, project_root,
-                   lanes: {<lane>: {harness, model, cmd, repo, role, auto_approve, launch}}}
+                   lanes: {<lane>: {harness, model, cmd, repo, role, auto_approve, launch, sandbox}}}
                    (loop_schemas.ResolvedLaneConfig; unset values are null)
   lane-launch      the lane's launch command (interactive, the default: cmd, else the harness launch
                    with its model and, when auto_approve is true, the auto-approve flag;
                    auto-approve: force the auto-approve flag; oneshot: the harness's one-shot template)
-  lane-field       one resolved field: harness model cmd repo role auto_approve launch
+  lane-field       one resolved field: harness model cmd repo role auto_approve launch sandbox
   validate         one line per unknown lane, unknown harness or badly typed value; exit 1 if any
   lanes            the lanes the file defines, one per line
 

@@ -7,7 +7,7 @@ verb fails with one actionable line (`python3 -m pip install pyyaml`), never a t
 Only the top-level `lanes:` key is read (an `engine:` section belongs to loop-engine). Lanes:
 coord, web, infra, validate-left, validate-right, ops-top, ops-bottom, docs. A lane is a mapping of
   harness (str, a registry name)  model (str)  cmd (str)  repo (str, a label)  role (str)
-  auto_approve (bool)
+  auto_approve (bool)  sandbox (bool: run the lane under bubblewrap, see loop-tmux add-lane --sandbox)
 A file `<path-base>.<hostname -s>.yaml` beside the config is merged on top, lane by lane (a lane
 block there replaces the whole block). A relative first word of `cmd` (`scripts/foo.sh`,
 `./x.sh`) resolves against the project root (LANE_CONFIG_PROJECT_ROOT or --project-root).
@@ -43,9 +43,9 @@ import registry  # noqa: E402
 CONTRACT_VERSION = 1
 LIB_DIR = os.path.dirname(os.path.abspath(__file__))
 LANES = ("coord", "web", "infra", "validate-left", "validate-right", "ops-top", "ops-bottom", "docs")
-LANE_KEYS = ("harness", "model", "cmd", "repo", "role", "auto_approve")
+LANE_KEYS = ("harness", "model", "cmd", "repo", "role", "auto_approve", "sandbox")
 STR_KEYS = ("harness", "model", "cmd", "repo", "role")
-FIELDS = ("harness", "model", "cmd", "repo", "role", "auto_approve", "launch")
+FIELDS = ("harness", "model", "cmd", "repo", "role", "auto_approve", "launch", "sandbox")
 MODES = ("interactive", "auto-approve", "oneshot")
 PYYAML_HINT = "PyYAML is required for --lane-config: install it with `python3 -m pip install pyyaml`"
 # An unquoted relative path as the first word of a cmd (scripts/x.sh, ./x, ../x): resolved against the root.
@@ -174,8 +174,8 @@ class LaneConfig:
                     continue
                 if key in STR_KEYS and not isinstance(value, str):
                     errors.append(f"lane {name}: {key} must be a string, not {_type_name(value)}")
-                elif key == "auto_approve" and not isinstance(value, bool):
-                    errors.append(f"lane {name}: auto_approve must be true or false, not {_type_name(value)}")
+                elif key in ("auto_approve", "sandbox") and not isinstance(value, bool):
+                    errors.append(f"lane {name}: {key} must be true or false, not {_type_name(value)}")
             harness = block.get("harness")
             if isinstance(harness, str) and harness and harness not in harnesses:
                 errors.append(f"lane {name}: unknown harness {harness!r} (known: {' '.join(harnesses)})")
@@ -230,6 +230,7 @@ class LaneConfig:
                 "role": _text(block.get("role")),
                 "auto_approve": auto,
                 "launch": launch,
+                "sandbox": block.get("sandbox") is True,
             }
         return out
 

@@ -56,6 +56,7 @@ class LaneSpec(BaseModel):
     auto_approve: bool = False
     repo: str | None = None
     role: str | None = None
+    sandbox: bool = False  # run the lane under bubblewrap (loop-tmux add-lane --sandbox)
 
 
 class BrainConfig(BaseModel):
@@ -256,6 +257,7 @@ class ResolvedLane(BaseModel):
     role: str | None
     auto_approve: bool
     launch: str | None
+    sandbox: bool | None = None  # None from resolvers older than the field
 
 
 class ResolvedLaneConfig(BaseModel):
