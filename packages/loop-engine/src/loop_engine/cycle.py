@@ -47,7 +47,15 @@ from loop_engine.config import BUILTIN, EffectiveConfig
 from loop_engine.events import EventLog, iso, new_id, parse_iso, utcnow
 from loop_engine.gate import BASE_LANES, GateContext, adr_dirs, gate_actions, runnable
 from loop_engine.ingest import run_ingest
-from loop_engine.observe import MailItem, Observation, SubstrateLike, acked_mail, observe_lanes, pending_mail
+from loop_engine.observe import (
+    MailItem,
+    Observation,
+    SubstrateLike,
+    acked_mail,
+    mail_dropped,
+    observe_lanes,
+    pending_mail,
+)
 from loop_engine.paths import EnginePaths
 from loop_engine.reports import reported_tasks
 from loop_engine.store import read_json, updating, write_json
@@ -177,6 +185,11 @@ class Engine:
 
     def observe(self) -> Observation:
         lanes, ai, self._registry = observe_lanes(self.substrate, self._registry)
+        if mail_dropped(self.paths.mailbox):
+            try:
+                self.substrate.sweep_mail(self.paths.mailbox)
+            except Exception as exc:  # the drop stays where it is: the next cycle sweeps again
+                self.events.emit("mail-sweep-failed", component="engine", error=_line(exc))
         mail = pending_mail(self.paths.mailbox)
         return Observation(lanes=lanes, mail=mail, ai_harnesses=ai)
 
@@ -635,6 +648,7 @@ class Engine:
             max_lanes=int(d.max_lanes),
             payload_patterns=[str(p) for p in d.payload_patterns],
             adr_dirs=adr_dirs(self.paths.project_root),
+            sandboxed_text_safe=bool(self.config.model.gate.sandboxed_text_safe),
         )
 
     def _handle_decision(

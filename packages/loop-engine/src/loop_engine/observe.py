@@ -60,6 +60,7 @@ class SubstrateLike(Protocol):
     def drop_lane(self, window: str, *, force: bool = False) -> None: ...
     def checkpoint_prompt(self, header_file: Path | None = None) -> str: ...
     def send_mail(self, sender: str, recipient: str, subject: str, body: str = "") -> Path: ...
+    def sweep_mail(self, mailbox: Path | None = None) -> list[Path]: ...
 
 
 @dataclass(frozen=True)
@@ -71,6 +72,7 @@ class LaneView:
     base: bool
     role: str | None
     agent: bool  # runs an AI agent right now (not a bare shell, a command or a dead pane)
+    sandboxed: bool = False  # runs under bubblewrap (list-lanes `sandbox`)
 
     @property
     def implementation(self) -> bool:
@@ -100,7 +102,9 @@ class Observation:
     ai_harnesses: frozenset[str] = frozenset()
 
     def lane_facts(self) -> dict[str, LaneFacts]:
-        return {n: LaneFacts(name=n, base=v.base, agent=v.agent) for n, v in self.lanes.items()}
+        return {
+            n: LaneFacts(name=n, base=v.base, agent=v.agent, sandboxed=v.sandboxed) for n, v in self.lanes.items()
+        }
 
     def fingerprint(self, extra: str = "") -> str:
         digest = hashlib.sha256()
@@ -148,6 +152,7 @@ def observe_lanes(
             base=base,
             role=window.role if window is not None else None,
             agent=agent,
+            sandboxed=bool(window is not None and window.sandbox),
         )
     return views, ai, harnesses
 
@@ -177,6 +182,24 @@ def read_mail_head(path: Path) -> tuple[str | None, str | None]:
         _HEAD_CACHE.clear()
     _HEAD_CACHE[key] = found
     return found
+
+
+def mail_dropped(mailbox: Path) -> bool:
+    """Whether a sandboxed lane's drop folder (<mailbox>/../mail-drop/<lane>/) holds a file: then the
+    cycle has the substrate sweep it into the mailbox (`loop-mail sweep`) before reading the mailbox.
+    A cheap look (listdirs, nothing opened); the sweep itself is mail.py's, never done here."""
+    root = mailbox.parent / "mail-drop"
+    try:
+        lanes = [e for e in os.scandir(root) if not e.name.startswith(".") and e.is_dir(follow_symlinks=False)]
+    except OSError:
+        return False
+    for lane in lanes:
+        try:
+            if any(not n.startswith(".") for n in os.listdir(lane.path)):
+                return True
+        except OSError:
+            continue
+    return False
 
 
 def pending_mail(mailbox: Path) -> list[MailItem]:

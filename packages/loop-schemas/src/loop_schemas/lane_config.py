@@ -87,6 +87,14 @@ class DestructiveConfig(BaseModel):
     payload_patterns: list[str] = Field(default_factory=list)
 
 
+class GateConfig(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+    # text (mode text) to a sandboxed lane skips the payload patterns and the "not an AI agent" rule:
+    # what it makes the lane do stays inside its bubblewrap sandbox (SECURITY.md "Sandboxed lanes")
+    sandboxed_text_safe: bool = False
+
+
 class PmConfig(BaseModel):
     model_config = ConfigDict(extra="allow")
 
@@ -106,11 +114,12 @@ class EngineConfig(BaseModel):
     ingest: IngestConfig = Field(default_factory=IngestConfig)
     destructive: DestructiveConfig = Field(default_factory=DestructiveConfig)
     pm: PmConfig = Field(default_factory=PmConfig)
+    gate: GateConfig = Field(default_factory=GateConfig)
 
     def unknown_keys(self) -> list[str]:
         """Dotted names of keys the model does not know (kept, but worth a warning)."""
         out = [f"engine.{k}" for k in (self.model_extra or {})]
-        for name in ("brain", "ingest", "destructive", "pm"):
+        for name in ("brain", "ingest", "destructive", "pm", "gate"):
             sub = getattr(self, name)
             out.extend(f"engine.{name}.{k}" for k in (sub.model_extra or {}))
         return out
