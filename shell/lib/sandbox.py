@@ -166,6 +166,16 @@ def drop_dir(cwd: str, lane: str) -> str:
     return os.path.join(root, ".loop", DROP_DIR, lane)
 
 
+def _pth_dirs(pth: str) -> List[str]:
+    """The absolute directories a site-packages .pth file adds (not its `import` lines)."""
+    try:
+        with open(pth, encoding="utf-8") as fh:
+            lines = fh.read(65536).splitlines()
+    except (OSError, UnicodeDecodeError):
+        return []
+    return [ln.strip() for ln in lines if ln.strip().startswith("/") and os.path.isdir(ln.strip())]
+
+
 def _path_binds(tree_roots: Sequence[str]) -> List[str]:
     """Read-only binds for every PATH entry (a virtualenv's root; the prefix its interpreter links to)."""
     seen: List[str] = list(SYSTEM_DIRS) + [
@@ -185,6 +195,9 @@ def _path_binds(tree_roots: Sequence[str]) -> List[str]:
         venv = os.path.dirname(real)
         if os.path.isfile(os.path.join(venv, "pyvenv.cfg")):
             add(venv)
+            for pth in glob.glob(os.path.join(venv, "lib", "python*", "site-packages", "*.pth")):
+                for line in _pth_dirs(pth):  # an editable install's sources: the same tools inside
+                    add(line)
         else:
             add(real)
         if _under(real, ["/usr", "/bin", "/sbin"]):
@@ -201,6 +214,8 @@ def _path_binds(tree_roots: Sequence[str]) -> List[str]:
                     # <prefix>/bin/<tool>: the prefix holds its lib/ (an interpreter's stdlib)
                     prefix = os.path.dirname(os.path.dirname(target))
                     add(prefix if prefix != "/" else os.path.dirname(target))
+    # the substrate's own shell/ (this file's ../): the loop-* helpers on PATH run its scripts
+    add(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
     # entries inside the lane's tree are bound again read-only after the tree (see wrap)
     return binds
 
