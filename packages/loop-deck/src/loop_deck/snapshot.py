@@ -164,6 +164,7 @@ class FleetRow:
     kind: str
     base: bool
     activity: str
+    sandbox: bool = False  # the lane runs under bubblewrap (list-lanes `sandbox`)
 
 
 @dataclass(frozen=True)
@@ -674,6 +675,7 @@ class Reader:
                     kind=st.kind,
                     base=meta.base if meta is not None else window in BASE_WINDOWS,
                     activity=activity,
+                    sandbox=bool(getattr(meta, "sandbox", False)),
                 )
             )
         return tuple(rows), None
