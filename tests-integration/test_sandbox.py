@@ -47,7 +47,10 @@ def _bwrap_unusable() -> str:
     if shutil.which("bwrap") is None:
         return "bwrap is not installed (apt-get install bubblewrap)"
     proc = subprocess.run(
-        [sys.executable, str(SHELL / "lib" / "sandbox.py"), "check"], capture_output=True, text=True, check=False
+        [sys.executable, str(SHELL / "lib" / "sandbox.py"), "check"],
+        capture_output=True,
+        text=True,
+        check=False,
     )
     return proc.stderr.strip() if proc.returncode != 0 else ""
 
@@ -73,7 +76,13 @@ class Sbx:
     def run(self, *argv: str, cwd: Path | None = None, **kw: str) -> subprocess.CompletedProcess[str]:
         env = dict(self.env, **kw)
         return subprocess.run(
-            list(argv), capture_output=True, text=True, env=env, cwd=cwd or self.root, timeout=120, check=False
+            list(argv),
+            capture_output=True,
+            text=True,
+            env=env,
+            cwd=cwd or self.root,
+            timeout=120,
+            check=False,
         )
 
     def script(self, name: str, *args: str, **kw: str) -> subprocess.CompletedProcess[str]:
@@ -97,7 +106,11 @@ def _project(root: Path, env: dict[str, str]) -> None:
     _git(root, "config", "user.name", "t")
     proc = subprocess.run(
         ["bash", str(SHELL / "loop-adr.sh"), "new", "Sandboxed lanes"],
-        capture_output=True, text=True, env=env, cwd=root, check=True,
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=root,
+        check=True,
     )
     assert (root / proc.stdout.strip()).is_file()
     (root / "tasks").mkdir()
@@ -127,15 +140,18 @@ def sbx(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sbx]:
     # logging into the project tree (writable inside the sandbox)
     shutil.copy(FAKE_AGENT, agent_bin / "fake_agent.py")
     shim = agent_bin / "claude"
+    program = shlex.quote(str(agent_bin / "fake_agent.py"))
     shim.write_text(
-        f'#!/usr/bin/env bash\nexec {shlex.quote(sys.executable)} {shlex.quote(str(agent_bin / "fake_agent.py"))} --play claude '
+        f"#!/usr/bin/env bash\nexec {shlex.quote(sys.executable)} {program} --play claude "
         f'--log-dir {shlex.quote(str(root / ".agentlog"))} "$@"\n'
     )
     shim.chmod(0o755)
     sockdir = Path(os.path.realpath("/tmp")) / f"sb-{os.getpid()}-{int(time.monotonic() * 1000) % 100000}"
     sockdir.mkdir()
     socket = str(sockdir / "s")
-    env = {k: v for k, v in os.environ.items() if k not in ("TMUX", "TMUX_PANE") and not k.startswith("LOOP_")}
+    env = {
+        k: v for k, v in os.environ.items() if k not in ("TMUX", "TMUX_PANE") and not k.startswith("LOOP_")
+    }
     env.update(
         {
             "HOME": str(home),
@@ -153,15 +169,37 @@ def sbx(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sbx]:
         )
         h = Sbx(root=root, home=home, socket=socket, env=env, wt=root, out=root)
         added = h.script(
-            "loop-tmux.sh", "add-lane", "--session", SESSION, "--window", "box", "--cmd", "bash --norc",
-            "--repo", str(root), "--worktree", "--sandbox",
+            "loop-tmux.sh",
+            "add-lane",
+            "--session",
+            SESSION,
+            "--window",
+            "box",
+            "--cmd",
+            "bash --norc",
+            "--repo",
+            str(root),
+            "--worktree",
+            "--sandbox",
         )
         assert added.returncode == 0, added.stderr
         h.wt = root / ".loop" / "worktrees" / SESSION / "box"
         h.out = h.wt / ".out"
         added = h.script(
-            "loop-tmux.sh", "add-lane", "--session", SESSION, "--window", "agent", "--harness", "claude",
-            "--repo", str(root), "--sandbox", "--wait-ready", "--ready-timeout", "30",
+            "loop-tmux.sh",
+            "add-lane",
+            "--session",
+            SESSION,
+            "--window",
+            "agent",
+            "--harness",
+            "claude",
+            "--repo",
+            str(root),
+            "--sandbox",
+            "--wait-ready",
+            "--ready-timeout",
+            "30",
         )
         assert added.returncode == 0, added.stderr
         yield h
@@ -196,14 +234,14 @@ def probed(sbx: Sbx) -> dict[str, tuple[int, str]]:
     before = {p: p.read_bytes() for p in (adr, sbx.wt / "tasks" / "T0001-first.md")}
     before.update({p: p.read_bytes() for p in (sbx.root / "docs" / "adr").glob("0001-*.md")})
     lines = ["mkdir -p .out"]
-    for name, cmd in PROBES.items():
-        cmd = cmd.format(socket=shlex.quote(sbx.socket), session=SESSION)
+    for name, template in PROBES.items():
+        cmd = template.format(socket=shlex.quote(sbx.socket), session=SESSION)
         lines.append(f"( {cmd} ) > .out/{name}.txt 2>&1; echo $? > .out/{name}.rc")
     lines.append("echo ok > .out/done")
     (sbx.wt / "probe.sh").write_text("\n".join(lines) + "\n")
     sbx.tmux("send-keys", "-t", sbx.pane("box"), "-l", "bash probe.sh")
     sbx.tmux("send-keys", "-t", sbx.pane("box"), "Enter")
-    retry_until(lambda: (sbx.out / "done").is_file(), timeout=60)
+    retry_until((sbx.out / "done").is_file, timeout=60)
     got = {n: (int((sbx.out / f"{n}.rc").read_text()), (sbx.out / f"{n}.txt").read_text()) for n in PROBES}
     for path, data in before.items():
         assert path.read_bytes() == data, f"{path} changed from inside the sandbox"
@@ -238,7 +276,9 @@ def test_edit_and_commit_land_in_the_worktree(probed: dict[str, tuple[int, str]]
     assert (sbx.root / "src.py").read_text() == "VALUE = 1\n"  # the main checkout is another tree
 
 
-def test_mail_from_the_sandbox_reaches_the_mailbox_as_the_lane(probed: dict[str, tuple[int, str]], sbx: Sbx) -> None:
+def test_mail_from_the_sandbox_reaches_the_mailbox_as_the_lane(
+    probed: dict[str, tuple[int, str]], sbx: Sbx
+) -> None:
     drop = sbx.root / ".loop" / "mail-drop" / "box"
     assert [p for p in drop.iterdir() if not p.name.startswith(".")], "the mail is not in the drop folder"
     digest = sbx.script("loop-digest.sh", "--project-root", str(sbx.root), "--once", "--json")
@@ -254,7 +294,13 @@ def test_the_engine_sweeps_dropped_mail(sbx: Sbx, tmp_path: Path) -> None:
     from loop_engine.observe import mail_dropped, pending_mail
     from loop_substrate import Substrate
 
-    sent = sbx.tmux("send-keys", "-t", sbx.pane("box"), "-l", "loop-mail send --to coord --from box --subject engine-sees-it")
+    sent = sbx.tmux(
+        "send-keys",
+        "-t",
+        sbx.pane("box"),
+        "-l",
+        "loop-mail send --to coord --from box --subject engine-sees-it",
+    )
     assert sent.returncode == 0
     sbx.tmux("send-keys", "-t", sbx.pane("box"), "Enter")
     mailbox = sbx.root / ".loop" / "messages"
@@ -292,19 +338,30 @@ def test_the_watchdog_restarts_inside_the_sandbox(sbx: Sbx) -> None:
     # the agent exits: the pane falls back to the shell -- inside the sandbox
     sbx.tmux("send-keys", "-t", pane, "C-d")  # the fake agent quits on C-d at an empty composer
     retry_until(
-        lambda: sbx.tmux("display-message", "-p", "-t", pane, "#{pane_current_command}").stdout.strip()
-        in ("bash", "sh", "zsh"),
+        lambda: (
+            sbx.tmux("display-message", "-p", "-t", pane, "#{pane_current_command}").stdout.strip()
+            in ("bash", "sh", "zsh")
+        ),
         timeout=30,
     )
-    once = sbx.run("bash", str(SHELL / "lib" / "lane-health.sh"), "once", "--session", SESSION,
-                   "--state-dir", str(sbx.root / ".loop" / "state"))
+    once = sbx.run(
+        "bash",
+        str(SHELL / "lib" / "lane-health.sh"),
+        "once",
+        "--session",
+        SESSION,
+        "--state-dir",
+        str(sbx.root / ".loop" / "state"),
+    )
     assert once.returncode == 0, once.stderr
     new_pid = sbx.tmux("display-message", "-p", "-t", pane, "#{pane_pid}").stdout.strip()
     assert new_pid != old_pid
     assert Path(f"/proc/{new_pid}/cmdline").read_bytes().split(b"\0")[0].endswith(b"bwrap")
     retry_until(
-        lambda: sbx.tmux("display-message", "-p", "-t", pane, "#{pane_current_command}").stdout.strip()
-        not in ("bash", "sh", "zsh", "bwrap"),
+        lambda: (
+            sbx.tmux("display-message", "-p", "-t", pane, "#{pane_current_command}").stdout.strip()
+            not in ("bash", "sh", "zsh", "bwrap")
+        ),
         timeout=30,
     )
 
@@ -312,16 +369,32 @@ def test_the_watchdog_restarts_inside_the_sandbox(sbx: Sbx) -> None:
 def test_no_bwrap_is_one_line_and_no_lane(sbx: Sbx) -> None:
     missing = str(sbx.root / "no-such-bwrap")
     added = sbx.script(
-        "loop-tmux.sh", "add-lane", "--session", SESSION, "--window", "nobox", "--cmd", "sleep 60",
-        "--sandbox", LOOP_SANDBOX_BWRAP=missing,
+        "loop-tmux.sh",
+        "add-lane",
+        "--session",
+        SESSION,
+        "--window",
+        "nobox",
+        "--cmd",
+        "sleep 60",
+        "--sandbox",
+        LOOP_SANDBOX_BWRAP=missing,
     )
     assert added.returncode == 1
     assert added.stderr.count("\n") == 1 and "apt-get install bubblewrap" in added.stderr, added.stderr
     windows = sbx.tmux("list-windows", "-t", f"={SESSION}", "-F", "#{window_name}").stdout.split()
     assert "nobox" not in windows
     booted = sbx.script(
-        "loop-tmux.sh", "--session", "sbx2", "--project-root", str(sbx.root), "--preset", "validation-only",
-        "--sandbox-all", "--no-attach", LOOP_SANDBOX_BWRAP=missing,
+        "loop-tmux.sh",
+        "--session",
+        "sbx2",
+        "--project-root",
+        str(sbx.root),
+        "--preset",
+        "validation-only",
+        "--sandbox-all",
+        "--no-attach",
+        LOOP_SANDBOX_BWRAP=missing,
     )
     assert booted.returncode == 1 and "apt-get install bubblewrap" in booted.stderr, booted.stderr
     assert sbx.tmux("has-session", "-t", "=sbx2").returncode != 0
@@ -359,11 +432,13 @@ def test_sweep_forces_the_sender_and_quarantines_what_is_invalid(tmp_path: Path)
 
 
 def test_mail_read_verbs_sweep_first(tmp_path: Path) -> None:
-    box, drop = _drop(tmp_path, "infra")
+    _box, drop = _drop(tmp_path, "infra")
     mail.send(str(drop), "infra", "coord", "dropped", "", drop=True)
     proc = subprocess.run(
         ["bash", str(SHELL / "scripts" / "loop-mail.sh"), "--project-root", str(tmp_path), "count"],
-        capture_output=True, text=True, env={k: v for k, v in os.environ.items() if not k.startswith("LOOP_")},
+        capture_output=True,
+        text=True,
+        env={k: v for k, v in os.environ.items() if not k.startswith("LOOP_")},
         check=False,
     )
     assert proc.returncode == 0, proc.stderr
@@ -379,9 +454,15 @@ def test_sandboxed_text_safe_is_a_switch(switch: bool) -> None:
         "box": LaneFacts(name="box", base=False, agent=True, sandboxed=True),
         "open": LaneFacts(name="open", base=False, agent=True, sandboxed=False),
     }
-    ctx = GateContext(lanes=lanes, ai_harnesses=frozenset({"claude"}), payload_patterns=["rm -rf"],
-                      sandboxed_text_safe=switch)
-    actions = [{"kind": "dispatch", "lane": lane, "payload": "please rm -rf build/"} for lane in ("box", "open")]
+    ctx = GateContext(
+        lanes=lanes,
+        ai_harnesses=frozenset({"claude"}),
+        payload_patterns=["rm -rf"],
+        sandboxed_text_safe=switch,
+    )
+    actions = [
+        {"kind": "dispatch", "lane": lane, "payload": "please rm -rf build/"} for lane in ("box", "open")
+    ]
     box, other = gate_actions(actions, ctx)
     assert box.gate == ("safe" if switch else "destructive")
     assert other.gate == "destructive"

@@ -241,10 +241,8 @@ def sweep_dropped_mail(mailbox: str) -> None:
     import mail
 
     if mail.drops_waiting(mailbox):
-        try:
+        with contextlib.suppress(OSError):  # the mailbox cannot be written now: the drop stays for later
             mail.sweep(mailbox)
-        except OSError:
-            pass  # the mailbox cannot be written now; the drop stays for the next sweep
 
 
 def processed_count(mailbox: str) -> int:

@@ -964,7 +964,8 @@ def launching_pids(pids: list[str]) -> set[str]:
         if _is_launching_shell(argv) or (
             # a sandboxed lane's pane runs bwrap, which runs the launching shell two processes down
             # (bwrap -> its pid-namespace init -> the shell): look through it
-            argv[0].rpartition(b"/")[2] == b"bwrap" and any(_is_launching_shell(a) for a in _child_argvs(pid, 2))
+            argv[0].rpartition(b"/")[2] == b"bwrap"
+            and any(_is_launching_shell(a) for a in _child_argvs(pid, 2))
         ):
             found.add(pid)
     if missing and not posix.access("/proc/self", posix.F_OK):

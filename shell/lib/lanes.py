@@ -563,7 +563,9 @@ def _create_window(session: str, window: str, lanes: List[Lane], user_shell: str
         argv = ["split-window", "-d", SPLITS[window][2], "-t", pane_id, "-c", fmt_lit(second.cwd)]
         argv += ["-P", "-F", "#{pane_id}"]
         if second.launch or second.sandbox:
-            argv += [targ(a) for a in pane_argv(second.launch or "", user_shell, _sandbox_name(second), second.cwd)]
+            argv += [
+                targ(a) for a in pane_argv(second.launch or "", user_shell, _sandbox_name(second), second.cwd)
+            ]
         ids.append(tmux(*argv).stdout.decode().strip())
     return ids
 
@@ -702,7 +704,9 @@ def _add_window_locked(args: argparse.Namespace) -> int:
     if sandboxed:
         sandbox_check()
     if args.launch or sandboxed:
-        lane_argv = pane_argv(args.launch, server_default_shell(), args.window if sandboxed else None, args.cwd)
+        lane_argv = pane_argv(
+            args.launch, server_default_shell(), args.window if sandboxed else None, args.cwd
+        )
         argv += ["--", *[targ(a) for a in lane_argv]]
     window_id, pane_id = tmux(*argv).stdout.decode().split()
     batch = Batch()

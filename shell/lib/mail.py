@@ -325,7 +325,11 @@ def sweep(mailbox: str) -> Tuple[List[str], List[Tuple[str, str]]]:
     claims_dir = os.path.join(root, ".claimed")
     claims: List[Tuple[str, str]] = []
     for entry in entries:
-        if entry.name.startswith(".") or not LANE_RE.match(entry.name) or not entry.is_dir(follow_symlinks=False):
+        if (
+            entry.name.startswith(".")
+            or not LANE_RE.match(entry.name)
+            or not entry.is_dir(follow_symlinks=False)
+        ):
             continue
         try:
             names = sorted(n for n in os.listdir(entry.path) if not n.startswith("."))

@@ -45,7 +45,9 @@ from typing import List, Optional, Sequence, Tuple
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import worktree
 
-INSTALL_HINT = "install bubblewrap (Debian/Ubuntu: apt-get install bubblewrap; Fedora: dnf install bubblewrap)"
+INSTALL_HINT = (
+    "install bubblewrap (Debian/Ubuntu: apt-get install bubblewrap; Fedora: dnf install bubblewrap)"
+)
 SYSTEM_DIRS = ("/usr", "/etc", "/opt")
 SYSTEM_LINKS = ("/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32")
 EXTRA_RO = ("/run/systemd/resolve",)  # /etc/resolv.conf may point there (systemd-resolved)
@@ -178,9 +180,7 @@ def _pth_dirs(pth: str) -> List[str]:
 
 def _path_binds(tree_roots: Sequence[str]) -> List[str]:
     """Read-only binds for every PATH entry (a virtualenv's root; the prefix its interpreter links to)."""
-    seen: List[str] = list(SYSTEM_DIRS) + [
-        link for link in SYSTEM_LINKS if os.path.exists(link)
-    ]
+    seen: List[str] = list(SYSTEM_DIRS) + [link for link in SYSTEM_LINKS if os.path.exists(link)]
     binds: List[str] = []
 
     def add(path: str) -> None:
@@ -289,7 +289,7 @@ def wrap(
     for var in ("TMUX", "TMUX_PANE", "LOOP_TMUX_SOCKET", "TMUX_TMPDIR"):
         args += ["--unsetenv", var]
     args += ["--setenv", "TMPDIR", "/tmp", "--setenv", ENV_DROP, drop, "--setenv", ENV_LANE, lane]
-    return args + ["--", *command]
+    return [*args, "--", *command]
 
 
 def main(argv: List[str]) -> int:

@@ -11,7 +11,9 @@ from loop_deck.widgets import KeyedTable
 pytestmark = pytest.mark.anyio
 
 
-async def test_a_sandboxed_lane_is_marked(project: Path, fleet: StubSubstrate, runner: RecordingRunner) -> None:
+async def test_a_sandboxed_lane_is_marked(
+    project: Path, fleet: StubSubstrate, runner: RecordingRunner
+) -> None:
     fleet.lanes = [
         lane.model_copy(update={"sandbox": True}) if lane.window == "web2" else lane for lane in fleet.lanes
     ]

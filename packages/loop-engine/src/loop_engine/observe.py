@@ -103,7 +103,8 @@ class Observation:
 
     def lane_facts(self) -> dict[str, LaneFacts]:
         return {
-            n: LaneFacts(name=n, base=v.base, agent=v.agent, sandboxed=v.sandboxed) for n, v in self.lanes.items()
+            n: LaneFacts(name=n, base=v.base, agent=v.agent, sandboxed=v.sandboxed)
+            for n, v in self.lanes.items()
         }
 
     def fingerprint(self, extra: str = "") -> str:
@@ -190,7 +191,9 @@ def mail_dropped(mailbox: Path) -> bool:
     A cheap look (listdirs, nothing opened); the sweep itself is mail.py's, never done here."""
     root = mailbox.parent / "mail-drop"
     try:
-        lanes = [e for e in os.scandir(root) if not e.name.startswith(".") and e.is_dir(follow_symlinks=False)]
+        lanes = [
+            e for e in os.scandir(root) if not e.name.startswith(".") and e.is_dir(follow_symlinks=False)
+        ]
     except OSError:
         return False
     for lane in lanes:
