@@ -217,13 +217,23 @@ PROBES = {
     "tmux-new": "tmux new-window",
     "ssh-key": "cat ~/.ssh/id_ed25519",
     "loop-write": "mkdir -p .loop && echo x > .loop/forged",
+    "git-hook": 'echo "touch /tmp/pwned" > "$(git rev-parse --git-common-dir)/hooks/post-commit"',
     # must work
     "src-edit": "echo 'VALUE = 2' > src.py",
     "commit": "git -c user.email=l@example.com -c user.name=lane commit -qm 'edit in the sandbox' src.py",
     "pytest": "python3 -m pytest -q -p no:cacheprovider tests/test_ok.py",
     "mail": "loop-mail send --from coord --to human --subject 'hello from the box' --body 'done'",
 }
-MUST_FAIL = ("adr-write", "adr-accept", "task-edit", "tmux-socket", "tmux-new", "ssh-key", "loop-write")
+MUST_FAIL = (
+    "adr-write",
+    "adr-accept",
+    "task-edit",
+    "tmux-socket",
+    "tmux-new",
+    "ssh-key",
+    "loop-write",
+    "git-hook",
+)
 MUST_WORK = ("src-edit", "commit", "pytest", "mail")
 
 
@@ -398,6 +408,51 @@ def test_no_bwrap_is_one_line_and_no_lane(sbx: Sbx) -> None:
     )
     assert booted.returncode == 1 and "apt-get install bubblewrap" in booted.stderr, booted.stderr
     assert sbx.tmux("has-session", "-t", "=sbx2").returncode != 0
+
+
+def test_boot_sandboxes_what_lane_config_says(sbx: Sbx) -> None:
+    config = sbx.root / "boot-lanes.yaml"
+    config.write_text(
+        "lanes:\n  web:\n    harness: claude\n    sandbox: true\n  docs:\n    cmd: sleep 3600\n"
+    )
+    plan = sbx.script(
+        "loop-tmux.sh",
+        "--session",
+        "sbx3",
+        "--project-root",
+        str(sbx.root),
+        "--preset",
+        "monitor",
+        "--sandbox-all",
+        "--print-cmds",
+        "--json",
+    )
+    assert plan.returncode == 0, plan.stderr
+    lanes = json.loads(plan.stdout)["lanes"]
+    assert lanes["coord"]["sandbox"] is False and lanes["ops-top"]["sandbox"] is True
+    booted = sbx.script(
+        "loop-tmux.sh",
+        "--session",
+        "sbx3",
+        "--project-root",
+        str(sbx.root),
+        "--preset",
+        "monitor",
+        "--coord-cmd",
+        "sleep 3600",
+        "--lane-config",
+        str(config),
+        "--no-attach",
+        "--boot-check",
+        "3",
+    )
+    assert booted.returncode == 0, booted.stdout + booted.stderr
+    assert "boot-check: ok web" in booted.stdout, booted.stdout
+    listed = json.loads(sbx.script("loop-tmux.sh", "list-lanes", "--session", "sbx3", "--json").stdout)
+    sandboxed = {lane["window"]: lane["sandbox"] for lane in listed["lanes"]}
+    assert sandboxed["web"] is True and sandboxed["docs"] is False and sandboxed["coord"] is False
+    web_pid = sbx.tmux("display-message", "-p", "-t", "=sbx3:web", "#{pane_pid}").stdout.strip()
+    assert Path(f"/proc/{web_pid}/cmdline").read_bytes().split(b"\0")[0].endswith(b"bwrap")
 
 
 # ---- the sweep (mail.py), without tmux ----------------------------------------------------------------

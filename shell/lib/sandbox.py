@@ -14,7 +14,8 @@ restart) runs its pane command, the launching shell and the shell it falls back 
     read-only;
   * its working tree read-write: the git top level of the lane's directory (its worktree, or the
     project root), or the directory itself outside git; for a linked worktree the main repository's
-    .git too (read-write, so `git commit` works; its hooks/ and config stay read-only);
+    .git too (read-write, so `git commit` works); the repository's .git/hooks and .git/config stay
+    read-only either way;
   * inside that tree, docs/adr/, tasks/, ops-wiki/checkpoint.md, lane-config*.yaml and .loop/ read-only
     (a missing one is an empty read-only directory or /dev/null, so it cannot be created either);
   * one writable path for mail: the drop folder <project>/.loop/mail-drop/<lane>/ (mail.py sweep moves
@@ -248,10 +249,13 @@ def wrap(
     args += ["--bind", tree, tree]
     if git_common:
         args += ["--bind", git_common, git_common]
-        for rel in ("hooks", "config"):
-            p = os.path.join(git_common, rel)
-            if os.path.exists(p):
-                args += ["--ro-bind", p, p]
+    # git's hooks and config run code when YOU use git in this repository: read-only
+    git_dir = git_common or os.path.join(tree, ".git")
+    for rel in ("hooks", "config"):
+        p = os.path.join(git_dir, rel)
+        if os.path.isdir(git_dir) and os.path.exists(p):
+            args += ["--ro-bind", p, p]
+    if git_common:
         # the main checkout's mailbox, to read (a worktree's own tree has no .loop of the project)
         main_loop = os.path.join(os.path.dirname(git_common), ".loop", "messages")
         if os.path.isdir(main_loop):
