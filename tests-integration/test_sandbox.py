@@ -455,6 +455,28 @@ def test_boot_sandboxes_what_lane_config_says(sbx: Sbx) -> None:
     assert Path(f"/proc/{web_pid}/cmdline").read_bytes().split(b"\0")[0].endswith(b"bwrap")
 
 
+def test_a_sandboxed_lane_still_launching_is_seen_through_bwrap(tmp_path: Path) -> None:
+    """The launching-shell rule (lane_status.launching_pids) looks through bwrap: a pane whose first
+    process is bwrap, whose shell still runs the launch, is launching (not down: the watchdog must not
+    start a second agent into it)."""
+    _need_bwrap()
+    import lane_status
+    import lanes
+    import sandbox
+
+    (tmp_path / "tree").mkdir()
+    bash = shutil.which("bash") or "/bin/bash"
+    argv = sandbox.wrap(lanes.lane_command("sleep 30", bash), str(tmp_path / "tree"), "w")
+    proc = subprocess.Popen(
+        argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
+    try:
+        retry_until(lambda: str(proc.pid) in lane_status.launching_pids([str(proc.pid)]), timeout=15)
+    finally:
+        proc.kill()
+        proc.wait()
+
+
 # ---- the sweep (mail.py), without tmux ----------------------------------------------------------------
 
 
