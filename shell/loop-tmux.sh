@@ -22,7 +22,7 @@ usage() {
   cat <<'EOF'
 Usage: loop-tmux [up] [boot options]
        loop-tmux add-lane [--session S] --window W (--harness H | --cmd C) [--model M] [--repo P]
-                 [--role R] [--kind standing|worker] [--worktree] [--auto-approve]
+                 [--role R] [--kind standing|worker] [--worktree] [--auto-approve] [--sandbox]
                  [--wait-ready [--ready-timeout SECS]]
        loop-tmux list-lanes [--session S] [--json]
        loop-tmux drop-lane [--session S] --window W [--force]
@@ -61,6 +61,8 @@ Boot options:
                             FAIL makes the exit status 1
   --auto-restart            start the session's lane watchdog (lib/lane-health.sh start: detached,
                             one per state dir; tune it with the LOOP_LANE_HEALTH_* variables)
+  --sandbox-all             run every lane but coord sandboxed (as add-lane --sandbox; lane-config
+                            `sandbox: true` sandboxes one lane)
   --state-dir DIR           watchdog state + lane-restarts.jsonl (env LOOP_TMUX_STATE_DIR; default
                             <project-root>/.loop/sessions/<session>)
 Precedence, last wins: preset < --*-cmd flags < lane-config.
@@ -86,6 +88,11 @@ generic binary such as python3) records that harness.
                             loops.<W>.branch in the project's .loop/orchestrator-state.json, and run
                             `uv sync` there when it has a pyproject.toml (LOOP_WORKTREE_SKIP_VENV skips it)
   --wait-ready              block until loop-lane-status says the lane is idle
+  --sandbox                 run the lane's agent under bubblewrap (Linux; see README "Sandboxed lanes"):
+                            its tree read-write but docs/adr/, tasks/, ops-wiki/checkpoint.md,
+                            lane-config*.yaml and .loop/; mail only through .loop/mail-drop/<W>/; no
+                            tmux socket, no ~/.ssh. Stored as @loop_lane_sandbox=1; every launch (the
+                            watchdog's restarts too) is sandboxed. No bwrap (or macOS): exit 1
   --ready-timeout SECS      how long --wait-ready waits (default 60); a timeout exits 1 (the window stays)
                             and runs `harness-registry.sh health <harness>`: a word other than ok
                             says the lane errored (`health=<word>` in the message).
@@ -96,7 +103,7 @@ and sessions, and detached ones that carry the pane in their environment: SIGTER
 LOOP_LANE_KILL_GRACE_S, default 1); base windows need --force. A worktree lane's worktree is removed when
 clean and kept (with a warning) when it holds uncommitted changes.
 list-lanes prints a table; --json prints {contract_version, session, generated_at, lanes: [{window,
-window_id, harness, model, role, cmd, base, kind, repo, isolation, branch}]} (loop_schemas.LaneList;
+window_id, harness, model, role, cmd, base, kind, repo, isolation, branch, sandbox}]} (loop_schemas.LaneList;
 base = not made by add-lane; unset values are null; a two-pane window reports its active pane's
 lane options).
 --session defaults to the current tmux session.
@@ -104,9 +111,9 @@ lane options).
 Environment: LOOP_TMUX_SOCKET (tmux server socket), LOOP_TMUX_STATE_DIR, LOOP_WORKTREE_WEB,
 LOOP_WORKTREE_INFRA, LOOP_TMUX_READY_TIMEOUT (default --ready-timeout; else LANE_READY_TIMEOUT, else 60),
 LOOP_PYTHON,
-LOOP_WORKTREE_SKIP_VENV.
+LOOP_WORKTREE_SKIP_VENV, LOOP_SANDBOX_BWRAP (the bwrap binary of sandboxed lanes; default bwrap on PATH).
 Exit: 0 ok; 1 failure (missing directory, bad lane-config or PyYAML missing, tmux error, boot-check
-FAIL, duplicate or unknown window, base window without --force, --wait-ready timeout); 2 usage.
+FAIL, a sandboxed lane without a usable bwrap, duplicate or unknown window, base window without --force, --wait-ready timeout); 2 usage.
 EOF
 }
 
@@ -199,6 +206,7 @@ tmux_boot() {
       --print-cmds) print_cmds=1; shift ;;
       --json) as_json=1; shift ;;
       --no-attach) no_attach=1; shift ;;
+      --sandbox-all) pyargs+=(--sandbox-all); shift ;;
       --auto-restart) auto_restart=1; shift ;;
       --boot-check)
         boot_check=8
@@ -344,7 +352,7 @@ lane_attach() {
 
 tmux_add_lane() {
   local session='' window='' harness='' cmd='' model='' repo='' role='' kind=worker worktree=0 auto=0
-  local wait_ready=0 timeout=${LOOP_TMUX_READY_TIMEOUT:-${LANE_READY_TIMEOUT:-}} have_harness=0 have_cmd=0
+  local wait_ready=0 timeout=${LOOP_TMUX_READY_TIMEOUT:-${LANE_READY_TIMEOUT:-}} have_harness=0 have_cmd=0 sandbox=0
   [ -n "$timeout" ] || timeout=60
   while [ $# -gt 0 ]; do
     case $1 in
@@ -359,6 +367,7 @@ tmux_add_lane() {
       --kind) loop_need_value "$1" $#; kind=$2; shift 2 ;;
       --worktree) worktree=1; shift ;;
       --auto-approve) auto=1; shift ;;
+      --sandbox) sandbox=1; shift ;;
       --wait-ready) wait_ready=1; shift ;;
       --ready-timeout) loop_need_value "$1" $#; timeout=$2; shift 2 ;;
       *) loop_usage_error "add-lane: unknown argument '$1'" ;;
@@ -420,6 +429,7 @@ tmux_add_lane() {
   if [ -n "$role" ]; then opts+=("--opt=role=$role"); fi
   if [ "$have_cmd" = 1 ]; then opts+=("--opt=cmd=$cmd"); fi
   if [ "$auto" = 1 ]; then opts+=("--opt=auto_approve=1"); fi
+  if [ "$sandbox" = 1 ]; then opts+=("--opt=sandbox=1"); fi
   if [ -n "$branch" ]; then opts+=("--opt=branch=$branch" "--opt=worktree=$wt"); fi
   local rc=0
   out=$(loop_py lanes add-window "--session=$session" "--window=$window" "--cwd=$cwd" \

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# setup.sh: make a bare machine ready for this checkout: tmux and make (apt-get), uv (pip), the workspace,
+# setup.sh: make a bare machine ready for this checkout: tmux, make and bubblewrap (apt-get), uv (pip), the workspace,
 # and the real agent CLIs of the conformance suite (tools/install-real-agents.sh: node/npm, then npm).
 # Idempotent and quick when everything is already there. Used by `make setup` and by .ci/run.
 set -euo pipefail
@@ -13,6 +13,8 @@ apt_install() {
 }
 command -v tmux >/dev/null 2>&1 || apt_install tmux
 command -v make >/dev/null 2>&1 || apt_install make
+# sandboxed lanes (loop-tmux add-lane --sandbox) run their agent under bubblewrap on Linux
+if [ "$(uname -s)" = Linux ]; then command -v bwrap >/dev/null 2>&1 || apt_install bubblewrap; fi
 if ! command -v uv >/dev/null 2>&1; then
   python3 -m pip install --quiet --user uv 2>/dev/null || python3 -m pip install --quiet uv ||
     python3 -m pip install --quiet --user --break-system-packages uv

@@ -25,16 +25,17 @@ Reads the top-level `lanes:` key of a lane-config YAML (any `engine:` section is
 resolves each lane through lib/harness-registry.sh. Lanes: coord, web, infra, validate-left,
 validate-right, ops-top, ops-bottom, docs (coord belongs to loop-tmux's preset / --coord-cmd), then
 any other lane name add-lane accepts (a letter, then letters, digits, _ or -; 2+ characters).
-A lane: harness, model, cmd, repo (a label), role, auto_approve (true|false), kind (standing|worker).
+A lane: harness, model, cmd, repo (a label), role, auto_approve (true|false), kind (standing|worker),
+sandbox (true|false).
 
   print-resolved   every lane: harness, model, cmd, repo, role, auto_approve and the resolved launch;
                    --json prints {contract_version, lane_config, host_overlay, project_root,
-                   lanes: {<lane>: {harness, model, cmd, repo, role, auto_approve, launch, kind}}}
+                   lanes: {<lane>: {harness, model, cmd, repo, role, auto_approve, launch, kind, sandbox}}}
                    (loop_schemas.ResolvedLaneConfig; unset values are null)
   lane-launch      the lane's launch command (interactive, the default: cmd, else the harness launch
                    with its model and, when auto_approve is true, the auto-approve flag;
                    auto-approve: force the auto-approve flag; oneshot: the harness's one-shot template)
-  lane-field       one resolved field: harness model cmd repo role auto_approve launch kind
+  lane-field       one resolved field: harness model cmd repo role auto_approve launch kind sandbox
                    (an unset field prints nothing)
   validate         one line per bad lane name, unknown harness, invalid kind or badly typed value;
                    exit 1 if any (and one summary line on stderr)

@@ -10,6 +10,7 @@ any other lane name (a window add-lane may create: a letter, then letters, digit
 characters) in file order. A lane is a mapping of
   harness (str, a registry name)  model (str)  cmd (str)  repo (str, a label)  role (str)
   auto_approve (bool)  kind (standing | worker; optional)
+  auto_approve (bool)  sandbox (bool: run the lane under bubblewrap, see loop-tmux add-lane --sandbox)
 A file `<path-base>.<hostname -s>.yaml` beside the config is merged on top, lane by lane (a lane
 block there replaces the whole block). A relative first word of `cmd` (`scripts/foo.sh`,
 `./x.sh`) resolves against the project root (LANE_CONFIG_PROJECT_ROOT or --project-root).
@@ -45,9 +46,9 @@ import registry  # noqa: E402
 CONTRACT_VERSION = 1
 LIB_DIR = os.path.dirname(os.path.abspath(__file__))
 LANES = ("coord", "web", "infra", "validate-left", "validate-right", "ops-top", "ops-bottom", "docs")
-LANE_KEYS = ("harness", "model", "cmd", "repo", "role", "auto_approve", "kind")
+LANE_KEYS = ("harness", "model", "cmd", "repo", "role", "auto_approve", "kind", "sandbox")
 STR_KEYS = ("harness", "model", "cmd", "repo", "role", "kind")
-FIELDS = ("harness", "model", "cmd", "repo", "role", "auto_approve", "launch", "kind")
+FIELDS = ("harness", "model", "cmd", "repo", "role", "auto_approve", "launch", "kind", "sandbox")
 KINDS = ("standing", "worker")
 # A lane name: a base lane, or any window name add-lane accepts (loop-tmux.sh checks the same rule).
 LANE_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_-]+")
@@ -187,8 +188,8 @@ class LaneConfig:
                     continue
                 if key in STR_KEYS and not isinstance(value, str):
                     errors.append(f"lane {name}: {key} must be a string, not {_type_name(value)}")
-                elif key == "auto_approve" and not isinstance(value, bool):
-                    errors.append(f"lane {name}: auto_approve must be true or false, not {_type_name(value)}")
+                elif key in ("auto_approve", "sandbox") and not isinstance(value, bool):
+                    errors.append(f"lane {name}: {key} must be true or false, not {_type_name(value)}")
                 elif key == "kind" and value != "" and value not in KINDS:
                     errors.append(f"lane {name}: invalid kind {value!r} (kinds: {', '.join(KINDS)})")
             harness = block.get("harness")
@@ -245,6 +246,7 @@ class LaneConfig:
                 "auto_approve": auto,
                 "launch": launch,
                 "kind": _text(block.get("kind")),
+                "sandbox": block.get("sandbox") is True,
             }
         return out
 

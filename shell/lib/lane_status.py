@@ -1013,6 +1013,36 @@ def foreground_beyond_shell(table: list[list[str]], pane_pid: str, is_shell: Cal
 LAUNCH_ARGV0 = "loop-lane"
 
 
+def _is_launching_shell(argv: list[bytes]) -> bool:
+    return len(argv) > 4 and argv[2] == b"-c" and argv[4] == LAUNCH_ARGV0.encode()
+
+
+def _child_argvs(pid: str, depth: int) -> list[list[bytes]]:
+    """The argv of every descendant of `pid` down to `depth` levels (Linux /proc; [] elsewhere)."""
+    parents = {pid}
+    out: list[list[bytes]] = []
+    for _ in range(depth):
+        found: set[str] = set()
+        for name in posix.listdir("/proc"):
+            if not name.isdigit():
+                continue
+            try:
+                with open(f"/proc/{name}/stat", "rb") as fh:
+                    stat = fh.read()
+                ppid = stat[stat.rindex(b")") + 2 :].split()[1].decode()
+                if ppid not in parents:
+                    continue
+                with open(f"/proc/{name}/cmdline", "rb") as fh:
+                    out.append(fh.read().split(b"\0"))
+            except (OSError, ValueError, IndexError):
+                continue
+            found.add(name)
+        parents = found
+        if not parents:
+            break
+    return out
+
+
 def launching_pids(pids: list[str]) -> set[str]:
     """Which of `pids` (pane first processes) are still the launching shell of their lane (see
     LAUNCH_ARGV0): /proc/<pid>/cmdline where there is a /proc, else one `ps` for all of them."""
@@ -1027,7 +1057,12 @@ def launching_pids(pids: list[str]) -> set[str]:
         except OSError:
             missing.append(pid)
             continue
-        if len(argv) > 4 and argv[2] == b"-c" and argv[4] == LAUNCH_ARGV0.encode():
+        if _is_launching_shell(argv) or (
+            # a sandboxed lane's pane runs bwrap, which runs the launching shell two processes down
+            # (bwrap -> its pid-namespace init -> the shell): look through it
+            argv[0].rpartition(b"/")[2] == b"bwrap"
+            and any(_is_launching_shell(a) for a in _child_argvs(pid, 2))
+        ):
             found.add(pid)
     if missing and not posix.access("/proc/self", posix.F_OK):
         try:

@@ -124,6 +124,7 @@ OPTION_KEYS = (
     "cwd",
     "pane",
     "worktree",
+    "sandbox",
 )
 WRAPPER = 'eval "$1"; exec "$2" -l'
 POSIX_SHELLS = ("bash", "zsh", "sh", "dash", "ksh", "mksh", "ash", "yash", "posh")
@@ -229,6 +230,45 @@ def lane_command(launch: str, user_shell: str) -> List[str]:
     wrapper = user_shell if base in POSIX_SHELLS else _which("bash") or "/bin/sh"
     # "loop-lane" ($0, argv[4]) marks the launching shell: lane_status.LAUNCH_ARGV0 looks for it
     return [wrapper, "-i", "-c", WRAPPER, "loop-lane", launch, user_shell]
+
+
+_SOCKET: List[str] = []
+
+
+def socket_path() -> str:
+    """The tmux server's socket path (one display-message per process; "" when tmux cannot say)."""
+    if not _SOCKET:
+        proc = tmux("display-message", "-p", "#{socket_path}", check=False)
+        _SOCKET.append(proc.stdout.decode("utf-8", "surrogateescape").strip() if proc.returncode == 0 else "")
+    return _SOCKET[0]
+
+
+def pane_argv(launch: str, user_shell: str, sandbox_lane: Optional[str] = None, cwd: str = "") -> List[str]:
+    """The argv of a lane pane: lane_command, and for a sandboxed lane (sandbox_lane: the lane name its
+    mail drop is named after) that whole command, fallback shell included, inside sandbox.wrap's bwrap.
+    Every launch goes through here: boot, add-window and the watchdog's restart. SandboxError is a
+    LaneError (bwrap missing or unusable: one line, exit 1)."""
+    argv = lane_command(launch, user_shell) if launch else [user_shell, "-l"]
+    if sandbox_lane is None:
+        return argv
+    import sandbox
+
+    try:
+        return sandbox.wrap(argv, cwd or os.getcwd(), sandbox_lane, socket_path() or None)
+    except sandbox.SandboxError as exc:
+        raise LaneError(str(exc)) from None
+    except OSError as exc:
+        raise LaneError(f"sandbox: {exc.filename or ''}: {exc.strerror}") from None
+
+
+def sandbox_check() -> None:
+    """LaneError unless bwrap can run here (before anything is created)."""
+    import sandbox
+
+    try:
+        sandbox.check()
+    except sandbox.SandboxError as exc:
+        raise LaneError(str(exc)) from None
 
 
 def _which(name: str) -> Optional[str]:
@@ -355,6 +395,7 @@ class Lane:
         self.auto_approve = False
         self.launch: Optional[str] = None
         self.source = "empty"
+        self.sandbox = False
 
     def as_dict(self) -> Dict[str, Any]:
         return {
@@ -368,6 +409,7 @@ class Lane:
             "auto_approve": self.auto_approve,
             "launch": self.launch,
             "source": self.source,
+            "sandbox": self.sandbox,
         }
 
     def options(self) -> Dict[str, str]:
@@ -382,6 +424,7 @@ class Lane:
             "auto_approve": "1" if self.auto_approve else None,
             "launch": self.launch,
             "cwd": self.cwd,
+            "sandbox": "1" if self.sandbox else None,
         }
         return {k: v for k, v in values.items() if v}
 
@@ -449,6 +492,7 @@ def make_plan(args: argparse.Namespace, harnesses: Dict[str, Dict[str, Any]]) ->
             lane.auto_approve = block.get("auto_approve") is True
             lane.launch = block.get("launch") or None
             lane.source = "lane-config"
+            lane.sandbox = block.get("sandbox") is True
             from_config = True
         if not from_config:
             if lane.cmd:
@@ -457,6 +501,8 @@ def make_plan(args: argparse.Namespace, harnesses: Dict[str, Dict[str, Any]]) ->
                 lane.launch = launch_for(harnesses[lane.harness], lane.model, lane.auto_approve) or None
         if lane.cmd and lane.harness is None:
             lane.harness = infer_harness(lane.cmd, harnesses)
+        if getattr(args, "sandbox_all", False) and name != "coord":
+            lane.sandbox = True  # coord runs the digest: the human's view, never an agent
         plan.append(lane)
     return plan
 
@@ -486,6 +532,7 @@ def print_plan(args: argparse.Namespace, plan: List[Lane], as_json: bool) -> Non
     for lane in plan:
         what = show(lane.launch) if lane.launch else "(empty: a plain shell)"
         harness = f" [{lane.harness}]" if lane.harness else ""
+        harness += " [sandbox]" if lane.sandbox else ""
         out.append(f"{lane.lane:<15} {lane.source:<11} cwd={show(lane.cwd)}{harness}")
         out.append(f"{'':<15} {what}")
     sys.stdout.write("\n".join(out) + "\n")
@@ -507,18 +554,24 @@ def _create_window(session: str, window: str, lanes: List[Lane], user_shell: str
     else:
         argv = ["new-window", "-d", "-t", "=" + session + ":", "-n", window, "-c", fmt_lit(first.cwd)]
     argv += ["-P", "-F", fmt]
-    if first.launch:
-        argv += [targ(a) for a in lane_command(first.launch, user_shell)]
+    if first.launch or first.sandbox:
+        argv += [targ(a) for a in pane_argv(first.launch or "", user_shell, _sandbox_name(first), first.cwd)]
     window_id, pane_id = tmux(*argv).stdout.decode().split()
     ids = [window_id, pane_id]
     if window in SPLITS:
         second = lanes[1]
         argv = ["split-window", "-d", SPLITS[window][2], "-t", pane_id, "-c", fmt_lit(second.cwd)]
         argv += ["-P", "-F", "#{pane_id}"]
-        if second.launch:
-            argv += [targ(a) for a in lane_command(second.launch, user_shell)]
+        if second.launch or second.sandbox:
+            argv += [
+                targ(a) for a in pane_argv(second.launch or "", user_shell, _sandbox_name(second), second.cwd)
+            ]
         ids.append(tmux(*argv).stdout.decode().strip())
     return ids
+
+
+def _sandbox_name(lane: Lane) -> Optional[str]:
+    return lane.lane if lane.sandbox else None
 
 
 def boot(args: argparse.Namespace, harnesses: Dict[str, Dict[str, Any]]) -> int:
@@ -526,6 +579,8 @@ def boot(args: argparse.Namespace, harnesses: Dict[str, Dict[str, Any]]) -> int:
     if args.print_cmds:
         print_plan(args, plan, args.json)
         return 0
+    if any(lane.sandbox for lane in plan):
+        sandbox_check()
     by_window: Dict[str, List[Lane]] = {}
     for lane in plan:
         by_window.setdefault(lane.window, []).append(lane)
@@ -645,8 +700,14 @@ def _add_window_locked(args: argparse.Namespace) -> int:
         "-F",
         "#{window_id} #{pane_id}",
     ]
-    if args.launch:
-        argv += ["--", *[targ(a) for a in lane_command(args.launch, server_default_shell())]]
+    sandboxed = opts.get("sandbox") == "1"
+    if sandboxed:
+        sandbox_check()
+    if args.launch or sandboxed:
+        lane_argv = pane_argv(
+            args.launch, server_default_shell(), args.window if sandboxed else None, args.cwd
+        )
+        argv += ["--", *[targ(a) for a in lane_argv]]
     window_id, pane_id = tmux(*argv).stdout.decode().split()
     batch = Batch()
     opts["pane"] = pane_id
@@ -678,6 +739,7 @@ LIST_FIELDS = [
     "@loop_lane_isolation",
     "@loop_lane_branch",
     "@loop_lane_worktree",
+    "@loop_lane_sandbox",
 ]
 
 
@@ -775,6 +837,7 @@ def lane_entry(row: Dict[str, str]) -> Dict[str, Any]:
         "repo": opt("repo"),
         "isolation": isolation if isolation in ("shared", "worktree") else None,
         "branch": opt("branch"),
+        "sandbox": opt("sandbox") == "1",
     }
 
 
@@ -789,7 +852,7 @@ def list_lanes(args: argparse.Namespace) -> int:
         }
         sys.stdout.write(json.dumps(doc, ensure_ascii=False) + "\n")
         return 0
-    head = ("WINDOW", "ID", "HARNESS", "MODEL", "KIND", "BASE", "ISOLATION", "ROLE", "CMD")
+    head = ("WINDOW", "ID", "HARNESS", "MODEL", "KIND", "BASE", "ISOLATION", "SANDBOX", "ROLE", "CMD")
     rows = [head] + [
         (
             show(e["window"]),
@@ -799,6 +862,7 @@ def list_lanes(args: argparse.Namespace) -> int:
             e["kind"],
             "yes" if e["base"] else "no",
             show(e["isolation"]),
+            "yes" if e["sandbox"] else "no",
             show(e["role"]),
             show(e["cmd"]),
         )
@@ -1037,6 +1101,7 @@ def build_parser() -> argparse.ArgumentParser:
     for dest in list(LANE_FLAG.values()) + list(FED_FLAG):
         b.add_argument("--" + dest.replace("_", "-"), dest=dest, default=None)
     b.add_argument("--print-cmds", action="store_true")
+    b.add_argument("--sandbox-all", action="store_true")
     b.add_argument("--json", action="store_true")
     a = sub.add_parser("add-window")
     a.add_argument("--session", required=True)

@@ -11,6 +11,17 @@ CLI (every verb takes --dir MAILBOX, default .loop/messages):
   list [--json]            pending messages, oldest first (JSON: the MailList surface)
   count                    the number of pending messages, a bare integer
   pending                  a one-line-per-message summary (name and subject)
+  sweep                    deliver what sandboxed lanes dropped (see below); prints the new paths
+
+Sandboxed lanes (loop-tmux add-lane --sandbox) cannot write the mailbox: their `send` writes into their
+drop folder <mailbox>/../mail-drop/<lane>/ (LOOP_SANDBOX_MAIL_DROP, set by the sandbox, names it; it
+only picks the write path). sweep() -- the ONE implementation, run by list/count/pending/ack, by the
+digest and by the engine's observe -- moves each dropped file into the mailbox: claimed by an atomic
+rename into mail-drop/.claimed/ (two sweepers never deliver one file twice), checked (a regular file of
+at most DROP_MAX_BYTES, UTF-8, frontmatter with a one-line subject and a valid `to:`), and written anew
+with `from:` forced to the lane that owns the folder (the folder is the authority, not the text). What
+fails a check goes to mail-drop/.quarantine/ with a .why file; nothing is deleted before it is
+delivered or quarantined.
 """
 
 from __future__ import annotations
@@ -20,8 +31,10 @@ import datetime as _dt
 import json
 import os
 import re
+import stat
 import sys
 import tempfile
+import time
 from typing import Any, Dict, List, Optional, Tuple
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -36,6 +49,13 @@ NAME_RE = re.compile(
 )
 SUBJECT_READ_LIMIT = 65536
 CONTRACT_VERSION = 1
+DROP_DIR = "mail-drop"
+DROP_MAX_BYTES = 256 * 1024
+DROP_ENV = "LOOP_SANDBOX_MAIL_DROP"
+# a claim left by a sweeper that died mid-way is taken up again after this long
+CLAIM_STALE_S = 60.0
+HEAD_KEYS = ("subject", "from", "to", "ts")
+EXTRA_KEY_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_-]{0,63}\Z")
 
 
 class MailError(Exception):
@@ -172,12 +192,18 @@ def send(
     body: str,
     extra: Optional[Dict[str, str]] = None,
     now: Optional[_dt.datetime] = None,
+    drop: bool = False,
 ) -> str:
-    """Write a message atomically under a name no other message has; never overwrites."""
+    """Write a message atomically under a name no other message has; never overwrites. `drop`: the
+    folder is a sandboxed lane's drop folder (no processed/ there; sweep() delivers it)."""
     stamp = (now or _dt.datetime.now(_dt.timezone.utc)).astimezone(_dt.timezone.utc)
     format_name(stamp, sender, recipient)  # validates the lane names
     text = render(sender, recipient, subject, body, stamp, extra)
-    os.makedirs(os.path.join(mailbox, "processed"), exist_ok=True)
+    if drop:
+        if not os.path.isdir(mailbox):
+            raise MailError(f"the sandbox's mail drop folder {mailbox} is missing")
+    else:
+        os.makedirs(os.path.join(mailbox, "processed"), exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=".mail-", suffix=".tmp", dir=mailbox)
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as fh:
@@ -199,6 +225,154 @@ def send(
         os.unlink(tmp)
     fsync_dir(mailbox)
     return os.path.join(mailbox, name)
+
+
+def drop_root(mailbox: str) -> str:
+    """The folder of the sandboxed lanes' drop folders: <mailbox>/../mail-drop."""
+    return os.path.join(os.path.dirname(os.path.abspath(mailbox)), DROP_DIR)
+
+
+def drops_waiting(mailbox: str) -> bool:
+    """Whether any lane's drop folder holds a file for sweep() (a cheap look: no file is opened)."""
+    root = drop_root(mailbox)
+    try:
+        lanes = [e for e in os.scandir(root) if e.is_dir(follow_symlinks=False)]
+    except OSError:
+        return False
+    for entry in lanes:
+        try:
+            if any(not n.startswith(".") for n in os.listdir(entry.path)):
+                return True
+        except OSError:
+            continue
+    return False
+
+
+def _read_drop(path: str) -> Tuple[Optional[str], str]:
+    """(the text of a dropped file, "") or (None, why it is refused). Never follows a link, never
+    blocks on a FIFO, never reads more than DROP_MAX_BYTES + 1."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+    except OSError as exc:
+        return None, f"cannot open it ({exc.strerror}; a symlink?)"
+    try:
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode):
+            return None, "not a regular file"
+        if st.st_size > DROP_MAX_BYTES:
+            return None, f"larger than {DROP_MAX_BYTES} bytes"
+        chunks = []
+        left = DROP_MAX_BYTES + 1
+        while left > 0:
+            chunk = os.read(fd, min(left, 65536))
+            if not chunk:
+                break
+            chunks.append(chunk)
+            left -= len(chunk)
+        raw = b"".join(chunks)
+    finally:
+        os.close(fd)
+    if len(raw) > DROP_MAX_BYTES:
+        return None, f"larger than {DROP_MAX_BYTES} bytes"
+    try:
+        return raw.decode("utf-8"), ""
+    except UnicodeDecodeError:
+        return None, "not UTF-8"
+
+
+def _deliver(mailbox: str, lane: str, claim: str) -> str:
+    """Write the claimed drop file into the mailbox as a message from `lane`; MailError says why not."""
+    text, why = _read_drop(claim)
+    if text is None:
+        raise MailError(why)
+    try:
+        head, body = frontmatter.parse(text)
+    except frontmatter.FrontmatterError as exc:
+        raise MailError(f"bad frontmatter: {exc}") from None
+    subject, recipient = head.get("subject"), head.get("to")
+    if not isinstance(subject, str) or not subject.strip():
+        raise MailError("no subject")
+    if not isinstance(recipient, str) or not LANE_RE.match(recipient):
+        raise MailError("no valid `to:` lane")
+    extra = {
+        k: v for k, v in head.items() if k not in HEAD_KEYS and isinstance(v, str) and EXTRA_KEY_RE.match(k)
+    }
+    return send(mailbox, lane, recipient, subject, body, extra)  # `from:` is the folder's lane, always
+
+
+def _quarantine(root: str, claim: str, why: str) -> str:
+    qdir = os.path.join(root, ".quarantine")
+    os.makedirs(qdir, exist_ok=True)
+    dest = os.path.join(qdir, os.path.basename(claim))
+    os.rename(claim, dest)  # claim names are unique: nothing is replaced
+    with open(dest + ".why", "w", encoding="utf-8") as fh:
+        fh.write(why + "\n")
+    fsync_dir(qdir)
+    return dest
+
+
+def sweep(mailbox: str) -> Tuple[List[str], List[Tuple[str, str]]]:
+    """Deliver every file the sandboxed lanes dropped (see the module docstring): returns (the new
+    message paths, [(quarantined path, why)]). Safe to run from several processes at once."""
+    root = drop_root(mailbox)
+    delivered: List[str] = []
+    refused: List[Tuple[str, str]] = []
+    try:
+        entries = sorted(os.scandir(root), key=lambda e: e.name)
+    except OSError:
+        return delivered, refused
+    claims_dir = os.path.join(root, ".claimed")
+    claims: List[Tuple[str, str]] = []
+    for entry in entries:
+        if (
+            entry.name.startswith(".")
+            or not LANE_RE.match(entry.name)
+            or not entry.is_dir(follow_symlinks=False)
+        ):
+            continue
+        try:
+            names = sorted(n for n in os.listdir(entry.path) if not n.startswith("."))
+        except OSError:
+            continue
+        for name in names:
+            os.makedirs(claims_dir, exist_ok=True)
+            claim = os.path.join(claims_dir, f"{entry.name}--{time.time_ns()}-{os.getpid()}--{name[:120]}")
+            try:
+                os.rename(os.path.join(entry.path, name), claim)  # atomic: one sweeper wins the file
+            except FileNotFoundError:
+                continue  # another sweeper claimed it first
+            claims.append((entry.name, claim))
+    try:  # claims a sweeper that died left behind
+        now = time.time()
+        for name in sorted(os.listdir(claims_dir)):
+            path = os.path.join(claims_dir, name)
+            if (name.split("--", 1)[0], path) in claims or now - os.lstat(path).st_ctime < CLAIM_STALE_S:
+                continue
+            claims.append((name.split("--", 1)[0], path))
+    except OSError:
+        pass
+    for lane, claim in claims:
+        try:
+            delivered.append(_deliver(mailbox, lane, claim))
+        except MailError as exc:
+            refused.append((_quarantine(root, claim, str(exc)), str(exc)))
+            continue
+        except OSError:
+            continue  # the mailbox cannot be written now: the claim stays, delivered by a later sweep
+        os.unlink(claim)
+    if delivered or refused:
+        fsync_dir(claims_dir)
+    return delivered, refused
+
+
+def _sweep_reporting(mailbox: str) -> List[str]:
+    """sweep() for the CLI verbs: a quarantined file is one warning line on stderr."""
+    if os.environ.get(DROP_ENV):
+        return []  # inside a sandbox: the mailbox is read-only here; the host sweeps
+    delivered, refused = sweep(mailbox)
+    for path, why in refused:
+        sys.stderr.write(f"loop-mail: warning: quarantined a dropped message {path}: {why}\n")
+    return delivered
 
 
 def ack(mailbox: str, file: str) -> str:
@@ -261,12 +435,34 @@ def main(argv: List[str]) -> int:
     p_list.add_argument("--json", action="store_true")
     sub.add_parser("count")
     sub.add_parser("pending")
+    sub.add_parser("sweep")
     args = parser.parse_args(argv)
     mailbox = args.dir
     try:
         if args.verb == "send":
-            print(send(mailbox, args.sender, args.recipient, args.subject, _read_body(args)))
-        elif args.verb == "ack":
+            drop = os.environ.get(DROP_ENV, "")
+            # a sandboxed lane: its drop folder is the one place it can write mail (sweep delivers it)
+            target = drop or mailbox
+            print(send(target, args.sender, args.recipient, args.subject, _read_body(args), drop=bool(drop)))
+        elif args.verb == "sweep":
+            for path in _sweep_reporting(mailbox):
+                print(path)
+            return 0
+        elif args.verb in ("ack", "list", "count", "pending"):
+            _sweep_reporting(mailbox)
+            return _read_verb(args, mailbox)
+    except MailError as exc:
+        sys.stderr.write(f"loop-mail: {exc}\n")
+        return 1
+    except OSError as exc:
+        sys.stderr.write(f"loop-mail: {exc.filename or mailbox}: {exc.strerror}\n")
+        return 1
+    return 0
+
+
+def _read_verb(args: argparse.Namespace, mailbox: str) -> int:
+    try:
+        if args.verb == "ack":
             print(ack(mailbox, args.file))
         elif args.verb == "list":
             items = pending(mailbox)

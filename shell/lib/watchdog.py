@@ -81,6 +81,7 @@ PANE_FIELDS = [
     "@loop_lane_harness",
     "@loop_lane_launch",
     "@loop_lane_cwd",
+    "@loop_lane_sandbox",
 ]
 
 
@@ -275,7 +276,17 @@ class Watchdog:
         argv = ["respawn-pane", "-k", "-t", pane]
         if cwd and os.path.isdir(cwd):
             argv += ["-c", lanes.fmt_lit(cwd)]
-        argv += [lanes.targ(a) for a in lanes.lane_command(launch, lanes.server_default_shell())]
+        # a sandboxed lane restarts inside its sandbox: pane_argv wraps every launch the same way
+        sandboxed = lane if row["@loop_lane_sandbox"] == "1" else None
+        try:
+            pane_argv = lanes.pane_argv(launch, lanes.server_default_shell(), sandboxed, cwd)
+        except lanes.LaneError as exc:
+            st.failures += 1
+            st.last_restart = now
+            st.next_at = now + self.backoff(st.failures)
+            self.log.event("restart-failed", str(exc), lane, pane)
+            return
+        argv += [lanes.targ(a) for a in pane_argv]
         st.failures += 1
         st.last_restart = now
         st.down_since = None

@@ -31,6 +31,13 @@ Verbs:
                   processed_count}
   count          the number of pending messages
   pending        one "- <file>: <subject>" line per pending message
+  sweep          deliver the mail sandboxed lanes dropped in <mailbox>/../mail-drop/<lane>/ (from: forced
+                 to <lane>; an invalid file goes to mail-drop/.quarantine/); prints the new paths.
+                 ack, list, count and pending sweep first, as do the digest and the engine
+
+Inside a sandboxed lane (loop-tmux add-lane --sandbox) the mailbox is read-only: send writes into the
+lane's drop folder (LOOP_SANDBOX_MAIL_DROP, set by the sandbox) and prints that path; the next sweep
+delivers it.
 
 Options (before or after the verb):
   --project-root P   the operated project (default: the current directory); inside a lane's git
@@ -105,7 +112,7 @@ mail_main() {
         ;;
     esac
   done
-  [ -n "$verb" ] || loop_usage_error "give a verb: send, ack, list, count or pending"
+  [ -n "$verb" ] || loop_usage_error "give a verb: send, ack, list, count, pending or sweep"
   if [ -z "$box" ]; then
     # a lane in a git worktree writes to (and reads) the project's mailbox, not the worktree's
     root=$(loop_main_root "$root")
@@ -144,7 +151,7 @@ mail_main() {
         loop_py mail --dir "$box" list
       fi
       ;;
-    count | pending)
+    count | pending | sweep)
       [ "$npos" = 0 ] || loop_usage_error "$verb takes no arguments"
       loop_py mail --dir "$box" "$verb"
       ;;

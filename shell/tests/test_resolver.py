@@ -86,6 +86,7 @@ def test_print_resolved_json_and_launches(yaml_env, tmp_path) -> None:
         "auto_approve": True,
         "launch": "claude --dangerously-skip-permissions --model claude-opus-4",
         "kind": None,
+        "sandbox": False,
     }
     assert lanes["infra"]["launch"] == "codex --model gpt-5-codex" and lanes["infra"]["auto_approve"] is False
     assert lanes["docs"]["model"] is None and lanes["docs"]["launch"] == "opencode"  # "" = unset
@@ -144,6 +145,7 @@ def test_host_overlay_merges_lane_by_lane(yaml_env, tmp_path) -> None:
         "auto_approve": False,
         "launch": "pi",
         "kind": None,
+        "sandbox": False,
     }
     assert lanes["ops-bottom"]["launch"] == "tail -F log"
     assert lanes["web"]["harness"] == "claude"  # other hosts' overlays are not read

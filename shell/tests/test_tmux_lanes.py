@@ -97,6 +97,7 @@ def test_add_lane_harness_sets_metadata_and_runs_it(session, tmux_server, tmp_pa
         "repo": str(repo),
         "isolation": "shared",
         "branch": None,
+        "sandbox": False,
     }
 
 

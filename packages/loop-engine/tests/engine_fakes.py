@@ -147,6 +147,13 @@ class FakeSubstrate:
         self.mails.append({"from": sender, "to": recipient, "subject": subject, "body": body, "path": path})
         return path
 
+    def sweep_mail(self, mailbox: Path | None = None) -> list[Path]:
+        """The real sweep: loop-substrate's sweep_mail runs `loop-mail sweep` (no tmux involved)."""
+        from loop_substrate import Substrate
+
+        assert self.project_root is not None
+        return Substrate("s", self.project_root).sweep_mail(mailbox)
+
 
 TASK = """---
 id: {id}

@@ -492,7 +492,8 @@ class DeckApp(App[None]):
             status = r.status + (f" ({r.detail})" if r.detail and r.detail != r.status else "")
             restarts = str(r.restarts) + (" · gave up" if r.giveups else "")
             marker = " (this deck)" if self.self_pane and r.target == self.self_pane else ""
-            rows.append((r.lane, (r.lane + marker, status, r.activity, restarts, r.harness, r.role)))
+            harness = r.harness + (" ⛨ sandbox" if r.sandbox else "")
+            rows.append((r.lane, (r.lane + marker, status, r.activity, restarts, harness, r.role)))
         self.query_one("#fleet", KeyedTable).set_rows(rows)
         title = f"FLEET — {len(snap.fleet)} lanes" if not snap.fleet_error else f"FLEET — {snap.fleet_error}"
         _set_text(self.query_one("#fleet-title", Label), title)

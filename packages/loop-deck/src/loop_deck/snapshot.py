@@ -174,6 +174,7 @@ class FleetRow:
     activity: str
     lane_kind: str = ""
     """standing | worker (list-lanes; "" when unknown)."""
+    sandbox: bool = False  # the lane runs under bubblewrap (list-lanes `sandbox`)
 
 
 @dataclass(frozen=True)
@@ -688,6 +689,7 @@ class Reader:
                     base=meta.base if meta is not None else window in BASE_WINDOWS,
                     activity=activity,
                     lane_kind=(meta.kind if meta is not None else None) or "",
+                    sandbox=bool(getattr(meta, "sandbox", False)),
                 )
             )
         return tuple(rows), None

@@ -46,6 +46,7 @@ class Decisions:
             max_lanes=int(d.max_lanes),
             payload_patterns=[str(p) for p in d.payload_patterns],
             adr_dirs=adr_dirs(self.paths.project_root),
+            sandboxed_text_safe=bool(self.config.model.gate.sandboxed_text_safe),
         )
 
     def handle(

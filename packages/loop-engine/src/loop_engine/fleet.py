@@ -18,7 +18,15 @@ from loop_engine.basics import one_line
 from loop_engine.events import EventLog, iso, parse_iso
 from loop_engine.execute import read_uncertain
 from loop_engine.handoff import Handoffs
-from loop_engine.observe import MailItem, Observation, SubstrateLike, acked_mail, observe_lanes, pending_mail
+from loop_engine.observe import (
+    MailItem,
+    Observation,
+    SubstrateLike,
+    acked_mail,
+    mail_dropped,
+    observe_lanes,
+    pending_mail,
+)
 from loop_engine.paths import EnginePaths
 from loop_engine.reports import reported_tasks
 from loop_engine.store import read_json, updating, write_json
@@ -87,6 +95,11 @@ class Fleet:
         windows, statuses = self._windows, self._statuses
         self.forget()
         lanes, ai, self._registry = observe_lanes(self.substrate, self._registry, windows, statuses)
+        if mail_dropped(self.paths.mailbox):  # a sandboxed lane's mail waits in its drop folder
+            try:
+                self.substrate.sweep_mail(self.paths.mailbox)
+            except Exception as exc:  # the drop stays where it is: the next cycle sweeps again
+                self.events.emit("mail-sweep-failed", component="engine", error=one_line(exc))
         mail = pending_mail(self.paths.mailbox, self.paths.mail_heads)
         return Observation(lanes=lanes, mail=mail, ai_harnesses=ai)
 

@@ -15,7 +15,11 @@
   a worker lane dropped, stop, escalate).
 
 The classification only ever moves an action UP (safe → destructive → blocked): no field of an action
-and no context can make a destructive shape safe.
+and no context can make a destructive shape safe -- with one exception a human switches on in the config,
+default off: `engine.gate.sandboxed_text_safe: true` lets text (mode text) to a SANDBOXED lane pass the
+payload patterns and the "not an AI agent" rule (what it makes the lane do stays inside its bubblewrap
+sandbox, out of reach of the gates). Blocked meanings, control characters, raw commands and the caps
+still apply there. See SECURITY.md "Sandboxed lanes" for the trade-off.
 """
 
 from __future__ import annotations
@@ -97,6 +101,7 @@ class LaneFacts:
     base: bool
     agent: bool  # its pane runs an AI agent (not a bare shell, a command or a dead pane)
     window_exists: bool = True
+    sandboxed: bool = False  # its pane runs under bubblewrap (loop-tmux add-lane --sandbox)
 
 
 @dataclass(frozen=True)
@@ -109,6 +114,7 @@ class GateContext:
     base_lanes: frozenset[str] = BASE_LANES
     adr_dirs: tuple[str, ...] = ("docs/adr",)
     tasks_dir: str = "tasks"
+    sandboxed_text_safe: bool = False  # engine.gate.sandboxed_text_safe (see the module docstring)
 
 
 @dataclass(frozen=True)
@@ -489,20 +495,22 @@ def gate_actions(actions: Sequence[Any], ctx: GateContext) -> list[GateVerdict]:
             if text and CONTROL_RE.search(text):
                 v.raise_to("destructive", "control characters in the text")
                 break
-        for text in texts:
+        facts = ctx.lanes.get(target) if kind in ("dispatch", "steer") else None
+        mode = _text(_get(action, "mode") or "text")
+        # text to a sandboxed lane, when the human switched that on: it runs inside the sandbox
+        contained = ctx.sandboxed_text_safe and facts is not None and facts.sandboxed and mode == "text"
+        for text in texts if not contained else ():
             readings = (text, flatten(read_commands(text))) if text else ()
             hit = next((p.pattern for p in patterns for r in readings if p.search(r)), None)
             if hit is not None:
                 v.raise_to("destructive", f"matches payload pattern {hit!r}")
                 break
         if kind in ("dispatch", "steer"):
-            mode = _text(_get(action, "mode") or "text")
             if mode != "text":
                 v.raise_to("destructive", f"a raw command (mode {mode})")
-            facts = ctx.lanes.get(target)
             if facts is None:
                 v.raise_to("destructive", f"lane {target!r} is not in the observed fleet")
-            elif not facts.agent:
+            elif not facts.agent and not contained:
                 v.raise_to(
                     "destructive", f"lane {target!r} does not run an AI agent: text there is a command"
                 )

@@ -74,6 +74,7 @@ class SubstrateLike(Protocol):
     def capture(self, lane: str, lines: int = 50) -> str: ...
     def checkpoint_prompt(self, header_file: Path | None = None) -> str: ...
     def send_mail(self, sender: str, recipient: str, subject: str, body: str = "") -> Path: ...
+    def sweep_mail(self, mailbox: Path | None = None) -> list[Path]: ...
 
 
 @dataclass(frozen=True)
@@ -87,6 +88,7 @@ class LaneView:
     agent: bool  # runs an AI agent right now (not a bare shell, a command or a dead pane)
     tag_harness: str | None = None  # the window's @loop_lane_harness tag (the harness it was launched as)
     kind: str | None = None  # the window's @loop_lane_kind (standing | worker), when tagged
+    sandboxed: bool = False  # runs under bubblewrap (list-lanes `sandbox`)
 
     @property
     def implementation(self) -> bool:
@@ -116,7 +118,10 @@ class Observation:
     ai_harnesses: frozenset[str] = frozenset()
 
     def lane_facts(self) -> dict[str, LaneFacts]:
-        return {n: LaneFacts(name=n, base=v.base, agent=v.agent) for n, v in self.lanes.items()}
+        return {
+            n: LaneFacts(name=n, base=v.base, agent=v.agent, sandboxed=v.sandboxed)
+            for n, v in self.lanes.items()
+        }
 
     def fingerprint(self, extra: str = "") -> str:
         digest = hashlib.sha256()
@@ -169,6 +174,7 @@ def observe_lanes(
             agent=agent,
             tag_harness=window.harness if window is not None else None,
             kind=window.kind if window is not None else None,
+            sandboxed=bool(window is not None and window.sandbox),
         )
     return views, ai, harnesses
 
@@ -198,6 +204,26 @@ def read_mail_head(path: Path) -> tuple[str | None, str | None]:
         _HEAD_CACHE.clear()
     _HEAD_CACHE[key] = found
     return found
+
+
+def mail_dropped(mailbox: Path) -> bool:
+    """Whether a sandboxed lane's drop folder (<mailbox>/../mail-drop/<lane>/) holds a file: then the
+    cycle has the substrate sweep it into the mailbox (`loop-mail sweep`) before reading the mailbox.
+    A cheap look (listdirs, nothing opened); the sweep itself is mail.py's, never done here."""
+    root = mailbox.parent / "mail-drop"
+    try:
+        lanes = [
+            e for e in os.scandir(root) if not e.name.startswith(".") and e.is_dir(follow_symlinks=False)
+        ]
+    except OSError:
+        return False
+    for lane in lanes:
+        try:
+            if any(not n.startswith(".") for n in os.listdir(lane.path)):
+                return True
+        except OSError:
+            continue
+    return False
 
 
 MAIL_HEADS_VERSION = 2

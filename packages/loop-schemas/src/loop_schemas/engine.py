@@ -60,6 +60,7 @@ KNOWN_EVENTS = (
     "escalation",
     "checkpoint-not-filed",
     "state-invalid",
+    "mail-sweep-failed",
     "pm-synced",
     "pm-sync-failed",
     "pm-unavailable",

@@ -97,6 +97,8 @@ class LaneSpec(BaseModel):
     auto_approve: Annotated[StrictBool, BeforeValidator(lambda v: False if v is None else v)] = False
     repo: Setting = None
     role: Setting = None
+    sandbox: Annotated[StrictBool, BeforeValidator(lambda v: False if v is None else v)] = False
+    """Run the lane under bubblewrap (loop-tmux add-lane --sandbox); a YAML boolean, null is false."""
     kind: LaneKind | Literal[""] | None = None
     """standing | worker (optional; "" or null = unset, the engine infers it: base lanes standing)."""
 
@@ -131,6 +133,14 @@ class DestructiveConfig(BaseModel):
     payload_patterns: list[str] = Field(default_factory=list)
 
 
+class GateConfig(BaseModel):
+    model_config = ConfigDict(defer_build=True, extra="allow")
+
+    # text (mode text) to a sandboxed lane skips the payload patterns and the "not an AI agent" rule:
+    # what it makes the lane do stays inside its bubblewrap sandbox (SECURITY.md "Sandboxed lanes")
+    sandboxed_text_safe: bool = False
+
+
 class PmConfig(BaseModel):
     model_config = ConfigDict(defer_build=True, extra="allow")
 
@@ -152,11 +162,12 @@ class EngineConfig(BaseModel):
     pm: PmConfig = Field(default_factory=PmConfig)
     harness_policy: HarnessPolicy = Field(default_factory=HarnessPolicy)
     """Governed lanes (loop_schemas.policy); the all-default policy is a no-op."""
+    gate: GateConfig = Field(default_factory=GateConfig)
 
     def unknown_keys(self) -> list[str]:
         """Dotted names of keys the model does not know (kept, but worth a warning)."""
         out = [f"engine.{k}" for k in (self.model_extra or {})]
-        for name in ("brain", "ingest", "destructive", "pm", "harness_policy"):
+        for name in ("brain", "ingest", "destructive", "pm", "harness_policy", "gate"):
             sub = getattr(self, name)
             out.extend(f"engine.{name}.{k}" for k in (sub.model_extra or {}))
         return out
@@ -305,6 +316,7 @@ class ResolvedLane(BaseModel):
     auto_approve: bool
     launch: str | None
     kind: LaneKind | None = None
+    sandbox: bool | None = None  # None from resolvers older than the field
 
 
 class ResolvedLaneConfig(BaseModel):

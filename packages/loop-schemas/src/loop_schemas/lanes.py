@@ -55,6 +55,9 @@ class Lane(BaseModel):
     repo: str | None = None
     isolation: Literal["shared", "worktree"] | None = None
     branch: str | None = None
+    # a sandboxed lane (add-lane --sandbox, lane-config `sandbox: true`, boot --sandbox-all): its agent
+    # runs under bubblewrap; None from scripts older than the field
+    sandbox: bool | None = None
 
 
 class LaneList(BaseModel):
@@ -81,6 +84,7 @@ class PlannedLane(BaseModel):
     auto_approve: bool
     launch: str | None
     source: Literal["preset", "flag", "lane-config", "empty"]
+    sandbox: bool | None = None  # the lane runs under bubblewrap (lane-config `sandbox: true`, --sandbox-all)
 
 
 class BootPlan(BaseModel):

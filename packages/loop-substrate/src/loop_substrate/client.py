@@ -311,6 +311,13 @@ class Substrate:
         )
         return Path(proc.stdout.strip().splitlines()[-1])
 
+    def sweep_mail(self, mailbox: Path | None = None) -> list[Path]:
+        """Deliver the mail sandboxed lanes dropped (`loop-mail sweep`, the one implementation); returns
+        the new messages' paths. `mailbox` defaults to the project's."""
+        where = ["--mailbox-dir", str(mailbox)] if mailbox is not None else []
+        proc = self.run("loop-mail", ["sweep", "--project-root", str(self.project_root), *where])
+        return [Path(line) for line in proc.stdout.splitlines() if line.strip()]
+
     def ack_mail(self, path: Path | str) -> Path:
         proc = self.run("loop-mail", ["ack", "--project-root", str(self.project_root), str(path)])
         return Path(proc.stdout.strip().splitlines()[-1])
