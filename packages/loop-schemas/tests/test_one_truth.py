@@ -608,6 +608,8 @@ LANE_FIELDS: dict[str, LaneField] = {
     "repo": Text(),
     "role": Text(),
     "auto_approve": Bool(),
+    "sandbox": Bool(),
+    "kind": Choice("standing", "worker"),
 }
 UNKNOWN_HARNESSES = ("clause", "Claude", "pi2")
 LANE_NAMES = ("coord", "web", "infra", "validate-left", "validate-right", "ops-top", "ops-bottom", "docs")
@@ -779,7 +781,7 @@ def test_lane_config_the_resolver_and_the_model_agree(rnd: random.Random) -> Non
         check_lane_configs(docs, Path(folder))
 
 
-_UNSET = {**dict.fromkeys(LANE_FIELDS), "auto_approve": False}
+_UNSET = {**dict.fromkeys(LANE_FIELDS), "auto_approve": False, "sandbox": False}
 _LANE_CASES = [
     ("lanes:\n  web: {harness: pi, auto_approve: 'yes'}\n", None),  # the model read "yes" as true
     ("lanes:\n  web: {harness: pi, auto_approve: 1}\n", None),  # the model read 1 as true
@@ -791,7 +793,7 @@ _LANE_CASES = [
         {"web": {**_UNSET, "role": "\U0001f680"}},
     ),
     ("lanes:\n  web: {harness: clause, model: 4}\n  docs: [pi]\n", None),  # two problems, one line
-    ("lanes:\n  webb: {harness: pi}\n", None),  # an unknown lane: validate and the model refuse
+    ("lanes:\n  9web: {harness: pi}\n", None),  # a bad lane name: validate and the model refuse
     ("engine:\n  poll_interval_s: -1\nlanes:\n  web: {harness: pi}\n", None),  # the model alone
     ("\t", None),  # YAML refuses a tab; the model skipped a blank-looking text
     ("~: 1\nlanes:\n  web: {harness: pi}\n", None),  # a top-level key that is not a string: the shell read it
