@@ -160,6 +160,13 @@ def test_host_overlay_replaces_engine_pm(shell_env, fakes):
         ("engine:\n  pm: {adapters: []}\n", []),
         ("lanes:\n  web: {harness: pi}\n", []),
         ("engine:\n  brain: {harness: claude}\n  pm:\n    adapters: ['jira']  # the one\n", ["jira"]),
+        # the original's shapes: {name: ...} mappings (other keys ignored, nameless skipped), each name once
+        ("engine:\n  pm:\n    adapters: [{name: jira, project: X}, jira, {url: u}]\n", ["jira"]),
+        (
+            "engine:\n  pm:\n    adapters:\n      - name: jira\n        project: X\n        opts:\n"
+            "          name: nested\n      - linear\n      - {name: gh}\n      - url: nameless\n",
+            ["jira", "linear", "gh"],
+        ),
     ],
 )
 def test_adapter_reader_without_pyyaml(text, expected):
@@ -285,3 +292,22 @@ def test_the_adapter_check_reads_the_host_overlay_loop_tmux_reads(tmp_path, monk
     assert restart_lib.configured_adapters(str(cfg)) == ["linear"]
     monkeypatch.setenv("LANE_CONFIG_HOSTNAME", "elsewhere")
     assert restart_lib.configured_adapters(str(cfg)) == ["jira"]
+
+
+def test_adapter_mappings_and_the_host_overlay(shell_env, fakes):
+    """`{name: jira}` entries are adapters (v1 exited 1 on them); the host overlay's engine.pm wins and
+    its names are read the same way, each once."""
+    import socket
+
+    root = shell_env.cwd
+    _config(root, "[linear]")
+    host = socket.gethostname().split(".")[0]
+    (root / f"lane-config.{host}.yaml").write_text(
+        "engine:\n  pm:\n    adapters:\n      - name: jira\n        project: KEY\n"
+        "      - jira\n      - {url: x}\n"
+    )
+    (fakes["secrets"] / "myloop.env").write_text(f"JIRA_API_TOKEN={SECRET}\n")
+    proc = shell_env.run("bin/loop-restart", "myloop")
+    assert proc.returncode == 0, proc.stderr
+    assert "PM adapters available: jira\n" in proc.stdout
+    assert restart_lib.configured_adapters(str(root / "lane-config.yaml")) == ["jira"]

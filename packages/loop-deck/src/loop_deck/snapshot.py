@@ -418,7 +418,7 @@ def read_loops(path: Path) -> tuple[tuple[LoopRow, ...], str | None, str | None]
         LoopRow(
             loop_id=loop_id,
             name=loop.name or "",
-            status=str(loop.status),
+            status=loop.status or "",
             branch=loop.branch or "",
             canary=loop.canary_target or "",
             updated_at=loop.updated_at or "",
