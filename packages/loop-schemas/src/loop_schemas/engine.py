@@ -161,6 +161,11 @@ class DaemonStatus(BaseModel):
     paused: bool
     stale: bool
     warning: str | None
+    code: Literal["current", "stale"] | None = None
+    """Whether the running daemon runs the installed engine code (content-based: daemon-build.json's
+    code_sha256); null when no daemon runs. `stale` is `code == "stale"`."""
+    heartbeat_age_s: int | None = None
+    """Whole seconds since the running daemon last touched daemon.pid (every poll); null when none runs."""
 
 
 class ActionView(BaseModel):
