@@ -35,7 +35,19 @@ class RestartEvent(BaseModel):
     `timestamp` is valid (the original's sparse lines, e.g. `{"timestamp": ..., "lane": "web"}`, carry no
     session, target or cmd), or when it carries all of session, lane, target and cmd."""
 
-    model_config = ConfigDict(extra="allow")
+    # the rule for JSON Schema readers too (a real calendar date is checked by the model only)
+    model_config = ConfigDict(
+        extra="allow",
+        json_schema_extra={
+            "anyOf": [
+                {"properties": {"timestamp": {"pattern": TIMESTAMP_RE.pattern}}},
+                {
+                    "required": list(RESTART_TEXT_FIELDS),
+                    "properties": {k: {"type": "string"} for k in RESTART_TEXT_FIELDS},
+                },
+            ]
+        },
+    )
 
     timestamp: str
     session: str | None = None
