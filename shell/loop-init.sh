@@ -17,7 +17,8 @@ LOOP_PROG=loop-init
 
 usage() {
   cat <<'USAGE'
-Usage: loop-init [--project-root P] [--project NAME] [--no-agents] [--no-lane-config] [--dry-run] [--json]
+Usage: loop-init [--project-root P] [--project NAME] [--profile janitor|partner] [--no-agents]
+                 [--no-lane-config] [--dry-run] [--json]
 
 Sets up the files a loop keeps in the operated project, creating only what is missing (an existing
 file or folder is never changed, so running it again is safe):
@@ -33,10 +34,16 @@ Prints one line per item: `created <path>` or `exists  <path> (left as it is)`.
 Options:
   --project-root P   the project to set up (default: the current directory)
   --project NAME     the name used in the starter files (default: the folder's name)
+  --profile NAME     lane-config.yaml gets that engine profile instead of the manual-mode starter:
+                     janitor (low risk: auto approval, few brain calls, capped) or partner (high
+                     stakes: manual approval, a strong model, history rewrites destructive); the
+                     profiles ship in templates/profiles/<name>.engine.yaml. An existing
+                     lane-config.yaml is left as it is (a note says so)
   --no-agents        do not create AGENTS.md
   --no-lane-config   do not create lane-config.yaml
   --dry-run          print what would be created, create nothing
-  --json             print {contract_version, project_root, dry_run, created: [...], existing: [...]}
+  --json             print {contract_version, project_root, dry_run, created: [...], existing: [...],
+                     profile}
   -h, --help         this help
 
 Exit: 0 ok (also when everything existed); 1 failure (a path in the way, unwritable folder); 2 usage.

@@ -425,8 +425,14 @@ def test_watchdog_lines_validate(live: Live, tmp_path: Path) -> None:
     for name, line in (("watchdog-restart", restart), ("watchdog-lifecycle", lifecycle)):
         errors = list(schema(name).iter_errors(line))
         assert not errors, f"{name}: {errors[0].message}"
-    for key in ("timestamp", "session", "lane", "target", "cmd"):
-        broken = {k: v for k, v in restart.items() if k != key}
+    broken = {k: v for k, v in restart.items() if k != "timestamp"}
+    assert list(schema("watchdog-restart").iter_errors(broken)), "dropping timestamp went unnoticed"
+    for key in ("session", "lane", "target", "cmd"):
+        # a valid timestamp and no event is a restart without the rest (the original's sparse lines);
+        # without a valid timestamp, every text field is needed
+        sparse = {k: v for k, v in restart.items() if k != key}
+        assert not list(schema("watchdog-restart").iter_errors(sparse)), f"{key}: a sparse line refused"
+        broken = {**sparse, "timestamp": "t"}
         assert list(schema("watchdog-restart").iter_errors(broken)), f"dropping {key} went unnoticed"
 
 

@@ -69,7 +69,19 @@ NAME_RE = re.compile(
     r"^(?P<date>\d{8})-(?P<time>\d{6})-(?P<from>[A-Za-z][A-Za-z0-9_-]*?)-to-"
     r"(?P<to>[A-Za-z][A-Za-z0-9_-]*?)(?:\.(?P<seq>[2-9]|[1-9][0-9]+))?\.md\Z"
 )
-LOOP_STATUSES = ("spec", "plan", "implement", "verify", "canary", "shipped", "reverted", "blocked")
+# v2's statuses and the original's loops-sync ones (in-progress, done): loop_schemas.LOOP_STATUSES
+LOOP_STATUSES = (
+    "spec",
+    "plan",
+    "implement",
+    "verify",
+    "canary",
+    "shipped",
+    "reverted",
+    "blocked",
+    "in-progress",
+    "done",
+)
 
 
 class UsageError(Exception):

@@ -11,9 +11,12 @@ concurrent writer is never overwritten):
   tasks/README.md  tasks/archive/
   docs/adr/
   AGENTS.md                       the operating rules for the project's lanes (unless --no-agents)
-  lane-config.yaml                a starter (lanes + a manual-mode engine: section; unless --no-lane-config)
+  lane-config.yaml                a starter (lanes + a manual-mode engine: section; unless --no-lane-config;
+                                  --profile janitor|partner: that profile's engine: block instead,
+                                  from templates/profiles/<name>.engine.yaml)
 
-CLI: init.py --project-root P [--project NAME] [--no-agents] [--no-lane-config] [--dry-run] [--json]
+CLI: init.py --project-root P [--project NAME] [--profile NAME] [--no-agents] [--no-lane-config]
+             [--dry-run] [--json]
 Prints `created <path>` / `exists  <path>` per item (or JSON {contract_version, project_root,
 created: [...], existing: [...]}).
 """
@@ -138,12 +141,40 @@ lanes:
     harness: shell
     cmd: ""                # your health probe, e.g. watch -n 10 curl -sf https://example.com/healthz
 
-# The optional engine (loop-engine). Manual mode: every decision waits for a human.
-engine:
+{engine}
   approval_mode: manual
   pm:
     adapters: []           # e.g. [jira]; then loop-restart needs ~/.loop-secrets/<session>.env
 """
+STARTER_ENGINE = """\
+# The optional engine (loop-engine). Manual mode: every decision waits for a human.
+engine:"""
+
+# The engine profiles `--profile` offers: shell/templates/profiles/<name>.engine.yaml, each an `engine:`
+# block (with its comments) that replaces the starter's.
+PROFILES_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), os.pardir, "templates", "profiles")
+PROFILE_SUFFIX = ".engine.yaml"
+
+
+def profiles() -> List[str]:
+    try:
+        names = os.listdir(PROFILES_DIR)
+    except OSError:
+        return []
+    return sorted(n[: -len(PROFILE_SUFFIX)] for n in names if n.endswith(PROFILE_SUFFIX))
+
+
+def profile_path(name: str) -> str:
+    return os.path.normpath(os.path.join(PROFILES_DIR, name + PROFILE_SUFFIX))
+
+
+def _lane_config_text(project: str, profile: Optional[str]) -> str:
+    lanes, _, rest = LANE_CONFIG.partition("{engine}")
+    lanes = lanes.replace("{project}", project)  # the name is data: nothing in it is a placeholder
+    if profile is None:
+        return lanes + STARTER_ENGINE + rest
+    with open(profile_path(profile), encoding="utf-8") as fh:
+        return lanes + fh.read()
 
 
 def _project_name(root: str, given: Optional[str]) -> str:
@@ -152,7 +183,7 @@ def _project_name(root: str, given: Optional[str]) -> str:
 
 
 def plan(
-    project_root: str, project: Optional[str], agents: bool, lane_config: bool
+    project_root: str, project: Optional[str], agents: bool, lane_config: bool, profile: Optional[str] = None
 ) -> List[Tuple[str, Optional[str]]]:
     """[(relative path, file text or None for a folder)] in creation order."""
     now = _dt.datetime.now(_dt.timezone.utc)
@@ -177,7 +208,7 @@ def plan(
     if agents:
         items.append(("AGENTS.md", _agents_text()))
     if lane_config:
-        items.append(("lane-config.yaml", LANE_CONFIG.format(project=name)))
+        items.append(("lane-config.yaml", _lane_config_text(name, profile)))
     return items
 
 
@@ -203,13 +234,18 @@ def _create_file(path: str, text: str) -> bool:
 
 
 def run(
-    project_root: str, project: Optional[str], agents: bool, lane_config: bool, dry_run: bool
+    project_root: str,
+    project: Optional[str],
+    agents: bool,
+    lane_config: bool,
+    dry_run: bool,
+    profile: Optional[str] = None,
 ) -> Dict[str, Any]:
     if not os.path.isdir(project_root):
         raise InitError(f"project root not found: {project_root}")
     created: List[str] = []
     existing: List[str] = []
-    items = plan(project_root, project, agents, lane_config)
+    items = plan(project_root, project, agents, lane_config, profile)
     # Every conflict is found before anything is created: a refused run leaves the project as it was
     # (it used to create the items ahead of the conflict and then exit 1 without listing them).
     for rel, text in items:
@@ -247,6 +283,7 @@ def run(
         "dry_run": dry_run,
         "created": created,
         "existing": existing,
+        "profile": profile,
     }
 
 
@@ -255,15 +292,20 @@ def main(argv: List[str]) -> int:
     project: Optional[str] = None
     agents = lane_config = True
     dry_run = as_json = False
+    profile: Optional[str] = None
     args = list(argv)
     try:
         while args:
             arg = args.pop(0)
-            if arg in ("--project-root", "--project"):
+            if arg in ("--project-root", "--project", "--profile"):
                 if not args:
                     raise ValueError(f"{arg} needs a value")
                 value = args.pop(0)
-                if arg == "--project-root":
+                if arg == "--profile":
+                    if value not in profiles():
+                        raise ValueError(f"--profile: one of {'|'.join(profiles())} (got {value!r})")
+                    profile = value
+                elif arg == "--project-root":
                     root = value
                 else:
                     if not NAME_RE.match(value):
@@ -279,17 +321,24 @@ def main(argv: List[str]) -> int:
                 as_json = True
             else:
                 raise ValueError(f"unknown argument: {arg}")
+        if profile is not None and not lane_config:
+            raise ValueError("--profile writes lane-config.yaml's engine: block; drop --no-lane-config")
     except ValueError as exc:
         sys.stderr.write(f"{PROG}: {exc}\nTry '{PROG} --help'.\n")
         return 2
     try:
-        doc = run(root, project, agents, lane_config, dry_run)
+        doc = run(root, project, agents, lane_config, dry_run, profile)
     except InitError as exc:
         sys.stderr.write(f"{PROG}: {exc}\n")
         return 1
     except OSError as exc:
         sys.stderr.write(f"{PROG}: {exc.filename or root}: {exc.strerror}\n")
         return 1
+    if profile is not None and "lane-config.yaml" in doc["existing"]:
+        sys.stderr.write(
+            f"{PROG}: lane-config.yaml exists: the {profile} profile was not applied (paste "
+            f"{profile_path(profile)} over its engine: block)\n"
+        )
     if as_json:
         json.dump(doc, sys.stdout)
         sys.stdout.write("\n")

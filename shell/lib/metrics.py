@@ -3,9 +3,10 @@
 
 Figures: the checkpoint prompt's size (assembled in-process, exactly as loop-checkpoint --print would,
 without the ceiling), pending mail, lane restarts and give-ups from
-.loop/sessions/<s>/lane-restarts.jsonl (a line without "event" is a restart; "event": "giving-up" is a
-give-up), and the ingest / lint / checkpoint headings in ops-wiki/log.md. A missing input reads as 0;
-a figure that cannot be measured at all (no session given, unreadable header) is null / n/a.
+.loop/sessions/<s>/lane-restarts.jsonl (a line without "event" is a restart -- is_restart; "event":
+"giving-up" is a give-up; corrupt lines are skipped and noted on stderr), and the ingest / lint /
+checkpoint headings in ops-wiki/log.md. A missing input reads as 0; a figure that cannot be measured
+at all (no session given, unreadable header) is null / n/a.
 
 CLI:  metrics.py [--project-root P] [--session S] [--header-file F] [--mailbox-dir D] [--json] [--log]
 """
@@ -46,34 +47,65 @@ class MetricsError(Exception):
 
 
 RESTART_KEYS = ("timestamp", "session", "lane", "target", "cmd")
+TIMESTAMP_RE = re.compile(
+    r"^(\d{4})-(\d{2})-(\d{2})[T ](\d{2}):(\d{2})(?::(\d{2})(?:\.\d+)?)?(?:[Zz]|[+-]\d{2}:?\d{2})?$"
+)
+
+
+def valid_timestamp(value: Any) -> bool:
+    """An ISO-8601 date and time (`2026-04-15T11:22:33.123Z`, offsets and no seconds allowed) naming a
+    real moment -- the rule of loop_schemas.RestartEvent."""
+    m = TIMESTAMP_RE.match(value) if isinstance(value, str) else None
+    if not m:
+        return False
+    year, month, day, hour, minute, second = (int(g) if g else 0 for g in m.groups())
+    try:
+        _dt.datetime(year, month, day, hour, minute, second)
+    except ValueError:
+        return False
+    return True
+
+
+def is_restart(doc: Dict[str, Any]) -> bool:
+    """A lane-restarts.jsonl object is a restart when it has no `event` and either a valid `timestamp`
+    (the original's sparse lines, e.g. {"timestamp": ..., "lane": "web"}) or all of a restart's text
+    fields (loop_schemas.RestartEvent's rule)."""
+    if "event" in doc:
+        return False
+    return valid_timestamp(doc.get("timestamp")) or all(isinstance(doc.get(k), str) for k in RESTART_KEYS)
 
 
 def restart_counts(path: str) -> Dict[str, int]:
-    """{"restarts": n, "giveups": n} from a lane-restarts.jsonl; a missing file counts 0.
-    Lines that are not JSON objects are skipped (a half-written last line, say), and so are objects
-    without `event` that lack a restart's text fields (the improve miner reads the file the same way)."""
-    restarts = giveups = 0
+    """{"restarts": n, "giveups": n, "corrupt": n} from a lane-restarts.jsonl; a missing file counts 0.
+    A line that is no JSON object (a half-written last line, say), over-long, or an object without
+    `event` that is no restart (is_restart) is corrupt: skipped and counted (the caller notes it); the
+    improve miner and the deck read the file the same way."""
+    restarts = giveups = corrupt = 0
     try:
         fh = fsread.open_file(path)
     except FileNotFoundError:
-        return {"restarts": 0, "giveups": 0}
+        return {"restarts": 0, "giveups": 0, "corrupt": 0}
     with fh:
         for raw in fsread.lines(fh):
             if raw is None:
-                continue  # a line over fsread.LINE_CAP bytes: no restart record
+                corrupt += 1  # a line over fsread.LINE_CAP bytes: no restart record
+                continue
+            if not raw.strip():
+                continue
             try:
                 doc = json.loads(raw.decode("utf-8"))
             except (ValueError, RecursionError):  # UnicodeDecodeError is a ValueError
+                corrupt += 1
                 continue
             if not isinstance(doc, dict):
-                continue
-            if "event" not in doc:
-                # a restart line has these (loop_schemas.RestartEvent); other objects are not restarts
-                if all(isinstance(doc.get(k), str) for k in RESTART_KEYS):
-                    restarts += 1
+                corrupt += 1
+            elif is_restart(doc):
+                restarts += 1
+            elif "event" not in doc:
+                corrupt += 1
             elif doc.get("event") == "giving-up":
                 giveups += 1
-    return {"restarts": restarts, "giveups": giveups}
+    return {"restarts": restarts, "giveups": giveups, "corrupt": corrupt}
 
 
 def log_counts(path: str) -> Dict[str, int]:
@@ -109,10 +141,11 @@ def collect(
     restarts: Optional[int] = None
     giveups: Optional[int] = None
     if session:
-        counts = restart_counts(
-            os.path.join(project_root, ".loop", "sessions", session, "lane-restarts.jsonl")
-        )
+        log_path = os.path.join(project_root, ".loop", "sessions", session, "lane-restarts.jsonl")
+        counts = restart_counts(log_path)
         restarts, giveups = counts["restarts"], counts["giveups"]
+        if counts["corrupt"]:
+            sys.stderr.write(f"{PROG}: note: {log_path}: {counts['corrupt']} corrupt line(s) skipped\n")
     logs = log_counts(os.path.join(project_root, "ops-wiki", "log.md"))
     return {
         "contract_version": CONTRACT_VERSION,

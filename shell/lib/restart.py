@@ -2,7 +2,8 @@
 """restart.py: the two questions bin/loop-restart asks python (stdlib only, python 3.8+).
 
 restart.py adapters --lane-config P
-    print the loop's configured PM adapters (engine.pm.adapters), one per line; nothing when none.
+    print the loop's configured PM adapters (engine.pm.adapters: bare names or {name: ...} mappings),
+    one per line, each once; nothing when none.
     A host overlay <P's name>.<short-hostname>.yaml beside P replaces engine top-level keys whole,
     so its engine.pm (when present) wins. PyYAML is used when importable; otherwise a small reader
     of just that key handles block and flow style, and anything it cannot read is one clear error.
@@ -169,6 +170,34 @@ def _child_block(lines: List[Tuple[int, str]], start: int, parent_indent: int) -
     return block
 
 
+def _block_list(child: List[Tuple[int, str]], key: str) -> List[Any]:
+    """A block list: `- jira` items, and `- name: jira` items whose mapping goes on at the key's indent
+    (`  project: X`); lines deeper than that belong to a nested value and are skipped."""
+    items: List[Any] = []
+    dash = child[0][0]
+    current: Optional[dict] = None
+    keys_at = -1
+    for indent, item in child:
+        body = item.lstrip()
+        if indent == dash and body.startswith("- "):
+            rest = body[2:].strip()
+            m = None if rest[:1] in ("[", "{", "'", '"') else _KEY_RE.match(rest)
+            if m:
+                current = {_scalar(m.group(2)) or "": _inline(m.group(3) or "")}
+                keys_at = indent + len(body) - len(body[2:].lstrip())
+                items.append(current)
+            else:
+                current = None
+                items.append(_inline(rest))
+            continue
+        m = _KEY_RE.match(body)
+        if current is not None and indent == keys_at and m:
+            current[_scalar(m.group(2)) or ""] = _inline(m.group(3) or "")
+        elif current is None or indent <= keys_at:
+            raise RestartError(f"unexpected line in the list under '{key}'")
+    return items
+
+
 def _lookup(lines: List[Tuple[int, str]], path: List[str]) -> Tuple[bool, Any]:
     """(found, value) for a key path in block-style YAML lines; flow values are parsed inline."""
     if not lines:
@@ -196,13 +225,7 @@ def _lookup(lines: List[Tuple[int, str]], path: List[str]) -> Tuple[bool, Any]:
             return True, value
         if len(path) == 1:
             if child and child[0][1].lstrip().startswith("- "):
-                items = []
-                for _, item in child:
-                    body = item.lstrip()
-                    if not body.startswith("- "):
-                        raise RestartError(f"unexpected line in the list under '{key}'")
-                    items.append(_inline(body[2:]))
-                return True, items
+                return True, _block_list(child, key)
             if child:
                 return True, {}
             return True, None
@@ -254,16 +277,31 @@ def _read_yaml(path: str) -> Tuple[bool, Any, bool]:
 
 
 def _names(value: Any, path: str) -> List[str]:
+    """The adapter names of engine.pm.adapters: each entry a bare name or a mapping {name: jira, ...}
+    (its other keys ignored; a mapping without a name skipped), each name once, in order -- the rule of
+    loop_schemas.pm_adapter_names."""
     if value is None:
         return []
-    if isinstance(value, str):
+    if isinstance(value, (str, dict)):
         value = [value]
-    if not isinstance(value, list) or not all(isinstance(v, str) and v for v in value):
-        raise RestartError(f"{path}: engine.pm.adapters must be a list of adapter names")
-    for v in value:
-        if not ADAPTER_RE.match(v):
-            raise RestartError(f"{path}: engine.pm.adapters: {v!r} is not an adapter name")
-    return list(value)
+    if not isinstance(value, list):
+        raise RestartError(
+            f"{path}: engine.pm.adapters must be a list of adapter names or {{name: ...}} mappings"
+        )
+    names: List[str] = []
+    for entry in value:
+        name = entry.get("name") if isinstance(entry, dict) else entry
+        if isinstance(entry, dict) and not (isinstance(name, str) and name.strip()):
+            continue  # nameless: skipped, as the engine skips it
+        if not isinstance(name, str) or not name:
+            raise RestartError(
+                f"{path}: engine.pm.adapters must be a list of adapter names or {{name: ...}} mappings"
+            )
+        if not ADAPTER_RE.match(name):
+            raise RestartError(f"{path}: engine.pm.adapters: {name!r} is not an adapter name")
+        if name not in names:
+            names.append(name)
+    return names
 
 
 def configured_adapters(lane_config: str) -> List[str]:

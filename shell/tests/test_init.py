@@ -191,3 +191,91 @@ def test_examples_validate_and_resolve(shell_env, yaml_only_pythonpath):
         "harness:",
     ):
         assert key in text, key
+
+
+PROFILES = SHELL / "templates" / "profiles"
+
+
+def _profile_engine(name: str):
+    from loop_schemas import EngineConfig, parse_lane_config
+
+    engine = parse_lane_config((PROFILES / f"{name}.engine.yaml").read_text()).engine
+    assert isinstance(engine, EngineConfig)
+    # every key is one the engine knows (harness_policy once the governed-lanes model is in)
+    policy_known = "harness_policy" in EngineConfig.model_fields
+    extra = {k for k in engine.unknown_keys() if not k.startswith("engine.harness_policy")}
+    assert extra == set() and (policy_known or engine.unknown_keys() == ["engine.harness_policy"])
+    return engine
+
+
+def test_the_janitor_and_partner_profiles_validate_and_hold_the_table():
+    assert sorted(p.name for p in PROFILES.iterdir()) == ["janitor.engine.yaml", "partner.engine.yaml"]
+    j = _profile_engine("janitor")
+    assert (j.approval_mode, j.poll_interval_s, j.min_cycle_interval_s, j.checkpoint_interval_s) == (
+        "auto",
+        10,
+        300,
+        3600,
+    )
+    assert (j.brain.harness, j.brain.model, j.brain.timeout_s, j.brain.max_calls_per_hour) == (
+        "claude",
+        "claude-sonnet-4-6",
+        300,
+        4,
+    )
+    assert (j.brain.max_retries, j.brain.stream, j.ingest.mode) == (1, False, "headless")
+    assert (j.destructive.max_dispatches_per_cycle, j.destructive.max_lanes) == (2, 4)
+    assert j.metrics.log_after_cycle is True and j.pm.adapter_names() == []
+    p = _profile_engine("partner")
+    assert (p.approval_mode, p.poll_interval_s, p.min_cycle_interval_s, p.checkpoint_interval_s) == (
+        "manual",
+        5,
+        60,
+        3600,
+    )
+    assert (p.brain.model, p.brain.timeout_s, p.brain.max_calls_per_hour, p.brain.stream) == (
+        "claude-opus-4-8",
+        600,
+        12,
+        True,
+    )
+    assert (p.ingest.mode, p.ingest.timeout_s) == ("headless", 600)
+    assert p.metrics.log_after_cycle is True and p.pm.adapter_names() == ["jira"]
+    import re
+
+    for text in (
+        "git push origin main",
+        "rm -rf build",
+        "git reset --hard",
+        "git rebase -i",
+        "git commit --amend",
+        "git filter-branch",
+    ):
+        assert any(re.search(pat, text, re.IGNORECASE) for pat in p.destructive.payload_patterns), text
+
+
+def test_init_offers_the_profiles(shell_env, yaml_only_pythonpath):
+    from loop_schemas import InitReport, load_lane_config
+
+    root = shell_env.cwd
+    proc = shell_env.run("loop-init.sh", "--profile", "janitor", "--json")
+    assert proc.returncode == 0, proc.stderr
+    doc = InitReport.model_validate(json.loads(proc.stdout))
+    assert doc.profile == "janitor" and "lane-config.yaml" in doc.created
+    loaded = load_lane_config(root / "lane-config.yaml")
+    assert loaded.engine.approval_mode == "auto" and loaded.engine.brain.max_calls_per_hour == 4
+    assert set(loaded.config.lanes) == {"web", "docs", "validate-left", "ops-top"}  # the starter's lanes
+    resolved = shell_env.run(
+        "lib/lane-config-resolver.sh",
+        "validate",
+        "--lane-config",
+        str(root / "lane-config.yaml"),
+        env={"PYTHONPATH": str(yaml_only_pythonpath)},
+    )
+    assert resolved.returncode == 0, resolved.stdout + resolved.stderr
+    again = shell_env.run("loop-init.sh", "--profile", "partner")
+    assert again.returncode == 0 and "partner profile was not applied" in again.stderr
+    assert load_lane_config(root / "lane-config.yaml").engine.approval_mode == "auto"
+    bad = shell_env.run("loop-init.sh", "--profile", "wizard")
+    assert bad.returncode == 2 and "janitor|partner" in bad.stderr
+    assert shell_env.run("loop-init.sh", "--profile", "partner", "--no-lane-config").returncode == 2

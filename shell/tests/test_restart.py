@@ -33,9 +33,19 @@ def fakes(shell_env, tmp_path):
     bindir.mkdir()
     calls = tmp_path / "calls.log"
     engine = bindir / "loop-engine"
+    swapped = tmp_path / "swapped"
     engine.write_text(
         "#!/usr/bin/env bash\n"
+        # status: the new daemon once `restart` ran (FAKE_STATUS_PID, FAKE_CODE pick what it says)
+        'case " $* " in *" status "*)\n'
+        f'  [ -e "{swapped}" ] || exit 0\n'
+        '  echo "daemon: running (pid ${FAKE_STATUS_PID:-4242}, since x)"\n'
+        '  echo "watch: alive (pid ${FAKE_STATUS_PID:-4242}, heartbeat 1s ago)"\n'
+        '  echo "code: ${FAKE_CODE:-current}"; exit 0 ;;\n'
+        "esac\n"
         f'printf "engine %s token=%s\\n" "$*" "${{JIRA_API_TOKEN:+set}}" >> "{calls}"\n'
+        'echo "restart said this"\n'
+        f'[ "${{FAKE_ENGINE_RC:-0}}" != 0 ] || touch "{swapped}"\n'
         'exit "${FAKE_ENGINE_RC:-0}"\n'
     )
     pm = bindir / "loop-pm"
@@ -123,7 +133,43 @@ def test_failed_reinstall_or_restart_exit_1(shell_env, fakes):
     assert bad_install.returncode == 1 and "reinstall failed" in bad_install.stderr
     assert not any(c.startswith("engine ") for c in _calls(fakes))
     bad_restart = shell_env.run("bin/loop-restart", "s", env={"FAKE_ENGINE_RC": "1"})
-    assert bad_restart.returncode == 1 and "loop-engine restart failed" in bad_restart.stderr
+    assert bad_restart.returncode == 1 and "FATAL: loop-engine restart exited 1" in bad_restart.stderr
+    assert "  | restart said this" in bad_restart.stderr  # its log, dumped
+
+
+def test_the_restart_waits_for_a_new_pid_running_current_code(shell_env, fakes):
+    """Ready = `watch: alive (pid N, ...)` with N not the old pid AND `code: current`; else FATAL after
+    LOOP_RESTART_TIMEOUT with the restart's log."""
+    _config(shell_env.cwd, "[]")
+    engine_dir = shell_env.cwd / ".loop" / "sessions" / "s" / "engine"
+    engine_dir.mkdir(parents=True)
+    (engine_dir / "daemon.pid").write_text('4242\n{"started_at": "x"}\n')
+    same = shell_env.run("bin/loop-restart", "s", env={"LOOP_RESTART_TIMEOUT": "1"})
+    assert same.returncode == 1 and "FATAL: daemon did not cleanly swap" in same.stderr
+    assert "old pid 4242, last seen pid 4242" in same.stderr and "  | restart said this" in same.stderr
+    (fakes["calls"].parent / "swapped").unlink()
+    stale = shell_env.run(
+        "bin/loop-restart",
+        "s",
+        env={"LOOP_RESTART_TIMEOUT": "1", "FAKE_STATUS_PID": "5151", "FAKE_CODE": "stale"},
+    )
+    assert stale.returncode == 1 and "last seen pid 5151, code not current" in stale.stderr
+    (fakes["calls"].parent / "swapped").unlink()
+    ok = shell_env.run("bin/loop-restart", "s", env={"FAKE_STATUS_PID": "5151"})
+    assert ok.returncode == 0, ok.stderr
+    assert "loop-restart: daemon swapped (pid 4242 -> 5151, current code, heartbeat 1s ago)" in ok.stdout
+
+
+def test_the_reinstall_runs_in_the_orchestrator_checkout(shell_env, fakes, tmp_path):
+    _config(shell_env.cwd, "[]")
+    orch = tmp_path / "orch"
+    orch.mkdir()
+    proc = shell_env.run(
+        "bin/loop-restart", "s", env={"LOOP_ORCH_ROOT": str(orch), "LOOP_RESTART_INSTALL_CMD": "pwd > where"}
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert (orch / "where").read_text().strip() == str(orch.resolve())
+    assert not (shell_env.cwd / "where").exists()
 
 
 def test_engine_missing_is_a_failure_not_a_crash(shell_env, fakes):
@@ -160,6 +206,13 @@ def test_host_overlay_replaces_engine_pm(shell_env, fakes):
         ("engine:\n  pm: {adapters: []}\n", []),
         ("lanes:\n  web: {harness: pi}\n", []),
         ("engine:\n  brain: {harness: claude}\n  pm:\n    adapters: ['jira']  # the one\n", ["jira"]),
+        # the original's shapes: {name: ...} mappings (other keys ignored, nameless skipped), each name once
+        ("engine:\n  pm:\n    adapters: [{name: jira, project: X}, jira, {url: u}]\n", ["jira"]),
+        (
+            "engine:\n  pm:\n    adapters:\n      - name: jira\n        project: X\n        opts:\n"
+            "          name: nested\n      - linear\n      - {name: gh}\n      - url: nameless\n",
+            ["jira", "linear", "gh"],
+        ),
     ],
 )
 def test_adapter_reader_without_pyyaml(text, expected):
@@ -285,3 +338,22 @@ def test_the_adapter_check_reads_the_host_overlay_loop_tmux_reads(tmp_path, monk
     assert restart_lib.configured_adapters(str(cfg)) == ["linear"]
     monkeypatch.setenv("LANE_CONFIG_HOSTNAME", "elsewhere")
     assert restart_lib.configured_adapters(str(cfg)) == ["jira"]
+
+
+def test_adapter_mappings_and_the_host_overlay(shell_env, fakes):
+    """`{name: jira}` entries are adapters (v1 exited 1 on them); the host overlay's engine.pm wins and
+    its names are read the same way, each once."""
+    import socket
+
+    root = shell_env.cwd
+    _config(root, "[linear]")
+    host = socket.gethostname().split(".")[0]
+    (root / f"lane-config.{host}.yaml").write_text(
+        "engine:\n  pm:\n    adapters:\n      - name: jira\n        project: KEY\n"
+        "      - jira\n      - {url: x}\n"
+    )
+    (fakes["secrets"] / "myloop.env").write_text(f"JIRA_API_TOKEN={SECRET}\n")
+    proc = shell_env.run("bin/loop-restart", "myloop")
+    assert proc.returncode == 0, proc.stderr
+    assert "PM adapters available: jira\n" in proc.stdout
+    assert restart_lib.configured_adapters(str(root / "lane-config.yaml")) == ["jira"]

@@ -724,3 +724,81 @@ def test_every_script_has_help(shell_env, script):
     first = (SHELL / script).read_text().splitlines()[:3]
     assert first[0] == "#!/usr/bin/env bash" and first[1].startswith("# ") and first[2] == "set -euo pipefail"
     assert os.access(SHELL / script, os.X_OK) or script != "bin/loop-restart"
+
+
+def test_metrics_counts_the_originals_sparse_restart_lines(shell_env):
+    """A line with a valid timestamp and no `event` is a restart even without session, target or cmd
+    (v1 counted 1 of these 2); corrupt lines are skipped and noted on stderr."""
+    root = _init(shell_env)
+    sessions = root / ".loop" / "sessions" / "s1"
+    sessions.mkdir(parents=True)
+    lines = [
+        json.dumps({"timestamp": "2026-04-15T11:22:33Z", "lane": "web"}),
+        json.dumps({"timestamp": "2026-04-15T11:22:34.5+02:00", "session": "s1", "lane": "api"}),
+        json.dumps({"timestamp": "2026-02-30T11:22:33Z", "lane": "web"}),  # no such day: corrupt
+        json.dumps({"timestamp": "2026-04-15T11:22:35Z", "event": "giving-up", "lane": "web"}),
+        "",
+        "{half a line",
+    ]
+    (sessions / "lane-restarts.jsonl").write_text("\n".join(lines) + "\n")
+    proc = shell_env.run("scripts/loop-metrics.sh", "--session", "s1", "--json")
+    assert proc.returncode == 0, proc.stderr
+    doc = json.loads(proc.stdout)
+    assert (doc["lane_restarts"], doc["lane_giveups"]) == (2, 1)
+    assert proc.stderr.count("\n") == 1
+    assert "lane-restarts.jsonl: 2 corrupt line(s) skipped" in proc.stderr
+
+
+@pytest.mark.parametrize(
+    "stamp",
+    [
+        "2026-04-15T11:22:33Z",
+        "2026-04-15T11:22:33.123456Z",
+        "2026-04-15 11:22",
+        "2026-04-15T11:22:33+0200",
+        "2026-02-29T00:00:00Z",
+        "2024-02-29T00:00:00Z",
+        "2026-13-01T00:00:00Z",
+        "2026-04-15",
+        "t",
+        "",
+        "2026-04-15T25:00:00Z",
+        "2026-04-15T11:22:33Zjunk",
+    ],
+)
+def test_restart_timestamp_rule_is_one_rule(stamp):
+    """loop-metrics (stdlib) and loop_schemas.RestartEvent agree on what a valid timestamp is."""
+    import metrics
+    from loop_schemas.watchdog import valid_timestamp
+
+    assert metrics.valid_timestamp(stamp) == valid_timestamp(stamp)
+
+
+def test_quarantined_mail_is_not_pending(shell_env):
+    """`.loop/messages/failed/` (a poison mail and its `*.ingest-failed.txt`, as the original's ingest
+    quarantine leaves them) is no pending mail for loop-mail, the digest, loop-wiki-pending and metrics."""
+    root = _init(shell_env)
+    _mail(root, "20260415-112233-web-to-coord.md", "live one")
+    failed = root / ".loop" / "messages" / "failed"
+    failed.mkdir()
+    (failed / "20260415-112200-api-to-coord.md").write_text("---\nsubject: poison\n---\nbody\n")
+    (failed / "20260415-112200-api-to-coord.md.ingest-failed.txt").write_text(
+        "20260415T112300Z ingest quarantined: timeout\n"
+    )
+    assert shell_env.run("scripts/loop-mail.sh", "count").stdout == "1\n"
+    assert shell_env.run("scripts/loop-wiki-pending.sh", "--quiet").stdout == "1\n"
+    digest = json.loads(shell_env.run("loop-digest.sh", "--json").stdout)
+    assert [m["subject"] for m in digest["mailbox"]["pending"]] == ["live one"]
+    metrics = json.loads(shell_env.run("scripts/loop-metrics.sh", "--json").stdout)
+    assert metrics["pending"] == 1
+
+
+def test_a_lane_without_loop_lane_kind_reads_its_default_kind():
+    """A window the original (or a hand) made carries no @loop_lane_kind: list-lanes infers it."""
+    import lanes
+
+    row = {f: "" for f in lanes.LIST_FIELDS}
+    row.update({"window_id": "@3", "window_name": "web"})
+    assert lanes.lane_entry(row)["kind"] == "standing"  # a base window (no @loop_lane)
+    row["@loop_lane"] = "1"
+    assert lanes.lane_entry(row)["kind"] == "worker"

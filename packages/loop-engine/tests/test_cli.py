@@ -153,7 +153,13 @@ def test_config_json_merges_overlay_and_env(root: Path, monkeypatch: pytest.Monk
     assert engine["approval_mode"] == "auto"
     assert engine["brain"]["harness"] == "codex" and engine["brain"]["timeout_s"] == 300  # replaced whole
     assert engine["poll_interval_s"] == 3
-    assert engine["ingest"] == {"mode": "lane", "lane": "docs", "timeout_s": 600}
+    assert engine["ingest"] == {
+        "mode": "lane",
+        "lane": "docs",
+        "timeout_s": 600,
+        "harness": "",
+        "auto_approve": True,
+    }
     assert any("surprise" in w for w in doc["warnings"])
     assert len(doc["sources"]) == 2
 

@@ -138,10 +138,46 @@ def test_singleton_lock_and_info(running: Running, project: Project) -> None:
 
 def test_stale_daemon_warning(running: Running, project: Project, monkeypatch: pytest.MonkeyPatch) -> None:
     retry_until(lambda: watch.daemon_alive(project.paths) and project.paths.pid.exists())
-    stamp = watch.code_stamp()
-    monkeypatch.setattr(watch, "code_stamp", lambda: stamp + 100)  # a reinstall after the start
     info = watch.daemon_info(project.paths)
-    assert info["stale"] is True and "restart" in str(info["warning"])
+    assert (info["code"], info["stale"], info["warning"]) == ("current", False, None)
+    record = json.loads(project.paths.daemon_build.read_text())
+    assert record["pid"] == os.getpid() and len(record["code_sha256"]) == 64
+    assert set(record) >= {"pid", "started_at", "module", "module_mtime_ns", "code_sha256"}
+    # a reinstall that only touches the files (same content): still current, content-based
+    _signature, newest = watch.code_signature()
+    monkeypatch.setattr(watch, "code_signature", lambda: ("touched", newest + 10**9))
+    assert watch.daemon_info(project.paths)["code"] == "current"
+    # a reinstall of other code: stale, said by status and once by the daemon (event daemon-stale)
+    monkeypatch.setattr(watch, "code_sha256", lambda: "0" * 64)
+    info = watch.daemon_info(project.paths)
+    assert info["code"] == "stale" and info["stale"] is True and "restart" in str(info["warning"])
+    retry_until(lambda: len(project.events("daemon-stale")) == 1)
+    assert project.events("daemon-stale")[0]["installed_sha256"] == "0" * 64
+
+
+def test_a_build_record_without_code_sha256_falls_back_to_mtime(
+    running: Running, project: Project, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    retry_until(lambda: watch.daemon_alive(project.paths) and project.paths.pid.exists())
+    record = json.loads(project.paths.daemon_build.read_text())
+    del record["code_sha256"]
+    project.paths.daemon_build.write_text(json.dumps(record))
+    assert watch.daemon_info(project.paths)["code"] == "current"
+    monkeypatch.setattr(watch, "code_signature", lambda: ("moved", record["module_mtime_ns"] + 1))
+    assert watch.daemon_info(project.paths)["code"] == "stale"
+
+
+def test_status_cost_stays_a_stat_while_the_code_is_untouched(
+    running: Running, project: Project, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    retry_until(lambda: watch.daemon_alive(project.paths) and project.paths.pid.exists())
+
+    def no_hashing() -> str:
+        raise AssertionError("status hashed the engine's files although none moved")
+
+    monkeypatch.setattr(watch, "code_sha256", no_hashing)
+    info = watch.daemon_info(project.paths)
+    assert info["code"] == "current" and isinstance(info["heartbeat_age_s"], int)
 
 
 # ---------------------------------------------------------------- a real daemon process, killed -9
@@ -316,3 +352,32 @@ def test_a_recorded_pid_now_used_by_another_process_is_never_signalled(tmp_path:
     finally:
         stranger.kill()
         stranger.wait()
+
+
+def test_loop_restart_swaps_a_real_daemon_for_one_running_the_current_code(live: Live) -> None:
+    """bin/loop-restart on a real daemon: the restart runs in the background, and success is said only
+    once `status` shows a new pid with `code: current`."""
+    (live.calls / "release").touch()  # the fake brain answers at once
+    first = live.spawn()
+    retry_until(
+        lambda: live.paths.daemon_build.exists() and watch.daemon_info(live.paths)["code"] == "current"
+    )
+    script = Path(__file__).resolve().parents[3] / "shell" / "bin" / "loop-restart"
+    env = {**os.environ, "LOOP_RESTART_INSTALL_CMD": "", "LOOP_SECRETS_DIR": str(live.root / "no-secrets")}
+    proc = subprocess.run(
+        [str(script), SESSION, "--project-root", str(live.root), "--timeout", "30"],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stderr
+    info = watch.daemon_info(live.paths)
+    new = info["pid"]
+    assert isinstance(new, int) and new != first and info["code"] == "current"
+    live.daemons.append(new)
+    assert f"daemon swapped (pid {first} -> {new}, current code, heartbeat " in proc.stdout
+    assert not _alive(first)
+    record = json.loads(live.paths.daemon_build.read_text())
+    assert record["pid"] == new

@@ -109,3 +109,42 @@ def test_the_host_overlay_follows_lane_config_hostname_and_either_suffix(
     assert load_lane_config(path).config.lanes["web"].harness == "pi"
     monkeypatch.setenv("LANE_CONFIG_HOSTNAME", "elsewhere")
     assert load_lane_config(path).config.lanes["web"].harness == "claude"
+
+
+def test_later_engine_keys_have_their_defaults_and_merge_key_by_key() -> None:
+    """The keys the original reads beyond v1 (CONTRACT "The engine configuration"): optional, merged key
+    by key over their defaults, validated, never warned about as unknown."""
+    cfg = EngineConfig()
+    assert (cfg.ingest.timeout_s, cfg.ingest.harness, cfg.ingest.auto_approve) == (600, "", True)
+    assert cfg.metrics.log_after_cycle is False
+    assert (cfg.lint.enabled, cfg.lint.interval_h) == (False, 24)
+    assert cfg.checkpoint.keep_decisions == 10
+    assert (cfg.codex_pricing, cfg.target_lane_utilization, cfg.max_fix_rounds) == (None, 0.0, 2)
+    text = (
+        "engine:\n  ingest: {mode: headless, timeout_s: 120, harness: codex}\n  lint: {enabled: true}\n"
+        "  metrics: {log_after_cycle: true}\n  checkpoint: {keep_decisions: 0}\n"
+        "  codex_pricing: {input_per_mtok: 1.25, output_per_mtok: 10}\n  target_lane_utilization: 0.75\n"
+        "  max_fix_rounds: 3\n  pm: {adapters: [{name: jira, project: X}, jira, {url: nameless}]}\n"
+    )
+    parsed = parse_lane_config(text).engine
+    assert parsed is not None
+    assert (parsed.ingest.timeout_s, parsed.ingest.harness, parsed.ingest.auto_approve) == (
+        120,
+        "codex",
+        True,
+    )
+    assert (parsed.lint.enabled, parsed.lint.interval_h) == (True, 24)
+    assert parsed.metrics.log_after_cycle is True and parsed.checkpoint.keep_decisions == 0
+    assert parsed.codex_pricing == {"input_per_mtok": 1.25, "output_per_mtok": 10}
+    assert (parsed.target_lane_utilization, parsed.max_fix_rounds) == (0.75, 3)
+    assert parsed.pm.adapter_names() == ["jira"]
+    assert parsed.unknown_keys() == []
+    for bad in (
+        "engine:\n  lint: {interval_h: 0}\n",
+        "engine:\n  target_lane_utilization: 1.5\n",
+        "engine:\n  max_fix_rounds: -1\n",
+        "engine:\n  metrics: {log_after_cycle: maybe}\n",
+        "engine:\n  pm: {adapters: [7]}\n",
+    ):
+        with pytest.raises(SchemaError):
+            parse_lane_config(bad)

@@ -105,6 +105,13 @@ def test_watchdog_lines_split_on_the_event_key() -> None:
     for bad in ("", "[]", "{", '{"event":"giving-up"}', '{"timestamp":"t"}'):
         with pytest.raises(SchemaError):
             parse_watchdog_line(bad)
+    # the original's sparse restart lines: a valid timestamp and no event, without session/target/cmd
+    sparse = parse_watchdog_line('{"timestamp":"2026-04-15T11:22:33Z","lane":"web"}')
+    assert isinstance(sparse, RestartEvent) and sparse.lane == "web" and sparse.cmd is None
+    assert isinstance(parse_watchdog_line('{"timestamp":"2026-04-15T11:22:33.5+02:00"}'), RestartEvent)
+    for bad in ('{"timestamp":"2026-02-30T11:22:33Z","lane":"web"}', '{"timestamp":"t","lane":"web"}'):
+        with pytest.raises(SchemaError):
+            parse_watchdog_line(bad)
 
 
 def test_metrics_line_round_trips() -> None:
@@ -163,3 +170,19 @@ def test_line_parsers_never_raise_anything_but_schema_errors(text: str) -> None:
             parser(text)
         except SchemaError:
             pass
+
+
+def test_sparse_ledgers_of_the_original_are_read() -> None:
+    """A ledger holding only schema_version + loops; rows with only `branch`, or only status + name (the
+    original's loops sync writes `in-progress` / `done`)."""
+    from loop_schemas import parse_state
+
+    state = parse_state(
+        '{"schema_version": 2, "loops": {"a": {"branch": "loop/s/web"},'
+        ' "b": {"status": "in-progress", "name": "Billing"}, "c": {"status": "done", "name": "c"}}}'
+    )
+    assert state.loops["a"].status is None and state.loops["a"].branch == "loop/s/web"
+    assert (state.loops["b"].status, state.loops["b"].name) == ("in-progress", "Billing")
+    assert state.loops["c"].status == "done"
+    with pytest.raises(SchemaError):
+        parse_state('{"schema_version": 2, "loops": {"a": {"status": "someday"}}}')

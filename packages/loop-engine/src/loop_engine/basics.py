@@ -64,5 +64,6 @@ def target_of(action: dict[str, Any]) -> str | None:
 
 
 def pm_adapters(config: EffectiveConfig) -> list[str]:
-    """The PM adapters the engine syncs tasks through (none: the engine never calls loop-pm)."""
-    return [str(a) for a in config.model.pm.adapters]
+    """The PM adapters the engine syncs tasks through (none: the engine never calls loop-pm): the names
+    of `engine.pm.adapters` (bare names or `{name: ...}` mappings; nameless entries skipped, each once)."""
+    return config.model.pm.adapter_names()

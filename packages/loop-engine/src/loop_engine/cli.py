@@ -397,6 +397,10 @@ def status(obj: Ctx, as_json: bool) -> None:
         state += ", paused"
     since = f" (pid {d['pid']}, since {d['started_at']})" if d["running"] else ""
     click.echo(f"daemon: {state}{since}")
+    if d["running"] and d["pid"] is not None and d.get("code"):  # the lines loop-restart waits for (added)
+        age = d.get("heartbeat_age_s")
+        click.echo(f"watch: alive (pid {d['pid']}, heartbeat {age if age is not None else '?'}s ago)")
+        click.echo(f"code: {d['code']}")
     budget = doc["budget"]
     click.echo(
         f"approval: {doc['approval_mode']}  brain: {doc['brain_harness']}  "

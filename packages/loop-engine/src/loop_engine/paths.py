@@ -94,6 +94,11 @@ class EnginePaths:
         return self.engine_dir / "daemon.pid"
 
     @property
+    def daemon_build(self) -> Path:
+        """What code the running daemon was started from (watch.BuildRecord), written at its boot."""
+        return self.engine_dir / "daemon-build.json"
+
+    @property
     def daemon_lock(self) -> Path:
         return self.engine_dir / "daemon.lock"
 

@@ -8,9 +8,12 @@ going working → idle (and cycle-now) always asks the brain, since the work it 
 status.
 
 Singleton: daemon.lock is flock'ed for the daemon's whole life, and daemon.pid records its pid, start
-time and the installed code's stamp. The lock, not the pid file, says whether a daemon is alive, so a
-stale pid file after a kill -9 is harmless. `status` warns when the installed code is newer than the
-running daemon (run `restart`). `restart` confirms the old daemon dead before starting a new one.
+time and the installed code's stamp; its mtime is the heartbeat (touched at every poll). At boot the
+daemon writes daemon-build.json {pid, started_at, module, module_mtime_ns, code_sha256} (sha256 over
+the engine's *.py). The lock, not the pid file, says whether a daemon is alive, so a stale pid file
+after a kill -9 is harmless. `status` says `code: current|stale` (content-based, see code_state) and
+warns when stale (run `restart`); the daemon records `daemon-stale` once. `restart` confirms the old
+daemon dead before starting a new one.
 
 A brain (or headless-ingest) child runs in its own process group, so a kill -9 of the daemon leaves it
 running: the next daemon start, and `stop` / `restart` once the old daemon is dead, reap such an orphan
@@ -21,6 +24,7 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import hashlib
 import json
 import os
 import signal
@@ -40,6 +44,7 @@ import loop_engine
 from loop_engine.events import EventLog, iso
 from loop_engine.paths import EnginePaths
 
+STALE_WARNING = "the installed loop-engine is newer than the running daemon: run `loop-engine restart`"
 # The cycle machinery (cycle, brain, observe, asks) is imported where the daemon and the reaper use it:
 # `loop-engine status`, `pause` and `stop` read the daemon's files and need none of it.
 
@@ -57,6 +62,92 @@ def code_stamp() -> float:
             with contextlib.suppress(OSError):
                 newest = max(newest, path.stat().st_mtime)
     return newest
+
+
+# ---- what code the daemon runs: engine/daemon-build.json ----------------------------------------------
+
+
+def _engine_sources() -> list[Path]:
+    root = Path(loop_engine.__file__).parent
+    return sorted(root.rglob("*.py"))
+
+
+def code_signature() -> tuple[str, int]:
+    """(a digest of every engine *.py file's name, size and mtime_ns, the newest mtime_ns): stat only,
+    cheap enough for every `status`; equal signatures mean the files were not touched since."""
+    root = Path(loop_engine.__file__).parent
+    h = hashlib.sha256()
+    newest = 0
+    for path in _engine_sources():
+        with contextlib.suppress(OSError):
+            st = path.stat()
+            h.update(f"{path.relative_to(root).as_posix()}\0{st.st_size}\0{st.st_mtime_ns}\n".encode())
+            newest = max(newest, st.st_mtime_ns)
+    return h.hexdigest(), newest
+
+
+def code_sha256() -> str:
+    """sha256 over the engine's *.py files (names and contents, in name order): a reinstall of the same
+    code keeps it, any change of the code moves it."""
+    root = Path(loop_engine.__file__).parent
+    h = hashlib.sha256()
+    for path in _engine_sources():
+        with contextlib.suppress(OSError):
+            data = path.read_bytes()
+            h.update(f"{path.relative_to(root).as_posix()}\0{len(data)}\n".encode())
+            h.update(data)
+    return h.hexdigest()
+
+
+def build_record(pid: int) -> dict[str, Any]:
+    """engine/daemon-build.json: {pid, started_at, module, module_mtime_ns, code_sha256} (the original's
+    keys; module_mtime_ns is the newest engine *.py mtime, the fallback for a record without
+    code_sha256) plus files_signature (code_signature's digest: `status` hashes only when it moved)."""
+    signature, newest = code_signature()
+    return {
+        "pid": pid,
+        "started_at": iso(),
+        "module": str(Path(loop_engine.__file__).parent),
+        "module_mtime_ns": newest,
+        "code_sha256": code_sha256(),
+        "files_signature": signature,
+    }
+
+
+def read_build(paths: EnginePaths) -> dict[str, Any] | None:
+    try:
+        loaded = json.loads(read_project_text(paths.daemon_build, ENGINE_CAP))
+    except (OSError, UnicodeDecodeError, ValueError, RecursionError):
+        return None
+    return loaded if isinstance(loaded, dict) else None
+
+
+def code_state(record: dict[str, Any] | None, pid_info: dict[str, Any]) -> str:
+    """ "current" when the running daemon's code is the installed code, else "stale". Content-based: the
+    record's code_sha256 against the installed files (hashed only when their stat signature moved since
+    the boot); a record without code_sha256 compares module_mtime_ns; a daemon with no record of its own
+    pid (an older engine) compares daemon.pid's code_stamp; nothing to compare is stale."""
+    if record is not None and record.get("pid") == pid_info.get("pid"):
+        digest = record.get("code_sha256")
+        if isinstance(digest, str) and digest:
+            signature, _ = code_signature()
+            if signature == record.get("files_signature"):
+                return "current"
+            return "current" if code_sha256() == digest else "stale"
+        mtime = record.get("module_mtime_ns")
+        if isinstance(mtime, int):
+            return "current" if code_signature()[1] <= mtime else "stale"
+    if isinstance(pid_info.get("code_stamp"), (int, float)):
+        return "stale" if code_stamp() > float(pid_info["code_stamp"]) + 1e-6 else "current"
+    return "stale"
+
+
+def heartbeat_age(paths: EnginePaths) -> float | None:
+    """Seconds since the daemon last touched daemon.pid (it does at every poll), or None."""
+    try:
+        return max(0.0, time.time() - paths.pid.stat().st_mtime)
+    except OSError:
+        return None
 
 
 @contextlib.contextmanager
@@ -104,9 +195,10 @@ def read_pid(paths: EnginePaths) -> dict[str, Any] | None:
 def daemon_info(paths: EnginePaths) -> dict[str, Any]:
     alive = daemon_alive(paths)
     info = read_pid(paths) or {}
-    stale = False
-    if alive and isinstance(info.get("code_stamp"), (int, float)):
-        stale = code_stamp() > float(info["code_stamp"]) + 1e-6
+    # a daemon that holds the lock but has not written daemon.pid yet is starting: no verdict yet
+    code = code_state(read_build(paths), info) if alive and isinstance(info.get("pid"), int) else None
+    stale = code == "stale"
+    age = heartbeat_age(paths) if alive else None
     return {
         "running": alive,
         "pid": info.get("pid") if alive else None,
@@ -114,11 +206,9 @@ def daemon_info(paths: EnginePaths) -> dict[str, Any]:
         "version": info.get("version") if alive else None,
         "paused": paths.paused.exists(),
         "stale": stale,
-        "warning": (
-            "the installed loop-engine is newer than the running daemon: run `loop-engine restart`"
-            if stale
-            else None
-        ),
+        "warning": (STALE_WARNING if stale else None),
+        "code": code,
+        "heartbeat_age_s": None if age is None else int(age),
     }
 
 
@@ -244,6 +334,8 @@ class Daemon:
         self.paths = paths
         self.engine_factory = engine_factory
         self.stopping = threading.Event()
+        self.build: dict[str, Any] = {}
+        self.stale_said = False
 
     def _signal(self, signum: int, frame: Any) -> None:
         self.stopping.set()
@@ -265,6 +357,9 @@ class Daemon:
                 "code_stamp": code_stamp(),
                 "python": sys.executable,
             }
+            # the build record first: once daemon.pid names this daemon, its record is there
+            self.build = build_record(os.getpid())
+            atomic_write(self.paths.daemon_build, json.dumps(self.build, indent=2) + "\n")
             atomic_write(self.paths.pid, f"{os.getpid()}\n{json.dumps(meta)}\n")
             if threading.current_thread() is threading.main_thread():
                 signal.signal(signal.SIGTERM, self._signal)
@@ -284,6 +379,29 @@ class Daemon:
         finally:
             os.close(fd)  # releases the lock
         return 0
+
+    def _heartbeat(self, engine: Any) -> None:
+        """Touch daemon.pid (its mtime is the heartbeat `status` shows) and, once, say when the installed
+        code is no longer the code this daemon runs (event `daemon-stale`)."""
+        with contextlib.suppress(OSError):
+            os.utime(self.paths.pid)
+        if self.stale_said:
+            return
+        signature, _ = code_signature()
+        if signature == self.build.get("files_signature"):
+            return
+        installed = code_sha256()
+        if installed == self.build.get("code_sha256"):
+            self.build["files_signature"] = signature  # touched, not changed: hash again only on a move
+            return
+        self.stale_said = True
+        engine.events.emit(
+            "daemon-stale",
+            pid=os.getpid(),
+            code_sha256=self.build.get("code_sha256"),
+            installed_sha256=installed,
+            warning=STALE_WARNING,
+        )
 
     def _reap(self, by: str) -> None:
         try:
@@ -327,6 +445,7 @@ class Daemon:
         reasons: set[str] = {"start"}
         urgent = True
         while not self.stopping.is_set():
+            self._heartbeat(engine)
             cfg = engine.config.model
             poll_s = max(0.2, float(cfg.poll_interval_s))
             now = time.monotonic()

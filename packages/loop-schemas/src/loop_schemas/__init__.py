@@ -81,6 +81,7 @@ if TYPE_CHECKING:
         ResolvedLaneConfig,
         load_lane_config,
         parse_lane_config,
+        pm_adapter_names,
     )
     from loop_schemas.lanes import BootPlan, Lane, LaneList, LaneStatus, LaneStatusReport
     from loop_schemas.mail import (
@@ -224,6 +225,7 @@ _LAZY: dict[str, str] = {
     "ResolvedLaneConfig": "loop_schemas.lane_config",
     "load_lane_config": "loop_schemas.lane_config",
     "parse_lane_config": "loop_schemas.lane_config",
+    "pm_adapter_names": "loop_schemas.lane_config",
     "BootPlan": "loop_schemas.lanes",
     "Lane": "loop_schemas.lanes",
     "LaneList": "loop_schemas.lanes",
@@ -422,6 +424,7 @@ __all__ = [
     "parse_state",
     "parse_task",
     "parse_watchdog_line",
+    "pm_adapter_names",
     "printable",
     "project_lines",
     "read_project_file",

@@ -64,6 +64,7 @@ KNOWN_EVENTS = (
     "pm-synced",
     "pm-sync-failed",
     "pm-unavailable",
+    "pm-skip",
     "cycle-skipped",
     "cycle-end",
     "cycle-crashed",
@@ -71,6 +72,7 @@ KNOWN_EVENTS = (
     "session-back",
     "daemon-start",
     "daemon-stop",
+    "daemon-stale",
     "brain-orphan",
     "paused",
     "resumed",
@@ -173,6 +175,11 @@ class DaemonStatus(BaseModel):
     paused: bool
     stale: bool
     warning: str | None
+    code: Literal["current", "stale"] | None = None
+    """Whether the running daemon runs the installed engine code (content-based: daemon-build.json's
+    code_sha256); null when no daemon runs. `stale` is `code == "stale"`."""
+    heartbeat_age_s: int | None = None
+    """Whole seconds since the running daemon last touched daemon.pid (every poll); null when none runs."""
 
 
 class ActionView(BaseModel):

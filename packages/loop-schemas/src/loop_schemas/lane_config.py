@@ -123,6 +123,12 @@ class IngestConfig(BaseModel):
     mode: Literal["lane", "headless"] = "lane"
     lane: str = "docs"
     timeout_s: Seconds = 600
+    """The headless ingest's own timeout. v1's frozen default 600 stays (the original's later default is
+    120): a config that sets it keeps working either way (CONTRACT "The engine configuration")."""
+    harness: str = ""
+    """The headless ingest's harness; "" = the brain's (accepted only: the ingest runs the brain's)."""
+    auto_approve: bool = True
+    """Whether the headless ingest runs with the harness's auto-approve (accepted only)."""
 
 
 class DestructiveConfig(BaseModel):
@@ -141,10 +147,57 @@ class GateConfig(BaseModel):
     sandboxed_text_safe: bool = False
 
 
+PmAdapterEntry = str | dict[str, Any]
+"""An `engine.pm.adapters` entry: a bare adapter name, or a mapping `{name: jira, ...}` (its other keys
+are kept and ignored)."""
+
+
 class PmConfig(BaseModel):
     model_config = ConfigDict(defer_build=True, extra="allow")
 
-    adapters: list[str] = Field(default_factory=list)
+    adapters: list[PmAdapterEntry] = Field(default_factory=list)
+
+    def adapter_names(self) -> list[str]:
+        """The names the entries give, in order, each once: a bare name as written, a mapping's `name`; a
+        mapping without a (non-empty string) name is skipped (pm_adapter_names)."""
+        return pm_adapter_names(self.adapters)
+
+
+def pm_adapter_names(entries: Any) -> list[str]:
+    """The adapter names of `engine.pm.adapters` entries (bare names or `{name: ...}` mappings; nameless
+    entries skipped; de-duplicated, first one wins) -- shell/lib/restart.py reads them the same way."""
+    names: list[str] = []
+    for entry in entries if isinstance(entries, list) else []:
+        name = entry.get("name") if isinstance(entry, dict) else entry
+        if isinstance(name, str) and name.strip() and name not in names:
+            names.append(name)
+    return names
+
+
+class MetricsConfig(BaseModel):
+    """`engine.metrics` (an addition from the original). Accepted only: no metrics line is logged yet."""
+
+    model_config = ConfigDict(defer_build=True, extra="allow")
+
+    log_after_cycle: bool = False
+
+
+class LintConfig(BaseModel):
+    """`engine.lint` (an addition from the original). Accepted only: the engine runs no wiki lint yet."""
+
+    model_config = ConfigDict(defer_build=True, extra="allow")
+
+    enabled: bool = False
+    interval_h: Annotated[float, Field(gt=0, le=MAX_SECONDS / 3600)] = 24
+
+
+class CheckpointConfig(BaseModel):
+    """`engine.checkpoint` (an addition from the original). Accepted only: filed decisions are not
+    rotated into an archive yet (keep_decisions < 1 would mean off)."""
+
+    model_config = ConfigDict(defer_build=True, extra="allow")
+
+    keep_decisions: int = 10
 
 
 class EngineConfig(BaseModel):
@@ -163,11 +216,31 @@ class EngineConfig(BaseModel):
     harness_policy: HarnessPolicy = Field(default_factory=HarnessPolicy)
     """Governed lanes (loop_schemas.policy); the all-default policy is a no-op."""
     gate: GateConfig = Field(default_factory=GateConfig)
+    # the later keys of the original (CONTRACT "The engine configuration": which ones act today)
+    metrics: MetricsConfig = Field(default_factory=MetricsConfig)
+    lint: LintConfig = Field(default_factory=LintConfig)
+    checkpoint: CheckpointConfig = Field(default_factory=CheckpointConfig)
+    codex_pricing: dict[str, Any] | None = None
+    """Per-token prices for codex brain calls (accepted only: no cost is computed yet)."""
+    target_lane_utilization: Annotated[float, Field(ge=0, le=1)] = 0.0
+    """The share of lanes the loop aims to keep working (accepted only)."""
+    max_fix_rounds: Annotated[int, Field(ge=0)] = 2
+    """Fix rounds after a failed verify before escalating (accepted only)."""
 
     def unknown_keys(self) -> list[str]:
         """Dotted names of keys the model does not know (kept, but worth a warning)."""
         out = [f"engine.{k}" for k in (self.model_extra or {})]
-        for name in ("brain", "ingest", "destructive", "pm", "harness_policy", "gate"):
+        for name in (
+            "brain",
+            "ingest",
+            "destructive",
+            "pm",
+            "harness_policy",
+            "gate",
+            "metrics",
+            "lint",
+            "checkpoint",
+        ):
             sub = getattr(self, name)
             out.extend(f"engine.{name}.{k}" for k in (sub.model_extra or {}))
         return out

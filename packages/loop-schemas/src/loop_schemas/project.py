@@ -17,3 +17,5 @@ class InitReport(BaseModel):
     dry_run: bool
     created: list[str]
     existing: list[str]
+    profile: str | None = None
+    """The engine profile `--profile` wrote into a new lane-config.yaml (an addition), else null."""

@@ -18,7 +18,11 @@ from loop_schemas._atomic import atomic_write, file_lock
 from loop_schemas.errors import SchemaError, schema_error_from_validation
 from loop_schemas.fsread import STATE_CAP, read_project_file
 
-LoopStatus = Literal["spec", "plan", "implement", "verify", "canary", "shipped", "reverted", "blocked"]
+# v2's statuses, then the two the original's loops sync writes (`in-progress` while a task of the loop
+# is open, `done` after): a ledger it wrote is read, not refused
+LoopStatus = Literal[
+    "spec", "plan", "implement", "verify", "canary", "shipped", "reverted", "blocked", "in-progress", "done"
+]
 LOOP_STATUSES: tuple[str, ...] = (
     "spec",
     "plan",
@@ -28,6 +32,8 @@ LOOP_STATUSES: tuple[str, ...] = (
     "shipped",
     "reverted",
     "blocked",
+    "in-progress",
+    "done",
 )
 ReconciliationStance = Literal["now", "later", "out-of-scope"]
 STATE_FILE = Path(".loop/orchestrator-state.json")
