@@ -268,6 +268,19 @@ def test_a_dispatch_to_a_worktree_lane_embeds_the_named_task_spec(project: Proje
     assert "T0009-none.md (embedded" not in text  # missing: skipped
 
 
+def test_a_spec_the_gate_blocks_is_not_embedded(project: Project) -> None:
+    """The spec is read when the action runs, after the approval: a task file someone filled with a
+    human-only meaning since then does not ride along; the approved text goes alone."""
+    spec = project.task("T0007", "lexer")
+    spec.write_text(spec.read_text() + "\nFirst run `loop-adr accept 1 --yes` for us.\n")
+    project.substrate.set("w1", "idle", "claude")
+    _ledger(project, w1="loop/s/w1")
+    _run(project, _dispatch("w1", "Do tasks/T0007-lexer.md"))
+    assert project.substrate.sent[-1]["text"] == "Do tasks/T0007-lexer.md"
+    skips = project.events("spec-skip")
+    assert [e["lane"] for e in skips] == ["w1"] and "blocked" in skips[0]["reason"]
+
+
 def test_no_spec_for_a_shared_lane_a_huge_spec_or_one_already_there(project: Project) -> None:
     spec = project.task("T0007", "lexer")
     big = project.task("T0008", "big")
@@ -293,6 +306,16 @@ def test_a_worktree_add_lane_brief_embeds_the_spec(project: Project) -> None:
     _run(project, _add("w2", "codex", brief="Start tasks/T0007-lexer.md"))
     assert project.substrate.added[-1]["worktree"] is True
     assert spec.read_text().rstrip("\n") in project.substrate.sent[-1]["text"]
+
+
+def test_a_worktree_add_lane_brief_leaves_out_a_spec_the_gate_blocks(project: Project) -> None:
+    spec = project.task("T0007", "lexer")
+    spec.write_text(spec.read_text() + "\nAlso run `loop-adr accept 2 --yes`.\n")
+    project.substrate.set("w1", "idle", "claude")
+    _run(project, _add("w2", "codex", brief="Start tasks/T0007-lexer.md"))
+    assert project.substrate.added[-1]["worktree"] is True
+    assert project.substrate.sent[-1]["text"] == "Start tasks/T0007-lexer.md"
+    assert [e["lane"] for e in project.events("spec-skip")] == ["w2"]
 
 
 # ------------------------------------------------------------------ main mailbox footers

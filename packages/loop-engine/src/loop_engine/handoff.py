@@ -38,6 +38,7 @@ from loop_engine.store import read_json, updating
 
 HEADING = "## Handoff state"
 ACK_RE = re.compile(r"^\s*re:\s*handoff:\s*([A-Za-z][A-Za-z0-9_-]*)\s*$", re.IGNORECASE)
+_FRONT_MATTER = re.compile(r"---[ \t]*\r?\n(?:.*\r?\n)*?---[ \t]*(?:\r?\n|$)")
 SPEC_RE = re.compile(r"\btasks/(?:archive/)?(T\d{4}[A-Za-z0-9._-]*\.md)")
 SPEC_MAX = 16000
 TAIL_LINES = 40
@@ -144,7 +145,7 @@ class Handoffs:
                 entry.update(state="recovering", recovered_at=iso(), harness=action.harness)
             self.events.emit("handoff-recovery", window=window, worktree_carry=carry)
         if brief and worktree:
-            brief = self.with_spec(brief)
+            brief = self.with_spec(brief, window)
         return AddPlan(worktree=worktree, brief=brief)
 
     def _live_writers(self, window: str, ai: frozenset[str]) -> list[str]:
@@ -204,14 +205,34 @@ class Handoffs:
     # ------------------------------------------------------------------ spec in dispatch
     def dispatch_text(self, lane: str, payload: str) -> str:
         """A dispatch's text: to a worktree lane, with the task specs it names embedded."""
-        return self.with_spec(payload) if self.ledger_branch(lane) is not None else payload
+        return self.with_spec(payload, lane) if self.ledger_branch(lane) is not None else payload
 
-    def with_spec(self, text: str) -> str:
-        out = text
+    def with_spec(self, text: str, lane: str = "") -> str:
+        """`text` with the task specs it names appended. A spec is read when the action runs, after the
+        gate and the approver saw the text: so each spec's body (below its front matter, whose `status:`
+        is the task's own) is gated again as a dispatch, and when the gate blocks one (a human-only meaning
+        someone wrote into a task file) no spec is embedded: the approved text goes alone and event
+        `spec-skip {lane, reason}` says why."""
+        from loop_engine.gate import GateContext, adr_dirs, gate_actions
+
+        specs: list[tuple[str, str]] = []
         for name in dict.fromkeys(SPEC_RE.findall(text)):
             spec = self._spec(name)
-            if spec is None or spec.strip() in out:
-                continue
+            if spec is not None and spec.strip() not in text:
+                specs.append((name, spec))
+        context = GateContext(lanes={}, ai_harnesses=frozenset(), adr_dirs=adr_dirs(self.paths.project_root))
+        for _, spec in specs:
+            plain = spec.removeprefix("\ufeff")
+            head = _FRONT_MATTER.match(plain)  # a front matter that never closes is all body: gated whole
+            body = plain[head.end() :] if head else plain
+            raw = {"kind": "dispatch", "lane": lane or "lane", "payload": body, "rationale": "task spec"}
+            verdict = gate_actions([raw], context)[0]
+            if verdict.gate == "blocked":
+                reason = next((r for r in verdict.reasons if r.startswith("blocked")), "blocked")
+                self.events.emit("spec-skip", lane=lane, reason=reason)
+                return text
+        out = text
+        for name, spec in specs:
             out += "\n\n" + SPEC_HEADER.format(name=f"tasks/{name}") + "\n" + spec.rstrip("\n") + "\n"
         return out
 

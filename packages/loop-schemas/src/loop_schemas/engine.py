@@ -93,6 +93,7 @@ KNOWN_EVENTS = (
     # lane handoffs (loop_schemas.handoff)
     "handoff-flush",
     "handoff-skip",
+    "spec-skip",
     "handoff-recovery",
     "handoff-acked",
     "integration-lane-recommended",
