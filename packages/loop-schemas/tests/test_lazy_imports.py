@@ -90,6 +90,9 @@ def test_every_model_builds_on_first_use() -> None:
         module = importlib.import_module(f"loop_schemas.{info.name}")
         for _, cls in inspect.getmembers(module, inspect.isclass):
             ours = issubclass(cls, BaseModel) and cls.__module__ == module.__name__
-            if ours and not cls.model_config.get("defer_build"):
+            # pydantic's own parametrization of a generic (the RootModel[...] a union model is declared
+            # on) is made where it is spelled; the model declared on it is ours, and checked
+            made_by_pydantic = ours and cls.__pydantic_generic_metadata__["origin"] is not None
+            if ours and not made_by_pydantic and not cls.model_config.get("defer_build"):
                 missing.append(f"{cls.__module__}.{cls.__name__}")
     assert missing == []

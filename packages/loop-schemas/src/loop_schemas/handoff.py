@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import Field, RootModel
+from pydantic import ConfigDict, Field, RootModel
 
 from loop_schemas.engine import EngineEvent
 
@@ -76,3 +76,5 @@ class HandoffEvent(
     ]
 ):
     """Any one handoff event."""
+
+    model_config = ConfigDict(defer_build=True)
