@@ -278,7 +278,14 @@ def test_short_real_calls_on_a_bsd_userland(bsd_env, tmp_path: Path) -> None:
     (secrets / "s.env").write_text("LOOP_BSD_CHECK='a b'\n")
     stub = tmp_path / "stubbin"
     stub.mkdir()
-    (stub / "loop-engine").write_text('#!/bin/sh\nprintf "%s\\n" "$LOOP_BSD_CHECK" >"$0.ran"\n')
+    # the stub engine: `restart` records the env it got; `status` reports a new daemon on current code
+    (stub / "loop-engine").write_text(
+        "#!/bin/sh\n"
+        'case " $* " in\n'
+        "  *' status '*) printf 'watch: alive (pid 4242, heartbeat 0s ago)\\ncode: current\\n' ;;\n"
+        '  *) printf "%s\\n" "$LOOP_BSD_CHECK" >"$0.ran" ;;\n'
+        "esac\n"
+    )
     (stub / "loop-engine").chmod(0o755)
     extra = {
         "LOOP_SECRETS_DIR": str(secrets),
