@@ -35,9 +35,9 @@ def test_every_problem_gets_a_line(tmp_path: Path) -> None:
     assert sorted(proc.stderr.splitlines()) == sorted(
         [
             f"{state}: loops.a.status: Input should be 'spec', 'plan', 'implement', 'verify', 'canary', "
-            "'shipped', 'reverted' or 'blocked'",
+            "'shipped', 'reverted', 'blocked', 'in-progress' or 'done'",
             f"{state}: loops.b.status: Input should be 'spec', 'plan', 'implement', 'verify', 'canary', "
-            "'shipped', 'reverted' or 'blocked'",
+            "'shipped', 'reverted', 'blocked', 'in-progress' or 'done'",
         ]
     )
 

@@ -53,7 +53,7 @@ def test_extended_shape_with_lanes_and_tails() -> None:
     ("doc", "needle"),
     [
         ({**MINIMUM, "schema_version": 1}, "schema_version"),
-        ({**MINIMUM, "loops": {"a": {**FULL_LOOP, "status": "done"}}}, "loops.a.status"),
+        ({**MINIMUM, "loops": {"a": {**FULL_LOOP, "status": "finished"}}}, "loops.a.status"),
         (
             {**MINIMUM, "loops": {"a": {**FULL_LOOP, "reconciliation_stance": "soon"}}},
             "reconciliation_stance",
