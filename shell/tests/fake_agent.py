@@ -72,6 +72,7 @@ import os
 import select
 import signal
 import sys
+import tempfile
 import time
 
 PASTE_START = b"\x1b[200~"
@@ -254,8 +255,16 @@ class FakeAgent:
         self.name = name
         self.profile = dict(GENERIC if name in PROFILES or name in GENERIC_NAMES else BARE)
         self.profile.update(PROFILES.get(name, {}))
+        try:
+            os.makedirs(log_dir, exist_ok=True)
+        except OSError:
+            pass
+        if not os.access(log_dir, os.W_OK):  # e.g. a sandboxed lane, where PATH's folders are read-only:
+            # the agent still plays its harness, and records into a folder of its own instead
+            fallback = tempfile.mkdtemp(prefix=f"fake-agent-{name}-")
+            sys.stderr.write(f"fake_agent: {log_dir} is not writable here; recording into {fallback}\n")
+            log_dir = fallback
         self.log_dir = log_dir
-        os.makedirs(log_dir, exist_ok=True)
         log_name = os.environ.get("FAKE_AGENT_LOG_NAME") or name
         self.log_path = os.path.join(log_dir, f"{log_name}.log")
         self.events_path = os.path.join(log_dir, f"{log_name}.events.jsonl")
