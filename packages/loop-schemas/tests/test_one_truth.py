@@ -13,6 +13,7 @@ At least 2,000 documents per property in `make test`; `make test-deep` (hypothes
 
 from __future__ import annotations
 
+import abc
 import datetime as _dt
 import importlib.util
 import json
@@ -545,12 +546,12 @@ def yaml_string(rnd: random.Random, value: str, flow: bool) -> str:
     return json.dumps(value, ensure_ascii=not clean or rnd.random() < 0.5)
 
 
-class LaneField:
+class LaneField(abc.ABC):
     """One kind of lane field: a value the shell and the model accept (written, meant) and values of a
     wrong type (written) both refuse."""
 
-    def good(self, rnd: random.Random, flow: bool) -> tuple[str, Any]:
-        raise NotImplementedError
+    @abc.abstractmethod
+    def good(self, rnd: random.Random, flow: bool) -> tuple[str, Any]: ...
 
     bad: tuple[str, ...] = ()
 
