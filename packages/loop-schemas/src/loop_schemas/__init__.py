@@ -151,6 +151,15 @@ if TYPE_CHECKING:
         set_frontmatter_key,
         slugify,
     )
+    from loop_schemas.verify import (
+        LensFinding,
+        LensVerdict,
+        VerifyFinding,
+        VerifyGate,
+        VerifyLens,
+        VerifyReport,
+        overall_verdict,
+    )
     from loop_schemas.watchdog import RestartEvent, WatchdogLifecycleEvent, parse_watchdog_line
 
 __version__ = "0.1.0"  # the pyproject version (tests/test_metadata.py holds them equal)
@@ -280,6 +289,13 @@ _LAZY: dict[str, str] = {
     "parse_task": "loop_schemas.task",
     "set_frontmatter_key": "loop_schemas.task",
     "slugify": "loop_schemas.task",
+    "LensFinding": "loop_schemas.verify",
+    "LensVerdict": "loop_schemas.verify",
+    "VerifyFinding": "loop_schemas.verify",
+    "VerifyGate": "loop_schemas.verify",
+    "VerifyLens": "loop_schemas.verify",
+    "VerifyReport": "loop_schemas.verify",
+    "overall_verdict": "loop_schemas.verify",
     "RestartEvent": "loop_schemas.watchdog",
     "WatchdogLifecycleEvent": "loop_schemas.watchdog",
     "parse_watchdog_line": "loop_schemas.watchdog",
@@ -353,6 +369,8 @@ __all__ = [
     "LaneSpec",
     "LaneStatus",
     "LaneStatusReport",
+    "LensFinding",
+    "LensVerdict",
     "LintFinding",
     "LoadedLaneConfig",
     "LockTimeoutError",
@@ -392,6 +410,10 @@ __all__ = [
     "TaskLintReport",
     "TaskStatus",
     "UnpushedRepo",
+    "VerifyFinding",
+    "VerifyGate",
+    "VerifyLens",
+    "VerifyReport",
     "WatchdogLifecycleEvent",
     "__version__",
     "accept_gate_problems",
@@ -414,6 +436,7 @@ __all__ = [
     "load_yaml",
     "mail_head",
     "open_project_file",
+    "overall_verdict",
     "parse_adr",
     "parse_decision_block",
     "parse_event",

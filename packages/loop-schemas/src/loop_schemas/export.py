@@ -39,6 +39,7 @@ from loop_schemas.project import InitReport
 from loop_schemas.registry import HarnessHealth, HarnessRegistry, HarnessRoster
 from loop_schemas.state import OrchestratorState
 from loop_schemas.task import TaskChange, TaskFrontmatter, TaskLintReport
+from loop_schemas.verify import LensVerdict, VerifyReport
 from loop_schemas.watchdog import RestartEvent, WatchdogLifecycleEvent
 
 SCHEMA_MODELS: dict[str, type[BaseModel]] = {
@@ -82,6 +83,8 @@ SCHEMA_MODELS: dict[str, type[BaseModel]] = {
     "event-backoff-set": BackoffSetEvent,
     "event-backoff-cleared": BackoffClearedEvent,
     "event-cycle-skip": CycleSkipEvent,
+    "verify-report": VerifyReport,
+    "verify-lens-verdict": LensVerdict,
 }
 
 

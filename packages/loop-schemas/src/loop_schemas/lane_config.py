@@ -200,6 +200,19 @@ class CheckpointConfig(BaseModel):
     keep_decisions: int = 10
 
 
+class VerifyConfig(BaseModel):
+    """`engine.verify` (added with loop-verify): its gate command and timeouts."""
+
+    model_config = ConfigDict(defer_build=True, extra="allow")
+
+    gate_cmd: str | list[str] | None = None
+    """The gate: null = detect (`make check` when the Makefile has a check target, else `uv run pytest`
+    when pyproject.toml and tests/ exist, else none); a string (split shell-style, never run by a shell)
+    or an argv list = that command; "" or [] = no gate."""
+    gate_timeout_s: Seconds = 900
+    lens_timeout_s: Seconds = 300
+
+
 class EngineConfig(BaseModel):
     """The engine's configuration; every key optional, defaults as CONTRACT v1 lists them."""
 
@@ -226,6 +239,8 @@ class EngineConfig(BaseModel):
     """The share of lanes the loop aims to keep working (accepted only)."""
     max_fix_rounds: Annotated[int, Field(ge=0)] = 2
     """Fix rounds after a failed verify before escalating (accepted only)."""
+    verify: VerifyConfig = Field(default_factory=VerifyConfig)
+    """loop-verify's gate and timeouts."""
 
     def unknown_keys(self) -> list[str]:
         """Dotted names of keys the model does not know (kept, but worth a warning)."""
@@ -240,6 +255,7 @@ class EngineConfig(BaseModel):
             "metrics",
             "lint",
             "checkpoint",
+            "verify",
         ):
             sub = getattr(self, name)
             out.extend(f"engine.{name}.{k}" for k in (sub.model_extra or {}))
