@@ -42,13 +42,16 @@ class LensVerdict(BaseModel):
     summary: str = ""
 
 
-class VerifyLens(LensVerdict):
+class VerifyLens(BaseModel):
     """A lens in the report: its verdict, or `concerns` with an `error` when it timed out, crashed or
     could not run; an unparseable answer is `concerns` with a low `parse-note` finding."""
 
     model_config = ConfigDict(defer_build=True, extra="allow")
 
     lens: str
+    verdict: Verdict
+    findings: list[LensFinding] = Field(default_factory=list)
+    summary: str = ""
     error: str | None = None
     duration_s: float | None = None
 
@@ -100,7 +103,9 @@ class VerifyReport(BaseModel):
     generated_at: str | None = None
 
 
-def overall_verdict(gate_passed: bool | None, lenses: Sequence[LensVerdict], diff_empty: bool) -> Verdict:
+def overall_verdict(
+    gate_passed: bool | None, lenses: Sequence[LensVerdict | VerifyLens], diff_empty: bool
+) -> Verdict:
     """The report's `overall`. `gate_passed` None means no gate ran (nothing checked the tip: never a
     pass). fail: the gate failed, a lens said fail, or a critical/high finding; concerns: no gate, a lens
     said concerns, any finding, or an empty diff; else pass."""
