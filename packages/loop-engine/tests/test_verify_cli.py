@@ -302,7 +302,7 @@ def test_an_empty_diff_is_concerns_and_asks_no_lens(env: dict[str, str], tmp_pat
 def test_the_three_lenses_run_at_once(env: dict[str, str], tmp_path: Path) -> None:
     """Each stub sleeps 1 s: every one started before any one ended (their recorded stamps overlap)."""
     repo = make_repo(tmp_path)
-    proc, doc = verify(env, repo, tmp_path, modes={name: "sleep1" for name in LENSES})
+    proc, _doc = verify(env, repo, tmp_path, modes={name: "sleep1" for name in LENSES})
     assert proc.returncode == 0, proc.stderr
     got = records(tmp_path)
     assert set(got) == set(LENSES)

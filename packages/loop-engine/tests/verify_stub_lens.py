@@ -28,10 +28,7 @@ def main() -> int:
     started = time.time()
     lens = os.environ.get("LOOP_VERIFY_LENS", "unknown")
     mode = os.environ.get("STUB_" + lens.upper().replace("-", "_"), "pass")
-    if "--prompt" in sys.argv:
-        prompt = sys.argv[sys.argv.index("--prompt") + 1]
-    else:
-        prompt = sys.stdin.read()
+    prompt = sys.argv[sys.argv.index("--prompt") + 1] if "--prompt" in sys.argv else sys.stdin.read()
     log = Path(os.environ["STUB_LOG"])
     log.mkdir(parents=True, exist_ok=True)
     record: dict[str, object] = {"pid": os.getpid(), "start": started, "argv": sys.argv, "prompt": prompt}

@@ -91,3 +91,18 @@ def test_a_report_of_the_original_shape_reads() -> None:
         }
     )
     assert report.contract_version == 1 and report.base == "" and report.gate.command is None
+
+
+def test_the_engine_verify_config() -> None:
+    from loop_schemas import EngineConfig
+
+    default = EngineConfig().verify
+    assert (default.gate_cmd, default.gate_timeout_s, default.lens_timeout_s) == (None, 900, 300)
+    set_ = EngineConfig.model_validate({"verify": {"gate_cmd": ["make", "test"], "lens_timeout_s": 60}})
+    assert set_.verify.gate_cmd == ["make", "test"] and set_.verify.lens_timeout_s == 60
+    assert EngineConfig.model_validate({"verify": {"surprise": 1}}).unknown_keys() == [
+        "engine.verify.surprise"
+    ]
+    for bad in ({"gate_timeout_s": 0}, {"lens_timeout_s": float("inf")}, {"gate_cmd": 3}):
+        with pytest.raises(ValidationError):
+            EngineConfig.model_validate({"verify": bad})
