@@ -18,6 +18,8 @@ from typing import Any, NoReturn
 
 import click
 
+import loop_engine
+
 EXIT_PASS = 0
 EXIT_NOT_PASS = 1
 EXIT_USAGE = 2
@@ -70,6 +72,7 @@ def _usage(message: str) -> NoReturn:
     default=None,
     help="Where the lane-config (engine: section) is read. Env LOOP_PROJECT_ROOT; default: the worktree.",
 )
+@click.version_option(loop_engine.__version__, prog_name="loop-verify")
 def main(
     worktree: str,
     base: str,
