@@ -291,6 +291,18 @@ def test_the_configured_gate_command_wins(env: dict[str, str], tmp_path: Path) -
     assert doc["gate"]["command"] is None and doc["overall"] == "concerns"
 
 
+def test_a_linked_worktree_reads_the_main_checkouts_lane_config(env: dict[str, str], tmp_path: Path) -> None:
+    """A lane's worktree (git worktree add) has no .loop/ of its own: the project's config applies."""
+    repo = make_repo(tmp_path, makefile="check:\n\texit 1\n")
+    git(repo, "checkout", "-q", "main")
+    (repo / ".loop").mkdir()
+    (repo / ".loop" / "lane-config.yaml").write_text("engine:\n  verify:\n    gate_cmd: git status\n")
+    linked = tmp_path / "lane-tree"
+    git(repo, "worktree", "add", "-q", str(linked), "lane")
+    proc, doc = verify(env, linked, tmp_path)
+    assert doc["gate"]["command"] == "git status" and proc.returncode == 0, proc.stderr
+
+
 def test_an_empty_diff_is_concerns_and_asks_no_lens(env: dict[str, str], tmp_path: Path) -> None:
     repo = make_repo(tmp_path, change="")
     proc, doc = verify(env, repo, tmp_path)

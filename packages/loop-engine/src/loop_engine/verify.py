@@ -280,6 +280,16 @@ def resolve_worktree(path: Path) -> Path:
     return Path(top)
 
 
+def main_checkout(worktree: Path) -> Path:
+    """The checkout that owns `worktree` (for a linked worktree, the main one; its lane-config is the
+    project's), else the worktree itself."""
+    proc = _git(worktree, "rev-parse", "--path-format=absolute", "--git-common-dir")
+    common = Path(proc.stdout.strip()) if proc.returncode == 0 and proc.stdout.strip() else None
+    if common is not None and common.name == ".git" and common.parent.is_dir():
+        return common.parent
+    return worktree
+
+
 def resolve_commit(worktree: Path, rev: str, flag: str) -> str:
     """The full sha `rev` names in the worktree; VerifyUsageError when it names no commit."""
     if not rev or rev.startswith("-") or any(ch in rev for ch in "\0\n\r"):

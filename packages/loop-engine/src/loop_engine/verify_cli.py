@@ -70,7 +70,8 @@ def _usage(message: str) -> NoReturn:
     "--project-root",
     envvar="LOOP_PROJECT_ROOT",
     default=None,
-    help="Where the lane-config (engine: section) is read. Env LOOP_PROJECT_ROOT; default: the worktree.",
+    help="Where the lane-config (engine: section) is read. Env LOOP_PROJECT_ROOT; "
+    "default: the checkout that owns the worktree.",
 )
 @click.version_option(loop_engine.__version__, prog_name="loop-verify")
 def main(
@@ -109,7 +110,7 @@ def main(
         base_sha = v.resolve_commit(tree, base, "--base")
         tip_sha = v.resolve_commit(tree, tip, "--tip")
         try:
-            cfg = config_mod.load(Path(project_root) if project_root else tree)
+            cfg = config_mod.load(Path(project_root) if project_root else v.main_checkout(tree))
         except config_mod.ConfigError as exc:
             raise v.VerifyUsageError(str(exc)) from None
         vcfg = cfg.model.verify
