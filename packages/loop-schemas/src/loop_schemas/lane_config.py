@@ -192,8 +192,9 @@ class LintConfig(BaseModel):
 
 
 class CheckpointConfig(BaseModel):
-    """`engine.checkpoint` (an addition from the original). Accepted only: filed decisions are not
-    rotated into an archive yet (keep_decisions < 1 would mean off)."""
+    """`engine.checkpoint` (an addition from the original): filing keeps the newest `keep_decisions`
+    `### ` entries below checkpoint.md's marker and appends the older ones to
+    ops-wiki/decisions-archive.md first; keep_decisions < 1 = off."""
 
     model_config = ConfigDict(defer_build=True, extra="allow")
 
