@@ -169,7 +169,7 @@ def _hand_written(head: str) -> Dict[str, str]:
     sections: Dict[str, str] = {}
     title: Optional[str] = None
     body: List[str] = []
-    for line in head.splitlines() + ["# end"]:
+    for line in [*head.splitlines(), "# end"]:
         if HEADING_RE.match(line):
             if title is not None:
                 sections.setdefault(title, "\n".join(body).strip())

@@ -11,10 +11,12 @@ from pathlib import Path
 import pytest
 
 BLOCK_RE = re.compile(
-    r"<<<BEGIN DATA ops-wiki/checkpoint\.md tag=([0-9a-f]+)>>>\n(.*)<<<END DATA ops-wiki/checkpoint\.md tag=\1>>>\n",
+    r"<<<BEGIN DATA ops-wiki/checkpoint\.md tag=([0-9a-f]+)>>>\n(.*)"
+    r"<<<END DATA ops-wiki/checkpoint\.md tag=\1>>>\n",
     re.DOTALL,
 )
 
+# the part below the marker keeps trailing blanks and a tab: it is copied byte for byte
 CHECKPOINT = """\
 # checkpoint
 
@@ -31,9 +33,9 @@ not carried over
 
 <!-- coord-decisions -->
 ### d-2 · newest   \t
-body with <!-- a comment --> and trailing spaces   
+body with <!-- a comment --> and trailing spaces{sp}
 ### d-1 · older
-"""
+""".replace("{sp}", "   ")
 
 TAIL = CHECKPOINT[CHECKPOINT.index("<!-- coord-decisions -->") :]
 
@@ -101,7 +103,9 @@ def test_the_ledger_replaces_the_top_and_keeps_the_marker_onward(shell_env, root
 
 def test_empty_ledger_parts_fall_back_to_the_hand_written_sections_then_none(shell_env, root):
     # `conflicts` stands in when `open_conflicts` is empty; no updated_at: no as-of line
-    _ledger(root, {"schema_version": 2, "loops": {}, "objective": "", "open_conflicts": [], "conflicts": ["c1"]})
+    _ledger(
+        root, {"schema_version": 2, "loops": {}, "objective": "", "open_conflicts": [], "conflicts": ["c1"]}
+    )
     assert _shown(shell_env, root) == (
         "# checkpoint\n"
         "\n"

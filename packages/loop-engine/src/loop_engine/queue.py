@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import itertools
 import os
 import re
 import tempfile
@@ -249,7 +250,7 @@ def split_entries(tail: str) -> tuple[str, list[str]]:
     if not starts:
         return tail, []
     bounds = [*starts, len(tail)]
-    return tail[: starts[0]], [tail[a:b] for a, b in zip(bounds, bounds[1:], strict=False)]
+    return tail[: starts[0]], [tail[a:b] for a, b in itertools.pairwise(bounds)]
 
 
 def _append_archive(path: Path, entries: list[str]) -> bool:
