@@ -33,6 +33,16 @@ from loop_engine.paths import EnginePaths
 from loop_engine.store import read_json
 from loop_engine.tasks import TaskView
 
+# loop-checkpoint's exit code above its token ceiling (CONTRACT "loop-checkpoint")
+CHECKPOINT_OVERFLOW_EXIT = 3
+OVERFLOW_ORDER = (
+    "The checkpoint prompt is over loop-checkpoint's token ceiling, so this call carries the header only: "
+    "no wiki page, no mail summary, no observation. Your one job now is to get it back under: dispatch "
+    "the docs lane to trim ops-wiki/checkpoint.md and ops-wiki/index.md (fold settled detail into the "
+    "loop and lane pages, keep only what is in flight and what needs a decision), or escalate when no "
+    "lane can. Start nothing else until the prompt fits again."
+)
+
 # A brain given in-process (tests, benchmarks): prompt in, answer text out.
 BrainFn = Callable[[str], str]
 # One call of a harness's one-shot CLI: (harness, prompt, timeout_s, transcript) -> its answer.
@@ -131,7 +141,14 @@ class Thinker:
         """The brain's prompt: loop-checkpoint's output under the engine header, plus the observation."""
         header = header_path(self.paths)
         header_text = read_project_text(header, WIKI_CAP)
-        raw = self.substrate.checkpoint_prompt(header_file=header)
+        try:
+            raw = self.substrate.checkpoint_prompt(header_file=header)
+        except Exception as exc:
+            if getattr(exc, "returncode", None) != CHECKPOINT_OVERFLOW_EXIT:
+                raise
+            # over the ceiling: the brain still runs, on the header and the order to trim
+            self.events.emit("checkpoint-overflow", error=one_line(exc))
+            return f"{header_text.rstrip()}\n\n{OVERFLOW_ORDER}\n\nAnswer now with exactly one ```decision block.\n"
         # everything loop-checkpoint adds after the (trusted) header is data, whatever it says
         body = raw[len(header_text.rstrip("\n")) :] if raw.startswith(header_text.rstrip("\n")) else raw
         token = secrets.token_hex(8)

@@ -59,6 +59,7 @@ KNOWN_EVENTS = (
     "ask-timeout",
     "escalation",
     "checkpoint-not-filed",
+    "checkpoint-overflow",
     "state-invalid",
     "mail-sweep-failed",
     "pm-synced",
