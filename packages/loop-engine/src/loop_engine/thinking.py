@@ -43,6 +43,8 @@ OVERFLOW_ORDER = (
     "lane can. Start nothing else until the prompt fits again."
 )
 
+ANSWER_NOW = "Answer now with exactly one ```decision block.\n"
+
 # A brain given in-process (tests, benchmarks): prompt in, answer text out.
 BrainFn = Callable[[str], str]
 # One call of a harness's one-shot CLI: (harness, prompt, timeout_s, transcript) -> its answer.
@@ -148,7 +150,7 @@ class Thinker:
                 raise
             # over the ceiling: the brain still runs, on the header and the order to trim
             self.events.emit("checkpoint-overflow", error=one_line(exc))
-            return f"{header_text.rstrip()}\n\n{OVERFLOW_ORDER}\n\nAnswer now with exactly one ```decision block.\n"
+            return f"{header_text.rstrip()}\n\n{OVERFLOW_ORDER}\n\n{ANSWER_NOW}"
         # everything loop-checkpoint adds after the (trusted) header is data, whatever it says
         body = raw[len(header_text.rstrip("\n")) :] if raw.startswith(header_text.rstrip("\n")) else raw
         token = secrets.token_hex(8)
@@ -171,7 +173,8 @@ class Thinker:
             + "\n"
             + spotlight("engine-observation", "\n".join(lines), token)
             + ("\n" + policy_mod.prompt_block(self.policy_view) if self.policy_view is not None else "")
-            + "\nAnswer now with exactly one ```decision block.\n"
+            + "\n"
+            + ANSWER_NOW
         )
 
     def run_oneshot(self, harness: str, prompt: str, timeout: float, transcript: Path) -> BrainAnswer:
