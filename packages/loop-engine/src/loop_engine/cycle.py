@@ -248,9 +248,11 @@ class Engine:
     def recent_calls(self) -> list[str]:
         return self.budget.recent_calls()
 
-    def _oneshot(self, harness: str, prompt: str, timeout: float, transcript: Path) -> BrainAnswer:
+    def _oneshot(
+        self, harness: str, prompt: str, timeout: float, transcript: Path, *, ingest: bool = False
+    ) -> BrainAnswer:
         """Every call of a harness's one-shot CLI goes through here (the seam tests replace)."""
-        return self.thinker.run_oneshot(harness, prompt, timeout, transcript)
+        return self.thinker.run_oneshot(harness, prompt, timeout, transcript, ingest=ingest)
 
     def _perform(self, raw: dict[str, Any], decision_id: str | None = None) -> None:
         self.executor.perform(raw, decision_id)

@@ -28,6 +28,8 @@ KNOWN_EVENTS = (
     "ingest-headless-started",
     "ingest-headless-done",
     "ingest-failed",
+    "ingest-quarantined",
+    "ingest-quarantine-failed",
     "brain-call",
     "brain-answered",
     "brain-failed",
