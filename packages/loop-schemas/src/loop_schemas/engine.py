@@ -63,6 +63,7 @@ KNOWN_EVENTS = (
     "checkpoint-not-filed",
     "checkpoint-overflow",
     "state-invalid",
+    "loops-sync",
     "mail-sweep-failed",
     "pm-synced",
     "pm-sync-failed",
