@@ -9,6 +9,12 @@ ops-wiki/checkpoint.md, ops-wiki/index.md and a summary of the pending mail, eac
 spotlighting block that marks it as data. It never reads ops-wiki/log.md or .loop/messages/processed/,
 so its size does not grow with the age of the session.
 
+Ledger projection: when the loop ledger (.loop/orchestrator-state.json under the project root) is a
+non-empty JSON object, the part of checkpoint.md above the `<!-- coord-decisions -->` line is shown as
+the ledger's projection (`# checkpoint`, the canonical-ledger line, `## Current objective`, `## Loop
+states`, `## Open conflicts`; see project_ledger); from the marker on, the file is copied byte for
+byte. A missing, empty or invalid ledger leaves checkpoint.md as it is.
+
 CLI:
   checkpoint.py assemble --project-root P [--header-file F] [--mailbox-dir D] [--token-ceiling N]
                          [--out FILE]
@@ -28,7 +34,7 @@ import json
 import os
 import re
 import sys
-from typing import List, Optional, Tuple
+from typing import Any, Dict, List, Optional, Tuple
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import fsread
@@ -42,6 +48,12 @@ DEFAULT_CEILING = 48000
 DEFAULT_PENDING_LIMIT = 50
 EXIT_CEILING = 3
 PROG = "loop-checkpoint"
+MARKER = "<!-- coord-decisions -->"
+LEDGER = os.path.join(".loop", "orchestrator-state.json")
+MAX_LEDGER_BYTES = 8 * 1024 * 1024
+MARKER_RE = re.compile("^" + re.escape(MARKER), re.MULTILINE)
+HEADING_RE = re.compile(r"^#{1,2}(?:[ \t]|$)")
+PROJECTED = ("Current objective", "Loop states", "Open conflicts")
 
 LOG_KIND_RE = re.compile(r"^[a-z][a-z0-9-]*$")
 CONTROL_RE = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
@@ -116,7 +128,88 @@ def pending_summary(
     return count, "\n".join(lines) + "\n"
 
 
-def _wiki_part(root: str, rel: str) -> str:
+def read_ledger(path: str) -> Optional[Dict[str, Any]]:
+    """The ledger when it is a non-empty JSON object; None when it is missing, empty or invalid."""
+    try:
+        raw = fsread.read_file(path, MAX_LEDGER_BYTES)
+    except OSError:
+        return None
+    try:
+        doc = json.loads(raw.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError, RecursionError):
+        return None
+    return doc if isinstance(doc, dict) and doc else None
+
+
+def _flat(value: Any) -> str:
+    """A ledger value on one line: lists joined by commas, mappings as key:value pairs."""
+    if isinstance(value, dict):
+        return ",".join(f"{k}:{_flat(v)}" for k, v in value.items() if v not in (None, "", [], {}))
+    if isinstance(value, list):
+        return ",".join(_flat(v) for v in value)
+    return " ".join(str(value).split())
+
+
+def _given(value: Any) -> bool:
+    return value not in (None, "", [], {})
+
+
+def _loop_line(loop_id: str, row: Any) -> str:
+    row = row if isinstance(row, dict) else {}
+    status = row.get("status")
+    parts = [f"status={_flat(status) if _given(status) else '?'}"]
+    for key in ("branch", "blast_radius", "artifacts", "commits"):
+        if _given(row.get(key)):
+            parts.append(f"{key}={_flat(row[key])}")
+    return f"- **{loop_id}** \u2014 " + "; ".join(parts)
+
+
+def _hand_written(head: str) -> Dict[str, str]:
+    """The `## <title>` sections of the text above the marker: title -> body (stripped)."""
+    sections: Dict[str, str] = {}
+    title: Optional[str] = None
+    body: List[str] = []
+    for line in [*head.splitlines(), "# end"]:
+        if HEADING_RE.match(line):
+            if title is not None:
+                sections.setdefault(title, "\n".join(body).strip())
+            title = line[3:].strip() if line.startswith("## ") else None
+            body = []
+        elif title is not None:
+            body.append(line)
+    return sections
+
+
+def project_ledger(text: str, ledger: Dict[str, Any]) -> str:
+    """checkpoint.md with the part above the marker replaced by the ledger's projection: each section
+    from the ledger when it has one (`objective`; `loops`; `open_conflicts`, else `conflicts`), else the
+    same hand-written `## ` section, else `(none)`. From the marker on (nothing when there is no marker
+    line) the text is kept byte for byte."""
+    found = MARKER_RE.search(text)
+    head, tail = (text[: found.start()], text[found.start() :]) if found else (text, "")
+    hand = _hand_written(head)
+    ledger_parts: Dict[str, str] = {}
+    objective = ledger.get("objective")
+    if _given(objective):
+        ledger_parts["Current objective"] = str(objective).strip()
+    loops = ledger.get("loops")
+    if isinstance(loops, dict) and loops:
+        ledger_parts["Loop states"] = "\n".join(_loop_line(str(k), v) for k, v in loops.items())
+    conflicts = ledger.get("open_conflicts")
+    if not _given(conflicts):
+        conflicts = ledger.get("conflicts")
+    if _given(conflicts):
+        items = conflicts if isinstance(conflicts, list) else [conflicts]
+        ledger_parts["Open conflicts"] = "\n".join(f"- {_flat(item)}" for item in items)
+    out = ["# checkpoint", "", "_Projected from the canonical loop ledger (.loop/orchestrator-state.json)._"]
+    if _given(ledger.get("updated_at")):
+        out.append(f"_ledger as-of: {_flat(ledger['updated_at'])}_")
+    for title in PROJECTED:
+        out += ["", f"## {title}", ledger_parts.get(title) or hand.get(title) or "(none)"]
+    return "\n".join(out) + "\n\n" + tail
+
+
+def _wiki_part(root: str, rel: str, ledger: Optional[Dict[str, Any]] = None) -> str:
     path = os.path.join(root, rel)
     text = read_text(path)
     if text is None:
@@ -125,6 +218,8 @@ def _wiki_part(root: str, rel: str) -> str:
         return f"## {rel}\n({rel} does not exist yet)\n"
     if not text.strip():
         return f"## {rel}\n({rel} is empty)\n"
+    if ledger is not None:
+        text = project_ledger(text, ledger)
     return f"## {rel}\n{spotlight(rel, text)}"
 
 
@@ -141,7 +236,8 @@ def assemble(project_root: str, header_file: Optional[str] = None, mailbox: Opti
         label = mailbox
     count, summary = pending_summary(mailbox, label=label)
     parts = [header.rstrip("\n") + "\n", "\n", SPOTLIGHT_NOTE, "\n"]
-    parts.append(_wiki_part(project_root, "ops-wiki/checkpoint.md"))
+    ledger = read_ledger(os.path.join(project_root, LEDGER))
+    parts.append(_wiki_part(project_root, "ops-wiki/checkpoint.md", ledger))
     parts.append("\n")
     parts.append(_wiki_part(project_root, "ops-wiki/index.md"))
     parts.append("\n")

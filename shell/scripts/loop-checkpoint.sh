@@ -23,6 +23,9 @@ Usage: loop-checkpoint (--print | --dispatch [lane]) [--project-root P] [--heade
 Assembles the coordinator's checkpoint prompt: a fixed header, then ops-wiki/checkpoint.md,
 ops-wiki/index.md and the pending-mail summary, each marked as data between BEGIN/END DATA lines.
 It never reads ops-wiki/log.md or processed mail, so its size does not grow with the session's age.
+When .loop/orchestrator-state.json (the loop ledger) is a non-empty JSON object, the part of
+checkpoint.md above the <!-- coord-decisions --> line is shown as the ledger's projection (objective,
+loop states, open conflicts); from that line on the file is shown as it is.
 
 Modes:
   --print              write the prompt to stdout

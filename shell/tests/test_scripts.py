@@ -79,7 +79,9 @@ def test_checkpoint_print_assembles_the_four_parts(shell_env):
     root = _init(shell_env)
     (root / "ops-wiki" / "index.md").write_text("# index\n- loops/l1.md: INDEX-MARKER\n")
     cp = root / "ops-wiki" / "checkpoint.md"
-    cp.write_text(cp.read_text().replace("Nothing in flight yet.", "CHECKPOINT-MARKER"))
+    # loop-init's ledger is a non-empty object: the top is its projection, which keeps a hand-written
+    # `## Current objective` when the ledger has none
+    cp.write_text(cp.read_text().replace("Nothing in flight yet.", "## Current objective\nCHECKPOINT-MARKER"))
     _mail(root, "20260415-112233-web-to-coord.md", "PENDING-MARKER")
     (root / "ops-wiki" / "log.md").write_text("## [2026-04-15] ingest | LOG-MARKER\n")
     _mail(root, "20260415-100000-docs-to-coord.md", "PROCESSED-MARKER", processed=True)

@@ -58,6 +58,11 @@ class EffectiveConfig:
         return self.model.brain.harness or BUILTIN
 
     @property
+    def keep_decisions(self) -> int:
+        """engine.checkpoint.keep_decisions: the filed `### ` entries checkpoint.md keeps (< 1: all)."""
+        return int(self.model.checkpoint.keep_decisions)
+
+    @property
     def approval_mode(self) -> str:
         return str(self.model.approval_mode)
 

@@ -36,6 +36,7 @@ from loop_engine.execute import Executor, escalation_mail
 from loop_engine.fleet import Fleet
 from loop_engine.governance import Candidate, Governance
 from loop_engine.handoff import Handoffs
+from loop_engine.loops_sync import sync_loops
 from loop_engine.observe import Observation, SubstrateLike
 from loop_engine.paths import EnginePaths
 from loop_engine.recovery import Recovery
@@ -155,6 +156,7 @@ class Engine:
         obs = self._observe(cycle_id)
         retire = self._govern(obs)
         tasks = self._follow(cycle_id, obs)
+        sync_loops(self.paths, tasks, self.events, cycle_id)
         self.thinker.ingest(obs)
         fp = self.fleet.fingerprint(obs, tasks)
         skipped = self._skipped(cycle_id, fp, skip_if, retire)
@@ -248,9 +250,11 @@ class Engine:
     def recent_calls(self) -> list[str]:
         return self.budget.recent_calls()
 
-    def _oneshot(self, harness: str, prompt: str, timeout: float, transcript: Path) -> BrainAnswer:
+    def _oneshot(
+        self, harness: str, prompt: str, timeout: float, transcript: Path, *, ingest: bool = False
+    ) -> BrainAnswer:
         """Every call of a harness's one-shot CLI goes through here (the seam tests replace)."""
-        return self.thinker.run_oneshot(harness, prompt, timeout, transcript)
+        return self.thinker.run_oneshot(harness, prompt, timeout, transcript, ingest=ingest)
 
     def _perform(self, raw: dict[str, Any], decision_id: str | None = None) -> None:
         self.executor.perform(raw, decision_id)

@@ -169,7 +169,7 @@ class Decisions:
             else:
                 q.archive(self.paths, doc, "executed", outcomes=outcomes)
             if outcomes:
-                q.file_decision(self.paths, doc, outcomes, approved_by=by)
+                q.file_decision(self.paths, doc, outcomes, approved_by=by, keep=self.config.keep_decisions)
         outcome = "executed" if not queued else ("partial" if now_idx else "queued")
         failed = sum(1 for o in outcomes if o["state"] != "done")
         detail = f"{len(now_idx)} run, {len(queued)} queued" + (f", {failed} failed" if failed else "")

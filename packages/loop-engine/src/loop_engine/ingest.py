@@ -12,18 +12,28 @@
 Each pending set is nudged / ingested once (ingest.json remembers the last set), so an unchanged
 mailbox costs nothing; a headless run turned away by a quota limit is forgotten, so that set is
 ingested once the limit resets.
+
+Poison mail: any other failure or timeout of a headless run quarantines ONE message, the oldest pending
+one still there, into .loop/messages/failed/<name> beside <name>.ingest-failed.txt (`<YYYYMMDDTHHMMSSZ>
+ingest quarantined: <reason>`), event `ingest-quarantined {file, reason}`. It is never deleted; the
+next cycle hands the rest of the mailbox to ingest again, and the cycle itself goes on.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
+import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from loop_engine.events import EventLog, iso, new_id
+from loop_schemas import atomic_write
+
+from loop_engine.events import EventLog, iso, new_id, utcnow
 from loop_engine.observe import MailItem, Observation, SubstrateLike
+from loop_engine.outage import HELD_KINDS
 from loop_engine.store import read_json, write_json
 
 NUDGE = (
@@ -129,9 +139,55 @@ def run_ingest(
             how="headless",
             failure_class=failure_class,
         )
+        if failure_class not in HELD_KINDS:  # an outage of the harness is not the mail's fault
+            quarantine(mail, _reason(exc), events)
         return IngestOutcome("failed", _line(exc))
     events.emit("ingest-headless-done", id=action_id, pending=len(mail))
     return IngestOutcome("headless")
+
+
+def quarantine(mail: list[MailItem], reason: str, events: EventLog) -> Path | None:
+    """Move the oldest message of `mail` still in the mailbox to <mailbox>/failed/, its note beside it
+    (written first); the quarantined path, or None when none is left (or the move failed: event
+    `ingest-quarantine-failed`)."""
+    for item in mail:  # oldest first
+        if not item.path.is_file():
+            continue  # acked (or moved) by the failed run itself
+        failed = item.path.parent / "failed"
+        target = failed / item.name
+        n = 2
+        while target.exists() or Path(f"{target}.ingest-failed.txt").exists():  # never overwrite one
+            stem = item.name[:-3] if item.name.endswith(".md") else item.name
+            target = failed / f"{stem}.q{n}.md"
+            n += 1
+        try:
+            failed.mkdir(exist_ok=True)
+            note = f"{utcnow().strftime('%Y%m%dT%H%M%SZ')} ingest quarantined: {reason}\n"
+            atomic_write(Path(f"{target}.ingest-failed.txt"), note)
+            os.rename(item.path, target)
+            _fsync_dir(item.path.parent)
+        except OSError as exc:
+            events.emit("ingest-quarantine-failed", file=item.name, error=_line(exc))
+            return None
+        events.emit("ingest-quarantined", file=item.name, reason=reason)
+        return target
+    return None
+
+
+def _fsync_dir(folder: Path) -> None:
+    with contextlib.suppress(OSError):
+        fd = os.open(folder, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
+
+def _reason(exc: BaseException) -> str:
+    """Why the headless ingest failed, on one line: the failure class (timeout, exit, ...) and its error."""
+    kind = getattr(exc, "failure_kind", None) or getattr(exc, "failure_class", None)
+    line = _line(exc)
+    return f"{kind}: {line}" if kind and not line.startswith(f"{kind}") else line
 
 
 def _line(exc: BaseException) -> str:

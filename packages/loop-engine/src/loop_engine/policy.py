@@ -393,8 +393,7 @@ def boot_problems(
     harness = config.brain.harness or "builtin"
     if harness == "builtin":
         return []
-    ingest_extra = config.ingest.model_extra or {}
-    ingest_harness = str(ingest_extra.get("harness") or harness)
+    ingest_harness = str(config.ingest.harness or "") or harness
     checks: list[tuple[str, str]] = []
     if not env.get("LOOP_ENGINE_BRAIN_CMD"):
         checks.append(("brain", harness))

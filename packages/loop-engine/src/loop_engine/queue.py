@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import itertools
 import os
 import re
 import tempfile
@@ -19,15 +20,22 @@ from pathlib import Path
 from typing import Any
 
 from loop_schemas import atomic_write, file_lock, read_project_file, read_project_text
-from loop_schemas.fsread import ENGINE_CAP, WIKI_CAP
+from loop_schemas.fsread import ENGINE_CAP, STATE_CAP, WIKI_CAP
 
 from loop_engine.events import iso
 from loop_engine.paths import EnginePaths
 from loop_engine.store import StoreError, read_json, write_json
 
 MARKER = "<!-- coord-decisions -->"
-FILED_KEEP = 10
-_FILED_RE = re.compile(r"<!-- engine-decision (d-[^ ]+) -->\n.*?<!-- /engine-decision -->\n", re.DOTALL)
+FILED_KEEP = 10  # engine.checkpoint.keep_decisions' default
+ARCHIVE_NAME = "decisions-archive.md"  # beside checkpoint.md: ops-wiki/decisions-archive.md
+ARCHIVE_HEAD = (
+    "# Decisions archive\n\n"
+    "Older `### ` entries from below ops-wiki/checkpoint.md's <!-- coord-decisions --> marker, appended "
+    "oldest first when filing keeps only the newest `engine.checkpoint.keep_decisions`.\n"
+)
+# an entry below the marker: a `### ` line, with the engine's opening comment just above it when it has one
+_ENTRY_START_RE = re.compile(r"^(?:<!-- engine-decision [^\n]* -->\n)?### ", re.MULTILINE)
 
 
 class QueueError(Exception):
@@ -234,10 +242,51 @@ def preflight(paths: EnginePaths, state_files: tuple[Path, ...] = ()) -> None:
         raise QueueError(problem)
 
 
+def split_entries(tail: str) -> tuple[str, list[str]]:
+    """The text below the marker as (what precedes the first entry, the `### ` entries in file order):
+    an entry runs from its `### ` line (with the engine's `<!-- engine-decision ... -->` line right above
+    it, when there is one) to the next entry or the end. Joined back together they are `tail` exactly."""
+    starts = [m.start() for m in _ENTRY_START_RE.finditer(tail)]
+    if not starts:
+        return tail, []
+    bounds = [*starts, len(tail)]
+    return tail[: starts[0]], [tail[a:b] for a, b in itertools.pairwise(bounds)]
+
+
+def _append_archive(path: Path, entries: list[str]) -> bool:
+    """Append `entries` to the archive, atomically and durably (the whole file is replaced by its old
+    bytes plus the new ones, fsynced): a crash leaves the old archive or the new, never a torn one.
+    False (nothing written) when the archive cannot be read or written: the entries then stay put."""
+    try:
+        old = read_project_text(path, STATE_CAP)
+    except FileNotFoundError:
+        old = ARCHIVE_HEAD
+    except (OSError, UnicodeDecodeError):
+        return False
+    if old and not old.endswith("\n"):
+        old += "\n"
+    added = "".join(e if e.endswith("\n") else e + "\n" for e in entries)
+    try:
+        atomic_write(path, old + "\n" + added if old else added, durable=True)
+    except OSError:
+        return False
+    return True
+
+
 def file_decision(
-    paths: EnginePaths, doc: dict[str, Any], outcomes: list[dict[str, Any]], approved_by: str
+    paths: EnginePaths,
+    doc: dict[str, Any],
+    outcomes: list[dict[str, Any]],
+    approved_by: str,
+    keep: int = FILED_KEEP,
 ) -> bool:
-    """File an executed decision just below the coord-decisions marker (newest first, the last 10 kept).
+    """File an executed decision below the coord-decisions marker, above the newest entry (newest first).
+
+    Retention (`engine.checkpoint.keep_decisions`, `keep`): the newest `keep` `### ` entries below the
+    marker stay; the older ones are first appended to ops-wiki/decisions-archive.md (oldest first,
+    atomic, durable), and only then is checkpoint.md rewritten without them, so a crash between the two
+    leaves a decision in both files at worst, never in neither (an archive that cannot be written keeps
+    them all in checkpoint.md). `keep` < 1: nothing is archived or dropped.
 
     False when ops-wiki/checkpoint.md is missing, unreadable, not UTF-8 or has no marker (nothing is
     written then; checkpoint_problem says why). Never raises for those: the actions already ran.
@@ -276,16 +325,13 @@ def file_decision(
             text += "\n"
             at = text.find(MARKER + "\n")
         head_end = at + len(MARKER) + 1
-        tail = text[head_end:]
-        kept = 0
-
-        def trim(m: re.Match[str]) -> str:
-            nonlocal kept
-            kept += 1
-            return m.group(0) if kept < FILED_KEEP else ""
-
-        tail = _FILED_RE.sub(trim, tail)
-        atomic_write(path, text[:head_end] + block + tail)
+        # the new entry goes above the newest one; text between the marker and the first entry stays put
+        lead, entries = split_entries(text[head_end:])
+        entries.insert(0, block)
+        # archive first (oldest first): only entries the archive now holds leave checkpoint.md
+        if 1 <= keep < len(entries) and _append_archive(path.parent / ARCHIVE_NAME, entries[keep:][::-1]):
+            entries = entries[:keep]
+        atomic_write(path, text[:head_end] + lead + "".join(entries))
     return True
 
 

@@ -35,6 +35,7 @@ class TaskView:
     path: Path
     text: str
     archived: bool
+    loop: str | None = None  # the frontmatter's `loop:` (loops_sync)
 
 
 class TaskError(Exception):
@@ -75,6 +76,7 @@ def load_tasks(tasks_dir: Path) -> tuple[list[TaskView], list[str]]:
                     path=path,
                     text=text,
                     archived=archived,
+                    loop=fm.loop,
                 )
             )
     return tasks, problems

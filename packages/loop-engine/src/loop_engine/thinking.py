@@ -8,11 +8,12 @@ spotlighted; the builtin brain (or an in-process `brain_fn`) answers without a p
 from __future__ import annotations
 
 import secrets
+import shlex
 import time
 from collections.abc import Callable
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from loop_schemas import Decision, DecisionParseError, atomic_write, parse_decision_block, read_project_text
 from loop_schemas.fsread import WIKI_CAP
@@ -33,10 +34,29 @@ from loop_engine.paths import EnginePaths
 from loop_engine.store import read_json
 from loop_engine.tasks import TaskView
 
+# loop-checkpoint's exit code above its token ceiling (CONTRACT "loop-checkpoint")
+CHECKPOINT_OVERFLOW_EXIT = 3
+OVERFLOW_ORDER = (
+    "The checkpoint prompt is over loop-checkpoint's token ceiling, so this call carries the header only: "
+    "no wiki page, no mail summary, no observation. Your one job now is to get it back under: dispatch "
+    "the docs lane to trim ops-wiki/checkpoint.md and ops-wiki/index.md (fold settled detail into the "
+    "loop and lane pages, keep only what is in flight and what needs a decision), or escalate when no "
+    "lane can. Start nothing else until the prompt fits again."
+)
+
+ANSWER_NOW = "Answer now with exactly one ```decision block.\n"
+
 # A brain given in-process (tests, benchmarks): prompt in, answer text out.
 BrainFn = Callable[[str], str]
-# One call of a harness's one-shot CLI: (harness, prompt, timeout_s, transcript) -> its answer.
-OneshotFn = Callable[[str, str, float, Path], BrainAnswer]
+
+
+class OneshotFn(Protocol):
+    """One call of a harness's one-shot CLI: (harness, prompt, timeout_s, transcript) -> its answer;
+    `ingest=True` for the headless ingest (its harness, its auto-approve)."""
+
+    def __call__(
+        self, harness: str, prompt: str, timeout: float, transcript: Path, *, ingest: bool = False
+    ) -> BrainAnswer: ...
 
 
 def header_path(paths: EnginePaths) -> Path:
@@ -95,22 +115,27 @@ class Thinker:
             return self.budget.blocked()
         return None
 
+    def ingest_harness(self) -> str:
+        """The headless ingest's harness: `ingest.harness`, "" = the brain's."""
+        return str(self.config.model.ingest.harness or "") or self.harness
+
     def ingest(self, obs: Observation) -> None:
         icfg = self.config.model.ingest
-        harness = self.harness
+        harness = self.ingest_harness()
         runner: Callable[[str, float, str], Any] | None = None
         blocked = self.budget.blocked() if harness != BUILTIN else None
         if harness != BUILTIN and blocked is None:
 
             def runner(prompt: str, timeout: float, action_id: str) -> Any:
-                # a headless ingest is a call of the brain's harness: it spends the same hourly budget and
-                # waits out the same quota back-off
+                # a headless ingest is a one-shot call like the brain's: it spends the same hourly budget
+                # and waits out the same quota back-off
                 transcript = self.paths.transcripts / f"ingest-{action_id}.log"
                 self.budget.spend()
                 try:
-                    return self.oneshot(harness, prompt, timeout, transcript)
+                    return self.oneshot(harness, prompt, timeout, transcript, ingest=True)
                 except BrainError as exc:
-                    if exc.failure_class in outage.HELD_KINDS:  # the cycle's brain call waits it out too
+                    # on the brain's own harness, the cycle's brain call waits it out too
+                    if exc.failure_class in outage.HELD_KINDS and harness == self.harness:
                         self.budget.back_off(exc, failover=self.failover(harness))
                     raise
 
@@ -131,7 +156,14 @@ class Thinker:
         """The brain's prompt: loop-checkpoint's output under the engine header, plus the observation."""
         header = header_path(self.paths)
         header_text = read_project_text(header, WIKI_CAP)
-        raw = self.substrate.checkpoint_prompt(header_file=header)
+        try:
+            raw = self.substrate.checkpoint_prompt(header_file=header)
+        except Exception as exc:
+            if getattr(exc, "returncode", None) != CHECKPOINT_OVERFLOW_EXIT:
+                raise
+            # over the ceiling: the brain still runs, on the header and the order to trim
+            self.events.emit("checkpoint-overflow", error=one_line(exc))
+            return f"{header_text.rstrip()}\n\n{OVERFLOW_ORDER}\n\n{ANSWER_NOW}"
         # everything loop-checkpoint adds after the (trusted) header is data, whatever it says
         body = raw[len(header_text.rstrip("\n")) :] if raw.startswith(header_text.rstrip("\n")) else raw
         token = secrets.token_hex(8)
@@ -154,25 +186,35 @@ class Thinker:
             + "\n"
             + spotlight("engine-observation", "\n".join(lines), token)
             + ("\n" + policy_mod.prompt_block(self.policy_view) if self.policy_view is not None else "")
-            + "\nAnswer now with exactly one ```decision block.\n"
+            + "\n"
+            + ANSWER_NOW
         )
 
-    def run_oneshot(self, harness: str, prompt: str, timeout: float, transcript: Path) -> BrainAnswer:
-        """One call of the harness's one-shot CLI from the registry (brain.run_oneshot does the process)."""
+    def run_oneshot(
+        self, harness: str, prompt: str, timeout: float, transcript: Path, *, ingest: bool = False
+    ) -> BrainAnswer:
+        """One call of the harness's one-shot CLI from the registry (brain.run_oneshot does the process).
+        The brain's model, extra_args and stream apply to the brain's harness only; the headless ingest
+        (`ingest`) adds the harness's auto-approve flag when `ingest.auto_approve` is on."""
         h = self.fleet.harness(harness)
         if h is None:
             raise BrainError("exit", f"harness {harness!r} is not in the registry")
         if not h.has_oneshot:
             raise BrainError("exit", f"harness {harness!r} has no one-shot template in the registry")
         bcfg = self.config.model.brain
+        brains = harness == self.harness
+        extra = [str(a) for a in bcfg.extra_args] if brains else []
+        if ingest and self.config.model.ingest.auto_approve and h.auto_approve_flag:
+            extra += shlex.split(h.auto_approve_flag)
         try:
             argv = build_argv(
                 h.oneshot_template,
                 prompt,
-                model=self.budget.model(harness),  # [outage] a human's re-pin wins over brain.model
+                # [outage] a human's re-pin wins over brain.model
+                model=self.budget.model(harness) if brains else None,
                 model_flag=h.model_flag or None,
-                extra_args=[str(a) for a in bcfg.extra_args],
-                stream=bcfg.stream,
+                extra_args=extra,
+                stream=bcfg.stream and brains,
                 harness=harness,
             )
         except ValueError as exc:
@@ -183,7 +225,7 @@ class Thinker:
             timeout_s=timeout,
             transcript=transcript,
             header=header,
-            stream=bcfg.stream,
+            stream=bcfg.stream and brains,
             abort=self.abort,
             env=self.brain_env,
             cwd=self.paths.project_root,

@@ -86,7 +86,9 @@ class HumanGate:
             outcomes = self.executor.execute(doc, indices, approved_by="human")
             q.archive(self.paths, doc, "approved", outcomes=outcomes)
             q.clear_pending(self.paths)
-            filed = q.file_decision(self.paths, doc, outcomes, approved_by="human")
+            filed = q.file_decision(
+                self.paths, doc, outcomes, approved_by="human", keep=self.executor.config.keep_decisions
+            )
             if not filed:
                 self.events.emit(
                     "checkpoint-not-filed",

@@ -126,9 +126,10 @@ class IngestConfig(BaseModel):
     """The headless ingest's own timeout. v1's frozen default 600 stays (the original's later default is
     120): a config that sets it keeps working either way (CONTRACT "The engine configuration")."""
     harness: str = ""
-    """The headless ingest's harness; "" = the brain's (accepted only: the ingest runs the brain's)."""
+    """The headless ingest's harness; "" = the brain's."""
     auto_approve: bool = True
-    """Whether the headless ingest runs with the harness's auto-approve (accepted only)."""
+    """Whether the headless ingest runs with the harness's auto-approve flag (the registry's
+    `auto_approve_flag`): it writes the wiki and acks mail, which a one-shot CLI asks leave for."""
 
 
 class DestructiveConfig(BaseModel):
@@ -192,8 +193,9 @@ class LintConfig(BaseModel):
 
 
 class CheckpointConfig(BaseModel):
-    """`engine.checkpoint` (an addition from the original). Accepted only: filed decisions are not
-    rotated into an archive yet (keep_decisions < 1 would mean off)."""
+    """`engine.checkpoint` (an addition from the original): filing keeps the newest `keep_decisions`
+    `### ` entries below checkpoint.md's marker and appends the older ones to
+    ops-wiki/decisions-archive.md first; keep_decisions < 1 = off."""
 
     model_config = ConfigDict(defer_build=True, extra="allow")
 
