@@ -427,7 +427,13 @@ def test_metrics_with_missing_inputs(shell_env, tmp_path):
     empty.mkdir()
     proc = shell_env.run("scripts/loop-metrics.sh", "--project-root", str(empty))
     assert proc.returncode == 0, proc.stderr
-    assert "pending mail       0" in proc.stdout and "lane restarts      n/a" in proc.stdout
+    # the original's block: no session to read, so its figures read 0 / n/a with a note
+    assert proc.stdout.startswith("loop-metrics — ") and "(session: none)\n" in proc.stdout
+    assert (
+        "\n  pending_messages:  0\n" in proc.stdout
+        and "\n  cost_usd_7d:                     0.000000\n" in proc.stdout
+    )
+    assert "  - no session selected — events.jsonl metrics read 0/n/a\n" in proc.stdout
     doc = json.loads(
         shell_env.run(
             "scripts/loop-metrics.sh", "--project-root", str(empty), "--session", "s1", "--json"
@@ -440,7 +446,7 @@ def test_metrics_with_missing_inputs(shell_env, tmp_path):
 
 def test_metrics_counts_and_log_line(shell_env):
     from loop_schemas import Metrics
-    from loop_schemas.metrics import parse_metrics_line
+    from loop_schemas.metrics import LINE_KEYS, parse_metrics_line
 
     root = _init(shell_env)
     sessions = root / ".loop" / "sessions" / "s1"
@@ -469,11 +475,13 @@ def test_metrics_counts_and_log_line(shell_env):
     assert doc["checkpoint_tokens"] == int(SIZE_RE.search(cp.stderr).group(2))
     before = (root / "ops-wiki" / "log.md").read_text().splitlines()
     proc = shell_env.run("scripts/loop-metrics.sh", "--session", "s1", "--log")
-    assert proc.returncode == 0 and "loop metrics" in proc.stdout
+    assert proc.returncode == 0 and proc.stdout.startswith("loop-metrics — ")
     after = (root / "ops-wiki" / "log.md").read_text().splitlines()
     assert after[:-1] == before and len(after) == len(before) + 1
     _day, values = parse_metrics_line(after[-1])
-    assert values == {
+    assert after[-1].split(" | ", 1)[1].split()[:7] == [f"{k}={values[k]}" for k in LINE_KEYS]
+    assert after[-1].endswith(" source=session-events-v2") and values["source"] == "session-events-v2"
+    assert {k: values[k] for k in LINE_KEYS} == {
         "checkpoint_tokens": doc["checkpoint_tokens"],
         "pending": 1,
         "restarts": 2,

@@ -10,7 +10,7 @@ from typing import Any
 
 from loop_deck.app import DeckApp, make_app
 from loop_deck.commands import Command, CommandResult
-from loop_schemas import HarnessHealth, HarnessRoster, Lane, LaneStatus, PendingDecision
+from loop_schemas import FleetMetrics, HarnessHealth, HarnessRoster, Lane, LaneStatus, PendingDecision
 
 SESSION = "demo"
 ENGINE = "/opt/loop/bin/loop-engine"
@@ -63,6 +63,8 @@ class StubSubstrate:
     health_words: dict[str, str] = field(default_factory=dict)
     roster_calls: int = 0
     health_asked: list[str] = field(default_factory=list)
+    metrics_calls: int = 0
+    metrics_fail: str | None = None
 
     def lane_status(self, lane: str | None = None) -> list[LaneStatus]:
         self.status_calls += 1
@@ -82,6 +84,12 @@ class StubSubstrate:
     def roster(self) -> HarnessRoster:
         self.roster_calls += 1
         return HarnessRoster.model_validate(ROSTER)
+
+    def fleet_metrics(self) -> FleetMetrics:
+        self.metrics_calls += 1
+        if self.metrics_fail:
+            raise RuntimeError(self.metrics_fail)
+        return FleetMetrics.model_validate(FLEET_METRICS)
 
     def harness_health(self, harness: str) -> HarnessHealth:
         self.health_asked.append(harness)
@@ -115,6 +123,112 @@ ROSTER = {
         _roster_entry("codex", False, "code,brain", "high", "unattended", "account", "high"),
         _roster_entry("shell", True, "probe,watch", "none", "none", "none", "none"),
     ],
+}
+
+
+def _day(date: str, autonomy: float | None, cost: float | None, calls: int, decisions: int) -> dict:
+    return {
+        "date": date,
+        "autonomy_ratio": autonomy,
+        "cost_usd": cost,
+        "brain_calls": calls,
+        "decisions": decisions,
+    }
+
+
+def _session_metrics(session: str, cost: float | None, daily: list[dict], **figures: Any) -> dict:
+    return {
+        "contract_version": 1,
+        "generated_at": "2026-11-18T20:00:00Z",
+        "session": session,
+        "checkpoint_bytes": 4000,
+        "checkpoint_tokens": 1000,
+        "pending": 0,
+        "lane_restarts": 0,
+        "lane_giveups": 0,
+        "ingests": 0,
+        "lints": 0,
+        "checkpoints": 0,
+        "cost_usd_7d": cost,
+        "daily": daily,
+        **figures,
+    }
+
+
+# `loop-metrics --all --json` of the project: this deck's loop (priced) and another one with an unpriced day
+FLEET_METRICS = {
+    "contract_version": 1,
+    "generated_at": "2026-11-18T20:00:00Z",
+    "roots": ["/tmp/proj"],
+    "sessions": [
+        _session_metrics(
+            SESSION,
+            1.25,
+            [
+                _day("2026-11-12", None, 0.0, 0, 0),
+                _day("2026-11-13", 1.0, 0.1, 2, 1),
+                _day("2026-11-14", 0.5, 0.2, 3, 2),
+                _day("2026-11-15", 1.0, 0.15, 2, 2),
+                _day("2026-11-16", 0.0, 0.3, 4, 1),
+                _day("2026-11-17", 0.75, 0.25, 3, 4),
+                _day("2026-11-18", 1.0, 0.25, 2, 2),
+            ],
+            autonomy_ratio=0.75,
+            engine_decisions_7d=9,
+            decisions_7d=12,
+            interventions_7d=4,
+            brain_calls_7d=16,
+            shipped_7d=3,
+        ),
+        _session_metrics(
+            "nightly",
+            None,
+            [
+                _day("2026-11-12", None, 0.0, 0, 0),
+                _day("2026-11-13", None, 0.0, 0, 0),
+                _day("2026-11-14", None, 0.0, 0, 0),
+                _day("2026-11-15", 1.0, 0.05, 1, 1),
+                _day("2026-11-16", None, None, 1, 0),
+                _day("2026-11-17", None, 0.0, 0, 0),
+                _day("2026-11-18", 0.0, 0.02, 1, 1),
+            ],
+            autonomy_ratio=0.5,
+            engine_decisions_7d=1,
+            decisions_7d=2,
+            interventions_7d=1,
+            brain_calls_7d=3,
+            shipped_7d=0,
+        ),
+    ],
+    "aggregate": {
+        "sessions": 2,
+        "distinct_active_loops": 2,
+        "engine_checkpoint_tokens": 0,
+        "autonomy_ratio": 0.71,
+        "engine_decisions_7d": 10,
+        "decisions_7d": 14,
+        "interventions_7d": 5,
+        "shipped_7d": 3,
+        "interventions_per_shipped_unit": 1.67,
+        "escalations_7d": 1,
+        "rejects_7d": 4,
+        "stops_7d": 0,
+        "ingest_timeouts_7d": 0,
+        "lane_restarts_7d": 0,
+        "unsolicited_steers_7d": 0,
+        "brain_calls_7d": 19,
+        "brain_tokens_7d": 190000,
+        "cost_usd_7d": 1.25,
+        "build_tokens_7d": 0,
+        "build_cost_usd_7d": 0.0,
+        "ingests_7d": 0,
+        "lints_7d": 0,
+        "checkpoints_7d": 0,
+        "experiments": 0,
+        "lanes_idle_with_backlog": 0,
+        "partial": {"cost_usd_7d": 1},
+    },
+    "notes": [],
 }
 
 

@@ -469,3 +469,55 @@ async def test_lane_detail_names_the_lane_kind(
         await pilot.press("l")
         await pilot.pause()
         assert "(base window, fixed, standing)" in text(app, "#lane-info")
+
+
+async def test_cost_view_shows_autonomy_cost_and_a_7_day_sparkline(
+    project: Path, fleet: StubSubstrate, runner: RecordingRunner
+) -> None:
+    """`$`: one `loop-metrics --all --json` read; per session the autonomy ratio, the cost (n/a as n/a,
+    never 0), interventions; the selected session's 7 days as a Sparkline of cost, v for autonomy."""
+    from loop_deck.screens import CostScreen
+    from textual.widgets import Sparkline
+
+    def shown(app: DeckApp, selector: str) -> str:
+        return str(app.screen.query_one(selector, Static).render())
+
+    app = build(project, fleet, runner)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(app, pilot)
+        assert fleet.metrics_calls == 0  # never on a refresh
+        await pilot.press("dollar_sign")
+        await pilot.pause()
+        assert isinstance(app.screen, CostScreen) and fleet.metrics_calls == 1
+        rows = app.screen.query_one("#cost", KeyedTable)
+        assert rows.keys == [SESSION, "nightly"]
+        assert rows.row(SESSION) == [SESSION, "0.75 (9/12)", "1.250000", "4", "16", "3"]
+        assert rows.row("nightly") == ["nightly", "0.50 (1/2)", "n/a", "1", "3", "0"]
+        spark = app.screen.query_one("#cost-spark", Sparkline)
+        assert list(spark.data or []) == [0.0, 0.1, 0.2, 0.15, 0.3, 0.25, 0.25]
+        caption = shown(app, "#cost-caption")
+        assert caption.startswith(f"{SESSION} · cost per day (USD), oldest first")
+        assert "11-12 0.000000" in caption and "11-18 0.250000" in caption
+        partial = shown(app, "#cost-partial")
+        assert partial == "cost_usd_7d is a partial total: 1 session(s) n/a left out"
+        rows.move_cursor(row=1)
+        await pilot.pause()
+        assert list(spark.data or []) == [0.0, 0.0, 0.0, 0.05, 0.0, 0.0, 0.02]
+        assert "11-16 n/a" in shown(app, "#cost-caption")  # an unknown day is labelled n/a, not 0
+        await pilot.press("v")
+        await pilot.pause()
+        assert list(spark.data or []) == [0.0, 0.0, 0.0, 1.0, 0.0, 0.0, 0.0]
+        assert shown(app, "#cost-caption").startswith("nightly · autonomy per day, oldest first")
+        assert "11-15 1.00" in shown(app, "#cost-caption") and "11-12 n/a" in shown(app, "#cost-caption")
+        await pilot.press("escape")
+        await pilot.pause()
+        assert not isinstance(app.screen, CostScreen)
+        for _ in range(2):
+            app.refresh_now()
+            await settle(app, pilot)
+        assert fleet.metrics_calls == 1
+        fleet.metrics_fail = "loop-metrics: boom"
+        await pilot.press("dollar_sign")
+        await pilot.pause()
+        assert not isinstance(app.screen, CostScreen)  # the error is a notification, the deck goes on
+    assert runner.commands == []  # a read: no CLI of the deck's actions ran

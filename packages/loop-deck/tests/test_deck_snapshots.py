@@ -160,3 +160,7 @@ def test_task_board_200x50(snap_compare: Compare, board_deck: DeckApp) -> None:
 
 def test_harness_roster(snap_compare: Compare, deck: DeckApp) -> None:
     assert snap_compare(deck, terminal_size=SIZE, run_before=before("H"))
+
+
+def test_cost_and_autonomy(snap_compare: Compare, deck: DeckApp) -> None:
+    assert snap_compare(deck, terminal_size=SIZE, run_before=before("dollar_sign"))

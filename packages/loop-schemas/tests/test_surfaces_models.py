@@ -186,3 +186,49 @@ def test_sparse_ledgers_of_the_original_are_read() -> None:
     assert state.loops["c"].status == "done"
     with pytest.raises(SchemaError):
         parse_state('{"schema_version": 2, "loops": {"a": {"status": "someday"}}}')
+
+
+def test_metrics_line_parses_old_and_new_lines() -> None:
+    """A v1 line (whole numbers, n/a) still parses; the lines written since add decimals, a compact
+    dispatch map and `source=session-events-v2`; other text is refused."""
+    old = (
+        "## [2026-04-15] metrics | checkpoint_tokens=1000 pending=n/a restarts=1 giveups=0 ingests=3 "
+        "lints=0 checkpoints=5"
+    )
+    assert parse_metrics_line(old)[1]["pending"] is None
+    new = (
+        "## [2026-12-07] metrics | checkpoint_tokens=1000 pending=1 restarts=3 giveups=2 ingests=0 lints=0 "
+        "checkpoints=1 autonomy_ratio=0.50 cost_usd_7d=0.875000 cost_per_decision=n/a "
+        'dispatches_per_lane_7d={"web":2} '
+        "source=session-events-v2"
+    )
+    _day, values = parse_metrics_line(new)
+    assert (
+        values["autonomy_ratio"] == 0.5
+        and values["cost_usd_7d"] == 0.875
+        and values["cost_per_decision"] is None
+    )
+    assert values["dispatches_per_lane_7d"] == '{"web":2}' and values["source"] == "session-events-v2"
+    for bad in ("cost_usd_7d=zero", "pending=1.", "pending=\u00b2", "autonomy_ratio=.5", "source="):
+        with pytest.raises(SchemaError):
+            parse_metrics_line(f"## [2026-12-07] metrics | {bad}")
+
+
+def test_metrics_added_fields_are_optional_and_costs_never_negative() -> None:
+    v1 = {
+        "contract_version": 1,
+        "generated_at": "t",
+        "session": None,
+        "checkpoint_bytes": None,
+        "checkpoint_tokens": None,
+        "pending": 0,
+        "lane_restarts": None,
+        "lane_giveups": None,
+        "ingests": 0,
+        "lints": 0,
+        "checkpoints": 0,
+    }
+    assert Metrics.model_validate(v1).cost_usd_7d is None
+    for bad in ({"cost_usd_7d": -0.5}, {"autonomy_ratio": 1.5}, {"daily": []}):
+        with pytest.raises(ValueError):
+            Metrics.model_validate({**v1, **bad})

@@ -39,12 +39,14 @@ from loop_deck.commands import (
     run_command,
     same_server,
 )
+from loop_deck.cost import cost_rows
 from loop_deck.messages import CommandFinished, SnapshotReady, TailReady
 from loop_deck.roster import HealthCache, roster_rows
 from loop_deck.screens import (
     AddLaneRequest,
     AddLaneScreen,
     ConfirmScreen,
+    CostScreen,
     HelpScreen,
     MessageScreen,
     RejectScreen,
@@ -162,6 +164,7 @@ class DeckApp(App[None]):
         Binding("X", "task_drop", "drop task", show=False),
         Binding("S", "sessions", "sessions", show=False),
         Binding("H", "roster", "roster", show=False),
+        Binding("dollar_sign", "cost", "cost", show=False),
         Binding("o", "tab('decision')", "decision", show=False),
         Binding("t", "tab('tasks')", "tasks"),
         Binding("m", "tab('mail')", "mail", show=False),
@@ -1032,6 +1035,19 @@ class DeckApp(App[None]):
 
         self._roster_screen = screen
         self.push_screen(screen, closed)
+
+    def action_cost(self) -> None:
+        """Cost and autonomy per loop session: one `loop-metrics --all --json` read now (no --log)."""
+        try:
+            fleet = self.reader.substrate.fleet_metrics()
+        except Exception as exc:  # SubstrateError, or anything a broken substrate raises: shown, not fatal
+            self.notify(f"loop-metrics: {one_line(exc)}", severity="error", timeout=6)
+            return
+        partial = "; ".join(
+            f"{key} is a partial total: {n} session(s) n/a left out"
+            for key, n in fleet.aggregate.partial.items()
+        )
+        self.push_screen(CostScreen(cost_rows(fleet), self.paths.session, partial))
 
     def _ask_health(self, names: list[str]) -> None:
         if names:

@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from loop_schemas import (
     HARNESS_ORDER,
+    FleetMetrics,
     HarnessHealth,
     HarnessRoster,
     PendingDecision,
@@ -107,6 +108,8 @@ class SubstrateLike(Protocol):
     def roster(self) -> HarnessRoster: ...
 
     def harness_health(self, harness: str) -> HarnessHealth: ...
+
+    def fleet_metrics(self) -> FleetMetrics: ...
 
 
 @dataclass(frozen=True)

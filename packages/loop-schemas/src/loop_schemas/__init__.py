@@ -95,7 +95,14 @@ if TYPE_CHECKING:
         parse_mail,
         parse_mail_name,
     )
-    from loop_schemas.metrics import Metrics, format_metrics_line, parse_metrics_line
+    from loop_schemas.metrics import (
+        DailyMetrics,
+        FleetAggregate,
+        FleetMetrics,
+        Metrics,
+        format_metrics_line,
+        parse_metrics_line,
+    )
     from loop_schemas.plain import printable
     from loop_schemas.pm import (
         AdapterError,
@@ -249,6 +256,9 @@ _LAZY: dict[str, str] = {
     "mail_head": "loop_schemas.mail",
     "parse_mail": "loop_schemas.mail",
     "parse_mail_name": "loop_schemas.mail",
+    "DailyMetrics": "loop_schemas.metrics",
+    "FleetAggregate": "loop_schemas.metrics",
+    "FleetMetrics": "loop_schemas.metrics",
     "Metrics": "loop_schemas.metrics",
     "format_metrics_line": "loop_schemas.metrics",
     "parse_metrics_line": "loop_schemas.metrics",
@@ -339,6 +349,7 @@ __all__ = [
     "BootPlan",
     "BrainConfig",
     "CycleResult",
+    "DailyMetrics",
     "Decision",
     "DecisionParseError",
     "DestructiveConfig",
@@ -354,6 +365,8 @@ __all__ = [
     "EngineStatus",
     "EscalateAction",
     "EventList",
+    "FleetAggregate",
+    "FleetMetrics",
     "GateConfig",
     "GatedAction",
     "Harness",

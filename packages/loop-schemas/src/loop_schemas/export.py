@@ -25,7 +25,7 @@ from loop_schemas.handoff import HandoffEvent
 from loop_schemas.lane_config import EngineConfig, LaneConfig, ResolvedLaneConfig
 from loop_schemas.lanes import BootPlan, LaneList, LaneStatusReport
 from loop_schemas.mail import MailFrontmatter, MailList
-from loop_schemas.metrics import Metrics
+from loop_schemas.metrics import FleetMetrics, Metrics
 from loop_schemas.pm import AdapterList, SyncResult
 from loop_schemas.policy import (
     BackoffClearedEvent,
@@ -59,6 +59,7 @@ SCHEMA_MODELS: dict[str, type[BaseModel]] = {
     "watchdog-restart": RestartEvent,
     "watchdog-lifecycle": WatchdogLifecycleEvent,
     "metrics": Metrics,
+    "fleet-metrics": FleetMetrics,
     "decision": Decision,
     "pending-decision": PendingDecision,
     "engine-event": EngineEvent,

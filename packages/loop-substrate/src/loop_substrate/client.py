@@ -24,6 +24,7 @@ from typing import Any, Literal, TypeVar
 
 from loop_schemas import (
     Digest,
+    FleetMetrics,
     Harness,
     HarnessHealth,
     HarnessRegistry,
@@ -337,6 +338,13 @@ class Substrate:
             raise SubstrateError(argv, proc.returncode, f"bad JSON output: {first}") from None
         cache.write(proc.stdout)
         return doc.harnesses
+
+    def fleet_metrics(self) -> FleetMetrics:
+        """`loop-metrics --all --json` over this project: every loop session's 7-day autonomy and cost
+        figures and their daily series (read-only: no --log)."""
+        return self._json(
+            "loop-metrics", ["--all", "--json", "--project-root", str(self.project_root)], FleetMetrics
+        )
 
     def roster(self) -> HarnessRoster:
         """`harness-registry.sh roster --json`: the twelve harnesses' governance fields and `present`."""

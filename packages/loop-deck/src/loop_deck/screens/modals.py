@@ -11,8 +11,9 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import ModalScreen
-from textual.widgets import Button, Checkbox, DataTable, Input, Label, Select, TextArea
+from textual.widgets import Button, Checkbox, DataTable, Input, Label, Select, Sparkline, TextArea
 
+from loop_deck.cost import COST_COLUMNS, CostRow, Series, spark_caption, spark_data
 from loop_deck.roster import ROSTER_COLUMNS, RosterRow
 from loop_deck.widgets.plain import PlainStatic
 
@@ -358,6 +359,76 @@ class RosterScreen(ModalScreen[None]):
 
     def action_health_all(self) -> None:
         self.ask([r.name for r in self.rows if r.present])
+
+    def action_close(self) -> None:
+        self.dismiss(None)
+
+
+class CostScreen(ModalScreen[None]):
+    """Cost and autonomy per loop session (loop-metrics --all --json): the 7-day autonomy ratio, brain
+    cost (n/a when unknown, never 0), interventions, and the selected session's last 7 days as a
+    sparkline of cost or, after v, of autonomy."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("escape,q", "close", "close"),
+        Binding("v", "toggle_series", "cost / autonomy"),
+    ]
+
+    def __init__(self, rows: Sequence[CostRow], current: str, partial: str = "") -> None:
+        super().__init__()
+        self.rows = list(rows)
+        self.current = current
+        self.partial = partial
+        self.which: Series = "cost"
+
+    def compose(self) -> ComposeResult:
+        from loop_deck.widgets.keyed_table import KeyedTable
+
+        with Vertical(classes="dialog wide"):
+            yield PlainStatic("Cost and autonomy, last 7 days (loop-metrics --all --json)", classes="title")
+            if self.rows:
+                table = KeyedTable(COST_COLUMNS, id="cost")
+                table.set_rows([(r.session, r.cells()) for r in self.rows])
+                yield table
+                yield Sparkline([], id="cost-spark")
+                yield PlainStatic("", id="cost-caption")
+            else:
+                yield PlainStatic("no loops found (nothing under <project-root>/.loop/sessions/)")
+            if self.partial:
+                yield PlainStatic(self.partial, id="cost-partial")
+            yield Label("[b]v[/b] cost / autonomy    [b]escape[/b] close")
+
+    def on_mount(self) -> None:
+        from loop_deck.widgets.keyed_table import KeyedTable
+
+        for table in self.query(KeyedTable):
+            keys = table.keys
+            if self.current in keys:
+                table.move_cursor(row=keys.index(self.current), animate=False)
+            table.focus()
+        self.show_series()
+
+    def selected(self) -> CostRow | None:
+        from loop_deck.widgets.keyed_table import KeyedTable
+
+        tables = list(self.query(KeyedTable))
+        key = tables[0].selected_key() if tables else None
+        return next((r for r in self.rows if r.session == key), self.rows[0] if self.rows else None)
+
+    def show_series(self) -> None:
+        row = self.selected()
+        if row is None:
+            return
+        self.query_one("#cost-spark", Sparkline).data = spark_data(row.series(self.which))
+        self.query_one("#cost-caption", PlainStatic).update(spark_caption(row, self.which))
+
+    def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
+        event.stop()
+        self.show_series()
+
+    def action_toggle_series(self) -> None:
+        self.which = "autonomy" if self.which == "cost" else "cost"
+        self.show_series()
 
     def action_close(self) -> None:
         self.dismiss(None)
