@@ -169,7 +169,6 @@ class Thinker:
         bcfg = self.config.model.brain
         extra = [str(a) for a in bcfg.extra_args]
         try:
-            fmt = output_format(harness, bcfg.stream, [*shlex.split(h.oneshot_template), *extra])[0]
             argv = build_argv(
                 h.oneshot_template,
                 prompt,
@@ -179,6 +178,7 @@ class Thinker:
                 stream=bcfg.stream,
                 harness=harness,
             )
+            fmt = output_format(harness, bcfg.stream, [*shlex.split(h.oneshot_template), *extra])[0]
         except ValueError as exc:
             raise BrainError("exit", str(exc)) from None
         header = f"harness: {harness}\nprompt bytes: {len(prompt.encode())}\n"
