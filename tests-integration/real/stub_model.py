@@ -16,6 +16,10 @@ harness's main turn; side requests such as a title are always answered with plai
   STUB:FAIL400 / STUB:FAIL401 / STUB:FAIL529   fail with that HTTP status and the API's error body
   anything else a short text answer: "stub reply <n>"
 A request whose newest message is a tool result is answered with text ("tool done").
+A test may set `Stub.answer` (the text main requests get instead of "stub reply <n>", e.g. a decision
+block) and `Stub.usage` (the token counts every answer reports, in each API's own shape: Anthropic's
+input excludes cache reads and writes, Responses' and Chat's input includes the cached tokens, Responses'
+output includes the reasoning tokens).
 
 Every request is logged (in memory and, with --log, as JSON lines): path, api, whether it offered tools,
 the newest user text and the whole body, so a test can prove exactly what reached the model.
@@ -36,6 +40,8 @@ from typing import Any
 MARKERS = ("STUB:TOOL", "STUB:HANG", "STUB:SLOW", "STUB:FAIL400", "STUB:FAIL401", "STUB:FAIL529")
 TOOL_FILE = "stub-tool-out.txt"
 MAX_HOLD_S = 240.0
+# the token counts every answer reports unless a test sets Stub.usage
+USAGE = {"input": 12, "cached": 0, "cache_creation": 0, "output": 5, "reasoning": 0}
 
 
 def _texts(content: Any) -> list[str]:
@@ -95,6 +101,8 @@ class Stub:
         self.released = threading.Event()
         self.stopping = threading.Event()
         self.log_path = log_path
+        self.answer: str | None = None
+        self.usage: dict[str, int] = dict(USAGE)
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
         self.server.daemon_threads = True
         self.port = int(self.server.server_address[1])
@@ -232,7 +240,7 @@ class Stub:
                 elif marker == "STUB:SLOW":
                     plan = ("slow", "")
                 else:
-                    plan = ("text", f"stub reply {n}")
+                    plan = ("text", stub.answer if tools and stub.answer is not None else f"stub reply {n}")
                 stream = bool(body.get("stream")) or api == "responses"
                 try:
                     if api == "anthropic":
@@ -345,11 +353,12 @@ class Stub:
             def _anthropic(self, plan: tuple[str, str], stream: bool, body: dict[str, Any]) -> None:
                 kind, text = plan
                 model = str(body.get("model") or "stub-model")
+                counts = stub.usage
                 usage = {
-                    "input_tokens": 12,
+                    "input_tokens": counts["input"],
                     "output_tokens": 0,
-                    "cache_creation_input_tokens": 0,
-                    "cache_read_input_tokens": 0,
+                    "cache_creation_input_tokens": counts["cache_creation"],
+                    "cache_read_input_tokens": counts["cached"],
                 }
                 tool = self._tool_name("anthropic", body) if kind == "tool" else ""
                 if not stream:
@@ -377,7 +386,7 @@ class Stub:
                             "content": content,
                             "stop_reason": "tool_use" if tool else "end_turn",
                             "stop_sequence": None,
-                            "usage": dict(usage, output_tokens=5),
+                            "usage": dict(usage, output_tokens=counts["output"]),
                         },
                     )
                     return
@@ -467,7 +476,7 @@ class Stub:
                     {
                         "type": "message_delta",
                         "delta": {"stop_reason": stop, "stop_sequence": None},
-                        "usage": {"output_tokens": 5},
+                        "usage": {"output_tokens": counts["output"]},
                     },
                 )
                 self._event("message_stop", {"type": "message_stop"})
@@ -597,11 +606,13 @@ class Stub:
                     status="completed",
                     output=output,
                     usage={
-                        "input_tokens": 12,
-                        "input_tokens_details": {"cached_tokens": 0},
-                        "output_tokens": 5,
-                        "output_tokens_details": {"reasoning_tokens": 0},
-                        "total_tokens": 17,
+                        "input_tokens": stub.usage["input"] + stub.usage["cached"],
+                        "input_tokens_details": {"cached_tokens": stub.usage["cached"]},
+                        "output_tokens": stub.usage["output"] + stub.usage["reasoning"],
+                        "output_tokens_details": {"reasoning_tokens": stub.usage["reasoning"]},
+                        "total_tokens": sum(
+                            stub.usage[k] for k in ("input", "cached", "output", "reasoning")
+                        ),
                     },
                 )
                 self._event("response.completed", {"type": "response.completed", "response": done})
@@ -611,7 +622,12 @@ class Stub:
                 kind, text = plan
                 model = str(body.get("model") or "stub-model")
                 cid = f"chatcmpl-stub{len(stub.requests)}"
-                usage = {"prompt_tokens": 12, "completion_tokens": 5, "total_tokens": 17}
+                counts = stub.usage
+                usage = {
+                    "prompt_tokens": counts["input"] + counts["cached"],
+                    "completion_tokens": counts["output"],
+                    "total_tokens": counts["input"] + counts["cached"] + counts["output"],
+                }
                 tool = self._tool_name("chat", body) if kind == "tool" else ""
                 if not stream:
                     if kind == "hang":

@@ -123,7 +123,7 @@ def test_engine_with_external_brain_queues_its_decision(
     assert result.outcome == "queued"
     argv = json.loads(brain.read_text().splitlines()[0])
     prompt = argv[1]
-    assert argv[0] == "-p" and argv[2:] == ["--model", "opus"]
+    assert argv[0] == "-p" and argv[2:] == ["--model", "opus", "--output-format", "json"]
     assert "<<<BEGIN DATA checkpoint" in prompt and "all quiet" in prompt and "```decision" in prompt
     answered = project.events("brain-answered")[0]
     assert answered["duration_s"] >= 0 and Path(answered["transcript"]).read_text().count("thinking...") == 1

@@ -196,7 +196,7 @@ def test_a_declared_failover_is_proposed_as_a_repin_a_human_approves_then_in_eff
     assert engine.cycle(approval="manual").outcome == "noop"  # the back-off held opus-a, not opus-b
     cleared = [e for e in project.events()[mark:] if e["event"] == "model-unavailable-backoff-cleared"]
     assert len(cleared) == 1 and "opus-b" in cleared[0]["reason"]
-    assert _calls(stub)[-1][-2:] == ["--model", "opus-b"]
+    assert _calls(stub)[-1][-4:] == ["--model", "opus-b", "--output-format", "json"]
 
 
 def test_a_repin_the_brain_asks_for_never_runs_in_a_cycle(

@@ -123,7 +123,7 @@ def test_later_engine_keys_have_their_defaults_and_merge_key_by_key() -> None:
     text = (
         "engine:\n  ingest: {mode: headless, timeout_s: 120, harness: codex}\n  lint: {enabled: true}\n"
         "  metrics: {log_after_cycle: true}\n  checkpoint: {keep_decisions: 0}\n"
-        "  codex_pricing: {input_per_mtok: 1.25, output_per_mtok: 10}\n  target_lane_utilization: 0.75\n"
+        "  codex_pricing: {input: 1.25, output: 10}\n  target_lane_utilization: 0.75\n"
         "  max_fix_rounds: 3\n  pm: {adapters: [{name: jira, project: X}, jira, {url: nameless}]}\n"
     )
     parsed = parse_lane_config(text).engine
@@ -135,14 +135,25 @@ def test_later_engine_keys_have_their_defaults_and_merge_key_by_key() -> None:
     )
     assert (parsed.lint.enabled, parsed.lint.interval_h) == (True, 24)
     assert parsed.metrics.log_after_cycle is True and parsed.checkpoint.keep_decisions == 0
-    assert parsed.codex_pricing == {"input_per_mtok": 1.25, "output_per_mtok": 10}
+    assert parsed.codex_pricing is not None
+    assert parsed.codex_pricing.model_dump() == {
+        "input": 1.25,
+        "cached": None,
+        "output": 10,
+        "long_context_threshold": 272000,
+    }
     assert (parsed.target_lane_utilization, parsed.max_fix_rounds) == (0.75, 3)
     assert parsed.pm.adapter_names() == ["jira"]
     assert parsed.unknown_keys() == []
+    typo = parse_lane_config("engine:\n  codex_pricing: {input_per_mtok: 1.25}\n").engine
+    assert typo is not None and typo.unknown_keys() == ["engine.codex_pricing.input_per_mtok"]
     for bad in (
         "engine:\n  lint: {interval_h: 0}\n",
         "engine:\n  target_lane_utilization: 1.5\n",
         "engine:\n  max_fix_rounds: -1\n",
+        "engine:\n  codex_pricing: {input: -1}\n",
+        "engine:\n  codex_pricing: {output: .nan}\n",
+        "engine:\n  codex_pricing: {cached: cheap}\n",
         "engine:\n  metrics: {log_after_cycle: maybe}\n",
         "engine:\n  pm: {adapters: [7]}\n",
     ):

@@ -2,8 +2,9 @@
 
 The template comes from the harness registry (e.g. `claude -p {prompt}`). It is split shell-style and the
 prompt goes in as ONE argv element: it never passes through a shell. stdout is copied into the transcript
-as it arrives, so the transcript is live-tailable; with `brain.stream` on a claude brain, claude's
-stream-json events are decoded and their text is written as it streams.
+as it arrives, so the transcript is live-tailable. claude is asked for `--output-format json` (with
+`brain.stream`, stream-json, whose text is written as it streams) and codex for `exec --json`: the answer
+and the call's token usage and cost are read from that output (loop_engine.usage).
 
 Failures are classified (`failure_kind`, tested in this order): `model-unavailable` (stdout or stderr
 says the model is unavailable), `quota` (stderr reports a usage/rate limit; the reset time it reports is
@@ -41,6 +42,7 @@ from loop_schemas import atomic_write, read_project_text
 from loop_schemas.fsread import ENGINE_CAP
 
 from loop_engine.events import iso, parse_iso, utcnow
+from loop_engine.usage import UNAVAILABLE, OutputDecoder, OutputFormat, Usage, output_format
 
 FailureKind = Literal["model-unavailable", "quota", "timeout", "exit"]
 FailureClass = Literal["model-unavailable", "quota", "timeout", "exit", "parse"]
@@ -94,8 +96,10 @@ class BrainError(Exception):
         duration_s: float = 0.0,
         transcript: str | None = None,
         stderr: str = "",
+        usage: Usage | None = None,
     ) -> None:
         super().__init__(message)
+        self.usage = usage  # what the failed attempt's output reported (None: no output to read)
         self.failure_class: FailureClass = failure_class
         self.stderr_excerpt = stderr_excerpt(stderr)
         self.reset_at = reset_at
@@ -130,6 +134,7 @@ class BrainAnswer:
     duration_s: float
     transcript: str | None
     argv0: str
+    usage: Usage = UNAVAILABLE
 
 
 def build_argv(
@@ -168,8 +173,8 @@ def build_argv(
     if model and model_flag:
         out += [*shlex.split(model_flag), model]
     out += list(extra_args)
-    if stream and harness == "claude":
-        out += ["--output-format", "stream-json", "--verbose", "--include-partial-messages"]
+    # the harness's machine-readable output (usage.output_format): claude json / stream-json, codex --json
+    out += output_format(harness, stream, [*words, *extra_args])[1]
     return out
 
 
@@ -254,51 +259,6 @@ def quota_answer(answer: BrainAnswer) -> BrainError | None:
     )
 
 
-class _StreamDecoder:
-    """Turns claude stream-json lines into text for the transcript, and keeps the final answer."""
-
-    def __init__(self) -> None:
-        self.partial: list[str] = []
-        self.assistant: list[str] = []
-        self.result: str | None = None
-        self.is_error = False
-
-    def feed(self, line: str) -> str:
-        try:
-            event = json.loads(line)
-        except (ValueError, RecursionError):
-            return line
-        if not isinstance(event, dict):
-            return ""
-        kind = event.get("type")
-        if kind == "stream_event":
-            inner = event.get("event") or {}
-            delta = inner.get("delta") if isinstance(inner, dict) else None
-            if isinstance(delta, dict) and isinstance(delta.get("text"), str):
-                self.partial.append(delta["text"])
-                return str(delta["text"])
-            return ""
-        if kind == "assistant":
-            message = event.get("message") or {}
-            content = message.get("content") if isinstance(message, dict) else None
-            texts = [
-                str(c.get("text")) for c in content or [] if isinstance(c, dict) and c.get("type") == "text"
-            ]
-            self.assistant.extend(texts)
-            return "" if self.partial else "".join(texts)
-        if kind == "result":
-            if isinstance(event.get("result"), str):
-                self.result = event["result"]
-            self.is_error = bool(event.get("is_error"))
-            return "\n"
-        return ""
-
-    def answer(self) -> str:
-        if self.result is not None:
-            return self.result
-        return "".join(self.assistant) or "".join(self.partial)
-
-
 def run_oneshot(
     argv: Sequence[str],
     *,
@@ -310,9 +270,13 @@ def run_oneshot(
     env: dict[str, str] | None = None,
     cwd: Path | None = None,
     children: Path | None = None,
+    output: OutputFormat | None = None,
+    pricing: dict[str, Any] | None = None,
 ) -> BrainAnswer:
     """Run one brain call; raise BrainError (timeout / exit / quota) when it gives no answer.
 
+    `output` is the format the harness prints (usage.output_format; default: claude stream-json with
+    `stream`, else text): the answer and its usage are read from it, `pricing` prices codex's.
     With `children` (a folder), the child is recorded there while it runs (see `reap_orphans`).
     """
     transcript.parent.mkdir(parents=True, exist_ok=True)
@@ -342,7 +306,7 @@ def run_oneshot(
             timeout_s=timeout_s,
             transcript=transcript,
             header=header,
-            stream=stream,
+            decoder=OutputDecoder(output or ("claude-stream-json" if stream else "text"), pricing),
             abort=abort,
             env=child_env,
             cwd=cwd,
@@ -366,7 +330,7 @@ def _run_recorded(
     timeout_s: float,
     transcript: Path,
     header: str,
-    stream: bool,
+    decoder: OutputDecoder,
     abort: Callable[[], bool] | None,
     env: dict[str, str],
     cwd: Path | None,
@@ -374,7 +338,6 @@ def _run_recorded(
     entry: dict[str, Any],
 ) -> BrainAnswer:
     started = time.monotonic()
-    decoder = _StreamDecoder() if stream else None
     out_chunks: list[str] = []
     err_chunks: list[str] = []
     lock = threading.Lock()
@@ -409,7 +372,7 @@ def _run_recorded(
             for raw in iter(src.readline, b""):
                 line = raw.decode("utf-8", errors="replace")
                 sink.append(line)
-                shown = line if (is_err or decoder is None) else decoder.feed(line)
+                shown = line if is_err else decoder.feed(line)
                 with lock:
                     tfile.write(("[stderr] " + shown) if is_err else shown)
                     tfile.flush()
@@ -443,6 +406,7 @@ def _run_recorded(
             tfile.flush()
     output = "".join(out_chunks)
     errors = "".join(err_chunks)
+    usage = decoder.usage()
     if reason == "aborted":
         raise BrainError(
             "exit",
@@ -450,14 +414,10 @@ def _run_recorded(
             duration_s=duration,
             transcript=str(transcript),
             stderr=errors,
+            usage=usage,
         )
-    text = decoder.answer() if decoder is not None else output
-    if (
-        reason == "timeout"
-        or proc.returncode != 0
-        or (decoder is not None and decoder.is_error)
-        or not text.strip()
-    ):
+    text = decoder.answer()
+    if reason == "timeout" or proc.returncode != 0 or decoder.is_error or not text.strip():
         kind = failure_kind(output, errors, timed_out=reason == "timeout")
         reset = classify_exit(errors, proc.returncode or 0)[1] if kind == "quota" else None
         last = (errors.strip() or output.strip() or "no output").splitlines()[-1][:300]
@@ -474,8 +434,9 @@ def _run_recorded(
             duration_s=duration,
             transcript=str(transcript),
             stderr=errors,
+            usage=usage,
         )
-    return BrainAnswer(text=text, duration_s=duration, transcript=str(transcript), argv0=argv[0])
+    return BrainAnswer(text=text, duration_s=duration, transcript=str(transcript), argv0=argv[0], usage=usage)
 
 
 def _kill_group(proc: subprocess.Popen[bytes]) -> None:

@@ -33,6 +33,7 @@ from loop_engine.observe import Observation, SubstrateLike
 from loop_engine.paths import EnginePaths
 from loop_engine.store import read_json
 from loop_engine.tasks import TaskView
+from loop_engine.usage import BUILTIN_USAGE, UNAVAILABLE, Usage, output_format
 
 # loop-checkpoint's exit code above its token ceiling (CONTRACT "loop-checkpoint")
 CHECKPOINT_OVERFLOW_EXIT = 3
@@ -217,6 +218,7 @@ class Thinker:
                 stream=bcfg.stream and brains,
                 harness=harness,
             )
+            fmt = output_format(harness, bcfg.stream and brains, [*shlex.split(h.oneshot_template), *extra])[0]
         except ValueError as exc:
             raise BrainError("exit", str(exc)) from None
         header = f"harness: {harness}\nprompt bytes: {len(prompt.encode())}\n"
@@ -230,6 +232,27 @@ class Thinker:
             env=self.brain_env,
             cwd=self.paths.project_root,
             children=self.paths.children,
+            output=fmt,
+            pricing=self._codex_pricing(),
+        )
+
+    def _codex_pricing(self) -> dict[str, Any]:
+        """`engine.codex_pricing` as rates (USD per 1M tokens); {} when unset (codex calls are unpriced)."""
+        pricing = self.config.model.codex_pricing
+        return pricing.model_dump(exclude_none=True) if pricing is not None else {}
+
+    def _usage(self, cycle_id: str, call_id: str, harness: str, attempt: int, ok: bool, usage: Usage) -> None:
+        """`brain-usage` after each attempt: its tokens and cost as the harness's output reported them."""
+        fields = usage.fields()
+        fields["model"] = fields["model"] or self.budget.model(harness)
+        self.events.emit(
+            "brain-usage",
+            cycle_id=cycle_id,
+            call_id=call_id,
+            harness=harness,
+            attempt=attempt,
+            attempt_status="success" if ok else "failed",
+            **fields,
         )
 
     def call(
@@ -259,6 +282,7 @@ class Thinker:
                 raise BrainError("exit", f"cannot assemble the checkpoint prompt: {one_line(exc)}") from None
         last: BrainError | None = None
         total = 0.0
+        call_harness = "fn" if self.brain_fn is not None else harness
         for attempt in range(1, attempts + 1):
             if attempt > 1 and not internal:
                 blocked = self.budget.blocked()  # a retry is a call too: it never goes over the budget
@@ -270,7 +294,7 @@ class Thinker:
                 "brain-call",
                 cycle_id=cycle_id,
                 call_id=call_id,
-                harness="fn" if self.brain_fn is not None else harness,
+                harness=call_harness,
                 attempt=attempt,
                 transcript=str(transcript),
             )
@@ -280,18 +304,21 @@ class Thinker:
                 try:
                     decision = parse_decision_block(answer.text)
                 except DecisionParseError as exc:
-                    raise quota_answer(answer) or BrainError(
+                    failed = quota_answer(answer) or BrainError(
                         "parse",
                         f"no valid decision block: {one_line(exc)}",
                         duration_s=answer.duration_s,
                         transcript=answer.transcript,
-                    ) from None
+                    )
+                    failed.usage = answer.usage  # the answer was paid for, decision or not
+                    raise failed from None
             except BrainError as exc:
                 total += time.monotonic() - t0
                 last = exc
                 extra: dict[str, Any] = {}
                 if exc.failure_class in outage.HELD_KINDS:
                     extra["reset_at"] = self.budget.deadline(exc)
+                self._usage(cycle_id, call_id, call_harness, attempt, False, exc.usage or UNAVAILABLE)
                 self.events.emit(
                     "brain-failed",
                     cycle_id=cycle_id,
@@ -314,6 +341,7 @@ class Thinker:
                 continue
             duration = time.monotonic() - t0
             total += duration
+            self._usage(cycle_id, call_id, call_harness, attempt, True, answer.usage)
             self.events.emit(
                 "brain-answered",
                 cycle_id=cycle_id,
@@ -368,7 +396,7 @@ class Thinker:
         if internal:
             text = self._builtin(obs, tasks)
             atomic_write(transcript, f"harness: builtin\n--- output ---\n{text}", durable=False)
-            return BrainAnswer(text, time.monotonic() - t0, str(transcript), "builtin")
+            return BrainAnswer(text, time.monotonic() - t0, str(transcript), "builtin", BUILTIN_USAGE)
         assert prompt is not None
         self.budget.spend()
         if self.brain_fn is not None:

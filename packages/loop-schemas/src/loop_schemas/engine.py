@@ -33,6 +33,7 @@ KNOWN_EVENTS = (
     "brain-call",
     "brain-answered",
     "brain-failed",
+    "brain-usage",
     "governance",
     "model-unavailable-backoff-set",
     "model-unavailable-backoff-cleared",

@@ -9,6 +9,7 @@ from pydantic import BaseModel
 
 from loop_schemas._atomic import atomic_write
 from loop_schemas.adr import AdrFrontmatter, AdrList
+from loop_schemas.brain_usage import BrainUsageEvent
 from loop_schemas.decision import Decision
 from loop_schemas.deck import LoopOverview
 from loop_schemas.digest import Digest
@@ -81,6 +82,7 @@ SCHEMA_MODELS: dict[str, type[BaseModel]] = {
     "engine-model-pins": ModelPins,
     "event-governance": HarnessRewriteEvent,
     "event-brain-failed": BrainFailedEvent,
+    "event-brain-usage": BrainUsageEvent,
     "event-backoff-set": BackoffSetEvent,
     "event-backoff-cleared": BackoffClearedEvent,
     "event-cycle-skip": CycleSkipEvent,

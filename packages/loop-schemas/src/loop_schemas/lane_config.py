@@ -214,6 +214,21 @@ class VerifyConfig(BaseModel):
     gate_timeout_s: Seconds = 900
     lens_timeout_s: Seconds = 300
 
+Rate = Annotated[float, Field(ge=0, allow_inf_nan=False)]
+
+
+class CodexPricing(BaseModel):
+    """`engine.codex_pricing`: what a codex brain call costs, in USD per 1M tokens. `cached` defaults to
+    the `input` rate; above `long_context_threshold` input tokens (<= 0: off) input and cached count
+    twice and output 1.5 times. No `input` or `output` rate ({}): codex calls are `unpriced`."""
+
+    model_config = ConfigDict(defer_build=True, extra="allow")
+
+    input: Rate | None = None
+    cached: Rate | None = None
+    output: Rate | None = None
+    long_context_threshold: int = 272000
+
 
 class EngineConfig(BaseModel):
     """The engine's configuration; every key optional, defaults as CONTRACT v1 lists them."""
@@ -235,8 +250,8 @@ class EngineConfig(BaseModel):
     metrics: MetricsConfig = Field(default_factory=MetricsConfig)
     lint: LintConfig = Field(default_factory=LintConfig)
     checkpoint: CheckpointConfig = Field(default_factory=CheckpointConfig)
-    codex_pricing: dict[str, Any] | None = None
-    """Per-token prices for codex brain calls (accepted only: no cost is computed yet)."""
+    codex_pricing: CodexPricing | None = None
+    """What codex brain calls cost (USD per 1M tokens); null or {}: their `brain-usage` is unpriced."""
     target_lane_utilization: Annotated[float, Field(ge=0, le=1)] = 0.0
     """The share of lanes the loop aims to keep working (accepted only)."""
     max_fix_rounds: Annotated[int, Field(ge=0)] = 2
@@ -258,9 +273,11 @@ class EngineConfig(BaseModel):
             "lint",
             "checkpoint",
             "verify",
+
+            "codex_pricing",
         ):
             sub = getattr(self, name)
-            out.extend(f"engine.{name}.{k}" for k in (sub.model_extra or {}))
+            out.extend(f"engine.{name}.{k}" for k in ((sub.model_extra if sub is not None else None) or {}))
         return out
 
 
