@@ -218,7 +218,8 @@ class Thinker:
                 stream=bcfg.stream and brains,
                 harness=harness,
             )
-            fmt = output_format(harness, bcfg.stream and brains, [*shlex.split(h.oneshot_template), *extra])[0]
+            words = [*shlex.split(h.oneshot_template), *extra]
+            fmt = output_format(harness, bcfg.stream and brains, words)[0]
         except ValueError as exc:
             raise BrainError("exit", str(exc)) from None
         header = f"harness: {harness}\nprompt bytes: {len(prompt.encode())}\n"

@@ -214,6 +214,7 @@ class VerifyConfig(BaseModel):
     gate_timeout_s: Seconds = 900
     lens_timeout_s: Seconds = 300
 
+
 Rate = Annotated[float, Field(ge=0, allow_inf_nan=False)]
 
 
@@ -273,7 +274,6 @@ class EngineConfig(BaseModel):
             "lint",
             "checkpoint",
             "verify",
-
             "codex_pricing",
         ):
             sub = getattr(self, name)
