@@ -115,12 +115,12 @@ def test_a_real_codex_brain_reports_the_stubs_usage_priced_by_codex_pricing(
     )
     # the stub (Responses API) said input 4000 of which 3000 cached, output 250 of which 50 reasoning;
     # codex passes them on as input_tokens 4000 / cached_input_tokens 3000 / output_tokens 250 /
-    # reasoning_output_tokens 50, and the event's output is codex's output + reasoning, as the original
-    # sums them (CONTRACT "Brain usage and cost")
+    # reasoning_output_tokens 50: the 50 are inside the 250, so the event counts 250 once (the original
+    # adds them again; CONTRACT "Brain usage and cost" says why we do not)
     assert event["input_tokens"] == 4_000 and event["cache_read_input_tokens"] == 3_000
-    assert event["output_tokens"] == 300 and event["total_tokens"] == 4_300
-    # (4000 - 3000)*2.0 + 3000*0.5 + 300*8.0, per 1M tokens
-    assert event["cost_usd"] == pytest.approx(0.0059, abs=1e-12)
+    assert event["output_tokens"] == 250 and event["total_tokens"] == 4_250
+    # (4000 - 3000)*2.0 + 3000*0.5 + 250*8.0, per 1M tokens
+    assert event["cost_usd"] == pytest.approx(0.0055, abs=1e-12)
     answered = next(e for e in events if e["event"] == "brain-answered")
     transcript = Path(answered["transcript"]).read_text()
     assert "critique: priced" in transcript and '"turn.completed"' not in transcript

@@ -84,11 +84,12 @@ def test_codex_usage_sums_the_turns() -> None:
         1_700,
         10,
     )
-    assert (got.output_tokens, got.total_tokens) == (150, 3_150)  # output + reasoning; input + output
-    # (3000 - 1700)*1.25 + 1700*0.125 + 150*10 = 1625 + 212.5 + 1500
-    assert got.cost_usd == pytest.approx(0.0033375, abs=1e-12)
+    # reasoning is inside output_tokens (the Responses API's rule): counted once; total = input + output
+    assert (got.output_tokens, got.total_tokens) == (120, 3_120)
+    # (3000 - 1700)*1.25 + 1700*0.125 + 120*10 = 1625 + 212.5 + 1200
+    assert got.cost_usd == pytest.approx(0.0030375, abs=1e-12)
     unpriced = codex_usage(turns, {})
-    assert (unpriced.cost_source, unpriced.cost_usd, unpriced.total_tokens) == ("unpriced", None, 3_150)
+    assert (unpriced.cost_source, unpriced.cost_usd, unpriced.total_tokens) == ("unpriced", None, 3_120)
     # no turn completed: nothing to count (null, not 0)
     none = codex_usage([], PRICES)
     assert (none.cost_source, none.input_tokens, none.total_tokens) == ("unavailable", None, None)
@@ -238,11 +239,11 @@ def test_codex_json_answer_is_the_last_agent_message_and_parses() -> None:
     assert (usage.input_tokens, usage.cache_read_input_tokens, usage.output_tokens, usage.total_tokens) == (
         12_000,
         8_000,
-        1_000,
-        13_000,
+        700,
+        12_700,
     )
-    # 4000*1.25 + 8000*0.125 + 1000*10
-    assert (usage.cost_source, usage.cost_usd) == ("computed", pytest.approx(0.016, abs=1e-12))
+    # 4000*1.25 + 8000*0.125 + 700*10 (the 300 reasoning tokens are inside the 700)
+    assert (usage.cost_source, usage.cost_usd) == ("computed", pytest.approx(0.013, abs=1e-12))
     failed = OutputDecoder("codex-json", PRICES)
     feed(failed, [json.dumps({"type": "turn.failed", "error": {"message": "stream error"}})])
     assert failed.is_error and failed.answer() == "" and failed.usage().cost_source == "unavailable"

@@ -8,8 +8,9 @@ Each brain one-shot attempt is recorded as a `brain-usage` event (CONTRACT "Brai
           total_tokens = the four parts added up.
   codex   `codex exec --json`: the `turn.completed` events' `usage` summed -- input_tokens (cached
           included), cached_input_tokens -> cache_read_input_tokens, cache_write_input_tokens ->
-          cache_creation_input_tokens (null when codex does not report it), output_tokens +
-          reasoning_output_tokens -> output_tokens; total = input + output. The cost is computed from
+          cache_creation_input_tokens (null when codex does not report it), output_tokens (which already
+          holds reasoning_output_tokens: the Responses API counts reasoning inside the output, so adding
+          the two, as the original does, would count it twice); total = input + output. The cost is computed from
           `engine.codex_pricing` (USD per 1M tokens, `codex_cost`) -> `computed`, or `unpriced`.
   other   no usage: cost_source `unavailable`, every token count null -- never a 0 that means unknown.
 
@@ -184,8 +185,7 @@ def codex_usage(turns: list[dict[str, Any]], pricing: dict[str, Any] | None) -> 
     inp = total_of("input_tokens")
     # codex always reports these two (0 when none); a turn without them had none
     cached = total_of("cached_input_tokens") if reported("cached_input_tokens") else 0
-    reasoning = total_of("reasoning_output_tokens") if reported("reasoning_output_tokens") else 0
-    output = _sum([total_of("output_tokens"), reasoning])
+    output = total_of("output_tokens")  # reasoning_output_tokens is a part of it, never added again
     cost, source = codex_cost(inp, cached, output, pricing)
     return Usage(
         usage_source="codex-json",
