@@ -64,6 +64,10 @@ def env(tmp_path: Path) -> dict[str, str]:
         PATH=f"{bindir}{os.pathsep}{out.get('PATH', '')}",
         LOOP_VERIFY_CMD="stub-lens",
         STUB_LOG=str(tmp_path / "lens-log"),
+        # as when a Makefile target runs loop-verify: the gate is the project's own make, not a sub-make
+        # (without the fix its output gains "make[1]: Entering directory" lines)
+        MAKELEVEL="1",
+        MAKEFLAGS="w",
     )
     return out
 

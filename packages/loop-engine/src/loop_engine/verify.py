@@ -367,6 +367,16 @@ def gate_command(worktree: Path, configured: str | list[str] | None) -> tuple[li
     )
 
 
+# A make that runs loop-verify passes these on; the gate is the project's own check, not a sub-make of
+# the caller (its jobserver descriptors are not ours to hand on, and MAKELEVEL would add "Entering
+# directory" lines to the gate's output)
+MAKE_ENV = ("MAKEFLAGS", "MFLAGS", "MAKELEVEL", "MAKEOVERRIDES")
+
+
+def gate_env(environ: Mapping[str, str]) -> dict[str, str]:
+    return {k: v for k, v in environ.items() if k not in MAKE_ENV}
+
+
 def run_gate(
     worktree: Path, argv: list[str] | None, why: str, timeout_s: float, groups: ProcessGroups
 ) -> VerifyGate:
@@ -375,7 +385,7 @@ def run_gate(
     done = run_group(
         argv,
         cwd=worktree,
-        env=dict(os.environ),
+        env=gate_env(os.environ),
         timeout_s=timeout_s,
         groups=groups,
         merge_stderr=True,
