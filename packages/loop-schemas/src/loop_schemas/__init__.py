@@ -125,6 +125,7 @@ if TYPE_CHECKING:
         HarnessRoster,
         RosterEntry,
     )
+    from loop_schemas.snapshot import Snapshot, SnapshotLane, parse_snapshot
     from loop_schemas.state import (
         Artifacts,
         LoopEntry,
@@ -258,6 +259,9 @@ _LAZY: dict[str, str] = {
     "HARNESS_ORDER": "loop_schemas.registry",
     "Harness": "loop_schemas.registry",
     "HarnessRegistry": "loop_schemas.registry",
+    "Snapshot": "loop_schemas.snapshot",
+    "SnapshotLane": "loop_schemas.snapshot",
+    "parse_snapshot": "loop_schemas.snapshot",
     "Artifacts": "loop_schemas.state",
     "LoopEntry": "loop_schemas.state",
     "OrchestratorState": "loop_schemas.state",
@@ -380,6 +384,8 @@ __all__ = [
     "RoleRule",
     "RosterEntry",
     "SchemaError",
+    "Snapshot",
+    "SnapshotLane",
     "StateLane",
     "SteerAction",
     "StopAction",
@@ -421,6 +427,7 @@ __all__ = [
     "parse_mail",
     "parse_mail_name",
     "parse_metrics_line",
+    "parse_snapshot",
     "parse_state",
     "parse_task",
     "parse_watchdog_line",

@@ -37,6 +37,7 @@ from loop_schemas.policy import (
 )
 from loop_schemas.project import InitReport
 from loop_schemas.registry import HarnessHealth, HarnessRegistry, HarnessRoster
+from loop_schemas.snapshot import Snapshot
 from loop_schemas.state import OrchestratorState
 from loop_schemas.task import TaskChange, TaskFrontmatter, TaskLintReport
 from loop_schemas.watchdog import RestartEvent, WatchdogLifecycleEvent
@@ -82,6 +83,7 @@ SCHEMA_MODELS: dict[str, type[BaseModel]] = {
     "event-backoff-set": BackoffSetEvent,
     "event-backoff-cleared": BackoffClearedEvent,
     "event-cycle-skip": CycleSkipEvent,
+    "engine-snapshot": Snapshot,
 }
 
 
