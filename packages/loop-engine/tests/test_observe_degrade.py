@@ -43,6 +43,7 @@ def flaky(project: Project) -> Iterator[Flaky]:
     sub.release = threading.Event()
     sub.lanes = project.substrate.lanes
     sub.project_root = project.root
+    sub.set("docs", "idle", "pi", True)  # an idle fleet: the brain's stop is obeyed (the defensive stop)
     project.substrate = sub
     yield sub
     sub.release.set()  # a hung look still running in its thread ends with the test
@@ -86,7 +87,12 @@ def test_a_good_look_writes_the_snapshot(project: Project, flaky: Flaky) -> None
         "target": "%1",
         "kind": "fixed",
     }
-    assert snap.lanes["docs"].status == "working"
+    assert (snap.lanes["infra"].harness, snap.lanes["infra"].agent, snap.lanes["infra"].base) == (
+        "claude",
+        True,
+        True,
+    )
+    assert not snap.lanes["ops-top"].agent
     assert len(snap.mailbox_pending) == 1 and snap.mailbox_pending[0].endswith("-web-to-coord.md")
     assert snap.processed_count == 1
     assert snap.restarts_tail == [json.loads(line) for line in lines[-10:]]

@@ -40,6 +40,7 @@ from loop_engine.handoff import Handoffs
 from loop_engine.observe import Observation, SubstrateLike
 from loop_engine.paths import EnginePaths
 from loop_engine.recovery import Recovery
+from loop_engine.stopguard import StopGuard
 from loop_engine.tasks import TaskView, load_tasks
 from loop_engine.thinking import BrainFn, Thinker, header_path, spotlight
 from loop_engine.verbs import HumanGate
@@ -106,6 +107,7 @@ class Engine:
         self.executor = Executor(paths, substrate, config, self.events, self.asks, self.handoffs)
         self.recovery = Recovery(paths, self.events, self.executor)
         self.decisions = Decisions(paths, config, self.events, self.executor)
+        self.decisions.stop_guard = StopGuard(paths.mailbox, substrate, self.events)
         self.gate = HumanGate(paths, self.fleet, self.events, self.executor, self.recovery)
         paths.ensure()
 

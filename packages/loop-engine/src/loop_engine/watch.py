@@ -498,8 +498,8 @@ class Daemon:
                     result = engine.cycle(
                         trigger=trigger, skip_if_fingerprint=None if forced else last_brain_fp
                     )
-                    if result.outcome == "brain-failed":
-                        last_brain_fp = None  # a failed call is retried at the next trigger
+                    if result.outcome == "brain-failed" or result.outcome.startswith("stop-suspected"):
+                        last_brain_fp = None  # a failed call, a stop not obeyed: asked again next trigger
                     elif result.brain_called or result.detail.startswith("a decision"):
                         last_brain_fp = result.fingerprint
                     if result.detail.startswith(("brain backing off", "brain budget")):
