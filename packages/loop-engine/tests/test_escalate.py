@@ -36,7 +36,9 @@ def test_an_escalation_is_mailed_to_coord_from_the_engine(project: Project) -> N
 
 
 @pytest.mark.parametrize("mode", ["manual", "auto", "full"])
-def test_an_escalation_is_destructive_and_never_run_by_a_cycle_in_any_mode(project: Project, mode: str) -> None:
+def test_an_escalation_is_destructive_and_never_run_by_a_cycle_in_any_mode(
+    project: Project, mode: str
+) -> None:
     """Issue 21 (T0046): an escalation asks a human, so no approval mode runs it on the human's behalf,
     `full` included; it waits in pending-decision.json, gated destructive, until a human approves it."""
     engine = project.engine(brain={"harness": "claude"}, brain_fn=lambda prompt: DECISION)
