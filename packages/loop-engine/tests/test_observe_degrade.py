@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import threading
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -16,6 +17,7 @@ from engine_fakes import FakeSubstrate, Project
 from loop_engine import snapshot as snapshot_mod
 from loop_engine.cycle import Engine, header_path
 from loop_schemas import LaneStatus, Snapshot
+from loop_substrate.testing import FakeSubstrate as FakeCli
 
 STOP = (
     "```decision\nversion: 1\ncritique: all quiet\nactions:\n"
@@ -170,3 +172,40 @@ def test_a_stale_cycle_drops_mail_acked_since_the_snapshot(project: Project, fla
     obs = snapshot_mod.observation(project.paths, snap)
     assert obs.stale and [m.name for m in obs.mail] == [kept.name]
     assert obs.mail[0].subject == "one" and obs.lanes["web"].agent
+
+
+def test_once_says_a_stale_cycle_and_fails_an_observe_failed_one(
+    tmp_path: Path, fake_substrate: FakeCli
+) -> None:
+    """`loop-engine once`: an observation that fails with no snapshot exits 1 (`observe-failed: …`);
+    with a snapshot, the cycle runs on it (exit 0), says so in a warning and `stale: true`."""
+    from click.testing import CliRunner
+    from engine_fakes import REGISTRY, SESSION, lane_list, lane_report, respond_registry
+    from loop_engine.cli import main
+    from loop_schemas import CycleResult
+
+    root = tmp_path / "proj"
+    (root / ".loop" / "messages" / "processed").mkdir(parents=True)
+    (root / "ops-wiki").mkdir()
+    (root / "ops-wiki" / "checkpoint.md").write_text("# cp\n\n<!-- coord-decisions -->\n")
+    lanes = {"coord": ("idle", None, "fixed"), "web": ("idle", "pi", "fixed")}
+    fake_substrate.respond("loop-tmux", lane_list(lanes))
+    respond_registry(fake_substrate, REGISTRY)
+
+    def once(*args: str) -> Any:
+        return CliRunner().invoke(main, ["--project-root", str(root), "--session", SESSION, "once", *args])
+
+    fake_substrate.respond("loop-lane-status", exit_code=1, stderr="no server running on /tmp/x\n")
+    out = once()
+    assert out.exit_code == 1
+    assert out.stderr.startswith("observe-failed: ") and "no snapshot to fall back on" in out.stderr
+
+    fake_substrate.respond("loop-lane-status", lane_report(lanes))
+    assert once().exit_code == 0  # a good look: the snapshot is written
+    fake_substrate.respond("loop-lane-status", exit_code=1, stderr="no server running on /tmp/x\n")
+    out = once("--json")
+    assert out.exit_code == 0, out.output
+    doc = json.loads(out.stdout)
+    CycleResult.model_validate(doc)
+    assert doc["stale"] is True and doc["outcome"] == "noop"
+    assert "this cycle ran on the last snapshot" in out.stderr
