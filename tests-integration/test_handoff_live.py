@@ -69,7 +69,8 @@ def test_handoff_round_trip(live: Live, monkeypatch: pytest.MonkeyPatch) -> None
             paths, substrate, EffectiveConfig(model=EngineConfig(), source=None), brain_fn=lambda _p: answer
         )
         result = engine.cycle(approval="full")
-        assert result.outcome in ("executed", "noop"), result
+        # a stop while the demo agent still works is not obeyed (the defensive stop): the cycle did its part
+        assert result.outcome in ("executed", "noop", "stop-suspected-idle-stall"), result
 
     def handoff_events(name: str) -> list[dict[str, Any]]:
         found = [e for e in events.read() if e["event"] == name]

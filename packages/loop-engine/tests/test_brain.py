@@ -175,6 +175,7 @@ def test_budget_caps_brain_calls(project: Project, brain: Path, monkeypatch: pyt
 
 def test_stream_json_is_decoded(project: Project, brain: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("FAKE_BRAIN", "stream")
+    project.substrate.set("docs", "idle", "pi", True)  # an idle fleet: the stop is obeyed (no re-probe)
     engine = project.engine(brain={"harness": "claude", "stream": True})
     result = engine.cycle(approval="manual")
     assert result.outcome == "noop"

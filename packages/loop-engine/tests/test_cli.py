@@ -698,11 +698,13 @@ def test_once_says_why_nothing_happened(root: Path, fake_substrate: FakeSubstrat
     out = cli(root, "once")
     assert out.exit_code == 0, out.output
     first, why = out.stdout.splitlines()
-    assert first.startswith("noop: nothing to do (stop) (d-")
+    # web still works when probed again: the stop is not obeyed (the defensive stop), the why is said
+    assert first.startswith("stop-suspected-idle-stall: a lane seen working still works (web): no stop (d-")
     assert why.startswith("  why: 1 ready task(s), 0 idle implementation lane(s), 0 task(s) in progress")
     doc = json.loads(cli(root, "once", "--json").stdout)
     CycleResult.model_validate(doc)
-    assert doc["outcome"] == "noop" and doc["reason"].startswith("1 ready task(s), 0 idle implementation")
+    assert doc["outcome"] == "stop-suspected-idle-stall"
+    assert doc["reason"].startswith("1 ready task(s), 0 idle implementation")
     assert doc["warnings"] == []
 
 

@@ -63,6 +63,7 @@ def test_builtin_respects_dependencies_and_never_uses_coord_docs_or_shell_lanes(
 
 
 def test_nothing_to_do_is_a_noop_not_a_queued_decision(project: Project) -> None:
+    project.substrate.set("docs", "idle", "pi", True)  # an idle fleet: the stop is obeyed (no re-probe)
     result = project.engine().cycle(approval="manual")
     assert result.outcome == "noop"
     assert not project.paths.pending.exists()

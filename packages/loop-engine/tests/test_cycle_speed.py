@@ -125,6 +125,7 @@ def test_a_cache_entry_that_disagrees_with_its_name_is_not_trusted(project: Proj
 
 
 def test_the_session_probe_serves_the_next_observation(project: Project) -> None:
+    project.substrate.set("docs", "idle", "pi", True)  # an idle fleet: the stop is obeyed (no re-probe)
     calls: list[str] = []
     sub = project.substrate
     real_list = sub.list_lanes
@@ -144,6 +145,7 @@ def test_the_session_probe_serves_the_next_observation(project: Project) -> None
 
 
 def test_a_probe_taken_before_another_cycle_ran_is_not_used(project: Project) -> None:
+    project.substrate.set("docs", "idle", "pi", True)  # an idle fleet: the stop is obeyed (no re-probe)
     calls: list[str] = []
     sub = project.substrate
     real_list = sub.list_lanes

@@ -169,6 +169,8 @@ def _min_class(a: dict[str, Any]) -> int:
         floor = 1
     if kind == "drop_lane" and (facts := LANES.get(target or "")) is not None and facts.base:
         floor = 1
+    if kind == "escalate":  # asks a human: never run by a cycle (issue 21)
+        floor = 1
     if any(
         "rm -rf" in str(a.get(k) or "") or "\x1b" in str(a.get(k) or "") for k in ("payload", "brief", "cmd")
     ):

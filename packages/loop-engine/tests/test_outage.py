@@ -120,6 +120,7 @@ def test_model_unavailable_backs_off_only_the_brain(
 
     _expire(project)
     monkeypatch.setenv("STUB_BRAIN", "ok")
+    project.substrate.set("docs", "idle", "pi", True)  # an idle fleet: the stop is obeyed (no re-probe)
     mark = len(project.events())
     assert engine.cycle(approval="manual").outcome == "noop"
     names = _names(project, mark)
@@ -164,6 +165,7 @@ def test_a_declared_failover_is_proposed_as_a_repin_a_human_approves_then_in_eff
 ) -> None:
     _with_failover(project, monkeypatch, "opus-b")
     monkeypatch.setenv("STUB_BRAIN", "unavailable")
+    project.substrate.set("docs", "idle", "pi", True)  # an idle fleet: the stop is obeyed (no re-probe)
     engine = project.engine(brain={"harness": "claude", "model": "opus-a"})
     assert engine.cycle(approval="full").outcome == "brain-failed"
     assert project.events("model-unavailable-backoff-set")[0]["model_failover"] == "opus-b"

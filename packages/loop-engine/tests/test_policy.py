@@ -359,7 +359,8 @@ def test_an_idle_worker_lane_gets_one_retire_proposal_a_human_approves(project: 
     pol = {"role_rules": {"impl": {"retire_after_idle_cycles": 2}, "web": {"retire_after_idle_cycles": 1}}}
     (engine, _), prompts = _engine_with(project, answer, harness_policy=pol)
     first = engine.cycle(approval="full")
-    assert first.outcome == "noop"  # one idle cycle: not yet
+    # one idle cycle: not yet (the stop itself is not obeyed while w2 works: the defensive stop)
+    assert first.outcome == "stop-suspected-idle-stall"
     # nothing changed since that brain call (the daemon's skip): the proposal is no brain call, it comes
     second = engine.cycle(approval="full", skip_if_fingerprint=first.fingerprint)
     assert second.outcome == "queued" and len(prompts) == 1  # the proposal took the cycle

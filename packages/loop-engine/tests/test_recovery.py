@@ -26,6 +26,7 @@ def _crash_on_send(project: Project) -> None:
 
 
 def test_crash_mid_send_surfaces_uncertain_and_never_resends(project: Project) -> None:
+    project.substrate.set("docs", "idle", "pi", True)  # an idle fleet: the stop is obeyed (no re-probe)
     project.task("T0001", "a")
     engine = project.engine()
     _crash_on_send(project)

@@ -53,6 +53,7 @@ class Running:
 
 @pytest.fixture
 def running(project: Project) -> Iterator[Running]:
+    project.substrate.set("docs", "idle", "pi", True)  # an idle fleet: the brain's stop is obeyed
     r = Running(project)
     r.thread.start()
     yield r

@@ -32,6 +32,7 @@ class CycleResult:
     brain_s: float = 0.0
     outcomes: list[dict[str, Any]] = field(default_factory=list)  # of the actions this cycle ran
     reason: str | None = None  # why nothing ran (noop: the stop's rationale; blocked: the gate's reasons)
+    stale: bool = False  # ran on the last snapshot: the cycle's own look at the fleet failed or timed out
 
     @property
     def failed(self) -> list[dict[str, Any]]:
@@ -48,6 +49,7 @@ class CycleResult:
             "actions": self.actions,
             "outcomes": self.outcomes,
             "reason": self.reason,
+            "stale": self.stale,
         }
 
 

@@ -241,8 +241,10 @@ def once(obj: Ctx, approval: str | None, as_json: bool) -> None:
     if not watch.daemon_alive(obj.paths):  # a running daemon reaps for itself and its calls are its own
         watch.reap(obj.paths, "once")
     result = engine.cycle(approval=approval, trigger="once")
-    failed = result.outcome == "brain-failed" or bool(result.failed)
+    failed = result.outcome in ("brain-failed", "observe-failed") or bool(result.failed)
     warnings = [w for w in (state_problem(obj.paths),) if w]
+    if result.stale:
+        warnings.append("the observation failed or timed out: this cycle ran on the last snapshot")
     for warning in warnings:
         click.echo(f"loop-engine: warning: {warning}", err=True)
     if as_json:

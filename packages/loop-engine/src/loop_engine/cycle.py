@@ -26,6 +26,7 @@ from loop_schemas import Harness, LockTimeoutError, file_lock
 from loop_engine import asks as asks_mod
 from loop_engine import outage, pm
 from loop_engine import queue as q
+from loop_engine import snapshot as snapshot_mod
 from loop_engine.basics import APPROVALS, WAIT_READY_S, CycleResult, EngineError, one_line, pm_adapters
 from loop_engine.brain import BrainAnswer, BrainError
 from loop_engine.budget import BrainBudget
@@ -40,6 +41,7 @@ from loop_engine.loops_sync import sync_loops
 from loop_engine.observe import Observation, SubstrateLike
 from loop_engine.paths import EnginePaths
 from loop_engine.recovery import Recovery
+from loop_engine.stopguard import StopGuard
 from loop_engine.tasks import TaskView, load_tasks
 from loop_engine.thinking import BrainFn, Thinker, header_path, spotlight
 from loop_engine.verbs import HumanGate
@@ -68,8 +70,11 @@ class Engine:
         abort: Callable[[], bool] | None = None,
         brain_env: dict[str, str] | None = None,
         brain_fn: BrainFn | None = None,
+        observe_timeout_s: float | None = None,
     ) -> None:
         self.paths = paths
+        # the observation's timeout: None = adaptive, min(120, 30 + 5 x lanes) (loop_engine.snapshot)
+        self.observe_timeout_s = observe_timeout_s
         self.substrate = substrate
         self.config = config
         self.events = EventLog(paths.events, paths.session)
@@ -103,6 +108,7 @@ class Engine:
         self.executor = Executor(paths, substrate, config, self.events, self.asks, self.handoffs)
         self.recovery = Recovery(paths, self.events, self.executor)
         self.decisions = Decisions(paths, config, self.events, self.executor)
+        self.decisions.stop_guard = StopGuard(paths.mailbox, substrate, self.events)
         self.gate = HumanGate(paths, self.fleet, self.events, self.executor, self.recovery)
         paths.ensure()
 
@@ -138,6 +144,7 @@ class Engine:
             duration_s=round(time.monotonic() - started, 4),
             brain_s=round(result.brain_s, 4),
             brain_called=result.brain_called,
+            **({"stale": True} if result.stale else {}),
         )
         return result
 
@@ -154,6 +161,18 @@ class Engine:
 
     def _cycle(self, cycle_id: str, approval: str, trigger: str, skip_if: str | None) -> CycleResult:
         obs = self._observe(cycle_id)
+        if isinstance(obs, str):
+            return CycleResult("observe-failed", cycle_id, detail=f"{obs}; no snapshot to fall back on")
+        result = self._decide(cycle_id, obs, approval, trigger, skip_if)
+        result.stale = obs.stale
+        tokens = self.thinker.checkpoint_tokens
+        if tokens is not None and not obs.stale:
+            snapshot_mod.note_checkpoint_tokens(self.paths, tokens)
+        return result
+
+    def _decide(
+        self, cycle_id: str, obs: Observation, approval: str, trigger: str, skip_if: str | None
+    ) -> CycleResult:
         retire = self._govern(obs)
         tasks = self._follow(cycle_id, obs)
         sync_loops(self.paths, tasks, self.events, cycle_id)
@@ -177,9 +196,31 @@ class Engine:
         result.brain_s = brain_s
         return result
 
-    def _observe(self, cycle_id: str) -> Observation:
-        """The lanes and the pending mail, recorded as an event and mirrored into the state file."""
-        obs = self.observe()
+    def _observe(self, cycle_id: str) -> Observation | str:
+        """The lanes and the pending mail, recorded as an event, mirrored into the state file and kept
+        as the snapshot; when the look fails or times out, the last snapshot (stale), else the error."""
+        last = snapshot_mod.read(self.paths)
+        timeout = self.observe_timeout_s
+        if timeout is None:
+            timeout = snapshot_mod.adaptive_timeout(len(last.lanes) if last is not None else 0)
+        try:
+            obs = snapshot_mod.within(self.observe, timeout)
+        except Exception as exc:
+            if last is None:
+                self.events.emit("observe-failed", cycle_id=cycle_id, error=one_line(exc))
+                return one_line(exc)
+            age = snapshot_mod.age_s(last)
+            self.events.emit(
+                "observe-stale",
+                cycle_id=cycle_id,
+                lanes=len(last.lanes),
+                mailbox_pending=len(last.mailbox_pending),
+                age_s=round(age) if age is not None else None,
+                adaptive_timeout_s=round(timeout),
+                error=one_line(exc),
+            )
+            return snapshot_mod.observation(self.paths, last)
+        snapshot_mod.write(self.paths, obs, last.checkpoint_tokens if last is not None else None)
         self.events.emit(
             "observed",
             cycle_id=cycle_id,

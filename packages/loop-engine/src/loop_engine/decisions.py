@@ -22,6 +22,7 @@ from loop_engine.execute import Executor
 from loop_engine.gate import GateContext, adr_dirs, gate_actions, runnable
 from loop_engine.observe import Observation
 from loop_engine.paths import EnginePaths
+from loop_engine.stopguard import StopGuard
 
 PAYLOAD_MAX = 16384
 
@@ -36,6 +37,8 @@ class Decisions:
         self.executor = executor
         # [policy] this cycle's harness-policy view (set by the engine; None: the all-default policy)
         self.policy_view: policy_mod.PolicyView | None = None
+        # the defensive stop, checked before a stop is obeyed (set by the engine; None: obeyed as is)
+        self.stop_guard: StopGuard | None = None
 
     def gate_context(self, obs: Observation) -> GateContext:
         d = self.config.model.destructive
@@ -104,9 +107,15 @@ class Decisions:
             actions=summary,
         )
         if {a.get("kind") for a in actions} <= {"stop"}:
+            why = "; ".join(" ".join(str(a.get("rationale", "")).split()) for a in actions) or None
+            suspect = self.stop_guard.suspect(cycle_id, obs) if self.stop_guard is not None else None
+            if suspect is not None:  # not obeyed: the next trigger asks the brain again
+                q.archive(self.paths, doc, suspect[0])
+                return CycleResult(
+                    suspect[0], cycle_id, decision_id, suspect[1], fp, True, summary, reason=why
+                )
             q.archive(self.paths, doc, "noop")
             self.events.emit("decision-noop", cycle_id=cycle_id, decision_id=decision_id)
-            why = "; ".join(" ".join(str(a.get("rationale", "")).split()) for a in actions) or None
             return CycleResult(
                 "noop", cycle_id, decision_id, "nothing to do (stop)", fp, True, summary, reason=why
             )

@@ -11,8 +11,10 @@
   does not run an AI agent (a bare shell, a command, a dead pane, a lane we cannot see) — such text IS a
   command —, an add_lane with auto-approve, drop_lane of a base lane, anything over the `destructive`
   caps, a payload with control characters (they could end a bracketed paste) or matching a payload pattern.
+  An escalation is always destructive, and only a human's approval runs it, in every mode, `full` too
+  (it asks a human: a cycle never answers it on the human's behalf).
 - safe: everything else (text to an idle-able agent lane, an agent lane added without auto-approve,
-  a worker lane dropped, stop, escalate).
+  a worker lane dropped, stop).
 
 The classification only ever moves an action UP (safe → destructive → blocked): no field of an action
 and no context can make a destructive shape safe -- with one exception a human switches on in the config,
@@ -52,7 +54,7 @@ CONTROL_RE = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
 COORD = "coord"
 KINDS = ("dispatch", "add_lane", "drop_lane", "steer", "stop", "escalate", "repin_model")
 # Kinds only a human's approval runs: never a cycle, whatever the approval mode (see `runnable`).
-HUMAN_APPROVAL_KINDS = frozenset({"repin_model"})
+HUMAN_APPROVAL_KINDS = frozenset({"repin_model", "escalate"})
 # Every text of an action the engine sends anywhere (a pane, loop-tmux's argv, a window option).
 SENT_FIELDS = ("payload", "brief", "cmd", "model", "role")
 
@@ -534,6 +536,8 @@ def gate_actions(actions: Sequence[Any], ctx: GateContext) -> list[GateVerdict]:
                 v.raise_to("destructive", f"over max_lanes ({ctx.max_lanes})")
         elif kind == "repin_model":
             v.raise_to("destructive", "re-pins the model a harness uses: only a human's approval runs it")
+        elif kind == "escalate":
+            v.raise_to("destructive", "an escalation asks a human: only a human's approval runs it")
         elif kind == "drop_lane":
             facts = ctx.lanes.get(target)
             if target in ctx.base_lanes or facts is None or facts.base:

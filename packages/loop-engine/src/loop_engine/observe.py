@@ -89,6 +89,8 @@ class LaneView:
     tag_harness: str | None = None  # the window's @loop_lane_harness tag (the harness it was launched as)
     kind: str | None = None  # the window's @loop_lane_kind (standing | worker), when tagged
     sandboxed: bool = False  # runs under bubblewrap (list-lanes `sandbox`)
+    target: str | None = None  # lane-status's pane target
+    status_kind: str | None = None  # lane-status's kind (fixed | dynamic)
 
     @property
     def implementation(self) -> bool:
@@ -116,6 +118,7 @@ class Observation:
     lanes: dict[str, LaneView] = field(default_factory=dict)
     mail: list[MailItem] = field(default_factory=list)
     ai_harnesses: frozenset[str] = frozenset()
+    stale: bool = False  # the last snapshot's, this cycle's own look having failed (loop_engine.snapshot)
 
     def lane_facts(self) -> dict[str, LaneFacts]:
         return {
@@ -175,6 +178,8 @@ def observe_lanes(
             tag_harness=window.harness if window is not None else None,
             kind=window.kind if window is not None else None,
             sandboxed=bool(window is not None and window.sandbox),
+            target=status.target,
+            status_kind=status.kind,
         )
     return views, ai, harnesses
 

@@ -73,6 +73,11 @@ class EnginePaths:
         return self.engine_dir / "lanes-seen.json"
 
     @property
+    def snapshot(self) -> Path:
+        """The last good observation (loop_engine.snapshot): a cache, never the truth."""
+        return self.engine_dir / "snapshot.json"
+
+    @property
     def mail_heads(self) -> Path:
         """The pending mail's parsed names and heads, a cache (see observe.MailHeads)."""
         return self.engine_dir / "mail-heads.json"

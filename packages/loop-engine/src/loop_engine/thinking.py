@@ -105,6 +105,8 @@ class Thinker:
         self.brain_fn = brain_fn
         # [policy] this cycle's harness-policy view (set by the engine; None: the all-default policy)
         self.policy_view: policy_mod.PolicyView | None = None
+        # the checkpoint prompt's size (bytes / 4) when this engine last assembled it (snapshot.json)
+        self.checkpoint_tokens: int | None = None
 
     @property
     def harness(self) -> str:
@@ -165,6 +167,7 @@ class Thinker:
             # over the ceiling: the brain still runs, on the header and the order to trim
             self.events.emit("checkpoint-overflow", error=one_line(exc))
             return f"{header_text.rstrip()}\n\n{OVERFLOW_ORDER}\n\n{ANSWER_NOW}"
+        self.checkpoint_tokens = len(raw.encode()) // 4
         # everything loop-checkpoint adds after the (trusted) header is data, whatever it says
         body = raw[len(header_text.rstrip("\n")) :] if raw.startswith(header_text.rstrip("\n")) else raw
         token = secrets.token_hex(8)

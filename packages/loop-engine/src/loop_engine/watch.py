@@ -73,15 +73,18 @@ def _engine_sources() -> list[Path]:
 
 
 def code_signature() -> tuple[str, int]:
-    """(a digest of every engine *.py file's name, size and mtime_ns, the newest mtime_ns): stat only,
-    cheap enough for every `status`; equal signatures mean the files were not touched since."""
+    """(a digest of every engine *.py file's name, size, mtime_ns, ctime_ns and inode, the newest
+    mtime_ns): stat only, cheap enough for every `status`; equal signatures mean the files were not
+    touched since. The ctime and inode move on any write or replacement, even one that keeps the size
+    and puts the old mtime back (cp -p, rsync -t, an unpacked archive): then the content is hashed."""
     root = Path(loop_engine.__file__).parent
     h = hashlib.sha256()
     newest = 0
     for path in _engine_sources():
         with contextlib.suppress(OSError):
             st = path.stat()
-            h.update(f"{path.relative_to(root).as_posix()}\0{st.st_size}\0{st.st_mtime_ns}\n".encode())
+            name = path.relative_to(root).as_posix()
+            h.update(f"{name}\0{st.st_size}\0{st.st_mtime_ns}\0{st.st_ctime_ns}\0{st.st_ino}\n".encode())
             newest = max(newest, st.st_mtime_ns)
     return h.hexdigest(), newest
 
@@ -498,8 +501,8 @@ class Daemon:
                     result = engine.cycle(
                         trigger=trigger, skip_if_fingerprint=None if forced else last_brain_fp
                     )
-                    if result.outcome == "brain-failed":
-                        last_brain_fp = None  # a failed call is retried at the next trigger
+                    if result.outcome == "brain-failed" or result.outcome.startswith("stop-suspected"):
+                        last_brain_fp = None  # a failed call, a stop not obeyed: asked again next trigger
                     elif result.brain_called or result.detail.startswith("a decision"):
                         last_brain_fp = result.fingerprint
                     if result.detail.startswith(("brain backing off", "brain budget")):

@@ -132,6 +132,7 @@ if TYPE_CHECKING:
         HarnessRoster,
         RosterEntry,
     )
+    from loop_schemas.snapshot import Snapshot, SnapshotLane, parse_snapshot
     from loop_schemas.state import (
         Artifacts,
         LoopEntry,
@@ -277,6 +278,9 @@ _LAZY: dict[str, str] = {
     "HARNESS_ORDER": "loop_schemas.registry",
     "Harness": "loop_schemas.registry",
     "HarnessRegistry": "loop_schemas.registry",
+    "Snapshot": "loop_schemas.snapshot",
+    "SnapshotLane": "loop_schemas.snapshot",
+    "parse_snapshot": "loop_schemas.snapshot",
     "Artifacts": "loop_schemas.state",
     "LoopEntry": "loop_schemas.state",
     "OrchestratorState": "loop_schemas.state",
@@ -411,6 +415,8 @@ __all__ = [
     "RoleRule",
     "RosterEntry",
     "SchemaError",
+    "Snapshot",
+    "SnapshotLane",
     "StateLane",
     "SteerAction",
     "StopAction",
@@ -457,6 +463,7 @@ __all__ = [
     "parse_mail",
     "parse_mail_name",
     "parse_metrics_line",
+    "parse_snapshot",
     "parse_state",
     "parse_task",
     "parse_watchdog_line",

@@ -18,6 +18,8 @@ ActionState = Literal["queued", "running", "blocked", "done", "failed", "rejecte
 KNOWN_EVENTS = (
     "cycle-start",
     "observed",
+    "observe-stale",
+    "observe-failed",
     "task-invalid",
     "task-review",
     "task-in-progress",
@@ -43,6 +45,9 @@ KNOWN_EVENTS = (
     "proposal-queued",
     "decision",
     "decision-noop",
+    "stop-suspected-idle-stall",
+    "stop-suspected-mailbox-race",
+    "stop-mailbox-recheck-failed",
     "decision-queued",
     "decision-dropped",
     "decision-blocked",
@@ -260,7 +265,19 @@ class CycleResult(BaseModel):
 
     contract_version: Literal[1]
     cycle_id: str
-    outcome: Literal["queued", "executed", "partial", "noop", "skipped", "brain-failed", "dropped", "blocked"]
+    outcome: Literal[
+        "queued",
+        "executed",
+        "partial",
+        "noop",
+        "skipped",
+        "brain-failed",
+        "dropped",
+        "blocked",
+        "observe-failed",
+        "stop-suspected-idle-stall",
+        "stop-suspected-mailbox-race",
+    ]
     decision_id: str | None
     detail: str | None
     brain_called: bool
@@ -270,6 +287,8 @@ class CycleResult(BaseModel):
     """Why nothing ran: a noop's stop rationale(s), a blocked decision's gate reasons; else null."""
     warnings: list[str] = Field(default_factory=list)
     """What the operator must know that did not stop the cycle (e.g. a state file it cannot use)."""
+    stale: bool = False
+    """The cycle ran on the last snapshot: its own look at the fleet failed or timed out."""
 
 
 class ApproveResult(BaseModel):

@@ -38,6 +38,7 @@ from loop_schemas.policy import (
 )
 from loop_schemas.project import InitReport
 from loop_schemas.registry import HarnessHealth, HarnessRegistry, HarnessRoster
+from loop_schemas.snapshot import Snapshot
 from loop_schemas.state import OrchestratorState
 from loop_schemas.task import TaskChange, TaskFrontmatter, TaskLintReport
 from loop_schemas.verify import LensVerdict, VerifyReport
@@ -88,6 +89,7 @@ SCHEMA_MODELS: dict[str, type[BaseModel]] = {
     "event-cycle-skip": CycleSkipEvent,
     "verify-report": VerifyReport,
     "verify-lens-verdict": LensVerdict,
+    "engine-snapshot": Snapshot,
 }
 
 
