@@ -10,8 +10,9 @@ Each brain one-shot attempt is recorded as a `brain-usage` event (CONTRACT "Brai
           included), cached_input_tokens -> cache_read_input_tokens, cache_write_input_tokens ->
           cache_creation_input_tokens (null when codex does not report it), output_tokens (which already
           holds reasoning_output_tokens: the Responses API counts reasoning inside the output, so adding
-          the two, as the original does, would count it twice); total = input + output. The cost is computed from
-          `engine.codex_pricing` (USD per 1M tokens, `codex_cost`) -> `computed`, or `unpriced`.
+          the two, as the original does, would count it twice); total = input + output. The cost is
+          computed from `engine.codex_pricing` (USD per 1M tokens, `codex_cost`) -> `computed`, or
+          `unpriced`.
   other   no usage: cost_source `unavailable`, every token count null -- never a 0 that means unknown.
 
 The decoders also give the answer text (claude's `result`; codex's last agent message) and the text the
