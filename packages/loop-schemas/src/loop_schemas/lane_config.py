@@ -200,6 +200,30 @@ class CheckpointConfig(BaseModel):
     keep_decisions: int = 10
 
 
+class VerifyConfig(BaseModel):
+    """`engine.verify`: the engine's detached `verify` runs (contract-later §10)."""
+
+    model_config = ConfigDict(defer_build=True, extra="allow")
+
+    base: Annotated[str, Field(min_length=1, max_length=200, pattern=r"^[A-Za-z0-9][A-Za-z0-9._/-]*$")] = (
+        "main"
+    )
+    """The branch a lane's branch is verified against and merged into (in the main checkout)."""
+    timeout_s: Seconds = 2400
+
+
+class BuildConfig(BaseModel):
+    """`engine.build`: the engine's detached `build` runs (contract-later §10)."""
+
+    model_config = ConfigDict(defer_build=True, extra="allow")
+
+    cmd: Annotated[list[Annotated[str, Field(min_length=1)]], Field(min_length=1)] | None = None
+    """The build runner as an argv list; `{worktree}` and `{brief}` are replaced inside its elements (the
+    brief is one argv element, never shell text; appended when no element names it). None: `codex exec
+    --json --dangerously-bypass-approvals-and-sandbox --cd {worktree} {brief}`."""
+    timeout_s: Seconds = 1500
+
+
 class EngineConfig(BaseModel):
     """The engine's configuration; every key optional, defaults as CONTRACT v1 lists them."""
 
@@ -225,7 +249,10 @@ class EngineConfig(BaseModel):
     target_lane_utilization: Annotated[float, Field(ge=0, le=1)] = 0.0
     """The share of lanes the loop aims to keep working (accepted only)."""
     max_fix_rounds: Annotated[int, Field(ge=0)] = 2
-    """Fix rounds after a failed verify before escalating (accepted only)."""
+    """After this many failed/timeout/stale verifies of a lane in a row, a proposed `build` becomes an
+    `escalate` (event `fix-round-cap`); a passed verify resets the count."""
+    verify: VerifyConfig = Field(default_factory=VerifyConfig)
+    build: BuildConfig = Field(default_factory=BuildConfig)
 
     def unknown_keys(self) -> list[str]:
         """Dotted names of keys the model does not know (kept, but worth a warning)."""
@@ -240,6 +267,8 @@ class EngineConfig(BaseModel):
             "metrics",
             "lint",
             "checkpoint",
+            "verify",
+            "build",
         ):
             sub = getattr(self, name)
             out.extend(f"engine.{name}.{k}" for k in (sub.model_extra or {}))
