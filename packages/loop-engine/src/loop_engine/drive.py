@@ -11,8 +11,9 @@
 - **The cap**: once a lane has `engine.max_fix_rounds` rounds, a proposed `build` for it becomes an
   `escalate` (event `fix-round-cap`) before the gate sees the decision.
 - **merge** (a human approved it; the gate never lets a cycle run one): in the main checkout, on the base
-  branch, clean, the lane's branch tip must be the tip whose latest verify passed; then a fast-forward
-  when the base is an ancestor, else a merge commit (a conflict is aborted). Events `merge-done` /
+  branch, clean (tracked files outside .loop/ and ops-wiki/, which the loop itself writes), the lane's
+  branch tip must be the tip whose latest verify passed; then a fast-forward when the base is an
+  ancestor, else a merge commit (a conflict is aborted). Events `merge-done` /
   `merge-refused {reason}`. The engine runs git itself: no agent ever merges.
 """
 
@@ -76,15 +77,15 @@ def ahead(cwd: Path, base: str, tip: str) -> int:
         return 0
 
 
-def dirty(cwd: Path, *, untracked: bool) -> bool:
-    """Uncommitted changes in the checkout (the engine's own .loop/ left out)."""
+def dirty(cwd: Path, *, untracked: bool, skip: Sequence[str] = (".loop",)) -> bool:
+    """Uncommitted changes in the checkout, the folders in `skip` left out (the engine's own .loop/)."""
     args = [
         "status",
         "--porcelain",
         f"--untracked-files={'all' if untracked else 'no'}",
         "--",
         ".",
-        ":(exclude).loop",
+        *(f":(exclude){folder}" for folder in skip),
     ]
     out = git(cwd, *args)
     return out.returncode != 0 or bool(out.stdout.strip())
@@ -332,7 +333,9 @@ def merge(paths: EnginePaths, lane: str, base: str, events: EventLog) -> dict[st
     current = git(root, "symbolic-ref", "--quiet", "--short", "HEAD").stdout.strip()
     if current != base:
         raise refuse("not-on-base", f"the main checkout is on {current or 'a detached HEAD'}, not {base}")
-    if dirty(root, untracked=False):
+    # the loop's own files change all the time (the engine files decisions into ops-wiki/checkpoint.md):
+    # they are not a human's work in progress; git itself refuses a merge that would overwrite them
+    if dirty(root, untracked=False, skip=(".loop", "ops-wiki")):
         raise refuse("main-dirty", "the main checkout has uncommitted changes")
     base_sha = rev(root, base) or ""
     if is_ancestor(root, base_sha, tip):
