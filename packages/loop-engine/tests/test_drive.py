@@ -404,7 +404,7 @@ def test_the_prompt_has_the_verify_drive_section_with_each_lane_state(dv: Drive)
         return _decide({"kind": "stop", "rationale": "r"})
 
     dv.engine(brain_fn=brain).cycle()
-    assert "--- verify drive ---" in seen[0]
+    assert "\n--- verify drive ---\nRule:" in seen[0] and "BEGIN DATA verify-drive" in seen[0]
     assert "w1 ready-to-verify branch loop/s/w1" in seen[0]
     assert "passed lane gets a `merge" in seen[0]
 
@@ -412,7 +412,7 @@ def test_the_prompt_has_the_verify_drive_section_with_each_lane_state(dv: Drive)
 def test_no_verify_drive_section_without_worktree_lanes(project: Project) -> None:
     seen: list[str] = []
     project.engine(brain_fn=lambda p: seen.append(p) or _decide({"kind": "stop", "rationale": "r"})).cycle()
-    assert "--- verify drive ---" not in seen[0]
+    assert "\n--- verify drive ---\nRule:" not in seen[0] and "BEGIN DATA verify-drive" not in seen[0]
 
 
 def test_the_gate_blocks_drive_kinds_at_coord_a_bad_name_or_a_lane_without_a_ledger_branch() -> None:
