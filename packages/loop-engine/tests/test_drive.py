@@ -545,3 +545,42 @@ def test_a_run_whose_wrapper_died_is_stopped_and_recorded_as_failed(dv: Drive, t
     (failed,) = dv.project.events("verify-failed")
     assert "no readable report" in failed["reason"]
     assert not _token_pids(entry["token"])
+
+
+def test_a_run_ending_triggers_a_drive_pending_cycle_of_the_watch_daemon(dv: Drive) -> None:
+    import threading
+
+    from loop_engine import watch
+    from loop_engine.config import EffectiveConfig
+    from loop_schemas import EngineConfig
+
+    dv.commit_in_lane()
+    verify = _decide({"kind": "verify", "lane": "w1", "rationale": "r"})
+    answers = [verify]
+    cfg = EffectiveConfig(
+        model=EngineConfig.model_validate(
+            {
+                "poll_interval_s": 0.05,
+                "checkpoint_interval_s": 3600,
+                "min_cycle_interval_s": 0,
+                "approval_mode": "auto",
+            }
+        )
+    )
+
+    def brain(_prompt: str) -> str:
+        return answers.pop() if answers else _decide({"kind": "stop", "rationale": "r"})
+
+    def factory(abort: Any) -> Engine:
+        return Engine(dv.project.paths, dv.project.substrate, cfg, abort=abort, brain_fn=brain)
+
+    daemon = watch.Daemon(dv.project.paths, factory)
+    thread = threading.Thread(target=daemon.run, daemon=True)
+    thread.start()
+    try:
+        retry_until(lambda: dv.project.events("verify-passed"), timeout=30)
+        starts = [e["trigger"] for e in dv.project.events("cycle-start")]
+        assert "drive-pending" not in starts[0] and "drive-pending" in starts[-1]
+    finally:
+        daemon.stopping.set()
+        thread.join(timeout=10)
