@@ -458,7 +458,8 @@ ENGINE_PROC = textwrap.dedent(
     action = {action!r}
     block = yaml.safe_dump({{"version": 1, "critique": "c", "actions": [action]}})
     cfg = EffectiveConfig(model=EngineConfig.model_validate({cfg!r}), source=None)
-    engine = Engine(EnginePaths(root, "s"), substrate, cfg, brain_fn=lambda _p: "```decision\\n" + block + "```\\n")
+    answer = "```decision\\n" + block + "```\\n"
+    engine = Engine(EnginePaths(root, "s"), substrate, cfg, brain_fn=lambda _p: answer)
     engine.cycle(approval="auto")
     print("started", flush=True)
     time.sleep(600)

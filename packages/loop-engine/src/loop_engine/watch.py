@@ -2,11 +2,11 @@
 
 Triggers: the checkpoint interval, a new pending message (an ask reply among them), a lane going
 working → idle, a change of the state file, `cycle-now`, and `drive-pending` (a detached verify or build
-run ended: runs.finished_waiting; the cycle reaps its outcome and the brain is asked). Triggers are debounced by
-min_cycle_interval_s (cycle-now and ask replies skip the debounce). A cycle whose observation is
-unchanged since the last brain call skips the brain, so an idle fleet costs zero brain calls; a lane
-going working → idle (and cycle-now) always asks the brain, since the work it finished shows in no
-status.
+run ended: runs.finished_waiting; the cycle reaps its outcome and the brain is asked). Triggers are
+debounced by min_cycle_interval_s (cycle-now and ask replies skip the debounce). A cycle whose
+observation is unchanged since the last brain call skips the brain, so an idle fleet costs zero brain
+calls; a lane going working → idle (and cycle-now, and drive-pending) always asks the brain, since the
+work it finished shows in no status.
 
 Singleton: daemon.lock is flock'ed for the daemon's whole life, and daemon.pid records its pid, start
 time and the installed code's stamp; its mtime is the heartbeat (touched at every poll). At boot the
