@@ -585,3 +585,44 @@ def test_a_run_ending_triggers_a_drive_pending_cycle_of_the_watch_daemon(dv: Dri
     finally:
         daemon.stopping.set()
         thread.join(timeout=10)
+
+
+def test_the_builtin_builds_a_ready_task_headless_then_verifies_then_proposes_the_merge(dv: Drive) -> None:
+    """The demo's story with no AI CLI: a worktree lane with no pane gets the task as a build brief."""
+    for lane in ("web", "infra"):  # no idle pane lane takes the task by dispatch
+        dv.project.substrate.set(lane, "working", "pi", True)
+    dv.project.task("T0001", "lexer")
+    engine = dv.engine(approval_mode="auto")
+    engine.cycle()
+    (started,) = dv.project.events("build-started")
+    assert started["window"] == "w1"
+    assignments = json.loads(dv.project.paths.assignments.read_text())
+    assert assignments["T0001"]["lane"] == "w1" and assignments["T0001"]["state"] == "in-progress"
+    dv.wait_runs()
+    brief = json.loads(dv.build_plan.with_suffix(".json.briefs").read_text().splitlines()[0])
+    assert "id: T0001" in brief and brief.startswith("You build on the git worktree")
+    engine.cycle()  # build-done -> verify
+    dv.wait_runs()
+    result = engine.cycle()  # verify-passed -> merge proposed
+    assert result.outcome == "queued"
+    pending = json.loads(dv.project.paths.pending.read_text())
+    assert [a["kind"] for a in pending["decision"]["actions"]] == ["merge"]
+    assert dv.names() == ["build-started", "build-done", "build-usage", "verify-started", "verify-passed"]
+
+
+def test_a_lane_with_a_pane_gets_no_headless_build_and_a_failed_build_is_escalated(dv: Drive) -> None:
+    dv.project.substrate.set("w1", "idle", "pi")
+    dv.project.task("T0001", "lexer")
+    dv.engine(approval_mode="auto").cycle()
+    assert not dv.project.events("build-started")  # dispatched to the pane instead
+    dv.project.substrate.lanes.pop("w1")
+    dv.plan_build(commit=False)
+    build = {"kind": "build", "window": "w1", "brief": "do it", "rationale": "r"}
+    dv.engine(approval_mode="auto", brain_fn=lambda _p: _decide(build)).cycle()
+    dv.wait_runs()
+    engine = dv.engine(approval_mode="auto")
+    engine.cycle()
+    (failed,) = dv.project.events("build-failed")
+    assert failed["reason"] == "the runner exited 0 but made no commit"
+    (escalation,) = dv.project.events("escalation")
+    assert "build failed" in escalation["summary"]

@@ -178,7 +178,10 @@ class Executor:
         elif isinstance(action, VerifyAction):  # detached: its outcome comes in a later cycle's reap
             self.runs.verify(action.lane)
         elif isinstance(action, BuildAction):
-            self.runs.build(action.window, action.brief)
+            started = self.runs.build(action.window, action.brief)
+            task_id = task_of_payload(action.brief)  # a whole task file as the brief: the lane holds it
+            if started is not None and task_id:
+                self._assign(task_id, action.window, decision_id or "-", started["started_at"])
         elif isinstance(action, MergeAction):  # only a human's approval runs it (the gate); git, no agent
             drive.merge(self.paths, action.lane, self.runs.base, self.events)
         elif isinstance(action, EscalateAction):

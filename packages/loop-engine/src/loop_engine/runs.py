@@ -348,7 +348,7 @@ class Runs:
             window,
             "build",
             str(entry.get("token")),
-            {"outcome": outcome, "head": head, "pre": pre},
+            {"outcome": outcome, "head": head, "pre": pre, "log": entry.get("log")},
         )
         event = {
             "window": window,
