@@ -626,3 +626,72 @@ def test_a_lane_with_a_pane_gets_no_headless_build_and_a_failed_build_is_escalat
     assert failed["reason"] == "the runner exited 0 but made no commit"
     (escalation,) = dv.project.events("escalation")
     assert "build failed" in escalation["summary"]
+
+
+# ------------------------------------------------------------------ units: argv, usage, price, config
+
+
+def test_the_build_argv_keeps_the_brief_one_element_and_never_a_shell_string() -> None:
+    brief = 'fix it; rm -rf / $(whoami) `id` "quoted"\nsecond line'
+    tree = Path("/p/.loop/worktrees/s/w1")
+    default = runs.build_argv(None, tree, brief)
+    assert default[:6] == [
+        "codex",
+        "exec",
+        "--json",
+        "--dangerously-bypass-approvals-and-sandbox",
+        "--cd",
+        str(tree),
+    ]
+    assert default[6:] == [brief]
+    assert runs.build_argv(["agent", "--in={worktree}"], tree, brief) == ["agent", f"--in={tree}", brief]
+    assert runs.build_argv(["agent", "-p", "{brief}", "-C", "{worktree}"], tree, brief)[2] == brief
+    from loop_schemas import EngineConfig
+    from pydantic import ValidationError
+
+    with pytest.raises(ValidationError):
+        EngineConfig.model_validate({"build": {"cmd": "codex exec {brief}"}})
+    with pytest.raises(ValidationError):
+        EngineConfig.model_validate({"verify": {"base": "-main"}})
+
+
+def test_codex_usage_sums_turns_or_reads_an_older_token_count_and_is_priced(tmp_path: Path) -> None:
+    log = tmp_path / "codex.log"
+    turn = {
+        "type": "turn.completed",
+        "usage": {"input_tokens": 1000, "cached_input_tokens": 200, "output_tokens": 10},
+    }
+    log.write_text(
+        "not json\n"
+        + json.dumps({"type": "thread.started", "model": "gpt-5-codex"})
+        + "\n"
+        + json.dumps(turn)
+        + "\n"
+        + json.dumps(turn)
+        + "\n{broken\n"
+    )
+    usage = runs.codex_usage(log)
+    assert usage is not None
+    assert (usage["input_tokens"], usage["cached_input_tokens"], usage["output_tokens"]) == (2000, 400, 20)
+    assert usage["model"] == "gpt-5-codex"
+    priced = runs.price(usage, {"gpt-5-codex": {"input": 1.0, "cached_input": 0.1, "output": 10.0}})
+    assert priced["cost_source"] == "engine.codex_pricing"
+    assert priced["cost_usd"] == pytest.approx((1600 * 1.0 + 400 * 0.1 + 20 * 10.0) / 1e6)
+    assert runs.price(usage, None) | {"cost_usd": None} == {
+        **usage,
+        "cost_source": "unpriced",
+        "cost_usd": None,
+    }
+    old = tmp_path / "old.log"
+    info = {"total_token_usage": {"input_tokens": 5, "cached_input_tokens": 0, "output_tokens": 7}}
+    old.write_text(json.dumps({"id": "0", "msg": {"type": "token_count", "info": info}}) + "\n")
+    assert runs.codex_usage(old) == {
+        "input_tokens": 5,
+        "cached_input_tokens": 0,
+        "output_tokens": 7,
+        "reasoning_output_tokens": 0,
+        "model": None,
+    }
+    (tmp_path / "none.log").write_text("plain text\n")
+    assert runs.codex_usage(tmp_path / "none.log") is None
+    assert runs.codex_usage(tmp_path / "missing.log") is None
