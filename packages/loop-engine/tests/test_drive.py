@@ -222,6 +222,8 @@ def test_fail_then_fix_then_pass_then_merge_proposed_approved_and_fast_forwarded
     (merged,) = _valid(dv.project.events("merge-done"))
     assert merged["how"] == "fast-forward" and merged["tip"] == head
     assert git(dv.project.root, "rev-parse", "main") == head
+    # merged: nothing beyond the base, so no second merge proposal (the passed verify is history)
+    assert [lane.state for lane in drive.lanes(dv.project.paths, "main")] == ["awaiting-build"]
     assert dv.names() == [
         "verify-started",
         "verify-failed",

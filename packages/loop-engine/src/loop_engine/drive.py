@@ -2,9 +2,9 @@
 
 - **Worktree lanes** are the windows with a ledger branch (`loops.<w>.branch`, handoff.py). Each gets a
   state, in this order: `verify-running` / `build-running` (a detached run of runs.py is in flight);
-  after a verify of the branch's current tip: `needs-fix` (failed or timeout: build a fix), `needs-rebase`
-  (stale: escalate a rebase, never merge), `ready-to-merge` (passed: propose `merge`); else
-  `ready-to-verify` (commits beyond the base) or `awaiting-build` (nothing beyond the base yet).
+  `awaiting-build` (nothing beyond the base yet, or merged); after a verify of the branch's current tip:
+  `needs-fix` (failed or timeout: build a fix), `needs-rebase` (stale: escalate a rebase, never merge),
+  `ready-to-merge` (passed: propose `merge`); else `ready-to-verify`.
 - **drive.json** (engine dir) keeps per lane the latest verify and build outcome (each once, by its run
   token) and `fix_rounds`: failed/timeout/stale verifies in a row; a pass resets it.
 - **The prompt section** `--- verify drive ---` lists the lanes with their state and the rule.
@@ -214,16 +214,16 @@ def lanes(paths: EnginePaths, base: str, panes: Sequence[str] = ()) -> list[Lane
             state = "verify-running"
         elif window in busy["build"]:
             state = "build-running"
+        elif n == 0:  # nothing beyond the base (never built, or merged): whatever verified it before
+            state = "awaiting-build"
         elif verify.get("tip") == tip and verify.get("outcome") in ("failed", "timeout"):
             state = "needs-fix"
         elif verify.get("tip") == tip and verify.get("outcome") == "stale":
             state = "needs-rebase"
         elif verify.get("tip") == tip and verify.get("outcome") == "passed":
             state = "ready-to-merge"
-        elif n > 0:
-            state = "ready-to-verify"
         else:
-            state = "awaiting-build"
+            state = "ready-to-verify"
         out.append(
             LaneDrive(
                 window=window,
