@@ -7,12 +7,14 @@ stub build runner (engine.build.cmd) commits in the worktree and prints codex --
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
 import subprocess
 import sys
 import textwrap
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -162,8 +164,13 @@ class Drive:
 
 
 @pytest.fixture
-def dv(project: Project, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Drive:
-    return Drive(project, tmp_path, monkeypatch)
+def dv(project: Project, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Drive]:
+    d = Drive(project, tmp_path, monkeypatch)
+    yield d
+    for entry in d.in_progress():  # a failed test leaves no run behind (only its own, proven by token)
+        for pid in _token_pids(str(entry.get("token"))):
+            with contextlib.suppress(OSError):
+                os.kill(pid, signal.SIGKILL)
 
 
 def _decide(*actions: dict[str, Any]) -> str:
