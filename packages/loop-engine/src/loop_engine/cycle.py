@@ -24,7 +24,7 @@ from typing import Any
 from loop_schemas import Harness, LockTimeoutError, file_lock
 
 from loop_engine import asks as asks_mod
-from loop_engine import outage, pm
+from loop_engine import drive, outage, pm
 from loop_engine import queue as q
 from loop_engine import snapshot as snapshot_mod
 from loop_engine.basics import APPROVALS, WAIT_READY_S, CycleResult, EngineError, one_line, pm_adapters
@@ -160,6 +160,7 @@ class Engine:
         return stack
 
     def _cycle(self, cycle_id: str, approval: str, trigger: str, skip_if: str | None) -> CycleResult:
+        self.executor.runs.reap()  # the verify drive's detached runs that ended: their outcomes (runs.py)
         obs = self._observe(cycle_id)
         if isinstance(obs, str):
             return CycleResult("observe-failed", cycle_id, detail=f"{obs}; no snapshot to fall back on")
@@ -177,7 +178,7 @@ class Engine:
         tasks = self._follow(cycle_id, obs)
         sync_loops(self.paths, tasks, self.events, cycle_id)
         self.thinker.ingest(obs)
-        fp = self.fleet.fingerprint(obs, tasks)
+        fp = self.fleet.fingerprint(obs, tasks) + drive.stamp(self.paths)
         skipped = self._skipped(cycle_id, fp, skip_if, retire)
         if skipped is not None:
             return skipped

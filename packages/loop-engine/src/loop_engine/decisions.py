@@ -13,6 +13,7 @@ from typing import Any
 from loop_schemas import Decision
 
 from loop_engine import asks as asks_mod
+from loop_engine import drive
 from loop_engine import policy as policy_mod
 from loop_engine import queue as q
 from loop_engine.basics import CycleResult, target_of
@@ -50,6 +51,7 @@ class Decisions:
             payload_patterns=[str(p) for p in d.payload_patterns],
             adr_dirs=adr_dirs(self.paths.project_root),
             sandboxed_text_safe=bool(self.config.model.gate.sandboxed_text_safe),
+            ledger_branches=drive.ledger_windows(self.paths),
         )
 
     def handle(
@@ -73,6 +75,9 @@ class Decisions:
                 payload = str(action.get("payload") or "")
                 action["payload"] = payload[: PAYLOAD_MAX - len(note)] + note
                 asks[str(i)] = ask_id
+        # the verify drive: a build for a lane at the fix-round cap becomes an escalate
+        cap = int(self.config.model.max_fix_rounds)
+        drive.cap_builds(actions, self.paths, cap, self.events, cycle_id=cycle_id, decision_id=decision_id)
         if self.policy_view is not None:  # [policy] rewrite disallowed harnesses, then gate both ways
             for record in policy_mod.rewrite(actions, self.policy_view):
                 self.events.emit("governance", cycle_id=cycle_id, governance=record)

@@ -12,16 +12,19 @@ from typing import Any
 
 from loop_schemas import (
     AddLaneAction,
+    BuildAction,
     Decision,
     DispatchAction,
     DropLaneAction,
     EscalateAction,
+    MergeAction,
     RepinModelAction,
     SteerAction,
+    VerifyAction,
 )
 from pydantic import ValidationError
 
-from loop_engine import outage, pm
+from loop_engine import drive, outage, pm
 from loop_engine import queue as q
 from loop_engine.asks import AskBook
 from loop_engine.basics import WAIT_READY_S, EngineError, one_line, pm_adapters, target_of
@@ -31,6 +34,7 @@ from loop_engine.gate import BASE_LANES, GateContext, adr_dirs, gate_actions
 from loop_engine.handoff import Handoffs
 from loop_engine.observe import SubstrateLike
 from loop_engine.paths import EnginePaths
+from loop_engine.runs import Runs
 from loop_engine.store import read_json, updating
 from loop_engine.tasks import TaskError, load_tasks, set_status, task_of_payload
 
@@ -78,6 +82,7 @@ class Executor:
         self.events = events
         self.asks = asks
         self.handoffs = handoffs
+        self.runs = Runs(paths, config, events)  # the verify drive's detached runs (runs.py)
 
     def execute(self, doc: dict[str, Any], indices: list[int], *, approved_by: str) -> list[dict[str, Any]]:
         """Run the chosen actions at most once each: `started` is on disk before anything is sent."""
@@ -170,6 +175,15 @@ class Executor:
             self.substrate.drop_lane(action.window, force=action.window in BASE_LANES)
         elif isinstance(action, RepinModelAction):  # [outage] only a human's approval runs it (the gate)
             outage.apply_repin(self.paths, action.harness, action.model, action.from_model, decision_id)
+        elif isinstance(action, VerifyAction):  # detached: its outcome comes in a later cycle's reap
+            self.runs.verify(action.lane)
+        elif isinstance(action, BuildAction):
+            started = self.runs.build(action.window, action.brief)
+            task_id = task_of_payload(action.brief)  # a whole task file as the brief: the lane holds it
+            if started is not None and task_id:
+                self._assign(task_id, action.window, decision_id or "-", started["started_at"])
+        elif isinstance(action, MergeAction):  # only a human's approval runs it (the gate); git, no agent
+            drive.merge(self.paths, action.lane, self.runs.base, self.events)
         elif isinstance(action, EscalateAction):
             # the human hears of it in the mailbox (the digest, the deck), through loop-mail like any mail
             subject, body = escalation_mail(action.summary, action.rationale)

@@ -4,17 +4,19 @@
   coord lane, a target that is not a plain lane name, an unknown kind, and any text that MEANS a human's
   call (see `human_only_problems`): accepting, rejecting or superseding an ADR, writing a file in the ADR
   folder, a `status:` verdict line for an ADR, marking a task done, dropping or reopening it (any
-  `loop-task done|drop|reopen`). Texts are read as a shell reads them (shellwords.read_commands) before
+  `loop-task done|drop|reopen`); a verify, build or merge aimed at a lane with no ledger branch (not a
+  worktree lane). Texts are read as a shell reads them (shellwords.read_commands) before
   they are matched, so no spelling hides the meaning.
 - destructive (runs only in `full` mode or after a human approves): any raw command (a dispatch or
   steer in command mode, add_lane with cmd or with a non-agent harness), text pasted into a pane that
   does not run an AI agent (a bare shell, a command, a dead pane, a lane we cannot see) — such text IS a
   command —, an add_lane with auto-approve, drop_lane of a base lane, anything over the `destructive`
-  caps, a payload with control characters (they could end a bracketed paste) or matching a payload pattern.
-  An escalation is always destructive, and only a human's approval runs it, in every mode, `full` too
-  (it asks a human: a cycle never answers it on the human's behalf).
+  caps, a payload with control characters (they could end a bracketed paste) or matching a payload pattern,
+  and every merge. An escalation and a merge are always destructive, and only a human's approval runs
+  them, in every mode, `full` too (HUMAN_APPROVAL_KINDS: an escalation asks a human, so a cycle never
+  answers it on the human's behalf).
 - safe: everything else (text to an idle-able agent lane, an agent lane added without auto-approve,
-  a worker lane dropped, stop).
+  a worker lane dropped, stop, a verify or a build of a worktree lane).
 
 The classification only ever moves an action UP (safe → destructive → blocked): no field of an action
 and no context can make a destructive shape safe -- with one exception a human switches on in the config,
@@ -52,9 +54,23 @@ LANE_NAME_RE = re.compile(r"[A-Za-z][A-Za-z0-9_-]*")  # fullmatch: `$` would acc
 # paste early and turn the rest of the payload into keystrokes.
 CONTROL_RE = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
 COORD = "coord"
-KINDS = ("dispatch", "add_lane", "drop_lane", "steer", "stop", "escalate", "repin_model")
+KINDS = (
+    "dispatch",
+    "add_lane",
+    "drop_lane",
+    "steer",
+    "stop",
+    "escalate",
+    "repin_model",
+    "verify",
+    "build",
+    "merge",
+)
 # Kinds only a human's approval runs: never a cycle, whatever the approval mode (see `runnable`).
-HUMAN_APPROVAL_KINDS = frozenset({"repin_model", "escalate"})
+HUMAN_APPROVAL_KINDS = frozenset({"repin_model", "escalate", "merge"})
+# The verify drive's kinds (contract-later §10): aimed at a worktree lane (a ledger branch), no pane needed.
+DRIVE_KINDS = frozenset({"verify", "build", "merge"})
+WINDOW_NAME_RE = re.compile(r"[A-Za-z][A-Za-z0-9_-]+")  # fullmatch (the decision model's WINDOW_PATTERN)
 # Every text of an action the engine sends anywhere (a pane, loop-tmux's argv, a window option).
 SENT_FIELDS = ("payload", "brief", "cmd", "model", "role")
 
@@ -117,6 +133,8 @@ class GateContext:
     adr_dirs: tuple[str, ...] = ("docs/adr",)
     tasks_dir: str = "tasks"
     sandboxed_text_safe: bool = False  # engine.gate.sandboxed_text_safe (see the module docstring)
+    # the windows with a ledger branch (worktree lanes); None: not known here (the executor checks itself)
+    ledger_branches: frozenset[str] | None = None
 
 
 @dataclass(frozen=True)
@@ -487,7 +505,13 @@ def gate_actions(actions: Sequence[Any], ctx: GateContext) -> list[GateVerdict]:
         for text in texts:
             for problem in human_only_problems(text, ctx):
                 v.raise_to("blocked", problem)
-        target = _text(_get(action, "lane") if kind in ("dispatch", "steer") else _get(action, "window"))
+        target = _text(
+            _get(action, "lane")
+            if kind in ("dispatch", "steer", "verify", "merge")
+            else _get(action, "window")
+        )
+        if kind in DRIVE_KINDS:
+            _drive_target(v, kind, target, ctx)
         if kind in ("dispatch", "steer", "add_lane", "drop_lane"):
             if not target or _is_coord(target):
                 v.raise_to("blocked", "aimed at the coord lane" if target else "no target lane")
@@ -544,6 +568,21 @@ def gate_actions(actions: Sequence[Any], ctx: GateContext) -> list[GateVerdict]:
                 v.raise_to("destructive", f"drops {target!r}, a base lane or one we cannot see")
         verdicts.append(v.freeze())
     return verdicts
+
+
+def _drive_target(v: _Verdict, kind: str, target: str, ctx: GateContext) -> None:
+    """verify / build / merge: a plain lane name, not coord, with a ledger branch (it may have no pane);
+    a merge is always destructive (only a human's approval runs it: HUMAN_APPROVAL_KINDS)."""
+    if not target or _is_coord(target):
+        v.raise_to("blocked", "aimed at the coord lane" if target else "no target lane")
+    elif not WINDOW_NAME_RE.fullmatch(target):
+        v.raise_to("blocked", f"target {target!r} is not a plain lane name")
+    elif ctx.ledger_branches is not None and target not in ctx.ledger_branches:
+        v.raise_to(
+            "blocked", f"lane {target!r} has no ledger branch (not a worktree lane): nothing to {kind}"
+        )
+    if kind == "merge":
+        v.raise_to("destructive", "merges a lane's branch into the base: only a human's approval runs it")
 
 
 def runnable(gate: str, approval: str, kind: str | None = None) -> bool:

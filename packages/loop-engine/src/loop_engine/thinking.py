@@ -18,7 +18,7 @@ from typing import Any, Protocol
 from loop_schemas import Decision, DecisionParseError, atomic_write, parse_decision_block, read_project_text
 from loop_schemas.fsread import WIKI_CAP
 
-from loop_engine import builtin, outage
+from loop_engine import builtin, drive, outage
 from loop_engine import policy as policy_mod
 from loop_engine.asks import AskBook
 from loop_engine.basics import one_line
@@ -190,9 +190,22 @@ class Thinker:
             + "\n"
             + spotlight("engine-observation", "\n".join(lines), token)
             + ("\n" + policy_mod.prompt_block(self.policy_view) if self.policy_view is not None else "")
+            + self._drive_block(obs, token)
             + "\n"
             + ANSWER_NOW
         )
+
+    def _drive(self, obs: Observation) -> list[drive.LaneDrive]:
+        return drive.lanes(self.paths, str(self.config.model.verify.base), sorted(obs.lanes))
+
+    def _drive_block(self, obs: Observation, token: str) -> str:
+        """The `--- verify drive ---` section ('' without worktree lanes); the lanes are data."""
+        block = drive.prompt_block(
+            self._drive(obs),
+            int(self.config.model.max_fix_rounds),
+            lambda name, text: spotlight(name, text, token),
+        )
+        return "\n" + block if block else ""
 
     def run_oneshot(
         self, harness: str, prompt: str, timeout: float, transcript: Path, *, ingest: bool = False
@@ -413,14 +426,19 @@ class Thinker:
         assignments: dict[str, Any] = read_json(self.paths.assignments, {})
         open_lanes = {str(v.get("lane")) for v in self.asks.all().values() if v.get("state") == "open"}
         uncertain = {str(u.get("task")) for u in read_uncertain(self.paths) if u.get("task")}
-        return builtin.decide(
-            builtin.BuiltinInput(
-                observation=obs,
-                tasks=tasks,
-                assignments=assignments,
-                open_ask_lanes=open_lanes,
-                uncertain_tasks=uncertain,
-                max_dispatches=int(self.config.model.destructive.max_dispatches_per_cycle),
-                project_root=self.paths.project_root,
-            )
+        inp = builtin.BuiltinInput(
+            observation=obs,
+            tasks=tasks,
+            assignments=assignments,
+            open_ask_lanes=open_lanes,
+            uncertain_tasks=uncertain,
+            max_dispatches=int(self.config.model.destructive.max_dispatches_per_cycle),
+            project_root=self.paths.project_root,
+            drive=self._drive(obs),
         )
+        text = builtin.decide(inp)
+        # the drive's states it answered: proposed once each (a rejected merge is not proposed again)
+        drive.mark_answered(
+            self.paths, {lane.window: lane.signature for lane, _ in builtin.drive_actions(inp)}
+        )
+        return text

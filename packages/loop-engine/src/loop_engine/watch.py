@@ -1,11 +1,12 @@
 """The watch daemon: a pid-file singleton that polls cheaply and runs a cycle only when something changed.
 
 Triggers: the checkpoint interval, a new pending message (an ask reply among them), a lane going
-working → idle, a change of the state file, and `cycle-now`. Triggers are debounced by
-min_cycle_interval_s (cycle-now and ask replies skip the debounce). A cycle whose observation is
-unchanged since the last brain call skips the brain, so an idle fleet costs zero brain calls; a lane
-going working → idle (and cycle-now) always asks the brain, since the work it finished shows in no
-status.
+working → idle, a change of the state file, `cycle-now`, and `drive-pending` (a detached verify or build
+run ended: runs.finished_waiting; the cycle reaps its outcome and the brain is asked). Triggers are
+debounced by min_cycle_interval_s (cycle-now and ask replies skip the debounce). A cycle whose
+observation is unchanged since the last brain call skips the brain, so an idle fleet costs zero brain
+calls; a lane going working → idle (and cycle-now, and drive-pending) always asks the brain, since the
+work it finished shows in no status.
 
 Singleton: daemon.lock is flock'ed for the daemon's whole life, and daemon.pid records its pid, start
 time and the installed code's stamp; its mtime is the heartbeat (touched at every poll). At boot the
@@ -439,6 +440,7 @@ class Daemon:
     def _loop(self) -> None:
         from loop_engine import asks as asks_mod
         from loop_engine.cycle import EngineError
+        from loop_engine.runs import finished_waiting
 
         engine = self.engine_factory(self.stopping.is_set)
         last_cycle = 0.0
@@ -472,6 +474,8 @@ class Daemon:
                     self.paths.cycle_now.unlink()
                 reasons.add("cycle-now")
                 urgent = True
+            if finished_waiting(self.paths):  # a verify / build run ended: its outcome drives the next step
+                reasons.add("drive-pending")
             if now - last_cycle >= float(cfg.checkpoint_interval_s):
                 reasons.add("interval")
             debounced = now - last_cycle >= float(cfg.min_cycle_interval_s)
@@ -480,7 +484,7 @@ class Daemon:
                 # a lane that finished work is news the observation's fingerprint cannot see (its
                 # status is back where it was at the last brain call): the brain is asked, as for
                 # cycle-now
-                forced = bool(reasons & {"cycle-now", "lane-idle"})
+                forced = bool(reasons & {"cycle-now", "lane-idle", "drive-pending"})
                 keep: set[str] = set()
                 try:
                     engine = self.engine_factory(self.stopping.is_set)

@@ -93,6 +93,31 @@ class RepinModelAction(_Action):
     from_model: Annotated[str, Field(max_length=200)] | None = None
 
 
+class VerifyAction(_Action):
+    """Verify a worktree lane's branch headless (`loop-verify`, detached; contract-later §10): the lane
+    needs a ledger branch, not a pane."""
+
+    kind: Literal["verify"]
+    lane: Annotated[str, Field(pattern=WINDOW_PATTERN, max_length=64)]
+
+
+class BuildAction(_Action):
+    """Build on a worktree lane's branch headless (a one-shot agent run in its worktree, detached): the
+    brief is the agent's task; the engine wraps it with rules (no merge, push, reinstall, branch switch)."""
+
+    kind: Literal["build"]
+    window: Annotated[str, Field(pattern=WINDOW_PATTERN, max_length=64)]
+    brief: Annotated[str, Field(min_length=1, max_length=MAX_PAYLOAD)]
+
+
+class MergeAction(_Action):
+    """Merge a lane's verified branch into the base in the main checkout (beyond the original): always
+    destructive, run only by a human's approval, by the engine itself (fast-forward, else a merge commit)."""
+
+    kind: Literal["merge"]
+    lane: Annotated[str, Field(pattern=WINDOW_PATTERN, max_length=64)]
+
+
 class StopAction(_Action):
     kind: Literal["stop"]
 
@@ -109,7 +134,10 @@ Action = Annotated[
     | SteerAction
     | StopAction
     | EscalateAction
-    | RepinModelAction,
+    | RepinModelAction
+    | VerifyAction
+    | BuildAction
+    | MergeAction,
     Field(discriminator="kind"),
 ]
 
@@ -151,7 +179,19 @@ def _first_error(exc: ValidationError) -> str:
     loc = ".".join(
         str(p)
         for p in err.get("loc", ())
-        if p not in ("dispatch", "add_lane", "drop_lane", "steer", "stop", "escalate", "repin_model")
+        if p
+        not in (
+            "dispatch",
+            "add_lane",
+            "drop_lane",
+            "steer",
+            "stop",
+            "escalate",
+            "repin_model",
+            "verify",
+            "build",
+            "merge",
+        )
     )
     msg = str(err.get("msg", "invalid")).replace("Value error, ", "")
     more = len(exc.errors()) - 1

@@ -46,6 +46,12 @@ def sent_text(action: Mapping[str, Any]) -> str:
     if kind == "repin_model":
         was = action.get("from_model") or "(the configured model)"
         return f"re-pin harness {action.get('harness')}: {was} -> {action.get('model')}"
+    if kind == "build":
+        return str(action.get("brief") or "")
+    if kind == "verify":
+        return f"verify lane {action.get('lane')}'s branch (loop-verify, headless)"
+    if kind == "merge":
+        return f"merge lane {action.get('lane')}'s verified branch into the base (the engine runs git)"
     return ""
 
 

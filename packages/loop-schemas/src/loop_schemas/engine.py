@@ -107,6 +107,23 @@ KNOWN_EVENTS = (
     "handoff-recovery",
     "handoff-acked",
     "integration-lane-recommended",
+    # the verify drive (loop_schemas.drive)
+    "verify-started",
+    "verify-skip",
+    "verify-passed",
+    "verify-failed",
+    "verify-stale",
+    "verify-timeout",
+    "build-started",
+    "build-skip",
+    "build-done",
+    "build-failed",
+    "build-timeout",
+    "build-usage",
+    "fix-round-cap",
+    "merge-done",
+    "merge-refused",
+    "run-orphan",
 )
 
 

@@ -13,6 +13,7 @@ from loop_schemas.brain_usage import BrainUsageEvent
 from loop_schemas.decision import Decision
 from loop_schemas.deck import LoopOverview
 from loop_schemas.digest import Digest
+from loop_schemas.drive import BuildMarker, DriveEvent, VerifyMarker
 from loop_schemas.engine import (
     ApproveResult,
     CycleResult,
@@ -66,6 +67,9 @@ SCHEMA_MODELS: dict[str, type[BaseModel]] = {
     "pending-decision": PendingDecision,
     "engine-event": EngineEvent,
     "handoff-event": HandoffEvent,
+    "drive-event": DriveEvent,
+    "engine-verify-in-progress": VerifyMarker,
+    "engine-build-in-progress": BuildMarker,
     "pm-adapter-list": AdapterList,
     "adr-list": AdrList,
     "resolved-lane-config": ResolvedLaneConfig,

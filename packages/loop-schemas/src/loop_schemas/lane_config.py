@@ -203,7 +203,8 @@ class CheckpointConfig(BaseModel):
 
 
 class VerifyConfig(BaseModel):
-    """`engine.verify` (added with loop-verify): its gate command and timeouts."""
+    """`engine.verify`: loop-verify's gate and timeouts, and the engine's detached `verify` runs
+    (contract-later §10)."""
 
     model_config = ConfigDict(defer_build=True, extra="allow")
 
@@ -213,6 +214,11 @@ class VerifyConfig(BaseModel):
     or an argv list = that command; "" or [] = no gate."""
     gate_timeout_s: Seconds = 900
     lens_timeout_s: Seconds = 300
+    base: Annotated[str, Field(min_length=1, max_length=200, pattern=r"^[A-Za-z0-9][A-Za-z0-9._/-]*$")] = (
+        "main"
+    )
+    """The branch a lane's branch is verified against and merged into (in the main checkout)."""
+    timeout_s: Seconds = 2400
 
 
 Rate = Annotated[float, Field(ge=0, allow_inf_nan=False)]
@@ -229,6 +235,18 @@ class CodexPricing(BaseModel):
     cached: Rate | None = None
     output: Rate | None = None
     long_context_threshold: int = 272000
+
+
+class BuildConfig(BaseModel):
+    """`engine.build`: the engine's detached `build` runs (contract-later §10)."""
+
+    model_config = ConfigDict(defer_build=True, extra="allow")
+
+    cmd: Annotated[list[Annotated[str, Field(min_length=1)]], Field(min_length=1)] | None = None
+    """The build runner as an argv list; `{worktree}` and `{brief}` are replaced inside its elements (the
+    brief is one argv element, never shell text; appended when no element names it). None: `codex exec
+    --json --dangerously-bypass-approvals-and-sandbox --cd {worktree} {brief}`."""
+    timeout_s: Seconds = 1500
 
 
 class EngineConfig(BaseModel):
@@ -256,9 +274,11 @@ class EngineConfig(BaseModel):
     target_lane_utilization: Annotated[float, Field(ge=0, le=1)] = 0.0
     """The share of lanes the loop aims to keep working (accepted only)."""
     max_fix_rounds: Annotated[int, Field(ge=0)] = 2
-    """Fix rounds after a failed verify before escalating (accepted only)."""
+    """After this many failed/timeout/stale verifies of a lane in a row, a proposed `build` becomes an
+    `escalate` (event `fix-round-cap`); a passed verify resets the count."""
     verify: VerifyConfig = Field(default_factory=VerifyConfig)
-    """loop-verify's gate and timeouts."""
+    """loop-verify's gate and timeouts; the engine's verify runs (base, timeout)."""
+    build: BuildConfig = Field(default_factory=BuildConfig)
 
     def unknown_keys(self) -> list[str]:
         """Dotted names of keys the model does not know (kept, but worth a warning)."""
@@ -275,6 +295,7 @@ class EngineConfig(BaseModel):
             "checkpoint",
             "verify",
             "codex_pricing",
+            "build",
         ):
             sub = getattr(self, name)
             out.extend(f"engine.{name}.{k}" for k in ((sub.model_extra if sub is not None else None) or {}))
