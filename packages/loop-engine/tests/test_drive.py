@@ -665,10 +665,16 @@ def test_the_build_argv_keeps_the_brief_one_element_and_never_a_shell_string() -
 
 
 def test_codex_usage_sums_turns_or_reads_an_older_token_count_and_is_priced(tmp_path: Path) -> None:
+    """A build's usage is counted and priced as a codex brain call's (loop_engine.usage: one truth)."""
     log = tmp_path / "codex.log"
     turn = {
         "type": "turn.completed",
-        "usage": {"input_tokens": 1000, "cached_input_tokens": 200, "output_tokens": 10},
+        "usage": {
+            "input_tokens": 1000,
+            "cached_input_tokens": 200,
+            "output_tokens": 10,
+            "reasoning_output_tokens": 4,
+        },
     }
     log.write_text(
         "not json\n"
@@ -679,28 +685,26 @@ def test_codex_usage_sums_turns_or_reads_an_older_token_count_and_is_priced(tmp_
         + json.dumps(turn)
         + "\n{broken\n"
     )
-    usage = runs.codex_usage(log)
+    usage = runs.codex_usage(log, {"input": 1.0, "cached": 0.1, "output": 10.0})
     assert usage is not None
-    assert (usage["input_tokens"], usage["cached_input_tokens"], usage["output_tokens"]) == (2000, 400, 20)
-    assert usage["model"] == "gpt-5-codex"
-    priced = runs.price(usage, {"gpt-5-codex": {"input": 1.0, "cached_input": 0.1, "output": 10.0}})
-    assert priced["cost_source"] == "engine.codex_pricing"
-    assert priced["cost_usd"] == pytest.approx((1600 * 1.0 + 400 * 0.1 + 20 * 10.0) / 1e6)
-    assert runs.price(usage, None) | {"cost_usd": None} == {
-        **usage,
-        "cost_source": "unpriced",
-        "cost_usd": None,
-    }
+    # reasoning is inside output_tokens: 20, not 28
+    assert (usage.input_tokens, usage.cache_read_input_tokens, usage.output_tokens, usage.total_tokens) == (
+        2000,
+        400,
+        20,
+        2020,
+    )
+    assert (usage.model, usage.usage_source, usage.cost_source) == ("gpt-5-codex", "codex-json", "computed")
+    assert usage.cost_usd == pytest.approx((1600 * 1.0 + 400 * 0.1 + 20 * 10.0) / 1e6)
+    unpriced = runs.codex_usage(log, {})
+    assert unpriced is not None
+    assert (unpriced.cost_source, unpriced.cost_usd, unpriced.total_tokens) == ("unpriced", None, 2020)
     old = tmp_path / "old.log"
     info = {"total_token_usage": {"input_tokens": 5, "cached_input_tokens": 0, "output_tokens": 7}}
     old.write_text(json.dumps({"id": "0", "msg": {"type": "token_count", "info": info}}) + "\n")
-    assert runs.codex_usage(old) == {
-        "input_tokens": 5,
-        "cached_input_tokens": 0,
-        "output_tokens": 7,
-        "reasoning_output_tokens": 0,
-        "model": None,
-    }
+    older = runs.codex_usage(old, None)
+    assert older is not None
+    assert (older.input_tokens, older.output_tokens, older.total_tokens, older.model) == (5, 7, 12, None)
     (tmp_path / "none.log").write_text("plain text\n")
-    assert runs.codex_usage(tmp_path / "none.log") is None
-    assert runs.codex_usage(tmp_path / "missing.log") is None
+    assert runs.codex_usage(tmp_path / "none.log", None) is None
+    assert runs.codex_usage(tmp_path / "missing.log", None) is None

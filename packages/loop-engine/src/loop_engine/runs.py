@@ -32,6 +32,7 @@ import secrets
 import subprocess
 import sys
 import time
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -39,11 +40,13 @@ from loop_schemas import atomic_write, file_lock, read_project_text
 from loop_schemas.fsread import ENGINE_CAP
 
 from loop_engine import drive
+from loop_engine import usage as usage_mod
 from loop_engine.basics import EngineError
 from loop_engine.brain import CHILD_TOKEN_ENV, _proven, _signal_all, _wait_gone, process_alive, process_start
 from loop_engine.config import EffectiveConfig
 from loop_engine.events import EventLog, iso, parse_iso, utcnow
 from loop_engine.paths import EnginePaths
+from loop_engine.usage import Usage
 
 REAP_GRACE_S = 60  # the wrapper stops its runner at the timeout; the engine steps in this much later
 REPORT_CAP = 4 * 1024 * 1024
@@ -360,15 +363,11 @@ class Runs:
             "log": entry.get("log"),
         }
         self.events.emit(f"build-{outcome}", **event)
-        usage = codex_usage(Path(str(entry.get("log"))))
+        pricing = self.config.model.codex_pricing
+        rates = pricing.model_dump(exclude_none=True) if pricing is not None else {}
+        usage = codex_usage(Path(str(entry.get("log"))), rates)
         if usage is not None:
-            self.events.emit(
-                "build-usage",
-                window=window,
-                branch=entry.get("branch"),
-                usage_source="codex-json",
-                **price(usage, self.config.model.codex_pricing),
-            )
+            self.events.emit("build-usage", window=window, branch=entry.get("branch"), **usage.fields())
         return {"kind": "build", "outcome": outcome, **event}
 
 
@@ -402,19 +401,19 @@ def finished_waiting(paths: EnginePaths) -> bool:
 
 
 # ---------------------------------------------------------------------------- codex usage
-_USAGE_KEYS = ("input_tokens", "cached_input_tokens", "output_tokens", "reasoning_output_tokens")
 _MODEL_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:/@+-]{0,99}$")
 
 
-def codex_usage(log: Path) -> dict[str, Any] | None:
-    """Token usage from a `codex exec --json` log: the sum of its `turn.completed` usages (or, from an
-    older codex, the last `token_count` total); None when the log holds none."""
+def codex_usage(log: Path, pricing: dict[str, Any] | None) -> Usage | None:
+    """A build's usage from its `codex exec --json` log, counted and priced exactly as a codex brain call
+    is (loop_engine.usage.codex_usage: the `turn.completed` usages summed, engine.codex_pricing): from an
+    older codex that prints no turn usage, its last `token_count` total counts as the one turn. None when
+    the log holds no usage at all."""
     try:
         text = read_project_text(log, 64 * 1024 * 1024)
     except (OSError, UnicodeDecodeError):
         return None
-    turns: dict[str, int] = dict.fromkeys(_USAGE_KEYS, 0)
-    seen = False
+    turns: list[dict[str, Any]] = []
     last_total: dict[str, Any] | None = None
     model: str | None = None
     for line in text.splitlines():
@@ -430,40 +429,15 @@ def codex_usage(log: Path) -> dict[str, Any] | None:
             model = doc["model"]
         usage = doc.get("usage")
         if doc.get("type") == "turn.completed" and isinstance(usage, dict):
-            seen = True
-            for key in _USAGE_KEYS:
-                value = usage.get(key)
-                turns[key] += value if isinstance(value, int) and value >= 0 else 0
+            turns.append(usage)
         msg = doc.get("msg")
         if isinstance(msg, dict) and msg.get("type") == "token_count":
             info = msg.get("info")
             total = info.get("total_token_usage") if isinstance(info, dict) else None
             if isinstance(total, dict):
                 last_total = total
-    if not seen and last_total is not None:
-        seen = True
-        for key in _USAGE_KEYS:
-            value = last_total.get(key)
-            turns[key] = value if isinstance(value, int) and value >= 0 else 0
-    if not seen:
+    if not turns and last_total is not None:
+        turns = [last_total]
+    if not turns:
         return None
-    return {**turns, "model": model}
-
-
-def price(usage: dict[str, Any], pricing: dict[str, Any] | None) -> dict[str, Any]:
-    """The usage with its cost: from engine.codex_pricing ({input, cached_input, output} USD per million
-    tokens, flat or under the model's name) when it prices the model; else cost_usd null, `unpriced`."""
-    table: dict[str, Any] = pricing or {}
-    model = usage.get("model")
-    named = table.get(model) if isinstance(model, str) else None
-    rates: dict[str, Any] = named if isinstance(named, dict) else table
-    keys = ("input", "cached_input", "output")
-    if not all(isinstance(rates.get(k), (int, float)) and not isinstance(rates.get(k), bool) for k in keys):
-        return {**usage, "cost_source": "unpriced", "cost_usd": None}
-    fresh = max(0, int(usage["input_tokens"]) - int(usage["cached_input_tokens"]))
-    cost = (
-        fresh * float(rates["input"])
-        + int(usage["cached_input_tokens"]) * float(rates["cached_input"])
-        + int(usage["output_tokens"]) * float(rates["output"])
-    ) / 1_000_000
-    return {**usage, "cost_source": "engine.codex_pricing", "cost_usd": round(cost, 6)}
+    return replace(usage_mod.codex_usage(turns, pricing), model=model)
