@@ -187,6 +187,21 @@ def _valid(events: list[dict[str, Any]]) -> list[dict[str, Any]]:
 # ------------------------------------------------------------------ the whole drive, built-in brain
 
 
+def _escalated(dv: Drive, engine: Any) -> dict[str, Any]:
+    """The drive's escalation waits for a human in every mode (an escalate is never run by a cycle):
+    it is queued, destructive; the human approves it, and only then is the `escalation` event recorded."""
+    pending = json.loads(dv.project.paths.pending.read_text())
+    kinds = [a["kind"] for a in pending["decision"]["actions"]]
+    assert "escalate" in kinds, kinds
+    i = kinds.index("escalate")
+    assert pending["gates"][i]["gate_class"] == "destructive" and pending["gates"][i]["state"] == "queued"
+    assert not dv.project.events("escalation")
+    engine.approve(pending["id"])
+    (escalation,) = dv.project.events("escalation")
+    assert escalation["summary"] == pending["decision"]["actions"][i]["summary"]
+    return dict(escalation)
+
+
 def test_fail_then_fix_then_pass_then_merge_proposed_approved_and_fast_forwarded(dv: Drive) -> None:
     tip = dv.commit_in_lane()
     dv.plan_verify("fail", gate=False)
@@ -305,11 +320,11 @@ def test_a_stale_verify_escalates_a_rebase_and_never_proposes_a_merge(dv: Drive)
     engine.cycle()
     (stale,) = _valid(dv.project.events("verify-stale"))
     assert "rebase" in stale["reason"]
-    (escalation,) = dv.project.events("escalation")
+    escalation = _escalated(dv, engine)
     assert "rebase" in escalation["summary"] and "w1" in escalation["summary"]
     assert not dv.project.paths.pending.exists()
     engine.cycle()  # answered once: the same state is not escalated again
-    assert len(dv.project.events("escalation")) == 1
+    assert len(dv.project.events("escalation")) == 1 and not dv.project.paths.pending.exists()
 
 
 def test_after_max_fix_rounds_a_proposed_build_becomes_an_escalation_and_a_pass_resets(dv: Drive) -> None:
@@ -324,7 +339,7 @@ def test_after_max_fix_rounds_a_proposed_build_becomes_an_escalation_and_a_pass_
     (cap,) = _valid(dv.project.events("fix-round-cap"))
     assert cap["window"] == "w1" and cap["rounds"] == 1 and cap["max_fix_rounds"] == 1
     assert not dv.project.events("build-started")
-    (escalation,) = dv.project.events("escalation")
+    escalation = _escalated(dv, engine)
     assert "max_fix_rounds" in escalation["summary"]
     # a human commits a fix on the branch; it passes: the count resets and builds are no longer capped
     dv.plan_verify("pass")
@@ -633,7 +648,7 @@ def test_a_lane_with_a_pane_gets_no_headless_build_and_a_failed_build_is_escalat
     engine.cycle()
     (failed,) = dv.project.events("build-failed")
     assert failed["reason"] == "the runner exited 0 but made no commit"
-    (escalation,) = dv.project.events("escalation")
+    escalation = _escalated(dv, engine)
     assert "build failed" in escalation["summary"]
 
 
