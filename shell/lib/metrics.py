@@ -512,19 +512,19 @@ class EventScan:
             c["decisions_7d"] += 1
             if day is not None:
                 day["decisions"] += 1
-        elif kind == "escalate":
+        elif kind in ("escalate", "escalation"):  # the original's name, this engine's
             c["escalations_7d"] += 1
-        elif kind == "action":
-            lane = rec.get("lane")
+        elif kind in ("action", "action-done"):  # this engine's action-done names its lane `target`
+            lane = rec.get("lane") if kind == "action" else rec.get("target")
             if isinstance(lane, str):
                 lane = "_".join(lane.split())
                 if lane:
                     self.lanes[lane] = self.lanes.get(lane, 0) + 1
             if rec.get("kind") == "stop":
                 c["stops_7d"] += 1
-        elif kind == "ingest-timeout":
+        elif kind == "ingest-timeout" or (kind == "ingest-failed" and rec.get("failure_class") == "timeout"):
             c["ingest_timeouts_7d"] += 1
-        elif kind == "ingest-done":
+        elif kind in ("ingest-done", "ingest-headless-done", "ingest-nudged"):  # the original's, this engine's
             c["ingests_7d"] += 1
         elif kind == "brain-call":
             c["brain_calls_7d"] += 1

@@ -120,6 +120,8 @@ class Decisions:
                     suspect[0], cycle_id, decision_id, suspect[1], fp, True, summary, reason=why
                 )
             q.archive(self.paths, doc, "noop")
+            for i, a in enumerate(actions):  # the stop is obeyed: one `action` each (loop-metrics' stops)
+                self.events.emit("action", decision_id=decision_id, index=i, kind=a.get("kind"), lane=None)
             self.events.emit("decision-noop", cycle_id=cycle_id, decision_id=decision_id)
             return CycleResult(
                 "noop", cycle_id, decision_id, "nothing to do (stop)", fp, True, summary, reason=why
@@ -176,6 +178,14 @@ class Decisions:
                     approval=approval,
                 )
             by = f"policy ({approval})"
+            if now_idx:  # the engine decided these alone: loop-metrics' autonomy counts them
+                self.events.emit(
+                    "decision-approved",
+                    decision_id=decision_id,
+                    indices=now_idx,
+                    decided_by="engine",
+                    approval=approval,
+                )
             outcomes = self.executor.execute(doc, now_idx, approved_by=by) if now_idx else []
             if queued:
                 if now_idx:  # what ran changed its gates' states; with nothing run the file is current

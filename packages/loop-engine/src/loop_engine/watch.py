@@ -455,6 +455,10 @@ class Daemon:
             poll_s = max(0.2, float(cfg.poll_interval_s))
             now = time.monotonic()
             cur = self._poll(engine)
+            # each message seen arriving (at start: each one pending), by name: loop-metrics counts the
+            # unsolicited steers among them (a restart names the still-pending ones again; it counts names)
+            for name in sorted(cur.mail if prev is None else cur.mail - prev.mail):
+                engine.events.emit("mailbox-new", file=name)
             if prev is not None:
                 new_mail = cur.mail - prev.mail
                 if new_mail:

@@ -56,6 +56,8 @@ KNOWN_EVENTS = (
     "action-blocked",
     "action-started",
     "action-done",
+    "action",
+    "mailbox-new",
     "action-failed",
     "action-uncertain",
     "action-abandoned",
