@@ -524,7 +524,7 @@ class EventScan:
                 c["stops_7d"] += 1
         elif kind == "ingest-timeout" or (kind == "ingest-failed" and rec.get("failure_class") == "timeout"):
             c["ingest_timeouts_7d"] += 1
-        elif kind in ("ingest-done", "ingest-headless-done", "ingest-nudged"):  # the original's, this engine's
+        elif kind in ("ingest-done", "ingest-headless-done", "ingest-nudged"):  # the original's, ours
             c["ingests_7d"] += 1
         elif kind == "brain-call":
             c["brain_calls_7d"] += 1

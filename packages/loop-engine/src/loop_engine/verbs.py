@@ -82,7 +82,9 @@ class HumanGate:
             for i in indices:
                 doc["gates"][i]["state"] = "running"
             q.write_pending(self.paths, doc)
-            self.events.emit("decision-approved", decision_id=decision_id, indices=indices, decided_by="human")
+            self.events.emit(
+                "decision-approved", decision_id=decision_id, indices=indices, decided_by="human"
+            )
             outcomes = self.executor.execute(doc, indices, approved_by="human")
             q.archive(self.paths, doc, "approved", outcomes=outcomes)
             q.clear_pending(self.paths)
