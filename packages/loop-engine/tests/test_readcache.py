@@ -238,3 +238,42 @@ def test_the_state_verdict_follows_the_state_file(tmp_path: Path) -> None:
     problem = verdict()
     assert problem is not None and problem.startswith("the state file cannot be used")
     assert verdict() == problem
+
+
+def effective(root: Path) -> config_mod.EffectiveConfig:
+    cache = ReadCache(root / ".loop")
+    out = config_mod.load_cached(root, cache)
+    cache.save()
+    return out
+
+
+@pytest.mark.parametrize("text", CONFIGS)
+def test_the_engine_config_from_the_cache_is_a_fresh_load(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, text: str
+) -> None:
+    """The engine's config (`once`, approve, every daemon cycle) is built from the cached facts: the same
+    model, source, sources, warnings and overrides as a fresh load, without reading the lane-config."""
+    make(tmp_path, text)
+    monkeypatch.setenv("LOOP_ENGINE_POLL_INTERVAL_S", "3")
+    fresh = config_mod.load(tmp_path)
+    assert effective(tmp_path) == fresh  # the miss: loaded once, kept
+
+    def no_load(_root: Path) -> Any:
+        raise AssertionError("the config was loaded again: the cache missed")
+
+    with monkeypatch.context() as m:
+        m.setattr(config_mod, "load", no_load)
+        hit = effective(tmp_path)
+    assert hit == fresh
+    assert hit.model.unknown_keys() == fresh.model.unknown_keys()
+    assert hit.as_dict() == fresh.as_dict()
+
+
+def test_a_cached_dump_the_model_refuses_loads_the_file(tmp_path: Path) -> None:
+    make(tmp_path, "engine:\n  approval_mode: auto\n")
+    effective(tmp_path)
+    file = tmp_path / ".loop" / "cache" / readcache.CACHE_NAME
+    doc = json.loads(file.read_text())
+    doc["entries"]["config"]["value"]["engine"]["approval_mode"] = "sometimes"
+    file.write_text(json.dumps(doc))
+    assert effective(tmp_path).approval_mode == "auto"

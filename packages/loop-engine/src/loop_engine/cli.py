@@ -136,10 +136,17 @@ class Ctx:
             raise click.ClickException(str(exc)) from None
 
     def engine(self, abort: Any = None) -> Engine:
+        from loop_engine import config as config_mod
         from loop_engine.cycle import Engine
         from loop_engine.observe import SubstrateUnavailableError, make_substrate
+        from loop_engine.readcache import ReadCache
 
-        cfg = self.config()
+        reads = ReadCache(self.paths.loop_dir)
+        try:
+            cfg = config_mod.load_cached(self.paths.project_root, reads)
+        except config_mod.ConfigError as exc:
+            raise click.ClickException(str(exc)) from None
+        reads.save()
         for warning in cfg.warnings:
             click.echo(f"loop-engine: warning: {warning}", err=True)
         try:

@@ -205,12 +205,17 @@ def load(project_root: Path) -> EffectiveConfig:
     )
 
 
-def load_facts(project_root: Path, cache: ReadCache) -> ConfigFacts:
+def load_facts(
+    project_root: Path, cache: ReadCache, loaded: list[EffectiveConfig] | None = None
+) -> ConfigFacts:
     """load(project_root).facts(), from `cache` while the files it reads (the lane-config, its host
-    overlay) and the folders it looks for them in are unchanged, and INPUT_ENV reads the same."""
+    overlay) and the folders it looks for them in are unchanged, and INPUT_ENV reads the same. When the
+    config had to be loaded, the EffectiveConfig is appended to `loaded`."""
 
     def compute() -> tuple[ConfigFacts, list[Path]]:
         cfg = load(project_root)
+        if loaded is not None:
+            loaded.append(cfg)
         # the candidates (a lane-config created where there was none), the files read, and the folder a
         # host overlay is looked for in (one created beside the lane-config moves its mtime)
         folders = [cfg.source.parent] if cfg.source else []
@@ -219,3 +224,27 @@ def load_facts(project_root: Path, cache: ReadCache) -> ConfigFacts:
     # the overlay's host is the machine's name (socket.gethostname(), which is uname's nodename)
     host = {"host": os.uname().nodename}
     return cache.verdict("config", INPUT_ENV, compute, ConfigFacts.from_json, ConfigFacts.as_json, also=host)
+
+
+def load_cached(project_root: Path, cache: ReadCache) -> EffectiveConfig:
+    """load(project_root), its model validated from the cached facts (load_facts) while the lane-config
+    is unchanged: the lane-config (its YAML, its lanes) is neither parsed nor validated again, only the
+    engine section's model is built from its own JSON dump."""
+    from loop_schemas import EngineConfig
+    from pydantic import ValidationError
+
+    loaded: list[EffectiveConfig] = []
+    facts = load_facts(project_root, cache, loaded)
+    if loaded:
+        return loaded[0]
+    try:
+        model = EngineConfig.model_validate(facts.engine)
+    except ValidationError:  # a dump this code did not write: the file is the truth
+        return load(project_root)
+    return EffectiveConfig(
+        model=model,
+        source=Path(facts.source) if facts.source else None,
+        warnings=list(facts.warnings),
+        env_overrides=dict(facts.env_overrides),
+        sources=list(facts.sources),
+    )
