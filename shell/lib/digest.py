@@ -25,7 +25,6 @@ import os
 import re
 import sys
 import time
-from typing import Any, Dict, List, Optional, Tuple
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import contextlib
@@ -34,6 +33,10 @@ import adr
 import frontmatter
 import fsread
 import mail_index
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # typing costs an import on the digest's start-up; annotations are strings here
+    from typing import Any, Dict, List, Optional, Tuple
 
 # Start-up time is most of a --json run, so modules only some paths need (mail's argparse,
 # subprocess, signal, shutil) are imported where they are used.

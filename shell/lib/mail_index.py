@@ -27,13 +27,16 @@ import json
 import os
 import sys
 import time
-from typing import Any, Callable, Dict, List, Optional
 
 if __package__:  # a copy inside loop_schemas._shared (`make shared`), for the engine's reader
     from . import fsread
 else:
     sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
     import fsread  # type: ignore[no-redef,import-not-found]
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # typing costs an import on the digest's start-up; annotations are strings here
+    from typing import Any, Callable, Dict, List, Optional
 
 VERSION = 2
 CACHE_NAME = os.path.join("cache", "mail-index.json")
