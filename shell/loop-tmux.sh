@@ -560,10 +560,11 @@ tmux_list_lanes() {
     esac
   done
   session=$(lane_session_default "$session")
+  # the engine lists the lanes on every cycle: from compiled code, without site
   if [ "$as_json" = 1 ]; then
-    loop_py lanes list --session "$session" --json
+    loop_py_cached lanes list --session "$session" --json
   else
-    loop_py lanes list --session "$session"
+    loop_py_cached lanes list --session "$session"
   fi
 }
 

@@ -31,12 +31,15 @@ import json
 import os
 import re
 import sys
-from typing import Any, Dict, List, Optional, Tuple
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import frontmatter
 import fsread
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # typing costs an import on the digest's start-up; annotations are strings here
+    from typing import Any, Dict, List, Optional, Tuple
 
 # atomic (and its tempfile) is imported by the two writers below: the digest reads the ledger on every
 # redraw and writes nothing.

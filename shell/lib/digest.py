@@ -25,7 +25,6 @@ import os
 import re
 import sys
 import time
-from typing import Any, Dict, List, Optional, Tuple
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import contextlib
@@ -34,6 +33,10 @@ import adr
 import frontmatter
 import fsread
 import mail_index
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # typing costs an import on the digest's start-up; annotations are strings here
+    from typing import Any, Dict, List, Optional, Tuple
 
 # Start-up time is most of a --json run, so modules only some paths need (mail's argparse,
 # subprocess, signal, shutil) are imported where they are used.
@@ -215,12 +218,27 @@ def parse_name(name: str) -> Optional[Dict[str, Any]]:
     return {"date": d, "time": t, "from": sender, "to": to, "seq": int(seq) if seq else 1}
 
 
+def _row_fields(f: List[Any]) -> bool:
+    """Fields mailbox_entries remembered: [subject, from, to, date, time, seq, mtime]."""
+    return (
+        len(f) == 7
+        and (f[0] is None or type(f[0]) is str)
+        and type(f[1]) is str
+        and type(f[2]) is str
+        and type(f[3]) is str
+        and type(f[4]) is str
+        and type(f[5]) is int
+        and type(f[6]) is str
+    )
+
+
 def mailbox_entries(
     mailbox: str, with_subjects: bool, index: Optional[mail_index.MailIndex] = None
 ) -> List[Dict[str, Any]]:
     """Pending messages, oldest first: {file, from, to, subject, mtime} (+ _path, _key internally).
-    With an index, a subject is read from the file only when the message is new or changed."""
+    With an index, a message's row is taken from its name and head only when it is new or changed."""
     out: List[Dict[str, Any]] = []
+    keep = index if with_subjects else None  # a run that reads no subjects keeps the index as it is
     try:
         it = os.scandir(mailbox)
     except (FileNotFoundError, NotADirectoryError):
@@ -230,27 +248,32 @@ def mailbox_entries(
             name = entry.name
             if not name.endswith(".md") or name[0] == ".":
                 continue
-            parts = parse_name(name)
-            if parts is None:
-                continue
             try:
                 st = entry.stat()
             except OSError:
                 continue  # acked between the listing and the stat
             if not entry.is_file():
                 continue
-            subject = None
-            if with_subjects:
-                subject = _subject(entry.path) if index is None else index.subject(entry, st, _subject)
+            fields = keep.fields(name, st) if keep is not None else None
+            if fields is None or not _row_fields(fields):
+                parts = parse_name(name)
+                if parts is None:
+                    continue
+                subject = _subject(entry.path) if with_subjects else None
+                mtime = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(st.st_mtime))
+                fields = [subject, parts["from"], parts["to"], parts["date"], parts["time"], parts["seq"]]
+                fields.append(mtime)
+                if keep is not None:
+                    keep.remember(name, st, fields)
             out.append(
                 {
                     "file": name,
-                    "from": parts["from"],
-                    "to": parts["to"],
-                    "subject": subject,
-                    "mtime": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(st.st_mtime)),
+                    "from": fields[1],
+                    "to": fields[2],
+                    "subject": fields[0],
+                    "mtime": fields[6],
                     "_path": entry.path,
-                    "_key": (parts["date"], parts["time"], parts["seq"], name),
+                    "_key": (fields[3], fields[4], fields[5], name),
                 }
             )
     out.sort(key=lambda m: m["_key"])

@@ -24,9 +24,13 @@ from __future__ import annotations
 import json
 import re
 import sys
-from typing import Dict, List, Optional, Set, Tuple, Union
 
-Value = Union[str, List[str]]
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # typing costs an import on the digest's start-up; annotations are strings here
+    from typing import Dict, List, Optional, Set, Tuple, Union
+
+    Value = Union[str, List[str]]
+
 
 _NAME = r"[A-Za-z_][A-Za-z0-9_-]*"
 # A key, bare or quoted (loop_schemas quotes a key YAML would read as something else), then `:` and either

@@ -1,9 +1,10 @@
 """mail_index.py: the mailbox's read cache (stdlib only, python 3.8+).
 
 Reading the front matter of every pending message is most of a digest of a big mailbox, and the same
-messages are read again on every run. The index keeps, per pending message, the fields read from its
-head (today: the subject), keyed by (name, size, mtime_ns): a message that is added, removed, renamed
-or edited in place (its mtime changes) is read again, every other one is not. It also keeps the count
+messages are read again on every run. The index keeps, per pending message, the fields a reader took
+from its name and head (the digest's row: subject, sender, recipient, stamp, mtime), keyed by (name,
+size, mtime_ns): a message that is added, removed, renamed or edited in place (its mtime changes) is
+read again, every other one is not. It also keeps the count
 of .md files in processed/, keyed by that folder's (inode, mtime_ns), so processed mail (which only
 ever grows) is not listed per run.
 
@@ -26,7 +27,6 @@ import json
 import os
 import sys
 import time
-from typing import Any, Callable, Dict, Optional
 
 if __package__:  # a copy inside loop_schemas._shared (`make shared`), for the engine's reader
     from . import fsread
@@ -34,11 +34,16 @@ else:
     sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
     import fsread  # type: ignore[no-redef,import-not-found]
 
-VERSION = 1
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # typing costs an import on the digest's start-up; annotations are strings here
+    from typing import Any, Callable, Dict, List, Optional
+
+VERSION = 2
 CACHE_NAME = os.path.join("cache", "mail-index.json")
 CACHE_CAP = 64 * 1024 * 1024
 RACY_NS = 2_000_000_000
-# pending entries: name -> [size, mtime_ns, subject (str or null)]; a new field is a new VERSION
+# pending entries: name -> [size, mtime_ns, *fields] (flat: one list per message keeps json.loads of a
+# big index cheap); fields are the reader's (see fields()), and a change of what they hold is a new VERSION
 
 
 def cache_file_for(mailbox: str) -> Optional[str]:
@@ -90,30 +95,27 @@ class MailIndex:
         ):
             self._processed = processed
 
-    def subject(
-        self, entry: os.DirEntry[str], st: os.stat_result, read: Callable[[str], Optional[str]]
-    ) -> Optional[str]:
-        """The cached subject of the message at `entry` (stat `st`), or read(its path)'s, remembered for
-        the next run."""
-        name = entry.name
+    def fields(self, name: str, st: os.stat_result) -> Optional[List[Any]]:
+        """The fields remembered for the message `name` when it is still the file they were taken from
+        (stat `st`: the same size and mtime_ns), else None: the caller reads it and remember()s them."""
         cached = self._old.get(name)
         if (
             type(cached) is list
-            and len(cached) == 3
-            and cached[0] == st.st_size
-            and cached[1] == st.st_mtime_ns
+            and len(cached) >= 2
             and type(cached[0]) is int
             and type(cached[1]) is int
-            and (cached[2] is None or type(cached[2]) is str)
+            and cached[0] == st.st_size
+            and cached[1] == st.st_mtime_ns
         ):
             self._new[name] = cached
-            subject: Optional[str] = cached[2]
-            return subject
-        value = read(entry.path)
+            return cached[2:]
+        return None
+
+    def remember(self, name: str, st: os.stat_result, fields: List[Any]) -> None:
+        """Keep `fields` (JSON values) for the message `name` as it is now (stat `st`), for the next run."""
         if self.now_ns - st.st_mtime_ns >= RACY_NS:
-            self._new[name] = [st.st_size, st.st_mtime_ns, value]
+            self._new[name] = [st.st_size, st.st_mtime_ns, *fields]
         self._dirty = True
-        return value
 
     def processed_count(self, count: Callable[[str], int]) -> int:
         """The number of messages in processed/ (count(folder) when the folder changed since last time).

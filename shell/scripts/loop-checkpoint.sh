@@ -128,7 +128,8 @@ checkpoint_main() {
   [ -z "$mailbox" ] || args+=(--mailbox-dir "$mailbox")
 
   if [ "$mode" = print ]; then
-    loop_py checkpoint ${args[@]+"${args[@]}"}
+    # the engine prints the prompt for every brain call: from compiled code, without site
+    loop_py_cached fsread,frontmatter,atomic,mail,checkpoint ${args[@]+"${args[@]}"}
     return
   fi
 

@@ -488,3 +488,14 @@ def test_no_clear_appends_frames(shell_env):
         out = (exc.stdout or b"").decode() if isinstance(exc.stdout, bytes) else (exc.stdout or "")
     assert out.count("════ orchestrator loops @") >= 2
     assert "\x1b[" not in out
+
+
+def test_the_json_digest_starts_without_typing() -> None:
+    """Start-up is most of a --json run: the helpers it loads (digest, adr, frontmatter, fsread,
+    mail_index) import typing only for the type checker."""
+    lib = Path(__file__).resolve().parents[1] / "lib"
+    code = "import sys; sys.path.insert(0, sys.argv[1]); import digest; print('typing' in sys.modules)"
+    out = subprocess.run(
+        [sys.executable, "-S", "-c", code, str(lib)], capture_output=True, text=True, check=True
+    ).stdout
+    assert out.strip() == "False"

@@ -98,6 +98,18 @@ def test_the_warm_cache_is_what_is_read(project: Path) -> None:
     assert "BBBB" in _digest(project, cached=False)
 
 
+def test_a_warm_run_takes_each_row_from_the_cache(project: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The saving: an unchanged message's name is not parsed nor its head read again."""
+    expected = _same(project)
+
+    def boom(*_: object) -> None:
+        raise AssertionError("a cached message was read again")
+
+    monkeypatch.setattr(digest_lib, "parse_name", boom)
+    monkeypatch.setattr(digest_lib, "_subject", boom)
+    assert _digest(project, cached=True) == expected
+
+
 def test_an_edit_in_place_with_the_same_size_is_seen(project: Path) -> None:
     box = project / ".loop" / "messages"
     path = _mail(box, 1, 'subject: "AAAA"\n')
@@ -157,17 +169,22 @@ def test_damaged_entries_are_read_again(project: Path) -> None:
     expected = _same(project)
     doc = json.loads(_cache(project).read_text())
     names = sorted(doc["pending"])
-    size, mtime_ns, _ = doc["pending"][names[0]]
     bad = [
-        [size, mtime_ns, 5],
-        [str(size), mtime_ns, "x"],
-        [size, mtime_ns],
-        None,
-        [True, mtime_ns, "x"],
-        "s",
+        lambda e: [*e[:8], 5],  # a row whose mtime is no text, under the message's own key
+        lambda e: [*e[:7], "1", e[8]],  # a row whose sequence number is no number
+        lambda e: [*e[:2], 5, *e[3:]],  # a subject that is neither text nor null
+        lambda e: e[:8],  # a field short
+        lambda e: [e[0], e[1], 5],
+        lambda e: [str(e[0]), e[1], "x"],
+        lambda e: e[:2],
+        lambda e: None,
+        lambda e: [True, e[1], "x"],
+        lambda e: "s",
     ]
-    for i, value in enumerate(bad):
-        doc["pending"][names[i]] = value
+    for i, damage in enumerate(bad):
+        # [size, mtime_ns, subject, from, to, date, time, seq, mtime]
+        assert len(doc["pending"][names[i]]) == 9
+        doc["pending"][names[i]] = damage(doc["pending"][names[i]])
     doc["processed"] = {"ino": "x", "mtime_ns": 1, "count": 5}
     _cache(project).write_text(json.dumps(doc))
     assert _same(project) == expected

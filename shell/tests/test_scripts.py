@@ -7,6 +7,7 @@ import importlib.util
 import json
 import os
 import re
+import subprocess
 import sys
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -97,6 +98,42 @@ def test_checkpoint_print_assembles_the_four_parts(shell_env):
     assert m, proc.stderr
     assert int(m.group(1)) == len(out.encode()) and int(m.group(2)) == len(out.encode()) // 4
     assert "warning" not in proc.stderr
+
+
+def test_checkpoint_print_runs_from_compiled_code(shell_env, tmp_path):
+    """The engine prints the prompt for every brain call: --print runs the helper through lib/codecache.py
+    (compiled code in LOOP_LANE_STATUS_CACHE_DIR, python -S), and prints what checkpoint.py prints."""
+    root = _init(shell_env)
+    _mail(root, "20260415-112233-web-to-coord.md", "PENDING-MARKER")
+    cache = tmp_path / "cache"
+    proc = shell_env.run(
+        "scripts/loop-checkpoint.sh", "--print", env={"LOOP_LANE_STATUS_CACHE_DIR": str(cache)}
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert sorted(p.name.split(".")[0] for p in (cache / "code").glob("*.code")) == [
+        "atomic",
+        "checkpoint",
+        "frontmatter",
+        "fsread",
+        "mail",
+    ]
+    lib = Path(__file__).resolve().parents[1] / "lib"
+    direct = subprocess.run(
+        [
+            "python3",
+            str(lib / "checkpoint.py"),
+            "--prog",
+            "loop-checkpoint",
+            "assemble",
+            "--project-root",
+            str(root),
+        ],
+        capture_output=True,
+        text=True,
+        env=shell_env.env,
+        check=True,
+    )
+    assert proc.stdout == direct.stdout and proc.stderr == direct.stderr
 
 
 def test_checkpoint_header_file_swaps_the_header(shell_env, tmp_path):

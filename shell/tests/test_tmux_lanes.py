@@ -132,6 +132,21 @@ def test_list_lanes_json_shape(session):
     assert web["harness"] is None and web["model"] is None and web["role"] is None and web["cmd"] is None
 
 
+def test_list_lanes_runs_from_compiled_code(session, tmp_path):
+    """The engine lists the lanes on every cycle: list-lanes runs lanes.py through lib/codecache.py
+    (compiled code in LOOP_LANE_STATUS_CACHE_DIR, python -S)."""
+    cache = tmp_path / "cache"
+    proc = _lt(
+        session, "list-lanes", "--session", "s", "--json", env={"LOOP_LANE_STATUS_CACHE_DIR": str(cache)}
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert [p.name.split(".")[0] for p in (cache / "code").glob("*.code")] == ["lanes"]
+    doc = json.loads(proc.stdout)
+    assert {k: v for k, v in doc.items() if k != "generated_at"} == {
+        k: v for k, v in _list(session).items() if k != "generated_at"
+    }
+
+
 def test_tricky_text_round_trips_through_list_lanes(session, tmux_server):
     proc = _lt(
         session, "add-lane", "--session", "s", "--window", "odd", "--cmd", TRICKY + "\nsleep 300",

@@ -7,6 +7,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -116,8 +117,32 @@ def test_status_imports_no_cycle_machinery(tmp_path: Path) -> None:
         "loop_engine.config",
         "loop_engine.events",
         "loop_engine.queue",
+        "loop_engine.readcache",
         "loop_engine.store",
         "loop_engine.watch",
+    }
+
+
+@pytest.mark.parametrize("command", [["status"], ["status", "--json"], ["config", "--json"]])
+def test_status_and_config_read_an_unchanged_config_without_pydantic_or_yaml(
+    tmp_path: Path, command: list[str]
+) -> None:
+    """The second run reads the verdicts the first one cached (.loop/cache/engine-reads.json)."""
+    (tmp_path / ".loop" / "messages").mkdir(parents=True)
+    (tmp_path / ".loop" / "orchestrator-state.json").write_text('{"schema_version": 2, "loops": {}}\n')
+    (tmp_path / "lane-config.yaml").write_text("engine:\n  approval_mode: auto\n")
+    old = time.time_ns() - 3600 * 10**9  # older than the cache's racy window
+    for path in (tmp_path / "lane-config.yaml", tmp_path / ".loop" / "orchestrator-state.json", tmp_path):
+        os.utime(path, ns=(old, old))
+    first = imported("--session", "s", *command, cwd=tmp_path)
+    assert {"pydantic", "yaml"} <= first
+    again = imported("--session", "s", *command, cwd=tmp_path)
+    assert not again & {"pydantic", "yaml", "pydantic_core"}
+    assert {m for m in again if m.startswith("loop_schemas")} <= STATUS_SCHEMAS - {
+        "loop_schemas.lane_config",
+        "loop_schemas.policy",
+        "loop_schemas.registry",
+        "loop_schemas._frontmatter",
     }
 
 

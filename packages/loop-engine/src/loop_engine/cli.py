@@ -22,6 +22,7 @@ from loop_engine.paths import EnginePaths
 if TYPE_CHECKING:
     from loop_engine import config as config_mod
     from loop_engine.cycle import Engine
+    from loop_engine.readcache import ReadCache
 
 # Start-up: `--help`, `--version` and the file-reading verbs (status, events, pause...) must not pay for
 # the cycle machinery, pydantic models or yaml they never use, so each command imports what it needs
@@ -125,11 +126,27 @@ class Ctx:
         except config_mod.ConfigError as exc:
             raise click.ClickException(str(exc)) from None
 
+    def facts(self, cache: ReadCache) -> config_mod.ConfigFacts:
+        """config().facts(), read from `cache` while the lane-config is unchanged (no yaml, no pydantic)."""
+        from loop_engine import config as config_mod
+
+        try:
+            return config_mod.load_facts(self.paths.project_root, cache)
+        except config_mod.ConfigError as exc:
+            raise click.ClickException(str(exc)) from None
+
     def engine(self, abort: Any = None) -> Engine:
+        from loop_engine import config as config_mod
         from loop_engine.cycle import Engine
         from loop_engine.observe import SubstrateUnavailableError, make_substrate
+        from loop_engine.readcache import ReadCache
 
-        cfg = self.config()
+        reads = ReadCache(self.paths.loop_dir)
+        try:
+            cfg = config_mod.load_cached(self.paths.project_root, reads)
+        except config_mod.ConfigError as exc:
+            raise click.ClickException(str(exc)) from None
+        reads.save()
         for warning in cfg.warnings:
             click.echo(f"loop-engine: warning: {warning}", err=True)
         try:
@@ -273,29 +290,44 @@ def _recent(stamps: list[Any]) -> list[str]:
     return out
 
 
-def state_problem(paths: EnginePaths) -> str | None:
+def state_problem(paths: EnginePaths, cache: ReadCache | None = None) -> str | None:
     """Why .loop/orchestrator-state.json cannot be used (the engine keeps it as it is and writes no lanes
-    into it), or None when it can or is not there."""
-    if not paths.state_file.exists():
-        return None
-    from loop_schemas.errors import SchemaError
-    from loop_schemas.state import load_state
+    into it), or None when it can or is not there; from `cache` while the file is unchanged."""
 
-    try:
-        load_state(paths.state_file)
-    except SchemaError as exc:
-        return f"the state file cannot be used: {exc}"
-    return None
+    def compute() -> tuple[str | None, list[Path]]:
+        if not paths.state_file.exists():
+            return None, [paths.state_file]
+        from loop_schemas.errors import SchemaError
+        from loop_schemas.state import load_state
+
+        try:
+            load_state(paths.state_file)
+        except SchemaError as exc:
+            return f"the state file cannot be used: {exc}", [paths.state_file]
+        return None, [paths.state_file]
+
+    if cache is None:
+        return compute()[0]
+
+    def decode(value: Any) -> str | None:
+        if value is not None and not isinstance(value, str):
+            raise TypeError("not a problem")
+        return value
+
+    problem: str | None = cache.verdict("state", (), compute, decode, lambda value: value)
+    return problem
 
 
 def status_doc(obj: Ctx) -> dict[str, Any]:
     from loop_engine import queue as q
     from loop_engine import watch
     from loop_engine.events import iso, parse_iso, utcnow
+    from loop_engine.readcache import ReadCache
     from loop_engine.store import StoreError, read_json
 
     paths = obj.paths
-    cfg = obj.config()
+    reads = ReadCache(paths.loop_dir)
+    cfg = obj.facts(reads)
     pending = q.read_pending(paths)
     if pending is not None:
         from loop_schemas.engine import PendingDecision
@@ -334,7 +366,8 @@ def status_doc(obj: Ctx) -> dict[str, Any]:
         except ValueError:
             pass
     daemon = watch.daemon_info(paths)
-    problem = state_problem(paths)
+    problem = state_problem(paths, reads)
+    reads.save()
     if problem:
         warnings.append(problem)
     if daemon["warning"]:
@@ -369,7 +402,7 @@ def status_doc(obj: Ctx) -> dict[str, Any]:
         "daemon": daemon,
         "budget": {
             "calls_last_hour": len(_recent(calls if isinstance(calls, list) else [])),
-            "max_calls_per_hour": int(cfg.model.brain.max_calls_per_hour),
+            "max_calls_per_hour": cfg.max_calls_per_hour,
         },
         "backoff": active_backoff,
         "asks": {
@@ -613,14 +646,18 @@ def events(obj: Ctx, since: str | None, as_json: bool) -> None:
 @click.pass_obj
 def config_cmd(obj: Ctx, as_json: bool) -> None:
     """The effective engine config (lane-config.yaml engine:, host overlay, env)."""
-    cfg = obj.config()
+    from loop_engine.readcache import ReadCache
+
+    reads = ReadCache(obj.paths.loop_dir)
+    cfg = obj.facts(reads)
+    reads.save()
     doc = {
         "contract_version": 1,
-        "source": str(cfg.source) if cfg.source else None,
+        "source": cfg.source,
         "sources": cfg.sources,
         "env_overrides": cfg.env_overrides,
         "warnings": cfg.warnings,
-        "engine": cfg.as_dict(),
+        "engine": cfg.engine,
     }
     if as_json:
         _emit(doc)

@@ -8,13 +8,15 @@ Two groups: `loop_orchestrator.pm_adapters` (the sync adapters, objects satisfyi
 from __future__ import annotations
 
 from dataclasses import dataclass
-from importlib.metadata import EntryPoint, entry_points
 from typing import TYPE_CHECKING
 
 from loop_schemas import ADAPTER_GROUP, COMMAND_GROUP
 from loop_schemas.errors import describe_error
 
 if TYPE_CHECKING:  # the models (and pydantic) are imported where an adapter is loaded, not to list names
+    from collections.abc import Iterable
+    from importlib.metadata import EntryPoint
+
     from loop_schemas.pm import AdapterInfo, PmAdapter
 
 
@@ -41,6 +43,14 @@ def _dist_of(ep: EntryPoint) -> tuple[str | None, str | None]:
         return str(dist.name), str(dist.version)
     except Exception:  # malformed metadata: still list the plugin
         return None, None
+
+
+def entry_points(group: str) -> Iterable[EntryPoint]:
+    """importlib.metadata's entry points of `group`, imported on first use: `--version` and a built-in
+    command's `--help` list no plugin and need none of it."""
+    from importlib.metadata import entry_points as metadata_entry_points
+
+    return metadata_entry_points(group=group)
 
 
 def discover(group: str = ADAPTER_GROUP) -> list[PluginEntry]:
