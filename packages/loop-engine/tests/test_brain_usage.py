@@ -244,6 +244,7 @@ def test_the_builtin_brain_costs_a_known_zero_and_an_in_process_brain_is_unavail
     project: Project,
 ) -> None:
     project.task("T0001", "a")
+    project.substrate.set("docs", "idle", "pi", True)  # no lane works: a stop is obeyed, not suspected
     engine = project.engine()
     assert engine.cycle(approval="manual").outcome == "queued"
     engine.reject(json.loads(project.paths.pending.read_text())["id"], "again")

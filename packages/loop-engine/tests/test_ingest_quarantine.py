@@ -64,6 +64,8 @@ def cli(tmp_path: Path, project: Project, monkeypatch: pytest.MonkeyPatch) -> Pa
 
 
 def _engine(project: Project, **ingest: Any) -> Any:
+    # no lane works: the brain's stop is obeyed (the defensive stop re-probes a working lane)
+    project.substrate.set("docs", "idle", "pi", True)
     return project.engine(
         brain={"harness": "claude", "model": "brain-model"},
         ingest={"mode": "headless", "harness": "codex", **ingest},
