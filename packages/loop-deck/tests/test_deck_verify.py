@@ -29,8 +29,10 @@ REPORT: dict[str, Any] = {
     "gate": {"passed": True, "output_tail": "2 passed in 0.01s\n", "command": "make check", "exit_code": 0},
     "base": "a" * 40,
     "tip": "b" * 40,
-    "diffstat": " src/cart.py  | 12 ++++++++----\n tests/t.py   |  4 ++++\n 2 files changed, 12 insertions(+), 4 "
-    "deletions(-)\n",
+    "diffstat": (
+        " src/cart.py  | 12 ++++++++----\n tests/t.py   |  4 ++++\n"
+        " 2 files changed, 12 insertions(+), 4 deletions(-)\n"
+    ),
     "lenses": [
         {"lens": "code-review", "verdict": "pass", "findings": [], "summary": "small and clear"},
         {
@@ -213,7 +215,8 @@ async def test_v_shows_the_selected_lanes_latest_report_and_the_lane_detail_name
         fleet_table.move_cursor(row=fleet_table.keys.index("web2"))
         await pilot.pause()
         assert text(app, "#lane-info").splitlines()[-1] == (
-            f"verify: CONCERNS · gate passed · 1 finding(s) · tip bbbbbbbbbb · web2-{'2' * 16}.json (v: the report)"
+            "verify: CONCERNS · gate passed · 1 finding(s) · tip bbbbbbbbbb · "
+            f"web2-{'2' * 16}.json (v: the report)"
         )
         await pilot.press("v")
         await settle(app, pilot)

@@ -602,8 +602,12 @@ class DeckApp(App[None]):
             return
         detail = f" ({row.detail})" if row.detail and row.detail != row.status else ""
         view = self.snapshot.verify_of(row.window) if self.snapshot is not None else None
-        if view is not None and not view.file and not any(
-            r.loop_id == row.window and r.branch for r in (self.snapshot.loops if self.snapshot else ())
+        if (
+            view is not None
+            and not view.file
+            and not any(
+                r.loop_id == row.window and r.branch for r in (self.snapshot.loops if self.snapshot else ())
+            )
         ):
             view = None  # not a worktree lane, and no report: nothing to say
         base = "base window" if row.base else "added lane"
