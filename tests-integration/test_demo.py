@@ -230,3 +230,21 @@ def test_verify_story_builds_verifies_and_proposes_the_merge_a_human_approves(ru
     assert git_out(run.root, "rev-parse", "main") == tip
     done = [e for e in run.events() if e["event"] == "merge-done"]
     assert [(e["lane"], e["how"], e["tip"]) for e in done] == [("builder", "fast-forward", tip)]
+
+
+def test_verify_story_in_manual_mode_waits_for_the_human_to_approve_the_build(run: Run) -> None:
+    proc = run.demo("--story", "verify", "--no-attach", "--until-done", "8")
+    assert proc.returncode == 1
+    lines = proc.stderr.splitlines()
+    assert len(lines) == 1
+    assert lines[0].startswith(
+        "loop-demo: timed out after 8s before the merge was proposed (last drive event: none"
+    )
+    assert lines[0].endswith("(manual mode: approve it in the deck, or use --auto)")
+    # torn down (no --keep), the proposal is on file: a headless build of T0001 on the pane-less lane
+    assert not run.has_session()
+    pending = json.loads(
+        (run.root / ".loop" / "sessions" / SESSION / "engine" / "pending-decision.json").read_text()
+    )
+    [action] = pending["decision"]["actions"]
+    assert (action["kind"], action["window"]) == ("build", "builder") and "id: T0001" in action["brief"]
