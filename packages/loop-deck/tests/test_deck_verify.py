@@ -143,6 +143,16 @@ async def test_the_merge_decision_shows_the_lanes_verify_report(
         assert app.screen.title_text == f"verify report of web2 — web2-{TOKEN}.json"
         assert LONG_DETAIL.rstrip() in app.screen.text
         assert "gate output (last 1 line(s)):\n  2 passed in 0.01s" in app.screen.text
+        # on another action of the decision, the view (and v) still show the merge's lane
+        await pilot.press("escape")
+        actions.move_cursor(row=1)
+        await pilot.pause()
+        assert text(app, "#verify-report").startswith("latest verify report of web2: CONCERNS")
+        await pilot.press("v")
+        await settle(app, pilot)
+        assert isinstance(app.screen, MessageScreen) and app.screen.title_text.startswith(
+            "verify report of web2"
+        )
 
 
 async def test_without_a_verify_kind_action_the_report_is_not_shown(

@@ -1150,13 +1150,14 @@ class DeckApp(App[None]):
         self.refresh_now()
 
     def action_verify_report(self) -> None:
-        """The newest verify report, whole, of the lane in focus: the selected action's (decision tab),
-        the selected loop's (a worktree lane, pane or not), else the selected fleet lane's window."""
+        """The newest verify report, whole, of the lane in focus: the one the decision tab shows (its
+        actions focused), the selected loop's (a worktree lane, pane or not), else the selected fleet
+        lane's window."""
         lane: str | None = None
         focused = self.focused.id if self.focused is not None else None
-        action = self._selected_action() if focused == "actions" else None
-        if action is not None and action.kind in VERIFY_KINDS:
-            lane = action.target
+        shown = self._decision_verify(self._selected_action()) if focused == "actions" else None
+        if shown is not None:  # the report the decision tab shows
+            lane = shown.lane
         elif focused == "loops":
             lane = self.query_one("#loops", KeyedTable).selected_key()
         else:
