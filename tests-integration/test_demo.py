@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 from live_session import retry_until
-from loop_schemas import parse_mail, parse_task
+from loop_schemas import VerifyReport, parse_mail, parse_task
 from loop_substrate.pytest_plugin import start_hermetic_server
 
 pytestmark = [pytest.mark.slow, pytest.mark.tmux]
@@ -170,3 +170,81 @@ def test_manual_mode_waits_for_a_human_and_keep_leaves_the_loop_running(run: Run
     retry_until(lambda: run.statuses()["T0001"] == run.statuses()["T0002"] == "review", timeout=60)
     assert run.statuses()["T0003"] == "open"  # the next wave waits for the next approval
     retry_until(lambda: (json.loads(run.engine("status", "--json").stdout)["pending"] or {}).get("id"), 30)
+
+
+def git_out(cwd: Path, *args: str) -> str:
+    return subprocess.run(
+        ["git", "-C", str(cwd), *args], capture_output=True, text=True, check=True
+    ).stdout.strip()
+
+
+def test_verify_story_builds_verifies_and_proposes_the_merge_a_human_approves(run: Run) -> None:
+    """--story verify: the built-in brain builds T0001 headless on the pane-less worktree lane (the demo
+    agent's one-shot build: a real commit), loop-verify runs the gate (make check) and the three lenses
+    (the demo reviewer through LOOP_VERIFY_CMD), and the merge is proposed; --until-done ends there. Then
+    the human's approve merges the branch (a fast-forward, by the engine)."""
+    proc = run.demo("--story", "verify", "--auto", "--no-attach", "--until-done", "180", "--keep")
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stderr == ""
+    said = [line.split(" window ")[0] for line in proc.stdout.splitlines() if " window builder" in line]
+    assert said == [
+        "loop-demo: build-started",
+        "loop-demo: build-done",
+        "loop-demo: verify-started",
+        "loop-demo: verify-passed",
+    ]
+    branch = f"loop/{SESSION}/builder"
+    tip = git_out(run.root, "rev-parse", branch)
+    base = git_out(run.root, "rev-parse", "main")
+    assert git_out(run.root, "rev-list", "--count", f"{base}..{tip}") == "1"  # the demo agent's one commit
+    assert git_out(run.root, "show", "--name-only", "--format=", tip).split() == [
+        "demo_t0001.py",
+        "test_demo_t0001.py",
+    ]
+    # the finish line: a pending decision holding the merge, which no cycle runs
+    status = json.loads(run.engine("status", "--json").stdout)
+    pending = status["pending"]
+    assert [(a["kind"], a["lane"]) for a in pending["decision"]["actions"]] == [("merge", "builder")]
+    assert f"decision {pending['id']}" in proc.stdout
+    # the report: the gate ran make check in the worktree; the lenses answered; the diffstat is the change
+    reports = list((run.root / ".loop" / "sessions" / SESSION / "verify").glob("builder-*.json"))
+    assert len(reports) == 1 and f"verify report: {reports[0]} (overall concerns)" in proc.stdout
+    report = VerifyReport.model_validate_json(reports[0].read_text())
+    assert report.tip == tip and report.base == base
+    assert (
+        report.gate.passed and report.gate.command == "make check" and "Ran 1 test" in report.gate.output_tail
+    )
+    assert [(lens.lens, lens.verdict) for lens in report.lenses] == [
+        ("code-review", "pass"),
+        ("silent-failure", "pass"),
+        ("adversarial", "concerns"),
+    ]
+    assert [(f.lens, f.severity) for f in report.findings] == [("adversarial", "low")]
+    assert report.overall == "concerns"
+    assert report.diffstat is not None and "2 files changed" in report.diffstat
+    # the build's completion report moved T0001 to review (only a human marks it done)
+    assert run.statuses() == {"T0001": "review"}
+    # the human approves the merge (the deck's y runs this): the engine fast-forwards main to the tip
+    approved = run.engine("approve", pending["id"])
+    assert approved.returncode == 0, approved.stderr
+    assert git_out(run.root, "rev-parse", "main") == tip
+    done = [e for e in run.events() if e["event"] == "merge-done"]
+    assert [(e["lane"], e["how"], e["tip"]) for e in done] == [("builder", "fast-forward", tip)]
+
+
+def test_verify_story_in_manual_mode_waits_for_the_human_to_approve_the_build(run: Run) -> None:
+    proc = run.demo("--story", "verify", "--no-attach", "--until-done", "8")
+    assert proc.returncode == 1
+    lines = proc.stderr.splitlines()
+    assert len(lines) == 1
+    assert lines[0].startswith(
+        "loop-demo: timed out after 8s before the merge was proposed (last drive event: none"
+    )
+    assert lines[0].endswith("(manual mode: approve it in the deck, or use --auto)")
+    # torn down (no --keep), the proposal is on file: a headless build of T0001 on the pane-less lane
+    assert not run.has_session()
+    pending = json.loads(
+        (run.root / ".loop" / "sessions" / SESSION / "engine" / "pending-decision.json").read_text()
+    )
+    [action] = pending["decision"]["actions"]
+    assert (action["kind"], action["window"]) == ("build", "builder") and "id: T0001" in action["brief"]

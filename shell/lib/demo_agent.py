@@ -2,6 +2,8 @@
 """demo_agent: a simulated coding agent for the demo loop. No AI: it only pretends, and says so.
 
 Usage: demo_agent.py [--lane NAME] [--project-root DIR] [--work-s SECS] [any other args are ignored]
+       demo_agent.py --build WORKTREE [--lane NAME] [--project-root DIR] BRIEF   (one-shot build)
+       demo_agent.py --review                                                   (one-shot verify lens)
 
 It runs in a tmux pane like a real harness: an idle prompt, then for each prompt it receives (a bracketed
 paste followed by Enter) a few seconds of a busy spinner, then a report to the coordinator written as a
@@ -18,6 +20,16 @@ mailbox message (.loop/messages/<stamp>-<lane>-to-coord.md, through mail.py so n
   pending messages, appends `## [date] ingest | <n> messages: <files>` to ops-wiki/log.md and acks each
   into .loop/messages/processed/ (the engine still sees an acked report: it reads processed/ too).
 
+Two one-shot modes serve `loop-demo --story verify`, where the engine builds and verifies headless:
+
+- `--build WORKTREE ... BRIEF` (the engine's `engine.build.cmd`; the brief is the last argument): a real,
+  small commit in the worktree for the task the brief names (`id: T0001`): `demo_t0001.py`, whose
+  describe() names the task, and `test_demo_t0001.py`, a unittest the project's `make check` runs; then
+  the completion report by mail, as the pane agent sends it. Exit 1 with one line when git fails.
+- `--review` (`LOOP_VERIFY_CMD`; the lens prompt on stdin, the lens in LOOP_VERIFY_LENS): counts the
+  files of the diff and answers one ```verdict block: `pass` for code-review and silent-failure, and for
+  adversarial `concerns` with one low finding saying no AI read the change.
+
 The lane name defaults to the pane's tmux window name; the project root to the nearest directory above
 the working directory that has a .loop/ (or --project-root / LOOP_PROJECT_ROOT), a lane's git worktree
 counting as the project it belongs to (lib/worktree.py). Standard library only.
@@ -27,6 +39,7 @@ from __future__ import annotations
 
 import argparse
 import datetime as _dt
+import json
 import os
 import re
 import select
@@ -179,6 +192,83 @@ def work(screen: Screen, seconds: float) -> bool:
     return True
 
 
+DEMO_AUTHOR = ("-c", "user.name=loop demo agent", "-c", "user.email=demo-agent@loop-demo.invalid")
+DIFF_FILE = re.compile(r"^\+\+\+ b/(.+)$", re.MULTILINE)
+
+
+def build_once(worktree: str, brief: str, lane: str, root: str) -> int:
+    """One real, small commit in `worktree` for the task `brief` names, then the report by mail."""
+    task = TASK_ID.search(brief)
+    task_id = task.group(1) if task else "T0000"
+    found = TITLE.search(brief)
+    title = found.group(1).strip("'\"") if found else "a task"
+    module = f"demo_{task_id.lower()}"
+    files = {
+        f"{module}.py": (
+            f'"""{task_id} -- written by the loop-orchestrator demo agent (a simulation: no AI)."""\n\n'
+            f"TASK = {task_id!r}\nTITLE = {title!r}\n\n\n"
+            "def describe() -> str:\n"
+            '    return f"{TASK}: {TITLE}"\n'
+        ),
+        f"test_{module}.py": (
+            f"import unittest\n\nimport {module}\n\n\n"
+            "class DescribeTest(unittest.TestCase):\n"
+            "    def test_names_the_task(self) -> None:\n"
+            f"        self.assertTrue({module}.describe().startswith({task_id!r}))\n\n\n"
+            'if __name__ == "__main__":\n    unittest.main()\n'
+        ),
+    }
+    for name, text in files.items():
+        with open(os.path.join(worktree, name), "w", encoding="utf-8") as fh:
+            fh.write(text)
+        print(f"demo agent: wrote {name}")
+    message = f"{task_id}: {title} (demo agent, a simulation: no AI)"
+    for argv in (["add", "--", *files], [*DEMO_AUTHOR, "commit", "-q", "-m", message]):
+        proc = subprocess.run(
+            ["git", "-C", worktree, *argv], capture_output=True, text=True, timeout=60, check=False
+        )
+        if proc.returncode != 0:
+            why = (proc.stderr.strip() or proc.stdout.strip() or f"exit {proc.returncode}").splitlines()[-1]
+            sys.stderr.write(f"demo_agent.py: git {argv[0] if argv[0] != '-c' else 'commit'}: {why}\n")
+            return 1
+    print(f"demo agent: committed {message}")
+    body = (
+        f"Built headless by the demo agent for lane {lane}: {', '.join(files)}, committed on the lane's\n"
+        "branch. A simulation: no AI wrote this; `make check` runs its unit test.\n"
+    )
+    mail.send(
+        os.path.join(root, ".loop", "messages"),
+        lane,
+        "coord",
+        f"done {task_id}: {title}",
+        body,
+        extra={"task": task_id},
+    )
+    return 0
+
+
+def review_once(prompt: str, lens: str) -> str:
+    """A lens's answer: prose, then exactly one ```verdict block (the demo reads no code)."""
+    files = sorted(set(DIFF_FILE.findall(prompt)))
+    summary = f"demo reviewer ({lens or 'lens'}, no AI): the diff touches {len(files)} file(s)"
+    verdict: dict = {"verdict": "pass", "findings": [], "summary": summary + "; nothing judged by a model."}
+    if lens == "adversarial":
+        verdict = {
+            "verdict": "concerns",
+            "findings": [
+                {
+                    "severity": "low",
+                    "title": "simulated review: no AI read this change",
+                    "detail": "the demo reviewer only counts the diff's files ("
+                    + ", ".join(files)
+                    + "); a real lens (an AI CLI) must review it before it is trusted",
+                }
+            ],
+            "summary": summary + "; a simulation, so one low finding says so.",
+        }
+    return f"{summary}.\n\n```verdict\n{json.dumps(verdict)}\n```\n"
+
+
 PROCESS_NAME = "loop-demo-agent"  # what tmux shows as the pane's command (the registry's process_names)
 
 
@@ -196,11 +286,24 @@ def _take_process_name(argv: list[str]) -> None:
 
 def main(argv: list[str]) -> int:
     _take_process_name(argv)
-    parser = argparse.ArgumentParser(prog="demo_agent.py", add_help=True)
+    parser = argparse.ArgumentParser(prog="demo_agent.py", add_help=True, allow_abbrev=False)
     parser.add_argument("--lane")
     parser.add_argument("--project-root")
     parser.add_argument("--work-s", type=float, default=float(os.environ.get("LOOP_DEMO_WORK_S", "3")))
-    args, _ignored = parser.parse_known_args(argv)
+    parser.add_argument(
+        "--build", metavar="WORKTREE", help="one-shot build in WORKTREE (the brief: last arg)"
+    )
+    parser.add_argument("--review", action="store_true", help="one-shot verify lens (the prompt on stdin)")
+    args, rest = parser.parse_known_args(argv)
+    if args.review:
+        sys.stdout.write(review_once(sys.stdin.read(), os.environ.get("LOOP_VERIFY_LENS", "")))
+        return 0
+    if args.build is not None:
+        if not rest:
+            sys.stderr.write("demo_agent.py: --build needs the brief as its last argument\n")
+            return 2
+        worktree = os.path.abspath(args.build)
+        return build_once(worktree, rest[-1], args.lane or "demo", project_root(args.project_root or None))
     lane = args.lane or window_name()
     root = project_root(args.project_root)
     screen = Screen(lane)

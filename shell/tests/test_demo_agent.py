@@ -134,3 +134,20 @@ def test_an_ingest_nudge_is_ingested_and_acked_never_answered(
     log = (root / "ops-wiki" / "log.md").read_text().splitlines()
     assert log[-1].startswith("## [")
     assert f"] ingest | 1 messages: {waiting.name} (simulated by the demo agent on web)" in log[-1]
+
+
+def test_one_shot_build_refusals_are_one_line(tmp_path: Path) -> None:
+    """--build outside a git worktree: one line from git's own reason and exit 1; without a brief: exit 2."""
+    import subprocess
+
+    agent = str(SHELL_DIR / "lib" / "demo_agent.py")
+    (tmp_path / ".loop" / "messages").mkdir(parents=True)
+    base = [sys.executable, agent, "--build", str(tmp_path), "--project-root", str(tmp_path)]
+    env = {"PATH": "/usr/bin:/bin", "GIT_CEILING_DIRECTORIES": str(tmp_path.parent)}
+    proc = subprocess.run([*base, TASK_PROMPT], capture_output=True, text=True, env=env, check=False)
+    assert proc.returncode == 1
+    assert proc.stderr.count("\n") == 1 and proc.stderr.startswith("demo_agent.py: git add: ")
+    assert not _pending(tmp_path)  # no report of work that was not committed
+    proc = subprocess.run(base, capture_output=True, text=True, env=env, check=False)
+    assert proc.returncode == 2
+    assert proc.stderr == "demo_agent.py: --build needs the brief as its last argument\n"

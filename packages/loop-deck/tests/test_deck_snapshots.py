@@ -164,3 +164,14 @@ def test_harness_roster(snap_compare: Compare, deck: DeckApp) -> None:
 
 def test_cost_and_autonomy(snap_compare: Compare, deck: DeckApp) -> None:
     assert snap_compare(deck, terminal_size=SIZE, run_before=before("dollar_sign"))
+
+
+def test_merge_decision_with_its_verify_report(
+    snap_compare: Compare, project: Path, fleet: StubSubstrate
+) -> None:
+    from test_deck_verify import REPORT, write_merge_decision, write_report
+
+    write_merge_decision(project)
+    write_report(project, "web2", REPORT)
+    deck = build(project, fleet, RecordingRunner())
+    assert snap_compare(deck, terminal_size=SIZE, run_before=before())

@@ -249,7 +249,14 @@ def _main(args: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str
 
 @pytest.mark.parametrize(
     "args",
-    [["--bogus"], ["--until-done"], ["--until-done", "0"], ["--until-done", "-3"], ["--until-done", "nan"]],
+    [
+        ["--bogus"],
+        ["--until-done"],
+        ["--until-done", "0"],
+        ["--until-done", "-3"],
+        ["--until-done", "nan"],
+        ["--story", "bogus"],
+    ],
 )
 def test_bad_flags_are_usage_errors(args: list[str], capsys: pytest.CaptureFixture[str]) -> None:
     code, err = _main(args, capsys)
@@ -297,7 +304,15 @@ def test_help_names_every_flag() -> None:
         [sys.executable, "-m", "loop_engine.demo", "--help"], capture_output=True, text=True, check=False
     )
     assert proc.returncode == 0
-    for flag in ("--project-root", "--auto", "--no-attach", "--until-done", "--keep", "LOOP_DEMO_WORK_S"):
+    for flag in (
+        "--project-root",
+        "--story",
+        "--auto",
+        "--no-attach",
+        "--until-done",
+        "--keep",
+        "LOOP_DEMO_WORK_S",
+    ):
         assert flag in proc.stdout
 
 
@@ -307,3 +322,81 @@ def test_demo_agent_reads_the_task_id_as_the_engine_does(line: str) -> None:
     subject, task_id = _agent().reply_for(payload)
     assert task_id == task_of_payload(payload) == "T0042"
     assert subject == "done T0042: Quoted ids"
+
+
+# ---------------------------------------------------------------------------- --story verify
+def _git(cwd: Path, *args: str) -> str:
+    return subprocess.run(
+        ["git", "-C", str(cwd), *args], capture_output=True, text=True, check=True
+    ).stdout.strip()
+
+
+def test_the_verify_story_project_has_a_pane_less_worktree_lane_the_engine_builds_and_verifies(
+    tmp_path: Path,
+) -> None:
+    from loop_engine import runs, verify
+    from loop_schemas import load_state
+
+    d = demo.Demo(
+        root=tmp_path / "p", session="loop-demo", socket=None, auto=True, work_s=None, env={}, story="verify"
+    )
+    d.root.mkdir()
+    d.make_project()
+    assert [t.id for t in d.tasks] == ["T0001"]
+    # the project: main with one commit of its own files; the loop's files stay untracked
+    assert _git(d.root, "symbolic-ref", "--short", "HEAD") == "main"
+    assert _git(d.root, "ls-files").split() == [".gitignore", "Makefile", "README.md"]
+    # the worktree lane as add-lane --worktree makes one: branch, worktree, ledger row; no pane in the config
+    branch = "loop/loop-demo/builder"
+    tree = d.root / ".loop" / "worktrees" / "loop-demo" / "builder"
+    assert _git(tree, "symbolic-ref", "--short", "HEAD") == branch
+    assert load_state(d.root / ".loop" / "orchestrator-state.json").loops["builder"].branch == branch
+    loaded = load_lane_config(d.lane_config)
+    assert sorted(loaded.config.lanes) == ["docs"]
+    cmd = loaded.engine.build.cmd
+    assert cmd is not None and cmd[1].endswith("demo_agent.py") and cmd[2:4] == ["--build", "{worktree}"]
+    assert loaded.engine.verify.base == "main"
+    # the engine's build argv (the brief appended, one element): a real commit, then the report by mail
+    task = next(t for t in load_tasks(d.root / "tasks")[0] if t.id == "T0001")
+    brief = runs.wrap_brief(builtin.task_payload(task, "builder", d.root), tree, branch)
+    built = subprocess.run(
+        runs.build_argv(cmd, tree, brief), cwd=tree, capture_output=True, text=True, check=False
+    )
+    assert built.returncode == 0, built.stderr
+    assert _git(tree, "show", "--name-only", "--format=%s", "HEAD").splitlines() == [
+        "T0001: Add a module that describes this task (demo agent, a simulation: no AI)",
+        "",
+        "demo_t0001.py",
+        "test_demo_t0001.py",
+    ]
+    mails = list((d.root / ".loop" / "messages").glob("*-builder-to-coord.md"))
+    assert (
+        len(mails) == 1
+        and 'subject: "done T0001: Add a module that describes this task"' in mails[0].read_text()
+    )
+    # the gate the story's loop-verify finds: make check runs the new unit test
+    gate = subprocess.run(["make", "check"], cwd=tree, capture_output=True, text=True, check=False)
+    assert gate.returncode == 0 and "Ran 1 test" in gate.stderr
+    # the lenses: LOOP_VERIFY_CMD is the demo agent's one-shot reviewer, answering one ```verdict block
+    env = d.verify_env()
+    assert Path(env["PATH"].split(":")[0], "loop-verify").exists()
+    diff = _git(tree, "diff", "main", "HEAD")
+    answers = {}
+    for lens in ("code-review", "silent-failure", "adversarial"):
+        prompt = verify.lens_prompt(lens, diff, "a" * 40, "b" * 40, truncated=False, token="tok123")
+        out = subprocess.run(
+            shlex.split(env["LOOP_VERIFY_CMD"]),
+            input=prompt,
+            capture_output=True,
+            text=True,
+            env={"LOOP_VERIFY_LENS": lens},
+            check=True,
+        ).stdout
+        answers[lens] = verify.parse_answer(lens, out, "tok123")
+    assert {k: v.verdict for k, v in answers.items()} == {
+        "code-review": "pass",
+        "silent-failure": "pass",
+        "adversarial": "concerns",
+    }
+    finding = answers["adversarial"].findings[0]
+    assert finding.severity == "low" and "demo_t0001.py, test_demo_t0001.py" in finding.detail

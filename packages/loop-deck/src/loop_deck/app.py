@@ -24,7 +24,7 @@ from loop_schemas.fsread import DOC_CAP
 from textual import work
 from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import Binding, BindingType
-from textual.containers import Horizontal, Vertical
+from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.notifications import SeverityLevel
 from textual.screen import Screen
 from textual.widgets import Footer, Header, Label, Log, Static, TabbedContent, TabPane
@@ -58,6 +58,7 @@ from loop_deck.screens import (
 )
 from loop_deck.snapshot import (
     BASE_WINDOWS,
+    ActionRow,
     Clock,
     DeckPaths,
     FleetRow,
@@ -69,6 +70,7 @@ from loop_deck.snapshot import (
     harness_names,
     one_line,
 )
+from loop_deck.verify import VERIFY_KINDS, VerifyView, headline, read_view, report_lines
 from loop_deck.widgets import KeyedTable, PlainLog, PlainStatic, printable
 
 TAIL_LINES = 200
@@ -105,6 +107,7 @@ DECK_ACTIONS = frozenset(
         "task_drop",
         "sessions",
         "roster",
+        "verify_report",
         "tab",
         "help",
     }
@@ -128,6 +131,7 @@ PALETTE_ACTIONS: tuple[tuple[str, str, str], ...] = (
     ("Drop task", "task_drop", "X: loop-task drop ID for the selected task (asks)"),
     ("Switch loop session", "sessions", "S: every loop session under this project, one row each"),
     ("Harness roster", "roster", "H: harnesses present or missing, their governance and, on demand, health"),
+    ("Verify report", "verify_report", "v: the latest verify report of the selected lane, action or loop"),
     ("Show decision", "tab('decision')", "o: the pending decision"),
     ("Show tasks", "tab('tasks')", "t: the task board and the review queue"),
     ("Show mail", "tab('mail')", "m: the mailbox"),
@@ -165,6 +169,7 @@ class DeckApp(App[None]):
         Binding("S", "sessions", "sessions", show=False),
         Binding("H", "roster", "roster", show=False),
         Binding("dollar_sign", "cost", "cost", show=False),
+        Binding("v", "verify_report", "verify report", show=False),
         Binding("o", "tab('decision')", "decision", show=False),
         Binding("t", "tab('tasks')", "tasks"),
         Binding("m", "tab('mail')", "mail", show=False),
@@ -231,6 +236,8 @@ class DeckApp(App[None]):
                     yield PlainStatic("", id="critique")
                     yield KeyedTable(("#", "kind", "target", "gate", "state", "what"), id="actions")
                     yield PlainStatic("", id="action-detail")
+                    with VerticalScroll(id="verify-scroll"):
+                        yield PlainStatic("", id="verify-report")
                 with TabPane("tasks (t)", id="tasks"):
                     yield PlainStatic("no tasks/ folder in this project", id="tasks-head")
                     yield Label(
@@ -512,6 +519,7 @@ class DeckApp(App[None]):
             _set_text(critique, "")
             table.set_rows([])
             _set_text(self.query_one("#action-detail", Static), "")
+            self._show_decision_verify(None)
             return
         trigger = f" · trigger: {d.trigger}" if d.trigger else ""
         _set_text(
@@ -525,11 +533,16 @@ class DeckApp(App[None]):
         )
         self._show_action_detail()
 
+    def _selected_action(self) -> ActionRow | None:
+        if self.snapshot is None or self.snapshot.decision is None:
+            return None
+        key = self.query_one("#actions", KeyedTable).selected_key()
+        return next((a for a in self.snapshot.decision.actions if str(a.index) == key), None)
+
     def _show_action_detail(self) -> None:
         if self.snapshot is None or self.snapshot.decision is None:
             return
-        key = self.query_one("#actions", KeyedTable).selected_key()
-        action = next((a for a in self.snapshot.decision.actions if str(a.index) == key), None)
+        action = self._selected_action()
         text = ""
         if action is not None:
             text = f"#{action.index} rationale: {action.rationale}"
@@ -539,6 +552,30 @@ class DeckApp(App[None]):
                 text += "\ngate: " + "; ".join(action.reasons)
             text += "".join(f"\n> {line}" for line in action.preview)
         _set_text(self.query_one("#action-detail", Static), text)
+        self._show_decision_verify(action)
+
+    def _show_decision_verify(self, selected: ActionRow | None) -> None:
+        """Under a decision that builds, verifies or merges a lane: that lane's newest verify report (the
+        selected action's lane, else the first such action's), details cut; enter or v shows it whole."""
+        scroll = self.query_one("#verify-scroll", VerticalScroll)
+        view = self._decision_verify(selected)
+        scroll.display = view is not None
+        text = ""
+        if view is not None:
+            text = (
+                "\n".join(report_lines(view, full=False)) + "\n(enter on the action, or v: the whole report)"
+            )
+        _set_text(self.query_one("#verify-report", Static), text)
+
+    def _decision_verify(self, selected: ActionRow | None) -> VerifyView | None:
+        d = self.snapshot.decision if self.snapshot is not None else None
+        if d is None or self.snapshot is None:
+            return None
+        if selected is None or selected.kind not in VERIFY_KINDS:
+            selected = next((a for a in d.actions if a.kind in VERIFY_KINDS), None)
+        if selected is None:
+            return None
+        return self.snapshot.verify_of(selected.target) or VerifyView(selected.target, error="not read yet")
 
     def _show_adr_detail(self) -> None:
         adr = self._selected_adr()
@@ -564,6 +601,15 @@ class DeckApp(App[None]):
             _set_text(info, "select a lane in the fleet table")
             return
         detail = f" ({row.detail})" if row.detail and row.detail != row.status else ""
+        view = self.snapshot.verify_of(row.window) if self.snapshot is not None else None
+        if (
+            view is not None
+            and not view.file
+            and not any(
+                r.loop_id == row.window and r.branch for r in (self.snapshot.loops if self.snapshot else ())
+            )
+        ):
+            view = None  # not a worktree lane, and no report: nothing to say
         base = "base window" if row.base else "added lane"
         _set_text(
             info,
@@ -575,6 +621,7 @@ class DeckApp(App[None]):
                 f"status {row.status}{detail} · restarts {row.restarts}"
                 + (" · the watchdog gave up" if row.giveups else "")
                 + f" · last activity {row.activity}"
+                + (f"\n{headline(view)} (v: the report)" if view is not None else "")
             ),
         )
 
@@ -625,6 +672,10 @@ class DeckApp(App[None]):
             self._open_mail(str(event.row_key.value))
         elif table_id in ("review-queue", "tasks-table"):
             self._open_report(str(event.row_key.value))
+        elif table_id == "actions":
+            action = self._selected_action()
+            if action is not None and action.kind in VERIFY_KINDS:
+                self._open_verify(action.target)
 
     def on_tabbed_content_tab_activated(self, event: TabbedContent.TabActivated) -> None:
         pane = event.pane.id or "decision"
@@ -917,6 +968,9 @@ class DeckApp(App[None]):
             lines += [f"    > {line}" for line in a.preview]
             if a.gate == "blocked":
                 lines.append("    blocked: never runs, whatever is approved")
+            view = self.snapshot.verify_of(a.target) if a.kind in VERIFY_KINDS else None
+            if view is not None:
+                lines.append(f"    {headline(view)}")
         return "\n".join(lines)
 
     def action_approve(self) -> None:
@@ -1094,6 +1148,36 @@ class DeckApp(App[None]):
         self.sub_title = f"{session} · {paths.project_root.name}"
         self.notify(f"now watching session {session}")
         self.refresh_now()
+
+    def action_verify_report(self) -> None:
+        """The newest verify report, whole, of the lane in focus: the one the decision tab shows (its
+        actions focused), the selected loop's (a worktree lane, pane or not), else the selected fleet
+        lane's window."""
+        lane: str | None = None
+        focused = self.focused.id if self.focused is not None else None
+        shown = self._decision_verify(self._selected_action()) if focused == "actions" else None
+        if shown is not None:  # the report the decision tab shows
+            lane = shown.lane
+        elif focused == "loops":
+            lane = self.query_one("#loops", KeyedTable).selected_key()
+        else:
+            row = self._selected_row()
+            lane = row.window if row is not None else None
+        if not lane:
+            self.notify(
+                "select a lane, a worktree loop or a verify/build/merge action first", severity="warning"
+            )
+            return
+        self._open_verify(lane)
+
+    def _open_verify(self, lane: str) -> None:
+        view = read_view(self.paths.verify_dir, lane)  # read now: the newest, whatever the last tick saw
+        if view.report is None:
+            self.notify(f"{view.error} (in {self.paths.verify_dir})", severity="information", timeout=6)
+            return
+        self.push_screen(
+            MessageScreen(f"verify report of {lane} — {view.file}", "\n".join(report_lines(view, full=True)))
+        )
 
     def action_help(self) -> None:
         self.push_screen(HelpScreen())

@@ -45,6 +45,8 @@ from loop_schemas import (
 from loop_schemas.fsread import DOC_CAP, ENGINE_CAP, STATE_CAP
 from pydantic import ValidationError
 
+from loop_deck.verify import VERIFY_KINDS, VerifyView, read_view
+
 if TYPE_CHECKING:
     from loop_deck.board import Board
 
@@ -140,6 +142,11 @@ class DeckPaths:
     @property
     def engine_dir(self) -> Path:
         return self.loop_dir / "sessions" / self.session / "engine"
+
+    @property
+    def verify_dir(self) -> Path:
+        """Where the engine's verify runs write their reports (`<w>-<token>.json`)."""
+        return self.loop_dir / "sessions" / self.session / "verify"
 
     @property
     def restarts_log(self) -> Path:
@@ -302,6 +309,12 @@ class Snapshot:
     engine: EngineInfo = field(default_factory=lambda: EngineInfo(False))
     transcript: Path | None = None
     board: Board | None = None  # None: the project has no tasks/ folder
+    verify: tuple[VerifyView, ...] = ()
+    """The newest verify report of each worktree lane (a loop with a branch), each fleet lane's window and
+    each lane a pending verify, build or merge action names."""
+
+    def verify_of(self, lane: str) -> VerifyView | None:
+        return next((v for v in self.verify if v.lane == lane), None)
 
     @property
     def problems(self) -> list[str]:
@@ -631,6 +644,7 @@ class Reader:
         self._events = _Cached()
         self._transcripts = _Cached()
         self._board = _Cached()
+        self._verify: dict[str, tuple[FileKey | None, VerifyView]] = {}
         self._meta: dict[str, LaneLike] = {}
         self._meta_at = float("-inf")
         self._meta_lanes: frozenset[str] = frozenset()
@@ -859,12 +873,29 @@ class Reader:
         value: Board = self._board.value
         return value
 
+    def verify(self, lanes: Sequence[str]) -> tuple[VerifyView, ...]:
+        """The newest report of each lane, re-read only when the verify folder changed (a run's report
+        lands there by an atomic rename, which moves the folder's mtime)."""
+        folder = self.paths.verify_dir
+        key = file_key(folder)
+        views = []
+        for lane in lanes:
+            cached = self._verify.get(lane)
+            if cached is None or key is None or cached[0] != key:
+                cached = (key, read_view(folder, lane))
+            views.append(cached[1])
+        self._verify = {v.lane: (key, v) for v in views}
+        return tuple(views)
+
     def collect(self) -> Snapshot:
         now = self.clock()
         fleet, fleet_error = self.fleet(now)
         loops, objective, state_error = self.loops()
         decision, decision_error = self.decision()
         mail, pending = self.mail()
+        lanes = [r.loop_id for r in loops if r.branch] + [r.window for r in fleet]
+        if decision is not None:
+            lanes += [a.target for a in decision.actions if a.kind in VERIFY_KINDS and a.target]
         return Snapshot(
             taken_at=now,
             fleet=fleet,
@@ -880,4 +911,5 @@ class Reader:
             engine=self.engine(),
             transcript=self.transcript(),
             board=self.board(now),
+            verify=self.verify(list(dict.fromkeys(lanes))),
         )

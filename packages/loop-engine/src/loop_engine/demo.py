@@ -1,6 +1,6 @@
 """loop-demo: the whole loop on this machine in minutes, with no AI CLI and no API key.
 
-    loop-demo [--project-root DIR] [--auto] [--no-attach] [--until-done SECS] [--keep]
+    loop-demo [--project-root DIR] [--story tasks|verify] [--auto] [--no-attach] [--until-done SECS] [--keep]
 
 1. A project made by loop-init (a new temporary directory unless --project-root names a new or empty
    one), with four seeded tasks forming a small DAG (T0001, T0002 → T0003 → T0004) that loop-task-lint
@@ -21,6 +21,17 @@
    until every seeded task is in `review` (the loop's finish line: only a human marks a task done),
    exits 0, and tears the daemon and the session down unless --keep; on a timeout it exits 1 with one
    line saying where the loop stands.
+
+`--story verify` shows the headless build/verify drive instead (contract-later §10): the project is a git
+repository (`main`, one commit: a README, a .gitignore and a Makefile whose `check` runs the project's
+unit tests) with one seeded task and a worktree lane `builder` that has no pane (its branch
+`loop/<session>/builder` in a git worktree under .loop/worktrees/, recorded in the ledger as add-lane
+--worktree records it). The built-in brain builds the task headless (engine.build.cmd: the demo agent's
+one-shot `--build`, a real small commit), verifies the branch (loop-verify: the gate `make check`, the
+three lenses answered by the demo agent's one-shot `--review` through LOOP_VERIFY_CMD), and proposes
+the merge, which only a human approves (y in the deck). `--until-done` ends there: when the pending
+decision holds the `merge` action (exit 0, after printing the verify report's path and verdict); a
+failed build or verify ends it with exit 1.
 
 Substrate CLIs are run by their installed paths (loop_substrate.script_path), never looked up on PATH,
 so a venv holding only loop-engine is enough. LOOP_DEMO_WORK_S sets how long the demo agents "work" on
@@ -58,6 +69,26 @@ FINISHED = ("review", "done")
 READY_TIMEOUT_S = 60.0
 POLL_S = 0.5
 MARKER = ".loop/demo.json"
+STORIES = ("tasks", "verify")
+BUILD_LANE = "builder"  # the verify story's worktree lane (no pane)
+STORY_LANES = {"tasks": DEMO_LANES, "verify": ("docs",)}  # the lanes booted idle before the engine starts
+# the drive's events the verify story narrates; the failing ones end it
+DRIVE_EVENTS = ("build-started", "build-done", "verify-started", "verify-passed")
+DRIVE_FAILURES = (
+    "build-failed",
+    "build-timeout",
+    "build-skip",
+    "verify-failed",
+    "verify-stale",
+    "verify-timeout",
+    "verify-skip",
+    "run-orphan",
+)
+MAKEFILE = """\
+# The loop-demo project's one check (loop-verify's gate): the unit tests, with the standard library only.
+check:
+\tpython3 -m unittest discover -q -p 'test_*.py'
+"""
 
 
 @dataclass(frozen=True)
@@ -104,6 +135,22 @@ TASKS: tuple[SeedTask, ...] = (
         "Write a short release note for the greeting feature.",
     ),
 )
+
+
+VERIFY_TASKS: tuple[SeedTask, ...] = (
+    SeedTask(
+        "T0001",
+        "describe-module",
+        "Add a module that describes this task",
+        (),
+        "the project root",
+        "Add a Python module whose describe() names this task, with a unit test that `make check` runs.",
+    ),
+)
+
+
+def story_tasks(story: str) -> tuple[SeedTask, ...]:
+    return VERIFY_TASKS if story == "verify" else TASKS
 
 
 class DemoError(Exception):
@@ -156,12 +203,15 @@ Any real change: this is a simulation.
     )
 
 
-def _lane_config(approval: str, agent_cmd: Mapping[str, str]) -> str:
-    doc = {
+def _lane_config(approval: str, agent_cmd: Mapping[str, str], build_cmd: Sequence[str] = ()) -> str:
+    """The demo's lane-config; with `build_cmd` (the verify story): no implementation lanes (the task is
+    built headless on the worktree lane) and `engine.build.cmd` set to it."""
+    impl = () if build_cmd else DEMO_LANES
+    doc: dict[str, Any] = {
         "lanes": {
             **{
                 lane: {"harness": "demo", "cmd": agent_cmd[lane], "role": "impl", "repo": "demo"}
-                for lane in DEMO_LANES
+                for lane in impl
             },
             "docs": {"harness": "demo", "cmd": agent_cmd["docs"], "role": "docs"},
         },
@@ -174,6 +224,9 @@ def _lane_config(approval: str, agent_cmd: Mapping[str, str]) -> str:
             "ingest": {"mode": "lane", "lane": "docs"},
         },
     }
+    if build_cmd:
+        doc["engine"]["build"] = {"cmd": list(build_cmd)}
+        doc["engine"]["verify"] = {"base": "main"}
     head = (
         "# lane-config.yaml of the loop-demo project: web, infra and docs run the demo harness (a simulated\n"
         "# agent: no AI; docs runs a simulated ingest of the mail: it reads, logs and acks it), and the\n"
@@ -201,6 +254,7 @@ class Demo:
     auto: bool
     work_s: str | None
     env: dict[str, str] = field(default_factory=dict)
+    story: str = "tasks"
     booted: bool = False
     daemon: bool = False
 
@@ -254,7 +308,7 @@ class Demo:
 
     def engine(self, *args: str, timeout: float = 90.0) -> subprocess.CompletedProcess[str]:
         # only the engine's processes are pointed at the demo's lane-config (never the tmux server's env)
-        env = {**self.env, "LOOP_LANE_CONFIG": str(self.lane_config)}
+        env = {**self.env, "LOOP_LANE_CONFIG": str(self.lane_config), **self.verify_env()}
         try:
             return subprocess.run(
                 self.engine_argv(*args),
@@ -269,12 +323,16 @@ class Demo:
             raise DemoError(f"loop-engine {args[0]} timed out after {timeout:g}s") from None
 
     # ------------------------------------------------------------------ the project
+    @property
+    def tasks(self) -> tuple[SeedTask, ...]:
+        return story_tasks(self.story)
+
     def make_project(self) -> None:
         self.script(
             "loop-init", "--project-root", str(self.root), "--project", "loop-demo", "--no-lane-config"
         )
         tasks = self.root / "tasks"
-        for task in TASKS:
+        for task in self.tasks:
             (tasks / f"{task.id}-{task.slug}.md").write_text(task_text(task), encoding="utf-8")
         self.script("loop-task-lint", "--project-root", str(self.root))
         agent = self.demo_agent()
@@ -284,12 +342,84 @@ class Demo:
             if self.work_s is not None:
                 argv += ["--work-s", self.work_s]
             cmds[lane] = shlex.join(argv)
-        self.lane_config.write_text(_lane_config("auto" if self.auto else "manual", cmds), encoding="utf-8")
+        build: list[str] = []
+        if self.story == "verify":
+            build = [sys.executable, agent, "--build", "{worktree}", "--lane", BUILD_LANE]
+            build += ["--project-root", str(self.root)]
+            self.verify_env()  # loop-verify is there, or the demo stops before anything starts
+            self.make_repository()
+        approval = "auto" if self.auto else "manual"
+        self.lane_config.write_text(_lane_config(approval, cmds, build), encoding="utf-8")
         import yaml
 
         (self.root / MARKER).write_text(
-            yaml.safe_dump({"session": self.session, "tasks": [t.id for t in TASKS]}), encoding="utf-8"
+            yaml.safe_dump(
+                {"session": self.session, "story": self.story, "tasks": [t.id for t in self.tasks]}
+            ),
+            encoding="utf-8",
         )
+
+    def git(self, *args: str, cwd: Path | None = None) -> str:
+        """git in the project (never a shell); DemoError with git's last line when it fails."""
+        argv = ["git", "-C", str(cwd or self.root), *args]
+        try:
+            proc = subprocess.run(argv, capture_output=True, text=True, env=self.env, timeout=60, check=False)
+        except (OSError, subprocess.TimeoutExpired) as exc:
+            raise DemoError(f"git {args[0]}: {exc}") from None
+        if proc.returncode != 0:
+            raise DemoError(f"git {args[0]}: {_first_line(proc.stderr) or f'exit {proc.returncode}'}")
+        return proc.stdout.strip()
+
+    def make_repository(self) -> None:
+        """The verify story's project: a git repository on `main` (one commit of the project's own files;
+        the loop's files stay untracked) and the worktree lane `builder` with no pane, made the way
+        `loop-tmux add-lane --worktree` makes one: its branch, its worktree, its ledger row."""
+        if shutil.which("git") is None:
+            raise DemoError("--story verify needs git, and git was not found on PATH")
+        (self.root / ".gitignore").write_text(".loop/\n__pycache__/\n", encoding="utf-8")
+        (self.root / "Makefile").write_text(MAKEFILE, encoding="utf-8")
+        (self.root / "README.md").write_text(
+            "# loop-demo\n\nThe loop-demo project: its code is built headless by the demo agent on the "
+            "`builder` lane's branch, verified by loop-verify, and merged only when a human approves.\n",
+            encoding="utf-8",
+        )
+        self.git("init", "-q")
+        self.git("symbolic-ref", "HEAD", "refs/heads/main")
+        self.git("add", "--", ".gitignore", "Makefile", "README.md")
+        self.git(
+            "-c",
+            "user.name=loop-demo",
+            "-c",
+            "user.email=loop-demo@loop-demo.invalid",
+            "commit",
+            "-q",
+            "-m",
+            "loop-demo: the project's first commit",
+        )
+        branch = f"loop/{self.session}/{BUILD_LANE}"
+        tree = self.root / ".loop" / "worktrees" / self.session / BUILD_LANE
+        tree.parent.mkdir(parents=True, exist_ok=True)
+        (self.root / ".loop" / "worktrees" / ".gitignore").write_text("*\n", encoding="utf-8")
+        self.git("worktree", "add", "--quiet", "-b", branch, str(tree), "HEAD")
+        # the ledger row, by add-lane's own writer (shell/lib/ledger.py: merged under the ledger's lock)
+        ledger = Path(self.demo_agent()).parent / "ledger.py"
+        state = self.root / ".loop" / "orchestrator-state.json"
+        argv = [sys.executable, str(ledger), "set-branch", f"--state-file={state}", f"--window={BUILD_LANE}"]
+        proc = subprocess.run([*argv, f"--branch={branch}"], capture_output=True, text=True, check=False)
+        if proc.returncode != 0:
+            raise DemoError(f"cannot record {branch} in the ledger: {_first_line(proc.stderr)}")
+
+    def verify_env(self) -> dict[str, str]:
+        """The verify story's engine environment: loop-verify on PATH (this venv's), its lenses answered
+        by the demo agent's one-shot reviewer."""
+        if self.story != "verify":
+            return {}
+        verify = _sibling_or_path("loop-verify")
+        if verify is None:
+            raise DemoError("--story verify needs loop-verify (loop-engine's console script), not found")
+        path = str(Path(verify).parent) + os.pathsep + self.env.get("PATH", os.defpath)
+        review = shlex.join([sys.executable, self.demo_agent(), "--review"])
+        return {"PATH": path, "LOOP_VERIFY_CMD": review}
 
     @property
     def lane_config(self) -> Path:
@@ -310,7 +440,7 @@ class Demo:
         from loop_engine.tasks import load_tasks
 
         tasks, _ = load_tasks(self.root / "tasks")
-        wanted = {t.id for t in TASKS}
+        wanted = {t.id for t in self.tasks}
         return {t.id: t.status for t in tasks if t.id in wanted}
 
     # ------------------------------------------------------------------ the session
@@ -370,9 +500,9 @@ class Demo:
                 seen = {
                     str(s.lane): f"{s.status}" + (f" ({s.detail})" if s.detail else "")
                     for s in sub.lane_status()
-                    if s.lane in DEMO_LANES
+                    if s.lane in STORY_LANES[self.story]
                 }
-                if all(seen.get(lane, "").startswith("idle") for lane in DEMO_LANES):
+                if all(seen.get(lane, "").startswith("idle") for lane in STORY_LANES[self.story]):
                     return
             except SubstrateError as exc:
                 seen = {"lane-status": exc.stderr_line}
@@ -461,7 +591,7 @@ class Demo:
                 if last.get(tid) != status:
                     _say(f"{tid} {status}")
             last = statuses
-            if len(statuses) == len(TASKS) and all(s in FINISHED for s in statuses.values()):
+            if len(statuses) == len(self.tasks) and all(s in FINISHED for s in statuses.values()):
                 return
             if not self.daemon_running():
                 log = self.root / ".loop" / "sessions" / self.session / "engine" / "daemon.log"
@@ -472,10 +602,79 @@ class Demo:
                 raise DemoError(self.timeout_reason(seconds, statuses))
             time.sleep(POLL_S)
 
+    def engine_dir(self) -> Path:
+        return self.root / ".loop" / "sessions" / self.session / "engine"
+
+    def wait_until_merge_proposed(self, seconds: float) -> tuple[str, dict[str, Any]]:
+        """The verify story's finish line: a pending decision that holds the `merge` action. Narrates the
+        drive's events as they come; a failed build or verify ends it. Returns (decision id, the
+        drive's verify record of the lane: report, overall)."""
+        import json
+
+        deadline = time.monotonic() + seconds
+        events = self.engine_dir() / "events.jsonl"
+        offset, last = 0, "none yet"
+        while True:
+            try:
+                with events.open("rb") as fh:
+                    fh.seek(offset)
+                    chunk = fh.read()
+            except OSError:
+                chunk = b""
+            complete = chunk[: chunk.rfind(b"\n") + 1]
+            offset += len(complete)
+            for raw in complete.splitlines():
+                try:
+                    event = json.loads(raw)
+                except ValueError:
+                    continue
+                name = event.get("event") if isinstance(event, dict) else None
+                if name in DRIVE_EVENTS or name in DRIVE_FAILURES:
+                    detail = " ".join(
+                        f"{k} {str(event[k])[:12] if k in ('tip', 'head', 'pre_build_sha') else event[k]}"
+                        for k in ("window", "tip", "head", "overall", "reason")
+                        if event.get(k) not in (None, "")
+                    )
+                    last = f"{name} {detail}".strip()
+                    _say(last)
+                if name in DRIVE_FAILURES:
+                    raise DemoError(f"the verify story stopped: {last} (see {events})")
+            found = self.merge_proposal()
+            if found is not None:
+                return found
+            if not self.daemon_running():
+                log = self.engine_dir() / "daemon.log"
+                raise DemoError(f"the engine daemon stopped before the merge was proposed (see {log})")
+            if time.monotonic() > deadline:
+                why = f"timed out after {seconds:g}s before the merge was proposed (last drive event: {last})"
+                if self.pending_decision() and not self.auto:
+                    why += (
+                        "; a decision waits for approval (manual mode: approve it in the deck, or use --auto)"
+                    )
+                raise DemoError(why)
+            time.sleep(POLL_S)
+
+    def merge_proposal(self) -> tuple[str, dict[str, Any]] | None:
+        import json
+
+        try:
+            pending = json.loads((self.engine_dir() / "pending-decision.json").read_text(encoding="utf-8"))
+            actions = pending["decision"]["actions"]
+        except (OSError, ValueError, KeyError, TypeError):
+            return None
+        if not any(isinstance(a, dict) and a.get("kind") == "merge" for a in actions):
+            return None
+        try:
+            book = json.loads((self.engine_dir() / "drive.json").read_text(encoding="utf-8"))
+            verify = book["lanes"][BUILD_LANE]["verify"]
+        except (OSError, ValueError, KeyError, TypeError):
+            verify = {}
+        return str(pending.get("id")), verify if isinstance(verify, dict) else {}
+
     def timeout_reason(self, seconds: float, statuses: Mapping[str, str]) -> str:
         done = sum(1 for s in statuses.values() if s in FINISHED)
         rest = ", ".join(f"{t} {s}" for t, s in sorted(statuses.items()) if s not in FINISHED)
-        why = f"timed out after {seconds:g}s: {done} of {len(TASKS)} tasks in review ({rest})"
+        why = f"timed out after {seconds:g}s: {done} of {len(self.tasks)} tasks in review ({rest})"
         if self.pending_decision() and not self.auto:
             why += "; a decision waits for approval (manual mode: approve it in the deck, or use --auto)"
         return why
@@ -562,13 +761,21 @@ def parser() -> argparse.ArgumentParser:
         metavar="DIR",
         help="a new or empty folder for the demo project (default: a new temporary folder)",
     )
+    p.add_argument(
+        "--story",
+        choices=STORIES,
+        default="tasks",
+        help="tasks (default): demo lanes take four seeded tasks to review; verify: one task built "
+        "headless on a worktree lane, verified by loop-verify, and its merge proposed for your approval",
+    )
     p.add_argument("--auto", action="store_true", help="approve safe actions automatically (runs unattended)")
     p.add_argument("--no-attach", action="store_true", help="do not attach to / switch to the session")
     p.add_argument(
         "--until-done",
         metavar="SECS",
         type=_positive,
-        help="run headless: wait until every seeded task is in review, then exit 0 (1 on a timeout)",
+        help="run headless: wait until every seeded task is in review (--story verify: until the merge "
+        "is proposed), then exit 0 (1 on a timeout)",
     )
     p.add_argument(
         "--keep",
@@ -611,7 +818,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         root = _project_root(args.project_root)
         session = _free_session(socket, env)
-        demo = Demo(root=root, session=session, socket=socket, auto=args.auto, work_s=work_s, env=env)
+        demo = Demo(
+            root=root,
+            session=session,
+            socket=socket,
+            auto=args.auto,
+            work_s=work_s,
+            env=env,
+            story=args.story,
+        )
         return _run(demo, args)
     except DemoUsageError as exc:
         print(f"{PROG}: error: {exc}", file=sys.stderr)
@@ -648,12 +863,33 @@ def _run(demo: Demo, args: argparse.Namespace) -> int:
     mode = "auto (safe actions run by themselves)" if demo.auto else "manual (approve each decision)"
     _say(f"project {demo.root}")
     demo.make_project()
-    _say(f"seeded {len(TASKS)} tasks: T0001, T0002 -> T0003 -> T0004 (loop-task-lint: ok)")
+    if demo.story == "verify":
+        _say(
+            f"seeded 1 task (T0001); git repository on main; worktree lane {BUILD_LANE} with no pane on "
+            f"loop/{demo.session}/{BUILD_LANE} (built headless by the demo agent; no AI)"
+        )
+    else:
+        _say(f"seeded {len(TASKS)} tasks: T0001, T0002 -> T0003 -> T0004 (loop-task-lint: ok)")
     coord = demo.boot()
-    _say(f"session {demo.session}: web and infra run the demo agent (a simulation, no AI); coord: {coord}")
+    lanes = "docs runs" if demo.story == "verify" else "web and infra run"
+    _say(f"session {demo.session}: {lanes} the demo agent (a simulation, no AI); coord: {coord}")
     demo.wait_lanes_ready()
     started = demo.start_engine()
     _say(f"engine: built-in brain, approval {mode}; {started}")
+    if args.until_done is not None and demo.story == "verify":
+        _say(f"watch it: {demo.attach_hint()}")
+        decision, verify = demo.wait_until_merge_proposed(args.until_done)
+        _say(f"verify report: {verify.get('report')} (overall {verify.get('overall')})")
+        _say(
+            f"the merge of {BUILD_LANE}'s branch waits for a human: decision {decision} "
+            "(y in the deck, or loop-engine approve)"
+        )
+        if args.keep:
+            _say(f"--keep: left running; attach: {demo.attach_hint()}; stop: {demo.stop_hint()}")
+            _say(demo.folder_hint())
+        else:
+            demo.teardown()
+        return 0
     if args.until_done is not None:
         _say(f"watch it: {demo.attach_hint()}")
         demo.wait_until_done(args.until_done)

@@ -453,6 +453,8 @@ loop-deck: every action runs the CLI a human would, and the bottom line shows th
   X  drop the selected task         loop-task --project-root P drop ID   (asks first)
   S  switch loop session            a row per session: engine, decision, lanes, review
   H  harness roster                 harness-registry.sh roster; h / H there: health (runs the probe)
+  v  latest verify report           of the selected lane, worktree loop or verify/build/merge action
+                                    (.loop/sessions/S/verify/; read only)
 
   o decision   t tasks   m mail   r ADRs   l lane detail + live tail   b brain transcript
   enter  open the selected message / the review's report / show the selected lane
