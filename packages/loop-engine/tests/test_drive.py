@@ -292,18 +292,34 @@ def test_a_merge_into_a_dirty_main_checkout_is_refused_and_a_diverged_base_gets_
     engine = dv.engine(brain_fn=lambda _p: _decide(merge))
     engine.cycle()
     assert dv.project.events("verify-passed")
-    (dv.project.root / "README").write_text("a human's edit\n")
+    # a human's edit of a file the branch changes too: the merge would touch it -> refused
+    (dv.project.root / "work.txt").write_text("a human's draft\n")
+    git(dv.project.root, "add", "-N", "work.txt")  # tracked (intent to add): no longer an untracked file
     pending = json.loads(dv.project.paths.pending.read_text())
     engine.approve(pending["id"])
-    assert dv.project.events("merge-refused")[-1]["reason"] == "main-dirty"
-    # main moves on (the human committed): the verified tip no longer contains main -> a merge commit
-    git(dv.project.root, "commit", "-qam", "human work")
+    refused = dv.project.events("merge-refused")[-1]
+    assert refused["reason"] == "main-dirty" and "work.txt" in refused["detail"]
+    assert (dv.project.root / "work.txt").read_text() == "a human's draft\n"
+    git(dv.project.root, "rm", "-q", "--cached", "work.txt")
+    (dv.project.root / "work.txt").unlink()
+    # staged work would ride along in a merge commit -> refused too
+    (dv.project.root / "README").write_text("a human's edit\n")
+    git(dv.project.root, "add", "README")
+    engine.cycle()
+    engine.approve(json.loads(dv.project.paths.pending.read_text())["id"])
+    refused = dv.project.events("merge-refused")[-1]
+    assert refused["reason"] == "main-dirty" and "staged" in refused["detail"]
+    # main moves on (the human committed): the verified tip no longer contains main -> a merge commit,
+    # and a modified file the branch does not touch (a task the engine moved, say) stays as it was
+    git(dv.project.root, "commit", "-qm", "human work")
+    (dv.project.root / "README").write_text("the human's next edit\n")
     engine.cycle()
     pending = json.loads(dv.project.paths.pending.read_text())
     engine.approve(pending["id"])
     (merged,) = dv.project.events("merge-done")
     assert merged["how"] == "merge-commit"
     assert git(dv.project.root, "rev-parse", "HEAD^2") == merged["tip"]
+    assert (dv.project.root / "README").read_text() == "the human's next edit\n"
 
 
 # ------------------------------------------------------------------ stale, cap

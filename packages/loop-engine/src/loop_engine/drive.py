@@ -91,6 +91,36 @@ def dirty(cwd: Path, *, untracked: bool, skip: Sequence[str] = (".loop",)) -> bo
     return out.returncode != 0 or bool(out.stdout.strip())
 
 
+def uncommitted(cwd: Path) -> tuple[list[str], list[str]]:
+    """(staged paths, modified tracked paths) of a checkout; untracked files are neither."""
+    out = git(cwd, "status", "--porcelain=v1", "-z", "--untracked-files=no")
+    if out.returncode != 0:
+        return ["(git status failed)"], []
+    staged: list[str] = []
+    modified: list[str] = []
+    entries = out.stdout.split("\0")
+    i = 0
+    while i < len(entries):
+        entry = entries[i]
+        i += 1
+        if len(entry) < 4:
+            continue
+        x, y, path = entry[0], entry[1], entry[3:]
+        if x in "RC":  # a rename or copy: its source path follows
+            i += 1
+        if x not in " ?":
+            staged.append(path)
+        if y not in " ?" or x != " ":
+            modified.append(path)
+    return staged, modified
+
+
+def changed_files(cwd: Path, base: str, tip: str) -> list[str]:
+    """The files the branch changes since it left `base` (merge base..tip)."""
+    out = git(cwd, "diff", "--name-only", "-z", f"{base}...{tip}")
+    return [p for p in out.stdout.split("\0") if p] if out.returncode == 0 else []
+
+
 def ledger_branches(paths: EnginePaths) -> dict[str, str]:
     """{window: branch} of every worktree lane (none when the ledger is unreadable)."""
     try:
@@ -333,11 +363,17 @@ def merge(paths: EnginePaths, lane: str, base: str, events: EventLog) -> dict[st
     current = git(root, "symbolic-ref", "--quiet", "--short", "HEAD").stdout.strip()
     if current != base:
         raise refuse("not-on-base", f"the main checkout is on {current or 'a detached HEAD'}, not {base}")
-    # the loop's own files change all the time (the engine files decisions into ops-wiki/checkpoint.md):
-    # they are not a human's work in progress; git itself refuses a merge that would overwrite them
-    if dirty(root, untracked=False, skip=(".loop", "ops-wiki")):
-        raise refuse("main-dirty", "the main checkout has uncommitted changes")
     base_sha = rev(root, base) or ""
+    # Uncommitted work in the main checkout is left as it is: the loop's own files change all the time
+    # (decisions filed into ops-wiki/checkpoint.md, task states in tasks/), and a human's edit elsewhere is
+    # theirs. A merge is refused when it would touch that work: anything staged (a merge commit would
+    # carry it), or a modified file the branch changes too (a conflict's abort could not give it back).
+    staged, modified = uncommitted(root)
+    touched = sorted(set(modified) & set(changed_files(root, base_sha, tip)))
+    if staged or touched:
+        names = ", ".join((staged or touched)[:5])
+        what = "staged changes" if staged else "uncommitted changes to files the branch changes"
+        raise refuse("main-dirty", f"the main checkout has {what}: {names}")
     if is_ancestor(root, base_sha, tip):
         out = git(root, "merge", "--ff-only", "--quiet", tip)
         how = "fast-forward"
