@@ -104,7 +104,7 @@ def pip_venv(dist: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def test_pip_install_loop_engine_puts_every_cli_on_the_venv_path(pip_venv: Path) -> None:
-    _answers_help(pip_venv / "bin", ["loop-engine", "loop-demo", *SCRIPT_NAMES])
+    _answers_help(pip_venv / "bin", ["loop-engine", "loop-demo", "loop-verify", *SCRIPT_NAMES])
     assert not (pip_venv / "bin" / "loop-deck").exists()  # the deck is its own audience
 
 
@@ -185,7 +185,7 @@ def _uv_tool(dist: Path, base: Path, package: str) -> Path:
 
 def test_uv_tool_install_loop_engine_with_the_substrate_executables(dist: Path, tmp_path: Path) -> None:
     bin_dir = _uv_tool(dist, tmp_path, "loop-engine")
-    names = ["loop-engine", "loop-demo", *SCRIPT_NAMES]
+    names = ["loop-engine", "loop-demo", "loop-verify", *SCRIPT_NAMES]
     assert sorted(p.name for p in bin_dir.iterdir()) == sorted(names)
     _answers_help(bin_dir, names)
 

@@ -455,6 +455,7 @@ loop-deck: every action runs the CLI a human would, and the bottom line shows th
   H  harness roster                 harness-registry.sh roster; h / H there: health (runs the probe)
   v  latest verify report           of the selected lane, worktree loop or verify/build/merge action
                                     (.loop/sessions/S/verify/; read only)
+  $  cost and autonomy              loop-metrics --all --json: per loop, 7-day sparkline (read only)
 
   o decision   t tasks   m mail   r ADRs   l lane detail + live tail   b brain transcript
   enter  open the selected message / the review's report / show the selected lane
