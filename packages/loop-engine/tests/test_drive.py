@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -141,8 +142,13 @@ class Drive:
         return git(self.tree, "rev-parse", "HEAD")
 
     def engine(self, **overrides: Any) -> Engine:
+        # sandbox: false -- the stub runner lives under pytest's tmp_path (/tmp), which the build sandbox's
+        # private /tmp hides (test_build_sandbox.py runs builds in the real sandbox)
         cfg: dict[str, Any] = {
-            "build": {"cmd": [sys.executable, str(self.build_script), "{worktree}", "{brief}"]}
+            "build": {
+                "cmd": [sys.executable, str(self.build_script), "{worktree}", "{brief}"],
+                "sandbox": False,
+            }
         }
         cfg.update(overrides)
         return self.project.engine(**cfg)
@@ -536,7 +542,8 @@ def test_kill_9_of_the_engine_during_a_run_leaves_no_orphan_and_no_duplicate(
         if kind == "verify"
         else {"kind": "build", "window": "w1", "brief": "b", "rationale": "r"}
     )
-    cfg = {"build": {"cmd": [sys.executable, str(dv.build_script), "{worktree}", "{brief}"]}}
+    # sandbox: false -- the stub runner under tmp_path is hidden by the sandbox's private /tmp (see Drive.engine)
+    cfg = {"build": {"cmd": [sys.executable, str(dv.build_script), "{worktree}", "{brief}"], "sandbox": False}}
     script = tmp_path / "engine_proc.py"
     script.write_text(
         ENGINE_PROC.format(
@@ -739,3 +746,118 @@ def test_codex_usage_sums_turns_or_reads_an_older_token_count_and_is_priced(tmp_
     (tmp_path / "none.log").write_text("plain text\n")
     assert runs.codex_usage(tmp_path / "none.log", None) is None
     assert runs.codex_usage(tmp_path / "missing.log", None) is None
+
+
+# ------------------------------------------------------------------ the build sandbox (real bwrap)
+
+STUB_BOXED_BUILD = textwrap.dedent(
+    """\
+    import subprocess, sys
+    worktree, targets = sys.argv[1], sys.argv[2:-1]
+    for target in targets:  # writes the sandbox must refuse (or keep off the host)
+        try:
+            with open(target, "w") as fh:
+                fh.write("written by the build\\n")
+            print("wrote", target)
+        except OSError as exc:
+            print("refused", target, exc.strerror)
+    with open(worktree + "/built.txt", "w") as fh:
+        fh.write("built\\n")
+    subprocess.run(["git", "-C", worktree, "add", "built.txt"], check=True)
+    subprocess.run(["git", "-C", worktree, "commit", "-qm", "built in the sandbox"], check=True)
+    """
+)
+
+
+def _need_bwrap() -> None:
+    """Skip where bwrap cannot run (not Linux, not installed, no user namespaces); under CI=true on Linux
+    fail instead, as tests-integration/test_sandbox.py does (CI installs bubblewrap)."""
+    why = runs.sandbox_unusable()
+    if not why:
+        return
+    if os.environ.get("CI", "").lower() in ("1", "true", "yes") and sys.platform.startswith("linux"):
+        pytest.fail(f"CI on Linux must run the build sandbox tests: {why}")
+    pytest.skip(why)
+
+
+def _no_bwrap_path(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A PATH holding git and nothing else: no bwrap to find."""
+    bin_dir = tmp_path / "bin-no-bwrap"
+    bin_dir.mkdir()
+    git_bin = shutil.which("git")
+    assert git_bin is not None
+    (bin_dir / "git").symlink_to(git_bin)
+    monkeypatch.setenv("PATH", str(bin_dir))
+    monkeypatch.delenv("LOOP_SANDBOX_BWRAP", raising=False)
+
+
+@pytest.mark.parametrize("sandbox", [None, True], ids=["auto", "true"])
+def test_a_build_runs_in_the_lane_sandbox_commits_and_cannot_write_the_gates_or_home(
+    dv: Drive, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, sandbox: bool | None
+) -> None:
+    _need_bwrap()
+    root = dv.project.root
+    host_home = tmp_path / "host-home"
+    host_home.mkdir()
+    monkeypatch.setenv("HOME", str(host_home))
+    for folder in (root / "tasks", root / "docs" / "adr", dv.tree / "tasks"):
+        folder.mkdir(parents=True, exist_ok=True)
+    task = root / "tasks" / "T0001-first.md"
+    task.write_text("---\nid: T0001\nstatus: todo\n---\n")
+    targets = [
+        task,  # the main checkout's task file
+        root / "docs" / "adr" / "0001-new.md",  # a new ADR in the main checkout
+        dv.tree / "tasks" / "T0002-new.md",  # the worktree's own tasks/ (a gate inside the tree too)
+        host_home / "pwned.txt",  # the host's $HOME
+        root / "outside.txt",  # the main checkout, outside the worktree (not mounted)
+    ]
+    # the stub inside the worktree's .loop/ (ignored, readable in the sandbox): tmp_path's /tmp is private there
+    stub = dv.tree / ".loop" / "stub_boxed_build.py"
+    stub.parent.mkdir(parents=True, exist_ok=True)
+    stub.write_text(STUB_BOXED_BUILD)
+    pre = git(dv.tree, "rev-parse", "HEAD")
+    build = {"kind": "build", "window": "w1", "brief": "build it", "rationale": "r"}
+    cfg = {"cmd": [sys.executable, str(stub), "{worktree}", *map(str, targets), "{brief}"], "sandbox": sandbox}
+    engine = dv.engine(approval_mode="auto", build=cfg, brain_fn=lambda _p: _decide(build))
+    engine.cycle()
+    assert not dv.project.events("build-unsandboxed") and not dv.project.events("build-skip")
+    dv.wait_runs()
+    engine.cycle()
+    log = Path(dv.project.events("build-started")[0]["log"]).read_text()
+    (done,) = _valid(dv.project.events("build-done"))
+    assert done["head"] != pre and git(dv.tree, "log", "-1", "--format=%s") == "built in the sandbox"
+    for target in targets[:3]:  # the gates: not there, or read-only (home and the rest land in a tmpfs)
+        assert f"refused {target} " in log, log
+    assert task.read_text() == "---\nid: T0001\nstatus: todo\n---\n"
+    assert not (root / "docs" / "adr" / "0001-new.md").exists()
+    assert not (dv.tree / "tasks" / "T0002-new.md").exists()
+    assert not (root / "outside.txt").exists()
+    assert not (host_home / "pwned.txt").exists()  # inside, $HOME is a private tmpfs
+
+
+def test_sandbox_true_without_bwrap_refuses_the_build(
+    dv: Drive, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _no_bwrap_path(tmp_path, monkeypatch)
+    build = {"kind": "build", "window": "w1", "brief": "build it", "rationale": "r"}
+    cfg = {"cmd": [sys.executable, str(dv.build_script), "{worktree}", "{brief}"], "sandbox": True}
+    dv.engine(approval_mode="auto", build=cfg, brain_fn=lambda _p: _decide(build)).cycle()
+    (skip,) = _valid(dv.project.events("build-skip"))
+    assert skip["reason"] == "sandbox-unavailable" and "bwrap" in skip["detail"]
+    assert not dv.in_progress() and not dv.project.events("build-started")
+
+
+def test_sandbox_auto_without_bwrap_builds_unsandboxed_and_says_so(
+    dv: Drive, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _no_bwrap_path(tmp_path, monkeypatch)
+    build = {"kind": "build", "window": "w1", "brief": "build it", "rationale": "r"}
+    cfg = {"cmd": [sys.executable, str(dv.build_script), "{worktree}", "{brief}"]}  # sandbox: auto
+    engine = dv.engine(approval_mode="auto", build=cfg, brain_fn=lambda _p: _decide(build))
+    engine.cycle()
+    (unboxed,) = _valid(dv.project.events("build-unsandboxed"))
+    assert unboxed["window"] == "w1" and "bwrap" in unboxed["reason"]
+    assert dv.names()[:2] == ["build-unsandboxed", "build-started"]
+    dv.wait_runs()
+    engine.cycle()
+    assert _valid(dv.project.events("build-done"))

@@ -7,8 +7,11 @@
   no readable report), `verify-stale` (the gate passed but the base is not an ancestor of the tip: rebase,
   never merge), `verify-passed`, `verify-timeout` (engine.verify.timeout_s, 2400 s).
 - **build {window, brief}**: refused on a dirty worktree or while one runs (`build-skip {reason:
-  worktree-dirty|in-progress}`); else the build runner (engine.build.cmd, an argv list with {worktree} and
-  {brief} placeholders; default codex exec --json ...) in the worktree, its output in
+  worktree-dirty|in-progress}`), or when engine.build.sandbox is true and bwrap cannot run here (`reason:
+  sandbox-unavailable`); else the build runner (engine.build.cmd, an argv list with {worktree} and
+  {brief} placeholders; default codex exec --json ...) in the worktree, inside a worktree lane's bubblewrap
+  sandbox (shell/lib/sandbox.py; engine.build.sandbox, auto by default: unsandboxed only where bwrap
+  cannot run, with an event `build-unsandboxed`), its output in
   `<wt>/.loop/build/codex-build-<epoch>.log`, the brief wrapped in the engine's rules (no merge, push,
   reinstall, branch switch). Outcomes: `build-done` (exit 0 and the worktree's HEAD moved), `build-failed`,
   `build-timeout` (engine.build.timeout_s, 1500 s), plus `build-usage` from the codex --json log.
@@ -81,6 +84,45 @@ def build_argv(template: list[str] | None, worktree: Path, brief: str) -> list[s
     placed = any("{brief}" in w for w in words)
     out = [w.replace("{worktree}", str(worktree)).replace("{brief}", brief) for w in words]
     return out if placed else [*out, brief]
+
+
+def _sandbox_py(*args: str) -> subprocess.CompletedProcess[bytes]:
+    """Run the substrate's shell/lib/sandbox.py (the one bwrap argv builder, as loop-tmux's lanes use)."""
+    from loop_substrate import SubstrateError, script_path
+
+    try:
+        script = script_path("lib/sandbox.py")
+    except SubstrateError as exc:
+        raise EngineError(exc.stderr_line) from None
+    try:
+        return subprocess.run(
+            [sys.executable, str(script), *args], stdin=subprocess.DEVNULL, capture_output=True, timeout=60
+        )
+    except (OSError, subprocess.SubprocessError) as exc:
+        raise EngineError(f"cannot run {script}: {exc}") from None
+
+
+def _said(proc: subprocess.CompletedProcess[bytes]) -> str:
+    lines = proc.stderr.decode("utf-8", "replace").strip().splitlines()
+    line = lines[-1] if lines else f"exit {proc.returncode}"
+    return line.removeprefix("loop-tmux: ")
+
+
+def sandbox_unusable() -> str:
+    """Why a lane sandbox cannot run here ("" when bwrap runs): `sandbox.py check`."""
+    proc = _sandbox_py("check")
+    return "" if proc.returncode == 0 else _said(proc)
+
+
+def sandbox_wrap(argv: list[str], worktree: Path, window: str) -> list[str]:
+    """`argv` inside the sandbox a worktree lane `window` gets (sandbox.py argv): the worktree and the main
+    repository's .git read-write, the gates read-only, no tmux, a private HOME and /tmp."""
+    socket = os.environ.get("LOOP_TMUX_SOCKET", "")
+    opts = ["--cwd", str(worktree), "--lane", window, *(["--socket", socket] if socket else [])]
+    proc = _sandbox_py("argv", *opts, "--", *argv)
+    if proc.returncode != 0:
+        raise EngineError(f"cannot sandbox the build: {_said(proc)}")
+    return [w.decode("utf-8", "surrogateescape") for w in proc.stdout.split(b"\0")[:-1]]
 
 
 class Runs:
@@ -168,12 +210,31 @@ class Runs:
             folder.mkdir(parents=True, exist_ok=True)
             log = folder / f"codex-build-{int(time.time())}.log"
             argv = build_argv(self.config.model.build.cmd, worktree, wrap_brief(brief, worktree, branch))
+            boxed = self._sandboxed(window, worktree, argv)
+            if boxed is None:
+                return None
+            argv = boxed
             entry = {"window": window, "branch": branch, "pre_build_sha": pre, "log": str(log)}
             entry = self._spawn("build", entry, token, argv, worktree, log)
         self.events.emit(
             "build-started", window=window, branch=branch, pre_build_sha=pre, log=str(log), pid=entry["pid"]
         )
         return entry
+
+    def _sandboxed(self, window: str, worktree: Path, argv: list[str]) -> list[str] | None:
+        """The runner's argv in the lane sandbox as engine.build.sandbox asks (None: refused, its event
+        emitted). Auto (None) runs unsandboxed only where bwrap cannot run, and says so."""
+        mode = self.config.model.build.sandbox
+        if mode is False:
+            return argv
+        why = sandbox_unusable()
+        if why and mode is True:
+            self.events.emit("build-skip", window=window, reason="sandbox-unavailable", detail=why)
+            return None
+        if why:
+            self.events.emit("build-unsandboxed", window=window, reason=why)
+            return argv
+        return sandbox_wrap(argv, worktree, window)
 
     def _branch(self, window: str) -> str:
         branch = drive.ledger_branches(self.paths).get(window)

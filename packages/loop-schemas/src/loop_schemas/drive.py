@@ -3,7 +3,7 @@
 - `engine/verify-in-progress.json {verifies: [RunEntry]}` and `engine/build-in-progress.json {builds:
   [RunEntry]}`: the detached runs in flight, at most one of each per lane.
 - events.jsonl lines: `verify-started|skip|passed|failed|stale|timeout`, `build-started|skip|done|failed|
-  timeout`, `build-usage`, `fix-round-cap`, `merge-done|merge-refused`, `run-orphan`. `DriveEvent` is their
+  timeout`, `build-unsandboxed`, `build-usage`, `fix-round-cap`, `merge-done|merge-refused`, `run-orphan`. `DriveEvent` is their
   union, told apart by `event`.
 """
 
@@ -24,6 +24,7 @@ DRIVE_EVENTS = (
     "verify-timeout",
     "build-started",
     "build-skip",
+    "build-unsandboxed",
     "build-done",
     "build-failed",
     "build-timeout",
@@ -113,11 +114,21 @@ class BuildStartedEvent(EngineEvent):
 
 
 class BuildSkipEvent(EngineEvent):
-    """No build started: the worktree has uncommitted changes, or a build runs for the lane already."""
+    """No build started: the worktree has uncommitted changes, a build runs for the lane already, or
+    `engine.build.sandbox: true` and bubblewrap cannot run here (`detail` says why)."""
 
     event: Literal["build-skip"]
     window: str
-    reason: Literal["worktree-dirty", "in-progress"]
+    reason: Literal["worktree-dirty", "in-progress", "sandbox-unavailable"]
+    detail: str | None = None
+
+
+class BuildUnsandboxedEvent(EngineEvent):
+    """`engine.build.sandbox` unset (auto) and bubblewrap cannot run here: this build runs unsandboxed."""
+
+    event: Literal["build-unsandboxed"]
+    window: str
+    reason: str
 
 
 class BuildOutcomeEvent(EngineEvent):
@@ -194,6 +205,7 @@ class DriveEvent(
             | VerifyOutcomeEvent
             | BuildStartedEvent
             | BuildSkipEvent
+            | BuildUnsandboxedEvent
             | BuildOutcomeEvent
             | BuildUsageEvent
             | FixRoundCapEvent

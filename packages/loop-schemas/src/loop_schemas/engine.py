@@ -118,6 +118,7 @@ KNOWN_EVENTS = (
     "verify-timeout",
     "build-started",
     "build-skip",
+    "build-unsandboxed",
     "build-done",
     "build-failed",
     "build-timeout",

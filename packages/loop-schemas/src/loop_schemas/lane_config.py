@@ -247,6 +247,10 @@ class BuildConfig(BaseModel):
     brief is one argv element, never shell text; appended when no element names it). None: `codex exec
     --json --dangerously-bypass-approvals-and-sandbox --cd {worktree} {brief}`."""
     timeout_s: Seconds = 1500
+    sandbox: bool | None = None
+    """Run the runner in a sandboxed lane's bubblewrap sandbox (shell/lib/sandbox.py): true (no usable
+    bwrap: the build is refused, `build-skip {reason: sandbox-unavailable}`), false (never), None (auto:
+    sandboxed where bwrap runs, else unsandboxed with an event `build-unsandboxed {window, reason}`)."""
 
 
 class EngineConfig(BaseModel):
