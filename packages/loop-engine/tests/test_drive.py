@@ -542,8 +542,10 @@ def test_kill_9_of_the_engine_during_a_run_leaves_no_orphan_and_no_duplicate(
         if kind == "verify"
         else {"kind": "build", "window": "w1", "brief": "b", "rationale": "r"}
     )
-    # sandbox: false -- the stub runner under tmp_path is hidden by the sandbox's private /tmp (see Drive.engine)
-    cfg = {"build": {"cmd": [sys.executable, str(dv.build_script), "{worktree}", "{brief}"], "sandbox": False}}
+    # sandbox: false -- the stub runner under tmp_path is hidden by the sandbox's private /tmp
+    # (see Drive.engine)
+    stub = [sys.executable, str(dv.build_script), "{worktree}", "{brief}"]
+    cfg = {"build": {"cmd": stub, "sandbox": False}}
     script = tmp_path / "engine_proc.py"
     script.write_text(
         ENGINE_PROC.format(
@@ -811,13 +813,15 @@ def test_a_build_runs_in_the_lane_sandbox_commits_and_cannot_write_the_gates_or_
         host_home / "pwned.txt",  # the host's $HOME
         root / "outside.txt",  # the main checkout, outside the worktree (not mounted)
     ]
-    # the stub inside the worktree's .loop/ (ignored, readable in the sandbox): tmp_path's /tmp is private there
+    # the stub inside the worktree's .loop/ (ignored, readable in the sandbox): tmp_path's /tmp is
+    # private there
     stub = dv.tree / ".loop" / "stub_boxed_build.py"
     stub.parent.mkdir(parents=True, exist_ok=True)
     stub.write_text(STUB_BOXED_BUILD)
     pre = git(dv.tree, "rev-parse", "HEAD")
     build = {"kind": "build", "window": "w1", "brief": "build it", "rationale": "r"}
-    cfg = {"cmd": [sys.executable, str(stub), "{worktree}", *map(str, targets), "{brief}"], "sandbox": sandbox}
+    argv = [sys.executable, str(stub), "{worktree}", *map(str, targets), "{brief}"]
+    cfg = {"cmd": argv, "sandbox": sandbox}
     engine = dv.engine(approval_mode="auto", build=cfg, brain_fn=lambda _p: _decide(build))
     engine.cycle()
     assert not dv.project.events("build-unsandboxed") and not dv.project.events("build-skip")

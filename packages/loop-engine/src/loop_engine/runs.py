@@ -96,7 +96,11 @@ def _sandbox_py(*args: str) -> subprocess.CompletedProcess[bytes]:
         raise EngineError(exc.stderr_line) from None
     try:
         return subprocess.run(
-            [sys.executable, str(script), *args], stdin=subprocess.DEVNULL, capture_output=True, timeout=60
+            [sys.executable, str(script), *args],
+            stdin=subprocess.DEVNULL,
+            capture_output=True,
+            timeout=60,
+            check=False,
         )
     except (OSError, subprocess.SubprocessError) as exc:
         raise EngineError(f"cannot run {script}: {exc}") from None

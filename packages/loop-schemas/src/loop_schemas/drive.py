@@ -3,8 +3,8 @@
 - `engine/verify-in-progress.json {verifies: [RunEntry]}` and `engine/build-in-progress.json {builds:
   [RunEntry]}`: the detached runs in flight, at most one of each per lane.
 - events.jsonl lines: `verify-started|skip|passed|failed|stale|timeout`, `build-started|skip|done|failed|
-  timeout`, `build-unsandboxed`, `build-usage`, `fix-round-cap`, `merge-done|merge-refused`, `run-orphan`. `DriveEvent` is their
-  union, told apart by `event`.
+  timeout`, `build-unsandboxed`, `build-usage`, `fix-round-cap`, `merge-done|merge-refused`, `run-orphan`.
+  `DriveEvent` is their union, told apart by `event`.
 """
 
 from __future__ import annotations
