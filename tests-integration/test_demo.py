@@ -224,6 +224,10 @@ def test_verify_story_builds_verifies_and_proposes_the_merge_a_human_approves(ru
     assert report.diffstat is not None and "2 files changed" in report.diffstat
     # the build's completion report moved T0001 to review (only a human marks it done)
     assert run.statuses() == {"T0001": "review"}
+    # the build ran in the lane sandbox (engine.build.sandbox: auto) unless the engine said it could not:
+    # sandboxed, the report came through the lane's mail drop folder
+    unboxed = [e for e in run.events() if e["event"] == "build-unsandboxed"]
+    assert (run.root / ".loop" / "mail-drop" / "builder").is_dir() != bool(unboxed)
     # the human approves the merge (the deck's y runs this): the engine fast-forwards main to the tip
     approved = run.engine("approve", pending["id"])
     assert approved.returncode == 0, approved.stderr

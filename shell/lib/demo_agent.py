@@ -236,13 +236,17 @@ def build_once(worktree: str, brief: str, lane: str, root: str) -> int:
         f"Built headless by the demo agent for lane {lane}: {', '.join(files)}, committed on the lane's\n"
         "branch. A simulation: no AI wrote this; `make check` runs its unit test.\n"
     )
+    # in a sandbox (the engine's sandboxed build) the mailbox is read-only: its drop folder takes the mail,
+    # as loop-mail send does (the host's sweep delivers it)
+    drop = os.environ.get(mail.DROP_ENV, "")
     mail.send(
-        os.path.join(root, ".loop", "messages"),
+        drop or os.path.join(root, ".loop", "messages"),
         lane,
         "coord",
         f"done {task_id}: {title}",
         body,
         extra={"task": task_id},
+        drop=bool(drop),
     )
     return 0
 

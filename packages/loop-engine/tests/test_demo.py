@@ -354,7 +354,6 @@ def test_the_verify_story_project_has_a_pane_less_worktree_lane_the_engine_build
     loaded = load_lane_config(d.lane_config)
     assert sorted(loaded.config.lanes) == ["docs"]
     cmd = loaded.engine.build.cmd
-    assert loaded.engine.build.sandbox is False  # the demo agent mails into the main mailbox
     assert cmd is not None and cmd[1].endswith("demo_agent.py") and cmd[2:4] == ["--build", "{worktree}"]
     assert loaded.engine.verify.base == "main"
     # the engine's build argv (the brief appended, one element): a real commit, then the report by mail

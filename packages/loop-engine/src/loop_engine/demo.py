@@ -225,8 +225,7 @@ def _lane_config(approval: str, agent_cmd: Mapping[str, str], build_cmd: Sequenc
         },
     }
     if build_cmd:
-        # the demo agent is no AI, and it mails its report into the main mailbox (read-only in a sandbox)
-        doc["engine"]["build"] = {"cmd": list(build_cmd), "sandbox": False}
+        doc["engine"]["build"] = {"cmd": list(build_cmd)}
         doc["engine"]["verify"] = {"base": "main"}
     head = (
         "# lane-config.yaml of the loop-demo project: web, infra and docs run the demo harness (a simulated\n"
