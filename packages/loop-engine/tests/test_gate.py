@@ -223,3 +223,16 @@ def test_the_gate_takes_the_substrates_lane_identity() -> None:
         for n in ("repl", "agent", "old")
     ]
     assert shapes == ["destructive", "safe", "safe"]
+
+
+def test_the_gate_knows_exactly_the_action_kinds_the_decision_model_accepts() -> None:
+    """One list of kinds: the gate (kept free of pydantic) and the decision model's union agree."""
+    from typing import get_args
+
+    from loop_engine import gate as gate_mod
+    from loop_schemas.decision import ACTION_KINDS, Action
+
+    union = get_args(Action)[0]
+    model_kinds = tuple(get_args(m.model_fields["kind"].annotation)[0] for m in get_args(union))
+    assert model_kinds == ACTION_KINDS
+    assert gate_mod.KINDS == ACTION_KINDS

@@ -127,6 +127,20 @@ class EscalateAction(_Action):
     summary: Annotated[str, Field(min_length=1, max_length=MAX_PAYLOAD)]
 
 
+# every action kind, in the union's order (the engine's gate keeps the same tuple: a test holds them equal)
+ACTION_KINDS = (
+    "dispatch",
+    "add_lane",
+    "drop_lane",
+    "steer",
+    "stop",
+    "escalate",
+    "repin_model",
+    "verify",
+    "build",
+    "merge",
+)
+
 Action = Annotated[
     DispatchAction
     | AddLaneAction
@@ -176,23 +190,7 @@ def extract_decision_blocks(text: str) -> list[str]:
 
 def _first_error(exc: ValidationError) -> str:
     err = exc.errors(include_url=False)[0]
-    loc = ".".join(
-        str(p)
-        for p in err.get("loc", ())
-        if p
-        not in (
-            "dispatch",
-            "add_lane",
-            "drop_lane",
-            "steer",
-            "stop",
-            "escalate",
-            "repin_model",
-            "verify",
-            "build",
-            "merge",
-        )
-    )
+    loc = ".".join(str(p) for p in err.get("loc", ()) if p not in ACTION_KINDS)
     msg = str(err.get("msg", "invalid")).replace("Value error, ", "")
     more = len(exc.errors()) - 1
     suffix = f" (and {more} more problem{'s' if more > 1 else ''})" if more else ""

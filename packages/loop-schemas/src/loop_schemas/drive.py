@@ -15,25 +15,6 @@ from pydantic import BaseModel, ConfigDict, Field, RootModel
 
 from loop_schemas.engine import EngineEvent
 
-DRIVE_EVENTS = (
-    "verify-started",
-    "verify-skip",
-    "verify-passed",
-    "verify-failed",
-    "verify-stale",
-    "verify-timeout",
-    "build-started",
-    "build-skip",
-    "build-unsandboxed",
-    "build-done",
-    "build-failed",
-    "build-timeout",
-    "build-usage",
-    "fix-round-cap",
-    "merge-done",
-    "merge-refused",
-    "run-orphan",
-)
 RunKind = Literal["verify", "build"]
 
 

@@ -14,6 +14,27 @@ from loop_schemas.lane_config import EngineConfig
 GateClass = Literal["safe", "destructive", "blocked"]
 ActionState = Literal["queued", "running", "blocked", "done", "failed", "rejected", "uncertain"]
 
+# The verify drive's events (loop_schemas.drive holds their models)
+DRIVE_EVENTS = (
+    "verify-started",
+    "verify-skip",
+    "verify-passed",
+    "verify-failed",
+    "verify-stale",
+    "verify-timeout",
+    "build-started",
+    "build-skip",
+    "build-unsandboxed",
+    "build-done",
+    "build-failed",
+    "build-timeout",
+    "build-usage",
+    "fix-round-cap",
+    "merge-done",
+    "merge-refused",
+    "run-orphan",
+)
+
 # The event names the engine writes; the union is open (extra event types are allowed).
 KNOWN_EVENTS = (
     "cycle-start",
@@ -110,23 +131,7 @@ KNOWN_EVENTS = (
     "handoff-acked",
     "integration-lane-recommended",
     # the verify drive (loop_schemas.drive)
-    "verify-started",
-    "verify-skip",
-    "verify-passed",
-    "verify-failed",
-    "verify-stale",
-    "verify-timeout",
-    "build-started",
-    "build-skip",
-    "build-unsandboxed",
-    "build-done",
-    "build-failed",
-    "build-timeout",
-    "build-usage",
-    "fix-round-cap",
-    "merge-done",
-    "merge-refused",
-    "run-orphan",
+    *DRIVE_EVENTS,
 )
 
 
