@@ -865,3 +865,59 @@ def test_sandbox_auto_without_bwrap_builds_unsandboxed_and_says_so(
     dv.wait_runs()
     engine.cycle()
     assert _valid(dv.project.events("build-done"))
+
+
+def test_the_lanes_tips_come_from_one_git_process_whatever_the_lane_count(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """drive.revs answers what rev() answers for each ref (a branch, a tag, a tree, a missing or odd
+    ref), and asks one git for all of them: the cycle's drive section costs one git call, not one per lane."""
+    root = tmp_path / "repo"
+    subprocess.run(["git", "init", "-q", "-b", "main", str(root)], check=True)
+    for args in (
+        ["-c", "user.name=t", "-c", "user.email=t@t", "commit", "-q", "--allow-empty", "-m", "a"],
+        ["branch", "loop/s/w1"],
+        ["-c", "user.name=t", "-c", "user.email=t@t", "tag", "-a", "-m", "x", "v2"],
+    ):
+        subprocess.run(["git", "-C", str(root), *args], check=True)
+    refs = ["main", "loop/s/w1", "v2", "nope", "HEAD^{tree}", "-x", "a b", "main\nHEAD", ""]
+    expected = {r: drive.rev(root, r) for r in refs}
+    assert expected["main"] and expected["v2"] == expected["main"]
+    calls: list[list[str]] = []
+    real_run = subprocess.run
+
+    def counting(argv: Any, *args: Any, **kwargs: Any) -> Any:
+        calls.append(list(argv))
+        return real_run(argv, *args, **kwargs)
+
+    monkeypatch.setattr(drive.subprocess, "run", counting)
+    assert drive.revs(root, refs) == expected
+    assert len(calls) == 1
+    # outside a repository git cannot batch: each ref is asked alone, with rev()'s answers
+    calls.clear()
+    assert drive.revs(tmp_path, ["main", "nope"]) == {"main": None, "nope": None}
+
+
+def test_the_drive_section_asks_git_for_every_lanes_tip_at_once(
+    dv: Drive, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Four ledger lanes, three of them on branches that are not there: one cat-file for the tips, then
+    the one `rev-list --count` of the lane whose branch exists; each lane's state as before."""
+    loops = {"w1": {"branch": "loop/s/w1"}, **{f"w{n}": {"branch": f"loop/s/w{n}"} for n in (2, 3, 4)}}
+    dv.project.paths.state_file.write_text(json.dumps({"schema_version": 2, "loops": loops}))
+    calls: list[list[str]] = []
+    real_run = subprocess.run
+
+    def counting(argv: Any, *args: Any, **kwargs: Any) -> Any:
+        calls.append(list(argv))
+        return real_run(argv, *args, **kwargs)
+
+    monkeypatch.setattr(drive.subprocess, "run", counting)
+    views = drive.lanes(dv.project.paths, "main")
+    assert [(v.window, v.state) for v in views] == [
+        ("w1", "awaiting-build"),
+        ("w2", "no-branch"),
+        ("w3", "no-branch"),
+        ("w4", "no-branch"),
+    ]
+    assert [c[3] for c in calls] == ["cat-file", "rev-list"]

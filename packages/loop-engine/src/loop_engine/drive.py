@@ -65,6 +65,34 @@ def rev(cwd: Path, ref: str) -> str | None:
     return out.stdout.strip() if out.returncode == 0 and out.stdout.strip() else None
 
 
+def revs(cwd: Path, refs: Sequence[str]) -> dict[str, str | None]:
+    """{ref: the commit it names, or None} for every ref, from ONE git process (`cat-file --batch-check`
+    reads the same revision syntax as `rev-parse --verify REF^{commit}`, and answers `missing` where
+    rev() answers None). A ref holding a line break cannot be a git ref: None, without asking."""
+    wanted = sorted({r for r in refs if r and "\n" not in r and "\r" not in r and "\0" not in r})
+    found: dict[str, str | None] = dict.fromkeys(refs)
+    if not wanted:
+        return found
+    try:
+        out = subprocess.run(
+            ["git", "-C", str(cwd), "cat-file", "--batch-check=%(objectname) %(objecttype)"],
+            input="".join(f"{r}^{{commit}}\n" for r in wanted),
+            capture_output=True,
+            text=True,
+            timeout=GIT_TIMEOUT_S,
+            check=False,
+        )
+    except (OSError, subprocess.SubprocessError) as exc:
+        raise EngineError(f"git cat-file failed in {cwd}: {exc}") from None
+    lines = out.stdout.splitlines()
+    if out.returncode != 0 or len(lines) != len(wanted):
+        return {r: rev(cwd, r) for r in found}  # a git that cannot batch: one question per ref
+    for ref, line in zip(wanted, lines, strict=True):
+        sha, _, kind = line.partition(" ")
+        found[ref] = sha if kind == "commit" and sha else None
+    return found
+
+
 def is_ancestor(cwd: Path, older: str, newer: str) -> bool:
     return git(cwd, "merge-base", "--is-ancestor", older, newer).returncode == 0
 
@@ -231,10 +259,11 @@ def lanes(paths: EnginePaths, base: str, panes: Sequence[str] = ()) -> list[Lane
     book = _book(paths).get("lanes", {})
     busy = {k: {str(e.get("window")) for e in running(paths, k)} for k in MARKER_KEYS}
     root = paths.project_root
+    tips = revs(root, list(branches.values()))
     out: list[LaneDrive] = []
     for window, branch in sorted(branches.items()):
         rec = book.get(window, {}) if isinstance(book, dict) else {}
-        tip = rev(root, branch)
+        tip = tips[branch]
         n = ahead(root, base, tip) if tip else 0
         verify = rec.get("verify") or {}
         build = rec.get("build") or {}
