@@ -343,3 +343,26 @@ def test_a_brain_child_is_recorded_while_it_runs_and_the_record_removed_after(
     monkeypatch.setenv("FAKE_BRAIN", "env")
     answer = run_oneshot([sys.executable, str(script)], timeout_s=60, transcript=tmp_path / "u.log")
     assert len(answer.text.strip()) == 32 and answer.text.strip() != str(entry["token"])
+
+
+def test_a_brain_call_is_noticed_when_its_child_ends_not_at_the_next_fixed_tick(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The call waits on the child itself (its waits start under a millisecond and grow), so a brain that
+    answers at once is not held for a whole timeout/abort tick; the tick stays the longest wait."""
+    from loop_engine import brain
+
+    script = tmp_path / "b.py"
+    script.write_text("import time\ntime.sleep(0.3)\nprint('answer')\n")
+    waits: list[float] = []
+    real_sleep = brain.time.sleep
+
+    def sleep(seconds: float) -> None:
+        waits.append(seconds)
+        real_sleep(seconds)
+
+    monkeypatch.setattr(brain.time, "sleep", sleep)
+    answer = run_oneshot([sys.executable, str(script)], timeout_s=60, transcript=tmp_path / "t.log")
+    assert answer.text.strip() == "answer"
+    assert waits and waits[0] < 0.01
+    assert max(waits) <= brain.WAIT_TICK_S
