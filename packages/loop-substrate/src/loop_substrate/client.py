@@ -20,11 +20,9 @@ import threading
 import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any, Literal, TypeVar
+from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 from loop_schemas import (
-    Digest,
-    FleetMetrics,
     Harness,
     HarnessHealth,
     HarnessRegistry,
@@ -40,6 +38,9 @@ from pydantic import BaseModel, ValidationError
 
 from loop_substrate.errors import ContractMismatchError, SubstrateError
 from loop_substrate.paths import contract_version, script_path
+
+if TYPE_CHECKING:  # their modules load where they are read: the cycle reads neither
+    from loop_schemas import Digest, FleetMetrics
 
 _LIBTMUX_LOCK = threading.Lock()
 REGISTRY_SCRIPT = "lib/harness-registry.sh"
@@ -276,6 +277,8 @@ class Substrate:
 
     # -- memory -------------------------------------------------------------------------------
     def digest(self) -> Digest:
+        from loop_schemas import Digest
+
         return self._json("loop-digest", ["--json", "--project-root", str(self.project_root)], Digest)
 
     def checkpoint_prompt(self, header_file: Path | None = None) -> str:
@@ -342,6 +345,8 @@ class Substrate:
     def fleet_metrics(self) -> FleetMetrics:
         """`loop-metrics --all --json` over this project: every loop session's 7-day autonomy and cost
         figures and their daily series (read-only: no --log)."""
+        from loop_schemas import FleetMetrics
+
         return self._json(
             "loop-metrics", ["--all", "--json", "--project-root", str(self.project_root)], FleetMetrics
         )
