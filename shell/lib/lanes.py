@@ -42,18 +42,18 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import datetime as _dt
 import fcntl
-import hashlib
 import json
 import os
 import re
 import shlex
 import subprocess
 import sys
-import tempfile
 import time
-from typing import Any, Dict, Iterator, List, Optional, Sequence
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # typing costs an import on every `list` the engine runs; annotations are strings here
+    from typing import Any, Dict, Iterator, List, Optional, Sequence
 
 LIB_DIR = os.path.dirname(os.path.abspath(__file__))
 RESOLVER = os.path.join(LIB_DIR, "lane-config-resolver.sh")
@@ -139,7 +139,7 @@ class UsageError(Exception):
 
 
 def now_iso() -> str:
-    return _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
 
 
 # ---- tmux -----------------------------------------------------------------------------------------------
@@ -638,6 +638,8 @@ def _tag_window(batch: Batch, window_id: str, pane_ids: List[str], lanes: List[L
 
 def lock_dir() -> str:
     """$TMPDIR/loop-tmux-<uid>: a private directory (0700, ours, not a symlink) for add-window's locks."""
+    import tempfile  # here: `list`, which the engine runs every cycle, never takes a lock
+
     path = os.path.join(tempfile.gettempdir(), f"loop-tmux-{os.getuid()}")
     try:
         os.mkdir(path, 0o700)
@@ -657,6 +659,8 @@ def session_lock(session: str) -> Iterator[None]:
     of the same window cannot both pass the "is it new?" check (tmux itself allows duplicate names).
     An flock: a killed holder never leaves it taken. Keyed by the session name only: sessions of the
     same name on other servers merely wait their turn."""
+    import hashlib
+
     digest = hashlib.sha256(session.encode("utf-8", "surrogateescape")).hexdigest()[:32]
     path = os.path.join(lock_dir(), f"add-window-{digest}.lock")
     try:

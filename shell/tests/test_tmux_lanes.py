@@ -347,3 +347,17 @@ def test_add_lane_fails_when_its_command_does_not_exist(session, tmux_server, fa
     assert f"{binary}: command not found" in line or (binary in line and "not found" in line), line
     names = tmux_server.out("list-windows", "-t", "=s:", "-F", "#{window_name}").split()
     assert "ghost" not in names
+
+
+def test_the_list_helper_starts_without_the_modules_only_add_lane_needs() -> None:
+    """The engine runs `list-lanes --json` on every cycle: lanes.py loads typing, tempfile (the add-window
+    lock folder), hashlib (its lock name) and datetime only where they are used, never for `list`."""
+    lib = Path(__file__).resolve().parents[1] / "lib"
+    code = (
+        "import sys; sys.path.insert(0, sys.argv[1]); import lanes; "
+        "print(sorted(m for m in ('typing', 'tempfile', 'hashlib', 'datetime') if m in sys.modules))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-S", "-c", code, str(lib)], capture_output=True, text=True, check=True
+    ).stdout
+    assert out.strip() == "[]"
