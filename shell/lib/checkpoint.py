@@ -34,12 +34,15 @@ import json
 import os
 import re
 import sys
-from typing import Any, Dict, List, Optional, Tuple
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import fsread
 import mail
 from atomic import append_locked
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # typing costs an import on every `--print` the engine runs; annotations are strings
+    from typing import Any, Dict, List, Optional, Tuple
 
 LIB_DIR = os.path.dirname(os.path.abspath(__file__))
 DEFAULT_HEADER = os.path.join(LIB_DIR, "checkpoint-header.md")

@@ -33,14 +33,16 @@ import os
 import re
 import stat
 import sys
-import tempfile
 import time
-from typing import Any, Dict, List, Optional, Tuple
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import frontmatter
 import fsread
 from atomic import fsync_dir
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # typing costs an import on every helper start-up; annotations are strings here
+    from typing import Any, Dict, List, Optional, Tuple
 
 LANE_RE = re.compile(r"^[A-Za-z][A-Za-z0-9_-]*\Z")
 NAME_RE = re.compile(
@@ -67,8 +69,9 @@ def parse_name(name: str) -> Optional[Dict[str, Any]]:
     m = NAME_RE.match(name)
     if not m:
         return None
-    try:
-        _dt.datetime.strptime(m.group("date") + m.group("time"), "%Y%m%d%H%M%S")
+    d, t = m.group("date"), m.group("time")
+    try:  # a real time (what strptime "%Y%m%d%H%M%S" accepts of these 8 + 6 digits), without strptime
+        _dt.datetime(int(d[:4]), int(d[4:6]), int(d[6:]), int(t[:2]), int(t[2:4]), int(t[4:]))
     except ValueError:
         return None
     return {
@@ -204,6 +207,8 @@ def send(
             raise MailError(f"the sandbox's mail drop folder {mailbox} is missing")
     else:
         os.makedirs(os.path.join(mailbox, "processed"), exist_ok=True)
+    import tempfile  # only a sender gets here
+
     fd, tmp = tempfile.mkstemp(prefix=".mail-", suffix=".tmp", dir=mailbox)
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as fh:
