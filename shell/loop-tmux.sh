@@ -4,14 +4,26 @@ set -euo pipefail
 # every cd below runs with CDPATH='' (an exported CDPATH makes cd print and jump); it is not unset here,
 # since the tmux server this may start hands its environment to the lanes
 
+# Resolve our own directory through symlinks without forking (as loop-lane-status does): the engine runs
+# `list-lanes` on every cycle, so each $(...) would show in its latency.
 _loop_src=${BASH_SOURCE[0]}
 while [ -h "$_loop_src" ]; do
-  _loop_dir=$(CDPATH='' cd -P "$(dirname "$_loop_src")" && pwd)
-  _loop_src=$(readlink "$_loop_src")
-  case $_loop_src in /*) ;; *) _loop_src=$_loop_dir/$_loop_src ;; esac
+  _loop_link=$(readlink "$_loop_src")
+  case $_loop_link in
+    /*) _loop_src=$_loop_link ;;
+    *) _loop_src=${_loop_src%/*}/$_loop_link ;;
+  esac
 done
-LOOP_SELF_DIR=$(CDPATH='' cd -P "$(dirname "$_loop_src")" && pwd)
+case $_loop_src in
+  */*) LOOP_SELF_DIR=${_loop_src%/*} ;;
+  *) LOOP_SELF_DIR=. ;;
+esac
+case $LOOP_SELF_DIR in
+  /*) ;;
+  *) LOOP_SELF_DIR=$PWD/$LOOP_SELF_DIR ;;
+esac
 LOOP_LIB_DIR=$LOOP_SELF_DIR/lib
+LOOP_SHELL_ROOT=$LOOP_SELF_DIR
 # shellcheck source=lib/common.sh
 . "$LOOP_LIB_DIR/common.sh"
 # shellcheck source=lib/harness-registry.sh
@@ -559,7 +571,7 @@ tmux_list_lanes() {
       *) loop_usage_error "list-lanes: unknown argument '$1'" ;;
     esac
   done
-  session=$(lane_session_default "$session")
+  [ -n "$session" ] || session=$(lane_session_default "")  # given (the engine gives it): no fork
   # the engine lists the lanes on every cycle: from compiled code, without site
   if [ "$as_json" = 1 ]; then
     loop_py_cached lanes list --session "$session" --json

@@ -67,7 +67,9 @@ loop_py_cached() {
   local modules=$1
   shift
   local cache=${LOOP_LANE_STATUS_CACHE_DIR:-${TMPDIR:-/tmp}/loop-lane-status-${UID}}
-  "$(loop_python)" -S "$LOOP_LIB_DIR/codecache.py" "$cache/code" "$modules" "$@"
+  local py=${LOOP_PYTHON:-}  # set (the engine sets it): no $(...) fork to look it up
+  [ -n "$py" ] || py=$(loop_python)
+  "$py" -S "$LOOP_LIB_DIR/codecache.py" "$cache/code" "$modules" "$@"
 }
 
 # loop_main_root DIR: the directory DIR's loop lives in. A lane in a git worktree

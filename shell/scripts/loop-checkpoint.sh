@@ -3,14 +3,26 @@
 set -euo pipefail
 unset CDPATH  # an exported CDPATH makes `cd` print the directory and may pick another one
 
+# Resolve our own directory through symlinks without forking (as loop-lane-status does): the engine runs
+# `--print` on every cycle, so each $(...) would show in its latency.
 _loop_src=${BASH_SOURCE[0]}
 while [ -h "$_loop_src" ]; do
-  _loop_dir=$(cd -P "$(dirname "$_loop_src")" && pwd)
-  _loop_src=$(readlink "$_loop_src")
-  case $_loop_src in /*) ;; *) _loop_src=$_loop_dir/$_loop_src ;; esac
+  _loop_link=$(readlink "$_loop_src")
+  case $_loop_link in
+    /*) _loop_src=$_loop_link ;;
+    *) _loop_src=${_loop_src%/*}/$_loop_link ;;
+  esac
 done
-LOOP_SELF_DIR=$(cd -P "$(dirname "$_loop_src")" && pwd)
-LOOP_LIB_DIR=$(cd -P "$LOOP_SELF_DIR/../lib" && pwd)
+case $_loop_src in
+  */*) LOOP_SELF_DIR=${_loop_src%/*} ;;
+  *) LOOP_SELF_DIR=. ;;
+esac
+case $LOOP_SELF_DIR in
+  /*) ;;
+  *) LOOP_SELF_DIR=$PWD/$LOOP_SELF_DIR ;;
+esac
+LOOP_SHELL_ROOT=$LOOP_SELF_DIR/..
+LOOP_LIB_DIR=$LOOP_SHELL_ROOT/lib
 # shellcheck source=../lib/common.sh
 . "$LOOP_LIB_DIR/common.sh"
 LOOP_PROG=loop-checkpoint

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import os
 import subprocess
 import sys
 import time
@@ -361,3 +362,35 @@ def test_the_list_helper_starts_without_the_modules_only_add_lane_needs() -> Non
         [sys.executable, "-S", "-c", code, str(lib)], capture_output=True, text=True, check=True
     ).stdout
     assert out.strip() == "[]"
+
+
+@pytest.mark.parametrize(
+    "script, args",
+    [
+        ("loop-tmux.sh", ["--version"]),
+        ("scripts/loop-checkpoint.sh", ["--print", "--project-root", "{root}"]),
+    ],
+)
+def test_the_engines_per_cycle_scripts_run_no_command_but_their_helper(
+    tmp_path: Path, script: str, args: list[str]
+) -> None:
+    """`list-lanes` and `checkpoint --print` run on every engine cycle: they find their own folder with
+    bash alone (no dirname, no cd in a subshell) and start their python helper from LOOP_PYTHON, so a
+    PATH that holds no command at all still runs them (each command they ran would cost a fork+exec)."""
+    shell = Path(__file__).resolve().parents[1]
+    root = tmp_path / "proj"
+    (root / "ops-wiki").mkdir(parents=True)
+    (root / "ops-wiki" / "checkpoint.md").write_text("# checkpoint\n")
+    empty = tmp_path / "empty-path"
+    empty.mkdir()
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("LOOP_", "TMUX"))}
+    env.update(PATH=str(empty), LOOP_PYTHON=sys.executable, LOOP_LANE_STATUS_CACHE_DIR=str(tmp_path / "c"))
+    proc = subprocess.run(
+        ["/bin/bash", str(shell / script), *(a.replace("{root}", str(root)) for a in args)],
+        capture_output=True,
+        text=True,
+        env=env,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip()
