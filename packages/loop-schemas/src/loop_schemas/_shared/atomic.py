@@ -13,7 +13,6 @@ from __future__ import annotations
 import contextlib
 import os
 import sys
-import tempfile
 
 if __package__:  # the copy inside loop_schemas._shared (`make shared`)
     from . import fsread
@@ -42,6 +41,8 @@ def atomic_write(path: str, text: str, exclusive: bool = False) -> None:
     exclusive: create only, raising FileExistsError when `path` exists (a hard link never clobbers).
     A replaced file keeps its permission bits; a new one gets 0644.
     """
+    import tempfile  # only a writer gets here: a helper that merely reads never loads it
+
     folder = os.path.dirname(path) or "."
     fd, tmp = tempfile.mkstemp(prefix=".loop-", suffix=".tmp", dir=folder)
     try:
