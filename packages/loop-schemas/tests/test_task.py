@@ -234,3 +234,28 @@ def test_a_jira_key_is_one_token(key: str) -> None:
     with pytest.raises(SchemaError, match="jira"):
         parse_task(TASK.replace("jira:\n", f"jira: {key}\n"))
     assert parse_task(TASK.replace("jira:\n", "jira: TEAM-5\n")).frontmatter.jira == "TEAM-5"
+
+
+def test_a_task_of_the_conventions_keys_alone_is_read_with_one_yaml_pass(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The typed YAML reading serves only keys a project adds (they keep their YAML types); a task
+    holding the convention's keys alone reads the same from the text reading, so the engine's cycle
+    parses each task's frontmatter once."""
+    from loop_schemas import task as task_mod
+
+    calls: list[bool] = []
+    real = task_mod.parse_frontmatter
+
+    def counting(text: str, **kwargs: bool) -> tuple[dict[str, object], str]:
+        calls.append(bool(kwargs.get("keep_text")))
+        return real(text, **kwargs)
+
+    monkeypatch.setattr(task_mod, "parse_frontmatter", counting)
+    plain = parse_task(task_text(), "T0001-x.md")
+    assert calls == [True]
+    assert plain.frontmatter.id == "T0001" and plain.frontmatter.depends_on == []
+    calls.clear()
+    added = parse_task(task_text(estimate="3", owner="yes"), "T0001-x.md")
+    assert calls == [True, False]
+    assert added.frontmatter.model_extra == {"estimate": 3, "owner": True}

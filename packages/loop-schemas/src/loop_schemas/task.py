@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import enum
 import os
 import re
@@ -207,11 +208,11 @@ def parse_task(text: str, path: str | Path | None = None) -> Task:
     # them; keys a project adds keep their YAML types, when typed YAML can build them: a value it cannot
     # (`estimate: 2024-02-30`, no such day) stays the text the subset and loop-task-lint read
     as_text, body = parse_frontmatter(text, keep_text=True)
-    try:
-        data, _ = parse_frontmatter(text)
-    except SchemaError:
-        data = dict(as_text)
-    data.update({k: as_text[k] for k in _KEY_ORDER if k in as_text})
+    data = dict(as_text)
+    if not as_text.keys() <= _CONVENTION_KEYS:  # only a key the project added needs the typed reading
+        with contextlib.suppress(SchemaError):  # a value typed YAML cannot build stays the text
+            data, _ = parse_frontmatter(text)
+        data.update({k: as_text[k] for k in _KEY_ORDER if k in as_text})
     problems: list[Problem] = []
     frontmatter: TaskFrontmatter | None = None
     try:
@@ -236,6 +237,7 @@ def parse_task(text: str, path: str | Path | None = None) -> Task:
 
 
 _KEY_ORDER = ("id", "title", "status", "depends_on", "scope", "loop", "jira")
+_CONVENTION_KEYS = frozenset(_KEY_ORDER)
 
 
 def format_task(frontmatter: dict[str, object] | TaskFrontmatter, body: str) -> str:
