@@ -150,3 +150,31 @@ def test_the_approval_choices_are_the_cycles() -> None:
     from loop_engine import cli, cycle
 
     assert cli.APPROVALS == cycle.APPROVALS
+
+
+# what one cycle's code loads on import (`once` and the daemon's cycles): the formats the cycle reads
+# and writes, and nothing it never touches (the digest's and the metrics' models load in their readers;
+# the pending decision's model where a decision is queued)
+CYCLE_SCHEMAS = STATUS_SCHEMAS | {
+    "loop_schemas._shared.tasks",
+    "loop_schemas.decision",
+    "loop_schemas.fenced",
+    "loop_schemas.lanes",
+    "loop_schemas.mail",
+    "loop_schemas.snapshot",
+    "loop_schemas.state",
+    "loop_schemas.task",
+}
+
+
+def test_the_cycles_code_imports_only_the_formats_a_cycle_uses() -> None:
+    code = (
+        "import sys, loop_engine.cli, loop_engine.cycle, loop_engine.watch, loop_substrate.client\n"
+        "print(' '.join(sorted(sys.modules)))\n"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=120
+    )
+    modules = set(proc.stdout.split())
+    assert {m for m in modules if m.startswith("loop_schemas")} <= CYCLE_SCHEMAS
+    assert not modules & NEVER_FOR_STATUS
