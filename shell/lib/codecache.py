@@ -77,13 +77,23 @@ def _store(cache_dir: str, path: str, key: bytes, code: object) -> None:
             pass
 
 
+def _folder_tag(folder: str) -> str:
+    """A stable short name of a lib/ folder (32-bit FNV-1a of its path; hashlib costs an import)."""
+    h = 0x811C9DC5
+    for byte in folder.encode("utf-8", "surrogateescape"):
+        h = ((h ^ byte) * 0x01000193) & 0xFFFFFFFF
+    return f"{h:08x}"
+
+
 def load(cache_dir: str, name: str) -> object:
     """Import lib/<name>.py as module `name` (sys.modules) from the cache, compiling it when needed."""
     src = f"{sys.path[0]}/{name}.py"
     st = posix.stat(src)
     header = f"codecache1\0{src}\0{st.st_mtime_ns}\0{st.st_size}\0{sys.hexversion}\n"
     key = header.encode("utf-8", "surrogateescape")
-    path = f"{cache_dir}/{name}.{sys.implementation.cache_tag}.code"
+    # one file per source folder: two installs (a checkout and a wheel, two versions) sharing the cache
+    # directory keep their own code instead of recompiling over each other's on every call
+    path = f"{cache_dir}/{name}.{_folder_tag(sys.path[0])}.{sys.implementation.cache_tag}.code"
     code = _cached(path, key)
     if code is None:
         with open(src, "rb") as fh:

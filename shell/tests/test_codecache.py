@@ -106,3 +106,21 @@ def test_usage_and_a_missing_module(tmp_path: Path) -> None:
     )
     assert missing.returncode == 1 and "nosuch.py" in missing.stderr
     assert "Traceback" not in missing.stderr and len(missing.stderr.splitlines()) == 1
+
+
+def test_two_installs_sharing_the_cache_keep_their_own_code(tmp_path: Path) -> None:
+    """A checkout's lib/ and an installed one (or two versions) use one cache directory: each keeps its
+    own file, so alternating between them reads the cache instead of recompiling every time."""
+    lib_a, cache = _setup(tmp_path)
+    lib_b = tmp_path / "other" / "lib"
+    lib_b.parent.mkdir()
+    shutil.copytree(lib_a, lib_b)
+    (lib_b / "toy.py").write_text(TOY.replace("toy says", "other toy says"))
+    assert _run(lib_a, cache, "1").stdout == "toy says 1\n"
+    assert _run(lib_b, cache, "2").stdout == "other toy says 2\n"
+    files = sorted(cache.glob("toy.*.code"))
+    assert len(files) == 2, files
+    stamps = [f.stat().st_mtime_ns for f in files]
+    assert _run(lib_a, cache, "3").stdout == "toy says 3\n"
+    assert _run(lib_b, cache, "4").stdout == "other toy says 4\n"
+    assert [f.stat().st_mtime_ns for f in files] == stamps  # both read, neither rewritten
