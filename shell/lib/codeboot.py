@@ -1,0 +1,59 @@
+"""codeboot: start lib/codecache.py from its own cached code (stdlib only).
+
+    python3 -S codeboot.py CACHE_DIR MODULE[,MODULE...] [ARG...]    (the arguments of codecache.py)
+
+Python compiles the script it is given from source on every run, and the first compile in a process
+is the dearest: for codecache.py's 130 lines that was ~2.5 ms of CPU on every loop-lane-status poll,
+more than loading every module it runs. This file is all that is compiled: it reads codecache's code
+from CACHE_DIR with codecache's own checks (a file of ours that nobody else can write, headed by the
+source's path, mtime, size and the interpreter) and hands over to codecache.run. On a miss it compiles
+codecache.py and stores it for the next run, as codecache does for the modules it loads.
+"""
+
+import marshal
+import posix
+import sys
+
+
+def _boot() -> None:
+    cache_dir = sys.argv[1] if len(sys.argv) > 1 else ""
+    src = sys.path[0] + "/codecache.py"
+    st = posix.stat(src)
+    key = f"codecache1\0{src}\0{st.st_mtime_ns}\0{st.st_size}\0{sys.hexversion}\n".encode(
+        "utf-8", "surrogateescape"
+    )
+    path = f"{cache_dir}/codecache.{sys.implementation.cache_tag}.code"
+    code = None
+    try:
+        fd = posix.open(path, posix.O_RDONLY | getattr(posix, "O_NOFOLLOW", 0))
+    except OSError:
+        fd = -1
+    if fd >= 0:
+        try:
+            st = posix.fstat(fd)
+            data = posix.read(fd, st.st_size + 1) if st.st_size < 1 << 20 else b""
+        except OSError:
+            data = b""
+        finally:
+            posix.close(fd)
+        # codecache._cached's rule: only trust a file we wrote and nobody else can change
+        if st.st_uid == posix.getuid() and not st.st_mode & 0o022 and data.startswith(key):
+            try:
+                code = marshal.loads(data[len(key) :])
+            except (EOFError, ValueError, TypeError):
+                code = None
+    module = type(sys)("codecache")
+    module.__file__ = src
+    sys.modules["codecache"] = module
+    if code is None:
+        with open(src, "rb") as fh:
+            code = compile(fh.read(), src, "exec", dont_inherit=True)
+        exec(code, module.__dict__)  # our own source
+        if cache_dir:
+            module._store(cache_dir, path, key, code)
+    else:
+        exec(code, module.__dict__)  # our own module's code, from a file only we can write
+    module.run(sys.argv[1:])
+
+
+_boot()
