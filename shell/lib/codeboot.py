@@ -24,24 +24,26 @@ def _boot() -> None:
     )
     path = f"{cache_dir}/codecache.{sys.implementation.cache_tag}.code"
     code = None
+    data = b""
     try:
         fd = posix.open(path, posix.O_RDONLY | getattr(posix, "O_NOFOLLOW", 0))
     except OSError:
         fd = -1
     if fd >= 0:
         try:
-            st = posix.fstat(fd)
-            data = posix.read(fd, st.st_size + 1) if st.st_size < 1 << 20 else b""
+            info = posix.fstat(fd)
+            # codecache._cached's rule: only trust a file we wrote and nobody else can change
+            if info.st_uid == posix.getuid() and not info.st_mode & 0o022 and info.st_size < 1 << 20:
+                data = posix.read(fd, info.st_size + 1)
         except OSError:
             data = b""
         finally:
             posix.close(fd)
-        # codecache._cached's rule: only trust a file we wrote and nobody else can change
-        if st.st_uid == posix.getuid() and not st.st_mode & 0o022 and data.startswith(key):
-            try:
-                code = marshal.loads(data[len(key) :])
-            except (EOFError, ValueError, TypeError):
-                code = None
+    if data.startswith(key):
+        try:
+            code = marshal.loads(data[len(key) :])
+        except (EOFError, ValueError, TypeError):
+            code = None
     module = type(sys)("codecache")
     module.__file__ = src
     sys.modules["codecache"] = module
@@ -56,4 +58,5 @@ def _boot() -> None:
     module.run(sys.argv[1:])
 
 
-_boot()
+if __name__ == "__main__":
+    _boot()

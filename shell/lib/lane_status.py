@@ -1345,9 +1345,14 @@ def dump_json(value: object) -> str:
 def _json_member(key: str, value: object) -> str:
     """`"key": value` of a JSON object; a plain string value is written here (a fleet report is mostly
     strings: one call each was a fifth of a 96-lane poll)."""
-    if type(value) is str and value.isascii() and value.isprintable():
-        if '"' not in value and "\\" not in value:
-            return f"{dump_json(key)}: \"{value}\""
+    if (
+        isinstance(value, str)
+        and value.isascii()
+        and value.isprintable()
+        and '"' not in value
+        and "\\" not in value
+    ):
+        return f'{dump_json(key)}: "{value}"'
     return f"{dump_json(key)}: {dump_json(value)}"
 
 

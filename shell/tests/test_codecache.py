@@ -143,7 +143,12 @@ def test_codeboot_runs_codecache_from_its_own_cached_code(tmp_path: Path) -> Non
     assert (own.stat().st_mtime_ns, _cache_file(cache).stat().st_mtime_ns) == before
     # what runs is the cached code, not codecache.py compiled again: a private file of ours is used
     key = own.read_bytes().partition(b"\n")[0] + b"\n"
-    planted = "import sys\ndef run(argv):\n    sys.stdout.write('cached codecache ran\\n')\n    sys.stdout.flush()\n"
+    planted = (
+        "import sys\n"
+        "def run(argv):\n"
+        "    sys.stdout.write('cached codecache ran\\n')\n"
+        "    sys.stdout.flush()\n"
+    )
     own.write_bytes(key + marshal.dumps(compile(planted, "codecache", "exec")))
     assert _boot(lib, cache).stdout == "cached codecache ran\n"
 
@@ -164,13 +169,18 @@ def test_codeboot_trusts_only_a_private_current_cache_file(tmp_path: Path) -> No
     source = (lib / "codecache.py").read_text()
     (lib / "codecache.py").write_text(source.replace("def main(argv", "def main(argv", 1) + "\n# changed\n")
     assert _boot(lib, cache, "z").stdout == "toy says z\n"
-    assert _codecache_file(cache).read_bytes().startswith(b"codecache1\0" + str(lib / "codecache.py").encode())
+    assert (
+        _codecache_file(cache).read_bytes().startswith(b"codecache1\0" + str(lib / "codecache.py").encode())
+    )
 
 
 def test_codeboot_usage_and_errors_are_codecaches(tmp_path: Path) -> None:
     lib, cache = _boot_setup(tmp_path)
     usage = subprocess.run(
-        [sys.executable, "-S", str(lib / "codeboot.py"), str(cache)], capture_output=True, text=True, check=False
+        [sys.executable, "-S", str(lib / "codeboot.py"), str(cache)],
+        capture_output=True,
+        text=True,
+        check=False,
     )
     assert usage.returncode == 2 and "usage:" in usage.stderr
     missing = subprocess.run(
@@ -205,6 +215,8 @@ def test_the_hot_clis_start_codeboot(tmp_path: Path, script: str, modules: str) 
     env = dict(os.environ, LOOP_PYTHON=str(fake), LOOP_LANE_STATUS_CACHE_DIR=str(tmp_path / "c"))
     env["PATH"] = f"{tmp_path}{os.pathsep}{env['PATH']}"
     env.pop("TMUX", None)
-    subprocess.run(["bash", str(LIB.parent / script), *args], env=env, capture_output=True, check=False, timeout=60)
+    subprocess.run(
+        ["bash", str(LIB.parent / script), *args], env=env, capture_output=True, check=False, timeout=60
+    )
     argv = seen.read_text().splitlines()
     assert argv[:4] == ["-S", str(LIB / "codeboot.py"), str(tmp_path / "c" / "code"), modules], argv
