@@ -18,7 +18,11 @@ import sys
 def _boot() -> None:
     cache_dir = sys.argv[1] if len(sys.argv) > 1 else ""
     src = sys.path[0] + "/codecache.py"
-    st = posix.stat(src)
+    try:
+        st = posix.stat(src)
+    except OSError as exc:
+        sys.stderr.write(f"codeboot: cannot load codecache: {exc}\n")
+        posix._exit(1)
     key = f"codecache1\0{src}\0{st.st_mtime_ns}\0{st.st_size}\0{sys.hexversion}\n".encode(
         "utf-8", "surrogateescape"
     )

@@ -220,3 +220,11 @@ def test_the_hot_clis_start_codeboot(tmp_path: Path, script: str, modules: str) 
     )
     argv = seen.read_text().splitlines()
     assert argv[:4] == ["-S", str(LIB / "codeboot.py"), str(tmp_path / "c" / "code"), modules], argv
+
+
+def test_codeboot_without_codecache_is_one_line(tmp_path: Path) -> None:
+    lib, cache = _boot_setup(tmp_path)
+    (lib / "codecache.py").unlink()
+    proc = _boot(lib, cache)
+    assert proc.returncode == 1 and proc.stdout == ""
+    assert proc.stderr.startswith("codeboot: cannot load codecache:") and len(proc.stderr.splitlines()) == 1
