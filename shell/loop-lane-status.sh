@@ -161,8 +161,9 @@ lane_status_main() {
   command -v "$py" >/dev/null 2>&1 || loop_die "python3 is required but was not found on PATH" 1
   local cache=${LOOP_LANE_STATUS_CACHE_DIR:-${TMPDIR:-/tmp}/loop-lane-status-${UID}}
   # lib/codecache.py runs lane_status from compiled code kept in the private cache dir, never in a
-  # __pycache__ beside the source; that saves compiling 1000 lines on every poll.
-  local -a run=("$py" -S "$LOOP_LIB_DIR/codecache.py" "$cache/code" "fsread,lane_status")
+  # __pycache__ beside the source; that saves compiling 1000 lines on every poll. lib/codeboot.py
+  # starts codecache itself from that cache: python compiles the script it runs on every call.
+  local -a run=("$py" -S "$LOOP_LIB_DIR/codeboot.py" "$cache/code" "fsread,lane_status")
   case ${LOOP_LANE_STATUS_NO_CACHE:-} in
     1 | true | yes) exec ${run[@]+"${run[@]}"} ${args[@]+"${args[@]}"} </dev/null ;;
   esac

@@ -122,10 +122,11 @@ def main(argv: list[str]) -> int:
     return int(entry(argv[2:]))
 
 
-if __name__ == "__main__":
-    # sys.path[0] is this file's directory (symlinks resolved): the modules are its neighbours
+def run(argv: list[str]) -> None:
+    """main(argv), then the exit: flush, and os._exit (tearing the interpreter down costs more than the
+    work). Never returns. codeboot.py, the small entry the hot CLIs start, ends here too."""
     try:
-        rc = main(sys.argv[1:])
+        rc = main(argv)
     except KeyboardInterrupt:
         rc = 130
     except SystemExit as exc:
@@ -140,3 +141,8 @@ if __name__ == "__main__":
         except (OSError, ValueError):
             rc = rc or 1
     posix._exit(rc)
+
+
+if __name__ == "__main__":
+    # sys.path[0] is this file's directory (symlinks resolved): the modules are its neighbours
+    run(sys.argv[1:])

@@ -60,16 +60,16 @@ loop_py() {
 }
 
 # loop_py_cached MODULE[,MODULE...] ARGS...: run the last module's main(ARGS) from compiled code kept in
-# the private cache directory (lib/codecache.py under python3 -S, as loop-lane-status and loop-dispatch
-# do): a hot helper neither compiles its source nor imports site on every call. The lib/ modules it
-# imports when it loads are named before it, in import order.
+# the private cache directory (lib/codecache.py, started by lib/codeboot.py under python3 -S, as
+# loop-lane-status and loop-dispatch do): a hot helper neither compiles its source nor imports site on
+# every call. The lib/ modules it imports when it loads are named before it, in import order.
 loop_py_cached() {
   local modules=$1
   shift
   local cache=${LOOP_LANE_STATUS_CACHE_DIR:-${TMPDIR:-/tmp}/loop-lane-status-${UID}}
   local py=${LOOP_PYTHON:-}  # set (the engine sets it): no $(...) fork to look it up
   [ -n "$py" ] || py=$(loop_python)
-  "$py" -S "$LOOP_LIB_DIR/codecache.py" "$cache/code" "$modules" "$@"
+  "$py" -S "$LOOP_LIB_DIR/codeboot.py" "$cache/code" "$modules" "$@"
 }
 
 # loop_main_root DIR: the directory DIR's loop lives in. A lane in a git worktree

@@ -104,7 +104,7 @@ GENERIC_BUSY = r"esc to interrupt"
 HOOK_STATES = {"working", "idle", "awaiting-approval", "errored"}
 HOOK_DETAIL = {"working": "busy", "idle": "ready", "awaiting-approval": "approval", "errored": "error"}
 ERROR_TAIL = 8  # an error line counts only this close to the bottom
-PREFETCH_TAG = "lls1"  # first word of the header line of a prefetched tmux answer
+PREFETCH_TAG = "lls2"  # first word of the header line of a prefetched tmux answer (its format)
 
 PANE_FIELDS = (
     "session_name",
@@ -405,6 +405,24 @@ def split_captures(text: str, pane_ids: list[str], marker: str) -> dict[str, lis
     return result
 
 
+def split_by_height(text: str, pane_ids: list[str], heights: dict[str, int]) -> dict[str, list[str]]:
+    """{pane id: screen lines} from captures chained with no marker between them, cut by the height
+    each pane had in the same tmux client's listing: capture-pane -p prints one line per screen row, and
+    a row never holds a newline. Any doubt (a pane not listed, a line count that is not the sum of the
+    heights) gives {}: every screen is asked of tmux again."""
+    if not pane_ids or any(p not in heights for p in pane_ids):
+        return {}
+    lines = text.split("\n")
+    if lines.pop() != "" or len(lines) != sum(heights[p] for p in pane_ids):
+        return {}
+    result: dict[str, list[str]] = {}
+    at = 0
+    for pid in pane_ids:
+        result[pid] = lines[at : at + heights[pid]]
+        at += heights[pid]
+    return result
+
+
 def capture_many(pane_ids: list[str]) -> dict[str, list[str]]:
     """Capture the visible screen of every pane in ONE tmux client: captures split by a nonce line.
 
@@ -668,6 +686,7 @@ class Registry:
                 self.by_process.setdefault(str(proc), name)
         home = getenv("LOOP_LANE_IDLE_HOME_PATTERN", "")
         self.home = _compile(home, "LOOP_LANE_IDLE_HOME_PATTERN", self.sre)
+        self.tail = tail_lines()  # read once for every pane this registry classifies
 
     def is_ai(self, harness: str | None) -> bool:
         if not harness:
@@ -826,6 +845,34 @@ def hook_file(directory: str, pane_id: str) -> str:
     return path_join(directory, "pane-" + pane_id.lstrip("%") + ".status")
 
 
+def read_hooks(panes: list[Pane]) -> dict[str, tuple[str, float]]:
+    """read_hook for many panes: {pane id: (state, written)} for those with a hook file. Each hook
+    directory is listed once, and only the files it holds are opened: most panes have none (no hooks
+    installed, or a harness other than Claude Code), and a failed open per pane cost more than a listing."""
+    hooks: dict[str, tuple[str, float]] = {}
+    listed: dict[str, set[str] | None] = {}
+    for pane in panes:
+        if pane.state_dir not in listed:
+            listed[pane.state_dir] = _names_in(hook_dir(pane.state_dir))
+        names = listed[pane.state_dir]
+        if names is not None and hook_file("", pane.pane_id) not in names:
+            continue  # no file for this pane (a listing that failed opens each pane's file instead)
+        hooked = read_hook(pane)
+        if hooked is not None:
+            hooks[pane.pane_id] = hooked
+    return hooks
+
+
+def _names_in(directory: str) -> set[str] | None:
+    """The names in a directory; empty when it does not exist, None when it cannot be listed."""
+    try:
+        return set(posix.listdir(directory))
+    except FileNotFoundError:
+        return set()
+    except (OSError, ValueError):
+        return None
+
+
 def read_hook(pane: Pane) -> tuple[str, float] | None:
     """(state, when it was written: the file's mtime) that a harness hook recorded for this pane, when
     its file exists and names this server."""
@@ -920,14 +967,18 @@ class Verdict:
         self.digest = digest
 
 
-def live_tail(lines: list[str]) -> list[str]:
-    """The last LOOP_LANE_TAIL_LINES non-blank lines of a visible screen (the live part)."""
+def tail_lines() -> int:
+    """LOOP_LANE_TAIL_LINES: how many non-blank bottom lines of a screen are read (default 15, at least 3)."""
     try:
-        keep = max(3, int(getenv("LOOP_LANE_TAIL_LINES", "15")))
+        return max(3, int(getenv("LOOP_LANE_TAIL_LINES", "15")))
     except ValueError:
-        keep = 15
+        return 15
+
+
+def live_tail(lines: list[str], keep: int | None = None) -> list[str]:
+    """The last `keep` (default: LOOP_LANE_TAIL_LINES) non-blank lines of a visible screen (the live part)."""
     rows = [line.rstrip() for line in lines if line.strip()]
-    return rows[-keep:]
+    return rows[-(keep or tail_lines()) :]
 
 
 def _last_match(pattern: re.Pattern[str] | None, rows: list[str]) -> int:
@@ -1089,7 +1140,7 @@ def panes_running_beyond_a_shell(panes: list[Pane], registry: Registry) -> set[s
 
 def screen_verdict(pane: Pane, lines: list[str], registry: Registry) -> Verdict:
     harness = pane_harness(pane, registry)
-    rows = live_tail(lines)
+    rows = live_tail(lines, registry.tail)
     pats = registry.patterns(harness, bool(pane.harness_opt))
     status, detail = classify_screen(rows, pats, registry.home, pane.title)
     if status == "unknown" and harness is None:
@@ -1198,11 +1249,7 @@ def classify_panes(
                 verdicts[pane.pane_id] = Verdict("working", "booting", "process", harness)
     if not need:
         return verdicts
-    hooks = {}
-    for pane in need:
-        hooked = read_hook(pane)
-        if hooked is not None:
-            hooks[pane.pane_id] = hooked
+    hooks = read_hooks(need)
     socket = need[0].socket
     cache = DebounceCache(socket)
     debounce_s = _env_float("LOOP_LANE_DEBOUNCE_S", 0.2)
@@ -1289,10 +1336,24 @@ def dump_json(value: object) -> str:
     if isinstance(value, (int, float)):
         return repr(value)
     if isinstance(value, dict):
-        return "{" + ", ".join(f"{dump_json(str(k))}: {dump_json(v)}" for k, v in value.items()) + "}"
+        return "{" + ", ".join(_json_member(str(k), v) for k, v in value.items()) + "}"
     if isinstance(value, (list, tuple)):
         return "[" + ", ".join(dump_json(v) for v in value) + "]"
     raise TypeError(f"cannot encode {type(value).__name__} as JSON")
+
+
+def _json_member(key: str, value: object) -> str:
+    """`"key": value` of a JSON object; a plain string value is written here (a fleet report is mostly
+    strings: one call each was a fifth of a 96-lane poll)."""
+    if (
+        isinstance(value, str)
+        and value.isascii()
+        and value.isprintable()
+        and '"' not in value
+        and "\\" not in value
+    ):
+        return f'{dump_json(key)}: "{value}"'
+    return f"{dump_json(key)}: {dump_json(value)}"
 
 
 def entry(lane: str, kind: str, target: str, verdict: Verdict, ai: bool) -> dict[str, object]:
@@ -1317,10 +1378,12 @@ class Prefetch:
 
     The shell reads a tmux argv from a cache file written by the previous call (prepare(): one line,
     arguments separated by \\x1f) and pipes tmux's output to us on stdin. The argv prints a header
-    line `lls1 <nonce> <pane numbers...>` (pane ids without their "%"), lists the session's panes,
-    then captures each of those panes, each capture followed by a marker line. The answer is used
-    only where it checks out (same session, every marker present); whatever is missing is asked of
-    tmux again, so a stale file costs a spawn, never a wrong answer."""
+    line `lls2 <nonce> <pane numbers...>` (pane ids without their "%"), lists the session's panes
+    and a marker line, captures each of those panes back to back, and ends with a marker line: no
+    command between the captures (a marker after each cost the tmux server as much as the capture),
+    which are cut apart by the heights the listing gave (split_by_height). The answer is used only
+    where it checks out (same session, both markers, the line count the heights add up to); whatever
+    is missing is asked of tmux again, so a stale file costs a spawn, never a wrong answer."""
 
     def __init__(self, path: str) -> None:
         self.path = path
@@ -1348,7 +1411,9 @@ class Prefetch:
         if not panes or any(p.session != session for p in panes):
             return
         self.panes = panes
-        self.screens = split_captures(rest, ids, f"{PREFETCH_TAG}-{nonce}-cap")
+        body, found, tail = rest.rpartition(f"{PREFETCH_TAG}-{nonce}-end\n")
+        if found and not tail:  # the whole chain ran: every pane it names was there to capture
+            self.screens = split_by_height(body, ids, {p.pane_id: p.height for p in panes})
 
     def prepare(self, session: str, panes: list[Pane]) -> None:
         """Write the argv the next call's shell runs: this session's listing plus a capture of each pane."""
@@ -1359,7 +1424,8 @@ class Prefetch:
             if len(old) > 3 and old[:2] == [b"display-message", b"-p"]:
                 header = old[2].decode("utf-8", "replace").split(" ")
                 if (
-                    ["%" + n for n in header[2:]] == ids
+                    header[0] == PREFETCH_TAG
+                    and ["%" + n for n in header[2:]] == ids
                     and len(header) > 1
                     and old[7:8] == [exact_session(session).encode("utf-8", "surrogateescape")]
                 ):
@@ -1371,8 +1437,9 @@ class Prefetch:
         argv = ["display-message", "-p", " ".join([PREFETCH_TAG, nonce, *(i[1:] for i in ids)])]
         argv += [";", "list-panes", "-s", "-t", exact_session(session), "-F", listing_format(nonce)]
         argv += [";", "display-message", "-p", f"{PREFETCH_TAG}-{nonce}-list"]
-        if ids:
-            argv += [";", *capture_args(ids, f"{PREFETCH_TAG}-{nonce}-cap")]
+        for pane_id in ids:  # no marker between captures: each is its pane's height in lines
+            argv += [";", "capture-pane", "-p", "-t", pane_id]
+        argv += [";", "display-message", "-p", f"{PREFETCH_TAG}-{nonce}-end"]
         if any("\x1f" in a or "\n" in a for a in argv):
             return  # a session name the one-line file format cannot hold: no prefetch for it
         data = "\x1f".join(argv).encode("utf-8", "surrogateescape") + b"\n"

@@ -10,6 +10,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 LIB = Path(__file__).resolve().parents[1] / "lib"
 
 TOY = """
@@ -124,3 +126,140 @@ def test_two_installs_sharing_the_cache_keep_their_own_code(tmp_path: Path) -> N
     assert _run(lib_a, cache, "3").stdout == "toy says 3\n"
     assert _run(lib_b, cache, "4").stdout == "other toy says 4\n"
     assert [f.stat().st_mtime_ns for f in files] == stamps  # both read, neither rewritten
+
+
+# ---- lib/codeboot.py: the entry the hot CLIs start, so python compiles only its few lines per call ----
+def _boot_setup(tmp_path: Path) -> tuple[Path, Path]:
+    lib, cache = _setup(tmp_path)
+    shutil.copy(LIB / "codeboot.py", lib / "codeboot.py")
+    return lib, cache
+
+
+def _boot(lib: Path, cache: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-S", str(lib / "codeboot.py"), str(cache), "toy", *args],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+
+
+def _codecache_file(cache: Path) -> Path:
+    files = list(cache.glob("codecache.*.code"))
+    assert len(files) == 1, files
+    return files[0]
+
+
+def test_codeboot_runs_codecache_from_its_own_cached_code(tmp_path: Path) -> None:
+    lib, cache = _boot_setup(tmp_path)
+    proc = _boot(lib, cache, "4", "b")
+    assert (proc.returncode, proc.stdout, proc.stderr) == (4, "toy says 4 b\n", "")
+    own = _codecache_file(cache)
+    assert own.stat().st_mode & 0o777 == 0o600 and not (lib / "__pycache__").exists()
+    before = (own.stat().st_mtime_ns, _cache_file(cache).stat().st_mtime_ns)
+    assert _boot(lib, cache, "0").stdout == "toy says 0\n"
+    assert (own.stat().st_mtime_ns, _cache_file(cache).stat().st_mtime_ns) == before
+    # what runs is the cached code, not codecache.py compiled again: a private file of ours is used
+    key = own.read_bytes().partition(b"\n")[0] + b"\n"
+    planted = (
+        "import sys\n"
+        "def run(argv):\n"
+        "    sys.stdout.write('cached codecache ran\\n')\n"
+        "    sys.stdout.flush()\n"
+    )
+    own.write_bytes(key + marshal.dumps(compile(planted, "codecache", "exec")))
+    assert _boot(lib, cache).stdout == "cached codecache ran\n"
+
+
+def test_codeboot_trusts_only_a_private_current_cache_file(tmp_path: Path) -> None:
+    lib, cache = _boot_setup(tmp_path)
+    _boot(lib, cache)
+    own = _codecache_file(cache)
+    key = own.read_bytes().partition(b"\n")[0] + b"\n"
+    planted = compile("def run(argv):\n    print('planted code ran')\n", "codecache", "exec")
+    own.write_bytes(key + marshal.dumps(planted))
+    os.chmod(own, 0o666)
+    assert _boot(lib, cache, "x").stdout == "toy says x\n"  # world-writable: ignored, rebuilt
+    assert own.stat().st_mode & 0o777 == 0o600
+    own.write_bytes(b"\x00garbage")
+    assert _boot(lib, cache, "y").stdout == "toy says y\n"  # damaged: rebuilt
+    # a changed codecache.py is compiled again (its path, mtime and size head the cache file)
+    source = (lib / "codecache.py").read_text()
+    (lib / "codecache.py").write_text(source.replace("def main(argv", "def main(argv", 1) + "\n# changed\n")
+    assert _boot(lib, cache, "z").stdout == "toy says z\n"
+    assert (
+        _codecache_file(cache).read_bytes().startswith(b"codecache1\0" + str(lib / "codecache.py").encode())
+    )
+
+
+def test_codeboot_usage_and_errors_are_codecaches(tmp_path: Path) -> None:
+    lib, cache = _boot_setup(tmp_path)
+    usage = subprocess.run(
+        [sys.executable, "-S", str(lib / "codeboot.py"), str(cache)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert usage.returncode == 2 and "usage:" in usage.stderr
+    missing = subprocess.run(
+        [sys.executable, "-S", str(lib / "codeboot.py"), str(cache), "nosuch"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert missing.returncode == 1 and "nosuch.py" in missing.stderr and "Traceback" not in missing.stderr
+
+
+@pytest.mark.parametrize(
+    ("script", "modules"),
+    [
+        ("loop-lane-status.sh", "fsread,lane_status"),
+        ("loop-dispatch.sh", "fsread,lane_status,dispatch"),
+        ("loop-tmux.sh", "lanes"),
+    ],
+)
+def test_the_hot_clis_start_codeboot(tmp_path: Path, script: str, modules: str) -> None:
+    """loop-lane-status, loop-dispatch and list-lanes (the engine's every cycle) start python on
+    lib/codeboot.py, which compiles a few lines, not lib/codecache.py's 130 on every call."""
+    seen = tmp_path / "argv"
+    fake = tmp_path / "python3"
+    fake.write_text(f'#!/bin/sh\nprintf "%s\\n" "$@" > "{seen}"\n')
+    fake.chmod(0o755)
+    args = {
+        "loop-lane-status.sh": ["--json", "--all", "s"],
+        "loop-dispatch.sh": ["--session", "s", "lane", "hello"],
+        "loop-tmux.sh": ["list-lanes", "--session", "s"],
+    }[script]
+    env = dict(os.environ, LOOP_PYTHON=str(fake), LOOP_LANE_STATUS_CACHE_DIR=str(tmp_path / "c"))
+    env["PATH"] = f"{tmp_path}{os.pathsep}{env['PATH']}"
+    env.pop("TMUX", None)
+    subprocess.run(
+        ["bash", str(LIB.parent / script), *args], env=env, capture_output=True, check=False, timeout=60
+    )
+    argv = seen.read_text().splitlines()
+    assert argv[:4] == ["-S", str(LIB / "codeboot.py"), str(tmp_path / "c" / "code"), modules], argv
+
+
+def test_codeboot_without_codecache_is_one_line(tmp_path: Path) -> None:
+    lib, cache = _boot_setup(tmp_path)
+    (lib / "codecache.py").unlink()
+    proc = _boot(lib, cache)
+    assert proc.returncode == 1 and proc.stdout == ""
+    assert proc.stderr.startswith("codeboot: cannot load codecache:") and len(proc.stderr.splitlines()) == 1
+
+
+def test_codeboot_keeps_one_codecache_copy_per_lib_folder(tmp_path: Path) -> None:
+    """Two installs sharing the cache directory each keep their own codecache code: alternating between
+    them reads both files instead of recompiling over each other on every call."""
+    lib_a, cache = _boot_setup(tmp_path)
+    lib_b = tmp_path / "other" / "lib"
+    lib_b.parent.mkdir()
+    shutil.copytree(lib_a, lib_b)
+    assert _boot(lib_a, cache, "1").stdout == "toy says 1\n"
+    assert _boot(lib_b, cache, "2").stdout == "toy says 2\n"
+    own = sorted(cache.glob("codecache.*.code"))
+    assert len(own) == 2, own
+    stamps = [f.stat().st_mtime_ns for f in own]
+    assert _boot(lib_a, cache, "3").stdout == "toy says 3\n"
+    assert _boot(lib_b, cache, "4").stdout == "toy says 4\n"
+    assert [f.stat().st_mtime_ns for f in own] == stamps

@@ -152,7 +152,7 @@ def test_idle_needs_two_sightings_busy_does_not(tmux_server, shell_env, lanes, t
     # Seen idle, unchanged, moments ago: no pause needed, and the prefetch (listing + captures in one
     # client, started by the shell) is the only spawn.
     assert count("s", "coord") == ("idle", 1)
-    assert calls.read_text().startswith("-S ") and " display-message -p lls1 " in calls.read_text()
+    assert calls.read_text().startswith("-S ") and " display-message -p lls2 " in calls.read_text()
     _submit(tmux_server, pane, "work")
     retry_until(lambda: "esc to interrupt" in _screen(tmux_server, pane))
     assert count("s", "coord", env={"LOOP_LANE_STATUS_NO_CACHE": "1"}) == ("working", 2)

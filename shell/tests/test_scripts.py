@@ -102,7 +102,8 @@ def test_checkpoint_print_assembles_the_four_parts(shell_env):
 
 def test_checkpoint_print_runs_from_compiled_code(shell_env, tmp_path):
     """The engine prints the prompt for every brain call: --print runs the helper through lib/codecache.py
-    (compiled code in LOOP_LANE_STATUS_CACHE_DIR, python -S), and prints what checkpoint.py prints."""
+    (compiled code in LOOP_LANE_STATUS_CACHE_DIR, python -S; codecache's own too, lib/codeboot.py starts
+    it), and prints what checkpoint.py prints."""
     root = _init(shell_env)
     _mail(root, "20260415-112233-web-to-coord.md", "PENDING-MARKER")
     cache = tmp_path / "cache"
@@ -113,6 +114,7 @@ def test_checkpoint_print_runs_from_compiled_code(shell_env, tmp_path):
     assert sorted(p.name.split(".")[0] for p in (cache / "code").glob("*.code")) == [
         "atomic",
         "checkpoint",
+        "codecache",
         "frontmatter",
         "fsread",
         "mail",

@@ -135,13 +135,14 @@ def test_list_lanes_json_shape(session):
 
 def test_list_lanes_runs_from_compiled_code(session, tmp_path):
     """The engine lists the lanes on every cycle: list-lanes runs lanes.py through lib/codecache.py
-    (compiled code in LOOP_LANE_STATUS_CACHE_DIR, python -S)."""
+    (compiled code in LOOP_LANE_STATUS_CACHE_DIR, python -S; codecache's own too, lib/codeboot.py
+    starts it)."""
     cache = tmp_path / "cache"
     proc = _lt(
         session, "list-lanes", "--session", "s", "--json", env={"LOOP_LANE_STATUS_CACHE_DIR": str(cache)}
     )
     assert proc.returncode == 0, proc.stderr
-    assert [p.name.split(".")[0] for p in (cache / "code").glob("*.code")] == ["lanes"]
+    assert sorted(p.name.split(".")[0] for p in (cache / "code").glob("*.code")) == ["codecache", "lanes"]
     doc = json.loads(proc.stdout)
     assert {k: v for k, v in doc.items() if k != "generated_at"} == {
         k: v for k, v in _list(session).items() if k != "generated_at"
