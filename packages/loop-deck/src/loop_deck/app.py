@@ -1161,11 +1161,16 @@ class DeckApp(App[None]):
         if self.substrate_for is None:
             self.notify("this deck cannot switch sessions (no tmux access)", severity="warning")
             return
+        from loop_deck.activity import ActivityProbe
         from loop_deck.snapshot import Reader
 
         old = self.reader
         paths = DeckPaths(self.paths.project_root, session, adr_dir=self.paths.adr_dir)
-        self.reader = Reader(self.substrate_for(session), paths, old.engine_cmd, clock=old.clock)
+        probe = None
+        if isinstance(old.activity, ActivityProbe):
+            probe = ActivityProbe(session, old.activity.project_root, self.builder.socket)
+        substrate = self.substrate_for(session)
+        self.reader = Reader(substrate, paths, old.engine_cmd, clock=old.clock, activity=probe)
         self.paths = paths
         self.builder = CommandBuilder(
             paths.project_root, session, socket=self.builder.socket, engine_cmd=self.builder.engine_cmd
@@ -1301,9 +1306,12 @@ def make_app(
     engine_path = engine if isinstance(engine, str) else None
 
     def build_reader() -> Reader:
+        from loop_deck.activity import ActivityProbe
         from loop_deck.snapshot import Reader
 
-        return Reader(substrate_for(session), paths, engine_path, clock=clock)
+        # a test's double has no tmux panes to look at: it is asked every tick
+        probe = ActivityProbe(session, project_root, socket) if substrate is None else None
+        return Reader(substrate_for(session), paths, engine_path, clock=clock, activity=probe)
 
     builder = CommandBuilder(project_root, session, socket=socket, engine_cmd=engine_path)
     return DeckApp(

@@ -13,7 +13,7 @@ import hashlib
 import json
 import os
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
@@ -57,10 +57,16 @@ from loop_deck.core import (
 from loop_deck.verify import VerifyView, read_view
 
 if TYPE_CHECKING:
+    from loop_deck.activity import Activity
     from loop_deck.board import Board
 
 RECENT_PROCESSED = 20
-LANE_META_EVERY_S = 15.0
+# list-lanes (lane metadata, set when a lane is made) is read again when the lanes, their panes or their
+# harnesses change, and at least this often
+LANE_META_EVERY_S = 60.0
+# with an activity probe, the longest the fleet goes without a loop-lane-status call while the probe sees
+# nothing move (what the probe cannot see: a registry pattern edited mid-session)
+FLEET_RECHECK_S = 10.0
 ADR_RECHECK_S = 10.0
 EVENTS_TAIL_BYTES = 32 * 1024
 SUBJECT_HEAD_BYTES = 8192
@@ -503,9 +509,18 @@ class Reader:
     """Collects Snapshots for one session, re-parsing a file only when its (mtime, size) changed."""
 
     def __init__(
-        self, substrate: SubstrateLike, paths: DeckPaths, engine_cmd: str | None, clock: Clock = time.time
+        self,
+        substrate: SubstrateLike,
+        paths: DeckPaths,
+        engine_cmd: str | None,
+        clock: Clock = time.time,
+        activity: Callable[[], Activity | None] | None = None,
     ) -> None:
         self.substrate = substrate
+        self.activity = activity  # the probe that lets a tick skip loop-lane-status (loop_deck.activity)
+        self._statuses: list[LaneStatusLike] | None = None  # the last loop-lane-status answer
+        self._statuses_at = float("-inf")
+        self._looked: Activity | None = None  # the probe's look taken just before that answer
         self.paths = paths
         self.engine_cmd = engine_cmd
         self.clock = clock
@@ -524,21 +539,41 @@ class Reader:
         self._verify: dict[str, tuple[FileKey | None, VerifyView]] = {}
         self._meta: dict[str, LaneLike] = {}
         self._meta_at = float("-inf")
-        self._meta_lanes: frozenset[str] = frozenset()
+        self._meta_lanes: frozenset[tuple[str, str, str | None]] = frozenset()
         self._first_seen: dict[str, float] = {}
         self._last_working: dict[str, float] = {}
 
     def invalidate_lanes(self) -> None:
-        """Re-read lane metadata (list-lanes) on the next collect: after add-lane / drop-lane."""
+        """Re-read the lanes (loop-lane-status and list-lanes) on the next collect: after add-lane /
+        drop-lane."""
         self._meta_at = float("-inf")
+        self._statuses = None
 
     # -- fleet --------------------------------------------------------------------------------------------
+    def lane_statuses(self, now: float) -> list[LaneStatusLike]:
+        """Every lane's status: loop-lane-status, or its last answer when the activity probe shows that
+        nothing it is made of moved since (never older than FLEET_RECHECK_S). Raises what the substrate
+        raises."""
+        look = self.activity() if self.activity is not None else None
+        if (
+            look is not None
+            and self._statuses is not None
+            and self._looked is not None
+            and self._looked.covers(look)
+            and now - self._statuses_at < FLEET_RECHECK_S
+        ):
+            return self._statuses
+        self._statuses = None
+        statuses = list(self.substrate.lane_status())
+        self._statuses, self._statuses_at, self._looked = statuses, now, look
+        return statuses
+
     def fleet(self, now: float) -> tuple[tuple[FleetRow, ...], str | None]:
         try:
-            statuses = list(self.substrate.lane_status())
+            statuses = self.lane_statuses(now)
         except Exception as exc:  # SubstrateError, or anything a broken substrate raises: shown, not fatal
             return (), one_line(exc)
-        names = frozenset(st.lane or "" for st in statuses)
+        names = frozenset((st.lane or "", st.target, st.harness) for st in statuses)
         if names != self._meta_lanes or now - self._meta_at >= LANE_META_EVERY_S:
             try:
                 self._meta = {lane.window: lane for lane in self.substrate.list_lanes()}
