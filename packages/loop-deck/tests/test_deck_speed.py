@@ -15,7 +15,8 @@ import pytest
 from deck_fakes import NOW, SESSION, StubSubstrate, status
 from loop_deck.activity import Activity, ActivityProbe
 from loop_deck.app import make_app
-from loop_deck.snapshot import FLEET_RECHECK_S, LANE_META_EVERY_S, DeckPaths, Reader
+from loop_deck.core import DeckPaths
+from loop_deck.snapshot import FLEET_RECHECK_S, LANE_META_EVERY_S, Reader
 from textual.widgets import Label
 
 
