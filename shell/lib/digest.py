@@ -30,7 +30,6 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import contextlib
 
 import adr
-import frontmatter
 import fsread
 import mail_index
 
@@ -45,33 +44,15 @@ CONTRACT_VERSION = 1
 PROG = "loop-digest"
 RULE = "════"
 MAX_STATE_BYTES = fsread.STATE_CAP
-SUBJECT_READ = 4096
 DEFAULT_MESSAGES = 6
 DEFAULT_INTERVAL = 5.0
 TAIL_LINES = 1
 CONTROL_RE = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 TRACK_RE = re.compile(r"ahead (\d+)")
-# Fences: '---' plus optional trailing spaces/tabs, as frontmatter.split and loop_schemas read them.
-FM_OPEN_RE = re.compile(rb"---[ \t]*\r?\n")
-FM_CLOSE_RE = re.compile(rb"\n---[ \t]*\r?(?:\n|$)")
-# A frontmatter block every line of which frontmatter.parse surely accepts: `key: value` with a bare,
-# "double" or 'single' quoted value (no inline list), blank lines and comments. Only for such a block
-# (and no key twice) may the subject be read from its own line: any other line could make the full
-# parser reject the whole block, and then mail.read_subject reports no subject.
-SIMPLE_FM_RE = re.compile(
-    rb"(?:(?:[A-Za-z_][A-Za-z0-9_-]*[ \t]*:[ \t]*"
-    rb"(?:[^\s\"'\[#][^\n]*"
-    rb"|\"(?:[^\"\\\n]|\\[^\n])*\"[ \t]*(?:#[^\n]*)?"
-    rb"|'(?:[^'\n]|'')*'[ \t]*(?:#[^\n]*)?)?"
-    rb"|[ \t]*(?:#[^\n]*)?)\r?\n)*"
-)
-FM_KEY_RE = re.compile(rb"^([A-Za-z_][A-Za-z0-9_-]*)[ \t]*:", re.M)
-# The mailbox name grammar, kept identical to mail.NAME_RE (a test holds them equal); importing mail
-# here would pull in argparse and tempfile on every redraw.
-NAME_RE = re.compile(
-    r"^(?P<date>\d{8})-(?P<time>\d{6})-(?P<from>[A-Za-z][A-Za-z0-9_-]*?)-to-"
-    r"(?P<to>[A-Za-z][A-Za-z0-9_-]*?)(?:\.(?P<seq>[2-9]|[1-9][0-9]+))?\.md\Z"
-)
+# The mailbox name grammar and its parser are mail_index's (the mail cache's reader; a test holds the
+# grammar equal to mail.NAME_RE): importing mail here would pull in argparse and tempfile on every redraw.
+NAME_RE = mail_index.NAME_RE
+parse_name = mail_index.parse_name
 # v2's statuses and the original's loops-sync ones (in-progress, done): loop_schemas.LOOP_STATUSES
 LOOP_STATUSES = (
     "spec",
@@ -149,96 +130,21 @@ def read_state(path: str) -> Tuple[Optional[Dict[str, Any]], Optional[str]]:
 
 
 def _subject(path: str) -> Optional[str]:
-    """The message's subject from the head of the file (its frontmatter), or None. Same reading as
-    mail.read_subject, with a fast path for the common plain and simply-quoted values."""
-    try:
-        raw = fsread.read_head(path, SUBJECT_READ)
-    except OSError:
-        return None
-    if raw.startswith(b"\xef\xbb\xbf"):
-        raw = raw[3:]
-    if FM_OPEN_RE.match(raw) is None:
-        return None
-    close = FM_CLOSE_RE.search(raw, 3)
-    end = close.start() if close else -1
-    if end < 0:
-        if len(raw) < SUBJECT_READ - 3:
-            return None
-        import mail  # a frontmatter longer than the fast window: the full reader
-
-        return mail.read_subject(path)
-    block = raw[raw.index(b"\n") + 1 : end + 1]
-    if SIMPLE_FM_RE.fullmatch(block) is None or _repeats_a_key(block):
-        return _parsed_subject(raw, end)
-    at = raw.find(b"\nsubject:", 0, end)
-    if at < 0:
-        # no `subject:` line; `subject :` is one too, for the full reader
-        return _parsed_subject(raw, end) if raw.find(b"\nsubject", 0, end) >= 0 else None
-    stop = raw.find(b"\n", at + 9)
-    line = raw[at + 9 : stop if stop >= 0 else end].decode("utf-8", errors="replace").rstrip("\r")
-    value = line.strip(" \t")
-    if value[:1] == '"' and value.endswith('"') and "\\" not in value and value.count('"') == 2:
-        return value[1:-1] or None
-    if value[:1].isalnum() and " #" not in value and value not in frontmatter.NULLS:
-        return value
-    # anything unusual: the full frontmatter reader, exactly as mail.read_subject would read it
-    return _parsed_subject(raw, end)
-
-
-def _repeats_a_key(block: bytes) -> bool:
-    keys = FM_KEY_RE.findall(block)
-    return len(keys) != len(set(keys))
-
-
-def _parsed_subject(raw: bytes, end: int) -> Optional[str]:
-    """The subject as frontmatter.parse reads the block that closes at `end` (mail.read_subject's way)."""
-    return frontmatter.mail_head(raw[: end + 4].decode("utf-8", errors="replace") + "\n")[0]
-
-
-def parse_name(name: str) -> Optional[Dict[str, Any]]:
-    """mail.parse_name without strptime (the digest parses thousands of names per redraw)."""
-    m = NAME_RE.match(name)
-    if not m:
-        return None
-    d, t, sender, to, seq = m.group("date", "time", "from", "to", "seq")
-    # a plainly valid stamp (ASCII digits, any day up to the 28th) needs no datetime; the rest is checked
-    if not (
-        name.isascii()
-        and d[:4] >= "0001"
-        and "01" <= d[4:6] <= "12"
-        and "01" <= d[6:] <= "28"
-        and t[:2] < "24"
-        and t[2] < "6"
-        and t[4] < "6"
-    ):
-        try:
-            _dt.datetime(int(d[:4]), int(d[4:6]), int(d[6:]), int(t[:2]), int(t[2:4]), int(t[4:]))
-        except ValueError:
-            return None
-    return {"date": d, "time": t, "from": sender, "to": to, "seq": int(seq) if seq else 1}
-
-
-def _row_fields(f: List[Any]) -> bool:
-    """Fields mailbox_entries remembered: [subject, from, to, date, time, seq, mtime]."""
-    return (
-        len(f) == 7
-        and (f[0] is None or type(f[0]) is str)
-        and type(f[1]) is str
-        and type(f[2]) is str
-        and type(f[3]) is str
-        and type(f[4]) is str
-        and type(f[5]) is int
-        and type(f[6]) is str
-    )
+    """The message's subject from the head of the file (its frontmatter), or None: mail.read_subject's
+    answer (mail_index.read_head, the one reader of a mail's head that the cache keeps)."""
+    return mail_index.read_head(path)[0]
 
 
 def mailbox_entries(
     mailbox: str, with_subjects: bool, index: Optional[mail_index.MailIndex] = None
 ) -> List[Dict[str, Any]]:
     """Pending messages, oldest first: {file, from, to, subject, mtime} (+ _path, _key internally).
-    With an index, a message's row is taken from its name and head only when it is new or changed."""
+    A message's subject and mtime come from the index (mail_index.py) while it is the file they were
+    taken from, else from its head and stat (remembered); without subjects (the text digest) no head is
+    read and the index is only looked in (an unknown message's subject is None)."""
     out: List[Dict[str, Any]] = []
-    keep = index if with_subjects else None  # a run that reads no subjects keeps the index as it is
+    if index is None:
+        index = mail_index.MailIndex(mailbox, enabled=False)
     try:
         it = os.scandir(mailbox)
     except (FileNotFoundError, NotADirectoryError):
@@ -248,32 +154,28 @@ def mailbox_entries(
             name = entry.name
             if not name.endswith(".md") or name[0] == ".":
                 continue
+            parts = parse_name(name)
+            if parts is None:
+                continue
             try:
                 st = entry.stat()
             except OSError:
                 continue  # acked between the listing and the stat
             if not entry.is_file():
                 continue
-            fields = keep.fields(name, st) if keep is not None else None
-            if fields is None or not _row_fields(fields):
-                parts = parse_name(name)
-                if parts is None:
-                    continue
-                subject = _subject(entry.path) if with_subjects else None
-                mtime = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(st.st_mtime))
-                fields = [subject, parts["from"], parts["to"], parts["date"], parts["time"], parts["seq"]]
-                fields.append(mtime)
-                if keep is not None:
-                    keep.remember(name, st, fields)
+            if with_subjects:
+                fields = index.row(name, entry.path, st)
+            else:
+                fields = index.cached(name, st) or [None, None, mail_index.iso_mtime(st)]
             out.append(
                 {
                     "file": name,
-                    "from": fields[1],
-                    "to": fields[2],
+                    "from": parts["from"],
+                    "to": parts["to"],
                     "subject": fields[0],
-                    "mtime": fields[6],
+                    "mtime": fields[2],
                     "_path": entry.path,
-                    "_key": (fields[3], fields[4], fields[5], name),
+                    "_key": (parts["date"], parts["time"], parts["seq"], name),
                 }
             )
     out.sort(key=lambda m: m["_key"])
@@ -488,11 +390,12 @@ def collect(opts: Options, with_subjects: bool = True) -> Dict[str, Any]:
     # as a one-line error beside an empty block, like a bad state file, never a traceback.
     mailbox_error = None
     sweep_dropped_mail(opts.mailbox_dir)
-    index = mail_index.MailIndex(opts.mailbox_dir, lists_pending=with_subjects, enabled=opts.mail_index)
+    index = mail_index.MailIndex(opts.mailbox_dir, enabled=opts.mail_index)
     try:
         pending = mailbox_entries(opts.mailbox_dir, with_subjects, index)
         processed = processed_count(opts.mailbox_dir, index)
-        index.save()
+        if with_subjects:  # a run that read no heads leaves the index as it is
+            index.save()
     except OSError as exc:
         pending, processed = [], 0
         mailbox_error = f"cannot read the mailbox {opts.mailbox_dir}: {exc.strerror or exc}"

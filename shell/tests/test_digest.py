@@ -35,6 +35,8 @@ def _load(name: str, path: Path):
 sys.path.insert(0, str(SHELL / "lib"))
 digest_lib = _load("digest", SHELL / "lib" / "digest.py")
 mail_lib = _load("mail", SHELL / "lib" / "mail.py")
+import frontmatter  # noqa: E402 - shell/lib is on sys.path
+import mail_index  # noqa: E402
 retry_until = _load("_digest_conftest", TESTS / "conftest.py").retry_until
 
 MINIMUM_STATE = {
@@ -408,6 +410,35 @@ def test_fast_subject_reader_equals_mail_read_subject(tmp_path_factory, value, o
     path = tmp_path_factory.mktemp("subj") / "20260101-000000-a-to-b.md"
     path.write_text(f"{opening}subject: {value}\nfrom: a\n{closing}body\n", encoding="utf-8")
     assert digest_lib._subject(str(path)) == mail_lib.read_subject(str(path))
+
+
+HEAD_LINES = st.sampled_from(
+    ["from: a\n", "task: T0001\n", "# a comment\n", "\n", "task: [T1]\n", "task :T2\n", "tasks: x\n", "pad: 'q'\n"]
+)
+
+
+@given(
+    SUBJECT_VALUES,
+    SUBJECT_VALUES,
+    st.lists(HEAD_LINES, max_size=3),
+    st.sampled_from(["subject", "task", "both", "none"]),
+    st.sampled_from(["---\n", "---\r\n", "\ufeff---\n"]),
+)
+@example(subject="x", task="T1", extra=["task: T2\n"], keys="both", opening="---\n")  # a key twice
+@example(subject="x", task="~", extra=[], keys="task", opening="---\n")  # a null task
+@settings(max_examples=400, deadline=None)
+def test_head_reader_equals_frontmatter_mail_head(tmp_path_factory, subject, task, extra, keys, opening):
+    """mail_index.read_head (the fast reader the mail cache keeps, for the digest and the engine) gives
+    frontmatter.mail_head's (subject, task) on the 64 KiB head, as mail.py and the engine read it."""
+    lines = [*extra]
+    if keys in ("subject", "both"):
+        lines.insert(0, f"subject: {subject}\n")
+    if keys in ("task", "both"):
+        lines.append(f"task: {task}\n")
+    path = tmp_path_factory.mktemp("head") / "20260101-000000-a-to-b.md"
+    path.write_text(opening + "".join(lines) + "---\nbody\n", encoding="utf-8")
+    whole = path.read_bytes()[: mail_index.HEAD_CAP].decode("utf-8", errors="replace")
+    assert mail_index.read_head(str(path)) == frontmatter.mail_head(whole)
 
 
 def test_subject_reader_handles_long_frontmatter(tmp_path):

@@ -84,6 +84,44 @@ def test_every_shared_file_is_listed() -> None:
     assert on_disk == sorted(_shared.SHARED)
 
 
+def test_the_mail_index_model_is_the_file_mail_index_writes(tmp_path: Path) -> None:
+    """.loop/cache/mail-index.json: one format. The stdlib reader/writer (shell/lib/mail_index.py, whose
+    copy the engine runs) writes what loop_schemas.MailIndexFile describes, at its version; a name the
+    name grammar parses is one loop_schemas.parse_mail_name parses the same."""
+    from loop_schemas import MAIL_INDEX_VERSION, MailIndexFile, parse_mail_name
+    from loop_schemas._shared import mail_index
+
+    assert mail_index.VERSION == MAIL_INDEX_VERSION
+    assert mail_index.NAME_RE.pattern == shell_mail.NAME_RE.pattern
+    box = tmp_path / ".loop" / "messages"
+    (box / "processed").mkdir(parents=True)
+    names = [
+        "20260101-000001-web-to-coord.md",
+        "20260101-000001-web-to-coord.2.md",
+        "20260102-235959-a-to-b-to-c.md",
+    ]
+    for n, name in enumerate(names):
+        (box / name).write_text(f"---\nsubject: s{n}\ntask: T000{n}\n---\nbody\n" if n else "no head\n")
+        os.utime(box / name, (1_700_000_000, 1_700_000_000))
+    os.utime(box / "processed", (1_700_000_000, 1_700_000_000))
+    index = mail_index.MailIndex(str(box))
+    for name in names:
+        parts = mail_index.parse_name(name)
+        assert parts is not None
+        parsed = parse_mail_name(name)
+        assert (parts["from"], parts["to"], parts["seq"]) == (parsed.sender, parsed.recipient, parsed.seq)
+        index.row(name, str(box / name), os.stat(box / name))
+    index.processed_count(lambda folder: len(os.listdir(folder)))
+    index.save()
+    doc = MailIndexFile.model_validate_json((tmp_path / ".loop" / "cache" / "mail-index.json").read_text())
+    assert doc.version == MAIL_INDEX_VERSION and doc.processed is not None and doc.processed.count == 0
+    assert {k: v[3:5] for k, v in doc.pending.items()} == {
+        names[0]: (None, None),
+        names[1]: ("s1", "T0001"),
+        names[2]: ("s2", "T0002"),
+    }
+
+
 # ---- generated documents inside the subset -------------------------------------------------------
 #
 # Every generator below is plain Python driven by a random.Random that hypothesis seeds
