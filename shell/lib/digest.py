@@ -19,7 +19,6 @@ Env: LOOP_DIGEST_ADR_DIR (the ADR folder when --adr-dir is not given), LOOP_DIGE
 
 from __future__ import annotations
 
-import datetime as _dt
 import json
 import os
 import re
@@ -27,18 +26,17 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import contextlib
-
 import adr
 import fsread
 import mail_index
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # typing costs an import on the digest's start-up; annotations are strings here
+    import datetime as _dt
     from typing import Any, Dict, List, Optional, Tuple
 
 # Start-up time is most of a --json run, so modules only some paths need (mail's argparse,
-# subprocess, signal, shutil) are imported where they are used.
+# subprocess, signal, shutil, datetime) are imported where they are used.
 
 CONTRACT_VERSION = 1
 PROG = "loop-digest"
@@ -194,8 +192,10 @@ def sweep_dropped_mail(mailbox: str) -> None:
     import mail
 
     if mail.drops_waiting(mailbox):
-        with contextlib.suppress(OSError):  # the mailbox cannot be written now: the drop stays for later
+        try:
             mail.sweep(mailbox)
+        except OSError:  # the mailbox cannot be written now: the drop stays for later
+            pass
 
 
 def _count_processed(folder: str) -> int:
@@ -367,6 +367,8 @@ class Options:
 
 
 def now_utc() -> _dt.datetime:
+    import datetime as _dt
+
     fixed = os.environ.get("LOOP_DIGEST_NOW", "")
     if fixed:
         try:
@@ -375,6 +377,13 @@ def now_utc() -> _dt.datetime:
         except ValueError:
             pass
     return _dt.datetime.now(_dt.timezone.utc)
+
+
+def generated_at() -> str:
+    """The document's time: LOOP_DIGEST_NOW when set (golden files), else the clock (no datetime)."""
+    if os.environ.get("LOOP_DIGEST_NOW"):
+        return now_utc().strftime("%Y-%m-%dT%H:%M:%SZ")
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
 
 
 def collect(opts: Options, with_subjects: bool = True) -> Dict[str, Any]:
@@ -408,7 +417,7 @@ def collect(opts: Options, with_subjects: bool = True) -> Dict[str, Any]:
         adr_error = f"cannot read the ADR folder {opts.adr_dir}: {exc.strerror or exc}"
     return {
         "contract_version": CONTRACT_VERSION,
-        "generated_at": now_utc().strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "generated_at": generated_at(),
         "state": state,
         "state_error": state_error,
         "mailbox": {"pending": pending, "processed_count": processed},
@@ -438,6 +447,59 @@ def json_doc(doc: Dict[str, Any]) -> Dict[str, Any]:
         "mailbox_error": doc["mailbox_error"],
         "adr_error": doc["adr_error"],
     }
+
+
+def json_text(doc: Dict[str, Any]) -> str:
+    """json.dumps(json_doc(doc), ensure_ascii=False), byte for byte, with the pending rows (most of a big
+    mailbox's document) joined from their fields, each encoded by json's own string encoder, instead of
+    built as dicts and encoded again (a test holds the two equal)."""
+    from json.encoder import encode_basestring as enc  # json.dumps' own encoder of a str (not ASCII-only)
+
+    def dumps(value: Any) -> str:
+        return json.dumps(value, ensure_ascii=False)
+
+    rows = [
+        '{"file": '
+        + enc(m["file"])
+        + ', "from": '
+        + enc(m["from"])
+        + ', "to": '
+        + enc(m["to"])
+        + ', "subject": '
+        + ("null" if m["subject"] is None else enc(m["subject"]))
+        + ', "mtime": '
+        + enc(m["mtime"])
+        + "}"
+        for m in doc["mailbox"]["pending"]
+    ]
+    unpushed_rows = [
+        {k: r[k] for k in ("repo", "path", "branch", "upstream", "count")} for r in doc["unpushed"]
+    ]
+    return "".join(
+        (
+            '{"contract_version": ',
+            dumps(CONTRACT_VERSION),
+            ', "generated_at": ',
+            dumps(doc["generated_at"]),
+            ', "state": ',
+            dumps(doc["state"]),
+            ', "state_error": ',
+            dumps(doc["state_error"]),
+            ', "mailbox": {"pending": [',
+            ", ".join(rows),
+            '], "processed_count": ',
+            dumps(doc["mailbox"]["processed_count"]),
+            '}, "unpushed": ',
+            dumps(unpushed_rows),
+            ', "adrs": ',
+            dumps(doc["adrs"]),
+            ', "mailbox_error": ',
+            dumps(doc["mailbox_error"]),
+            ', "adr_error": ',
+            dumps(doc["adr_error"]),
+            "}",
+        )
+    )
 
 
 # ---- rendering ---------------------------------------------------------------------------------------
@@ -520,6 +582,8 @@ def lane_rows(lanes: Any) -> List[List[str]]:
 
 def render(doc: Dict[str, Any], opts: Options, max_rows: Optional[int] = None) -> List[str]:
     """The digest as lines. With max_rows the loops block is cut to fit (redraw mode)."""
+    import datetime as _dt
+
     stamp = _dt.datetime.fromisoformat(doc["generated_at"].replace("Z", "+00:00"))
     if os.environ.get("LOOP_DIGEST_NOW"):
         stamp = now_utc()
@@ -731,7 +795,7 @@ def main(argv: List[str]) -> int:
     try:
         if opts.json:
             doc = collect(opts, with_subjects=True)
-            sys.stdout.write(json.dumps(json_doc(doc), ensure_ascii=False))
+            sys.stdout.write(json_text(doc))
             sys.stdout.write("\n")
             return 0
         if opts.once:
@@ -746,10 +810,12 @@ def main(argv: List[str]) -> int:
         return redraw_loop(opts)
     except BrokenPipeError:
         # stdout's reader went away: point fd 1 at /dev/null so the interpreter's final flush is quiet
-        with contextlib.suppress(OSError):
+        try:
             devnull = os.open(os.devnull, os.O_WRONLY)
             os.dup2(devnull, sys.stdout.fileno())
             os.close(devnull)
+        except OSError:
+            pass
         return 0
     except KeyboardInterrupt:
         return 130

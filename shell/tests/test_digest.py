@@ -37,6 +37,7 @@ digest_lib = _load("digest", SHELL / "lib" / "digest.py")
 mail_lib = _load("mail", SHELL / "lib" / "mail.py")
 import frontmatter  # noqa: E402 - shell/lib is on sys.path
 import mail_index  # noqa: E402
+
 retry_until = _load("_digest_conftest", TESTS / "conftest.py").retry_until
 
 MINIMUM_STATE = {
@@ -413,7 +414,16 @@ def test_fast_subject_reader_equals_mail_read_subject(tmp_path_factory, value, o
 
 
 HEAD_LINES = st.sampled_from(
-    ["from: a\n", "task: T0001\n", "# a comment\n", "\n", "task: [T1]\n", "task :T2\n", "tasks: x\n", "pad: 'q'\n"]
+    [
+        "from: a\n",
+        "task: T0001\n",
+        "# a comment\n",
+        "\n",
+        "task: [T1]\n",
+        "task :T2\n",
+        "tasks: x\n",
+        "pad: 'q'\n",
+    ]
 )
 
 
@@ -530,3 +540,51 @@ def test_the_json_digest_starts_without_typing() -> None:
         [sys.executable, "-S", "-c", code, str(lib)], capture_output=True, text=True, check=True
     ).stdout
     assert out.strip() == "False"
+
+
+# ---- the --json document is json.dumps of the contract document, byte for byte --------------------
+
+TEXTS = st.text(max_size=12)
+JSON_VALUES = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | TEXTS,
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(TEXTS, inner, max_size=3),
+    max_leaves=12,
+)
+ROWS = st.lists(
+    st.fixed_dictionaries(
+        {"file": TEXTS, "from": TEXTS, "to": TEXTS, "subject": st.none() | TEXTS, "mtime": TEXTS}
+    ),
+    max_size=5,
+)
+
+
+@given(
+    state=st.none() | JSON_VALUES,
+    rows=ROWS,
+    processed=st.integers(min_value=0),
+    errors=st.tuples(st.none() | TEXTS, st.none() | TEXTS, st.none() | TEXTS),
+    adrs=st.lists(
+        st.fixed_dictionaries({"id": st.integers(), "status": TEXTS, "title": TEXTS, "path": TEXTS})
+    ),
+)
+@settings(max_examples=300, deadline=None)
+def test_json_text_is_json_dumps_of_the_contract_document(state, rows, processed, errors, adrs):
+    """The --json writer joins the pending rows itself (the saving on a big mailbox): it must write what
+    json.dumps writes for the contract document, whatever the strings hold."""
+    doc = {
+        "contract_version": 1,
+        "generated_at": NOW,
+        "state": state,
+        "state_error": errors[0],
+        "mailbox": {
+            "pending": [{**r, "_path": "/x", "_key": ()} for r in rows],
+            "processed_count": processed,
+        },
+        "mailbox_error": errors[1],
+        "unpushed": [
+            {"repo": "r", "path": "/r", "branch": "m\u00e9", "upstream": None, "count": 3, "error": "x"}
+        ],
+        "adrs": adrs,
+        "adr_error": errors[2],
+    }
+    assert digest_lib.json_text(doc) == json.dumps(digest_lib.json_doc(doc), ensure_ascii=False)
