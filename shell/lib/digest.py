@@ -50,6 +50,7 @@ TRACK_RE = re.compile(r"ahead (\d+)")
 # The mailbox name grammar and its parser are mail_index's (the mail cache's reader; a test holds the
 # grammar equal to mail.NAME_RE): importing mail here would pull in argparse and tempfile on every redraw.
 NAME_RE = mail_index.NAME_RE
+name_parts = mail_index.name_parts
 parse_name = mail_index.parse_name
 # v2's statuses and the original's loops-sync ones (in-progress, done): loop_schemas.LOOP_STATUSES
 LOOP_STATUSES = (
@@ -152,7 +153,7 @@ def mailbox_entries(
             name = entry.name
             if not name.endswith(".md") or name[0] == ".":
                 continue
-            parts = parse_name(name)
+            parts = name_parts(name)
             if parts is None:
                 continue
             try:
@@ -168,12 +169,12 @@ def mailbox_entries(
             out.append(
                 {
                     "file": name,
-                    "from": parts["from"],
-                    "to": parts["to"],
+                    "from": parts[2],
+                    "to": parts[3],
                     "subject": fields[0],
                     "mtime": fields[2],
                     "_path": entry.path,
-                    "_key": (parts["date"], parts["time"], parts["seq"], name),
+                    "_key": (parts[0], parts[1], parts[4], name),
                 }
             )
     out.sort(key=lambda m: m["_key"])

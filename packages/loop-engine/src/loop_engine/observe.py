@@ -243,7 +243,7 @@ def pending_mail(mailbox: Path, cache: Path | None = None) -> list[MailItem]:
         name = entry.name
         if not name.endswith(".md") or not entry.is_file(follow_symlinks=False):
             continue
-        parts = mail_index.parse_name(name)
+        parts = mail_index.name_parts(name)
         if parts is None:
             continue
         try:
@@ -255,8 +255,8 @@ def pending_mail(mailbox: Path, cache: Path | None = None) -> list[MailItem]:
             MailItem(
                 name=name,
                 path=Path(entry.path),
-                sender=parts["from"],
-                recipient=parts["to"],
+                sender=parts[2],
+                recipient=parts[3],
                 subject=subject,
                 task=task,
             )

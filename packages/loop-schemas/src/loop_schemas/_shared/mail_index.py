@@ -68,9 +68,9 @@ def cache_file_for(mailbox: str) -> Optional[str]:
     return os.path.join(parent, CACHE_NAME)
 
 
-def parse_name(name: str) -> Optional[Dict[str, Any]]:
-    """mail.parse_name without strptime (thousands of names per run): {date, time, from, to, seq}, or
-    None when `name` is not a message's."""
+def name_parts(name: str) -> Optional[Tuple[str, str, str, str, int]]:
+    """(date, time, from, to, seq) of a message's file name, or None when `name` is not one: mail.parse_name
+    without strptime (thousands of names per run)."""
     m = NAME_RE.match(name)
     if not m:
         return None
@@ -91,7 +91,15 @@ def parse_name(name: str) -> Optional[Dict[str, Any]]:
             datetime.datetime(int(d[:4]), int(d[4:6]), int(d[6:]), int(t[:2]), int(t[2:4]), int(t[4:]))
         except ValueError:
             return None
-    return {"date": d, "time": t, "from": sender, "to": to, "seq": int(seq) if seq else 1}
+    return d, t, sender, to, int(seq) if seq else 1
+
+
+def parse_name(name: str) -> Optional[Dict[str, Any]]:
+    """name_parts as mail.parse_name answers: {date, time, from, to, seq}, or None."""
+    parts = name_parts(name)
+    if parts is None:
+        return None
+    return dict(zip(("date", "time", "from", "to", "seq"), parts))
 
 
 def iso_mtime(st: os.stat_result) -> str:
