@@ -218,7 +218,27 @@ def test_a_cache_that_cannot_be_written_still_answers(project: Path) -> None:
 def test_a_cache_path_that_is_a_directory_is_no_error(project: Path) -> None:
     _cache(project).mkdir(parents=True)
     assert _same(project)
-    assert _cache(project).is_dir() and not [p for p in _cache(project).parent.iterdir() if p != _cache(project)]
+    assert _cache(project).is_dir() and not [
+        p for p in _cache(project).parent.iterdir() if p != _cache(project)
+    ]
+
+
+def test_a_cache_folder_a_lane_pointed_elsewhere_is_not_written(project: Path, tmp_path: Path) -> None:
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    (project / ".loop" / "cache").symlink_to(elsewhere)
+    assert _same(project)
+    assert list(elsewhere.iterdir()) == []
+
+
+def test_a_fifo_in_place_of_the_cache_is_no_hang_and_is_replaced(project: Path) -> None:
+    expected = _digest(project, cached=False)
+    _cache(project).parent.mkdir(parents=True)
+    os.mkfifo(_cache(project))
+    assert _digest(project, cached=True) == expected  # fsread opens it non-blocking and refuses it
+    assert (
+        _cache(project).is_file() and json.loads(_cache(project).read_text())["version"] == mail_index.VERSION
+    )
 
 
 def test_a_message_inside_the_racy_window_is_not_stored(project: Path) -> None:

@@ -17,7 +17,8 @@ is only ever a cache, and its bytes are untrusted (a lane can write into .loop):
 - it is replaced atomically (temp file, rename; not fsync'd: a cache holds no decision), so concurrent
   writers (digests, the engine) never leave a torn file, only the last whole one; each writer keeps the
   processed count another left when it did not count itself;
-- a reader that cannot write it (read-only project, no .loop/cache) still answers, uncached;
+- a reader that cannot write it (read-only project, no .loop/cache, a .loop/cache that is a symlink)
+  still answers, uncached;
 - an entry whose mtime is within RACY_NS of the clock is not stored: a second edit in the same clock
   tick with the same size would otherwise go unseen (git's "racily clean" rule).
 
@@ -312,6 +313,8 @@ class MailIndex:
         tmp = ""
         try:
             os.makedirs(folder, exist_ok=True)
+            if os.path.islink(folder):  # a lane pointed .loop/cache elsewhere: write nothing there
+                return
             # imported here: tempfile is start-up a run that writes nothing need not pay
             import tempfile
 
