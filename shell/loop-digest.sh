@@ -69,8 +69,9 @@ for _arg in "$@"; do
 done
 
 # Start-up is most of a run: -S skips site (the helper needs the standard library only), and importing
-# digest as a module (not running the file) lets python reuse its cached bytecode.
+# digest as a module (not running the file) lets python reuse its cached bytecode; digest.run ends the
+# process without the interpreter's teardown.
 loop_find_python
 # shellcheck disable=SC2016 # the python program is literal
-exec "$LOOP_PY" -S -c 'import sys; sys.path.insert(0, sys.argv[1]); import digest; sys.exit(digest.main(sys.argv[2:]))' \
+exec "$LOOP_PY" -S -c 'import sys; sys.path.insert(0, sys.argv[1]); import digest; digest.run(sys.argv[2:])' \
   "$LOOP_LIB_DIR" "$@"

@@ -822,5 +822,25 @@ def main(argv: List[str]) -> int:
         return 130
 
 
+def run(argv: List[str]) -> None:
+    """main(argv) as the process: its output flushed, then the process ends at once (os._exit) instead of
+    tearing the interpreter down, which frees a big document's objects one by one for nothing (a few ms
+    of a --json run). Output to a reader gone is quiet; any other failure to write it (a full disk) is
+    one line and exit 1, never a traceback."""
+    try:
+        code = main(argv)
+        sys.stdout.flush()
+    except BrokenPipeError:
+        code = 0
+    except OSError as exc:
+        sys.stderr.write(f"{PROG}: cannot write the output: {exc.strerror or exc}\n")
+        code = 1
+    try:
+        sys.stderr.flush()
+    except OSError:
+        pass
+    os._exit(code)
+
+
 if __name__ == "__main__":
-    sys.exit(main(sys.argv[1:]))
+    run(sys.argv[1:])

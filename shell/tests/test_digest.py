@@ -588,3 +588,33 @@ def test_json_text_is_json_dumps_of_the_contract_document(state, rows, processed
         "adr_error": errors[2],
     }
     assert digest_lib.json_text(doc) == json.dumps(digest_lib.json_doc(doc), ensure_ascii=False)
+
+
+@pytest.mark.skipif(not os.path.exists("/dev/full"), reason="needs /dev/full")
+@pytest.mark.parametrize("mode", ["--json", "--once"])
+def test_output_that_cannot_be_written_is_one_line_never_a_traceback(tmp_path, mode):
+    with open("/dev/full", "w") as full:
+        proc = subprocess.run(
+            ["bash", str(SHELL / "loop-digest.sh"), mode, "--project-root", str(tmp_path)],
+            stdout=full,
+            stderr=subprocess.PIPE,
+            text=True,
+            check=False,
+        )
+    assert proc.returncode == 1
+    assert proc.stderr == "loop-digest: cannot write the output: No space left on device\n"
+
+
+def test_a_reader_gone_is_quiet(tmp_path):
+    box = tmp_path / ".loop" / "messages"
+    box.mkdir(parents=True)
+    for n in range(3000):  # a document far bigger than a pipe holds
+        (box / f"20260101-00{n // 60 % 60:02d}{n % 60:02d}-web-to-coord.{n % 7 + 2}.md").write_text("x\n")
+    proc = subprocess.run(
+        f"bash {SHELL / 'loop-digest.sh'} --json --project-root {tmp_path} | head -c 10",
+        shell=True,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert proc.stdout == '{"contract' and proc.stderr == ""
