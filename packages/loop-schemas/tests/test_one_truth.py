@@ -573,7 +573,7 @@ def yaml_string(rnd: random.Random, value: str, flow: bool) -> str:
     styles = ["double"]
     if clean:
         styles.append("single")
-        if fm.bare_ok(value, flow) and fm._TYPED.match(value) is None:
+        if fm.bare_ok(value, flow) and not fm.typed(value):
             styles.append("bare")
     style = rnd.choice(styles)
     if style == "bare":
