@@ -459,14 +459,17 @@ def json_text(doc: Dict[str, Any]) -> str:
     def dumps(value: Any) -> str:
         return json.dumps(value, ensure_ascii=False)
 
+    # A row's file, from and to matched the name grammar (digits, ASCII letters, '_', '-', '.'): nothing
+    # in them is escaped, so they are quoted as they are; the subject and the mtime (cached text, and a
+    # subject holds anything) go through the encoder.
     rows = [
-        '{"file": '
-        + enc(m["file"])
-        + ', "from": '
-        + enc(m["from"])
-        + ', "to": '
-        + enc(m["to"])
-        + ', "subject": '
+        '{"file": "'
+        + m["file"]
+        + '", "from": "'
+        + m["from"]
+        + '", "to": "'
+        + m["to"]
+        + '", "subject": '
         + ("null" if m["subject"] is None else enc(m["subject"]))
         + ', "mtime": '
         + enc(m["mtime"])

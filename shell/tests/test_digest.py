@@ -550,9 +550,19 @@ JSON_VALUES = st.recursive(
     lambda inner: st.lists(inner, max_size=3) | st.dictionaries(TEXTS, inner, max_size=3),
     max_leaves=12,
 )
+LANES = st.from_regex(r"[A-Za-z][A-Za-z0-9_-]{0,6}", fullmatch=True)
 ROWS = st.lists(
     st.fixed_dictionaries(
-        {"file": TEXTS, "from": TEXTS, "to": TEXTS, "subject": st.none() | TEXTS, "mtime": TEXTS}
+        {
+            # a row's file matched the name grammar (\d is any Unicode digit there); from/to are lanes
+            "file": st.from_regex(
+                r"\d{8}-\d{6}-[A-Za-z][A-Za-z0-9_-]{0,4}-to-[A-Za-z]{1,3}(\.[2-9])?\.md", fullmatch=True
+            ),
+            "from": LANES,
+            "to": LANES,
+            "subject": st.none() | TEXTS,
+            "mtime": TEXTS,
+        }
     ),
     max_size=5,
 )
