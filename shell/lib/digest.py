@@ -193,7 +193,7 @@ def sweep_dropped_mail(mailbox: str) -> None:
     import mail
 
     if mail.drops_waiting(mailbox):
-        try:
+        try:  # noqa: SIM105 (contextlib costs an import on every run)
             mail.sweep(mailbox)
         except OSError:  # the mailbox cannot be written now: the drop stays for later
             pass
@@ -838,7 +838,7 @@ def run(argv: List[str]) -> None:
     except OSError as exc:
         sys.stderr.write(f"{PROG}: cannot write the output: {exc.strerror or exc}\n")
         code = 1
-    try:
+    try:  # noqa: SIM105 (contextlib costs an import on every run)
         sys.stderr.flush()
     except OSError:
         pass

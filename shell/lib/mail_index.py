@@ -180,7 +180,7 @@ def read_head(path: str) -> Tuple[Optional[str], Optional[str]]:
     task = _line_value(raw, end, b"\ntask")
     if subject is _FULL or task is _FULL:
         return _parsed(raw, end)
-    return subject, task  # type: ignore[return-value]
+    return subject, task
 
 
 def _line_value(raw: bytes, end: int, key: bytes) -> Any:
@@ -288,7 +288,7 @@ class MailIndex:
             and type(e[5]) is str
         ):
             self._new[name] = e
-            return e[3:]  # type: ignore[no-any-return]
+            return e[3:]
         subject, task = read_head(path)
         fields = [subject, task, iso_mtime(st)]
         if self.now_ns - st.st_mtime_ns >= RACY_NS:
@@ -342,7 +342,7 @@ class MailIndex:
             )  # over a symlink or a file a lane put there: the link is replaced
         except OSError:  # a read-only project, a full disk, a folder in its place: the next run reads again
             if tmp:
-                try:
+                try:  # noqa: SIM105 (contextlib costs an import on the digest's start-up)
                     os.unlink(tmp)
                 except OSError:
                     pass
