@@ -122,6 +122,36 @@ def test_the_mail_index_model_is_the_file_mail_index_writes(tmp_path: Path) -> N
     }
 
 
+_NAME_PARTS = st.tuples(
+    st.from_regex(r"[0-9]{4}(0[0-9]|1[0-3])[0-3][0-9]", fullmatch=True),
+    st.from_regex(r"[0-2][0-9][0-6][0-9][0-6][0-9]", fullmatch=True),
+    st.from_regex(r"[A-Za-z][A-Za-z0-9_-]{0,6}(-to-[A-Za-z][a-z0-9]{0,2})?", fullmatch=True),
+    st.from_regex(r"[A-Za-z][A-Za-z0-9_-]{0,6}", fullmatch=True),
+    st.sampled_from(["", ".2", ".10", ".1", ".0", ".x"]),
+)
+
+
+@given(st.one_of(_NAME_PARTS.map(lambda p: f"{p[0]}-{p[1]}-{p[2]}-to-{p[3]}{p[4]}.md"), st.text(max_size=40)))
+@settings(max_examples=500, deadline=None, suppress_health_check=_HEALTH)
+def test_the_mail_caches_name_parser_is_loop_schemas_parse_mail_name(name: str) -> None:
+    """The engine takes a pending message's sender and recipient from mail_index.name_parts (no
+    strptime, no model per message): it accepts and splits exactly the names parse_mail_name does."""
+    from loop_schemas import parse_mail_name
+    from loop_schemas._shared import mail_index
+
+    try:
+        parsed = parse_mail_name(name)
+    except SchemaError:
+        assert "/" in name or mail_index.name_parts(name) is None
+        return
+    if "/" in name:  # parse_mail_name takes a path's last component; a listing holds bare names
+        return
+    parts = mail_index.name_parts(name)
+    assert parts is not None
+    assert parts[2:] == (parsed.sender, parsed.recipient, parsed.seq)
+    assert parts[0] + parts[1] == parsed.timestamp.strftime("%Y%m%d%H%M%S").zfill(14)
+
+
 # ---- generated documents inside the subset -------------------------------------------------------
 #
 # Every generator below is plain Python driven by a random.Random that hypothesis seeds
