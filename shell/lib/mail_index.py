@@ -69,29 +69,30 @@ def cache_file_for(mailbox: str) -> Optional[str]:
     return os.path.join(parent, CACHE_NAME)
 
 
+# The same grammar for a name whose stamp is plainly valid (ASCII digits, year 0001 on, any day up to the
+# 28th, a time of day): one match says all, no datetime. Any other name is NAME_RE's and datetime's.
+_PLAIN_RE = re.compile(
+    r"((?!0000)[0-9]{4}(?:0[1-9]|1[0-2])(?:0[1-9]|1[0-9]|2[0-8]))-((?:[01][0-9]|2[0-3])[0-5][0-9][0-5][0-9])-"
+    r"([A-Za-z][A-Za-z0-9_-]*?)-to-([A-Za-z][A-Za-z0-9_-]*?)(?:\.([2-9]|[1-9][0-9]+))?\.md\Z"
+)
+
+
 def name_parts(name: str) -> Optional[Tuple[str, str, str, str, int]]:
     """(date, time, from, to, seq) of a message's file name, or None when `name` is not one: mail.parse_name
     without strptime (thousands of names per run)."""
-    m = NAME_RE.match(name)
-    if not m:
-        return None
-    d, t, sender, to, seq = m.groups()
-    # a plainly valid stamp (ASCII digits, any day up to the 28th) needs no datetime; the rest is checked
-    if not (
-        name.isascii()
-        and d[:4] >= "0001"
-        and "01" <= d[4:6] <= "12"
-        and "01" <= d[6:] <= "28"
-        and t[:2] < "24"
-        and t[2] < "6"
-        and t[4] < "6"
-    ):
+    m = _PLAIN_RE.match(name)
+    if m is None:
+        m = NAME_RE.match(name)
+        if m is None:
+            return None
+        d, t = m.group(1, 2)
         import datetime
 
         try:
             datetime.datetime(int(d[:4]), int(d[4:6]), int(d[6:]), int(t[:2]), int(t[2:4]), int(t[4:]))
         except ValueError:
             return None
+    d, t, sender, to, seq = m.groups()
     return d, t, sender, to, int(seq) if seq else 1
 
 
