@@ -463,17 +463,8 @@ def json_text(doc: Dict[str, Any]) -> str:
     # in them is escaped, so they are quoted as they are; the subject and the mtime (cached text, and a
     # subject holds anything) go through the encoder.
     rows = [
-        '{"file": "'
-        + m["file"]
-        + '", "from": "'
-        + m["from"]
-        + '", "to": "'
-        + m["to"]
-        + '", "subject": '
-        + ("null" if m["subject"] is None else enc(m["subject"]))
-        + ', "mtime": '
-        + enc(m["mtime"])
-        + "}"
+        f'{{"file": "{m["file"]}", "from": "{m["from"]}", "to": "{m["to"]}", "subject": '
+        f'{"null" if m["subject"] is None else enc(m["subject"])}, "mtime": {enc(m["mtime"])}}}'
         for m in doc["mailbox"]["pending"]
     ]
     unpushed_rows = [
