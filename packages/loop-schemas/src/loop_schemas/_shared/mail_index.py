@@ -5,7 +5,7 @@ look at it, and the same messages are read again on every run. The index keeps, 
 what a reader takes from its head and stat (subject, task, mtime as UTC text), keyed by its name, size,
 mtime_ns and inode: a message that is added, removed, renamed, edited in place (its mtime moves) or
 replaced by another file is read again, every other one is not. A message's sender, recipient, stamp
-and sequence number come from its name, parsed on every run (parse_name): the name is the authority,
+and sequence number come from its name, parsed on every run (name_parts): the name is the authority,
 never a cached copy of its parts. The index also keeps the count of .md files in processed/, keyed by
 that folder's (inode, mtime_ns), so processed mail (which only ever grows) is not listed per run.
 
