@@ -3,14 +3,18 @@
 set -euo pipefail
 unset CDPATH  # an exported CDPATH makes `cd` print the directory and may pick another one
 
+# Start-up is most of a --json run, and every subshell costs a fork: the script's folder is found by
+# parameter expansion (a symlink is followed with readlink), kept as it was reached (relative to the
+# current directory, which the script never changes), and python3 is looked up without a subshell.
 _loop_src=${BASH_SOURCE[0]}
 while [ -h "$_loop_src" ]; do
   _loop_dir=$(cd -P "$(dirname "$_loop_src")" && pwd)
   _loop_src=$(readlink "$_loop_src")
   case $_loop_src in /*) ;; *) _loop_src=$_loop_dir/$_loop_src ;; esac
 done
-LOOP_SELF_DIR=$(cd -P "$(dirname "$_loop_src")" && pwd)
-LOOP_LIB_DIR=$LOOP_SELF_DIR/lib
+case $_loop_src in */*) LOOP_SELF_DIR=${_loop_src%/*} ;; *) LOOP_SELF_DIR=. ;; esac
+LOOP_LIB_DIR=${LOOP_SELF_DIR:-/}/lib
+LOOP_SHELL_ROOT=${LOOP_SELF_DIR:-/}
 # shellcheck source=lib/common.sh
 . "$LOOP_LIB_DIR/common.sh"
 LOOP_PROG=loop-digest
@@ -65,7 +69,9 @@ for _arg in "$@"; do
 done
 
 # Start-up is most of a run: -S skips site (the helper needs the standard library only), and importing
-# digest as a module (not running the file) lets python reuse its cached bytecode.
+# digest as a module (not running the file) lets python reuse its cached bytecode; digest.run ends the
+# process without the interpreter's teardown.
+loop_find_python
 # shellcheck disable=SC2016 # the python program is literal
-exec "$(loop_python)" -S -c 'import sys; sys.path.insert(0, sys.argv[1]); import digest; sys.exit(digest.main(sys.argv[2:]))' \
+exec "$LOOP_PY" -S -c 'import sys; sys.path.insert(0, sys.argv[1]); import digest; digest.run(sys.argv[2:])' \
   "$LOOP_LIB_DIR" "$@"

@@ -26,7 +26,6 @@ ID is the number (7, 0007) or the file name. Exit: 0 ok, 1 refused / not found /
 
 from __future__ import annotations
 
-import datetime as _dt
 import json
 import os
 import re
@@ -282,6 +281,8 @@ def _today() -> str:
     fixed = os.environ.get("LOOP_ADR_TODAY", "")
     if re.match(r"^\d{4}-\d{2}-\d{2}$", fixed):
         return fixed
+    import datetime as _dt  # only a writer needs the date: the digest's ledger read does not import it
+
     return _dt.date.today().isoformat()
 
 

@@ -41,15 +41,22 @@ loop_warn() {
   printf '%s: warning: %s\n' "${LOOP_PROG:-${0##*/}}" "$1" >&2
 }
 
-# loop_python: the python3 to run stdlib helpers with (LOOP_PYTHON overrides).
-loop_python() {
+# loop_find_python: set LOOP_PY to the python3 to run stdlib helpers with (LOOP_PYTHON overrides), in
+# this shell (no subshell: a hot script execs "$LOOP_PY" without paying a fork for the lookup).
+loop_find_python() {
   if [ -n "${LOOP_PYTHON:-}" ]; then
-    printf '%s\n' "$LOOP_PYTHON"
+    LOOP_PY=$LOOP_PYTHON
   elif command -v python3 >/dev/null 2>&1; then
-    printf '%s\n' python3
+    LOOP_PY=python3
   else
     loop_die "python3 is required but was not found on PATH" 1
   fi
+}
+
+# loop_python: print the python3 to run stdlib helpers with (loop_find_python's answer).
+loop_python() {
+  loop_find_python
+  printf '%s\n' "$LOOP_PY"
 }
 
 # loop_py HELPER ARGS...: run shell/lib/HELPER.py with the stdlib python3.

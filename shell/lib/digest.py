@@ -19,7 +19,6 @@ Env: LOOP_DIGEST_ADR_DIR (the ADR folder when --adr-dir is not given), LOOP_DIGE
 
 from __future__ import annotations
 
-import datetime as _dt
 import json
 import os
 import re
@@ -27,51 +26,32 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import contextlib
-
 import adr
-import frontmatter
 import fsread
 import mail_index
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # typing costs an import on the digest's start-up; annotations are strings here
+    import datetime as _dt
     from typing import Any, Dict, List, Optional, Tuple
 
 # Start-up time is most of a --json run, so modules only some paths need (mail's argparse,
-# subprocess, signal, shutil) are imported where they are used.
+# subprocess, signal, shutil, datetime) are imported where they are used.
 
 CONTRACT_VERSION = 1
 PROG = "loop-digest"
 RULE = "════"
 MAX_STATE_BYTES = fsread.STATE_CAP
-SUBJECT_READ = 4096
 DEFAULT_MESSAGES = 6
 DEFAULT_INTERVAL = 5.0
 TAIL_LINES = 1
 CONTROL_RE = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 TRACK_RE = re.compile(r"ahead (\d+)")
-# Fences: '---' plus optional trailing spaces/tabs, as frontmatter.split and loop_schemas read them.
-FM_OPEN_RE = re.compile(rb"---[ \t]*\r?\n")
-FM_CLOSE_RE = re.compile(rb"\n---[ \t]*\r?(?:\n|$)")
-# A frontmatter block every line of which frontmatter.parse surely accepts: `key: value` with a bare,
-# "double" or 'single' quoted value (no inline list), blank lines and comments. Only for such a block
-# (and no key twice) may the subject be read from its own line: any other line could make the full
-# parser reject the whole block, and then mail.read_subject reports no subject.
-SIMPLE_FM_RE = re.compile(
-    rb"(?:(?:[A-Za-z_][A-Za-z0-9_-]*[ \t]*:[ \t]*"
-    rb"(?:[^\s\"'\[#][^\n]*"
-    rb"|\"(?:[^\"\\\n]|\\[^\n])*\"[ \t]*(?:#[^\n]*)?"
-    rb"|'(?:[^'\n]|'')*'[ \t]*(?:#[^\n]*)?)?"
-    rb"|[ \t]*(?:#[^\n]*)?)\r?\n)*"
-)
-FM_KEY_RE = re.compile(rb"^([A-Za-z_][A-Za-z0-9_-]*)[ \t]*:", re.M)
-# The mailbox name grammar, kept identical to mail.NAME_RE (a test holds them equal); importing mail
-# here would pull in argparse and tempfile on every redraw.
-NAME_RE = re.compile(
-    r"^(?P<date>\d{8})-(?P<time>\d{6})-(?P<from>[A-Za-z][A-Za-z0-9_-]*?)-to-"
-    r"(?P<to>[A-Za-z][A-Za-z0-9_-]*?)(?:\.(?P<seq>[2-9]|[1-9][0-9]+))?\.md\Z"
-)
+# The mailbox name grammar and its parser are mail_index's (the mail cache's reader; a test holds the
+# grammar equal to mail.NAME_RE): importing mail here would pull in argparse and tempfile on every redraw.
+NAME_RE = mail_index.NAME_RE
+name_parts = mail_index.name_parts
+parse_name = mail_index.parse_name
 # v2's statuses and the original's loops-sync ones (in-progress, done): loop_schemas.LOOP_STATUSES
 LOOP_STATUSES = (
     "spec",
@@ -149,96 +129,21 @@ def read_state(path: str) -> Tuple[Optional[Dict[str, Any]], Optional[str]]:
 
 
 def _subject(path: str) -> Optional[str]:
-    """The message's subject from the head of the file (its frontmatter), or None. Same reading as
-    mail.read_subject, with a fast path for the common plain and simply-quoted values."""
-    try:
-        raw = fsread.read_head(path, SUBJECT_READ)
-    except OSError:
-        return None
-    if raw.startswith(b"\xef\xbb\xbf"):
-        raw = raw[3:]
-    if FM_OPEN_RE.match(raw) is None:
-        return None
-    close = FM_CLOSE_RE.search(raw, 3)
-    end = close.start() if close else -1
-    if end < 0:
-        if len(raw) < SUBJECT_READ - 3:
-            return None
-        import mail  # a frontmatter longer than the fast window: the full reader
-
-        return mail.read_subject(path)
-    block = raw[raw.index(b"\n") + 1 : end + 1]
-    if SIMPLE_FM_RE.fullmatch(block) is None or _repeats_a_key(block):
-        return _parsed_subject(raw, end)
-    at = raw.find(b"\nsubject:", 0, end)
-    if at < 0:
-        # no `subject:` line; `subject :` is one too, for the full reader
-        return _parsed_subject(raw, end) if raw.find(b"\nsubject", 0, end) >= 0 else None
-    stop = raw.find(b"\n", at + 9)
-    line = raw[at + 9 : stop if stop >= 0 else end].decode("utf-8", errors="replace").rstrip("\r")
-    value = line.strip(" \t")
-    if value[:1] == '"' and value.endswith('"') and "\\" not in value and value.count('"') == 2:
-        return value[1:-1] or None
-    if value[:1].isalnum() and " #" not in value and value not in frontmatter.NULLS:
-        return value
-    # anything unusual: the full frontmatter reader, exactly as mail.read_subject would read it
-    return _parsed_subject(raw, end)
-
-
-def _repeats_a_key(block: bytes) -> bool:
-    keys = FM_KEY_RE.findall(block)
-    return len(keys) != len(set(keys))
-
-
-def _parsed_subject(raw: bytes, end: int) -> Optional[str]:
-    """The subject as frontmatter.parse reads the block that closes at `end` (mail.read_subject's way)."""
-    return frontmatter.mail_head(raw[: end + 4].decode("utf-8", errors="replace") + "\n")[0]
-
-
-def parse_name(name: str) -> Optional[Dict[str, Any]]:
-    """mail.parse_name without strptime (the digest parses thousands of names per redraw)."""
-    m = NAME_RE.match(name)
-    if not m:
-        return None
-    d, t, sender, to, seq = m.group("date", "time", "from", "to", "seq")
-    # a plainly valid stamp (ASCII digits, any day up to the 28th) needs no datetime; the rest is checked
-    if not (
-        name.isascii()
-        and d[:4] >= "0001"
-        and "01" <= d[4:6] <= "12"
-        and "01" <= d[6:] <= "28"
-        and t[:2] < "24"
-        and t[2] < "6"
-        and t[4] < "6"
-    ):
-        try:
-            _dt.datetime(int(d[:4]), int(d[4:6]), int(d[6:]), int(t[:2]), int(t[2:4]), int(t[4:]))
-        except ValueError:
-            return None
-    return {"date": d, "time": t, "from": sender, "to": to, "seq": int(seq) if seq else 1}
-
-
-def _row_fields(f: List[Any]) -> bool:
-    """Fields mailbox_entries remembered: [subject, from, to, date, time, seq, mtime]."""
-    return (
-        len(f) == 7
-        and (f[0] is None or type(f[0]) is str)
-        and type(f[1]) is str
-        and type(f[2]) is str
-        and type(f[3]) is str
-        and type(f[4]) is str
-        and type(f[5]) is int
-        and type(f[6]) is str
-    )
+    """The message's subject from the head of the file (its frontmatter), or None: mail.read_subject's
+    answer (mail_index.read_head, the one reader of a mail's head that the cache keeps)."""
+    return mail_index.read_head(path)[0]
 
 
 def mailbox_entries(
     mailbox: str, with_subjects: bool, index: Optional[mail_index.MailIndex] = None
 ) -> List[Dict[str, Any]]:
     """Pending messages, oldest first: {file, from, to, subject, mtime} (+ _path, _key internally).
-    With an index, a message's row is taken from its name and head only when it is new or changed."""
+    A message's subject and mtime come from the index (mail_index.py) while it is the file they were
+    taken from, else from its head and stat (remembered); without subjects (the text digest) no head is
+    read and the index is only looked in (an unknown message's subject is None)."""
     out: List[Dict[str, Any]] = []
-    keep = index if with_subjects else None  # a run that reads no subjects keeps the index as it is
+    if index is None:
+        index = mail_index.MailIndex(mailbox, enabled=False)
     try:
         it = os.scandir(mailbox)
     except (FileNotFoundError, NotADirectoryError):
@@ -248,32 +153,28 @@ def mailbox_entries(
             name = entry.name
             if not name.endswith(".md") or name[0] == ".":
                 continue
+            parts = name_parts(name)
+            if parts is None:
+                continue
             try:
                 st = entry.stat()
             except OSError:
                 continue  # acked between the listing and the stat
             if not entry.is_file():
                 continue
-            fields = keep.fields(name, st) if keep is not None else None
-            if fields is None or not _row_fields(fields):
-                parts = parse_name(name)
-                if parts is None:
-                    continue
-                subject = _subject(entry.path) if with_subjects else None
-                mtime = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(st.st_mtime))
-                fields = [subject, parts["from"], parts["to"], parts["date"], parts["time"], parts["seq"]]
-                fields.append(mtime)
-                if keep is not None:
-                    keep.remember(name, st, fields)
+            if with_subjects:
+                fields = index.row(name, entry.path, st)
+            else:
+                fields = index.cached(name, st) or [None, None, mail_index.iso_mtime(st)]
             out.append(
                 {
                     "file": name,
-                    "from": fields[1],
-                    "to": fields[2],
+                    "from": parts[2],
+                    "to": parts[3],
                     "subject": fields[0],
-                    "mtime": fields[6],
+                    "mtime": fields[2],
                     "_path": entry.path,
-                    "_key": (fields[3], fields[4], fields[5], name),
+                    "_key": (parts[0], parts[1], parts[4], name),
                 }
             )
     out.sort(key=lambda m: m["_key"])
@@ -292,8 +193,10 @@ def sweep_dropped_mail(mailbox: str) -> None:
     import mail
 
     if mail.drops_waiting(mailbox):
-        with contextlib.suppress(OSError):  # the mailbox cannot be written now: the drop stays for later
+        try:  # noqa: SIM105 (contextlib costs an import on every run)
             mail.sweep(mailbox)
+        except OSError:  # the mailbox cannot be written now: the drop stays for later
+            pass
 
 
 def _count_processed(folder: str) -> int:
@@ -465,6 +368,8 @@ class Options:
 
 
 def now_utc() -> _dt.datetime:
+    import datetime as _dt
+
     fixed = os.environ.get("LOOP_DIGEST_NOW", "")
     if fixed:
         try:
@@ -473,6 +378,13 @@ def now_utc() -> _dt.datetime:
         except ValueError:
             pass
     return _dt.datetime.now(_dt.timezone.utc)
+
+
+def generated_at() -> str:
+    """The document's time: LOOP_DIGEST_NOW when set (golden files), else the clock (no datetime)."""
+    if os.environ.get("LOOP_DIGEST_NOW"):
+        return now_utc().strftime("%Y-%m-%dT%H:%M:%SZ")
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
 
 
 def collect(opts: Options, with_subjects: bool = True) -> Dict[str, Any]:
@@ -488,11 +400,12 @@ def collect(opts: Options, with_subjects: bool = True) -> Dict[str, Any]:
     # as a one-line error beside an empty block, like a bad state file, never a traceback.
     mailbox_error = None
     sweep_dropped_mail(opts.mailbox_dir)
-    index = mail_index.MailIndex(opts.mailbox_dir, lists_pending=with_subjects, enabled=opts.mail_index)
+    index = mail_index.MailIndex(opts.mailbox_dir, enabled=opts.mail_index)
     try:
         pending = mailbox_entries(opts.mailbox_dir, with_subjects, index)
         processed = processed_count(opts.mailbox_dir, index)
-        index.save()
+        if with_subjects:  # a run that read no heads leaves the index as it is
+            index.save()
     except OSError as exc:
         pending, processed = [], 0
         mailbox_error = f"cannot read the mailbox {opts.mailbox_dir}: {exc.strerror or exc}"
@@ -505,7 +418,7 @@ def collect(opts: Options, with_subjects: bool = True) -> Dict[str, Any]:
         adr_error = f"cannot read the ADR folder {opts.adr_dir}: {exc.strerror or exc}"
     return {
         "contract_version": CONTRACT_VERSION,
-        "generated_at": now_utc().strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "generated_at": generated_at(),
         "state": state,
         "state_error": state_error,
         "mailbox": {"pending": pending, "processed_count": processed},
@@ -535,6 +448,53 @@ def json_doc(doc: Dict[str, Any]) -> Dict[str, Any]:
         "mailbox_error": doc["mailbox_error"],
         "adr_error": doc["adr_error"],
     }
+
+
+def json_text(doc: Dict[str, Any]) -> str:
+    """json.dumps(json_doc(doc), ensure_ascii=False), byte for byte, with the pending rows (most of a big
+    mailbox's document) joined from their fields, each encoded by json's own string encoder, instead of
+    built as dicts and encoded again (a test holds the two equal)."""
+    from json.encoder import encode_basestring as enc  # json.dumps' own encoder of a str (not ASCII-only)
+
+    def dumps(value: Any) -> str:
+        return json.dumps(value, ensure_ascii=False)
+
+    # A row's file, from and to matched the name grammar (digits, ASCII letters, '_', '-', '.'): nothing
+    # in them is escaped, so they are quoted as they are; the subject and the mtime (cached text, and a
+    # subject holds anything) go through the encoder.
+    rows = [
+        f'{{"file": "{m["file"]}", "from": "{m["from"]}", "to": "{m["to"]}", "subject": '
+        f'{"null" if m["subject"] is None else enc(m["subject"])}, "mtime": {enc(m["mtime"])}}}'
+        for m in doc["mailbox"]["pending"]
+    ]
+    unpushed_rows = [
+        {k: r[k] for k in ("repo", "path", "branch", "upstream", "count")} for r in doc["unpushed"]
+    ]
+    return "".join(
+        (
+            '{"contract_version": ',
+            dumps(CONTRACT_VERSION),
+            ', "generated_at": ',
+            dumps(doc["generated_at"]),
+            ', "state": ',
+            dumps(doc["state"]),
+            ', "state_error": ',
+            dumps(doc["state_error"]),
+            ', "mailbox": {"pending": [',
+            ", ".join(rows),
+            '], "processed_count": ',
+            dumps(doc["mailbox"]["processed_count"]),
+            '}, "unpushed": ',
+            dumps(unpushed_rows),
+            ', "adrs": ',
+            dumps(doc["adrs"]),
+            ', "mailbox_error": ',
+            dumps(doc["mailbox_error"]),
+            ', "adr_error": ',
+            dumps(doc["adr_error"]),
+            "}",
+        )
+    )
 
 
 # ---- rendering ---------------------------------------------------------------------------------------
@@ -617,6 +577,8 @@ def lane_rows(lanes: Any) -> List[List[str]]:
 
 def render(doc: Dict[str, Any], opts: Options, max_rows: Optional[int] = None) -> List[str]:
     """The digest as lines. With max_rows the loops block is cut to fit (redraw mode)."""
+    import datetime as _dt
+
     stamp = _dt.datetime.fromisoformat(doc["generated_at"].replace("Z", "+00:00"))
     if os.environ.get("LOOP_DIGEST_NOW"):
         stamp = now_utc()
@@ -828,7 +790,7 @@ def main(argv: List[str]) -> int:
     try:
         if opts.json:
             doc = collect(opts, with_subjects=True)
-            sys.stdout.write(json.dumps(json_doc(doc), ensure_ascii=False))
+            sys.stdout.write(json_text(doc))
             sys.stdout.write("\n")
             return 0
         if opts.once:
@@ -843,14 +805,36 @@ def main(argv: List[str]) -> int:
         return redraw_loop(opts)
     except BrokenPipeError:
         # stdout's reader went away: point fd 1 at /dev/null so the interpreter's final flush is quiet
-        with contextlib.suppress(OSError):
+        try:
             devnull = os.open(os.devnull, os.O_WRONLY)
             os.dup2(devnull, sys.stdout.fileno())
             os.close(devnull)
+        except OSError:
+            pass
         return 0
     except KeyboardInterrupt:
         return 130
 
 
+def run(argv: List[str]) -> None:
+    """main(argv) as the process: its output flushed, then the process ends at once (os._exit) instead of
+    tearing the interpreter down, which frees a big document's objects one by one for nothing (a few ms
+    of a --json run). Output to a reader gone is quiet; any other failure to write it (a full disk) is
+    one line and exit 1, never a traceback."""
+    try:
+        code = main(argv)
+        sys.stdout.flush()
+    except BrokenPipeError:
+        code = 0
+    except OSError as exc:
+        sys.stderr.write(f"{PROG}: cannot write the output: {exc.strerror or exc}\n")
+        code = 1
+    try:  # noqa: SIM105 (contextlib costs an import on every run)
+        sys.stderr.flush()
+    except OSError:
+        pass
+    os._exit(code)
+
+
 if __name__ == "__main__":
-    sys.exit(main(sys.argv[1:]))
+    run(sys.argv[1:])

@@ -35,6 +35,9 @@ def _load(name: str, path: Path):
 sys.path.insert(0, str(SHELL / "lib"))
 digest_lib = _load("digest", SHELL / "lib" / "digest.py")
 mail_lib = _load("mail", SHELL / "lib" / "mail.py")
+import frontmatter  # noqa: E402 - shell/lib is on sys.path
+import mail_index  # noqa: E402
+
 retry_until = _load("_digest_conftest", TESTS / "conftest.py").retry_until
 
 MINIMUM_STATE = {
@@ -410,6 +413,44 @@ def test_fast_subject_reader_equals_mail_read_subject(tmp_path_factory, value, o
     assert digest_lib._subject(str(path)) == mail_lib.read_subject(str(path))
 
 
+HEAD_LINES = st.sampled_from(
+    [
+        "from: a\n",
+        "task: T0001\n",
+        "# a comment\n",
+        "\n",
+        "task: [T1]\n",
+        "task :T2\n",
+        "tasks: x\n",
+        "pad: 'q'\n",
+    ]
+)
+
+
+@given(
+    SUBJECT_VALUES,
+    SUBJECT_VALUES,
+    st.lists(HEAD_LINES, max_size=3),
+    st.sampled_from(["subject", "task", "both", "none"]),
+    st.sampled_from(["---\n", "---\r\n", "\ufeff---\n"]),
+)
+@example(subject="x", task="T1", extra=["task: T2\n"], keys="both", opening="---\n")  # a key twice
+@example(subject="x", task="~", extra=[], keys="task", opening="---\n")  # a null task
+@settings(max_examples=400, deadline=None)
+def test_head_reader_equals_frontmatter_mail_head(tmp_path_factory, subject, task, extra, keys, opening):
+    """mail_index.read_head (the fast reader the mail cache keeps, for the digest and the engine) gives
+    frontmatter.mail_head's (subject, task) on the 64 KiB head, as mail.py and the engine read it."""
+    lines = [*extra]
+    if keys in ("subject", "both"):
+        lines.insert(0, f"subject: {subject}\n")
+    if keys in ("task", "both"):
+        lines.append(f"task: {task}\n")
+    path = tmp_path_factory.mktemp("head") / "20260101-000000-a-to-b.md"
+    path.write_text(opening + "".join(lines) + "---\nbody\n", encoding="utf-8")
+    whole = path.read_bytes()[: mail_index.HEAD_CAP].decode("utf-8", errors="replace")
+    assert mail_index.read_head(str(path)) == frontmatter.mail_head(whole)
+
+
 def test_subject_reader_handles_long_frontmatter(tmp_path):
     path = tmp_path / "20260101-000000-a-to-b.md"
     path.write_text("---\n" + "".join(f"pad{n}: x\n" for n in range(2000)) + "subject: far down\n---\nbody\n")
@@ -499,3 +540,91 @@ def test_the_json_digest_starts_without_typing() -> None:
         [sys.executable, "-S", "-c", code, str(lib)], capture_output=True, text=True, check=True
     ).stdout
     assert out.strip() == "False"
+
+
+# ---- the --json document is json.dumps of the contract document, byte for byte --------------------
+
+TEXTS = st.text(max_size=12)
+JSON_VALUES = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | TEXTS,
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(TEXTS, inner, max_size=3),
+    max_leaves=12,
+)
+LANES = st.from_regex(r"[A-Za-z][A-Za-z0-9_-]{0,6}", fullmatch=True)
+ROWS = st.lists(
+    st.fixed_dictionaries(
+        {
+            # a row's file matched the name grammar (\d is any Unicode digit there); from/to are lanes
+            "file": st.from_regex(
+                r"\d{8}-\d{6}-[A-Za-z][A-Za-z0-9_-]{0,4}-to-[A-Za-z]{1,3}(\.[2-9])?\.md", fullmatch=True
+            ),
+            "from": LANES,
+            "to": LANES,
+            "subject": st.none() | TEXTS,
+            "mtime": TEXTS,
+        }
+    ),
+    max_size=5,
+)
+
+
+@given(
+    state=st.none() | JSON_VALUES,
+    rows=ROWS,
+    processed=st.integers(min_value=0),
+    errors=st.tuples(st.none() | TEXTS, st.none() | TEXTS, st.none() | TEXTS),
+    adrs=st.lists(
+        st.fixed_dictionaries({"id": st.integers(), "status": TEXTS, "title": TEXTS, "path": TEXTS})
+    ),
+)
+@settings(max_examples=300, deadline=None)
+def test_json_text_is_json_dumps_of_the_contract_document(state, rows, processed, errors, adrs):
+    """The --json writer joins the pending rows itself (the saving on a big mailbox): it must write what
+    json.dumps writes for the contract document, whatever the strings hold."""
+    doc = {
+        "contract_version": 1,
+        "generated_at": NOW,
+        "state": state,
+        "state_error": errors[0],
+        "mailbox": {
+            "pending": [{**r, "_path": "/x", "_key": ()} for r in rows],
+            "processed_count": processed,
+        },
+        "mailbox_error": errors[1],
+        "unpushed": [
+            {"repo": "r", "path": "/r", "branch": "m\u00e9", "upstream": None, "count": 3, "error": "x"}
+        ],
+        "adrs": adrs,
+        "adr_error": errors[2],
+    }
+    assert digest_lib.json_text(doc) == json.dumps(digest_lib.json_doc(doc), ensure_ascii=False)
+
+
+@pytest.mark.skipif(not os.path.exists("/dev/full"), reason="needs /dev/full")
+@pytest.mark.parametrize("mode", ["--json", "--once"])
+def test_output_that_cannot_be_written_is_one_line_never_a_traceback(tmp_path, mode):
+    with open("/dev/full", "w") as full:
+        proc = subprocess.run(
+            ["bash", str(SHELL / "loop-digest.sh"), mode, "--project-root", str(tmp_path)],
+            stdout=full,
+            stderr=subprocess.PIPE,
+            text=True,
+            check=False,
+        )
+    assert proc.returncode == 1
+    assert proc.stderr == "loop-digest: cannot write the output: No space left on device\n"
+
+
+def test_a_reader_gone_is_quiet(tmp_path):
+    box = tmp_path / ".loop" / "messages"
+    box.mkdir(parents=True)
+    for n in range(3000):  # a document far bigger than a pipe holds
+        (box / f"20260101-00{n // 60 % 60:02d}{n % 60:02d}-web-to-coord.{n % 7 + 2}.md").write_text("x\n")
+    proc = subprocess.run(
+        f"bash {SHELL / 'loop-digest.sh'} --json --project-root {tmp_path} | head -c 10",
+        shell=True,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert proc.stdout == '{"contract' and proc.stderr == ""

@@ -99,14 +99,15 @@ def test_the_warm_cache_is_what_is_read(project: Path) -> None:
 
 
 def test_a_warm_run_takes_each_row_from_the_cache(project: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """The saving: an unchanged message's name is not parsed nor its head read again."""
+    """The saving: an unchanged message's head is not read again (its name is parsed every run: the name
+    is the authority for sender, recipient and stamp, never a cached copy)."""
     expected = _same(project)
 
     def boom(*_: object) -> None:
         raise AssertionError("a cached message was read again")
 
-    monkeypatch.setattr(digest_lib, "parse_name", boom)
-    monkeypatch.setattr(digest_lib, "_subject", boom)
+    monkeypatch.setattr(mail_index, "read_head", boom)
+    monkeypatch.setattr(mail_index.fsread, "read_head", boom)
     assert _digest(project, cached=True) == expected
 
 
@@ -166,28 +167,45 @@ def test_a_damaged_cache_is_rebuilt_never_an_error(project: Path, damage: bytes)
 
 
 def test_damaged_entries_are_read_again(project: Path) -> None:
+    """Every entry is untrusted: one of the wrong shape or types under a message's own key is read again
+    from the message, never shown and never a traceback."""
     expected = _same(project)
     doc = json.loads(_cache(project).read_text())
     names = sorted(doc["pending"])
     bad = [
-        lambda e: [*e[:8], 5],  # a row whose mtime is no text, under the message's own key
-        lambda e: [*e[:7], "1", e[8]],  # a row whose sequence number is no number
-        lambda e: [*e[:2], 5, *e[3:]],  # a subject that is neither text nor null
-        lambda e: e[:8],  # a field short
-        lambda e: [e[0], e[1], 5],
-        lambda e: [str(e[0]), e[1], "x"],
-        lambda e: e[:2],
+        lambda e: [*e[:5], 5],  # a row whose mtime is no text, under the message's own key
+        lambda e: [*e[:3], 5, *e[4:]],  # a subject that is neither text nor null
+        lambda e: [*e[:4], ["T1"], e[5]],  # a task that is neither text nor null
+        lambda e: [*e[:3], {"x": 1}, None, "2026-01-01T00:00:00Z"],
+        lambda e: e[:5],  # a field short
+        lambda e: [*e, "more"],  # a field long
+        lambda e: [True if e[0] == 1 else float(e[0]), *e[1:]],  # a size that is no integer
+        lambda e: [e[0], str(e[1]), *e[2:]],  # an mtime_ns that is text
+        lambda e: [e[0], e[1], e[2] + 1, *e[3:]],  # another file's inode (the message was replaced)
         lambda e: None,
-        lambda e: [True, e[1], "x"],
         lambda e: "s",
+        lambda e: {"size": e[0]},
     ]
     for i, damage in enumerate(bad):
-        # [size, mtime_ns, subject, from, to, date, time, seq, mtime]
-        assert len(doc["pending"][names[i]]) == 9
+        # [size, mtime_ns, inode, subject, task, mtime]
+        assert len(doc["pending"][names[i]]) == 6
         doc["pending"][names[i]] = damage(doc["pending"][names[i]])
     doc["processed"] = {"ino": "x", "mtime_ns": 1, "count": 5}
     _cache(project).write_text(json.dumps(doc))
     assert _same(project) == expected
+
+
+def test_a_forged_entry_cannot_change_who_sent_a_message(project: Path) -> None:
+    """A lane can write into .loop/cache: the sender, recipient and stamp always come from the name."""
+    expected = json.loads(_same(project))
+    doc = json.loads(_cache(project).read_text())
+    for entry in doc["pending"].values():
+        entry[3] = "forged"
+    doc["pending"]["20260101-000000-human-to-coord.md"] = [1, 1, 1, "not a message", None, "x"]
+    _cache(project).write_text(json.dumps(doc))
+    out = json.loads(_digest(project, cached=True))
+    want = [{**m, "subject": "forged"} for m in expected["mailbox"]["pending"]]
+    assert out["mailbox"]["pending"] == want  # the subject is the cache's to say; nothing else is
 
 
 def test_a_cache_that_cannot_be_written_still_answers(project: Path) -> None:
@@ -200,7 +218,27 @@ def test_a_cache_that_cannot_be_written_still_answers(project: Path) -> None:
 def test_a_cache_path_that_is_a_directory_is_no_error(project: Path) -> None:
     _cache(project).mkdir(parents=True)
     assert _same(project)
-    assert _cache(project).is_dir() and not list(_cache(project).parent.glob(".loop-*"))
+    assert _cache(project).is_dir() and not [
+        p for p in _cache(project).parent.iterdir() if p != _cache(project)
+    ]
+
+
+def test_a_cache_folder_a_lane_pointed_elsewhere_is_not_written(project: Path, tmp_path: Path) -> None:
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    (project / ".loop" / "cache").symlink_to(elsewhere)
+    assert _same(project)
+    assert list(elsewhere.iterdir()) == []
+
+
+def test_a_fifo_in_place_of_the_cache_is_no_hang_and_is_replaced(project: Path) -> None:
+    expected = _digest(project, cached=False)
+    _cache(project).parent.mkdir(parents=True)
+    os.mkfifo(_cache(project))
+    assert _digest(project, cached=True) == expected  # fsread opens it non-blocking and refuses it
+    assert (
+        _cache(project).is_file() and json.loads(_cache(project).read_text())["version"] == mail_index.VERSION
+    )
 
 
 def test_a_message_inside_the_racy_window_is_not_stored(project: Path) -> None:

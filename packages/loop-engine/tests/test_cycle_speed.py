@@ -11,9 +11,9 @@ from typing import Any
 
 import pytest
 from engine_fakes import Project
-from loop_engine import observe
 from loop_engine.observe import pending_mail
 from loop_schemas import Lane, file_lock
+from loop_schemas._shared import mail_index
 
 DECISION = (
     "```decision\nversion: 1\ncritique: c\nactions:\n"
@@ -29,13 +29,13 @@ def _age(path: Path, seconds: float = 60.0) -> None:
 
 def _count_reads(monkeypatch: pytest.MonkeyPatch) -> list[Path]:
     reads: list[Path] = []
-    real = observe.read_mail_head
+    real = mail_index.read_head
 
-    def counting(path: Path) -> tuple[str | None, str | None]:
-        reads.append(path)
+    def counting(path: str) -> tuple[str | None, str | None]:
+        reads.append(Path(path))
         return real(path)
 
-    monkeypatch.setattr(observe, "read_mail_head", counting)
+    monkeypatch.setattr(mail_index, "read_head", counting)
     return reads
 
 
@@ -46,11 +46,10 @@ def test_pending_mail_heads_are_read_once_across_runs(
     for p in paths:
         _age(p)
     reads = _count_reads(monkeypatch)
-    box, cache = project.paths.mailbox, project.paths.mail_heads
+    box, cache = project.paths.mailbox, project.paths.mail_index
     first = pending_mail(box, cache)
     assert len(reads) == 3
     assert cache.is_file()
-    observe._HEAD_CACHE.clear()  # a fresh process: only the file remembers
     second = pending_mail(box, cache)
     assert len(reads) == 3  # nothing read again
     assert [(m.name, m.sender, m.recipient, m.subject, m.task) for m in second] == [
@@ -66,9 +65,8 @@ def test_a_rewritten_message_is_read_again_and_a_gone_one_drops_out(
     b = project.mail("infra", subject="other", stamp="20260101-000002")
     _age(a)
     _age(b)
-    box, cache = project.paths.mailbox, project.paths.mail_heads
+    box, cache = project.paths.mailbox, project.paths.mail_index
     pending_mail(box, cache)
-    observe._HEAD_CACHE.clear()
     a.write_text("---\nsubject: second version\n---\nbody\n")
     _age(a, 30)
     b.unlink()
@@ -76,7 +74,7 @@ def test_a_rewritten_message_is_read_again_and_a_gone_one_drops_out(
     items = pending_mail(box, cache)
     assert [m.subject for m in items] == ["second version"]
     assert reads == [a]
-    heads = json.loads(cache.read_text())["heads"]
+    heads = json.loads(cache.read_text())["pending"]
     assert list(heads) == [a.name]
 
 
@@ -84,9 +82,8 @@ def test_a_new_message_is_not_remembered_until_it_is_older_than_the_clock_tick(
     project: Project, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     project.mail("web", subject="just now")
-    box, cache = project.paths.mailbox, project.paths.mail_heads
+    box, cache = project.paths.mailbox, project.paths.mail_index
     pending_mail(box, cache)
-    observe._HEAD_CACHE.clear()
     reads = _count_reads(monkeypatch)
     pending_mail(box, cache)
     assert len(reads) == 1  # racily new: read again, never trusted from the cache
@@ -97,28 +94,29 @@ def test_a_new_message_is_not_remembered_until_it_is_older_than_the_clock_tick(
     [
         b"{not json",
         b"\xff\xfe",
-        b'{"version": 2, "mailbox": "/elsewhere", "heads": {}}',
-        b'{"version": 2, "mailbox": null, "heads": []}',
+        b'{"version": 3, "mailbox": "/elsewhere", "pending": {}}',
+        b'{"version": 3, "mailbox": null, "pending": []}',
+        b'{"version": 2, "mailbox": null, "heads": {}}',  # the engine's old mail-heads.json format
     ],
 )
 def test_a_damaged_or_foreign_cache_reads_as_empty_and_is_rebuilt(project: Project, damage: bytes) -> None:
     p = project.mail("web", subject="hello there", stamp="20260101-000001")
     _age(p)
-    box, cache = project.paths.mailbox, project.paths.mail_heads
+    box, cache = project.paths.mailbox, project.paths.mail_index
     cache.parent.mkdir(parents=True, exist_ok=True)
     cache.write_bytes(damage)
     assert [m.subject for m in pending_mail(box, cache)] == ["hello there"]
-    assert json.loads(cache.read_text())["heads"][p.name][2] == "hello there"
+    assert json.loads(cache.read_text())["pending"][p.name][3] == "hello there"
 
 
-def test_a_cache_entry_that_disagrees_with_its_name_is_not_trusted(project: Project) -> None:
+def test_a_cache_entry_cannot_change_who_sent_a_message(project: Project) -> None:
+    """The cache holds no sender or recipient: they come from the name on every run."""
     p = project.mail("web", subject="real", stamp="20260101-000001")
     _age(p)
-    box, cache = project.paths.mailbox, project.paths.mail_heads
+    box, cache = project.paths.mailbox, project.paths.mail_index
     pending_mail(box, cache)
-    observe._HEAD_CACHE.clear()
     doc = json.loads(cache.read_text())
-    doc["heads"][p.name][2:] = ["forged", None, "coord", "web"]  # claims another sender
+    doc["pending"][p.name] += ["coord", "web"]  # a longer entry claiming another sender: not this format's
     cache.write_text(json.dumps(doc))
     [item] = pending_mail(box, cache)
     assert (item.sender, item.recipient, item.subject) == ("web", "coord", "real")
@@ -196,7 +194,7 @@ def test_a_queued_decision_is_fsynced_and_the_event_log_and_transcript_are_not(
     assert any(n.startswith(".pending-decision.json.") for n in names)  # the decision survives a crash
     assert not any("events.jsonl" in n for n in names)
     assert not any(n.endswith(".log") or ".log." in n for n in names)  # the transcript
-    assert not any("mail-heads" in n for n in names)  # a cache
+    assert not any("mail-index" in n for n in names)  # a cache
     assert names.count(next(n for n in names if n.startswith(".pending-decision.json."))) == 1
     assert len(names) <= 6, names
 

@@ -84,6 +84,74 @@ def test_every_shared_file_is_listed() -> None:
     assert on_disk == sorted(_shared.SHARED)
 
 
+def test_the_mail_index_model_is_the_file_mail_index_writes(tmp_path: Path) -> None:
+    """.loop/cache/mail-index.json: one format. The stdlib reader/writer (shell/lib/mail_index.py, whose
+    copy the engine runs) writes what loop_schemas.MailIndexFile describes, at its version; a name the
+    name grammar parses is one loop_schemas.parse_mail_name parses the same."""
+    from loop_schemas import MAIL_INDEX_VERSION, MailIndexFile, parse_mail_name
+    from loop_schemas._shared import mail_index
+
+    assert mail_index.VERSION == MAIL_INDEX_VERSION
+    assert mail_index.NAME_RE.pattern == shell_mail.NAME_RE.pattern
+    box = tmp_path / ".loop" / "messages"
+    (box / "processed").mkdir(parents=True)
+    names = [
+        "20260101-000001-web-to-coord.md",
+        "20260101-000001-web-to-coord.2.md",
+        "20260102-235959-a-to-b-to-c.md",
+    ]
+    for n, name in enumerate(names):
+        (box / name).write_text(f"---\nsubject: s{n}\ntask: T000{n}\n---\nbody\n" if n else "no head\n")
+        os.utime(box / name, (1_700_000_000, 1_700_000_000))
+    os.utime(box / "processed", (1_700_000_000, 1_700_000_000))
+    index = mail_index.MailIndex(str(box))
+    for name in names:
+        parts = mail_index.parse_name(name)
+        assert parts is not None
+        parsed = parse_mail_name(name)
+        assert (parts["from"], parts["to"], parts["seq"]) == (parsed.sender, parsed.recipient, parsed.seq)
+        index.row(name, str(box / name), os.stat(box / name))
+    index.processed_count(lambda folder: len(os.listdir(folder)))
+    index.save()
+    doc = MailIndexFile.model_validate_json((tmp_path / ".loop" / "cache" / "mail-index.json").read_text())
+    assert doc.version == MAIL_INDEX_VERSION and doc.processed is not None and doc.processed.count == 0
+    assert {k: v[3:5] for k, v in doc.pending.items()} == {
+        names[0]: (None, None),
+        names[1]: ("s1", "T0001"),
+        names[2]: ("s2", "T0002"),
+    }
+
+
+_NAME_PARTS = st.tuples(
+    st.from_regex(r"[0-9]{4}(0[0-9]|1[0-3])[0-3][0-9]", fullmatch=True),
+    st.from_regex(r"[0-2][0-9][0-6][0-9][0-6][0-9]", fullmatch=True),
+    st.from_regex(r"[A-Za-z][A-Za-z0-9_-]{0,6}(-to-[A-Za-z][a-z0-9]{0,2})?", fullmatch=True),
+    st.from_regex(r"[A-Za-z][A-Za-z0-9_-]{0,6}", fullmatch=True),
+    st.sampled_from(["", ".2", ".10", ".1", ".0", ".x"]),
+)
+
+
+@given(st.one_of(_NAME_PARTS.map(lambda p: f"{p[0]}-{p[1]}-{p[2]}-to-{p[3]}{p[4]}.md"), st.text(max_size=40)))
+@settings(max_examples=500, deadline=None, suppress_health_check=_HEALTH)
+def test_the_mail_caches_name_parser_is_loop_schemas_parse_mail_name(name: str) -> None:
+    """The engine takes a pending message's sender and recipient from mail_index.name_parts (no
+    strptime, no model per message): it accepts and splits exactly the names parse_mail_name does."""
+    from loop_schemas import parse_mail_name
+    from loop_schemas._shared import mail_index
+
+    try:
+        parsed = parse_mail_name(name)
+    except SchemaError:
+        assert "/" in name or mail_index.name_parts(name) is None
+        return
+    if "/" in name:  # parse_mail_name takes a path's last component; a listing holds bare names
+        return
+    parts = mail_index.name_parts(name)
+    assert parts is not None
+    assert parts[2:] == (parsed.sender, parsed.recipient, parsed.seq)
+    assert parts[0] + parts[1] == parsed.timestamp.strftime("%Y%m%d%H%M%S").zfill(14)
+
+
 # ---- generated documents inside the subset -------------------------------------------------------
 #
 # Every generator below is plain Python driven by a random.Random that hypothesis seeds
@@ -535,7 +603,7 @@ def yaml_string(rnd: random.Random, value: str, flow: bool) -> str:
     styles = ["double"]
     if clean:
         styles.append("single")
-        if fm.bare_ok(value, flow) and fm._TYPED.match(value) is None:
+        if fm.bare_ok(value, flow) and not fm.typed(value):
             styles.append("bare")
     style = rnd.choice(styles)
     if style == "bare":

@@ -100,7 +100,7 @@ class Fleet:
                 self.substrate.sweep_mail(self.paths.mailbox)
             except Exception as exc:  # the drop stays where it is: the next cycle sweeps again
                 self.events.emit("mail-sweep-failed", component="engine", error=one_line(exc))
-        mail = pending_mail(self.paths.mailbox, self.paths.mail_heads)
+        mail = pending_mail(self.paths.mailbox, self.paths.mail_index)
         return Observation(lanes=lanes, mail=mail, ai_harnesses=ai)
 
     def record_lanes(self, obs: Observation) -> None:

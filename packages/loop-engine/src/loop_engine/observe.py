@@ -7,28 +7,24 @@ never processed/, so a cycle costs the same with 0 or 50k processed messages).
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
-import json
 import os
-import time
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal, Protocol
+from typing import Literal, Protocol
 
 from loop_schemas import (
     Harness,
     Lane,
     LaneStatus,
     SchemaError,
-    atomic_write,
     mail_head,
     parse_mail_name,
     read_project_head,
-    read_project_text,
 )
+from loop_schemas._shared import mail_index
 
 from loop_engine.gate import LaneFacts
 
@@ -231,108 +227,41 @@ def mail_dropped(mailbox: Path) -> bool:
     return False
 
 
-MAIL_HEADS_VERSION = 2
-MAIL_HEADS_CAP = 64 * 1024 * 1024
-# a head is remembered only once its file is older than this: a second edit within the same clock tick
-# and of the same size would otherwise go unseen (git's "racily clean" rule)
-MAIL_HEADS_RACY_NS = 2_000_000_000
-
-
-class MailHeads:
-    """The pending mail read once: per message its parsed name and head (sender, recipient, subject,
-    task), kept across runs in a cache file (the engine's mail-heads.json) keyed by (name, size, mtime_ns),
-    so a message added, rewritten or removed is read again and every other one is not. Only a cache:
-    a missing, damaged or foreign file reads as empty and is rebuilt, an entry that does not agree with
-    its name is read again, a file that cannot be written leaves the answer uncached; it is replaced
-    atomically (a concurrent writer leaves the last whole file)."""
-
-    def __init__(self, mailbox: Path, file: Path | None) -> None:
-        self.mailbox = mailbox
-        self.file = file
-        self.now_ns = time.time_ns()
-        self._old: dict[str, Any] = {}
-        self._new: dict[str, list[Any]] = {}
-        self._dirty = False
-        if self.file is not None:
-            self._load(self.file)
-
-    def _load(self, file: Path) -> None:
-        try:
-            doc = json.loads(read_project_text(file, MAIL_HEADS_CAP))
-        except (OSError, ValueError, RecursionError):  # missing, unreadable or damaged: start empty
-            self._dirty = True
-            return
-        if (
-            isinstance(doc, dict)
-            and doc.get("version") == MAIL_HEADS_VERSION
-            and doc.get("mailbox") == str(self.mailbox)
-            and isinstance(doc.get("heads"), dict)
-        ):
-            self._old = doc["heads"]
-        else:
-            self._dirty = True
-
-    def item(self, name: str, path: str, st: os.stat_result) -> MailItem | None:
-        """The pending message `name` (at `path`, stat `st`), or None when the name is not a message's."""
-        cached = self._old.get(name)
-        if (
-            type(cached) is list
-            and len(cached) == 6
-            and type(cached[0]) is int
-            and type(cached[1]) is int
-            and cached[0] == st.st_size
-            and cached[1] == st.st_mtime_ns
-            and all(v is None or type(v) is str for v in cached[2:4])
-            and all(type(v) is str for v in cached[4:])
-            # YYYYMMDD-HHMMSS-<from>-to-<to>[.N].md: the parse it remembers is this name's
-            and name[16:].startswith(f"{cached[4]}-to-{cached[5]}.")
-        ):
-            self._new[name] = cached
-            subject, task, sender, recipient = cached[2:]
-        else:
-            try:
-                parsed = parse_mail_name(name)
-            except SchemaError:
-                return None
-            sender, recipient = parsed.sender, parsed.recipient
-            subject, task = read_mail_head(Path(path))
-            if self.now_ns - st.st_mtime_ns >= MAIL_HEADS_RACY_NS:
-                self._new[name] = [st.st_size, st.st_mtime_ns, subject, task, sender, recipient]
-            self._dirty = True
-        return MailItem(
-            name=name, path=Path(path), sender=sender, recipient=recipient, subject=subject, task=task
-        )
-
-    def save(self) -> None:
-        """Write the heads when they changed (messages no longer pending drop out)."""
-        if self.file is None or (not self._dirty and len(self._new) == len(self._old)):
-            return
-        doc = {"version": MAIL_HEADS_VERSION, "mailbox": str(self.mailbox), "heads": self._new}
-        # a read-only project, a full disk: the answer stands, the next run reads again
-        with contextlib.suppress(OSError):
-            atomic_write(self.file, json.dumps(doc, ensure_ascii=False, separators=(",", ":")), durable=False)
-
-
 def pending_mail(mailbox: Path, cache: Path | None = None) -> list[MailItem]:
     """Pending messages, oldest first (by file name), from the top level of the mailbox only; with
-    `cache`, each one's name and head are read once across runs (see MailHeads)."""
+    `cache` (the project's .loop/cache/mail-index.json), each one's head is read once across runs and
+    across readers: the one mail cache loop-digest keeps too (loop_schemas._shared.mail_index, a copy of
+    shell/lib/mail_index.py: keyed by name, size, mtime and inode, rebuilt when stale or damaged). Sender
+    and recipient come from the name on every run."""
     items: list[MailItem] = []
     try:
         entries = list(os.scandir(mailbox))
     except (FileNotFoundError, NotADirectoryError):
         return items
-    heads = MailHeads(mailbox, cache)
+    index = mail_index.MailIndex(str(mailbox), str(cache) if cache is not None else None, cache is not None)
     for entry in entries:
-        if not entry.name.endswith(".md") or not entry.is_file(follow_symlinks=False):
+        name = entry.name
+        if not name.endswith(".md") or not entry.is_file(follow_symlinks=False):
+            continue
+        parts = mail_index.name_parts(name)
+        if parts is None:
             continue
         try:
             st = entry.stat(follow_symlinks=False)
         except OSError:
             continue  # acked (moved away) since the listing
-        item = heads.item(entry.name, entry.path, st)
-        if item is not None:
-            items.append(item)
-    heads.save()
+        subject, task, _mtime = index.row(name, entry.path, st)
+        items.append(
+            MailItem(
+                name=name,
+                path=Path(entry.path),
+                sender=parts[2],
+                recipient=parts[3],
+                subject=subject,
+                task=task,
+            )
+        )
+    index.save()
     items.sort(key=lambda m: _mail_sort_key(m.name))
     return items
 

@@ -78,9 +78,9 @@ class EnginePaths:
         return self.engine_dir / "snapshot.json"
 
     @property
-    def mail_heads(self) -> Path:
-        """The pending mail's parsed names and heads, a cache (see observe.MailHeads)."""
-        return self.engine_dir / "mail-heads.json"
+    def mail_index(self) -> Path:
+        """The mailbox's read cache, shared with loop-digest (see observe.pending_mail)."""
+        return self.loop_dir / "cache" / "mail-index.json"
 
     @property
     def budget(self) -> Path:

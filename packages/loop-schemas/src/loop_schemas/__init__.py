@@ -88,7 +88,10 @@ if TYPE_CHECKING:
     )
     from loop_schemas.lanes import BootPlan, Lane, LaneList, LaneStatus, LaneStatusReport
     from loop_schemas.mail import (
+        MAIL_INDEX_VERSION,
         MailFrontmatter,
+        MailIndexFile,
+        MailIndexProcessed,
         MailItem,
         MailList,
         MailMessage,
@@ -255,6 +258,9 @@ _LAZY: dict[str, str] = {
     "LaneStatus": "loop_schemas.lanes",
     "LaneStatusReport": "loop_schemas.lanes",
     "MailFrontmatter": "loop_schemas.mail",
+    "MAIL_INDEX_VERSION": "loop_schemas.mail",
+    "MailIndexFile": "loop_schemas.mail",
+    "MailIndexProcessed": "loop_schemas.mail",
     "MailItem": "loop_schemas.mail",
     "MailList": "loop_schemas.mail",
     "MailMessage": "loop_schemas.mail",
@@ -339,6 +345,7 @@ __all__ = [
     "COMMAND_GROUP",
     "CONTRACT_VERSION",
     "HARNESS_ORDER",
+    "MAIL_INDEX_VERSION",
     "MAX_ACTIONS",
     "MAX_PAYLOAD",
     "REQUIRED_SECTIONS",
@@ -402,6 +409,8 @@ __all__ = [
     "LoopOverview",
     "LoopOverviewRow",
     "MailFrontmatter",
+    "MailIndexFile",
+    "MailIndexProcessed",
     "MailItem",
     "MailList",
     "MailMessage",

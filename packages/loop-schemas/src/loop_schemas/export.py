@@ -26,7 +26,7 @@ from loop_schemas.engine import (
 from loop_schemas.handoff import HandoffEvent
 from loop_schemas.lane_config import EngineConfig, LaneConfig, ResolvedLaneConfig
 from loop_schemas.lanes import BootPlan, LaneList, LaneStatusReport
-from loop_schemas.mail import MailFrontmatter, MailList
+from loop_schemas.mail import MailFrontmatter, MailIndexFile, MailList
 from loop_schemas.metrics import FleetMetrics, Metrics
 from loop_schemas.pm import AdapterList, SyncResult
 from loop_schemas.policy import (
@@ -94,6 +94,7 @@ SCHEMA_MODELS: dict[str, type[BaseModel]] = {
     "verify-report": VerifyReport,
     "verify-lens-verdict": LensVerdict,
     "engine-snapshot": Snapshot,
+    "mail-index": MailIndexFile,
 }
 
 

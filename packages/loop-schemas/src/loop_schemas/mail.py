@@ -21,6 +21,40 @@ MAIL_NAME_RE = re.compile(
 REPLY_PREFIX = "re:"
 
 
+MAIL_INDEX_VERSION = 3
+"""The version of .loop/cache/mail-index.json (shell/lib/mail_index.VERSION; a test holds them equal)."""
+
+
+class MailIndexProcessed(BaseModel):
+    """The processed/ folder's message count, with the folder's inode and mtime_ns it was counted at."""
+
+    model_config = ConfigDict(defer_build=True, extra="forbid")
+
+    ino: int = Field(ge=0)
+    mtime_ns: int = Field(ge=0)
+    count: int = Field(ge=0)
+
+
+class MailIndexFile(BaseModel):
+    """.loop/cache/mail-index.json: the mailbox's read cache, shared by loop-digest and the engine.
+
+    `pending` maps each pending message's file name to `[size, mtime_ns, inode, subject, task, mtime]`:
+    the key (the file's size, mtime in nanoseconds and inode when its head was read), then what its head
+    says (`subject`, `task`; null when none) and its mtime as UTC `YYYY-MM-DDTHH:MM:SSZ`. Sender,
+    recipient and stamp are never cached: they come from the name. `mailbox` is the real path of the
+    mailbox it describes. The one reader and writer is shell/lib/mail_index.py (stdlib; the engine runs
+    its copy loop_schemas._shared.mail_index); a file that is not this model reads as empty and is
+    rebuilt, an entry that is not one is read again from its message.
+    """
+
+    model_config = ConfigDict(defer_build=True, extra="allow")
+
+    version: Literal[3]
+    mailbox: str
+    pending: dict[str, tuple[int, int, int, str | None, str | None, str]]
+    processed: MailIndexProcessed | None = None
+
+
 class MailName(BaseModel):
     """A parsed message file name. The name splits at the first `-to-`, so a sender holds no `-to-`."""
 

@@ -73,7 +73,8 @@ def printable(ch: str) -> bool:
 
 # Plain scalars YAML 1.1 types (PyYAML's implicit resolvers: bool, int, float, timestamp, merge, value):
 # the subset and loop-schemas' text reader keep them as text, its typed reader does not: a writer quotes them.
-_TYPED = re.compile(
+# The pattern text: only a writer matches it (typed()), so a reader does not pay its compilation (~1 ms).
+_TYPED_PATTERN = (
     r"^(?:yes|Yes|YES|no|No|NO|true|True|TRUE|false|False|FALSE|on|On|ON|off|Off|OFF"
     r"|[-+]?[0-9][0-9_]*\.[0-9_]*(?:[eE][-+][0-9]+)?|\.[0-9][0-9_]*(?:[eE][-+][0-9]+)?"
     r"|[-+]?[0-9][0-9_]*(?::[0-5]?[0-9])+\.[0-9_]*|[-+]?\.(?:inf|Inf|INF)|\.(?:nan|NaN|NAN)"
@@ -84,6 +85,11 @@ _TYPED = re.compile(
 )
 
 
+def typed(text: str) -> bool:
+    """True when typed YAML reads the plain scalar `text` as something other than a string."""
+    return re.match(_TYPED_PATTERN, text) is not None  # compiled on first use, then re's own cache
+
+
 def bare_ok(text: str, flow: bool = False) -> bool:
     """True when a writer may write `text` bare: the subset reads it back as itself, and so does YAML,
     typed or not (so `yes` and `12` are quoted; a real date `2024-01-01` is not, loop-schemas reads it back
@@ -91,7 +97,7 @@ def bare_ok(text: str, flow: bool = False) -> bool:
     # no Unicode space at either end either: a writer's line.rstrip() must not eat part of the value
     if not bare_readable(text, flow) or text != text.strip():
         return False
-    return _TYPED.match(text) is None or _iso_date(text)
+    return not typed(text) or _iso_date(text)
 
 
 def _iso_date(text: str) -> bool:
