@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 from engine_fakes import Project
-from loop_engine import observe
+from loop_engine import mailhead, observe
 from loop_engine.observe import pending_mail
 from loop_schemas import Lane, file_lock
 
@@ -50,7 +50,7 @@ def test_pending_mail_heads_are_read_once_across_runs(
     first = pending_mail(box, cache)
     assert len(reads) == 3
     assert cache.is_file()
-    observe._HEAD_CACHE.clear()  # a fresh process: only the file remembers
+    mailhead._HEAD_CACHE.clear()  # a fresh process: only the file remembers
     second = pending_mail(box, cache)
     assert len(reads) == 3  # nothing read again
     assert [(m.name, m.sender, m.recipient, m.subject, m.task) for m in second] == [
@@ -68,7 +68,7 @@ def test_a_rewritten_message_is_read_again_and_a_gone_one_drops_out(
     _age(b)
     box, cache = project.paths.mailbox, project.paths.mail_heads
     pending_mail(box, cache)
-    observe._HEAD_CACHE.clear()
+    mailhead._HEAD_CACHE.clear()
     a.write_text("---\nsubject: second version\n---\nbody\n")
     _age(a, 30)
     b.unlink()
@@ -86,7 +86,7 @@ def test_a_new_message_is_not_remembered_until_it_is_older_than_the_clock_tick(
     project.mail("web", subject="just now")
     box, cache = project.paths.mailbox, project.paths.mail_heads
     pending_mail(box, cache)
-    observe._HEAD_CACHE.clear()
+    mailhead._HEAD_CACHE.clear()
     reads = _count_reads(monkeypatch)
     pending_mail(box, cache)
     assert len(reads) == 1  # racily new: read again, never trusted from the cache
@@ -116,7 +116,7 @@ def test_a_cache_entry_that_disagrees_with_its_name_is_not_trusted(project: Proj
     _age(p)
     box, cache = project.paths.mailbox, project.paths.mail_heads
     pending_mail(box, cache)
-    observe._HEAD_CACHE.clear()
+    mailhead._HEAD_CACHE.clear()
     doc = json.loads(cache.read_text())
     doc["heads"][p.name][2:] = ["forged", None, "coord", "web"]  # claims another sender
     cache.write_text(json.dumps(doc))
