@@ -382,3 +382,97 @@ def test_loop_restart_swaps_a_real_daemon_for_one_running_the_current_code(live:
     assert not _alive(first)
     record = json.loads(live.paths.daemon_build.read_text())
     assert record["pid"] == new
+
+
+# ---------------------------------------------------------------- the CLI's daemon: cycles in forked children
+
+linux_only = pytest.mark.skipif(
+    not sys.platform.startswith("linux"), reason="the forked daemon needs Linux (PR_SET_PDEATHSIG)"
+)
+
+
+def _cycle_child(live: Live) -> int:
+    """The pid of the process that started the brain in flight: the daemon's forked cycle child."""
+    [record] = [json.loads(p.read_text()) for p in live.paths.children.glob("*.json")]
+    owner = record["owner"]
+    assert isinstance(owner, int)
+    return owner
+
+
+@linux_only
+def test_the_daemon_process_polls_without_pydantic_and_each_cycle_runs_in_a_child(live: Live) -> None:
+    (live.calls / "release").touch()  # the fake brain answers at once
+    pid = live.spawn()
+    retry_until(lambda: len(live.events("cycle-end")) >= 1, timeout=60)
+    watch.request_cycle(live.paths)  # a second cycle, after the first one's child has ended
+    retry_until(lambda: len(live.events("cycle-end")) >= 2, timeout=60)
+    maps = Path(f"/proc/{pid}/maps").read_text()
+    assert "pydantic_core" not in maps and "_yaml" not in maps
+    [start] = live.events("daemon-start")
+    assert start["pid"] == pid  # said by the start's child, in the daemon's name
+    assert len(live.brains()) == 2 and not live.in_flight()
+    assert not any(e["event"] == "cycle-crashed" for e in _all_events(live))
+
+
+def _open_files(pid: int) -> set[str]:
+    out = set()
+    for fd in Path(f"/proc/{pid}/fd").iterdir():
+        with contextlib.suppress(OSError):
+            out.add(os.readlink(fd))
+    return out
+
+
+def _all_events(live: Live) -> list[dict[str, Any]]:
+    return [json.loads(x) for x in live.paths.events.read_text().splitlines()]
+
+
+@linux_only
+def test_a_kill_9_of_the_daemon_mid_cycle_ends_its_cycle_child_and_frees_both_locks(live: Live) -> None:
+    from loop_schemas import file_lock
+
+    first = live.spawn()
+    retry_until(lambda: len(live.in_flight()) == 1, timeout=60)
+    child = _cycle_child(live)
+    assert child != first and _alive(child)
+    lock = str(live.paths.daemon_lock)
+    assert lock in _open_files(first) and lock not in _open_files(child)
+    os.kill(first, signal.SIGKILL)
+    # the child held no copy of daemon.lock, and died with its parent (it held the cycle lock)
+    retry_until(lambda: not watch.daemon_alive(live.paths) and not _alive(child), timeout=10)
+    with file_lock(live.paths.cycle_lock, timeout=0):
+        pass  # no cycle of the dead daemon runs on: a new daemon's cycle cannot overlap it
+    live.spawn()
+    # the new daemon reaps the dead cycle's brain before its own call: one call in flight, never two
+    retry_until(lambda: len(live.brains()) == 2 and len(live.in_flight()) == 1, timeout=60)
+    [reaped] = live.events("brain-orphan")
+    assert reaped["owner"] == child and reaped["by"] == "daemon-start"
+    starts, ends = live.events("cycle-start"), live.events("cycle-end")
+    assert len(starts) == 2 and ends == []  # the killed cycle never ended; the new one runs
+
+
+@linux_only
+def test_stop_reaches_the_cycle_child_and_the_daemon_ends_cleanly(live: Live) -> None:
+    live.spawn()
+    retry_until(lambda: len(live.in_flight()) == 1, timeout=60)
+    child = _cycle_child(live)
+    assert watch.stop(live.paths, timeout=20) is True
+    # SIGTERM went on to the child: its brain call was aborted, the cycle ended, the daemon said so
+    assert not _alive(child) and not live.in_flight()
+    assert [e["outcome"] for e in live.events("cycle-end")] == ["brain-failed"]
+    assert live.events("daemon-stop")
+    assert not live.paths.pid.exists()
+
+
+@linux_only
+def test_a_cycle_child_that_dies_is_a_crashed_cycle_and_the_daemon_lives_on(live: Live) -> None:
+    first = live.spawn()
+    retry_until(lambda: len(live.in_flight()) == 1, timeout=60)
+    child = _cycle_child(live)
+    os.kill(child, signal.SIGKILL)
+    retry_until(lambda: len(live.events("cycle-crashed")) == 1, timeout=30)
+    [crash] = live.events("cycle-crashed")
+    assert crash["component"] == "engine" and "signal 9" in crash["error"]
+    assert watch.daemon_alive(live.paths) and watch.daemon_info(live.paths)["pid"] == first
+    (live.calls / "release").touch()
+    watch.request_cycle(live.paths)  # the daemon cycles on (the dead child's brain is reaped first)
+    retry_until(lambda: len(live.events("cycle-end")) >= 1, timeout=60)
