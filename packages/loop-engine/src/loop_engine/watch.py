@@ -469,7 +469,10 @@ class Daemon:
             if threading.current_thread() is threading.main_thread():
                 signal.signal(signal.SIGTERM, self._signal)
                 signal.signal(signal.SIGINT, self._signal)
-            started = self._step(self._start_step)
+            try:
+                started = self._step(self._start_step)
+            except StepError as exc:
+                raise DaemonError(f"the daemon could not start: {exc}") from None
             try:
                 self._loop(started["intervals"])
             finally:
