@@ -476,3 +476,46 @@ def test_a_cycle_child_that_dies_is_a_crashed_cycle_and_the_daemon_lives_on(live
     (live.calls / "release").touch()
     watch.request_cycle(live.paths)  # the daemon cycles on (the dead child's brain is reaped first)
     retry_until(lambda: len(live.events("cycle-end")) >= 1, timeout=60)
+
+
+def test_a_brain_whose_owner_dies_with_a_dead_daemon_is_an_orphan_at_once(tmp_path: Path) -> None:
+    """The daemon's forked cycle started the brain: once the daemon is dead the brain is an orphan, even
+    while the cycle child (its owner) has not yet died of its own SIGKILL."""
+    from loop_engine.brain import CHILD_TOKEN_ENV, process_start
+
+    paths = EnginePaths(tmp_path, SESSION)
+    paths.children.mkdir(parents=True)
+    token = "2" * 32
+    sleeper = [sys.executable, "-c", "import time; time.sleep(120)"]
+    brain = subprocess.Popen(sleeper, start_new_session=True, env={**os.environ, CHILD_TOKEN_ENV: token})
+    dying_child = subprocess.Popen(sleeper)  # the cycle child, still running
+    dead_daemon = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead_daemon.wait()
+    try:
+        record = {
+            "token": token,
+            "pid": brain.pid,
+            "start": process_start(brain.pid),
+            "owner": dying_child.pid,
+            "owner_start": process_start(dying_child.pid),
+            "owner_dies_with": dead_daemon.pid,
+            "owner_dies_with_start": "linux:1",
+            "transcript": "t.log",
+        }
+        (paths.children / "c.json").write_text(json.dumps(record))
+        [done] = watch.reap(paths, "stop")
+        assert done["pid"] == brain.pid and done["outcome"] in ("terminated", "killed")
+        assert brain.wait(timeout=10) is not None
+        # a live daemon keeps its cycle's brain: not an orphan
+        brain2 = subprocess.Popen(sleeper, start_new_session=True, env={**os.environ, CHILD_TOKEN_ENV: token})
+        me = os.getppid()  # a live process standing for the daemon
+        live_record = {**record, "pid": brain2.pid, "start": process_start(brain2.pid)}
+        live_record.update(owner_dies_with=me, owner_dies_with_start=process_start(me))
+        (paths.children / "c.json").write_text(json.dumps(live_record))
+        assert watch.reap(paths, "stop") == []
+        brain2.kill()
+        brain2.wait()
+    finally:
+        for proc in (brain, dying_child):
+            proc.kill()
+            proc.wait()

@@ -363,7 +363,8 @@ def _intervals(engine: Any) -> dict[str, float]:
 
 def _die_with(parent: int) -> None:
     """This forked child gets SIGKILL when its parent dies (Linux PR_SET_PDEATHSIG); a parent already
-    gone before that was set is seen by getppid()."""
+    gone before that was set is seen by getppid(). The brain children it starts are recorded as dying
+    with the parent too (brain.DIES_WITH): a reaper need not wait for this child's own death."""
     import ctypes
 
     libc = ctypes.CDLL(None, use_errno=True)
@@ -371,6 +372,9 @@ def _die_with(parent: int) -> None:
         raise OSError(ctypes.get_errno(), "prctl(PR_SET_PDEATHSIG) failed")
     if os.getppid() != parent:
         os._exit(1)
+    from loop_engine import brain
+
+    brain.DIES_WITH = (parent, brain.process_start(parent))  # its brain calls are orphans with the daemon
 
 
 def fork_call(fn: Callable[[], int]) -> int:
