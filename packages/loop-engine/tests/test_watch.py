@@ -439,8 +439,8 @@ def test_a_kill_9_of_the_daemon_mid_cycle_ends_its_cycle_child_and_frees_both_lo
     os.kill(first, signal.SIGKILL)
     # the child held no copy of daemon.lock, and died with its parent (it held the cycle lock)
     retry_until(lambda: not watch.daemon_alive(live.paths) and not _alive(child), timeout=10)
-    with file_lock(live.paths.cycle_lock, timeout=0):
-        pass  # no cycle of the dead daemon runs on: a new daemon's cycle cannot overlap it
+    with file_lock(live.paths.cycle_lock, timeout=10):
+        pass  # no cycle of the dead daemon runs on (its brain still does): nothing a new cycle overlaps
     live.spawn()
     # the new daemon reaps the dead cycle's brain before its own call: one call in flight, never two
     retry_until(lambda: len(live.brains()) == 2 and len(live.in_flight()) == 1, timeout=60)
