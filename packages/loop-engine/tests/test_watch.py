@@ -519,3 +519,15 @@ def test_a_brain_whose_owner_dies_with_a_dead_daemon_is_an_orphan_at_once(tmp_pa
         for proc in (brain, dying_child):
             proc.kill()
             proc.wait()
+
+
+def test_the_poll_path_imports_neither_pydantic_nor_yaml() -> None:
+    """What the forked daemon's own process imports to poll: none of it may load the models."""
+    code = (
+        "import sys\n"
+        "import loop_engine.cli, loop_engine.watch, loop_engine.mailhead, loop_engine.runs\n"
+        "import loop_substrate.client\n"
+        "print(sorted(m for m in sys.modules if m.split('.')[0] in ('pydantic', 'pydantic_core', 'yaml')))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]"

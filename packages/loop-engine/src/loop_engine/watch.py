@@ -16,6 +16,9 @@ after a kill -9 is harmless. `status` says `code: current|stale` (content-based,
 warns when stale (run `restart`); the daemon records `daemon-stale` once. `restart` confirms the old
 daemon dead before starting a new one.
 
+The CLI's daemon (Linux) keeps its own process small: it only polls (no pydantic, no cycle code), and
+its boot check, its start's reap and each cycle run in a child it forks for them (Daemon, Forked).
+
 A brain (or headless-ingest) child runs in its own process group, so a kill -9 of the daemon leaves it
 running: the next daemon start, and `stop` / `restart` once the old daemon is dead, reap such an orphan
 (brain.reap_orphans: only a process proven to be the recorded child) and record a `brain-orphan` event.
