@@ -537,9 +537,14 @@ class Daemon:
         StepError (its one line); a child that dies without a report is StepError too."""
         if self.forked is None:
             return fn()
-        read_end, write_end = os.pipe()
+        read_end, write_end = os.pipe()  # not inheritable: no program the child runs holds it open
         parent = os.getpid()
-        pid = os.fork()
+        try:
+            pid = os.fork()
+        except OSError:
+            os.close(read_end)
+            os.close(write_end)
+            raise
         if pid == 0:
 
             def write_report() -> int:
