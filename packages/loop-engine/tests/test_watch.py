@@ -531,3 +531,25 @@ def test_the_poll_path_imports_neither_pydantic_nor_yaml() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"
+
+
+@linux_only
+def test_the_forked_daemon_waits_out_a_vanished_session_without_a_child_per_poll(
+    live: Live, fake_substrate: FakeSubstrate
+) -> None:
+    """While the session is away the daemon asks after it at each poll in its own process (list-lanes,
+    no model) and forks a cycle's child only once it answers: a child per poll would import the cycle
+    code every 0.2 s."""
+    (live.calls / "release").touch()
+    fake_substrate.respond("loop-tmux", "", exit_code=1, stderr="loop-tmux: no tmux session 's1'")
+    live.spawn()
+    retry_until(lambda: len(fake_substrate.calls("loop-tmux")) >= 8, timeout=60)
+    # each poll reads the lanes once and asks after the session once; a cycle's child would read the
+    # lanes a second time (require_session reads them with the windows)
+    polls, probes = len(fake_substrate.calls("loop-lane-status")), len(fake_substrate.calls("loop-tmux"))
+    assert polls <= probes + 3, (polls, probes)
+    assert len(live.events("session-unreachable")) == 1 and not live.events("cycle-start")
+    fake_substrate.respond(
+        "loop-tmux", lane_list({"coord": ("idle", None, "fixed"), "web": ("idle", "pi", "fixed")})
+    )
+    retry_until(lambda: live.events("session-back") and live.events("cycle-end"), timeout=60)

@@ -578,7 +578,8 @@ def _boot_code(obj: Ctx) -> int:
 
 
 def _forked(obj: Ctx) -> watch_mod.Forked:
-    """The daemon's forked mode: its poll reads the lanes' words with no model."""
+    """The daemon's forked mode: its poll reads the lanes' words, and asks after a session that went away,
+    with no model."""
     from loop_substrate import Substrate
 
     from loop_engine import watch
@@ -586,7 +587,7 @@ def _forked(obj: Ctx) -> watch_mod.Forked:
     substrate = Substrate(
         obj.paths.session, obj.paths.project_root, os.environ.get("LOOP_TMUX_SOCKET") or None
     )
-    return watch.Forked(lanes=substrate.lane_states)
+    return watch.Forked(lanes=substrate.lane_states, session=substrate.probe_session)
 
 
 @main.command("stop")

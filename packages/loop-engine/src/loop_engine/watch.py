@@ -338,6 +338,9 @@ class Forked:
     model ({lane: status word}, loop_substrate's Substrate.lane_states)."""
 
     lanes: Callable[[], dict[str, str]]
+    # raises unless the session answers (Substrate.probe_session): while it is away, a cycle's child is
+    # forked only once this passes, not at every poll
+    session: Callable[[], None]
 
 
 class StepError(Exception):
@@ -692,6 +695,9 @@ class Daemon:
                 forced = bool(reasons & {"cycle-now", "lane-idle", "drive-pending"})
                 skip = None if forced else last_brain_fp
                 keep: set[str] = set()
+                if session_gone and self.forked is not None and not self._session_answers():
+                    self.stopping.wait(poll_s)  # still away: asked again at the next poll, no child forked
+                    continue
                 try:
                     report = self._step(functools.partial(self._cycle_step, trigger, skip))
                     intervals = report["intervals"]
@@ -726,6 +732,14 @@ class Daemon:
                 after = self._poll_files()
                 prev = Poll(mail=prev.mail, lanes=prev.lanes, state=after[1], pending=after[2])
             self.stopping.wait(poll_s)
+
+    def _session_answers(self) -> bool:
+        assert self.forked is not None
+        try:
+            self.forked.session()
+        except Exception:
+            return False
+        return True
 
     def _crashed(self, why: str) -> None:
         """A cycle's child died without a report (killed, or the interpreter crashed): the engine could

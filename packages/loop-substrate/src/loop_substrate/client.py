@@ -198,6 +198,11 @@ class Substrate:
 
         return self._json("loop-tmux", ["list-lanes", "--session", self.session, "--json"], LaneList).lanes
 
+    def probe_session(self) -> None:
+        """SubstrateError unless the session's tmux server answers: list_lanes' call, its output unread
+        (no model; the watch daemon's wait for a session that went away)."""
+        self.run("loop-tmux", ["list-lanes", "--session", self.session, "--json"])
+
     def print_target(self, lane: str) -> str:
         return self.run("loop-lane-status", ["--print-target", self.session, lane]).stdout.strip()
 
