@@ -195,7 +195,9 @@ def _daemon_rows(tmp: Path, env: dict[str, str]) -> list[dict[str, Any]]:
     for _ in range(DAEMON_RUNS):
         for label, tree in trees.items():
             n += 1
-            rss, detail = _daemon_rss(_fresh_project(tmp, n), env, tree)
+            # a tmux server of its own each time: a server still exiting never refuses the next one
+            own = {**env, "LOOP_TMUX_SOCKET": str(tmp / f"sock-{n}")}
+            rss, detail = _daemon_rss(_fresh_project(tmp, n), own, tree)
             if rss is None:
                 notes[label] = detail
             else:

@@ -545,9 +545,7 @@ def watch_cmd(obj: Ctx, foreground: bool) -> None:
         if forked is None:
             _boot(obj)
         else:
-            code = watch.fork_call(lambda: _boot_code(obj))
-            if code:
-                sys.exit(code)
+            _boot_forked(obj)
         daemon = watch.Daemon(obj.paths, lambda abort: obj.engine(abort=abort), forked=forked)
         sys.exit(daemon.run())
     engine = obj.engine()
@@ -562,8 +560,31 @@ def _boot(obj: Ctx) -> None:
     boot_check(obj.engine())
 
 
+def _boot_forked(obj: Ctx) -> None:
+    """_boot in a forked child (its models stay there): what it printed is printed here, its exit is ours."""
+    from loop_engine import watch
+
+    report, _status = watch.run_forked(lambda: _boot_report(obj))
+    if report is None or "code" not in report:
+        _fail(str((report or {}).get("error") or "the boot check's process ended without an answer"))
+    click.echo(str(report["stdout"]), nl=False)
+    click.echo(str(report["stderr"]), nl=False, err=True)
+    if report["code"]:
+        sys.exit(int(report["code"]))
+
+
+def _boot_report(obj: Ctx) -> dict[str, Any]:
+    import contextlib
+    import io
+
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        code = _boot_code(obj)
+    return {"code": code, "stdout": out.getvalue(), "stderr": err.getvalue()}
+
+
 def _boot_code(obj: Ctx) -> int:
-    """_boot's exit code, its problems said as the CLI says them (run in a forked child)."""
+    """_boot's exit code, its problems said as the CLI says them."""
     try:
         _boot(obj)
     except click.ClickException as exc:

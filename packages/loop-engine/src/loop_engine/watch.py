@@ -383,16 +383,49 @@ def _die_with(parent: int) -> None:
     brain.DIES_WITH = (parent, brain.process_start(parent))  # its brain calls are orphans with the daemon
 
 
-def fork_call(fn: Callable[[], int]) -> int:
-    """Run `fn` in a forked child that dies with this process and return its exit code: fn's answer,
-    1 for an exception (said in one line on stderr), 128 + N for a death by signal N. The child never
-    returns into the caller's frames."""
+def run_forked(
+    fn: Callable[[], dict[str, Any]],
+    close: tuple[int, ...] = (),
+    started: Callable[[int], None] | None = None,
+) -> tuple[dict[str, Any] | None, int]:
+    """fn's report (a JSON object) from a child forked for it, and the child's wait status: the report is
+    {"error": one line} when fn raised, None when the child died without one. The child dies with this
+    process, closes `close` first and never returns into the caller's frames; `started` is told its pid."""
+    read_end, write_end = os.pipe()  # not inheritable: no program the child runs holds it open
     parent = os.getpid()
-    pid = os.fork()
+    try:
+        pid = os.fork()
+    except OSError:
+        os.close(read_end)
+        os.close(write_end)
+        raise
     if pid == 0:
-        _child_main(parent, (), fn)
-    _, status = os.waitpid(pid, 0)
-    return os.WEXITSTATUS(status) if os.WIFEXITED(status) else 128 + os.WTERMSIG(status)
+
+        def write_report() -> int:
+            try:
+                found = fn()
+            except Exception as exc:
+                found = {"error": _one_line(exc)}
+            with os.fdopen(write_end, "wb") as out:
+                out.write(json.dumps(found).encode())
+            return 0
+
+        _child_main(parent, (read_end, *close), write_report)
+    if started is not None:
+        started(pid)
+    os.close(write_end)
+    chunks: list[bytes] = []
+    try:
+        while chunk := os.read(read_end, 65536):
+            chunks.append(chunk)
+    finally:
+        os.close(read_end)
+        _, status = os.waitpid(pid, 0)
+    try:
+        answer = json.loads(b"".join(chunks)) if chunks else None
+    except ValueError:
+        answer = None
+    return (answer if isinstance(answer, dict) else None), status
 
 
 def _child_main(parent: int, close: tuple[int, ...], body: Callable[[], int]) -> NoReturn:
@@ -540,50 +573,24 @@ class Daemon:
         StepError (its one line); a child that dies without a report is StepError too."""
         if self.forked is None:
             return fn()
-        read_end, write_end = os.pipe()  # not inheritable: no program the child runs holds it open
-        parent = os.getpid()
+
+        def started(pid: int) -> None:
+            self._child = pid
+            if self.stopping.is_set():  # a SIGTERM between the fork and the line above
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(pid, signal.SIGTERM)
+
         try:
-            pid = os.fork()
-        except OSError:
-            os.close(read_end)
-            os.close(write_end)
-            raise
-        if pid == 0:
-
-            def write_report() -> int:
-                try:
-                    found = fn()
-                except Exception as exc:
-                    found = {"error": _one_line(exc)}
-                with os.fdopen(write_end, "wb") as out:
-                    out.write(json.dumps(found).encode())
-                return 0
-
             # the daemon's lock stays the daemon's: a kill -9 of the daemon frees the singleton even now
-            _child_main(parent, (read_end, self._lock_fd), write_report)
-        self._child = pid
-        if self.stopping.is_set():  # a SIGTERM between the fork and the line above
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(pid, signal.SIGTERM)
-        os.close(write_end)
-        chunks: list[bytes] = []
-        try:
-            while chunk := os.read(read_end, 65536):
-                chunks.append(chunk)
+            answer, status = run_forked(fn, (self._lock_fd,), started)
         finally:
-            os.close(read_end)
-            _, status = os.waitpid(pid, 0)
             self._child = None
-        try:
-            answer = json.loads(b"".join(chunks)) if chunks else None
-        except ValueError:
-            answer = None
-        if isinstance(answer, dict):
+        if answer is not None:
             if set(answer) == {"error"}:
                 raise StepError(str(answer["error"]))
             return answer
         how = f"signal {os.WTERMSIG(status)}" if os.WIFSIGNALED(status) else f"exit {os.WEXITSTATUS(status)}"
-        raise StepDiedError(f"the step's process (pid {pid}) ended ({how}) without a report")
+        raise StepDiedError(f"the step's process ended ({how}) without a report")
 
     # ---- the poll, in the daemon's own process ---------------------------------------------------
 
