@@ -6,6 +6,9 @@ per run (median of RUNS after one warm-up that also writes the bytecode caches);
 The same run measures the floor (`python -c pass`) so a loaded machine shows as such. The daemon row
 starts `loop-engine watch --foreground` on a private tmux server (one plain window, no lanes, the
 built-in brain), lets it finish its start cycle and sit idle, and reads VmRSS (goal <= 30 MiB).
+BENCH_STARTUP_BEFORE=DIR (a checkout of an earlier commit, e.g. from `git archive`) measures that tree's
+daemon too (its packages on PYTHONPATH), alternating with this tree's, DAEMON_RUNS of each; the row is
+each tree's median.
 Standalone: python bench/bench_startup.py
 """
 
@@ -31,6 +34,8 @@ GOAL_MS = 150.0
 GOAL_RSS_MIB = 30.0
 IDLE_S = 15.0
 SESSION = "benchs"
+DAEMON_RUNS = 3
+PACKAGES = ("loop-schemas", "loop-substrate", "loop-engine")
 
 
 def _project(root: Path) -> None:
@@ -81,9 +86,11 @@ def _commands(root: Path) -> list[tuple[str, list[str]]]:
     return out
 
 
-def _daemon_rss(root: Path, env: dict[str, str]) -> tuple[float | None, str]:
+def _daemon_rss(root: Path, env: dict[str, str], tree: Path | None = None) -> tuple[float | None, str]:
     if shutil.which("tmux") is None:
         return None, "tmux is not installed"
+    if tree is not None:  # an earlier tree's code on this venv's interpreter and dependencies
+        env = {**env, "PYTHONPATH": os.pathsep.join(str(tree / "packages" / p / "src") for p in PACKAGES)}
     sock = env["LOOP_TMUX_SOCKET"]
     subprocess.run(
         ["tmux", "-S", sock, "new-session", "-d", "-s", SESSION, "-x", "120", "-y", "30"], env=env, check=True
@@ -162,20 +169,60 @@ def run() -> list[dict[str, Any]]:
                 "detail": f"median of {RUNS} (min {low:.1f}); os.getloadavg() = {os.getloadavg()[0]:.2f}",
             }
         )
-        rss, detail = _daemon_rss(root, env)
-        rows.append(
-            {
-                "name": "idle watch daemon RSS",
-                "value": None if rss is None else round(rss, 1),
-                "unit": "MiB",
-                "goal": f"<= {GOAL_RSS_MIB:.0f} MiB",
-                "met": None if rss is None else rss <= GOAL_RSS_MIB,
-                "detail": detail,
-            }
-        )
+        rows.extend(_daemon_rows(tmp, env))
         return rows
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _fresh_project(tmp: Path, n: int) -> Path:
+    root = tmp / f"daemon-{n}"
+    root.mkdir()
+    _project(root)
+    return root
+
+
+def _daemon_rows(tmp: Path, env: dict[str, str]) -> list[dict[str, Any]]:
+    """The idle daemon's RSS, this tree's and (BENCH_STARTUP_BEFORE) an earlier tree's, alternating."""
+    before = os.environ.get("BENCH_STARTUP_BEFORE")
+    if not before:
+        rss, detail = _daemon_rss(_fresh_project(tmp, 0), env)
+        return [_rss_row("idle watch daemon RSS", rss, detail)]
+    trees: dict[str, Path | None] = {"before": Path(before).resolve(), "this tree": None}
+    found: dict[str, list[float]] = {label: [] for label in trees}
+    notes: dict[str, str] = {}
+    n = 0
+    for _ in range(DAEMON_RUNS):
+        for label, tree in trees.items():
+            n += 1
+            # a tmux server of its own each time: a server still exiting never refuses the next one
+            own = {**env, "LOOP_TMUX_SOCKET": str(tmp / f"sock-{n}")}
+            rss, detail = _daemon_rss(_fresh_project(tmp, n), own, tree)
+            if rss is None:
+                notes[label] = detail
+            else:
+                found[label].append(rss)
+    rows = []
+    for label in trees:
+        values = found[label]
+        rss = statistics.median(values) if values else None
+        detail = notes.get(label) or (
+            f"median of {len(values)} daemons ({', '.join(f'{v:.1f}' for v in values)} MiB), alternating "
+            f"with the other tree; VmRSS after its start cycle and {IDLE_S:.0f} s idle"
+        )
+        rows.append(_rss_row(f"idle watch daemon RSS ({label})", rss, detail))
+    return rows
+
+
+def _rss_row(name: str, rss: float | None, detail: str) -> dict[str, Any]:
+    return {
+        "name": name,
+        "value": None if rss is None else round(rss, 1),
+        "unit": "MiB",
+        "goal": f"<= {GOAL_RSS_MIB:.0f} MiB",
+        "met": None if rss is None else rss <= GOAL_RSS_MIB,
+        "detail": detail,
+    }
 
 
 if __name__ == "__main__":

@@ -382,3 +382,174 @@ def test_loop_restart_swaps_a_real_daemon_for_one_running_the_current_code(live:
     assert not _alive(first)
     record = json.loads(live.paths.daemon_build.read_text())
     assert record["pid"] == new
+
+
+# ---------------------------------------------------------------- the CLI's daemon: cycles in forked children
+
+linux_only = pytest.mark.skipif(
+    not sys.platform.startswith("linux"), reason="the forked daemon needs Linux (PR_SET_PDEATHSIG)"
+)
+
+
+def _cycle_child(live: Live) -> int:
+    """The pid of the process that started the brain in flight: the daemon's forked cycle child."""
+    [record] = [json.loads(p.read_text()) for p in live.paths.children.glob("*.json")]
+    owner = record["owner"]
+    assert isinstance(owner, int)
+    return owner
+
+
+@linux_only
+def test_the_daemon_process_polls_without_pydantic_and_each_cycle_runs_in_a_child(live: Live) -> None:
+    (live.calls / "release").touch()  # the fake brain answers at once
+    pid = live.spawn()
+    retry_until(lambda: len(live.events("cycle-end")) >= 1, timeout=60)
+    watch.request_cycle(live.paths)  # a second cycle, after the first one's child has ended
+    retry_until(lambda: len(live.events("cycle-end")) >= 2, timeout=60)
+    maps = Path(f"/proc/{pid}/maps").read_text()
+    assert "pydantic_core" not in maps and "_yaml" not in maps
+    [start] = live.events("daemon-start")
+    assert start["pid"] == pid  # said by the start's child, in the daemon's name
+    assert len(live.brains()) == 2 and not live.in_flight()
+    assert not any(e["event"] == "cycle-crashed" for e in _all_events(live))
+
+
+def _open_files(pid: int) -> set[str]:
+    out = set()
+    for fd in Path(f"/proc/{pid}/fd").iterdir():
+        with contextlib.suppress(OSError):
+            out.add(os.readlink(fd))
+    return out
+
+
+def _all_events(live: Live) -> list[dict[str, Any]]:
+    return [json.loads(x) for x in live.paths.events.read_text().splitlines()]
+
+
+@linux_only
+def test_a_kill_9_of_the_daemon_mid_cycle_ends_its_cycle_child_and_frees_both_locks(live: Live) -> None:
+    from loop_schemas import file_lock
+
+    first = live.spawn()
+    retry_until(lambda: len(live.in_flight()) == 1, timeout=60)
+    child = _cycle_child(live)
+    assert child != first and _alive(child)
+    lock = str(live.paths.daemon_lock)
+    assert lock in _open_files(first) and lock not in _open_files(child)
+    os.kill(first, signal.SIGKILL)
+    # the child held no copy of daemon.lock, and died with its parent (it held the cycle lock)
+    retry_until(lambda: not watch.daemon_alive(live.paths) and not _alive(child), timeout=10)
+    with file_lock(live.paths.cycle_lock, timeout=10):
+        pass  # no cycle of the dead daemon runs on (its brain still does): nothing a new cycle overlaps
+    live.spawn()
+    # the new daemon reaps the dead cycle's brain before its own call: one call in flight, never two
+    retry_until(lambda: len(live.brains()) == 2 and len(live.in_flight()) == 1, timeout=60)
+    [reaped] = live.events("brain-orphan")
+    assert reaped["owner"] == child and reaped["by"] == "daemon-start"
+    starts, ends = live.events("cycle-start"), live.events("cycle-end")
+    assert len(starts) == 2 and ends == []  # the killed cycle never ended; the new one runs
+
+
+@linux_only
+def test_stop_reaches_the_cycle_child_and_the_daemon_ends_cleanly(live: Live) -> None:
+    live.spawn()
+    retry_until(lambda: len(live.in_flight()) == 1, timeout=60)
+    child = _cycle_child(live)
+    assert watch.stop(live.paths, timeout=20) is True
+    # SIGTERM went on to the child: its brain call was aborted, the cycle ended, the daemon said so
+    assert not _alive(child) and not live.in_flight()
+    assert [e["outcome"] for e in live.events("cycle-end")] == ["brain-failed"]
+    assert live.events("daemon-stop")
+    assert not live.paths.pid.exists()
+
+
+@linux_only
+def test_a_cycle_child_that_dies_is_a_crashed_cycle_and_the_daemon_lives_on(live: Live) -> None:
+    first = live.spawn()
+    retry_until(lambda: len(live.in_flight()) == 1, timeout=60)
+    child = _cycle_child(live)
+    os.kill(child, signal.SIGKILL)
+    retry_until(lambda: len(live.events("cycle-crashed")) == 1, timeout=30)
+    [crash] = live.events("cycle-crashed")
+    assert crash["component"] == "engine" and "signal 9" in crash["error"]
+    assert watch.daemon_alive(live.paths) and watch.daemon_info(live.paths)["pid"] == first
+    (live.calls / "release").touch()
+    watch.request_cycle(live.paths)  # the daemon cycles on (the dead child's brain is reaped first)
+    retry_until(lambda: len(live.events("cycle-end")) >= 1, timeout=60)
+
+
+def test_a_brain_whose_owner_dies_with_a_dead_daemon_is_an_orphan_at_once(tmp_path: Path) -> None:
+    """The daemon's forked cycle started the brain: once the daemon is dead the brain is an orphan, even
+    while the cycle child (its owner) has not yet died of its own SIGKILL."""
+    from loop_engine.brain import CHILD_TOKEN_ENV, process_start
+
+    paths = EnginePaths(tmp_path, SESSION)
+    paths.children.mkdir(parents=True)
+    token = "2" * 32
+    sleeper = [sys.executable, "-c", "import time; time.sleep(120)"]
+    brain = subprocess.Popen(sleeper, start_new_session=True, env={**os.environ, CHILD_TOKEN_ENV: token})
+    dying_child = subprocess.Popen(sleeper)  # the cycle child, still running
+    dead_daemon = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead_daemon.wait()
+    try:
+        record = {
+            "token": token,
+            "pid": brain.pid,
+            "start": process_start(brain.pid),
+            "owner": dying_child.pid,
+            "owner_start": process_start(dying_child.pid),
+            "owner_dies_with": dead_daemon.pid,
+            "owner_dies_with_start": "linux:1",
+            "transcript": "t.log",
+        }
+        (paths.children / "c.json").write_text(json.dumps(record))
+        [done] = watch.reap(paths, "stop")
+        assert done["pid"] == brain.pid and done["outcome"] in ("terminated", "killed")
+        assert brain.wait(timeout=10) is not None
+        # a live daemon keeps its cycle's brain: not an orphan
+        brain2 = subprocess.Popen(sleeper, start_new_session=True, env={**os.environ, CHILD_TOKEN_ENV: token})
+        me = os.getppid()  # a live process standing for the daemon
+        live_record = {**record, "pid": brain2.pid, "start": process_start(brain2.pid)}
+        live_record.update(owner_dies_with=me, owner_dies_with_start=process_start(me))
+        (paths.children / "c.json").write_text(json.dumps(live_record))
+        assert watch.reap(paths, "stop") == []
+        brain2.kill()
+        brain2.wait()
+    finally:
+        for proc in (brain, dying_child):
+            proc.kill()
+            proc.wait()
+
+
+def test_the_poll_path_imports_neither_pydantic_nor_yaml() -> None:
+    """What the forked daemon's own process imports to poll: none of it may load the models."""
+    code = (
+        "import sys\n"
+        "import loop_engine.cli, loop_engine.watch, loop_engine.mailhead, loop_engine.runs\n"
+        "import loop_substrate.client\n"
+        "print(sorted(m for m in sys.modules if m.split('.')[0] in ('pydantic', 'pydantic_core', 'yaml')))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]"
+
+
+@linux_only
+def test_the_forked_daemon_waits_out_a_vanished_session_without_a_child_per_poll(
+    live: Live, fake_substrate: FakeSubstrate
+) -> None:
+    """While the session is away the daemon asks after it at each poll in its own process (list-lanes,
+    no model) and forks a cycle's child only once it answers: a child per poll would import the cycle
+    code every 0.2 s."""
+    (live.calls / "release").touch()
+    fake_substrate.respond("loop-tmux", "", exit_code=1, stderr="loop-tmux: no tmux session 's1'")
+    live.spawn()
+    retry_until(lambda: len(fake_substrate.calls("loop-tmux")) >= 8, timeout=60)
+    # each poll reads the lanes once and asks after the session once; a cycle's child would read the
+    # lanes a second time (require_session reads them with the windows)
+    polls, probes = len(fake_substrate.calls("loop-lane-status")), len(fake_substrate.calls("loop-tmux"))
+    assert polls <= probes + 3, (polls, probes)
+    assert len(live.events("session-unreachable")) == 1 and not live.events("cycle-start")
+    fake_substrate.respond(
+        "loop-tmux", lane_list({"coord": ("idle", None, "fixed"), "web": ("idle", "pi", "fixed")})
+    )
+    retry_until(lambda: live.events("session-back") and live.events("cycle-end"), timeout=60)

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -163,3 +165,36 @@ def test_the_first_libtmux_import_works_under_a_stdout_without_an_encoding() -> 
         [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=False
     )
     assert proc.returncode == 0, proc.stderr
+
+
+def test_lane_states_read_the_words_with_no_model(fake_substrate: FakeSubstrate, tmp_path: Path) -> None:
+    """The watch daemon's poll: {lane: status word} from plain JSON, in a process that never loads
+    pydantic (the daemon keeps it out of its own memory)."""
+    fake_substrate.respond("loop-lane-status", REPORT)
+    code = (
+        "import sys\nfrom pathlib import Path\nfrom loop_substrate import Substrate\n"
+        f"print(Substrate('s', Path({str(tmp_path)!r})).lane_states())\n"
+        "print('pydantic' in sys.modules)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.splitlines() == ["{'coord': 'idle', 'web2': 'working'}", "False"]
+    assert fake_substrate.calls("loop-lane-status")[0]["args"] == ["--json", "--all", "s"]
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [
+        "{not json",
+        {**REPORT, "contract_version": 2},
+        {**REPORT, "lanes": []},
+        {**REPORT, "lanes": {"web": {"target": "%1"}}},
+        {**REPORT, "lanes": {"web": {"status": 3}}},
+        json.dumps([REPORT]),
+    ],
+)
+def test_lane_states_refuse_what_is_no_report(
+    fake_substrate: FakeSubstrate, tmp_path: Path, answer: str | dict[str, object]
+) -> None:
+    fake_substrate.respond("loop-lane-status", answer)
+    with pytest.raises(SubstrateError, match="bad JSON output"):
+        Substrate("s", tmp_path).lane_states()

@@ -7,7 +7,6 @@ reply_timeout_s and is recorded as an `ask-timeout` event.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
@@ -15,10 +14,9 @@ from typing import Any
 
 from loop_engine.events import EventLog, iso, new_id, parse_iso, utcnow
 from loop_engine.handoff import mail_command
+from loop_engine.mailhead import reply_to
 from loop_engine.observe import MailItem
 from loop_engine.store import read_json, updating
-
-REPLY_RE = re.compile(r"^\s*re:\s*(a-[A-Za-z0-9-]+)\s*$", re.IGNORECASE)
 
 
 def new_ask_id() -> str:
@@ -32,12 +30,6 @@ def reply_instructions(ask_id: str, lane: str, root: Path) -> str:
         + mail_command(root, lane, f"re:{ask_id}", "<your answer>")
         + f"The subject must be exactly re:{ask_id}."
     )
-
-
-def reply_to(subject: str | None) -> str | None:
-    """The ask id a subject answers (`re:<ask-id>`), or None."""
-    m = REPLY_RE.match(subject or "")
-    return m.group(1) if m else None
 
 
 @dataclass

@@ -81,6 +81,10 @@ MODEL_UNAVAILABLE_RE = re.compile(
 )
 STDERR_EXCERPT_MAX = 280
 CHILD_TOKEN_ENV = "LOOP_ENGINE_CHILD_TOKEN"  # noqa: S105 (a variable name)
+# (pid, start) of the process this one gets SIGKILL with (PR_SET_PDEATHSIG), set by the watch daemon's
+# forked cycle child: its brain children's records name it, so a reaper sees them orphaned as soon as the
+# daemon is dead
+DIES_WITH: tuple[int, str | None] | None = None
 
 
 class BrainError(Exception):
@@ -290,6 +294,7 @@ def run_oneshot(
         "start": None,
         "owner": os.getpid(),
         "owner_start": process_start(os.getpid()),
+        **({"owner_dies_with": DIES_WITH[0], "owner_dies_with_start": DIES_WITH[1]} if DIES_WITH else {}),
         "transcript": str(transcript),
         "argv0": argv[0],
         "started_at": iso(),
@@ -550,16 +555,24 @@ def _proven(entry: dict[str, Any]) -> list[int]:
 
 
 def _owner_alive(entry: dict[str, Any]) -> bool:
-    """The process that started the child still runs (then the child is not an orphan)."""
+    """The process that started the child still runs (then the child is not an orphan). An owner that
+    dies with another process (`owner_dies_with`: the watch daemon's forked cycle) is dead as soon as
+    that one is, even while its own SIGKILL is still on the way."""
     owner = entry.get("owner")
     if not isinstance(owner, int):
         return False
     if owner == os.getpid():
         return True
-    if not process_alive(owner):
+    parent = entry.get("owner_dies_with")
+    if isinstance(parent, int) and not _runs(parent, entry.get("owner_dies_with_start")):
         return False
-    recorded = entry.get("owner_start")
-    now = process_start(owner)
+    return _runs(owner, entry.get("owner_start"))
+
+
+def _runs(pid: int, recorded: Any) -> bool:
+    if not process_alive(pid):
+        return False
+    now = process_start(pid)
     # a different start time is another process that reused the pid; an unreadable one is given the
     # benefit of the doubt (never reap a child whose owner might be alive)
     return not (recorded and now and now != recorded)

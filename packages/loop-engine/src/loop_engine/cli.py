@@ -21,6 +21,7 @@ from loop_engine.paths import EnginePaths
 
 if TYPE_CHECKING:
     from loop_engine import config as config_mod
+    from loop_engine import watch as watch_mod
     from loop_engine.cycle import Engine
     from loop_engine.readcache import ReadCache
 
@@ -538,15 +539,76 @@ def watch_cmd(obj: Ctx, foreground: bool) -> None:
     from loop_engine import watch
 
     if foreground:
-        obj.config()  # fail fast on a bad config
-        boot_check(obj.engine())
-        daemon = watch.Daemon(obj.paths, lambda abort: obj.engine(abort=abort))
+        # Linux: each cycle runs in a forked child (watch.Forked), so the daemon's own process never
+        # loads the cycle's code and models: the boot check too runs in a child
+        forked = _forked(obj) if sys.platform.startswith("linux") else None
+        if forked is None:
+            _boot(obj)
+        else:
+            _boot_forked(obj)
+        daemon = watch.Daemon(obj.paths, lambda abort: obj.engine(abort=abort), forked=forked)
         sys.exit(daemon.run())
     engine = obj.engine()
     boot_check(engine)
     engine.require_session()  # a daemon for a session that is not there would only crash-loop
     pid = watch.spawn(obj.paths, obj.argv_prefix())
     click.echo(f"loop-engine watch started (pid {pid}); log: {obj.paths.daemon_log}")
+
+
+def _boot(obj: Ctx) -> None:
+    obj.config()  # fail fast on a bad config
+    boot_check(obj.engine())
+
+
+def _boot_forked(obj: Ctx) -> None:
+    """_boot in a forked child (its models stay there): what it printed is printed here, its exit is ours."""
+    from loop_engine import watch
+
+    report, _status = watch.run_forked(lambda: _boot_report(obj))
+    if report is None or "code" not in report:
+        _fail(str((report or {}).get("error") or "the boot check's process ended without an answer"))
+    click.echo(str(report["stdout"]), nl=False)
+    click.echo(str(report["stderr"]), nl=False, err=True)
+    if report["code"]:
+        sys.exit(int(report["code"]))
+
+
+def _boot_report(obj: Ctx) -> dict[str, Any]:
+    import contextlib
+    import io
+
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        code = _boot_code(obj)
+    return {"code": code, "stdout": out.getvalue(), "stderr": err.getvalue()}
+
+
+def _boot_code(obj: Ctx) -> int:
+    """_boot's exit code, its problems said as the CLI says them."""
+    try:
+        _boot(obj)
+    except click.ClickException as exc:
+        exc.show()
+        return exc.exit_code
+    except SystemExit as exc:
+        return exc.code if isinstance(exc.code, int) else (0 if exc.code is None else EXIT_FAILURE)
+    except Exception as exc:
+        click.ClickException(_one_line(exc)).show()
+        return EXIT_FAILURE
+    return 0
+
+
+def _forked(obj: Ctx) -> watch_mod.Forked:
+    """The daemon's forked mode: its poll reads the lanes' words, and asks after a session that went away,
+    with no model."""
+    from loop_substrate import Substrate
+
+    from loop_engine import watch
+
+    substrate = Substrate(
+        obj.paths.session, obj.paths.project_root, os.environ.get("LOOP_TMUX_SOCKET") or None
+    )
+    return watch.Forked(lanes=substrate.lane_states, session=substrate.probe_session)
 
 
 @main.command("stop")

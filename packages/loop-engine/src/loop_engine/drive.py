@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from loop_schemas import SchemaError, load_state
+from loop_schemas import SchemaError
 
 from loop_engine.basics import EngineError
 from loop_engine.events import EventLog, iso
@@ -151,6 +151,8 @@ def changed_files(cwd: Path, base: str, tip: str) -> list[str]:
 
 def ledger_branches(paths: EnginePaths) -> dict[str, str]:
     """{window: branch} of every worktree lane (none when the ledger is unreadable)."""
+    from loop_schemas import load_state  # the state model: not for the watch poll's finished_waiting
+
     try:
         loops = load_state(paths.state_file).loops
     except SchemaError:

@@ -31,7 +31,7 @@ from loop_schemas import (
 )
 
 from loop_engine.events import EventLog
-from loop_engine.observe import read_mail_head
+from loop_engine.mailhead import read_mail_head
 from loop_engine.paths import EnginePaths
 from loop_engine.reports import done_shaped
 

@@ -20,18 +20,16 @@ from loop_schemas import (
     Lane,
     LaneStatus,
     SchemaError,
-    mail_head,
     parse_mail_name,
-    read_project_head,
 )
 from loop_schemas._shared import mail_index
 
 from loop_engine.gate import LaneFacts
+from loop_engine.mailhead import read_mail_head
 
 BARE_DETAILS = frozenset({"exited-to-shell", "dead", "no-pane"})
 NON_IMPL_LANES = frozenset({"coord", "docs", "validate-left", "validate-right", "ops-top", "ops-bottom"})
 IMPL_ROLES = frozenset({"impl", "implementation", "implementer", "worker", "dev", "coder"})
-MAIL_HEAD_LIMIT = 65536
 
 
 class SubstrateLike(Protocol):
@@ -178,33 +176,6 @@ def observe_lanes(
             status_kind=status.kind,
         )
     return views, ai, harnesses
-
-
-_HEAD_CACHE: dict[tuple[str, int, int], tuple[str | None, str | None]] = {}
-
-
-def read_mail_head(path: Path) -> tuple[str | None, str | None]:
-    """(subject, task) from a message's frontmatter; (None, None) when it has none or it is malformed.
-
-    Messages are never edited once written, so the answer is cached by (path, size, mtime).
-    """
-    try:
-        st = path.stat()
-    except OSError:
-        return None, None
-    key = (str(path), st.st_size, st.st_mtime_ns)
-    hit = _HEAD_CACHE.get(key)
-    if hit is not None:
-        return hit
-    try:
-        raw = read_project_head(path, MAIL_HEAD_LIMIT)
-    except OSError:
-        return None, None
-    found = mail_head(raw.decode("utf-8", errors="replace"))
-    if len(_HEAD_CACHE) > 20000:
-        _HEAD_CACHE.clear()
-    _HEAD_CACHE[key] = found
-    return found
 
 
 def mail_dropped(mailbox: Path) -> bool:

@@ -25,7 +25,7 @@ from datetime import datetime, timezone
 
 from loop_schemas import SchemaError, parse_mail_name
 
-from loop_engine.asks import reply_to
+from loop_engine.mailhead import reply_to
 from loop_engine.observe import MailItem
 from loop_engine.tasks import mentions
 

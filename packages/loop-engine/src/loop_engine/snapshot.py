@@ -30,7 +30,8 @@ from loop_schemas import (
 from loop_schemas.fsread import ENGINE_CAP
 
 from loop_engine.events import iso, parse_iso
-from loop_engine.observe import LaneView, MailItem, Observation, read_mail_head
+from loop_engine.mailhead import read_mail_head
+from loop_engine.observe import LaneView, MailItem, Observation
 from loop_engine.paths import EnginePaths
 
 T = TypeVar("T")

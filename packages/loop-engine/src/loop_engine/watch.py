@@ -16,6 +16,9 @@ after a kill -9 is harmless. `status` says `code: current|stale` (content-based,
 warns when stale (run `restart`); the daemon records `daemon-stale` once. `restart` confirms the old
 daemon dead before starting a new one.
 
+The CLI's daemon (Linux) keeps its own process small: it only polls (no pydantic, no cycle code), and
+its boot check, its start's reap and each cycle run in a child it forks for them (Daemon, Forked).
+
 A brain (or headless-ingest) child runs in its own process group, so a kill -9 of the daemon leaves it
 running: the next daemon start, and `stop` / `restart` once the old daemon is dead, reap such an orphan
 (brain.reap_orphans: only a process proven to be the recorded child) and record a `brain-orphan` event.
@@ -25,6 +28,7 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import functools
 import hashlib
 import json
 import os
@@ -36,7 +40,7 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 from loop_schemas import atomic_write, read_project_text
 from loop_schemas.fsread import ENGINE_CAP
@@ -326,25 +330,164 @@ class Poll:
     pending: bool
 
 
+@dataclass
+class Forked:
+    """The daemon's forked mode (the CLI's `watch`): each step that needs the engine (the start's reap,
+    every cycle) runs in a child forked for it, so the cycle's imports and pydantic's models never live
+    in the daemon's own long-lived process, which only polls. `lanes` is the poll's lane read with no
+    model ({lane: status word}, loop_substrate's Substrate.lane_states)."""
+
+    lanes: Callable[[], dict[str, str]]
+    # raises unless the session answers (Substrate.probe_session): while it is away, a cycle's child is
+    # forked only once this passes, not at every poll
+    session: Callable[[], None]
+
+
+class StepError(Exception):
+    """A step that ran in a forked child failed: its one line, as the child said it."""
+
+
+class StepDiedError(StepError):
+    """A step's forked child ended without a report (killed, or its interpreter crashed)."""
+
+
+# what the poll reads of the config between cycles (re-read with the engine at each cycle, as before)
+INTERVALS = ("poll_interval_s", "checkpoint_interval_s", "min_cycle_interval_s")
+
+
 def _one_line(exc: BaseException) -> str:
+    if isinstance(exc, StepError):
+        return str(exc)
     text = str(exc).strip()
     return f"{type(exc).__name__}: {text.splitlines()[0] if text else ''}"
 
 
-class Daemon:
-    """The watch loop. `engine_factory` builds a fresh Engine (config re-read) for each cycle."""
+def _intervals(engine: Any) -> dict[str, float]:
+    cfg = engine.config.model
+    return {key: float(getattr(cfg, key)) for key in INTERVALS}
 
-    def __init__(self, paths: EnginePaths, engine_factory: Callable[[Callable[[], bool]], Any]) -> None:
+
+def _die_with(parent: int) -> None:
+    """This forked child gets SIGKILL when its parent dies (Linux PR_SET_PDEATHSIG); a parent already
+    gone before that was set is seen by getppid(). The brain children it starts are recorded as dying
+    with the parent too (brain.DIES_WITH): a reaper need not wait for this child's own death."""
+    import ctypes
+
+    libc = ctypes.CDLL(None, use_errno=True)
+    if libc.prctl(1, signal.SIGKILL, 0, 0, 0) != 0:  # PR_SET_PDEATHSIG
+        raise OSError(ctypes.get_errno(), "prctl(PR_SET_PDEATHSIG) failed")
+    if os.getppid() != parent:
+        os._exit(1)
+    from loop_engine import brain
+
+    brain.DIES_WITH = (parent, brain.process_start(parent))  # its brain calls are orphans with the daemon
+
+
+def run_forked(
+    fn: Callable[[], dict[str, Any]],
+    close: tuple[int, ...] = (),
+    started: Callable[[int], None] | None = None,
+) -> tuple[dict[str, Any] | None, int]:
+    """fn's report (a JSON object) from a child forked for it, and the child's wait status: the report is
+    {"error": one line} when fn raised, None when the child died without one. The child dies with this
+    process, closes `close` first and never returns into the caller's frames; `started` is told its pid."""
+    read_end, write_end = os.pipe()  # not inheritable: no program the child runs holds it open
+    parent = os.getpid()
+    try:
+        pid = os.fork()
+    except OSError:
+        os.close(read_end)
+        os.close(write_end)
+        raise
+    if pid == 0:
+
+        def write_report() -> int:
+            try:
+                found = fn()
+            except Exception as exc:
+                found = {"error": _one_line(exc)}
+            with os.fdopen(write_end, "wb") as out:
+                out.write(json.dumps(found).encode())
+            return 0
+
+        _child_main(parent, (read_end, *close), write_report)
+    if started is not None:
+        started(pid)
+    os.close(write_end)
+    chunks: list[bytes] = []
+    try:
+        while chunk := os.read(read_end, 65536):
+            chunks.append(chunk)
+    finally:
+        os.close(read_end)
+        _, status = os.waitpid(pid, 0)
+    try:
+        answer = json.loads(b"".join(chunks)) if chunks else None
+    except ValueError:
+        answer = None
+    return (answer if isinstance(answer, dict) else None), status
+
+
+def _child_main(parent: int, close: tuple[int, ...], body: Callable[[], int]) -> NoReturn:
+    """A forked child's whole life: close what it must not hold, die with `parent`, run `body`, exit
+    with its code (1 for an exception, said in one line) without running the parent's exit handlers."""
+    code = 1
+    try:
+        for fd in close:
+            os.close(fd)
+        _die_with(parent)
+        code = body()
+    except BaseException as exc:
+        with contextlib.suppress(Exception):
+            print(f"loop-engine: {_one_line(exc)}", file=sys.stderr)
+    finally:
+        with contextlib.suppress(Exception):
+            sys.stdout.flush()
+        with contextlib.suppress(Exception):
+            sys.stderr.flush()
+        os._exit(code)
+
+
+class Daemon:
+    """The watch loop. `engine_factory` builds a fresh Engine (config re-read) for each cycle.
+
+    In process (forked=None, the tests' daemon in a thread over fakes) the steps run here; with
+    `forked` (the CLI) each runs in a forked child that reports back through a pipe as JSON: a child
+    that dies without a report is a crashed cycle (`cycle-crashed`), the daemon lives on. The child
+    closes its copy of daemon.lock (a kill -9 of the daemon frees the singleton at once) and gets
+    SIGKILL when the daemon dies, as the cycle did when it ran in the daemon; it takes the cycle lock
+    as any cycle does, so a new daemon's cycle never overlaps a dying one's. SIGTERM (SIGINT) to the
+    daemon is passed on to a running child: its cycle stops at the same safe points as before."""
+
+    def __init__(
+        self,
+        paths: EnginePaths,
+        engine_factory: Callable[[Callable[[], bool]], Any],
+        forked: Forked | None = None,
+    ) -> None:
         self.paths = paths
         self.engine_factory = engine_factory
+        self.forked = forked
         self.stopping = threading.Event()
         self.build: dict[str, Any] = {}
         self.stale_said = False
+        self.events = EventLog(paths.events, paths.session)
+        self._engine: Any = None  # in process: the last cycle's engine, whose substrate the poll reads
+        self._lock_fd = -1
+        self._child: int | None = None
 
     def _signal(self, signum: int, frame: Any) -> None:
         self.stopping.set()
+        child = self._child
+        if child is not None:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(child, signal.SIGTERM)
 
     def run(self) -> int:
+        if self.forked is not None and (
+            threading.current_thread() is not threading.main_thread() or threading.active_count() > 1
+        ):
+            raise DaemonError("the forked daemon must run alone in its process's main thread")
         self.paths.ensure()
         fd = os.open(self.paths.daemon_lock, os.O_RDWR | os.O_CREAT, 0o644)
         try:
@@ -354,6 +497,7 @@ class Daemon:
             raise DaemonError(
                 f"a daemon is already running (pid {(read_pid(self.paths) or {}).get('pid')})"
             ) from None
+        self._lock_fd = fd
         try:
             meta = {
                 "started_at": iso(),
@@ -368,23 +512,89 @@ class Daemon:
             if threading.current_thread() is threading.main_thread():
                 signal.signal(signal.SIGTERM, self._signal)
                 signal.signal(signal.SIGINT, self._signal)
-            engine = self.engine_factory(self.stopping.is_set)
-            engine.events.emit("daemon-start", pid=os.getpid(), version=loop_engine.__version__)
-            # a brain call of a daemon killed mid-call still runs: two calls in flight is one too many
-            self._reap("daemon-start")
             try:
-                self._loop()
+                started = self._step(self._start_step)
+            except StepError as exc:
+                raise DaemonError(f"the daemon could not start: {exc}") from None
+            try:
+                self._loop(started["intervals"])
             finally:
-                self.engine_factory(self.stopping.is_set).events.emit("daemon-stop", pid=os.getpid())
+                self.events.emit("daemon-stop", pid=os.getpid())
                 with contextlib.suppress(OSError):
                     info = read_pid(self.paths) or {}
                     if info.get("pid") == os.getpid():
                         self.paths.pid.unlink()
         finally:
+            self._lock_fd = -1
             os.close(fd)  # releases the lock
         return 0
 
-    def _heartbeat(self, engine: Any) -> None:
+    # ---- the steps that need the engine (in a forked child when forked) ----------------------------
+
+    def _start_step(self) -> dict[str, Any]:
+        self._engine = self.engine_factory(self.stopping.is_set)
+        self.events.emit("daemon-start", pid=self._daemon_pid, version=loop_engine.__version__)
+        # a brain call of a daemon killed mid-call still runs: two calls in flight is one too many
+        self._reap("daemon-start")
+        return {"intervals": _intervals(self._engine)}
+
+    def _cycle_step(self, trigger: str, skip_if_fingerprint: str | None) -> dict[str, Any]:
+        """One cycle: a fresh engine (config re-read), the session's check, the reap, the cycle. Its
+        report: the config's intervals, then `unreachable` (the session's error), `error` (the engine
+        crashed: recorded as cycle-crashed by the engine) or the result's fields the loop reads."""
+        from loop_engine.basics import EngineError
+
+        engine = self.engine_factory(self.stopping.is_set)
+        self._engine = engine
+        report: dict[str, Any] = {"intervals": _intervals(engine)}
+        try:
+            engine.require_session()
+        except EngineError as exc:
+            return {**report, "unreachable": _one_line(exc)}
+        try:
+            self._reap("cycle")  # e.g. a `once` killed mid-call while this daemon ran
+            result = engine.cycle(trigger=trigger, skip_if_fingerprint=skip_if_fingerprint)
+        except Exception as exc:  # recorded as cycle-crashed by the engine; the daemon lives on
+            return {**report, "error": _one_line(exc)}
+        return {
+            **report,
+            "outcome": result.outcome,
+            "fingerprint": result.fingerprint,
+            "brain_called": bool(result.brain_called),
+            "detail": result.detail,
+        }
+
+    @property
+    def _daemon_pid(self) -> int:
+        return os.getppid() if self.forked is not None else os.getpid()
+
+    def _step(self, fn: Callable[[], dict[str, Any]]) -> dict[str, Any]:
+        """fn's report: here, or (forked) from a child forked for it. An exception of fn in the child is
+        StepError (its one line); a child that dies without a report is StepError too."""
+        if self.forked is None:
+            return fn()
+
+        def started(pid: int) -> None:
+            self._child = pid
+            if self.stopping.is_set():  # a SIGTERM between the fork and the line above
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(pid, signal.SIGTERM)
+
+        try:
+            # the daemon's lock stays the daemon's: a kill -9 of the daemon frees the singleton even now
+            answer, status = run_forked(fn, (self._lock_fd,), started)
+        finally:
+            self._child = None
+        if answer is not None:
+            if set(answer) == {"error"}:
+                raise StepError(str(answer["error"]))
+            return answer
+        how = f"signal {os.WTERMSIG(status)}" if os.WIFSIGNALED(status) else f"exit {os.WEXITSTATUS(status)}"
+        raise StepDiedError(f"the step's process ended ({how}) without a report")
+
+    # ---- the poll, in the daemon's own process ---------------------------------------------------
+
+    def _heartbeat(self) -> None:
         """Touch daemon.pid (its mtime is the heartbeat `status` shows) and, once, say when the installed
         code is no longer the code this daemon runs (event `daemon-stale`)."""
         with contextlib.suppress(OSError):
@@ -399,7 +609,7 @@ class Daemon:
             self.build["files_signature"] = signature  # touched, not changed: hash again only on a move
             return
         self.stale_said = True
-        engine.events.emit(
+        self.events.emit(
             "daemon-stale",
             pid=os.getpid(),
             code_sha256=self.build.get("code_sha256"),
@@ -427,22 +637,24 @@ class Daemon:
             state = "-"
         return names, state, self.paths.pending.exists()
 
-    def _poll(self, engine: Any) -> Poll:
+    def _lanes(self) -> dict[str, str]:
+        if self.forked is not None:
+            return self.forked.lanes()
+        return {str(s.lane): str(s.status) for s in self._engine.substrate.lane_status()}
+
+    def _poll(self) -> Poll:
         lanes: dict[str, str] = {}
         try:
-            for status in engine.substrate.lane_status():
-                lanes[str(status.lane)] = str(status.status)
+            lanes = self._lanes()
         except Exception as exc:  # tmux gone for a moment: observation resumes at the next poll
             print(f"loop-engine: lane poll failed: {_one_line(exc)}", file=sys.stderr, flush=True)
         names, state, pending = self._poll_files()
         return Poll(mail=names, lanes=lanes, state=state, pending=pending)
 
-    def _loop(self) -> None:
-        from loop_engine import asks as asks_mod
-        from loop_engine.cycle import EngineError
+    def _loop(self, intervals: dict[str, float]) -> None:
+        from loop_engine.mailhead import read_mail_head, reply_to
         from loop_engine.runs import finished_waiting
 
-        engine = self.engine_factory(self.stopping.is_set)
         last_cycle = 0.0
         last_brain_fp: str | None = None
         session_gone = False
@@ -450,20 +662,19 @@ class Daemon:
         reasons: set[str] = {"start"}
         urgent = True
         while not self.stopping.is_set():
-            self._heartbeat(engine)
-            cfg = engine.config.model
-            poll_s = max(0.2, float(cfg.poll_interval_s))
+            self._heartbeat()
+            poll_s = max(0.2, intervals["poll_interval_s"])
             now = time.monotonic()
-            cur = self._poll(engine)
+            cur = self._poll()
             # each message seen arriving (at start: each one pending), by name: loop-metrics counts the
             # unsolicited steers among them (a restart names the still-pending ones again; it counts names)
             for name in sorted(cur.mail if prev is None else cur.mail - prev.mail):
-                engine.events.emit("mailbox-new", file=name)
+                self.events.emit("mailbox-new", file=name)
             if prev is not None:
                 new_mail = cur.mail - prev.mail
                 if new_mail:
                     reasons.add("new-mail")
-                    if any(asks_mod.reply_to(_subject(self.paths.mailbox / n)) for n in new_mail):
+                    if any(reply_to(read_mail_head(self.paths.mailbox / n)[0]) for n in new_mail):
                         reasons.add("ask-reply")
                         urgent = True
                 if any(prev.lanes.get(k) == "working" and v == "idle" for k, v in cur.lanes.items()):
@@ -480,42 +691,46 @@ class Daemon:
                 urgent = True
             if finished_waiting(self.paths):  # a verify / build run ended: its outcome drives the next step
                 reasons.add("drive-pending")
-            if now - last_cycle >= float(cfg.checkpoint_interval_s):
+            if now - last_cycle >= intervals["checkpoint_interval_s"]:
                 reasons.add("interval")
-            debounced = now - last_cycle >= float(cfg.min_cycle_interval_s)
+            debounced = now - last_cycle >= intervals["min_cycle_interval_s"]
             if reasons and not self.paths.paused.exists() and (urgent or debounced):
                 trigger = ",".join(sorted(reasons))
                 # a lane that finished work is news the observation's fingerprint cannot see (its
                 # status is back where it was at the last brain call): the brain is asked, as for
                 # cycle-now
                 forced = bool(reasons & {"cycle-now", "lane-idle", "drive-pending"})
+                skip = None if forced else last_brain_fp
                 keep: set[str] = set()
+                if session_gone and self.forked is not None and not self._session_answers():
+                    self.stopping.wait(poll_s)  # still away: asked again at the next poll, no child forked
+                    continue
                 try:
-                    engine = self.engine_factory(self.stopping.is_set)
-                    try:
-                        engine.require_session()
-                    except EngineError as exc:
+                    report = self._step(functools.partial(self._cycle_step, trigger, skip))
+                    intervals = report["intervals"]
+                    if "unreachable" in report:
                         if not session_gone:  # said once; observation goes on until it is back
-                            why = _one_line(exc)
-                            engine.events.emit("session-unreachable", trigger=trigger, error=why)
+                            why = str(report["unreachable"])
+                            self.events.emit("session-unreachable", trigger=trigger, error=why)
                             print(f"loop-engine: {why}; waiting for it", file=sys.stderr, flush=True)
                         session_gone = True
-                        self.stopping.wait(poll_s)
+                        self.stopping.wait(max(0.2, intervals["poll_interval_s"]))
                         continue
                     if session_gone:
-                        engine.events.emit("session-back", trigger=trigger)
+                        self.events.emit("session-back", trigger=trigger)
                     session_gone = False
-                    self._reap("cycle")  # e.g. a `once` killed mid-call while this daemon ran
-                    result = engine.cycle(
-                        trigger=trigger, skip_if_fingerprint=None if forced else last_brain_fp
-                    )
-                    if result.outcome == "brain-failed" or result.outcome.startswith("stop-suspected"):
+                    if "error" in report:
+                        raise StepError(str(report["error"]))
+                    outcome, detail = str(report["outcome"]), str(report["detail"])
+                    if outcome == "brain-failed" or outcome.startswith("stop-suspected"):
                         last_brain_fp = None  # a failed call, a stop not obeyed: asked again next trigger
-                    elif result.brain_called or result.detail.startswith("a decision"):
-                        last_brain_fp = result.fingerprint
-                    if result.detail.startswith(("brain backing off", "brain budget")):
+                    elif report["brain_called"] or detail.startswith("a decision"):
+                        last_brain_fp = report["fingerprint"]
+                    if detail.startswith(("brain backing off", "brain budget")):
                         keep = reasons - {"cycle-now"}  # try again after the debounce
                 except Exception as exc:  # recorded as cycle-crashed by the engine; the daemon lives on
+                    if isinstance(exc, StepDiedError):
+                        self._crashed(str(exc))
                     print(f"loop-engine: cycle failed: {_one_line(exc)}", file=sys.stderr, flush=True)
                 last_cycle = time.monotonic()
                 reasons = keep
@@ -525,9 +740,16 @@ class Daemon:
                 prev = Poll(mail=prev.mail, lanes=prev.lanes, state=after[1], pending=after[2])
             self.stopping.wait(poll_s)
 
+    def _session_answers(self) -> bool:
+        assert self.forked is not None
+        try:
+            self.forked.session()
+        except Exception:
+            return False
+        return True
 
-def _subject(path: Path) -> str | None:
-    from loop_engine.observe import read_mail_head
-
-    subject, _ = read_mail_head(path)
-    return subject
+    def _crashed(self, why: str) -> None:
+        """A cycle's child died without a report (killed, or the interpreter crashed): the engine could
+        not say so itself, so the daemon records the `cycle-crashed` it would have."""
+        with contextlib.suppress(Exception):
+            self.events.emit("cycle-crashed", component="engine", error_type="CycleProcessDied", error=why)

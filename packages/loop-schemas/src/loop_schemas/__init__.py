@@ -97,10 +97,10 @@ if TYPE_CHECKING:
         MailMessage,
         MailName,
         format_mail_name,
-        mail_head,
         parse_mail,
         parse_mail_name,
     )
+    from loop_schemas.mailhead import mail_head
     from loop_schemas.metrics import (
         DailyMetrics,
         FleetAggregate,
@@ -266,7 +266,7 @@ _LAZY: dict[str, str] = {
     "MailMessage": "loop_schemas.mail",
     "MailName": "loop_schemas.mail",
     "format_mail_name": "loop_schemas.mail",
-    "mail_head": "loop_schemas.mail",
+    "mail_head": "loop_schemas.mailhead",
     "parse_mail": "loop_schemas.mail",
     "parse_mail_name": "loop_schemas.mail",
     "DailyMetrics": "loop_schemas.metrics",

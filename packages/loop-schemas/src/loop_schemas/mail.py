@@ -10,7 +10,6 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from loop_schemas._frontmatter import parse_frontmatter
-from loop_schemas._shared import frontmatter as subset
 from loop_schemas.errors import SchemaError, schema_error_from_validation
 
 LANE_NAME_RE = re.compile(r"^[A-Za-z][A-Za-z0-9_-]*\Z")
@@ -146,16 +145,6 @@ def parse_mail(text: str, name: str | None = None) -> MailMessage:
     except ValidationError as exc:
         raise schema_error_from_validation(exc, "mail") from None
     return MailMessage(frontmatter=fm, body=body, name=parse_mail_name(name) if name else None)
-
-
-def mail_head(text: str) -> tuple[str | None, str | None]:
-    """(subject, task) of a message, as the substrate's readers (loop-mail, loop-digest) see them: the one
-    reader of a mail's head is shell/lib/frontmatter.py's mail_head (carried as loop_schemas._shared).
-
-    Hand-written frontmatter the subset refuses, such as `subject: re: a-12 port 8080` (a colon and a
-    space inside a bare value), still has a subject there: its raw text on the `subject:` line, quotes
-    removed. A list or mapping is no subject. No frontmatter at all: (None, None)."""
-    return subset.mail_head(text)
 
 
 class MailItem(BaseModel):

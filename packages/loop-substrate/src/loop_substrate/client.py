@@ -22,20 +22,23 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
-from loop_schemas import (
-    Harness,
-    HarnessHealth,
-    HarnessRegistry,
-    HarnessRoster,
-    Lane,
-    LaneList,
-    LaneStatus,
-    LaneStatusReport,
-    atomic_write,
-    read_project_text,
-)
-from pydantic import BaseModel, ValidationError
+from loop_schemas import atomic_write, read_project_text
 
+if TYPE_CHECKING:
+    from loop_schemas import (
+        Digest,
+        FleetMetrics,
+        Harness,
+        HarnessHealth,
+        HarnessRegistry,
+        HarnessRoster,
+        Lane,
+        LaneStatus,
+    )
+    from pydantic import BaseModel
+
+# The models (and pydantic) are imported where a method validates with them: the watch daemon's poll
+# (lane_states) reads plain JSON and keeps pydantic out of the daemon's own process.
 from loop_substrate.errors import ContractMismatchError, SubstrateError
 from loop_substrate.paths import contract_version, script_path
 
@@ -74,7 +77,7 @@ def _libtmux() -> Any:
 
 SUPPORTED_CONTRACT = 1
 DEFAULT_TIMEOUT = 120.0
-M = TypeVar("M", bound=BaseModel)
+M = TypeVar("M", bound="BaseModel")
 
 
 def _last_line(text: str) -> str:
@@ -153,6 +156,8 @@ class Substrate:
         return proc
 
     def _json(self, cli: str, args: Sequence[str], model: type[M], **kwargs: Any) -> M:
+        from pydantic import ValidationError
+
         proc = self.run(cli, args, **kwargs)
         try:
             return model.model_validate(json.loads(proc.stdout))
@@ -162,6 +167,8 @@ class Substrate:
 
     # -- lanes --------------------------------------------------------------------------------
     def lane_status(self, lane: str | None = None) -> list[LaneStatus]:
+        from loop_schemas import LaneStatusReport
+
         args = ["--json", "--all", self.session] if lane is None else ["--json", self.session, lane]
         report = self._json("loop-lane-status", args, LaneStatusReport)
         out = []
@@ -169,8 +176,35 @@ class Substrate:
             out.append(status if status.lane == name else status.model_copy(update={"lane": name}))
         return out
 
+    def lane_states(self) -> dict[str, str]:
+        """{lane: status word} of every lane (`loop-lane-status --json --all`), read as plain JSON: no
+        model and no pydantic (the watch daemon's poll, which compares the words only). SubstrateError
+        when the output is not such a report."""
+        args = ["--json", "--all", self.session]
+        proc = self.run("loop-lane-status", args)
+        try:
+            report = json.loads(proc.stdout)
+        except (ValueError, RecursionError):
+            report = None
+        lanes = report.get("lanes") if isinstance(report, dict) else None
+        if (
+            not isinstance(report, dict)
+            or report.get("contract_version") != 1
+            or not isinstance(lanes, dict)
+            or not all(isinstance(v, dict) and isinstance(v.get("status"), str) for v in lanes.values())
+        ):
+            raise SubstrateError(self.argv("loop-lane-status", args), proc.returncode, "bad JSON output")
+        return {str(name): str(entry["status"]) for name, entry in lanes.items()}
+
     def list_lanes(self) -> list[Lane]:
+        from loop_schemas import LaneList
+
         return self._json("loop-tmux", ["list-lanes", "--session", self.session, "--json"], LaneList).lanes
+
+    def probe_session(self) -> None:
+        """SubstrateError unless the session's tmux server answers: list_lanes' call, its output unread
+        (no model; the watch daemon's wait for a session that went away)."""
+        self.run("loop-tmux", ["list-lanes", "--session", self.session, "--json"])
 
     def print_target(self, lane: str) -> str:
         return self.run("loop-lane-status", ["--print-target", self.session, lane]).stdout.strip()
@@ -328,6 +362,9 @@ class Substrate:
 
     def registry(self) -> list[Harness]:
         """`harness-registry.sh list --json`, cached per user and install (see _RegistryCache)."""
+        from loop_schemas import HarnessRegistry
+        from pydantic import ValidationError
+
         cache = _RegistryCache()
         hit = cache.read()
         if hit is not None:
@@ -353,11 +390,16 @@ class Substrate:
 
     def roster(self) -> HarnessRoster:
         """`harness-registry.sh roster --json`: the twelve harnesses' governance fields and `present`."""
+        from loop_schemas import HarnessRoster
+
         return self._json(REGISTRY_SCRIPT, ["roster", "--json"], HarnessRoster)
 
     def harness_health(self, harness: str, *, timeout: float = HEALTH_TIMEOUT) -> HarnessHealth:
         """`harness-registry.sh health <harness> --json`: a word for a known harness, whatever it is (the
         CLI's exit 1 for a bad word is no error here); SubstrateError for an unknown or malformed name."""
+        from loop_schemas import HarnessHealth
+        from pydantic import ValidationError
+
         argv = self.argv(REGISTRY_SCRIPT, ["health", harness, "--json"])
         if not _HARNESS_NAME.fullmatch(harness):
             raise SubstrateError(argv, None, f"not a harness name: {harness!r}")
@@ -421,6 +463,9 @@ class _RegistryCache:
         return stat.S_ISREG(st.st_mode) and st.st_uid == os.getuid() and not st.st_mode & 0o022
 
     def read(self) -> HarnessRegistry | None:
+        from loop_schemas import HarnessRegistry
+        from pydantic import ValidationError
+
         if self.file is None:
             return None
         try:
