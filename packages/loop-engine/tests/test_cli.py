@@ -719,3 +719,44 @@ def test_once_with_a_corrupt_state_file_warns_on_stderr(root: Path) -> None:
     doc = json.loads(cli(root, "once", "--json").stdout)
     assert len(doc["warnings"]) == 1 and str(state) in doc["warnings"][0]
     assert state.read_text() == '{"schema_version": 2, "loops": '
+
+
+SPY = """
+import atexit, json, sys
+from loop_substrate import client
+seen = {}
+
+class Spy:
+    def find_spec(self, name, path=None, target=None):
+        if name == "loop_engine.cycle" and "early" not in seen:
+            seen["early"] = sorted(" ".join(argv[2:]) for argv in client._EARLY)
+        return None
+
+sys.meta_path.insert(0, Spy())
+atexit.register(lambda: print("SPY " + json.dumps(seen)))
+from loop_engine.cli import main
+main(sys.argv[1:])
+"""
+
+
+def test_once_starts_the_observation_reads_before_it_loads_the_cycle(
+    root: Path, fake_substrate: FakeSubstrate
+) -> None:
+    """The substrate answers while Python loads the cycle code: list-lanes and lane-status --json --all
+    are running when loop_engine.cycle is imported, and the cycle's probe takes their answers (each CLI
+    runs once, not again)."""
+    import subprocess
+    import sys
+
+    (root / "tasks" / "T0001-a.md").write_text(TASK.format(id="T0001", title="a", status="open", deps=""))
+    env = {**os.environ, **fake_substrate.env}
+    argv = ["--project-root", str(root), "--session", SESSION, "once", "--approval", "manual", "--json"]
+    proc = subprocess.run(
+        [sys.executable, "-c", SPY, *argv], capture_output=True, text=True, env=env, check=False, timeout=120
+    )
+    assert proc.returncode == 0, proc.stderr
+    spy = json.loads(proc.stdout.rsplit("SPY ", 1)[1])
+    assert spy["early"] == [f"--json --all {SESSION}", f"list-lanes --session {SESSION} --json"]
+    assert json.loads(proc.stdout.rsplit("SPY ", 1)[0])["outcome"] == "queued"
+    assert len(fake_substrate.calls("loop-lane-status")) == 1
+    assert [c["args"][0] for c in fake_substrate.calls("loop-tmux")].count("list-lanes") == 1

@@ -198,3 +198,62 @@ def test_lane_states_refuse_what_is_no_report(
     fake_substrate.respond("loop-lane-status", answer)
     with pytest.raises(SubstrateError, match="bad JSON output"):
         Substrate("s", tmp_path).lane_states()
+
+
+LANES = {"contract_version": 1, "session": "s", "generated_at": "2026-11-25T10:00:00Z", "lanes": []}
+
+
+def _wait_for(check: object, timeout: float = 10.0) -> bool:
+    import time
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if check():  # type: ignore[operator]
+            return True
+        time.sleep(0.02)
+    return False
+
+
+def test_a_started_probe_answers_the_first_reads(fake_substrate: FakeSubstrate, tmp_path: Path) -> None:
+    """start_probe runs list-lanes and lane-status --json --all at once; the first list_lanes() and
+    lane_status() take those answers (what the CLIs said when they ran) and start nothing again."""
+    fake_substrate.respond("loop-lane-status", REPORT)
+    fake_substrate.respond("loop-tmux", LANES)
+    sub = Substrate("s", tmp_path)
+    sub.start_probe()
+    assert _wait_for(lambda: len(fake_substrate.calls()) == 2)
+    fake_substrate.respond("loop-lane-status", {**REPORT, "lanes": {}})  # what a fresh call would say now
+    assert [s.lane for s in sub.lane_status()] == ["coord", "web2"]
+    assert sub.list_lanes() == []
+    assert sorted(c["args"] for c in fake_substrate.calls()) == [
+        ["--json", "--all", "s"],
+        ["list-lanes", "--session", "s", "--json"],
+    ]
+    # taken once: the next read asks again
+    assert sub.lane_status() == []
+    assert len(fake_substrate.calls("loop-lane-status")) == 2
+
+
+def test_a_probe_started_for_another_server_is_not_the_answer(
+    fake_substrate: FakeSubstrate, tmp_path: Path
+) -> None:
+    fake_substrate.respond("loop-lane-status", REPORT)
+    Substrate("s", tmp_path, socket="/tmp/other-server").start_probe()
+    assert _wait_for(lambda: len(fake_substrate.calls("loop-lane-status")) == 1)
+    fake_substrate.respond("loop-lane-status", {**REPORT, "lanes": {}})
+    assert Substrate("s", tmp_path).lane_status() == []  # asked again, in its own environment
+    assert len(fake_substrate.calls("loop-lane-status")) == 2
+
+
+def test_a_probe_nobody_takes_is_stopped_at_exit(fake_substrate: FakeSubstrate, tmp_path: Path) -> None:
+    """A started read the process never used does not outlive it (the at-exit hook kills it)."""
+    from loop_substrate import client
+
+    client._drop_early()  # nothing left from another test
+    script = fake_substrate.shell / "loop-lane-status.sh"
+    script.write_text("#!/usr/bin/env bash\nexec sleep 60\n")
+    Substrate("s", tmp_path).start_probe()
+    [(_env, _cwd, proc)] = [v for k, v in client._EARLY.items() if "--all" in k]
+    assert proc.poll() is None
+    client._drop_early()
+    assert proc.poll() is not None and not client._EARLY

@@ -250,9 +250,12 @@ def once(obj: Ctx, approval: str | None, as_json: bool) -> None:
     """Run one cycle now (observe, ingest, brain, gate, run or queue). Exit 1 when the brain failed or any
     action it ran failed (recorded, never retried)."""
     from loop_schemas.plain import printable
+    from loop_substrate.client import Substrate
 
     from loop_engine import watch
 
+    # the observation's two reads run while the cycle code loads (the engine's probe takes their answers)
+    Substrate(obj.paths.session, obj.paths.project_root).start_probe()
     engine = obj.engine()
     boot_check(engine)
     engine.require_session()  # a session that is not there is the operator's news, not an engine crash

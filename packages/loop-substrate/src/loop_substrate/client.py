@@ -6,6 +6,7 @@ CLIs do not offer (a pane's text) use libtmux. Failures raise SubstrateError.
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import hashlib
 import io
@@ -46,6 +47,11 @@ if TYPE_CHECKING:  # their modules load where they are read: the cycle reads nei
     from loop_schemas import Digest, FleetMetrics
 
 _LIBTMUX_LOCK = threading.Lock()
+# Reads started ahead of need (Substrate.start_probe): argv -> (env, cwd, the running process). run() of
+# the same argv in the same environment and folder takes that process's answer instead of starting it
+# again; anything else (another env, a write, input) runs as always. What nobody took is killed at exit.
+_EARLY: dict[tuple[str, ...], tuple[dict[str, str], Path | None, subprocess.Popen[str]]] = {}
+_EARLY_LOCK = threading.Lock()
 REGISTRY_SCRIPT = "lib/harness-registry.sh"
 # The registry kills a probe after LOOP_HEALTH_PROBE_TIMEOUT_S (10 s by default); this is the caller's
 # own bound on the whole call.
@@ -85,6 +91,47 @@ def _last_line(text: str) -> str:
     return lines[-1] if lines else ""
 
 
+def _list_lanes_args(session: str) -> list[str]:
+    return ["list-lanes", "--session", session, "--json"]
+
+
+def _all_status_args(session: str) -> list[str]:
+    return ["--json", "--all", session]
+
+
+def _take_early(argv: Sequence[str]) -> tuple[dict[str, str], Path | None, subprocess.Popen[str]] | None:
+    with _EARLY_LOCK:
+        return _EARLY.pop(tuple(argv), None)
+
+
+def _finish(
+    argv: Sequence[str], proc: subprocess.Popen[str], timeout: float
+) -> subprocess.CompletedProcess[str]:
+    """A started read's answer, as subprocess.run would give it (TimeoutExpired after killing it)."""
+    try:
+        out, err = proc.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        _kill(proc)
+        raise
+    return subprocess.CompletedProcess(list(argv), proc.returncode, out, err)
+
+
+def _kill(proc: subprocess.Popen[str]) -> None:
+    with contextlib.suppress(OSError):
+        proc.kill()
+    with contextlib.suppress(OSError, subprocess.SubprocessError):
+        proc.communicate(timeout=5)
+
+
+def _drop_early() -> None:
+    """At exit: a started read nobody took is stopped, not left running behind us."""
+    with _EARLY_LOCK:
+        left = list(_EARLY.values())
+        _EARLY.clear()
+    for _env, _cwd, proc in left:
+        _kill(proc)
+
+
 def check_contract() -> int:
     """The bundled shell's CONTRACT version; ContractMismatchError when its major is not ours."""
     found = contract_version()
@@ -120,6 +167,38 @@ class Substrate:
         bash = shutil.which("bash") or "/bin/bash"
         return [bash, str(script_path(cli)), *args]
 
+    def _cwd(self) -> Path | None:
+        return self.project_root if self.project_root.is_dir() else None
+
+    def start_probe(self) -> None:
+        """Start the two reads a cycle's observation begins with (list_lanes and lane_status of every
+        lane) now, without waiting: `loop-engine once` calls this before it imports the cycle code, so the
+        substrate answers while Python loads. The first list_lanes()/lane_status() in this process, in the
+        same environment, takes these answers (see run); a read that cannot start is simply run later."""
+        for cli, args in (
+            ("loop-tmux", _list_lanes_args(self.session)),
+            ("loop-lane-status", _all_status_args(self.session)),
+        ):
+            argv = self.argv(cli, args)
+            with _EARLY_LOCK:
+                if tuple(argv) in _EARLY:
+                    continue
+                try:
+                    proc = subprocess.Popen(
+                        argv,
+                        stdout=subprocess.PIPE,
+                        stderr=subprocess.PIPE,
+                        text=True,
+                        errors="replace",
+                        cwd=self._cwd(),
+                        env=self.env(),
+                    )
+                except OSError:
+                    continue
+                if not _EARLY:
+                    atexit.register(_drop_early)
+                _EARLY[tuple(argv)] = (self.env(), self._cwd(), proc)
+
     def run(
         self,
         cli: str,
@@ -135,18 +214,24 @@ class Substrate:
         env = self.env()
         if extra_env:
             env.update(extra_env)
+        early = _take_early(argv) if _EARLY else None
         try:
-            proc = subprocess.run(
-                argv,
-                input=input_text,
-                capture_output=True,
-                text=True,
-                timeout=timeout,
-                cwd=self.project_root if self.project_root.is_dir() else None,
-                env=env,
-                check=False,
-                errors="replace",
-            )
+            if early is not None and input_text is None and (early[0], early[1]) == (env, self._cwd()):
+                proc = _finish(argv, early[2], timeout)
+            else:
+                if early is not None:  # started in another environment: not this call's answer
+                    _kill(early[2])
+                proc = subprocess.run(
+                    argv,
+                    input=input_text,
+                    capture_output=True,
+                    text=True,
+                    timeout=timeout,
+                    cwd=self._cwd(),
+                    env=env,
+                    check=False,
+                    errors="replace",
+                )
         except subprocess.TimeoutExpired:
             raise SubstrateError(argv, None, f"timed out after {timeout:g}s") from None
         except OSError as exc:
@@ -169,7 +254,7 @@ class Substrate:
     def lane_status(self, lane: str | None = None) -> list[LaneStatus]:
         from loop_schemas import LaneStatusReport
 
-        args = ["--json", "--all", self.session] if lane is None else ["--json", self.session, lane]
+        args = _all_status_args(self.session) if lane is None else ["--json", self.session, lane]
         report = self._json("loop-lane-status", args, LaneStatusReport)
         out = []
         for name, status in report.lanes.items():
@@ -180,7 +265,7 @@ class Substrate:
         """{lane: status word} of every lane (`loop-lane-status --json --all`), read as plain JSON: no
         model and no pydantic (the watch daemon's poll, which compares the words only). SubstrateError
         when the output is not such a report."""
-        args = ["--json", "--all", self.session]
+        args = _all_status_args(self.session)
         proc = self.run("loop-lane-status", args)
         try:
             report = json.loads(proc.stdout)
@@ -199,12 +284,12 @@ class Substrate:
     def list_lanes(self) -> list[Lane]:
         from loop_schemas import LaneList
 
-        return self._json("loop-tmux", ["list-lanes", "--session", self.session, "--json"], LaneList).lanes
+        return self._json("loop-tmux", _list_lanes_args(self.session), LaneList).lanes
 
     def probe_session(self) -> None:
         """SubstrateError unless the session's tmux server answers: list_lanes' call, its output unread
         (no model; the watch daemon's wait for a session that went away)."""
-        self.run("loop-tmux", ["list-lanes", "--session", self.session, "--json"])
+        self.run("loop-tmux", _list_lanes_args(self.session))
 
     def print_target(self, lane: str) -> str:
         return self.run("loop-lane-status", ["--print-target", self.session, lane]).stdout.strip()
