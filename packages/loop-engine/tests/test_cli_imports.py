@@ -161,6 +161,8 @@ CYCLE_SCHEMAS = STATUS_SCHEMAS | {
     "loop_schemas.fenced",
     "loop_schemas.lanes",
     "loop_schemas.mail",
+    "loop_schemas.mailhead",
+    "loop_schemas._shared.mail_index",
     "loop_schemas.snapshot",
     "loop_schemas.state",
     "loop_schemas.task",
