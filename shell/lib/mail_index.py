@@ -274,22 +274,9 @@ class MailIndex:
     def row(self, name: str, path: str, st: os.stat_result) -> List[Any]:
         """[subject, task, mtime] of the message `name` (at `path`, stat `st`): remembered, or read from
         its head now and remembered for the next run."""
-        e = self._old.get(name)
-        if (  # cached()'s test, inlined: this runs once per pending message per run
-            type(e) is list
-            and len(e) == 6
-            and e[0] == st.st_size
-            and e[1] == st.st_mtime_ns
-            and e[2] == st.st_ino
-            and type(e[0]) is int
-            and type(e[1]) is int
-            and type(e[2]) is int
-            and (e[3] is None or type(e[3]) is str)
-            and (e[4] is None or type(e[4]) is str)
-            and type(e[5]) is str
-        ):
-            self._new[name] = e
-            return e[3:]
+        hit = self.cached(name, st)
+        if hit is not None:
+            return hit
         subject, task = read_head(path)
         fields = [subject, task, iso_mtime(st)]
         if self.now_ns - st.st_mtime_ns >= RACY_NS:
