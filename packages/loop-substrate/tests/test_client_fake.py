@@ -257,3 +257,17 @@ def test_a_probe_nobody_takes_is_stopped_at_exit(fake_substrate: FakeSubstrate, 
     assert proc.poll() is None
     client._drop_early()
     assert proc.poll() is not None and not client._EARLY
+
+
+def test_a_probe_without_the_shell_starts_nothing_and_raises_nothing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """No bundled shell: start_probe is quiet (the reads themselves say what is wrong, later)."""
+    from loop_substrate import client
+
+    monkeypatch.setenv("LOOP_SHELL_DIR", str(tmp_path / "no-shell"))
+    client._drop_early()
+    Substrate("s", tmp_path).start_probe()
+    assert not client._EARLY
+    with pytest.raises(SubstrateError, match="not found"):
+        Substrate("s", tmp_path).list_lanes()

@@ -179,7 +179,10 @@ class Substrate:
             ("loop-tmux", _list_lanes_args(self.session)),
             ("loop-lane-status", _all_status_args(self.session)),
         ):
-            argv = self.argv(cli, args)
+            try:
+                argv = self.argv(cli, args)
+            except SubstrateError:  # no bundled shell: the read itself reports that, later
+                continue
             with _EARLY_LOCK:
                 if tuple(argv) in _EARLY:
                     continue
