@@ -164,6 +164,11 @@ def test_the_daemon_asks_again_after_a_stop_it_did_not_obey(project: Project) ->
         assert {e["outcome"] for e in project.events("cycle-end")} == {"stop-suspected-idle-stall"}
         project.substrate.set("docs", "idle", "pi", True)
         retry_until(lambda: project.events("decision-noop"))  # obeyed now...
+        # The cycle that first sees the stop obeyed may have observed docs still working (the stop guard
+        # looks again, fresh), so it remembers the old fleet and the next cycle asks once more. Two cycle
+        # ends after the first obeyed stop, the remembered fleet is the idle one.
+        ended = len(project.events("cycle-end"))
+        retry_until(lambda: len(project.events("cycle-end")) >= ended + 2)
         after = calls["n"]
         start = len(project.events("cycle-end"))
         retry_until(lambda: len(project.events("cycle-end")) >= start + 5)
