@@ -69,10 +69,13 @@ def cache_file_for(mailbox: str) -> Optional[str]:
     return os.path.join(parent, CACHE_NAME)
 
 
-# The same grammar for a name whose stamp is plainly valid (ASCII digits, year 0001 on, any day up to the
-# 28th, a time of day): one match says all, no datetime. Any other name is NAME_RE's and datetime's.
+# The same grammar for a name whose stamp is plainly valid (ASCII digits, year 0001 on, a day its month
+# always has: any but 29 February, a time of day): one match says all, no datetime. Any other name is
+# NAME_RE's and datetime's.
 _PLAIN_RE = re.compile(
-    r"((?!0000)[0-9]{4}(?:0[1-9]|1[0-2])(?:0[1-9]|1[0-9]|2[0-8]))-((?:[01][0-9]|2[0-3])[0-5][0-9][0-5][0-9])-"
+    r"((?!0000)[0-9]{4}"
+    r"(?:(?:0[1-9]|1[0-2])(?:0[1-9]|1[0-9]|2[0-8])|(?:0[13-9]|1[0-2])(?:29|30)|(?:0[13578]|1[02])31))-"
+    r"((?:[01][0-9]|2[0-3])[0-5][0-9][0-5][0-9])-"
     r"([A-Za-z][A-Za-z0-9_-]*?)-to-([A-Za-z][A-Za-z0-9_-]*?)(?:\.([2-9]|[1-9][0-9]+))?\.md\Z"
 )
 

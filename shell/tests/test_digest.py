@@ -587,7 +587,9 @@ def test_json_text_is_json_dumps_of_the_contract_document(state, rows, processed
         "state": state,
         "state_error": errors[0],
         "mailbox": {
-            "pending": [{**r, "_path": "/x", "_key": ()} for r in rows],
+            "pending": [
+                ("d", "t", 1, r["file"], r["from"], r["to"], r["subject"], r["mtime"], "/x") for r in rows
+            ],
             "processed_count": processed,
         },
         "mailbox_error": errors[1],
