@@ -46,11 +46,10 @@ MAX_STATE_BYTES = fsread.STATE_CAP
 DEFAULT_MESSAGES = 6
 DEFAULT_INTERVAL = 5.0
 TAIL_LINES = 1
-CONTROL_RE = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+CONTROL_PATTERN = r"[\x00-\x1f\x7f-\x9f]"  # all in Unicode's Cc, so not in a str.isprintable() text
 TRACK_RE = re.compile(r"ahead (\d+)")
 # The mailbox name grammar and its parser are mail_index's (the mail cache's reader; a test holds the
 # grammar equal to mail.NAME_RE): importing mail here would pull in argparse and tempfile on every redraw.
-NAME_RE = mail_index.NAME_RE
 name_parts = mail_index.name_parts
 parse_name = mail_index.parse_name
 # v2's statuses and the original's loops-sync ones (in-progress, done): loop_schemas.LOOP_STATUSES
@@ -78,7 +77,9 @@ def clean(value: Any) -> str:
         return ""
     if not isinstance(value, str):
         value = json.dumps(value, ensure_ascii=False) if isinstance(value, (list, dict)) else str(value)
-    return " ".join(CONTROL_RE.sub("?", value).split())
+    if not value.isprintable():  # the pattern is compiled (then kept by re) only for such a text
+        value = re.sub(CONTROL_PATTERN, "?", value)
+    return " ".join(value.split())
 
 
 # ---- inputs ------------------------------------------------------------------------------------------
