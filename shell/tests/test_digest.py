@@ -620,6 +620,26 @@ def test_clean_is_the_control_pattern_then_the_blanks(text):
     assert digest_lib.clean(text) == " ".join(re.sub(digest_lib.CONTROL_PATTERN, "?", text).split())
 
 
+@pytest.mark.parametrize("mode", ["--json", "--once"])
+def test_modules_in_the_current_directory_are_never_imported(tmp_path, mode):
+    """The digest runs in the operated project, where a lane can write files: an enum.py, json.py or
+    posixpath.py there must not stand in for the standard library's (python -c puts '' on sys.path)."""
+    marker = tmp_path / "ran"
+    for name in ("enum", "json", "posixpath", "re", "gc", "digest", "mail_index"):
+        (tmp_path / f"{name}.py").write_text(f"open({str(marker)!r}, 'a').write('{name} ')\n")
+    proc = subprocess.run(
+        ["bash", str(SHELL / "loop-digest.sh"), mode, "--project-root", str(tmp_path)],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert not marker.exists(), marker.read_text()
+    if mode == "--json":
+        assert json.loads(proc.stdout)["contract_version"] == 1
+
+
 def test_a_one_shot_run_turns_the_cyclic_collector_off_and_a_redraw_keeps_it(tmp_path):
     code = (
         "import gc, sys; sys.path.insert(0, sys.argv[1]); import digest; "
