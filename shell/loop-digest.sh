@@ -70,8 +70,11 @@ done
 
 # Start-up is most of a run: -S skips site (the helper needs the standard library only), and importing
 # digest as a module (not running the file) lets python reuse its cached bytecode; digest.run ends the
-# process without the interpreter's teardown.
+# process without the interpreter's teardown. `python -c` puts the current directory ('') first on
+# sys.path: it is replaced by lib/, so a project's enum.py or json.py is never imported in place of
+# the standard library's (the digest runs in the operated project, where a lane can write files).
 loop_find_python
 # shellcheck disable=SC2016 # the python program is literal
-exec "$LOOP_PY" -S -c 'import sys; sys.path.insert(0, sys.argv[1]); import digest; digest.run(sys.argv[2:])' \
+exec "$LOOP_PY" -S -c \
+  'import sys; p = sys.path; p[:] = [sys.argv[1], *filter(None, p)]; import digest; digest.run(sys.argv[2:])' \
   "$LOOP_LIB_DIR" "$@"

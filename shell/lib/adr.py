@@ -47,10 +47,10 @@ CONTRACT_VERSION = 1
 PROG = "loop-adr"
 FILE_RE = re.compile(r"^(\d{4})-(.+)\.md$")
 TITLE_RE = re.compile(r"^#[ \t]+(?:\d+\.[ \t]+)?(.+?)[ \t]*#*[ \t]*$", re.MULTILINE)
-BODY_STATUS_RE = re.compile(
-    r"^\s*(?:[-*]\s*)?\**status\**\s*:\s*\**\s*([A-Za-z]+)", re.IGNORECASE | re.MULTILINE
-)
-URL_RE = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://")
+# Patterns only some paths need (a record without a frontmatter status; the gate's values) are compiled
+# on first use (then re's own cache): the digest reads the ledger on every run and needs neither.
+BODY_STATUS_PATTERN = r"^\s*(?:[-*]\s*)?\**status\**\s*:\s*\**\s*([A-Za-z]+)"
+URL_PATTERN = r"^[A-Za-z][A-Za-z0-9+.-]*://"
 CONTROL_RE = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
 STATUSES = ("Proposed", "Accepted", "Rejected", "Superseded", "Deprecated")
 LOCK_NAME = ".loop-adr.lock"
@@ -125,7 +125,7 @@ class Record:
         value = self.data.get("status")
         if isinstance(value, str) and value.strip():
             return _canon_status(value)
-        m = BODY_STATUS_RE.search(self.body or self.text)
+        m = re.search(BODY_STATUS_PATTERN, self.body or self.text, re.IGNORECASE | re.MULTILINE)
         if m:
             return _canon_status(m.group(1))
         return "Unknown"
@@ -209,7 +209,7 @@ def find(adr_dir: str, ident: str) -> Record:
 
 
 def is_url(value: str) -> bool:
-    return bool(URL_RE.match(value))
+    return bool(re.match(URL_PATTERN, value))
 
 
 def _link_missing(field: str, value: str, project_root: str, adr_dir: str) -> Optional[str]:

@@ -19,6 +19,7 @@ Env: LOOP_DIGEST_ADR_DIR (the ADR folder when --adr-dir is not given), LOOP_DIGE
 
 from __future__ import annotations
 
+import gc
 import json
 import os
 import re
@@ -45,11 +46,10 @@ MAX_STATE_BYTES = fsread.STATE_CAP
 DEFAULT_MESSAGES = 6
 DEFAULT_INTERVAL = 5.0
 TAIL_LINES = 1
-CONTROL_RE = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+CONTROL_PATTERN = r"[\x00-\x1f\x7f-\x9f]"  # all in Unicode's Cc, so not in a str.isprintable() text
 TRACK_RE = re.compile(r"ahead (\d+)")
 # The mailbox name grammar and its parser are mail_index's (the mail cache's reader; a test holds the
 # grammar equal to mail.NAME_RE): importing mail here would pull in argparse and tempfile on every redraw.
-NAME_RE = mail_index.NAME_RE
 name_parts = mail_index.name_parts
 parse_name = mail_index.parse_name
 # v2's statuses and the original's loops-sync ones (in-progress, done): loop_schemas.LOOP_STATUSES
@@ -77,7 +77,9 @@ def clean(value: Any) -> str:
         return ""
     if not isinstance(value, str):
         value = json.dumps(value, ensure_ascii=False) if isinstance(value, (list, dict)) else str(value)
-    return " ".join(CONTROL_RE.sub("?", value).split())
+    if not value.isprintable():  # the pattern is compiled (then kept by re) only for such a text
+        value = re.sub(CONTROL_PATTERN, "?", value)
+    return " ".join(value.split())
 
 
 # ---- inputs ------------------------------------------------------------------------------------------
@@ -134,20 +136,28 @@ def _subject(path: str) -> Optional[str]:
     return mail_index.read_head(path)[0]
 
 
+# A pending message's row: (date, time, seq, file, from, to, subject, mtime, folder). Rows sort as the
+# mailbox orders its messages (stamp, then sequence number, then name: unique in a folder, so the tuples
+# never compare past it); the path is folder + "/" + file, joined only when a head is read.
+R_FILE, R_FROM, R_TO, R_SUBJECT, R_MTIME, R_FOLDER = 3, 4, 5, 6, 7, 8
+
+
 def mailbox_entries(
     mailbox: str, with_subjects: bool, index: Optional[mail_index.MailIndex] = None
-) -> List[Dict[str, Any]]:
-    """Pending messages, oldest first: {file, from, to, subject, mtime} (+ _path, _key internally).
-    A message's subject and mtime come from the index (mail_index.py) while it is the file they were
-    taken from, else from its head and stat (remembered); without subjects (the text digest) no head is
-    read and the index is only looked in (an unknown message's subject is None)."""
-    out: List[Dict[str, Any]] = []
+) -> List[Tuple[Any, ...]]:
+    """Pending messages, oldest first, as rows (R_FILE ... above: a big mailbox's rows are most of a
+    --json run, so no dict per message). A message's subject and mtime come from the index
+    (mail_index.py) while it is the file they were taken from, else from its head and stat
+    (remembered); without subjects (the text digest) no head is read and the index is only looked in
+    (an unknown message's subject is None)."""
+    out: List[Tuple[Any, ...]] = []
     if index is None:
         index = mail_index.MailIndex(mailbox, enabled=False)
     try:
         it = os.scandir(mailbox)
     except (FileNotFoundError, NotADirectoryError):
         return out
+    cached = index.cached
     with it:
         for entry in it:
             name = entry.name
@@ -162,22 +172,15 @@ def mailbox_entries(
                 continue  # acked between the listing and the stat
             if not entry.is_file():
                 continue
-            if with_subjects:
-                fields = index.row(name, entry.path, st)
-            else:
-                fields = index.cached(name, st) or [None, None, mail_index.iso_mtime(st)]
-            out.append(
-                {
-                    "file": name,
-                    "from": parts[2],
-                    "to": parts[3],
-                    "subject": fields[0],
-                    "mtime": fields[2],
-                    "_path": entry.path,
-                    "_key": (parts[0], parts[1], parts[4], name),
-                }
-            )
-    out.sort(key=lambda m: m["_key"])
+            fields = cached(name, st)
+            if fields is None:
+                if with_subjects:
+                    fields = index.row(name, entry.path, st)
+                else:
+                    fields = (None, None, mail_index.iso_mtime(st))
+            d, t, sender, to, seq = parts
+            out.append((d, t, seq, name, sender, to, fields[0], fields[2], mailbox))
+    out.sort()
     return out
 
 
@@ -432,7 +435,8 @@ def collect(opts: Options, with_subjects: bool = True) -> Dict[str, Any]:
 def json_doc(doc: Dict[str, Any]) -> Dict[str, Any]:
     """The contract document: internal keys dropped."""
     pending = [
-        {k: m[k] for k in ("file", "from", "to", "subject", "mtime")} for m in doc["mailbox"]["pending"]
+        {"file": m[R_FILE], "from": m[R_FROM], "to": m[R_TO], "subject": m[R_SUBJECT], "mtime": m[R_MTIME]}
+        for m in doc["mailbox"]["pending"]
     ]
     unpushed_rows = [
         {k: r[k] for k in ("repo", "path", "branch", "upstream", "count")} for r in doc["unpushed"]
@@ -463,9 +467,9 @@ def json_text(doc: Dict[str, Any]) -> str:
     # in them is escaped, so they are quoted as they are; the subject and the mtime (cached text, and a
     # subject holds anything) go through the encoder.
     rows = [
-        f'{{"file": "{m["file"]}", "from": "{m["from"]}", "to": "{m["to"]}", "subject": '
-        f'{"null" if m["subject"] is None else enc(m["subject"])}, "mtime": {enc(m["mtime"])}}}'
-        for m in doc["mailbox"]["pending"]
+        f'{{"file": "{name}", "from": "{sender}", "to": "{to}", "subject": '
+        f'{"null" if subject is None else enc(subject)}, "mtime": {enc(mtime)}}}'
+        for _, _, _, name, sender, to, subject, mtime, _ in doc["mailbox"]["pending"]
     ]
     unpushed_rows = [
         {k: r[k] for k in ("repo", "path", "branch", "upstream", "count")} for r in doc["unpushed"]
@@ -621,10 +625,10 @@ def render(doc: Dict[str, Any], opts: Options, max_rows: Optional[int] = None) -
         mail_block.append("(no pending mail)")
     else:
         for m in shown:
-            subject = m["subject"]
-            if subject is None and "_path" in m:
-                subject = _subject(m["_path"])
-            mail_block.append(f"{m['file']}  {clean(subject) if subject else '(no subject)'}")
+            subject = m[R_SUBJECT]
+            if subject is None:
+                subject = _subject(os.path.join(m[R_FOLDER], m[R_FILE]))
+            mail_block.append(f"{m[R_FILE]}  {clean(subject) if subject else '(no subject)'}")
         if len(pending) > len(shown):
             mail_block.append(f"… {len(pending) - len(shown)} older pending")
 
@@ -778,7 +782,8 @@ def redraw_loop(opts: Options) -> int:
             _write("\x1b[?25h\n")
 
 
-def main(argv: List[str]) -> int:
+def main(argv: List[str], process: bool = False) -> int:
+    """The CLI; `process` when it is the whole process (run), which then ends without a teardown."""
     try:
         opts = parse_args(argv)
     except UsageError as exc:
@@ -787,6 +792,11 @@ def main(argv: List[str]) -> int:
     if not os.path.isdir(opts.project_root):  # a runtime failure (1), as in every loop CLI
         sys.stderr.write(f"{PROG}: project root not found: {opts.project_root}\n")
         return 1
+    if process and opts.once:
+        # One document, then os._exit: nothing is freed, so the cyclic collector has nothing to gain and
+        # its passes over the parsed state, the index and the rows cost a big mailbox's run a few ms.
+        # A redraw runs for hours and keeps it.
+        gc.disable()
     try:
         if opts.json:
             doc = collect(opts, with_subjects=True)
@@ -822,7 +832,7 @@ def run(argv: List[str]) -> None:
     of a --json run). Output to a reader gone is quiet; any other failure to write it (a full disk) is
     one line and exit 1, never a traceback."""
     try:
-        code = main(argv)
+        code = main(argv, process=True)
         sys.stdout.flush()
     except BrokenPipeError:
         code = 0

@@ -366,7 +366,7 @@ def test_help_and_usage_errors(shell_env):
 
 
 def test_name_grammar_is_the_mailbox_grammar():
-    assert digest_lib.NAME_RE.pattern == mail_lib.NAME_RE.pattern
+    assert mail_lib.NAME_RE.pattern == digest_lib.mail_index.NAME_PATTERN
 
 
 NAME_PARTS = st.tuples(
@@ -542,6 +542,118 @@ def test_the_json_digest_starts_without_typing() -> None:
     assert out.strip() == "False"
 
 
+# The patterns a warm --json run never uses (a name _PLAIN_RE does not take, an ADR without a frontmatter
+# status, the gate's URL test, a mail head the subset refuses, a text with control characters).
+LAZY_PATTERNS = (
+    "mail_index.NAME_PATTERN",
+    "adr.BODY_STATUS_PATTERN",
+    "adr.URL_PATTERN",
+    "frontmatter._HEAD_KEY",
+    "digest.CONTROL_PATTERN",
+)
+COMPILES = """
+import json, re, sys
+sys.path.insert(0, sys.argv[1])
+seen = []
+compile_ = re._compile
+def spy(pattern, flags):
+    seen.append(pattern)
+    return compile_(pattern, flags)
+re._compile = spy
+import adr, digest, frontmatter, mail_index
+opts = digest.parse_args(["--json", "--project-root", sys.argv[2]])
+doc = digest.collect(opts)
+digest.json_text(doc)
+lazy = json.loads(sys.argv[3])
+print(json.dumps({
+    "compiled": sorted(name for name, pattern in lazy.items() if pattern in seen),
+    "datetime": "datetime" in sys.modules,
+    "files": [m[digest.R_FILE] for m in doc["mailbox"]["pending"]],
+    "adrs": [(a["status"], a["title"]) for a in doc["adrs"]],
+}))
+"""
+
+
+def test_a_warm_json_run_compiles_only_the_patterns_it_uses(tmp_path):
+    """Compiling a pattern is a good part of the digest's start-up: the ones a plain project never needs
+    are compiled on first use. A plain project's mail stamped on any day a month always has (the 29th,
+    30th and 31st too) is parsed without NAME_PATTERN, and without datetime."""
+    box = tmp_path / ".loop" / "messages"
+    box.mkdir(parents=True)
+    names = [
+        "20260131-235959-web-to-coord.md",
+        "20260430-000000-web-to-coord.2.md",
+        "20261229-120000-a_b-to-c-d.md",
+        "20260228-010203-web-to-coord.md",
+    ]
+    for name in names:
+        (box / name).write_text("---\nsubject: hi\n---\nbody\n")
+    adrs = tmp_path / "docs" / "adr"
+    adrs.mkdir(parents=True)
+    (adrs / "0001-one.md").write_text("---\nstatus: Accepted\ndate: 2026-04-15\n---\n\n# One\n")
+    import re
+
+    lazy = {name: getattr(sys.modules[name.split(".")[0]], name.split(".")[1]) for name in LAZY_PATTERNS}
+    assert all(isinstance(pattern, str) for pattern in lazy.values())
+    assert [re.compile(pattern) for pattern in lazy.values()]  # each one is a pattern
+    run = [sys.executable, "-S", "-c", COMPILES, str(SHELL / "lib"), str(tmp_path), json.dumps(lazy)]
+    first = json.loads(subprocess.run(run, capture_output=True, text=True, check=True).stdout)
+    warm = json.loads(subprocess.run(run, capture_output=True, text=True, check=True).stdout)
+    for out in (first, warm):
+        assert out["files"] == sorted(names)
+        assert out["adrs"] == [["Accepted", "One"]]
+        assert out["compiled"] == [] and out["datetime"] is False
+    # the patterns still answer where they are needed
+    assert mail_index.name_parts("20240229-000000-a-to-b.md") == ("20240229", "000000", "a", "b", 1)
+    assert mail_index.name_parts("20250229-000000-a-to-b.md") is None
+    assert digest_lib.clean("a\x1bb\u2028c\x85") == "a?b c?"
+
+
+@given(st.text(max_size=30))
+@settings(max_examples=300, deadline=None)
+def test_clean_is_the_control_pattern_then_the_blanks(text):
+    """clean's printable fast path gives what the pattern's substitution gives."""
+    import re
+
+    assert digest_lib.clean(text) == " ".join(re.sub(digest_lib.CONTROL_PATTERN, "?", text).split())
+
+
+@pytest.mark.parametrize("mode", ["--json", "--once"])
+def test_modules_in_the_current_directory_are_never_imported(tmp_path, mode):
+    """The digest runs in the operated project, where a lane can write files: an enum.py, json.py or
+    posixpath.py there must not stand in for the standard library's (python -c puts '' on sys.path)."""
+    marker = tmp_path / "ran"
+    for name in ("enum", "json", "posixpath", "re", "gc", "digest", "mail_index"):
+        (tmp_path / f"{name}.py").write_text(f"open({str(marker)!r}, 'a').write('{name} ')\n")
+    proc = subprocess.run(
+        ["bash", str(SHELL / "loop-digest.sh"), mode, "--project-root", str(tmp_path)],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert not marker.exists(), marker.read_text()
+    if mode == "--json":
+        assert json.loads(proc.stdout)["contract_version"] == 1
+
+
+def test_a_one_shot_run_turns_the_cyclic_collector_off_and_a_redraw_keeps_it(tmp_path):
+    code = (
+        "import gc, sys; sys.path.insert(0, sys.argv[1]); import digest; "
+        "digest.main(sys.argv[3:], process=sys.argv[2] == 'process'); print(gc.isenabled())"
+    )
+    lib = str(SHELL / "lib")
+
+    def enabled(how: str, mode: str) -> str:
+        argv = [sys.executable, "-S", "-c", code, lib, how, mode, "--project-root", str(tmp_path)]
+        return subprocess.run(argv, capture_output=True, text=True, check=True).stdout.splitlines()[-1]
+
+    assert enabled("process", "--json") == "False"
+    assert enabled("process", "--once") == "False"
+    assert enabled("in-process", "--json") == "True"  # a caller's own process keeps its collector
+
+
 # ---- the --json document is json.dumps of the contract document, byte for byte --------------------
 
 TEXTS = st.text(max_size=12)
@@ -587,7 +699,9 @@ def test_json_text_is_json_dumps_of_the_contract_document(state, rows, processed
         "state": state,
         "state_error": errors[0],
         "mailbox": {
-            "pending": [{**r, "_path": "/x", "_key": ()} for r in rows],
+            "pending": [
+                ("d", "t", 1, r["file"], r["from"], r["to"], r["subject"], r["mtime"], "/x") for r in rows
+            ],
             "processed_count": processed,
         },
         "mailbox_error": errors[1],

@@ -92,7 +92,7 @@ def test_the_mail_index_model_is_the_file_mail_index_writes(tmp_path: Path) -> N
     from loop_schemas._shared import mail_index
 
     assert mail_index.VERSION == MAIL_INDEX_VERSION
-    assert mail_index.NAME_RE.pattern == shell_mail.NAME_RE.pattern
+    assert shell_mail.NAME_RE.pattern == mail_index.NAME_PATTERN
     box = tmp_path / ".loop" / "messages"
     (box / "processed").mkdir(parents=True)
     names = [

@@ -7,9 +7,12 @@ touches: `from loop_substrate import X` imports X's submodule and no other.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
-
+# typing (and the re, enum and collections it imports) would cost every console script a few ms before
+# it execs bash: TYPE_CHECKING is False at run time, and the annotations below are strings
+TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from typing import Any
+
     from loop_substrate.client import (
         SUPPORTED_CONTRACT,
         Substrate,

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # collections costs every console script's start-up; the annotations are strings
+    from collections.abc import Sequence
 
 
 class SubstrateError(RuntimeError):

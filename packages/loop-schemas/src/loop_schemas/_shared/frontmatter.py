@@ -343,7 +343,8 @@ def _escape(ch: str) -> str:
     return ch
 
 
-_HEAD_KEY = re.compile(r"^(subject|task)[ \t]*:[ \t]*(.*?)[ \t]*$")
+# the `subject:` / `task:` line of a head the subset refuses (rare: compiled on first use, then re's cache)
+_HEAD_KEY = r"^(subject|task)[ \t]*:[ \t]*(.*?)[ \t]*$"
 
 
 def mail_head(text: str) -> Tuple[Optional[str], Optional[str]]:
@@ -371,7 +372,7 @@ def mail_head(text: str) -> Tuple[Optional[str], Optional[str]]:
         line = raw_line.rstrip("\r")
         if line.rstrip(" \t") == "---":
             break
-        m = _HEAD_KEY.match(line)
+        m = re.match(_HEAD_KEY, line)
         if m is None or m.group(1) in found:
             continue
         raw = m.group(2)

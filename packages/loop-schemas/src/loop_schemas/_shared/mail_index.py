@@ -54,8 +54,10 @@ HEAD_CAP = 65536  # what every reader of a mail's head reads (mail.SUBJECT_READ_
 # pending entries: name -> [size, mtime_ns, inode, subject, task, mtime] (flat: one list per message
 # keeps json.loads of a big index cheap); a change of what they hold is a new VERSION
 
-# The mailbox name grammar, kept identical to mail.NAME_RE and loop_schemas' (tests hold them equal).
-NAME_RE = re.compile(
+# The mailbox name grammar, kept identical to mail.NAME_RE and loop_schemas' (tests hold them equal). A
+# pattern, not a compiled one: compiling costs every run's start-up, and only a name _PLAIN_RE does not
+# take needs it (re.match compiles it on the first such name, then keeps it in re's own cache).
+NAME_PATTERN = (
     r"^(?P<date>\d{8})-(?P<time>\d{6})-(?P<from>[A-Za-z][A-Za-z0-9_-]*?)-to-"
     r"(?P<to>[A-Za-z][A-Za-z0-9_-]*?)(?:\.(?P<seq>[2-9]|[1-9][0-9]+))?\.md\Z"
 )
@@ -69,10 +71,13 @@ def cache_file_for(mailbox: str) -> Optional[str]:
     return os.path.join(parent, CACHE_NAME)
 
 
-# The same grammar for a name whose stamp is plainly valid (ASCII digits, year 0001 on, any day up to the
-# 28th, a time of day): one match says all, no datetime. Any other name is NAME_RE's and datetime's.
+# The same grammar for a name whose stamp is plainly valid (ASCII digits, year 0001 on, a day its month
+# always has: any but 29 February, a time of day): one match says all, no datetime. Any other name is
+# NAME_PATTERN's and datetime's.
 _PLAIN_RE = re.compile(
-    r"((?!0000)[0-9]{4}(?:0[1-9]|1[0-2])(?:0[1-9]|1[0-9]|2[0-8]))-((?:[01][0-9]|2[0-3])[0-5][0-9][0-5][0-9])-"
+    r"((?!0000)[0-9]{4}"
+    r"(?:(?:0[1-9]|1[0-2])(?:0[1-9]|1[0-9]|2[0-8])|(?:0[13-9]|1[0-2])(?:29|30)|(?:0[13578]|1[02])31))-"
+    r"((?:[01][0-9]|2[0-3])[0-5][0-9][0-5][0-9])-"
     r"([A-Za-z][A-Za-z0-9_-]*?)-to-([A-Za-z][A-Za-z0-9_-]*?)(?:\.([2-9]|[1-9][0-9]+))?\.md\Z"
 )
 
@@ -82,7 +87,7 @@ def name_parts(name: str) -> Optional[Tuple[str, str, str, str, int]]:
     without strptime (thousands of names per run)."""
     m = _PLAIN_RE.match(name)
     if m is None:
-        m = NAME_RE.match(name)
+        m = re.match(NAME_PATTERN, name)
         if m is None:
             return None
         d, t = m.group(1, 2)
