@@ -334,7 +334,7 @@ def status_doc(obj: Ctx) -> dict[str, Any]:
     cfg = obj.facts(reads)
     pending = q.read_pending(paths)
     if pending is not None:
-        from loop_schemas.engine import PendingDecision
+        from loop_schemas.pending import PendingDecision
 
         PendingDecision.model_validate(pending)
     warnings = list(cfg.warnings)
