@@ -180,3 +180,36 @@ def test_the_cycles_code_imports_only_the_formats_a_cycle_uses() -> None:
     modules = set(proc.stdout.split())
     assert {m for m in modules if m.startswith("loop_schemas")} <= CYCLE_SCHEMAS
     assert not modules & NEVER_FOR_STATUS
+    assert not modules & NEVER_FOR_THE_CYCLE
+
+
+# the models of documents a cycle never validates, which its code must not load: the engine's status,
+# event and result models, the events governance writes, the mail cache's and the messages' documents
+NEVER_FOR_THE_CYCLE = {
+    "loop_schemas.engine",
+    "loop_schemas.governance_events",
+    "loop_schemas.mail_files",
+}
+
+
+def test_queueing_a_decision_loads_the_pending_decisions_models_only(tmp_path: Path) -> None:
+    """write_pending validates with loop_schemas.pending's two models, not the engine module's dozen."""
+    code = (
+        "import sys\n"
+        "from pathlib import Path\n"
+        "from loop_engine import queue\n"
+        "from loop_engine.paths import EnginePaths\n"
+        "action = {'kind': 'dispatch', 'lane': 'lane00', 'payload': 'do it', 'rationale': 'why'}\n"
+        "decision = {'version': 1, 'critique': 'c', 'actions': [action]}\n"
+        "doc = {'id': 'd-1', 'session': 's', 'created_at': '2026-01-01T00:00:00Z',\n"
+        "       'approval_mode': 'manual', 'decision': decision, 'gates': [{'gate_class': 'safe'}]}\n"
+        "queue.write_pending(EnginePaths(Path(sys.argv[1]), 's'), doc)\n"
+        "print(' '.join(sorted(sys.modules)))\n"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", code, str(tmp_path)], capture_output=True, text=True, timeout=120, check=False
+    )
+    assert proc.returncode == 0, proc.stderr
+    modules = set(proc.stdout.split())
+    assert "loop_schemas.pending" in modules
+    assert not modules & NEVER_FOR_THE_CYCLE

@@ -334,7 +334,7 @@ def status_doc(obj: Ctx) -> dict[str, Any]:
     cfg = obj.facts(reads)
     pending = q.read_pending(paths)
     if pending is not None:
-        from loop_schemas.engine import PendingDecision
+        from loop_schemas.pending import PendingDecision
 
         PendingDecision.model_validate(pending)
     warnings = list(cfg.warnings)
@@ -741,8 +741,35 @@ main.add_command(improve_command)
 
 
 def run() -> None:
-    """The console-script entry point."""
-    main(prog_name="loop-engine")
+    """The console-script entry point: the command, then the process ends at once (see _end)."""
+    try:
+        main(prog_name="loop-engine")
+    except SystemExit as exc:
+        _end(exc.code)
+    _end(0)
+
+
+def _end(code: object) -> NoReturn:
+    """End the process with `code` (SystemExit's meaning) without tearing the interpreter down: freeing
+    every module, model class and validator one by one costs a cycle's process more CPU than most of its
+    work (shell/lib/codecache.py does the same). The atexit handlers run and the output is flushed first;
+    while another thread is alive, or the output cannot be flushed, the interpreter ends as usual."""
+    threading = sys.modules.get("threading")
+    if threading is not None and threading.active_count() > 1:
+        raise SystemExit(code)
+    import atexit
+
+    atexit._run_exitfuncs()
+    try:
+        sys.stdout.flush()
+        sys.stderr.flush()
+    except (OSError, ValueError):
+        raise SystemExit(code) from None
+    if code is None or isinstance(code, int):
+        os._exit(code or 0)
+    sys.stderr.write(f"{code}\n")
+    sys.stderr.flush()
+    os._exit(1)
 
 
 if __name__ == "__main__":  # pragma: no cover

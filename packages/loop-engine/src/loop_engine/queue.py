@@ -60,7 +60,7 @@ def read_pending(paths: EnginePaths) -> dict[str, Any] | None:
         raise QueueError(f"{exc}; move it aside to clear the queue") from exc
     if not doc:
         return None
-    from loop_schemas.engine import PendingDecision  # the model, and pydantic, only when one is pending
+    from loop_schemas.pending import PendingDecision  # the model, and pydantic, only when one is pending
     from pydantic import ValidationError
 
     try:
@@ -91,7 +91,7 @@ def pending_digest(paths: EnginePaths) -> str | None:
 
 def write_pending(paths: EnginePaths, doc: dict[str, Any]) -> None:
     """Replace pending-decision.json; the document must validate as a loop_schemas.PendingDecision."""
-    from loop_schemas.engine import PendingDecision
+    from loop_schemas.pending import PendingDecision
     from pydantic import ValidationError
 
     try:

@@ -57,8 +57,6 @@ if TYPE_CHECKING:
         EngineEvent,
         EngineStatus,
         EventList,
-        GatedAction,
-        PendingDecision,
         parse_event,
     )
     from loop_schemas.errors import Problem, SchemaError, describe_error
@@ -87,18 +85,15 @@ if TYPE_CHECKING:
         pm_adapter_names,
     )
     from loop_schemas.lanes import BootPlan, Lane, LaneList, LaneStatus, LaneStatusReport
-    from loop_schemas.mail import (
-        MAIL_INDEX_VERSION,
+    from loop_schemas.mail import MAIL_INDEX_VERSION, MailName, format_mail_name, parse_mail_name
+    from loop_schemas.mail_files import (
         MailFrontmatter,
         MailIndexFile,
         MailIndexProcessed,
         MailItem,
         MailList,
         MailMessage,
-        MailName,
-        format_mail_name,
         parse_mail,
-        parse_mail_name,
     )
     from loop_schemas.mailhead import mail_head
     from loop_schemas.metrics import (
@@ -109,6 +104,7 @@ if TYPE_CHECKING:
         format_metrics_line,
         parse_metrics_line,
     )
+    from loop_schemas.pending import GatedAction, PendingDecision
     from loop_schemas.plain import printable
     from loop_schemas.pm import (
         AdapterError,
@@ -225,8 +221,8 @@ _LAZY: dict[str, str] = {
     "EngineEvent": "loop_schemas.engine",
     "EngineStatus": "loop_schemas.engine",
     "EventList": "loop_schemas.engine",
-    "GatedAction": "loop_schemas.engine",
-    "PendingDecision": "loop_schemas.engine",
+    "GatedAction": "loop_schemas.pending",
+    "PendingDecision": "loop_schemas.pending",
     "parse_event": "loop_schemas.engine",
     "Problem": "loop_schemas.errors",
     "SchemaError": "loop_schemas.errors",
@@ -257,17 +253,17 @@ _LAZY: dict[str, str] = {
     "LaneList": "loop_schemas.lanes",
     "LaneStatus": "loop_schemas.lanes",
     "LaneStatusReport": "loop_schemas.lanes",
-    "MailFrontmatter": "loop_schemas.mail",
+    "MailFrontmatter": "loop_schemas.mail_files",
     "MAIL_INDEX_VERSION": "loop_schemas.mail",
-    "MailIndexFile": "loop_schemas.mail",
-    "MailIndexProcessed": "loop_schemas.mail",
-    "MailItem": "loop_schemas.mail",
-    "MailList": "loop_schemas.mail",
-    "MailMessage": "loop_schemas.mail",
+    "MailIndexFile": "loop_schemas.mail_files",
+    "MailIndexProcessed": "loop_schemas.mail_files",
+    "MailItem": "loop_schemas.mail_files",
+    "MailList": "loop_schemas.mail_files",
+    "MailMessage": "loop_schemas.mail_files",
     "MailName": "loop_schemas.mail",
     "format_mail_name": "loop_schemas.mail",
     "mail_head": "loop_schemas.mailhead",
-    "parse_mail": "loop_schemas.mail",
+    "parse_mail": "loop_schemas.mail_files",
     "parse_mail_name": "loop_schemas.mail",
     "DailyMetrics": "loop_schemas.metrics",
     "FleetAggregate": "loop_schemas.metrics",

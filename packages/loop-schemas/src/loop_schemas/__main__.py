@@ -95,7 +95,7 @@ def _validate_text(kind: str, path: Path, text: str) -> None:
         parse_adr(text, path if re.match(r"^\d{4}-", path.name) else None)
     elif kind == "decision":
         if path.name.endswith(".json"):
-            from loop_schemas.engine import PendingDecision
+            from loop_schemas.pending import PendingDecision
 
             PendingDecision.model_validate_json(text)
         else:

@@ -5,14 +5,14 @@ from __future__ import annotations
 import json
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from loop_schemas.decision import Decision
 from loop_schemas.errors import SchemaError
 from loop_schemas.lane_config import EngineConfig
 
-GateClass = Literal["safe", "destructive", "blocked"]
-ActionState = Literal["queued", "running", "blocked", "done", "failed", "rejected", "uncertain"]
+# the pending decision's models live in loop_schemas.pending (a cycle that queues a decision loads them
+# without the status, event and result models below); they are this module's names too
+from loop_schemas.pending import ActionState, GateClass, GatedAction, PendingDecision
 
 # The verify drive's events (loop_schemas.drive holds their models)
 DRIVE_EVENTS = (
@@ -133,40 +133,6 @@ KNOWN_EVENTS = (
     # the verify drive (loop_schemas.drive)
     *DRIVE_EVENTS,
 )
-
-
-class GatedAction(BaseModel):
-    """The gate's verdict on one action of a decision, by index."""
-
-    model_config = ConfigDict(defer_build=True, extra="allow")
-
-    gate_class: GateClass
-    reasons: list[str] = Field(default_factory=list)
-    state: ActionState = "queued"
-
-
-class PendingDecision(BaseModel):
-    """pending-decision.json: the one decision in flight, waiting for `loop-engine approve|reject`."""
-
-    model_config = ConfigDict(defer_build=True, extra="allow")
-
-    contract_version: Literal[1] = 1
-    id: str = Field(pattern=r"^d-[A-Za-z0-9._-]+$")
-    session: str
-    created_at: str
-    approval_mode: Literal["manual", "auto", "full"]
-    decision: Decision
-    gates: list[GatedAction]
-    cycle_id: str | None = None
-    trigger: str | None = None
-    asks: dict[str, str] = Field(default_factory=dict)
-    brain: dict[str, Any] | None = None
-
-    @model_validator(mode="after")
-    def _one_gate_per_action(self) -> PendingDecision:
-        if len(self.gates) != len(self.decision.actions):
-            raise ValueError(f"{len(self.gates)} gates for {len(self.decision.actions)} actions")
-        return self
 
 
 class EngineEvent(BaseModel):
@@ -349,3 +315,25 @@ class EngineConfigReport(BaseModel):
     env_overrides: dict[str, str]
     warnings: list[str]
     engine: EngineConfig
+
+
+__all__ = [
+    "DRIVE_EVENTS",
+    "KNOWN_EVENTS",
+    "ActionOutcome",
+    "ActionState",
+    "ActionView",
+    "ApproveResult",
+    "CycleAction",
+    "CycleResult",
+    "DaemonStatus",
+    "EngineConfigReport",
+    "EngineEvent",
+    "EngineStatus",
+    "EventList",
+    "EventParseError",
+    "GateClass",
+    "GatedAction",
+    "PendingDecision",
+    "parse_event",
+]

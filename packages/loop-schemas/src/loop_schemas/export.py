@@ -23,20 +23,20 @@ from loop_schemas.engine import (
     EventList,
     PendingDecision,
 )
-from loop_schemas.handoff import HandoffEvent
-from loop_schemas.lane_config import EngineConfig, LaneConfig, ResolvedLaneConfig
-from loop_schemas.lanes import BootPlan, LaneList, LaneStatusReport
-from loop_schemas.mail import MailFrontmatter, MailIndexFile, MailList
-from loop_schemas.metrics import FleetMetrics, Metrics
-from loop_schemas.pm import AdapterList, SyncResult
-from loop_schemas.policy import (
+from loop_schemas.governance_events import (
     BackoffClearedEvent,
     BackoffSetEvent,
     BrainFailedEvent,
     CycleSkipEvent,
     HarnessRewriteEvent,
-    ModelPins,
 )
+from loop_schemas.handoff import HandoffEvent
+from loop_schemas.lane_config import EngineConfig, LaneConfig, ResolvedLaneConfig
+from loop_schemas.lanes import BootPlan, LaneList, LaneStatusReport
+from loop_schemas.mail_files import MailFrontmatter, MailIndexFile, MailList
+from loop_schemas.metrics import FleetMetrics, Metrics
+from loop_schemas.pm import AdapterList, SyncResult
+from loop_schemas.policy import ModelPins
 from loop_schemas.project import InitReport
 from loop_schemas.registry import HarnessHealth, HarnessRegistry, HarnessRoster
 from loop_schemas.snapshot import Snapshot
