@@ -61,11 +61,11 @@ def _late_runs(monkeypatch: pytest.MonkeyPatch) -> list[list[str]]:
             runs.append(list(argv))
         return real(argv, *args, **kwargs)
 
-    monkeypatch.setattr(client.subprocess, "run", counting)
+    monkeypatch.setattr(subprocess, "run", counting)
     return runs
 
 
-def _cycle(project: Project, between: Callable[[], None] | None = None) -> str:
+def _cycle(project: Project, between: Callable[[], object] | None = None) -> str:
     prompts: list[str] = []
 
     def brain(prompt: str) -> str:
@@ -104,14 +104,16 @@ def _acked(project: Project) -> None:
     os.rename(box / name, box / "processed" / name)
 
 
-CHANGES: dict[str, Callable[[Project], None]] = {
+CHANGES: dict[str, Callable[[Project], object]] = {
     # sync_loops (or a lane) wrote the ledger
     "ledger": lambda p: (p.root / ".loop" / "orchestrator-state.json").write_text(
         '{"schema_version": 2, "objective": "the new objective", "loops": {}}\n'
     ),
     "ingest acked the mail": _acked,
-    "a mail arrived": lambda p: p.mail("api", subject="a new report", stamp="20260101-000002") and None,
-    "a lane wrote the wiki": lambda p: (p.root / "ops-wiki" / "index.md").write_text("# index\n\n- new page\n"),
+    "a mail arrived": lambda p: p.mail("api", subject="a new report", stamp="20260101-000002"),
+    "a lane wrote the wiki": lambda p: (p.root / "ops-wiki" / "index.md").write_text(
+        "# index\n\n- new page\n"
+    ),
     "the header was replaced": lambda p: (p.root / ".loop" / "engine-header.md").write_text("# My header\n"),
 }
 SEEN = {

@@ -48,7 +48,7 @@ def _late_runs(monkeypatch: pytest.MonkeyPatch) -> list[list[str]]:
             runs.append(list(argv))
         return real(argv, *args, **kwargs)
 
-    monkeypatch.setattr(client.subprocess, "run", counting)
+    monkeypatch.setattr(subprocess, "run", counting)
     return runs
 
 
@@ -73,11 +73,11 @@ def test_an_early_prompt_is_taken_when_nothing_changed_and_is_the_late_one_byte_
     assert len(late) == 1
 
 
-def _rewrite(path: Path, text: str) -> Callable[[Path], None]:
+def _rewrite(path: Path, text: str) -> Callable[[Path], object]:
     return lambda root: (root / path).write_text(text)
 
 
-CHANGES: dict[str, Callable[[Path], None]] = {
+CHANGES: dict[str, Callable[[Path], object]] = {
     "header": _rewrite(Path("header.md"), "# Engine header, edited by improve\n"),
     "checkpoint.md": _rewrite(Path("ops-wiki/checkpoint.md"), "# checkpoint\n\nnew state\n"),
     "index.md": _rewrite(Path("ops-wiki/index.md"), "# index\n\n- a page\n"),
@@ -127,7 +127,7 @@ def test_a_racily_new_input_starts_nothing(project: Path, monkeypatch: pytest.Mo
 
 def test_the_inputs_settle_once_older_than_the_tick(project: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     later = time.time_ns() + 2 * client.RACY_NS
-    monkeypatch.setattr(client.time, "time_ns", lambda: later)
+    monkeypatch.setattr(time, "time_ns", lambda: later)
     assert client.checkpoint_inputs(project, project / "header.md") is not None
 
 

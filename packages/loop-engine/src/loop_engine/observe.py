@@ -300,15 +300,15 @@ def _acked_names(processed: Path, since: str, cache: Path | None) -> list[str]:
     except (FileNotFoundError, NotADirectoryError):
         return []
     if cache is not None and now - max(key[2], key[3]) >= ACKED_RACY_NS:
+        import contextlib
         import json
 
         from loop_schemas import atomic_write
 
         doc = {"version": ACKED_VERSION, "key": key, "since": since, "taken_ns": now, "names": names}
-        try:  # a cache: not fsync'd, and a file that cannot be written is listed again next time
+        # a cache: not fsync'd, and a file that cannot be written is listed again next time
+        with contextlib.suppress(OSError):
             atomic_write(cache, json.dumps(doc, separators=(",", ":")) + "\n", durable=False)
-        except OSError:
-            pass
     return names
 
 

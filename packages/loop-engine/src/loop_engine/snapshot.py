@@ -42,6 +42,7 @@ TIMEOUT_CEILING_S = 120
 RESTARTS_TAIL = 10
 RESTARTS_TAIL_BYTES = 64 * 1024
 
+
 def adaptive_timeout(lanes: int) -> float:
     """Seconds one observation may take: min(120, 30 + 5 x lanes)."""
     return float(min(TIMEOUT_CEILING_S, TIMEOUT_FLOOR_S + TIMEOUT_PER_LANE_S * max(0, lanes)))

@@ -148,7 +148,9 @@ def checkpoint_inputs(
     now = time.time_ns()  # before the stats: a change after one moves its times past now - a tick
     root = str(project_root)
     box = str(mailbox) if mailbox is not None else os.path.join(root, ".loop", "messages")
-    header = str(header_file) if header_file is not None else str(shell_dir() / "lib" / "checkpoint-header.md")
+    header = (
+        str(header_file) if header_file is not None else str(shell_dir() / "lib" / "checkpoint-header.md")
+    )
     paths = [
         header,
         os.path.join(root, "ops-wiki", "checkpoint.md"),
