@@ -202,17 +202,13 @@ def sweep_dropped_mail(mailbox: str) -> None:
             pass
 
 
-def _count_processed(folder: str) -> int:
-    return sum(1 for n in os.listdir(folder) if n.endswith(".md") and n[0] != ".")
-
-
 def processed_count(mailbox: str, index: Optional[mail_index.MailIndex] = None) -> int:
     """The messages in processed/ (0 when there is no such folder); with an index, listed only when the
     folder changed since the index last counted it."""
     try:
         if index is not None:
-            return index.processed_count(_count_processed)
-        return _count_processed(os.path.join(mailbox, "processed"))
+            return index.processed_count(mail_index.count_processed)
+        return mail_index.count_processed(os.path.join(mailbox, "processed"))
     except (FileNotFoundError, NotADirectoryError):
         return 0
 

@@ -135,6 +135,17 @@ class FakeSubstrate:
         header = header_file.read_text() if header_file else ""
         return header + self.checkpoint
 
+    checkpoint_starts: list[Path | None] = field(default_factory=list)
+
+    def start_checkpoint(self, header_file: Path | None = None) -> bool:
+        """Nothing runs ahead here: checkpoint_prompt answers in-process (the real early start and its
+        checks are loop_substrate's, tested there and end to end)."""
+        self.checkpoint_starts.append(header_file)
+        return False
+
+    def drop_early(self) -> None:
+        return None
+
     project_root: Path | None = None
     mails: list[dict[str, Any]] = field(default_factory=list)
 

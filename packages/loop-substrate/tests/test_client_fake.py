@@ -253,7 +253,7 @@ def test_a_probe_nobody_takes_is_stopped_at_exit(fake_substrate: FakeSubstrate, 
     script = fake_substrate.shell / "loop-lane-status.sh"
     script.write_text("#!/usr/bin/env bash\nexec sleep 60\n")
     Substrate("s", tmp_path).start_probe()
-    [(_env, _cwd, proc)] = [v for k, v in client._EARLY.items() if "--all" in k]
+    [(_env, _cwd, proc, _check)] = [v for k, v in client._EARLY.items() if "--all" in k]
     assert proc.poll() is None
     client._drop_early()
     assert proc.poll() is not None and not client._EARLY

@@ -160,6 +160,13 @@ class Engine:
         return stack
 
     def _cycle(self, cycle_id: str, approval: str, trigger: str, skip_if: str | None) -> CycleResult:
+        self.thinker.start_prompt()  # the checkpoint prompt builds while the cycle observes and ingests
+        try:
+            return self._run(cycle_id, approval, trigger, skip_if)
+        finally:
+            self.substrate.drop_early()  # what the cycle did not take is stale by the next one
+
+    def _run(self, cycle_id: str, approval: str, trigger: str, skip_if: str | None) -> CycleResult:
         self.executor.runs.reap()  # the verify drive's detached runs that ended: their outcomes (runs.py)
         obs = self._observe(cycle_id)
         if isinstance(obs, str):

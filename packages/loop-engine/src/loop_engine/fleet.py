@@ -25,7 +25,7 @@ from loop_engine.observe import (
     acked_mail,
     mail_dropped,
     observe_lanes,
-    pending_mail,
+    read_mailbox,
 )
 from loop_engine.paths import EnginePaths
 from loop_engine.reports import reported_tasks
@@ -100,8 +100,8 @@ class Fleet:
                 self.substrate.sweep_mail(self.paths.mailbox)
             except Exception as exc:  # the drop stays where it is: the next cycle sweeps again
                 self.events.emit("mail-sweep-failed", component="engine", error=one_line(exc))
-        mail = pending_mail(self.paths.mailbox, self.paths.mail_index)
-        return Observation(lanes=lanes, mail=mail, ai_harnesses=ai)
+        mail, processed = read_mailbox(self.paths.mailbox, self.paths.mail_index)
+        return Observation(lanes=lanes, mail=mail, ai_harnesses=ai, processed=processed)
 
     def record_lanes(self, obs: Observation) -> None:
         """Mirror lane statuses into the state file's extended `lanes` (only when they changed)."""
@@ -182,7 +182,7 @@ class Fleet:
             return []
         # message names are stamped in UTC (loop-mail writes them so)
         stamp = (min(since) - timedelta(seconds=120)).astimezone(timezone.utc).strftime("%Y%m%d-%H%M%S")
-        return acked_mail(self.paths.mailbox, stamp)
+        return acked_mail(self.paths.mailbox, stamp, self.paths.acked_names)
 
     def fingerprint(self, obs: Observation, tasks: list[TaskView]) -> str:
         """What a brain call would see, summed up: the same fingerprint means nothing changed."""

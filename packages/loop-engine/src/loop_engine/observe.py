@@ -1,8 +1,9 @@
 """Observation: one cheap look at the fleet and the mailbox, and the one seam onto loop-substrate.
 
 Everything the engine learns about tmux comes from `Substrate.lane_status()`, `list_lanes()` and
-`registry()`. The mailbox is read from its directory directly (only pending files at its top level,
-never processed/, so a cycle costs the same with 0 or 50k processed messages).
+`registry()`. The mailbox is read from its directory directly (only pending files at its top level;
+processed/ is listed only when it changed since the last listing, so a cycle costs the same with 0 or
+50k processed messages).
 """
 
 from __future__ import annotations
@@ -67,6 +68,8 @@ class SubstrateLike(Protocol):
     def drop_lane(self, window: str, *, force: bool = False) -> None: ...
     def capture(self, lane: str, lines: int = 50) -> str: ...
     def checkpoint_prompt(self, header_file: Path | None = None) -> str: ...
+    def start_checkpoint(self, header_file: Path | None = None) -> bool: ...
+    def drop_early(self) -> None: ...
     def send_mail(self, sender: str, recipient: str, subject: str, body: str = "") -> Path: ...
     def sweep_mail(self, mailbox: Path | None = None) -> list[Path]: ...
 
@@ -113,6 +116,7 @@ class Observation:
     mail: list[MailItem] = field(default_factory=list)
     ai_harnesses: frozenset[str] = frozenset()
     stale: bool = False  # the last snapshot's, this cycle's own look having failed (loop_engine.snapshot)
+    processed: int | None = None  # the messages in processed/, when the look counted them (read_mailbox)
 
     def lane_facts(self) -> dict[str, LaneFacts]:
         return {
@@ -204,11 +208,20 @@ def pending_mail(mailbox: Path, cache: Path | None = None) -> list[MailItem]:
     across readers: the one mail cache loop-digest keeps too (loop_schemas._shared.mail_index, a copy of
     shell/lib/mail_index.py: keyed by name, size, mtime and inode, rebuilt when stale or damaged). Sender
     and recipient come from the name on every run."""
+    return read_mailbox(mailbox, cache, count_processed=False)[0]
+
+
+def read_mailbox(
+    mailbox: Path, cache: Path | None = None, *, count_processed: bool = True
+) -> tuple[list[MailItem], int | None]:
+    """pending_mail's messages, and (with `count_processed`) the number of messages in processed/: from
+    the same index, which keeps that count by the folder's inode and mtime, so a cycle lists processed/
+    only when it changed (never on every run: it grows without bound). None when it was not counted."""
     items: list[MailItem] = []
     try:
         entries = list(os.scandir(mailbox))
     except (FileNotFoundError, NotADirectoryError):
-        return items
+        return items, (0 if count_processed else None)
     index = mail_index.MailIndex(str(mailbox), str(cache) if cache is not None else None, cache is not None)
     for entry in entries:
         name = entry.name
@@ -232,39 +245,130 @@ def pending_mail(mailbox: Path, cache: Path | None = None) -> list[MailItem]:
                 task=task,
             )
         )
+    processed: int | None = None
+    if count_processed:
+        try:
+            processed = index.processed_count()
+        except OSError:  # no processed/ (yet), or not a folder: nothing acked there
+            processed = 0
     index.save()
     items.sort(key=lambda m: _mail_sort_key(m.name))
-    return items
+    return items, processed
 
 
-def acked_mail(mailbox: Path, stamped_since: str) -> list[MailItem]:
+# acked_mail's listing of processed/ (its names stamped since a time), kept in the engine's own file and
+# reused while the folder is unchanged: (device, inode, mtime_ns, ctime_ns) the same, the listing taken at
+# least ACKED_RACY_NS after the folder last changed (a file moved in within the same tick of the kernel's
+# coarse clock leaves mtime equal: git's "racily clean" rule, as the mail index keeps it), and taken at
+# most ACKED_MAX_AGE_NS ago. The file is untrusted (a lane can write under .loop/): whatever it claims is
+# checked against the folder, and a forged one hides nothing for longer than that age.
+ACKED_VERSION = 1
+ACKED_RACY_NS = mail_index.RACY_NS
+ACKED_MAX_AGE_NS = 600 * 1_000_000_000
+
+
+def _now_ns() -> int:
+    import time
+
+    return time.time_ns()
+
+
+def _folder_key(folder: Path) -> list[int]:
+    """What changes when a name is added to, removed from or renamed in `folder` (OSError as os.stat)."""
+    st = os.stat(folder)
+    return [st.st_dev, st.st_ino, st.st_mtime_ns, st.st_ctime_ns]
+
+
+def _list_names(folder: Path) -> list[str]:
+    return os.listdir(folder)
+
+
+def _acked_names(processed: Path, since: str, cache: Path | None) -> list[str]:
+    """The names of processed/ stamped at or after `since` that end in .md: from `cache` while it holds
+    for the folder as it is now, else listed (and stored in `cache` when the listing can be trusted)."""
+    now = _now_ns()  # before the stat: a change after it moves the folder's times past now - a tick
+    try:
+        key = _folder_key(processed)
+    except (FileNotFoundError, NotADirectoryError):
+        return []
+    if cache is not None:
+        hit = _cached_names(cache, key, since, now)
+        if hit is not None:
+            return hit
+    try:
+        names = [n for n in _list_names(processed) if n[:15] >= since and n.endswith(".md")]
+    except (FileNotFoundError, NotADirectoryError):
+        return []
+    if cache is not None and now - max(key[2], key[3]) >= ACKED_RACY_NS:
+        import contextlib
+        import json
+
+        from loop_schemas import atomic_write
+
+        doc = {"version": ACKED_VERSION, "key": key, "since": since, "taken_ns": now, "names": names}
+        # a cache: not fsync'd, and a file that cannot be written is listed again next time
+        with contextlib.suppress(OSError):
+            atomic_write(cache, json.dumps(doc, separators=(",", ":")) + "\n", durable=False)
+    return names
+
+
+def _cached_names(cache: Path, key: list[int], since: str, now: int) -> list[str] | None:
+    """The stored listing's names stamped since `since`, when it is one of processed/ exactly as `key`
+    says it is now, taken racily-clean after its last change, recently, from `since` or earlier."""
+    import json
+
+    from loop_schemas import read_project_text
+    from loop_schemas.fsread import ENGINE_CAP
+
+    try:
+        doc = json.loads(read_project_text(cache, ENGINE_CAP))
+    except (OSError, UnicodeDecodeError, ValueError, RecursionError):
+        return None
+    if not isinstance(doc, dict) or doc.get("version") != ACKED_VERSION or doc.get("key") != key:
+        return None
+    taken, stored_since, names = doc.get("taken_ns"), doc.get("since"), doc.get("names")
+    if (
+        type(taken) is not int
+        or taken - max(key[2], key[3]) < ACKED_RACY_NS
+        or not 0 <= now - taken <= ACKED_MAX_AGE_NS
+        or not isinstance(stored_since, str)
+        or stored_since > since
+        or not isinstance(names, list)
+        or not all(isinstance(n, str) for n in names)
+    ):
+        return None
+    return [n for n in names if n[:15] >= since and n.endswith(".md")]
+
+
+def acked_mail(mailbox: Path, stamped_since: str, cache: Path | None = None) -> list[MailItem]:
     """Acked messages (mailbox/processed/) whose names are stamped at or after `stamped_since`
     (YYYYMMDD-HHMMSS, local time as in the names), oldest first.
 
     A lane's report can be acked by the docs lane's ingest before a cycle ever sees it pending; the
     engine reads these so such a report still moves its task to review (and such a reply still answers
-    its ask). Only the names are listed; only the recent ones are opened."""
+    its ask). Only the names are listed, and with `cache` (the engine's acked-names.json) only when
+    processed/ changed since the last listing (see _acked_names): processed/ grows without bound, the
+    cycle's cost must not. Only the recent ones are opened."""
+    import stat
+
     processed = mailbox / "processed"
     items: list[MailItem] = []
-    try:
-        entries = list(os.scandir(processed))
-    except (FileNotFoundError, NotADirectoryError):
-        return items
-    for entry in entries:
-        name = entry.name
-        if name[:15] < stamped_since or not name.endswith(".md"):
-            continue
+    for name in _acked_names(processed, stamped_since, cache):
         try:
             parsed = parse_mail_name(name)
         except SchemaError:
             continue
-        if not entry.is_file(follow_symlinks=False):
+        path = processed / name
+        try:
+            if not stat.S_ISREG(os.lstat(path).st_mode):
+                continue
+        except OSError:
             continue
-        subject, task = read_mail_head(Path(entry.path))
+        subject, task = read_mail_head(path)
         items.append(
             MailItem(
                 name=name,
-                path=Path(entry.path),
+                path=path,
                 sender=parsed.sender,
                 recipient=parsed.recipient,
                 subject=subject,

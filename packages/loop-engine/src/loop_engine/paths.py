@@ -83,6 +83,11 @@ class EnginePaths:
         return self.loop_dir / "cache" / "mail-index.json"
 
     @property
+    def acked_names(self) -> Path:
+        """The last listing of the mailbox's processed/ the cycle took (observe.acked_mail): a cache."""
+        return self.engine_dir / "acked-names.json"
+
+    @property
     def budget(self) -> Path:
         return self.engine_dir / "budget.json"
 

@@ -31,7 +31,7 @@ from loop_schemas.fsread import ENGINE_CAP
 
 from loop_engine.events import iso, parse_iso
 from loop_engine.mailhead import read_mail_head
-from loop_engine.observe import LaneView, MailItem, Observation
+from loop_engine.observe import LaneView, MailItem, Observation, read_mailbox
 from loop_engine.paths import EnginePaths
 
 T = TypeVar("T")
@@ -41,10 +41,6 @@ TIMEOUT_PER_LANE_S = 5
 TIMEOUT_CEILING_S = 120
 RESTARTS_TAIL = 10
 RESTARTS_TAIL_BYTES = 64 * 1024
-
-# processed/ listed once per change of the folder (its mtime moves when a file arrives or leaves): a
-# cycle costs the same with 0 or 50k acked messages. Keyed by folder, shared by the engines of a daemon.
-_PROCESSED: dict[str, tuple[int, int]] = {}
 
 
 def adaptive_timeout(lanes: int) -> float:
@@ -121,7 +117,7 @@ def write(paths: EnginePaths, obs: Observation, checkpoint_tokens: int | None) -
         },
         loops=_loops(paths.state_file),
         mailbox_pending=[m.name for m in obs.mail],
-        processed_count=processed_count(paths.mailbox / "processed"),
+        processed_count=obs.processed if obs.processed is not None else processed_count(paths),
         restarts_tail=restarts_tail(paths.session_dir / "lane-restarts.jsonl"),
         checkpoint_tokens=checkpoint_tokens,
         ai_harnesses=sorted(obs.ai_harnesses),
@@ -178,21 +174,11 @@ def observation(paths: EnginePaths, snap: Snapshot) -> Observation:
     return Observation(lanes=lanes, mail=mail, ai_harnesses=frozenset(snap.ai_harnesses), stale=True)
 
 
-def processed_count(folder: Path) -> int:
-    """How many acked messages processed/ holds (listed again only when the folder changed)."""
-    try:
-        mtime = folder.stat().st_mtime_ns
-    except OSError:
-        return 0
-    hit = _PROCESSED.get(str(folder))
-    if hit is not None and hit[0] == mtime:
-        return hit[1]
-    try:
-        count = sum(1 for e in os.scandir(folder) if e.name.endswith(".md"))
-    except OSError:
-        return 0
-    _PROCESSED[str(folder)] = (mtime, count)
-    return count
+def processed_count(paths: EnginePaths) -> int:
+    """How many acked messages processed/ holds, for an observation that did not count them, as the
+    observation counts them: through the mailbox's index (the folder listed again only when it changed
+    since the index last counted it, in any run: a cycle costs the same with 0 or 50k acked messages)."""
+    return read_mailbox(paths.mailbox, paths.mail_index)[1] or 0
 
 
 def restarts_tail(path: Path) -> list[dict[str, Any]]:

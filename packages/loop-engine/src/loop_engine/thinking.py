@@ -155,6 +155,15 @@ class Thinker:
             **({"no_runner_reason": f"headless ingest waits: {blocked}"} if blocked else {}),
         )
 
+    def start_prompt(self) -> None:
+        """Start loop-checkpoint now, at the cycle's start, when this cycle is likely to ask the brain (a
+        harness, not the builtin; no decision pending): it runs while the cycle observes and ingests, and
+        prompt() takes its answer only if nothing it read changed meanwhile (Substrate.start_checkpoint),
+        else runs it again. A guess wrong either way costs time, never a stale prompt."""
+        if (self.harness == BUILTIN and self.brain_fn is None) or self.paths.pending.exists():
+            return
+        self.substrate.start_checkpoint(header_file=header_path(self.paths))
+
     def prompt(self, obs: Observation, tasks: list[TaskView]) -> str:
         """The brain's prompt: loop-checkpoint's output under the engine header, plus the observation."""
         header = header_path(self.paths)

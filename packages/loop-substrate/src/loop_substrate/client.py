@@ -19,7 +19,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
@@ -41,17 +41,26 @@ if TYPE_CHECKING:
 # The models (and pydantic) are imported where a method validates with them: the watch daemon's poll
 # (lane_states) reads plain JSON and keeps pydantic out of the daemon's own process.
 from loop_substrate.errors import ContractMismatchError, SubstrateError
-from loop_substrate.paths import contract_version, script_path
+from loop_substrate.paths import contract_version, script_path, shell_dir
 
 if TYPE_CHECKING:  # their modules load where they are read: the cycle reads neither
     from loop_schemas import Digest, FleetMetrics
 
 _LIBTMUX_LOCK = threading.Lock()
-# Reads started ahead of need (Substrate.start_probe): argv -> (env, cwd, the running process). run() of
-# the same argv in the same environment and folder takes that process's answer instead of starting it
-# again; anything else (another env, a write, input) runs as always. What nobody took is killed at exit.
-_EARLY: dict[tuple[str, ...], tuple[dict[str, str], Path | None, subprocess.Popen[str]]] = {}
+# Reads started ahead of need (Substrate.start_probe, start_checkpoint): argv -> (env, cwd, the running
+# process, a check of its inputs or None). run() of the same argv in the same environment and folder takes
+# that process's answer instead of starting it again, when the check (run once the process ended) says
+# nothing it read changed since it started; anything else (another env, a write, input, a changed input)
+# runs as always. What nobody took is killed at exit (or by drop_early).
+_EARLY: dict[
+    tuple[str, ...],
+    tuple[dict[str, str], Path | None, subprocess.Popen[str], Callable[[], bool] | None],
+] = {}
 _EARLY_LOCK = threading.Lock()
+# A file or folder changed less than this before its stat is not trusted to show a later change: the
+# kernel stamps times from a coarse clock (and some file systems keep whole seconds), so a second change
+# in the same tick leaves them equal (git's "racily clean" rule; the mail index keeps the same 2 s).
+RACY_NS = 2_000_000_000
 REGISTRY_SCRIPT = "lib/harness-registry.sh"
 # The registry kills a probe after LOOP_HEALTH_PROBE_TIMEOUT_S (10 s by default); this is the caller's
 # own bound on the whole call.
@@ -99,9 +108,64 @@ def _all_status_args(session: str) -> list[str]:
     return ["--json", "--all", session]
 
 
-def _take_early(argv: Sequence[str]) -> tuple[dict[str, str], Path | None, subprocess.Popen[str]] | None:
+def _take_early(
+    argv: Sequence[str],
+) -> tuple[dict[str, str], Path | None, subprocess.Popen[str], Callable[[], bool] | None] | None:
     with _EARLY_LOCK:
         return _EARLY.pop(tuple(argv), None)
+
+
+def _checkpoint_args(project_root: Path, header_file: Path | None) -> list[str]:
+    args = ["--print", "--project-root", str(project_root)]
+    if header_file is not None:
+        args += ["--header-file", str(header_file)]
+    return args
+
+
+def _stat_key(path: str) -> tuple[int, ...]:
+    """A path's identity and change marks as a read through it sees them (links followed); for a path that
+    cannot be stat'd, the error and the link's own marks (a dangling link reads otherwise than none)."""
+    try:
+        st = os.stat(path)
+    except OSError as exc:
+        try:
+            st = os.lstat(path)
+        except OSError:
+            return (exc.errno or -1,)
+        return (exc.errno or -1, st.st_dev, st.st_ino, st.st_mode, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
+    return (0, st.st_dev, st.st_ino, st.st_mode, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
+
+
+def checkpoint_inputs(
+    project_root: Path, header_file: Path | None, mailbox: Path | None = None
+) -> tuple[tuple[str, tuple[int, ...]], ...] | None:
+    """What `loop-checkpoint --print` reads (shell/lib/checkpoint.py assemble), as stat keys: the header,
+    ops-wiki/checkpoint.md and index.md, the ledger (.loop/orchestrator-state.json), the mailbox folder
+    and each of its top-level .md files (the pending mail it counts and summarises). Two equal answers
+    mean it would print the same prompt (in the same environment), unless a change fell in the clock
+    tick of an earlier one: so None (not to be trusted) when any of them changed less than RACY_NS before
+    this look."""
+    now = time.time_ns()  # before the stats: a change after one moves its times past now - a tick
+    root = str(project_root)
+    box = str(mailbox) if mailbox is not None else os.path.join(root, ".loop", "messages")
+    header = (
+        str(header_file) if header_file is not None else str(shell_dir() / "lib" / "checkpoint-header.md")
+    )
+    paths = [
+        header,
+        os.path.join(root, "ops-wiki", "checkpoint.md"),
+        os.path.join(root, "ops-wiki", "index.md"),
+        os.path.join(root, ".loop", "orchestrator-state.json"),
+        box,
+    ]
+    try:
+        names = sorted(n for n in os.listdir(box) if n.endswith(".md"))
+    except OSError:
+        names = []
+    paths += [os.path.join(box, n) for n in names]
+    keys = tuple((path, _stat_key(path)) for path in paths)
+    newest = max((max(k[5], k[6]) for _path, k in keys if len(k) == 7), default=0)
+    return None if now - newest < RACY_NS else keys
 
 
 def _finish(
@@ -128,7 +192,7 @@ def _drop_early() -> None:
     with _EARLY_LOCK:
         left = list(_EARLY.values())
         _EARLY.clear()
-    for _env, _cwd, proc in left:
+    for _env, _cwd, proc, _check in left:
         _kill(proc)
 
 
@@ -200,7 +264,49 @@ class Substrate:
                     continue
                 if not _EARLY:
                     atexit.register(_drop_early)
-                _EARLY[tuple(argv)] = (self.env(), self._cwd(), proc)
+                _EARLY[tuple(argv)] = (self.env(), self._cwd(), proc, None)
+
+    def start_checkpoint(self, header_file: Path | None = None) -> bool:
+        """Start checkpoint_prompt(header_file)'s `loop-checkpoint --print` now, without waiting, so the
+        prompt is ready when a cycle's brain needs it (the cycle starts this before its observation and
+        ingest). checkpoint_prompt() of the same header, in the same environment, takes its answer only
+        if none of its inputs changed since (checkpoint_inputs, taken before the start and again once it
+        ended); else it runs again. Nothing starts (False) when an input is racily new or when the
+        bundled shell is missing. An answer nobody takes is killed by drop_early or at exit."""
+        try:
+            argv = self.argv("loop-checkpoint", _checkpoint_args(self.project_root, header_file))
+        except SubstrateError:
+            return False
+        before = checkpoint_inputs(self.project_root, header_file)
+        if before is None:
+            return False
+
+        def unchanged() -> bool:
+            return checkpoint_inputs(self.project_root, header_file) == before
+
+        with _EARLY_LOCK:
+            if tuple(argv) in _EARLY:
+                return False
+            try:
+                proc = subprocess.Popen(
+                    argv,
+                    stdout=subprocess.PIPE,
+                    stderr=subprocess.PIPE,
+                    text=True,
+                    errors="replace",
+                    cwd=self._cwd(),
+                    env=self.env(),
+                )
+            except OSError:
+                return False
+            if not _EARLY:
+                atexit.register(_drop_early)
+            _EARLY[tuple(argv)] = (self.env(), self._cwd(), proc, unchanged)
+        return True
+
+    def drop_early(self) -> None:
+        """Stop every read started ahead of need that nobody took (the end of a cycle: stale by now)."""
+        _drop_early()
 
     def run(
         self,
@@ -219,11 +325,15 @@ class Substrate:
             env.update(extra_env)
         early = _take_early(argv) if _EARLY else None
         try:
+            proc: subprocess.CompletedProcess[str] | None = None
             if early is not None and input_text is None and (early[0], early[1]) == (env, self._cwd()):
-                proc = _finish(argv, early[2], timeout)
-            else:
-                if early is not None:  # started in another environment: not this call's answer
-                    _kill(early[2])
+                done = _finish(argv, early[2], timeout)
+                check = early[3]
+                if check is None or check():  # else what it read changed since it started: run again
+                    proc = done
+            elif early is not None:  # started in another environment: not this call's answer
+                _kill(early[2])
+            if proc is None:
                 proc = subprocess.run(
                     argv,
                     input=input_text,
@@ -404,10 +514,7 @@ class Substrate:
         return self._json("loop-digest", ["--json", "--project-root", str(self.project_root)], Digest)
 
     def checkpoint_prompt(self, header_file: Path | None = None) -> str:
-        args = ["--print", "--project-root", str(self.project_root)]
-        if header_file is not None:
-            args += ["--header-file", str(header_file)]
-        return self.run("loop-checkpoint", args).stdout
+        return self.run("loop-checkpoint", _checkpoint_args(self.project_root, header_file)).stdout
 
     def wiki_pending(self) -> int:
         out = self.run("loop-wiki-pending", ["--project-root", str(self.project_root), "--quiet"]).stdout
