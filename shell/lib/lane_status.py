@@ -977,14 +977,23 @@ def tail_lines() -> int:
 
 def live_tail(lines: list[str], keep: int | None = None) -> list[str]:
     """The last `keep` (default: LOOP_LANE_TAIL_LINES) non-blank lines of a visible screen (the live part)."""
-    rows = [line.rstrip() for line in lines if line.strip()]
-    return rows[-(keep or tail_lines()) :]
+    keep = keep or tail_lines()
+    rows: list[str] = []
+    for line in reversed(lines):  # from the bottom, up to the rows kept: the rest is never looked at
+        if line.strip():
+            rows.append(line.rstrip())
+            if len(rows) == keep:
+                break
+    rows.reverse()
+    return rows
 
 
-def _last_match(pattern: re.Pattern[str] | None, rows: list[str]) -> int:
+def _last_match(pattern: re.Pattern[str] | None, rows: list[str], above: int = -1) -> int:
+    """The index of the last row `pattern` finds a match in, or -1; rows at or before index `above` are
+    not searched (a match there could not change the verdict)."""
     if pattern is None:
         return -1
-    for i in range(len(rows) - 1, -1, -1):
+    for i in range(len(rows) - 1, max(above, -1), -1):
         if pattern.search(rows[i]):
             return i
     return -1
@@ -998,12 +1007,14 @@ def classify_screen(
     An API error line near the bottom is `errored`, unless the harness's idle prompt is drawn below it:
     the turn failed but the lane takes a prompt again (`idle`, detail `api-error`)."""
     idle_at = max(_last_match(pats.idle, rows), _last_match(home, rows))
-    approval_at = _last_match(pats.approval, rows)
+    # only a prompt below the idle prompt counts, so the rows above it are not searched
+    approval_at = _last_match(pats.approval, rows, idle_at)
     if approval_at >= 0 and approval_at > idle_at:
         return "awaiting-approval", "approval"
     if _last_match(pats.busy, rows) >= 0 or (pats.title_busy is not None and pats.title_busy.search(title)):
         return "working", "busy"
-    error_at = _last_match(pats.error, rows)
+    # only an error line among the bottom ERROR_TAIL rows counts: the rows above are not searched
+    error_at = _last_match(pats.error, rows, len(rows) - ERROR_TAIL - 1)
     if error_at >= 0 and error_at >= len(rows) - ERROR_TAIL:
         return ("idle", "api-error") if idle_at > error_at else ("errored", "error")
     if idle_at >= 0:
@@ -1343,17 +1354,22 @@ def dump_json(value: object) -> str:
 
 
 def _json_member(key: str, value: object) -> str:
-    """`"key": value` of a JSON object; a plain string value is written here (a fleet report is mostly
-    strings: one call each was a fifth of a 96-lane poll)."""
-    if (
-        isinstance(value, str)
-        and value.isascii()
-        and value.isprintable()
-        and '"' not in value
-        and "\\" not in value
-    ):
-        return f'{dump_json(key)}: "{value}"'
-    return f"{dump_json(key)}: {dump_json(value)}"
+    """`"key": value` of a JSON object; a plain key, and a plain string, null or boolean value, are
+    written here (a fleet report is mostly those: one call each was a fifth of a 96-lane poll)."""
+    if key.isascii() and key.isprintable() and '"' not in key and "\\" not in key:
+        name = '"' + key + '"'
+    else:
+        name = dump_json(key)
+    if isinstance(value, str):
+        if value.isascii() and value.isprintable() and '"' not in value and "\\" not in value:
+            return name + ': "' + value + '"'
+    elif value is None:
+        return name + ": null"
+    elif value is True:
+        return name + ": true"
+    elif value is False:
+        return name + ": false"
+    return name + ": " + dump_json(value)
 
 
 def entry(lane: str, kind: str, target: str, verdict: Verdict, ai: bool) -> dict[str, object]:
@@ -1471,16 +1487,18 @@ def cmd_status(args: list[str]) -> int:
             raise LaneError(f"unexpected argument {arg!r}")
     if not session or (lane is None) == (not want_all):
         raise LaneError("status needs --session S and one of --lane L / --all")
-    prefetch = Prefetch(prefetch_path) if prefetch_path and not no_cache() else None
-    if prefetch is not None:
-        prefetch.read(session)
-    panes = prefetch.panes if prefetch is not None and prefetch.panes is not None else list_panes(session)
-    if prefetch is not None:
-        prefetch.prepare(session, panes)
-    screens = prefetch.screens if prefetch is not None else None
+    # The registry first: while it loads, the tmux client the shell started (the prefetch) is still
+    # capturing, and what comes after waits for its answer.
     cache = RegistryCache()
     registry = Registry(cache.harnesses, cache.sre)
     try:
+        prefetch = Prefetch(prefetch_path) if prefetch_path and not no_cache() else None
+        if prefetch is not None:
+            prefetch.read(session)
+        panes = prefetch.panes if prefetch is not None and prefetch.panes is not None else list_panes(session)
+        if prefetch is not None:
+            prefetch.prepare(session, panes)
+        screens = prefetch.screens if prefetch is not None else None
         return _report(session, lane, panes, registry, screens, as_json, print_target)
     finally:
         cache.save()
