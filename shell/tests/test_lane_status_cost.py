@@ -238,7 +238,8 @@ def _full_scan_verdict(rows: list[str], pats: SimpleNamespace) -> tuple[str, str
     )
 )
 def test_the_searched_rows_give_the_full_scan_verdict(rows: list[str]) -> None:
-    assert ls.classify_screen(rows, _counting_patterns(), None) == _full_scan_verdict(rows, _counting_patterns())
+    want = _full_scan_verdict(rows, _counting_patterns())
+    assert ls.classify_screen(rows, _counting_patterns(), None) == want
 
 
 @given(st.lists(st.text(alphabet=" \t\xa0ab\u3000", max_size=4), max_size=40), st.integers(1, 30))
