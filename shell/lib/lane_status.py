@@ -977,15 +977,10 @@ def tail_lines() -> int:
 
 def live_tail(lines: list[str], keep: int | None = None) -> list[str]:
     """The last `keep` (default: LOOP_LANE_TAIL_LINES) non-blank lines of a visible screen (the live part)."""
-    keep = keep or tail_lines()
-    rows: list[str] = []
-    for line in reversed(lines):  # from the bottom, up to the rows kept: the rest is never looked at
-        if line.strip():
-            rows.append(line.rstrip())
-            if len(rows) == keep:
-                break
-    rows.reverse()
-    return rows
+    # filter() runs in C: a screen is mostly empty rows (capture-pane drops trailing spaces), which the
+    # first filter drops without a call; only the rows kept are rstripped
+    rows = list(filter(str.strip, filter(None, lines)))
+    return [row.rstrip() for row in rows[-(keep or tail_lines()) :]]
 
 
 def _last_match(pattern: re.Pattern[str] | None, rows: list[str], above: int = -1) -> int:
@@ -1385,6 +1380,39 @@ def entry(lane: str, kind: str, target: str, verdict: Verdict, ai: bool) -> dict
     }
 
 
+def _json_value(value: object) -> str:
+    """dump_json(value), a plain string (nothing to escape: most of a report) written here."""
+    if (
+        isinstance(value, str)
+        and value.isascii()
+        and value.isprintable()
+        and '"' not in value
+        and "\\" not in value
+    ):
+        return '"' + value + '"'
+    return dump_json(value)
+
+
+def entry_json(lane: str, kind: str, target: str, verdict: Verdict, ai: bool) -> str:
+    """dump_json(entry(...)), written as one string: a fleet report is 8 of these members per lane, and
+    one call per member was a sixth of a 96-lane poll."""
+    return (
+        f'{{"lane": {_json_value(lane)}, "status": {_json_value(verdict.status)}, '
+        f'"target": {_json_value(target)}, "kind": {_json_value(kind)}, '
+        f'"detail": {_json_value(verdict.detail)}, "harness": {_json_value(verdict.harness)}, '
+        f'"source": {_json_value(verdict.source)}, "ai": {dump_json(ai)}}}'
+    )
+
+
+def report_json(session: str, lanes: dict[str, str]) -> str:
+    """The LaneStatusReport document, as dump_json writes it, for lanes {name: its entry_json}."""
+    members = ", ".join(f"{_json_value(name)}: {item}" for name, item in lanes.items())
+    return (
+        f'{{"contract_version": {dump_json(CONTRACT_VERSION)}, "session": {_json_value(session)}, '
+        f'"generated_at": {_json_value(now_iso())}, "lanes": {{{members}}}}}'
+    )
+
+
 def pane_is_ai(pane: Pane, registry: Registry) -> bool:
     return registry.ai_harness(pane.harness_opt, (pane.command,)) is not None
 
@@ -1517,26 +1545,17 @@ def _report(
     if lane is None:
         rows = all_lanes(panes)
         verdicts = classify_panes([p for _, _, p, _ in rows if p is not None], registry, screens)
-        lanes: dict[str, object] = {}
+        lanes: dict[str, tuple[str, str, Verdict, bool]] = {}
         for name, kind, pane, wid in rows:
             if pane is None:
-                v = Verdict("unknown", "no-pane", "process", None)
-                lanes[name] = entry(name, kind, wid or "", v, False)
+                lanes[name] = (kind, wid or "", Verdict("unknown", "no-pane", "process", None), False)
             else:
-                ai = pane_is_ai(pane, registry)
-                lanes[name] = entry(name, kind, pane.pane_id, verdicts[pane.pane_id], ai)
+                lanes[name] = (kind, pane.pane_id, verdicts[pane.pane_id], pane_is_ai(pane, registry))
         if as_json:
-            doc = {
-                "contract_version": CONTRACT_VERSION,
-                "session": session,
-                "generated_at": now_iso(),
-                "lanes": lanes,
-            }
-            out.append(dump_json(doc))
+            out.append(report_json(session, {name: entry_json(name, *item) for name, item in lanes.items()}))
         else:
             for name, item in lanes.items():
-                assert isinstance(item, dict)
-                out.append(f"{name}\t{item['status']}")
+                out.append(f"{name}\t{item[2].status}")
     else:
         kind, pane = resolve_lane(panes, lane)
         if print_target:
@@ -1544,13 +1563,8 @@ def _report(
         else:
             verdict = classify_panes([pane], registry, screens)[pane.pane_id]
             if as_json:
-                doc = {
-                    "contract_version": CONTRACT_VERSION,
-                    "session": session,
-                    "generated_at": now_iso(),
-                    "lanes": {lane: entry(lane, kind, pane.pane_id, verdict, pane_is_ai(pane, registry))},
-                }
-                out.append(dump_json(doc))
+                ai = pane_is_ai(pane, registry)
+                out.append(report_json(session, {lane: entry_json(lane, kind, pane.pane_id, verdict, ai)}))
             else:
                 out.append(verdict.status)
     sys.stdout.write("\n".join(out) + "\n" if out else "")

@@ -245,3 +245,36 @@ def test_the_searched_rows_give_the_full_scan_verdict(rows: list[str]) -> None:
 @given(st.lists(st.text(alphabet=" \t\xa0ab\u3000", max_size=4), max_size=40), st.integers(1, 30))
 def test_live_tail_keeps_the_bottom_non_blank_rows(lines: list[str], keep: int) -> None:
     assert ls.live_tail(lines, keep) == [line.rstrip() for line in lines if line.strip()][-keep:]
+
+
+_TEXT = st.text(st.characters(blacklist_categories=("Cs",)) | st.sampled_from('"\\\x00\x1f\x7f\udcff'))
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.lists(
+        st.tuples(
+            _TEXT,
+            st.sampled_from(["fixed", "dynamic"]),
+            _TEXT,
+            st.sampled_from(ls.STATUSES),
+            st.none() | _TEXT,
+            st.none() | _TEXT,
+            st.sampled_from(["screen", "hook", "process"]),
+            st.booleans(),
+        ),
+        max_size=6,
+    ),
+    _TEXT,
+)
+def test_the_report_is_written_as_dump_json_writes_it(rows: list[tuple], session: str) -> None:
+    lanes: dict[str, str] = {}
+    doc_lanes: dict[str, object] = {}
+    for name, kind, target, status, detail, harness, source, ai in rows:
+        verdict = ls.Verdict(status, detail, source, harness)
+        lanes[name] = ls.entry_json(name, kind, target, verdict, ai)
+        doc_lanes[name] = ls.entry(name, kind, target, verdict, ai)
+    text = ls.report_json(session, lanes)
+    stamp = json.loads(text)["generated_at"]
+    doc = {"contract_version": ls.CONTRACT_VERSION, "session": session, "generated_at": stamp}
+    assert text == ls.dump_json({**doc, "lanes": doc_lanes})
