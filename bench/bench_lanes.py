@@ -139,11 +139,15 @@ class Bench:
         limit_ms: list[float] = []
         ours_ms: dict[str, list[float]] = {name: [] for name in self.trees}
         statuses: dict[str, int] = {}
-        for _ in range(STATUS_RUNS):
+        for run in range(STATUS_RUNS):
             t0 = time.perf_counter()
             subprocess.run(["tmux", "-S", self.socket, *chained], capture_output=True, check=False)
             limit_ms.append((time.perf_counter() - t0) * 1000)
-            for name, shell in self.trees.items():
+            # the trees take turns going first: with one fixed order, an A/A run (the same code in both
+            # trees) put the tree run second 1.09-1.12x behind; with turns it was 1.00x at 24 panes and
+            # still 1.08x at 96 under load 3-5, so a difference of that size is noise here
+            order = list(self.trees.items())
+            for name, shell in order[::-1] if run % 2 else order:
                 t0 = time.perf_counter()
                 proc = self.status_all(envs[name], shell)
                 ours_ms[name].append((time.perf_counter() - t0) * 1000)

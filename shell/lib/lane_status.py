@@ -977,14 +977,18 @@ def tail_lines() -> int:
 
 def live_tail(lines: list[str], keep: int | None = None) -> list[str]:
     """The last `keep` (default: LOOP_LANE_TAIL_LINES) non-blank lines of a visible screen (the live part)."""
-    rows = [line.rstrip() for line in lines if line.strip()]
-    return rows[-(keep or tail_lines()) :]
+    # filter() runs in C: a screen is mostly empty rows (capture-pane drops trailing spaces), which the
+    # first filter drops without a call; only the rows kept are rstripped
+    rows = list(filter(str.strip, filter(None, lines)))
+    return [row.rstrip() for row in rows[-(keep or tail_lines()) :]]
 
 
-def _last_match(pattern: re.Pattern[str] | None, rows: list[str]) -> int:
+def _last_match(pattern: re.Pattern[str] | None, rows: list[str], above: int = -1) -> int:
+    """The index of the last row `pattern` finds a match in, or -1; rows at or before index `above` are
+    not searched (a match there could not change the verdict)."""
     if pattern is None:
         return -1
-    for i in range(len(rows) - 1, -1, -1):
+    for i in range(len(rows) - 1, max(above, -1), -1):
         if pattern.search(rows[i]):
             return i
     return -1
@@ -998,12 +1002,14 @@ def classify_screen(
     An API error line near the bottom is `errored`, unless the harness's idle prompt is drawn below it:
     the turn failed but the lane takes a prompt again (`idle`, detail `api-error`)."""
     idle_at = max(_last_match(pats.idle, rows), _last_match(home, rows))
-    approval_at = _last_match(pats.approval, rows)
+    # only a prompt below the idle prompt counts, so the rows above it are not searched
+    approval_at = _last_match(pats.approval, rows, idle_at)
     if approval_at >= 0 and approval_at > idle_at:
         return "awaiting-approval", "approval"
     if _last_match(pats.busy, rows) >= 0 or (pats.title_busy is not None and pats.title_busy.search(title)):
         return "working", "busy"
-    error_at = _last_match(pats.error, rows)
+    # only an error line among the bottom ERROR_TAIL rows counts: the rows above are not searched
+    error_at = _last_match(pats.error, rows, len(rows) - ERROR_TAIL - 1)
     if error_at >= 0 and error_at >= len(rows) - ERROR_TAIL:
         return ("idle", "api-error") if idle_at > error_at else ("errored", "error")
     if idle_at >= 0:
@@ -1369,6 +1375,39 @@ def entry(lane: str, kind: str, target: str, verdict: Verdict, ai: bool) -> dict
     }
 
 
+def _json_value(value: object) -> str:
+    """dump_json(value), a plain string (nothing to escape: most of a report) written here."""
+    if (
+        isinstance(value, str)
+        and value.isascii()
+        and value.isprintable()
+        and '"' not in value
+        and "\\" not in value
+    ):
+        return '"' + value + '"'
+    return dump_json(value)
+
+
+def entry_json(lane: str, kind: str, target: str, verdict: Verdict, ai: bool) -> str:
+    """dump_json(entry(...)), written as one string: a fleet report is 8 of these members per lane, and
+    one call per member was a sixth of a 96-lane poll."""
+    return (
+        f'{{"lane": {_json_value(lane)}, "status": {_json_value(verdict.status)}, '
+        f'"target": {_json_value(target)}, "kind": {_json_value(kind)}, '
+        f'"detail": {_json_value(verdict.detail)}, "harness": {_json_value(verdict.harness)}, '
+        f'"source": {_json_value(verdict.source)}, "ai": {dump_json(ai)}}}'
+    )
+
+
+def report_json(session: str, lanes: dict[str, str]) -> str:
+    """The LaneStatusReport document, as dump_json writes it, for lanes {name: its entry_json}."""
+    members = ", ".join(f"{_json_value(name)}: {item}" for name, item in lanes.items())
+    return (
+        f'{{"contract_version": {dump_json(CONTRACT_VERSION)}, "session": {_json_value(session)}, '
+        f'"generated_at": {_json_value(now_iso())}, "lanes": {{{members}}}}}'
+    )
+
+
 def pane_is_ai(pane: Pane, registry: Registry) -> bool:
     return registry.ai_harness(pane.harness_opt, (pane.command,)) is not None
 
@@ -1471,16 +1510,18 @@ def cmd_status(args: list[str]) -> int:
             raise LaneError(f"unexpected argument {arg!r}")
     if not session or (lane is None) == (not want_all):
         raise LaneError("status needs --session S and one of --lane L / --all")
-    prefetch = Prefetch(prefetch_path) if prefetch_path and not no_cache() else None
-    if prefetch is not None:
-        prefetch.read(session)
-    panes = prefetch.panes if prefetch is not None and prefetch.panes is not None else list_panes(session)
-    if prefetch is not None:
-        prefetch.prepare(session, panes)
-    screens = prefetch.screens if prefetch is not None else None
+    # The registry first: while it loads, the tmux client the shell started (the prefetch) is still
+    # capturing, and what comes after waits for its answer.
     cache = RegistryCache()
     registry = Registry(cache.harnesses, cache.sre)
     try:
+        prefetch = Prefetch(prefetch_path) if prefetch_path and not no_cache() else None
+        if prefetch is not None:
+            prefetch.read(session)
+        panes = prefetch.panes if prefetch is not None and prefetch.panes is not None else list_panes(session)
+        if prefetch is not None:
+            prefetch.prepare(session, panes)
+        screens = prefetch.screens if prefetch is not None else None
         return _report(session, lane, panes, registry, screens, as_json, print_target)
     finally:
         cache.save()
@@ -1499,26 +1540,17 @@ def _report(
     if lane is None:
         rows = all_lanes(panes)
         verdicts = classify_panes([p for _, _, p, _ in rows if p is not None], registry, screens)
-        lanes: dict[str, object] = {}
+        lanes: dict[str, tuple[str, str, Verdict, bool]] = {}
         for name, kind, pane, wid in rows:
             if pane is None:
-                v = Verdict("unknown", "no-pane", "process", None)
-                lanes[name] = entry(name, kind, wid or "", v, False)
+                lanes[name] = (kind, wid or "", Verdict("unknown", "no-pane", "process", None), False)
             else:
-                ai = pane_is_ai(pane, registry)
-                lanes[name] = entry(name, kind, pane.pane_id, verdicts[pane.pane_id], ai)
+                lanes[name] = (kind, pane.pane_id, verdicts[pane.pane_id], pane_is_ai(pane, registry))
         if as_json:
-            doc = {
-                "contract_version": CONTRACT_VERSION,
-                "session": session,
-                "generated_at": now_iso(),
-                "lanes": lanes,
-            }
-            out.append(dump_json(doc))
+            out.append(report_json(session, {name: entry_json(name, *item) for name, item in lanes.items()}))
         else:
             for name, item in lanes.items():
-                assert isinstance(item, dict)
-                out.append(f"{name}\t{item['status']}")
+                out.append(f"{name}\t{item[2].status}")
     else:
         kind, pane = resolve_lane(panes, lane)
         if print_target:
@@ -1526,13 +1558,8 @@ def _report(
         else:
             verdict = classify_panes([pane], registry, screens)[pane.pane_id]
             if as_json:
-                doc = {
-                    "contract_version": CONTRACT_VERSION,
-                    "session": session,
-                    "generated_at": now_iso(),
-                    "lanes": {lane: entry(lane, kind, pane.pane_id, verdict, pane_is_ai(pane, registry))},
-                }
-                out.append(dump_json(doc))
+                ai = pane_is_ai(pane, registry)
+                out.append(report_json(session, {lane: entry_json(lane, kind, pane.pane_id, verdict, ai)}))
             else:
                 out.append(verdict.status)
     sys.stdout.write("\n".join(out) + "\n" if out else "")

@@ -1,15 +1,19 @@
 """lane_status's per-poll cost, with the same answers: the prefetch's captures are cut by pane height
 (no marker command between them), hook files are found with one listing per directory, the report's
-JSON is the stdlib's."""
+JSON is the stdlib's, a screen's rows are searched only where a match could change the verdict."""
 
 from __future__ import annotations
 
 import io
 import json
+import re
 import sys
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
+from hypothesis import example, given, settings
+from hypothesis import strategies as st
 
 LIB = Path(__file__).resolve().parents[1] / "lib"
 sys.path.insert(0, str(LIB))
@@ -153,3 +157,124 @@ def test_dump_json_reads_back_as_the_same_document(value: dict) -> None:
     text = ls.dump_json(value)
     assert json.loads(text) == value
     assert text == json.dumps(value, ensure_ascii=False).replace("\udcff", "\\udcff")
+
+
+# ---- which rows of a screen are searched ---------------------------------------------------------------
+class _Counting:
+    """A compiled pattern that records the rows it is asked to search."""
+
+    def __init__(self, pattern: str) -> None:
+        self.compiled = re.compile(pattern)
+        self.rows: list[str] = []
+
+    def search(self, text: str) -> re.Match[str] | None:
+        self.rows.append(text)
+        return self.compiled.search(text)
+
+
+def _counting_patterns() -> SimpleNamespace:
+    return SimpleNamespace(
+        idle=_Counting("READY>"),
+        approval=_Counting("Allow\\?"),
+        busy=_Counting("esc to interrupt"),
+        error=_Counting("API Error"),
+        welcome=_Counting("Welcome"),
+        title_busy=None,
+    )
+
+
+def test_rows_above_the_idle_prompt_or_the_error_tail_are_not_searched() -> None:
+    # 15 rows, the idle prompt on the bottom one: an approval prompt counts only below it, an error line
+    # only among the bottom ERROR_TAIL rows; busy is wherever it shows in the tail
+    rows = [f"output line {i}" for i in range(14)] + ["READY>"]
+    pats = _counting_patterns()
+    assert ls.classify_screen(rows, pats, None) == ("idle", "ready")
+    assert pats.approval.rows == []
+    assert pats.error.rows == rows[-ls.ERROR_TAIL :][::-1]
+    assert pats.busy.rows == rows[::-1]
+    # the prompt two rows up: only the two rows below it are searched for an approval prompt
+    rows = [*rows[:13], "READY>", "Allow?", "status line"]
+    pats = _counting_patterns()
+    assert ls.classify_screen(rows, pats, None) == ("awaiting-approval", "approval")
+    assert pats.approval.rows == ["status line", "Allow?"]
+    # fewer rows than ERROR_TAIL: every row is searched, none twice
+    pats = _counting_patterns()
+    assert ls.classify_screen(["API Error: 500", "x"], pats, None) == ("errored", "error")
+    assert pats.error.rows == ["x", "API Error: 500"]
+
+
+def _full_scan_verdict(rows: list[str], pats: SimpleNamespace) -> tuple[str, str | None]:
+    """The classifier's rules with every row searched for every pattern (the verdict to keep)."""
+
+    def last(pattern: _Counting) -> int:
+        found = [i for i, row in enumerate(rows) if pattern.compiled.search(row)]
+        return found[-1] if found else -1
+
+    idle_at = last(pats.idle)
+    approval_at = last(pats.approval)
+    if approval_at >= 0 and approval_at > idle_at:
+        return "awaiting-approval", "approval"
+    if last(pats.busy) >= 0:
+        return "working", "busy"
+    error_at = last(pats.error)
+    if error_at >= 0 and error_at >= len(rows) - ls.ERROR_TAIL:
+        return ("idle", "api-error") if idle_at > error_at else ("errored", "error")
+    if idle_at >= 0:
+        return "idle", "ready"
+    if last(pats.welcome) >= 0:
+        return "working", "booting"
+    return "unknown", None
+
+
+@settings(max_examples=400, deadline=None)
+@example(["API Error: 400"] + ["x"] * (ls.ERROR_TAIL - 1))  # the error line first of the bottom rows
+@example(["API Error: 400"] + ["x"] * ls.ERROR_TAIL)  # just above them
+@example(["READY>", "Allow?", "READY>"])  # an approval prompt above the idle prompt
+@example(["Allow?", "READY>", "Allow?"])
+@given(
+    st.lists(
+        st.sampled_from(["READY>", "Allow?", "esc to interrupt", "API Error: 400", "Welcome", "text", "x"]),
+        max_size=20,
+    )
+)
+def test_the_searched_rows_give_the_full_scan_verdict(rows: list[str]) -> None:
+    want = _full_scan_verdict(rows, _counting_patterns())
+    assert ls.classify_screen(rows, _counting_patterns(), None) == want
+
+
+@given(st.lists(st.text(alphabet=" \t\xa0ab\u3000", max_size=4), max_size=40), st.integers(1, 30))
+def test_live_tail_keeps_the_bottom_non_blank_rows(lines: list[str], keep: int) -> None:
+    assert ls.live_tail(lines, keep) == [line.rstrip() for line in lines if line.strip()][-keep:]
+
+
+_TEXT = st.text(st.characters(blacklist_categories=("Cs",)) | st.sampled_from('"\\\x00\x1f\x7f\udcff'))
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.lists(
+        st.tuples(
+            _TEXT,
+            st.sampled_from(["fixed", "dynamic"]),
+            _TEXT,
+            st.sampled_from(ls.STATUSES),
+            st.none() | _TEXT,
+            st.none() | _TEXT,
+            st.sampled_from(["screen", "hook", "process"]),
+            st.booleans(),
+        ),
+        max_size=6,
+    ),
+    _TEXT,
+)
+def test_the_report_is_written_as_dump_json_writes_it(rows: list[tuple], session: str) -> None:
+    lanes: dict[str, str] = {}
+    doc_lanes: dict[str, object] = {}
+    for name, kind, target, status, detail, harness, source, ai in rows:
+        verdict = ls.Verdict(status, detail, source, harness)
+        lanes[name] = ls.entry_json(name, kind, target, verdict, ai)
+        doc_lanes[name] = ls.entry(name, kind, target, verdict, ai)
+    text = ls.report_json(session, lanes)
+    stamp = json.loads(text)["generated_at"]
+    doc = {"contract_version": ls.CONTRACT_VERSION, "session": session, "generated_at": stamp}
+    assert text == ls.dump_json({**doc, "lanes": doc_lanes})
