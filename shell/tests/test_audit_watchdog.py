@@ -250,7 +250,19 @@ def test_an_unwritable_log_later_does_not_kill_the_watchdog(wd, tmux_server):
     lost lines land in lane-health.log."""
     shell, state = wd
     lane = "env FAKE_AGENT_CRASH_AFTER_S=0.5 pi"
-    add = shell.run("loop-tmux.sh", "add-lane", "--session", "s", "--window", "ai", "--cmd", lane)
+    # a lane that crashes 0.5 s after it starts: add-lane's launch check is off for it (under load the
+    # check can look after the first crash and refuse the lane; the test is about the watchdog)
+    add = shell.run(
+        "loop-tmux.sh",
+        "add-lane",
+        "--session",
+        "s",
+        "--window",
+        "ai",
+        "--cmd",
+        lane,
+        env={"LOOP_TMUX_LAUNCH_CHECK_S": "0"},
+    )
     assert add.returncode == 0, add.stderr
     start = _health(shell, state, "start", *KNOBS, "--backoff-base", "0", "--max-failures", "100")
     assert start.returncode == 0, start.stderr
