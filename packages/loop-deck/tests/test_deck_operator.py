@@ -91,6 +91,40 @@ async def test_rows_set_before_the_table_mounts_get_columns_as_wide_as_their_cel
         assert table.columns[table.ordered_columns[1].key].content_width >= len("awaiting-approval (ready)")
 
 
+async def test_a_frame_painted_right_after_set_rows_shows_the_cells_whole_and_stays_so() -> None:
+    # DataTable measures its columns on its next idle, and keys its line caches by an update count that
+    # this re-measure does not change: a frame painted between set_rows and that idle (the deck's first
+    # snapshot lands on a layout already on screen; a busy machine paints in between) drew the rows at
+    # their headers' widths, and those lines stayed cached after the columns grew (`coor  idle  —`
+    # in the snapshot tests). The rows and their widths must arrive in one step.
+    from textual.app import App, ComposeResult
+
+    class Holder(App[None]):
+        def compose(self) -> ComposeResult:
+            yield KeyedTable(("lane", "status", "restarts"), id="t")
+
+    def painted(table: KeyedTable) -> list[str]:
+        """The header and the first two rows as a repaint draws them now."""
+        return [table.render_line(y).text for y in range(3)]
+
+    async with Holder().run_test(size=(80, 10)) as pilot:
+        await pilot.pause()
+        table = pilot.app.query_one("#t", KeyedTable)
+        painted(table)  # the empty table is on screen
+        table.set_rows([("coord", ("coord", "working", "0")), ("web2", ("web2", "idle", "0"))])
+        assert "coord  working" in painted(table)[1]  # the frame right after: no half-drawn row
+        await pilot.pause()
+        shown = painted(table)
+        assert "coord  working" in shown[1] and "web2   idle" in shown[2], shown
+        grown = ("coord", "awaiting-approval (ready)", "0")
+        table.set_rows([("coord", grown), ("web2", ("web2", "idle", "0"))])
+        assert "coord  awaiting-approval (ready)  0" in painted(table)[1]  # a cell that grew
+        await pilot.pause()
+        shown = painted(table)
+        assert "coord  awaiting-approval (ready)  0" in shown[1], shown
+        assert "web2   idle                       0" in shown[2], shown
+
+
 def _demo_frame(glyph: str) -> list[str]:
     # what the demo agent draws each 0.2 s (shell/lib/demo_agent.py Screen.draw), pushed into the pane's
     # history by its clear-screen

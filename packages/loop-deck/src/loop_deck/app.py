@@ -17,7 +17,7 @@ import traceback
 from collections.abc import Callable, Iterable
 from dataclasses import replace
 from pathlib import Path
-from typing import Any, ClassVar, Literal
+from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 from loop_schemas import append_line, describe_error, open_project_file, read_project_text
 from loop_schemas.fsread import DOC_CAP
@@ -29,6 +29,7 @@ from textual.notifications import SeverityLevel
 from textual.screen import Screen
 from textual.widgets import Footer, Header, Label, Log, Static, TabbedContent, TabPane
 
+from loop_deck import screens
 from loop_deck.commands import (
     Command,
     CommandBuilder,
@@ -39,39 +40,27 @@ from loop_deck.commands import (
     run_command,
     same_server,
 )
+from loop_deck.core import (
+    BASE_WINDOWS,
+    VERIFY_KINDS,
+    Clock,
+    DeckPaths,
+    ReaderPlan,
+    collapse_frames,
+    find_engine,
+    one_line,
+)
 from loop_deck.cost import cost_rows
 from loop_deck.messages import CommandFinished, SnapshotReady, TailReady
 from loop_deck.roster import HealthCache, roster_rows
-from loop_deck.screens import (
-    AddLaneRequest,
-    AddLaneScreen,
-    ConfirmScreen,
-    CostScreen,
-    HelpScreen,
-    MessageScreen,
-    RejectScreen,
-    RosterScreen,
-    SessionsScreen,
-    TextPromptScreen,
-    TextRequest,
-    TypedConfirmScreen,
-)
-from loop_deck.snapshot import (
-    BASE_WINDOWS,
-    ActionRow,
-    Clock,
-    DeckPaths,
-    FleetRow,
-    Reader,
-    Snapshot,
-    SubstrateLike,
-    collapse_frames,
-    find_engine,
-    harness_names,
-    one_line,
-)
-from loop_deck.verify import VERIFY_KINDS, VerifyView, headline, read_view, report_lines
 from loop_deck.widgets import KeyedTable, PlainLog, PlainStatic, printable
+
+if TYPE_CHECKING:
+    # The Reader and the snapshot rows come with pydantic and the schema models: the deck paints its
+    # layout without them, and its refresh worker imports them after the first paint (ReaderPlan).
+    from loop_deck.screens import AddLaneRequest, RosterScreen, TextRequest
+    from loop_deck.snapshot import ActionRow, FleetRow, Reader, Snapshot, SubstrateLike
+    from loop_deck.verify import VerifyView
 
 TAIL_LINES = 200
 TRANSCRIPT_BYTES = 64 * 1024
@@ -181,7 +170,7 @@ class DeckApp(App[None]):
 
     def __init__(
         self,
-        reader: Reader,
+        reader: Reader | ReaderPlan,
         builder: CommandBuilder,
         *,
         runner: Runner = run_command,
@@ -192,14 +181,17 @@ class DeckApp(App[None]):
         substrate_for: Callable[[str], SubstrateLike] | None = None,
     ) -> None:
         super().__init__()
-        self.reader = reader
+        # a ReaderPlan builds the Reader off the UI thread, after the first paint (see `reader`)
+        self._reader: Reader | None = None if isinstance(reader, ReaderPlan) else reader
+        self._reader_plan = reader if isinstance(reader, ReaderPlan) else None
+        self._reader_lock = threading.Lock()
         self.paths = reader.paths
         self.builder = builder
         self.runner = runner
         self.refresh_interval = interval
         self.live_refresh = auto_refresh
         self.self_pane = self_pane
-        self.harnesses = harnesses if harnesses is not None else harness_names()
+        self._harnesses = harnesses
         self.substrate_for = substrate_for
         self.snapshot: Snapshot | None = None
         self.last_result: CommandResult | None = None
@@ -217,6 +209,30 @@ class DeckApp(App[None]):
         self._tail_text: str | None = None
         self._transcript_pos: tuple[Path, int] | None = None
         self._task_table = "review-queue"  # the task table D / O / X act on (the last one focused)
+
+    @property
+    def reader(self) -> Reader:
+        """The session's Reader: built on first use when the deck was given a ReaderPlan (by the refresh
+        worker after the first paint, unless an action needs it sooner)."""
+        if self._reader is None:
+            with self._reader_lock:
+                if self._reader is None:
+                    assert self._reader_plan is not None
+                    self._reader = self._reader_plan.build()
+        return self._reader
+
+    @reader.setter
+    def reader(self, reader: Reader) -> None:
+        self._reader = reader
+
+    @property
+    def harnesses(self) -> list[str]:
+        """The harness names the add-lane form offers (the registry's order unless given)."""
+        if self._harnesses is None:
+            from loop_deck.snapshot import harness_names
+
+            self._harnesses = harness_names()
+        return self._harnesses
 
     # ---- layout -----------------------------------------------------------------------------
     def compose(self) -> ComposeResult:
@@ -267,8 +283,10 @@ class DeckApp(App[None]):
         self.query_one("#main").set_class(self.size.width < self.NARROW, "narrow")
         self.sub_title = f"{self.paths.session} · {self.paths.project_root.name}"
         self.query_one("#fleet", KeyedTable).focus()
+        # the first read starts once the layout is on screen: building the Reader imports the schema
+        # models, and a worker doing that while the layout renders would slow the first paint down
         if self.live_refresh:
-            self._refresh_loop()
+            self.call_after_refresh(self._refresh_loop)
         else:
             self.refresh_now()
 
@@ -562,6 +580,8 @@ class DeckApp(App[None]):
         scroll.display = view is not None
         text = ""
         if view is not None:
+            from loop_deck.verify import report_lines
+
             text = (
                 "\n".join(report_lines(view, full=False)) + "\n(enter on the action, or v: the whole report)"
             )
@@ -575,6 +595,8 @@ class DeckApp(App[None]):
             selected = next((a for a in d.actions if a.kind in VERIFY_KINDS), None)
         if selected is None:
             return None
+        from loop_deck.verify import VerifyView
+
         return self.snapshot.verify_of(selected.target) or VerifyView(selected.target, error="not read yet")
 
     def _show_adr_detail(self) -> None:
@@ -611,6 +633,8 @@ class DeckApp(App[None]):
         ):
             view = None  # not a worktree lane, and no report: nothing to say
         base = "base window" if row.base else "added lane"
+        from loop_deck.verify import headline
+
         _set_text(
             info,
             (
@@ -727,7 +751,7 @@ class DeckApp(App[None]):
                 self.run_cli(command)
 
         self.push_screen(
-            ConfirmScreen(
+            screens.ConfirmScreen(
                 f"{verb.capitalize()} {task.task_id} — {task.title}?",
                 f"{task.task_id} is {task.status}; loop-task {does}, and logs it in ops-wiki/log.md.",
                 command.display,
@@ -755,7 +779,7 @@ class DeckApp(App[None]):
                 text = read_project_text(folder / key[2:], DOC_CAP, errors="replace")
             except OSError as exc:
                 text = f"(cannot read: {exc.strerror})"
-            self.push_screen(MessageScreen(f"{shown} — the report", text))
+            self.push_screen(screens.MessageScreen(f"{shown} — the report", text))
             return
         if mail is None:
             return
@@ -765,7 +789,7 @@ class DeckApp(App[None]):
             text = f"(cannot read: {exc.strerror})"
         state = "processed" if mail.processed else "pending"
         self.push_screen(
-            MessageScreen(f"{mail.file} ({state}) — from {mail.sender} to {mail.recipient}", text)
+            screens.MessageScreen(f"{mail.file} ({state}) — from {mail.sender} to {mail.recipient}", text)
         )
 
     # ---- running CLIs ---------------------------------------------------------------------------------
@@ -833,7 +857,7 @@ class DeckApp(App[None]):
                 self._run_built(lambda: self.builder.steer(lane, req.text))
 
         self.push_screen(
-            TextPromptScreen(f"Steer {lane}: Escape interrupts it, then this text is sent"), send
+            screens.TextPromptScreen(f"Steer {lane}: Escape interrupts it, then this text is sent"), send
         )
 
     def action_dispatch(self) -> None:
@@ -846,7 +870,7 @@ class DeckApp(App[None]):
             if req is not None:
                 self._run_built(lambda: self.builder.dispatch(lane, req.text, mode=req.mode))
 
-        self.push_screen(TextPromptScreen(f"Dispatch to {lane}", allow_command_mode=True), send)
+        self.push_screen(screens.TextPromptScreen(f"Dispatch to {lane}", allow_command_mode=True), send)
 
     def action_add_lane(self) -> None:
         taken = {r.window for r in self.snapshot.fleet} if self.snapshot else set()
@@ -865,7 +889,7 @@ class DeckApp(App[None]):
                     )
                 )
 
-        self.push_screen(AddLaneScreen(self.harnesses, taken), add)
+        self.push_screen(screens.AddLaneScreen(self.harnesses, taken), add)
 
     def action_drop_lane(self) -> None:
         row = self._need_lane("drop")
@@ -881,7 +905,7 @@ class DeckApp(App[None]):
                     self.run_cli(command)
 
             self.push_screen(
-                TypedConfirmScreen(
+                screens.TypedConfirmScreen(
                     f"{window} is a base window of the session. Drop it anyway (--force)?",
                     window,
                     detail="Its pane and everything running in it are killed.",
@@ -896,7 +920,7 @@ class DeckApp(App[None]):
             if ok:
                 self.run_cli(command)
 
-        self.push_screen(ConfirmScreen(f"Drop lane {window}?", command=command.display), confirm)
+        self.push_screen(screens.ConfirmScreen(f"Drop lane {window}?", command=command.display), confirm)
 
     def action_jump(self) -> None:
         row = self._selected_row()
@@ -938,7 +962,7 @@ class DeckApp(App[None]):
             if ok:
                 self.run_cli(command)
 
-        self.push_screen(ConfirmScreen("Run a checkpoint now?", command=command.display), confirm)
+        self.push_screen(screens.ConfirmScreen("Run a checkpoint now?", command=command.display), confirm)
 
     def action_pause_resume(self) -> None:
         if not self._need_engine():
@@ -970,6 +994,8 @@ class DeckApp(App[None]):
                 lines.append("    blocked: never runs, whatever is approved")
             view = self.snapshot.verify_of(a.target) if a.kind in VERIFY_KINDS else None
             if view is not None:
+                from loop_deck.verify import headline
+
                 lines.append(f"    {headline(view)}")
         return "\n".join(lines)
 
@@ -985,7 +1011,7 @@ class DeckApp(App[None]):
                 self.run_cli(command)
 
         self.push_screen(
-            ConfirmScreen(
+            screens.ConfirmScreen(
                 f"Approve decision {decision_id}? Its queued actions run now.",
                 self._decision_text(),
                 command.display,
@@ -1002,7 +1028,7 @@ class DeckApp(App[None]):
             if reason is not None:
                 self._run_built(lambda: self.builder.reject(decision_id, reason))
 
-        self.push_screen(RejectScreen(decision_id, self._decision_text()), confirm)
+        self.push_screen(screens.RejectScreen(decision_id, self._decision_text()), confirm)
 
     def _selected_adr(self) -> Any:
         if self.snapshot is None:
@@ -1029,7 +1055,7 @@ class DeckApp(App[None]):
                 self.run_cli(command)
 
         self.push_screen(
-            TypedConfirmScreen(
+            screens.TypedConfirmScreen(
                 f"Accept ADR {adr.number:04d} — {adr.title}?",
                 expected,
                 detail=verdict,
@@ -1073,7 +1099,7 @@ class DeckApp(App[None]):
             if name and name != self.paths.session:
                 self.switch_session(name)
 
-        self.push_screen(SessionsScreen(self.paths.session, rows), chosen)
+        self.push_screen(screens.SessionsScreen(self.paths.session, rows), chosen)
 
     def action_roster(self) -> None:
         """The harness roster: one `roster --json` read now; health only when asked for (h / H)."""
@@ -1082,7 +1108,7 @@ class DeckApp(App[None]):
         except Exception as exc:  # SubstrateError, or anything a broken substrate raises: shown, not fatal
             self.notify(f"harness roster: {one_line(exc)}", severity="error", timeout=6)
             return
-        screen = RosterScreen(roster_rows(roster, self.health, self.reader.clock()), self._ask_health)
+        screen = screens.RosterScreen(roster_rows(roster, self.health, self.reader.clock()), self._ask_health)
 
         def closed(_: None) -> None:
             self._roster_screen = None
@@ -1101,7 +1127,7 @@ class DeckApp(App[None]):
             f"{key} is a partial total: {n} session(s) n/a left out"
             for key, n in fleet.aggregate.partial.items()
         )
-        self.push_screen(CostScreen(cost_rows(fleet), self.paths.session, partial))
+        self.push_screen(screens.CostScreen(cost_rows(fleet), self.paths.session, partial))
 
     def _ask_health(self, names: list[str]) -> None:
         if names:
@@ -1135,9 +1161,16 @@ class DeckApp(App[None]):
         if self.substrate_for is None:
             self.notify("this deck cannot switch sessions (no tmux access)", severity="warning")
             return
+        from loop_deck.activity import ActivityProbe
+        from loop_deck.snapshot import Reader
+
         old = self.reader
         paths = DeckPaths(self.paths.project_root, session, adr_dir=self.paths.adr_dir)
-        self.reader = Reader(self.substrate_for(session), paths, old.engine_cmd, clock=old.clock)
+        probe = None
+        if isinstance(old.activity, ActivityProbe):
+            probe = ActivityProbe(session, old.activity.project_root, self.builder.socket)
+        substrate = self.substrate_for(session)
+        self.reader = Reader(substrate, paths, old.engine_cmd, clock=old.clock, activity=probe)
         self.paths = paths
         self.builder = CommandBuilder(
             paths.project_root, session, socket=self.builder.socket, engine_cmd=self.builder.engine_cmd
@@ -1171,16 +1204,17 @@ class DeckApp(App[None]):
         self._open_verify(lane)
 
     def _open_verify(self, lane: str) -> None:
+        from loop_deck.verify import read_view, report_lines
+
         view = read_view(self.paths.verify_dir, lane)  # read now: the newest, whatever the last tick saw
         if view.report is None:
             self.notify(f"{view.error} (in {self.paths.verify_dir})", severity="information", timeout=6)
             return
-        self.push_screen(
-            MessageScreen(f"verify report of {lane} — {view.file}", "\n".join(report_lines(view, full=True)))
-        )
+        text = "\n".join(report_lines(view, full=True))
+        self.push_screen(screens.MessageScreen(f"verify report of {lane} — {view.file}", text))
 
     def action_help(self) -> None:
-        self.push_screen(HelpScreen())
+        self.push_screen(screens.HelpScreen())
 
 
 def finished_line(snap: Snapshot) -> str:
@@ -1255,19 +1289,13 @@ def make_app(
 
     Tests pass a double substrate, a recording runner and a fixed clock.
     """
-    substrate_for: Callable[[str], SubstrateLike]
-    if substrate is None:
+
+    def substrate_for(name: str) -> SubstrateLike:
+        if substrate is not None:  # a test's double serves every session
+            return substrate
         from loop_substrate import Substrate
 
-        def substrate_for(name: str) -> SubstrateLike:
-            return Substrate(name, project_root, socket=socket)
-
-        substrate = substrate_for(session)
-    else:
-        given = substrate
-
-        def substrate_for(name: str) -> SubstrateLike:
-            return given
+        return Substrate(name, project_root, socket=socket)
 
     engine = find_engine() if engine_cmd is True else (engine_cmd or None)
     # a pane id is unique only within its tmux server: this deck is one of the watched session's panes
@@ -1275,12 +1303,19 @@ def make_app(
     own_pane = os.environ.get("TMUX_PANE") if same_server(socket, client_socket()) else None
     pane = own_pane if self_pane is True else (self_pane or None)
     paths = DeckPaths(project_root, session, state_dir=state_dir, adr_dir=adr_dir)
-    reader = Reader(substrate, paths, engine if isinstance(engine, str) else None, clock=clock)
-    builder = CommandBuilder(
-        project_root, session, socket=socket, engine_cmd=engine if isinstance(engine, str) else None
-    )
+    engine_path = engine if isinstance(engine, str) else None
+
+    def build_reader() -> Reader:
+        from loop_deck.activity import ActivityProbe
+        from loop_deck.snapshot import Reader
+
+        # a test's double has no tmux panes to look at: it is asked every tick
+        probe = ActivityProbe(session, project_root, socket) if substrate is None else None
+        return Reader(substrate_for(session), paths, engine_path, clock=clock, activity=probe)
+
+    builder = CommandBuilder(project_root, session, socket=socket, engine_cmd=engine_path)
     return DeckApp(
-        reader,
+        ReaderPlan(paths, build_reader),
         builder,
         runner=runner,
         interval=interval,

@@ -30,7 +30,8 @@ from loop_schemas.fsread import ENGINE_CAP
 from loop_schemas.task import TaskStatus, load_tasks
 from pydantic import ValidationError
 
-from loop_deck.snapshot import ago, pid_alive, read_daemon_pid, read_subject
+from loop_deck.core import ago
+from loop_deck.snapshot import pid_alive, read_daemon_pid, read_subject
 
 BOARD_ORDER = ("review", "in-progress", "open", "done", "dropped")
 

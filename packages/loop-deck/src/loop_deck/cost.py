@@ -7,9 +7,10 @@ Read-only like the rest of the deck: loop-metrics without --log writes nothing. 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal, Protocol
+from typing import TYPE_CHECKING, Literal, Protocol
 
-from loop_schemas import FleetMetrics, Metrics
+if TYPE_CHECKING:  # models the Substrate client returns: not imported before the deck's first paint
+    from loop_schemas import FleetMetrics, Metrics
 
 COST_COLUMNS = ("session", "autonomy 7d", "cost 7d (USD)", "interventions", "brain calls", "shipped")
 Series = Literal["cost", "autonomy"]

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from textual.message import Message
 
 from loop_deck.commands import CommandResult
-from loop_deck.snapshot import Snapshot
+
+if TYPE_CHECKING:
+    from loop_deck.snapshot import Snapshot
 
 
 class SnapshotReady(Message):

@@ -6,11 +6,12 @@ Read-only like the rest of the deck: the roster and health verbs write nothing."
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
-from loop_schemas import HarnessHealth, HarnessRoster
+from loop_deck.core import ago
 
-from loop_deck.snapshot import ago
+if TYPE_CHECKING:  # models the Substrate client returns: not imported before the deck's first paint
+    from loop_schemas import HarnessHealth, HarnessRoster
 
 
 class RosterSource(Protocol):

@@ -12,7 +12,6 @@ import contextlib
 import hashlib
 import json
 import os
-import shutil
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -45,27 +44,32 @@ from loop_schemas import (
 from loop_schemas.fsread import DOC_CAP, ENGINE_CAP, STATE_CAP
 from pydantic import ValidationError
 
-from loop_deck.verify import VERIFY_KINDS, VerifyView, read_view
+from loop_deck.core import (
+    BASE_WINDOWS,
+    VERIFY_KINDS,
+    Clock,
+    DeckPaths,
+    FileKey,
+    ago,
+    lane_window,
+    one_line,
+)
+from loop_deck.verify import VerifyView, read_view
 
 if TYPE_CHECKING:
+    from loop_deck.activity import Activity
     from loop_deck.board import Board
 
-# Fixed lanes whose pane lives inside a shared window.
-_LANE_WINDOW = {
-    "validate-left": "validate",
-    "validate-right": "validate",
-    "ops-top": "ops",
-    "ops-bottom": "ops",
-}
-BASE_WINDOWS = ("coord", "web", "infra", "validate", "ops", "docs")
 RECENT_PROCESSED = 20
-LANE_META_EVERY_S = 15.0
+# list-lanes (lane metadata, set when a lane is made) is read again when the lanes, their panes or their
+# harnesses change, and at least this often
+LANE_META_EVERY_S = 60.0
+# with an activity probe, the longest the fleet goes without a loop-lane-status call while the probe sees
+# nothing move (what the probe cannot see: a registry pattern edited mid-session)
+FLEET_RECHECK_S = 10.0
 ADR_RECHECK_S = 10.0
 EVENTS_TAIL_BYTES = 32 * 1024
 SUBJECT_HEAD_BYTES = 8192
-
-Clock = Callable[[], float]
-FileKey = tuple[int, int, int]
 
 
 class LaneStatusLike(Protocol):
@@ -112,59 +116,6 @@ class SubstrateLike(Protocol):
     def harness_health(self, harness: str) -> HarnessHealth: ...
 
     def fleet_metrics(self) -> FleetMetrics: ...
-
-
-@dataclass(frozen=True)
-class DeckPaths:
-    """The files the deck reads for one session of one project."""
-
-    project_root: Path
-    session: str
-    state_dir: Path | None = None  # where lane-restarts.jsonl and deck-crash.log live
-    adr_dir: Path | None = None
-
-    @property
-    def loop_dir(self) -> Path:
-        return self.project_root / ".loop"
-
-    @property
-    def state_file(self) -> Path:
-        return self.loop_dir / "orchestrator-state.json"
-
-    @property
-    def mailbox(self) -> Path:
-        return self.loop_dir / "messages"
-
-    @property
-    def session_dir(self) -> Path:
-        return self.state_dir if self.state_dir is not None else self.loop_dir / "sessions" / self.session
-
-    @property
-    def engine_dir(self) -> Path:
-        return self.loop_dir / "sessions" / self.session / "engine"
-
-    @property
-    def verify_dir(self) -> Path:
-        """Where the engine's verify runs write their reports (`<w>-<token>.json`)."""
-        return self.loop_dir / "sessions" / self.session / "verify"
-
-    @property
-    def restarts_log(self) -> Path:
-        return self.session_dir / "lane-restarts.jsonl"
-
-    @property
-    def crash_log(self) -> Path:
-        return self.session_dir / "deck-crash.log"
-
-    @property
-    def adrs(self) -> Path:
-        if self.adr_dir is not None:
-            return self.adr_dir
-        env = os.environ.get("LOOP_ADR_DIR")
-        if env:
-            path = Path(env)
-            return path if path.is_absolute() else self.project_root / path
-        return self.project_root / "docs" / "adr"
 
 
 @dataclass(frozen=True)
@@ -321,35 +272,9 @@ class Snapshot:
         return [p for p in (self.state_error, self.fleet_error, self.decision_error) if p]
 
 
-def lane_window(lane: str) -> str:
-    return _LANE_WINDOW.get(lane, lane)
-
-
 def harness_names() -> list[str]:
     """The registry's harness names (the CONTRACT's fixed order; no subprocess needed)."""
     return list(HARNESS_ORDER)
-
-
-def find_engine() -> str | None:
-    """The loop-engine CLI: $LOOP_DECK_ENGINE, else `loop-engine` on PATH, else None (dashboard only)."""
-    return os.environ.get("LOOP_DECK_ENGINE") or shutil.which("loop-engine")
-
-
-def ago(seconds: float) -> str:
-    """Coarse on purpose: the text changes at most once a minute, so idle ticks rewrite no cell."""
-    seconds = max(0, int(seconds))
-    if seconds < 60:
-        return "<1m"
-    if seconds < 3600:
-        return f"{seconds // 60}m"
-    if seconds < 86400:
-        return f"{seconds // 3600}h{(seconds % 3600) // 60:02d}m"
-    return f"{seconds // 86400}d"
-
-
-def one_line(exc: BaseException | str) -> str:
-    text = str(exc).strip().splitlines()
-    return text[0] if text else (exc.__class__.__name__ if isinstance(exc, BaseException) else "")
 
 
 def file_key(path: Path) -> FileKey | None:
@@ -358,48 +283,6 @@ def file_key(path: Path) -> FileKey | None:
     except OSError:
         return None
     return (st.st_mtime_ns, st.st_size, st.st_ino)
-
-
-# spinner glyphs: ASCII (|/-\\), braille, and the stars and dots harnesses animate
-SPINNER_GLYPHS = frozenset("|/-\\⠋⠙⠹⠸⠼⠴⠦⠧⠇⠏⣾⣽⣻⢿⡿⣟⣯⣷✻✶✳✢·*◐◓◑◒")
-MAX_FRAME_LINES = 24  # the demo agent redraws a header, its last 12 prompts and a status line
-
-
-def _frame_key(line: str) -> str:
-    return "".join("\0" if c in SPINNER_GLYPHS else c for c in line.rstrip())
-
-
-def collapse_frames(text: str) -> str:
-    """A pane tail with each run of repeated frames (a block of up to MAX_FRAME_LINES lines drawn again
-    and again, alike but for spinner glyphs) shown once, as its last frame, under one line that says how
-    many were folded. Blank blocks are kept as they are."""
-    lines = text.split("\n")
-    keys = [_frame_key(line) for line in lines]
-    out: list[str] = []
-    i, n = 0, len(lines)
-    while i < n:
-        best_k, best_r = 0, 1
-        for k in range(1, MAX_FRAME_LINES + 1):
-            if i + 2 * k > n:
-                break
-            block = keys[i : i + k]
-            if not any(block):
-                continue
-            r = 1
-            while i + (r + 1) * k <= n and keys[i + r * k : i + (r + 1) * k] == block:
-                r += 1
-            if r >= 2 and r * k > best_r * best_k:
-                best_k, best_r = k, r
-        if best_k:
-            lines_word = "line" if best_k == 1 else f"{best_k}-line block"
-            out.append(f"⋮ ({best_r - 1} repeated frame(s) of this {lines_word} folded)")
-            last = i + (best_r - 1) * best_k
-            out.extend(lines[last : last + best_k])
-            i += best_r * best_k
-        else:
-            out.append(lines[i])
-            i += 1
-    return "\n".join(out)
 
 
 # ---- pure readers (each turns a bad file into an error string) ---------------------------------------------
@@ -626,9 +509,18 @@ class Reader:
     """Collects Snapshots for one session, re-parsing a file only when its (mtime, size) changed."""
 
     def __init__(
-        self, substrate: SubstrateLike, paths: DeckPaths, engine_cmd: str | None, clock: Clock = time.time
+        self,
+        substrate: SubstrateLike,
+        paths: DeckPaths,
+        engine_cmd: str | None,
+        clock: Clock = time.time,
+        activity: Callable[[], Activity | None] | None = None,
     ) -> None:
         self.substrate = substrate
+        self.activity = activity  # the probe that lets a tick skip loop-lane-status (loop_deck.activity)
+        self._statuses: list[LaneStatusLike] | None = None  # the last loop-lane-status answer
+        self._statuses_at = float("-inf")
+        self._looked: Activity | None = None  # the probe's look taken just before that answer
         self.paths = paths
         self.engine_cmd = engine_cmd
         self.clock = clock
@@ -647,21 +539,41 @@ class Reader:
         self._verify: dict[str, tuple[FileKey | None, VerifyView]] = {}
         self._meta: dict[str, LaneLike] = {}
         self._meta_at = float("-inf")
-        self._meta_lanes: frozenset[str] = frozenset()
+        self._meta_lanes: frozenset[tuple[str, str, str | None]] = frozenset()
         self._first_seen: dict[str, float] = {}
         self._last_working: dict[str, float] = {}
 
     def invalidate_lanes(self) -> None:
-        """Re-read lane metadata (list-lanes) on the next collect: after add-lane / drop-lane."""
+        """Re-read the lanes (loop-lane-status and list-lanes) on the next collect: after add-lane /
+        drop-lane."""
         self._meta_at = float("-inf")
+        self._statuses = None
 
     # -- fleet --------------------------------------------------------------------------------------------
+    def lane_statuses(self, now: float) -> list[LaneStatusLike]:
+        """Every lane's status: loop-lane-status, or its last answer when the activity probe shows that
+        nothing it is made of moved since (never older than FLEET_RECHECK_S). Raises what the substrate
+        raises."""
+        look = self.activity() if self.activity is not None else None
+        if (
+            look is not None
+            and self._statuses is not None
+            and self._looked is not None
+            and self._looked.covers(look)
+            and now - self._statuses_at < FLEET_RECHECK_S
+        ):
+            return self._statuses
+        self._statuses = None
+        statuses = list(self.substrate.lane_status())
+        self._statuses, self._statuses_at, self._looked = statuses, now, look
+        return statuses
+
     def fleet(self, now: float) -> tuple[tuple[FleetRow, ...], str | None]:
         try:
-            statuses = list(self.substrate.lane_status())
+            statuses = self.lane_statuses(now)
         except Exception as exc:  # SubstrateError, or anything a broken substrate raises: shown, not fatal
             return (), one_line(exc)
-        names = frozenset(st.lane or "" for st in statuses)
+        names = frozenset((st.lane or "", st.target, st.harness) for st in statuses)
         if names != self._meta_lanes or now - self._meta_at >= LANE_META_EVERY_S:
             try:
                 self._meta = {lane.window: lane for lane in self.substrate.list_lanes()}

@@ -21,8 +21,6 @@ from loop_schemas.fsread import ENGINE_CAP
 from loop_schemas.plain import printable
 from pydantic import ValidationError
 
-# the decision's action kinds that concern a lane's verify report
-VERIFY_KINDS = frozenset({"verify", "build", "merge"})
 TOKEN = re.compile(r"[0-9a-f]{16}")  # runs.py: secrets.token_hex(8)
 SHORT_DETAIL = 100  # a finding's detail in the decision view (whole in the report view, v / enter)
 SHORT_SUMMARY = 120

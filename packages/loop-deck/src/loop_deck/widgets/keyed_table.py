@@ -71,6 +71,7 @@ class KeyedTable(DataTable[Text]):
                         self.update_cell(key, column, _cell(after), update_width=True)
                         self.writes += 1
             self._rows[key] = cells
+        self._measure_now()
         if selected in self._rows:
             # a row above the cursor went away: the cursor stays on its row (the same lane, the same
             # mail), not on the row that slid into its place
@@ -86,8 +87,34 @@ class KeyedTable(DataTable[Text]):
             self.add_row(*(_cell(c) for c in cells), key=key)
             self.writes += len(cells)
             self._rows[key] = cells
+        self._measure_now()
         if selected in self._rows:
             self.move_cursor(row=list(self._rows).index(selected))
+
+    def _measure_now(self) -> None:
+        """Size the columns to the cells just written, in the same step that wrote them.
+
+        DataTable measures new and grown cells on its next idle, and keys its line caches by an update
+        count that this measuring does not change. A frame painted before that idle (the first snapshot
+        lands on a layout already on screen; a loaded machine paints in between) drew the rows at the
+        old widths, and those lines stayed cached after the columns grew: a row drawn `coor  idle` until
+        the cursor moved, a whole table at its headers' widths. Measuring here, before anything can paint,
+        leaves no frame with rows and stale widths, and the idle nothing to do. (What DataTable._on_idle
+        does, run now; the caches are dropped when a width moved, whatever was painted before.)
+        """
+        widths = [column.content_width for column in self.columns.values()]
+        if self._updated_cells:
+            updated = self._updated_cells.copy()
+            self._updated_cells.clear()
+            self._update_column_widths(updated)
+        if self._require_update_dimensions:
+            self._require_update_dimensions = False
+            new_rows = self._new_rows.copy()
+            self._new_rows.clear()
+            self._update_dimensions(new_rows)
+        if [column.content_width for column in self.columns.values()] != widths:
+            self._clear_caches()
+            self.refresh()
 
 
 def _cell(value: str) -> Text:
