@@ -247,24 +247,7 @@ class Substrate:
                 argv = self.argv(cli, args)
             except SubstrateError:  # no bundled shell: the read itself reports that, later
                 continue
-            with _EARLY_LOCK:
-                if tuple(argv) in _EARLY:
-                    continue
-                try:
-                    proc = subprocess.Popen(
-                        argv,
-                        stdout=subprocess.PIPE,
-                        stderr=subprocess.PIPE,
-                        text=True,
-                        errors="replace",
-                        cwd=self._cwd(),
-                        env=self.env(),
-                    )
-                except OSError:
-                    continue
-                if not _EARLY:
-                    atexit.register(_drop_early)
-                _EARLY[tuple(argv)] = (self.env(), self._cwd(), proc, None)
+            self._start_early(argv, None)
 
     def start_checkpoint(self, header_file: Path | None = None) -> bool:
         """Start checkpoint_prompt(header_file)'s `loop-checkpoint --print` now, without waiting, so the
@@ -284,6 +267,12 @@ class Substrate:
         def unchanged() -> bool:
             return checkpoint_inputs(self.project_root, header_file) == before
 
+        return self._start_early(argv, unchanged)
+
+    def _start_early(self, argv: list[str], unchanged: Callable[[], bool] | None) -> bool:
+        """Start `argv` now and file it in _EARLY for run() to take (with `unchanged`, the check that its
+        inputs held). False when the same argv is already filed or cannot be started."""
+        env, cwd = self.env(), self._cwd()
         with _EARLY_LOCK:
             if tuple(argv) in _EARLY:
                 return False
@@ -294,14 +283,14 @@ class Substrate:
                     stderr=subprocess.PIPE,
                     text=True,
                     errors="replace",
-                    cwd=self._cwd(),
-                    env=self.env(),
+                    cwd=cwd,
+                    env=dict(env),
                 )
             except OSError:
                 return False
             if not _EARLY:
                 atexit.register(_drop_early)
-            _EARLY[tuple(argv)] = (self.env(), self._cwd(), proc, unchanged)
+            _EARLY[tuple(argv)] = (env, cwd, proc, unchanged)
         return True
 
     def drop_early(self) -> None:
