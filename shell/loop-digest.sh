@@ -70,11 +70,13 @@ done
 
 # Start-up is most of a run: -S skips site (the helper needs the standard library only), and importing
 # digest as a module (not running the file) lets python reuse its cached bytecode; digest.run ends the
-# process without the interpreter's teardown. `python -c` puts the current directory ('') first on
-# sys.path: it is replaced by lib/, so a project's enum.py or json.py is never imported in place of
-# the standard library's (the digest runs in the operated project, where a lane can write files).
+# process without the interpreter's teardown. The cyclic collector is off from the first import (its
+# passes over the imports' objects free nothing); digest.run turns it back on for a redraw. `python -c`
+# puts the current directory ('') first on sys.path: it is replaced by lib/, so a project's enum.py or
+# json.py is never imported in place of the standard library's (the digest runs in the operated
+# project, where a lane can write files). gc and sys are built into the interpreter: no file is read.
 loop_find_python
 # shellcheck disable=SC2016 # the python program is literal
 exec "$LOOP_PY" -S -c \
-  'import sys; p = sys.path; p[:] = [sys.argv[1], *filter(None, p)]; import digest; digest.run(sys.argv[2:])' \
+  'import gc, sys; gc.disable(); p = sys.path; p[:] = [sys.argv[1], *filter(None, p)]; import digest; digest.run(sys.argv[2:])' \
   "$LOOP_LIB_DIR" "$@"

@@ -142,6 +142,18 @@ def _subject(path: str) -> Optional[str]:
 R_FILE, R_FROM, R_TO, R_SUBJECT, R_MTIME, R_FOLDER = 3, 4, 5, 6, 7, 8
 
 
+# The mailbox folder opened for listing and stat'ing its messages relative to it (one path component
+# per stat, not the whole path); O_NONBLOCK: a FIFO in its place is never waited on (O_DIRECTORY refuses
+# it first where there is one).
+_DIR_FLAGS = (
+    os.O_RDONLY
+    | getattr(os, "O_DIRECTORY", 0)
+    | getattr(os, "O_NONBLOCK", 0)
+    | getattr(os, "O_CLOEXEC", 0)
+)
+_S_IFMT, _S_IFREG = 0o170000, 0o100000
+
+
 def mailbox_entries(
     mailbox: str, with_subjects: bool, index: Optional[mail_index.MailIndex] = None
 ) -> List[Tuple[Any, ...]]:
@@ -149,37 +161,51 @@ def mailbox_entries(
     --json run, so no dict per message). A message's subject and mtime come from the index
     (mail_index.py) while it is the file they were taken from, else from its head and stat
     (remembered); without subjects (the text digest) no head is read and the index is only looked in
-    (an unknown message's subject is None)."""
+    (an unknown message's subject is None). A message is a regular file (a symlink to one too) whose
+    name is the mailbox grammar's."""
     out: List[Tuple[Any, ...]] = []
     if index is None:
         index = mail_index.MailIndex(mailbox, enabled=False)
     try:
-        it = os.scandir(mailbox)
+        fd = os.open(mailbox, _DIR_FLAGS)
     except (FileNotFoundError, NotADirectoryError):
         return out
-    cached = index.cached
-    with it:
-        for entry in it:
-            name = entry.name
-            if not name.endswith(".md") or name[0] == ".":
-                continue
-            parts = name_parts(name)
-            if parts is None:
-                continue
+    try:
+        names = os.listdir(fd)
+        # Sorted by name first: the rows then come out nearly in the mailbox's order (stamp, sequence
+        # number, name), and sorting them below costs a pass, not a full sort of tuples.
+        names.sort()
+        cached = index.cached
+        plain = mail_index.plain_match
+        stat = os.stat
+        append = out.append
+        for name in names:
+            m = plain(name)
+            if m is not None:
+                d, t, sender, to, seq = m.groups()
+                seq = int(seq) if seq else 1
+            else:
+                if not name.endswith(".md") or name[0] == ".":
+                    continue
+                parts = name_parts(name)
+                if parts is None:
+                    continue
+                d, t, sender, to, seq = parts
             try:
-                st = entry.stat()
+                st = stat(name, dir_fd=fd)
             except OSError:
                 continue  # acked between the listing and the stat
-            if not entry.is_file():
+            if st.st_mode & _S_IFMT != _S_IFREG:
                 continue
             fields = cached(name, st)
             if fields is None:
                 if with_subjects:
-                    fields = index.row(name, entry.path, st)
+                    fields = index.row(name, os.path.join(mailbox, name), st)
                 else:
-                    fields = (None, None, mail_index.iso_mtime(st))
-            d, t, sender, to, seq = parts
-            out.append((d, t, seq, name, sender, to, fields[0], fields[2], mailbox))
+                    fields = [None, None, mail_index.iso_mtime(st)]
+            append((d, t, seq, name, sender, to, fields[0], fields[2], mailbox))
+    finally:
+        os.close(fd)
     out.sort()
     return out
 
@@ -244,18 +270,24 @@ class _Git:
         self.returncode: Optional[int] = None
 
     def communicate(self, timeout: float) -> bytes:
-        import select
-
         chunks = []
         deadline = time.monotonic() + timeout
         try:
+            # git started before the mailbox was read and has usually written all and exited by now:
+            # its output is taken without waiting (select is imported only when it must be waited for).
+            os.set_blocking(self.rfd, False)
             while True:
-                left = deadline - time.monotonic()
-                if left <= 0 or not select.select([self.rfd], [], [], left)[0]:
-                    os.kill(self.pid, 9)
-                    os.waitpid(self.pid, 0)
-                    raise TimeoutError
-                chunk = os.read(self.rfd, 65536)
+                try:
+                    chunk = os.read(self.rfd, 65536)
+                except BlockingIOError:
+                    import select
+
+                    left = deadline - time.monotonic()
+                    if left <= 0 or not select.select([self.rfd], [], [], left)[0]:
+                        os.kill(self.pid, 9)
+                        os.waitpid(self.pid, 0)
+                        raise TimeoutError from None
+                    continue
                 if not chunk:
                     break
                 chunks.append(chunk)
@@ -788,11 +820,14 @@ def main(argv: List[str], process: bool = False) -> int:
     if not os.path.isdir(opts.project_root):  # a runtime failure (1), as in every loop CLI
         sys.stderr.write(f"{PROG}: project root not found: {opts.project_root}\n")
         return 1
-    if process and opts.once:
+    if process:
         # One document, then os._exit: nothing is freed, so the cyclic collector has nothing to gain and
-        # its passes over the parsed state, the index and the rows cost a big mailbox's run a few ms.
-        # A redraw runs for hours and keeps it.
-        gc.disable()
+        # its passes over the parsed state, the index and the rows cost a big mailbox's run a few ms
+        # (loop-digest.sh turns it off before the imports already). A redraw runs for hours and keeps it.
+        if opts.once:
+            gc.disable()
+        else:
+            gc.enable()
     try:
         if opts.json:
             doc = collect(opts, with_subjects=True)

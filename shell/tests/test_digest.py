@@ -654,6 +654,119 @@ def test_a_one_shot_run_turns_the_cyclic_collector_off_and_a_redraw_keeps_it(tmp
     assert enabled("in-process", "--json") == "True"  # a caller's own process keeps its collector
 
 
+def test_a_redraw_process_turns_the_collector_back_on(tmp_path):
+    """loop-digest.sh starts python with the collector off (before the imports); a redraw runs for hours,
+    so digest.run turns it back on."""
+    assert "gc.disable()" in (SHELL / "loop-digest.sh").read_text()
+    code = (
+        "import gc, sys; gc.disable(); sys.path.insert(0, sys.argv[1]); import digest; "
+        "digest.redraw_loop = lambda opts: print(gc.isenabled()) or 0; "
+        "digest.main(sys.argv[2:], process=True)"
+    )
+    argv = [sys.executable, "-S", "-c", code, str(SHELL / "lib"), "--project-root", str(tmp_path)]
+    assert subprocess.run(argv, capture_output=True, text=True, check=True).stdout == "True\n"
+
+
+def _reference_entries(box: Path) -> list:
+    """What the listing must be: every regular file (a symlink to one too) named by the mailbox grammar,
+    in the mailbox's order (stamp, sequence number, name)."""
+    rows = []
+    for entry in os.scandir(box):
+        parts = mail_index.name_parts(entry.name)
+        if parts is None or entry.name.startswith(".") or not entry.is_file():
+            continue
+        d, t, sender, to, seq = parts
+        rows.append((d, t, seq, entry.name, sender, to))
+    return sorted(rows)
+
+
+def test_the_listing_keeps_messages_only_in_the_mailbox_order(tmp_path):
+    """mailbox_entries lists the folder by name and stats each message relative to it: the same rows,
+    in the same order, as a listing that stats each path (symlinks followed, FIFOs and folders named like
+    a message left out, never waited on), however the names sort."""
+    box = tmp_path / ".loop" / "messages"
+    (box / "processed").mkdir(parents=True)
+    names = [
+        "20260101-000000-web-to-coord.md",
+        "20260101-000000-web-to-coord.3.md",
+        "20260101-000000-web-to-coord.2.md",
+        "20260101-000000-api-to-coord.4.md",  # the same second: the sequence number orders before the name
+        "20260101-000000-zed-to-coord.md",
+        "20240229-120000-a-to-b.md",  # a leap day: the full grammar's path
+        "20260101-000000-a-to-1-to-b.md",  # a sender holding '-to-'
+        "20251231-235959-a_b-to-c-d.md",
+        "20260101-000000-\u0661-to-b.md",  # not a name: the sender must start with a letter
+    ]
+    for name in names:
+        (box / name).write_text("---\nsubject: hi\n---\n")
+    (box / "20260102-000000-web-to-coord.md").symlink_to(box / names[0])  # counts: a file behind it
+    (box / "20260103-000000-web-to-coord.md").symlink_to(box / "missing.md")  # dangling: left out
+    (box / "20260104-000000-web-to-coord.md").mkdir()
+    os.mkfifo(box / "20260105-000000-web-to-coord.md")
+    (box / ".20260106-000000-web-to-coord.md").write_text("x")
+    (box / "20260107-000000-web-to-coord.txt").write_text("x")
+    (box / "20250229-000000-web-to-coord.md").write_text("x")  # no such day
+    expected = _reference_entries(box)
+    assert len(expected) == 9
+    for with_subjects in (True, False):
+        rows = digest_lib.mailbox_entries(str(box), with_subjects)
+        assert [row[:6] for row in rows] == expected
+        assert [row[digest_lib.R_FILE] for row in rows] == [row[3] for row in expected]
+        assert {row[digest_lib.R_SUBJECT] for row in rows} == ({"hi"} if with_subjects else {None})
+    assert digest_lib.mailbox_entries(str(tmp_path / "none"), True) == []
+    assert digest_lib.mailbox_entries(str(box / names[0]), True) == []  # a file, not a folder
+
+
+def test_the_fast_name_match_is_name_parts(tmp_path):
+    """The listing's own loop reads a name through mail_index.plain_match and asks name_parts only when
+    it does not match: where it matches, its groups are name_parts' answer."""
+    for name in (
+        "20260101-000000-web-to-coord.md",
+        "20260101-000000-web-to-coord.12.md",
+        "20260101-000000-a-to-1-to-b.md",
+        "20260101-000000-a-to-b-to-c.2.md",
+        "99991231-235959-Z-to-z_.md",
+    ):
+        m = mail_index.plain_match(name)
+        assert m is not None
+        d, t, sender, to, seq = m.groups()
+        assert (d, t, sender, to, int(seq) if seq else 1) == mail_index.name_parts(name)
+
+
+def _fake_git(tmp_path: Path, body: str) -> dict:
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    git = bin_dir / "git"
+    git.write_text("#!/bin/sh\n" + body)
+    git.chmod(0o755)
+    return {"PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}"}
+
+
+@pytest.mark.parametrize("delay", ["0", "0.4"])
+def test_git_output_is_read_whether_git_ended_or_not(tmp_path, monkeypatch, delay):
+    """The branch row comes from git's output whether git already exited (read at once) or is still
+    running when it is asked for (waited for)."""
+    body = f"sleep {delay}\nprintf '*\\000main\\000origin/main\\000[ahead 2]\\n'\n"
+    for key, value in _fake_git(tmp_path, body).items():
+        monkeypatch.setenv(key, value)
+    proc = digest_lib.start_git(str(tmp_path))
+    if delay == "0":
+        retry_until(lambda: os.waitid(os.P_PID, proc.pid, os.WEXITED | os.WNOWAIT | os.WNOHANG) is not None)
+    row = digest_lib.unpushed(str(tmp_path), proc)
+    assert (row["branch"], row["upstream"], row["count"]) == ("main", "origin/main", 2)
+    assert "error" not in row
+
+
+def test_a_git_that_never_answers_is_killed_at_the_timeout(tmp_path, monkeypatch):
+    for key, value in _fake_git(tmp_path, "exec sleep 60\n").items():
+        monkeypatch.setenv(key, value)
+    proc = digest_lib.start_git(str(tmp_path))
+    with pytest.raises(TimeoutError):
+        proc.communicate(timeout=0.3)
+    with pytest.raises(ChildProcessError):
+        os.waitpid(proc.pid, os.WNOHANG)  # killed and reaped
+
+
 # ---- the --json document is json.dumps of the contract document, byte for byte --------------------
 
 TEXTS = st.text(max_size=12)
