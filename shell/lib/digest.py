@@ -47,7 +47,6 @@ DEFAULT_MESSAGES = 6
 DEFAULT_INTERVAL = 5.0
 TAIL_LINES = 1
 CONTROL_PATTERN = r"[\x00-\x1f\x7f-\x9f]"  # all in Unicode's Cc, so not in a str.isprintable() text
-TRACK_RE = re.compile(r"ahead (\d+)")
 # The mailbox name grammar and its parser are mail_index's (the mail cache's reader; a test holds the
 # grammar equal to mail.NAME_RE): importing mail here would pull in argparse and tempfile on every redraw.
 name_parts = mail_index.name_parts
@@ -242,6 +241,18 @@ def processed_count(mailbox: str, index: Optional[mail_index.MailIndex] = None) 
 GIT_FORMAT = "%(HEAD)%00%(refname:short)%00%(upstream:short)%00%(upstream:track)"
 
 
+def _ahead(track: str) -> int:
+    """The commits ahead of the upstream in git's %(upstream:track) ("[ahead 3]", "[ahead 3, behind 1]",
+    "[behind 1]", ""): the digits after "ahead ", 0 when there are none (no pattern to compile)."""
+    at = track.find("ahead ")
+    if at < 0:
+        return 0
+    start = end = at + 6
+    while end < len(track) and track[end] in "0123456789":
+        end += 1
+    return int(track[start:end]) if end > start else 0
+
+
 class _Git:
     """One `git for-each-ref` child started with posix_spawn (cheaper to import than subprocess)."""
 
@@ -345,8 +356,7 @@ def unpushed(path: str, proc: Any = None) -> Dict[str, Any]:
             if "gone" in fields[3]:
                 row["error"] = "upstream is gone"
             else:
-                m = TRACK_RE.search(fields[3])
-                row["count"] = int(m.group(1)) if m else 0
+                row["count"] = _ahead(fields[3])
         return row
     # no current branch: a detached HEAD, or a repository with no commits yet
     import subprocess
@@ -509,7 +519,8 @@ def json_text(doc: Dict[str, Any]) -> str:
             ', "generated_at": ',
             dumps(doc["generated_at"]),
             ', "state": ',
-            dumps(doc["state"]),
+            # parsed from JSON, the state holds no cycle: the encoder need not look for one
+            json.dumps(doc["state"], ensure_ascii=False, check_circular=False),
             ', "state_error": ',
             dumps(doc["state_error"]),
             ', "mailbox": {"pending": [',

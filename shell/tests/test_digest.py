@@ -733,6 +733,18 @@ def test_the_fast_name_match_is_name_parts(tmp_path):
         assert (d, t, sender, to, int(seq) if seq else 1) == mail_index.name_parts(name)
 
 
+@pytest.mark.parametrize(
+    ("track", "count"),
+    [("[ahead 3]", 3), ("[ahead 12, behind 4]", 12), ("[behind 4]", 0), ("", 0), ("[ahead ]", 0)],
+)
+def test_the_ahead_count_is_read_from_git_track(track, count):
+    """%(upstream:track) read with str methods: what the pattern `ahead (\\d+)` read (0 without it)."""
+    import re
+
+    m = re.search(r"ahead (\d+)", track)
+    assert digest_lib._ahead(track) == count == (int(m.group(1)) if m else 0)
+
+
 def _fake_git(tmp_path: Path, body: str) -> dict:
     bin_dir = tmp_path / "bin"
     bin_dir.mkdir()
