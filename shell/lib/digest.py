@@ -145,10 +145,7 @@ R_FILE, R_FROM, R_TO, R_SUBJECT, R_MTIME, R_FOLDER = 3, 4, 5, 6, 7, 8
 # per stat, not the whole path); O_NONBLOCK: a FIFO in its place is never waited on (O_DIRECTORY refuses
 # it first where there is one).
 _DIR_FLAGS = (
-    os.O_RDONLY
-    | getattr(os, "O_DIRECTORY", 0)
-    | getattr(os, "O_NONBLOCK", 0)
-    | getattr(os, "O_CLOEXEC", 0)
+    os.O_RDONLY | getattr(os, "O_DIRECTORY", 0) | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0)
 )
 _S_IFMT, _S_IFREG = 0o170000, 0o100000
 
