@@ -167,7 +167,10 @@ def mailbox_entries(
     except (FileNotFoundError, NotADirectoryError):
         return out
     try:
-        names = os.listdir(fd)
+        try:
+            names = os.listdir(fd)
+        except NotADirectoryError:  # where there is no O_DIRECTORY to refuse a file at the open
+            return out
         # Sorted by name first: the rows then come out nearly in the mailbox's order (stamp, sequence
         # number, name), and sorting them below costs a pass, not a full sort of tuples.
         names.sort()
