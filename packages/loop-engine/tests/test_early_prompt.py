@@ -199,3 +199,17 @@ def test_once_starts_no_prompt_while_a_decision_is_pending(project: Project, tmp
     project.paths.pending.parent.mkdir(parents=True, exist_ok=True)
     project.paths.pending.write_text("{}\n")
     assert _once_starts(project.root, tmp_path) == []
+
+
+def test_the_packaged_header_is_the_package_resource(project: Project) -> None:
+    """header_path names the packaged header by the module's own folder (no importlib.resources readers on
+    the early path): the same file the package's resources hold; a project's own header wins."""
+    from importlib import resources
+
+    from loop_engine.early import header_path
+
+    packaged = header_path(project.paths)
+    assert packaged == Path(str(resources.files("loop_engine").joinpath("header.md")))
+    assert packaged.is_file()
+    project.paths.header_override.write_text("# My header\n")
+    assert header_path(project.paths) == project.paths.header_override

@@ -4,7 +4,6 @@ prompt from here as soon as it knows the config, so loop-checkpoint runs while t
 
 from __future__ import annotations
 
-from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -16,10 +15,12 @@ if TYPE_CHECKING:
 
 
 def header_path(paths: EnginePaths) -> Path:
-    """The engine's checkpoint header: the project's .loop/engine-header.md, else the packaged one."""
+    """The engine's checkpoint header: the project's .loop/engine-header.md, else the packaged one (a file
+    beside this module: loop-checkpoint reads it by path, so the package is always a folder of files, and
+    importlib.resources, whose readers cost more than the whole start, adds nothing)."""
     if paths.header_override.is_file():
         return paths.header_override
-    return Path(str(resources.files("loop_engine").joinpath("header.md")))
+    return Path(__file__).with_name("header.md")
 
 
 def start_prompt(
