@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 from engine_fakes import Project
-from loop_engine.thinking import OVERFLOW_ORDER, header_path
+from loop_engine.early import header_path
+from loop_engine.thinking import OVERFLOW_ORDER
 from loop_substrate import SubstrateError
 
 DECISION = """```decision

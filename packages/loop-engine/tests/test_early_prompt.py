@@ -137,3 +137,79 @@ def test_an_input_changed_during_the_cycle_runs_the_checkpoint_again(
     assert len(late) == 1  # the early answer was not taken
     assert SEEN[change] in prompt
     assert not client._EARLY  # nothing left running
+
+
+# `once` as `python -m loop_engine` runs it, with Substrate.start_checkpoint watched: each call records
+# whether the cycle code was loaded yet (the answer is then the real one)
+ONCE = (
+    "import json, runpy, sys\n"
+    "from loop_substrate import client\n"
+    "record = sys.argv.pop(1)\n"
+    "real = client.Substrate.start_checkpoint\n"
+    "calls = []\n"
+    "def watched(self, header_file=None):\n"
+    "    calls.append({'cycle_loaded': 'loop_engine.cycle' in sys.modules, 'header': str(header_file)})\n"
+    "    with open(record, 'w') as out:\n"
+    "        json.dump(calls, out)\n"
+    "    return real(self, header_file)\n"
+    "client.Substrate.start_checkpoint = watched\n"
+    "sys.argv[0] = 'loop-engine'\n"
+    "runpy.run_module('loop_engine', run_name='__main__', alter_sys=True)\n"
+)
+
+
+def _once_starts(root: Path, tmp: Path) -> list[dict[str, Any]]:
+    """The start_checkpoint calls of one `loop-engine once` (no tmux server: it stops at require_session)."""
+    import json
+    import sys
+
+    record = tmp / "starts.json"
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("LOOP_", "TMUX"))}
+    env["LOOP_TMUX_SOCKET"] = str(tmp / "no-server")
+    proc = subprocess.run(
+        [sys.executable, "-c", ONCE, str(record), "--project-root", str(root), "--session", "s", "once"],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=root,
+        timeout=120,
+        check=False,
+    )
+    assert proc.returncode == 1 and "Traceback" not in proc.stderr, proc.stderr[-2000:]
+    return list(json.loads(record.read_text())) if record.exists() else []
+
+
+@pytest.mark.parametrize("brain", ["claude", "builtin"])
+def test_once_starts_the_prompt_before_the_cycle_code_loads(tmp_path: Path, brain: str) -> None:
+    """`once` starts loop-checkpoint as soon as its config says the brain is a harness: it runs while the
+    cycle code loads, not after (the builtin brain needs no prompt: nothing starts)."""
+    root = tmp_path / "proj"
+    (root / ".loop" / "messages").mkdir(parents=True)
+    (root / "lane-config.yaml").write_text(f"engine:\n  brain: {{harness: {brain}}}\n")
+    starts = _once_starts(root, tmp_path)
+    if brain == "builtin":
+        assert starts == []
+    else:
+        assert [s["cycle_loaded"] for s in starts] == [False]
+        assert starts[0]["header"].endswith("header.md")
+
+
+def test_once_starts_no_prompt_while_a_decision_is_pending(project: Project, tmp_path: Path) -> None:
+    (project.root / "lane-config.yaml").write_text("engine:\n  brain: {harness: claude}\n")
+    project.paths.pending.parent.mkdir(parents=True, exist_ok=True)
+    project.paths.pending.write_text("{}\n")
+    assert _once_starts(project.root, tmp_path) == []
+
+
+def test_the_packaged_header_is_the_package_resource(project: Project) -> None:
+    """header_path names the packaged header by the module's own folder (no importlib.resources readers on
+    the early path): the same file the package's resources hold; a project's own header wins."""
+    from importlib import resources
+
+    from loop_engine.early import header_path
+
+    packaged = header_path(project.paths)
+    assert packaged == Path(str(resources.files("loop_engine").joinpath("header.md")))
+    assert packaged.is_file()
+    project.paths.header_override.write_text("# My header\n")
+    assert header_path(project.paths) == project.paths.header_override

@@ -154,3 +154,25 @@ def test_an_early_prompt_nobody_takes_is_stopped(
     [(_env, _cwd, proc, _check)] = list(client._EARLY.values())
     sub.drop_early()
     assert not client._EARLY and proc.poll() is not None
+
+
+def test_a_second_start_of_the_same_read_walks_no_inputs(
+    project: Path, settled: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`once` starts the prompt before the cycle code loads; the cycle's own start then finds it filed and
+    returns at once, without a second walk of the mailbox (one stat per pending mail)."""
+    sub = Substrate("s", project)
+    header = project / "header.md"
+    assert sub.start_checkpoint(header) is True
+    walks: list[Path] = []
+    real = client.checkpoint_inputs
+
+    def counting(root: Path, header_file: Path | None, mailbox: Path | None = None) -> Any:
+        walks.append(root)
+        return real(root, header_file, mailbox)
+
+    monkeypatch.setattr(client, "checkpoint_inputs", counting)
+    assert sub.start_checkpoint(header) is False
+    assert walks == [] and len(client._EARLY) == 1
+    assert "report 2" in sub.checkpoint_prompt(header)
+    assert len(walks) == 1  # the one check that the early answer's inputs held

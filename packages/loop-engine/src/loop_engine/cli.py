@@ -20,6 +20,8 @@ from loop_engine.improve_cli import improve_command
 from loop_engine.paths import EnginePaths
 
 if TYPE_CHECKING:
+    from loop_substrate.client import Substrate
+
     from loop_engine import config as config_mod
     from loop_engine import watch as watch_mod
     from loop_engine.cycle import Engine
@@ -136,18 +138,28 @@ class Ctx:
         except config_mod.ConfigError as exc:
             raise click.ClickException(str(exc)) from None
 
-    def engine(self, abort: Any = None) -> Engine:
+    def engine(self, abort: Any = None, early: Substrate | None = None) -> Engine:
+        """The engine of this project and session. With `early` (the substrate `once` started its probe
+        on), the brain's prompt starts there as soon as the config says the brain is a harness: its
+        loop-checkpoint runs while the cycle code loads (early.start_prompt)."""
         from loop_engine import config as config_mod
-        from loop_engine.cycle import Engine
-        from loop_engine.observe import SubstrateUnavailableError, make_substrate
         from loop_engine.readcache import ReadCache
+
+        def start_prompt(facts: config_mod.ConfigFacts) -> None:
+            if early is not None:
+                from loop_engine import early as early_mod
+
+                early_mod.start_prompt(self.paths, early, facts.brain_harness)
 
         reads = ReadCache(self.paths.loop_dir)
         try:
-            cfg = config_mod.load_cached(self.paths.project_root, reads)
+            cfg = config_mod.load_cached(self.paths.project_root, reads, on_facts=start_prompt)
         except config_mod.ConfigError as exc:
             raise click.ClickException(str(exc)) from None
         reads.save()
+        from loop_engine.cycle import Engine
+        from loop_engine.observe import SubstrateUnavailableError, make_substrate
+
         for warning in cfg.warnings:
             click.echo(f"loop-engine: warning: {warning}", err=True)
         try:
@@ -254,9 +266,11 @@ def once(obj: Ctx, approval: str | None, as_json: bool) -> None:
 
     from loop_engine import watch
 
-    # the observation's two reads run while the cycle code loads (the engine's probe takes their answers)
-    Substrate(obj.paths.session, obj.paths.project_root).start_probe()
-    engine = obj.engine()
+    # the observation's two reads run while the cycle code loads (the engine's probe takes their answers),
+    # and so does the brain's prompt, started as soon as the config is known (before the cycle code)
+    early = Substrate(obj.paths.session, obj.paths.project_root)
+    early.start_probe()
+    engine = obj.engine(early=early)
     boot_check(engine)
     engine.require_session()  # a session that is not there is the operator's news, not an engine crash
     if not watch.daemon_alive(obj.paths):  # a running daemon reaps for itself and its calls are its own

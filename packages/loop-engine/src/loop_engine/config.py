@@ -24,6 +24,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from loop_schemas import EngineConfig
     from pydantic import ValidationError
 
@@ -231,17 +233,22 @@ def load_facts(
     return cache.verdict("config", INPUT_ENV, compute, ConfigFacts.from_json, ConfigFacts.as_json, also=host)
 
 
-def load_cached(project_root: Path, cache: ReadCache) -> EffectiveConfig:
+def load_cached(
+    project_root: Path, cache: ReadCache, on_facts: Callable[[ConfigFacts], object] | None = None
+) -> EffectiveConfig:
     """load(project_root), its model validated from the cached facts (load_facts) while the lane-config
     is unchanged: the lane-config (its YAML, its lanes) is neither parsed nor validated again, only the
-    engine section's model is built from its own JSON dump."""
+    engine section's model is built from its own JSON dump. `on_facts` is called with the facts as soon
+    as they are known, before pydantic and the model load (`once` starts its prompt's read there)."""
+    loaded: list[EffectiveConfig] = []
+    facts = load_facts(project_root, cache, loaded)
+    if on_facts is not None:
+        on_facts(facts)
+    if loaded:
+        return loaded[0]
     from loop_schemas import EngineConfig
     from pydantic import ValidationError
 
-    loaded: list[EffectiveConfig] = []
-    facts = load_facts(project_root, cache, loaded)
-    if loaded:
-        return loaded[0]
     try:
         model = EngineConfig.model_validate(facts.engine)
     except ValidationError:  # a dump this code did not write: the file is the truth

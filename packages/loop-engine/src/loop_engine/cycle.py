@@ -32,6 +32,7 @@ from loop_engine.brain import BrainAnswer, BrainError
 from loop_engine.budget import BrainBudget
 from loop_engine.config import EffectiveConfig
 from loop_engine.decisions import PAYLOAD_MAX, Decisions
+from loop_engine.early import header_path
 from loop_engine.events import EventLog, new_id
 from loop_engine.execute import Executor, escalation_mail
 from loop_engine.fleet import Fleet
@@ -43,7 +44,7 @@ from loop_engine.paths import EnginePaths
 from loop_engine.recovery import Recovery
 from loop_engine.stopguard import StopGuard
 from loop_engine.tasks import TaskView, load_tasks
-from loop_engine.thinking import BrainFn, Thinker, header_path, spotlight
+from loop_engine.thinking import BrainFn, Thinker, spotlight
 from loop_engine.verbs import HumanGate
 
 __all__ = [

@@ -11,7 +11,6 @@ import secrets
 import shlex
 import time
 from collections.abc import Callable
-from importlib import resources
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -25,6 +24,8 @@ from loop_engine.basics import one_line
 from loop_engine.brain import BrainAnswer, BrainError, build_argv, quota_answer, run_oneshot
 from loop_engine.budget import BrainBudget
 from loop_engine.config import BUILTIN, EffectiveConfig
+from loop_engine.early import header_path
+from loop_engine.early import start_prompt as start_early_prompt
 from loop_engine.events import EventLog, new_id
 from loop_engine.execute import read_uncertain
 from loop_engine.fleet import Fleet
@@ -58,13 +59,6 @@ class OneshotFn(Protocol):
     def __call__(
         self, harness: str, prompt: str, timeout: float, transcript: Path, *, ingest: bool = False
     ) -> BrainAnswer: ...
-
-
-def header_path(paths: EnginePaths) -> Path:
-    """The engine's checkpoint header: the project's .loop/engine-header.md, else the packaged one."""
-    if paths.header_override.is_file():
-        return paths.header_override
-    return Path(str(resources.files("loop_engine").joinpath("header.md")))
 
 
 def spotlight(name: str, text: str, token: str) -> str:
@@ -156,13 +150,11 @@ class Thinker:
         )
 
     def start_prompt(self) -> None:
-        """Start loop-checkpoint now, at the cycle's start, when this cycle is likely to ask the brain (a
-        harness, not the builtin; no decision pending): it runs while the cycle observes and ingests, and
-        prompt() takes its answer only if nothing it read changed meanwhile (Substrate.start_checkpoint),
-        else runs it again. A guess wrong either way costs time, never a stale prompt."""
-        if (self.harness == BUILTIN and self.brain_fn is None) or self.paths.pending.exists():
-            return
-        self.substrate.start_checkpoint(header_file=header_path(self.paths))
+        """Start loop-checkpoint now, at the cycle's start, when this cycle is likely to ask the brain
+        (early.start_prompt): it runs while the cycle observes and ingests, and prompt() takes its answer
+        only if nothing it read changed meanwhile, else runs it again. `once` has usually started it
+        already, before the cycle code loaded: then this is a no-op."""
+        start_early_prompt(self.paths, self.substrate, self.harness, in_process=self.brain_fn is not None)
 
     def prompt(self, obs: Observation, tasks: list[TaskView]) -> str:
         """The brain's prompt: loop-checkpoint's output under the engine header, plus the observation."""

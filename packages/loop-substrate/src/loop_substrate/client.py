@@ -255,11 +255,15 @@ class Substrate:
         ingest). checkpoint_prompt() of the same header, in the same environment, takes its answer only
         if none of its inputs changed since (checkpoint_inputs, taken before the start and again once it
         ended); else it runs again. Nothing starts (False) when an input is racily new or when the
-        bundled shell is missing. An answer nobody takes is killed by drop_early or at exit."""
+        bundled shell is missing, or when the same read is already started (its inputs are not walked
+        again). An answer nobody takes is killed by drop_early or at exit."""
         try:
             argv = self.argv("loop-checkpoint", _checkpoint_args(self.project_root, header_file))
         except SubstrateError:
             return False
+        with _EARLY_LOCK:
+            if tuple(argv) in _EARLY:
+                return False
         before = checkpoint_inputs(self.project_root, header_file)
         if before is None:
             return False
