@@ -199,6 +199,23 @@ def test_nothing_is_written_where_bytecode_is_not(site: Path, monkeypatch: pytes
     assert not (Path(str(entrycache.CACHE_DIR))).exists()
 
 
+def test_without_a_cache_to_write_only_the_asked_group_is_read(
+    site: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Where nothing can be stored, a listing costs what it did before the cache: one group's scan."""
+    asked: list[str] = []
+    real = plugins.entry_points
+
+    def recording(group: str) -> object:
+        asked.append(group)
+        return real(group)
+
+    monkeypatch.setattr(plugins, "entry_points", recording)
+    monkeypatch.setattr(sys, "dont_write_bytecode", True)
+    assert "fake" in [e.name for e in plugins.discover(COMMAND_GROUP)]
+    assert asked == [COMMAND_GROUP]
+
+
 def test_another_distribution_finder_means_no_cache(site: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     settle()
 

@@ -61,6 +61,16 @@ def cache_file() -> str | None:
     return os.path.join(CACHE_DIR, f"entry-points.{sys.implementation.cache_tag}.json")
 
 
+def readable() -> bool:
+    """Whether a stored listing may be used here at all."""
+    return CACHE_DIR is not None and _only_path_finder()
+
+
+def writable() -> bool:
+    """Whether a listing may be stored here (where bytecode would be written)."""
+    return readable() and not sys.dont_write_bytecode
+
+
 def _only_path_finder() -> bool:
     """True when the standard PathFinder is the only finder on sys.meta_path that finds distributions."""
     from importlib.machinery import PathFinder
@@ -94,7 +104,7 @@ def _rows(value: Any) -> list[Row]:
 def load(groups: Sequence[str]) -> Listing | None:
     """The stored listing of `groups` when everything it was read from is unchanged, else None."""
     file = cache_file()
-    if file is None or not _only_path_finder():
+    if file is None or not readable():
         return None
     try:
         with open(file, "rb") as fh:
@@ -165,7 +175,7 @@ def store(groups: Sequence[str], compute: Callable[[], Listing]) -> Listing:
     """compute()'s listing of `groups` (importlib.metadata's answer), stored for the next process when
     it can be (see the module's rules); a failure to store is ignored."""
     file = cache_file()
-    if file is None or sys.dont_write_bytecode or not _only_path_finder():
+    if file is None or not writable():
         return compute()
     start_ns = time.time_ns()
     listing, read = _tracked(compute)

@@ -76,11 +76,13 @@ def discover(group: str = ADAPTER_GROUP) -> list[PluginEntry]:
     cache while it holds (loop_pm.entrycache), else from importlib.metadata (and the cache rewritten)."""
     from loop_pm import entrycache
 
-    if group not in GROUPS:
+    if group not in GROUPS or not entrycache.readable():
         return _scan(group)
     cached = entrycache.load(GROUPS)
     if cached is not None:
         return [PluginEntry(*row) for row in cached[group]]
+    if not entrycache.writable():  # nothing to store: this group only, as without a cache
+        return _scan(group)
     scanned: dict[str, list[PluginEntry]] = {}
 
     def compute() -> entrycache.Listing:
