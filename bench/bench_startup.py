@@ -6,9 +6,11 @@ per run (median of RUNS after one warm-up that also writes the bytecode caches);
 The same run measures the floor (`python -c pass`) so a loaded machine shows as such. The daemon row
 starts `loop-engine watch --foreground` on a private tmux server (one plain window, no lanes, the
 built-in brain), lets it finish its start cycle and sit idle, and reads VmRSS (goal <= 30 MiB).
-BENCH_STARTUP_BEFORE=DIR (a checkout of an earlier commit, e.g. from `git archive`) measures that tree's
-daemon too (its packages on PYTHONPATH), alternating with this tree's, DAEMON_RUNS of each; the row is
-each tree's median.
+BENCH_STARTUP_BEFORE=DIR (a checkout of an earlier commit, e.g. from `git archive`) measures that tree
+too, side by side: each command alternates run by run between this tree and that one (its packages'
+sources first on PYTHONPATH, the same venv's console scripts, interpreter and dependencies), and the
+daemon alternates DAEMON_RUNS of each; each row is one tree's median, this tree's rows say the ratio.
+Each tree runs in a project of its own (`status` keeps a verdict cache in .loop/ keyed by the code).
 Standalone: python bench/bench_startup.py
 """
 
@@ -59,13 +61,32 @@ def _env(tmp: Path) -> dict[str, str]:
 
 
 def _median_ms(argv: list[str], env: dict[str, str], cwd: Path) -> tuple[float, float, int]:
-    first = subprocess.run(argv, capture_output=True, env=env, cwd=cwd, timeout=60, check=False)
-    times = []
-    for _ in range(RUNS):
-        t0 = time.perf_counter()
+    return _medians_ms([(argv, env, cwd)])[0]
+
+
+def _medians_ms(runs: list[tuple[list[str], dict[str, str], Path]]) -> list[tuple[float, float, int]]:
+    """(median, min, the warm-up's exit) of each (argv, env, cwd), their runs interleaved so that the
+    machine's load falls on each alike."""
+    firsts = [
         subprocess.run(argv, capture_output=True, env=env, cwd=cwd, timeout=60, check=False)
-        times.append((time.perf_counter() - t0) * 1000)
-    return statistics.median(times), min(times), first.returncode
+        for argv, env, cwd in runs
+    ]
+    times: list[list[float]] = [[] for _ in runs]
+    for _ in range(RUNS):
+        for (argv, env, cwd), found in zip(runs, times, strict=True):
+            t0 = time.perf_counter()
+            subprocess.run(argv, capture_output=True, env=env, cwd=cwd, timeout=60, check=False)
+            found.append((time.perf_counter() - t0) * 1000)
+    return [
+        (statistics.median(found), min(found), first.returncode)
+        for found, first in zip(times, firsts, strict=True)
+    ]
+
+
+def _tree_env(env: dict[str, str], tree: Path, packages: tuple[str, ...] | None = None) -> dict[str, str]:
+    """`env` with an earlier tree's package sources first on PYTHONPATH (all of them by default)."""
+    names = packages or tuple(sorted(p.name for p in (tree / "packages").iterdir() if (p / "src").is_dir()))
+    return {**env, "PYTHONPATH": os.pathsep.join(str(tree / "packages" / p / "src") for p in names)}
 
 
 def _commands(root: Path) -> list[tuple[str, list[str]]]:
@@ -90,7 +111,7 @@ def _daemon_rss(root: Path, env: dict[str, str], tree: Path | None = None) -> tu
     if shutil.which("tmux") is None:
         return None, "tmux is not installed"
     if tree is not None:  # an earlier tree's code on this venv's interpreter and dependencies
-        env = {**env, "PYTHONPATH": os.pathsep.join(str(tree / "packages" / p / "src") for p in PACKAGES)}
+        env = _tree_env(env, tree, PACKAGES)
     sock = env["LOOP_TMUX_SOCKET"]
     subprocess.run(
         ["tmux", "-S", sock, "new-session", "-d", "-s", SESSION, "-x", "120", "-y", "30"], env=env, check=True
@@ -141,23 +162,32 @@ def _daemon_rss(root: Path, env: dict[str, str], tree: Path | None = None) -> tu
 def run() -> list[dict[str, Any]]:
     tmp = Path(tempfile.mkdtemp(prefix="bs-"))
     try:
-        root = tmp / "project"
-        root.mkdir()
-        _project(root)
         env = _env(tmp)
+        # each tree its own project: `status` keeps a verdict cache in .loop/ that names the code it ran
+        trees: list[tuple[str, dict[str, str], Path]] = [("", env, tmp / "project")]
+        before = os.environ.get("BENCH_STARTUP_BEFORE")
+        if before:
+            trees.append((" (before)", _tree_env(env, Path(before).resolve()), tmp / "project-before"))
+        for _, _, root in trees:
+            root.mkdir()
+            _project(root)
         rows: list[dict[str, Any]] = []
-        for name, argv in _commands(root):
-            median, low, code = _median_ms(argv, env, root)
-            rows.append(
-                {
-                    "name": f"start-up: {name}",
-                    "value": round(median, 1),
-                    "unit": "ms",
-                    "goal": f"<= {GOAL_MS:.0f} ms median",
-                    "met": median <= GOAL_MS and code == 0,
-                    "detail": f"median of {RUNS} fresh processes (min {low:.1f}); exit {code}",
-                }
-            )
+        for index, (name, _) in enumerate(_commands(trees[0][2])):
+            found = _medians_ms([(_commands(root)[index][1], tree_env, root) for _, tree_env, root in trees])
+            ratio = f"; {found[0][0] / found[1][0]:.2f}x the earlier tree's" if len(found) > 1 else ""
+            for (median, low, code), (label, _, _) in zip(found, trees, strict=True):
+                rows.append(
+                    {
+                        "name": f"start-up: {name}{label}",
+                        "value": round(median, 1),
+                        "unit": "ms",
+                        "goal": f"<= {GOAL_MS:.0f} ms median",
+                        "met": median <= GOAL_MS and code == 0,
+                        "detail": f"median of {RUNS} fresh processes (min {low:.1f}); exit {code}"
+                        + ("" if label else ratio),
+                    }
+                )
+        root = trees[0][2]
         floor, low, _ = _median_ms([sys.executable, "-c", "pass"], env, root)
         rows.append(
             {

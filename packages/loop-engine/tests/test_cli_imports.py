@@ -28,6 +28,8 @@ CYCLE_MACHINERY = {
     "loop_engine.reports",
     "loop_substrate.client",
 }
+# what only a writer (temp files), an id maker (secrets), a digest or a child process needs: never a read
+WRITERS_ONLY = {"tempfile", "shutil", "secrets", "hashlib", "subprocess"}
 # the CLI's own modules on every path (`python -m loop_engine`; runpy runs __main__, not an import)
 CLI_MODULES = {
     "loop_engine",
@@ -138,6 +140,8 @@ def test_status_and_config_read_an_unchanged_config_without_pydantic_or_yaml(
     assert {"pydantic", "yaml"} <= first
     again = imported("--session", "s", *command, cwd=tmp_path)
     assert not again & {"pydantic", "yaml", "pydantic_core"}
+    if command[0] == "status":  # a read of an idle engine writes no file, makes no id, starts nothing
+        assert not again & WRITERS_ONLY
     assert {m for m in again if m.startswith("loop_schemas")} <= STATUS_SCHEMAS - {
         "loop_schemas.lane_config",
         "loop_schemas.policy",

@@ -11,7 +11,6 @@ from __future__ import annotations
 import fcntl
 import json
 import os
-import secrets
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -40,6 +39,8 @@ def parse_iso(text: str) -> datetime:
 
 def new_id(prefix: str) -> str:
     """A sortable, unique id: prefix-YYYYmmddTHHMMSS.ffffff-<4 hex>."""
+    import secrets  # (hmac, hashlib, random) only where an id is made: `status` never loads it
+
     now = utcnow()
     return f"{prefix}-{now.strftime('%Y%m%dT%H%M%S')}{now.microsecond:06d}-{secrets.token_hex(2)}"
 

@@ -10,11 +10,9 @@ through executing/<id>.json, where each action is marked `started` BEFORE it is 
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import itertools
 import os
 import re
-import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -83,6 +81,8 @@ def read_pending(paths: EnginePaths) -> dict[str, Any] | None:
 
 def pending_digest(paths: EnginePaths) -> str | None:
     """sha256 of pending-decision.json's bytes: what a reviewer saw (None when there is no file)."""
+    import hashlib  # only where a decision is pending: `status` of an idle engine never loads it
+
     try:
         return hashlib.sha256(read_project_file(paths.pending, ENGINE_CAP)).hexdigest()
     except FileNotFoundError:
@@ -202,6 +202,8 @@ def _writable_folder(paths: EnginePaths, folder: Path) -> str | None:
         return f"{shown} cannot be created ({exc.strerror or exc})"
     if not folder.is_dir():
         return f"{shown} is not a folder"
+    import tempfile  # only an approval's preflight gets here: `status` never loads it
+
     try:
         fd, probe = tempfile.mkstemp(prefix=".probe-", dir=folder)
         os.close(fd)

@@ -21,7 +21,6 @@ It is only ever a cache, by the rules of shell/lib/mail_index.py (the digest's):
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import time
@@ -29,7 +28,7 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any, TypeVar
 
-VERSION = 1
+VERSION = 2
 CACHE_NAME = "engine-reads.json"
 CACHE_CAP = 4 * 1024 * 1024
 RACY_NS = 2_000_000_000
@@ -48,13 +47,14 @@ def signature(path: str) -> list[int] | None:
 
 
 def code_signature() -> str:
-    """A digest of the name, size and mtime_ns of every loop_schemas and loop_engine *.py file: stat
-    only. A reinstall or an edit of either package moves it."""
+    """The name, size and mtime_ns of every loop_schemas and loop_engine *.py file, one line each: stat
+    only (kept whole, not hashed: hashlib alone would cost `status` more than the comparison). A
+    reinstall or an edit of either package moves it."""
     import loop_schemas
 
     import loop_engine
 
-    h = hashlib.sha256(f"{VERSION}\n".encode())
+    lines = [f"{VERSION}\n"]
     for package in (loop_schemas.__file__, loop_engine.__file__):
         top = os.path.dirname(os.path.abspath(package))
         for folder in (top, os.path.join(top, "_shared")):
@@ -68,8 +68,8 @@ def code_signature() -> str:
                         st = entry.stat()
                     except OSError:
                         continue
-                    h.update(f"{entry.path}\0{st.st_size}\0{st.st_mtime_ns}\n".encode())
-    return h.hexdigest()
+                    lines.append(f"{entry.path}\0{st.st_size}\0{st.st_mtime_ns}\n")
+    return "".join(lines)
 
 
 class ReadCache:

@@ -29,11 +29,9 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import functools
-import hashlib
 import json
 import os
 import signal
-import subprocess
 import sys
 import threading
 import time
@@ -82,6 +80,8 @@ def code_signature() -> tuple[str, int]:
     mtime_ns): stat only, cheap enough for every `status`; equal signatures mean the files were not
     touched since. The ctime and inode move on any write or replacement, even one that keeps the size
     and puts the old mtime back (cp -p, rsync -t, an unpacked archive): then the content is hashed."""
+    import hashlib  # only where a daemon runs: `status` of a stopped engine never loads it
+
     root = Path(loop_engine.__file__).parent
     h = hashlib.sha256()
     newest = 0
@@ -97,6 +97,8 @@ def code_signature() -> tuple[str, int]:
 def code_sha256() -> str:
     """sha256 over the engine's *.py files (names and contents, in name order): a reinstall of the same
     code keeps it, any change of the code moves it."""
+    import hashlib
+
     root = Path(loop_engine.__file__).parent
     h = hashlib.sha256()
     for path in _engine_sources():
@@ -283,6 +285,8 @@ def _wait_dead(paths: EnginePaths, timeout: float) -> bool:
 
 def spawn(paths: EnginePaths, argv_prefix: list[str], timeout: float = 15.0) -> int:
     """Start `watch --foreground` detached; return its pid once it holds the singleton lock."""
+    import subprocess  # only `watch` (detached) starts a process here
+
     if daemon_alive(paths):
         raise DaemonError(f"a daemon is already running (pid {(read_pid(paths) or {}).get('pid')})")
     paths.engine_dir.mkdir(parents=True, exist_ok=True)

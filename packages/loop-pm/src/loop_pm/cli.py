@@ -20,7 +20,15 @@ from loop_schemas import ADAPTER_GROUP, COMMAND_GROUP
 from loop_schemas.errors import describe_error
 
 from loop_pm import __version__
-from loop_pm.plugins import PluginLoadError, adapter_infos, discover, find_adapter, load_adapter, load_command
+from loop_pm.plugins import (
+    PluginEntry,
+    PluginLoadError,
+    adapter_infos,
+    discover,
+    find_adapter,
+    load_adapter,
+    load_command,
+)
 
 if TYPE_CHECKING:
     from loop_schemas.pm import SyncAction, SyncOption, SyncPlan, SyncResult
@@ -35,16 +43,24 @@ class PmGroup(click.Group):
     """Built-in commands plus one sub-group per `loop_orchestrator.pm_commands` entry point, loaded only
     when used. A group that fails to load stays listed and says why when run."""
 
+    @staticmethod
+    def plugins(ctx: click.Context) -> list[PluginEntry]:
+        """The command groups' entry points, listed once per invocation (--help lists, then loads each)."""
+        found: list[PluginEntry] | None = ctx.meta.get("loop_pm.commands")
+        if found is None:
+            found = ctx.meta["loop_pm.commands"] = discover(COMMAND_GROUP)
+        return found
+
     def list_commands(self, ctx: click.Context) -> list[str]:
         names = set(super().list_commands(ctx))
-        names.update(e.name for e in discover(COMMAND_GROUP) if e.name not in self.commands)
+        names.update(e.name for e in self.plugins(ctx) if e.name not in self.commands)
         return sorted(names)
 
     def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
         builtin = super().get_command(ctx, cmd_name)
         if builtin is not None:
             return builtin
-        entries = [e for e in discover(COMMAND_GROUP) if e.name == cmd_name]
+        entries = [e for e in self.plugins(ctx) if e.name == cmd_name]
         if not entries:
             return None
         entry = entries[0]

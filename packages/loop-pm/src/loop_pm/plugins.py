@@ -3,11 +3,12 @@
 Two groups: `loop_orchestrator.pm_adapters` (the sync adapters, objects satisfying
 `loop_schemas.pm.PmAdapter`) and `loop_orchestrator.pm_commands` (click groups mounted as
 `loop-pm <name> …`). A plugin that fails to load is reported with the reason, never skipped.
+The listing is importlib.metadata's, reused from loop_pm.entrycache while nothing it read has changed.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from loop_schemas import ADAPTER_GROUP, COMMAND_GROUP
@@ -24,15 +25,32 @@ class PluginLoadError(Exception):
     """An entry point that could not be imported or does not provide what its group promises."""
 
 
+GROUPS = (ADAPTER_GROUP, COMMAND_GROUP)
+
+
 @dataclass(frozen=True)
 class PluginEntry:
-    """An installed plugin as its distribution's metadata declares it (nothing imported)."""
+    """An installed plugin as its distribution's metadata declares it (nothing imported); entry_point
+    is None when the listing came from the cache (loop_pm.entrycache: `value` is `module:attr` then)."""
 
     name: str
     value: str
     distribution: str | None
     version: str | None
-    entry_point: EntryPoint
+    entry_point: EntryPoint | None = field(default=None, compare=False)
+
+    def load(self) -> object:
+        """The object the entry point names: importlib.metadata's EntryPoint.load(), or for a cached
+        `module:attr` the same steps (import the module, then each attribute in turn)."""
+        if self.entry_point is not None:
+            return self.entry_point.load()
+        from importlib import import_module
+
+        module, _, attrs = self.value.partition(":")
+        obj: object = import_module(module)
+        for attr in attrs.split("."):
+            obj = getattr(obj, attr)
+        return obj
 
 
 def _dist_of(ep: EntryPoint) -> tuple[str | None, str | None]:
@@ -54,7 +72,29 @@ def entry_points(group: str) -> Iterable[EntryPoint]:
 
 
 def discover(group: str = ADAPTER_GROUP) -> list[PluginEntry]:
-    """Every entry point of the group, sorted by name, read from metadata only (no import)."""
+    """Every entry point of the group, sorted by name, read from metadata only (no import): from the
+    cache while it holds (loop_pm.entrycache), else from importlib.metadata (and the cache rewritten)."""
+    from loop_pm import entrycache
+
+    if group not in GROUPS or not entrycache.readable():
+        return _scan(group)
+    cached = entrycache.load(GROUPS)
+    if cached is not None:
+        return [PluginEntry(*row) for row in cached[group]]
+    if not entrycache.writable():  # nothing to store: this group only, as without a cache
+        return _scan(group)
+    scanned: dict[str, list[PluginEntry]] = {}
+
+    def compute() -> entrycache.Listing:
+        scanned.update({g: _scan(g) for g in GROUPS})
+        return {g: [(e.name, e.value, e.distribution, e.version) for e in scanned[g]] for g in GROUPS}
+
+    entrycache.store(GROUPS, compute)
+    return scanned[group]
+
+
+def _scan(group: str) -> list[PluginEntry]:
+    """importlib.metadata's entry points of the group, one per (name, value, distribution), by name."""
     found: list[PluginEntry] = []
     seen: set[tuple[str, str, str | None]] = set()
     for ep in entry_points(group=group):
@@ -76,7 +116,7 @@ def load_adapter(entry: PluginEntry) -> PmAdapter:
     from loop_schemas.pm import PmAdapter
 
     try:
-        obj = entry.entry_point.load()
+        obj = entry.load()
     except Exception as exc:
         raise PluginLoadError(
             f"adapter '{entry.name}' ({entry.value}) failed to load: {_describe(exc)}"
@@ -162,7 +202,7 @@ def adapter_infos() -> tuple[list[AdapterInfo], list[str]]:
 def load_command(entry: PluginEntry) -> object:
     """Import a command-group entry point (the caller checks it is a click command)."""
     try:
-        return entry.entry_point.load()
+        return entry.load()
     except Exception as exc:
         raise PluginLoadError(
             f"commands '{entry.name}' ({entry.value}) failed to load: {_describe(exc)}"

@@ -9,7 +9,6 @@ import contextlib
 import errno
 import fcntl
 import os
-import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -36,6 +35,8 @@ def atomic_write(
     for readers and across a killed process, but after a power loss the file may hold the old content
     or be damaged: only for files whose readers take damage as absence and that hold no decision.
     """
+    import tempfile  # only a writer gets here: a command that merely reads never loads it
+
     target = Path(path)
     target.parent.mkdir(parents=True, exist_ok=True)
     raw = data.encode("utf-8") if isinstance(data, str) else data

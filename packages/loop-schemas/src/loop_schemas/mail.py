@@ -5,12 +5,15 @@ from __future__ import annotations
 
 import datetime as _dt
 import re
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from loop_schemas._moved import moved_names
 from loop_schemas.errors import SchemaError
 
+# the mail cache's and the messages' documents are loop_schemas.mail_files' (a cycle reads names only and
+# never builds their models); this module's names too, imported on first use (PEP 562)
 if TYPE_CHECKING:
     from loop_schemas.mail_files import (
         MailFrontmatter,
@@ -21,20 +24,6 @@ if TYPE_CHECKING:
         MailMessage,
         parse_mail,
     )
-
-# the mail cache's and the messages' documents are loop_schemas.mail_files' (a cycle reads names only and
-# never builds their models); this module's names too, imported on first use (PEP 562)
-_FILES = frozenset(
-    {
-        "MailFrontmatter",
-        "MailIndexFile",
-        "MailIndexProcessed",
-        "MailItem",
-        "MailList",
-        "MailMessage",
-        "parse_mail",
-    }
-)
 
 LANE_NAME_RE = re.compile(r"^[A-Za-z][A-Za-z0-9_-]*\Z")
 MAIL_NAME_RE = re.compile(
@@ -101,16 +90,6 @@ def format_mail_name(sender: str, recipient: str, when: _dt.datetime, seq: int =
     return f"{stamp}-{sender}-to-{recipient}{suffix}.md"
 
 
-def __getattr__(name: str) -> Any:
-    if name not in _FILES:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    from loop_schemas import mail_files
-
-    value = getattr(mail_files, name)
-    globals()[name] = value
-    return value
-
-
 __all__ = [
     "LANE_NAME_RE",
     "MAIL_INDEX_VERSION",
@@ -128,3 +107,5 @@ __all__ = [
     "parse_mail",
     "parse_mail_name",
 ]
+
+__getattr__ = moved_names(__name__, "loop_schemas.mail_files", __all__)

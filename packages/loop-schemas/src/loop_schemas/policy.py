@@ -21,8 +21,11 @@ from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from loop_schemas._moved import moved_names
 from loop_schemas.registry import AUTONOMY_ORDER, COST_ORDER
 
+# the events governance writes, and the boot check's problem, are loop_schemas.governance_events' (a cycle
+# never builds their models); this module's names too, imported on first use (PEP 562)
 if TYPE_CHECKING:
     from loop_schemas.governance_events import (
         BackoffClearedEvent,
@@ -34,21 +37,6 @@ if TYPE_CHECKING:
         PolicyBootProblem,
         policy_events,
     )
-
-# the events governance writes, and the boot check's problem, are loop_schemas.governance_events' (a cycle
-# never builds their models); this module's names too, imported on first use (PEP 562)
-_EVENTS = frozenset(
-    {
-        "BackoffClearedEvent",
-        "BackoffSetEvent",
-        "BrainFailedEvent",
-        "CycleSkipEvent",
-        "HarnessRewrite",
-        "HarnessRewriteEvent",
-        "PolicyBootProblem",
-        "policy_events",
-    }
-)
 
 # a harness is an agent when it has a one-shot template or any of these capability tags
 AGENT_TAGS = frozenset(
@@ -133,16 +121,6 @@ def is_agent(entry: dict[str, Any]) -> bool:
     return bool(str(entry.get("oneshot_template") or "").strip()) or any(t in AGENT_TAGS for t in tags)
 
 
-def __getattr__(name: str) -> Any:
-    if name not in _EVENTS:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    from loop_schemas import governance_events
-
-    value = getattr(governance_events, name)
-    globals()[name] = value
-    return value
-
-
 __all__ = [
     "AGENT_TAGS",
     "AUTONOMY_ORDER",
@@ -162,3 +140,5 @@ __all__ = [
     "is_agent",
     "policy_events",
 ]
+
+__getattr__ = moved_names(__name__, "loop_schemas.governance_events", __all__)
