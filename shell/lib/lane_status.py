@@ -632,11 +632,22 @@ def load_registry() -> dict[str, dict[str, object]]:
     return cache.harnesses
 
 
-def _compile(pattern: object, what: str, sre: SreCache | None = None) -> RowMatcher | None:
+def _compile(pattern: object, what: str, sre: SreCache | None = None) -> re.Pattern[str] | None:
     if not isinstance(pattern, str) or not pattern:
         return None
     try:
-        return (sre or SreCache(None)).matcher(pattern)
+        return (sre or SreCache(None)).compile(pattern)
+    except Exception as exc:
+        warn(f"ignoring bad {what}: {exc}")
+        return None
+
+
+def _matcher(pattern: object, what: str, sre: SreCache) -> RowMatcher | None:
+    """_compile's pattern as the RowMatcher a screen's rows are searched with (one per pattern text)."""
+    if not isinstance(pattern, str) or not pattern:
+        return None
+    try:
+        return sre.matcher(pattern)
     except Exception as exc:
         warn(f"ignoring bad {what}: {exc}")
         return None
@@ -683,20 +694,20 @@ class Patterns:
         idle = fields.get("idle_marker") if markers else None
         self.title_busy: RowMatcher | None = None
         if isinstance(working, str) and working:
-            self.busy = _compile(working, "working_marker", sre)
+            self.busy = _matcher(working, "working_marker", sre)
             self.title_busy = self.busy
         else:
             busy = fields.get("busy_pattern") or ""
             if generic_busy:
                 busy = f"{busy}|{GENERIC_BUSY}" if busy else GENERIC_BUSY
-            self.busy = _compile(busy, "busy_pattern", sre)
+            self.busy = _matcher(busy, "busy_pattern", sre)
         if isinstance(idle, str) and idle:
-            self.idle = _compile(idle, "idle_marker", sre)
+            self.idle = _matcher(idle, "idle_marker", sre)
         else:
-            self.idle = _compile(fields.get("idle_pattern"), "idle_pattern", sre)
-        self.approval = _compile(fields.get("approval_pattern"), "approval_pattern", sre)
-        self.welcome = _compile(fields.get("welcome_pattern"), "welcome_pattern", sre)
-        self.error = _compile(fields.get("error_pattern"), "error_pattern", sre)
+            self.idle = _matcher(fields.get("idle_pattern"), "idle_pattern", sre)
+        self.approval = _matcher(fields.get("approval_pattern"), "approval_pattern", sre)
+        self.welcome = _matcher(fields.get("welcome_pattern"), "welcome_pattern", sre)
+        self.error = _matcher(fields.get("error_pattern"), "error_pattern", sre)
 
 
 class Registry:
@@ -720,7 +731,7 @@ class Registry:
             for proc in [name, *(procs if isinstance(procs, list) else [])]:
                 self.by_process.setdefault(str(proc), name)
         home = getenv("LOOP_LANE_IDLE_HOME_PATTERN", "")
-        self.home = _compile(home, "LOOP_LANE_IDLE_HOME_PATTERN", self.sre)
+        self.home = _matcher(home, "LOOP_LANE_IDLE_HOME_PATTERN", self.sre)
         self.tail = tail_lines()  # read once for every pane this registry classifies
 
     def is_ai(self, harness: str | None) -> bool:
