@@ -501,6 +501,14 @@ class SreCache:
     def __init__(self, saved: object) -> None:
         self.args: dict[str, tuple[object, ...]] = saved if isinstance(saved, dict) else {}
         self.dirty = False
+        self.matchers: dict[str, RowMatcher] = {}
+
+    def matcher(self, pattern: str) -> RowMatcher:
+        """The RowMatcher of `pattern`: one per pattern text, shared by every harness that uses it."""
+        found = self.matchers.get(pattern)
+        if found is None:
+            found = self.matchers[pattern] = RowMatcher(self.compile(pattern))
+        return found
 
     def compile(self, pattern: str) -> re.Pattern[str]:
         import _sre
@@ -634,6 +642,44 @@ def _compile(pattern: object, what: str, sre: SreCache | None = None) -> re.Patt
         return None
 
 
+def _matcher(pattern: object, what: str, sre: SreCache) -> RowMatcher | None:
+    """_compile's pattern as the RowMatcher a screen's rows are searched with (one per pattern text)."""
+    if not isinstance(pattern, str) or not pattern:
+        return None
+    try:
+        return sre.matcher(pattern)
+    except Exception as exc:
+        warn(f"ignoring bad {what}: {exc}")
+        return None
+
+
+class RowMatcher:
+    """A compiled screen pattern that remembers its answer for each row it searched.
+
+    Screens repeat rows: a harness's borders, separators, prompt and status lines recur within a pane
+    and across the panes of a fleet, and a regex search of a row costs far more than a dict lookup.
+    The answer for a row is the pattern's own (a search is a pure function of the row's text), so every
+    verdict is the one the pattern gives; only the repeated search is skipped. One matcher lives as long
+    as the Registry that compiled it (one call), and forgets past _MAX_ROWS rows."""
+
+    __slots__ = ("compiled", "pattern", "seen")
+    _MAX_ROWS = 4096
+
+    def __init__(self, compiled: re.Pattern[str]) -> None:
+        self.compiled = compiled
+        self.pattern = compiled.pattern
+        self.seen: dict[str, bool] = {}
+
+    def search(self, row: str) -> bool:
+        """Whether the pattern matches anywhere in `row` (re.Pattern.search, as a bool)."""
+        found = self.seen.get(row)
+        if found is None:
+            if len(self.seen) >= self._MAX_ROWS:
+                self.seen.clear()
+            found = self.seen[row] = self.compiled.search(row) is not None
+        return found
+
+
 class Patterns:
     """Compiled screen patterns for one harness (None = that state is never matched).
 
@@ -646,22 +692,22 @@ class Patterns:
     ) -> None:
         working = fields.get("working_marker") if markers else None
         idle = fields.get("idle_marker") if markers else None
-        self.title_busy: re.Pattern[str] | None = None
+        self.title_busy: RowMatcher | None = None
         if isinstance(working, str) and working:
-            self.busy = _compile(working, "working_marker", sre)
+            self.busy = _matcher(working, "working_marker", sre)
             self.title_busy = self.busy
         else:
             busy = fields.get("busy_pattern") or ""
             if generic_busy:
                 busy = f"{busy}|{GENERIC_BUSY}" if busy else GENERIC_BUSY
-            self.busy = _compile(busy, "busy_pattern", sre)
+            self.busy = _matcher(busy, "busy_pattern", sre)
         if isinstance(idle, str) and idle:
-            self.idle = _compile(idle, "idle_marker", sre)
+            self.idle = _matcher(idle, "idle_marker", sre)
         else:
-            self.idle = _compile(fields.get("idle_pattern"), "idle_pattern", sre)
-        self.approval = _compile(fields.get("approval_pattern"), "approval_pattern", sre)
-        self.welcome = _compile(fields.get("welcome_pattern"), "welcome_pattern", sre)
-        self.error = _compile(fields.get("error_pattern"), "error_pattern", sre)
+            self.idle = _matcher(fields.get("idle_pattern"), "idle_pattern", sre)
+        self.approval = _matcher(fields.get("approval_pattern"), "approval_pattern", sre)
+        self.welcome = _matcher(fields.get("welcome_pattern"), "welcome_pattern", sre)
+        self.error = _matcher(fields.get("error_pattern"), "error_pattern", sre)
 
 
 class Registry:
@@ -685,7 +731,7 @@ class Registry:
             for proc in [name, *(procs if isinstance(procs, list) else [])]:
                 self.by_process.setdefault(str(proc), name)
         home = getenv("LOOP_LANE_IDLE_HOME_PATTERN", "")
-        self.home = _compile(home, "LOOP_LANE_IDLE_HOME_PATTERN", self.sre)
+        self.home = _matcher(home, "LOOP_LANE_IDLE_HOME_PATTERN", self.sre)
         self.tail = tail_lines()  # read once for every pane this registry classifies
 
     def is_ai(self, harness: str | None) -> bool:
@@ -983,7 +1029,7 @@ def live_tail(lines: list[str], keep: int | None = None) -> list[str]:
     return [row.rstrip() for row in rows[-(keep or tail_lines()) :]]
 
 
-def _last_match(pattern: re.Pattern[str] | None, rows: list[str], above: int = -1) -> int:
+def _last_match(pattern: RowMatcher | None, rows: list[str], above: int = -1) -> int:
     """The index of the last row `pattern` finds a match in, or -1; rows at or before index `above` are
     not searched (a match there could not change the verdict)."""
     if pattern is None:
@@ -995,7 +1041,7 @@ def _last_match(pattern: re.Pattern[str] | None, rows: list[str], above: int = -
 
 
 def classify_screen(
-    rows: list[str], pats: Patterns, home: re.Pattern[str] | None, title: str = ""
+    rows: list[str], pats: Patterns, home: RowMatcher | None, title: str = ""
 ) -> tuple[str, str | None]:
     """(status, detail) from the live tail of an AI harness's screen (and its pane title).
 
@@ -1390,7 +1436,28 @@ def _json_value(value: object) -> str:
 
 def entry_json(lane: str, kind: str, target: str, verdict: Verdict, ai: bool) -> str:
     """dump_json(entry(...)), written as one string: a fleet report is 8 of these members per lane, and
-    one call per member was a sixth of a 96-lane poll."""
+    one call per member was a sixth of a 96-lane poll. When no text of the entry needs escaping (the
+    usual case), the texts are checked once, joined, and written as they are."""
+    status, source, detail, harness = verdict.status, verdict.source, verdict.detail, verdict.harness
+    if (
+        type(lane) is str
+        and type(kind) is str
+        and type(target) is str
+        and type(status) is str
+        and type(source) is str
+        and (detail is None or type(detail) is str)
+        and (harness is None or type(harness) is str)
+        and type(ai) is bool
+    ):
+        joined = f"{lane}{kind}{target}{status}{source}{detail or ''}{harness or ''}"
+        if joined.isascii() and joined.isprintable() and '"' not in joined and "\\" not in joined:
+            detail_json = "null" if detail is None else '"' + detail + '"'
+            harness_json = "null" if harness is None else '"' + harness + '"'
+            return (
+                f'{{"lane": "{lane}", "status": "{status}", "target": "{target}", "kind": "{kind}", '
+                f'"detail": {detail_json}, "harness": {harness_json}, '
+                f'"source": "{source}", "ai": {"true" if ai else "false"}}}'
+            )
     return (
         f'{{"lane": {_json_value(lane)}, "status": {_json_value(verdict.status)}, '
         f'"target": {_json_value(target)}, "kind": {_json_value(kind)}, '

@@ -242,6 +242,65 @@ def test_the_searched_rows_give_the_full_scan_verdict(rows: list[str]) -> None:
     assert ls.classify_screen(rows, _counting_patterns(), None) == want
 
 
+_ROWS = st.sampled_from(["READY>", "Allow?", "esc to interrupt", "API Error: 400", "Welcome", "text", "x"])
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.lists(_ROWS, max_size=20), max_size=6))
+def test_matchers_shared_by_many_screens_give_the_full_scan_verdict(screens: list[list[str]]) -> None:
+    # one set of RowMatchers for a whole fleet, as one call's Registry holds them: each screen's verdict
+    # is still the one a full scan of its own rows gives
+    plain = _counting_patterns()
+    shared = SimpleNamespace(
+        **{k: ls.RowMatcher(getattr(plain, k).compiled) for k in ("idle", "approval", "busy", "error")},
+        welcome=ls.RowMatcher(plain.welcome.compiled),
+        title_busy=None,
+    )
+    for rows in screens:
+        assert ls.classify_screen(rows, shared, None) == _full_scan_verdict(rows, _counting_patterns())
+
+
+class _CountingCompiled:
+    """A compiled pattern (what SreCache.compile gives) that records the rows it searches."""
+
+    def __init__(self, pattern: str) -> None:
+        self.pattern = pattern
+        self.compiled = re.compile(pattern)
+        self.rows: list[str] = []
+
+    def search(self, text: str) -> re.Match[str] | None:
+        self.rows.append(text)
+        return self.compiled.search(text)
+
+
+def test_a_row_repeated_across_a_fleet_is_searched_once_per_pattern() -> None:
+    counting = _CountingCompiled("esc to interrupt")
+    matcher = ls.RowMatcher(counting)  # type: ignore[arg-type]
+    border = "\u2500" * 80
+    screens = [[border, f"output {i}", border, "> ", "esc to interrupt"] for i in range(3)]
+    assert [ls._last_match(matcher, rows) for rows in screens] == [4, 4, 4]
+    assert [ls._last_match(matcher, rows[:4]) for rows in screens] == [-1, -1, -1]
+    once = {border, "> ", "esc to interrupt", "output 0", "output 1", "output 2"}
+    assert sorted(counting.rows) == sorted(once)
+
+
+def test_one_matcher_per_pattern_text_and_a_bounded_memory() -> None:
+    registry = ls.Registry(
+        {
+            "a": {"kind": "ai", "busy_pattern": "spin", "idle_pattern": "READY>"},
+            "b": {"kind": "ai", "busy_pattern": "spin", "idle_pattern": "> $"},
+        }
+    )
+    assert registry.patterns("a").busy is registry.patterns("b").busy  # the same text: one memory
+    assert registry.patterns("a").idle is not registry.patterns("b").idle
+    matcher = registry.patterns("a").busy
+    assert matcher is not None
+    for i in range(ls.RowMatcher._MAX_ROWS + 10):
+        matcher.search(f"row {i}")
+    assert 0 < len(matcher.seen) <= ls.RowMatcher._MAX_ROWS
+    assert matcher.search("spin here") and not matcher.search("row 1")
+
+
 @given(st.lists(st.text(alphabet=" \t\xa0ab\u3000", max_size=4), max_size=40), st.integers(1, 30))
 def test_live_tail_keeps_the_bottom_non_blank_rows(lines: list[str], keep: int) -> None:
     assert ls.live_tail(lines, keep) == [line.rstrip() for line in lines if line.strip()][-keep:]
