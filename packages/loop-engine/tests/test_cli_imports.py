@@ -47,6 +47,8 @@ STATUS_SCHEMAS = {
     "loop_schemas.errors",
     "loop_schemas.fsread",
     "loop_schemas.lane_config",
+    # the CLI turns pydantic's plugin discovery off (loop_schemas/_no_plugins.py)
+    "loop_schemas._no_plugins",
     "loop_schemas.plain",
     # the engine config's harness_policy section (its model, and the cost/autonomy orders it checks)
     "loop_schemas.policy",
