@@ -49,6 +49,8 @@ STATUS_SCHEMAS = {
     "loop_schemas.lane_config",
     # the CLI turns pydantic's plugin discovery off (loop_schemas/_no_plugins.py)
     "loop_schemas._no_plugins",
+    # the list fields' default factory (loop_schemas/_factories.py)
+    "loop_schemas._factories",
     "loop_schemas.plain",
     # the engine config's harness_policy section (its model, and the cost/autonomy orders it checks)
     "loop_schemas.policy",
