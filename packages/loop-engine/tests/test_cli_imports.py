@@ -185,6 +185,7 @@ def test_the_cycles_code_imports_only_the_formats_a_cycle_uses() -> None:
     assert {m for m in modules if m.startswith("loop_schemas")} <= CYCLE_SCHEMAS
     assert not modules & NEVER_FOR_STATUS
     assert not modules & NEVER_FOR_THE_CYCLE
+    assert not modules & NEVER_ON_IMPORT
 
 
 # the models of documents a cycle never validates, which its code must not load: the engine's status,
@@ -194,6 +195,11 @@ NEVER_FOR_THE_CYCLE = {
     "loop_schemas.governance_events",
     "loop_schemas.mail_files",
 }
+
+
+# what the cycle's code needs only on a path it may not take: the builtin brain (a harness brain runs
+# without it), the task linter's command line (argparse)
+NEVER_ON_IMPORT = {"loop_engine.builtin", "argparse", "importlib.metadata", "importlib.resources", "zipfile"}
 
 
 def test_queueing_a_decision_loads_the_pending_decisions_models_only(tmp_path: Path) -> None:

@@ -11,14 +11,13 @@ import secrets
 import shlex
 import time
 from collections.abc import Callable
-from importlib import resources
 from pathlib import Path
 from typing import Any, Protocol
 
 from loop_schemas import Decision, DecisionParseError, atomic_write, parse_decision_block, read_project_text
 from loop_schemas.fsread import WIKI_CAP
 
-from loop_engine import builtin, drive, outage
+from loop_engine import drive, outage
 from loop_engine import policy as policy_mod
 from loop_engine.asks import AskBook
 from loop_engine.basics import one_line
@@ -64,7 +63,8 @@ def header_path(paths: EnginePaths) -> Path:
     """The engine's checkpoint header: the project's .loop/engine-header.md, else the packaged one."""
     if paths.header_override.is_file():
         return paths.header_override
-    return Path(str(resources.files("loop_engine").joinpath("header.md")))
+    # beside this module (importlib.resources would load its readers and zipfile in every cycle)
+    return Path(__file__).with_name("header.md")
 
 
 def spotlight(name: str, text: str, token: str) -> str:
@@ -432,6 +432,8 @@ class Thinker:
         return self.oneshot(harness, prompt, float(self.config.model.brain.timeout_s), transcript)
 
     def _builtin(self, obs: Observation, tasks: list[TaskView]) -> str:
+        from loop_engine import builtin  # only a cycle whose brain is the builtin one loads it
+
         assignments: dict[str, Any] = read_json(self.paths.assignments, {})
         open_lanes = {str(v.get("lane")) for v in self.asks.all().values() if v.get("state") == "open"}
         uncertain = {str(u.get("task")) for u in read_uncertain(self.paths) if u.get("task")}
