@@ -198,8 +198,17 @@ NEVER_FOR_THE_CYCLE = {
 
 
 # what the cycle's code needs only on a path it may not take: the builtin brain (a harness brain runs
-# without it), the task linter's command line (argparse)
-NEVER_ON_IMPORT = {"loop_engine.builtin", "argparse", "importlib.metadata", "importlib.resources", "zipfile"}
+# without it), the task linter's command line (argparse); and what it does without: concurrent.futures
+# and the logging it loads (basics.SideBySide), importlib's metadata and resources
+NEVER_ON_IMPORT = {
+    "loop_engine.builtin",
+    "argparse",
+    "concurrent.futures",
+    "logging",
+    "importlib.metadata",
+    "importlib.resources",
+    "zipfile",
+}
 
 
 def test_queueing_a_decision_loads_the_pending_decisions_models_only(tmp_path: Path) -> None:
