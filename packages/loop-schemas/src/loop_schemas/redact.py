@@ -16,7 +16,6 @@ normally tokens, long and random: matching generously costs nothing but a few mo
 
 from __future__ import annotations
 
-import base64
 import functools
 import re
 from collections.abc import Iterable
@@ -71,6 +70,8 @@ def _b64_unit(ch: str) -> str:
 
 def _b64_forms(value: str) -> list[str]:
     """Patterns for `value` base64-encoded: whole (with its padding), then its run at each alignment."""
+    import base64  # here: every CLI imports this module (loop_schemas), few of them redact
+
     data = value.encode("utf-8", "surrogatepass")
     whole = base64.b64encode(data).decode("ascii")
     forms = [_SEP.join(_b64_unit(c) for c in whole.rstrip("=")) + rf"(?:{_SEP}(?:=|%3[dD]))*"]
