@@ -102,6 +102,15 @@ def test_loop_deck(args: list[str]) -> None:
     assert ours(modules) == {"loop_deck", "loop_deck.cli"}
 
 
+def test_loop_deck_overview_builds_its_model_without_pydantic_plugin_discovery(tmp_path: Path) -> None:
+    """`loop-deck --all --json` validates LoopOverview: pydantic is there, its plugin discovery is not."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("LOOP_", "TMUX", "PYDANTIC_"))}
+    out, modules = run_cli("loop_deck.cli:main", "--all", "--json", "--roots", str(tmp_path), env=env)
+    assert json.loads(out)["sessions"] == []
+    assert "pydantic" in modules
+    assert "importlib.metadata" not in modules
+
+
 @pytest.mark.parametrize("args", [["--help"], ["--version"], ["sync", "--help"], ["list-adapters", "--help"]])
 def test_loop_pm(args: list[str]) -> None:
     """loop-pm lists its commands (the adapters' command groups too) from entry-point metadata: that
