@@ -195,7 +195,7 @@ def test_loop_demo_help() -> None:
 
 # what a `once` with a harness brain must not load: pydantic's plugin discovery (importlib.metadata and the
 # email/zipfile/csv it pulls), importlib.resources for the packaged header, the builtin brain, argparse,
-# concurrent.futures and its logging (the substrate reads run side by side in basics.SideBySide)
+# concurrent.futures and its logging (the substrate reads run side by side in basics.SideBySide), socket
 NEVER_FOR_A_QUEUED_ONCE = {
     "importlib.metadata",
     "importlib.resources",
@@ -206,6 +206,7 @@ NEVER_FOR_A_QUEUED_ONCE = {
     "loop_engine.builtin",
     "concurrent.futures",
     "logging",
+    "socket",
 }
 
 

@@ -199,12 +199,14 @@ NEVER_FOR_THE_CYCLE = {
 
 # what the cycle's code needs only on a path it may not take: the builtin brain (a harness brain runs
 # without it), the task linter's command line (argparse); and what it does without: concurrent.futures
-# and the logging it loads (basics.SideBySide), importlib's metadata and resources
+# and the logging it loads (basics.SideBySide), socket (the host's name is os.uname()'s), importlib's
+# metadata and resources
 NEVER_ON_IMPORT = {
     "loop_engine.builtin",
     "argparse",
     "concurrent.futures",
     "logging",
+    "socket",
     "importlib.metadata",
     "importlib.resources",
     "zipfile",

@@ -9,7 +9,6 @@ from __future__ import annotations
 import math
 import os
 import re
-import socket
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -375,8 +374,9 @@ def host_overlay_path(path: Path, hostname: str | None = None) -> Path:
     """The host overlay beside `path`: `<stem>.<short host>.yaml` (or `.yml`, whichever exists; the base
     file's own suffix first), the host from `hostname`, else LANE_CONFIG_HOSTNAME, else the machine's name
     -- the rule shell/lib/lane_config.py (loop-tmux, loop-restart) follows."""
+    # the machine's name is uname's nodename (what socket.gethostname() answers, without loading socket)
     host = (
-        hostname if hostname is not None else (os.environ.get("LANE_CONFIG_HOSTNAME") or socket.gethostname())
+        hostname if hostname is not None else (os.environ.get("LANE_CONFIG_HOSTNAME") or os.uname().nodename)
     )
     short = host.split(".")[0]
     own = path.suffix if path.suffix.lower() in (".yaml", ".yml") else ".yaml"
