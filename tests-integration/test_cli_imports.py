@@ -5,13 +5,14 @@ called; textual only when the deck draws. (loop-engine's own cases: packages/loo
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
-from live_session import retry_until
+from live_session import Live, retry_until
 
 HEAVY = {"pydantic", "pydantic_core", "yaml", "httpx", "textual", "rich", "libtmux", "importlib.metadata"}
 
@@ -28,6 +29,13 @@ def imported(entry: str, *args: str, cwd: Path | None = None, execs: bool = Fals
     """The modules a fresh interpreter imports running the console script `entry` (module:function).
     execs: the script replaces the interpreter (exec bash), so only -X importtime's lines are there."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("LOOP_", "TMUX", "JIRA_"))}
+    return run_cli(entry, *args, cwd=cwd, env=env, execs=execs)[1]
+
+
+def run_cli(
+    entry: str, *args: str, env: dict[str, str], cwd: Path | None = None, execs: bool = False
+) -> tuple[str, set[str]]:
+    """(stdout, the modules imported) of the console script `entry` run with `env` (it must exit 0)."""
     proc = subprocess.run(
         [sys.executable, "-X", "importtime", "-c", RUN, entry, *args],
         capture_output=True,
@@ -37,7 +45,8 @@ def imported(entry: str, *args: str, cwd: Path | None = None, execs: bool = Fals
         timeout=120,
         check=False,
     )
-    assert proc.returncode == 0, proc.stderr[-3000:]
+    said = [line for line in proc.stderr.splitlines() if not line.startswith(("import time:", "MODULES "))]
+    assert proc.returncode == 0, proc.stdout[-3000:] + "\n".join(said)[-3000:]
     timed = {
         line.rsplit("|", 1)[1].strip()
         for line in proc.stderr.splitlines()
@@ -45,9 +54,41 @@ def imported(entry: str, *args: str, cwd: Path | None = None, execs: bool = Fals
     }
     listed = [line.split()[1:] for line in proc.stderr.splitlines() if line.startswith("MODULES ")]
     if execs:
-        return timed
+        return proc.stdout, timed
     assert listed, proc.stderr[-3000:]
-    return timed | set(listed[-1])
+    return proc.stdout, timed | set(listed[-1])
+
+
+DECISION = (
+    "```decision\nversion: 1\ncritique: c\nactions:\n"
+    "  - {kind: dispatch, lane: web, payload: 'do T0001', rationale: r}\n```\n"
+)
+TASK = """---
+id: T0001
+title: add the health endpoint
+status: open
+depends_on: []
+scope: web only
+---
+
+## Objective
+Add /healthz.
+
+## Context you need
+None.
+
+## Deliverables
+The endpoint.
+
+## Acceptance criteria
+200 OK.
+
+## Verification
+curl it.
+
+## Out of scope
+Everything else.
+"""
 
 
 def ours(modules: set[str]) -> set[str]:
@@ -61,6 +102,15 @@ def test_loop_deck(args: list[str]) -> None:
     assert ours(modules) == {"loop_deck", "loop_deck.cli"}
 
 
+def test_loop_deck_overview_builds_its_model_without_pydantic_plugin_discovery(tmp_path: Path) -> None:
+    """`loop-deck --all --json` validates LoopOverview: pydantic is there, its plugin discovery is not."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("LOOP_", "TMUX", "PYDANTIC_"))}
+    out, modules = run_cli("loop_deck.cli:main", "--all", "--json", "--roots", str(tmp_path), env=env)
+    assert json.loads(out)["sessions"] == []
+    assert "pydantic" in modules
+    assert "importlib.metadata" not in modules
+
+
 @pytest.mark.parametrize("args", [["--help"], ["--version"], ["sync", "--help"], ["list-adapters", "--help"]])
 def test_loop_pm(args: list[str]) -> None:
     """loop-pm lists its commands (the adapters' command groups too) from entry-point metadata: that
@@ -68,7 +118,7 @@ def test_loop_pm(args: list[str]) -> None:
     modules = imported("loop_pm.cli:main", *args)
     assert not modules & (HEAVY - {"importlib.metadata"})
     if args != ["--help"]:  # only the group's own help lists the plugins' command groups
-        assert "importlib.metadata" not in modules
+        assert not modules & NEVER_FOR_A_QUEUED_ONCE
     assert ours(modules) <= {
         "loop_pm",
         "loop_pm.cli",
@@ -77,6 +127,7 @@ def test_loop_pm(args: list[str]) -> None:
         "loop_pm_jira",
         "loop_pm_jira.cli",
         "loop_schemas",
+        "loop_schemas._no_plugins",
         "loop_schemas._pm_groups",
         "loop_schemas.errors",
         "loop_schemas.plain",
@@ -175,3 +226,61 @@ def test_loop_demo_help() -> None:
     modules = imported("loop_engine.demo:run", "--help")
     assert not modules & (HEAVY - {"yaml"})
     assert not {m for m in modules if m.startswith(("loop_schemas.", "loop_engine.cycle"))}
+
+
+# what a `once` with a harness brain must not load: pydantic's plugin discovery (importlib.metadata and the
+# email/zipfile/csv it pulls), importlib.resources for the packaged header, the builtin brain, argparse,
+# concurrent.futures and its logging (the substrate reads run side by side in basics.SideBySide), socket
+NEVER_FOR_A_QUEUED_ONCE = {
+    "importlib.metadata",
+    "importlib.resources",
+    "email",
+    "zipfile",
+    "csv",
+    "argparse",
+    "loop_engine.builtin",
+    "concurrent.futures",
+    "logging",
+    "socket",
+}
+
+
+@pytest.mark.tmux
+def test_a_queued_once_loads_no_pydantic_plugin_and_sets_nothing_its_children_see(
+    live: Live, tmp_path: Path
+) -> None:
+    """A `once` that validates the whole cycle's files and queues a decision never imports importlib.metadata
+    (pydantic's plugin discovery is off in our CLIs), and the brain it runs sees exactly the engine's
+    environment plus the engine's own child token: no variable we set to turn the plugins off."""
+    from loop_engine.brain import CHILD_TOKEN_ENV
+
+    (live.root / "tasks").mkdir(exist_ok=True)
+    (live.root / "tasks" / "T0001-add-the-health-endpoint.md").write_text(TASK)
+
+    def implementation_lanes_idle() -> bool:
+        report = live.json("loop-lane-status.sh", "--json", "--all", live.session)
+        assert isinstance(report, dict)
+        return all(report["lanes"][n]["status"] == "idle" for n in ("web", "infra", "w2"))
+
+    retry_until(implementation_lanes_idle, timeout=30)
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    brain = bin_dir / "claude"  # `claude -p PROMPT`: records the environment it got, prints a decision
+    brain.write_text(f'#!/usr/bin/env bash\nenv -0 > "{tmp_path}/brain.env"\ncat <<"EOF"\n{DECISION}EOF\n')
+    brain.chmod(0o755)
+    env = {k: v for k, v in live.env.items() if k not in ("LOOP_SHELL_DIR", "PYDANTIC_DISABLE_PLUGINS")}
+    env["PATH"] = f"{bin_dir}{os.pathsep}{env['PATH']}"
+    env["LOOP_ENGINE_BRAIN_HARNESS"] = "claude"  # a harness run as a child (the default brain is built in)
+    args = ("--project-root", str(live.root), "--session", live.session)
+    out, modules = run_cli("loop_engine.cli:run", *args, "once", "--approval", "manual", "--json", env=env)
+    assert json.loads(out)["outcome"] == "queued", out
+    assert {"pydantic", "loop_schemas.decision", "loop_schemas.state"} <= modules  # it validated
+    assert not modules & NEVER_FOR_A_QUEUED_ONCE
+    seen = dict(
+        entry.split("=", 1) for entry in (tmp_path / "brain.env").read_text().split("\0") if "=" in entry
+    )
+    bash_own = {"SHLVL", "PWD", "OLDPWD", "_"}  # what the recording bash script sets itself
+    assert set(seen) - set(env) - bash_own == {CHILD_TOKEN_ENV}
+    assert {k for k, v in env.items() if seen.get(k) != v} <= bash_own
+    pending = json.loads(run_cli("loop_engine.cli:run", *args, "status", "--json", env=env)[0])["pending"]
+    run_cli("loop_engine.cli:run", *args, "reject", pending["id"], env=env)

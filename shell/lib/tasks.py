@@ -17,7 +17,6 @@ byte-identical copy (loop_schemas/_shared/tasks.py, `make shared`) that `loop_sc
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import re
@@ -327,13 +326,15 @@ def lint(tasks_dir: str) -> Tuple[List[Finding], int]:
     return findings, len(tasks)
 
 
-class _Parser(argparse.ArgumentParser):
-    def error(self, message: str) -> None:  # type: ignore[override]
-        sys.stderr.write(f"loop-task-lint: {message}\n")
-        sys.exit(2)
-
-
 def main(argv: List[str]) -> int:
+    # argparse loads here: the engine imports this module for lint() and the task rules, never main()
+    import argparse
+
+    class _Parser(argparse.ArgumentParser):
+        def error(self, message: str) -> None:  # type: ignore[override]
+            sys.stderr.write(f"loop-task-lint: {message}\n")
+            sys.exit(2)
+
     parser = _Parser(
         prog="tasks.py", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )

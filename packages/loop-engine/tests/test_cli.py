@@ -146,7 +146,9 @@ def test_config_json_merges_overlay_and_env(root: Path, monkeypatch: pytest.Monk
         "  brain: {harness: claude, timeout_s: 30}\n  surprise: 1\n"
     )
     (root / "lane-config.myhost.yaml").write_text("engine:\n  brain: {harness: codex}\n")
-    monkeypatch.setattr("socket.gethostname", lambda: "myhost.example")
+    real = os.uname()  # the machine's name (uname's nodename, what socket.gethostname() answers)
+    fake = os.uname_result((real.sysname, "myhost.example", real.release, real.version, real.machine))
+    monkeypatch.setattr(os, "uname", lambda: fake)
     monkeypatch.setenv("LOOP_ENGINE_POLL_INTERVAL_S", "3")
     doc = json.loads(cli(root, "config", "--json").output)
     engine = doc["engine"]

@@ -49,6 +49,10 @@ STATUS_SCHEMAS = {
     "loop_schemas.errors",
     "loop_schemas.fsread",
     "loop_schemas.lane_config",
+    # the CLI turns pydantic's plugin discovery off (loop_schemas/_no_plugins.py)
+    "loop_schemas._no_plugins",
+    # the list fields' default factory (loop_schemas/_factories.py)
+    "loop_schemas._factories",
     "loop_schemas.plain",
     # the engine config's harness_policy section (its model, and the cost/autonomy orders it checks)
     "loop_schemas.policy",
@@ -185,6 +189,7 @@ def test_the_cycles_code_imports_only_the_formats_a_cycle_uses() -> None:
     assert {m for m in modules if m.startswith("loop_schemas")} <= CYCLE_SCHEMAS
     assert not modules & NEVER_FOR_STATUS
     assert not modules & NEVER_FOR_THE_CYCLE
+    assert not modules & NEVER_ON_IMPORT
 
 
 # the models of documents a cycle never validates, which its code must not load: the engine's status,
@@ -193,6 +198,22 @@ NEVER_FOR_THE_CYCLE = {
     "loop_schemas.engine",
     "loop_schemas.governance_events",
     "loop_schemas.mail_files",
+}
+
+
+# what the cycle's code needs only on a path it may not take: the builtin brain (a harness brain runs
+# without it), the task linter's command line (argparse); and what it does without: concurrent.futures
+# and the logging it loads (basics.SideBySide), socket (the host's name is os.uname()'s), importlib's
+# metadata and resources
+NEVER_ON_IMPORT = {
+    "loop_engine.builtin",
+    "argparse",
+    "concurrent.futures",
+    "logging",
+    "socket",
+    "importlib.metadata",
+    "importlib.resources",
+    "zipfile",
 }
 
 

@@ -455,7 +455,9 @@ def test_a_config_edit_an_env_var_or_host_overlay_would_shadow_is_refused(
     out = cli(root, "--apply", str(prop["id"]))
     assert out.exit_code == 1 and "LOOP_ENGINE_BRAIN_TIMEOUT_S overrides" in out.output
     monkeypatch.delenv("LOOP_ENGINE_BRAIN_TIMEOUT_S")
-    monkeypatch.setattr("socket.gethostname", lambda: "box.example")
+    real = os.uname()  # the machine's name (uname's nodename, what socket.gethostname() answers)
+    fake = os.uname_result((real.sysname, "box.example", real.release, real.version, real.machine))
+    monkeypatch.setattr(os, "uname", lambda: fake)
     (root / "lane-config.box.yaml").write_text("engine:\n  brain: {harness: builtin}\n")
     before["lane-config.box.yaml"] = tree_hashes(root)["lane-config.box.yaml"]
     out = cli(root, "--apply", str(prop["id"]))

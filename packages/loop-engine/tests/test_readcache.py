@@ -140,7 +140,7 @@ def test_another_host_misses(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) ->
 
 
 def test_another_machine_name_misses(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """Without LANE_CONFIG_HOSTNAME the overlay is named after the machine (socket.gethostname())."""
+    """Without LANE_CONFIG_HOSTNAME the overlay is named after the machine (uname's nodename)."""
     import socket
 
     monkeypatch.delenv("LANE_CONFIG_HOSTNAME")

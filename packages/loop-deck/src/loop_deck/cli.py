@@ -84,6 +84,9 @@ def main(
     (loop-dispatch, loop-tmux, loop-adr, loop-checkpoint, loop-engine) and shows the exact
     command and its result. Without loop-engine on PATH it is a live dashboard.
     """
+    from loop_schemas._no_plugins import no_pydantic_plugins_unless_asked
+
+    no_pydantic_plugins_unless_asked()  # before any model is built (CONTRACT.md: pydantic plugins)
     if (roots is not None or as_json) and not show_all:
         raise click.UsageError("--roots and --json go with --all")
     if show_all:

@@ -226,6 +226,10 @@ def main(ctx: click.Context, project_root: Path, session: str | None) -> None:
         from loop_substrate import current_session
 
         session = current_session()
+    if not ctx.meta.get("loop_engine.help"):
+        from loop_schemas._no_plugins import no_pydantic_plugins_unless_asked
+
+        no_pydantic_plugins_unless_asked()  # before any model is built (CONTRACT.md: pydantic plugins)
     if not session:
         if ctx.meta.get("loop_engine.help"):
             return  # `loop-engine <command> --help` needs no session: click prints the help next

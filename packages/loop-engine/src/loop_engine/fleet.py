@@ -7,14 +7,13 @@ or timeouts, and sums up what a brain call would see as one fingerprint.
 
 from __future__ import annotations
 
-from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from loop_schemas import Harness, Lane, LaneStatus, SchemaError, StateLane, update_state
 
 from loop_engine.asks import AskBook
-from loop_engine.basics import one_line
+from loop_engine.basics import SideBySide, one_line
 from loop_engine.events import EventLog, iso, parse_iso
 from loop_engine.execute import read_uncertain
 from loop_engine.handoff import Handoffs
@@ -77,7 +76,7 @@ class Fleet:
         what the caller reports); with `statuses`, the lane statuses are read alongside. The next
         observation uses what was read instead of asking again (see forget)."""
         self.forget()
-        with ThreadPoolExecutor(max_workers=1) as pool:
+        with SideBySide() as pool:
             f_status = pool.submit(self.substrate.lane_status) if statuses else None
             windows = list(self.substrate.list_lanes())
             try:

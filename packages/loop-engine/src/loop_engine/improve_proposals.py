@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from loop_schemas import SchemaError, extract_fenced_blocks, load_yaml
+from loop_schemas._factories import empty_list
 from pydantic import BaseModel, ConfigDict, Field
 
 from loop_engine.improve_mine import Cluster
@@ -50,7 +51,7 @@ class Proposal(BaseModel):
     state: ProposalState = "proposed"
     signature: str
     count: int = Field(ge=0)
-    evidence: list[str] = Field(default_factory=list)
+    evidence: list[str] = Field(default_factory=empty_list)
     surface: Surface
     path: str | None  # relative to the project root; None for `none`
     title: str

@@ -11,7 +11,6 @@ from __future__ import annotations
 import hashlib
 import os
 from collections.abc import Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal, Protocol
@@ -25,6 +24,7 @@ from loop_schemas import (
 )
 from loop_schemas._shared import mail_index
 
+from loop_engine.basics import SideBySide
 from loop_engine.gate import LaneFacts
 from loop_engine.mailhead import read_mail_head
 
@@ -145,7 +145,7 @@ def observe_lanes(
     the registry. The independent substrate calls run side by side (each is a subprocess); pass the
     registry, the session's windows (list-lanes) or the lane statuses when they are already known.
     """
-    with ThreadPoolExecutor(max_workers=3) as pool:
+    with SideBySide() as pool:
         f_status = pool.submit(substrate.lane_status) if statuses is None else None
         f_lanes = pool.submit(substrate.list_lanes) if windows is None else None
         f_registry = pool.submit(substrate.registry) if registry is None else None

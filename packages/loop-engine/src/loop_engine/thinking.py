@@ -17,7 +17,7 @@ from typing import Any, Protocol
 from loop_schemas import Decision, DecisionParseError, atomic_write, parse_decision_block, read_project_text
 from loop_schemas.fsread import WIKI_CAP
 
-from loop_engine import builtin, drive, outage
+from loop_engine import drive, outage
 from loop_engine import policy as policy_mod
 from loop_engine.asks import AskBook
 from loop_engine.basics import one_line
@@ -424,6 +424,8 @@ class Thinker:
         return self.oneshot(harness, prompt, float(self.config.model.brain.timeout_s), transcript)
 
     def _builtin(self, obs: Observation, tasks: list[TaskView]) -> str:
+        from loop_engine import builtin  # only a cycle whose brain is the builtin one loads it
+
         assignments: dict[str, Any] = read_json(self.paths.assignments, {})
         open_lanes = {str(v.get("lane")) for v in self.asks.all().values() if v.get("state") == "open"}
         uncertain = {str(u.get("task")) for u in read_uncertain(self.paths) if u.get("task")}

@@ -94,6 +94,9 @@ def cli() -> None:
     Adapters come from the entry-point group loop_orchestrator.pm_adapters; adapter verbs
     (loop-pm jira …) from loop_orchestrator.pm_commands.
     """
+    from loop_schemas._no_plugins import no_pydantic_plugins_unless_asked
+
+    no_pydantic_plugins_unless_asked()  # before any model is built (CONTRACT.md: pydantic plugins)
 
 
 # ------------------------------------------------------------------------------------- list-adapters

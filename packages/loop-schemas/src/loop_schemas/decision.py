@@ -13,6 +13,7 @@ from typing import Annotated, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from loop_schemas._factories import empty_list
 from loop_schemas._frontmatter import _NoAliasLoader
 from loop_schemas.errors import SchemaError
 from loop_schemas.fenced import extract_fenced_blocks
@@ -163,7 +164,7 @@ class Decision(BaseModel):
 
     version: Literal[1]
     critique: Annotated[str, Field(min_length=1, max_length=MAX_PAYLOAD)]
-    actions: Annotated[list[Action], Field(max_length=MAX_ACTIONS)] = Field(default_factory=list)
+    actions: Annotated[list[Action], Field(max_length=MAX_ACTIONS)] = Field(default_factory=empty_list)
 
     @field_validator("version", mode="before")
     @classmethod

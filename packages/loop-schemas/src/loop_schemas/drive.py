@@ -13,6 +13,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, RootModel
 
+from loop_schemas._factories import empty_list
 from loop_schemas.engine import EngineEvent
 
 RunKind = Literal["verify", "build"]
@@ -41,13 +42,13 @@ class RunEntry(BaseModel):
 class VerifyMarker(BaseModel):
     model_config = ConfigDict(defer_build=True, extra="allow")
 
-    verifies: list[RunEntry] = Field(default_factory=list)
+    verifies: list[RunEntry] = Field(default_factory=empty_list)
 
 
 class BuildMarker(BaseModel):
     model_config = ConfigDict(defer_build=True, extra="allow")
 
-    builds: list[RunEntry] = Field(default_factory=list)
+    builds: list[RunEntry] = Field(default_factory=empty_list)
 
 
 class VerifyStartedEvent(EngineEvent):
@@ -175,7 +176,7 @@ class RunOrphanEvent(EngineEvent):
     event: Literal["run-orphan"]
     kind: RunKind
     window: str
-    pids: list[int] = Field(default_factory=list)
+    pids: list[int] = Field(default_factory=empty_list)
 
 
 class DriveEvent(

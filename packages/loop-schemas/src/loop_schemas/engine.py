@@ -7,6 +7,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from loop_schemas._factories import empty_list
 from loop_schemas.errors import SchemaError
 from loop_schemas.lane_config import EngineConfig
 
@@ -196,13 +197,13 @@ class ActionView(BaseModel):
     """The lane a dispatch or steer goes to, or the window add_lane / drop_lane names; null otherwise."""
     gate_class: GateClass
     state: ActionState
-    reasons: list[str] = Field(default_factory=list)
+    reasons: list[str] = Field(default_factory=empty_list)
     """Why the gate classed it so (one line each)."""
     task: str | None
     """The id of the task the action serves, or null."""
     task_title: str | None
     rationale: str
-    preview: list[str] = Field(default_factory=list)
+    preview: list[str] = Field(default_factory=empty_list)
     """The first meaningful lines of what will be sent (see the module's rule); empty for stop/drop_lane."""
 
 
@@ -224,7 +225,7 @@ class EngineStatus(BaseModel):
     asks: dict[str, int]
     uncertain: list[Any]
     warnings: list[str]
-    actions: list[ActionView] = Field(default_factory=list)
+    actions: list[ActionView] = Field(default_factory=empty_list)
     """The pending decision's actions as the gate shows them (task, title, rationale, preview); [] when
     nothing is pending."""
 
@@ -273,10 +274,10 @@ class CycleResult(BaseModel):
     detail: str | None
     brain_called: bool
     actions: list[CycleAction]
-    outcomes: list[ActionOutcome] = Field(default_factory=list)
+    outcomes: list[ActionOutcome] = Field(default_factory=empty_list)
     reason: str | None = None
     """Why nothing ran: a noop's stop rationale(s), a blocked decision's gate reasons; else null."""
-    warnings: list[str] = Field(default_factory=list)
+    warnings: list[str] = Field(default_factory=empty_list)
     """What the operator must know that did not stop the cycle (e.g. a state file it cannot use)."""
     stale: bool = False
     """The cycle ran on the last snapshot: its own look at the fleet failed or timed out."""

@@ -9,6 +9,7 @@ from typing import Annotated, Literal
 
 from pydantic import ConfigDict, Field, RootModel
 
+from loop_schemas._factories import empty_list
 from loop_schemas.engine import EngineEvent
 
 HANDOFF_EVENTS = (
@@ -60,7 +61,7 @@ class IntegrationLaneRecommendedEvent(EngineEvent):
     event: Literal["integration-lane-recommended"]
     code_writers: int = Field(ge=3)
     window: str | None = None
-    lanes: list[str] = Field(default_factory=list)
+    lanes: list[str] = Field(default_factory=empty_list)
 
 
 class HandoffEvent(

@@ -9,7 +9,6 @@ from __future__ import annotations
 import math
 import os
 import re
-import socket
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -24,6 +23,7 @@ from pydantic import (
     ValidationError,
 )
 
+from loop_schemas._factories import empty_list
 from loop_schemas._frontmatter import safe_yaml
 from loop_schemas.errors import SchemaError, schema_error_from_validation
 from loop_schemas.fsread import CONFIG_CAP, read_project_file
@@ -111,7 +111,7 @@ class BrainConfig(BaseModel):
     timeout_s: Seconds = 300
     max_retries: Annotated[int, Field(ge=0)] = 1
     max_calls_per_hour: Annotated[int, Field(ge=0)] = 12
-    extra_args: list[str] = Field(default_factory=list)
+    extra_args: list[str] = Field(default_factory=empty_list)
     stream: bool = False
     quota_backoff_minutes: Annotated[float, Field(gt=0, le=MAX_SECONDS / 60)] = 60
     """How long a model-unavailable failure holds the brain (a quota failure waits for its reset)."""
@@ -137,7 +137,7 @@ class DestructiveConfig(BaseModel):
 
     max_dispatches_per_cycle: Annotated[int, Field(ge=0)] = 4
     max_lanes: Annotated[int, Field(ge=0)] = 12
-    payload_patterns: list[str] = Field(default_factory=list)
+    payload_patterns: list[str] = Field(default_factory=empty_list)
 
 
 class GateConfig(BaseModel):
@@ -156,7 +156,7 @@ are kept and ignored)."""
 class PmConfig(BaseModel):
     model_config = ConfigDict(defer_build=True, extra="allow")
 
-    adapters: list[PmAdapterEntry] = Field(default_factory=list)
+    adapters: list[PmAdapterEntry] = Field(default_factory=empty_list)
 
     def adapter_names(self) -> list[str]:
         """The names the entries give, in order, each once: a bare name as written, a mapping's `name`; a
@@ -374,8 +374,9 @@ def host_overlay_path(path: Path, hostname: str | None = None) -> Path:
     """The host overlay beside `path`: `<stem>.<short host>.yaml` (or `.yml`, whichever exists; the base
     file's own suffix first), the host from `hostname`, else LANE_CONFIG_HOSTNAME, else the machine's name
     -- the rule shell/lib/lane_config.py (loop-tmux, loop-restart) follows."""
+    # the machine's name is uname's nodename (what socket.gethostname() answers, without loading socket)
     host = (
-        hostname if hostname is not None else (os.environ.get("LANE_CONFIG_HOSTNAME") or socket.gethostname())
+        hostname if hostname is not None else (os.environ.get("LANE_CONFIG_HOSTNAME") or os.uname().nodename)
     )
     short = host.split(".")[0]
     own = path.suffix if path.suffix.lower() in (".yaml", ".yml") else ".yaml"

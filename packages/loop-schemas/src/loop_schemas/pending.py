@@ -10,6 +10,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from loop_schemas._factories import empty_list
 from loop_schemas.decision import Decision
 
 GateClass = Literal["safe", "destructive", "blocked"]
@@ -22,7 +23,7 @@ class GatedAction(BaseModel):
     model_config = ConfigDict(defer_build=True, extra="allow")
 
     gate_class: GateClass
-    reasons: list[str] = Field(default_factory=list)
+    reasons: list[str] = Field(default_factory=empty_list)
     state: ActionState = "queued"
 
 

@@ -24,6 +24,7 @@ from typing import Annotated, Literal, Protocol, runtime_checkable
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from loop_schemas._contract import require_every_field
+from loop_schemas._factories import empty_list
 from loop_schemas._pm_groups import ADAPTER_GROUP, COMMAND_GROUP
 from loop_schemas.plain import printable
 from loop_schemas.task import TaskStatus
@@ -109,7 +110,7 @@ class RemoteIssue(BaseModel):
     url: str | None = None
     issue_type: str | None = None
     parent: str | None = None
-    labels: list[str] = Field(default_factory=list)
+    labels: list[str] = Field(default_factory=empty_list)
     task_id: str | None = None
     """The task id the remote issue carries as a marker (set by an earlier push), if any."""
 
@@ -134,10 +135,10 @@ class FetchResult(BaseModel):
 
     model_config = ConfigDict(defer_build=True, extra="forbid")
 
-    issues: list[RemoteIssue] = Field(default_factory=list)
-    missing: list[str] = Field(default_factory=list)
+    issues: list[RemoteIssue] = Field(default_factory=empty_list)
+    missing: list[str] = Field(default_factory=empty_list)
     """Linked keys that do not exist (or are not visible) on the remote."""
-    warnings: list[str] = Field(default_factory=list)
+    warnings: list[str] = Field(default_factory=empty_list)
 
 
 class CreatedIssue(BaseModel):
@@ -145,15 +146,15 @@ class CreatedIssue(BaseModel):
 
     key: str
     url: str | None = None
-    warnings: list[str] = Field(default_factory=list)
+    warnings: list[str] = Field(default_factory=empty_list)
 
 
 class UpdateResult(BaseModel):
     model_config = ConfigDict(defer_build=True, extra="forbid")
 
-    changed: list[str] = Field(default_factory=list)
+    changed: list[str] = Field(default_factory=empty_list)
     """What was changed remotely (e.g. 'summary', 'status: In Review')."""
-    warnings: list[str] = Field(default_factory=list)
+    warnings: list[str] = Field(default_factory=empty_list)
 
 
 ActionKind = Literal["create-task", "archive-task", "link-task", "create-issue", "update-issue"]
@@ -171,7 +172,7 @@ class SyncAction(BaseModel):
     key: str | None = None
     path: str | None = None
     title: str | None = None
-    changes: list[str] = Field(default_factory=list)
+    changes: list[str] = Field(default_factory=empty_list)
     detail: str = ""
     state: ActionState = "planned"
     error: str | None = None
@@ -195,9 +196,9 @@ class SyncPlan(BaseModel):
     model_config = ConfigDict(defer_build=True, extra="forbid")
 
     direction: Direction
-    actions: list[SyncAction] = Field(default_factory=list)
-    warnings: list[str] = Field(default_factory=list)
-    possible_links: list[PossibleLink] = Field(default_factory=list)
+    actions: list[SyncAction] = Field(default_factory=empty_list)
+    warnings: list[str] = Field(default_factory=empty_list)
+    possible_links: list[PossibleLink] = Field(default_factory=empty_list)
 
 
 class SyncResult(BaseModel):
@@ -210,10 +211,10 @@ class SyncResult(BaseModel):
     direction: Literal["pull", "push", "both"]
     dry_run: bool
     ok: bool
-    actions: list[SyncAction] = Field(default_factory=list)
-    warnings: list[str] = Field(default_factory=list)
+    actions: list[SyncAction] = Field(default_factory=empty_list)
+    warnings: list[str] = Field(default_factory=empty_list)
     error: str | None = None
-    possible_links: list[PossibleLink] = Field(default_factory=list)
+    possible_links: list[PossibleLink] = Field(default_factory=empty_list)
     """Issues carrying a task's marker label that the task does not name (reported, not followed)."""
 
 
@@ -239,7 +240,7 @@ class AdapterList(BaseModel):
     model_config = ConfigDict(defer_build=True, extra="forbid", json_schema_extra=require_every_field)
 
     contract_version: Literal[1] = 1
-    adapters: list[AdapterInfo] = Field(default_factory=list)
+    adapters: list[AdapterInfo] = Field(default_factory=empty_list)
 
 
 # ------------------------------------------------------------------------------------------- protocol

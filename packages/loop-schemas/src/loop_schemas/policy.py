@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from loop_schemas._factories import empty_list
 from loop_schemas._moved import moved_names
 from loop_schemas.registry import AUTONOMY_ORDER, COST_ORDER
 
@@ -76,14 +77,14 @@ class HarnessPolicy(BaseModel):
 
     model_config = ConfigDict(defer_build=True, extra="allow")
 
-    allow: list[str] = Field(default_factory=list)
-    deny: list[str] = Field(default_factory=list)
+    allow: list[str] = Field(default_factory=empty_list)
+    deny: list[str] = Field(default_factory=empty_list)
     cost_ceiling: Literal["", "none", "low", "medium", "high"] = ""
     autonomy_cap: Literal["", "none", "attended", "unattended"] = ""
     role_tag_map: dict[str, list[str]] = Field(default_factory=dict)
     role_defaults: dict[str, str] = Field(default_factory=dict)
     high_risk_roles: list[str] = Field(default_factory=lambda: ["infra"])
-    brain_allow: list[str] = Field(default_factory=list)
+    brain_allow: list[str] = Field(default_factory=empty_list)
     role_rules: dict[str, RoleRule] = Field(default_factory=dict)
 
     @property

@@ -6,6 +6,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from loop_schemas._factories import empty_list
+
 HARNESS_ORDER = (
     "pi",
     "claude",
@@ -39,7 +41,7 @@ class Harness(BaseModel):
     approval_pattern: str = ""
     welcome_pattern: str = ""
     error_pattern: str = ""
-    process_names: list[str] = Field(default_factory=list)
+    process_names: list[str] = Field(default_factory=empty_list)
     paste_delay: float = Field(default=2.0, ge=0)
     clear_cmd: str = ""
     clear_input_keys: str = ""

@@ -14,6 +14,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from loop_schemas._factories import empty_list
 from loop_schemas.errors import SchemaError
 
 RESTARTS_TAIL_MAX = 10
@@ -47,12 +48,12 @@ class Snapshot(BaseModel):
     generated_at: str
     lanes: dict[str, SnapshotLane]
     loops: dict[str, Any] = Field(default_factory=dict)
-    mailbox_pending: list[str] = Field(default_factory=list)
+    mailbox_pending: list[str] = Field(default_factory=empty_list)
     processed_count: int = Field(default=0, ge=0)
-    restarts_tail: list[dict[str, Any]] = Field(default_factory=list, max_length=RESTARTS_TAIL_MAX)
+    restarts_tail: list[dict[str, Any]] = Field(default_factory=empty_list, max_length=RESTARTS_TAIL_MAX)
     checkpoint_tokens: int | None = Field(default=None, ge=0)
     # an addition: the registry's AI harness names, for the gate of a stale cycle
-    ai_harnesses: list[str] = Field(default_factory=list)
+    ai_harnesses: list[str] = Field(default_factory=empty_list)
 
 
 def parse_snapshot(text: str) -> Snapshot:

@@ -15,6 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from pydantic_core import to_jsonable_python
 
 from loop_schemas._atomic import atomic_write, file_lock
+from loop_schemas._factories import empty_list
 from loop_schemas.errors import SchemaError, schema_error_from_validation
 from loop_schemas.fsread import STATE_CAP, read_project_file
 
@@ -62,12 +63,12 @@ class LoopEntry(BaseModel):
     name: str | None = None
     status: LoopStatus | None = None
     branch: str | None = None
-    deployed_to: list[str] = Field(default_factory=list)
+    deployed_to: list[str] = Field(default_factory=empty_list)
     canary_target: str | None = None
     blast_radius: str | None = None
     reconciliation_stance: ReconciliationStance | None = None
     artifacts: Artifacts | None = None
-    commits: list[str] = Field(default_factory=list)
+    commits: list[str] = Field(default_factory=empty_list)
     updated_at: str | None = None
     updated_by: str | None = None
 

@@ -12,6 +12,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from loop_schemas._factories import empty_list
+
 Verdict = Literal["pass", "concerns", "fail"]
 Severity = Literal["critical", "high", "medium", "low"]
 LensName = Literal["code-review", "silent-failure", "adversarial"]
@@ -38,7 +40,7 @@ class LensVerdict(BaseModel):
     model_config = ConfigDict(defer_build=True, extra="ignore")
 
     verdict: Verdict
-    findings: list[LensFinding] = Field(default_factory=list)
+    findings: list[LensFinding] = Field(default_factory=empty_list)
     summary: str = ""
 
 
@@ -50,7 +52,7 @@ class VerifyLens(BaseModel):
 
     lens: str
     verdict: Verdict
-    findings: list[LensFinding] = Field(default_factory=list)
+    findings: list[LensFinding] = Field(default_factory=empty_list)
     summary: str = ""
     error: str | None = None
     duration_s: float | None = None
