@@ -179,6 +179,7 @@ def test_loop_pm_jira(args: list[str]) -> None:
         "loop_pm_jira",
         "loop_pm_jira.cli",
         "loop_schemas",
+        "loop_schemas._no_plugins",
         "loop_schemas.errors",
         "loop_schemas.plain",
         "loop_schemas.redact",
@@ -201,12 +202,62 @@ def test_python_m_loop_schemas(args: list[str]) -> None:
     assert ours(modules) == {
         "loop_schemas",
         "loop_schemas.__main__",
+        "loop_schemas._no_plugins",
         "loop_schemas._shared",
         "loop_schemas._shared.fsread",
         "loop_schemas.errors",
         "loop_schemas.fsread",
         "loop_schemas.redact",
     }
+
+
+STAND_IN = (
+    "import atexit, sys\n"
+    "def said():\n"
+    "    from loop_schemas._no_plugins import _StandIn\n"
+    "    sys.stderr.write('\\nSTAND-IN %s\\n' % any(isinstance(f, _StandIn) for f in sys.meta_path))\n"
+    "atexit.register(said)\n"
+    "module, func = sys.argv.pop(1).split(':')\n"
+    "sys.argv[0] = 'cli'\n"
+    "getattr(__import__(module, fromlist=[func]), func)()\n"
+)
+
+
+@pytest.mark.parametrize(
+    "entry",
+    [
+        "loop_engine.demo:run",
+        "loop_engine.verify_cli:run",
+        "loop_pm_jira.cli:main",
+        "loop_schemas.__main__:main",
+    ],
+)
+def test_the_other_python_commands_turn_pydantic_plugins_off_from_their_first_line(entry: str) -> None:
+    """loop-demo, loop-verify, loop-pm-jira and `python -m loop_schemas` serve pydantic's plugin loader by
+    the stand-in before they parse their arguments (CONTRACT.md: pydantic plugins). loop-engine, loop-pm
+    and loop-deck do it in their group's callback: the queued-once and deck-overview cases cover them."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("LOOP_", "TMUX", "PYDANTIC_"))}
+    proc = subprocess.run(
+        [sys.executable, "-c", STAND_IN, entry, "--help"],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert "STAND-IN True" in proc.stderr.splitlines(), proc.stderr[-2000:]
+
+
+def test_python_m_loop_schemas_validates_without_pydantic_plugin_discovery(tmp_path: Path) -> None:
+    """`python -m loop_schemas validate` builds a model: pydantic is there, its plugin discovery is not."""
+    state = tmp_path / "orchestrator-state.json"
+    state.write_text(json.dumps({"schema_version": 2, "loops": {}}))
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("LOOP_", "TMUX", "PYDANTIC_"))}
+    out, modules = run_cli("loop_schemas.__main__:main", "validate", "--kind", "state", str(state), env=env)
+    assert out.strip() == f"{state}: valid state"
+    assert "pydantic" in modules
+    assert "importlib.metadata" not in modules
 
 
 @pytest.mark.parametrize("script", ["loop_tmux", "loop_digest", "loop_mail", "loop_lane_status"])
@@ -225,7 +276,9 @@ def test_loop_substrate_wrappers(script: str) -> None:
 def test_loop_demo_help() -> None:
     modules = imported("loop_engine.demo:run", "--help")
     assert not modules & (HEAVY - {"yaml"})
-    assert not {m for m in modules if m.startswith(("loop_schemas.", "loop_engine.cycle"))}
+    # the plugin switch (and the package it lives in) is all of loop_schemas a --help reads: no model module
+    light = {"loop_schemas._no_plugins", "loop_schemas.redact"}
+    assert not {m for m in modules if m.startswith(("loop_schemas.", "loop_engine.cycle"))} - light
 
 
 # what a `once` with a harness brain must not load: pydantic's plugin discovery (importlib.metadata and the

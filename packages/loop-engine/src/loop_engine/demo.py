@@ -985,6 +985,9 @@ def _attach(demo: Demo, *, keep: bool, nested: bool) -> int:
 
 
 def run() -> None:
+    from loop_schemas._no_plugins import no_pydantic_plugins_unless_asked
+
+    no_pydantic_plugins_unless_asked()  # before any model is built (CONTRACT.md: pydantic plugins)
     sys.exit(main())
 
 

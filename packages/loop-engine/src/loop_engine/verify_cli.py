@@ -167,6 +167,9 @@ def main(
 
 def run() -> None:
     """The console-script entry point: every error is one line; usage errors exit 2."""
+    from loop_schemas._no_plugins import no_pydantic_plugins_unless_asked
+
+    no_pydantic_plugins_unless_asked()  # before any model is built (CONTRACT.md: pydantic plugins)
     try:
         code = main.main(prog_name="loop-verify", standalone_mode=False)
     except click.UsageError as exc:

@@ -367,6 +367,9 @@ def retro(
 
 def main(argv: Sequence[str] | None = None) -> None:
     """Console entry point `loop-pm-jira`: one line for anything unexpected, never a traceback."""
+    from loop_schemas._no_plugins import no_pydantic_plugins_unless_asked
+
+    no_pydantic_plugins_unless_asked()  # before any model is built (CONTRACT.md: pydantic plugins)
     try:
         jira.main(
             args=list(argv) if argv is not None else None, prog_name="loop-pm-jira", standalone_mode=True

@@ -205,6 +205,10 @@ def _cmd_export(args: argparse.Namespace) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    """The `python -m loop_schemas` program (a CLI: it loads no pydantic plugin unless asked)."""
+    from loop_schemas._no_plugins import no_pydantic_plugins_unless_asked
+
+    no_pydantic_plugins_unless_asked()  # before any model is built (CONTRACT.md: pydantic plugins)
     parser = argparse.ArgumentParser(
         prog="python -m loop_schemas",
         description="Validate loop-orchestrator files; export the JSON Schemas.",
