@@ -154,8 +154,8 @@ def read_record(path: str, number: int, limit: int = MAX_READ) -> Record:
         return rec
     rec.text = raw.decode("utf-8", errors="replace")
     try:
-        rec.fm_lines, _ = frontmatter.split(rec.text)
-        rec.data, rec.body = frontmatter.parse(rec.text)
+        rec.fm_lines, rec.body = frontmatter.split(rec.text)
+        rec.data = frontmatter.parse_lines(rec.fm_lines)
     except frontmatter.FrontmatterError as exc:
         rec.error = f"frontmatter: {exc}"
         rec.body = rec.text

@@ -135,8 +135,8 @@ def check_text(path: str, text: str, file_id: str, archived: bool) -> Tuple[Task
         out.append(Finding(path, message))
 
     try:
-        fm_lines, _ = frontmatter.split(text)
-        data, body = frontmatter.parse(text)
+        fm_lines, body = frontmatter.split(text)
+        data = frontmatter.parse_lines(fm_lines)
     except frontmatter.FrontmatterError as exc:
         bad(f"frontmatter: {exc}")
         return task, out

@@ -263,6 +263,11 @@ def match_key(line: str) -> Union[Tuple[str, str], None]:
 def parse(text: str) -> Tuple[Dict[str, Value], str]:
     """Parse frontmatter + body. Duplicate keys are an error (the second would silently win in YAML)."""
     fm_lines, body = split(text)
+    return parse_lines(fm_lines), body
+
+
+def parse_lines(fm_lines: List[str]) -> Dict[str, Value]:
+    """The data of frontmatter lines as split() returns them (for a reader that also needs the lines)."""
     data: Dict[str, Value] = {}
     pending_list: Optional[str] = None
     indent: Optional[str] = None
@@ -312,7 +317,7 @@ def parse(text: str) -> Tuple[Dict[str, Value], str]:
     for key in blank_heads:
         if data[key] == []:
             data[key] = ""
-    return data, body
+    return data
 
 
 def format_scalar(value: str, flow: bool = False) -> str:
