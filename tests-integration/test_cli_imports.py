@@ -224,28 +224,37 @@ STAND_IN = (
 
 
 @pytest.mark.parametrize(
-    "entry",
+    ("entry", "args", "env_extra", "code"),
     [
-        "loop_engine.demo:run",
-        "loop_engine.verify_cli:run",
-        "loop_pm_jira.cli:main",
-        "loop_schemas.__main__:main",
+        # a usage error found after the arguments are parsed: the switch is in by then
+        ("loop_engine.demo:run", [], {"LOOP_DEMO_WORK_S": "soon"}, 2),
+        (
+            "loop_engine.verify_cli:run",
+            ["--worktree", "/nonexistent", "--base", "a", "--tip", "b", "--gate-timeout", "-1"],
+            {},
+            2,
+        ),
+        ("loop_pm_jira.cli:main", ["--help"], {}, 0),
+        ("loop_schemas.__main__:main", ["--help"], {}, 0),
     ],
 )
-def test_the_other_python_commands_turn_pydantic_plugins_off_from_their_first_line(entry: str) -> None:
-    """loop-demo, loop-verify, loop-pm-jira and `python -m loop_schemas` serve pydantic's plugin loader by
-    the stand-in before they parse their arguments (CONTRACT.md: pydantic plugins). loop-engine, loop-pm
-    and loop-deck do it in their group's callback: the queued-once and deck-overview cases cover them."""
+def test_the_other_python_commands_turn_pydantic_plugins_off(
+    entry: str, args: list[str], env_extra: dict[str, str], code: int
+) -> None:
+    """loop-demo and loop-verify (once their arguments are parsed: --help stays light), loop-pm-jira and
+    `python -m loop_schemas` (from their first line) serve pydantic's plugin loader by the stand-in
+    (CONTRACT.md: pydantic plugins). loop-engine, loop-pm and loop-deck do it in their group's callback:
+    the queued-once and deck-overview cases cover them."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("LOOP_", "TMUX", "PYDANTIC_"))}
     proc = subprocess.run(
-        [sys.executable, "-c", STAND_IN, entry, "--help"],
+        [sys.executable, "-c", STAND_IN, entry, *args],
         capture_output=True,
         text=True,
-        env=env,
+        env={**env, **env_extra},
         timeout=120,
         check=False,
     )
-    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert proc.returncode == code, proc.stderr[-2000:]
     assert "STAND-IN True" in proc.stderr.splitlines(), proc.stderr[-2000:]
 
 
@@ -276,9 +285,7 @@ def test_loop_substrate_wrappers(script: str) -> None:
 def test_loop_demo_help() -> None:
     modules = imported("loop_engine.demo:run", "--help")
     assert not modules & (HEAVY - {"yaml"})
-    # the plugin switch (and the package it lives in) is all of loop_schemas a --help reads: no model module
-    light = {"loop_schemas._no_plugins", "loop_schemas.redact"}
-    assert not {m for m in modules if m.startswith(("loop_schemas.", "loop_engine.cycle"))} - light
+    assert not {m for m in modules if m.startswith(("loop_schemas.", "loop_engine.cycle"))}
 
 
 # what a `once` with a harness brain must not load: pydantic's plugin discovery (importlib.metadata and the

@@ -53,6 +53,8 @@ STATUS_SCHEMAS = {
     "loop_schemas._no_plugins",
     # the list fields' default factory (loop_schemas/_factories.py)
     "loop_schemas._factories",
+    # policy.py serves its moved names through loop_schemas/_moved.py
+    "loop_schemas._moved",
     "loop_schemas.plain",
     # the engine config's harness_policy section (its model, and the cost/autonomy orders it checks)
     "loop_schemas.policy",

@@ -791,6 +791,10 @@ def _on_signal(signum: int, frame: FrameType | None) -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parser().parse_args(argv)
+    from loop_schemas._no_plugins import no_pydantic_plugins_unless_asked
+
+    # after parsing (--help stays light), before any model is built (CONTRACT.md: pydantic plugins)
+    no_pydantic_plugins_unless_asked()
     work_s = os.environ.get("LOOP_DEMO_WORK_S") or None
     if work_s is not None:
         try:
@@ -985,9 +989,6 @@ def _attach(demo: Demo, *, keep: bool, nested: bool) -> int:
 
 
 def run() -> None:
-    from loop_schemas._no_plugins import no_pydantic_plugins_unless_asked
-
-    no_pydantic_plugins_unless_asked()  # before any model is built (CONTRACT.md: pydantic plugins)
     sys.exit(main())
 
 

@@ -94,6 +94,10 @@ def main(
     A LOOP_VERIFY_CMD lens command gets the prompt on its stdin and LOOP_VERIFY_LENS=<lens> in its
     environment; a harness's one-shot template gets the prompt as one argument.
     """
+    from loop_schemas._no_plugins import no_pydantic_plugins_unless_asked
+
+    # after parsing (--help stays light), before any model is built (CONTRACT.md: pydantic plugins)
+    no_pydantic_plugins_unless_asked()
     import math
 
     from loop_engine import config as config_mod
@@ -167,9 +171,6 @@ def main(
 
 def run() -> None:
     """The console-script entry point: every error is one line; usage errors exit 2."""
-    from loop_schemas._no_plugins import no_pydantic_plugins_unless_asked
-
-    no_pydantic_plugins_unless_asked()  # before any model is built (CONTRACT.md: pydantic plugins)
     try:
         code = main.main(prog_name="loop-verify", standalone_mode=False)
     except click.UsageError as exc:

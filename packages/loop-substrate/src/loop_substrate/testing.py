@@ -21,22 +21,21 @@ import json, os, sys
 root, cli = sys.argv[1], sys.argv[2]
 args = sys.argv[3:]
 data = "" if sys.stdin.isatty() else sys.stdin.read()
-with open(os.path.join(root, "calls.jsonl"), "a", encoding="utf-8") as fh:
-    fh.write(json.dumps({"cli": cli, "args": args, "stdin": data}) + "\n")
 safe = cli.replace("/", "__")
 base = os.path.join(root, "responses", safe)
-for suffix, stream in ((".out", sys.stdout), (".err", sys.stderr)):
+answer = {}
+for suffix in (".out", ".err", ".code"):
     try:
         with open(base + suffix, encoding="utf-8") as fh:
-            stream.write(fh.read())
+            answer[suffix] = fh.read()
     except FileNotFoundError:
-        pass
-try:
-    with open(base + ".code", encoding="utf-8") as fh:
-        code = int(fh.read().strip() or 0)
-except FileNotFoundError:
-    code = 0
-sys.exit(code)
+        answer[suffix] = ""
+# the call is logged once its answer is read: a test that sees the call may respond() anew for the next
+with open(os.path.join(root, "calls.jsonl"), "a", encoding="utf-8") as fh:
+    fh.write(json.dumps({"cli": cli, "args": args, "stdin": data}) + "\n")
+sys.stdout.write(answer[".out"])
+sys.stderr.write(answer[".err"])
+sys.exit(int(answer[".code"].strip() or 0))
 """
 
 LIB_SCRIPTS = ("lib/harness-registry.sh", "lib/lane-config-resolver.sh")
