@@ -989,7 +989,7 @@ def reconcile(hook: tuple[str, float], screen: Verdict, changed_after: float) ->
     - Otherwise the screen wins only when it changed after the hook wrote its file (the previous screen
       was still seen at or after that moment); else the hook."""
     state, written = hook
-    hooked = Verdict(state, HOOK_DETAIL[state], "hook", screen.harness, screen.digest)
+    hooked = Verdict(state, HOOK_DETAIL[state], "hook", screen.harness, screen.rows)
     if screen.status == state or screen.source != "screen" or screen.status == "unknown":
         return hooked
     if state == "awaiting-approval" and screen.status in ("idle", "working"):
@@ -1001,16 +1001,27 @@ def reconcile(hook: tuple[str, float], screen: Verdict, changed_after: float) ->
 
 # ---- classification --------------------------------------------------------------------------------------
 class Verdict:
-    __slots__ = ("detail", "digest", "harness", "source", "status")
+    """A pane's status. `digest` (digest_of the screen rows it was read from, "" without rows) is computed
+    when first asked: only an idle pane (the debounce) or a hooked one (ScreenSeen) needs it, and one
+    big-integer remainder per pane was a tenth of a busy fleet's poll."""
+
+    __slots__ = ("_digest", "detail", "harness", "rows", "source", "status")
 
     def __init__(
-        self, status: str, detail: str | None, source: str, harness: str | None, digest: str = ""
+        self, status: str, detail: str | None, source: str, harness: str | None, rows: list[str] | None = None
     ) -> None:
         self.status = status
         self.detail = detail
         self.source = source
         self.harness = harness
-        self.digest = digest
+        self.rows = rows
+        self._digest: str | None = None
+
+    @property
+    def digest(self) -> str:
+        if self._digest is None:
+            self._digest = "" if self.rows is None else digest_of("\n".join(self.rows))
+        return self._digest
 
 
 def tail_lines() -> int:
@@ -1198,8 +1209,7 @@ def screen_verdict(pane: Pane, lines: list[str], registry: Registry) -> Verdict:
     if status == "unknown" and harness is None:
         # Not a known harness and nothing on screen looks like one: a plain program in the foreground.
         return Verdict("working", "busy", "process", None)
-    digest = digest_of("\n".join(rows))
-    return Verdict(status, detail, "screen", harness, digest)
+    return Verdict(status, detail, "screen", harness, rows)
 
 
 def no_cache() -> bool:
