@@ -237,7 +237,8 @@ def test_the_hot_clis_start_codeboot(tmp_path: Path, script: str, modules: str) 
         ["bash", str(LIB.parent / script), *args], env=env, capture_output=True, check=False, timeout=60
     )
     argv = seen.read_text().splitlines()
-    assert argv[:6] == ["-S", "-c", _codeboot_program(), str(LIB), str(tmp_path / "c" / "code"), modules], argv
+    cache = str(tmp_path / "c" / "code")
+    assert argv[:6] == ["-S", "-c", _codeboot_program(), str(LIB), cache, modules], argv
 
 
 def _codeboot_program() -> str:

@@ -7,6 +7,7 @@ from __future__ import annotations
 import io
 import json
 import re
+import subprocess
 import sys
 from pathlib import Path
 from types import SimpleNamespace
@@ -361,3 +362,18 @@ def test_a_busy_fleet_computes_no_screen_digest(monkeypatch: pytest.MonkeyPatch,
     assert calls == []
     assert verdicts["%2"].digest == digest_of("output %2\nspin (esc)") and len(calls) == 1
     assert verdicts["%2"].digest == digest_of("output %2\nspin (esc)") and len(calls) == 1  # computed once
+
+
+def test_a_poll_imports_no_future_module() -> None:
+    """`from __future__ import annotations` imports the __future__ module when the code runs: the modules
+    a lane-status poll loads (codeboot, codecache, fsread, lane_status) quote what python 3.8 could not
+    evaluate instead, and a poll's process never imports it."""
+    program = (
+        "import sys; sys.path[:0] = [sys.argv[1]]\n"
+        "import codeboot, codecache, fsread, lane_status\n"
+        "print(sorted(m for m in ('__future__', 'typing', 're', 'os') if m in sys.modules))\n"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-S", "-c", program, str(LIB)], capture_output=True, text=True, check=True
+    )
+    assert proc.stdout == "[]\n", proc.stdout
