@@ -187,10 +187,10 @@ dispatch_main() {
   local py=${LOOP_PYTHON:-python3}
   command -v "$py" >/dev/null 2>&1 || loop_die "python3 is required but was not found on PATH" 1
   # lib/codecache.py runs dispatch (and the lane_status it uses) from compiled code kept in a private
-  # cache directory, never in a __pycache__ beside the source (lib/codeboot.py starts codecache itself
-  # from that cache).
+  # cache directory, never in a __pycache__ beside the source (lib/codeboot.py, imported through
+  # common.sh's LOOP_CODEBOOT, starts codecache itself from that cache).
   local cache=${LOOP_LANE_STATUS_CACHE_DIR:-${TMPDIR:-/tmp}/loop-lane-status-${UID}}
-  local -a run=("$py" -S "$LOOP_LIB_DIR/codeboot.py" "$cache/code" "fsread,lane_status,dispatch")
+  local -a run=("$py" -S -c "$LOOP_CODEBOOT" "$LOOP_LIB_DIR" "$cache/code" "fsread,lane_status,dispatch")
   if [ -n "$file" ]; then
     [ -r "$file" ] || loop_die "cannot read payload file: $file" 1
     exec ${run[@]+"${run[@]}"} ${args[@]+"${args[@]}"} --payload-file "$file"

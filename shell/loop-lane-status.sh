@@ -162,8 +162,9 @@ lane_status_main() {
   local cache=${LOOP_LANE_STATUS_CACHE_DIR:-${TMPDIR:-/tmp}/loop-lane-status-${UID}}
   # lib/codecache.py runs lane_status from compiled code kept in the private cache dir, never in a
   # __pycache__ beside the source; that saves compiling 1000 lines on every poll. lib/codeboot.py
-  # starts codecache itself from that cache: python compiles the script it runs on every call.
-  local -a run=("$py" -S "$LOOP_LIB_DIR/codeboot.py" "$cache/code" "fsread,lane_status")
+  # starts codecache itself from that cache; it is imported (common.sh's LOOP_CODEBOOT), not run as a
+  # script, which python would compile on every call.
+  local -a run=("$py" -S -c "$LOOP_CODEBOOT" "$LOOP_LIB_DIR" "$cache/code" "fsread,lane_status")
   case ${LOOP_LANE_STATUS_NO_CACHE:-} in
     1 | true | yes) exec ${run[@]+"${run[@]}"} ${args[@]+"${args[@]}"} </dev/null ;;
   esac

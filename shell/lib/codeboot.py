@@ -1,13 +1,17 @@
 """codeboot: start lib/codecache.py from its own cached code (stdlib only).
 
+    python3 -S -c "$LOOP_CODEBOOT" LIB_DIR CACHE_DIR MODULE[,MODULE...] [ARG...]    (common.sh)
     python3 -S codeboot.py CACHE_DIR MODULE[,MODULE...] [ARG...]    (the arguments of codecache.py)
 
 Python compiles the script it is given from source on every run, and the first compile in a process
 is the dearest: for codecache.py's 130 lines that was ~2.5 ms of CPU on every loop-lane-status poll,
-more than loading every module it runs. This file is all that is compiled: it reads codecache's code
-from CACHE_DIR with codecache's own checks (a file of ours that nobody else can write, headed by the
-source's path, mtime, size and the interpreter) and hands over to codecache.run. On a miss it compiles
-codecache.py and stores it for the next run, as codecache does for the modules it loads.
+more than loading every module it runs. The hot CLIs therefore import this file (common.sh's
+LOOP_CODEBOOT: a one-line `python -c` that puts LIB_DIR first on sys.path, instead of the current
+directory a lane can write into), so python reuses its bytecode where bytecode may be written, and
+compiles only that line. Run as a script it works the same. It reads codecache's code from CACHE_DIR
+with codecache's own checks (a file of ours that nobody else can write, headed by the source's path,
+mtime, size and the interpreter) and hands over to codecache.run. On a miss it compiles codecache.py
+and stores it for the next run, as codecache does for the modules it loads.
 """
 
 import marshal
@@ -15,8 +19,9 @@ import posix
 import sys
 
 
-def _boot() -> None:
-    cache_dir = sys.argv[1] if len(sys.argv) > 1 else ""
+def boot(argv: "list[str]") -> None:
+    """codecache.run(argv) (argv: CACHE_DIR MODULE[,MODULE...] [ARG...]), with lib/ first on sys.path."""
+    cache_dir = argv[0] if argv else ""
     src = sys.path[0] + "/codecache.py"
     try:
         st = posix.stat(src)
@@ -64,8 +69,9 @@ def _boot() -> None:
             module._store(cache_dir, path, key, code)
     else:
         exec(code, module.__dict__)  # our own module's code, from a file only we can write
-    module.run(sys.argv[1:])
+    module.run(argv)
 
 
 if __name__ == "__main__":
-    _boot()
+    # sys.path[0] is this file's directory (symlinks resolved): codecache and the modules are neighbours
+    boot(sys.argv[1:])

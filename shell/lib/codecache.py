@@ -13,8 +13,6 @@ start-up modules there, where they are never written back: that cost ~3 ms on ev
 reason makes the exit a flush plus os._exit: tearing down the interpreter costs more than the work.
 """
 
-from __future__ import annotations
-
 import marshal
 import posix  # not os: importing os costs ~1 ms, more than everything else here
 import sys
@@ -106,7 +104,7 @@ def load(cache_dir: str, name: str) -> object:
     return module
 
 
-def main(argv: list[str]) -> int:
+def main(argv: "list[str]") -> int:
     if len(argv) < 2 or not argv[1]:
         sys.stderr.write("usage: codecache.py CACHE_DIR MODULE[,MODULE...] [ARG...]\n")
         return 2
@@ -122,7 +120,7 @@ def main(argv: list[str]) -> int:
     return int(entry(argv[2:]))
 
 
-def run(argv: list[str]) -> None:
+def run(argv: "list[str]") -> None:
     """main(argv), then the exit: flush, and os._exit (tearing the interpreter down costs more than the
     work). Never returns. codeboot.py, the small entry the hot CLIs start, ends here too."""
     try:

@@ -66,6 +66,15 @@ loop_py() {
   "$(loop_python)" "$LOOP_LIB_DIR/$helper.py" "$@"
 }
 
+# LOOP_CODEBOOT: the python program that starts lib/codeboot.py, run as
+#   "$py" -S -c "$LOOP_CODEBOOT" "$LOOP_LIB_DIR" CACHE_DIR MODULE[,MODULE...] ARGS...
+# Python compiles a script it runs on every call but imports a module from its bytecode, so codeboot is
+# imported: only this line is compiled. `python -c` puts the current directory ('') first on sys.path;
+# it is replaced by lib/, so a file a lane writes into the project (codeboot.py, posix.py) is never
+# imported instead of ours or the standard library's. sys is built into the interpreter: no file is read.
+# shellcheck disable=SC2016 # the python program is literal
+LOOP_CODEBOOT='import sys; p = sys.path; p[:] = [sys.argv[1], *filter(None, p)]; import codeboot; codeboot.boot(sys.argv[2:])'
+
 # loop_py_cached MODULE[,MODULE...] ARGS...: run the last module's main(ARGS) from compiled code kept in
 # the private cache directory (lib/codecache.py, started by lib/codeboot.py under python3 -S, as
 # loop-lane-status and loop-dispatch do): a hot helper neither compiles its source nor imports site on
@@ -76,7 +85,7 @@ loop_py_cached() {
   local cache=${LOOP_LANE_STATUS_CACHE_DIR:-${TMPDIR:-/tmp}/loop-lane-status-${UID}}
   local py=${LOOP_PYTHON:-}  # set (the engine sets it): no $(...) fork to look it up
   [ -n "$py" ] || py=$(loop_python)
-  "$py" -S "$LOOP_LIB_DIR/codeboot.py" "$cache/code" "$modules" "$@"
+  "$py" -S -c "$LOOP_CODEBOOT" "$LOOP_LIB_DIR" "$cache/code" "$modules" "$@"
 }
 
 # loop_main_root DIR: the directory DIR's loop lives in. A lane in a git worktree

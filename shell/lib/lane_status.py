@@ -27,8 +27,6 @@ LOOP_LANE_STATUS_TMUX_TIMEOUT_S (seconds each tmux call may take, default 2: a p
 stalls reads `unknown`, detail tmux-timeout; a listing that stalls is an error).
 """
 
-from __future__ import annotations
-
 import _signal
 import posix
 import sys
@@ -55,7 +53,7 @@ def getenv(name: str, default: str = "") -> str:
     return default if value is None else value.decode(_FS_ENCODING, "surrogateescape")
 
 
-def _spawn_env() -> dict[object, object]:
+def _spawn_env() -> "dict[object, object]":
     os_module = sys.modules.get("os")
     return dict(os_module.environ) if os_module is not None else dict(posix.environ)
 
@@ -136,7 +134,7 @@ def warn(msg: str) -> None:
 
 
 # ---- tmux -------------------------------------------------------------------------------------------
-def tmux_argv(*args: str) -> list[str]:
+def tmux_argv(*args: str) -> "list[str]":
     sock = getenv("LOOP_TMUX_SOCKET", "")
     return ["tmux", "-S", sock, *args] if sock else ["tmux", *args]
 
@@ -171,7 +169,7 @@ class Deadline:
     """`with Deadline(s):` raises DeadlineError inside the block once `s` seconds have passed (SIGALRM; a
     blocking read is interrupted). Off the main thread, or with s None, the block runs unbounded."""
 
-    def __init__(self, seconds: float | None) -> None:
+    def __init__(self, seconds: "float | None") -> None:
         self.seconds = seconds
         self.armed = False
         self.old: object = None
@@ -181,7 +179,7 @@ class Deadline:
             self.armed = False
             raise DeadlineError()
 
-    def __enter__(self) -> Deadline:
+    def __enter__(self) -> "Deadline":
         if self.seconds is not None:
             try:
                 self.old = _signal.signal(_signal.SIGALRM, self._fire)
@@ -199,7 +197,7 @@ class Deadline:
             self.old = None
 
 
-def _read_into(fd: int, chunks: list[bytes]) -> None:
+def _read_into(fd: int, chunks: "list[bytes]") -> None:
     while True:
         chunk = posix.read(fd, 1 << 16)
         if not chunk:
@@ -207,7 +205,7 @@ def _read_into(fd: int, chunks: list[bytes]) -> None:
         chunks.append(chunk)
 
 
-def run(argv: list[str], stdin: bytes | None = None, timeout: float | None = None) -> Result:
+def run(argv: "list[str]", stdin: "bytes | None" = None, timeout: "float | None" = None) -> "Result":
     """Run a command, capturing stdout/stderr (posix_spawnp: no subprocess import on the hot path).
 
     With `timeout`, a command still running after that many seconds is killed: the Result says
@@ -261,7 +259,7 @@ def run(argv: list[str], stdin: bytes | None = None, timeout: float | None = Non
     return Result(code, b"".join(out), b"".join(err))
 
 
-def tmux(*args: str, stdin: bytes | None = None, timeout: float | None = None) -> Result:
+def tmux(*args: str, stdin: "bytes | None" = None, timeout: "float | None" = None) -> "Result":
     return run(tmux_argv(*args), stdin, timeout)
 
 
@@ -318,7 +316,7 @@ class Pane:
         "window_name",
     )
 
-    def __init__(self, values: list[str]) -> None:
+    def __init__(self, values: "list[str]") -> None:
         (
             self.session,
             self.window_id,
@@ -359,7 +357,7 @@ def listing_format(nonce: str) -> str:
     return f"~{nonce}~".join("#{%s}" % f for f in PANE_FIELDS) + f"~{nonce}$"
 
 
-def parse_listing(text: str, nonce: str) -> list[Pane]:
+def parse_listing(text: str, nonce: str) -> "list[Pane]":
     sep, end = f"~{nonce}~", f"~{nonce}$"
     panes = []
     for raw in text.split(end):
@@ -374,7 +372,7 @@ def parse_listing(text: str, nonce: str) -> list[Pane]:
     return panes
 
 
-def list_panes(session: str) -> list[Pane]:
+def list_panes(session: str) -> "list[Pane]":
     """Every pane of `session` (one tmux client spawn). Raises LaneError when the session is absent."""
     nonce = token()
     proc = tmux(
@@ -388,7 +386,7 @@ def list_panes(session: str) -> list[Pane]:
     return parse_listing(proc.stdout.decode("utf-8", "surrogateescape"), nonce)
 
 
-def capture_args(pane_ids: list[str], marker: str) -> list[str]:
+def capture_args(pane_ids: "list[str]", marker: str) -> "list[str]":
     """tmux arguments capturing each pane's visible screen, each capture followed by a marker line."""
     args: list[str] = []
     for pid in pane_ids:
@@ -396,7 +394,7 @@ def capture_args(pane_ids: list[str], marker: str) -> list[str]:
     return args[1:]
 
 
-def split_captures(text: str, pane_ids: list[str], marker: str) -> dict[str, list[str]]:
+def split_captures(text: str, pane_ids: "list[str]", marker: str) -> "dict[str, list[str]]":
     """{pane id: screen lines} for the captures that completed (a failed one ends tmux's chain)."""
     chunks = text.split(marker + "\n")
     result: dict[str, list[str]] = {}
@@ -405,7 +403,7 @@ def split_captures(text: str, pane_ids: list[str], marker: str) -> dict[str, lis
     return result
 
 
-def split_by_height(text: str, pane_ids: list[str], heights: dict[str, int]) -> dict[str, list[str]]:
+def split_by_height(text: str, pane_ids: "list[str]", heights: "dict[str, int]") -> "dict[str, list[str]]":
     """{pane id: screen lines} from captures chained with no marker between them, cut by the height
     each pane had in the same tmux client's listing: capture-pane -p prints one line per screen row, and
     a row never holds a newline. Any doubt (a pane not listed, a line count that is not the sum of the
@@ -423,7 +421,7 @@ def split_by_height(text: str, pane_ids: list[str], heights: dict[str, int]) -> 
     return result
 
 
-def capture_many(pane_ids: list[str]) -> dict[str, list[str]]:
+def capture_many(pane_ids: "list[str]") -> "dict[str, list[str]]":
     """Capture the visible screen of every pane in ONE tmux client: captures split by a nonce line.
 
     A pane that vanished mid-call makes tmux stop the chain: it and later panes get no entry; so does
@@ -431,7 +429,7 @@ def capture_many(pane_ids: list[str]) -> dict[str, list[str]]:
     return capture_bounded(pane_ids)[0]
 
 
-def capture_bounded(pane_ids: list[str]) -> tuple[dict[str, list[str]], set[str]]:
+def capture_bounded(pane_ids: "list[str]") -> "tuple[dict[str, list[str]], set[str]]":
     """capture_many, each tmux call bounded by tmux_timeout(): ({pane id: lines}, stalled pane ids).
 
     A chain that times out has answered for the panes before the one it hung on: that pane is stalled,
@@ -481,7 +479,7 @@ def _atomic_write(path: str, data: bytes) -> None:
         _unlink(tmp)
 
 
-def _read_bytes(path: str) -> bytes | None:
+def _read_bytes(path: str) -> "bytes | None":
     try:
         with open(path, "rb") as fh:
             return fh.read()
@@ -503,14 +501,14 @@ class SreCache:
         self.dirty = False
         self.matchers: dict[str, RowMatcher] = {}
 
-    def matcher(self, pattern: str) -> RowMatcher:
+    def matcher(self, pattern: str) -> "RowMatcher":
         """The RowMatcher of `pattern`: one per pattern text, shared by every harness that uses it."""
         found = self.matchers.get(pattern)
         if found is None:
             found = self.matchers[pattern] = RowMatcher(self.compile(pattern))
         return found
 
-    def compile(self, pattern: str) -> re.Pattern[str]:
+    def compile(self, pattern: str) -> "re.Pattern[str]":
         import _sre
 
         args = self.args.get(pattern)
@@ -557,7 +555,7 @@ def _plain(value: object) -> object:
     return value
 
 
-def registry_cache_key(script: str) -> list[object]:
+def registry_cache_key(script: str) -> "list[object]":
     import _sre
 
     st = posix.stat(script)
@@ -607,7 +605,7 @@ class RegistryCache:
         _atomic_write(self.path, data)
 
 
-def read_registry(script: str) -> dict[str, dict[str, object]]:
+def read_registry(script: str) -> "dict[str, dict[str, object]]":
     """{name: fields} from `bash harness-registry.sh list --json` (the registry's public interface)."""
     import json
 
@@ -625,14 +623,14 @@ def read_registry(script: str) -> dict[str, dict[str, object]]:
     return harnesses
 
 
-def load_registry() -> dict[str, dict[str, object]]:
+def load_registry() -> "dict[str, dict[str, object]]":
     """The harness registry as {name: fields} (cached; see RegistryCache)."""
     cache = RegistryCache()
     cache.save()
     return cache.harnesses
 
 
-def _compile(pattern: object, what: str, sre: SreCache | None = None) -> re.Pattern[str] | None:
+def _compile(pattern: object, what: str, sre: "SreCache | None" = None) -> "re.Pattern[str] | None":
     if not isinstance(pattern, str) or not pattern:
         return None
     try:
@@ -642,7 +640,7 @@ def _compile(pattern: object, what: str, sre: SreCache | None = None) -> re.Patt
         return None
 
 
-def _matcher(pattern: object, what: str, sre: SreCache) -> RowMatcher | None:
+def _matcher(pattern: object, what: str, sre: "SreCache") -> "RowMatcher | None":
     """_compile's pattern as the RowMatcher a screen's rows are searched with (one per pattern text)."""
     if not isinstance(pattern, str) or not pattern:
         return None
@@ -665,7 +663,7 @@ class RowMatcher:
     __slots__ = ("compiled", "pattern", "seen")
     _MAX_ROWS = 4096
 
-    def __init__(self, compiled: re.Pattern[str]) -> None:
+    def __init__(self, compiled: "re.Pattern[str]") -> None:
         self.compiled = compiled
         self.pattern = compiled.pattern
         self.seen: dict[str, bool] = {}
@@ -688,7 +686,7 @@ class Patterns:
     codex and Claude Code put a spinner while they work; a declared idle_marker replaces idle_pattern."""
 
     def __init__(
-        self, fields: dict[str, object], generic_busy: bool, sre: SreCache, markers: bool = False
+        self, fields: "dict[str, object]", generic_busy: bool, sre: "SreCache", markers: bool = False
     ) -> None:
         working = fields.get("working_marker") if markers else None
         idle = fields.get("idle_marker") if markers else None
@@ -713,7 +711,7 @@ class Patterns:
 class Registry:
     """The registry's fields as classification needs them (patterns compiled lazily, per harness)."""
 
-    def __init__(self, harnesses: dict[str, dict[str, object]], sre: SreCache | None = None) -> None:
+    def __init__(self, harnesses: "dict[str, dict[str, object]]", sre: "SreCache | None" = None) -> None:
         self.harnesses = harnesses
         self.sre = sre if sre is not None else SreCache(None)
         self._patterns: dict[str, Patterns] = {}
@@ -734,7 +732,7 @@ class Registry:
         self.home = _matcher(home, "LOOP_LANE_IDLE_HOME_PATTERN", self.sre)
         self.tail = tail_lines()  # read once for every pane this registry classifies
 
-    def is_ai(self, harness: str | None) -> bool:
+    def is_ai(self, harness: "str | None") -> bool:
         if not harness:
             return False
         fields = self.harnesses.get(harness)
@@ -742,7 +740,7 @@ class Registry:
             return harness != "shell"  # an unknown name on a lane is taken as an AI harness
         return fields.get("kind") == "ai"
 
-    def agent_of_process(self, names: Iterable[str]) -> str | None:
+    def agent_of_process(self, names: "Iterable[str]") -> "str | None":
         """The AI harness one of a process's names (its command, argv[0], executable) belongs to."""
         for name in names:
             harness = self.by_process.get(name)
@@ -750,7 +748,7 @@ class Registry:
                 return harness
         return None
 
-    def ai_harness(self, tag: str | None, names: Iterable[str]) -> str | None:
+    def ai_harness(self, tag: "str | None", names: "Iterable[str]") -> "str | None":
         """THE answer to "is this lane an AI lane?" (the AI harness it runs, or None), shared by
         loop-lane-status (`ai`), --boot-check, the watchdog, the engine's gate (through `ai`) and the
         human-only commands' caller check (identity.py).
@@ -766,7 +764,7 @@ class Registry:
     def is_shell_process(self, command: str) -> bool:
         return command.lstrip("-") in self.shells or command in self.shells
 
-    def patterns(self, harness: str | None, tagged: bool = False) -> Patterns:
+    def patterns(self, harness: "str | None", tagged: bool = False) -> "Patterns":
         """The harness's patterns; `tagged` (the lane carries @loop_lane_harness) uses its markers."""
         key = ("+" if tagged else "") + (harness or "")
         if key not in self._patterns:
@@ -775,7 +773,7 @@ class Registry:
             self._patterns[key] = Patterns(fields, True, self.sre, tagged and known)
         return self._patterns[key]
 
-    def _union(self) -> dict[str, object]:
+    def _union(self) -> "dict[str, object]":
         """Patterns of every AI harness joined, for a pane whose harness is not known."""
         out: dict[str, object] = {}
         for field in ("busy_pattern", "idle_pattern", "approval_pattern", "welcome_pattern", "error_pattern"):
@@ -789,11 +787,11 @@ class Registry:
 
 
 # ---- lanes -----------------------------------------------------------------------------------------------
-def _first(panes: list[Pane]) -> Pane | None:
+def _first(panes: "list[Pane]") -> "Pane | None":
     return panes[0] if panes else None
 
 
-def fixed_lane_panes(panes: list[Pane], lane: str) -> tuple[bool, Pane | None]:
+def fixed_lane_panes(panes: "list[Pane]", lane: str) -> "tuple[bool, Pane | None]":
     """(window exists, pane) for a fixed lane name, resolved by pane geometry, never by index."""
     window = {
         "validate-left": "validate",
@@ -819,7 +817,7 @@ def fixed_lane_panes(panes: list[Pane], lane: str) -> tuple[bool, Pane | None]:
     return True, in_window[0]
 
 
-def resolve_lane(panes: list[Pane], lane: str) -> tuple[str, Pane]:
+def resolve_lane(panes: "list[Pane]", lane: str) -> "tuple[str, Pane]":
     """(kind, pane) for a lane name: a fixed lane, an add-lane window's name, or a pane id (%N)."""
     if lane in FIXED_LANES:
         exists, pane = fixed_lane_panes(panes, lane)
@@ -840,7 +838,7 @@ def resolve_lane(panes: list[Pane], lane: str) -> tuple[str, Pane]:
     return "dynamic", pane
 
 
-def all_lanes(panes: list[Pane]) -> list[tuple[str, str, Pane | None, str | None]]:
+def all_lanes(panes: "list[Pane]") -> "list[tuple[str, str, Pane | None, str | None]]":
     """[(lane, kind, pane or None, window_id)] for --all: fixed lanes with windows + add-lane windows."""
     out: list[tuple[str, str, Pane | None, str | None]] = []
     for lane in FIXED_LANES:
@@ -891,7 +889,7 @@ def hook_file(directory: str, pane_id: str) -> str:
     return path_join(directory, "pane-" + pane_id.lstrip("%") + ".status")
 
 
-def read_hooks(panes: list[Pane]) -> dict[str, tuple[str, float]]:
+def read_hooks(panes: "list[Pane]") -> "dict[str, tuple[str, float]]":
     """read_hook for many panes: {pane id: (state, written)} for those with a hook file. Each hook
     directory is listed once, and only the files it holds are opened: most panes have none (no hooks
     installed, or a harness other than Claude Code), and a failed open per pane cost more than a listing."""
@@ -909,7 +907,7 @@ def read_hooks(panes: list[Pane]) -> dict[str, tuple[str, float]]:
     return hooks
 
 
-def _names_in(directory: str) -> set[str] | None:
+def _names_in(directory: str) -> "set[str] | None":
     """The names in a directory; empty when it does not exist, None when it cannot be listed."""
     try:
         return set(posix.listdir(directory))
@@ -919,7 +917,7 @@ def _names_in(directory: str) -> set[str] | None:
         return None
 
 
-def read_hook(pane: Pane) -> tuple[str, float] | None:
+def read_hook(pane: "Pane") -> "tuple[str, float] | None":
     """(state, when it was written: the file's mtime) that a harness hook recorded for this pane, when
     its file exists and names this server."""
     path = hook_file(hook_dir(pane.state_dir), pane.pane_id)
@@ -936,7 +934,7 @@ def read_hook(pane: Pane) -> tuple[str, float] | None:
     return fields[0], written
 
 
-def _pane_entries(path: str) -> dict[str, tuple[str, str, float, float]]:
+def _pane_entries(path: str) -> "dict[str, tuple[str, str, float, float]]":
     """A per-server pane cache file (ScreenSeen, DebounceCache): pane_id TAB two texts TAB two times per
     line; a line of any other shape is skipped (the cache is rebuilt as panes are seen again)."""
     entries: dict[str, tuple[str, str, float, float]] = {}
@@ -962,7 +960,7 @@ class ScreenSeen:
         self.path = path_join(cache_dir(), "screens-" + digest_of(socket or "default") + ".txt")
         self.entries = _pane_entries(self.path) if self.enabled else {}
 
-    def note(self, pane: Pane, digest: str, now: float) -> float:
+    def note(self, pane: "Pane", digest: str, now: float) -> float:
         """Record this sighting; return the time after which the screen took its current content."""
         entry = self.entries.get(pane.pane_id)
         if entry is None or entry[0] != pane.pid:
@@ -980,7 +978,7 @@ class ScreenSeen:
             _atomic_write(self.path, "".join(lines).encode("utf-8", "surrogateescape"))
 
 
-def reconcile(hook: tuple[str, float], screen: Verdict, changed_after: float) -> Verdict:
+def reconcile(hook: "tuple[str, float]", screen: "Verdict", changed_after: float) -> "Verdict":
     """The hook's word against the screen's, for one pane: the fresher wins.
 
     - They agree, or the screen tells nothing (unknown, or no harness pattern matched): the hook.
@@ -989,7 +987,7 @@ def reconcile(hook: tuple[str, float], screen: Verdict, changed_after: float) ->
     - Otherwise the screen wins only when it changed after the hook wrote its file (the previous screen
       was still seen at or after that moment); else the hook."""
     state, written = hook
-    hooked = Verdict(state, HOOK_DETAIL[state], "hook", screen.harness, screen.digest)
+    hooked = Verdict(state, HOOK_DETAIL[state], "hook", screen.harness, screen.rows)
     if screen.status == state or screen.source != "screen" or screen.status == "unknown":
         return hooked
     if state == "awaiting-approval" and screen.status in ("idle", "working"):
@@ -1001,16 +999,32 @@ def reconcile(hook: tuple[str, float], screen: Verdict, changed_after: float) ->
 
 # ---- classification --------------------------------------------------------------------------------------
 class Verdict:
-    __slots__ = ("detail", "digest", "harness", "source", "status")
+    """A pane's status. `digest` (digest_of the screen rows it was read from, "" without rows) is computed
+    when first asked: only an idle pane (the debounce) or a hooked one (ScreenSeen) needs it, and one
+    big-integer remainder per pane was a tenth of a busy fleet's poll."""
+
+    __slots__ = ("_digest", "detail", "harness", "rows", "source", "status")
 
     def __init__(
-        self, status: str, detail: str | None, source: str, harness: str | None, digest: str = ""
+        self,
+        status: str,
+        detail: "str | None",
+        source: str,
+        harness: "str | None",
+        rows: "list[str] | None" = None,
     ) -> None:
         self.status = status
         self.detail = detail
         self.source = source
         self.harness = harness
-        self.digest = digest
+        self.rows = rows
+        self._digest: str | None = None
+
+    @property
+    def digest(self) -> str:
+        if self._digest is None:
+            self._digest = "" if self.rows is None else digest_of("\n".join(self.rows))
+        return self._digest
 
 
 def tail_lines() -> int:
@@ -1021,7 +1035,7 @@ def tail_lines() -> int:
         return 15
 
 
-def live_tail(lines: list[str], keep: int | None = None) -> list[str]:
+def live_tail(lines: "list[str]", keep: "int | None" = None) -> "list[str]":
     """The last `keep` (default: LOOP_LANE_TAIL_LINES) non-blank lines of a visible screen (the live part)."""
     # filter() runs in C: a screen is mostly empty rows (capture-pane drops trailing spaces), which the
     # first filter drops without a call; only the rows kept are rstripped
@@ -1029,7 +1043,7 @@ def live_tail(lines: list[str], keep: int | None = None) -> list[str]:
     return [row.rstrip() for row in rows[-(keep or tail_lines()) :]]
 
 
-def _last_match(pattern: RowMatcher | None, rows: list[str], above: int = -1) -> int:
+def _last_match(pattern: "RowMatcher | None", rows: "list[str]", above: int = -1) -> int:
     """The index of the last row `pattern` finds a match in, or -1; rows at or before index `above` are
     not searched (a match there could not change the verdict)."""
     if pattern is None:
@@ -1041,8 +1055,8 @@ def _last_match(pattern: RowMatcher | None, rows: list[str], above: int = -1) ->
 
 
 def classify_screen(
-    rows: list[str], pats: Patterns, home: RowMatcher | None, title: str = ""
-) -> tuple[str, str | None]:
+    rows: "list[str]", pats: "Patterns", home: "RowMatcher | None", title: str = ""
+) -> "tuple[str, str | None]":
     """(status, detail) from the live tail of an AI harness's screen (and its pane title).
 
     An API error line near the bottom is `errored`, unless the harness's idle prompt is drawn below it:
@@ -1065,12 +1079,12 @@ def classify_screen(
     return "unknown", None
 
 
-def pane_harness(pane: Pane, registry: Registry) -> str | None:
+def pane_harness(pane: "Pane", registry: "Registry") -> "str | None":
     """The harness a pane's screen is read as: its AI harness (Registry.ai_harness), else its tag."""
     return registry.ai_harness(pane.harness_opt, (pane.command,)) or pane.harness_opt or None
 
 
-def classify_without_screen(pane: Pane, registry: Registry) -> Verdict | None:
+def classify_without_screen(pane: "Pane", registry: "Registry") -> "Verdict | None":
     """What process state and hooks decide on their own (None: the screen must be read)."""
     harness = pane_harness(pane, registry)
     if pane.dead:
@@ -1086,7 +1100,7 @@ def classify_without_screen(pane: Pane, registry: Registry) -> Verdict | None:
     return None  # the screen decides (weighed against a hook file, if any: see reconcile)
 
 
-def process_table() -> list[list[str]] | None:
+def process_table() -> "list[list[str]] | None":
     """[pid, pgid, tpgid, comm] of every process (one `ps`), or None when ps cannot answer."""
     try:
         proc = run(["ps", "-A", "-o", "pid=", "-o", "pgid=", "-o", "tpgid=", "-o", "comm="])
@@ -1098,7 +1112,9 @@ def process_table() -> list[list[str]] | None:
     return [r for r in (line.split(None, 3) for line in lines) if len(r) == 4] or None
 
 
-def foreground_beyond_shell(table: list[list[str]], pane_pid: str, is_shell: Callable[[str], bool]) -> bool:
+def foreground_beyond_shell(
+    table: "list[list[str]]", pane_pid: str, is_shell: "Callable[[str], bool]"
+) -> bool:
     """Whether the foreground process group of the pane whose first process is `pane_pid` holds a
     process `is_shell` does not call a shell. tmux names only the group's leader, so a harness launched
     by a wrapper script that did not `exec` shows as `bash` while its real process runs in that group.
@@ -1116,11 +1132,11 @@ def foreground_beyond_shell(table: list[list[str]], pane_pid: str, is_shell: Cal
 LAUNCH_ARGV0 = "loop-lane"
 
 
-def _is_launching_shell(argv: list[bytes]) -> bool:
+def _is_launching_shell(argv: "list[bytes]") -> bool:
     return len(argv) > 4 and argv[2] == b"-c" and argv[4] == LAUNCH_ARGV0.encode()
 
 
-def _child_argvs(pid: str, depth: int) -> list[list[bytes]]:
+def _child_argvs(pid: str, depth: int) -> "list[list[bytes]]":
     """The argv of every descendant of `pid` down to `depth` levels (Linux /proc; [] elsewhere)."""
     parents = {pid}
     out: list[list[bytes]] = []
@@ -1146,7 +1162,7 @@ def _child_argvs(pid: str, depth: int) -> list[list[bytes]]:
     return out
 
 
-def launching_pids(pids: list[str]) -> set[str]:
+def launching_pids(pids: "list[str]") -> "set[str]":
     """Which of `pids` (pane first processes) are still the launching shell of their lane (see
     LAUNCH_ARGV0): /proc/<pid>/cmdline where there is a /proc, else one `ps` for all of them."""
     found: set[str] = set()
@@ -1180,7 +1196,7 @@ def launching_pids(pids: list[str]) -> set[str]:
     return found
 
 
-def panes_running_beyond_a_shell(panes: list[Pane], registry: Registry) -> set[str]:
+def panes_running_beyond_a_shell(panes: "list[Pane]", registry: "Registry") -> "set[str]":
     """The ids of `panes` (each showing a shell as its command) whose foreground group runs more than
     shells (see foreground_beyond_shell). One `ps` for all of them; without `ps`, the shell tmux shows
     is taken at its word."""
@@ -1190,7 +1206,7 @@ def panes_running_beyond_a_shell(panes: list[Pane], registry: Registry) -> set[s
     return {p.pane_id for p in panes if foreground_beyond_shell(table, p.pid, registry.is_shell_process)}
 
 
-def screen_verdict(pane: Pane, lines: list[str], registry: Registry) -> Verdict:
+def screen_verdict(pane: "Pane", lines: "list[str]", registry: "Registry") -> "Verdict":
     harness = pane_harness(pane, registry)
     rows = live_tail(lines, registry.tail)
     pats = registry.patterns(harness, bool(pane.harness_opt))
@@ -1198,8 +1214,7 @@ def screen_verdict(pane: Pane, lines: list[str], registry: Registry) -> Verdict:
     if status == "unknown" and harness is None:
         # Not a known harness and nothing on screen looks like one: a plain program in the foreground.
         return Verdict("working", "busy", "process", None)
-    digest = digest_of("\n".join(rows))
-    return Verdict(status, detail, "screen", harness, digest)
+    return Verdict(status, detail, "screen", harness, rows)
 
 
 def no_cache() -> bool:
@@ -1217,7 +1232,7 @@ class DebounceCache:
         self.entries = _pane_entries(self.path) if self.enabled else {}
         self.dirty = False
 
-    def confirmed(self, pane: Pane, digest: str, now: float, debounce_s: float, max_gap_s: float) -> bool:
+    def confirmed(self, pane: "Pane", digest: str, now: float, debounce_s: float, max_gap_s: float) -> bool:
         entry = self.entries.get(pane.pane_id)
         if not self.enabled or entry is None:
             return False
@@ -1226,7 +1241,7 @@ class DebounceCache:
             return False
         return now - last <= max_gap_s and now - since >= debounce_s
 
-    def note(self, pane: Pane, verdict: Verdict, now: float) -> None:
+    def note(self, pane: "Pane", verdict: "Verdict", now: float) -> None:
         if not self.enabled:
             return
         entry = self.entries.get(pane.pane_id)
@@ -1270,8 +1285,8 @@ def _env_float(name: str, default: float) -> float:
 
 
 def classify_panes(
-    targets: list[Pane], registry: Registry, screens: dict[str, list[str]] | None = None
-) -> dict[str, Verdict]:
+    targets: "list[Pane]", registry: "Registry", screens: "dict[str, list[str]] | None" = None
+) -> "dict[str, Verdict]":
     """Verdicts for many panes: one chained capture (+ one confirming capture for unconfirmed idle).
 
     `screens` are captures already taken (a prefetch); only panes missing from it are captured."""
@@ -1366,7 +1381,7 @@ def now_iso() -> str:
 
 # JSON string escapes: control characters, quote, backslash, and the lone surrogates that
 # surrogateescape decoding makes of bytes that are not UTF-8 (json.loads gives the same str back).
-_JSON_ESCAPES: dict[int, str] = {i: f"\\u{i:04x}" for i in range(0x20)}
+_JSON_ESCAPES: "dict[int, str]" = {i: f"\\u{i:04x}" for i in range(0x20)}
 _JSON_ESCAPES.update(
     {0x22: '\\"', 0x5C: "\\\\", 0x0A: "\\n", 0x0D: "\\r", 0x09: "\\t", 0x08: "\\b", 0x0C: "\\f"}
 )
@@ -1408,7 +1423,7 @@ def _json_member(key: str, value: object) -> str:
     return f"{dump_json(key)}: {dump_json(value)}"
 
 
-def entry(lane: str, kind: str, target: str, verdict: Verdict, ai: bool) -> dict[str, object]:
+def entry(lane: str, kind: str, target: str, verdict: "Verdict", ai: bool) -> "dict[str, object]":
     return {
         "lane": lane,
         "status": verdict.status,
@@ -1434,7 +1449,7 @@ def _json_value(value: object) -> str:
     return dump_json(value)
 
 
-def entry_json(lane: str, kind: str, target: str, verdict: Verdict, ai: bool) -> str:
+def entry_json(lane: str, kind: str, target: str, verdict: "Verdict", ai: bool) -> str:
     """dump_json(entry(...)), written as one string: a fleet report is 8 of these members per lane, and
     one call per member was a sixth of a 96-lane poll. When no text of the entry needs escaping (the
     usual case), the texts are checked once, joined, and written as they are."""
@@ -1466,7 +1481,7 @@ def entry_json(lane: str, kind: str, target: str, verdict: Verdict, ai: bool) ->
     )
 
 
-def report_json(session: str, lanes: dict[str, str]) -> str:
+def report_json(session: str, lanes: "dict[str, str]") -> str:
     """The LaneStatusReport document, as dump_json writes it, for lanes {name: its entry_json}."""
     members = ", ".join(f"{_json_value(name)}: {item}" for name, item in lanes.items())
     return (
@@ -1475,7 +1490,7 @@ def report_json(session: str, lanes: dict[str, str]) -> str:
     )
 
 
-def pane_is_ai(pane: Pane, registry: Registry) -> bool:
+def pane_is_ai(pane: "Pane", registry: "Registry") -> bool:
     return registry.ai_harness(pane.harness_opt, (pane.command,)) is not None
 
 
@@ -1521,7 +1536,7 @@ class Prefetch:
         if found and not tail:  # the whole chain ran: every pane it names was there to capture
             self.screens = split_by_height(body, ids, {p.pane_id: p.height for p in panes})
 
-    def prepare(self, session: str, panes: list[Pane]) -> None:
+    def prepare(self, session: str, panes: "list[Pane]") -> None:
         """Write the argv the next call's shell runs: this session's listing plus a capture of each pane."""
         ids = [p.pane_id for p in panes if p.pane_id[1:].isdigit() and p.pane_id.startswith("%")]
         nonce = None
@@ -1556,7 +1571,7 @@ class Prefetch:
         _atomic_write(self.path, data)
 
 
-def cmd_status(args: list[str]) -> int:
+def cmd_status(args: "list[str]") -> int:
     session = lane = prefetch_path = None
     want_all = as_json = print_target = False
     it = iter(args)
@@ -1596,10 +1611,10 @@ def cmd_status(args: list[str]) -> int:
 
 def _report(
     session: str,
-    lane: str | None,
-    panes: list[Pane],
-    registry: Registry,
-    screens: dict[str, list[str]] | None,
+    lane: "str | None",
+    panes: "list[Pane]",
+    registry: "Registry",
+    screens: "dict[str, list[str]] | None",
     as_json: bool,
     print_target: bool,
 ) -> int:
@@ -1648,7 +1663,7 @@ HOOK_EVENTS = {
 }
 
 
-def cmd_hook(args: list[str]) -> int:
+def cmd_hook(args: "list[str]") -> int:
     """Record a harness hook event for the pane this process runs in. Never fails the harness."""
     if len(args) != 1:
         raise LaneError("hook needs exactly one EVENT argument")
@@ -1697,7 +1712,7 @@ def cmd_hook(args: list[str]) -> int:
     return 0
 
 
-def main(argv: list[str]) -> int:
+def main(argv: "list[str]") -> int:
     if not argv or argv[0] in ("-h", "--help"):
         sys.stdout.write(__doc__ or "")
         return 0

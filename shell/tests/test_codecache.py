@@ -237,7 +237,47 @@ def test_the_hot_clis_start_codeboot(tmp_path: Path, script: str, modules: str) 
         ["bash", str(LIB.parent / script), *args], env=env, capture_output=True, check=False, timeout=60
     )
     argv = seen.read_text().splitlines()
-    assert argv[:4] == ["-S", str(LIB / "codeboot.py"), str(tmp_path / "c" / "code"), modules], argv
+    cache = str(tmp_path / "c" / "code")
+    assert argv[:6] == ["-S", "-c", _codeboot_program(), str(LIB), cache, modules], argv
+
+
+def _codeboot_program() -> str:
+    """common.sh's LOOP_CODEBOOT: the `python -S -c` program the hot CLIs start lib/codeboot.py with."""
+    proc = subprocess.run(
+        ["bash", "-c", '. "$1/common.sh" && printf %s "$LOOP_CODEBOOT"', "bash", str(LIB)],
+        env=dict(os.environ, LOOP_LIB_DIR=str(LIB)),
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert proc.stdout.startswith("import sys"), proc
+    return proc.stdout
+
+
+def test_codeboot_is_imported_from_lib_with_its_bytecode_never_from_the_cwd(tmp_path: Path) -> None:
+    """The hot CLIs import codeboot (python reuses a module's bytecode; a script it runs is compiled on
+    every call), from lib/ only: the current directory (a project a lane writes into) is off sys.path, so
+    a codeboot.py or a stdlib name planted there is never imported."""
+    lib, cache = _boot_setup(tmp_path)
+    project = tmp_path / "project"
+    project.mkdir()
+    for name in ("codeboot", "codecache", "toy", "posix", "marshal"):
+        (project / f"{name}.py").write_text("import sys\nsys.stdout.write('planted\\n')\nsys.exit(99)\n")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PYTHON")}
+
+    def boot(*args: str) -> subprocess.CompletedProcess[str]:
+        argv = [sys.executable, "-S", "-c", _codeboot_program(), str(lib), str(cache), "toy", *args]
+        return subprocess.run(argv, cwd=project, env=env, capture_output=True, text=True, check=False)
+
+    proc = boot("5", "b")
+    assert (proc.returncode, proc.stdout, proc.stderr) == (5, "toy says 5 b\n", "")
+    compiled = list((lib / "__pycache__").glob("codeboot.*.pyc"))
+    assert len(compiled) == 1, compiled  # imported, so its bytecode is kept where python writes bytecode
+    stamp = compiled[0].stat().st_mtime_ns
+    assert boot("0").stdout == "toy says 0\n"
+    assert compiled[0].stat().st_mtime_ns == stamp  # the second call read it
+    # only codeboot is kept there: codecache and the helpers stay in the private cache
+    assert [p.name.split(".")[0] for p in (lib / "__pycache__").iterdir()] == ["codeboot"]
 
 
 def test_codeboot_without_codecache_is_one_line(tmp_path: Path) -> None:

@@ -7,6 +7,7 @@ from __future__ import annotations
 import io
 import json
 import re
+import subprocess
 import sys
 from pathlib import Path
 from types import SimpleNamespace
@@ -337,3 +338,42 @@ def test_the_report_is_written_as_dump_json_writes_it(rows: list[tuple], session
     stamp = json.loads(text)["generated_at"]
     doc = {"contract_version": ls.CONTRACT_VERSION, "session": session, "generated_at": stamp}
     assert text == ls.dump_json({**doc, "lanes": doc_lanes})
+
+
+def test_a_busy_fleet_computes_no_screen_digest(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """The screen digest (a big-integer remainder per pane) is only needed for an idle pane's debounce or
+    a hooked pane's reconcile: a busy fleet's poll computes none, and the digest asked later is the same."""
+    monkeypatch.setenv("LOOP_LANE_STATUS_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.setenv("LOOP_LANE_HOOK_DIR", str(tmp_path / "hooks"))
+    registry = ls.Registry({"codex": {"kind": "ai", "busy_pattern": "spin", "idle_pattern": "READY>"}})
+    panes = ls.parse_listing(_listing([(f"%{i}", 3) for i in range(4)]), NONCE)
+    screens = {p.pane_id: [f"output {p.pane_id}", "spin (esc)", ""] for p in panes}
+    digest_of = ls.digest_of
+    calls: list[str] = []
+
+    def counting(text: str) -> str:
+        if "spin" in text:  # a screen's (the cache files are named by digests of the socket too)
+            calls.append(text)
+        return digest_of(text)
+
+    monkeypatch.setattr(ls, "digest_of", counting)
+    verdicts = ls.classify_panes(panes, registry, screens)
+    assert {(v.status, v.detail) for v in verdicts.values()} == {("working", "busy")}
+    assert calls == []
+    assert verdicts["%2"].digest == digest_of("output %2\nspin (esc)") and len(calls) == 1
+    assert verdicts["%2"].digest == digest_of("output %2\nspin (esc)") and len(calls) == 1  # computed once
+
+
+def test_a_poll_imports_no_future_module() -> None:
+    """`from __future__ import annotations` imports the __future__ module when the code runs: the modules
+    a lane-status poll loads (codeboot, codecache, fsread, lane_status) quote what python 3.8 could not
+    evaluate instead, and a poll's process never imports it."""
+    program = (
+        "import sys; sys.path[:0] = [sys.argv[1]]\n"
+        "import codeboot, codecache, fsread, lane_status\n"
+        "print(sorted(m for m in ('__future__', 'typing', 're', 'os') if m in sys.modules))\n"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-S", "-c", program, str(LIB)], capture_output=True, text=True, check=True
+    )
+    assert proc.stdout == "[]\n", proc.stdout

@@ -13,8 +13,6 @@ refreshed by `make shared`, held identical by a test) behind loop_schemas.fsread
 `errno` are imported: lane_status.py runs on every poll, and importing os costs.
 """
 
-from __future__ import annotations
-
 import errno
 import posix
 
@@ -59,7 +57,7 @@ class ProjectDirectoryError(ProjectFileError, IsADirectoryError):
     """The path is a directory (an IsADirectoryError too, as open() would have raised)."""
 
 
-def what_is(mode: int) -> Optional[str]:
+def what_is(mode: int) -> "Optional[str]":
     """None for a regular file, else what the file is ("a FIFO (named pipe)", "a character device"...)."""
     fmt = mode & _IFMT
     if fmt == _IFREG:
@@ -70,13 +68,13 @@ def what_is(mode: int) -> Optional[str]:
     return "not a regular file"
 
 
-def open_file(path: PathArg, cap: Optional[int] = None) -> IO[bytes]:
+def open_file(path: "PathArg", cap: "Optional[int]" = None) -> "IO[bytes]":
     """The file opened for binary reading; ProjectFileError when it is not a regular file or, with a
     `cap`, is larger than `cap` bytes. FileNotFoundError and other OSErrors as open() raises them."""
     return open(_open_fd(path, cap), "rb")
 
 
-def _open_fd(path: PathArg, cap: Optional[int]) -> int:
+def _open_fd(path: "PathArg", cap: "Optional[int]") -> int:
     try:
         fd = posix.open(path, _FLAGS)
     except OSError as exc:
@@ -105,7 +103,7 @@ def _open_fd(path: PathArg, cap: Optional[int]) -> int:
         raise
 
 
-def open_append(path: PathArg, flags: int = posix.O_WRONLY) -> int:
+def open_append(path: "PathArg", flags: int = posix.O_WRONLY) -> int:
     """A descriptor appending to the file (created 0644 when missing), refused (ProjectFileError) unless it
     is a regular file: opening a FIFO with no reader for writing would block forever, and a line written
     into a FIFO or a device is lost. `flags`: posix.O_WRONLY, or posix.O_RDWR for an appender that reads."""
@@ -130,7 +128,7 @@ def open_append(path: PathArg, flags: int = posix.O_WRONLY) -> int:
         raise
 
 
-def read_file(path: PathArg, cap: int) -> bytes:
+def read_file(path: "PathArg", cap: int) -> bytes:
     """The whole file's bytes, when it is a regular file of at most `cap` bytes; ProjectFileError when it
     is not (a FIFO, a device, a socket, a directory, too large); other OSErrors as open() raises them."""
     with open_file(path, cap) as fh:
@@ -140,7 +138,7 @@ def read_file(path: PathArg, cap: int) -> bytes:
     return raw
 
 
-def read_text(path: PathArg, cap: int, errors: str = "strict") -> str:
+def read_text(path: "PathArg", cap: int, errors: str = "strict") -> str:
     """read_file decoded as UTF-8, newlines universal (as open(path, encoding="utf-8").read() reads them)."""
     text = read_file(path, cap).decode("utf-8", errors)
     if "\r" in text:
@@ -148,7 +146,7 @@ def read_text(path: PathArg, cap: int, errors: str = "strict") -> str:
     return text
 
 
-def read_head(path: PathArg, size: int, cap: Optional[int] = None) -> bytes:
+def read_head(path: "PathArg", size: int, cap: "Optional[int]" = None) -> bytes:
     """The first `size` bytes of a regular file (a mail's frontmatter), refused as open_file refuses."""
     fd = _open_fd(path, cap)  # no file object: the digest reads thousands of mail heads per redraw
     try:
@@ -157,7 +155,7 @@ def read_head(path: PathArg, size: int, cap: Optional[int] = None) -> bytes:
         posix.close(fd)
 
 
-def lines(fh: IO[bytes], cap: int = LINE_CAP) -> Iterator[Optional[bytes]]:
+def lines(fh: "IO[bytes]", cap: int = LINE_CAP) -> "Iterator[Optional[bytes]]":
     """The lines of a streamed JSON-lines file, each at most `cap` bytes; a longer one is yielded as None
     (its bytes are skipped, never held), so a reader can report it and go on."""
     while True:
