@@ -9,7 +9,8 @@ plays the fake TUI); ingest is headless (the same shim answers it); approval man
 
 Figures: the median wall time of `once` at 0 and 50,000 processed (goal <= 450 ms) and their ratio
 (goal <= 1.1, flat). BENCH_ONCE_BEFORE=DIR (a checkout of an earlier commit, e.g. from `git archive`)
-measures that tree's code too, interleaved run by run with this one, so both sides see the same load.
+measures that tree's code too, interleaved run by run with this one, so both sides see the same load;
+each tree has a project of its own beside the one fleet (the engine's read caches name the code).
 Standalone: python bench/bench_once.py
 """
 
@@ -150,8 +151,9 @@ class Fixture:
             check=False,
         )
 
-    def project(self) -> None:
-        root = self.root
+    def project(self, root: Path | None = None) -> Path:
+        """The project files at `root` (default: the fixture's own, which the tmux session is booted on)."""
+        root = root or self.root
         msgs = root / ".loop" / "messages"
         (msgs / "processed").mkdir(parents=True)
         subprocess.run(["git", "init", "-q", str(root)], check=True, capture_output=True)
@@ -171,9 +173,10 @@ class Fixture:
         for i in range(PENDING):
             name = f"20260101-{i // 60:02d}{i % 60:02d}00-lane{i % LANES:02d}-to-coord.md"
             (msgs / name).write_text(f"---\nsubject: report {i}\n---\nbody {i}\n")
+        return root
 
-    def fill_processed(self, count: int) -> None:
-        processed = self.root / ".loop" / "messages" / "processed"
+    def fill_processed(self, count: int, root: Path | None = None) -> None:
+        processed = (root or self.root) / ".loop" / "messages" / "processed"
         have = sum(1 for _ in os.scandir(processed))
         for i in range(have, count):
             stamp = f"20250101-{i // 3600 % 24:02d}{i // 60 % 60:02d}{i % 60:02d}"
@@ -227,8 +230,8 @@ class Fixture:
         env["PYTHONPATH"] = os.pathsep.join(str(tree / "packages" / p / "src") for p in PACKAGES)
         return env
 
-    def engine(self, tree: Path, *args: str) -> tuple[float, subprocess.CompletedProcess[str]]:
-        argv = [sys.executable, "-m", "loop_engine", "--project-root", str(self.root), "--session", SESSION]
+    def engine(self, tree: Path, root: Path, *args: str) -> tuple[float, subprocess.CompletedProcess[str]]:
+        argv = [sys.executable, "-m", "loop_engine", "--project-root", str(root), "--session", SESSION]
         r0 = resource.getrusage(resource.RUSAGE_CHILDREN)
         t0 = time.perf_counter()
         proc = subprocess.run(
@@ -236,7 +239,7 @@ class Fixture:
             capture_output=True,
             text=True,
             env=self.engine_env(tree),
-            cwd=self.root,
+            cwd=root,
             check=False,
         )
         took = (time.perf_counter() - t0) * 1000
@@ -244,9 +247,9 @@ class Fixture:
         self.cpu_ms = (r1.ru_utime - r0.ru_utime + r1.ru_stime - r0.ru_stime) * 1000
         return took, proc
 
-    def once(self, tree: Path) -> tuple[float, float]:
+    def once(self, tree: Path, root: Path) -> tuple[float, float]:
         """(wall ms, CPU ms of the process and the helpers it ran: less sensitive to a loaded machine)."""
-        took, proc = self.engine(tree, "once", "--json")
+        took, proc = self.engine(tree, root, "once", "--json")
         cpu = self.cpu_ms
         try:
             result = json.loads(proc.stdout)
@@ -256,28 +259,32 @@ class Fixture:
             raise RuntimeError(
                 f"once did not queue a decision: {result.get('outcome')} {result.get('detail')}"
             )
-        _, rej = self.engine(tree, "reject", str(result["decision_id"]), "--reason", "bench")
+        _, rej = self.engine(tree, root, "reject", str(result["decision_id"]), "--reason", "bench")
         if rej.returncode != 0:
             raise RuntimeError(f"reject failed: {rej.stderr.strip()[-300:]}")
         return took, cpu
 
 
 def measure(trees: dict[str, Path]) -> list[dict[str, Any]]:
-    """Medians of `once` per tree and processed count, the trees interleaved run by run."""
+    """Medians of `once` per tree and processed count, the trees interleaved run by run. Each tree runs
+    in a project of its own (one tmux fleet): the engine keeps read caches in .loop/ that name the code
+    that wrote them, so two trees taking turns in one project would each find the other's entries and
+    read every file cold, which a user running one installed engine never does."""
     fx = Fixture()
     rows: list[dict[str, Any]] = []
     try:
-        fx.project()
+        roots = {label: fx.project(fx.tmp / f"proj{i}" if i else None) for i, label in enumerate(trees)}
         fx.boot()
         panes = fx.panes()
         medians: dict[tuple[str, int], float] = {}
         for count in PROCESSED:
-            fx.fill_processed(count)
+            for root in roots.values():
+                fx.fill_processed(count, root)
             times: dict[str, list[float]] = {label: [] for label in trees}
             cpus: dict[str, list[float]] = {label: [] for label in trees}
             for n in range(RUNS + WARMUP):
                 for label, tree in trees.items():
-                    took, cpu = fx.once(tree)
+                    took, cpu = fx.once(tree, roots[label])
                     if n >= WARMUP:
                         times[label].append(took)
                         cpus[label].append(cpu)
