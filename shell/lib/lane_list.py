@@ -96,13 +96,15 @@ def tmux(*args: str) -> "tuple[int, bytes, bytes]":
         raise LaneError(f"cannot run tmux: {exc}") from None
     posix.close(w_out)
     posix.close(w_err)
-    old = None
+    armed = False
+    old: object = None
     try:
         try:
             old = _signal.signal(_signal.SIGALRM, _alarm)
+            armed = True
             _signal.setitimer(_signal.ITIMER_REAL, TMUX_TIMEOUT_S)
         except ValueError:  # not the main thread: no deadline
-            old = None
+            pass
         out = _read_all(r_out)  # tmux writes little to stderr: reading stdout first cannot block it
         err = _read_all(r_err)
     except _TimedOutError:
@@ -113,9 +115,9 @@ def tmux(*args: str) -> "tuple[int, bytes, bytes]":
         posix.waitpid(pid, 0)
         raise LaneError(f"tmux {args[0] if args else ''} did not answer within {TMUX_TIMEOUT_S:g}s") from None
     finally:
-        if old is not None:
+        if armed:
             _signal.setitimer(_signal.ITIMER_REAL, 0)
-            _signal.signal(_signal.SIGALRM, old)
+            _signal.signal(_signal.SIGALRM, _signal.SIG_DFL if old is None else old)
         posix.close(r_out)
         posix.close(r_err)
     _, status = posix.waitpid(pid, 0)
