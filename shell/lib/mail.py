@@ -72,7 +72,7 @@ def parse_name(name: str) -> Optional[Dict[str, Any]]:
     m = NAME_RE.match(name)
     if not m:
         return None
-    d, t = m.group("date"), m.group("time")
+    d, t, sender, recipient, seq = m.groups()  # one call: this runs for every name of a listing
     stamp = (int(d[:4]), int(d[4:6]), int(d[6:]), int(t[:2]), int(t[2:4]), int(t[4:]))
     year, month, day, hour, minute, second = stamp
     # a real time (what strptime "%Y%m%d%H%M%S" accepts of these 8 + 6 digits), without strptime; a day
@@ -84,13 +84,7 @@ def parse_name(name: str) -> Optional[Dict[str, Any]]:
             datetime.datetime(*stamp)
         except ValueError:
             return None
-    return {
-        "date": m.group("date"),
-        "time": m.group("time"),
-        "from": m.group("from"),
-        "to": m.group("to"),
-        "seq": int(m.group("seq")) if m.group("seq") else 1,
-    }
+    return {"date": d, "time": t, "from": sender, "to": recipient, "seq": int(seq) if seq else 1}
 
 
 def format_name(stamp: _dt.datetime, sender: str, recipient: str, seq: int = 1) -> str:
