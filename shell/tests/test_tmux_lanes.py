@@ -175,6 +175,16 @@ def test_list_lanes_asks_tmux_one_question(session, tmux_server, tmp_path):
     assert log.read_text().split() == ["list-windows", "has-session"]
 
 
+def test_a_session_whose_name_starts_with_a_dash_is_listed(shell_env, tmux_server):
+    """tmux lets a session be named `-x`; list-lanes lists it like any other (argparse used to read
+    `--session -x` as a missing value: exit 2)."""
+    tmux_server.tmux("new-session", "-d", "-s", "-x")
+    proc = _lt(shell_env, "list-lanes", "--session", "-x", "--json")
+    assert proc.returncode == 0, proc.stderr
+    doc = json.loads(proc.stdout)
+    assert doc["session"] == "-x" and len(doc["lanes"]) == 1 and doc["lanes"][0]["base"] is True
+
+
 def test_list_lanes_is_answered_before_bash_reads_the_rest_of_loop_tmux(session):
     """`list-lanes --session S [--json]` (the engine's form) is dispatched near the top of loop-tmux.sh:
     bash, which reads a script one command at a time, never parses the boot/add-lane code below it nor
