@@ -26,9 +26,41 @@ LOOP_LIB_DIR=$LOOP_SELF_DIR/lib
 LOOP_SHELL_ROOT=$LOOP_SELF_DIR
 # shellcheck source=lib/common.sh
 . "$LOOP_LIB_DIR/common.sh"
+LOOP_PROG=loop-tmux
+
+# list-lanes --session S [--json], which `loop-engine once` runs beside its own start-up, goes straight to
+# lib/lane_list.py from here: bash reads a script one command at a time, so the rest of this file and the
+# harness registry it sources (~1,400 lines) are never parsed. Any other form of list-lanes (--help, no
+# --session, a usage error) returns here and is answered by tmux_list_lanes below, as every other verb.
+tmux_list_lanes_early() {
+  local session='' json=0
+  shift
+  while [ $# -gt 0 ]; do
+    case $1 in
+      --session)
+        [ $# -ge 2 ] || return 0
+        session=$2
+        shift 2
+        ;;
+      --json)
+        json=1
+        shift
+        ;;
+      *) return 0 ;;
+    esac
+  done
+  [ -n "$session" ] || return 0
+  if [ "$json" = 1 ]; then
+    loop_exec_cached lane_list list --session "$session" --json
+  fi
+  loop_exec_cached lane_list list --session "$session"
+}
+if [ "${1:-}" = list-lanes ]; then
+  tmux_list_lanes_early "$@"
+fi
+
 # shellcheck source=lib/harness-registry.sh
 . "$LOOP_LIB_DIR/harness-registry.sh"
-LOOP_PROG=loop-tmux
 
 usage() {
   cat <<'EOF'
@@ -571,12 +603,11 @@ tmux_list_lanes() {
       *) loop_usage_error "list-lanes: unknown argument '$1'" ;;
     esac
   done
-  [ -n "$session" ] || session=$(lane_session_default "")  # given (the engine gives it): no fork
-  # the engine lists the lanes on every cycle: from compiled code, without site
+  [ -n "$session" ] || session=$(lane_session_default "")
   if [ "$as_json" = 1 ]; then
-    loop_py_cached lanes list --session "$session" --json
+    loop_py_cached lane_list list --session "$session" --json
   else
-    loop_py_cached lanes list --session "$session"
+    loop_py_cached lane_list list --session "$session"
   fi
 }
 

@@ -27,9 +27,6 @@ CLI:
 
 from __future__ import annotations
 
-import argparse
-import datetime as _dt
-import hashlib
 import json
 import os
 import re
@@ -42,7 +39,13 @@ from atomic import append_locked
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # typing costs an import on every `--print` the engine runs; annotations are strings
+    import argparse
+    import datetime as _dt
     from typing import Any, Dict, List, Optional, Tuple
+
+# `--print` runs on every engine cycle: argparse (and the shutil, gettext and locale it loads), hashlib
+# (OpenSSL's start-up) and datetime are imported only where a verb needs them; loop-checkpoint.sh's own
+# `assemble` arguments are read without argparse (_assemble_args).
 
 LIB_DIR = os.path.dirname(os.path.abspath(__file__))
 DEFAULT_HEADER = os.path.join(LIB_DIR, "checkpoint-header.md")
@@ -101,8 +104,21 @@ def spotlight(name: str, content: str) -> str:
     body = _defuse(content)
     if body and not body.endswith("\n"):
         body += "\n"
-    tag = hashlib.sha256(body.encode("utf-8")).hexdigest()[:16]
+    tag = _sha256(body.encode("utf-8")).hexdigest()[:16]
     return f"<<<BEGIN DATA {name} tag={tag}>>>\n{body}<<<END DATA {name} tag={tag}>>>\n"
+
+
+def _sha256(data: bytes) -> Any:
+    """hashlib.sha256(data), from the interpreter's own SHA-256 module when it has one: importing hashlib
+    starts OpenSSL (~4 ms), for one short digest per prompt part."""
+    try:
+        from _sha2 import sha256  # python >= 3.12
+    except ImportError:
+        try:
+            from _sha256 import sha256  # python <= 3.11
+        except ImportError:
+            from hashlib import sha256
+    return sha256(data)
 
 
 def one_line(text: str) -> str:
@@ -115,7 +131,7 @@ def pending_summary(
 ) -> Tuple[int, str]:
     """(count, summary text). At most `limit` messages are listed, oldest first; the rest are counted
     (so only the listed ones are opened for their subjects)."""
-    items = mail.pending(mailbox, with_subjects=False)
+    items = mail.pending(mailbox, with_subjects=False, with_mtimes=False)
     where = label if label is not None else mailbox
     count = len(items)
     if count == 0:
@@ -259,6 +275,8 @@ def size_line(nbytes: int) -> str:
 def log_line(kind: str, text: str, today: Optional[_dt.date] = None) -> str:
     if not LOG_KIND_RE.match(kind):
         raise CheckpointError(f"invalid log kind {kind!r}")
+    import datetime as _dt
+
     day = today or _dt.datetime.now(_dt.timezone.utc).date()
     flat = " ".join(CONTROL_RE.sub(" ", text).split())
     return f"## [{day.isoformat()}] {kind} | {flat}\n"
@@ -278,6 +296,8 @@ def append_log(project_root: str, kind: str, text: str, today: Optional[_dt.date
 
 
 def _positive_int(value: str) -> int:
+    import argparse
+
     try:
         n = int(value)
     except ValueError:
@@ -287,13 +307,7 @@ def _positive_int(value: str) -> int:
     return n
 
 
-class _Parser(argparse.ArgumentParser):
-    def error(self, message: str) -> None:  # type: ignore[override]
-        sys.stderr.write(f"{self.prog}: {message}\n")
-        sys.exit(2)
-
-
-def _cmd_assemble(args: argparse.Namespace) -> int:
+def _cmd_assemble(args: Any) -> int:
     prog = args.prog
     prompt = assemble(args.project_root, args.header_file, args.mailbox_dir)
     data = prompt.encode("utf-8")
@@ -322,7 +336,53 @@ def _cmd_assemble(args: argparse.Namespace) -> int:
     return 0
 
 
-def main(argv: List[str]) -> int:
+class _AssembleArgs:
+    """The parsed arguments of `assemble` (what argparse would give _cmd_assemble)."""
+
+    def __init__(self) -> None:
+        self.verb = "assemble"
+        self.prog = PROG
+        self.project_root = "."
+        self.header_file: Optional[str] = None
+        self.mailbox_dir: Optional[str] = None
+        self.token_ceiling = DEFAULT_CEILING
+        self.out: Optional[str] = None
+
+
+def _assemble_args(argv: List[str]) -> Optional[_AssembleArgs]:
+    """The arguments of `[--prog P] assemble [--OPTION VALUE]...` (loop-checkpoint.sh's call) read
+    without argparse, or None for anything else, which argparse reads: a value that begins with '-',
+    a ceiling that is not a plain positive number, an option given twice, --help, any other form."""
+    args = _AssembleArgs()
+    options = {"--project-root", "--header-file", "--mailbox-dir", "--token-ceiling", "--out"}
+    rest = argv
+    if rest[:1] == ["--prog"] and len(rest) > 1 and not rest[1].startswith("-"):
+        args.prog, rest = rest[1], rest[2:]
+    if rest[:1] != ["assemble"] or len(rest) % 2 != 1:
+        return None
+    seen = set()
+    for i in range(1, len(rest), 2):
+        option, value = rest[i], rest[i + 1]
+        if option not in options or option in seen or value.startswith("-"):
+            return None
+        seen.add(option)
+        if option == "--token-ceiling":
+            if not (value.isascii() and value.isdigit()) or int(value) <= 0:
+                return None
+            args.token_ceiling = int(value)
+        else:
+            setattr(args, option[2:].replace("-", "_"), value)
+    return args
+
+
+def _parser() -> argparse.ArgumentParser:
+    import argparse
+
+    class _Parser(argparse.ArgumentParser):
+        def error(self, message: str) -> None:  # type: ignore[override]
+            sys.stderr.write(f"{self.prog}: {message}\n")
+            sys.exit(2)
+
     parser = _Parser(
         prog="checkpoint.py", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
@@ -343,7 +403,13 @@ def main(argv: List[str]) -> int:
     p_log.add_argument("--project-root", default=".")
     p_log.add_argument("--kind", required=True)
     p_log.add_argument("--text", required=True)
-    args = parser.parse_args(argv)
+    return parser
+
+
+def main(argv: List[str]) -> int:
+    args: Any = _assemble_args(argv)
+    if args is None:
+        args = _parser().parse_args(argv)
     try:
         if args.verb == "assemble":
             return _cmd_assemble(args)
@@ -362,7 +428,7 @@ def main(argv: List[str]) -> int:
     except OSError as exc:
         sys.stderr.write(f"{args.prog}: {exc.filename or ''}: {exc.strerror}\n")
         return 1
-    parser.print_usage(sys.stderr)
+    _parser().print_usage(sys.stderr)
     return 2
 
 

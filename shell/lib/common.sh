@@ -88,6 +88,16 @@ loop_py_cached() {
   "$py" -S -c "$LOOP_CODEBOOT" "$LOOP_LIB_DIR" "$cache/code" "$modules" "$@"
 }
 
+# loop_exec_cached MODULE[,MODULE...] ARGS...: loop_py_cached in place of this shell (exec: the script's
+# last step forks nothing more).
+loop_exec_cached() {
+  local modules=$1
+  shift
+  local cache=${LOOP_LANE_STATUS_CACHE_DIR:-${TMPDIR:-/tmp}/loop-lane-status-${UID}}
+  loop_find_python  # LOOP_PY, in this shell: no $(...) fork
+  exec "$LOOP_PY" -S -c "$LOOP_CODEBOOT" "$LOOP_LIB_DIR" "$cache/code" "$modules" "$@"
+}
+
 # loop_main_root DIR: the directory DIR's loop lives in. A lane in a git worktree
 # (<P>/.loop/worktrees/<s>/<w>, or a linked worktree of a checkout that runs a loop) gets <P>'s
 # directory, so its mail, ADRs and hook files reach the project; anything else is DIR unchanged.

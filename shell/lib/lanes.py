@@ -51,8 +51,14 @@ import subprocess
 import sys
 import time
 
+import lane_list  # a neighbour in lib/ (sys.path[0] when lanes.py runs, or the importer's lib/ path)
+
+# the listing lives in lane_list (loop-tmux list-lanes runs it alone); LIST_FIELDS and lane_entry stay
+# importable from here
+from lane_list import LIST_FIELDS, LaneError, lane_entry, session_rows, show  # noqa: F401
+
 TYPE_CHECKING = False
-if TYPE_CHECKING:  # typing costs an import on every `list` the engine runs; annotations are strings here
+if TYPE_CHECKING:  # annotations are strings here
     from typing import Any, Dict, Iterator, List, Optional, Sequence
 
 LIB_DIR = os.path.dirname(os.path.abspath(__file__))
@@ -128,10 +134,6 @@ OPTION_KEYS = (
 )
 WRAPPER = 'eval "$1"; exec "$2" -l'
 POSIX_SHELLS = ("bash", "zsh", "sh", "dash", "ksh", "mksh", "ash", "yash", "posh")
-
-
-class LaneError(Exception):
-    """A one-line error (exit 1)."""
 
 
 class UsageError(Exception):
@@ -367,16 +369,6 @@ def launch_for(entry: Dict[str, Any], model: Optional[str] = None, auto: bool = 
     if model and model_flag and out:
         out = f"{out} {model_flag} {shlex.quote(model)}"
     return out
-
-
-def show(value: Any) -> str:
-    """One-line rendering for human output: None is '-', control characters are escaped."""
-    if value is None:
-        return "-"
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    text = str(value)
-    return "".join(ch if ch.isprintable() else ch.encode("unicode_escape").decode("ascii") for ch in text)
 
 
 # ---- boot plan -------------------------------------------------------------------------------------------
@@ -730,31 +722,8 @@ def _add_window_locked(args: argparse.Namespace) -> int:
     return 0
 
 
-LIST_FIELDS = [
-    "window_id",
-    "window_name",
-    "@loop_lane",
-    "@loop_lane_harness",
-    "@loop_lane_model",
-    "@loop_lane_role",
-    "@loop_lane_cmd",
-    "@loop_lane_kind",
-    "@loop_lane_repo",
-    "@loop_lane_isolation",
-    "@loop_lane_branch",
-    "@loop_lane_worktree",
-    "@loop_lane_sandbox",
-]
-
-
-def _session_rows(session: str) -> List[Dict[str, str]]:
-    if not has_session(session):
-        raise LaneError(f"no tmux session {session!r}")
-    return read_rows(["list-windows", "-t", "=" + session], LIST_FIELDS)
-
-
 def find_windows(session: str, window: str) -> List[Dict[str, str]]:
-    rows = _session_rows(session)
+    rows = session_rows(session)
     if window.startswith("@") and re.match(r"^@[0-9]+$", window):
         return [r for r in rows if r["window_id"] == window]
     return [r for r in rows if _utf8(r["window_name"]) == window]
@@ -821,62 +790,8 @@ def end_window(args: argparse.Namespace) -> int:
     return 0
 
 
-def lane_entry(row: Dict[str, str]) -> Dict[str, Any]:
-    def opt(key: str) -> Optional[str]:
-        value = _utf8(row["@loop_lane_" + key])
-        return value if value != "" else None
-
-    base = row["@loop_lane"] != "1"
-    kind = opt("kind") or ("standing" if base else "worker")
-    isolation = opt("isolation")
-    return {
-        "window": _utf8(row["window_name"]),
-        "window_id": row["window_id"],
-        "harness": opt("harness"),
-        "model": opt("model"),
-        "role": opt("role"),
-        "cmd": opt("cmd"),
-        "base": base,
-        "kind": kind,
-        "repo": opt("repo"),
-        "isolation": isolation if isolation in ("shared", "worktree") else None,
-        "branch": opt("branch"),
-        "sandbox": opt("sandbox") == "1",
-    }
-
-
 def list_lanes(args: argparse.Namespace) -> int:
-    lanes = [lane_entry(r) for r in _session_rows(args.session)]
-    if args.json:
-        doc = {
-            "contract_version": CONTRACT_VERSION,
-            "session": args.session,
-            "generated_at": now_iso(),
-            "lanes": lanes,
-        }
-        sys.stdout.write(json.dumps(doc, ensure_ascii=False) + "\n")
-        return 0
-    head = ("WINDOW", "ID", "HARNESS", "MODEL", "KIND", "BASE", "ISOLATION", "SANDBOX", "ROLE", "CMD")
-    rows = [head] + [
-        (
-            show(e["window"]),
-            e["window_id"],
-            show(e["harness"]),
-            show(e["model"]),
-            e["kind"],
-            "yes" if e["base"] else "no",
-            show(e["isolation"]),
-            "yes" if e["sandbox"] else "no",
-            show(e["role"]),
-            show(e["cmd"]),
-        )
-        for e in lanes
-    ]
-    widths = [min(max(len(r[i]) for r in rows), 40) for i in range(len(head) - 1)]
-    for r in rows:
-        cells = [r[i][:40].ljust(widths[i]) for i in range(len(head) - 1)] + [r[-1]]
-        sys.stdout.write("  ".join(cells).rstrip() + "\n")
-    return 0
+    return lane_list.list_lanes(args.session, args.json)
 
 
 PANE_FIELDS = [

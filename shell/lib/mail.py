@@ -26,8 +26,6 @@ delivered or quarantined.
 
 from __future__ import annotations
 
-import argparse
-import datetime as _dt
 import json
 import os
 import re
@@ -42,7 +40,12 @@ from atomic import fsync_dir
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # typing costs an import on every helper start-up; annotations are strings here
+    import argparse
+    import datetime as _dt
     from typing import Any, Dict, List, Optional, Tuple
+
+# argparse (with the shutil, gettext and locale it loads) and datetime are imported where they are used:
+# loop-checkpoint --print, which the engine runs on every cycle, reads the pending names through here.
 
 LANE_RE = re.compile(r"^[A-Za-z][A-Za-z0-9_-]*\Z")
 NAME_RE = re.compile(
@@ -69,18 +72,19 @@ def parse_name(name: str) -> Optional[Dict[str, Any]]:
     m = NAME_RE.match(name)
     if not m:
         return None
-    d, t = m.group("date"), m.group("time")
-    try:  # a real time (what strptime "%Y%m%d%H%M%S" accepts of these 8 + 6 digits), without strptime
-        _dt.datetime(int(d[:4]), int(d[4:6]), int(d[6:]), int(t[:2]), int(t[2:4]), int(t[4:]))
-    except ValueError:
-        return None
-    return {
-        "date": m.group("date"),
-        "time": m.group("time"),
-        "from": m.group("from"),
-        "to": m.group("to"),
-        "seq": int(m.group("seq")) if m.group("seq") else 1,
-    }
+    d, t, sender, recipient, seq = m.groups()  # one call: this runs for every name of a listing
+    stamp = (int(d[:4]), int(d[4:6]), int(d[6:]), int(t[:2]), int(t[2:4]), int(t[4:]))
+    year, month, day, hour, minute, second = stamp
+    # a real time (what strptime "%Y%m%d%H%M%S" accepts of these 8 + 6 digits), without strptime; a day
+    # every month has (1 to 28) needs no calendar, any other is datetime's to judge
+    if not (year >= 1 and 1 <= month <= 12 and 1 <= day <= 28 and hour < 24 and minute < 60 and second < 60):
+        import datetime
+
+        try:
+            datetime.datetime(*stamp)
+        except ValueError:
+            return None
+    return {"date": d, "time": t, "from": sender, "to": recipient, "seq": int(seq) if seq else 1}
 
 
 def format_name(stamp: _dt.datetime, sender: str, recipient: str, seq: int = 1) -> str:
@@ -105,11 +109,14 @@ def read_subject(path: str) -> Optional[str]:
 
 
 def _iso_mtime(mtime: float) -> str:
+    import datetime as _dt
+
     return _dt.datetime.fromtimestamp(mtime, _dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def pending(mailbox: str, with_subjects: bool = True) -> List[Dict[str, Any]]:
-    """Pending messages, oldest first (by name, which sorts by time then sender)."""
+def pending(mailbox: str, with_subjects: bool = True, with_mtimes: bool = True) -> List[Dict[str, Any]]:
+    """Pending messages, oldest first (by name, which sorts by time then sender). Without with_subjects
+    (with_mtimes) each one's "subject" ("mtime") is None: nothing is read (no stat is taken)."""
     keyed: List[Tuple[Any, Dict[str, Any]]] = []
     try:
         entries = list(os.scandir(mailbox))
@@ -119,16 +126,18 @@ def pending(mailbox: str, with_subjects: bool = True) -> List[Dict[str, Any]]:
         parts = parse_name(entry.name)
         if parts is None or not entry.is_file():
             continue
-        try:
-            mtime = entry.stat().st_mtime
-        except OSError:
-            continue  # acked between the listing and the stat
+        mtime = None
+        if with_mtimes:
+            try:
+                mtime = _iso_mtime(entry.stat().st_mtime)
+            except OSError:
+                continue  # acked between the listing and the stat
         item = {
             "file": entry.name,
             "from": parts["from"],
             "to": parts["to"],
             "subject": read_subject(entry.path) if with_subjects else None,
-            "mtime": _iso_mtime(mtime),
+            "mtime": mtime,
         }
         keyed.append(((parts["date"], parts["time"], parts["seq"], entry.name), item))  # as _sort_key
     keyed.sort(key=lambda pair: pair[0])
@@ -199,6 +208,8 @@ def send(
 ) -> str:
     """Write a message atomically under a name no other message has; never overwrites. `drop`: the
     folder is a sandboxed lane's drop folder (no processed/ there; sweep() delivers it)."""
+    import datetime as _dt
+
     stamp = (now or _dt.datetime.now(_dt.timezone.utc)).astimezone(_dt.timezone.utc)
     format_name(stamp, sender, recipient)  # validates the lane names
     text = render(sender, recipient, subject, body, stamp, extra)
@@ -421,6 +432,8 @@ def _read_body(args: argparse.Namespace) -> str:
 
 
 def main(argv: List[str]) -> int:
+    import argparse
+
     parser = argparse.ArgumentParser(
         prog="mail.py", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )

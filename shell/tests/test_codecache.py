@@ -215,7 +215,7 @@ def test_codeboot_usage_and_errors_are_codecaches(tmp_path: Path) -> None:
     [
         ("loop-lane-status.sh", "fsread,lane_status"),
         ("loop-dispatch.sh", "fsread,lane_status,dispatch"),
-        ("loop-tmux.sh", "lanes"),
+        ("loop-tmux.sh", "lane_list"),
     ],
 )
 def test_the_hot_clis_start_codeboot(tmp_path: Path, script: str, modules: str) -> None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import importlib.util
 import json
 import os
+import shutil
 import subprocess
 import sys
 import time
@@ -134,7 +135,7 @@ def test_list_lanes_json_shape(session):
 
 
 def test_list_lanes_runs_from_compiled_code(session, tmp_path):
-    """The engine lists the lanes on every cycle: list-lanes runs lanes.py through lib/codecache.py
+    """The engine lists the lanes on every cycle: list-lanes runs lane_list.py through lib/codecache.py
     (compiled code in LOOP_LANE_STATUS_CACHE_DIR, python -S; codecache's own too, lib/codeboot.py
     starts it)."""
     cache = tmp_path / "cache"
@@ -142,11 +143,69 @@ def test_list_lanes_runs_from_compiled_code(session, tmp_path):
         session, "list-lanes", "--session", "s", "--json", env={"LOOP_LANE_STATUS_CACHE_DIR": str(cache)}
     )
     assert proc.returncode == 0, proc.stderr
-    assert sorted(p.name.split(".")[0] for p in (cache / "code").glob("*.code")) == ["codecache", "lanes"]
+    assert sorted(p.name.split(".")[0] for p in (cache / "code").glob("*.code")) == ["codecache", "lane_list"]
     doc = json.loads(proc.stdout)
     assert {k: v for k, v in doc.items() if k != "generated_at"} == {
         k: v for k, v in _list(session).items() if k != "generated_at"
     }
+
+
+def test_list_lanes_asks_tmux_one_question(session, tmux_server, tmp_path):
+    """list-lanes costs ONE tmux client (list-windows, every window with its options); has-session is
+    asked only after a failed listing, to name a missing session as before."""
+    real = shutil.which("tmux")
+    assert real
+    shims = tmp_path / "shims"
+    shims.mkdir()
+    log = tmp_path / "tmux.log"
+    (shims / "tmux").write_text(f'#!/bin/sh\nprintf \'%s\\n\' "$3" >> "{log}"\nexec "{real}" "$@"\n')
+    (shims / "tmux").chmod(0o755)
+    env = {"PATH": f"{shims}{os.pathsep}{session.env['PATH']}"}
+    for flags in (["--json"], []):
+        proc = _lt(session, "list-lanes", "--session", "s", *flags, env=env)
+        assert proc.returncode == 0 and proc.stdout, proc.stderr
+        assert log.read_text().split() == ["list-windows"], flags
+        log.unlink()
+    missing = _lt(session, "list-lanes", "--session", "nope", "--json", env=env)
+    assert (missing.returncode, missing.stdout, missing.stderr) == (
+        1,
+        "",
+        "loop-tmux: no tmux session 'nope'\n",
+    )
+    assert log.read_text().split() == ["list-windows", "has-session"]
+
+
+def test_a_session_whose_name_starts_with_a_dash_is_listed(shell_env, tmux_server):
+    """tmux lets a session be named `-x`; list-lanes lists it like any other (argparse used to read
+    `--session -x` as a missing value: exit 2)."""
+    tmux_server.tmux("new-session", "-d", "-s", "-x")
+    proc = _lt(shell_env, "list-lanes", "--session", "-x", "--json")
+    assert proc.returncode == 0, proc.stderr
+    doc = json.loads(proc.stdout)
+    assert doc["session"] == "-x" and len(doc["lanes"]) == 1 and doc["lanes"][0]["base"] is True
+
+
+def test_list_lanes_is_answered_before_bash_reads_the_rest_of_loop_tmux(session):
+    """`list-lanes --session S [--json]` (the engine's form) is dispatched near the top of loop-tmux.sh:
+    bash, which reads a script one command at a time, never parses the boot/add-lane code below it nor
+    sources the harness registry (`bash -v` echoes each line bash reads). Any other form of list-lanes
+    still reaches the full script (its --help, its usage errors)."""
+    for flags in (["--json"], []):
+        proc = subprocess.run(
+            ["bash", "-v", str(TESTS.parent / "loop-tmux.sh"), "list-lanes", "--session", "s", *flags],
+            capture_output=True,
+            text=True,
+            env=session.env,
+            cwd=session.cwd,
+            check=False,
+        )
+        assert proc.returncode == 0 and proc.stdout, proc.stderr
+        assert "harness-registry.sh" not in proc.stderr and "tmux_main" not in proc.stderr
+    helped = _lt(session, "list-lanes", "--session", "s", "--help")
+    assert helped.returncode == 0 and helped.stdout.startswith("Usage: loop-tmux")
+    for bad in (["--session"], ["--session", "s", "--bogus"]):
+        proc = _lt(session, "list-lanes", *bad)
+        assert proc.returncode == 2 and proc.stderr.endswith("Try 'loop-tmux --help'.\n"), proc.stderr
 
 
 def test_tricky_text_round_trips_through_list_lanes(session, tmux_server):
@@ -349,6 +408,42 @@ def test_add_lane_fails_when_its_command_does_not_exist(session, tmux_server, fa
     assert f"{binary}: command not found" in line or (binary in line and "not found" in line), line
     names = tmux_server.out("list-windows", "-t", "=s:", "-F", "#{window_name}").split()
     assert "ghost" not in names
+
+
+def test_the_list_lanes_helper_imports_only_builtin_modules() -> None:
+    """lane_list.py, which `loop-engine once` runs beside its own start-up, loads no module from a file
+    (os, re, json, argparse and subprocess cost ~35 ms of CPU together): only the interpreter's builtins."""
+    lib = Path(__file__).resolve().parents[1] / "lib"
+    code = (
+        "import sys; before = set(sys.modules); sys.path.insert(0, sys.argv[1]); import lane_list; "
+        "print(sorted(m for m in set(sys.modules) - before if m not in sys.builtin_module_names))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-S", "-c", code, str(lib)], capture_output=True, text=True, check=True
+    ).stdout
+    assert out.strip() == "['lane_list']"
+
+
+def test_lane_list_writes_what_json_dumps_writes() -> None:
+    """lane_list writes its JSON by hand (the json module costs an import): byte for byte what
+    json.dumps(doc, ensure_ascii=False) writes, for every kind of text a lane's options may hold."""
+    sys.path.insert(0, str(TESTS.parent / "lib"))
+    try:
+        import lane_list
+    finally:
+        sys.path.pop(0)
+    texts = [TRICKY, "", "\x00\x01\x1f\x7f\x80", "\u2028\u2029\ufeff", '"\\/', "\b\f\r\n\t", "\U0001f680 ok"]
+    doc = {
+        "contract_version": 1,
+        "session": TRICKY,
+        "lanes": [
+            {"window": t, "harness": None, "base": i % 2 == 0, "sandbox": i % 2 == 1}
+            for i, t in enumerate(texts)
+        ],
+        "none": [],
+        "empty": {},
+    }
+    assert lane_list.dump_json(doc) == json.dumps(doc, ensure_ascii=False)
 
 
 def test_the_list_helper_starts_without_the_modules_only_add_lane_needs() -> None:

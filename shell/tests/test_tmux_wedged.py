@@ -46,3 +46,37 @@ def test_a_stopped_tmux_server_is_a_one_line_error_not_a_hang(tmux_server):
         os.kill(pid, signal.SIGCONT)
     assert proc.stdout.strip() == "tmux list-sessions did not answer within 1s", proc.stdout + proc.stderr
     assert "w" in tmux_server.out("list-sessions", "-F", "#{session_name}").split()
+
+
+LIST = """
+import sys
+sys.path.insert(0, sys.argv[1])
+import lane_list
+lane_list.TMUX_TIMEOUT_S = 1.0
+sys.exit(lane_list.main(["list", "--session", "w", "--json"]))
+"""
+
+
+def test_list_lanes_gives_up_on_a_stopped_tmux_server(tmux_server):
+    """list-lanes' own tmux runner (lane_list: posix_spawn, no subprocess) has the same deadline."""
+    tmux_server.tmux("new-session", "-d", "-s", "w")
+    pid = int(tmux_server.out("display-message", "-p", "#{pid}").strip())
+    env = {**os.environ, "LOOP_TMUX_SOCKET": tmux_server.socket}
+    os.kill(pid, signal.SIGSTOP)
+    try:
+        proc = subprocess.run(
+            [sys.executable, "-S", "-c", LIST, str(LIB)],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=30,
+            check=False,
+        )
+    finally:
+        os.kill(pid, signal.SIGCONT)
+    assert (proc.returncode, proc.stdout) == (1, ""), proc.stderr
+    assert proc.stderr == "loop-tmux: tmux list-windows did not answer within 1s\n"
+    listed = subprocess.run(
+        [sys.executable, "-S", "-c", LIST, str(LIB)], env=env, capture_output=True, text=True, check=False
+    )
+    assert listed.returncode == 0 and '"window": "' in listed.stdout, listed.stderr
