@@ -96,16 +96,36 @@ def test_prefetch_answer_is_used_only_when_it_adds_up(monkeypatch: pytest.Monkey
     assert stale.panes is None and stale.screens == {}
 
 
+def _tmux_commands(argv: list[str]) -> list[list[str]]:
+    """argv cut into commands by tmux's rule (cmd_parse_from_arguments): a word whose last character is
+    an unescaped ";" ends a command, the ";" dropped (a lone ";" is such a word)."""
+    commands: list[list[str]] = []
+    current: list[str] = []
+    for word in argv:
+        end = word.endswith(";") and not word.endswith("\\;")
+        word = word[:-1] if end else word
+        if word:
+            current.append(word)
+        if end:
+            commands.append(current)
+            current = []
+    return [*commands, current] if current else commands
+
+
 def test_prepare_writes_no_command_between_captures(tmp_path: Path) -> None:
     path = tmp_path / "argv"
     prefetch = ls.Prefetch(str(path))
     panes = ls.parse_listing(_listing([("%1", 2), ("%2", 3), ("%3", 4)]), NONCE)
     prefetch.prepare("s", panes)
     argv = path.read_bytes().rstrip(b"\n").decode().split("\x1f")
-    commands = [argv[0]] + [argv[i + 1] for i, a in enumerate(argv) if a == ";"]
-    assert commands == ["display-message", "list-panes", "display-message"] + ["capture-pane"] * 3 + [
-        "display-message"
-    ]
+    commands = _tmux_commands(argv)
+    assert [c[0] for c in commands] == ["display-message", "list-panes", "display-message"] + [
+        "capturep"
+    ] * 3 + ["display-message"]
+    # each capture is two words (the shell reads the file word by word on every poll)
+    assert commands[3:6] == [["capturep", "-pt%1"], ["capturep", "-pt%2"], ["capturep", "-pt%3"]]
+    assert len(argv) == 18 + 2 * 3
+    assert commands[2] == ["display-message", "-p", f"{ls.PREFETCH_TAG}-{commands[0][2].split()[1]}-list"]
     assert argv[-1].startswith(f"{ls.PREFETCH_TAG}-") and argv[-1].endswith("-end")
     # an old-format file (another tag) is rewritten even for the same panes
     old = path.read_bytes().replace(ls.PREFETCH_TAG.encode(), b"lls1", 1)
@@ -114,6 +134,18 @@ def test_prepare_writes_no_command_between_captures(tmp_path: Path) -> None:
     again.old_argv = old
     again.prepare("s", panes)
     assert path.read_bytes().startswith(b"display-message\x1f-p\x1f" + ls.PREFETCH_TAG.encode() + b" ")
+    # so is a file with this tag and these panes that spells each capture in five words
+    five = []
+    for command in commands:
+        five += [
+            *([";"] if five else []),
+            *(["capture-pane", "-p", "-t", command[1][3:]] if command[0] == "capturep" else command),
+        ]
+    path.write_bytes("\x1f".join(five).encode() + b"\n")
+    again = ls.Prefetch(str(path))
+    again.old_argv = path.read_bytes()
+    again.prepare("s", panes)
+    assert len(path.read_bytes().rstrip(b"\n").split(b"\x1f")) == 18 + 2 * 3
 
 
 def test_hook_files_are_found_by_listing_not_by_opening_each(monkeypatch, tmp_path: Path) -> None:
