@@ -7,6 +7,7 @@ from __future__ import annotations
 import io
 import json
 import re
+import select
 import subprocess
 import sys
 from pathlib import Path
@@ -409,3 +410,59 @@ def test_a_poll_imports_no_future_module() -> None:
         [sys.executable, "-S", "-c", program, str(LIB)], capture_output=True, text=True, check=True
     )
     assert proc.stdout == "[]\n", proc.stdout
+
+
+_READ_STDIN = """
+import sys
+sys.path.insert(0, sys.argv[1])
+import lane_status as ls
+def waiting():
+    sys.stdout.write("waiting\\n")
+    sys.stdout.flush()
+data = ls._read_stdin(waiting)
+sys.stdout.write(f"read {len(data)} {data[:6].decode()} {data[-6:].decode()}\\n")
+"""
+
+
+def test_the_work_ahead_runs_only_while_the_answer_has_not_arrived(tmp_path: Path) -> None:
+    """_read_stdin (Prefetch.read's stdin): the work handed to it runs while nothing has arrived (tmux is
+    still capturing: the work is off the poll's critical path), never once the answer is there (it would
+    only delay the answer's use); the answer is read whole either way."""
+    answer = b"first-" + b"x" * 200_000 + b"-last!"
+    # nothing there yet: the work runs first, then the whole answer is read
+    proc = subprocess.Popen(
+        [sys.executable, "-S", "-c", _READ_STDIN, str(LIB)], stdin=subprocess.PIPE, stdout=subprocess.PIPE
+    )
+    assert proc.stdin is not None and proc.stdout is not None
+    try:
+        assert select.select([proc.stdout], [], [], 30)[0], "the work ahead did not run"
+        assert proc.stdout.readline() == b"waiting\n"
+    except AssertionError:
+        proc.kill()
+        raise
+    proc.stdin.write(answer)
+    proc.stdin.close()
+    assert proc.stdout.read() == f"read {len(answer)} first- -last!\n".encode()
+    assert proc.wait() == 0
+    # the answer is already there (a pipe its writer filled and closed): read at once, no work
+    path = tmp_path / "answer"
+    path.write_bytes(answer)
+    for stdin in (path, Path("/dev/null")):
+        with stdin.open("rb") as fh:
+            out = subprocess.run(
+                [sys.executable, "-S", "-c", _READ_STDIN, str(LIB)], stdin=fh, capture_output=True, check=True
+            )
+        size = len(answer) if stdin == path else 0
+        tail = " first- -last!" if size else "  "
+        assert out.stdout == f"read {size}{tail}\n".encode(), out.stderr
+
+
+def test_a_debounce_file_read_ahead_is_used_once(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("LOOP_LANE_STATUS_CACHE_DIR", str(tmp_path))
+    monkeypatch.delenv("LOOP_LANE_STATUS_NO_CACHE", raising=False)
+    ls.DebounceCache.preload("/sock")
+    ahead = ls.DebounceCache.for_socket("/sock")
+    assert ahead.socket == "/sock" and ls.DebounceCache.for_socket("/sock") is not ahead  # read anew
+    ls.DebounceCache.preload("/other")
+    assert ls.DebounceCache.for_socket("/sock").socket == "/sock"  # another server's is not taken
+    assert ls.DebounceCache.for_socket("/other").socket == "/other"
