@@ -102,9 +102,9 @@ def _tmux_commands(argv: list[str]) -> list[list[str]]:
     an unescaped ";" ends a command, the ";" dropped (a lone ";" is such a word)."""
     commands: list[list[str]] = []
     current: list[str] = []
-    for word in argv:
-        end = word.endswith(";") and not word.endswith("\\;")
-        word = word[:-1] if end else word
+    for arg in argv:
+        end = arg.endswith(";") and not arg.endswith("\\;")
+        word = arg[:-1] if end else arg
         if word:
             current.append(word)
         if end:
