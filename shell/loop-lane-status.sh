@@ -3,6 +3,51 @@
 set -euo pipefail
 unset CDPATH  # an exported CDPATH makes `cd` print the directory and may pick another one
 
+# _lls_prefetch SESSION: the prefetch. The tmux command the previous call prepared (this session's
+# listing plus a capture of each of its panes, one line in a private cache file, arguments separated
+# by \x1f) is started, and its answer becomes this shell's stdin, which python inherits (no file:
+# stdin is /dev/null). Sets _lls_prefetch_file (python's --prefetch-file: lane_status.py checks the
+# answer, asks tmux for anything missing, and writes the next call's command there).
+_lls_prefetch_file=""
+_lls_prefetch() {
+  local key="${LOOP_TMUX_SOCKET:-default}--$1"
+  key=${key//[!A-Za-z0-9._-]/_}
+  _lls_prefetch_file="${LOOP_LANE_STATUS_CACHE_DIR:-${TMPDIR:-/tmp}/loop-lane-status-${UID}}/prefetch-${key:0:180}.argv"
+  local -a tmux_args=()
+  if [ -f "$_lls_prefetch_file" ] && [ -O "$_lls_prefetch_file" ]; then
+    # One line: a single read builds the array.
+    IFS=$'\x1f' read -r -a tmux_args <"$_lls_prefetch_file" || tmux_args=()
+  fi
+  if [ "${#tmux_args[@]}" -gt 0 ]; then
+    local -a tmux_cmd=(tmux)
+    [ -z "${LOOP_TMUX_SOCKET:-}" ] || tmux_cmd+=(-S "$LOOP_TMUX_SOCKET")
+    # exec: the subshell becomes the tmux client instead of forking one more process
+    exec < <(exec ${tmux_cmd[@]+"${tmux_cmd[@]}"} ${tmux_args[@]+"${tmux_args[@]}"} 2>/dev/null)
+  else
+    exec </dev/null
+  fi
+}
+# The fleet question the engine and the watch daemon ask, exactly `--json --all <session>`, starts
+# its prefetch here, first: that tmux client's answer is the critical path of a poll, and sourcing
+# common.sh and parsing the arguments before starting it delayed it by about a millisecond.
+# lane_status_main parses the same arguments again and uses this prefetch (any other call starts
+# its own there, or none).
+_lls_prefetch_session=""
+if [ $# -eq 3 ] && [ "$1" = --json ] && [ "$2" = --all ]; then
+  case $3 in
+    -* | "") ;;
+    *)
+      case ${LOOP_LANE_STATUS_NO_CACHE:-} in
+        1 | true | yes) ;;
+        *)
+          _lls_prefetch "$3"
+          _lls_prefetch_session=$3
+          ;;
+      esac
+      ;;
+  esac
+fi
+
 # Resolve our own directory through symlinks without readlink -f, and without forking: this script
 # runs on every status poll, so each $(...) would show in its latency.
 _loop_src=${BASH_SOURCE[0]}
@@ -168,25 +213,10 @@ lane_status_main() {
   case ${LOOP_LANE_STATUS_NO_CACHE:-} in
     1 | true | yes) exec ${run[@]+"${run[@]}"} ${args[@]+"${args[@]}"} </dev/null ;;
   esac
-  # The prefetch: the tmux command the previous call prepared (this session's listing plus a capture
-  # of each of its panes, in a private cache file) runs while python starts, and its
-  # answer arrives on python's stdin. lane_status.py checks it and asks tmux for anything missing.
-  local key="${LOOP_TMUX_SOCKET:-default}--$session"
-  key=${key//[!A-Za-z0-9._-]/_}
-  local file="$cache/prefetch-${key:0:180}.argv"
-  args+=(--prefetch-file "$file")
-  local -a tmux_args=()
-  if [ -f "$file" ] && [ -O "$file" ]; then
-    # One line, arguments separated by \x1f: a single read builds the array.
-    IFS=$'\x1f' read -r -a tmux_args <"$file" || tmux_args=()
-  fi
-  if [ "${#tmux_args[@]}" -gt 0 ]; then
-    local -a tmux_cmd=(tmux)
-    [ -z "${LOOP_TMUX_SOCKET:-}" ] || tmux_cmd+=(-S "$LOOP_TMUX_SOCKET")
-    # exec: the subshell becomes the tmux client instead of forking one more process
-    exec ${run[@]+"${run[@]}"} ${args[@]+"${args[@]}"} < <(exec ${tmux_cmd[@]+"${tmux_cmd[@]}"} ${tmux_args[@]+"${tmux_args[@]}"} 2>/dev/null)
-  fi
-  exec ${run[@]+"${run[@]}"} ${args[@]+"${args[@]}"} </dev/null
+  # The prefetch (_lls_prefetch, above): its tmux client runs while python starts, and its answer
+  # arrives on python's stdin. The fleet question started it before this function ran.
+  [ "$_lls_prefetch_session" = "$session" ] || _lls_prefetch "$session"
+  exec ${run[@]+"${run[@]}"} ${args[@]+"${args[@]}"} --prefetch-file "$_lls_prefetch_file"
 }
 
 lane_status_main "$@"

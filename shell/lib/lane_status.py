@@ -508,6 +508,15 @@ class SreCache:
             found = self.matchers[pattern] = RowMatcher(self.compile(pattern))
         return found
 
+    def warm(self) -> None:
+        """Build the matcher of every pattern this cache holds the code of (a few are never used here:
+        the matchers cost ~0.1 ms in all). Run while the prefetch's tmux client is still capturing."""
+        for pattern in list(self.args):
+            try:
+                self.matcher(pattern)
+            except Exception:  # a damaged entry: compiled again, and reported, where it is used
+                self.matchers.pop(pattern, None)
+
     def compile(self, pattern: str) -> "re.Pattern[str]":
         import _sre
 
@@ -1227,10 +1236,21 @@ class DebounceCache:
     A text file per tmux server, one line per pane: pane_id TAB pane_pid TAB digest TAB since TAB last."""
 
     def __init__(self, socket: str) -> None:
+        self.socket = socket
         self.enabled = not no_cache()
         self.path = path_join(cache_dir(), "debounce-" + digest_of(socket or "default") + ".txt")
         self.entries = _pane_entries(self.path) if self.enabled else {}
         self.dirty = False
+
+    @staticmethod
+    def preload(socket: str) -> None:
+        """Read the file of `socket`'s server now, for the next for_socket(socket) in this process."""
+        _PRELOADED_DEBOUNCE[socket] = DebounceCache(socket)
+
+    @staticmethod
+    def for_socket(socket: str) -> "DebounceCache":
+        """The cache of `socket`'s server: the one preload() read (once), else read now."""
+        return _PRELOADED_DEBOUNCE.pop(socket, None) or DebounceCache(socket)
 
     def confirmed(self, pane: "Pane", digest: str, now: float, debounce_s: float, max_gap_s: float) -> bool:
         entry = self.entries.get(pane.pane_id)
@@ -1267,6 +1287,18 @@ class DebounceCache:
         if self.enabled and self.dirty:
             lines = [f"{k}\t{v[0]}\t{v[1]}\t{v[2]!r}\t{v[3]!r}\n" for k, v in self.entries.items()]
             _atomic_write(self.path, "".join(lines).encode("utf-8", "surrogateescape"))
+
+
+_PRELOADED_DEBOUNCE: "dict[str, DebounceCache]" = {}
+
+
+def guess_socket_path() -> str:
+    """The #{socket_path} tmux will most likely report for LOOP_TMUX_SOCKET's server (or the default
+    server's), before the listing says: only a guess, to read a cache ahead (see cmd_status)."""
+    sock = getenv("LOOP_TMUX_SOCKET", "")
+    if sock:
+        return sock
+    return path_join(getenv("TMUX_TMPDIR") or "/tmp", f"tmux-{posix.getuid()}/default")
 
 
 def _env_float(name: str, default: float) -> float:
@@ -1318,7 +1350,7 @@ def classify_panes(
         return verdicts
     hooks = read_hooks(need)
     socket = need[0].socket
-    cache = DebounceCache(socket)
+    cache = DebounceCache.for_socket(socket)
     debounce_s = _env_float("LOOP_LANE_DEBOUNCE_S", 0.2)
     max_gap_s = _env_float("LOOP_LANE_DEBOUNCE_MAX_GAP_S", 5.0)
     have = screens or {}
@@ -1494,6 +1526,27 @@ def pane_is_ai(pane: "Pane", registry: "Registry") -> bool:
     return registry.ai_harness(pane.harness_opt, (pane.command,)) is not None
 
 
+def _read_stdin(while_waiting: "Callable[[], None] | None") -> bytes:
+    """stdin to its end; `while_waiting` runs first if nothing is there to read yet."""
+    first = b""
+    if while_waiting is not None:
+        posix.set_blocking(0, False)
+        try:
+            first = posix.read(0, 1 << 16)
+        except BlockingIOError:
+            first = b""
+            waiting = True
+        else:
+            waiting = False
+        finally:
+            posix.set_blocking(0, True)
+        if waiting:
+            while_waiting()
+        elif not first:
+            return b""  # the end already (no prefetch: /dev/null)
+    return first + sys.stdin.buffer.read()
+
+
 class Prefetch:
     """The tmux answer loop-lane-status.sh fetched while this interpreter was starting.
 
@@ -1512,11 +1565,14 @@ class Prefetch:
         self.screens: dict[str, list[str]] = {}
         self.old_argv: bytes | None = None
 
-    def read(self, session: str) -> None:
+    def read(self, session: str, while_waiting: "Callable[[], None] | None" = None) -> None:
+        """Read and check the answer on stdin. `while_waiting` runs first when none of it has arrived
+        yet: tmux sends its whole answer at the end, so work done then is off the poll's critical path
+        (when the answer is already there, it is read at once and `while_waiting` is not run)."""
         self.old_argv = _read_bytes(self.path)
         try:
             with Deadline(tmux_timeout()):  # the tmux client the shell started: bounded like any other
-                data = sys.stdin.buffer.read()
+                data = _read_stdin(while_waiting)
         except (OSError, ValueError, DeadlineError):
             return
         text = data.decode("utf-8", "surrogateescape")
@@ -1549,6 +1605,7 @@ class Prefetch:
                     and ["%" + n for n in header[2:]] == ids
                     and len(header) > 1
                     and old[7:8] == [exact_session(session).encode("utf-8", "surrogateescape")]
+                    and len(old) == 18 + 2 * len(ids)  # two words a capture (an older file had five)
                 ):
                     return  # unchanged: nothing to write
                 if len(header) > 1 and len(header[1]) == 24:
@@ -1558,8 +1615,14 @@ class Prefetch:
         argv = ["display-message", "-p", " ".join([PREFETCH_TAG, nonce, *(i[1:] for i in ids)])]
         argv += [";", "list-panes", "-s", "-t", exact_session(session), "-F", listing_format(nonce)]
         argv += [";", "display-message", "-p", f"{PREFETCH_TAG}-{nonce}-list"]
-        for pane_id in ids:  # no marker between captures: each is its pane's height in lines
-            argv += [";", "capture-pane", "-p", "-t", pane_id]
+        # No marker between captures: each is its pane's height in lines. Each capture is two words,
+        # `capturep -pt%N`, the one before it ending in ";": tmux ends a command at any argument
+        # whose last character is an unescaped ";" (cmd_parse_from_arguments). The shell reads this
+        # file into an array before it can start tmux, on every poll, and that read costs per word:
+        # two words a pane instead of five (";" "capture-pane" "-p" "-t" %N) took ~0.25 ms off it.
+        for pane_id in ids:
+            argv[-1] += ";"
+            argv += ["capturep", "-pt" + pane_id]
         argv += [";", "display-message", "-p", f"{PREFETCH_TAG}-{nonce}-end"]
         if any("\x1f" in a or "\n" in a for a in argv):
             return  # a session name the one-line file format cannot hold: no prefetch for it
@@ -1599,7 +1662,13 @@ def cmd_status(args: "list[str]") -> int:
     try:
         prefetch = Prefetch(prefetch_path) if prefetch_path and not no_cache() else None
         if prefetch is not None:
-            prefetch.read(session)
+
+            def while_waiting() -> None:
+                # what the classification reads whatever the answer says, done while tmux captures
+                registry.sre.warm()
+                DebounceCache.preload(guess_socket_path())
+
+            prefetch.read(session, while_waiting)
         panes = prefetch.panes if prefetch is not None and prefetch.panes is not None else list_panes(session)
         if prefetch is not None:
             prefetch.prepare(session, panes)

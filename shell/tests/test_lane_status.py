@@ -210,6 +210,37 @@ def test_fleet_costs_constant_tmux_spawns(tmux_server, shell_env, lanes, tmp_pat
     assert fleet()[1] == ["display-message"]
 
 
+def test_the_fleet_question_starts_its_prefetch_first(tmux_server, shell_env, lanes, tmp_path) -> None:
+    """`--json --all <session>` (the engine's and the watch daemon's poll) starts the prefetch's tmux
+    client before the script loads common.sh or parses its arguments: here, before it finds that its
+    python is missing. Any other form starts it after the arguments are parsed, as before."""
+    real = next(
+        p for p in ("/usr/bin/tmux", "/usr/local/bin/tmux", "/opt/homebrew/bin/tmux") if os.path.exists(p)
+    )
+    shim_dir = tmp_path / "shim"
+    shim_dir.mkdir()
+    calls = tmp_path / "calls"
+    (shim_dir / "tmux").write_text(f'#!/bin/sh\necho "$3" >> "{calls}"\nexec {real} "$@"\n')
+    (shim_dir / "tmux").chmod(0o755)
+    pane = lanes("w0", "codex", options={"@loop_lane": "1", "@loop_lane_harness": "codex"})
+    retry_until(lambda: "? for shortcuts" in _screen(tmux_server, pane))
+    shell_env.prepend_path(shim_dir)
+    assert _report(shell_env, "--all", "s")["lanes"]["w0"]["status"] in ("idle", "working")  # writes the file
+    no_python = {"LOOP_PYTHON": str(tmp_path / "no-such-python")}
+    for args, spawned in (
+        (("--json", "--all", "s"), ["display-message"]),  # the prefetch, already running
+        (("--all", "--json", "s"), []),
+        (("s", "w0"), []),
+    ):
+        calls.write_text("")
+        proc = _status(shell_env, *args, env=no_python)
+        assert (proc.returncode, proc.stderr) == (
+            1,
+            "loop-lane-status: python3 is required but was not found on PATH\n",
+        )
+        retry_until(lambda spawned=spawned: calls.read_text().split() == spawned)
+
+
 def test_print_target_fixed_geometry_and_unicode_names(tmux_server, shell_env, lanes) -> None:
     lanes("validate", "sleep 600")
     right = lanes("validate", "sleep 600", split="-h")

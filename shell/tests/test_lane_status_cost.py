@@ -7,6 +7,7 @@ from __future__ import annotations
 import io
 import json
 import re
+import select
 import subprocess
 import sys
 from pathlib import Path
@@ -96,16 +97,36 @@ def test_prefetch_answer_is_used_only_when_it_adds_up(monkeypatch: pytest.Monkey
     assert stale.panes is None and stale.screens == {}
 
 
+def _tmux_commands(argv: list[str]) -> list[list[str]]:
+    """argv cut into commands by tmux's rule (cmd_parse_from_arguments): a word whose last character is
+    an unescaped ";" ends a command, the ";" dropped (a lone ";" is such a word)."""
+    commands: list[list[str]] = []
+    current: list[str] = []
+    for arg in argv:
+        end = arg.endswith(";") and not arg.endswith("\\;")
+        word = arg[:-1] if end else arg
+        if word:
+            current.append(word)
+        if end:
+            commands.append(current)
+            current = []
+    return [*commands, current] if current else commands
+
+
 def test_prepare_writes_no_command_between_captures(tmp_path: Path) -> None:
     path = tmp_path / "argv"
     prefetch = ls.Prefetch(str(path))
     panes = ls.parse_listing(_listing([("%1", 2), ("%2", 3), ("%3", 4)]), NONCE)
     prefetch.prepare("s", panes)
     argv = path.read_bytes().rstrip(b"\n").decode().split("\x1f")
-    commands = [argv[0]] + [argv[i + 1] for i, a in enumerate(argv) if a == ";"]
-    assert commands == ["display-message", "list-panes", "display-message"] + ["capture-pane"] * 3 + [
-        "display-message"
-    ]
+    commands = _tmux_commands(argv)
+    assert [c[0] for c in commands] == ["display-message", "list-panes", "display-message"] + [
+        "capturep"
+    ] * 3 + ["display-message"]
+    # each capture is two words (the shell reads the file word by word on every poll)
+    assert commands[3:6] == [["capturep", "-pt%1"], ["capturep", "-pt%2"], ["capturep", "-pt%3"]]
+    assert len(argv) == 18 + 2 * 3
+    assert commands[2] == ["display-message", "-p", f"{ls.PREFETCH_TAG}-{commands[0][2].split()[1]}-list"]
     assert argv[-1].startswith(f"{ls.PREFETCH_TAG}-") and argv[-1].endswith("-end")
     # an old-format file (another tag) is rewritten even for the same panes
     old = path.read_bytes().replace(ls.PREFETCH_TAG.encode(), b"lls1", 1)
@@ -114,6 +135,18 @@ def test_prepare_writes_no_command_between_captures(tmp_path: Path) -> None:
     again.old_argv = old
     again.prepare("s", panes)
     assert path.read_bytes().startswith(b"display-message\x1f-p\x1f" + ls.PREFETCH_TAG.encode() + b" ")
+    # so is a file with this tag and these panes that spells each capture in five words
+    five = []
+    for command in commands:
+        five += [
+            *([";"] if five else []),
+            *(["capture-pane", "-p", "-t", command[1][3:]] if command[0] == "capturep" else command),
+        ]
+    path.write_bytes("\x1f".join(five).encode() + b"\n")
+    again = ls.Prefetch(str(path))
+    again.old_argv = path.read_bytes()
+    again.prepare("s", panes)
+    assert len(path.read_bytes().rstrip(b"\n").split(b"\x1f")) == 18 + 2 * 3
 
 
 def test_hook_files_are_found_by_listing_not_by_opening_each(monkeypatch, tmp_path: Path) -> None:
@@ -377,3 +410,59 @@ def test_a_poll_imports_no_future_module() -> None:
         [sys.executable, "-S", "-c", program, str(LIB)], capture_output=True, text=True, check=True
     )
     assert proc.stdout == "[]\n", proc.stdout
+
+
+_READ_STDIN = """
+import sys
+sys.path.insert(0, sys.argv[1])
+import lane_status as ls
+def waiting():
+    sys.stdout.write("waiting\\n")
+    sys.stdout.flush()
+data = ls._read_stdin(waiting)
+sys.stdout.write(f"read {len(data)} {data[:6].decode()} {data[-6:].decode()}\\n")
+"""
+
+
+def test_the_work_ahead_runs_only_while_the_answer_has_not_arrived(tmp_path: Path) -> None:
+    """_read_stdin (Prefetch.read's stdin): the work handed to it runs while nothing has arrived (tmux is
+    still capturing: the work is off the poll's critical path), never once the answer is there (it would
+    only delay the answer's use); the answer is read whole either way."""
+    answer = b"first-" + b"x" * 200_000 + b"-last!"
+    # nothing there yet: the work runs first, then the whole answer is read
+    proc = subprocess.Popen(
+        [sys.executable, "-S", "-c", _READ_STDIN, str(LIB)], stdin=subprocess.PIPE, stdout=subprocess.PIPE
+    )
+    assert proc.stdin is not None and proc.stdout is not None
+    try:
+        assert select.select([proc.stdout], [], [], 30)[0], "the work ahead did not run"
+        assert proc.stdout.readline() == b"waiting\n"
+    except AssertionError:
+        proc.kill()
+        raise
+    proc.stdin.write(answer)
+    proc.stdin.close()
+    assert proc.stdout.read() == f"read {len(answer)} first- -last!\n".encode()
+    assert proc.wait() == 0
+    # the answer is already there (a pipe its writer filled and closed): read at once, no work
+    path = tmp_path / "answer"
+    path.write_bytes(answer)
+    for stdin in (path, Path("/dev/null")):
+        with stdin.open("rb") as fh:
+            out = subprocess.run(
+                [sys.executable, "-S", "-c", _READ_STDIN, str(LIB)], stdin=fh, capture_output=True, check=True
+            )
+        size = len(answer) if stdin == path else 0
+        tail = " first- -last!" if size else "  "
+        assert out.stdout == f"read {size}{tail}\n".encode(), out.stderr
+
+
+def test_a_debounce_file_read_ahead_is_used_once(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("LOOP_LANE_STATUS_CACHE_DIR", str(tmp_path))
+    monkeypatch.delenv("LOOP_LANE_STATUS_NO_CACHE", raising=False)
+    ls.DebounceCache.preload("/sock")
+    ahead = ls.DebounceCache.for_socket("/sock")
+    assert ahead.socket == "/sock" and ls.DebounceCache.for_socket("/sock") is not ahead  # read anew
+    ls.DebounceCache.preload("/other")
+    assert ls.DebounceCache.for_socket("/sock").socket == "/sock"  # another server's is not taken
+    assert ls.DebounceCache.for_socket("/other").socket == "/other"
