@@ -166,7 +166,6 @@ def test_the_approval_choices_are_the_cycles() -> None:
 # and writes, and nothing it never touches (the digest's and the metrics' models load in their readers;
 # the pending decision's model where a decision is queued)
 CYCLE_SCHEMAS = STATUS_SCHEMAS | {
-    "loop_schemas._shared.tasks",
     "loop_schemas.decision",
     "loop_schemas.fenced",
     "loop_schemas.lanes",

@@ -14,6 +14,10 @@ import pytest
 MOVED = [
     ("loop_schemas.mail", "loop_schemas.mail_files"),
     ("loop_schemas.policy", "loop_schemas.governance_events"),
+    ("loop_schemas.registry", "loop_schemas._roster"),
+    ("loop_schemas.lane_config", "loop_schemas._resolved_lanes"),
+    ("loop_schemas.lanes", "loop_schemas._boot_plan"),
+    ("loop_schemas.task", "loop_schemas._task_reports"),
 ]
 
 

@@ -6,8 +6,8 @@ at the coord lane parses, and the engine's gate blocks that action alone (the re
 gated as usual).
 """
 
-from __future__ import annotations
-
+# evaluated annotations, no `from __future__ import annotations`: pydantic would compile and eval each
+# field's annotation text when it makes the class (loop-engine's tests/test_cycle_models.py)
 from typing import Annotated, Literal
 
 import yaml
@@ -61,7 +61,7 @@ class AddLaneAction(_Action):
     brief: Annotated[str, Field(max_length=MAX_PAYLOAD)] | None = None
 
     @model_validator(mode="after")
-    def _harness_xor_cmd(self) -> AddLaneAction:
+    def _harness_xor_cmd(self) -> "AddLaneAction":
         if (self.harness is None) == (self.cmd is None):
             raise ValueError("add_lane needs exactly one of harness or cmd")
         return self

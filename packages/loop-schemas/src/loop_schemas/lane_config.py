@@ -4,13 +4,13 @@ A host overlay `<base>.<hostname -s>.yaml` beside the file is merged on top: lan
 engine top-level keys replaced whole. Unknown keys are kept and reported as warnings.
 """
 
-from __future__ import annotations
-
+# evaluated annotations, no `from __future__ import annotations`: pydantic would compile and eval each
+# field's annotation text when it makes the class (loop-engine's tests/test_cycle_models.py)
 import math
 import os
 import re
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from pydantic import (
     AfterValidator,
@@ -25,9 +25,15 @@ from pydantic import (
 
 from loop_schemas._factories import empty_list
 from loop_schemas._frontmatter import safe_yaml
+from loop_schemas._moved import moved_names
 from loop_schemas.errors import SchemaError, schema_error_from_validation
 from loop_schemas.fsread import CONFIG_CAP, read_project_file
 from loop_schemas.policy import HarnessPolicy
+
+# the resolver's answer is loop_schemas._resolved_lanes' (the engine reads a lane-config and never builds
+# its models); this module's names too, imported on first use (PEP 562)
+if TYPE_CHECKING:
+    from loop_schemas._resolved_lanes import ResolvedLane, ResolvedLaneConfig
 
 LaneConfigName = Literal[
     "coord", "web", "infra", "validate-left", "validate-right", "ops-top", "ops-bottom", "docs"
@@ -437,29 +443,41 @@ def load_lane_config(path: Path, hostname: str | None = None) -> LoadedLaneConfi
     return LoadedLaneConfig(config=config, engine=engine, sources=sources, warnings=warnings)
 
 
-class ResolvedLane(BaseModel):
-    """One lane as `lane-config-resolver.sh print-resolved --json` resolves it (unset values are null)."""
+__all__ = [
+    "LANE_CONFIG_NAMES",
+    "LANE_NAME_RULE",
+    "MAX_CONFIG_BYTES",
+    "MAX_SECONDS",
+    "ApprovalMode",
+    "BrainConfig",
+    "BuildConfig",
+    "CheckpointConfig",
+    "CodexPricing",
+    "DestructiveConfig",
+    "EngineConfig",
+    "GateConfig",
+    "IngestConfig",
+    "LaneConfig",
+    "LaneConfigName",
+    "LaneKind",
+    "LaneName",
+    "LaneSpec",
+    "LintConfig",
+    "LoadedLaneConfig",
+    "MetricsConfig",
+    "PmAdapterEntry",
+    "PmConfig",
+    "Rate",
+    "ResolvedLane",
+    "ResolvedLaneConfig",
+    "Seconds",
+    "Setting",
+    "VerifyConfig",
+    "host_overlay_path",
+    "load_lane_config",
+    "merge_overlay",
+    "parse_lane_config",
+    "pm_adapter_names",
+]
 
-    model_config = ConfigDict(defer_build=True, extra="allow")
-
-    harness: str | None
-    model: str | None
-    cmd: str | None
-    repo: str | None
-    role: str | None
-    auto_approve: bool
-    launch: str | None
-    kind: LaneKind | None = None
-    sandbox: bool | None = None  # None from resolvers older than the field
-
-
-class ResolvedLaneConfig(BaseModel):
-    """`lane-config-resolver.sh print-resolved --json`: the lanes of a lane-config after overlay and paths."""
-
-    model_config = ConfigDict(defer_build=True, extra="allow")
-
-    contract_version: Literal[1]
-    lane_config: str
-    host_overlay: str | None
-    project_root: str | None
-    lanes: dict[str, ResolvedLane]
+__getattr__ = moved_names(__name__, "loop_schemas._resolved_lanes", __all__)

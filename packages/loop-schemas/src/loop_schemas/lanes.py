@@ -1,10 +1,17 @@
 """`loop-lane-status --json` and `loop-tmux list-lanes --json`."""
 
-from __future__ import annotations
-
-from typing import Literal
+# evaluated annotations, no `from __future__ import annotations`: pydantic would compile and eval each
+# field's annotation text when it makes the class (loop-engine's tests/test_cycle_models.py)
+from typing import TYPE_CHECKING, Literal
 
 from pydantic import BaseModel, ConfigDict
+
+from loop_schemas._moved import moved_names
+
+# the boot plan is loop_schemas._boot_plan's (a cycle reads the lanes and their status, never a boot plan,
+# and does not build its models); this module's names too, imported on first use (PEP 562)
+if TYPE_CHECKING:
+    from loop_schemas._boot_plan import BootPlan, PlannedLane
 
 LaneState = Literal["working", "awaiting-approval", "idle", "errored", "unknown"]
 LANE_STATES: tuple[LaneState, ...] = ("working", "awaiting-approval", "idle", "errored", "unknown")
@@ -69,34 +76,17 @@ class LaneList(BaseModel):
     lanes: list[Lane]
 
 
-class PlannedLane(BaseModel):
-    """One lane of `loop-tmux --print-cmds --json`: where it runs and what it launches."""
+__all__ = [
+    "BASE_WINDOWS",
+    "FIXED_LANES",
+    "LANE_STATES",
+    "BootPlan",
+    "Lane",
+    "LaneList",
+    "LaneState",
+    "LaneStatus",
+    "LaneStatusReport",
+    "PlannedLane",
+]
 
-    model_config = ConfigDict(defer_build=True, extra="allow")
-
-    window: str
-    cwd: str | None
-    cmd: str | None
-    harness: str | None
-    model: str | None
-    role: str | None
-    repo: str | None
-    auto_approve: bool
-    launch: str | None
-    source: Literal["preset", "flag", "lane-config", "empty"]
-    sandbox: bool | None = None  # the lane runs under bubblewrap (lane-config `sandbox: true`, --sandbox-all)
-
-
-class BootPlan(BaseModel):
-    """`loop-tmux --print-cmds --json`: the resolved boot, computed without touching tmux."""
-
-    model_config = ConfigDict(defer_build=True, extra="allow")
-
-    contract_version: Literal[1]
-    session: str
-    preset: str
-    project_root: str
-    infra_root: str
-    state_dir: str
-    lane_config: str | None
-    lanes: dict[str, PlannedLane]
+__getattr__ = moved_names(__name__, "loop_schemas._boot_plan", __all__)

@@ -1,8 +1,8 @@
 """Mailbox messages: `YYYYMMDD-HHMMSS-<from>-to-<to>.md` (+ `.N` for same-second collisions), frontmatter
 with `subject:`; a reply to an ask carries `subject: re:<ask-id>`. The `loop-mail list --json` surface."""
 
-from __future__ import annotations
-
+# evaluated annotations, no `from __future__ import annotations`: pydantic would compile and eval each
+# field's annotation text when it makes the class (loop-engine's tests/test_cycle_models.py)
 import datetime as _dt
 import re
 from typing import TYPE_CHECKING

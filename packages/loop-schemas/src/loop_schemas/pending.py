@@ -4,8 +4,8 @@ Its own module so that a cycle that queues a decision loads these two models and
 event and result models (loop_schemas.engine, which exports these names too).
 """
 
-from __future__ import annotations
-
+# evaluated annotations, no `from __future__ import annotations`: pydantic would compile and eval each
+# field's annotation text when it makes the class (loop-engine's tests/test_cycle_models.py)
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
@@ -45,7 +45,7 @@ class PendingDecision(BaseModel):
     brain: dict[str, Any] | None = None
 
     @model_validator(mode="after")
-    def _one_gate_per_action(self) -> PendingDecision:
+    def _one_gate_per_action(self) -> "PendingDecision":
         if len(self.gates) != len(self.decision.actions):
             raise ValueError(f"{len(self.gates)} gates for {len(self.decision.actions)} actions")
         return self

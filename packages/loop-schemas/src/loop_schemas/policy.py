@@ -15,8 +15,8 @@ roster call and gates as it did without one):
 |                  | concurrency_allowance (1)} |
 """
 
-from __future__ import annotations
-
+# evaluated annotations, no `from __future__ import annotations`: pydantic would compile and eval each
+# field's annotation text when it makes the class (loop-engine's tests/test_cycle_models.py)
 from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -89,8 +89,15 @@ class HarnessPolicy(BaseModel):
 
     @property
     def active(self) -> bool:
-        """False for the all-default policy (a no-op: no roster call, no policy rule)."""
-        return self.model_dump(mode="json") != HarnessPolicy().model_dump(mode="json")
+        """False for the all-default policy (a no-op: no roster call, no policy rule): no key of its own,
+        every field at its default. Compared field by field: a dump, or a default policy to compare with,
+        would build this model's own validator and serializer, which a cycle needs nowhere else."""
+        if self.model_extra:
+            return True
+        return any(
+            getattr(self, name) != field.get_default(call_default_factory=True)
+            for name, field in type(self).model_fields.items()
+        )
 
 
 class RepinRecord(BaseModel):

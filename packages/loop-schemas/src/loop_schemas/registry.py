@@ -1,12 +1,21 @@
-"""`harness-registry.sh list --json`: the per-harness invocation contract."""
+"""`harness-registry.sh list --json`: the per-harness invocation contract.
 
-from __future__ import annotations
+The roster's and the health probe's documents (`roster --json`, `health <h> --json`) are
+loop_schemas._roster's, exported here too (PEP 562): a cycle reads the registry, and the roster only
+under a harness policy, so its code does not make their models.
+"""
 
-from typing import Literal
+# evaluated annotations, no `from __future__ import annotations`: pydantic would compile and eval each
+# field's annotation text when it makes the class (loop-engine's tests/test_cycle_models.py)
+from typing import TYPE_CHECKING, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from loop_schemas._factories import empty_list
+from loop_schemas._moved import moved_names
+
+if TYPE_CHECKING:
+    from loop_schemas._roster import HarnessHealth, HarnessRoster, RosterEntry
 
 HARNESS_ORDER = (
     "pi",
@@ -96,48 +105,20 @@ COST_ORDER: tuple[str, ...] = ("none", "low", "medium", "high")
 AUTONOMY_ORDER: tuple[str, ...] = ("none", "attended", "unattended")
 
 
-class RosterEntry(BaseModel):
-    """One harness in `harness-registry.sh roster --json`. A value the registry leaves empty reads ""."""
+__all__ = [
+    "AUTONOMY_ORDER",
+    "COST_ORDER",
+    "HARNESS_ORDER",
+    "AuthRequirement",
+    "AutonomyClass",
+    "CostTier",
+    "DriftPins",
+    "Harness",
+    "HarnessHealth",
+    "HarnessRegistry",
+    "HarnessRoster",
+    "HealthWord",
+    "RosterEntry",
+]
 
-    model_config = ConfigDict(defer_build=True, extra="allow")
-
-    name: str
-    present: bool
-    """The binary is on PATH, or the harness needs none (shell: always true)."""
-    capability_tags: str = ""
-    cost_tier: CostTier | Literal[""] = ""
-    autonomy_class: AutonomyClass | Literal[""] = ""
-    auth_requirement: AuthRequirement | Literal[""] = ""
-    health_probe: str = ""
-    drift_pins: DriftPins | Literal[""] = ""
-    oneshot_template: str = ""
-    model_failover: str = ""
-    isolation: str = ""
-    kind: Literal["ai", "shell", "tool"] | None = None
-
-    @property
-    def tags(self) -> list[str]:
-        """capability_tags split on commas (blanks dropped)."""
-        return [t.strip() for t in self.capability_tags.split(",") if t.strip()]
-
-
-class HarnessRoster(BaseModel):
-    """`harness-registry.sh roster --json`: the twelve harnesses in `list` order."""
-
-    model_config = ConfigDict(defer_build=True, extra="allow")
-
-    contract_version: Literal[1]
-    harnesses: list[RosterEntry]
-
-    def get(self, name: str) -> RosterEntry | None:
-        return next((h for h in self.harnesses if h.name == name), None)
-
-
-class HarnessHealth(BaseModel):
-    """`harness-registry.sh health <h> --json` (exit 0 only for ok)."""
-
-    model_config = ConfigDict(defer_build=True, extra="allow")
-
-    contract_version: Literal[1] = 1
-    harness: str
-    health: HealthWord
+__getattr__ = moved_names(__name__, "loop_schemas._roster", __all__)

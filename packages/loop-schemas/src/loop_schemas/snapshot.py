@@ -7,8 +7,8 @@ Both engines may have written the file, so unknown keys are kept (extra="allow")
 a reader takes a missing or damaged file as "no snapshot" (see `parse_snapshot`).
 """
 
-from __future__ import annotations
-
+# evaluated annotations, no `from __future__ import annotations`: pydantic would compile and eval each
+# field's annotation text when it makes the class (loop-engine's tests/test_cycle_models.py)
 import json
 from typing import Any, Literal
 

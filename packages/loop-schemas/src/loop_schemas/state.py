@@ -4,8 +4,8 @@ Users and their tools add keys; every model here keeps unknown keys, and `dump_s
 only what was read or set, so a read-modify-write never drops or invents a field.
 """
 
-from __future__ import annotations
-
+# evaluated annotations, no `from __future__ import annotations`: pydantic would compile and eval each
+# field's annotation text when it makes the class (loop-engine's tests/test_cycle_models.py)
 import json
 from collections.abc import Callable
 from pathlib import Path

@@ -1,7 +1,7 @@
 """Task files `tasks/T<NNNN>-<slug>.md`: frontmatter, the six body sections, the DAG, status and location."""
 
-from __future__ import annotations
-
+# evaluated annotations, no `from __future__ import annotations`: pydantic would compile and eval each
+# field's annotation text when it makes the class (loop-engine's tests/test_cycle_models.py)
 import contextlib
 import enum
 import os
@@ -9,15 +9,20 @@ import re
 import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from loop_schemas._frontmatter import format_scalar, parse_frontmatter
 from loop_schemas._frontmatter import set_frontmatter_key as _set_key
-from loop_schemas._shared import tasks as _shared_tasks
+from loop_schemas._moved import moved_names
 from loop_schemas.errors import Problem, SchemaError, problems_from_validation
 from loop_schemas.fsread import DOC_CAP, read_project_text
+
+# the task linter's and loop-task's reports are loop_schemas._task_reports' (a cycle reads task files and
+# never builds their models); this module's names too, imported on first use (PEP 562)
+if TYPE_CHECKING:
+    from loop_schemas._task_reports import TaskChange, TaskLintItem, TaskLintReport
 
 TASK_ID_PATTERN = r"^T\d{4}$"
 TASK_FILE_RE = re.compile(r"^T(\d{4})-([a-z0-9][a-z0-9-]*)\.md$")
@@ -111,48 +116,6 @@ class LintFinding:
 
     def __str__(self) -> str:
         return f"{self.path}: {self.message}"
-
-
-class TaskLintItem(BaseModel):
-    """One finding of `loop-task-lint --json`."""
-
-    model_config = ConfigDict(defer_build=True, extra="allow")
-
-    path: str
-    message: str
-
-
-class TaskLintReport(BaseModel):
-    """`loop-task-lint --json`: `ok` is true exactly when there is no finding (the exit status is 0)."""
-
-    model_config = ConfigDict(defer_build=True, extra="allow")
-
-    contract_version: Literal[1]
-    tasks_dir: str
-    ok: bool
-    task_count: int = Field(ge=0)
-    findings: list[TaskLintItem]
-
-
-class TaskChange(BaseModel):
-    """`loop-task done|drop|reopen ID --json`: one task's change, as a human made it.
-
-    done and drop move the file to tasks/archive/, reopen moves it back to tasks/ with status open;
-    `log_line` is the line appended to ops-wiki/log.md (null when the project has no ops-wiki/).
-    """
-
-    model_config = ConfigDict(defer_build=True, extra="allow")
-
-    contract_version: Literal[1]
-    verb: Literal["done", "drop", "reopen"]
-    id: Annotated[str, Field(pattern=r"^T\d{4}$")]
-    title: str
-    from_status: TaskStatus
-    status: Literal["done", "dropped", "open"]
-    from_path: str
-    path: str
-    reason: str | None
-    log_line: str | None
 
 
 def _section_name(heading: str) -> str | None:
@@ -295,9 +258,11 @@ def lint_tasks(tasks_dir: Path) -> list[LintFinding]:
     byte-identical copy of it (loop_schemas._shared.tasks), so both report the same findings in the same
     order (a finding's path here is relative to the folder holding tasks_dir, e.g. tasks/T0001-a.md).
     """
+    from loop_schemas._shared import tasks as shared_tasks  # the linter's rules: loaded where they run
+
     if not tasks_dir.is_dir():
         return []
-    found, _ = _shared_tasks.lint(str(tasks_dir))
+    found, _ = shared_tasks.lint(str(tasks_dir))
     base = str(tasks_dir.parent)
     return [LintFinding(os.path.relpath(f.path, base), f.message) for f in found]
 
@@ -316,3 +281,28 @@ def load_tasks(tasks_dir: Path) -> tuple[list[Task], list[LintFinding]]:
         except SchemaError as exc:
             bad.append(LintFinding(str(path), str(exc.problems[0])))
     return tasks, bad
+
+
+__all__ = [
+    "EXEMPT_FILES",
+    "REQUIRED_SECTIONS",
+    "TASK_FILE_RE",
+    "TASK_ID_PATTERN",
+    "LintFinding",
+    "Task",
+    "TaskChange",
+    "TaskFrontmatter",
+    "TaskLintItem",
+    "TaskLintReport",
+    "TaskStatus",
+    "format_task",
+    "lint_tasks",
+    "load_tasks",
+    "parse_task",
+    "set_frontmatter_key",
+    "slugify",
+    "split_sections",
+    "task_paths",
+]
+
+__getattr__ = moved_names(__name__, "loop_schemas._task_reports", __all__)
