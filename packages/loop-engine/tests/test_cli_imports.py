@@ -254,6 +254,28 @@ def test_the_cycles_code_compiles_no_pattern_only_a_branch_reads() -> None:
     assert proc.stdout.splitlines() == ["checked"], proc.stdout
 
 
+def test_the_cycles_dataclasses_have_their_own_docstrings() -> None:
+    """A dataclass without a docstring gets one made from inspect.signature of its class when it is
+    created: that costs every run whose import creates it, so the cycle's own classes carry theirs."""
+    code = (
+        "import dataclasses, sys\n"
+        "import loop_engine.cli, loop_engine.cycle, loop_engine.watch\n"
+        "for name, module in sorted(sys.modules.items()):\n"
+        "    if not name.startswith(('loop_engine', 'loop_substrate')):\n"
+        "        continue\n"
+        "    for value in vars(module).values():\n"
+        "        if not (isinstance(value, type) and value.__module__ == name):\n"
+        "            continue\n"
+        "        made = (value.__doc__ or '').startswith(value.__name__ + '(')\n"
+        "        if dataclasses.is_dataclass(value) and made:\n"
+        "            print(name, value.__name__)\n"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=True
+    )
+    assert proc.stdout == "", proc.stdout
+
+
 def test_a_missing_attribute_of_a_module_with_lazy_patterns_is_an_attribute_error() -> None:
     from loop_engine import brain
 

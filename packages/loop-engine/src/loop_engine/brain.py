@@ -150,6 +150,8 @@ def stderr_excerpt(stderr: str) -> str:
 
 @dataclass(frozen=True)
 class BrainAnswer:
+    """A brain call's answer: its text, time, transcript, the program run and its use."""
+
     text: str
     duration_s: float
     transcript: str | None

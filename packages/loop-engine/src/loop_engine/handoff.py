@@ -80,12 +80,16 @@ def indented_tail(pane: str, lines: int = TAIL_LINES) -> list[str]:
 
 @dataclass(frozen=True)
 class AddPlan:
+    """How an add_lane action is carried out: in a worktree or not, and the brief it sends."""
+
     worktree: bool
     brief: str | None
 
 
 @dataclass
 class Handoffs:
+    """The handoffs of lanes added by the engine, from the brief to the lane's ack."""
+
     paths: EnginePaths
     substrate: SubstrateLike
     events: EventLog

@@ -30,6 +30,8 @@ _frontmatter_id_re = Lazy(r"\A---[ \t]*\n(?:.*\n)*?id:[ \t]*['\"]?(T\d{4})['\"]?
 
 @dataclass(frozen=True)
 class TaskView:
+    """One task file as the engine reads it."""
+
     id: str
     title: str
     status: str
