@@ -193,6 +193,95 @@ def test_the_cycles_code_imports_only_the_formats_a_cycle_uses() -> None:
     assert not modules & NEVER_ON_IMPORT
 
 
+# public patterns only a branch reads (a brain failure or quota notice, a task spec, a dispatch's task file,
+# a loop's title): compiled on first use (loop_engine.lazyre), not when the cycle's code loads
+BRANCH_PATTERNS = {
+    "loop_engine.brain": [
+        "TRANSIENT_RE",
+        "LASTING_RE",
+        "QUOTA_RE",
+        "QUOTA_ANSWER_RE",
+        "MODEL_UNAVAILABLE_RE",
+    ],
+    "loop_engine.handoff": ["SPEC_RE"],
+    "loop_engine.loops_sync": ["SAFE_ID_RE"],
+    "loop_engine.outage": ["RESETS_RE"],
+    "loop_engine.tasks": ["TASK_ID_RE", "FRONTMATTER_ID_RE"],
+}
+
+
+def test_the_cycles_code_compiles_no_pattern_only_a_branch_reads() -> None:
+    """Every re.compile while the cycle's code loads is recorded; the branch patterns are not among them,
+    and each public name still is its compiled pattern. The substrate's client compiles none (its one
+    pattern checks a harness name for a health probe)."""
+    code = (
+        "import importlib, re, sys\n"
+        "seen = []\n"
+        "real = re.compile\n"
+        "def compile(pattern, flags=0):\n"
+        "    seen.append((sys._getframe(1).f_globals.get('__name__'), pattern))\n"
+        "    return real(pattern, flags)\n"
+        "re.compile = compile\n"
+        "import loop_engine.cli, loop_engine.cycle, loop_engine.watch, loop_engine.runs, loop_engine.queue\n"
+        "import loop_substrate.client\n"
+        "from loop_engine.lazyre import Lazy\n"
+        "at_import = {pattern for _, pattern in seen}\n"
+        "for module, pattern in seen:\n"
+        "    if str(module).startswith('loop_substrate'):\n"
+        "        print('compiled at import:', module, pattern)\n"
+        "for name, attrs in eval(sys.argv[1]).items():\n"
+        "    module = importlib.import_module(name)\n"
+        "    for value in vars(module).values():\n"
+        "        if isinstance(value, Lazy) and value.compiled:\n"
+        "            print('compiled at import:', name, value.source)\n"
+        "    for attr in attrs:\n"
+        "        pattern = getattr(module, attr)\n"
+        "        assert isinstance(pattern, re.Pattern), (name, attr)\n"
+        "        assert getattr(module, attr) is pattern, (name, attr)\n"
+        "        if pattern.pattern in at_import:\n"
+        "            print('compiled at import:', name, attr)\n"
+        "print('checked')\n"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", code, repr(BRANCH_PATTERNS)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert proc.stdout.splitlines() == ["checked"], proc.stdout
+
+
+def test_the_cycles_dataclasses_have_their_own_docstrings() -> None:
+    """A dataclass without a docstring gets one made from inspect.signature of its class when it is
+    created: that costs every run whose import creates it, so the cycle's own classes carry theirs."""
+    code = (
+        "import dataclasses, sys\n"
+        "import loop_engine.cli, loop_engine.cycle, loop_engine.watch\n"
+        "for name, module in sorted(sys.modules.items()):\n"
+        "    if not name.startswith(('loop_engine', 'loop_substrate')):\n"
+        "        continue\n"
+        "    for value in vars(module).values():\n"
+        "        if not (isinstance(value, type) and value.__module__ == name):\n"
+        "            continue\n"
+        "        made = (value.__doc__ or '').startswith(value.__name__ + '(')\n"
+        "        if dataclasses.is_dataclass(value) and made:\n"
+        "            print(name, value.__name__)\n"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=True
+    )
+    assert proc.stdout == "", proc.stdout
+
+
+def test_a_missing_attribute_of_a_module_with_lazy_patterns_is_an_attribute_error() -> None:
+    from loop_engine import brain
+
+    with pytest.raises(AttributeError, match="no attribute 'NO_SUCH_RE'"):
+        _ = brain.NO_SUCH_RE
+
+
 # the models of documents a cycle never validates, which its code must not load: the engine's status,
 # event and result models, the events governance writes, the mail cache's and the messages' documents
 NEVER_FOR_THE_CYCLE = {
@@ -208,6 +297,10 @@ NEVER_FOR_THE_CYCLE = {
 # metadata and resources
 NEVER_ON_IMPORT = {
     "loop_engine.builtin",
+    # the PM sync (a project whose config names PM adapters) and the report reader (tasks the engine
+    # dispatched): imported where those branches run
+    "loop_engine.pm",
+    "loop_engine.reports",
     "argparse",
     "concurrent.futures",
     "logging",

@@ -34,6 +34,8 @@ def reply_instructions(ask_id: str, lane: str, root: Path) -> str:
 
 @dataclass
 class AskBook:
+    """The engine's asks by id (asks.json): lane, decision, timeout, answer."""
+
     path: Path
 
     def all(self) -> dict[str, dict[str, Any]]:

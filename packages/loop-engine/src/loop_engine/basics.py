@@ -26,6 +26,8 @@ class EngineError(Exception):
 
 @dataclass
 class CycleResult:
+    """What one cycle did: its outcome, its decision and actions, the brain's time and use."""
+
     outcome: str  # queued | executed | partial | noop | skipped | brain-failed | dropped | blocked
     cycle_id: str
     decision_id: str | None = None

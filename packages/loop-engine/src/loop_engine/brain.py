@@ -42,6 +42,7 @@ from loop_schemas import atomic_write, read_project_text
 from loop_schemas.fsread import ENGINE_CAP
 
 from loop_engine.events import iso, parse_iso, utcnow
+from loop_engine.lazyre import Lazy, served
 from loop_engine.usage import UNAVAILABLE, OutputDecoder, OutputFormat, Usage, output_format
 
 FailureKind = Literal["model-unavailable", "quota", "timeout", "exit"]
@@ -50,14 +51,14 @@ DEFAULT_QUOTA_BACKOFF = timedelta(hours=1)
 # an overloaded API or a per-minute rate limit clears in minutes, a spent usage quota in hours: without a
 # stated reset time, the first gets the short back-off, anything naming a usage limit or quota the long one
 TRANSIENT_BACKOFF = timedelta(minutes=5)
-TRANSIENT_RE = re.compile(r"\b429\b|\b529\b|too many requests|rate[ _-]?limit|overloaded", re.IGNORECASE)
-LASTING_RE = re.compile(
+_transient_re = Lazy(r"\b429\b|\b529\b|too many requests|rate[ _-]?limit|overloaded", re.IGNORECASE)
+_lasting_re = Lazy(
     r"usage limit|quota|limit reached|credit balance is too low|insufficient_quota"
     r"|(?:hit|reached) your (?:\S+ )?limit",
     re.IGNORECASE,
 )
 
-QUOTA_RE = re.compile(
+_quota_re = Lazy(
     r"usage limit|rate[ _-]?limit|quota|\b429\b|\b529\b|too many requests|limit reached|resets? (?:at|in)\b"
     r"|credit balance is too low|insufficient_quota|overloaded|(?:hit|reached) your (?:\S+ )?limit",
     re.IGNORECASE,
@@ -65,7 +66,7 @@ QUOTA_RE = re.compile(
 # a harness that prints its quota notice and exits 0 answers with a line or two; a real answer that only
 # mentions a quota in its prose is longer, or holds a decision block
 QUOTA_ANSWER_MAX = 600
-QUOTA_ANSWER_RE = re.compile(
+_quota_answer_re = Lazy(
     r"usage limit|limit reached|(?:hit|reached) your (?:\S+ )?limit|credit balance is too low"
     r"|insufficient_quota|quota (?:exceeded|reached|exhausted)|exceeded your (?:current )?quota",
     re.IGNORECASE,
@@ -73,12 +74,27 @@ QUOTA_ANSWER_RE = re.compile(
 # model-unavailable (stdout OR stderr, any case): "model" within 60 characters of "unavailable" (either
 # order), "model ... not available" / "model ... no longer available" (on one line), "currently
 # unavailable", "temporarily unavailable"
-MODEL_UNAVAILABLE_RE = re.compile(
+_model_unavailable_re = Lazy(
     r"model[\s\S]{0,60}?unavailable|unavailable[\s\S]{0,60}?model"
     r"|model\b[^\n]*?\b(?:not|no longer) available"
     r"|currently unavailable|temporarily unavailable",
     re.IGNORECASE,
 )
+# the patterns read a failed call's output or a short answer, never a plain decision: each compiles on its
+# first use (loop_engine.lazyre); their public names are served by __getattr__
+_PUBLIC_PATTERNS = {
+    "TRANSIENT_RE": _transient_re,
+    "LASTING_RE": _lasting_re,
+    "QUOTA_RE": _quota_re,
+    "QUOTA_ANSWER_RE": _quota_answer_re,
+    "MODEL_UNAVAILABLE_RE": _model_unavailable_re,
+}
+
+
+def __getattr__(name: str) -> re.Pattern[str]:
+    return served(__name__, _PUBLIC_PATTERNS, name)
+
+
 STDERR_EXCERPT_MAX = 280
 CHILD_TOKEN_ENV = "LOOP_ENGINE_CHILD_TOKEN"  # noqa: S105 (a variable name)
 # (pid, start) of the process this one gets SIGKILL with (PR_SET_PDEATHSIG), set by the watch daemon's
@@ -120,9 +136,9 @@ class BrainError(Exception):
 def failure_kind(stdout: str, stderr: str, *, timed_out: bool) -> FailureKind:
     """What a failed call's output says, tested in order: model-unavailable (stdout or stderr), quota
     (stderr only), timeout (the call ran out of time), else exit."""
-    if MODEL_UNAVAILABLE_RE.search(stdout) or MODEL_UNAVAILABLE_RE.search(stderr):
+    if _model_unavailable_re().search(stdout) or _model_unavailable_re().search(stderr):
         return "model-unavailable"
-    if QUOTA_RE.search(stderr):
+    if _quota_re().search(stderr):
         return "quota"
     return "timeout" if timed_out else "exit"
 
@@ -134,6 +150,8 @@ def stderr_excerpt(stderr: str) -> str:
 
 @dataclass(frozen=True)
 class BrainAnswer:
+    """A brain call's answer: its text, time, transcript, the program run and its use."""
+
     text: str
     duration_s: float
     transcript: str | None
@@ -222,10 +240,10 @@ def parse_reset(text: str, now: datetime | None = None) -> datetime | None:
 
 
 def classify_exit(output: str, code: int) -> tuple[FailureClass, datetime | None]:
-    if QUOTA_RE.search(output):
+    if _quota_re().search(output):
         reset = parse_reset(output)
         if reset is None:
-            transient = TRANSIENT_RE.search(output) and not LASTING_RE.search(output)
+            transient = _transient_re().search(output) and not _lasting_re().search(output)
             reset = utcnow() + (TRANSIENT_BACKOFF if transient else DEFAULT_QUOTA_BACKOFF)
         return "quota", reset
     return "exit", None
@@ -242,7 +260,7 @@ def quota_answer(answer: BrainAnswer) -> BrainError | None:
     text = answer.text.strip()
     if not text or len(text) > QUOTA_ANSWER_MAX or "```" in text:
         return None
-    if MODEL_UNAVAILABLE_RE.search(text):
+    if _model_unavailable_re().search(text):
         return BrainError(
             "model-unavailable",
             f"brain answered that the model is unavailable: {text.splitlines()[-1][:300]}",
@@ -250,7 +268,7 @@ def quota_answer(answer: BrainAnswer) -> BrainError | None:
             duration_s=answer.duration_s,
             transcript=answer.transcript,
         )
-    if not QUOTA_ANSWER_RE.search(text):
+    if not _quota_answer_re().search(text):
         return None
     reset = parse_reset(text) or (utcnow() + DEFAULT_QUOTA_BACKOFF)
     return BrainError(

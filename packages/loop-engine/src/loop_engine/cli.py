@@ -119,6 +119,8 @@ def _one_line(exc: BaseException) -> str:
 
 @dataclass
 class Ctx:
+    """The command's context: the project's and the session's engine paths."""
+
     paths: EnginePaths
 
     def config(self) -> config_mod.EffectiveConfig:

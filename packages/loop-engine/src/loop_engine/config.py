@@ -115,6 +115,8 @@ class ConfigFacts:
 
 @dataclass
 class EffectiveConfig:
+    """The engine section of the lane-config with the environment's overrides, and where it came from."""
+
     model: EngineConfig = field(default_factory=_default_model)
     source: Path | None = None
     warnings: list[str] = field(default_factory=list)

@@ -24,7 +24,7 @@ from typing import Any
 from loop_schemas import Harness, LockTimeoutError, file_lock
 
 from loop_engine import asks as asks_mod
-from loop_engine import drive, outage, pm
+from loop_engine import drive, outage
 from loop_engine import queue as q
 from loop_engine import snapshot as snapshot_mod
 from loop_engine.basics import APPROVALS, WAIT_READY_S, CycleResult, EngineError, one_line, pm_adapters
@@ -253,9 +253,14 @@ class Engine:
         adapters = pm_adapters(self.config)
         cwd = str(self.paths.project_root)
         if self.fleet.track(obs, tasks):
-            pm.sync(adapters, "push", events=self.events, cwd=cwd)
+            if adapters:  # the PM sync (loop_engine.pm) loads only in a project that names adapters
+                from loop_engine import pm
+
+                pm.sync(adapters, "push", events=self.events, cwd=cwd)
             tasks, _ = load_tasks(self.paths.tasks_dir)
         if adapters:
+            from loop_engine import pm
+
             pm.sync(adapters, "pull", events=self.events, cwd=cwd)
             tasks, _ = load_tasks(self.paths.tasks_dir)
         return tasks

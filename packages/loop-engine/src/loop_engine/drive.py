@@ -222,6 +222,8 @@ def mark_answered(paths: EnginePaths, signatures: dict[str, str]) -> None:
 
 @dataclass(frozen=True)
 class LaneDrive:
+    """One worktree lane in the verify drive: its branch, tip, state, fix rounds, last verify and build."""
+
     window: str
     branch: str
     tip: str | None

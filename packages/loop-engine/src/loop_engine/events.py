@@ -47,6 +47,8 @@ def new_id(prefix: str) -> str:
 
 @dataclass(frozen=True)
 class EventLog:
+    """The session's events.jsonl, appended one JSON line per event."""
+
     path: Path
     session: str
 

@@ -24,7 +24,7 @@ from loop_schemas import (
 )
 from pydantic import ValidationError
 
-from loop_engine import drive, outage, pm
+from loop_engine import drive, outage
 from loop_engine import queue as q
 from loop_engine.asks import AskBook
 from loop_engine.basics import WAIT_READY_S, EngineError, one_line, pm_adapters, target_of
@@ -239,4 +239,8 @@ class Executor:
                     "ask": None,
                 }
         self.events.emit("task-in-progress", task=task_id, lane=lane, decision_id=decision_id)
-        pm.sync(pm_adapters(self.config), "push", events=self.events, cwd=str(self.paths.project_root))
+        adapters = pm_adapters(self.config)
+        if adapters:  # the PM sync (loop_engine.pm) loads only in a project that names adapters
+            from loop_engine import pm
+
+            pm.sync(adapters, "push", events=self.events, cwd=str(self.paths.project_root))

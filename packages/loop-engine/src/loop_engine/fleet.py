@@ -27,7 +27,6 @@ from loop_engine.observe import (
     read_mailbox,
 )
 from loop_engine.paths import EnginePaths
-from loop_engine.reports import reported_tasks
 from loop_engine.store import read_json, updating, write_json
 from loop_engine.tasks import TaskError, TaskView, set_status
 
@@ -133,6 +132,10 @@ class Fleet:
         acked = self._acked_since_work_began()
         mail = [*obs.mail, *acked]
         if self.paths.assignments.exists():
+            # only tasks the engine dispatched are followed to their reports: a cycle without them never
+            # loads the report reader
+            from loop_engine.reports import reported_tasks
+
             with updating(self.paths.assignments, {}) as assignments:
                 for a in assignments.values():
                     if a.get("state") != "in-progress":

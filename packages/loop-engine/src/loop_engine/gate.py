@@ -124,6 +124,8 @@ class LaneFacts:
 
 @dataclass(frozen=True)
 class GateContext:
+    """What the gate judges a decision's actions against: the lanes, the limits, the protected places."""
+
     lanes: Mapping[str, LaneFacts]
     ai_harnesses: frozenset[str]
     max_dispatches_per_cycle: int = 4
@@ -139,6 +141,8 @@ class GateContext:
 
 @dataclass(frozen=True)
 class GateVerdict:
+    """One action's gate class and the reasons for it."""
+
     gate: GateClass
     reasons: tuple[str, ...] = field(default_factory=tuple)
 
@@ -261,6 +265,8 @@ def _component_matches(pattern: str, name: str) -> bool:
 
 @dataclass(frozen=True)
 class _Places:
+    """The ADR folders and the tasks folder, as path components."""
+
     adr_dirs: tuple[tuple[str, ...], ...]
     tasks: tuple[str, ...]
 

@@ -32,14 +32,15 @@ from loop_schemas import AddLaneAction, Harness, SchemaError, atomic_write, file
 from loop_schemas.fsread import DOC_CAP, WIKI_CAP, read_project_text
 
 from loop_engine.events import EventLog, iso
+from loop_engine.lazyre import Lazy, served
 from loop_engine.observe import BARE_DETAILS, MailItem, SubstrateLike
 from loop_engine.paths import EnginePaths
 from loop_engine.store import read_json, updating
 
 HEADING = "## Handoff state"
 ACK_RE = re.compile(r"^\s*re:\s*handoff:\s*([A-Za-z][A-Za-z0-9_-]*)\s*$", re.IGNORECASE)
-_FRONT_MATTER = re.compile(r"---[ \t]*\r?\n(?:.*\r?\n)*?---[ \t]*(?:\r?\n|$)")
-SPEC_RE = re.compile(r"\btasks/(?:archive/)?(T\d{4}[A-Za-z0-9._-]*\.md)")
+_front_matter_re = Lazy(r"---[ \t]*\r?\n(?:.*\r?\n)*?---[ \t]*(?:\r?\n|$)")
+_spec_re = Lazy(r"\btasks/(?:archive/)?(T\d{4}[A-Za-z0-9._-]*\.md)")
 SPEC_MAX = 16000
 TAIL_LINES = 40
 TAIL_WIDTH = 400
@@ -79,12 +80,16 @@ def indented_tail(pane: str, lines: int = TAIL_LINES) -> list[str]:
 
 @dataclass(frozen=True)
 class AddPlan:
+    """How an add_lane action is carried out: in a worktree or not, and the brief it sends."""
+
     worktree: bool
     brief: str | None
 
 
 @dataclass
 class Handoffs:
+    """The handoffs of lanes added by the engine, from the brief to the lane's ack."""
+
     paths: EnginePaths
     substrate: SubstrateLike
     events: EventLog
@@ -216,14 +221,15 @@ class Handoffs:
         from loop_engine.gate import GateContext, adr_dirs, gate_actions
 
         specs: list[tuple[str, str]] = []
-        for name in dict.fromkeys(SPEC_RE.findall(text)):
+        for name in dict.fromkeys(_spec_re().findall(text)):
             spec = self._spec(name)
             if spec is not None and spec.strip() not in text:
                 specs.append((name, spec))
         context = GateContext(lanes={}, ai_harnesses=frozenset(), adr_dirs=adr_dirs(self.paths.project_root))
         for _, spec in specs:
             plain = spec.removeprefix("\ufeff")
-            head = _FRONT_MATTER.match(plain)  # a front matter that never closes is all body: gated whole
+            # a front matter that never closes is all body: gated whole
+            head = _front_matter_re().match(plain)
             body = plain[head.end() :] if head else plain
             raw = {"kind": "dispatch", "lane": lane or "lane", "payload": body, "rationale": "task spec"}
             verdict = gate_actions([raw], context)[0]
@@ -371,3 +377,13 @@ class Handoffs:
             changed = [mark if line.rstrip() == HEADING else line for line in lines]
             if changed != lines:
                 atomic_write(page, "\n".join(changed))
+
+
+# compiled on first use (loop_engine.lazyre): a plain cycle never reads them
+_PUBLIC_PATTERNS = {
+    "SPEC_RE": _spec_re,
+}
+
+
+def __getattr__(name: str) -> re.Pattern[str]:
+    return served(__name__, _PUBLIC_PATTERNS, name)

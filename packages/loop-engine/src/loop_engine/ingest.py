@@ -54,6 +54,8 @@ HEADLESS = (
 
 @dataclass(frozen=True)
 class IngestOutcome:
+    """What the ingest step did with the pending mail, and why."""
+
     action: str  # none | nudged | headless | waiting | failed
     detail: str = ""
 

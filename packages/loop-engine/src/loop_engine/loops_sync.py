@@ -27,12 +27,13 @@ from loop_schemas.state import dump_state, load_state
 
 from loop_engine.basics import one_line
 from loop_engine.events import EventLog, iso
+from loop_engine.lazyre import Lazy, served
 from loop_engine.paths import EnginePaths
 from loop_engine.tasks import TaskView
 
 OPEN_STATUSES = ("open", "in-progress", "review")
 Derived = Literal["in-progress", "done"]
-SAFE_ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
+_safe_id_re = Lazy(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
 
 
 def derive(tasks: list[TaskView]) -> dict[str, Derived]:
@@ -50,7 +51,7 @@ def derive(tasks: list[TaskView]) -> dict[str, Derived]:
 
 def loop_title(wiki: Path, loop_id: str) -> str:
     """The `# ` title of ops-wiki/loops/<id>.md minus a leading `loop:`; the id when there is none."""
-    if SAFE_ID_RE.match(loop_id):
+    if _safe_id_re().match(loop_id):
         try:
             text = read_project_text(wiki / "loops" / f"{loop_id}.md", DOC_CAP)
         except (OSError, UnicodeDecodeError):
@@ -105,3 +106,13 @@ def sync_loops(paths: EnginePaths, tasks: list[TaskView], events: EventLog, cycl
             "loops-sync", cycle_id=cycle_id, loops=len(state.loops), derived=len(derived), changed=changed
         )
     return changed
+
+
+# compiled on first use (loop_engine.lazyre): a plain cycle never reads them
+_PUBLIC_PATTERNS = {
+    "SAFE_ID_RE": _safe_id_re,
+}
+
+
+def __getattr__(name: str) -> re.Pattern[str]:
+    return served(__name__, _PUBLIC_PATTERNS, name)

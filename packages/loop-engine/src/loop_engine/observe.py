@@ -76,6 +76,8 @@ class SubstrateLike(Protocol):
 
 @dataclass(frozen=True)
 class LaneView:
+    """One lane as the cycle sees it: its status, harness, role and whether an agent runs in it."""
+
     name: str
     status: str
     detail: str | None
@@ -102,6 +104,8 @@ class LaneView:
 
 @dataclass(frozen=True)
 class MailItem:
+    """One pending message: its file, sender, recipient and head."""
+
     name: str
     path: Path
     sender: str
@@ -112,6 +116,8 @@ class MailItem:
 
 @dataclass
 class Observation:
+    """What a cycle observed: the lanes, the pending mail, the AI harnesses."""
+
     lanes: dict[str, LaneView] = field(default_factory=dict)
     mail: list[MailItem] = field(default_factory=list)
     ai_harnesses: frozenset[str] = frozenset()

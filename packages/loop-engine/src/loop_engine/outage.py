@@ -28,11 +28,12 @@ from loop_schemas import Decision, ModelPins, RepinRecord
 from loop_engine import queue as q
 from loop_engine.brain import BrainError
 from loop_engine.events import EventLog, iso, new_id, parse_iso, utcnow
+from loop_engine.lazyre import Lazy, served
 from loop_engine.paths import EnginePaths
 from loop_engine.store import read_json, write_json
 
 # `resets 3pm`, `resets at 15:00 (UTC)`, `resets in 2h 30m`: the time as the harness printed it
-RESETS_RE = re.compile(
+_resets_re = Lazy(
     r"\bresets?\s+((?:at\s+|in\s+)?\d[\w:]*(?:\s+\d[\w:]*)*(?:\s*[ap]m\b)?(?:\s*\([^)\n]{1,40}\))?)",
     re.IGNORECASE,
 )
@@ -69,7 +70,7 @@ def apply_repin(
 
 
 def resets_hint(text: str) -> str | None:
-    m = RESETS_RE.search(text)
+    m = _resets_re().search(text)
     return m.group(1).strip() if m else None
 
 
@@ -224,3 +225,13 @@ def propose_repin(
         action=action,
         reasons=["destructive: re-pins the model a harness uses: only a human's approval runs it"],
     )
+
+
+# compiled on first use (loop_engine.lazyre): a plain cycle never reads them
+_PUBLIC_PATTERNS = {
+    "RESETS_RE": _resets_re,
+}
+
+
+def __getattr__(name: str) -> re.Pattern[str]:
+    return served(__name__, _PUBLIC_PATTERNS, name)

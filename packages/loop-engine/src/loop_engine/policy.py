@@ -107,6 +107,8 @@ def roster_entries(raw: Any) -> dict[str, RosterEntry]:
 
 @dataclass(frozen=True)
 class PolicyLane:
+    """One lane as the harness policy sees it: its harness, kind, role and status."""
+
     name: str
     harness: str | None
     kind: str  # standing | worker

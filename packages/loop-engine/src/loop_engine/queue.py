@@ -33,7 +33,8 @@ ARCHIVE_HEAD = (
     "oldest first when filing keeps only the newest `engine.checkpoint.keep_decisions`.\n"
 )
 # an entry below the marker: a `### ` line, with the engine's opening comment just above it when it has one
-_ENTRY_START_RE = re.compile(r"^(?:<!-- engine-decision [^\n]* -->\n)?### ", re.MULTILINE)
+# (filing a decision reads it, a cycle that queues one does not: re compiles it on first use and caches it)
+_ENTRY_START = r"^(?:<!-- engine-decision [^\n]* -->\n)?### "
 
 
 class QueueError(Exception):
@@ -248,7 +249,7 @@ def split_entries(tail: str) -> tuple[str, list[str]]:
     """The text below the marker as (what precedes the first entry, the `### ` entries in file order):
     an entry runs from its `### ` line (with the engine's `<!-- engine-decision ... -->` line right above
     it, when there is one) to the next entry or the end. Joined back together they are `tail` exactly."""
-    starts = [m.start() for m in _ENTRY_START_RE.finditer(tail)]
+    starts = [m.start() for m in re.finditer(_ENTRY_START, tail, re.MULTILINE)]
     if not starts:
         return tail, []
     bounds = [*starts, len(tail)]

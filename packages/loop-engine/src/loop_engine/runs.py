@@ -30,7 +30,6 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import re
 import secrets
 import subprocess
 import sys
@@ -48,6 +47,7 @@ from loop_engine.basics import EngineError
 from loop_engine.brain import CHILD_TOKEN_ENV, _proven, _signal_all, _wait_gone, process_alive, process_start
 from loop_engine.config import EffectiveConfig
 from loop_engine.events import EventLog, iso, parse_iso, utcnow
+from loop_engine.lazyre import Lazy
 from loop_engine.paths import EnginePaths
 from loop_engine.usage import Usage
 
@@ -466,7 +466,7 @@ def finished_waiting(paths: EnginePaths) -> bool:
 
 
 # ---------------------------------------------------------------------------- codex usage
-_MODEL_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:/@+-]{0,99}$")
+_model_re = Lazy(r"^[A-Za-z0-9][A-Za-z0-9._:/@+-]{0,99}$")
 
 
 def codex_usage(log: Path, pricing: dict[str, Any] | None) -> Usage | None:
@@ -490,7 +490,7 @@ def codex_usage(log: Path, pricing: dict[str, Any] | None) -> Usage | None:
             continue
         if not isinstance(doc, dict):
             continue
-        if isinstance(doc.get("model"), str) and _MODEL_RE.match(doc["model"]):
+        if isinstance(doc.get("model"), str) and _model_re().match(doc["model"]):
             model = doc["model"]
         usage = doc.get("usage")
         if doc.get("type") == "turn.completed" and isinstance(usage, dict):

@@ -21,13 +21,17 @@ from loop_schemas import (
 )
 from loop_schemas.fsread import DOC_CAP
 
+from loop_engine.lazyre import Lazy, served
+
 TASK_FILE_RE = re.compile(r"^T\d{4}-[^/]*\.md$")
-TASK_ID_RE = re.compile(r"\bT\d{4}\b")
-FRONTMATTER_ID_RE = re.compile(r"\A---[ \t]*\n(?:.*\n)*?id:[ \t]*['\"]?(T\d{4})['\"]?[ \t]*\n")
+_task_id_re = Lazy(r"\bT\d{4}\b")
+_frontmatter_id_re = Lazy(r"\A---[ \t]*\n(?:.*\n)*?id:[ \t]*['\"]?(T\d{4})['\"]?[ \t]*\n")
 
 
 @dataclass(frozen=True)
 class TaskView:
+    """One task file as the engine reads it."""
+
     id: str
     title: str
     status: str
@@ -96,7 +100,7 @@ def ready_tasks(tasks: list[TaskView]) -> list[TaskView]:
 
 def task_of_payload(payload: str) -> str | None:
     """The task id a dispatch payload carries as a whole task file (its frontmatter `id:`), if any."""
-    m = FRONTMATTER_ID_RE.search(payload)
+    m = _frontmatter_id_re().search(payload)
     return m.group(1) if m else None
 
 
@@ -127,4 +131,15 @@ def set_status(path: Path, new_status: str, *, only_from: tuple[str, ...]) -> bo
 
 
 def mentions(text: str | None) -> set[str]:
-    return set(TASK_ID_RE.findall(text or ""))
+    return set(_task_id_re().findall(text or ""))
+
+
+# compiled on first use (loop_engine.lazyre): a plain cycle never reads them
+_PUBLIC_PATTERNS = {
+    "TASK_ID_RE": _task_id_re,
+    "FRONTMATTER_ID_RE": _frontmatter_id_re,
+}
+
+
+def __getattr__(name: str) -> re.Pattern[str]:
+    return served(__name__, _PUBLIC_PATTERNS, name)

@@ -328,6 +328,8 @@ def _running_pid(paths: EnginePaths, not_pid: int, timeout: float = 5.0) -> int 
 
 @dataclass
 class Poll:
+    """What the daemon's poll saw: the pending mail, the lanes' states, the ledger's and the queue's."""
+
     mail: frozenset[str]
     lanes: dict[str, str]
     state: str

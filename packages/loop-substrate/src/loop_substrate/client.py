@@ -65,7 +65,8 @@ REGISTRY_SCRIPT = "lib/harness-registry.sh"
 # The registry kills a probe after LOOP_HEALTH_PROBE_TIMEOUT_S (10 s by default); this is the caller's
 # own bound on the whole call.
 HEALTH_TIMEOUT = 60.0
-_HARNESS_NAME = re.compile(r"[a-z0-9][a-z0-9-]*")
+# a harness name, as harness_health takes it (a health probe compiles it: re caches it on first use)
+_HARNESS_NAME = r"[a-z0-9][a-z0-9-]*"
 
 
 def _libtmux() -> Any:
@@ -589,7 +590,7 @@ class Substrate:
         from pydantic import ValidationError
 
         argv = self.argv(REGISTRY_SCRIPT, ["health", harness, "--json"])
-        if not _HARNESS_NAME.fullmatch(harness):
+        if not re.fullmatch(_HARNESS_NAME, harness):
             raise SubstrateError(argv, None, f"not a harness name: {harness!r}")
         proc = self.run(REGISTRY_SCRIPT, ["health", harness, "--json"], ok_codes=(0, 1), timeout=timeout)
         if not proc.stdout.strip():  # an unknown harness: nothing on stdout, the reason on stderr
