@@ -26,7 +26,6 @@ ID is the number (7, 0007) or the file name. Exit: 0 ok, 1 refused / not found /
 
 from __future__ import annotations
 
-import json
 import os
 import re
 import sys
@@ -488,6 +487,8 @@ def main(argv: List[str]) -> int:
             sys.stdout.write(new(adr_dir, rest[0]) + "\n")
         elif verb == "list" and rest in ([], ["--json"]):
             if rest:
+                import json  # only `list --json` writes JSON: loop-digest's ledger read never imports it
+
                 json.dump(list_doc(adr_dir, project_root), sys.stdout, ensure_ascii=False)
                 sys.stdout.write("\n")
             else:

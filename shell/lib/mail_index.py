@@ -29,17 +29,17 @@ it caches live.
 
 from __future__ import annotations
 
-import json
 import os
 import re
 import sys
 import time
 
 if __package__:  # the copy inside loop_schemas._shared (`make shared`), for the engine's reader
-    from . import fsread
+    from . import fsread, jsonlite
 else:
     sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
     import fsread  # type: ignore[no-redef,import-not-found]
+    import jsonlite  # type: ignore[no-redef,import-not-found]
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # typing costs an import on the digest's start-up; annotations are strings here
@@ -247,7 +247,7 @@ class MailIndex:
     def _load(self) -> None:
         assert self.cache_file is not None
         try:
-            doc = json.loads(fsread.read_file(self.cache_file, CACHE_CAP).decode("utf-8"))
+            doc = jsonlite.loads(fsread.read_file(self.cache_file, CACHE_CAP).decode("utf-8"))
         except (OSError, ValueError, RecursionError):  # missing, unreadable, oversized or damaged
             self._dirty = True
             return
@@ -341,7 +341,7 @@ class MailIndex:
 
             fd, tmp = tempfile.mkstemp(prefix=".mail-index.", suffix=".tmp", dir=folder)
             with os.fdopen(fd, "w", encoding="utf-8") as fh:
-                fh.write(json.dumps(doc, ensure_ascii=False, separators=(",", ":")))
+                fh.write(jsonlite.dumps(doc, separators=(",", ":")))
             os.chmod(tmp, 0o644)
             os.replace(
                 tmp, self.cache_file

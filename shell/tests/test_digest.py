@@ -542,6 +542,34 @@ def test_the_json_digest_starts_without_typing() -> None:
     assert out.strip() == "False"
 
 
+def test_a_json_digest_reads_and_writes_json_without_the_json_package(tmp_path):
+    """json's package compiles its own patterns when imported: a --json run (its state, the mail cache
+    it writes, then reads back warm) goes through lib/jsonlite.py (json's answers from its C scanner and
+    encoder), and a bad state file is still json's own error."""
+    box = tmp_path / ".loop" / "messages"
+    (box / "processed").mkdir(parents=True)
+    (box / "20260131-235959-web-to-coord.md").write_text('---\nsubject: "h\u00e9"\n---\nbody\n')
+    state = tmp_path / ".loop" / "orchestrator-state.json"
+    state.write_text(json.dumps({"schema_version": 2, "loops": {"a": {"name": "é", "n": [1.5, None]}}}))
+    code = (
+        "import sys; sys.path.insert(0, sys.argv[1]); import digest\n"
+        "opts = digest.parse_args(['--json', '--project-root', sys.argv[2]])\n"
+        "texts = [digest.json_text(digest.collect(opts)) for _ in range(2)]\n"
+        "assert texts[0] == texts[1]\n"
+        "print(sorted(m for m in sys.modules if m == 'json' or m.startswith('json.')))\n"
+        "print(texts[1])"
+    )
+    run = [sys.executable, "-S", "-c", code, str(SHELL / "lib"), str(tmp_path)]
+    modules, text = subprocess.run(run, capture_output=True, text=True, check=True).stdout.split("\n", 1)
+    assert modules == "[]"
+    doc = json.loads(text)
+    assert doc["state"] == {"schema_version": 2, "loops": {"a": {"name": "é", "n": [1.5, None]}}}
+    assert doc["mailbox"]["pending"][0]["subject"] == "hé"
+    assert (tmp_path / ".loop" / "cache" / "mail-index.json").is_file()
+    state.write_text('{"schema_version": 2, "loops": {}} x')
+    assert digest_lib.read_state(str(state))[1] == f"not valid JSON (Extra data (line 1, column 36)): {state}"
+
+
 # The patterns a warm --json run never uses (a name _PLAIN_RE does not take, an ADR without a frontmatter
 # status, the gate's URL test, a mail head the subset refuses, a text with control characters).
 LAZY_PATTERNS = (

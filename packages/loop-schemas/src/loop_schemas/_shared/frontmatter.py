@@ -21,7 +21,6 @@ CLI:  frontmatter.py get FILE KEY       print the value (lists one item per line
 
 from __future__ import annotations
 
-import json
 import re
 import sys
 
@@ -452,6 +451,8 @@ def main(argv: List[str]) -> int:
                 sys.stdout.write(value + "\n")
             return 0
         if verb == "json" and len(argv) == 2:
+            import json  # only this verb writes JSON: the readers' start-up never imports json
+
             data, body = parse(_read(argv[1]))
             json.dump({"frontmatter": data, "body": body}, sys.stdout, ensure_ascii=False)
             sys.stdout.write("\n")
