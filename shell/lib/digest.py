@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import gc
 import os
-import re
 import sys
 import time
 
@@ -77,7 +76,9 @@ def clean(value: Any) -> str:
         return ""
     if not isinstance(value, str):
         value = jsonlite.dumps(value) if isinstance(value, (list, dict)) else str(value)
-    if not value.isprintable():  # the pattern is compiled (then kept by re) only for such a text
+    if not value.isprintable():  # re is imported and the pattern compiled only for such a text
+        import re
+
         value = re.sub(CONTROL_PATTERN, "?", value)
     return " ".join(value.split())
 

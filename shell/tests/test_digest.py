@@ -578,6 +578,13 @@ LAZY_PATTERNS = (
     "adr.URL_PATTERN",
     "frontmatter._HEAD_KEY",
     "digest.CONTROL_PATTERN",
+    # read by hand on the ledger's path (adr.file_parts, adr.title_of, frontmatter.match_key/match_item;
+    # tests in test_adr.py and test_frontmatter_lib.py hold them equal to the patterns)
+    "adr.FILE_PATTERN",
+    "adr.TITLE_PATTERN",
+    "adr.CONTROL_PATTERN",
+    "frontmatter.KEY_PATTERN",
+    "frontmatter.ITEM_PATTERN",
 )
 COMPILES = """
 import json, re, sys
