@@ -179,21 +179,18 @@ def mailbox_entries(
         # number, name), and sorting them below costs a pass, not a full sort of tuples.
         names.sort()
         cached = index.cached
-        plain = mail_index.plain_match
+        plain = mail_index.plain_parts
         stat = os.stat
         append = out.append
         for name in names:
-            m = plain(name)
-            if m is not None:
-                d, t, sender, to, seq = m.groups()
-                seq = int(seq) if seq else 1
-            else:
+            parts = plain(name)
+            if parts is None:
                 if not name.endswith(".md") or name[0] == ".":
                     continue
                 parts = name_parts(name)
                 if parts is None:
                     continue
-                d, t, sender, to, seq = parts
+            d, t, sender, to, seq = parts
             try:
                 st = stat(name, dir_fd=fd)
             except OSError:
