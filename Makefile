@@ -94,7 +94,7 @@ check-all: check check-python
 # carries committed byte-identical copies (so the editable install, sdist and wheel need no build hook);
 # packages/loop-schemas/tests/test_one_truth.py fails when a copy drifts.
 SHARED_DIR = packages/loop-schemas/src/loop_schemas/_shared
-SHARED_FILES = fsread.py frontmatter.py atomic.py tasks.py mail_index.py
+SHARED_FILES = fsread.py frontmatter.py atomic.py tasks.py mail_index.py jsonlite.py
 shared:
 	@for f in $(SHARED_FILES); do cp shell/lib/$$f $(SHARED_DIR)/$$f; done; echo "refreshed $(SHARED_DIR)"
 

@@ -26,9 +26,7 @@ ID is the number (7, 0007) or the file name. Exit: 0 ok, 1 refused / not found /
 
 from __future__ import annotations
 
-import json
 import os
-import re
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -45,17 +43,89 @@ if TYPE_CHECKING:  # typing costs an import on the digest's start-up; annotation
 
 CONTRACT_VERSION = 1
 PROG = "loop-adr"
-FILE_RE = re.compile(r"^(\d{4})-(.+)\.md$")
-TITLE_RE = re.compile(r"^#[ \t]+(?:\d+\.[ \t]+)?(.+?)[ \t]*#*[ \t]*$", re.MULTILINE)
+# The ledger's patterns, read by hand on the digest's path (file_parts, title_of: loop-digest then never
+# imports re, whose import and compiles were a fifth of a warm --json run; tests hold them equal).
+# FILE_RE, TITLE_RE and CONTROL_RE are these compiled, on first use.
+FILE_PATTERN = r"^(\d{4})-(.+)\.md$"
+TITLE_PATTERN = r"^#[ \t]+(?:\d+\.[ \t]+)?(.+?)[ \t]*#*[ \t]*$"  # re.MULTILINE
 # Patterns only some paths need (a record without a frontmatter status; the gate's values) are compiled
 # on first use (then re's own cache): the digest reads the ledger on every run and needs neither.
 BODY_STATUS_PATTERN = r"^\s*(?:[-*]\s*)?\**status\**\s*:\s*\**\s*([A-Za-z]+)"
 URL_PATTERN = r"^[A-Za-z][A-Za-z0-9+.-]*://"
-CONTROL_RE = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+CONTROL_PATTERN = r"[\x00-\x08\x0b-\x1f\x7f-\x9f]"  # all in Unicode's Cc: not in a str.isprintable() text
 STATUSES = ("Proposed", "Accepted", "Rejected", "Superseded", "Deprecated")
 LOCK_NAME = ".loop-adr.lock"
 MAX_READ = 1 << 20
 MAX_TITLE = 200
+
+
+def __getattr__(name: str) -> Any:
+    """FILE_RE, TITLE_RE and CONTROL_RE for a caller that asks: compiled on first use."""
+    if name in ("FILE_RE", "TITLE_RE", "CONTROL_RE"):
+        return _compiled(name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def _compiled(name: str) -> Any:
+    if name not in globals():
+        import re
+
+        globals().update(
+            FILE_RE=re.compile(FILE_PATTERN),
+            TITLE_RE=re.compile(TITLE_PATTERN, re.MULTILINE),
+            CONTROL_RE=re.compile(CONTROL_PATTERN),
+        )
+    return globals()[name]
+
+
+def file_parts(name: str) -> Optional[Tuple[str, str]]:
+    """FILE_RE's groups (number, slug) for a file name, else None: FILE_PATTERN read by hand (its \\d is
+    any Unicode decimal digit, its $ also matches before a final newline, its . never matches one)."""
+    if name.endswith("\n"):
+        name = name[:-1]
+    if len(name) < 9 or name[4] != "-" or name[-3:] != ".md" or "\n" in name:
+        return None
+    number = name[:4]
+    if not number.isdecimal():
+        return None
+    return number, name[5:-3]
+
+
+def title_of(text: str) -> Optional[str]:
+    """TITLE_RE.search(text).group(1), else None: TITLE_PATTERN (multiline) read by hand, line by line."""
+    for line in text.split("\n"):
+        if line[:1] != "#":
+            continue
+        after = line[1:].lstrip(" \t")
+        start = len(line) - len(after)  # after `#[ \t]+`, taken whole
+        if start == 1:
+            continue  # no blank after the '#'
+        if start == len(line):  # nothing after the blanks: the title is the last blank, if two or more
+            if start < 3:
+                continue
+            start -= 1
+        else:
+            # `(?:\d+\.[ \t]+)?` when something is left after it (else the blank before it, if two or more)
+            digits = _decimal_prefix_rest(after)
+            if digits is not None and digits[:1] == "." and digits[1:2] in (" ", "\t"):
+                rest = digits[1:].lstrip(" \t")
+                blanks = len(digits) - 1 - len(rest)
+                if rest:
+                    start = len(line) - len(rest)
+                elif blanks >= 2:
+                    start = len(line) - 1
+        # `(.+?)[ \t]*#*[ \t]*$`: the shortest title (one character at least) before a trailer
+        trailer = len(line.rstrip(" \t").rstrip("#").rstrip(" \t"))
+        return line[start : max(start + 1, trailer)]
+    return None
+
+
+def _decimal_prefix_rest(text: str) -> Optional[str]:
+    """text after its leading run of decimal digits (\\d+), or None when it starts with none."""
+    i = 0
+    while i < len(text) and text[i].isdecimal():
+        i += 1
+    return text[i:] if i else None
 
 
 class AdrError(Exception):
@@ -69,7 +139,7 @@ class UsageError(Exception):
 def visible(text: str) -> str:
     """Untrusted text for a terminal: control characters (ESC, C1, ...) as ^X / \\xNN; newlines, tabs kept."""
 
-    def rep(m: "re.Match[str]") -> str:
+    def rep(m: Any) -> str:
         code = ord(m.group(0))
         if code < 0x20:
             return "^" + chr(code + 64)
@@ -77,7 +147,9 @@ def visible(text: str) -> str:
             return "^?"
         return "\\x%02x" % code
 
-    return CONTROL_RE.sub(rep, text)
+    if text.isprintable():  # no Cc character at all: nothing to replace (and no pattern to compile)
+        return text
+    return _compiled("CONTROL_RE").sub(rep, text)
 
 
 def one_line(text: str) -> str:
@@ -88,6 +160,8 @@ def slugify(title: str, max_length: int = 60) -> str:
     import unicodedata
 
     folded = unicodedata.normalize("NFKD", title).encode("ascii", "ignore").decode("ascii").lower()
+    import re
+
     slug = re.sub(r"[^a-z0-9]+", "-", folded).strip("-")
     if len(slug) > max_length:
         slug = slug[:max_length].rstrip("-")
@@ -125,6 +199,8 @@ class Record:
         value = self.data.get("status")
         if isinstance(value, str) and value.strip():
             return _canon_status(value)
+        import re
+
         m = re.search(BODY_STATUS_PATTERN, self.body or self.text, re.IGNORECASE | re.MULTILINE)
         if m:
             return _canon_status(m.group(1))
@@ -132,11 +208,11 @@ class Record:
 
     @property
     def title(self) -> str:
-        m = TITLE_RE.search(self.body or self.text)
-        if m:
-            return one_line(m.group(1))[:MAX_TITLE]
-        fm = FILE_RE.match(self.name)
-        return fm.group(2).replace("-", " ") if fm else self.name
+        title = title_of(self.body or self.text)
+        if title is not None:
+            return one_line(title)[:MAX_TITLE]
+        parts = file_parts(self.name)
+        return parts[1].replace("-", " ") if parts else self.name
 
     def field(self, key: str) -> Optional[str]:
         value = self.data.get(key)
@@ -170,9 +246,9 @@ def scan(adr_dir: str) -> List[Tuple[int, str]]:
     except (FileNotFoundError, NotADirectoryError):
         return out
     for entry in entries:
-        m = FILE_RE.match(entry.name)
-        if m and entry.is_file():
-            out.append((int(m.group(1)), entry.path))
+        parts = file_parts(entry.name)
+        if parts and entry.is_file():
+            out.append((int(parts[0]), entry.path))
     out.sort()
     return out
 
@@ -187,7 +263,7 @@ def find(adr_dir: str, ident: str) -> Record:
     if not ident:
         raise UsageError("the ADR id is empty")
     name = os.path.basename(ident)
-    if name.endswith(".md") or FILE_RE.match(name + ".md"):
+    if name.endswith(".md") or file_parts(name + ".md"):
         want = name if name.endswith(".md") else name + ".md"
         for number, path in scan(adr_dir):
             if os.path.basename(path) == want:
@@ -209,6 +285,8 @@ def find(adr_dir: str, ident: str) -> Record:
 
 
 def is_url(value: str) -> bool:
+    import re
+
     return bool(re.match(URL_PATTERN, value))
 
 
@@ -279,6 +357,8 @@ def set_keys(text: str, values: Dict[str, str]) -> str:
 
 def _today() -> str:
     fixed = os.environ.get("LOOP_ADR_TODAY", "")
+    import re
+
     if re.match(r"^\d{4}-\d{2}-\d{2}$", fixed):
         return fixed
     import datetime as _dt  # only a writer needs the date: the digest's ledger read does not import it
@@ -339,7 +419,7 @@ def new(adr_dir: str, title: str) -> str:
     title = " ".join(title.split())
     if not title:
         raise UsageError("the title is empty")
-    if CONTROL_RE.search(title):
+    if not title.isprintable() and _compiled("CONTROL_RE").search(title):
         raise UsageError("the title must be printable text on one line")
     if len(title) > MAX_TITLE:
         raise UsageError(f"the title is longer than {MAX_TITLE} characters")
@@ -488,6 +568,8 @@ def main(argv: List[str]) -> int:
             sys.stdout.write(new(adr_dir, rest[0]) + "\n")
         elif verb == "list" and rest in ([], ["--json"]):
             if rest:
+                import json  # only `list --json` writes JSON: loop-digest's ledger read never imports it
+
                 json.dump(list_doc(adr_dir, project_root), sys.stdout, ensure_ascii=False)
                 sys.stdout.write("\n")
             else:

@@ -20,15 +20,14 @@ Env: LOOP_DIGEST_ADR_DIR (the ADR folder when --adr-dir is not given), LOOP_DIGE
 from __future__ import annotations
 
 import gc
-import json
 import os
-import re
 import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import adr
 import fsread
+import jsonlite
 import mail_index
 
 TYPE_CHECKING = False
@@ -37,7 +36,8 @@ if TYPE_CHECKING:  # typing costs an import on the digest's start-up; annotation
     from typing import Any, Dict, List, Optional, Tuple
 
 # Start-up time is most of a --json run, so modules only some paths need (mail's argparse,
-# subprocess, signal, shutil, datetime) are imported where they are used.
+# subprocess, signal, shutil, datetime) are imported where they are used. JSON is read and written
+# through jsonlite (json's own answers, without importing the json package and its patterns).
 
 CONTRACT_VERSION = 1
 PROG = "loop-digest"
@@ -75,8 +75,10 @@ def clean(value: Any) -> str:
     if value is None:
         return ""
     if not isinstance(value, str):
-        value = json.dumps(value, ensure_ascii=False) if isinstance(value, (list, dict)) else str(value)
-    if not value.isprintable():  # the pattern is compiled (then kept by re) only for such a text
+        value = jsonlite.dumps(value) if isinstance(value, (list, dict)) else str(value)
+    if not value.isprintable():  # re is imported and the pattern compiled only for such a text
+        import re
+
         value = re.sub(CONTROL_PATTERN, "?", value)
     return " ".join(value.split())
 
@@ -106,7 +108,7 @@ def read_state(path: str) -> Tuple[Optional[Dict[str, Any]], Optional[str]]:
         constants.append(name)
 
     try:
-        doc = json.loads(raw.decode("utf-8"), parse_constant=no_constant)
+        doc = jsonlite.loads(raw.decode("utf-8"), parse_constant=no_constant)
     except UnicodeDecodeError:
         return None, f"state file is not UTF-8 text: {path}"
     except ValueError as exc:
@@ -121,6 +123,8 @@ def read_state(path: str) -> Tuple[Optional[Dict[str, Any]], Optional[str]]:
     if constants:
         problems.append(f"{'/'.join(sorted(set(constants)))} is not JSON, read as null")
     if doc.get("schema_version") != 2:
+        import json  # ASCII-escaped, as it always was: only a wrong version is shown so
+
         problems.append(f"schema_version is {clean(json.dumps(doc.get('schema_version')))}, expected 2")
     if not isinstance(doc.get("loops"), dict):
         problems.append("'loops' is missing or not an object")
@@ -175,21 +179,18 @@ def mailbox_entries(
         # number, name), and sorting them below costs a pass, not a full sort of tuples.
         names.sort()
         cached = index.cached
-        plain = mail_index.plain_match
+        plain = mail_index.plain_parts
         stat = os.stat
         append = out.append
         for name in names:
-            m = plain(name)
-            if m is not None:
-                d, t, sender, to, seq = m.groups()
-                seq = int(seq) if seq else 1
-            else:
+            parts = plain(name)
+            if parts is None:
                 if not name.endswith(".md") or name[0] == ".":
                     continue
                 parts = name_parts(name)
                 if parts is None:
                     continue
-                d, t, sender, to, seq = parts
+            d, t, sender, to, seq = parts
             try:
                 st = stat(name, dir_fd=fd)
             except OSError:
@@ -496,10 +497,8 @@ def json_text(doc: Dict[str, Any]) -> str:
     """json.dumps(json_doc(doc), ensure_ascii=False), byte for byte, with the pending rows (most of a big
     mailbox's document) joined from their fields, each encoded by json's own string encoder, instead of
     built as dicts and encoded again (a test holds the two equal)."""
-    from json.encoder import encode_basestring as enc  # json.dumps' own encoder of a str (not ASCII-only)
-
-    def dumps(value: Any) -> str:
-        return json.dumps(value, ensure_ascii=False)
+    enc = jsonlite.encode_str  # json.dumps' own encoder of a str (not ASCII-only)
+    dumps = jsonlite.dumps  # json.dumps(value, ensure_ascii=False)
 
     # A row's file, from and to matched the name grammar (digits, ASCII letters, '_', '-', '.'): nothing
     # in them is escaped, so they are quoted as they are; the subject and the mtime (cached text, and a
@@ -520,7 +519,7 @@ def json_text(doc: Dict[str, Any]) -> str:
             dumps(doc["generated_at"]),
             ', "state": ',
             # parsed from JSON, the state holds no cycle: the encoder need not look for one
-            json.dumps(doc["state"], ensure_ascii=False, check_circular=False),
+            jsonlite.dumps(doc["state"], check_circular=False),
             ', "state_error": ',
             dumps(doc["state_error"]),
             ', "mailbox": {"pending": [',

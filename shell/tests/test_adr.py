@@ -12,6 +12,8 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
+from hypothesis import example, given, settings
+from hypothesis import strategies as st
 
 TESTS = Path(__file__).resolve().parent
 SHELL = TESTS.parent
@@ -433,3 +435,50 @@ def test_accept_reads_fences_with_trailing_blanks_and_quoted_keys(shell_env):
     after = path.read_text()
     assert "status: Accepted" in after and '"status"' not in after
     assert after.startswith("--- \n")
+
+
+# ---- the ledger's patterns, read by hand (loop-digest never imports re) ------------------------------
+
+_TITLE_CHARS = "# \t1.٣a\r\x0b"
+
+
+@settings(max_examples=2000, deadline=None)
+@given(st.text(alphabet=_TITLE_CHARS + "\n", max_size=14) | st.text(max_size=14))
+@example("#  ")
+@example("# 1.  ")
+@example("# 1. ")
+@example("# ##")
+@example("#\t٣. x #")
+@example("x\n# Title ##  \n# Other")
+def test_title_of_is_the_title_pattern(text):
+    import re
+
+    m = re.compile(adr_lib.TITLE_PATTERN, re.MULTILINE).search(text)
+    assert adr_lib.title_of(text) == (m.group(1) if m else None)
+
+
+@settings(max_examples=2000, deadline=None)
+@given(st.text(alphabet="0123٣-a.md\n", max_size=12) | st.text(max_size=12))
+@example("0001-a.md\n")
+@example("0001-a.md\n\n")
+@example("0001-.md")
+@example("0001-.md.md")
+@example("0001-a\n.md")
+def test_file_parts_is_the_file_pattern(name):
+    import re
+
+    m = re.match(adr_lib.FILE_PATTERN, name)
+    assert adr_lib.file_parts(name) == (m.group(1, 2) if m else None)
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.text(max_size=20))
+def test_visible_replaces_what_the_control_pattern_finds(text):
+    import re
+
+    want = re.sub(adr_lib.CONTROL_PATTERN, lambda m: "?", text)
+    got = adr_lib.visible(text)
+    # each control character becomes its visible spelling; everything else is kept as it is
+    assert (got == text) == (want == text)
+    assert adr_lib.CONTROL_RE.pattern == adr_lib.CONTROL_PATTERN
+    assert adr_lib.FILE_RE.match("0001-x.md") and adr_lib.TITLE_RE.search("# T")

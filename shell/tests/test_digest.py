@@ -542,6 +542,42 @@ def test_the_json_digest_starts_without_typing() -> None:
     assert out.strip() == "False"
 
 
+def test_a_json_digest_reads_and_writes_json_without_the_json_package(tmp_path):
+    """json's package compiles its own patterns when imported: a --json run (its state, the mail cache
+    it writes, then reads back warm) goes through lib/jsonlite.py (json's answers from its C scanner and
+    encoder), and a bad state file is still json's own error. A warm run does not import re either (with
+    enum and functools, a fifth of its instructions): mail names and the ADR ledger are read by hand."""
+    box = tmp_path / ".loop" / "messages"
+    (box / "processed").mkdir(parents=True)
+    mail = box / "20260131-235959-web-to-coord.md"
+    mail.write_text('---\nsubject: "h\u00e9"\n---\nbody\n')
+    for path in (mail, box / "processed"):  # not racily new: the cache keeps them (a warm run writes none)
+        os.utime(path, (1_700_000_000, 1_700_000_000))
+    state = tmp_path / ".loop" / "orchestrator-state.json"
+    state.write_text(json.dumps({"schema_version": 2, "loops": {"a": {"name": "é", "n": [1.5, None]}}}))
+    code = (
+        "import sys; sys.path.insert(0, sys.argv[1]); import digest\n"
+        "opts = digest.parse_args(['--json', '--project-root', sys.argv[2]])\n"
+        "texts = [digest.json_text(digest.collect(opts)) for _ in range(2)]\n"
+        'assert texts[0] == texts[1] and \'"Accepted", "title": "One"\' in texts[1]\n'
+        "print(sorted(m for m in sys.modules if m in ('json', 're') or m.startswith(('json.', 're.'))))\n"
+        "print(texts[1])"
+    )
+    adrs = tmp_path / "docs" / "adr"
+    adrs.mkdir(parents=True)
+    (adrs / "0001-one.md").write_text("---\nstatus: Accepted\ndate: 2026-04-15\n---\n\n# One\n")
+    run = [sys.executable, "-S", "-c", code, str(SHELL / "lib"), str(tmp_path)]
+    subprocess.run(run, capture_output=True, text=True, check=True)  # cold: reads the mail's head
+    modules, text = subprocess.run(run, capture_output=True, text=True, check=True).stdout.split("\n", 1)
+    assert modules == "[]"
+    doc = json.loads(text)
+    assert doc["state"] == {"schema_version": 2, "loops": {"a": {"name": "é", "n": [1.5, None]}}}
+    assert doc["mailbox"]["pending"][0]["subject"] == "hé"
+    assert (tmp_path / ".loop" / "cache" / "mail-index.json").is_file()
+    state.write_text('{"schema_version": 2, "loops": {}} x')
+    assert digest_lib.read_state(str(state))[1] == f"not valid JSON (Extra data (line 1, column 36)): {state}"
+
+
 # The patterns a warm --json run never uses (a name _PLAIN_RE does not take, an ADR without a frontmatter
 # status, the gate's URL test, a mail head the subset refuses, a text with control characters).
 LAZY_PATTERNS = (
@@ -550,6 +586,14 @@ LAZY_PATTERNS = (
     "adr.URL_PATTERN",
     "frontmatter._HEAD_KEY",
     "digest.CONTROL_PATTERN",
+    # read by hand on the ledger's path (adr.file_parts, adr.title_of, frontmatter.match_key/match_item;
+    # tests in test_adr.py and test_frontmatter_lib.py hold them equal to the patterns)
+    "adr.FILE_PATTERN",
+    "adr.TITLE_PATTERN",
+    "adr.CONTROL_PATTERN",
+    "frontmatter.KEY_PATTERN",
+    "frontmatter.ITEM_PATTERN",
+    "mail_index.PLAIN_PATTERN",  # mail_index.plain_parts
 )
 COMPILES = """
 import json, re, sys
@@ -731,6 +775,48 @@ def test_the_fast_name_match_is_name_parts(tmp_path):
         assert m is not None
         d, t, sender, to, seq = m.groups()
         assert (d, t, sender, to, int(seq) if seq else 1) == mail_index.name_parts(name)
+
+
+_STAMPS = st.builds(
+    "{}{:02d}{:02d}-{:02d}{:02d}{:02d}".format,
+    st.sampled_from(["2026", "0000", "0001", "9999", "2O26", "２026"]),
+    st.integers(0, 13),
+    st.integers(0, 32),
+    st.integers(0, 24),
+    st.integers(0, 60),
+    st.integers(0, 60),
+)
+_TAILS = (
+    st.sampled_from(["web-to-coord.md", "a-to-b.2.md", "a-to-b.10.md", "a-to-b-to-c.md"])
+    | st.text(alphabet="a-toZ_9.mdé", max_size=14).map(lambda t: t + ".md")
+    | st.text(max_size=14)
+)
+
+
+@settings(max_examples=3000, deadline=None)
+@given(st.tuples(_STAMPS, st.sampled_from(["-", "_", ""]), _TAILS).map("".join) | st.text(max_size=40))
+@example("20260229-000000-a-to-b.md")
+@example("20260131-235959-web-to-coord.12.md")
+@example("20260101-000000-a-to--to-b.md")
+@example("20260101-000000-a-to-b.1.md")
+@example("20260101-000000-a-to-b.02.md")
+@example("20260101-240000-a-to-b.md")
+@example("20260101-006000-a-to-b.md")
+@example("20260101-000060-a-to-b.md")
+@example("00000101-000000-a-to-b.md")
+@example("20261301-000000-a-to-b.md")
+@example("20260101-000000-a-to-b.md\n")
+def test_plain_parts_is_the_plain_pattern(name):
+    """The listing reads a name by hand (no `re` on a warm run): what PLAIN_PATTERN's groups say."""
+    import re
+
+    m = re.match(mail_index.PLAIN_PATTERN, name)
+    want = None
+    if m:
+        d, t, sender, to, seq = m.groups()
+        want = (d, t, sender, to, int(seq) if seq else 1)
+    assert mail_index.plain_parts(name) == want
+    assert mail_index.plain_parts(name) == want  # and again, from the memo
 
 
 @pytest.mark.parametrize(

@@ -8,6 +8,8 @@ import sys
 from pathlib import Path
 
 import pytest
+from hypothesis import example, given, settings
+from hypothesis import strategies as st
 
 LIB = Path(__file__).resolve().parents[1] / "lib"
 _spec = importlib.util.spec_from_file_location("frontmatter", LIB / "frontmatter.py")
@@ -108,3 +110,54 @@ def test_keys_loop_schemas_quotes_are_read_by_name() -> None:
     assert data == {"id": "T0001", "no": "x"}
     data, _ = fm.parse("---\n'on': 1\n\"null\": 2\nplain: 3\n---\n")
     assert data == {"on": "1", "null": "2", "plain": "3"}
+
+
+# ---- a line's two patterns, read by hand (a reader never imports re) ----------------------------------
+
+_LINE_CHARS = " -:\"'#aZ_9.\r\x0b\u2028é"
+
+
+@settings(max_examples=3000, deadline=None)
+@given(st.text(alphabet=_LINE_CHARS, max_size=12) | st.text(max_size=12).filter(lambda t: "\n" not in t))
+@example('"a": 1')
+@example("'a' :")
+@example("a:b")
+@example("\"a': 1")
+@example(":")
+@example("-a: 1")
+def test_match_key_is_the_key_pattern(line):
+    """A line holds no line break (split() cut the text at them)."""
+    import re
+
+    m = re.match(fm.KEY_PATTERN, line)
+    want = (m.group(1) or m.group(2) or m.group(3), m.group(4) or "") if m else None
+    assert fm.match_key(line) == want
+
+
+@settings(max_examples=2000, deadline=None)
+@given(st.text(alphabet=" -a#\r", max_size=8) | st.text(max_size=8).filter(lambda t: "\n" not in t))
+@example("-")
+@example("  - x")
+@example("-x")
+def test_match_item_is_the_item_pattern(line):
+    import re
+
+    m = re.match(fm.ITEM_PATTERN, line)
+    assert fm.match_item(line) == ((m.group(1), m.group(2) or "") if m else None)
+    assert fm.KEY_RE.pattern == fm.KEY_PATTERN and fm.ITEM_RE.pattern == fm.ITEM_PATTERN
+
+
+@settings(max_examples=1000, deadline=None)
+@given(st.text(alphabet=' #x"', max_size=6))
+def test_a_quoted_value_may_be_followed_by_a_comment_only(rest):
+    """scalar()'s test for text after a quoted value (r" +#" at its start) read by hand."""
+    import re
+
+    after = ('"v"' + rest).strip(" ")[3:]  # scalar() strips the value's own blanks first
+    ok = not after or re.match(r" +#", after) is not None
+    try:
+        fm.scalar('"v"' + rest, 2)
+    except fm.FrontmatterError:
+        assert not ok
+    else:
+        assert ok

@@ -6,5 +6,5 @@ build time) so that the uv workspace's editable install, an sdist and a wheel al
 with no build hook.
 """
 
-SHARED = ("fsread.py", "frontmatter.py", "atomic.py", "tasks.py", "mail_index.py")
+SHARED = ("fsread.py", "frontmatter.py", "atomic.py", "tasks.py", "mail_index.py", "jsonlite.py")
 """The files of shell/lib this package carries."""

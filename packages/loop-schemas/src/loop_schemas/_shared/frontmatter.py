@@ -21,8 +21,6 @@ CLI:  frontmatter.py get FILE KEY       print the value (lists one item per line
 
 from __future__ import annotations
 
-import json
-import re
 import sys
 
 TYPE_CHECKING = False
@@ -35,8 +33,24 @@ if TYPE_CHECKING:  # typing costs an import on the digest's start-up; annotation
 _NAME = r"[A-Za-z_][A-Za-z0-9_-]*"
 # A key, bare or quoted (loop_schemas quotes a key YAML would read as something else), then `:` and either
 # the end of the line or a space: `key:value` is one plain scalar in YAML, not a key.
-KEY_RE = re.compile(r"^(?:\"(" + _NAME + r")\"|'(" + _NAME + r")'|(" + _NAME + r")) *:(?:( .*)|)$")
-ITEM_RE = re.compile(r"^( *)-(?: (.*)|)$")
+# The two patterns of a line (read by hand in match_key / match_item: a reader never imports re; a test
+# holds them equal; KEY_RE and ITEM_RE are these compiled, on first use).
+KEY_PATTERN = r"^(?:\"(" + _NAME + r")\"|'(" + _NAME + r")'|(" + _NAME + r")) *:(?:( .*)|)$"
+ITEM_PATTERN = r"^( *)-(?: (.*)|)$"
+_NAME_CHARS = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz_0123456789-"  # _NAME's [A-Za-z0-9_-]
+_NAME_FIRST = frozenset(_NAME_CHARS[:53])  # [A-Za-z_]
+
+
+def __getattr__(name: str) -> "object":
+    """KEY_RE and ITEM_RE (KEY_PATTERN, ITEM_PATTERN compiled) for a caller that asks, on first use."""
+    if name in ("KEY_RE", "ITEM_RE"):
+        import re
+
+        globals().update(KEY_RE=re.compile(KEY_PATTERN), ITEM_RE=re.compile(ITEM_PATTERN))
+        return globals()[name]
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
 # What YAML reads as null when bare: in the subset, the empty value.
 NULLS = frozenset(("~", "null", "Null", "NULL"))
 # Every character str.splitlines() or YAML treats as a line break.
@@ -87,6 +101,8 @@ _TYPED_PATTERN = (
 
 def typed(text: str) -> bool:
     """True when typed YAML reads the plain scalar `text` as something other than a string."""
+    import re  # a writer's: a reader never imports it
+
     return re.match(_TYPED_PATTERN, text) is not None  # compiled on first use, then re's own cache
 
 
@@ -102,6 +118,8 @@ def bare_ok(text: str, flow: bool = False) -> bool:
 
 def _iso_date(text: str) -> bool:
     """A real date spelled YYYY-MM-DD: typed YAML reads a date that loop-schemas gives back as this text."""
+    import re
+
     if re.match(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$", text) is None:
         return False
     import datetime  # only a writer gets here
@@ -187,7 +205,8 @@ def scalar(raw: str, lineno: int, flow: bool = False) -> str:
             kind = "double" if q == '"' else "single"
             raise FrontmatterError(f"line {lineno}: unterminated {kind}-quoted value")
         rest = s[end + 1 :]
-        if rest and not (flow and not rest.strip(" ")) and not re.match(r" +#", rest):
+        comment = rest[:1] == " " and rest.lstrip(" ")[:1] == "#"  # r" +#" at its start, by hand
+        if rest and not (flow and not rest.strip(" ")) and not comment:
             raise FrontmatterError(f"line {lineno}: text after a quoted value")
         inner = s[1:end]
         return _unescape(inner, lineno) if q == '"' else inner.replace("''", "'")
@@ -253,11 +272,40 @@ def split(text: str) -> Tuple[List[str], str]:
 
 
 def match_key(line: str) -> Union[Tuple[str, str], None]:
-    """(key, the text after its colon) for a `key: value` line, the key unquoted; None otherwise."""
-    m = KEY_RE.match(line)
-    if m is None:
+    """(key, the text after its colon) for a `key: value` line, the key unquoted; None otherwise: KEY_PATTERN
+    (a line holds no line break) read by hand."""
+    quote = line[:1]
+    if quote in ('"', "'"):
+        end = line.find(quote, 1)
+        if end < 0:
+            return None
+        key = line[1:end]
+        if key.strip(_NAME_CHARS):
+            return None
+        rest = line[end + 1 :]
+    else:
+        rest = line.lstrip(_NAME_CHARS)
+        key = line[: len(line) - len(rest)]
+    if key[:1] not in _NAME_FIRST:  # also an empty key
         return None
-    return m.group(1) or m.group(2) or m.group(3), m.group(4) or ""
+    rest = rest.lstrip(" ")
+    if rest[:1] != ":":
+        return None
+    value = rest[1:]
+    if value and value[0] != " ":
+        return None  # `key:value` is one plain scalar in YAML, not a key
+    return key, value
+
+
+def match_item(line: str) -> Union[Tuple[str, str], None]:
+    """(its indent, the text after `- `) of a list item line, None otherwise: ITEM_PATTERN read by hand."""
+    item = line.lstrip(" ")
+    if item[:1] != "-":
+        return None
+    after = item[1:]
+    if after and after[0] != " ":
+        return None
+    return line[: len(line) - len(item)], after[1:]
 
 
 def parse(text: str) -> Tuple[Dict[str, Value], str]:
@@ -279,12 +327,11 @@ def parse_lines(fm_lines: List[str]) -> Dict[str, Value]:
         stripped = line.strip(" ")
         if not stripped or stripped.startswith("#"):
             continue
-        item = ITEM_RE.match(line)
+        item = match_item(line)
         if item is not None:
-            if pending_list is None or (indent is not None and item.group(1) != indent):
+            if pending_list is None or (indent is not None and item[0] != indent):
                 raise FrontmatterError(f"line {offset}: unexpected list item")
-            indent = item.group(1)
-            raw_item = item.group(2) or ""
+            indent, raw_item = item
             if not raw_item.strip(" ") or raw_item.strip(" ").startswith("#"):
                 raise FrontmatterError(f"line {offset}: empty list item")
             current = data[pending_list]
@@ -377,6 +424,8 @@ def mail_head(text: str) -> Tuple[Optional[str], Optional[str]]:
         line = raw_line.rstrip("\r")
         if line.rstrip(" \t") == "---":
             break
+        import re  # a head the subset refuses (rare)
+
         m = re.match(_HEAD_KEY, line)
         if m is None or m.group(1) in found:
             continue
@@ -452,6 +501,8 @@ def main(argv: List[str]) -> int:
                 sys.stdout.write(value + "\n")
             return 0
         if verb == "json" and len(argv) == 2:
+            import json  # only this verb writes JSON: the readers' start-up never imports json
+
             data, body = parse(_read(argv[1]))
             json.dump({"frontmatter": data, "body": body}, sys.stdout, ensure_ascii=False)
             sys.stdout.write("\n")

@@ -29,9 +29,7 @@ it caches live.
 
 from __future__ import annotations
 
-import json
 import os
-import re
 import sys
 import time
 
@@ -55,8 +53,8 @@ HEAD_CAP = 65536  # what every reader of a mail's head reads (mail.SUBJECT_READ_
 # keeps json.loads of a big index cheap); a change of what they hold is a new VERSION
 
 # The mailbox name grammar, kept identical to mail.NAME_RE and loop_schemas' (tests hold them equal). A
-# pattern, not a compiled one: compiling costs every run's start-up, and only a name _PLAIN_RE does not
-# take needs it (re.match compiles it on the first such name, then keeps it in re's own cache).
+# pattern, not a compiled one: re (and compiling) costs every run's start-up, and only a name plain_parts
+# does not take needs it (re.match compiles it on the first such name, then keeps it in re's own cache).
 NAME_PATTERN = (
     r"^(?P<date>\d{8})-(?P<time>\d{6})-(?P<from>[A-Za-z][A-Za-z0-9_-]*?)-to-"
     r"(?P<to>[A-Za-z][A-Za-z0-9_-]*?)(?:\.(?P<seq>[2-9]|[1-9][0-9]+))?\.md\Z"
@@ -74,34 +72,117 @@ def cache_file_for(mailbox: str) -> Optional[str]:
 # The same grammar for a name whose stamp is plainly valid (ASCII digits, year 0001 on, a day its month
 # always has: any but 29 February, a time of day): one match says all, no datetime. Any other name is
 # NAME_PATTERN's and datetime's. The recipient is matched greedily where NAME_PATTERN is lazy: it cannot
-# hold a '.' and a '.' must follow it, so both end it at its first '.' (the same groups), and the greedy
-# one does not try the rest of the name after each of its characters (a third of the match's cost).
-_PLAIN_RE = re.compile(
+# hold a '.' and a '.' must follow it, so both end it at its first '.' (the same groups). plain_parts
+# below reads the same grammar by hand (a test holds the two equal): the listing of a warm run then needs
+# no `re` at all, whose import (with enum and functools) and compiles were a fifth of a warm --json run.
+PLAIN_PATTERN = (
     r"((?!0000)[0-9]{4}"
     r"(?:(?:0[1-9]|1[0-2])(?:0[1-9]|1[0-9]|2[0-8])|(?:0[13-9]|1[0-2])(?:29|30)|(?:0[13578]|1[02])31))-"
     r"((?:[01][0-9]|2[0-3])[0-5][0-9][0-5][0-9])-"
     r"([A-Za-z][A-Za-z0-9_-]*?)-to-([A-Za-z][A-Za-z0-9_-]*)(?:\.([2-9]|[1-9][0-9]+))?\.md\Z"
 )
-# name_parts' fast path for a caller's own loop over thousands of names (loop-digest's listing): a match's
-# groups() are (date, time, from, to, seq or None: 1), None when name_parts must be asked.
-plain_match = _PLAIN_RE.match
+# Every month-and-day a year always has (MMDD): 29 February is not one.
+_MONTH_DAYS = frozenset(
+    f"{m:02d}{d:02d}"
+    for m in range(1, 13)
+    for d in range(1, 32)
+    if d <= 28 or (d <= 30 and m != 2) or (d == 31 and m in (1, 3, 5, 7, 8, 10, 12))
+)
+_WORD = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-"  # [A-Za-z0-9_-]
+_LETTERS = frozenset(_WORD[:52])
+
+
+def plain_parts(name: str) -> Optional[Tuple[str, str, str, str, int]]:
+    """(date, time, from, to, seq) of a name PLAIN_PATTERN matches (its groups, seq 1 when absent), else
+    None (name_parts then asks NAME_PATTERN): PLAIN_PATTERN read by hand, thousands of names per run. A
+    mailbox's names share their days and their sender-to-recipient tails: each distinct one is read once
+    per process (_DAYS, _TAILS: what a string reads as, never what a file says)."""
+    d = name[:8]
+    day = _DAYS.get(d)
+    if day is None:
+        day = _DAYS[d] = d.isdigit() and d.isascii() and d[4:] in _MONTH_DAYS and d[:4] != "0000"
+    t = name[9:15]
+    if (
+        not day
+        or name[8:9] != "-"
+        or name[15:16] != "-"
+        or not t.isdigit()
+        or not t.isascii()
+        or t[:2] > "23"
+        or t[2] > "5"
+        or t[4] > "5"
+    ):
+        return None
+    tail = name[16:]
+    got = _TAILS.get(tail, _UNREAD)
+    if got is _UNREAD:
+        if len(_TAILS) > 65536:  # a redraw runs for days: the memo stays small
+            _TAILS.clear()
+            _DAYS.clear()
+        got = _TAILS[tail] = _tail_parts(tail)
+    if got is None:
+        return None
+    return d, t, got[0], got[1], got[2]
+
+
+_UNREAD: Any = object()
+_DAYS: Dict[str, bool] = {}
+_TAILS: Dict[str, Optional[Tuple[str, str, int]]] = {}
+
+
+def _tail_parts(tail: str) -> Optional[Tuple[str, str, int]]:
+    """(from, to, seq) of a name's part after its stamp (`from-to-to[.seq].md`), else None."""
+    if tail[-3:] != ".md":
+        return None
+    body = tail[:-3]
+    seq = 1
+    dot = body.find(".")
+    if dot >= 0:
+        digits = body[dot + 1 :]
+        if not digits.isdigit() or not digits.isascii() or digits[0] == "0" or digits == "1":
+            return None
+        seq = int(digits)
+        body = body[:dot]
+    if body.strip(_WORD):
+        return None  # a character neither name may hold
+    # the sender is the shortest that leaves a recipient: the first "-to-" with a letter on both sides
+    at = body.find("-to-")
+    while at >= 0:
+        if body[:1] in _LETTERS and body[at + 4 : at + 5] in _LETTERS:
+            return body[:at], body[at + 4 :], seq
+        at = body.find("-to-", at + 1)
+    return None
+
+
+def __getattr__(name: str) -> Any:
+    """PLAIN_PATTERN compiled (_PLAIN_RE, plain_match), for a caller that asks: compiled on first use."""
+    if name in ("_PLAIN_RE", "plain_match"):
+        import re
+
+        pattern = re.compile(PLAIN_PATTERN)
+        globals().update(_PLAIN_RE=pattern, plain_match=pattern.match)
+        return globals()[name]
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def name_parts(name: str) -> Optional[Tuple[str, str, str, str, int]]:
     """(date, time, from, to, seq) of a message's file name, or None when `name` is not one: mail.parse_name
     without strptime (thousands of names per run)."""
-    m = plain_match(name)
-    if m is None:
-        m = re.match(NAME_PATTERN, name)
-        if m is None:
-            return None
-        d, t = m.group(1, 2)
-        import datetime
+    parts = plain_parts(name)
+    if parts is not None:
+        return parts
+    import re
 
-        try:
-            datetime.datetime(int(d[:4]), int(d[4:6]), int(d[6:]), int(t[:2]), int(t[2:4]), int(t[4:]))
-        except ValueError:
-            return None
+    m = re.match(NAME_PATTERN, name)
+    if m is None:
+        return None
+    d, t = m.group(1, 2)
+    import datetime
+
+    try:
+        datetime.datetime(int(d[:4]), int(d[4:6]), int(d[6:]), int(t[:2]), int(t[2:4]), int(t[4:]))
+    except ValueError:
+        return None
     d, t, sender, to, seq = m.groups()
     return d, t, sender, to, int(seq) if seq else 1
 
@@ -127,6 +208,8 @@ _RES: List[Any] = []
 def _res() -> List[Any]:
     """The fast reader's patterns, compiled on the first head read (a warm run reads none)."""
     if not _RES:
+        import re
+
         _RES.extend(
             (
                 # fences: '---' plus optional trailing spaces/tabs, as frontmatter.split reads them
@@ -147,6 +230,16 @@ def _res() -> List[Any]:
             )
         )
     return _RES
+
+
+def _jsonlite() -> Any:
+    """json's answers without the json package (lib/jsonlite.py), imported where the index is read or
+    written: the engine's cycle imports this module and reads the index only when it looks at mail."""
+    if __package__:
+        from . import jsonlite
+    else:
+        import jsonlite  # type: ignore[no-redef,import-not-found]
+    return jsonlite
 
 
 def _frontmatter() -> Any:
@@ -247,7 +340,7 @@ class MailIndex:
     def _load(self) -> None:
         assert self.cache_file is not None
         try:
-            doc = json.loads(fsread.read_file(self.cache_file, CACHE_CAP).decode("utf-8"))
+            doc = _jsonlite().loads(fsread.read_file(self.cache_file, CACHE_CAP).decode("utf-8"))
         except (OSError, ValueError, RecursionError):  # missing, unreadable, oversized or damaged
             self._dirty = True
             return
@@ -341,7 +434,7 @@ class MailIndex:
 
             fd, tmp = tempfile.mkstemp(prefix=".mail-index.", suffix=".tmp", dir=folder)
             with os.fdopen(fd, "w", encoding="utf-8") as fh:
-                fh.write(json.dumps(doc, ensure_ascii=False, separators=(",", ":")))
+                fh.write(_jsonlite().dumps(doc, separators=(",", ":")))
             os.chmod(tmp, 0o644)
             os.replace(
                 tmp, self.cache_file
