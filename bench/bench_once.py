@@ -280,6 +280,9 @@ def measure(trees: dict[str, Path]) -> list[dict[str, Any]]:
         for count in PROCESSED:
             for root in roots.values():
                 fx.fill_processed(count, root)
+            # the 50k files just written are still being written back to disk: let that finish first,
+            # or the kernel's writeback shares the 2 cores with the first runs of this count
+            os.sync()
             times: dict[str, list[float]] = {label: [] for label in trees}
             cpus: dict[str, list[float]] = {label: [] for label in trees}
             for n in range(RUNS + WARMUP):
