@@ -1526,25 +1526,60 @@ def pane_is_ai(pane: "Pane", registry: "Registry") -> bool:
     return registry.ai_harness(pane.harness_opt, (pane.command,)) is not None
 
 
+def _answer_end(head: bytes) -> "bytes | None":
+    """The last line of the prefetch answer whose start is `head` (Prefetch.prepare's end marker), b""
+    for input that is no such answer (read to its end), None while its header line is incomplete."""
+    line, found, _ = head.partition(b"\n")
+    if not found:
+        return None
+    words = line.split(b" ")
+    if len(words) < 2 or words[0] != PREFETCH_TAG.encode() or len(words[1]) != 24:
+        return b""
+    return b"%s-%s-end\n" % (words[0], words[1])
+
+
 def _read_stdin(while_waiting: "Callable[[], None] | None") -> bytes:
-    """stdin to its end; `while_waiting` runs first if nothing is there to read yet."""
-    first = b""
-    if while_waiting is not None:
+    """stdin up to the end of the prefetch's answer; `while_waiting` runs first if that end has not
+    arrived yet.
+
+    tmux sends its answer as each command runs (the header and the listing first, the captures after),
+    so what has arrived is read without waiting, and if the end has not, the work runs while tmux is
+    still capturing (off the poll's critical path). The read stops at the answer's end marker line
+    rather than at the end of the input: the tmux client closes its output only once it has exited,
+    milliseconds after the answer is all there. A marker line that is not the answer's end (its nonce
+    forged on a screen) stops the read early; Prefetch.read then finds the captures short and asks tmux
+    again (a spawn, never a wrong answer)."""
+    chunks: list[bytes] = []
+    end: bytes | None = None
+    tail = b""
+    reader = sys.stdin.buffer  # nothing read through it before: the reads below come first
+    pending = while_waiting
+    if pending is not None:
         posix.set_blocking(0, False)
-        try:
-            first = posix.read(0, 1 << 16)
-        except BlockingIOError:
-            first = b""
-            waiting = True
-        else:
-            waiting = False
-        finally:
+    try:
+        while True:
+            if pending is None:
+                chunk = reader.read1(1 << 16)
+            else:
+                try:
+                    chunk = posix.read(0, 1 << 16)
+                except BlockingIOError:  # more to come: the work first, then wait for it
+                    posix.set_blocking(0, True)
+                    work, pending = pending, None
+                    work()
+                    continue
+            if not chunk:
+                break  # the end of the input (a failed tmux, no prefetch: /dev/null)
+            chunks.append(chunk)
+            if end is None:
+                end = _answer_end(b"".join(chunks))
+            tail = (tail + chunk)[-64:]
+            if end and tail.endswith(end):
+                break
+    finally:
+        if pending is not None:
             posix.set_blocking(0, True)
-        if waiting:
-            while_waiting()
-        elif not first:
-            return b""  # the end already (no prefetch: /dev/null)
-    return first + sys.stdin.buffer.read()
+    return b"".join(chunks)
 
 
 class Prefetch:
@@ -1566,9 +1601,9 @@ class Prefetch:
         self.old_argv: bytes | None = None
 
     def read(self, session: str, while_waiting: "Callable[[], None] | None" = None) -> None:
-        """Read and check the answer on stdin. `while_waiting` runs first when none of it has arrived
-        yet: tmux sends its whole answer at the end, so work done then is off the poll's critical path
-        (when the answer is already there, it is read at once and `while_waiting` is not run)."""
+        """Read and check the answer on stdin. `while_waiting` runs when the answer's end has not arrived
+        yet (tmux is still capturing), so work done then is off the poll's critical path (when the whole
+        answer is already there, it is read at once and `while_waiting` is not run)."""
         self.old_argv = _read_bytes(self.path)
         try:
             with Deadline(tmux_timeout()):  # the tmux client the shell started: bounded like any other

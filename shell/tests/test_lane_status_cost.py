@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import io
 import json
+import os
 import re
 import select
 import subprocess
@@ -455,6 +456,64 @@ def test_the_work_ahead_runs_only_while_the_answer_has_not_arrived(tmp_path: Pat
         size = len(answer) if stdin == path else 0
         tail = " first- -last!" if size else "  "
         assert out.stdout == f"read {size}{tail}\n".encode(), out.stderr
+
+
+def test_the_work_ahead_runs_while_the_rest_of_the_answer_is_coming() -> None:
+    """tmux sends its answer as each command runs (the listing first, then the captures): when part of
+    it has arrived but not its end, the work handed to _read_stdin still runs before the rest is read
+    (the rest comes while it runs), and the answer is read whole."""
+    part, rest = b"first-" + b"x" * 1000, b"y" * 200_000 + b"-last!"
+    read_end, write_end = os.pipe()
+    os.write(write_end, part)  # there before the reader starts
+    try:
+        proc = subprocess.Popen(
+            [sys.executable, "-S", "-c", _READ_STDIN, str(LIB)], stdin=read_end, stdout=subprocess.PIPE
+        )
+    finally:
+        os.close(read_end)
+    assert proc.stdout is not None
+    with os.fdopen(write_end, "wb") as writer:
+        try:
+            assert select.select([proc.stdout], [], [], 30)[0], "the work ahead did not run"
+            assert proc.stdout.readline() == b"waiting\n"
+        except AssertionError:
+            proc.kill()
+            proc.wait()
+            raise
+        writer.write(rest)
+    assert proc.stdout.read() == f"read {len(part) + len(rest)} first- -last!\n".encode()
+    assert proc.wait() == 0
+
+
+def test_the_answer_is_read_up_to_its_end_marker_not_to_the_end_of_input() -> None:
+    """The tmux client closes its output only when it has exited, after the whole answer was sent: the
+    read stops at the answer's end marker line (its header's nonce) with the client's pipe still open.
+    Input that is not a prefetch answer, or an end marker with another nonce, is read to its end."""
+    nonce = "ab" * 12
+    answer = f"lls2 {nonce} 1\nlisting\nlls2-{nonce}-list\n".encode() + b"row\n" * 30_000
+    answer += f"lls2-{nonce}-end\n".encode()
+
+    def read(data: bytes, wait: float) -> "tuple[bool, bytes]":
+        read_end, write_end = os.pipe()
+        proc = subprocess.Popen(
+            [sys.executable, "-S", "-c", _READ_STDIN, str(LIB)], stdin=read_end, stdout=subprocess.PIPE
+        )
+        os.close(read_end)
+        assert proc.stdout is not None
+        with os.fdopen(write_end, "wb") as writer:
+            writer.write(data)
+            writer.flush()
+            line = b"waiting\n"  # the work ahead may run (the answer comes in two writes)
+            while line == b"waiting\n" and select.select([proc.stdout], [], [], wait)[0]:
+                line = proc.stdout.readline()
+            done = line.startswith(b"read ")  # read with the pipe still open
+        out = (line if done else b"") + proc.stdout.read()
+        proc.wait()
+        return done, out.replace(b"waiting\n", b"")
+
+    assert read(answer, 30) == (True, f"read {len(answer)} lls2 a b-end\n\n".encode())
+    other = answer.replace(f"{nonce}-end".encode(), b"cd" * 12 + b"-end")
+    assert read(other, 1) == (False, f"read {len(other)} lls2 a d-end\n\n".encode())
 
 
 def test_a_debounce_file_read_ahead_is_used_once(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
