@@ -14,13 +14,17 @@ if TYPE_CHECKING:
     from loop_engine.observe import SubstrateLike
 
 
+# The packaged checkpoint header: a file beside this module. loop-checkpoint reads it by path, so the
+# package is always a folder of files, and importlib.resources (whose readers cost more than a whole
+# start) adds nothing.
+PACKAGED_HEADER = Path(__file__).with_name("header.md")
+
+
 def header_path(paths: EnginePaths) -> Path:
-    """The engine's checkpoint header: the project's .loop/engine-header.md, else the packaged one (a file
-    beside this module: loop-checkpoint reads it by path, so the package is always a folder of files, and
-    importlib.resources, whose readers cost more than the whole start, adds nothing)."""
+    """The engine's checkpoint header: the project's .loop/engine-header.md, else PACKAGED_HEADER."""
     if paths.header_override.is_file():
         return paths.header_override
-    return Path(__file__).with_name("header.md")
+    return PACKAGED_HEADER
 
 
 def start_prompt(

@@ -18,7 +18,6 @@ import difflib
 import math
 import re
 from dataclasses import dataclass
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +25,7 @@ from loop_schemas import EngineConfig, SchemaError, parse_lane_config, read_proj
 from loop_schemas.fsread import WIKI_CAP
 
 from loop_engine import config as config_mod
+from loop_engine.early import PACKAGED_HEADER
 from loop_engine.paths import EnginePaths
 
 SURFACES = ("header", "agents", "config", "none")
@@ -50,7 +50,8 @@ class EditError(Exception):
 
 
 def bundled_header() -> str:
-    return resources.files("loop_engine").joinpath("header.md").read_text(encoding="utf-8")
+    """The packaged checkpoint header's text (the file a cycle's prompt uses when the project has none)."""
+    return PACKAGED_HEADER.read_text(encoding="utf-8")
 
 
 def surface_path(paths: EnginePaths, surface: str) -> Path | None:
