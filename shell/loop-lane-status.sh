@@ -12,9 +12,13 @@ _lls_prefetch_file=""
 _lls_prefetch() {
   local key="${LOOP_TMUX_SOCKET:-default}--$1"
   key=${key//[!A-Za-z0-9._-]/_}
-  _lls_prefetch_file="${LOOP_LANE_STATUS_CACHE_DIR:-${TMPDIR:-/tmp}/loop-lane-status-${UID}}/prefetch-${key:0:180}.argv"
+  local dir="${LOOP_LANE_STATUS_CACHE_DIR:-${TMPDIR:-/tmp}/loop-lane-status-${UID}}"
+  _lls_prefetch_file="$dir/prefetch-${key:0:180}.argv"
   local -a tmux_args=()
-  if [ -f "$_lls_prefetch_file" ] && [ -O "$_lls_prefetch_file" ]; then
+  # its words become tmux's arguments: only from a file of ours, not a symlink, in a folder of ours
+  # (another account that made the folder first in a shared /tmp could put anything there)
+  if [ -d "$dir" ] && [ ! -L "$dir" ] && [ -O "$dir" ] &&
+    [ -f "$_lls_prefetch_file" ] && [ ! -L "$_lls_prefetch_file" ] && [ -O "$_lls_prefetch_file" ]; then
     # One line: a single read builds the array.
     IFS=$'\x1f' read -r -a tmux_args <"$_lls_prefetch_file" || tmux_args=()
   fi

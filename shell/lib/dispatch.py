@@ -512,7 +512,10 @@ def pane_lock(pane: ls.Pane) -> int | None:
     lane otherwise interleave: every paste lands in the composer before the first Enter, and the
     prompts are submitted as one."""
     key = ls.digest_of(f"{pane.socket}\0{pane.pane_id}")
-    path = ls.path_join(ls.cache_dir(), f"dispatch-{key}.lock")
+    folder = ls.cache_dir()
+    if folder is None:  # not a private folder: a lock there could be held by anyone
+        return None
+    path = ls.path_join(folder, f"dispatch-{key}.lock")
     try:
         fd = os.open(path, os.O_RDWR | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0), 0o600)
     except OSError:

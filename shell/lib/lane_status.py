@@ -454,13 +454,26 @@ def capture_bounded(pane_ids: "list[str]") -> "tuple[dict[str, list[str]], set[s
 
 
 # ---- registry -----------------------------------------------------------------------------------------
-def cache_dir() -> str:
+def own_dir(path: str) -> bool:
+    """Whether `path` is a directory of this user's (not a symlink) that nobody else may write to: the
+    only kind of folder whose files lane-status trusts (a folder another account made first in a shared
+    /tmp could have its files replaced: the registry, the sightings, the prefetch's tmux arguments)."""
+    try:
+        st = posix.lstat(path)
+    except OSError:
+        return False
+    return st.st_mode & 0o170000 == 0o040000 and st.st_uid == posix.getuid() and not st.st_mode & 0o022
+
+
+def cache_dir() -> "str | None":
+    """The private cache folder (made on first use), or None when the folder there is not own_dir: then
+    this call reads and writes no cache file."""
     base = getenv("LOOP_LANE_STATUS_CACHE_DIR") or path_join(tempdir(), f"loop-lane-status-{posix.getuid()}")
     try:  # noqa: SIM105 (contextlib costs an import on the hot path)
         makedirs(base, 0o700)
     except OSError:
         pass
-    return base
+    return base if own_dir(base) else None
 
 
 def _atomic_write(path: str, data: bytes) -> None:
@@ -579,12 +592,14 @@ class RegistryCache:
 
         self.script = path_join(LIB_DIR, "harness-registry.sh")
         self.harnesses: dict[str, dict[str, object]] = {}
-        self.path = path_join(cache_dir(), f"registry-{sys.version_info[0]}.{sys.version_info[1]}.marshal")
+        folder = cache_dir()
+        name = f"registry-{sys.version_info[0]}.{sys.version_info[1]}.marshal"
+        self.path = path_join(folder, name) if folder else ""
         try:
             self.key = registry_cache_key(self.script)
         except OSError:
             self.key = []
-        data = _read_bytes(self.path)
+        data = _read_bytes(self.path) if self.path else None
         saved: object = None
         if data and self.key:
             try:
@@ -602,7 +617,7 @@ class RegistryCache:
         self.sre = SreCache(saved)
 
     def save(self) -> None:
-        if not self.key or not self.harnesses or not (self.fresh or self.sre.dirty):
+        if not self.path or not self.key or not self.harnesses or not (self.fresh or self.sre.dirty):
             return
         import marshal
 
@@ -965,8 +980,9 @@ class ScreenSeen:
     for the first time has changed_after 0 (its age is unknown)."""
 
     def __init__(self, socket: str) -> None:
-        self.enabled = not no_cache()
-        self.path = path_join(cache_dir(), "screens-" + digest_of(socket or "default") + ".txt")
+        folder = None if no_cache() else cache_dir()
+        self.enabled = folder is not None
+        self.path = path_join(folder, "screens-" + digest_of(socket or "default") + ".txt") if folder else ""
         self.entries = _pane_entries(self.path) if self.enabled else {}
 
     def note(self, pane: "Pane", digest: str, now: float) -> float:
@@ -1237,8 +1253,9 @@ class DebounceCache:
 
     def __init__(self, socket: str) -> None:
         self.socket = socket
-        self.enabled = not no_cache()
-        self.path = path_join(cache_dir(), "debounce-" + digest_of(socket or "default") + ".txt")
+        folder = None if no_cache() else cache_dir()
+        self.enabled = folder is not None
+        self.path = path_join(folder, "debounce-" + digest_of(socket or "default") + ".txt") if folder else ""
         self.entries = _pane_entries(self.path) if self.enabled else {}
         self.dirty = False
 
@@ -1695,7 +1712,10 @@ def cmd_status(args: "list[str]") -> int:
     cache = RegistryCache()
     registry = Registry(cache.harnesses, cache.sre)
     try:
-        prefetch = Prefetch(prefetch_path) if prefetch_path and not no_cache() else None
+        # the shell started the prefetch only from a file in its own folder; the answer is taken, and the
+        # next call's file written, only there too (the folder may have changed hands since: own_dir)
+        own = bool(prefetch_path) and own_dir(dirname(prefetch_path or "") or ".")
+        prefetch = Prefetch(prefetch_path) if prefetch_path and own and not no_cache() else None
         if prefetch is not None:
 
             def while_waiting() -> None:

@@ -406,3 +406,49 @@ def test_the_claude_settings_subscribe_every_event_the_hook_maps() -> None:
     for event, entries in settings.items():
         commands = [h["command"] for entry in entries for h in entry["hooks"]]
         assert commands == [f"loop-lane-hook {event}"], event
+
+
+def _planted_prefetch(folder: Path, socket: str) -> Path:
+    """The prefetch file a previous call would have left in `folder` for session `s`, holding words
+    that set a server option instead of listing: a file that ran leaves @planted set."""
+    key = "".join(c if c.isalnum() or c in "._-" else "_" for c in f"{socket}--s")[:180]
+    path = folder / f"prefetch-{key}.argv"
+    path.write_bytes("\x1f".join(["set-option", "-g", "@planted", "1"]).encode() + b"\n")
+    return path
+
+
+def test_the_cache_is_trusted_only_in_a_private_folder(tmux_server, shell_env, lanes, tmp_path) -> None:
+    """The cache folder's files decide what runs (the prefetch file's words become tmux's arguments)
+    and what is believed (the registry, the sightings). A folder another account made first in a
+    shared /tmp, a folder anyone may write to, a symlinked folder or a symlinked prefetch file is not
+    used: the call answers as uncached and writes nothing there, and a planted file never runs."""
+    pane = lanes("w0", "codex", options={"@loop_lane": "1", "@loop_lane_harness": "codex"})
+    retry_until(lambda: "? for shortcuts" in _screen(tmux_server, pane))
+    real = tmp_path / "real"
+    real.mkdir(mode=0o700)
+    linked = tmp_path / "linked"
+    linked.symlink_to(real)
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    shared.chmod(0o777)
+    own = tmp_path / "own"
+    own.mkdir(mode=0o700)
+    elsewhere = _planted_prefetch(tmp_path, tmux_server.socket)
+    _planted_prefetch(own, tmux_server.socket).unlink()
+    (own / elsewhere.name).symlink_to(elsewhere)
+    for folder, planted in ((linked, True), (shared, False), (own, False)):
+        if planted:
+            _planted_prefetch(real, tmux_server.socket)
+        before = sorted(p.name for p in folder.iterdir() if p.name != "code")
+        proc = _status(shell_env, "--json", "--all", "s", env={"LOOP_LANE_STATUS_CACHE_DIR": str(folder)})
+        assert proc.returncode == 0, proc.stderr
+        assert json.loads(proc.stdout)["lanes"]["w0"]["status"] in ("idle", "working")
+        assert tmux_server.out("show-options", "-gqv", "@planted").strip() == "", folder.name
+        if folder is not own:  # the call kept no cache file in a folder it does not trust (code/ is
+            # codeboot's: it opens each compiled file with O_NOFOLLOW and checks its owner and mode)
+            assert sorted(p.name for p in folder.iterdir() if p.name != "code") == before, folder.name
+    # a private folder is used as before: the next call's prefetch file is written there
+    private = tmp_path / "private"
+    proc = _status(shell_env, "--json", "--all", "s", env={"LOOP_LANE_STATUS_CACHE_DIR": str(private)})
+    assert proc.returncode == 0, proc.stderr
+    assert any(p.name.startswith("prefetch-") for p in private.iterdir())
