@@ -7,8 +7,11 @@ Python compiles the script it is given from source on every run, and the first c
 is the dearest: for codecache.py's 130 lines that was ~2.5 ms of CPU on every loop-lane-status poll,
 more than loading every module it runs. The hot CLIs therefore import this file (common.sh's
 LOOP_CODEBOOT: a one-line `python -c` that puts LIB_DIR first on sys.path, instead of the current
-directory a lane can write into), so python reuses its bytecode where bytecode may be written, and
-compiles only that line. Run as a script it works the same. It reads codecache's code from CACHE_DIR
+directory a lane can write into), so python reuses its bytecode and compiles only those lines. That
+bytecode is kept in CACHE_DIR/boot once CACHE_DIR is a private folder of ours (the program sets
+sys.pycache_prefix for this one import), so neither PYTHONDONTWRITEBYTECODE nor a lib/ we cannot write
+makes every call compile this file (~3.5 ms); before that folder exists, python's own rule applies
+(lib/__pycache__). Run as a script it works the same. It reads codecache's code from CACHE_DIR
 with codecache's own checks (a file of ours that nobody else can write, headed by the source's path,
 mtime, size and the interpreter) and hands over to codecache.run. On a miss it compiles codecache.py
 and stores it for the next run, as codecache does for the modules it loads.

@@ -223,7 +223,7 @@ def test_the_hot_clis_start_codeboot(tmp_path: Path, script: str, modules: str) 
     lib/codeboot.py, which compiles a few lines, not lib/codecache.py's 130 on every call."""
     seen = tmp_path / "argv"
     fake = tmp_path / "python3"
-    fake.write_text(f'#!/bin/sh\nprintf "%s\\n" "$@" > "{seen}"\n')
+    fake.write_text(f'#!/bin/sh\nprintf "%s\\0" "$@" > "{seen}"\n')  # NUL-separated: the program has lines
     fake.chmod(0o755)
     args = {
         "loop-lane-status.sh": ["--json", "--all", "s"],
@@ -236,7 +236,7 @@ def test_the_hot_clis_start_codeboot(tmp_path: Path, script: str, modules: str) 
     subprocess.run(
         ["bash", str(LIB.parent / script), *args], env=env, capture_output=True, check=False, timeout=60
     )
-    argv = seen.read_text().splitlines()
+    argv = seen.read_text().split("\0")
     cache = str(tmp_path / "c" / "code")
     assert argv[:6] == ["-S", "-c", _codeboot_program(), str(LIB), cache, modules], argv
 
@@ -271,13 +271,82 @@ def test_codeboot_is_imported_from_lib_with_its_bytecode_never_from_the_cwd(tmp_
 
     proc = boot("5", "b")
     assert (proc.returncode, proc.stdout, proc.stderr) == (5, "toy says 5 b\n", "")
-    compiled = list((lib / "__pycache__").glob("codeboot.*.pyc"))
-    assert len(compiled) == 1, compiled  # imported, so its bytecode is kept where python writes bytecode
-    stamp = compiled[0].stat().st_mtime_ns
-    assert boot("0").stdout == "toy says 0\n"
-    assert compiled[0].stat().st_mtime_ns == stamp  # the second call read it
-    # only codeboot is kept there: codecache and the helpers stay in the private cache
+    # no cache folder yet: python's own rule, lib/__pycache__ (codecache and the helpers never go there)
     assert [p.name.split(".")[0] for p in (lib / "__pycache__").iterdir()] == ["codeboot"]
+    assert boot("0").stdout == "toy says 0\n"
+    compiled = _boot_bytecode(lib, cache)
+    assert compiled.is_file()  # now the private cache folder exists: codeboot's bytecode is kept there
+    stamp = compiled.stat().st_mtime_ns
+    assert boot("1").stdout == "toy says 1\n"
+    assert compiled.stat().st_mtime_ns == stamp  # the next call read it
+
+
+def _boot_bytecode(lib: Path, cache: Path) -> Path:
+    """Where python keeps codeboot's bytecode under the private cache (CACHE_DIR/boot as pycache_prefix)."""
+    tag = sys.implementation.cache_tag
+    return cache / "boot" / str(lib).lstrip(os.sep) / f"codeboot.{tag}.pyc"
+
+
+def _plant_boot_bytecode(lib: Path, cache: Path) -> Path:
+    """A valid bytecode file for lib/codeboot.py's current mtime and size that prints 'planted boot'."""
+    import importlib.util
+    import struct
+
+    st = (lib / "codeboot.py").stat()
+    code = compile("import sys\ndef boot(argv):\n    print('planted boot')\n", "codeboot", "exec")
+    header = importlib.util.MAGIC_NUMBER + struct.pack("<III", 0, int(st.st_mtime) & 0xFFFFFFFF, st.st_size)
+    target = _boot_bytecode(lib, cache)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.write_bytes(header + marshal.dumps(code))
+    return target
+
+
+def test_codeboot_is_never_compiled_twice_even_where_python_keeps_no_bytecode(tmp_path: Path) -> None:
+    """Under PYTHONDONTWRITEBYTECODE (or from a lib/ the user cannot write: a shared install) python
+    would compile codeboot on every call (~3.5 ms of each poll): its bytecode is kept in the private
+    cache folder instead, and read from there."""
+    lib, cache = _boot_setup(tmp_path)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PYTHON")}
+    env["PYTHONDONTWRITEBYTECODE"] = "1"
+
+    def boot(*args: str) -> subprocess.CompletedProcess[str]:
+        argv = [sys.executable, "-S", "-c", _codeboot_program(), str(lib), str(cache), "toy", *args]
+        return subprocess.run(argv, env=env, capture_output=True, text=True, check=False)
+
+    assert boot("2").stdout == "toy says 2\n"  # makes the cache folder
+    assert boot("3").stdout == "toy says 3\n"
+    assert not (lib / "__pycache__").exists()
+    compiled = _boot_bytecode(lib, cache)
+    stamp = compiled.stat().st_mtime_ns
+    assert boot("4").stdout == "toy says 4\n" and compiled.stat().st_mtime_ns == stamp
+    _plant_boot_bytecode(lib, cache)  # what runs is that file's code, not codeboot.py compiled again
+    assert boot().stdout == "planted boot\n"
+
+
+def test_codeboot_bytecode_is_read_only_from_a_private_cache_folder(tmp_path: Path) -> None:
+    """A cache folder another account could write (group/world-writable, or not ours) is not a place
+    python may take codeboot's bytecode from: its rule then is python's own (lib/__pycache__ or none)."""
+    lib, cache = _boot_setup(tmp_path)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PYTHON")}
+    env["PYTHONDONTWRITEBYTECODE"] = "1"
+
+    def boot(*args: str) -> subprocess.CompletedProcess[str]:
+        argv = [sys.executable, "-S", "-c", _codeboot_program(), str(lib), str(cache), "toy", *args]
+        return subprocess.run(argv, env=env, capture_output=True, text=True, check=False)
+
+    assert boot("1").stdout == "toy says 1\n"
+    _plant_boot_bytecode(lib, cache)
+    assert boot().stdout == "planted boot\n"  # the control: a private folder's bytecode is read
+    for mode in (0o770, 0o707):
+        cache.chmod(mode)
+        assert boot("2").stdout == "toy says 2\n", oct(mode)
+    cache.chmod(0o700)
+    # a symlink to a private folder is not taken either (lstat: the link itself is not a folder)
+    link = tmp_path / "link"
+    link.symlink_to(cache)
+    argv = [sys.executable, "-S", "-c", _codeboot_program(), str(lib), str(link), "toy", "3"]
+    proc = subprocess.run(argv, env=env, capture_output=True, text=True, check=False)
+    assert proc.stdout == "toy says 3\n"
 
 
 def test_codeboot_without_codecache_is_one_line(tmp_path: Path) -> None:
