@@ -366,3 +366,65 @@ def test_a_brain_call_is_noticed_when_its_child_ends_not_at_the_next_fixed_tick(
     assert answer.text.strip() == "answer"
     assert waits and waits[0] < 0.01
     assert max(waits) <= brain.WAIT_TICK_S
+
+
+def test_while_waiting_runs_while_the_brain_runs(tmp_path: Path) -> None:
+    """The caller's preparation runs once, in the call, while the child is still running: this child
+    answers only after it sees the file the preparation writes (else it gives up after 10 s, past the
+    call's 5 s timeout)."""
+    marker = tmp_path / "prepared"
+    script = tmp_path / "b.py"
+    script.write_text(
+        "import os, sys, time\n"
+        "end = time.monotonic() + 10\n"
+        f"while not os.path.exists({str(marker)!r}) and time.monotonic() < end:\n"
+        "    time.sleep(0.01)\n"
+        f"print('saw it' if os.path.exists({str(marker)!r}) else 'never saw it')\n"
+    )
+    calls: list[int] = []
+
+    def prepare() -> None:
+        calls.append(1)
+        marker.write_text("x")
+
+    answer = run_oneshot(
+        [sys.executable, str(script)], timeout_s=5, transcript=tmp_path / "t.log", while_waiting=prepare
+    )
+    assert answer.text.strip() == "saw it" and calls == [1]
+
+
+def test_a_preparation_that_fails_never_fails_the_brain_call(tmp_path: Path) -> None:
+    script = tmp_path / "b.py"
+    script.write_text("print('answer')\n")
+
+    def prepare() -> None:
+        raise RuntimeError("cannot prepare")
+
+    answer = run_oneshot(
+        [sys.executable, str(script)], timeout_s=60, transcript=tmp_path / "t.log", while_waiting=prepare
+    )
+    assert answer.text.strip() == "answer"
+
+
+def test_the_engine_prepares_reading_the_answer_while_its_brain_thinks_not_the_ingests(
+    project: Project, brain: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """While the brain's process runs, the engine builds what reading a decision needs (the decision
+    and queued-decision validators, the gate's patterns): once per brain call, never for the headless
+    ingest's one-shot call."""
+    monkeypatch.setenv("FAKE_BRAIN", "ok")
+    project.mail("web", subject="report")
+    engine = project.engine(brain={"harness": "claude"}, ingest={"mode": "headless"})
+    assert engine.thinker.while_brain_thinks == engine._ready_for_answer
+    prepared: list[int] = []
+    ready = engine.thinker.while_brain_thinks
+
+    def counted() -> None:
+        prepared.append(len(project.events("ingest-headless-done")))  # the ingest's call ended before
+        ready()
+
+    engine.thinker.while_brain_thinks = counted
+    result = engine.cycle(approval="manual")
+    assert result.outcome == "queued"
+    assert len(project.events("ingest-headless-done")) == 1
+    assert prepared == [1]  # in the brain's call (after the ingest's), not in the ingest's own

@@ -294,12 +294,16 @@ def run_oneshot(
     children: Path | None = None,
     output: OutputFormat | None = None,
     pricing: dict[str, Any] | None = None,
+    while_waiting: Callable[[], None] | None = None,
 ) -> BrainAnswer:
     """Run one brain call; raise BrainError (timeout / exit / quota) when it gives no answer.
 
     `output` is the format the harness prints (usage.output_format; default: claude stream-json with
     `stream`, else text): the answer and its usage are read from it, `pricing` prices codex's.
     With `children` (a folder), the child is recorded there while it runs (see `reap_orphans`).
+    `while_waiting` runs once in this thread as soon as the child runs (the caller prepares what reading
+    the answer needs while the brain thinks); an exception it raises is dropped (it only prepares: the
+    work it did not do is done, and fails if it must, where it is needed), and so never ends the call.
     """
     transcript.parent.mkdir(parents=True, exist_ok=True)
     token = secrets.token_hex(16)
@@ -335,6 +339,7 @@ def run_oneshot(
             cwd=cwd,
             record=record,
             entry=entry,
+            while_waiting=while_waiting,
         )
     finally:
         if record is not None and record.exists() and not _recorded_alive(entry):
@@ -371,6 +376,7 @@ def _run_recorded(
     cwd: Path | None,
     record: Path | None,
     entry: dict[str, Any],
+    while_waiting: Callable[[], None] | None = None,
 ) -> BrainAnswer:
     started = time.monotonic()
     out_chunks: list[str] = []
@@ -421,6 +427,9 @@ def _run_recorded(
             t.start()
         reason: str | None = None
         try:
+            if while_waiting is not None:
+                with contextlib.suppress(Exception):  # preparation only: see run_oneshot
+                    while_waiting()
             # wait() returns as soon as the child ends (it polls from 0.5 ms up): a brain that answers in
             # 5 ms costs 5 ms, not a whole tick; the timeout and the abort are still looked at each tick
             while not _ended(proc, WAIT_TICK_S):

@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from loop_schemas import Harness, LockTimeoutError, file_lock
+from loop_schemas.decision import parse_decision_block
 
 from loop_engine import asks as asks_mod
 from loop_engine import drive, outage
@@ -59,6 +60,10 @@ __all__ = [
     "header_path",
     "spotlight",
 ]
+
+
+# the smallest valid decision block: parsing it builds what reading a brain's answer needs
+EMPTY_DECISION = "```decision\nversion: 1\ncritique: none\nactions: []\n```\n"
 
 
 class Engine:
@@ -111,7 +116,15 @@ class Engine:
         self.decisions = Decisions(paths, config, self.events, self.executor)
         self.decisions.stop_guard = StopGuard(paths.mailbox, substrate, self.events)
         self.gate = HumanGate(paths, self.fleet, self.events, self.executor, self.recovery)
+        self.thinker.while_brain_thinks = self._ready_for_answer
         paths.ensure()
+
+    def _ready_for_answer(self) -> None:
+        """While the brain thinks (its process runs): what reading any answer builds, built now, so the
+        answer is read at once: the decision block's reader and validator (an empty decision parsed) and
+        what handling a decision builds (Decisions.prepare)."""
+        parse_decision_block(EMPTY_DECISION)
+        self.decisions.prepare()
 
     # ------------------------------------------------------------------ the cycle
     def cycle(

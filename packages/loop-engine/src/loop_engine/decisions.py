@@ -20,7 +20,7 @@ from loop_engine.basics import CycleResult, target_of
 from loop_engine.config import EffectiveConfig
 from loop_engine.events import EventLog, iso, new_id
 from loop_engine.execute import Executor
-from loop_engine.gate import GateContext, adr_dirs, gate_actions, runnable
+from loop_engine.gate import GateContext, adr_dirs, compile_patterns, gate_actions, runnable
 from loop_engine.observe import Observation
 from loop_engine.paths import EnginePaths
 from loop_engine.stopguard import StopGuard
@@ -41,6 +41,18 @@ class Decisions:
         # the defensive stop, checked before a stop is obeyed (set by the engine; None: obeyed as is)
         self.stop_guard: StopGuard | None = None
 
+    def payload_patterns(self) -> list[str]:
+        return [str(p) for p in self.config.model.destructive.payload_patterns]
+
+    def prepare(self) -> None:
+        """What handle() builds for any decision, built ahead (the engine calls this while the brain
+        thinks): the gate's payload patterns (re keeps what it compiled) and the queued decision's
+        validator."""
+        from loop_schemas.pending import PendingDecision
+
+        compile_patterns(self.payload_patterns())
+        PendingDecision.model_rebuild()
+
     def gate_context(self, obs: Observation) -> GateContext:
         d = self.config.model.destructive
         return GateContext(
@@ -48,7 +60,7 @@ class Decisions:
             ai_harnesses=obs.ai_harnesses,
             max_dispatches_per_cycle=int(d.max_dispatches_per_cycle),
             max_lanes=int(d.max_lanes),
-            payload_patterns=[str(p) for p in d.payload_patterns],
+            payload_patterns=self.payload_patterns(),
             adr_dirs=adr_dirs(self.paths.project_root),
             sandboxed_text_safe=bool(self.config.model.gate.sandboxed_text_safe),
             ledger_branches=drive.ledger_windows(self.paths),

@@ -94,6 +94,8 @@ class Thinker:
         self.fleet = fleet
         self.budget = budget
         self.oneshot = oneshot
+        # run while a brain call's process runs (not the ingest's): the engine prepares reading its answer
+        self.while_brain_thinks: Callable[[], None] | None = None
         self.abort = abort
         self.brain_env = brain_env
         self.brain_fn = brain_fn
@@ -252,6 +254,7 @@ class Thinker:
             children=self.paths.children,
             output=fmt,
             pricing=self._codex_pricing(),
+            while_waiting=None if ingest else self.while_brain_thinks,
         )
 
     def _codex_pricing(self) -> dict[str, Any]:
