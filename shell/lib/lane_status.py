@@ -1048,7 +1048,7 @@ class Verdict:
     @property
     def digest(self) -> str:
         if self._digest is None:
-            self._digest = "" if self.rows is None else digest_of("\n".join(self.rows))
+            self._digest = "" if self.rows is None else rows_digest(self.rows)
         return self._digest
 
 
@@ -1231,11 +1231,37 @@ def panes_running_beyond_a_shell(panes: "list[Pane]", registry: "Registry") -> "
     return {p.pane_id for p in panes if foreground_beyond_shell(table, p.pid, registry.is_shell_process)}
 
 
+# classify_screen's answers in this process, by everything it reads: the panes of a fleet often show the
+# very same tail (idle agents of one harness), and each answer is the function's own, so a repeat is a
+# lookup. Patterns and the home matcher are keyed by identity (a Registry makes each once). Cleared past
+# _MEMO_MAX entries (a dispatch --wait-ready polls in one process).
+_SCREENS: "dict[tuple[object, ...], tuple[str, str | None]]" = {}
+_DIGESTS: "dict[tuple[str, ...], str]" = {}
+_MEMO_MAX = 4096
+
+
+def rows_digest(rows: "list[str]") -> str:
+    """digest_of the rows joined by newlines, once per distinct tail in this process."""
+    key = tuple(rows)
+    found = _DIGESTS.get(key)
+    if found is None:
+        if len(_DIGESTS) >= _MEMO_MAX:
+            _DIGESTS.clear()
+        found = _DIGESTS[key] = digest_of("\n".join(rows))
+    return found
+
+
 def screen_verdict(pane: "Pane", lines: "list[str]", registry: "Registry") -> "Verdict":
     harness = pane_harness(pane, registry)
     rows = live_tail(lines, registry.tail)
     pats = registry.patterns(harness, bool(pane.harness_opt))
-    status, detail = classify_screen(rows, pats, registry.home, pane.title)
+    key = (pats, registry.home, pane.title, *rows)
+    found = _SCREENS.get(key)
+    if found is None:
+        if len(_SCREENS) >= _MEMO_MAX:
+            _SCREENS.clear()
+        found = _SCREENS[key] = classify_screen(rows, pats, registry.home, pane.title)
+    status, detail = found
     if status == "unknown" and harness is None:
         # Not a known harness and nothing on screen looks like one: a plain program in the foreground.
         return Verdict("working", "busy", "process", None)

@@ -525,3 +525,75 @@ def test_a_debounce_file_read_ahead_is_used_once(tmp_path: Path, monkeypatch: py
     ls.DebounceCache.preload("/other")
     assert ls.DebounceCache.for_socket("/sock").socket == "/sock"  # another server's is not taken
     assert ls.DebounceCache.for_socket("/other").socket == "/other"
+
+
+def _memo_registry() -> SimpleNamespace:
+    """A Registry's surface screen_verdict reads: two harnesses' patterns (one reads the pane title too),
+    each made once, as one call's Registry makes them."""
+    plain = _counting_patterns()
+
+    class Pats:  # hashed by identity, as ls.Patterns is (SimpleNamespace is not hashable)
+        def __init__(self, title_busy: ls.RowMatcher | None) -> None:
+            for k in ("idle", "approval", "busy", "error", "welcome"):
+                setattr(self, k, ls.RowMatcher(getattr(plain, k).compiled))
+            self.title_busy = title_busy
+
+    def matchers(title_busy: ls.RowMatcher | None) -> Pats:
+        return Pats(title_busy)
+
+    made = {"a": matchers(None), "b": matchers(ls.RowMatcher(re.compile("⠋")))}
+    return SimpleNamespace(
+        patterns=lambda harness, tagged=False: made[harness or "a"],
+        home=None,
+        tail=15,
+        ai_harness=lambda opt, commands: opt or None,
+    )
+
+
+_MEMO_REGISTRY = _memo_registry()
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.lists(
+        st.tuples(
+            st.lists(_ROWS, max_size=8), st.sampled_from(["", "⠋ working", "idle"]), st.sampled_from("ab")
+        ),
+        max_size=8,
+    )
+)
+def test_a_repeated_screen_gets_the_verdict_its_own_reading_gives(
+    panes: list[tuple[list[str], str, str]],
+) -> None:
+    """screen_verdict answers a tail it read before (same harness patterns, home matcher and title) from
+    its memo: every verdict is still the one classify_screen gives that pane's own rows and title."""
+    registry = _MEMO_REGISTRY  # shared by every example: the memo carries answers across them
+    for rows, title, harness in panes:
+        pane = SimpleNamespace(harness_opt=harness, command="node", title=title)
+        got = ls.screen_verdict(pane, rows, registry)  # type: ignore[arg-type]
+        want = ls.classify_screen(ls.live_tail(rows), registry.patterns(harness, True), None, title)
+        assert (got.status, got.detail) == want
+        assert got.digest == ls.digest_of("\n".join(ls.live_tail(rows)))
+
+
+def test_a_fleet_of_one_screen_is_read_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Many panes showing the very same tail (idle agents of one harness) are classified once; another
+    title or another harness's patterns is another reading."""
+    registry = _memo_registry()
+    seen: list[tuple[str, ...]] = []
+    real = ls.classify_screen
+
+    def counting(rows: list[str], pats: object, home: object, title: str = "") -> tuple[str, str | None]:
+        seen.append(tuple(rows))
+        return real(rows, pats, home, title)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(ls, "classify_screen", counting)
+    screen = ["Welcome", "text", "READY>"]
+    verdicts = [
+        ls.screen_verdict(SimpleNamespace(harness_opt="a", command="node", title=""), screen, registry)  # type: ignore[arg-type]
+        for _ in range(24)
+    ]
+    assert len(seen) == 1 and {(v.status, v.detail) for v in verdicts} == {("idle", "ready")}
+    busy = ls.screen_verdict(SimpleNamespace(harness_opt="b", command="node", title="⠋ x"), screen, registry)  # type: ignore[arg-type]
+    plain_b = ls.screen_verdict(SimpleNamespace(harness_opt="b", command="node", title=""), screen, registry)  # type: ignore[arg-type]
+    assert len(seen) == 3 and (busy.status, plain_b.status) == ("working", "idle")
