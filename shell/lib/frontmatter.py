@@ -337,7 +337,11 @@ def parse_lines(fm_lines: List[str]) -> Dict[str, Value]:
             current = data[pending_list]
             if not isinstance(current, list):  # pragma: no cover - a list head is always a list
                 raise FrontmatterError(f"line {offset}: unexpected list item")
-            current.append(scalar(raw_item, offset))
+            value = scalar(raw_item, offset)
+            if not value and raw_item.strip(" ")[:1] not in "'\"":
+                # a bare null (`- ~`, `- null`): YAML reads None, not text; refused as in an inline list
+                raise FrontmatterError(f"line {offset}: empty list item")
+            current.append(value)
             continue
         if line[:1] == " ":
             raise FrontmatterError(f"line {offset}: unexpected indented line")

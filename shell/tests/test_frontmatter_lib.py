@@ -61,6 +61,9 @@ def test_values_are_not_coerced() -> None:
         ('---\na: "open\n---\n', "unterminated double-quoted"),
         ("---\na: [x, y\n---\n", "not closed by ']'"),
         ("---\na: [x, , y]\n---\n", "empty item"),
+        # a bare null item of a block list is YAML's None, not text: refused, as in an inline list
+        ("---\na:\n  - x\n  - null\n---\n", "line 4: empty list item"),
+        ("---\na:\n- ~ # none\n---\n", "line 3: empty list item"),
     ],
 )
 def test_bad_frontmatter_is_one_clear_error(text: str, message: str) -> None:

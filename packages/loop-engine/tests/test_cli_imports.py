@@ -308,6 +308,9 @@ NEVER_ON_IMPORT = {
     "importlib.metadata",
     "importlib.resources",
     "zipfile",
+    # YAML: a cycle reads its task files with the subset reader and the brain's answer loads it (the
+    # engine reads an empty decision while its brain runs), so loading the cycle's code never does
+    "yaml",
 }
 
 
@@ -332,3 +335,38 @@ def test_queueing_a_decision_loads_the_pending_decisions_models_only(tmp_path: P
     modules = set(proc.stdout.split())
     assert "loop_schemas.pending" in modules
     assert not modules & NEVER_FOR_THE_CYCLE
+
+
+TASK = "---\nid: T0001\ntitle: task 1\nstatus: open\ndepends_on: []\nscope: one thing\n---\n\n"
+
+
+def test_task_files_inside_the_subset_are_read_without_yaml(tmp_path: Path) -> None:
+    """A cycle reads tasks/ each time: a task file inside the frontmatter subset is read by the subset
+    reader (YAML reads it the same), so yaml is not loaded; a task file outside it still is read by YAML."""
+    from loop_schemas.task import REQUIRED_SECTIONS
+
+    body = "".join(f"## {name}\n\ntext\n\n" for name in REQUIRED_SECTIONS)
+    tasks = tmp_path / "tasks"
+    tasks.mkdir()
+    (tasks / "T0001-one.md").write_text(TASK + body)
+    code = (
+        "import sys\n"
+        "from pathlib import Path\n"
+        "from loop_engine.tasks import load_tasks\n"
+        "tasks, problems = load_tasks(Path(sys.argv[1]))\n"
+        "print(len(tasks), len(problems), 'yaml' in sys.modules)\n"
+    )
+
+    def run() -> str:
+        proc = subprocess.run(
+            [sys.executable, "-c", code, str(tasks)], capture_output=True, text=True, timeout=120, check=False
+        )
+        assert proc.returncode == 0, proc.stderr
+        return proc.stdout.split("\n")[0]
+
+    assert run() == "1 0 False"
+    # a null (YAML's None, the subset's "") is YAML's to read: the same task with `loop:` blank
+    (tasks / "T0001-one.md").write_text(
+        TASK.replace("scope: one thing\n", "scope: one thing\nloop:\n") + body
+    )
+    assert run() == "1 0 True"

@@ -32,7 +32,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from loop_schemas import LaneConfig, ResolvedLaneConfig, _shared, parse_adr, parse_lane_config, parse_mail
-from loop_schemas._frontmatter import parse_frontmatter, set_frontmatter_key
+from loop_schemas._frontmatter import parse_frontmatter, set_frontmatter_key, yaml_frontmatter
 from loop_schemas.errors import SchemaError
 from loop_schemas.registry import HARNESS_ORDER
 from loop_schemas.task import TASK_FILE_RE, TaskLintReport, format_task, lint_tasks, parse_task, task_paths
@@ -309,14 +309,29 @@ def subset_document(rnd: random.Random) -> tuple[str, dict[str, Any], str]:
 
 
 def _yaml_reads(text: str) -> tuple[dict[str, Any], str]:
-    """loop-schemas' reading, a null ("key:", "key: null") shown as the subset's empty value."""
-    data, body = parse_frontmatter(text, keep_text=True)
+    """YAML's reading (loop-schemas', plain scalars kept as text), a null ("key:", "key: null") shown as
+    the subset's empty value."""
+    data, body = yaml_frontmatter(text, keep_text=True)
     return {k: ("" if v is None else v) for k, v in data.items()}, body
 
 
 def check_inside(text: str, expected: dict[str, Any], body: str) -> None:
     assert fm.parse(text) == (expected, body), text
     assert _yaml_reads(text) == (expected, body), text
+    _check_fast_reading(text)
+
+
+def _check_fast_reading(text: str) -> None:
+    """parse_frontmatter(keep_text=True), which reads a frontmatter inside the subset without YAML, gives
+    YAML's reading exactly (None where YAML reads a null), or YAML's own error."""
+    try:
+        want = yaml_frontmatter(text, keep_text=True)
+    except SchemaError as exc:
+        with pytest.raises(SchemaError) as got:
+            parse_frontmatter(text, keep_text=True)
+        assert str(got.value) == str(exc), text
+        return
+    assert parse_frontmatter(text, keep_text=True) == want, text
 
 
 @BATCHES
@@ -365,6 +380,7 @@ def near_document(rnd: random.Random) -> str:
 
 def check_near(text: str) -> None:
     """The shell accepts only what YAML reads the same; what it refuses, it refuses in one line."""
+    _check_fast_reading(text)
     try:
         data, body = fm.parse(text)
     except fm.FrontmatterError as exc:
@@ -377,6 +393,9 @@ def check_near(text: str) -> None:
 
 
 _NEAR_CASES = [
+    "---\na:\n  - null\n  - x\n---\n",  # a null item of a block list: YAML None, the subset ""
+    "---\na: ''\nb: x\n---\n",  # a quoted empty value: "" to both
+    "---\na: ~\n---\nbody\r\nmore\u2028end\n",  # a null, and line breaks in the body
     "---\na: 0\x85b\n---\n",  # U+0085 is a line break to YAML: the shell read "0\x85b"
     "---\na: x\tb\n---\n",  # YAML refuses a tab inside a plain scalar; the shell read it
     "---\na: b: c\n---\n",  # YAML refuses it; the shell read "b: c"

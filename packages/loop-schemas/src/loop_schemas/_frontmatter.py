@@ -1,14 +1,18 @@
-"""Split a Markdown document into its YAML frontmatter and body; safe YAML (no aliases, no tags)."""
+"""Split a Markdown document into its YAML frontmatter and body; safe YAML (no aliases, no tags).
+
+yaml is imported by the first reading that needs it: a frontmatter inside the subset (the shell's
+reader, loop_schemas._shared.frontmatter) is read without it when YAML would read it the same (see
+parse_frontmatter), so a cycle reads its task files without loading yaml at all.
+"""
 
 from __future__ import annotations
 
 import datetime as _dt
 import enum
+import functools
 import math
 import re
 from typing import Any
-
-import yaml
 
 from loop_schemas._shared import frontmatter as subset
 from loop_schemas.errors import Problem, SchemaError
@@ -16,25 +20,35 @@ from loop_schemas.errors import Problem, SchemaError
 _FENCE = re.compile(r"^---[ \t]*$")
 
 
-class _NoAliasLoader(yaml.SafeLoader):
-    """SafeLoader that refuses anchors/aliases, so a tiny document cannot expand into a huge one."""
+@functools.cache
+def _loaders() -> tuple[type[Any], type[Any]]:
+    """(a SafeLoader that refuses anchors and aliases, so a tiny document cannot expand into a huge one;
+    the same keeping plain scalars as text), made on first use."""
+    import yaml
 
-    def compose_node(self, parent: Any, index: Any) -> Any:
-        if self.check_event(yaml.AliasEvent):
-            event = self.peek_event()  # type: ignore[no-untyped-call]
-            raise yaml.composer.ComposerError(None, None, "YAML aliases are not allowed", event.start_mark)
-        return super().compose_node(parent, index)
+    class NoAliasLoader(yaml.SafeLoader):
+        def compose_node(self, parent: Any, index: Any) -> Any:
+            if self.check_event(yaml.AliasEvent):
+                event = self.peek_event()  # type: ignore[no-untyped-call]
+                raise yaml.composer.ComposerError(
+                    None, None, "YAML aliases are not allowed", event.start_mark
+                )
+            return super().compose_node(parent, index)
+
+    class TextLoader(NoAliasLoader):
+        """Plain scalars stay the text they are (`yes`, `0012`, `12:30`), as the shell's frontmatter
+        reader keeps them; only a null (`~`, `null`, nothing) is None."""
+
+    TextLoader.yaml_implicit_resolvers = {
+        first: [(tag, regexp) for tag, regexp in resolvers if tag == "tag:yaml.org,2002:null"]
+        for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+    }
+    return (NoAliasLoader, TextLoader)
 
 
-class _TextLoader(_NoAliasLoader):
-    """Plain scalars stay the text they are (`yes`, `0012`, `12:30`), as the shell's frontmatter reader
-    keeps them; only a null (`~`, `null`, nothing) is None."""
-
-
-_TextLoader.yaml_implicit_resolvers = {
-    first: [(tag, regexp) for tag, regexp in resolvers if tag == "tag:yaml.org,2002:null"]
-    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
-}
+def no_alias_loader() -> type[Any]:
+    """The SafeLoader subclass that refuses anchors and aliases (yaml.load(text, Loader=...))."""
+    return _loaders()[0]
 
 
 def safe_yaml(text: str, *, keep_text: bool = False) -> Any:
@@ -42,7 +56,10 @@ def safe_yaml(text: str, *, keep_text: bool = False) -> Any:
 
     `keep_text`: plain scalars are not typed (no bools, numbers or dates), only nulls are None.
     """
-    loader = _TextLoader if keep_text else _NoAliasLoader
+    import yaml
+
+    no_alias, as_text = _loaders()
+    loader = as_text if keep_text else no_alias
     try:
         return yaml.load(text, Loader=loader)  # noqa: S506 - a SafeLoader subclass
     except yaml.YAMLError as exc:
@@ -83,8 +100,27 @@ def parse_frontmatter(
 ) -> tuple[dict[str, Any], str]:
     """The frontmatter as a mapping (dates as ISO text) and the body. SchemaError when malformed.
 
-    `keep_text`: plain scalars stay text, as written (see safe_yaml).
+    `keep_text`: plain scalars stay text, as written (see safe_yaml). Such a reading of a frontmatter
+    inside the subset is the subset reader's, without YAML: inside the subset YAML reads the very same
+    values (tests/test_one_truth.py holds the two readers to it), but for one difference, a blank or a
+    null spelling (YAML's None, the subset's ""), so a frontmatter holding an empty value anywhere is
+    read by YAML. Anything the subset refuses is read by YAML too, with YAML's errors.
     """
+    if keep_text:
+        try:
+            data, body = subset.parse(text)
+        except subset.FrontmatterError:
+            pass
+        else:
+            if all(v != "" and not (isinstance(v, list) and "" in v) for v in data.values()):
+                return dict(data), body
+    return yaml_frontmatter(text, required=required, keep_text=keep_text)
+
+
+def yaml_frontmatter(
+    text: str, *, required: bool = True, keep_text: bool = False
+) -> tuple[dict[str, Any], str]:
+    """parse_frontmatter's reading by YAML alone (what the subset reader is held to)."""
     raw, body = split_frontmatter(text)
     if raw is None:
         if required:

@@ -10,11 +10,10 @@ gated as usual).
 # field's annotation text when it makes the class (loop-engine's tests/test_cycle_models.py)
 from typing import Annotated, Literal
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from loop_schemas._factories import empty_list
-from loop_schemas._frontmatter import _NoAliasLoader
+from loop_schemas._frontmatter import no_alias_loader
 from loop_schemas.errors import SchemaError
 from loop_schemas.fenced import extract_fenced_blocks
 
@@ -222,8 +221,10 @@ def parse_decision_block(text: str) -> Decision:
     body = blocks[0]
     if len(body.encode("utf-8", errors="replace")) > MAX_BLOCK_BYTES:
         raise DecisionParseError("the decision block is too large")
+    import yaml  # loaded here, by the first answer (the engine reads an empty decision while its brain runs)
+
     try:
-        data = yaml.load(body, Loader=_NoAliasLoader)  # noqa: S506 - a SafeLoader subclass
+        data = yaml.load(body, Loader=no_alias_loader())  # noqa: S506 - a SafeLoader subclass
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" (line {mark.line + 1})" if mark is not None else ""
