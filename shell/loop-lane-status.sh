@@ -72,6 +72,16 @@ case $LOOP_SELF_DIR in
 esac
 LOOP_LIB_DIR=$LOOP_SELF_DIR/lib
 LOOP_SHELL_ROOT=$LOOP_SELF_DIR
+# The fleet question goes to python now, with the very command lane_status_main would build for it
+# (below): common.sh and the argument parse would change nothing of it, and python's start-up is the
+# poll's critical path. Without the python, the usual path below says so.
+if [ -n "$_lls_prefetch_session" ] && command -v "${LOOP_PYTHON:-python3}" >/dev/null 2>&1; then
+  # shellcheck source=lib/codeboot.sh
+  . "$LOOP_LIB_DIR/codeboot.sh"
+  exec "${LOOP_PYTHON:-python3}" -S -c "$LOOP_CODEBOOT" "$LOOP_LIB_DIR" \
+    "${LOOP_LANE_STATUS_CACHE_DIR:-${TMPDIR:-/tmp}/loop-lane-status-${UID}}/code" "fsread,lane_status" \
+    status --session "$_lls_prefetch_session" --all --json --prefetch-file "$_lls_prefetch_file"
+fi
 # shellcheck source=lib/common.sh
 . "$LOOP_LIB_DIR/common.sh"
 LOOP_PROG=loop-lane-status

@@ -372,3 +372,48 @@ def test_codeboot_keeps_one_codecache_copy_per_lib_folder(tmp_path: Path) -> Non
     assert _boot(lib_a, cache, "3").stdout == "toy says 3\n"
     assert _boot(lib_b, cache, "4").stdout == "toy says 4\n"
     assert [f.stat().st_mtime_ns for f in own] == stamps
+
+
+def test_the_fleet_question_starts_python_before_common_sh_with_the_usual_command(tmp_path: Path) -> None:
+    """`loop-lane-status --json --all S` (what the engine and the daemon poll) execs python without
+    reading common.sh or parsing its arguments, with the very command the usual path builds for the same
+    question asked another way (`--all --json S`)."""
+    shell = tmp_path / "shell"
+    shutil.copytree(LIB.parent, shell, ignore=shutil.ignore_patterns("tests", "__pycache__"))
+    seen = tmp_path / "argv"
+    fake = tmp_path / "python3"
+    fake.write_text(f'#!/bin/sh\nprintf "%s\\0" "$@" > "{seen}"\n')
+    fake.chmod(0o755)
+    cache = tmp_path / "c"
+    env = dict(os.environ, LOOP_PYTHON=str(fake), LOOP_LANE_STATUS_CACHE_DIR=str(cache))
+    env.pop("TMUX", None)
+    env.pop("LOOP_LANE_STATUS_NO_CACHE", None)
+
+    def argv(*args: str) -> list[str]:
+        seen.unlink(missing_ok=True)
+        proc = subprocess.run(
+            ["bash", str(shell / "loop-lane-status.sh"), *args],
+            env=env,
+            capture_output=True,
+            text=True,
+            check=False,
+            timeout=60,
+        )
+        assert proc.returncode == 0, proc.stderr
+        return seen.read_text().split("\0")[:-1]  # each argument ends in a NUL
+
+    usual = argv("--all", "--json", "s")
+    assert argv("--json", "--all", "s") == usual
+    assert usual[6:] == ["status", "--session", "s", "--all", "--json", "--prefetch-file", usual[-1]]
+    # common.sh is not read on that path: a common.sh that cannot be sourced breaks only the others
+    (shell / "lib" / "common.sh").write_text("echo 'common.sh was read' >&2; exit 9\n")
+    assert argv("--json", "--all", "s") == usual
+    broken = subprocess.run(
+        ["bash", str(shell / "loop-lane-status.sh"), "--all", "--json", "s"],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=60,
+    )
+    assert broken.returncode == 9 and "common.sh was read" in broken.stderr
