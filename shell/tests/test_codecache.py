@@ -8,6 +8,7 @@ import os
 import shutil
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -301,17 +302,25 @@ def _plant_boot_bytecode(lib: Path, cache: Path) -> Path:
     return target
 
 
-def test_codeboot_is_never_compiled_twice_even_where_python_keeps_no_bytecode(tmp_path: Path) -> None:
-    """Under PYTHONDONTWRITEBYTECODE (or from a lib/ the user cannot write: a shared install) python
-    would compile codeboot on every call (~3.5 ms of each poll): its bytecode is kept in the private
-    cache folder instead, and read from there."""
-    lib, cache = _boot_setup(tmp_path)
+def _program_boot(lib: Path, cache: Path) -> Callable[..., subprocess.CompletedProcess[str]]:
+    """Runs common.sh's LOOP_CODEBOOT program on `lib` and `cache` (the toy module) as the hot CLIs do,
+    under PYTHONDONTWRITEBYTECODE=1 (no other PYTHON* variable)."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("PYTHON")}
     env["PYTHONDONTWRITEBYTECODE"] = "1"
 
     def boot(*args: str) -> subprocess.CompletedProcess[str]:
         argv = [sys.executable, "-S", "-c", _codeboot_program(), str(lib), str(cache), "toy", *args]
         return subprocess.run(argv, env=env, capture_output=True, text=True, check=False)
+
+    return boot
+
+
+def test_codeboot_is_never_compiled_twice_even_where_python_keeps_no_bytecode(tmp_path: Path) -> None:
+    """Under PYTHONDONTWRITEBYTECODE (or from a lib/ the user cannot write: a shared install) python
+    would compile codeboot on every call (~3.5 ms of each poll): its bytecode is kept in the private
+    cache folder instead, and read from there."""
+    lib, cache = _boot_setup(tmp_path)
+    boot = _program_boot(lib, cache)
 
     assert boot("2").stdout == "toy says 2\n"  # makes the cache folder
     assert boot("3").stdout == "toy says 3\n"
@@ -327,12 +336,7 @@ def test_codeboot_bytecode_is_read_only_from_a_private_cache_folder(tmp_path: Pa
     """A cache folder another account could write (group/world-writable, or not ours) is not a place
     python may take codeboot's bytecode from: its rule then is python's own (lib/__pycache__ or none)."""
     lib, cache = _boot_setup(tmp_path)
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PYTHON")}
-    env["PYTHONDONTWRITEBYTECODE"] = "1"
-
-    def boot(*args: str) -> subprocess.CompletedProcess[str]:
-        argv = [sys.executable, "-S", "-c", _codeboot_program(), str(lib), str(cache), "toy", *args]
-        return subprocess.run(argv, env=env, capture_output=True, text=True, check=False)
+    boot = _program_boot(lib, cache)
 
     assert boot("1").stdout == "toy says 1\n"
     _plant_boot_bytecode(lib, cache)
@@ -344,9 +348,7 @@ def test_codeboot_bytecode_is_read_only_from_a_private_cache_folder(tmp_path: Pa
     # a symlink to a private folder is not taken either (lstat: the link itself is not a folder)
     link = tmp_path / "link"
     link.symlink_to(cache)
-    argv = [sys.executable, "-S", "-c", _codeboot_program(), str(lib), str(link), "toy", "3"]
-    proc = subprocess.run(argv, env=env, capture_output=True, text=True, check=False)
-    assert proc.stdout == "toy says 3\n"
+    assert _program_boot(lib, link)("3").stdout == "toy says 3\n"
 
 
 def test_codeboot_without_codecache_is_one_line(tmp_path: Path) -> None:
@@ -389,16 +391,14 @@ def test_the_fleet_question_starts_python_before_common_sh_with_the_usual_comman
     env.pop("TMUX", None)
     env.pop("LOOP_LANE_STATUS_NO_CACHE", None)
 
-    def argv(*args: str) -> list[str]:
+    def run(*args: str) -> subprocess.CompletedProcess[str]:
         seen.unlink(missing_ok=True)
-        proc = subprocess.run(
-            ["bash", str(shell / "loop-lane-status.sh"), *args],
-            env=env,
-            capture_output=True,
-            text=True,
-            check=False,
-            timeout=60,
-        )
+        script = str(shell / "loop-lane-status.sh")
+        argv = ["bash", script, *args]
+        return subprocess.run(argv, env=env, capture_output=True, text=True, timeout=60, check=False)
+
+    def argv(*args: str) -> list[str]:
+        proc = run(*args)
         assert proc.returncode == 0, proc.stderr
         return seen.read_text().split("\0")[:-1]  # each argument ends in a NUL
 
@@ -408,12 +408,5 @@ def test_the_fleet_question_starts_python_before_common_sh_with_the_usual_comman
     # common.sh is not read on that path: a common.sh that cannot be sourced breaks only the others
     (shell / "lib" / "common.sh").write_text("echo 'common.sh was read' >&2; exit 9\n")
     assert argv("--json", "--all", "s") == usual
-    broken = subprocess.run(
-        ["bash", str(shell / "loop-lane-status.sh"), "--all", "--json", "s"],
-        env=env,
-        capture_output=True,
-        text=True,
-        check=False,
-        timeout=60,
-    )
+    broken = run("--all", "--json", "s")
     assert broken.returncode == 9 and "common.sh was read" in broken.stderr
