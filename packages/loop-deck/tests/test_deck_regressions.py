@@ -23,6 +23,7 @@ from loop_deck.widgets import KeyedTable
 from textual.command import CommandPalette
 from textual.geometry import Region
 from textual.widget import Widget
+from textual.widgets.data_table import RowKey
 
 pytestmark = pytest.mark.anyio
 SMALL = (80, 24)
@@ -254,3 +255,24 @@ async def test_a_key_typed_right_after_q_does_not_crash_the_deck_on_its_way_out(
     assert app.crash_log is None
     assert not (project / ".loop" / "sessions" / SESSION / "deck-crash.log").exists()
     assert runner.commands == []
+
+
+@pytest.mark.parametrize("message", ["RowHighlighted", "RowSelected"])
+async def test_a_table_message_that_arrives_after_its_table_left_does_not_crash_the_deck(
+    project: Path, fleet: StubSubstrate, message: str
+) -> None:
+    # regression (a fresh-clone CI run): the ADR table posted RowHighlighted when its rows arrived and the
+    # deck handled it after the table had left the screen (the deck closing); the handler looked the table
+    # up by id, found nothing (NoMatches) and the deck crashed instead of quitting
+    app = build(project, fleet, RecordingRunner())
+    async with app.run_test(size=SMALL) as pilot:
+        await settle(app, pilot)
+        for table_id in ("adr-table", "fleet", "actions", "mailbox"):
+            table = app.query_one(f"#{table_id}", KeyedTable)
+            await table.remove()
+            event = getattr(KeyedTable, message)(table, 0, RowKey("gone"))
+            app.post_message(event)
+            await pilot.pause()
+        await app.run_action("quit")
+    assert app.return_code == 0
+    assert app.crash_log is None

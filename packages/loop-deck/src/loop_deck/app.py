@@ -677,6 +677,8 @@ class DeckApp(App[None]):
 
     # ---- events ------------------------------------------------------------------------------------
     def on_data_table_row_highlighted(self, event: KeyedTable.RowHighlighted) -> None:
+        if not event.data_table.is_attached:
+            return  # a message a table posted before it left the screen (the deck closing): nothing to show
         table_id = event.data_table.id
         if table_id in ("review-queue", "tasks-table") and event.data_table.has_focus:
             self._task_table = table_id
@@ -689,6 +691,8 @@ class DeckApp(App[None]):
             self._show_adr_detail()
 
     def on_data_table_row_selected(self, event: KeyedTable.RowSelected) -> None:
+        if not event.data_table.is_attached:
+            return  # as above: a table no longer on screen selects nothing
         table_id = event.data_table.id
         if table_id == "fleet":
             self.action_tab("lane")
